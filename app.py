@@ -1,0 +1,75 @@
+"""Grad-CAM Explorer: a Gradio app that shows, step by step, where a CNN looks.
+
+    python app.py                  # http://127.0.0.1:7860
+    python app.py --share          # also ask Gradio for a public link (needs internet)
+    python app.py --help           # host, port, upload limit, queue size, concurrency
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+import gradio as gr
+import torch
+
+from gradcam_core.ui import mnist_tab
+from gradcam_core.ui.common import CSS
+
+TITLE = "Grad-CAM Explorer"
+
+
+def build_app(concurrency: int = 2) -> gr.Blocks:
+    """The whole app as a gr.Blocks (launch it yourself, or run this file)."""
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(f"# {TITLE}\nWhere does a neural network look when it decides? Grad-CAM, one step at a time.")
+        with gr.Tabs():
+            with gr.Tab("MNIST · LeNet", id="mnist"):
+                mnist_tab.build(demo, concurrency_limit=concurrency)
+    return demo
+
+
+def _env(name: str, default):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if isinstance(default, bool):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return type(default)(value)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description="Grad-CAM Explorer web app")
+    ap.add_argument("--host", default=_env("GRADCAM_HOST", "127.0.0.1"), help="address to listen on (0.0.0.0 on a server)")
+    ap.add_argument("--port", type=int, default=_env("GRADCAM_PORT", 7860))
+    ap.add_argument("--share", action="store_true", default=_env("GRADCAM_SHARE", False),
+                    help="ask Gradio for a public share link (needs internet; falls back to local)")
+    ap.add_argument("--max-file-size", default=_env("GRADCAM_MAX_FILE_SIZE", "10mb"), help="upload limit, e.g. 10mb")
+    ap.add_argument("--queue-size", type=int, default=_env("GRADCAM_QUEUE_SIZE", 64), help="max waiting requests")
+    ap.add_argument("--concurrency", type=int, default=_env("GRADCAM_CONCURRENCY", 2),
+                    help="requests run at once per model (≤ cores makes sense)")
+    ap.add_argument("--threads", type=int, default=_env("GRADCAM_TORCH_THREADS", 0),
+                    help="torch intra-op threads per request (0: cores ÷ concurrency)")
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    cores = os.cpu_count() or 1
+    torch.set_num_threads(args.threads or max(1, cores // max(1, args.concurrency)))
+    demo = build_app(concurrency=args.concurrency)
+    demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency)
+    launch = dict(server_name=args.host, server_port=args.port, max_file_size=args.max_file_size, css=CSS,
+                  show_error=False)
+    if args.share:
+        try:
+            demo.launch(share=True, **launch)
+            return
+        except Exception as exc:  # offline, or the tunnel refused: keep serving locally
+            logging.warning("No public share link (%s); serving locally only.", exc)
+    demo.launch(**launch)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Gradio helpers shared by the tabs (this sub-package is the only place that imports gradio)."""
+from __future__ import annotations
+
+import functools
+import html
+import logging
+import traceback
+
+import gradio as gr
+
+log = logging.getLogger("gradcam_explorer")
+
+#: Step keys in page order and the code language of their snippets.
+CSS = """
+/* phones first: nothing may be wider than the screen */
+.gradio-container { max-width: 980px !important; margin: auto; overflow-x: hidden; }
+.gradio-container img { max-width: 100%; height: auto; }
+.step-image img { image-rendering: pixelated; }
+.tight-md p { margin: 0.2em 0; }
+button { min-height: 44px; }
+.digit-grid .thumbnail-item { min-width: 0; }
+"""
+
+
+def user_errors(fn):
+    """Turn ValueError (bad input, with a human message) into gr.Error, and any other
+    exception into a short gr.Error while the traceback goes to the server log only."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (ValueError, FileNotFoundError) as exc:  # messages may quote user input: escape
+            raise gr.Error(html.escape(str(exc)), print_exception=False) from None
+        except MemoryError:
+            raise gr.Error("This input is too large for the server; try a smaller image.", print_exception=False) from None
+        except Exception as exc:  # never a stack trace in the browser, never a dead server
+            log.error("unexpected error in %s:\n%s", fn.__name__, traceback.format_exc())
+            raise gr.Error(
+                f"Something went wrong on the server ({type(exc).__name__}). Try another input; "
+                "if it keeps happening, please report it.",
+                print_exception=False,
+            ) from None
+
+    return wrapper
+
+
+def code_block(code: str, **kw) -> gr.Code:
+    return gr.Code(value=code, language="python", interactive=False, show_label=False, **kw)

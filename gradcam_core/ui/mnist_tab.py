@@ -1,0 +1,235 @@
+"""Tab 1 · MNIST · LeNet: pick, draw or photograph a digit; every Grad-CAM step on conv2."""
+from __future__ import annotations
+
+import functools
+import threading
+
+import gradio as gr
+import numpy as np
+
+from .. import render
+from ..engine import GradCAM
+from ..images import load_image
+from ..lenet import CLASSES, load_lenet
+from ..mnist import preprocess_digit, test_digits, to_tensor
+from ..steps import STEP_ORDER, build_steps, result_numbers
+from .common import code_block, user_errors
+
+LAYER = "conv2"
+PAGE = 50
+TARGETS = ["predicted"] + CLASSES
+CONCURRENCY = "lenet"
+
+_lock = threading.Lock()
+_model = None
+
+
+def model():
+    """The shared LeNet, loaded once (never modified: the engine restores every flag)."""
+    global _model
+    with _lock:
+        if _model is None:
+            _model = load_lenet()
+        return _model
+
+
+def n_digits() -> int:
+    return len(test_digits()[1])
+
+
+@functools.lru_cache(maxsize=32)
+def grid_page(page: int) -> list[tuple[np.ndarray, str]]:
+    """Thumbnails of held-out digits page*50 … page*50+49 with their index and label."""
+    images, labels = test_digits()
+    start = page * PAGE
+    out = []
+    for i in range(start, min(start + PAGE, len(labels))):
+        out.append((render.enlarge(255 - images[i], 56), f"#{i} · {labels[i]}"))
+    return out
+
+
+def n_pages() -> int:
+    return (n_digits() + PAGE - 1) // PAGE
+
+
+def _target(choice) -> int | None:
+    if choice in (None, "", "predicted"):
+        return None
+    try:
+        t = int(choice)
+    except (TypeError, ValueError):
+        raise ValueError(f"Target must be 'predicted' or a digit 0–9, not {choice!r}.") from None
+    if not 0 <= t <= 9:
+        raise ValueError(f"Target must be a digit 0–9, not {t}.")
+    return t
+
+
+def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, source: str = ""):
+    """Everything the tab shows, for one 28×28 digit in [0, 1]."""
+    x = to_tensor(digit)
+    result = GradCAM(model(), LAYER)(x, target=_target(target_choice))
+    ch = None if channel in (None, "", -1, "strongest") else int(channel)
+    steps = build_steps(result, digit, channel=ch, max_channels=16)
+    probs = result.probs[0].numpy()
+    label = {CLASSES[i]: float(probs[i]) for i in range(10)}
+    numbers = result_numbers(result, CLASSES)
+    numbers["source"] = source
+    seen = render.enlarge((digit * 255).astype(np.uint8), 168)
+    outs = [label, steps["overlay"].image, numbers, seen, digit]
+    for key in STEP_ORDER:
+        s = steps[key]
+        outs += [f"### {s.title}\n\n{s.text}", s.image, s.code]
+    return outs
+
+
+def _index(index) -> int:
+    if index is None or index == "":
+        raise ValueError("Enter a digit index.")
+    try:
+        i = int(float(index))
+    except (TypeError, ValueError):
+        raise ValueError(f"The index must be a whole number, not {index!r}.") from None
+    n = n_digits()
+    if not 0 <= i < n:
+        raise ValueError(f"There are {n} test digits: choose an index from 0 to {n - 1}.")
+    return i
+
+
+@user_errors
+def explain_index(index, target_choice="predicted", channel=None):
+    i = _index(index)
+    images, labels = test_digits()
+    return explain_array(images[i].astype(np.float32) / 255.0, target_choice, channel,
+                         source=f"held-out MNIST digit #{i} (true label {labels[i]})")
+
+
+@user_errors
+def explain_drawing(sketch, target_choice="predicted", channel=None):
+    if sketch is None:
+        raise ValueError("The canvas is empty: draw a digit first.")
+    image = sketch.get("composite") if isinstance(sketch, dict) else sketch
+    if image is None:
+        raise ValueError("The canvas is empty: draw a digit first.")
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 4 and image[..., 3].max() == 0:
+        raise ValueError("The canvas is empty: draw a digit first.")
+    try:
+        digit = preprocess_digit(image)
+    except ValueError as exc:
+        raise ValueError(f"Could not find a digit in the drawing: {exc}") from None
+    return explain_array(digit, target_choice, channel, source="drawing")
+
+
+@user_errors
+def explain_upload(path, target_choice="predicted", channel=None):
+    if path is None:
+        raise ValueError("Upload or photograph a handwritten digit first.")
+    img = load_image(path, max_side=1024)
+    try:
+        digit = preprocess_digit(np.asarray(img))
+    except ValueError as exc:
+        raise ValueError(f"Could not find a digit in this photo: {exc}") from None
+    return explain_array(digit, target_choice, channel, source="upload")
+
+
+@user_errors
+def explain_state(digit, target_choice="predicted", channel=None):
+    if digit is None:
+        raise ValueError("Choose, draw or upload a digit first.")
+    return explain_array(np.asarray(digit, dtype=np.float32), target_choice, channel, source="current digit")
+
+
+@user_errors
+def show_page(page):
+    try:
+        p = int(page) - 1
+    except (TypeError, ValueError):
+        raise ValueError("The page must be a number.") from None
+    if not 0 <= p < n_pages():
+        raise ValueError(f"Pages go from 1 to {n_pages()}.")
+    return grid_page(p)
+
+
+@user_errors
+def pick_from_grid(page, target_choice, channel, evt: gr.SelectData):
+    i = (int(page) - 1) * PAGE + int(evt.index)
+    return [i] + explain_index(i, target_choice, channel)
+
+
+def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
+    """Add the MNIST tab's contents inside the current ``gr.Tab``."""
+    try:
+        model()
+        ready = True
+    except FileNotFoundError as exc:
+        ready = False
+        gr.Markdown(f"**The LeNet weights are missing.** {exc}")
+    gr.Markdown(
+        "A small network (LeNet) reads handwritten digits. Pick one, draw one or photograph one, "
+        "and follow Grad-CAM from the network's feature maps to the heat map, step by step.",
+        elem_classes="tight-md",
+    )
+    digit_state = gr.State(None)
+    with gr.Tabs():
+        with gr.Tab("Pick", id="mnist-pick"):
+            with gr.Row(equal_height=True):
+                index = gr.Number(value=0, label=f"Digit index (0–{n_digits() - 1})", precision=0, minimum=0,
+                                  maximum=n_digits() - 1, scale=2)
+                go_index = gr.Button("Explain", variant="primary", scale=1)
+            page = gr.Slider(1, n_pages(), value=1, step=1, label="Page of 50 held-out digits")
+            grid = gr.Gallery(value=grid_page(0), columns=5, height="auto", allow_preview=False,
+                              label="Tap a digit", show_label=True, object_fit="contain", elem_classes="digit-grid",
+                              format="png")
+        with gr.Tab("Draw", id="mnist-draw"):
+            sketch = gr.Sketchpad(
+                label="Draw one digit, large, in the middle",
+                type="numpy",
+                image_mode="RGBA",
+                canvas_size=(280, 280),
+                brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+                layers=False,
+                transforms=(),
+            )
+            go_draw = gr.Button("Read my drawing", variant="primary")
+        with gr.Tab("Photo", id="mnist-photo"):
+            upload = gr.Image(label="Photo of one handwritten digit (dark ink on paper)", type="filepath",
+                              sources=["upload", "webcam", "clipboard"], height=280)
+            go_upload = gr.Button("Read my photo", variant="primary")
+
+    with gr.Row():
+        target = gr.Dropdown(TARGETS, value="predicted", label="Explain which class?",
+                             info="'predicted', or any digit for a counterfactual", scale=2)
+        channel = gr.Dropdown(["strongest"] + [str(k) for k in range(16)], value="strongest",
+                              label="Channel for step 3", info="whose gradients are averaged", scale=2)
+    with gr.Row(equal_height=False):
+        seen = gr.Image(label="What LeNet sees (28×28)", height=180, interactive=False, show_label=True,
+                        elem_classes="step-image", format="png")
+        overlay = gr.Image(label="Grad-CAM on conv2", height=180, interactive=False, elem_classes="step-image",
+                           format="png")
+    label = gr.Label(num_top_classes=10, label="Prediction (all 10 probabilities)")
+    with gr.Accordion("Numbers (JSON: probabilities, weights, map)", open=False):
+        numbers = gr.JSON(show_label=False)
+
+    gr.Markdown("## Grad-CAM, step by step")
+    step_outputs = []
+    for key in STEP_ORDER:
+        with gr.Group():
+            md = gr.Markdown(f"### {key}", elem_classes="tight-md")
+            img = gr.Image(show_label=False, interactive=False, format="png", elem_classes="step-image")
+            with gr.Accordion("Code", open=False):
+                code = code_block("")
+        step_outputs += [md, img, code]
+
+    outputs = [label, overlay, numbers, seen, digit_state] + step_outputs
+    common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
+    inputs_tail = [target, channel]
+    go_index.click(explain_index, [index] + inputs_tail, outputs, api_name="mnist_explain_index", **common)
+    index.submit(explain_index, [index] + inputs_tail, outputs, api_name="mnist_explain_index_submit", **common)
+    go_draw.click(explain_drawing, [sketch] + inputs_tail, outputs, api_name="mnist_explain_drawing", **common)
+    go_upload.click(explain_upload, [upload] + inputs_tail, outputs, api_name="mnist_explain_upload", **common)
+    page.release(show_page, [page], [grid], api_name="mnist_grid_page", **common)
+    grid.select(pick_from_grid, [page, target, channel], [index] + outputs, api_name="mnist_pick_from_grid", **common)
+    target.input(explain_state, [digit_state] + inputs_tail, outputs, api_name="mnist_change_target", **common)
+    channel.input(explain_state, [digit_state] + inputs_tail, outputs, api_name="mnist_change_channel", **common)
+    if ready:
+        demo.load(explain_index, [index] + inputs_tail, outputs, api_name="mnist_initial", **common)
