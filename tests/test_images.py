@@ -1,0 +1,290 @@
+"""load_image() against a hostile corpus generated here (no binary blobs in the repo)."""
+from __future__ import annotations
+
+import io
+import struct
+import time
+import warnings
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gradcam_core.images import MAX_PIXELS, MIN_SIDE, ImageError, load_image
+
+
+# --------------------------------------------------------------------------- helpers
+def encode(im: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def bilevel_png(w: int, h: int) -> bytes:
+    """A valid all-black 1-bit PNG of w×h built by streaming zlib (tiny file, huge image)."""
+    ihdr = struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0)  # bit depth 1, greyscale
+    row = b"\x00" * (1 + (w + 7) // 8)  # filter byte + packed bits
+    comp = zlib.compressobj(9)
+    parts = [comp.compress(row * 1000) for _ in range(h // 1000)]
+    parts.append(comp.compress(row * (h % 1000)))
+    parts.append(comp.flush())
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", b"".join(parts)) + png_chunk(b"IEND", b"")
+
+
+def halves(w: int = 64, h: int = 48, left=(255, 0, 0), right=(0, 0, 255)) -> Image.Image:
+    im = Image.new("RGB", (w, h), left)
+    im.paste(Image.new("RGB", (w // 2, h), right), (w // 2, 0))
+    return im
+
+
+def rgb_at(im: Image.Image, x: int, y: int) -> tuple[int, int, int]:
+    return im.getpixel((x, y))
+
+
+def assert_rgb(im):
+    assert isinstance(im, Image.Image)
+    assert im.mode == "RGB"
+    assert min(im.size) >= MIN_SIDE
+    return im
+
+
+def assert_refused(src, *words):
+    with pytest.raises(ImageError) as ei:
+        load_image(src)
+    msg = str(ei.value)
+    assert "Traceback" not in msg
+    for w in words:
+        assert w.lower() in msg.lower(), f"{w!r} not in {msg!r}"
+    return msg
+
+
+# --------------------------------------------------------------------------- broken files
+def test_truncated_jpeg(tmp_path):
+    rng = np.random.default_rng(0)
+    data = encode(Image.fromarray(rng.integers(0, 255, (200, 300, 3), dtype=np.uint8)), "JPEG", quality=90)
+    p = tmp_path / "cut.jpg"
+    p.write_bytes(data[: len(data) // 2])
+    assert_refused(p, "could not read this file as an image", "truncated")
+
+
+def test_zero_byte_file(tmp_path):
+    p = tmp_path / "empty.jpg"
+    p.write_bytes(b"")
+    assert_refused(p, "could not read this file as an image", "empty")
+    assert_refused(b"", "empty")
+
+
+def test_text_named_png(tmp_path):
+    p = tmp_path / "notes.png"
+    p.write_text("Shopping list:\n- milk\n- eggs\n")
+    assert_refused(p, "could not read this file as an image", "text")
+
+
+def test_svg(tmp_path):
+    p = tmp_path / "drawing.svg"
+    p.write_text('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">'
+                 '<circle cx="50" cy="50" r="40" fill="red"/></svg>')
+    assert_refused(p, "could not read this file as an image", "SVG")
+
+
+def test_missing_file(tmp_path):
+    assert_refused(tmp_path / "nope.jpg", "no such file")
+
+
+def test_garbage_after_png_signature():
+    assert_refused(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "could not read this file as an image")
+
+
+# --------------------------------------------------------------------------- sizes
+def test_one_by_one():
+    assert_refused(encode(Image.new("RGB", (1, 1), "red"), "PNG"), "1×1", f"at least {MIN_SIDE}")
+
+
+def test_one_by_ten_thousand():
+    assert_refused(encode(Image.new("L", (1, 10000), 128), "PNG"), "1×10000", f"at least {MIN_SIDE}")
+
+
+def test_too_thin_but_not_tiny():
+    assert_refused(encode(Image.new("L", (4000, 10), 128), "PNG"), "4000×10", "thin")
+
+
+def test_decompression_bomb_20000_square():
+    data = bilevel_png(20000, 20000)
+    assert len(data) < 200_000
+    t = time.perf_counter()
+    msg = assert_refused(data, "400 megapixels", "limit is 50")
+    assert time.perf_counter() - t < 2.0
+    assert msg.startswith("This image is 400 megapixels")
+
+
+def test_our_limit_not_pils(recwarn):
+    # 60 MP: under PIL's own warning threshold (~89 MP), over ours (50 MP).
+    assert MAX_PIXELS == 50_000_000
+    assert_refused(bilevel_png(10000, 6000), "60 megapixels", "limit is 50")
+    assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
+
+
+def test_pil_bomb_range_emits_no_warning():
+    # 100 MP: PIL itself would warn; we refuse quietly with our own message.
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        assert_refused(bilevel_png(10000, 10000), "100 megapixels")
+    assert not [w for w in rec if issubclass(w.category, Image.DecompressionBombWarning)]
+
+
+def test_large_jpeg_is_fast_and_downscaled(tmp_path):
+    im = Image.new("RGB", (8000, 6000), (30, 120, 200))
+    im.paste(Image.new("RGB", (4000, 6000), (220, 40, 40)), (0, 0))
+    p = tmp_path / "big.jpg"
+    im.save(p, "JPEG", quality=85)
+    del im
+    t = time.perf_counter()
+    out = assert_rgb(load_image(p))
+    elapsed = time.perf_counter() - t
+    assert out.size == (1024, 768)
+    assert elapsed < 1.5, f"took {elapsed:.2f}s"
+    r, g, b = rgb_at(out, 100, 300)
+    assert r > 180 and b < 90  # left half stays red
+    r, g, b = rgb_at(out, 900, 300)
+    assert b > 160 and r < 80
+
+
+def test_max_side_respected():
+    out = load_image(Image.new("RGB", (300, 100), "green"), max_side=150)
+    assert out.size == (150, 50)
+    small = load_image(Image.new("RGB", (300, 100), "green"))
+    assert small.size == (300, 100)  # never upscaled
+
+
+# --------------------------------------------------------------------------- modes
+def test_16bit_png_gradient_survives():
+    ramp = np.tile(np.linspace(0, 65535, 512).astype(np.uint16), (64, 1))
+    im = Image.fromarray(ramp)
+    assert im.mode == "I;16"
+    out = assert_rgb(load_image(encode(im, "PNG")))
+    a = np.asarray(out)[32, :, 0].astype(int)
+    assert a[0] <= 2 and a[-1] >= 253
+    assert np.all(np.diff(a) >= 0)  # monotonic ramp, not clipped to white
+    assert 120 <= a[256] <= 135  # the middle is mid-grey
+    assert len(np.unique(a)) > 200
+
+
+def test_16bit_png_low_range_is_stretched():
+    ramp = np.tile(np.linspace(0, 1000, 256).astype(np.uint16), (32, 1))  # e.g. a depth map
+    out = load_image(encode(Image.fromarray(ramp), "PNG"))
+    a = np.asarray(out)[0, :, 0]
+    assert a.min() <= 2 and a.max() >= 253
+
+
+def test_float_tiff():
+    ramp = np.tile(np.linspace(-3.0, 5.0, 128, dtype=np.float32), (32, 1))
+    out = assert_rgb(load_image(encode(Image.fromarray(ramp, "F"), "TIFF")))
+    a = np.asarray(out)[0, :, 0]
+    assert a[0] <= 2 and a[-1] >= 253 and np.all(np.diff(a.astype(int)) >= 0)
+
+
+def test_cmyk_jpeg():
+    im = Image.new("CMYK", (64, 48), (0, 255, 255, 0))  # red in CMYK
+    src = encode(im, "JPEG", quality=95)
+    assert Image.open(io.BytesIO(src)).mode == "CMYK"
+    r, g, b = rgb_at(assert_rgb(load_image(src)), 32, 24)
+    assert r > 200 and g < 60 and b < 60
+
+
+def test_palette_png_with_transparency():
+    im = Image.new("P", (40, 40), 0)
+    im.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    im.paste(1, (20, 0, 40, 40))  # right half: palette index 1 (red)
+    im.info["transparency"] = 0  # index 0 (black) is transparent
+    data = encode(im, "PNG", transparency=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # PIL's "should be converted to RGBA" warning must not appear
+        out = assert_rgb(load_image(data))
+    assert rgb_at(out, 5, 20) == (255, 255, 255)  # transparent → white, not black
+    assert rgb_at(out, 30, 20) == (255, 0, 0)
+
+
+def test_rgba_composited_on_white():
+    im = Image.new("RGBA", (40, 40), (0, 0, 0, 0))
+    im.paste(Image.new("RGBA", (20, 40), (0, 128, 0, 255)), (20, 0))
+    out = assert_rgb(load_image(encode(im, "PNG")))
+    assert rgb_at(out, 5, 5) == (255, 255, 255)
+    assert rgb_at(out, 30, 5) == (0, 128, 0)
+
+
+def test_la_and_grayscale_and_bilevel():
+    la = Image.new("LA", (32, 32), (0, 0))
+    assert rgb_at(load_image(encode(la, "PNG")), 3, 3) == (255, 255, 255)
+    gray = Image.new("L", (32, 32), 77)
+    assert rgb_at(assert_rgb(load_image(encode(gray, "PNG"))), 3, 3) == (77, 77, 77)
+    one = Image.new("1", (32, 32), 1)
+    assert rgb_at(assert_rgb(load_image(encode(one, "PNG"))), 3, 3) == (255, 255, 255)
+
+
+def test_animated_gif_first_frame():
+    frames = [Image.new("RGB", (32, 32), c) for c in ((255, 0, 0), (0, 0, 255), (0, 255, 0))]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    assert Image.open(io.BytesIO(data)).n_frames == 3
+    r, g, b = rgb_at(assert_rgb(load_image(data)), 16, 16)
+    assert r > 200 and g < 50 and b < 50
+
+
+def test_exif_rotated_jpeg(tmp_path):
+    im = halves(64, 32)  # stored landscape: red left, blue right
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to display
+    p = tmp_path / "phone.jpg"
+    im.save(p, "JPEG", quality=95, exif=exif.tobytes())
+    out = assert_rgb(load_image(p))
+    assert out.size == (32, 64)  # width and height swapped
+    top, bottom = rgb_at(out, 16, 8), rgb_at(out, 16, 56)
+    assert top[0] > 200 and top[2] < 60  # red ends up on top
+    assert bottom[2] > 200 and bottom[0] < 60
+
+
+# --------------------------------------------------------------------------- other inputs
+def test_sources_path_bytes_filelike_pil_array(tmp_path):
+    im = halves()
+    p = tmp_path / "x.png"
+    im.save(p)
+    outs = [
+        load_image(p),
+        load_image(str(p)),
+        load_image(p.read_bytes()),
+        load_image(io.BytesIO(p.read_bytes())),
+        load_image(im),
+        load_image(np.asarray(im)),
+    ]
+    for out in outs:
+        assert_rgb(out)
+        assert out.size == (64, 48)
+        assert np.array_equal(np.asarray(out), np.asarray(im))
+    assert outs[4] is not im  # a new image, never the caller's
+
+
+def test_arrays():
+    u16 = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (16, 1))
+    assert np.asarray(load_image(u16))[0, -1, 0] == 255
+    f01 = np.tile(np.linspace(0, 1, 64), (16, 1))
+    a = np.asarray(load_image(f01))[0, :, 0]
+    assert a[0] == 0 and a[-1] == 255
+    chw = np.zeros((3, 20, 30), np.uint8)
+    chw[0] = 255
+    assert load_image(chw).size == (30, 20) and rgb_at(load_image(chw), 1, 1) == (255, 0, 0)
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    assert rgb_at(load_image(rgba), 1, 1) == (255, 255, 255)
+    with pytest.raises(ImageError, match="shape"):
+        load_image(np.zeros((4, 16, 16, 3), np.uint8))
+    with pytest.raises(ImageError, match="at least"):
+        load_image(np.zeros((4, 4), np.uint8))
+    nan = np.full((16, 16), np.nan)
+    assert_rgb(load_image(nan))
+
+
+def test_unsupported_type():
+    assert_refused(12345, "cannot use")

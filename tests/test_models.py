@@ -1,0 +1,309 @@
+"""Model registry: real EfficientNet-Lite0 predictions offline, layer sizes, weights discovery."""
+from __future__ import annotations
+
+import io
+import threading
+import time
+from contextlib import redirect_stderr, redirect_stdout
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gradcam_core import models as M
+from gradcam_core import weights as W
+from gradcam_core.images import load_image
+
+CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat"}
+COFFEE_CLASSES = {"espresso", "cup", "coffee mug"}
+
+
+@pytest.fixture(autouse=True)
+def isolated_weights(tmp_path, monkeypatch):
+    """Empty weights folder and torch hub cache, downloads not allowed."""
+    wdir = tmp_path / "weights"
+    wdir.mkdir()
+    monkeypatch.setenv(W.WEIGHTS_DIR_ENV, str(wdir))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    monkeypatch.delenv(W.ALLOW_DOWNLOAD_ENV, raising=False)
+    return wdir
+
+
+def top5(spec, model, img):
+    with torch.no_grad():
+        prob = model(spec.preprocess(img)).softmax(1)[0]
+    v, i = prob.topk(5)
+    return [(spec.categories[k], float(p)) for p, k in zip(v, i)]
+
+
+# --------------------------------------------------------------------------- EfficientNet-Lite0
+@pytest.fixture(scope="module")
+def lite():
+    spec = M.get_model("efficientnet_lite0")
+    return spec, spec.load()
+
+
+def test_lite0_available_offline_and_cached(lite):
+    spec, model = lite
+    assert spec.available and spec.reason == ""
+    assert "efficientnet-lite0" in spec.status
+    assert spec.load() is model
+    assert not model.training
+    assert next(model.parameters()).device.type == "cpu"
+
+
+def test_lite0_chelsea_is_a_cat(lite):
+    from skimage import data
+
+    spec, model = lite
+    preds = top5(spec, model, load_image(data.chelsea()))
+    names = [n for n, _ in preds]
+    assert names[0] in CAT_CLASSES, preds
+    assert len(CAT_CLASSES & set(names[:3])) >= 2, preds  # tiger cat, Egyptian cat, tabby
+    assert preds[0][1] > 0.25
+
+
+def test_lite0_coffee_is_espresso(lite):
+    from skimage import data
+
+    spec, model = lite
+    preds = top5(spec, model, load_image(data.coffee()))
+    assert preds[0][0] == "espresso" and preds[0][1] > 0.8, preds
+    assert COFFEE_CLASSES & {n for n, _ in preds}
+
+
+def test_lite0_same_output_as_the_package_model(lite):
+    from efficientnet_lite_pytorch import EfficientNet
+
+    spec, model = lite
+    ref = EfficientNet.from_name("efficientnet-lite0")
+    ref.load_state_dict(torch.load(M.lite0_weights_path(), map_location="cpu", weights_only=True))
+    ref.eval()
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.allclose(model(x), ref(x), atol=1e-5)
+
+
+def test_lite0_preprocessing_follows_the_tf_recipe(lite):
+    spec, _ = lite
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8))
+    crop = spec.display_image(img)
+    assert crop.size == (224, 224) and crop.mode == "RGB"
+    x = spec.preprocess(img)
+    assert x.shape == (1, 3, 224, 224) and x.dtype == torch.float32
+    expected = (torch.from_numpy(np.asarray(crop, np.float32)).permute(2, 0, 1) - 127.0) / 128.0
+    assert torch.allclose(x[0], expected)
+    assert x.min() >= -127 / 128 - 1e-6 and x.max() <= 128 / 128 + 1e-6
+    # centre crop of 224/256 of the shorter side: a white border outside it never reaches the model
+    framed = Image.new("RGB", (400, 300), "white")
+    framed.paste(Image.new("RGB", (262, 262), "black"), (69, 19))
+    assert np.asarray(spec.display_image(framed)).max() < 20
+
+
+# --------------------------------------------------------------------------- every model
+def test_categories():
+    import torchvision.models as tvm
+
+    tv = tvm.ResNet18_Weights.IMAGENET1K_V1.meta["categories"]
+    for spec in M.REGISTRY.values():
+        assert len(spec.categories) == 1000
+        assert spec.categories == tv
+    assert tv[281] == "tabby" and tv[967] == "espresso"
+
+
+def _architecture(key):
+    """(model, device): the real Lite0; torchvision models built on the meta device
+    (no weights, no memory, no compute: only shapes matter here)."""
+    if key == "efficientnet_lite0":
+        return M.get_model(key).load(), "cpu"
+    with torch.device("meta"):
+        return W.TORCHVISION_MODELS[key][0](weights=None).eval(), "meta"
+
+
+@pytest.mark.parametrize("key", list(M.REGISTRY))
+def test_layers_exist_with_advertised_sizes(key):
+    spec = M.get_model(key)
+    assert spec.default_layer in spec.layer_names
+    assert len(set(spec.layer_names)) == len(spec.layers)
+    model, device = _architecture(key)
+    modules = dict(model.named_modules())
+    seen: dict[str, list[tuple[int, int]]] = {}
+    hooks = []
+    for info in spec.layers:
+        assert info.name in modules, f"{key}: {info.name} is not a module"
+        hooks.append(modules[info.name].register_forward_hook(
+            lambda m, i, o, n=info.name: seen.setdefault(n, []).append(tuple(o.shape[-2:]))))
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(1, 3, *spec.input_size, device=device))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert out.shape == (1, 1000)
+    for info in spec.layers:
+        assert seen[info.name] == [info.size], f"{key}.{info.name}: {seen[info.name]} vs {info.size}"
+    sizes = [l.size[0] for l in spec.layers]
+    assert sizes == sorted(sizes, reverse=True)  # shallow → deep
+
+
+# --------------------------------------------------------------------------- torchvision weights
+def test_resnet18_unavailable_without_weights_file():
+    spec = M.get_model("resnet18")
+    assert not spec.available
+    reason = spec.reason
+    assert "weights/" in reason and "resnet18-f37072fd.pth" in reason
+    assert "python -m gradcam_core.weights download resnet18" in reason
+    t = time.perf_counter()
+    with pytest.raises(M.ModelUnavailableError, match="weights"):
+        spec.load()
+    assert time.perf_counter() - t < 1.0
+    assert "resnet18" not in [s.key for s in M.available_models()]
+    assert M.availability()["efficientnet_lite0"][0]
+
+
+def test_resnet18_appears_when_file_is_placed(isolated_weights):
+    path = W.save_random_weights("resnet18", isolated_weights)
+    assert path.name == "resnet18-f37072fd.pth" and path.parent == isolated_weights
+    spec = M.get_model("resnet18")
+    assert spec.available and str(path) in spec.status
+    assert "resnet18" in [s.key for s in M.available_models()]
+    model = spec.load()
+    assert spec.load() is model and not model.training
+    img = Image.fromarray(np.random.default_rng(1).integers(0, 256, (240, 320, 3), dtype=np.uint8))
+    with torch.no_grad():
+        logits = model(spec.preprocess(img))
+    assert logits.shape == (1, 1000) and torch.isfinite(logits).all()
+    # the random file really was loaded (not torchvision's init, not pretrained weights)
+    saved = torch.load(path, weights_only=True)
+    assert torch.equal(model.fc.weight, saved["fc.weight"])
+    # display_image is exactly what preprocess normalises
+    crop = spec.display_image(img)
+    assert crop.size == (224, 224)
+    t = spec.transforms()
+    x = torch.from_numpy(np.asarray(crop, np.float32) / 255.0).permute(2, 0, 1)
+    x = (x - torch.tensor(t.mean)[:, None, None]) / torch.tensor(t.std)[:, None, None]
+    assert torch.allclose(spec.preprocess(img)[0], x, atol=1e-5)
+    # and it goes away again with the file (checked at call time)
+    path.unlink()
+    assert not spec.available
+
+
+def test_densenet_checkpoint_with_old_key_names(isolated_weights):
+    torch.manual_seed(0)
+    sd = W.TORCHVISION_MODELS["densenet121"][0](weights=None).state_dict()
+    old = {}
+    for k, v in sd.items():  # torchvision's published file uses "norm.1" instead of "norm1"
+        for a in ("norm", "relu", "conv"):
+            for n in ("1", "2"):
+                k = k.replace(f".{a}{n}.", f".{a}.{n}.")
+        old[k] = v
+    assert any(".norm.1." in k for k in old)
+    torch.save(old, isolated_weights / "densenet121-a639ec97.pth")
+    model = M.get_model("densenet121").load()
+    assert torch.equal(model.classifier.weight, sd["classifier.weight"])
+
+
+def test_broken_weights_file_gives_a_clear_error(isolated_weights):
+    (isolated_weights / "resnet18-f37072fd.pth").write_bytes(b"not a checkpoint")
+    spec = M.get_model("resnet18")
+    assert spec.available  # availability only looks for the file
+    with pytest.raises(M.ModelUnavailableError, match="could not"):
+        spec.load()
+
+
+def test_resnet50_accepts_v2_or_v1_and_uses_matching_transforms(isolated_weights):
+    spec = M.get_model("resnet50")
+    (isolated_weights / "resnet50-0676ba61.pth").write_bytes(b"x")  # classic V1 name
+    assert spec.available and spec.transforms().resize_size == [256]
+    (isolated_weights / "resnet50-11ad3fa6.pth").write_bytes(b"x")  # V2, preferred
+    assert spec.transforms().resize_size == [232]
+
+
+def test_default_model_key(isolated_weights):
+    assert M.default_model_key() == "efficientnet_lite0"
+    (isolated_weights / "resnet18-f37072fd.pth").write_bytes(b"x")
+    assert M.default_model_key() == "resnet18"
+    (isolated_weights / "resnet50-11ad3fa6.pth").write_bytes(b"x")
+    assert M.default_model_key() == "resnet50"
+
+
+def test_availability_is_cheap_and_loads_nothing():
+    t = time.perf_counter()
+    for _ in range(20):
+        M.availability()
+    assert time.perf_counter() - t < 1.0
+    assert M.get_model("vgg16")._cache is None
+
+
+def test_offline_download_fails_fast(monkeypatch):
+    monkeypatch.setenv(W.ALLOW_DOWNLOAD_ENV, "1")
+    W._probe_cache.clear()
+    url = W.candidate_weights("resnet18")[0].url
+    t = time.perf_counter()
+    ok, _ = W.probe(url)
+    if ok:
+        pytest.skip("this machine can reach download.pytorch.org")
+    assert time.perf_counter() - t < 3.0
+    spec = M.get_model("resnet18")
+    assert not spec.available and "not reachable" in spec.reason
+    with pytest.raises(M.ModelUnavailableError, match="offline"):
+        spec.load()
+    err = io.StringIO()
+    with redirect_stderr(err), redirect_stdout(io.StringIO()):
+        assert W.main(["download", "resnet18"]) == 1
+    assert "not reachable" in err.getvalue() and "Traceback" not in err.getvalue()
+
+
+def test_probe_gives_up_quickly():
+    W._probe_cache.clear()
+    t = time.perf_counter()
+    ok, msg = W.probe("http://gradcam-explorer.invalid/x.pth", timeout=1.0)
+    assert not ok and msg
+    assert time.perf_counter() - t < 1.5
+
+
+def test_cli_list(isolated_weights):
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert W.main(["list"]) == 0
+    text = out.getvalue()
+    assert "resnet18" in text and "missing" in text and "download resnet18" in text
+    assert "efficientnet_lite0" in text and "bundled" in text
+    W.save_random_weights("resnet18", isolated_weights)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        W.main(["list", "--verify"])
+    line = next(l for l in out.getvalue().splitlines() if l.startswith("resnet18"))
+    assert "present" in line and "MiB" in line and "MISMATCH" in line  # random ≠ torchvision's file
+
+
+def test_load_is_thread_safe(isolated_weights):
+    W.save_random_weights("resnet18", isolated_weights)
+    spec = M.get_model("resnet18")
+    got, errors = [], []
+
+    def worker():
+        try:
+            got.append(spec.load())
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(got) == 4
+    assert all(m is got[0] for m in got)
+
+
+def test_manifest_examples_load():
+    from gradcam_core.make_examples import load_manifest
+
+    entries = load_manifest()
+    assert len(entries) >= 8
+    for e in entries:
+        assert {"file", "title", "category", "package", "function", "credit", "licence"} <= set(e)
+        img = load_image(e["path"])
+        assert max(img.size) <= 640
