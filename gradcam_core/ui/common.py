@@ -13,7 +13,11 @@ log = logging.getLogger("gradcam_explorer")
 #: Step keys in page order and the code language of their snippets.
 CSS = """
 /* phones first: nothing may be wider than the screen */
-.gradio-container { max-width: 980px !important; margin: auto; overflow-x: hidden; }
+.gradio-container { width: 100% !important; max-width: 980px !important; margin: auto; min-width: 0 !important; }
+.gradio-container * { min-width: 0; }
+.gradio-container .katex-display, .gradio-container pre, .gradio-container .cm-editor,
+.gradio-container .prose table { max-width: 100%; overflow-x: auto; overflow-y: hidden; }
+.gradio-container .cm-content, .gradio-container .cm-line { white-space: pre-wrap !important; word-break: break-word; }
 .gradio-container img { max-width: 100%; height: auto; }
 .step-image img { image-rendering: pixelated; }
 .tight-md p { margin: 0.2em 0; }
