@@ -74,8 +74,9 @@ def test_mnist_index_endpoint_matches_engine(client):
     ov = _png(overlay)
     assert ov.shape[0] >= 28 and ov.std() > 5  # a real picture, not a blank
     # 8 steps, each: markdown, image, code
-    steps = out[4:]  # (the gr.State output is not part of the API)
+    steps = out[4:-1]  # (the gr.State output is not part of the API; the last is the link)
     assert len(steps) == 24
+    assert out[-1].startswith("?tab=mnist&d=")
     for j in range(8):
         md, img, code = steps[3 * j : 3 * j + 3]
         assert md.startswith("### ") and md.count("$$") == 2, md

@@ -8,6 +8,7 @@ import gradio as gr
 import numpy as np
 
 from .. import render
+from ..deeplink import decode_digit, encode_digit, query_string
 from ..engine import GradCAM
 from ..images import load_image
 from ..lenet import CLASSES, load_lenet
@@ -79,7 +80,9 @@ def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, so
     for key in STEP_ORDER:
         s = steps[key]
         outs += [f"### {s.title}\n\n{s.text}", s.image, s.code]
-    return outs
+    link = query_string(tab="mnist", d=encode_digit(digit), target=target_choice or "predicted",
+                        channel=channel if channel not in (None, "") else "strongest")
+    return outs + [link]
 
 
 def _index(index) -> int:
@@ -137,6 +140,32 @@ def explain_state(digit, target_choice="predicted", channel=None):
     if digit is None:
         raise ValueError("Choose, draw or upload a digit first.")
     return explain_array(np.asarray(digit, dtype=np.float32), target_choice, channel, source="current digit")
+
+
+@user_errors
+def explain_from_link(request: gr.Request):
+    """First view: the result a deep link describes, or held-out digit #0."""
+    params = dict(request.query_params) if request is not None else {}
+    target = params.get("target", "predicted")
+    if target not in TARGETS:
+        gr.Warning(f"The link's target {target!r} is not a digit; showing the predicted class.")
+        target = "predicted"
+    channel = params.get("channel", "strongest")
+    if channel not in ["strongest"] + [str(k) for k in range(16)]:
+        channel = "strongest"
+    index = 0
+    if params.get("tab", "mnist") == "mnist" and params.get("d"):
+        try:
+            digit = decode_digit(params["d"])
+            return [None, target, channel] + explain_array(digit, target, channel, source="shared link")
+        except ValueError as exc:
+            gr.Warning(f"{exc} Showing digit #0 instead.")
+    elif params.get("digit"):
+        try:
+            index = _index(params["digit"])
+        except ValueError as exc:
+            gr.Warning(str(exc))
+    return [index, target, channel] + explain_index(index, target, channel)
 
 
 @user_errors
@@ -210,6 +239,12 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
     with gr.Accordion("Numbers (JSON: probabilities, weights, map)", open=False):
         numbers = gr.JSON(show_label=False)
 
+    with gr.Row():
+        link_query = gr.Textbox(visible=False)
+        copy_link = gr.Button("Copy a link to this result", size="sm", variant="secondary")
+    link_box = gr.Textbox(label="Link (reopens this exact digit, class and channel)", visible=True,
+                          interactive=False, buttons=["copy"], max_lines=2)
+
     gr.Markdown("## Grad-CAM, step by step")
     step_outputs = []
     for key in STEP_ORDER:
@@ -220,7 +255,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
                 code = code_block("")
         step_outputs += [md, img, code]
 
-    outputs = [label, overlay, numbers, seen, digit_state] + step_outputs
+    outputs = [label, overlay, numbers, seen, digit_state] + step_outputs + [link_query]
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
     inputs_tail = [target, channel]
     go_index.click(explain_index, [index] + inputs_tail, outputs, api_name="mnist_explain_index", **common)
@@ -231,5 +266,10 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
     grid.select(pick_from_grid, [page, target, channel], [index] + outputs, api_name="mnist_pick_from_grid", **common)
     target.input(explain_state, [digit_state] + inputs_tail, outputs, api_name="mnist_change_target", **common)
     channel.input(explain_state, [digit_state] + inputs_tail, outputs, api_name="mnist_change_channel", **common)
+    copy_link.click(
+        None, [link_query], [link_box], api_name="mnist_copy_link",
+        js="""(q) => { const u = window.location.origin + window.location.pathname + (q || '');
+                       try { navigator.clipboard.writeText(u); } catch (e) {} return u; }""",
+    )
     if ready:
-        demo.load(explain_index, [index] + inputs_tail, outputs, api_name="mnist_initial", **common)
+        demo.load(explain_from_link, None, [index, target, channel] + outputs, api_name="mnist_initial", **common)
