@@ -1,0 +1,152 @@
+"""A real browser at a phone viewport: Debian's chromium driven by playwright (no browser download).
+
+Starts the app the way a user does (``python app.py``), opens it at 390×844, uses it, and
+fails if the page scrolls sideways or the results never appear. Screenshots are saved in
+test-artifacts/ for a human to look at.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
+                                "(tests/run.sh installs it with apt-get)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False")
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("app.py exited early:\n" + proc.stdout.read())
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("app.py did not start listening within 180 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield b
+        b.close()
+
+
+def _phone_page(browser):
+    ctx = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    return ctx, ctx.new_page()
+
+
+def _no_horizontal_overflow(page) -> None:
+    sw, iw = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert sw <= iw + 1, f"the page scrolls sideways: content {sw}px wide in a {iw}px viewport"
+
+
+def _scroll_through(page) -> None:
+    height = page.evaluate("document.body.scrollHeight")
+    for y in range(0, height, 700):
+        page.evaluate(f"window.scrollTo(0, {y})")
+        page.wait_for_timeout(60)
+    page.evaluate("window.scrollTo(0, 0)")
+
+
+def _wait_for_image(page, label: str, timeout_ms: int = 60000) -> None:
+    page.wait_for_function(
+        """(label) => [...document.querySelectorAll('[data-testid="image"], .block')].some(b =>
+               (b.innerText || '').includes(label) && b.querySelector('img[src]'))""",
+        arg=label, timeout=timeout_ms,
+    )
+
+
+def test_mnist_on_a_phone(server, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    ctx, page = _phone_page(browser)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server, wait_until="domcontentloaded")
+    # the first digit is explained on load: prediction and overlay appear
+    _wait_for_image(page, "Grad-CAM on conv2")
+    page.get_by_text("Prediction (all 10 probabilities)").wait_for(timeout=30000)
+    _scroll_through(page)
+    _no_horizontal_overflow(page)
+    page.screenshot(path=str(ARTIFACTS / "phone-mnist.png"), full_page=True)
+
+    # upload a photo of a digit through the Photo source
+    from gradcam_core.mnist import test_digits
+
+    images, labels = test_digits()
+    i = int(np.flatnonzero(labels == 3)[0])
+    photo = ARTIFACTS / "digit-photo.png"
+    Image.fromarray(255 - images[i]).resize((220, 220)).save(photo)
+    page.get_by_role("tab", name="Photo").click()
+    page.locator("input[type=file]").first.set_input_files(str(photo))
+    page.get_by_role("button", name="Read my photo").click()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.output-class, h2')].some(e => e.innerText.trim() === '3')""",
+        timeout=60000,
+    )
+    _no_horizontal_overflow(page)
+    page.screenshot(path=str(ARTIFACTS / "phone-mnist-photo.png"), full_page=False)
+    assert not errors, errors
+    ctx.close()
+
+
+def test_deep_link_reopens_a_digit(server, browser):
+    from gradcam_core.deeplink import encode_digit
+    from gradcam_core.mnist import test_digits
+
+    images, labels = test_digits()
+    i = int(np.flatnonzero(labels == 7)[0])
+    ctx, page = _phone_page(browser)
+    page.goto(server + f"?tab=mnist&d={encode_digit(images[i] / 255.0)}&target=1", wait_until="domcontentloaded")
+    # the target dropdown shows the linked class and the prediction is the linked digit's
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.output-class, h2')].some(e => e.innerText.trim() === '7')""",
+        timeout=60000,
+    )
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('input')].some(e => e.value === '1')""", timeout=30000)
+    _no_horizontal_overflow(page)
+    ctx.close()
