@@ -40,7 +40,9 @@ def _env(name: str, default):
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="Grad-CAM Explorer web app")
-    ap.add_argument("--host", default=_env("GRADCAM_HOST", "127.0.0.1"), help="address to listen on (0.0.0.0 on a server)")
+    on_space = os.environ.get("SYSTEM") == "spaces"  # Hugging Face Spaces sets this
+    ap.add_argument("--host", default=_env("GRADCAM_HOST", "0.0.0.0" if on_space else "127.0.0.1"),
+                    help="address to listen on (0.0.0.0 on a server)")
     ap.add_argument("--port", type=int, default=_env("GRADCAM_PORT", 7860))
     ap.add_argument("--share", action="store_true", default=_env("GRADCAM_SHARE", False),
                     help="ask Gradio for a public share link (needs internet; falls back to local)")
@@ -62,13 +64,20 @@ def main(argv=None) -> None:
     demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency)
     launch = dict(server_name=args.host, server_port=args.port, max_file_size=args.max_file_size, css=CSS,
                   show_error=False)
-    if args.share:
-        try:
-            demo.launch(share=True, **launch)
-            return
-        except Exception as exc:  # offline, or the tunnel refused: keep serving locally
-            logging.warning("No public share link (%s); serving locally only.", exc)
-    demo.launch(**launch)
+    if not args.share:
+        demo.launch(**launch)
+        return
+    try:
+        demo.launch(share=True, prevent_thread_lock=True, **launch)
+    except Exception as exc:  # the tunnel failed in a way Gradio did not absorb: serve locally
+        logging.warning("No public share link (%s: %s); serving locally only.", type(exc).__name__, exc)
+        demo.launch(prevent_thread_lock=True, **launch)
+    if getattr(demo, "share_url", None):
+        logging.info("Public link: %s (valid while this process runs)", demo.share_url)
+    else:
+        logging.warning("No public share link: Gradio's tunnel could not be set up (no internet, or its "
+                        "helper binary could not be downloaded). The app is served locally at %s.", demo.local_url)
+    demo.block_thread()
 
 
 if __name__ == "__main__":
