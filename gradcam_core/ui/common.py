@@ -53,3 +53,34 @@ def user_errors(fn):
 
 def code_block(code: str, **kw) -> gr.Code:
     return gr.Code(value=code, language="python", interactive=False, show_label=False, **kw)
+
+
+class SafeImage(gr.Image):
+    """gr.Image whose own decoding never fails the request.
+
+    Gradio opens every uploaded image with PIL before our handler runs; a zero-byte file, a
+    text file named .png or a decompression bomb then fails there with a generic error. Here
+    such a payload is handed on as its file path, and our loader (gradcam_core.images) refuses
+    it with a message a person can act on.
+    """
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        try:
+            return super().preprocess(payload)
+        except Exception:  # noqa: BLE001 - any decoding failure is reported by our own loader
+            return getattr(payload, "path", None)
+
+
+class SafeSketchpad(gr.Sketchpad):
+    """gr.Sketchpad that hands an undecodable composite on as ``{"composite": path}``."""
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        try:
+            return super().preprocess(payload)
+        except Exception:  # noqa: BLE001
+            comp = getattr(payload, "composite", None)
+            return {"background": None, "layers": [], "composite": getattr(comp, "path", None)}

@@ -14,7 +14,7 @@ from ..images import load_image
 from ..lenet import CLASSES, load_lenet
 from ..mnist import preprocess_digit, test_digits, to_tensor
 from ..steps import STEP_ORDER, build_steps, result_numbers
-from .common import code_block, user_errors
+from .common import SafeImage, SafeSketchpad, code_block, user_errors
 
 LAYER = "conv2"
 PAGE = 50
@@ -113,6 +113,8 @@ def explain_drawing(sketch, target_choice="predicted", channel=None):
     image = sketch.get("composite") if isinstance(sketch, dict) else sketch
     if image is None:
         raise ValueError("The canvas is empty: draw a digit first.")
+    if isinstance(image, str):  # Gradio could not decode it: our loader says why
+        image = load_image(image, max_side=1024)
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[2] == 4 and image[..., 3].max() == 0:
         raise ValueError("The canvas is empty: draw a digit first.")
@@ -210,7 +212,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
                               label="Tap a digit", show_label=True, object_fit="contain", elem_classes="digit-grid",
                               format="png")
         with gr.Tab("Draw", id="mnist-draw"):
-            sketch = gr.Sketchpad(
+            sketch = SafeSketchpad(
                 label="Draw one digit, large, in the middle",
                 type="numpy",
                 image_mode="RGBA",
@@ -221,7 +223,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
             )
             go_draw = gr.Button("Read my drawing", variant="primary")
         with gr.Tab("Photo", id="mnist-photo"):
-            upload = gr.Image(label="Photo of one handwritten digit (dark ink on paper)", type="filepath",
+            upload = SafeImage(label="Photo of one handwritten digit (dark ink on paper)", type="filepath",
                               sources=["upload", "webcam", "clipboard"], height=280)
             go_upload = gr.Button("Read my photo", variant="primary")
 
