@@ -1,0 +1,573 @@
+"""Command line for Grad-CAM Explorer: explain image files or whole folders, batch-wise.
+
+    python -m gradcam_core explain PATH... [--model KEY|lenet] [--layer NAME] [--method NAME]
+                                   [--target auto|INT|NAME] [--out DIR] [--batch-size N]
+                                   [--norm max|minmax] [--cmap jet] [--alpha 0.5] [--recursive]
+                                   [--threads N] [--no-progress]
+    python -m gradcam_core models
+
+For every image NAME the explain command writes into ``--out``:
+
+* ``NAME_map.png``      the map upsampled to the model input and normalised (grayscale, 0..255);
+* ``NAME_heatmap.png``  the same map through the colour map;
+* ``NAME_overlay.png``  the heat map blended over the image the model saw (its crop);
+* ``NAME.json``         top-5 (names, probabilities), target, method, layer, model, the channel
+                        weights alpha_k and the raw (un-normalised, layer-resolution) map and its max;
+
+plus one ``predictions.csv`` for the run (one row per input file, with the error for bad files).
+Images are preprocessed and explained in batches of ``--batch-size``: one forward and one
+backward pass per batch, through the shared engine, with one target per sample.
+
+Exit codes: 0 every image explained; 1 some images failed (each one gets a one-line error on
+stderr and a row in the CSV; the others are still explained); 2 usage error (unknown model,
+layer, method, target; unavailable model; nothing to explain).  No gradio import here.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import difflib
+import json
+import os
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["main", "build_parser", "IMAGE_EXTENSIONS", "LENET_KEY", "CSV_COLUMNS"]
+
+PROG = "python -m gradcam_core"
+LENET_KEY = "lenet"
+LENET_LAYER = "conv2"
+LENET_LAYERS = ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2"]
+#: Files picked up from folders (explicitly named files are always tried, whatever their name).
+IMAGE_EXTENSIONS = frozenset(
+    ".jpg .jpeg .jpe .jfif .png .apng .gif .bmp .dib .tif .tiff .webp .ppm .pgm .pbm .pnm "
+    ".ico .tga .avif .heic .heif".split()
+)
+CSV_NAME = "predictions.csv"
+CSV_COLUMNS = ["file", "name", "status", "top1", "top1_name", "top1_prob", "target", "target_name", "cam_max", "error"]
+SCORECAM_BATCH = 32  # masked forwards per batch inside Score-CAM (its own meaning of "batch")
+
+
+class UsageError(Exception):
+    """A bad option value; the message lists the valid choices."""
+
+
+# --------------------------------------------------------------------------- models
+
+
+@dataclass
+class Backend:
+    """What the CLI needs from a model, ImageNet or LeNet alike."""
+
+    key: str
+    title: str
+    model: object  # torch.nn.Module (shared, never modified)
+    categories: list[str]
+    layers: list[str]  # the layers worth suggesting
+    default_layer: str
+    input_shape: tuple[int, int, int]  # (C, H, W)
+    prepare: Callable[[Path], tuple[object, np.ndarray]] = field(repr=False)  # path -> ((1,C,H,W), display)
+
+
+def _imagenet_backend(key: str) -> Backend:
+    from .images import load_image
+    from .models import ModelUnavailableError, get_model
+
+    spec = get_model(key)
+    ok, why = spec.availability()
+    if not ok:
+        raise UsageError(f"model {key!r} ({spec.title}) is not available: {why}")
+    try:
+        model = spec.load()
+    except ModelUnavailableError as e:
+        raise UsageError(str(e)) from None
+
+    def prepare(path: Path):
+        img = load_image(path)
+        x = spec.preprocess(img)
+        return x, np.asarray(spec.display_image(img))
+
+    h, w = spec.input_size
+    return Backend(key, spec.title, model, list(spec.categories), spec.layer_names, spec.default_layer,
+                   (3, h, w), prepare)
+
+
+def _lenet_backend() -> Backend:
+    from .images import ImageError, load_image
+    from .lenet import CLASSES, load_lenet
+    from .mnist import FRAME, preprocess_digit, to_tensor
+
+    try:
+        model = load_lenet()
+    except FileNotFoundError as e:
+        raise UsageError(f"model 'lenet' is not available: {e}") from None
+
+    def prepare(path: Path):
+        img = load_image(path, max_side=1024)
+        try:
+            digit = preprocess_digit(np.asarray(img))
+        except ValueError as e:
+            raise ImageError(f"no digit found in this image ({e})") from None
+        return to_tensor(digit), (np.clip(digit, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+    return Backend(LENET_KEY, "LeNet (MNIST)", model, list(CLASSES), list(LENET_LAYERS), LENET_LAYER,
+                   (1, FRAME, FRAME), prepare)
+
+
+def _model_keys() -> list[str]:
+    from .models import REGISTRY
+
+    return list(REGISTRY) + [LENET_KEY]
+
+
+def load_backend(key: str) -> Backend:
+    if key == LENET_KEY:
+        return _lenet_backend()
+    from .models import REGISTRY
+
+    if key not in REGISTRY:
+        raise UsageError(f"unknown model {key!r}; choose from: {', '.join(_model_keys())}")
+    return _imagenet_backend(key)
+
+
+# --------------------------------------------------------------------------- option values
+
+
+def _method_key(s: str) -> str:
+    return re.sub(r"[^a-z0-9+]", "", s.lower()).replace("plusplus", "++").replace("pp", "++")
+
+
+def resolve_method(name: str) -> str:
+    """The METHODS key for a name given loosely ('gradcam++', 'Score-CAM', 'eigencam')."""
+    from .methods import METHODS
+
+    if name in METHODS:
+        return name
+    table = {_method_key(k): k for k in METHODS}
+    table.update({_method_key(k).replace("cam", ""): k for k in METHODS if _method_key(k) != "counterfactual"})
+    found = table.get(_method_key(name))
+    if found is None:
+        raise UsageError(f"unknown method {name!r}; choose from: {', '.join(METHODS)}")
+    return found
+
+
+def resolve_layer(backend: Backend, name: str | None) -> str:
+    if name is None:
+        return backend.default_layer
+    if name in backend.layers:
+        return name
+    modules = dict(backend.model.named_modules())
+    if name and name in modules:
+        _probe_layer(backend, name)  # any real module is allowed, if it yields a feature map
+        return name
+    close = difflib.get_close_matches(name, list(modules), n=3)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise UsageError(f"unknown layer {name!r} for {backend.key}{hint}; choose from: {', '.join(backend.layers)} "
+                     "(or any module name of the model that outputs a feature map)")
+
+
+def _probe_layer(backend: Backend, name: str) -> None:
+    """One forward + backward on a blank input: does this layer give a usable (N, K, h, w) map?"""
+    import torch
+
+    from .engine import GradCAM
+
+    try:
+        GradCAM(backend.model, name)(torch.zeros((1, *backend.input_shape)), target=0)
+    except ValueError as e:
+        raise UsageError(f"layer {name!r} cannot be used: {e} Layers that work: {', '.join(backend.layers)}") from None
+
+
+def resolve_target(backend: Backend, s: str) -> int | None:
+    """None for 'auto' (each image's predicted class), else a class index."""
+    s = s.strip()
+    n = len(backend.categories)
+    if s.lower() in ("auto", "predicted", "pred", "top1", ""):
+        return None
+    if re.fullmatch(r"[+-]?\d+", s):
+        t = int(s)
+        if not 0 <= t < n:
+            raise UsageError(f"target {t} is out of range for {backend.key}: choose auto, an index 0 to {n - 1}, "
+                             "or a class name")
+        return t
+    norm = lambda v: re.sub(r"[\s_]+", " ", v.strip().casefold())  # noqa: E731
+    hits = [i for i, c in enumerate(backend.categories) if norm(c) == norm(s)]
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        raise UsageError(f"target {s!r} names {len(hits)} classes of {backend.key}; give the index instead: "
+                         + ", ".join(f"{i} ({backend.categories[i]})" for i in hits))
+    close = difflib.get_close_matches(norm(s), [norm(c) for c in backend.categories], n=5, cutoff=0.6)
+    names = close or backend.categories[:10]
+    word = "similar class names" if close else "class names are e.g."
+    raise UsageError(f"unknown target {s!r} for {backend.key}; choose auto, an index 0 to {n - 1}, or a class name "
+                     f"({word}: {', '.join(repr(c) for c in names)})")
+
+
+def _check_cmap(name: str) -> None:
+    import matplotlib
+
+    if name not in matplotlib.colormaps:
+        common = ["jet", "turbo", "viridis", "inferno", "magma", "plasma", "hot", "gray"]
+        raise UsageError(f"unknown colour map {name!r}; choose a matplotlib colour map, e.g.: {', '.join(common)}")
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _is_hidden(p: Path) -> bool:
+    return p.name.startswith(".")
+
+
+def _within(p: Path, folder: Path | None) -> bool:
+    if folder is None:
+        return False
+    try:
+        p.resolve().relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+OUTPUT_SUFFIXES = ("_map.png", "_heatmap.png", "_overlay.png")
+
+
+def collect_inputs(paths: Sequence[str], recursive: bool, exclude: Path | None = None) -> tuple[list[Path], int]:
+    """Files to explain, in order, without duplicates; and how many folder entries were skipped.
+
+    Named files are always tried (a bad one becomes an error row).  From folders: files with an
+    image extension, not hidden; sub-folders only with ``recursive``.  Our own outputs are left
+    out: files inside the output folder ``exclude`` when it lies below the scanned folder, or
+    files named ``*_map.png``, ``*_heatmap.png``, ``*_overlay.png`` when it *is* that folder.
+    """
+    out: list[Path] = []
+    seen: set[Path] = set()
+    skipped = 0
+
+    def add(p: Path) -> None:
+        key = p.resolve() if p.exists() else p.absolute()
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            same_as_out = exclude is not None and p.resolve() == exclude
+            it = p.rglob("*") if recursive else p.iterdir()
+            for f in sorted(it, key=lambda q: str(q).casefold()):
+                rel_parts = f.relative_to(p).parts
+                if any(part.startswith(".") for part in rel_parts) or not f.is_file():
+                    continue
+                if same_as_out and f.parent.resolve() == exclude and f.name.lower().endswith(OUTPUT_SUFFIXES):
+                    skipped += 1
+                    continue
+                if not same_as_out and _within(f, exclude):
+                    continue
+                if f.suffix.lower() in IMAGE_EXTENSIONS:
+                    add(f)
+                else:
+                    skipped += 1
+        else:
+            add(p)  # missing or unreadable files get their error row later
+    return out, skipped
+
+
+def _safe(s: str) -> str:
+    s = re.sub(r"[^\w.\-]+", "_", s).strip("._") or "image"
+    return s
+
+
+def output_names(files: Sequence[Path]) -> list[str]:
+    """One output base name per file: its stem, made longer only where stems clash.
+
+    Clashing files (``a/cat.jpg``, ``b/cat.jpg``) are named by their path below the folder
+    they share (``a__cat``, ``b__cat``); same stem in one folder adds the extension
+    (``cat_jpg``, ``cat_png``).  Names are compared case-insensitively (macOS, Windows).
+    """
+    stems = [_safe(f.stem) for f in files]
+    counts = Counter(s.casefold() for s in stems)
+    names = list(stems)
+    groups: dict[str, list[int]] = {}
+    for i, s in enumerate(stems):
+        if counts[s.casefold()] > 1:
+            groups.setdefault(s.casefold(), []).append(i)
+    for idx in groups.values():
+        parents = [str(files[i].absolute().parent) for i in idx]
+        try:
+            common = Path(os.path.commonpath(parents))
+        except ValueError:  # different drives: numbered names below
+            continue
+        longer = []
+        for i in idx:
+            rel = files[i].absolute().parent.relative_to(common).parts
+            longer.append("__".join(_safe(p) for p in rel + (files[i].stem,)))
+        dup = Counter(n.casefold() for n in longer)
+        for i, n in zip(idx, longer):
+            if dup[n.casefold()] > 1 and files[i].suffix:
+                n = f"{n}_{_safe(files[i].suffix.lstrip('.'))}"
+            names[i] = n
+    used: set[str] = set()
+    for i, n in enumerate(names):  # last resort: numbered
+        base, k = n, 2
+        while n.casefold() in used:
+            n, k = f"{base}-{k}", k + 1
+        used.add(n.casefold())
+        names[i] = n
+    return names
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _one_line(e: BaseException) -> str:
+    msg = " ".join(str(e).split()) or type(e).__name__
+    from .images import ImageError
+
+    if not isinstance(e, (ImageError, ValueError, OSError)):
+        msg = f"{type(e).__name__}: {msg}"
+    return msg
+
+
+def write_outputs(out: Path, name: str, path: Path, result, i: int, display: np.ndarray, backend: Backend,
+                  opts: argparse.Namespace, target_arg: int | None) -> dict:
+    """Write the three PNGs and the JSON of sample ``i``; return the JSON dict."""
+    from PIL import Image
+
+    from . import render
+    from .postprocess import normalize, upsample
+    from .steps import result_numbers
+
+    heat = normalize(upsample(result.cam[i], result.input_size), opts.norm).numpy()
+    heat = np.clip(np.nan_to_num(heat, nan=0.0), 0.0, 1.0)
+    files = {k: f"{name}_{k}.png" for k in ("map", "heatmap", "overlay")}
+    Image.fromarray((heat * 255.0 + 0.5).astype(np.uint8), "L").save(out / files["map"])
+    render.to_pil(render.colorize(heat, opts.cmap, 0.0, 1.0)).save(out / files["heatmap"])
+    render.to_pil(render.overlay(display, heat, alpha=opts.alpha, cmap=opts.cmap)).save(out / files["overlay"])
+
+    numbers = result_numbers(result, backend.categories, index=i)
+    # Full float32 precision for the numbers a script may recompute (result_numbers rounds them).
+    numbers["weights"] = [float(v) for v in result.weights[i]]
+    numbers["cam"] = [[float(v) for v in row] for row in result.cam[i]]
+    data = {
+        "file": str(path),
+        "name": name,
+        "model": backend.key,
+        "model_title": backend.title,
+        **numbers,
+        "target_requested": "auto" if target_arg is None else target_arg,
+        "norm": opts.norm,
+        "input_size": list(result.input_size),
+        "map_size": list(result.cam.shape[-2:]),
+        "outputs": {**files, "json": f"{name}.json"},
+    }
+    # One key per line, each value compact: readable, and the 1000s of weights stay on one line.
+    lines = [f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in data.items()]
+    text = "{\n" + ",\n".join(lines) + "\n}\n"
+    (out / f"{name}.json").write_text(text, encoding="utf-8")
+    return data
+
+
+def _ok_row(path: Path, name: str, data: dict) -> dict:
+    top = data["top5"][0]
+    return {"file": str(path), "name": name, "status": "ok", "top1": top["class"], "top1_name": top["name"],
+            "top1_prob": top["prob"], "target": data["target"], "target_name": data["target_name"],
+            "cam_max": data["cam_max"], "error": ""}
+
+
+def _error_row(path: Path, name: str, msg: str) -> dict:
+    return {"file": str(path), "name": name, "status": "error", "top1": "", "top1_name": "", "top1_prob": "",
+            "target": "", "target_name": "", "cam_max": "", "error": msg}
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Grad-CAM Explorer from the command line: explain images with class activation maps.",
+        epilog="Other tools: python -m gradcam_core.weights (list/download weights), "
+               "python -m gradcam_core.train_lenet (train the MNIST LeNet).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    ex = sub.add_parser(
+        "explain",
+        help="explain image files or folders; write maps, heat maps, overlays, JSON and a CSV",
+        description="Explain image files or folders. Per image NAME, writes NAME_map.png (grayscale map), "
+                    "NAME_heatmap.png, NAME_overlay.png and NAME.json into --out, plus predictions.csv. "
+                    "Exit code 0: all explained; 1: some files failed; 2: usage error.",
+    )
+    ex.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders of images")
+    ex.add_argument("--model", default=None,
+                    help="model key (see the 'models' command) or 'lenet' for MNIST digits; "
+                         "default: the best available ImageNet model")
+    ex.add_argument("--layer", default=None, help="layer to explain (default: the model's default layer)")
+    ex.add_argument("--method", default="Grad-CAM", help="CAM method, e.g. Grad-CAM, Grad-CAM++, HiResCAM, "
+                                                          "XGrad-CAM, LayerCAM, Score-CAM, Eigen-CAM, Counterfactual")
+    ex.add_argument("--target", default="auto", help="class to explain: auto (each image's prediction), "
+                                                      "a class index, or a class name (default: auto)")
+    ex.add_argument("--out", default="gradcam_output", metavar="DIR", help="output folder (default: gradcam_output)")
+    ex.add_argument("--batch-size", type=int, default=8, metavar="N", help="images per forward pass (default: 8)")
+    ex.add_argument("--norm", choices=["max", "minmax"], default="max",
+                    help="map normalisation for the PNGs: max (0 stays 0) or minmax (default: max)")
+    ex.add_argument("--cmap", default="jet", help="matplotlib colour map for heat map and overlay (default: jet)")
+    ex.add_argument("--alpha", type=float, default=0.5, help="heat map opacity in the overlay, 0..1 (default: 0.5)")
+    ex.add_argument("--recursive", "-r", action="store_true", help="also look into sub-folders")
+    ex.add_argument("--threads", type=int, default=None, metavar="N",
+                    help="CPU threads for torch (default: torch's choice, usually one per core; "
+                         "use 1 on a busy machine)")
+    ex.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    sub.add_parser("models", help="list the models with their availability and layers",
+                   description="List the models with their availability (or why not) and their layers.")
+    return parser
+
+
+def cmd_models(out=None) -> int:
+    out = out or sys.stdout
+    from .lenet import DEFAULT_WEIGHTS, TRAIN_COMMAND
+    from .models import REGISTRY, default_model_key
+
+    default = default_model_key()
+    rows = []
+    for key, spec in REGISTRY.items():
+        ok, status = spec.availability()
+        rows.append((key, spec.title, ok, status, spec.layer_names, spec.default_layer, key == default))
+    ok = DEFAULT_WEIGHTS.is_file()
+    status = f"weights file {DEFAULT_WEIGHTS}" if ok else f"no weights at {DEFAULT_WEIGHTS}; train with: {TRAIN_COMMAND}"
+    rows.append((LENET_KEY, "LeNet (MNIST digits, 28x28)", ok, status, LENET_LAYERS, LENET_LAYER, False))
+    for key, title, ok, status, layers, dl, is_default in rows:
+        mark = "  (default)" if is_default else ""
+        print(f"{key}  [{'available' if ok else 'NOT available'}]  {title}{mark}", file=out)
+        print(f"    {'source' if ok else 'reason'}: {status}", file=out)
+        print(f"    layers: {', '.join(layers)}  (default: {dl})", file=out)
+    return 0
+
+
+def _err(msg: str) -> None:
+    print(f"{PROG} explain: error: {msg}", file=sys.stderr)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .models import default_model_key
+
+    try:
+        if args.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, not {args.batch_size}")
+        if args.threads is not None and args.threads < 1:
+            raise UsageError(f"--threads must be at least 1, not {args.threads}")
+        if not 0.0 <= args.alpha <= 1.0:
+            raise UsageError(f"--alpha must be between 0 and 1, not {args.alpha}")
+        _check_cmap(args.cmap)
+        method = resolve_method(args.method)  # before loading a model: cheap checks first
+        backend = load_backend(args.model or default_model_key())
+        layer = resolve_layer(backend, args.layer)
+        target = resolve_target(backend, args.target)
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {out} exists and is not a folder")
+        files, skipped = collect_inputs(args.paths, args.recursive, exclude=out.resolve() if out.exists() else None)
+        if not files:
+            where = ", ".join(args.paths)
+            raise UsageError(f"no image files found in {where}"
+                             + ("" if args.recursive else " (use --recursive for sub-folders)"))
+        out.mkdir(parents=True, exist_ok=True)
+    except UsageError as e:
+        _err(str(e))
+        return 2
+    return _run(backend, method, layer, target, files, skipped, out, args)
+
+
+def _run(backend: Backend, method: str, layer: str, target: int | None, files: list[Path], skipped: int,
+         out: Path, args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from .methods import make_cam
+
+    cam = make_cam(method, backend.model, layer, batch_size=SCORECAM_BATCH)
+    names = output_names(files)
+    n_ok = n_bad = 0
+    bar = tqdm(total=len(files), desc=f"{method} {backend.key}", unit="img", file=sys.stderr,
+               disable=args.no_progress, dynamic_ncols=True)
+
+    def fail(path: Path, msg: str) -> dict:
+        nonlocal n_bad
+        n_bad += 1
+        tqdm.write(f"error: {path}: {msg}", file=sys.stderr)
+        return _error_row(path, names[index[path]], msg)
+
+    index = {p: i for i, p in enumerate(files)}
+    csv_path = out / CSV_NAME
+    with open(csv_path, "w", newline="", encoding="utf-8") as fcsv:
+        writer = csv.DictWriter(fcsv, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for start in range(0, len(files), args.batch_size):
+            chunk = files[start:start + args.batch_size]
+            rows: dict[Path, dict] = {}
+            good: list[tuple[Path, object, np.ndarray]] = []
+            for p in chunk:
+                try:
+                    x, display = backend.prepare(p)
+                    good.append((p, x, display))
+                except Exception as e:  # one bad file never stops the batch
+                    rows[p] = fail(p, _one_line(e))
+            # One forward + backward for the batch; if that fails, find the culprit one by one.
+            groups = [good] if good else []
+            while groups:
+                group = groups.pop(0)
+                try:
+                    x = torch.cat([g[1] for g in group])
+                    result = cam(x, target=[target] * len(group))
+                except Exception as e:
+                    if len(group) > 1:
+                        groups = [[g] for g in group] + groups
+                    else:
+                        rows[group[0][0]] = fail(group[0][0], _one_line(e))
+                    continue
+                for i, (p, _, display) in enumerate(group):
+                    try:
+                        data = write_outputs(out, names[index[p]], p, result, i, display, backend, args, target)
+                        rows[p] = _ok_row(p, names[index[p]], data)
+                        n_ok += 1
+                    except Exception as e:
+                        rows[p] = fail(p, f"could not write the outputs: {_one_line(e)}")
+            for p in chunk:
+                writer.writerow(rows[p])
+            fcsv.flush()
+            bar.update(len(chunk))
+    bar.close()
+    note = f"; skipped {skipped} non-image file(s) in the folders" if skipped else ""
+    print(f"Explained {n_ok} of {len(files)} image(s) with {method} on {backend.key}/{layer}"
+          f"{f', {n_bad} failed' if n_bad else ''}{note}. Outputs in {out}, summary in {csv_path}")
+    return 0 if n_bad == 0 and n_ok > 0 else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (argparse's own errors and --help included)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help (0) or an argparse usage error (2)
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    if args.command == "models":
+        return cmd_models()
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        return cmd_explain(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:  # main() may run inside another program: leave torch as it was
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
