@@ -1,41 +1,15 @@
 """The launched app, driven through its public API with gradio_client."""
 from __future__ import annotations
 
-import json
-import socket
-
 import numpy as np
 import pytest
-import torch
 from PIL import Image, ImageDraw
 
-gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import handle_file
 
-import app  # noqa: E402
-from gradcam_core import GradCAM  # noqa: E402
-from gradcam_core.lenet import load_lenet  # noqa: E402
-from gradcam_core.mnist import test_digits as held_out_digits, to_tensor  # noqa: E402
-from gradcam_core.ui.common import CSS  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def client():
-    demo = app.build_app()
-    demo.queue(default_concurrency_limit=2)
-    port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=CSS,
-                max_file_size="10mb", show_error=False)
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    finally:
-        demo.close()
+from gradcam_core import GradCAM
+from gradcam_core.lenet import load_lenet
+from gradcam_core.mnist import test_digits as held_out_digits, to_tensor
 
 
 def _error_text(excinfo) -> str:
@@ -48,17 +22,17 @@ def _png(path) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
-def test_api_names_are_listed(client):
-    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+def test_api_names_are_listed(app_client):
+    names = set(app_client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     for name in ["/mnist_explain_index", "/mnist_explain_drawing", "/mnist_explain_upload", "/mnist_grid_page",
                  "/mnist_pick_from_grid", "/mnist_change_target", "/mnist_change_channel"]:
         assert name in names
 
 
-def test_mnist_index_endpoint_matches_engine(client):
+def test_mnist_index_endpoint_matches_engine(app_client):
     images, labels = held_out_digits()
     i = 17
-    out = client.predict(i, "predicted", "strongest", api_name="/mnist_explain_index")
+    out = app_client.predict(i, "predicted", "strongest", api_name="/mnist_explain_index")
     label, overlay, numbers = out[0], out[1], out[2]
     # the numbers are the engine's own
     x = to_tensor(images[i].astype(np.float32) / 255.0)
@@ -84,10 +58,10 @@ def test_mnist_index_endpoint_matches_engine(client):
         assert isinstance(code, str) and len(code) > 10
 
 
-def test_counterfactual_target_changes_the_map(client):
-    a = client.predict(3, "predicted", "strongest", api_name="/mnist_explain_index")[2]
+def test_counterfactual_target_changes_the_map(app_client):
+    a = app_client.predict(3, "predicted", "strongest", api_name="/mnist_explain_index")[2]
     other = "1" if a["predicted"] != 1 else "2"
-    b = client.predict(3, other, "strongest", api_name="/mnist_explain_index")[2]
+    b = app_client.predict(3, other, "strongest", api_name="/mnist_explain_index")[2]
     assert b["target"] == int(other) and b["predicted"] == a["predicted"]
     assert not np.allclose(a["weights"], b["weights"])
 
@@ -107,8 +81,8 @@ def _sketch(digit: str, tmp_path) -> dict:
 
 
 @pytest.mark.parametrize("digit", ["1", "7"])
-def test_drawing_endpoint_reads_an_off_centre_drawing(client, tmp_path, digit):
-    out = client.predict(_sketch(digit, tmp_path), "predicted", "strongest", api_name="/mnist_explain_drawing")
+def test_drawing_endpoint_reads_an_off_centre_drawing(app_client, tmp_path, digit):
+    out = app_client.predict(_sketch(digit, tmp_path), "predicted", "strongest", api_name="/mnist_explain_drawing")
     assert out[0]["label"] == digit
     seen = _png(out[3])
     # what LeNet sees is centred: its centre of mass is near the middle
@@ -118,7 +92,7 @@ def test_drawing_endpoint_reads_an_off_centre_drawing(client, tmp_path, digit):
     assert abs(cy - g.shape[0] / 2) < g.shape[0] * 0.08 and abs(cx - g.shape[1] / 2) < g.shape[1] * 0.08
 
 
-def test_upload_endpoint_reads_a_photo_of_paper(client, tmp_path):
+def test_upload_endpoint_reads_a_photo_of_paper(app_client, tmp_path):
     images, labels = held_out_digits()
     i = int(np.flatnonzero(labels == 4)[0])
     digit = Image.fromarray(255 - images[i]).resize((200, 200), Image.Resampling.BILINEAR)
@@ -129,31 +103,31 @@ def test_upload_endpoint_reads_a_photo_of_paper(client, tmp_path):
     base[40:240, 30:230] *= ink  # dark ink multiplies the paper
     path = tmp_path / "photo.jpg"
     Image.fromarray(base.clip(0, 255).astype(np.uint8)).convert("RGB").save(path, quality=90)
-    out = client.predict(handle_file(str(path)), "predicted", "strongest", api_name="/mnist_explain_upload")
+    out = app_client.predict(handle_file(str(path)), "predicted", "strongest", api_name="/mnist_explain_upload")
     assert out[0]["label"] == "4"
 
 
-def test_grid_page_and_pick(client):
-    page = client.predict(3, api_name="/mnist_grid_page")
+def test_grid_page_and_pick(app_client):
+    page = app_client.predict(3, api_name="/mnist_grid_page")
     assert len(page) == 50
     assert page[0]["caption"].startswith("#100 ")
 
 
-def test_bad_inputs_give_clear_messages_and_server_survives(client, tmp_path):
+def test_bad_inputs_give_clear_messages_and_server_survives(app_client, tmp_path):
     blank = tmp_path / "blank.png"
     Image.new("RGBA", (280, 280), (0, 0, 0, 0)).save(blank)
     cases = [
-        (lambda: client.predict({"background": None, "layers": [], "composite": None}, "predicted", "strongest",
+        (lambda: app_client.predict({"background": None, "layers": [], "composite": None}, "predicted", "strongest",
                                 api_name="/mnist_explain_drawing"), "empty"),
-        (lambda: client.predict({"background": None, "layers": [], "composite": handle_file(str(blank))},
+        (lambda: app_client.predict({"background": None, "layers": [], "composite": handle_file(str(blank))},
                                 "predicted", "strongest", api_name="/mnist_explain_drawing"), "empty"),
-        (lambda: client.predict(None, "predicted", "strongest", api_name="/mnist_explain_upload"), "Upload"),
-        (lambda: client.predict(5000, "predicted", "strongest", api_name="/mnist_explain_index"), "999"),
-        (lambda: client.predict(5, "banana", "strongest", api_name="/mnist_explain_index"), ""),
+        (lambda: app_client.predict(None, "predicted", "strongest", api_name="/mnist_explain_upload"), "Upload"),
+        (lambda: app_client.predict(5000, "predicted", "strongest", api_name="/mnist_explain_index"), "999"),
+        (lambda: app_client.predict(5, "banana", "strongest", api_name="/mnist_explain_index"), ""),
     ]
     white = tmp_path / "white.jpg"
     Image.new("RGB", (400, 300), (235, 235, 235)).save(white)
-    cases.append((lambda: client.predict(handle_file(str(white)), "predicted", "strongest",
+    cases.append((lambda: app_client.predict(handle_file(str(white)), "predicted", "strongest",
                                          api_name="/mnist_explain_upload"), "digit"))
     for call, needle in cases:
         with pytest.raises(Exception) as excinfo:
@@ -162,5 +136,5 @@ def test_bad_inputs_give_clear_messages_and_server_survives(client, tmp_path):
         assert needle.lower() in msg.lower(), msg
         assert "Traceback" not in msg
     # still alive and correct
-    out = client.predict(0, "predicted", "strongest", api_name="/mnist_explain_index")
+    out = app_client.predict(0, "predicted", "strongest", api_name="/mnist_explain_index")
     assert out[0]["label"] == str(int(held_out_digits()[1][0])) or out[0]["label"] in "0123456789"

@@ -6,39 +6,20 @@ answering afterwards.
 """
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hostile import corpus  # noqa: E402
 
-import app  # noqa: E402
-from gradcam_core.ui.common import CSS  # noqa: E402
 
 GENERIC = "upstream Gradio app has raised an exception"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
-
-@pytest.fixture(scope="module")
-def client():
-    demo = app.build_app()
-    demo.queue(default_concurrency_limit=2)
-    port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=CSS,
-                max_file_size="10mb", show_error=False)
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    finally:
-        demo.close()
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +41,11 @@ INPUTS = [("mnist-upload", _mnist_upload, True), ("mnist-drawing", _mnist_drawin
 
 
 @pytest.mark.parametrize("input_name,call,reads_digits", INPUTS, ids=[i[0] for i in INPUTS])
-def test_every_hostile_file_gets_a_result_or_a_clear_message(client, files, input_name, call, reads_digits):
+def test_every_hostile_file_gets_a_result_or_a_clear_message(app_client, files, input_name, call, reads_digits):
     report = []
     for name, (path, expect) in files.items():
         try:
-            out = call(client, path)
+            out = call(app_client, path)
             outcome, msg = "ok", ""
             assert out[0] and out[0].get("label") is not None
         except Exception as exc:  # the client raises the server's gr.Error message
@@ -82,5 +63,5 @@ def test_every_hostile_file_gets_a_result_or_a_clear_message(client, files, inpu
     assert "megapixel" in by_name["bomb-20000x20000.png"].lower() or "pixels" in by_name["bomb-20000x20000.png"].lower()
     assert "empty" in by_name["zero-byte.png"].lower()
     # the server is still alive and correct afterwards
-    out = client.predict(0, "predicted", "strongest", api_name="/mnist_explain_index")
+    out = app_client.predict(0, "predicted", "strongest", api_name="/mnist_explain_index")
     assert out[0]["label"] in [str(d) for d in range(10)]

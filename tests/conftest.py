@@ -1,0 +1,41 @@
+"""Shared fixtures: one launched app per test session, driven through gradio_client."""
+from __future__ import annotations
+
+import socket
+
+import pytest
+import torch
+
+torch.set_num_threads(2)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch_blocks(demo, **kw):
+    """Launch a gr.Blocks on a free local port (non-blocking); returns its URL."""
+    from gradcam_core.ui.common import CSS
+
+    demo.queue(default_concurrency_limit=2)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=CSS,
+                max_file_size="10mb", show_error=False, **kw)
+    return f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="session")
+def app_client():
+    """The whole app (all tabs), launched once for the session."""
+    from gradio_client import Client
+
+    import app
+
+    demo = app.build_app()
+    url = launch_blocks(demo)
+    try:
+        yield Client(url, verbose=False)
+    finally:
+        demo.close()
