@@ -1,0 +1,77 @@
+"""A classic LeNet-5 style network for 28x28 MNIST digits.
+
+The model takes raw pixel intensities in [0, 1] (bright ink on a dark
+background, as in MNIST) and applies the MNIST mean/std normalisation itself,
+so callers never have to remember it.  The normalisation constants are plain
+Python floats, not buffers, so the saved state dict contains only the learned
+weights.
+
+Shapes for one (1, 28, 28) input::
+
+    conv1  (6, 24, 24) -> pool1 (6, 12, 12)
+    conv2 (16,  8,  8) -> pool2 (16, 4, 4)   # conv2 is the Grad-CAM layer
+    flatten 256 -> fc1 120 -> fc2 84 -> fc3 10
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+CLASSES = [str(i) for i in range(10)]
+
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "lenet_mnist.pt"
+
+TRAIN_COMMAND = "python -m gradcam_core.train_lenet"
+
+
+class LeNet(nn.Module):
+    """LeNet for 1x28x28 inputs in [0, 1]; returns 10 logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, kernel_size=5)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.pool1 = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(6, 16, kernel_size=5)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.pool2 = nn.MaxPool2d(2)
+        self.flatten = nn.Flatten()
+        self.fc1 = nn.Linear(16 * 4 * 4, 120)
+        self.relu3 = nn.ReLU(inplace=True)
+        self.fc2 = nn.Linear(120, 84)
+        self.relu4 = nn.ReLU(inplace=True)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - MNIST_MEAN) / MNIST_STD
+        x = self.pool1(self.relu1(self.conv1(x)))
+        x = self.pool2(self.relu2(self.conv2(x)))
+        x = self.flatten(x)
+        x = self.relu3(self.fc1(x))
+        x = self.relu4(self.fc2(x))
+        return self.fc3(x)
+
+
+def load_lenet(path: str | Path | None = None) -> LeNet:
+    """Build a LeNet, load trained weights on the CPU and switch to eval mode.
+
+    Raises FileNotFoundError (naming the training command) if the weights file
+    does not exist.
+    """
+    path = Path(path) if path is not None else DEFAULT_WEIGHTS
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"LeNet weights not found at {path}. "
+            f"Train them first with: {TRAIN_COMMAND}"
+        )
+    model = LeNet()
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    model.eval()
+    return model
