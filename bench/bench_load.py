@@ -1,0 +1,177 @@
+"""End-to-end load, cold start and memory of the launched app, measured through gradio_client.
+
+    python bench/bench_load.py                       # MNIST endpoint: 1, 10, 30 clients; cold start; RSS
+    python bench/bench_load.py --endpoint imagenet   # the ImageNet endpoint with an example photo
+    python bench/bench_load.py --soak 1000           # RSS over 1000 consecutive requests
+
+Everything runs against a server on 127.0.0.1 started by this script (``python app.py``),
+with bounded request counts; it stops by itself. Prints Markdown tables.
+
+"Ideal" is what perfect queueing would give: with c clients each sending one request at the
+same moment, a single request taking t seconds and p requests truly running in parallel
+(p = min(concurrency, cores)), the last answer arrives after ceil(c / p) * t.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def request_fn(kind: str):
+    from gradio_client import handle_file
+
+    if kind == "mnist":
+        def call(client, i):
+            out = client.predict(i % 1000, "predicted", "strongest", api_name="/mnist_explain_index")
+            assert out[0]["label"] in "0123456789"
+        return call
+    photo = str(ROOT / "examples" / "animals" / "chelsea_cat.jpg")
+
+    def call(client, i):
+        client.predict(handle_file(photo), api_name="/imagenet_explain")
+    return call
+
+
+def start_server(port: int, concurrency: int) -> tuple[subprocess.Popen, float]:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--concurrency", str(concurrency)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, GRADIO_ANALYTICS_ENABLED="False"))
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, t0
+        except OSError:
+            if proc.poll() is not None or time.perf_counter() - t0 > 300:
+                raise RuntimeError("server did not start")
+            time.sleep(0.2)
+
+
+def bare_import_seconds() -> float:
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch, gradio"], check=True)
+    return time.perf_counter() - t
+
+
+def run_clients(url: str, call, n_clients: int, per_client: int) -> tuple[list[float], int, float]:
+    from gradio_client import Client
+
+    clients = [Client(url, verbose=False) for _ in range(n_clients)]
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    barrier = threading.Barrier(n_clients)
+
+    def work(k: int) -> None:
+        nonlocal errors
+        barrier.wait()
+        for r in range(per_client):
+            t = time.perf_counter()
+            try:
+                call(clients[k], k * per_client + r)
+                ok = True
+            except Exception:
+                ok = False
+            dt = time.perf_counter() - t
+            with lock:
+                latencies.append(dt)
+                errors += 0 if ok else 1
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(n_clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, errors, time.perf_counter() - t0
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, math.ceil(q * len(xs)) - 1))]
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--endpoint", choices=["mnist", "imagenet"], default="mnist")
+    ap.add_argument("--clients", default="1,10,30")
+    ap.add_argument("--per-client", type=int, default=3)
+    ap.add_argument("--concurrency", type=int, default=2)
+    ap.add_argument("--soak", type=int, default=0, help="consecutive requests for the RSS drift figure")
+    args = ap.parse_args(argv)
+    from gradio_client import Client
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    bare = bare_import_seconds()
+    proc, t0 = start_server(port, args.concurrency)
+    call = request_fn(args.endpoint)
+    try:
+        client = Client(url, verbose=False)
+        call(client, 0)
+        cold = time.perf_counter() - t0
+        rss_loaded = rss_mb(proc.pid)
+        singles = []
+        for i in range(7):
+            t = time.perf_counter()
+            call(client, i)
+            singles.append(time.perf_counter() - t)
+        single = statistics.median(singles)
+        cores = os.cpu_count() or 1
+        parallel = max(1, min(args.concurrency, cores))
+        print(f"# {args.endpoint} endpoint · {platform.machine()} · {cores} cores · concurrency {args.concurrency} · "
+              f"{time.strftime('%Y-%m-%d')}\n")
+        print(f"cold start (process start → first answer): {cold:.1f} s; bare `import torch, gradio`: {bare:.1f} s; "
+              f"RSS after first answer: {rss_loaded:.0f} MB; single request (median of 7): {single * 1e3:.0f} ms\n")
+        print("| clients | requests | errors | p50 (s) | p95 (s) | throughput (req/s) | ideal last answer (s) | p95 / ideal |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for n in [int(c) for c in args.clients.split(",")]:
+            lat, errors, wall = run_clients(url, call, n, args.per_client)
+            ideal = math.ceil(n / parallel) * single
+            print(f"| {n} | {len(lat)} | {errors} | {pct(lat, 0.5):.2f} | {pct(lat, 0.95):.2f} | "
+                  f"{len(lat) / wall:.1f} | {ideal:.2f} | {pct(lat, 0.95) / ideal:.2f} |", flush=True)
+        if args.soak:
+            warm = rss_mb(proc.pid)
+            marks = []
+            for i in range(args.soak):
+                call(client, i)
+                if (i + 1) % max(1, args.soak // 5) == 0:
+                    marks.append((i + 1, rss_mb(proc.pid)))
+            after = rss_mb(proc.pid)
+            print(f"\nRSS over {args.soak} consecutive requests: warm {warm:.0f} MB → "
+                  + ", ".join(f"{k}: {v:.0f} MB" for k, v in marks)
+                  + f"; drift {100 * (after - warm) / warm:+.1f} %")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every benchmark and writes BENCHMARKS.md (date, machine, then each script's tables).
+# Run by hand on a quiet machine: numbers taken while other jobs run are not comparable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install -q -r requirements-bench.txt
+out=BENCHMARKS.md
+{
+  echo "# Benchmarks"
+  echo
+  echo "Written by \`bash bench/run_all.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC')."
+  echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB RAM,"
+  echo "Python $(python -c 'import platform; print(platform.python_version())'), torch $(python -c 'import torch; print(torch.__version__)'), gradio $(python -c 'import gradio; print(gradio.__version__)')."
+  echo "Load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo
+  echo "## 1. One explanation vs one forward (interleaved pairs, median ratio)"
+  echo
+  for m in resnet18 resnet50 vgg16 densenet121 lenet; do
+    python bench/bench_engine.py --model "$m" --compare --reps "${REPS:-40}"
+    echo
+  done
+  echo "## 2. ImageNet tab: one full response vs one forward"
+  echo
+  python bench/bench_imagenet.py
+  echo
+  echo "## 3. Rendering"
+  echo
+  python bench/bench_render.py
+  echo
+  echo "## 4. The 'Can I trust it?' panel"
+  echo
+  python bench/bench_sanity.py
+  echo
+  echo "## 5. The launched app under load (gradio_client, 127.0.0.1)"
+  echo
+  python bench/bench_load.py --endpoint mnist --soak "${SOAK:-1000}"
+  echo
+  python bench/bench_load.py --endpoint imagenet --clients 1,10,30 --per-client 1
+} > "$out.tmp"
+mv "$out.tmp" "$out"
+echo "wrote $out"
