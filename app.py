@@ -13,10 +13,11 @@ import os
 import gradio as gr
 import torch
 
-from gradcam_core.ui import mnist_tab
+from gradcam_core.ui import imagenet_tab, mnist_tab
 from gradcam_core.ui.common import CSS
 
 TITLE = "Grad-CAM Explorer"
+PAGE_CSS = CSS + imagenet_tab.CSS
 
 
 def build_app(concurrency: int = 2) -> gr.Blocks:
@@ -26,6 +27,8 @@ def build_app(concurrency: int = 2) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("MNIST · LeNet", id="mnist"):
                 mnist_tab.build(demo, concurrency_limit=concurrency)
+            with gr.Tab("ImageNet", id="imagenet"):
+                imagenet_tab.build(demo, concurrency_limit=concurrency)
     return demo
 
 
@@ -63,7 +66,7 @@ def main(argv=None) -> None:
     torch.set_flush_denormal(True)  # tiny activations otherwise slow CPU kernels by up to ~18x
     demo = build_app(concurrency=args.concurrency)
     demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency)
-    launch = dict(server_name=args.host, server_port=args.port, max_file_size=args.max_file_size, css=CSS,
+    launch = dict(server_name=args.host, server_port=args.port, max_file_size=args.max_file_size, css=PAGE_CSS,
                   show_error=False)
     if not args.share:
         demo.launch(**launch)

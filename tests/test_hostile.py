@@ -36,8 +36,15 @@ def _mnist_drawing(client, path):
     return client.predict(sketch, "predicted", "strongest", api_name="/mnist_explain_drawing")
 
 
+def _imagenet_upload(client, path):
+    out = client.predict(handle_file(str(path)), "efficientnet_lite0", "_head_act", "Grad-CAM", "predicted", "none",
+                         "max", "jet", 0.5, api_name="/imagenet_explain")
+    return [out[1]] + list(out)  # out[1] is the top-5 gr.Label
+
+
 # (name, call, is_digit_reader): digit readers may reject a photo that holds no digit, clearly.
-INPUTS = [("mnist-upload", _mnist_upload, True), ("mnist-drawing", _mnist_drawing, True)]
+INPUTS = [("mnist-upload", _mnist_upload, True), ("mnist-drawing", _mnist_drawing, True),
+          ("imagenet-upload", _imagenet_upload, False)]
 
 
 @pytest.mark.parametrize("input_name,call,reads_digits", INPUTS, ids=[i[0] for i in INPUTS])

@@ -1,0 +1,933 @@
+"""The ImageNet tab's work, without gradio: photo in, every picture and number out.
+
+The UI only places what these functions return on the page:
+
+* :func:`explain_photo` — one forward pass of an ImageNet model on a photo: top-5, the CAM
+  of one class (or two, side by side, from the *same* forward pass), the overlay, the raw
+  heat map with a colour bar in real units, the teaching steps and the numbers for the API.
+* :func:`restyle` — the same explanation drawn with another normalisation, colormap or
+  opacity, without running the model again.
+* :func:`compare_models` — one photo, one class, the CAM of every available model.
+* :func:`find_classes` / :func:`parse_class` — the 1000 ImageNet classes by part of a name.
+* :func:`write_downloads` / :func:`write_pngs` — PNG files in a temporary folder.
+
+Example photos (``examples/``) are recognised by their content and their raw explanation is
+cached lazily (first use computes it, later ones only re-draw), so even Score-CAM on an
+example is instant the second time.  Uploaded photos are never kept.
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import render
+from . import weights as W
+from .engine import CAMResult, GradCAM
+from .images import ImageError, load_image
+from .make_examples import CATEGORY_ORDER, load_manifest
+from .methods import METHODS, ScoreCAM, make_cam
+from .models import REGISTRY, ModelSpec, ModelUnavailableError, default_model_key, imagenet_categories
+from .postprocess import normalize, normalize_max, upsample
+from .steps import Step, build_steps
+
+__all__ = [
+    "GUIDED",
+    "NORMS",
+    "CMAPS",
+    "METHOD_NOTES",
+    "NORM_NOTE",
+    "HEAT_NOTE",
+    "Explanation",
+    "TooSlowError",
+    "ClassView",
+    "Comparison",
+    "Panel",
+    "method_names",
+    "model_status",
+    "model_choices",
+    "unavailable_note",
+    "layer_choices",
+    "class_choices",
+    "class_label",
+    "find_classes",
+    "parse_class",
+    "load_photo",
+    "explain_photo",
+    "explain_source",
+    "restyle",
+    "compare_models",
+    "write_downloads",
+    "write_pngs",
+    "overlay_panel",
+    "heatmap_image",
+    "examples_by_category",
+    "example_credit",
+    "attribution_note",
+]
+
+GUIDED = "Guided Grad-CAM"
+NORMS = {"max": "max (0 stays 0)", "minmax": "min–max (fill the scale)"}
+CMAPS = ["jet", "turbo", "inferno", "viridis", "magma", "gray"]
+MAX_SIDE = 1024  # photos are downscaled to this before anything else
+SCORE_CAM_BATCH = 32
+#: The UI stops a Score-CAM run that would take longer than this (seconds); 0 = no limit.
+SCORE_CAM_LIMIT = float(os.environ.get("GRADCAM_SCORE_CAM_LIMIT", "180") or 0)
+#: Maps with more cells than this are left out of the JSON (a 112×112 map is 12 544 numbers).
+JSON_MAX_CELLS = 28 * 28
+STEPS_MAX_CHANNELS = 16
+
+NORM_NOTE = (
+    "**max** divides the map by its peak: zero stays zero, so a weak map looks weak; "
+    "**min–max** stretches every map to fill the colour scale, so its layout always shows — "
+    "and so does noise."
+)
+
+HEAT_NOTE = (
+    "The raw map keeps the method's own units (before normalisation). For Grad-CAM they are logit "
+    "units: on a network that ends in global average pooling and one linear layer, the cells of the "
+    "signed map (step 5) add up to the class logit minus its bias."
+)
+
+METHOD_NOTES: dict[str, str] = {
+    "Grad-CAM": "Each channel's weight is the average of its gradients (step 3), then the maps are "
+                "added up with those weights.",
+    "Grad-CAM++": "Like Grad-CAM, but each channel's weight adds up only the positive gradients, each "
+                  "scaled by a factor from higher-order terms, so several separate objects of the class "
+                  "all count. Step 3 (plain averaging) does not apply.",
+    "HiResCAM": "No averaging: in every cell the gradient multiplies the activation before the channels "
+                "are added, so the map shows exactly what the gradient says. The weights shown are each "
+                "channel's mean contribution.",
+    "XGrad-CAM": "Each channel's weight sums its gradients weighted by where that channel is active "
+                 "(activation divided by its total), then the maps are added with those weights.",
+    "LayerCAM": "Cell by cell: positive gradient × activation, added over channels. Works on early, "
+                "high-resolution layers too.",
+    "Score-CAM": "No gradients: each channel, scaled to 0–1, masks the photo and the class score of the "
+                 "masked photo becomes that channel's weight. It costs one extra forward pass per channel.",
+    "Eigen-CAM": "No gradients and no class: the first principal component of the feature maps. It is the "
+                 "same map whatever class you pick.",
+    "Counterfactual": "Grad-CAM with the gradients negated: regions whose removal would *raise* the class "
+                      "score — what speaks against the class.",
+    GUIDED: "Grad-CAM multiplied pixel by pixel with guided backpropagation (gradients of the score with "
+            "respect to the photo, passed back only through positive ReLUs): sharp detail inside the "
+            "Grad-CAM region. Guided backprop alone changes little when the weights are randomised.",
+}
+
+# --------------------------------------------------------------------------- small helpers
+_categories: list[str] | None = None
+
+
+def categories() -> list[str]:
+    global _categories
+    if _categories is None:
+        _categories = imagenet_categories()
+    return _categories
+
+
+def _guided_module():
+    """The Guided Grad-CAM module, or None if it cannot be imported."""
+    try:
+        from . import guided
+    except ImportError:
+        return None
+    return guided
+
+
+def method_names() -> list[str]:
+    """Every CAM method of the engine, plus Guided Grad-CAM when it is installed."""
+    names = list(METHODS)
+    if _guided_module() is not None:
+        names.append(GUIDED)
+    return names
+
+
+def _check_method(method: str) -> str:
+    method = "Grad-CAM" if method in (None, "") else str(method)
+    if method not in method_names():
+        raise ValueError(f"Unknown method {method!r}; choose one of: {', '.join(method_names())}.")
+    return method
+
+
+def _check_norm(norm: str) -> str:
+    norm = "max" if norm in (None, "") else str(norm).replace("-", "").replace("–", "").lower()
+    if norm not in NORMS:
+        raise ValueError(f"Unknown normalisation {norm!r}; choose 'max' or 'minmax'.")
+    return norm
+
+
+def _check_cmap(cmap: str) -> str:
+    cmap = "jet" if cmap in (None, "") else str(cmap)
+    if cmap not in CMAPS:
+        raise ValueError(f"Unknown colormap {cmap!r}; choose one of: {', '.join(CMAPS)}.")
+    return cmap
+
+
+def _check_alpha(alpha) -> float:
+    try:
+        a = float(0.5 if alpha is None else alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"Opacity must be a number between 0 and 1, not {alpha!r}.") from None
+    if not 0.0 <= a <= 1.0 or a != a:
+        raise ValueError(f"Opacity must be between 0 and 1, not {a:g}.")
+    return a
+
+
+# --------------------------------------------------------------------------- models and layers
+def model_status() -> list[dict]:
+    """Every registry model: key, title, available, a short reason, layers (for people and the API)."""
+    out = []
+    for key, spec in REGISTRY.items():
+        ok, why = spec.availability()
+        out.append({
+            "key": key,
+            "title": spec.title,
+            "available": ok,
+            "status": why if ok else _short_reason(key, spec),
+            "default_layer": spec.default_layer,
+            "layers": [{"name": l.name, "label": l.label, "size": list(l.size)} for l in spec.layers],
+        })
+    return out
+
+
+def _short_reason(key: str, spec: ModelSpec) -> str:
+    if key in W.TORCHVISION_MODELS and W.find_weights(key) is None:
+        return f"no weights file in weights/ — run `{W.download_command(key)}`"
+    return spec.reason
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """(label, key) for a dropdown; unavailable models stay listed, marked as such."""
+    out = []
+    for key, spec in REGISTRY.items():
+        out.append((spec.title if spec.available else f"{spec.title} — unavailable", key))
+    return out
+
+
+def unavailable_note() -> str:
+    """One Markdown line per unavailable model, with the reason ("" when all are available)."""
+    lines = [f"- **{s['title']}**: {s['status']}" for s in model_status() if not s["available"]]
+    return "\n".join(lines)
+
+
+def get_spec(model_key: str) -> ModelSpec:
+    if model_key in (None, ""):
+        model_key = default_model_key()
+    spec = REGISTRY.get(str(model_key))
+    if spec is None:
+        titles = {s.title.lower(): k for k, s in REGISTRY.items()}
+        key = titles.get(str(model_key).lower())
+        if key is None:
+            raise ValueError(f"Unknown model {model_key!r}; choose one of: {', '.join(REGISTRY)}.")
+        spec = REGISTRY[key]
+    return spec
+
+
+def _load(spec: ModelSpec) -> torch.nn.Module:
+    ok, _ = spec.availability()
+    if not ok:
+        raise ValueError(f"{spec.title} is not available on this server: {_short_reason(spec.key, spec)}. "
+                         f"Choose another model, e.g. {REGISTRY[default_model_key()].title}.")
+    try:
+        return spec.load()
+    except ModelUnavailableError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def layer_label(spec: ModelSpec, name: str) -> str:
+    info = spec.layer(name)
+    short = info.label.split(" (")[0]
+    h, w = info.size
+    return f"{short} · {h}×{w}"
+
+
+def layer_choices(model_key: str) -> list[tuple[str, str]]:
+    """(label, module name) of a model's listed layers, e.g. ("layer4 · 7×7", "layer4")."""
+    spec = get_spec(model_key)
+    return [(layer_label(spec, l.name), l.name) for l in spec.layers]
+
+
+def _check_layer(spec: ModelSpec, layer: str | None) -> str:
+    if layer in (None, ""):
+        return spec.default_layer
+    layer = str(layer)
+    if layer in spec.layer_names:
+        return layer
+    for l in spec.layers:  # also accept the label shown in the picker
+        if layer in (l.label, layer_label(spec, l.name)):
+            return l.name
+    raise ValueError(f"{spec.title} has no layer {layer!r} in the picker; choose one of: "
+                     f"{', '.join(spec.layer_names)}.")
+
+
+# --------------------------------------------------------------------------- classes
+def class_label(index: int) -> str:
+    """"207 · golden retriever"."""
+    return f"{index} · {categories()[index]}"
+
+
+def class_choices() -> list[str]:
+    return [class_label(i) for i in range(len(categories()))]
+
+
+def find_classes(query: str | None, limit: int | None = None) -> list[tuple[int, str]]:
+    """ImageNet classes whose name contains ``query`` (case-insensitive), or whose index it is.
+
+    An empty query lists all 1000.  Whole-word matches come first ("cat" → "tiger cat" before
+    "catamaran").
+    """
+    cats = categories()
+    q = (query or "").strip().lower()
+    m = re.match(r"^(\d+)\s*(?:·.*)?$", q)
+    if m:
+        i = int(m.group(1))
+        return [(i, cats[i])] if 0 <= i < len(cats) else []
+    if not q:
+        hits = list(enumerate(cats))
+    else:
+        word = re.compile(r"\b" + re.escape(q) + r"\b")
+        hits = [(i, c) for i, c in enumerate(cats) if q in c.lower()]
+        hits.sort(key=lambda ic: (word.search(ic[1].lower()) is None, ic[0]))
+    return hits[:limit] if limit else hits
+
+
+def parse_class(value: Any) -> int | None:
+    """A target from the UI or the API: None/"predicted" → None; 207, "207", "207 · golden
+    retriever" or an unambiguous part of a name → 207."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, np.integer)):
+        i = int(value)
+    else:
+        text = str(value).strip()
+        if text.lower() in ("", "predicted", "none", "-", "—"):
+            return None
+        m = re.match(r"^(\d+)(?:\s*·.*)?$", text)
+        if m:
+            i = int(m.group(1))
+        else:
+            cats = categories()
+            exact = [j for j, c in enumerate(cats) if c.lower() == text.lower()]
+            hits = exact or [j for j, _ in find_classes(text)]
+            if len(hits) == 1:
+                i = hits[0]
+            elif not hits:
+                raise ValueError(f"No ImageNet class matches {text!r}; type part of a name, e.g. 'retriever'.")
+            else:
+                some = ", ".join(class_label(j) for j in hits[:6])
+                raise ValueError(f"{text!r} matches {len(hits)} classes ({some}{' …' if len(hits) > 6 else ''}); "
+                                 "pick one.")
+    if not 0 <= i < len(categories()):
+        raise ValueError(f"Class {i} does not exist: ImageNet classes go from 0 to {len(categories()) - 1}.")
+    return i
+
+
+def _label_key(index: int) -> str:
+    """A class name for gr.Label keys (unique: two ImageNet classes are both called 'crane')."""
+    cats = categories()
+    name = cats[index]
+    return name if cats.count(name) == 1 else f"{name} ({index})"
+
+
+# --------------------------------------------------------------------------- photos
+def load_photo(src: Any) -> Image.Image:
+    """A path, bytes, data: URL, PIL image or array → RGB PIL (downscaled); ImageError otherwise."""
+    if src is None or (isinstance(src, str) and not src.strip()):
+        raise ImageError("Upload a photo, take one with the camera, paste one, or pick an example first.")
+    if isinstance(src, str) and src.startswith("data:"):
+        try:
+            src = base64.b64decode(src.split(",", 1)[1], validate=False)
+        except (IndexError, ValueError):
+            raise ImageError("could not read this image (the data: URL is damaged)") from None
+    return load_image(src, max_side=MAX_SIDE)
+
+
+_example_hashes: dict[tuple[int, str], dict] | None = None
+_example_lock = threading.Lock()
+
+
+def _size_and_digest(src: Any, sizes: set[int] | None = None) -> tuple[int, str] | None:
+    """(byte size, SHA-1) of a file or bytes; None when the size is not in ``sizes`` (no hashing)."""
+    try:
+        if isinstance(src, (str, Path)) and not str(src).startswith("data:"):
+            p = Path(src)
+            if not p.is_file():
+                return None
+            size = p.stat().st_size
+            if sizes is not None and size not in sizes:
+                return None
+            return size, hashlib.sha1(p.read_bytes()).hexdigest()
+        if isinstance(src, (bytes, bytearray)):
+            if sizes is not None and len(src) not in sizes:
+                return None
+            return len(src), hashlib.sha1(bytes(src)).hexdigest()
+    except OSError:
+        return None
+    return None
+
+
+def example_for(src: Any) -> dict | None:
+    """The manifest entry whose file has the same content as ``src`` (a path or bytes), if any.
+    Only a file of exactly an example's size is hashed."""
+    global _example_hashes
+    with _example_lock:
+        if _example_hashes is None:
+            _example_hashes = {}
+            for e in load_manifest():
+                d = _size_and_digest(e["path"])
+                if d:
+                    _example_hashes[d] = e
+    d = _size_and_digest(src, {size for size, _ in _example_hashes})
+    return None if d is None else _example_hashes.get(d)
+
+
+def examples_by_category() -> list[dict]:
+    """Manifest entries (with "path"), ordered by category."""
+    order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+    entries = load_manifest()
+    return sorted(entries, key=lambda e: (order.get(e.get("category"), 99), e.get("title", "")))
+
+
+def _short_credit(credit: str) -> str:
+    return re.split(r"\s\(|;", credit, maxsplit=1)[0].strip()
+
+
+def example_credit(entry: dict) -> str:
+    """Markdown line: title, category, credit, licence, source package."""
+    return (f"**{entry['title']}** ({entry['category']}) — {entry['credit']}. "
+            f"Licence: {entry['licence']}. From {entry['package']} (`{entry['function']}`).")
+
+
+def attribution_note(entries: Sequence[dict] | None = None) -> str:
+    """The credits that must be shown (CC BY photos), as one short Markdown paragraph."""
+    entries = examples_by_category() if entries is None else entries
+    need = [e for e in entries if str(e.get("licence", "")).upper().startswith("CC BY")]
+    parts = [f"*{e['title'].split(' (')[0]}*: {_short_credit(e['credit'])}, {e['licence'].split(' (')[0]}"
+             for e in need]
+    if not parts:
+        return ""
+    return "Photo credits: " + "; ".join(parts) + "."
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class ClassView:
+    """The explanation of one class."""
+
+    result: CAMResult
+    target: int
+    name: str
+    prob: float
+    guided_backprop: np.ndarray | None = None  # uint8 (H, W, 3)
+    guided_gradcam: np.ndarray | None = None
+
+
+@dataclass
+class Explanation:
+    model_key: str
+    model_title: str
+    layer: str
+    layer_label: str
+    method: str
+    image: np.ndarray  # uint8 (H, W, 3): exactly the crop the model saw
+    top5: list[tuple[int, str, float]]
+    views: list[ClassView]  # one per explained class (1 or 2), all from ONE forward pass
+    norm: str = "max"
+    cmap: str = "jet"
+    alpha: float = 0.5
+    example: dict | None = None
+    seconds: float = 0.0  # model time (forward + backward), not drawing
+    cached: bool = False
+    tag: Any = None  # free for callers (the UI marks which request produced it)
+    # drawn by render():
+    overlays: list[np.ndarray] = field(default_factory=list)
+    heatmap: np.ndarray | None = None
+    steps: dict[str, Step] = field(default_factory=dict)
+    numbers: dict = field(default_factory=dict)
+
+    @property
+    def result(self) -> CAMResult:
+        return self.views[0].result
+
+    @property
+    def predicted(self) -> tuple[int, str, float]:
+        return self.top5[0]
+
+    def label(self) -> dict[str, float]:
+        """Top-5 for gr.Label: {class name: probability}."""
+        return {_label_key(i): p for i, _, p in self.top5}
+
+    def summary(self) -> str:
+        i, name, p = self.predicted
+        h, w = self.result.cam.shape[-2:]
+        parts = [f"**{self.model_title}** sees **{name}** ({p:.0%})."]
+        shown = " and ".join(f"**{v.name}** ({v.prob:.1%})" for v in self.views)
+        parts.append(f"{self.method} on `{self.layer}` ({h}×{w}) for {shown}.")
+        if any(v.result.cam.max() == 0 for v in self.views):
+            parts.append("An all-zero map means nothing in this layer speaks for that class.")
+        return " ".join(parts)
+
+    def steps_markdown(self) -> str:
+        """Every step's explanation, equation and code, for an accordion below the gallery."""
+        note = METHOD_NOTES.get(self.method, "")
+        out = [f"**{self.method}.** {note}" if note else ""]
+        if self.method not in ("Grad-CAM", GUIDED):
+            out.append("The steps follow Grad-CAM's recipe; what differs for this method is how the "
+                       "weights in step 4 (or the map in step 5) are computed.")
+        for s in self.steps.values():
+            out.append(f"#### {s.title}\n\n{s.text}\n\n```python\n{s.code}\n```")
+        return "\n\n".join(p for p in out if p)
+
+
+def _numbers(expl: Explanation) -> dict:
+    """JSON for API users: model, top-5, the explained class(es), weights, the map if small."""
+    def one(v: ClassView) -> dict:
+        r = v.result
+        h, w = r.cam.shape[-2:]
+        d = {
+            "target": v.target,
+            "target_name": v.name,
+            "prob": round(v.prob, 6),
+            "score": round(float(r.scores[0]), 6),
+            "cam_max": float(r.cam[0].max()),
+            "cam_shape": [int(h), int(w)],
+            "weights": [round(float(x), 8) for x in r.weights[0]],
+            "cam": ([[round(float(x), 6) for x in row] for row in r.cam[0]] if h * w <= JSON_MAX_CELLS else None),
+        }
+        return d
+
+    out = {
+        "model": expl.model_key,
+        "layer": expl.layer,
+        "method": expl.method,
+        "normalisation": expl.norm,
+        "predicted": expl.top5[0][0],
+        "predicted_name": expl.top5[0][1],
+        "top5": [{"class": i, "name": n, "prob": round(p, 6)} for i, n, p in expl.top5],
+        **one(expl.views[0]),
+    }
+    if len(expl.views) > 1:
+        out["second"] = one(expl.views[1])
+    if expl.example:
+        out["example"] = {k: expl.example.get(k) for k in ("file", "title", "credit", "licence")}
+    return out
+
+
+def _display_heat(cam: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    return upsample(cam, size).numpy()
+
+
+def _heat_range(heats: Sequence[np.ndarray], norm: str) -> tuple[float, float]:
+    hi = max(float(h.max()) for h in heats)
+    lo = 0.0 if norm == "max" else min(float(h.min()) for h in heats)
+    if hi <= lo:
+        hi = lo + 1.0
+    return lo, hi
+
+
+def heatmap_image(expl: Explanation) -> np.ndarray:
+    """The raw map(s), upsampled, in real units with a colour bar; two classes share one scale."""
+    H, W_ = expl.image.shape[:2]
+    heats = [_display_heat(v.result.cam[0], (H, W_)) for v in expl.views]
+    lo, hi = _heat_range(heats, expl.norm)
+    tiles = [render.colorize(h, expl.cmap, lo, hi) for h in heats]
+    body = _side_by_side(tiles, [v.name for v in expl.views])
+    label = f"{expl.method}, raw value" + (" (shared scale)" if len(heats) > 1 else "")
+    return render.with_colorbar(body, lo, hi, cmap=expl.cmap, label=label)
+
+
+def overlay_images(expl: Explanation) -> list[np.ndarray]:
+    H, W_ = expl.image.shape[:2]
+    out = []
+    for v in expl.views:
+        heat = normalize(upsample(v.result.cam[0], (H, W_)), expl.norm).numpy()
+        out.append(render.overlay(expl.image, heat, alpha=expl.alpha, cmap=expl.cmap))
+    return out
+
+
+def _caption_below(img: np.ndarray, text: str) -> np.ndarray:
+    """``img`` with a one-line caption strip underneath (a page's label badge covers the top)."""
+    strip = render.caption_image(np.zeros((1, img.shape[1], 3), np.uint8), text)[:-1]
+    return np.concatenate([img, strip], axis=0)
+
+
+def _side_by_side(tiles: Sequence[np.ndarray], captions: Sequence[str]) -> np.ndarray:
+    tiles = [_caption_below(t, c) for t, c in zip(tiles, captions)]
+    if len(tiles) == 1:
+        return tiles[0]
+    gap = np.full((tiles[0].shape[0], 6, 3), 255, np.uint8)
+    return np.concatenate([tiles[0], gap, tiles[1]], axis=1)
+
+
+def overlay_panel(expl: Explanation) -> np.ndarray:
+    """The overlay(s) for the page: one per explained class, side by side, each captioned."""
+    overlays = expl.overlays or overlay_images(expl)
+    return _side_by_side(overlays, [f"{v.name} · {v.prob:.0%}" for v in expl.views])
+
+
+def _steps(expl: Explanation) -> dict[str, Step]:
+    v = expl.views[0]
+    steps = build_steps(v.result, expl.image, max_channels=STEPS_MAX_CHANNELS, cmap=expl.cmap, norm=expl.norm,
+                        alpha=expl.alpha, class_name=v.name)
+    if expl.method not in ("Grad-CAM", GUIDED):
+        steps.pop("average", None)  # plain gradient averaging is Grad-CAM's own weighting
+    if v.guided_backprop is not None:
+        steps["guided_backprop"] = Step(
+            "guided_backprop", "9 · Guided backpropagation", v.guided_backprop,
+            "Gradients of the score with respect to the photo, through positive ReLUs only",
+            "Guided backpropagation sends the class score back to the *pixels*, letting a gradient through "
+            "a ReLU only where the forward input was positive and the gradient itself is positive. It shows "
+            "fine edges, but hardly depends on the class — or on the weights."
+            "\n\n$$R = \\frac{\\partial y^c}{\\partial I}\\Big|_{\\text{guided ReLUs}}$$",
+            "from gradcam_core.guided import guided_backprop\n"
+            "R = guided_backprop(model, x, targets)   # (1, 3, H, W)",
+        )
+        steps["guided_gradcam"] = Step(
+            "guided_gradcam", "10 · Guided Grad-CAM", v.guided_gradcam,
+            f"Guided backprop × Grad-CAM: fine detail, only where the evidence for {v.name} is",
+            "Multiplying the guided-backprop image by the upsampled Grad-CAM map (scaled to 0…1) keeps its "
+            f"sharp detail only where Grad-CAM found evidence for **{v.name}**."
+            "\n\n$$\\text{Guided Grad-CAM} = R \\odot \\tilde L^c / \\max \\tilde L^c$$",
+            "mask = heat / heat.max()\nguided_gradcam = R * mask[:, None]",
+        )
+    return steps
+
+
+def render_all(expl: Explanation, steps: bool = True) -> Explanation:
+    """Fill the drawn fields of ``expl`` (in place) and return it."""
+    expl.overlays = overlay_images(expl)
+    expl.heatmap = heatmap_image(expl)
+    if steps:
+        expl.steps = _steps(expl)
+    expl.numbers = _numbers(expl)
+    return expl
+
+
+def restyle(expl: Explanation, norm: str | None = None, cmap: str | None = None, alpha: float | None = None,
+            steps: bool = True) -> Explanation:
+    """The same explanation drawn anew (the model does not run): a new Explanation."""
+    new = dataclasses.replace(
+        expl,
+        norm=_check_norm(norm if norm is not None else expl.norm),
+        cmap=_check_cmap(cmap if cmap is not None else expl.cmap),
+        alpha=_check_alpha(alpha if alpha is not None else expl.alpha),
+        overlays=[], heatmap=None, steps=dict(expl.steps) if not steps else {}, numbers={},
+    )
+    return render_all(new, steps=steps)
+
+
+# --------------------------------------------------------------------------- the model part
+_cache: "OrderedDict[tuple, tuple]" = OrderedDict()
+_cache_lock = threading.Lock()
+CACHE_SIZE = 48
+
+
+class TooSlowError(ValueError):
+    """Score-CAM would run longer than the time allowed (the message says how long, and what to do)."""
+
+
+def _time_guard(progress: Callable | None, limit: float | None, what: str) -> Callable | None:
+    """Wrap a Score-CAM progress callback: after each batch, extrapolate the total time and stop
+    (TooSlowError) if it would exceed ``limit`` seconds."""
+    if not limit:
+        return progress
+    start = time.perf_counter()
+
+    def cb(fraction: float, text: str) -> None:
+        if progress is not None:
+            progress(fraction, text)
+        if 0 < fraction < 1:
+            estimate = (time.perf_counter() - start) / fraction
+            if estimate > limit:
+                m = re.search(r"/(\d+)", text or "")
+                n = f"{m.group(1)} masked forward passes" if m else "one forward pass per channel"
+                raise TooSlowError(
+                    f"Score-CAM on {what} needs {n}: about {estimate / 60:.0f} min on this server, more than "
+                    f"the {limit / 60:.0f} min allowed, so it was stopped. Pick an earlier layer (fewer "
+                    "channels) or another method."
+                )
+
+    return cb
+
+
+def _run_model(spec: ModelSpec, model, x: torch.Tensor, layer: str, method: str, targets: list[int | None],
+               progress: Callable | None, time_limit: float | None = None,
+               ) -> tuple[list[CAMResult], list[tuple[np.ndarray, np.ndarray]] | None]:
+    """One forward pass → one CAMResult per target (Guided Grad-CAM adds one guided pass for all)."""
+    if method == GUIDED:
+        guided = _guided_module()
+        results = GradCAM(model, layer).explain_many(x, targets)
+        tt = torch.cat([r.targets for r in results])
+        gb = guided.guided_backprop(model, x.expand(len(results), -1, -1, -1), tt)  # one guided pass
+        images = []
+        for i, r in enumerate(results):
+            mask = normalize_max(upsample(r.cam, r.input_size))[0]
+            images.append((guided.guided_image(gb[i]), guided.guided_image(gb[i] * mask[None])))
+        return results, images
+    kwargs = {}
+    if METHODS[method] is ScoreCAM:
+        kwargs = {"batch_size": SCORE_CAM_BATCH,
+                  "progress": _time_guard(progress, time_limit, f"{layer} of {spec.title}")}
+    cam = make_cam(method, model, layer, **kwargs)
+    return cam.explain_many(x, targets), None
+
+
+def explain_photo(
+    pil,
+    model_key: str | None = None,
+    layer: str | None = None,
+    method: str = "Grad-CAM",
+    target: Any = None,
+    target2: Any = None,
+    norm: str = "max",
+    cmap: str = "jet",
+    alpha: float = 0.5,
+    progress: Callable[[float, str], None] | None = None,
+    steps: bool = True,
+    example: dict | None = None,
+    time_limit: float | None = None,
+) -> Explanation:
+    """Explain one photo (an RGB PIL image, see :func:`load_photo`) with one model.
+
+    ``target``: None / "predicted" or a class (index, "207 · golden retriever", or part of a
+    name); ``target2``: an optional second class, explained from the SAME forward pass.
+    ``progress(fraction, text)`` is called during Score-CAM; with ``time_limit`` (seconds) a
+    Score-CAM run that would take longer is stopped early (TooSlowError).  Raises ValueError
+    with a message for people on bad input, an unavailable model or an unknown layer / method.
+    """
+    spec = get_spec(model_key)
+    layer = _check_layer(spec, layer)
+    method = _check_method(method)
+    norm, cmap, alpha = _check_norm(norm), _check_cmap(cmap), _check_alpha(alpha)
+    t1, t2 = parse_class(target), parse_class(target2)
+    model = _load(spec)
+
+    key = None
+    if example is not None:
+        key = (example.get("file"), spec.key, id(model), layer, method, t1, t2)
+        with _cache_lock:
+            hit = _cache.get(key)
+            if hit is not None:
+                _cache.move_to_end(key)
+    else:
+        hit = None
+    if hit is not None:
+        image, views, seconds = hit
+        cached = True
+    else:
+        x = spec.preprocess(pil)
+        image = np.ascontiguousarray(np.asarray(spec.display_image(pil), dtype=np.uint8))
+        targets = [t1] if t2 is None else [t1, t2]
+        start = time.perf_counter()
+        results, guided = _run_model(spec, model, x, layer, method, targets, progress, time_limit)
+        seconds = time.perf_counter() - start
+        cats = categories()
+        views = []
+        for j, r in enumerate(results):
+            t = int(r.targets[0])
+            v = ClassView(r, t, cats[t], float(r.probs[0, t]))
+            if guided:
+                v.guided_backprop, v.guided_gradcam = guided[j]
+            views.append(v)
+        cached = False
+        if key is not None:
+            with _cache_lock:
+                _cache[key] = (image, views, seconds)
+                while len(_cache) > CACHE_SIZE:
+                    _cache.popitem(last=False)
+
+    probs = views[0].result.probs[0]
+    top = torch.topk(probs, 5)
+    cats = categories()
+    top5 = [(int(i), cats[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
+    expl = Explanation(
+        model_key=spec.key, model_title=spec.title, layer=layer, layer_label=layer_label(spec, layer),
+        method=method, image=image, top5=top5, views=views, norm=norm, cmap=cmap, alpha=alpha,
+        example=example, seconds=seconds, cached=cached,
+    )
+    return render_all(expl, steps=steps)
+
+
+def explain_source(src: Any, *args, **kwargs) -> Explanation:
+    """:func:`explain_photo` from a path / bytes / data: URL; example photos are cached lazily."""
+    if isinstance(src, str) and src.startswith("data:"):
+        try:
+            src = base64.b64decode(src.split(",", 1)[1], validate=False)
+        except (IndexError, ValueError):
+            raise ImageError("could not read this image (the data: URL is damaged)") from None
+    pil = load_photo(src)
+    kwargs.setdefault("example", example_for(src))
+    return explain_photo(pil, *args, **kwargs)
+
+
+# --------------------------------------------------------------------------- compare models
+@dataclass
+class Panel:
+    key: str
+    title: str
+    layer: str
+    image: np.ndarray  # overlay, uint8
+    prob: float  # probability of the compared class under this model
+    rank: int  # 1 = this model's top class
+    predicted_name: str
+    cam_max: float
+
+    @property
+    def caption(self) -> str:
+        return f"{self.title} · {self.layer} · p={self.prob:.1%} (rank {self.rank})"
+
+
+@dataclass
+class Comparison:
+    target: int
+    name: str
+    method: str
+    panels: list[Panel]
+    skipped: list[tuple[str, str]]  # (title, reason)
+
+    def summary(self) -> str:
+        lines = [f"**{self.method}** for **{class_label(self.target)}**, each model on its default layer."]
+        for p in self.panels:
+            lines.append(f"- {p.title}: p = {p.prob:.1%}, rank {p.rank}; its own top class: {p.predicted_name}")
+        for title, why in self.skipped:
+            lines.append(f"- {title}: not available ({why})")
+        return "\n".join(lines)
+
+    def numbers(self) -> dict:
+        return {
+            "target": self.target, "target_name": self.name, "method": self.method,
+            "models": [{"model": p.key, "layer": p.layer, "prob": round(p.prob, 6), "rank": p.rank,
+                        "predicted_name": p.predicted_name, "cam_max": p.cam_max} for p in self.panels],
+            "skipped": [{"model": t, "reason": r} for t, r in self.skipped],
+        }
+
+
+def compare_models(
+    pil,
+    keys: Sequence[str] | None = None,
+    class_index: Any = None,
+    method: str = "Grad-CAM",
+    norm: str = "max",
+    cmap: str = "jet",
+    alpha: float = 0.5,
+    progress: Callable[[float, str], None] | None = None,
+    time_limit: float | None = None,
+) -> Comparison:
+    """The same photo and class through several models (default: every available one), each on its
+    default layer.  ``class_index`` None: the first model's predicted class."""
+    method = _check_method(method)
+    if method == GUIDED:
+        method = "Grad-CAM"  # the comparison is about the CAM; guided backprop adds nothing here
+    norm, cmap, alpha = _check_norm(norm), _check_cmap(cmap), _check_alpha(alpha)
+    target = parse_class(class_index)
+    if keys is None:
+        keys = [k for k, s in REGISTRY.items() if s.available]
+    keys = [get_spec(k).key for k in keys]
+    if not keys:
+        raise ValueError("Choose at least one model to compare.")
+    cats = categories()
+    panels, skipped = [], []
+    n = len(keys)
+    for j, key in enumerate(keys):
+        spec = REGISTRY[key]
+        ok, _ = spec.availability()
+        if not ok:
+            skipped.append((spec.title, _short_reason(key, spec)))
+            continue
+        model = _load(spec)
+        sub = None
+        if progress is not None:
+            progress(j / n, f"{spec.title} ({j + 1}/{n})")
+            sub = (lambda f, text, j=j: progress((j + f) / n, f"{spec.title}: {text}"))
+        x = spec.preprocess(pil)
+        image = np.asarray(spec.display_image(pil), dtype=np.uint8)
+        results, _ = _run_model(spec, model, x, spec.default_layer, method, [target], sub, time_limit)
+        r = results[0]
+        if target is None:
+            target = int(r.targets[0])
+        probs = r.probs[0]
+        heat = normalize(upsample(r.cam[0], r.input_size), norm).numpy()
+        panels.append(Panel(
+            key=key, title=spec.title, layer=spec.default_layer,
+            image=render.overlay(image, heat, alpha=alpha, cmap=cmap),
+            prob=float(probs[target]), rank=int((probs > probs[target]).sum()) + 1,
+            predicted_name=cats[int(probs.argmax())], cam_max=float(r.cam[0].max()),
+        ))
+    if not panels:
+        raise ValueError("No model is available to compare: " + "; ".join(f"{t}: {w}" for t, w in skipped))
+    return Comparison(target=int(target), name=cats[int(target)], method=method, panels=panels, skipped=skipped)
+
+
+# --------------------------------------------------------------------------- files
+_OUT_ROOT = Path(tempfile.gettempdir()) / "gradcam_explorer_imagenet"
+_OUT_TTL = 15 * 60  # seconds a request's files are kept (gradio copies them to its own cache first)
+_out_lock = threading.Lock()
+_last_prune = 0.0
+
+
+def _out_dir(folder: str | Path | None) -> Path:
+    global _last_prune
+    if folder is not None:
+        d = Path(folder)
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+    _OUT_ROOT.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    with _out_lock:
+        if now - _last_prune > 60:
+            _last_prune = now
+            for old in _OUT_ROOT.iterdir():
+                try:
+                    if now - old.stat().st_mtime > _OUT_TTL:
+                        shutil.rmtree(old, ignore_errors=True)
+                except OSError:
+                    pass
+    return Path(tempfile.mkdtemp(dir=_OUT_ROOT))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "x"
+
+
+def _save_png(arr, path: Path) -> str:
+    render.to_pil(arr).save(path, format="PNG", compress_level=1)
+    return str(path)
+
+
+def write_pngs(images: Sequence[np.ndarray], folder: str | Path | None = None, stem: str = "image") -> list[str]:
+    """Write images as fast PNGs into ``folder`` (default: a fresh temporary folder)."""
+    d = _out_dir(folder)
+    return [_save_png(a, d / f"{stem}-{i}.png") for i, a in enumerate(images)]
+
+
+def write_downloads(expl: Explanation, folder: str | Path | None = None) -> list[str]:
+    """Grayscale map, coloured heat map and overlay of the first class, as PNG files.
+
+    The grayscale map is the normalised map at the input size (0 → black, 1 → white); the
+    coloured one uses the chosen colormap; the overlay the chosen opacity.
+    """
+    d = _out_dir(folder)
+    v = expl.views[0]
+    H, W_ = expl.image.shape[:2]
+    heat = normalize(upsample(v.result.cam[0], (H, W_)), expl.norm).numpy()
+    gray = np.clip(np.rint(heat * 255), 0, 255).astype(np.uint8)
+    stem = f"{_slug(expl.model_key)}_{_slug(expl.layer)}_{_slug(expl.method)}_{v.target}-{_slug(v.name)}"
+    overlay = expl.overlays[0] if expl.overlays else overlay_images(expl)[0]
+    return [
+        _save_png(gray, d / f"{stem}_gray.png"),
+        _save_png(render.colorize(heat, expl.cmap, 0.0, 1.0), d / f"{stem}_heatmap.png"),
+        _save_png(overlay, d / f"{stem}_overlay.png"),
+    ]

@@ -1,0 +1,367 @@
+"""Tab 2 · ImageNet: your own photo through real ImageNet models — every step, any layer,
+several CAM methods.  All the work is in ``gradcam_core.imagenet``; this module only places
+its results on the page.
+
+API (every endpoint is prefixed ``imagenet_``; see ``build``): the main one is
+``/imagenet_explain`` (photo, model, layer, method, target, second target, normalisation,
+colormap, opacity → summary, top-5, overlay (two classes side by side), raw map, step gallery, step
+texts, PNG downloads, numbers).
+"""
+from __future__ import annotations
+
+import dataclasses
+import html
+import shutil
+from pathlib import Path
+
+import gradio as gr
+
+from .. import imagenet as svc
+from ..models import REGISTRY, default_model_key
+from .common import user_errors
+
+CONCURRENCY = "imagenet"  # model runs: at most `concurrency_limit` at once, whatever the model
+RENDER_CONCURRENCY = "imagenet-render"  # re-drawing only: never waits behind a long Score-CAM
+PREDICTED = "predicted"
+NO_SECOND = "none"
+ALL_AVAILABLE = "All models are available."
+
+CSS = """
+.imagenet-small, .imagenet-small p, .imagenet-small li { font-size: 0.85em; }
+.imagenet-examples .thumbnail-item { min-width: 0; }
+.imagenet-map .image-frame { width: 100%; }
+.imagenet-map .image-frame img { object-fit: contain; max-height: 70vh; }
+"""
+
+INTRO = (
+    "Upload a photo, take one with your phone, paste one or tap an example. An ImageNet model names "
+    "what it sees (top 5) and the heat map shows **where** it found the evidence. Then pick another "
+    "class, layer or method, compare models, and follow every step below."
+)
+SCORE_CAM_WARNING = (
+    "Score-CAM runs one extra forward pass per channel of the layer: hundreds to thousands on the last "
+    "layers, which takes minutes on this server (runs that would exceed "
+    f"{svc.SCORE_CAM_LIMIT / 60:.0f} min are stopped). Early layers with few channels are quick; "
+    "example photos are cached after their first run."
+) if svc.SCORE_CAM_LIMIT else (
+    "Score-CAM runs one extra forward pass per channel of the layer: hundreds to thousands on the last "
+    "layers, which takes minutes on this server. Early layers with few channels are quick; example "
+    "photos are cached after their first run."
+)
+
+
+# --------------------------------------------------------------------------- helpers
+def _photo_source(photo):
+    """What the photo component sends (events run with preprocess=False, so gradio itself never
+    decodes an upload: a hostile file reaches images.load_image and gets a clear message)."""
+    if photo is None:
+        raise ValueError("Upload a photo, take one with the camera, paste one, or tap an example first.")
+    if isinstance(photo, dict):
+        if photo.get("path"):
+            return photo["path"]
+        url = photo.get("url") or ""
+        if url.startswith("data:"):
+            return url
+        raise ValueError("The photo did not arrive; please upload it again.")
+    if isinstance(photo, (str, Path)):
+        return str(photo)
+    path = getattr(photo, "path", None)
+    if path:
+        return path
+    raise ValueError("The photo did not arrive; please upload it again.")
+
+
+def _progress_cb(progress):
+    if progress is None:
+        return None
+
+    def cb(fraction, text):
+        try:
+            progress(float(fraction), desc=text)
+        except Exception:  # progress is cosmetic: never fail a run because of it
+            pass
+
+    return cb
+
+
+def _for_state(expl: svc.Explanation) -> svc.Explanation:
+    """What the session keeps for re-drawing: the raw results, not the pictures."""
+    return dataclasses.replace(expl, overlays=[], heatmap=None, steps={}, numbers={})
+
+
+def _gallery(expl: svc.Explanation, paths: list[str]) -> list[tuple[str, str]]:
+    return [(p, s.caption) for p, s in zip(paths, expl.steps.values())]
+
+
+def _drawn(expl: svc.Explanation, with_steps: bool = True):
+    """PNG files of what the page shows: (overlay, heat map, step gallery, downloads)."""
+    d = svc._out_dir(None)
+    images = [svc.overlay_panel(expl)]
+    if with_steps:
+        images += [expl.heatmap] + [s.image for s in expl.steps.values()]
+    paths = svc.write_pngs(images, d, stem="view")
+    gallery = _gallery(expl, paths[2:]) if with_steps else None
+    return paths[0], (paths[1] if with_steps else None), gallery, svc.write_downloads(expl, d)
+
+
+def _full_outputs(expl: svc.Explanation, request_key=None):
+    overlay, heatmap, gallery, downloads = _drawn(expl)
+    kept = _for_state(expl)
+    kept.tag = request_key
+    return [expl.summary(), expl.label(), overlay, heatmap, gallery, expl.steps_markdown(), downloads,
+            expl.numbers, kept]
+
+
+def _request_key(photo, model_key, layer, method, target, target2):
+    """What decides the model run (not the drawing); used to drop repeated identical requests."""
+    try:
+        src = _photo_source(photo)
+    except ValueError:
+        return None
+    return (src if isinstance(src, str) and len(src) < 4096 else id(photo), model_key, layer, method,
+            str(target), str(target2))
+
+
+# --------------------------------------------------------------------------- handlers
+@user_errors
+def explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, progress=gr.Progress()):
+    """Run the model on the photo and draw everything."""
+    src = _photo_source(photo)
+    if method == "Score-CAM":
+        gr.Warning(SCORE_CAM_WARNING, duration=8)
+    second = None if target2 in (None, "", NO_SECOND) else target2
+    expl = svc.explain_source(
+        src, model_key, layer, method, target, second, norm=norm, cmap=cmap, alpha=alpha,
+        progress=_progress_cb(progress) if method == "Score-CAM" else None,
+        time_limit=svc.SCORE_CAM_LIMIT or None,
+    )
+    return _full_outputs(expl, _request_key(photo, model_key, layer, method, target, target2))
+
+
+N_EXPLAIN_OUTPUTS = 9
+
+
+def explain_if_photo(photo, model_key, layer, method, target, target2, norm, cmap, alpha, state=None,
+                     progress=gr.Progress()):
+    """Like :func:`explain`, for automatic runs (a new photo or setting): silent when there is no
+    photo yet, and when the page already shows this very request (gradio 6's dropdowns report one
+    pick twice — click and blur)."""
+    if photo is None:
+        return [gr.skip()] * N_EXPLAIN_OUTPUTS
+    key = _request_key(photo, model_key, layer, method, target, target2)
+    if key is not None and getattr(state, "tag", None) == key:
+        return [gr.skip()] * N_EXPLAIN_OUTPUTS
+    return explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, progress=progress)
+
+
+def explain_new_model(photo, model_key, layer, method, target, target2, norm, cmap, alpha, state=None,
+                      progress=gr.Progress()):
+    """After a model change: also silent when the model cannot run (choosing it showed why)."""
+    spec = REGISTRY.get(str(model_key))
+    if spec is not None and not spec.available:
+        return [gr.skip()] * N_EXPLAIN_OUTPUTS
+    return explain_if_photo(photo, model_key, layer, method, target, target2, norm, cmap, alpha, state,
+                            progress=progress)
+
+
+@user_errors
+def restyle(state, norm, cmap, alpha):
+    """New normalisation or colormap: redraw everything from the kept results (no model run)."""
+    if state is None:
+        return [gr.skip()] * 6
+    expl = svc.restyle(state, norm, cmap, alpha)
+    overlay, heatmap, gallery, downloads = _drawn(expl)
+    return [overlay, heatmap, gallery, expl.steps_markdown(), downloads, expl.numbers]
+
+
+@user_errors
+def change_opacity(state, norm, cmap, alpha):
+    """New opacity: only the overlay (and the downloads) are redrawn."""
+    if state is None:
+        return [gr.skip()] * 2
+    expl = svc.restyle(state, norm, cmap, alpha, steps=False)
+    overlay, _, _, downloads = _drawn(expl, with_steps=False)
+    return [overlay, downloads]
+
+
+@user_errors
+def change_model(model_key):
+    """New model: its layers (default selected) and a note; a warning if it cannot run here."""
+    spec = svc.get_spec(model_key)
+    if not spec.available:
+        why = svc._short_reason(spec.key, spec).replace("`", "")
+        gr.Warning(f"{spec.title} is not available here: {why}", duration=10)
+    layers = gr.Dropdown(choices=svc.layer_choices(spec.key), value=spec.default_layer)
+    return layers, _model_note(spec.key)
+
+
+def _model_note(model_key: str | None) -> str:
+    """One line on the selected model: what it is, or why it cannot run here."""
+    spec = svc.get_spec(model_key)
+    if spec.available:
+        return f"**{spec.title}**: {spec.description}."
+    return f"**{spec.title} cannot run here**: {svc._short_reason(spec.key, spec)}."
+
+
+def method_note(method) -> str:
+    text = svc.METHOD_NOTES.get(method, "")
+    if method == "Score-CAM":
+        text += f"\n\n⚠️ {SCORE_CAM_WARNING}"
+    return text
+
+
+@user_errors
+def compare(photo, model_key, method, target, norm, cmap, alpha, progress=gr.Progress()):
+    """Every available model on the same photo and class (the selected model first)."""
+    src = _photo_source(photo)
+    pil = svc.load_photo(src)
+    first = svc.get_spec(model_key).key
+    keys = [first] + [k for k in REGISTRY if k != first]  # unavailable ones are listed with their reason
+    if method == "Score-CAM":
+        gr.Warning(SCORE_CAM_WARNING + " Comparing runs it once per model.", duration=8)
+    cmp = svc.compare_models(pil, keys, target, method=method, norm=norm, cmap=cmap, alpha=alpha,
+                             progress=_progress_cb(progress), time_limit=svc.SCORE_CAM_LIMIT or None)
+    paths = svc.write_pngs([p.image for p in cmp.panels], stem="compare")
+    return [(p, panel.caption) for p, panel in zip(paths, cmp.panels)], cmp.summary()
+
+
+def pick_example(evt: gr.SelectData):
+    """Tap on an example: it becomes the photo (whose change runs the explanation)."""
+    entries = svc.examples_by_category()
+    i = int(evt.index)
+    if not 0 <= i < len(entries):
+        raise gr.Error("That example is no longer available.")
+    e = entries[i]
+    # a copy in the temp folder: gradio only serves files from there (or cwd), wherever the app runs
+    path = svc._out_dir(None) / Path(e["path"]).name
+    shutil.copyfile(e["path"], path)
+    return str(path), svc.example_credit(e)
+
+
+def clear_credit():
+    return ""
+
+
+def refresh_models(model_key):
+    """On page load: availability may have changed since start (a weights file was added)."""
+    return (gr.Dropdown(choices=svc.model_choices(), value=model_key), _model_note(model_key),
+            svc.unavailable_note() or ALL_AVAILABLE)
+
+
+# API-only endpoints (typed, no components)
+def find_classes(query: str) -> list:
+    """ImageNet classes whose name contains the query: [[index, name], ...]."""
+    return [[i, n] for i, n in svc.find_classes(query)]
+
+
+def list_models() -> list:
+    """Every model with its status, layers (name, label, map size) and default layer."""
+    return svc.model_status()
+
+
+# --------------------------------------------------------------------------- layout
+def _credits_markdown(entries) -> str:
+    lines = [f"- **{html.escape(e['title'])}** ({e['category']}): {html.escape(e['credit'])} — "
+             f"{html.escape(e['licence'])}; from {e['package']}" for e in entries]
+    return "\n".join(lines)
+
+
+def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
+    """Add the ImageNet tab's contents inside the current ``gr.Tab``."""
+    default = default_model_key()
+    spec = REGISTRY[default]
+    entries = svc.examples_by_category()
+
+    gr.Markdown(INTRO, elem_classes="tight-md")
+    photo = gr.Image(label="Your photo", type="filepath", sources=["upload", "webcam", "clipboard"],
+                     image_mode=None, height=300, format="png")
+    credit = gr.Markdown("", elem_classes=["tight-md", "imagenet-small"])
+    with gr.Accordion("Example photos", open=True):
+        examples = gr.Gallery(
+            value=[(e["path"], e["title"].split(" (")[0]) for e in entries],
+            label="Tap an example: " + ", ".join(dict.fromkeys(e["category"] for e in entries)), columns=3,
+            height="auto", allow_preview=False, object_fit="cover", elem_classes="imagenet-examples",
+            interactive=False,
+        )
+        gr.Markdown(svc.attribution_note(entries), elem_classes=["tight-md", "imagenet-small"])
+        with gr.Accordion("All photo credits and licences", open=False):
+            gr.Markdown(_credits_markdown(entries), elem_classes="imagenet-small")
+
+    model = gr.Dropdown(svc.model_choices(), value=default, label="Model", filterable=False)
+    model_note = gr.Markdown(_model_note(default), elem_classes=["tight-md", "imagenet-small"])
+    with gr.Accordion("Models not available on this server, and why", open=False):
+        unavailable_md = gr.Markdown(svc.unavailable_note() or ALL_AVAILABLE, elem_classes="imagenet-small")
+    layer = gr.Dropdown(svc.layer_choices(default), value=spec.default_layer, label="Layer", filterable=False,
+                        info="early: sharp but generic · late: coarse but about the class")
+    method = gr.Dropdown(svc.method_names(), value="Grad-CAM", label="Method", filterable=False)
+    m_note = gr.Markdown(method_note("Grad-CAM"), elem_classes=["tight-md", "imagenet-small"])
+    target = gr.Dropdown([PREDICTED] + svc.class_choices(), value=PREDICTED, label="Explain class",
+                         info="type part of a name, e.g. 'retriever'")
+    target2 = gr.Dropdown([NO_SECOND] + svc.class_choices(), value=NO_SECOND, label="Second class, side by side",
+                          info="same forward pass; e.g. a dog class vs a cat class")
+    go = gr.Button("Explain", variant="primary")
+
+    summary = gr.Markdown(elem_classes="tight-md")
+    label = gr.Label(num_top_classes=5, label="Top 5")
+    overlay = gr.Image(label="Where the model found the evidence", interactive=False, format="png",
+                       elem_classes="imagenet-map", buttons=["download", "fullscreen"])
+    alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Opacity of the heat map")
+    with gr.Row():
+        norm = gr.Radio([(v, k) for k, v in svc.NORMS.items()], value="max", label="Normalisation", min_width=200)
+        cmap = gr.Dropdown(svc.CMAPS, value="jet", label="Colormap", filterable=False, min_width=120)
+    gr.Markdown(svc.NORM_NOTE, elem_classes=["tight-md", "imagenet-small"])
+    heatmap = gr.Image(label="Raw map, real units (colour bar)", interactive=False, format="png",
+                       elem_classes="imagenet-map", buttons=["download", "fullscreen"])
+    gr.Markdown(svc.HEAT_NOTE, elem_classes=["tight-md", "imagenet-small"])
+
+    gr.Markdown("### Step by step")
+    steps = gr.Gallery(label="Steps (tap to enlarge)", columns=2, height="auto", object_fit="contain",
+                       format="png", elem_classes="imagenet-steps", interactive=False)
+    with gr.Accordion("What each step does: text, equation, code", open=False):
+        steps_md = gr.Markdown()
+
+    with gr.Accordion("Compare models (same photo, same class)", open=False):
+        compare_btn = gr.Button("Compare all available models")
+        compare_gallery = gr.Gallery(label="One model per picture", columns=2, height="auto",
+                                     object_fit="contain", format="png", interactive=False)
+        compare_md = gr.Markdown(elem_classes=["tight-md", "imagenet-small"])
+
+    with gr.Accordion("Downloads (PNG) and numbers (JSON)", open=False):
+        downloads = gr.File(label="Grayscale map, coloured heat map, overlay", file_count="multiple",
+                            interactive=False)
+        numbers = gr.JSON(label="Numbers: top 5, target, weights, map", open=False)
+
+    state = gr.State(None)
+
+    run = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
+    draw = dict(concurrency_id=RENDER_CONCURRENCY, concurrency_limit=concurrency_limit)
+    explain_inputs = [photo, model, layer, method, target, target2, norm, cmap, alpha]
+    explain_outputs = [summary, label, overlay, heatmap, steps, steps_md, downloads, numbers, state]
+    assert len(explain_outputs) == N_EXPLAIN_OUTPUTS
+
+    # preprocess=False: gradio must not decode uploads itself (see _photo_source)
+    go.click(explain, explain_inputs, explain_outputs, api_name="imagenet_explain", preprocess=False, **run)
+    auto_inputs = explain_inputs + [state]
+    photo.change(explain_if_photo, auto_inputs, explain_outputs, api_name="imagenet_photo_change",
+                 preprocess=False, trigger_mode="always_last", **run)
+    photo.upload(clear_credit, None, credit, api_visibility="private", queue=False)
+    examples.select(pick_example, None, [photo, credit], api_name="imagenet_pick_example", **draw)
+    gr.on([layer.input, method.input, target.input, target2.input], explain_if_photo, auto_inputs,
+          explain_outputs, api_name="imagenet_settings_change", preprocess=False, trigger_mode="always_last",
+          **run)
+    method.change(method_note, method, m_note, api_name="imagenet_method_note", queue=False)
+    # .change, not .input: a click on an option fires .input twice (and would warn twice)
+    model.change(change_model, model, [layer, model_note], api_name="imagenet_model_change", **draw).then(
+        explain_new_model, auto_inputs, explain_outputs, api_name="imagenet_model_change_explain",
+        preprocess=False, **run)
+    gr.on([norm.input, cmap.input], restyle, [state, norm, cmap, alpha],
+          [overlay, heatmap, steps, steps_md, downloads, numbers], api_name="imagenet_restyle",
+          trigger_mode="always_last", **draw)
+    alpha.change(change_opacity, [state, norm, cmap, alpha], [overlay, downloads],
+                 api_name="imagenet_opacity", trigger_mode="always_last", show_progress="hidden", **draw)
+    compare_btn.click(compare, [photo, model, method, target, norm, cmap, alpha], [compare_gallery, compare_md],
+                      api_name="imagenet_compare", preprocess=False, **run)
+    gr.api(find_classes, api_name="imagenet_find_classes", **draw)
+    gr.api(list_models, api_name="imagenet_models", **draw)
+    demo.load(refresh_models, model, [model, model_note, unavailable_md], api_name="imagenet_refresh_models",
+              queue=False)

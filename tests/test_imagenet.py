@@ -1,0 +1,297 @@
+"""ImageNet service layer (gradcam_core.imagenet): values, not pictures.
+
+EfficientNet-Lite0 has real weights offline; ResNet-18 runs on a random-weight file saved in
+torchvision's format into a temporary weights folder (the maths does not care about the values).
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gradcam_core import imagenet as I
+from gradcam_core import models as M
+from gradcam_core import weights as W
+from gradcam_core.images import ImageError
+from gradcam_core.make_examples import load_manifest
+
+LITE = "efficientnet_lite0"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: on a shared 2-core machine, two threads waiting on each other cost 10×."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def weights_dir(tmp_path_factory):
+    """A weights folder holding only a random ResNet-18; empty torch hub cache; no downloads."""
+    d = tmp_path_factory.mktemp("weights")
+    W.save_random_weights("resnet18", d)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(W.WEIGHTS_DIR_ENV, str(d))
+        mp.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
+        mp.delenv(W.ALLOW_DOWNLOAD_ENV, raising=False)
+        yield d
+
+
+def _example(name: str) -> dict:
+    return next(e for e in load_manifest() if e["file"].endswith(name))
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return I.load_photo(_example("chelsea_cat.jpg")["path"])
+
+
+class ForwardCounter:
+    """Counts calls of the model's top-level forward."""
+
+    def __init__(self, model):
+        self.model, self.n = model, 0
+
+    def __enter__(self):
+        self.h = self.model.register_forward_hook(lambda *a: setattr(self, "n", self.n + 1))
+        return self
+
+    def __exit__(self, *exc):
+        self.h.remove()
+
+
+# --------------------------------------------------------------------------- models, layers, classes
+def test_model_status_lists_every_model_with_a_reason():
+    status = {s["key"]: s for s in I.model_status()}
+    assert set(status) == set(M.REGISTRY)
+    assert status[LITE]["available"] and status["resnet18"]["available"]
+    r50 = status["resnet50"]
+    assert not r50["available"]
+    assert "python -m gradcam_core.weights download resnet50" in r50["status"]
+    labels = dict((k, lab) for lab, k in I.model_choices())
+    assert labels["resnet50"].endswith("unavailable") and labels[LITE] == "EfficientNet-Lite0"
+    assert "ResNet-50" in I.unavailable_note() and "ResNet-18" not in I.unavailable_note()
+
+
+def test_layer_choices_show_map_sizes():
+    assert ("layer4 · 7×7", "layer4") in I.layer_choices("resnet18")
+    assert ("stage 1 · 112×112", "_blocks.0") in I.layer_choices(LITE)
+
+
+def test_find_and_parse_classes():
+    names = [n for _, n in I.find_classes("cat")]
+    assert names[0] == "tiger cat" and "Egyptian cat" in names and "tabby" not in names
+    assert I.find_classes("207") == [(207, "golden retriever")]
+    assert len(I.find_classes("")) == 1000
+    assert I.parse_class("207 · golden retriever") == 207
+    assert I.parse_class("Golden Retriever") == 207 and I.parse_class(281) == 281
+    assert I.parse_class("predicted") is None and I.parse_class(None) is None
+    for bad, needle in [("xyzzy", "No ImageNet class"), (1000, "0 to 999"),
+                        ("cat", "pick one"), ("terrier", "matches")]:
+        with pytest.raises(ValueError, match=needle):
+            I.parse_class(bad)
+    assert len(I.class_choices()) == 1000 and I.class_choices()[207] == "207 · golden retriever"
+
+
+# --------------------------------------------------------------------------- every layer, every method
+@pytest.mark.parametrize("key", [LITE, "resnet18"])
+def test_every_listed_layer_gives_a_map_of_the_advertised_size(cat, key):
+    spec = M.get_model(key)
+    for info in spec.layers:
+        e = I.explain_photo(cat, key, info.name, "Grad-CAM")
+        r = e.result
+        assert tuple(r.cam.shape[-2:]) == tuple(info.size), info.name
+        assert torch.isfinite(r.cam).all() and r.cam.min() >= 0
+        assert e.image.shape == (224, 224, 3) and e.overlays[0].shape == (224, 224, 3)
+        assert list(e.steps) == ["features", "gradients", "average", "weights", "weighted", "relu", "upsample",
+                                 "overlay"]
+        assert e.numbers["cam_shape"] == list(info.size)
+        assert (e.numbers["cam"] is None) == (info.size[0] * info.size[1] > I.JSON_MAX_CELLS)
+
+
+def test_every_method_runs_on_lite0(cat):
+    spec = M.get_model(LITE)
+    calls = []
+    grad_cam = I.explain_photo(cat, LITE, spec.default_layer, "Grad-CAM", steps=False)
+    for method in I.method_names():
+        # Score-CAM costs one forward per channel: run it on the 16-channel first stage
+        layer = "_blocks.0" if method == "Score-CAM" else spec.default_layer
+        e = I.explain_photo(cat, LITE, layer, method, progress=lambda f, t: calls.append(f))
+        r = e.result
+        assert tuple(r.cam.shape[-2:]) == spec.layer(layer).size
+        assert torch.isfinite(r.weighted).all(), method
+        if method == "Counterfactual":  # negated gradients: the mirror image of Grad-CAM's signed map
+            torch.testing.assert_close(r.weighted, -grad_cam.result.weighted)
+        else:
+            assert float(r.cam.max()) > 0, method
+        assert e.method == method and method.split()[0] in e.steps_markdown()
+        assert ("average" in e.steps) == (method in ("Grad-CAM", I.GUIDED)), method
+        assert e.top5[0][1] in {"tiger cat", "Egyptian cat", "tabby"}
+    assert calls and calls[-1] == pytest.approx(1.0)  # Score-CAM reported its progress
+    assert I.GUIDED in I.method_names()
+
+
+def test_a_score_cam_run_that_would_take_too_long_is_stopped_with_a_message(cat, monkeypatch):
+    monkeypatch.setattr(I, "SCORE_CAM_BATCH", 4)  # 16 channels → 4 batches; the first one sets the estimate
+    seen = []
+    with pytest.raises(I.TooSlowError, match=r"needs 16 masked forward passes.*earlier layer"):
+        I.explain_photo(cat, LITE, "_blocks.0", "Score-CAM", progress=lambda f, t: seen.append(f), time_limit=1e-6)
+    assert seen == [0.25]  # stopped after the first batch
+    e = I.explain_photo(cat, LITE, "_blocks.0", "Score-CAM", time_limit=600)  # a generous limit: runs
+    assert e.result.cam.shape[-2:] == (112, 112)
+
+
+def test_guided_gradcam_adds_its_two_pictures(cat):
+    e = I.explain_photo(cat, LITE, None, I.GUIDED, target2="tabby")
+    assert list(e.steps)[-2:] == ["guided_backprop", "guided_gradcam"]
+    for v in e.views:
+        assert v.guided_backprop.shape == v.guided_gradcam.shape == (224, 224, 3)
+        assert v.guided_backprop.dtype == np.uint8
+    # the Grad-CAM part is plain Grad-CAM
+    g = I.explain_photo(cat, LITE, None, "Grad-CAM", target2="tabby")
+    for a, b in zip(e.views, g.views):
+        torch.testing.assert_close(a.result.cam, b.result.cam)
+
+
+# --------------------------------------------------------------------------- Grad-CAM ∝ CAM
+def _identity(cat, key, layer, fc):
+    """Global average pooling + linear: alpha_k = W[c, k] / (h*w), hence weighted * h*w == CAM."""
+    e = I.explain_photo(cat, key, layer, "Grad-CAM", target=None, target2=None, steps=False)
+    r = e.result
+    c = int(r.targets[0])
+    h, w = r.cam.shape[-2:]
+    cam = torch.einsum("k,khw->hw", fc.weight[c].detach(), r.activations[0])
+    torch.testing.assert_close(r.weighted[0] * (h * w), cam, rtol=1e-4, atol=1e-4 * float(cam.abs().max()))
+    torch.testing.assert_close(r.weights[0] * (h * w), fc.weight[c].detach(), rtol=1e-4, atol=1e-7)
+    # so the signed map adds up to the class logit minus its bias
+    assert float(r.weighted[0].sum()) == pytest.approx(float(r.logits[0, c] - fc.bias[c].detach()), rel=1e-3, abs=1e-4)
+
+
+def test_gradcam_is_proportional_to_cam_on_lite0_head(cat):
+    # EfficientNet-Lite0's head: _head_act → AdaptiveAvgPool2d(1) → flatten → Dropout (identity in
+    # eval) → Linear: exactly global average pooling + linear.
+    model = M.get_model(LITE).load()
+    assert isinstance(model._avg_pooling, torch.nn.AdaptiveAvgPool2d)
+    assert not model._global_params.local_pooling
+    _identity(cat, LITE, "_head_act", model._fc)
+
+
+def test_gradcam_is_proportional_to_cam_on_resnet18(cat):
+    model = M.get_model("resnet18").load()
+    _identity(cat, "resnet18", "layer4", model.fc)
+
+
+# --------------------------------------------------------------------------- two classes, one forward
+def test_two_classes_come_from_one_forward_and_equal_single_runs(cat):
+    model = M.get_model(LITE).load()
+    with ForwardCounter(model) as fc:
+        both = I.explain_photo(cat, LITE, "_blocks.14", "Grad-CAM", target="tabby", target2="285 · Egyptian cat")
+    assert fc.n == 1
+    assert [v.target for v in both.views] == [281, 285]
+    one = I.explain_photo(cat, LITE, "_blocks.14", "Grad-CAM", target=281)
+    two = I.explain_photo(cat, LITE, "_blocks.14", "Grad-CAM", target=285)
+    for v, single in zip(both.views, [one.views[0], two.views[0]]):
+        torch.testing.assert_close(v.result.cam, single.result.cam)
+        torch.testing.assert_close(v.result.weights, single.result.weights)
+    assert both.numbers["second"]["target"] == 285 and both.numbers["target"] == 281
+    assert both.heatmap.shape[1] > one.heatmap.shape[1]  # side by side, one shared colour bar
+    assert both.views[0].prob == pytest.approx(float(one.result.probs[0, 281]))
+
+
+def test_restyle_redraws_without_running_the_model(cat):
+    e = I.explain_photo(cat, LITE, alpha=0.5)
+    model = M.get_model(LITE).load()
+    with ForwardCounter(model) as fc:
+        strong = I.restyle(e, alpha=1.0)
+        mm = I.restyle(e, norm="minmax", cmap="viridis")
+        light = I.restyle(e, alpha=0.0, steps=False)
+    assert fc.n == 0
+    np.testing.assert_array_equal(light.overlays[0], e.image)  # opacity 0: the photo itself
+    assert not np.array_equal(strong.overlays[0], e.overlays[0])
+    assert mm.norm == "minmax" and mm.numbers["normalisation"] == "minmax"
+    assert not np.array_equal(mm.heatmap, e.heatmap)
+    with pytest.raises(ValueError, match="Opacity"):
+        I.restyle(e, alpha=2)
+    with pytest.raises(ValueError, match="colormap"):
+        I.restyle(e, cmap="nope")
+
+
+def test_example_photos_are_cached_lazily():
+    path = _example("coffee_cup.jpg")["path"]
+    first = I.explain_source(path, LITE, "_blocks.15", "XGrad-CAM")
+    model = M.get_model(LITE).load()
+    with ForwardCounter(model) as fc:
+        again = I.explain_source(path, LITE, "_blocks.15", "XGrad-CAM", alpha=0.3)
+    assert fc.n == 0 and again.cached and not first.cached
+    assert again.example["title"] == "Coffee cup"
+    torch.testing.assert_close(again.result.cam, first.result.cam)
+    assert {n for _, n, _ in first.top5} & {"espresso", "cup", "coffee mug"}
+
+
+# --------------------------------------------------------------------------- compare, files, errors
+def test_compare_models_same_class_every_available_model(cat):
+    cmp = I.compare_models(cat, [LITE, "resnet18", "resnet50"])
+    assert [p.key for p in cmp.panels] == [LITE, "resnet18"]
+    assert cmp.skipped and cmp.skipped[0][0] == "ResNet-50"
+    lite = I.explain_photo(cat, LITE, steps=False)
+    assert cmp.target == lite.top5[0][0]  # "predicted" = the first model's prediction
+    assert cmp.panels[0].rank == 1 and all(p.image.shape == (224, 224, 3) for p in cmp.panels)
+    fixed = I.compare_models(cat, ["resnet18", LITE], class_index="tabby")
+    assert fixed.target == 281 and "281 · tabby" in fixed.summary()
+
+
+def test_downloads_are_three_pngs(cat, tmp_path):
+    e = I.explain_photo(cat, LITE, target="tabby")
+    paths = I.write_downloads(e, tmp_path)
+    assert [p.rsplit("_", 1)[-1] for p in paths] == ["gray.png", "heatmap.png", "overlay.png"]
+    with Image.open(paths[0]) as g:
+        assert g.format == "PNG" and g.mode == "L" and g.size == (224, 224)
+        gray = np.asarray(g)
+    assert gray.max() == 255  # max-normalised
+    with Image.open(paths[2]) as o:
+        np.testing.assert_array_equal(np.asarray(o.convert("RGB")), e.overlays[0])
+    assert "281-tabby" in paths[0]
+
+
+def test_unavailable_model_gives_a_clear_message(cat):
+    with pytest.raises(ValueError) as ei:
+        I.explain_photo(cat, "resnet50")
+    msg = str(ei.value)
+    assert "ResNet-50 is not available" in msg and "download resnet50" in msg and "EfficientNet" not in msg[:20]
+    with pytest.raises(ValueError, match="Unknown model"):
+        I.explain_photo(cat, "alexnet")
+    with pytest.raises(ValueError, match="no layer 'fc'"):
+        I.explain_photo(cat, "resnet18", "fc")
+    with pytest.raises(ValueError, match="Unknown method"):
+        I.explain_photo(cat, LITE, None, "CAM-o-matic")
+
+
+def _bomb(w=20000, h=20000) -> bytes:
+    def chunk(kind, data):
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 4096)  # far too little data: it is refused before decoding
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("data, needle", [
+    (b"", "empty"),
+    (b"just some text, not a picture\n" * 10, "plain text"),
+    (_bomb(), "megapixels"),
+    (_bomb(10000, 10000), "megapixels"),  # under PIL's own limit, over ours: refused from the header
+])
+def test_hostile_files_give_clear_messages(tmp_path, data, needle):
+    p = tmp_path / "photo.png"
+    p.write_bytes(data)
+    with pytest.raises(ImageError, match=needle):
+        I.explain_source(str(p), LITE)
+    with pytest.raises(ImageError, match="Upload a photo"):
+        I.load_photo(None)
