@@ -76,7 +76,7 @@ def test_endpoints_are_listed(client):
     for n in ["explain", "photo_change", "settings_change", "model_change", "restyle", "opacity", "compare",
               "pick_example", "find_classes", "models", "method_note"]:
         assert f"/imagenet_{n}" in names, n
-    assert all(n.startswith("/imagenet_") for n in names)
+    assert all(n.startswith(("/imagenet_", "/trust_imagenet_")) for n in names)
 
 
 def test_chelsea_is_a_cat_with_overlay_steps_downloads_and_numbers(client):

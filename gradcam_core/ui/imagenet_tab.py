@@ -18,6 +18,7 @@ import gradio as gr
 
 from .. import imagenet as svc
 from ..models import REGISTRY, default_model_key
+from . import trust
 from .common import user_errors
 
 CONCURRENCY = "imagenet"  # model runs: at most `concurrency_limit` at once, whatever the model
@@ -330,6 +331,8 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
         downloads = gr.File(label="Grayscale map, coloured heat map, overlay", file_count="multiple",
                             interactive=False)
         numbers = gr.JSON(label="Numbers: top 5, target, weights, map", open=False)
+
+    trust.build_imagenet_panel(photo, model, layer, target, concurrency_limit=concurrency_limit)
 
     state = gr.State(None)
 

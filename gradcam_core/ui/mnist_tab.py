@@ -14,6 +14,7 @@ from ..images import load_image
 from ..lenet import CLASSES, load_lenet
 from ..mnist import preprocess_digit, test_digits, to_tensor
 from ..steps import STEP_ORDER, build_steps, result_numbers
+from . import trust
 from .common import SafeImage, SafeSketchpad, code_block, user_errors
 
 LAYER = "conv2"
@@ -256,6 +257,8 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
             with gr.Accordion("Code", open=False):
                 code = code_block("")
         step_outputs += [md, img, code]
+
+    trust.build_mnist_panel(digit_state, target, concurrency_limit=concurrency_limit)
 
     outputs = [label, overlay, numbers, seen, digit_state] + step_outputs + [link_query]
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)

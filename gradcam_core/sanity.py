@@ -1,0 +1,682 @@
+"""Can I trust this heat map?  Two checks from the literature, computed from numbers.
+
+1. **Cascading randomisation** (Adebayo et al., 2018, "Sanity Checks for Saliency Maps").
+   Re-initialise the model's layers from the top (logits side) down, one stage at a time,
+   and compare the map after each stage with the original: Spearman rank correlation and
+   SSIM.  A map that explains *the model* must change when the model's learned weights are
+   destroyed.  Grad-CAM does; guided backprop (and so Guided Grad-CAM, largely) keeps showing
+   the image's edges.
+
+2. **Deletion / insertion** (Petsiuk et al., 2018, RISE).  Remove (deletion) or reveal
+   (insertion) the input's pixels in the order a map ranks them and follow the class
+   probability; the area under the curve (AUC) summarises it: low deletion AUC and high
+   insertion AUC mean the map found the pixels the model needs.  A random order and a
+   Sobel edge-magnitude "map" (which knows nothing about the model) are the baselines.
+
+The shared model is never modified: randomised copies are deep copies made per request
+(``copy.deepcopy``; hooks of the original are dropped from the copy); on the shared model
+only the engine's temporary, thread-filtered hook and the thread-local guided-backprop mode
+of :mod:`gradcam_core.guided` are used.
+
+No gradio import.  Everything runs on CPU tensors.
+
+Public API::
+
+    cascade(model, layer, x, target=None, stages=None, seed=0, methods=METHODS) -> Cascade
+    cascading_randomization(model, layer, x, target, stages=None, seed=0, method="Grad-CAM")
+        -> list[Stage(name, map, spearman, ssim)]            # first entry: "original"
+    default_stages(model) -> list[(stage name, [module names])]   # top (logits) first
+    deletion_insertion(model, x, target, saliency, steps=20, baseline="blur", ...) -> Curves
+    spearman(a, b), ssim(a, b), sobel_map(x)
+    reading(cascade=None, curves=None, method="Grad-CAM") -> str    # plain-language sentence(s)
+"""
+from __future__ import annotations
+
+import copy
+import math
+import zlib
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, NamedTuple, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .engine import CAMResult, GradCAM, Target, _as_targets, _check_input, eval_mode, resolve_layer
+from .postprocess import normalize_max, upsample
+
+__all__ = [
+    "METHODS",
+    "BASELINES",
+    "Stage",
+    "Cascade",
+    "Curves",
+    "default_stages",
+    "randomize_",
+    "cascade",
+    "cascading_randomization",
+    "deletion_insertion",
+    "spearman",
+    "ssim",
+    "sobel_map",
+    "reading",
+    "reading_cascade",
+    "reading_curves",
+    "MAX_STEPS",
+]
+
+#: The maps the cascading randomisation compares (all from the same randomised copies).
+METHODS = ("Grad-CAM", "Guided Grad-CAM", "Guided backprop")
+#: What a removed pixel becomes, in the model's input space ("zero" = 0 after the model's
+#: preprocessing: black for LeNet, whose inputs are in [0, 1]; mid-grey for Lite0).
+BASELINES = ("blur", "zero", "mean")
+MAX_STEPS = 50  # cap on deletion/insertion steps (the cost is ~2 forwards per step per ranking)
+
+ProgressFn = Callable[[float, str], None]
+
+
+# =========================================================================== similarity
+def _rank_rows(a: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share their mean rank) of each row of a 2-D array."""
+    from scipy.stats import rankdata
+
+    return rankdata(a, method="average", axis=1)
+
+
+def spearman(a, b) -> np.ndarray | float:
+    """Spearman rank correlation between maps ``a`` and ``b``, per map.
+
+    ``a``, ``b``: (H, W) -> float, or (N, H, W) -> (N,) array.  Ties get average ranks.  A
+    constant map has no ranking: the correlation is then defined as 1.0 if both maps are
+    constant and 0.0 otherwise (e.g. a randomised model whose Grad-CAM is all zero).
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    single = a.ndim == 2
+    a2, b2 = a.reshape(1 if single else a.shape[0], -1), b.reshape(1 if single else b.shape[0], -1)
+    if a2.shape != b2.shape:
+        raise ValueError(f"maps differ in shape: {a.shape} vs {b.shape}")
+    ra, rb = _rank_rows(a2), _rank_rows(b2)
+    ra -= ra.mean(axis=1, keepdims=True)
+    rb -= rb.mean(axis=1, keepdims=True)
+    na, nb = np.sqrt((ra * ra).sum(1)), np.sqrt((rb * rb).sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = (ra * rb).sum(1) / (na * nb)
+    flat_a, flat_b = na < 1e-12, nb < 1e-12
+    rho = np.where(flat_a | flat_b, np.where(flat_a & flat_b, 1.0, 0.0), rho)
+    rho = np.clip(rho, -1.0, 1.0)
+    return float(rho[0]) if single else rho
+
+
+def ssim(a, b) -> np.ndarray | float:
+    """Structural similarity of maps in [0, 1] (skimage, ``data_range=1``), per map.
+
+    (H, W) -> float; (N, H, W) -> (N,).  Maps smaller than 7 pixels on a side use a
+    smaller odd window.
+    """
+    from skimage.metrics import structural_similarity
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    single = a.ndim == 2
+    a3, b3 = (a[None], b[None]) if single else (a, b)
+    win = min(7, *a3.shape[1:])
+    win = win if win % 2 else win - 1
+    out = np.array([
+        structural_similarity(p, q, data_range=1.0, win_size=max(win, 3)) for p, q in zip(a3, b3)
+    ])
+    return float(out[0]) if single else out
+
+
+# =========================================================================== stages
+_NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
+
+
+def _has_params(m: nn.Module) -> bool:
+    return any(True for _ in m.parameters())
+
+
+def _is_norm(m: nn.Module) -> bool:
+    return isinstance(m, _NORM_TYPES)
+
+
+def _items(model: nn.Module) -> list[tuple[str, list[str], nn.Module]]:
+    """Parameter-bearing top-level pieces in forward order, as (name, [module names], module).
+
+    A ``nn.ModuleList`` (a list of blocks by construction) is always opened; a container
+    is also opened when the model has fewer than four parameter-bearing children (VGG's
+    ``features``/``classifier``, DenseNet's ``features``).  EfficientNet blocks (which carry
+    ``_block_args``) are grouped into the network's stages: consecutive blocks with the same
+    number of output channels.
+    """
+    top = [(n, m) for n, m in model.named_children() if _has_params(m)]
+    out: list[tuple[str, list[str], nn.Module]] = []
+    for name, mod in top:
+        children = [(f"{name}.{n}", m) for n, m in mod.named_children() if _has_params(m)]
+        open_it = children and (isinstance(mod, nn.ModuleList) or (len(top) < 4 and isinstance(mod, nn.Sequential)))
+        if not open_it:
+            out.append((name, [name], mod))
+            continue
+        if all(hasattr(m, "_block_args") for _, m in children):  # EfficientNet: group by stage
+            groups: list[list[tuple[str, nn.Module]]] = []
+            for n, m in children:
+                if groups and groups[-1][-1][1]._block_args.output_filters == m._block_args.output_filters:
+                    groups[-1].append((n, m))
+                else:
+                    groups.append([(n, m)])
+            for g in groups:
+                first, last = g[0][0], g[-1][0]
+                label = first if len(g) == 1 else f"{first}–{last.rsplit('.', 1)[-1]}"
+                out.append((label, [n for n, _ in g], g[0][1]))
+        else:
+            out.extend((n, [n], m) for n, m in children)
+    return out
+
+
+def default_stages(model: nn.Module) -> list[tuple[str, list[str]]]:
+    """Randomisation stages, top (logits side) first: ``[(stage name, [module names]), ...]``.
+
+    LeNet: fc3, fc2, fc1, conv2, conv1.  EfficientNet-Lite0: _fc, _conv_head+_bn1, then the
+    seven block stages (_blocks.15, _blocks.11–14, …, _blocks.0), then _conv_stem+_bn0.
+    torchvision ResNets: fc, layer4, …, layer1, conv1+bn1.  A normalisation layer is merged
+    into the stage before it (it belongs to that conv).
+    """
+    merged: list[tuple[str, list[str]]] = []
+    for label, names, mod in _items(model):
+        if merged and _is_norm(mod):
+            prev_label, prev_names = merged[-1]
+            merged[-1] = (f"{prev_label}+{label}", prev_names + names)
+        else:
+            merged.append((label, list(names)))
+    if not merged:
+        raise ValueError("This model has no parameters to randomise.")
+    return merged[::-1]
+
+
+def _stage_seed(seed: int, name: str) -> int:
+    return (int(seed) * 1_000_003 + zlib.crc32(name.encode())) % (2**63 - 1)
+
+
+@torch.no_grad()
+def randomize_(module: nn.Module, generator: torch.Generator) -> None:
+    """Re-initialise ``module`` (and its sub-modules) IN PLACE, from ``generator`` only.
+
+    Weights with a fan-in (conv, linear): uniform(±1/sqrt(fan_in)) — PyTorch's default
+    initialisation — and their biases likewise; normalisation layers: weight 1, bias 0,
+    running mean 0, running variance 1 (their reset state).  The global RNG is not used,
+    so concurrent requests stay reproducible.  Only ever call this on a private copy.
+    """
+    for m in module.modules():
+        if _is_norm(m):
+            if getattr(m, "weight", None) is not None:
+                m.weight.fill_(1.0)
+            if getattr(m, "bias", None) is not None:
+                m.bias.zero_()
+            if getattr(m, "running_mean", None) is not None:
+                m.running_mean.zero_()
+                m.running_var.fill_(1.0)
+            continue
+        params = dict(m.named_parameters(recurse=False))
+        w = params.get("weight")
+        fan_in = w[0].numel() if w is not None and w.dim() > 1 else None
+        for pname, p in params.items():
+            fi = fan_in if fan_in is not None else (p.shape[-1] if p.dim() > 0 else 1)
+            bound = 1.0 / math.sqrt(max(1, fi))
+            p.copy_(torch.rand(p.shape, generator=generator, dtype=torch.float32).mul_(2 * bound).sub_(bound).to(p.dtype))
+
+
+def _private_copy(model: nn.Module) -> nn.Module:
+    """A deep copy that shares nothing with ``model`` and carries none of its hooks.
+
+    The hook dictionaries are never iterated: they are mapped to fresh empty ones in the
+    deepcopy memo, because another request may register or remove its temporary engine hook
+    on the shared model while we copy (iterating a dict that changes size would fail)."""
+    memo: dict[int, object] = {}
+    for m in model.modules():
+        for name, value in vars(m).items():
+            if "hook" in name and isinstance(value, dict):
+                memo[id(value)] = type(value)()
+    dup = copy.deepcopy(model, memo)
+    for p in dup.parameters():
+        p.requires_grad_(False)  # only the input is differentiated; saves the param graph
+    dup.eval()
+    return dup
+
+
+# =========================================================================== guided backprop
+def _explain(model: nn.Module, layer, x: torch.Tensor, targets: Target, guided: bool):
+    """(CAMResult, guided backprop (N, C, H, W) or None) for fixed targets.
+
+    Guided backprop comes from :mod:`gradcam_core.guided` (a thread-local torch-function
+    mode: nothing is registered on the model)."""
+    if not guided:
+        return GradCAM(model, layer)(x, targets), None
+    from .guided import GuidedGradCAM
+
+    res = GuidedGradCAM(model, layer)(x, targets)
+    return res.cam, res.guided_backprop.detach()
+
+
+# =========================================================================== maps
+def _maps(cam: CAMResult, gb: torch.Tensor | None, methods: Sequence[str]) -> dict[str, np.ndarray]:
+    """The (N, H, W) maps in [0, 1] (divided by their max: zero stays zero) of each method."""
+    up = upsample(cam.cam, cam.input_size)  # (N, H, W), ReLU'd
+    out: dict[str, np.ndarray] = {}
+    for m in methods:
+        if m == "Grad-CAM":
+            v = up
+        elif m == "Guided backprop":
+            v = gb.abs().sum(dim=1)
+        elif m == "Guided Grad-CAM":
+            v = (gb * up[:, None]).abs().sum(dim=1)
+        else:
+            raise ValueError(f"Unknown method {m!r}; choose from {', '.join(METHODS)}.")
+        out[m] = normalize_max(v).numpy().astype(np.float32)
+    return out
+
+
+class Stage(NamedTuple):
+    """One step of the cascade.  For a single input (N = 1): ``map`` (H, W) in [0, 1],
+    ``spearman`` and ``ssim`` floats; for a batch: (N, H, W), (N,), (N,)."""
+
+    name: str
+    map: np.ndarray
+    spearman: np.ndarray | float
+    ssim: np.ndarray | float
+
+
+@dataclass
+class Cascade:
+    """Maps and similarities of every method after every stage (first stage: "original")."""
+
+    layer: str
+    targets: torch.Tensor  # (N,) the explained class (kept fixed through the cascade)
+    logits: torch.Tensor  # (N, C) of the original model
+    stages: list[str]  # "original", then the randomised stage names, top first
+    results: dict[str, list[Stage]]  # method -> one Stage per entry of ``stages``
+    seconds: float = 0.0
+    extras: dict = field(default_factory=dict)
+
+    def mean_spearman(self, method: str) -> np.ndarray:
+        """Mean (over the batch) rank correlation per stage, (len(stages),)."""
+        return np.array([float(np.mean(s.spearman)) for s in self.results[method]])
+
+    def mean_ssim(self, method: str) -> np.ndarray:
+        return np.array([float(np.mean(s.ssim)) for s in self.results[method]])
+
+
+def cascade(
+    model: nn.Module,
+    layer: Union[str, nn.Module],
+    x: torch.Tensor,
+    target: Target = None,
+    stages: Sequence[tuple[str, Sequence[str]]] | Sequence[str] | None = None,
+    seed: int = 0,
+    methods: Sequence[str] = METHODS,
+    progress: ProgressFn | None = None,
+    original: CAMResult | None = None,
+) -> Cascade:
+    """Cascading randomisation of ``model`` for all ``methods`` at once.
+
+    One private deep copy is made per call; stage k re-initialises that copy's modules of
+    stage k on top of stages 1..k-1 (cumulative, top first), with a generator seeded by
+    ``(seed, stage name)``.  The explained class is fixed to the original model's target.
+    ``stages``: (name, [module names]) pairs or plain module names, top first; default
+    :func:`default_stages`.  ``original``: a Grad-CAM result already computed on ``x``
+    with the shared model (saves one pass when only Grad-CAM is asked for).
+    ``progress(fraction, text)`` is called after each stage.
+    """
+    import time
+
+    t0 = time.perf_counter()
+    _check_input(x)
+    methods = tuple(methods)
+    for m in methods:
+        if m not in METHODS:
+            raise ValueError(f"Unknown method {m!r}; choose from {', '.join(METHODS)}.")
+    layer_name, _ = resolve_layer(model, layer)
+    if stages is None:
+        stage_list = default_stages(model)
+    else:
+        stage_list = [(s, [s]) if isinstance(s, str) else (str(s[0]), list(s[1])) for s in stages]
+    modules = dict(model.named_modules())
+    for name, names in stage_list:
+        for n in names:
+            if n not in modules:
+                raise ValueError(f"Stage {name!r}: the model has no module {n!r}.")
+    guided = any(m != "Grad-CAM" for m in methods)
+    total = len(stage_list) + 1
+
+    # the original model (shared: only temporary, thread-filtered hooks touch it)
+    if original is not None and not guided and original.layer == layer_name:
+        cam0, gb0 = original, None
+        targets = original.targets
+    else:
+        cam0, gb0 = _explain(model, layer_name, x, target, guided)  # resolves "predicted" itself
+        targets = cam0.targets
+    ref = _maps(cam0, gb0, methods)
+    n = x.shape[0]
+    single = n == 1
+
+    def stage(name, maps):
+        out = {}
+        for m in methods:
+            rho = spearman(ref[m], maps[m])
+            s = ssim(ref[m], maps[m])
+            out[m] = Stage(name, maps[m][0] if single else maps[m], float(rho[0]) if single else rho,
+                           float(s[0]) if single else s)
+        return out
+
+    results: dict[str, list[Stage]] = {m: [] for m in methods}
+    for m, st in stage(("original"), ref).items():
+        results[m].append(st)
+    if progress is not None:
+        progress(1 / total, "original model")
+
+    dup = _private_copy(model)
+    dup_modules = dict(dup.named_modules())
+    for i, (name, names) in enumerate(stage_list):
+        gen = torch.Generator().manual_seed(_stage_seed(seed, name))
+        for n_ in names:
+            randomize_(dup_modules[n_], gen)
+        cam, gb = _explain(dup, layer_name, x, targets, guided)
+        for m, st in stage(name, _maps(cam, gb, methods)).items():
+            results[m].append(st)
+        if progress is not None:
+            progress((i + 2) / total, f"randomised down to {name}")
+    del dup
+    return Cascade(
+        layer=layer_name,
+        targets=targets,
+        logits=cam0.logits,
+        stages=["original"] + [s for s, _ in stage_list],
+        results=results,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def cascading_randomization(
+    model: nn.Module,
+    layer: Union[str, nn.Module],
+    x: torch.Tensor,
+    target: Target = None,
+    stages=None,
+    seed: int = 0,
+    method: str = "Grad-CAM",
+    progress: ProgressFn | None = None,
+) -> list[Stage]:
+    """``[(stage_name, map, spearman, ssim), ...]`` for one method; the first entry is the
+    original model (ρ = SSIM = 1).  See :func:`cascade`."""
+    return cascade(model, layer, x, target, stages, seed, (method,), progress).results[method]
+
+
+# =========================================================================== deletion / insertion
+def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    r = max(1, int(math.ceil(3 * sigma)))
+    t = torch.arange(-r, r + 1, dtype=torch.float32)
+    k = torch.exp(-(t * t) / (2 * sigma * sigma))
+    k = (k / k.sum()).to(x.dtype)
+    c = x.shape[1]
+    pad_mode = "reflect" if min(x.shape[-2:]) > r else "replicate"
+    y = F.conv2d(F.pad(x, (r, r, 0, 0), mode=pad_mode), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(F.pad(y, (0, 0, r, r), mode=pad_mode), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+def blur_sigma(h: int, w: int) -> float:
+    """Gaussian sigma of the "blur" baseline: 5 px at 224 (as in RISE), at least 2 px (so a
+    28×28 digit really loses its strokes)."""
+    return max(2.0, 5.0 * max(h, w) / 224.0)
+
+
+def make_baseline(x: torch.Tensor, baseline: str = "blur") -> torch.Tensor:
+    """What removed pixels become, (1, C, H, W) in the model's input space."""
+    if baseline == "zero":
+        return torch.zeros_like(x)
+    if baseline == "mean":
+        return x.mean(dim=(2, 3), keepdim=True).expand_as(x).clone()
+    if baseline == "blur":
+        return _gaussian_blur(x, blur_sigma(*x.shape[-2:]))
+    raise ValueError(f"Unknown baseline {baseline!r}; choose one of: {', '.join(BASELINES)}.")
+
+
+def sobel_map(x: torch.Tensor) -> np.ndarray:
+    """Edge magnitude of the input (channel mean, 3×3 Sobel, replicate padding), (H, W).
+
+    A "saliency map" that looks at the picture only, never at the model."""
+    g = x[:1].float().mean(dim=1, keepdim=True)
+    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+    k = torch.stack([kx, kx.t()])[:, None]
+    e = F.conv2d(F.pad(g, (1, 1, 1, 1), mode="replicate"), k)
+    return torch.sqrt((e * e).sum(dim=1))[0].numpy()
+
+
+def _order(saliency: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Pixel indices, most salient first; ties broken at random (seeded)."""
+    s = np.nan_to_num(np.asarray(saliency, dtype=np.float64).ravel(), nan=-np.inf)
+    return np.lexsort((rng.random(s.size), -s))
+
+
+def _random_order(h: int, w: int, cell: int | None, rng: np.random.Generator) -> np.ndarray:
+    """A random pixel order by squares of ``cell`` pixels (all pixels of a square together)."""
+    cell = max(1, int(round(max(h, w) / 28))) if cell is None else max(1, int(cell))
+    if cell == 1:
+        return rng.permutation(h * w)
+    cols = -(-w // cell)
+    ids = (np.arange(h)[:, None] // cell) * cols + (np.arange(w)[None, :] // cell)
+    rank = rng.permutation(int(ids.max()) + 1)[ids.ravel()]
+    return np.lexsort((rng.random(h * w), rank))
+
+
+def _auc(fractions: np.ndarray, probs: np.ndarray) -> float:
+    return float(np.trapezoid(probs, fractions))
+
+
+@dataclass
+class Curves:
+    """Class probability vs fraction of pixels removed (deletion) / revealed (insertion)."""
+
+    target: int
+    baseline: str
+    fractions: np.ndarray  # (steps + 1,) 0 … 1
+    deletion: dict[str, np.ndarray]  # ranking name -> (steps + 1,) probabilities
+    insertion: dict[str, np.ndarray]
+    auc_deletion: dict[str, float]  # lower is better
+    auc_insertion: dict[str, float]  # higher is better
+    n_forwards: int  # images actually run through the model
+    seconds: float = 0.0
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.deletion)
+
+    def table(self) -> list[list]:
+        """Rows [ranking, deletion AUC, insertion AUC] rounded to 3 decimals."""
+        return [[k, round(self.auc_deletion[k], 3), round(self.auc_insertion[k], 3)] for k in self.names]
+
+
+def deletion_insertion(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: Target,
+    saliency,
+    steps: int = 20,
+    baseline: str = "blur",
+    batch: int | None = None,
+    progress: ProgressFn | None = None,
+    logits: torch.Tensor | None = None,
+    name: str = "Grad-CAM",
+    compare: Sequence[str] = ("random", "Sobel"),
+    seed: int = 0,
+    random_cell: int | None = None,
+) -> Curves:
+    """Deletion and insertion curves of one input for ``saliency`` and the baselines.
+
+    ``x``: (1, C, H, W) as the model expects it.  ``saliency``: an (H, W) map (any scale;
+    upsampled bilinearly if smaller), or a mapping name -> map to rank several maps.
+    Step k of ``steps`` (capped at :data:`MAX_STEPS`) removes / reveals the top
+    ``round(k / steps · H·W)`` pixels of each ranking; removed pixels take the value of the
+    ``baseline`` image (see :func:`make_baseline`).  ``compare``: "random" (a seeded
+    random order of ``random_cell``-pixel squares: default 1 px at 28×28, 8 px at 224×224,
+    so random deletion removes patches rather than sprinkling single-pixel noise, to which
+    ImageNet CNNs are unusually sensitive) and/or "Sobel" (:func:`sobel_map`).  All perturbed images are evaluated in
+    batches of ``batch`` (default: about 2 MB of input per batch, 3 images at 224×224: larger
+    batches are slower per image on CPU); the original image
+    (``logits``, if given, is reused for it) and the all-baseline image are evaluated once
+    for all rankings.  ``progress(fraction, text)`` is called after each batch.
+    """
+    import time
+
+    t0 = time.perf_counter()
+    _check_input(x)
+    if x.shape[0] != 1:
+        raise ValueError(f"deletion_insertion explains one image at a time; got a batch of {x.shape[0]}.")
+    steps = int(steps)
+    if not 2 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be between 2 and {MAX_STEPS}, not {steps}.")
+    _, c, h, w = x.shape
+    rng = np.random.default_rng(seed)
+
+    maps = dict(saliency) if isinstance(saliency, Mapping) else {name: saliency}
+    rankings: dict[str, np.ndarray] = {}
+    for k, m in maps.items():
+        m = torch.as_tensor(np.asarray(m, dtype=np.float32))
+        if m.dim() != 2:
+            raise ValueError(f"the saliency map {k!r} must be 2-D (H, W), not {tuple(m.shape)}.")
+        if tuple(m.shape) != (h, w):
+            m = upsample(m, (h, w))
+        rankings[k] = _order(m.numpy(), rng)
+    for k in compare:
+        if k == "random":
+            rankings["random"] = _random_order(h, w, random_cell, rng)
+        elif k == "Sobel":
+            rankings["Sobel"] = _order(sobel_map(x), rng)
+        else:
+            raise ValueError(f"Unknown comparison {k!r}; use 'random' and/or 'Sobel'.")
+
+    base = make_baseline(x, baseline)
+    counts = np.round(np.linspace(0, h * w, steps + 1)).astype(np.int64)
+    fractions = counts / float(h * w)
+
+    # Work list: (ranking, kind, step) for every image that differs from x and from base.
+    jobs = [(r, kind, k) for r in rankings for kind, ks in (("del", range(1, steps)), ("ins", range(1, steps))) for k in ks]
+    batch = int(batch) if batch else max(1, min(256, (1 << 19) // (c * h * w)))
+
+    reused = logits is not None
+    with torch.inference_mode(False), eval_mode(model), torch.no_grad():
+        if logits is None:
+            logits = model(x)
+        logits = torch.as_tensor(logits).reshape(1, -1)
+        tgt = int(_as_targets(target, logits)[0])
+        p_full = float(torch.softmax(logits.float(), dim=1)[0, tgt])
+        p_base = float(torch.softmax(model(base).float(), dim=1)[0, tgt])
+        probs: dict[tuple[str, str, int], float] = {}
+        xf, bf = x.reshape(c, h * w), base.reshape(c, h * w)
+        done = 0
+        for s in range(0, len(jobs), batch):
+            chunk = jobs[s : s + batch]
+            imgs = torch.empty(len(chunk), c, h * w, dtype=x.dtype)
+            for j, (r, kind, k) in enumerate(chunk):
+                idx = torch.from_numpy(rankings[r][: counts[k]])
+                if kind == "del":
+                    img = xf.clone()
+                    img[:, idx] = bf[:, idx]
+                else:
+                    img = bf.clone()
+                    img[:, idx] = xf[:, idx]
+                imgs[j] = img
+            out = torch.softmax(model(imgs.reshape(-1, c, h, w)).float(), dim=1)[:, tgt]
+            for j, job in enumerate(chunk):
+                probs[job] = float(out[j])
+            done += len(chunk)
+            if progress is not None:
+                progress(done / max(1, len(jobs)), f"{done}/{len(jobs)} perturbed images")
+
+    dele, ins = {}, {}
+    for r in rankings:
+        dele[r] = np.array([p_full] + [probs[(r, "del", k)] for k in range(1, steps)] + [p_base])
+        ins[r] = np.array([p_base] + [probs[(r, "ins", k)] for k in range(1, steps)] + [p_full])
+    return Curves(
+        target=tgt,
+        baseline=baseline,
+        fractions=fractions,
+        deletion=dele,
+        insertion=ins,
+        auc_deletion={r: _auc(fractions, v) for r, v in dele.items()},
+        auc_insertion={r: _auc(fractions, v) for r, v in ins.items()},
+        n_forwards=len(jobs) + 1 + (0 if reused else 1),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+# =========================================================================== plain language
+def _f(v: float) -> str:
+    return f"{v:.2f}"
+
+
+def reading_cascade(result: Cascade, method: str = "Grad-CAM", high: float = 0.5) -> str:
+    """One or two sentences on how the map of ``method`` reacts to the randomisation."""
+    rows = result.results[method]
+    if len(rows) < 2:
+        return ""
+    rho = result.mean_spearman(method)
+    first, last = rows[1].name, rows[-1].name
+    r1, rl = rho[1], rho[-1]
+    name = "the map" if method == "Grad-CAM" else f"{method}'s map"
+    if r1 < high:
+        s = (f"After randomising {first}, {name}'s rank correlation with the original falls to {_f(r1)}: "
+             f"the map depends on what the model learned.") if method == "Grad-CAM" else (
+             f"After randomising {first}, {name} keeps a rank correlation of only {_f(r1)} with the original: "
+             "it depends on what the model learned.")
+    else:
+        s = (f"After randomising {first}, {name} still has a rank correlation of {_f(r1)} with the original")
+        s += (f", and {_f(rl)} once everything down to {last} is random" if len(rows) > 2 else "")
+        s += ": it shows the picture's structure more than what the model learned."
+    others = [m for m in result.results if m != method]
+    if others:
+        parts = [f"{m} {_f(result.mean_spearman(m)[1])}" for m in others]
+        s += f" (Same step, other maps: {', '.join(parts)}.)"
+    return s
+
+
+def reading_curves(curves: Curves, name: str | None = None) -> str:
+    """Sentences comparing the map's deletion/insertion AUCs with the random and Sobel ones."""
+    names = [k for k in curves.names if k not in ("random", "Sobel")]
+    name = name or (names[0] if names else curves.names[0])
+    d, i = curves.auc_deletion[name], curves.auc_insertion[name]
+    out = []
+    p0 = float(curves.deletion[name][0])
+    if "random" in curves.auc_deletion:
+        dr, ir = curves.auc_deletion["random"], curves.auc_insertion["random"]
+        if d < dr:
+            ratio = dr / max(d, 1e-3)
+            out.append(f"{name}'s deletion AUC is {_f(d)} vs {_f(dr)} for a random order: removing the pixels it "
+                       f"ranks first destroys the prediction {ratio:.1f}× faster than chance.")
+        else:
+            out.append(f"{name}'s deletion AUC is {_f(d)} vs {_f(dr)} for a random order: removing the pixels it "
+                       "ranks first hurts the prediction no more than chance (scattered holes are themselves "
+                       "unusual for a CNN, so look at insertion too).")
+        if i > ir:
+            out.append(f"Revealing them first brings it back with an insertion AUC of {_f(i)} vs {_f(ir)} (random).")
+        else:
+            out.append(f"Revealing them first does not bring it back faster than chance "
+                       f"(insertion AUC {_f(i)} vs {_f(ir)}).")
+    if "Sobel" in curves.auc_deletion:
+        ds = curves.auc_deletion["Sobel"]
+        if ds < d:
+            out.append(f"An edge detector that ignores the model does better here (deletion AUC {_f(ds)}): "
+                       "part of what the pixel ranking finds may simply be the image's edges.")
+        else:
+            out.append(f"An edge detector that ignores the model does worse (deletion AUC {_f(ds)}), "
+                       "so the map is not just following edges.")
+    if p0 < 0.2:
+        out.append(f"Note: the model gives this class only {p0:.0%} to begin with, so the curves start low.")
+    return " ".join(out)
+
+
+def reading(cascade: Cascade | None = None, curves: Curves | None = None, method: str = "Grad-CAM") -> str:
+    """The plain-language reading of whatever was computed (either or both)."""
+    parts = []
+    if curves is not None:
+        parts.append(reading_curves(curves))
+    if cascade is not None and method in cascade.results:
+        parts.append(reading_cascade(cascade, method))
+    return " ".join(p for p in parts if p)

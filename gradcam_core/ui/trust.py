@@ -1,0 +1,419 @@
+"""The "Can I trust it?" panel: cascading randomisation and deletion/insertion, on screen.
+
+Mount it inside a tab, after that tab's own components exist::
+
+    trust.build_mnist_panel(digit_state, target)                       # inside the MNIST tab
+    trust.build_imagenet_panel(image, model_dd, layer_dd, target_dd)   # inside the ImageNet tab
+
+The panel reads the tab's components (never writes them) and has its own buttons, progress
+and outputs.  API names: ``trust_mnist_cascade``, ``trust_mnist_cascade_view``,
+``trust_mnist_curves`` (and ``trust_imagenet_…``).  The numbers come from
+:mod:`gradcam_core.sanity`; this module only parses inputs and draws.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import Callable
+
+import gradio as gr
+import numpy as np
+
+from .. import render, sanity
+from ..engine import GradCAM
+from .common import user_errors
+
+__all__ = [
+    "build_mnist_panel",
+    "build_imagenet_panel",
+    "TrustPanel",
+    "mnist_cascade",
+    "mnist_curves",
+    "imagenet_cascade",
+    "imagenet_curves",
+    "curves_figure",
+]
+
+BASELINE_CHOICES = [
+    ("black / zero", "zero"),
+    ("blurred image", "blur"),
+    ("mean colour", "mean"),
+]
+TILE_MNIST = 140  # gallery tile (px) of a 28×28 map (5 px per pixel)
+IMAGENET_MAX_STEPS = 30  # 3 rankings × 2 curves × 29 + 1 = 175 forwards of a 224×224 model at most
+INTRO = (
+    "Two checks from the research literature. **Randomise the model:** the network's learned weights are "
+    "replaced by random ones, one block at a time from the output down; a map that explains *the model* "
+    "must change (Adebayo et al., 2018). **Delete / insert pixels:** remove the pixels the map ranks first "
+    "and watch the class probability; a good map makes it fall fast (RISE, Petsiuk et al., 2018)."
+)
+
+
+# =========================================================================== parsing
+def _parse_target(choice, categories: list[str] | None = None) -> int | None:
+    """'predicted' / None -> None; 3, '3', '207 · golden retriever', or an exact class name -> int."""
+    if choice is None or (isinstance(choice, str) and choice.strip().lower() in ("", "predicted", "top-1")):
+        return None
+    if isinstance(choice, (int, np.integer)) and not isinstance(choice, bool):
+        t = int(choice)
+    elif isinstance(choice, float) and choice.is_integer():
+        t = int(choice)
+    elif isinstance(choice, str):
+        m = re.match(r"\s*(\d+)\b", choice)
+        if m:
+            t = int(m.group(1))
+        elif categories and choice.strip() in categories:
+            t = categories.index(choice.strip())
+        else:
+            raise ValueError(f"Target must be 'predicted' or a class, not {choice!r}.")
+    else:
+        raise ValueError(f"Target must be 'predicted' or a class, not {choice!r}.")
+    n = len(categories) if categories else None
+    if t < 0 or (n is not None and t >= n):
+        raise ValueError(f"Target {t} is out of range (0 to {(n or 1) - 1}).")
+    return t
+
+
+def _steps(value, lo: int = 4, hi: int = sanity.MAX_STEPS) -> int:
+    try:
+        s = int(round(float(value)))
+    except (TypeError, ValueError):
+        raise ValueError(f"The number of steps must be a number, not {value!r}.") from None
+    if not lo <= s <= hi:
+        raise ValueError(f"The number of steps must be between {lo} and {hi}.")
+    return s
+
+
+def _baseline(value) -> str:
+    if value not in sanity.BASELINES:
+        raise ValueError(f"Unknown baseline {value!r}; choose one of: {', '.join(sanity.BASELINES)}.")
+    return value
+
+
+def _method(value) -> str:
+    return value if value in sanity.METHODS else "Grad-CAM"
+
+
+# =========================================================================== drawing
+def _stage_caption(stages: list[str], k: int) -> str:
+    if k == 0:
+        return "original model"
+    return f"{stages[1]} randomised" if k == 1 else f"{stages[1]}→{stages[k]} randomised"
+
+
+def _tile(method: str, m: np.ndarray, picture: np.ndarray, size: int | None) -> np.ndarray:
+    if method == "Grad-CAM":
+        img = render.overlay(picture, m, alpha=0.5)
+    else:
+        img = render.colorize(m, "gray", 0.0, 1.0)
+    return render.enlarge(img, size) if size else img
+
+
+def _gallery_items(cas: sanity.Cascade, picture: np.ndarray, size: int | None) -> dict[str, list]:
+    """Per method: (tile with its numbers drawn above it, caption).  The numbers are on the
+    tile too because a phone-width gallery truncates captions after the stage name."""
+    out = {}
+    for method, rows in cas.results.items():
+        items = []
+        for k, st in enumerate(rows):
+            tile = _tile(method, st.map, picture, size)
+            numbers = "reference" if k == 0 else f"ρ {st.spearman:.2f} · SSIM {st.ssim:.2f}"
+            tile = render.caption_image(tile, numbers, font_size=13)
+            cap = _stage_caption(cas.stages, k)
+            if k:
+                cap += f" · ρ={st.spearman:.2f} · SSIM={st.ssim:.2f}"
+            items.append((tile, cap))
+        out[method] = items
+    return out
+
+
+def _cascade_table(cas: sanity.Cascade) -> list[list]:
+    rows = []
+    for k, name in enumerate(cas.stages):
+        label = "none (original)" if k == 0 else ("…→" if k > 1 else "") + name
+        rows.append([label] + [round(float(cas.results[m][k].spearman), 2) for m in sanity.METHODS])
+    return rows
+
+
+CASCADE_HEADERS = ["randomised", "Grad-CAM", "Guided GC", "Guided BP"]
+AUC_HEADERS = ["ranking", "deletion AUC ↓", "insertion AUC ↑"]
+
+_mpl_lock = threading.Lock()
+
+
+def curves_figure(curves: sanity.Curves, class_name: str = "") -> np.ndarray:
+    """Deletion (top) and insertion (bottom) curves as an RGB array (phone-width, stacked)."""
+    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    styles = {"random": dict(color="0.45", ls="--"), "Sobel": dict(color="#0571b0", ls=":")}
+    with _mpl_lock:  # Agg is fine in threads, but font caches are shared; keep it simple
+        fig = Figure(figsize=(4.6, 5.4), dpi=110, layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(2, 1, sharex=True)
+        for ax, kind, data, aucs in (
+            (axes[0], "Deletion", curves.deletion, curves.auc_deletion),
+            (axes[1], "Insertion", curves.insertion, curves.auc_insertion),
+        ):
+            for name, ys in data.items():
+                st = styles.get(name, dict(color="#ca0020", ls="-", lw=2))
+                ax.plot(curves.fractions, ys, label=f"{name} (AUC {aucs[name]:.2f})", **st)
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_xlim(0, 1)
+            ax.grid(alpha=0.3)
+            ax.set_title(f"{kind}: pixels {'removed' if kind == 'Deletion' else 'revealed'}, best first",
+                         fontsize=10)
+            ax.set_ylabel(f"P({class_name})" if class_name else "probability", fontsize=9)
+            ax.legend(fontsize=8, loc="best", frameon=False)
+            ax.tick_params(labelsize=8)
+        axes[1].set_xlabel("fraction of pixels", fontsize=9)
+        fig.canvas.draw()
+        return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def _auc_rows(curves: sanity.Curves) -> list[list]:
+    return curves.table()
+
+
+def _curves_outputs(curves: sanity.Curves, class_name: str):
+    return curves_figure(curves, class_name), _auc_rows(curves), sanity.reading_curves(curves)
+
+
+def _cascade_outputs(cas: sanity.Cascade, picture: np.ndarray, method: str, size: int | None):
+    items = _gallery_items(cas, picture, size)
+    readings = {m: sanity.reading_cascade(cas, m) for m in cas.results}
+    state = {"items": items, "readings": readings}
+    return items[method], _cascade_table(cas), readings[method], state
+
+
+def _progress_fn(progress) -> Callable[[float, str], None] | None:
+    if progress is None:
+        return None
+
+    def fn(fraction: float, text: str) -> None:
+        try:
+            progress(float(fraction), desc=text)
+        except Exception:  # progress is cosmetic: never fail a request for it
+            pass
+
+    return fn
+
+
+# =========================================================================== MNIST
+def _digit(digit) -> np.ndarray:
+    if digit is None:
+        raise ValueError("Choose, draw or upload a digit first.")
+    d = np.asarray(digit, dtype=np.float32)
+    if d.shape != (28, 28):
+        raise ValueError(f"The current digit must be 28×28, not {d.shape}.")
+    return d
+
+
+def _lenet():
+    from .mnist_tab import LAYER, model
+
+    return model(), LAYER
+
+
+def mnist_cascade(digit, target_choice="predicted", method="Grad-CAM", seed=0, progress=None):
+    """(gallery items, table rows, reading, state) of the cascade on one digit."""
+    from ..mnist import to_tensor
+
+    d = _digit(digit)
+    net, layer = _lenet()
+    cas = sanity.cascade(net, layer, to_tensor(d), _parse_target(target_choice, [str(i) for i in range(10)]),
+                         seed=int(seed), progress=_progress_fn(progress))
+    return _cascade_outputs(cas, d, _method(method), TILE_MNIST)
+
+
+def mnist_curves(digit, target_choice="predicted", baseline="zero", steps=20, progress=None):
+    """(curves image, AUC rows, reading) of deletion/insertion on one digit."""
+    from ..mnist import to_tensor
+
+    d = _digit(digit)
+    net, layer = _lenet()
+    x = to_tensor(d)
+    res = GradCAM(net, layer)(x, _parse_target(target_choice, [str(i) for i in range(10)]))
+    curves = sanity.deletion_insertion(net, x, res.targets, res.upsampled()[0].numpy(), steps=_steps(steps),
+                                       baseline=_baseline(baseline), logits=res.logits,
+                                       progress=_progress_fn(progress))
+    return _curves_outputs(curves, str(curves.target))
+
+
+# =========================================================================== ImageNet
+def _photo_source(photo):
+    """The photo component's raw value (events run with preprocess=False, as in the ImageNet
+    tab: gradio never decodes an upload, so a hostile file gets images.load_image's message)."""
+    if photo is None:
+        raise ValueError("Upload a photo, take one with the camera, paste one, or tap an example first.")
+    if isinstance(photo, dict):
+        for key in ("path", "url"):
+            if photo.get(key):
+                return photo[key]
+        raise ValueError("The photo did not arrive; please upload it again.")
+    return getattr(photo, "path", None) or photo
+
+
+def _spec(model_value):
+    from .. import imagenet as svc
+    from ..models import ModelUnavailableError
+
+    spec = svc.get_spec(model_value)
+    ok, why = spec.availability()
+    if not ok:
+        raise ValueError(f"{spec.title} is not available here: {why}")
+    try:
+        return spec, spec.load()
+    except ModelUnavailableError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _layer(spec, layer_value) -> str:
+    if layer_value in (None, ""):
+        return spec.default_layer
+    for info in spec.layers:
+        if layer_value in (info.name, info.label):
+            return info.name
+    return str(layer_value)  # any real module name also works (the engine validates it)
+
+
+def _imagenet_input(image, model_value, layer_value, target_value):
+    from .. import imagenet as svc
+
+    spec, net = _spec(model_value)
+    pil = svc.load_photo(_photo_source(image))
+    x = spec.preprocess(pil)
+    picture = np.asarray(spec.display_image(pil))
+    return spec, net, _layer(spec, layer_value), x, picture, svc.parse_class(target_value)
+
+
+def imagenet_cascade(image, model_value, layer_value=None, target_value="predicted", method="Grad-CAM", seed=0,
+                     progress=None):
+    spec, net, layer, x, picture, target = _imagenet_input(image, model_value, layer_value, target_value)
+    cas = sanity.cascade(net, layer, x, target, seed=int(seed), progress=_progress_fn(progress))
+    return _cascade_outputs(cas, picture, _method(method), None)
+
+
+def imagenet_curves(image, model_value, layer_value=None, target_value="predicted", baseline="blur", steps=10,
+                    progress=None):
+    spec, net, layer, x, picture, target = _imagenet_input(image, model_value, layer_value, target_value)
+    res = GradCAM(net, layer)(x, target)
+    curves = sanity.deletion_insertion(net, x, res.targets, res.upsampled()[0].numpy(),
+                                       steps=_steps(steps, hi=IMAGENET_MAX_STEPS), baseline=_baseline(baseline),
+                                       logits=res.logits, progress=_progress_fn(progress))
+    return _curves_outputs(curves, spec.categories[curves.target])
+
+
+# =========================================================================== events
+# Explicit signatures: Gradio maps inputs to parameters and finds gr.Progress by default value.
+@user_errors
+def _mnist_cascade_event(digit, target_choice, method, progress=gr.Progress()):
+    return mnist_cascade(digit, target_choice, method, progress=progress)
+
+
+@user_errors
+def _mnist_curves_event(digit, target_choice, baseline, steps, progress=gr.Progress()):
+    return mnist_curves(digit, target_choice, baseline, steps, progress=progress)
+
+
+@user_errors
+def _imagenet_cascade_event(image, model_value, layer_value, target_value, method, progress=gr.Progress()):
+    return imagenet_cascade(image, model_value, layer_value, target_value, method, progress=progress)
+
+
+@user_errors
+def _imagenet_curves_event(image, model_value, layer_value, target_value, baseline, steps, progress=gr.Progress()):
+    return imagenet_curves(image, model_value, layer_value, target_value, baseline, steps, progress=progress)
+
+
+# =========================================================================== the panel
+@dataclass
+class TrustPanel:
+    """The panel's own components (for tests, or to wire more events)."""
+
+    accordion: gr.Accordion
+    cascade_button: gr.Button
+    method: gr.Radio
+    gallery: gr.Gallery
+    cascade_table: gr.Dataframe
+    cascade_reading: gr.Markdown
+    cascade_state: gr.State
+    baseline: gr.Dropdown
+    steps: gr.Slider
+    curves_button: gr.Button
+    curves_plot: gr.Image
+    auc_table: gr.Dataframe
+    curves_reading: gr.Markdown
+
+
+@user_errors
+def _view_event(method, state):
+    """Switch the gallery between methods without recomputing."""
+    if not state:
+        return [], ""
+    method = _method(method)
+    return state["items"][method], state["readings"][method]
+
+
+def _build(prefix: str, inputs: list, cascade_fn, curves_fn, *, baseline: str, steps: int, max_steps: int,
+           concurrency_id: str, concurrency_limit, open: bool, note: str, preprocess: bool = True) -> TrustPanel:
+    with gr.Accordion("Can I trust it? Sanity checks", open=open) as acc:
+        gr.Markdown(INTRO + (" " + note if note else ""), elem_classes="tight-md")
+        gr.Markdown("### 1 · Randomise the model, block by block", elem_classes="tight-md")
+        cascade_button = gr.Button("Randomise the model", variant="primary")
+        method = gr.Radio(list(sanity.METHODS), value="Grad-CAM", label="Show the maps of")
+        gallery = gr.Gallery(columns=2, height="auto", allow_preview=True, object_fit="contain", format="png",
+                             label="Maps, top layers randomised first", show_label=False, buttons=[],
+                             elem_classes="step-image")
+        cascade_table = gr.Dataframe(headers=CASCADE_HEADERS, interactive=False, wrap=True,
+                                     label="ρ: rank correlation with the original map (1 = unchanged; "
+                                           "GC = Grad-CAM, BP = backprop)")
+        cascade_reading = gr.Markdown(elem_classes="tight-md")
+        cascade_state = gr.State(None)
+
+        gr.Markdown("### 2 · Delete or insert pixels, most important first", elem_classes="tight-md")
+        with gr.Row():
+            baseline_dd = gr.Dropdown(BASELINE_CHOICES, value=baseline, label="Removed pixels become", scale=1)
+            steps_sl = gr.Slider(4, max_steps, value=steps, step=1, label="Steps (fewer = faster)", scale=1)
+        curves_button = gr.Button("Delete and insert pixels", variant="primary")
+        curves_plot = gr.Image(label="Class probability as pixels are removed / revealed", interactive=False,
+                               format="png", show_label=True)
+        auc_table = gr.Dataframe(headers=AUC_HEADERS, interactive=False, wrap=True,
+                                 label="Area under each curve (ranking: which pixels go first)")
+        curves_reading = gr.Markdown(elem_classes="tight-md")
+
+    common = dict(concurrency_id=concurrency_id, concurrency_limit=concurrency_limit, preprocess=preprocess)
+    cascade_button.click(cascade_fn, inputs + [method], [gallery, cascade_table, cascade_reading, cascade_state],
+                         api_name=f"{prefix}cascade", **common)
+    method.change(_view_event, [method, cascade_state], [gallery, cascade_reading],
+                  api_name=f"{prefix}cascade_view", concurrency_id=f"{prefix}view", concurrency_limit=None,
+                  show_progress="hidden")
+    curves_button.click(curves_fn, inputs + [baseline_dd, steps_sl], [curves_plot, auc_table, curves_reading],
+                        api_name=f"{prefix}curves", **common)
+    return TrustPanel(acc, cascade_button, method, gallery, cascade_table, cascade_reading, cascade_state,
+                      baseline_dd, steps_sl, curves_button, curves_plot, auc_table, curves_reading)
+
+
+def build_mnist_panel(digit_state, target, *, concurrency_id: str = "lenet",
+                      concurrency_limit: int | None | str = "default", open: bool = False) -> TrustPanel:
+    """The panel for the MNIST tab.  ``digit_state``: the gr.State holding the current 28×28
+    digit in [0, 1]; ``target``: the "predicted"/"0"…"9" dropdown.  Call it inside the tab."""
+    return _build("trust_mnist_", [digit_state, target], _mnist_cascade_event, _mnist_curves_event,
+                  baseline="zero", steps=20,
+                  max_steps=sanity.MAX_STEPS, concurrency_id=concurrency_id, concurrency_limit=concurrency_limit,
+                  open=open, note="LeNet, Grad-CAM on conv2; the digit and class are the ones chosen above.")
+
+
+def build_imagenet_panel(image, model, layer, target, *, concurrency_id: str = "imagenet",
+                         concurrency_limit: int | None | str = "default", open: bool = False) -> TrustPanel:
+    """The panel for the ImageNet tab.  ``image``: the photo component (its events run with
+    preprocess=False, like the tab's: the raw file payload goes to ``imagenet.load_photo``);
+    ``model``: dropdown of model keys (or titles); ``layer``: dropdown of layer names (or
+    their labels; empty = the model's default); ``target``: "predicted", a class index,
+    "207 · name" or a class name.  Call it inside the tab, after those components."""
+    return _build("trust_imagenet_", [image, model, layer, target], _imagenet_cascade_event,
+                  _imagenet_curves_event,
+                  baseline="blur", steps=10, max_steps=IMAGENET_MAX_STEPS, concurrency_id=concurrency_id,
+                  concurrency_limit=concurrency_limit, open=open, preprocess=False,
+                  note="Uses the picture, model, layer and class chosen above; expect a few seconds per check.")
