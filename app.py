@@ -13,11 +13,11 @@ import os
 import gradio as gr
 import torch
 
-from gradcam_core.ui import imagenet_tab, mnist_tab
+from gradcam_core.ui import imagenet_tab, mnist_tab, spurious_tab
 from gradcam_core.ui.common import CSS
 
 TITLE = "Grad-CAM Explorer"
-PAGE_CSS = CSS + imagenet_tab.CSS
+PAGE_CSS = CSS + imagenet_tab.CSS + spurious_tab.CSS
 
 
 def build_app(concurrency: int = 2) -> gr.Blocks:
@@ -29,6 +29,8 @@ def build_app(concurrency: int = 2) -> gr.Blocks:
                 mnist_tab.build(demo, concurrency_limit=concurrency)
             with gr.Tab("ImageNet", id="imagenet"):
                 imagenet_tab.build(demo, concurrency_limit=concurrency)
+            with gr.Tab("Shortcuts", id="spurious"):
+                spurious_tab.build(demo, concurrency_limit=concurrency)
     return demo
 
 

@@ -129,6 +129,30 @@ def test_mnist_on_a_phone(server, browser):
     )
     _no_horizontal_overflow(page)
     page.screenshot(path=str(ARTIFACTS / "phone-mnist-photo.png"), full_page=False)
+
+    # draw a "7" on the sketchpad with the pointer, as a finger would
+    page.get_by_role("tab", name="Draw").click()
+    canvas = page.locator("canvas").first
+    canvas.wait_for(timeout=30000)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box and box["width"] > 100
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x0 + 0.25 * w, y0 + 0.2 * h)
+    page.mouse.down()
+    for t in range(1, 11):
+        page.mouse.move(x0 + (0.25 + 0.5 * t / 10) * w, y0 + 0.2 * h)
+    for t in range(1, 16):
+        page.mouse.move(x0 + (0.75 - 0.3 * t / 15) * w, y0 + (0.2 + 0.65 * t / 15) * h)
+    page.mouse.up()
+    page.screenshot(path=str(ARTIFACTS / "phone-mnist-drawn.png"), full_page=False)
+    page.get_by_role("button", name="Read my drawing").click()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.output-class, h2')].some(e => e.innerText.trim() === '7')""",
+        timeout=60000,
+    )
+    _no_horizontal_overflow(page)
+    page.screenshot(path=str(ARTIFACTS / "phone-mnist-drawing.png"), full_page=False)
     assert not errors, errors
     ctx.close()
 
@@ -149,4 +173,49 @@ def test_deep_link_reopens_a_digit(server, browser):
     page.wait_for_function(
         """() => [...document.querySelectorAll('input')].some(e => e.value === '1')""", timeout=30000)
     _no_horizontal_overflow(page)
+    ctx.close()
+
+
+def test_imagenet_upload_on_a_phone(server, browser):
+    """Upload an example photo in the ImageNet tab; the top-5 and the overlay must appear."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    photo = ROOT / "examples" / "animals" / "chelsea_cat.jpg"
+    ctx, page = _phone_page(browser)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server, wait_until="domcontentloaded")
+    page.get_by_role("tab", name="ImageNet").click()
+    page.get_by_text("Your photo").first.wait_for(timeout=30000)
+    # the first file input of the ImageNet tab is the photo
+    tab = page.locator("#imagenet, [id*='imagenet']").first
+    inputs = tab.locator("input[type=file]") if tab.count() else page.locator("input[type=file]")
+    inputs.first.set_input_files(str(photo))
+    page.get_by_role("button", name="Explain", exact=True).last.click()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.output-class, h2')].some(e => /cat/i.test(e.innerText))""",
+        timeout=120000,
+    )
+    _wait_for_image(page, "Where the model found the evidence", timeout_ms=60000)
+    _scroll_through(page)
+    _no_horizontal_overflow(page)
+    page.screenshot(path=str(ARTIFACTS / "phone-imagenet.png"), full_page=True)
+    assert not errors, errors
+    ctx.close()
+
+
+def test_shortcuts_tab_on_a_phone(server, browser):
+    """The third tab: the controlled MNIST exhibit and the photo cards render, no sideways scroll."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    ctx, page = _phone_page(browser)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server, wait_until="domcontentloaded")
+    page.get_by_role("tab", name="Shortcuts").click()
+    # the accuracy table is computed live from both models
+    page.get_by_text("misleading", exact=False).first.wait_for(timeout=120000)
+    page.wait_for_function("() => document.querySelectorAll('img[src]').length > 4", timeout=120000)
+    _scroll_through(page)
+    _no_horizontal_overflow(page)
+    page.screenshot(path=str(ARTIFACTS / "phone-shortcuts.png"), full_page=True)
+    assert not errors, errors
     ctx.close()

@@ -64,6 +64,9 @@ class SafeImage(gr.Image):
     it with a message a person can act on.
     """
 
+    def get_block_name(self) -> str:  # render with Gradio's own image widget
+        return "image"
+
     def preprocess(self, payload):
         if payload is None:
             return None
@@ -75,6 +78,9 @@ class SafeImage(gr.Image):
 
 class SafeSketchpad(gr.Sketchpad):
     """gr.Sketchpad that hands an undecodable composite on as ``{"composite": path}``."""
+
+    def get_block_name(self) -> str:  # render with Gradio's own image editor widget
+        return "imageeditor"
 
     def preprocess(self, payload):
         if payload is None:

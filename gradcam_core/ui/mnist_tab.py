@@ -188,6 +188,10 @@ def pick_from_grid(page, target_choice, channel, evt: gr.SelectData):
     return [i] + explain_index(i, target_choice, channel)
 
 
+_SELECT_BRUSH = """() => { const pick = (n) => { const b = document.querySelector('#mnist-sketch button[aria-label="Brush"]');
+    if (b) { b.click(); } else if (n > 0) { setTimeout(() => pick(n - 1), 150); } }; setTimeout(() => pick(20), 100); }"""
+
+
 def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
     """Add the MNIST tab's contents inside the current ``gr.Tab``."""
     try:
@@ -212,7 +216,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
             grid = gr.Gallery(value=grid_page(0), columns=5, height="auto", allow_preview=False,
                               label="Tap a digit", show_label=True, object_fit="contain", elem_classes="digit-grid",
                               format="png")
-        with gr.Tab("Draw", id="mnist-draw"):
+        with gr.Tab("Draw", id="mnist-draw") as draw_tab:
             sketch = SafeSketchpad(
                 label="Draw one digit, large, in the middle",
                 type="numpy",
@@ -221,6 +225,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
                 brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
                 layers=False,
                 transforms=(),
+                elem_id="mnist-sketch",
             )
             go_draw = gr.Button("Read my drawing", variant="primary")
         with gr.Tab("Photo", id="mnist-photo"):
@@ -271,6 +276,9 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
     grid.select(pick_from_grid, [page, target, channel], [index] + outputs, api_name="mnist_pick_from_grid", **common)
     target.input(explain_state, [digit_state] + inputs_tail, outputs, api_name="mnist_change_target", **common)
     channel.input(explain_state, [digit_state] + inputs_tail, outputs, api_name="mnist_change_channel", **common)
+    # Gradio's sketchpad starts with no tool selected ("select the draw tool to start"): pick the
+    # brush as soon as the Draw tab opens, so a finger can draw straight away.
+    draw_tab.select(None, None, None, api_name="mnist_draw_tab", js=_SELECT_BRUSH)
     copy_link.click(
         None, [link_query], [link_box], api_name="mnist_copy_link",
         js="""(q) => { const u = window.location.origin + window.location.pathname + (q || '');

@@ -1,0 +1,291 @@
+"""Tab 3 · Shortcuts: right for the wrong reason, measured.
+
+Exhibit 1 is a controlled experiment (a LeNet trained where a small square gives the label away,
+next to the clean LeNet); exhibit 2 alters real photos and asks EfficientNet-Lite0 again.  Every
+number on the page is computed by ``gradcam_core.spurious``; this module only places it.
+"""
+from __future__ import annotations
+
+import functools
+
+import gradio as gr
+
+from .. import spurious as S
+from ..steps import STEP_ORDER, build_steps
+from .common import code_block, user_errors
+
+CONCURRENCY = "spurious"
+#: a held-out digit on which the contrast is easy to see (the page works for any of the 1000)
+DEFAULT_DIGIT = 44
+MNIST_STEPS_ID = "spurious-mnist-steps"
+PHOTO_STEPS_ID = "spurious-photo-steps"
+
+#: extra CSS for this tab (append to ui.common.CSS when launching)
+CSS = """
+.spurious-card { border-left: 4px solid #0a8f5a; padding-left: 6px; }
+"""
+
+PHOTO_NAMES = {k: p.title.removeprefix("the ") for k, p in S.PHOTOS.items()}
+
+
+# ----------------------------------------------------------------------------- MNIST
+
+
+def _cue_class(pos) -> int:
+    try:
+        c = int(float(pos))
+    except (TypeError, ValueError):
+        raise ValueError(f"The cue position must be a class 0–9, not {pos!r}.") from None
+    if not 0 <= c <= 9:
+        raise ValueError(f"The cue position must be a class 0–9, not {c}.")
+    return c
+
+
+@user_errors
+def mnist_compare(index):
+    """The digit with matching cue, misleading cue and no cue, explained by both models."""
+    views = S.compare_views(index)
+    _, label, _ = S.held_out_digit(index)
+    return S.views_image(views, title="Matching square · misleading square · none"), S.views_markdown(views, label)
+
+
+def _play(index, cue_on, pos):
+    d, label, _ = S.held_out_digit(index)
+    cls = _cue_class(pos)
+    name = f"cue of class {cls}" if cue_on else "no cue"
+    view = S.digit_view(name, d, cls, bool(cue_on))
+    return view, label
+
+
+@user_errors
+def mnist_play(index, cue_on, pos):
+    """The digit with the cue at the chosen class position (or none), both models."""
+    view, label = _play(index, cue_on, pos)
+    return S.views_image([view], title="Your version"), S.views_markdown([view], label)
+
+
+@user_errors
+def mnist_table():
+    t = S.shortcut_table()
+    return S.table_markdown(t), S.lesson_markdown(t)
+
+
+def _step_outputs(result, image, class_name: str, heading: str):
+    steps = build_steps(result, image, class_name=class_name, max_channels=16)
+    outs = [heading]
+    for key in STEP_ORDER:
+        s = steps[key]
+        outs += [f"### {s.title}\n\n{s.text}", s.image, s.code]
+    return outs + [gr.Accordion(open=True)]
+
+
+def _mnist_steps(model_name: str):
+    @user_errors
+    def run(index, cue_on, pos):
+        view, label = _play(index, cue_on, pos)
+        res = view.results[model_name]
+        pred = int(res.targets[0])
+        heading = (f"### Step by step · your version of the digit\n\n**{model_name.capitalize()} LeNet** on held-out digit #{int(float(index))} "
+                   f"(true label {label}, {view.name}); Grad-CAM of its prediction, **{pred}**.")
+        return _step_outputs(res, view.digit, str(pred), heading)
+
+    run.__name__ = f"steps_mnist_{model_name}"
+    return run
+
+
+# ----------------------------------------------------------------------------- photos
+
+
+@functools.lru_cache(maxsize=48)
+def _card(experiment: str, photo: str, variant: str, text: str) -> S.Card:
+    return S.make_card(experiment, photo, variant, text)
+
+
+def _photo_key(experiment: str, photo) -> str:
+    names = {v: k for k, v in PHOTO_NAMES.items()}
+    key = names.get(photo, photo)
+    if key not in S.EXPERIMENTS[experiment]["photos"]:
+        choices = ", ".join(PHOTO_NAMES[k] for k in S.EXPERIMENTS[experiment]["photos"])
+        raise ValueError(f"Choose one of these photos: {choices}.")
+    return key
+
+
+def _card_from(experiment: str, photo, variant, text) -> S.Card:
+    key = _photo_key(experiment, photo)
+    variant = "" if experiment == "removed" else (variant or S.EXPERIMENTS[experiment]["default"][1])
+    if experiment == "text":
+        text = S.check_text(text)
+    else:
+        text = ""
+    return _card(experiment, key, variant, text)
+
+
+def _card_fn(experiment: str):
+    @user_errors
+    def run(photo, variant=None, text=None):
+        card = _card_from(experiment, photo, variant, text)
+        return S.card_image(card), S.card_markdown(card)
+
+    run.__name__ = f"card_{experiment}"
+    return run
+
+
+def _card_steps_fn(experiment: str, which: str):
+    @user_errors
+    def run(photo, variant=None, text=None):
+        card = _card_from(experiment, photo, variant, text)
+        res = card.result_original if which == "original" else card.result_altered
+        img = card.original if which == "original" else card.altered
+        name = card.categories[int(res.targets[0])]
+        what = "the original photo" if which == "original" else card.title.lower()
+        heading = f"### Step by step · photo\n\n**EfficientNet-Lite0** on {what}; Grad-CAM of its top class, **{name}**."
+        return _step_outputs(res, img, name, heading)
+
+    run.__name__ = f"steps_{experiment}_{which}"
+    return run
+
+
+# ----------------------------------------------------------------------------- layout
+
+
+def _scroll_js(elem_id: str) -> str:
+    return f"() => document.getElementById('{elem_id}')?.scrollIntoView({{behavior: 'smooth', block: 'start'}})"
+
+
+def _steps_block(title: str, elem_id: str):
+    """A heading (outside, so the page can scroll to it) and an accordion with the eight steps;
+    returns the outputs of a step-by-step event: [heading, 3 per step…, accordion]."""
+    head = gr.Markdown(f"### {title}\n\nPress a *Step by step* button above to see every step here.",
+                       elem_classes="tight-md", elem_id=elem_id)
+    with gr.Accordion("The eight steps of Grad-CAM", open=False) as acc:
+        outs = [head]
+        for key in STEP_ORDER:
+            with gr.Group():
+                md = gr.Markdown(f"### {key}", elem_classes="tight-md")
+                img = gr.Image(show_label=False, interactive=False, format="png", elem_classes="step-image")
+                with gr.Accordion("Code", open=False):
+                    code = code_block("")
+            outs += [md, img, code]
+    return outs + [acc]
+
+
+def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
+    """Add the Shortcuts tab's contents inside the current ``gr.Tab``."""
+    common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
+    try:
+        S.load_shortcut()
+        mnist_ready = True
+    except FileNotFoundError as exc:
+        mnist_ready = False
+        gr.Markdown(f"**The shortcut LeNet's weights are missing.** {exc}")
+    photos_ready, why = S.photo_model_availability()
+
+    gr.Markdown(
+        "A network can be right for the wrong reason. Here you first watch a shortcut being planted on "
+        "purpose and caught by Grad-CAM, then test a real ImageNet network on altered photos. "
+        "Every number on this page is computed live.",
+        elem_classes="tight-md",
+    )
+
+    # ---- exhibit 1 ----------------------------------------------------------------------
+    gr.Markdown("## Exhibit 1 · A planted shortcut")
+    gr.Markdown(
+        "Two copies of the same small network (LeNet) learned to read digits from the same 4000 "
+        "training pictures. For the **shortcut LeNet**, most training digits also carried a small bright "
+        "square on the edge of the picture whose *position* gives the answer away: classes 0–4 on the "
+        "left edge, 5–9 on the right, from top to bottom. The **clean LeNet** never saw a square. "
+        "Below, one held-out digit with the square in the right place, in a wrong place and without it; "
+        "the green frame marks the square.",
+        elem_classes="tight-md",
+    )
+    with gr.Row(equal_height=True):
+        index = gr.Number(value=DEFAULT_DIGIT, label="Held-out digit (0–999)", precision=0, minimum=0, maximum=999, scale=2)
+        show = gr.Button("Show", variant="primary", scale=1)
+    compare_img = gr.Image(label="Matching square · misleading square · none", interactive=False, format="png",
+                           elem_classes="spurious-exhibit", show_label=False, buttons=["fullscreen"])
+    compare_md = gr.Markdown(elem_classes="tight-md")
+
+    gr.Markdown("### Move the square yourself")
+    cue_on = gr.Checkbox(value=True, label="Show the square")
+    cue_pos = gr.Slider(0, 9, value=3, step=1, label="Put the square where class … belongs",
+                        info="0–4: left edge, 5–9: right edge (top to bottom)")
+    play_img = gr.Image(label="Your version", interactive=False, format="png", elem_classes="spurious-exhibit",
+                        show_label=False, buttons=["fullscreen"])
+    play_md = gr.Markdown(elem_classes="tight-md")
+    with gr.Row():
+        steps_clean = gr.Button("Step by step · clean LeNet", size="sm")
+        steps_short = gr.Button("Step by step · shortcut LeNet", size="sm")
+
+    gr.Markdown("### Accuracy, measured on all 1000 held-out digits")
+    table_md = gr.Markdown(elem_classes="tight-md")
+    lesson_md = gr.Markdown()
+    mnist_steps = _steps_block("Step by step · your version of the digit", MNIST_STEPS_ID)
+
+    # ---- exhibit 2 ----------------------------------------------------------------------
+    gr.Markdown("## Exhibit 2 · Real photos, altered")
+    gr.Markdown(
+        "EfficientNet-Lite0 (trained on ImageNet) looks at photos that ship with scikit-image, before and "
+        "after a change. Each card shows the top-3 answers for both, their Grad-CAM maps (the white "
+        "outline marks the changed region) and one sentence written from the measured numbers. One photo "
+        "proves little either way: a prediction can change because part of the object is covered, and a "
+        "network that ignores a watermark here may have learned one elsewhere — compare with the "
+        "plain-grey background and with the heat shares.",
+        elem_classes="tight-md",
+    )
+    if not photos_ready:
+        gr.Markdown(f"**EfficientNet-Lite0 is not available here:** {why}")
+    cards = {}
+    for exp, spec in S.EXPERIMENTS.items():
+        with gr.Column(elem_classes="spurious-card"):
+            gr.Markdown(f"### {spec['title']}\n\n{spec['about']}", elem_classes="tight-md")
+            photo = gr.Dropdown([PHOTO_NAMES[k] for k in spec["photos"]], value=PHOTO_NAMES[spec["default"][0]],
+                                label="Photo")
+            variant = text = None
+            if exp == "context":
+                variant = gr.Radio(spec["variants"], value=spec["default"][1], label="New background")
+            elif exp == "text":
+                variant = gr.Radio(spec["variants"], value=spec["default"][1], label="Style")
+                text = gr.Textbox(value=S.DEFAULT_TEXT, label=f"Text (up to {S.MAX_TEXT} characters)",
+                                  max_lines=1, submit_btn=True)
+            img = gr.Image(label=spec["title"], interactive=False, format="png", elem_classes="spurious-exhibit",
+                           show_label=False, buttons=["fullscreen"])
+            md = gr.Markdown(elem_classes="tight-md")
+            with gr.Row():
+                b0 = gr.Button("Step by step · original", size="sm")
+                b1 = gr.Button("Step by step · altered", size="sm")
+        inputs = [photo] + ([variant] if variant is not None else []) + ([text] if text is not None else [])
+        cards[exp] = dict(inputs=inputs, photo=photo, variant=variant, text=text, img=img, md=md, b0=b0, b1=b1)
+    photo_steps = _steps_block("Step by step · photo", PHOTO_STEPS_ID)
+
+    # ---- events ---------------------------------------------------------------------------
+    if mnist_ready:
+        show.click(mnist_compare, [index], [compare_img, compare_md], api_name="spurious_compare", **common)
+        index.submit(mnist_compare, [index], [compare_img, compare_md], api_name="spurious_compare_submit",
+                     **common)
+        play_in = [index, cue_on, cue_pos]
+        play_out = [play_img, play_md]
+        cue_pos.release(mnist_play, play_in, play_out, api_name="spurious_cue_move", **common)
+        cue_on.input(mnist_play, play_in, play_out, api_name="spurious_cue_toggle", **common)
+        show.click(mnist_play, play_in, play_out, api_name="spurious_cue_digit", **common)
+        index.submit(mnist_play, play_in, play_out, api_name="spurious_cue_digit_submit", **common)
+        for btn, name in ((steps_clean, "clean"), (steps_short, "shortcut")):
+            btn.click(_mnist_steps(name), play_in, mnist_steps, api_name=f"spurious_steps_mnist_{name}",
+                      **common).success(None, js=_scroll_js(MNIST_STEPS_ID))
+        demo.load(mnist_compare, [index], [compare_img, compare_md], api_name="spurious_initial_compare", **common)
+        demo.load(mnist_play, play_in, play_out, api_name="spurious_initial_play", **common)
+        demo.load(mnist_table, None, [table_md, lesson_md], api_name="spurious_table", **common)
+
+    if photos_ready:
+        for exp, c in cards.items():
+            fn = _card_fn(exp)
+            outs = [c["img"], c["md"]]
+            c["photo"].input(fn, c["inputs"], outs, api_name=f"spurious_{exp}_photo", **common)
+            if exp == "context":
+                c["variant"].input(fn, c["inputs"], outs, api_name=f"spurious_{exp}_background", **common)
+            if exp == "text":
+                c["variant"].input(fn, c["inputs"], outs, api_name=f"spurious_{exp}_style", **common)
+                c["text"].submit(fn, c["inputs"], outs, api_name=f"spurious_{exp}_text", **common)
+            for btn, which in ((c["b0"], "original"), (c["b1"], "altered")):
+                btn.click(_card_steps_fn(exp, which), c["inputs"], photo_steps,
+                          api_name=f"spurious_steps_{exp}_{which}", **common).success(None, js=_scroll_js(PHOTO_STEPS_ID))
+            demo.load(fn, c["inputs"], outs, api_name=f"spurious_initial_{exp}", **common)
