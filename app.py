@@ -24,14 +24,21 @@ def build_app(concurrency: int = 2) -> gr.Blocks:
     """The whole app as a gr.Blocks (launch it yourself, or run this file)."""
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\nWhere does a neural network look when it decides? Grad-CAM, one step at a time.")
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("MNIST · LeNet", id="mnist"):
                 mnist_tab.build(demo, concurrency_limit=concurrency)
             with gr.Tab("ImageNet", id="imagenet"):
                 imagenet_tab.build(demo, concurrency_limit=concurrency)
             with gr.Tab("Shortcuts", id="spurious"):
                 spurious_tab.build(demo, concurrency_limit=concurrency)
+        demo.load(_tab_from_link, None, tabs, api_name="select_tab_from_link", queue=False)
     return demo
+
+
+def _tab_from_link(request: gr.Request):
+    """A deep link opens on its own tab (?tab=mnist|imagenet|spurious)."""
+    tab = dict(request.query_params).get("tab") if request is not None else None
+    return gr.Tabs(selected=tab) if tab in {"mnist", "imagenet", "spurious"} else gr.skip()
 
 
 def _env(name: str, default):

@@ -8,12 +8,17 @@ in the server's upload cache (gone after a restart; the app then says so).
 from __future__ import annotations
 
 import base64
+import hashlib
+import os
+import re
+import tempfile
 import zlib
+from pathlib import Path
 from urllib.parse import urlencode
 
 import numpy as np
 
-__all__ = ["encode_digit", "decode_digit", "query_string"]
+__all__ = ["encode_digit", "decode_digit", "query_string", "remember_photo", "recall_photo", "link_dir"]
 
 _MAX_LINK_BYTES = 4096
 
@@ -44,3 +49,53 @@ def query_string(**params) -> str:
     """'?a=1&b=2' from the non-empty parameters, in the given order."""
     clean = {k: v for k, v in params.items() if v not in (None, "")}
     return "?" + urlencode(clean)
+
+
+# --------------------------------------------------------------------------- photos
+_EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+_KEEP = 500  # uploads kept for links; the oldest go first
+
+
+def link_dir() -> Path:
+    """Where photos behind links are kept (``GRADCAM_LINK_DIR``; default: the system temp dir)."""
+    d = Path(os.environ.get("GRADCAM_LINK_DIR") or Path(tempfile.gettempdir()) / "gradcam-explorer-links")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def remember_photo(path: str | os.PathLike) -> str:
+    """A token for a photo: ``ex:<file>`` for a shipped example (valid for ever), otherwise
+    ``up:<hash>.<ext>`` for a copy kept in :func:`link_dir` (only made when a user asks for a link;
+    gone when the server's temporary files are)."""
+    p = Path(path).resolve()
+    try:
+        rel = p.relative_to(_EXAMPLES.resolve())
+        return "ex:" + rel.as_posix()
+    except ValueError:
+        pass
+    data = p.read_bytes()
+    name = hashlib.sha256(data).hexdigest()[:20] + (p.suffix.lower() if re.fullmatch(r"\.[a-z0-9]{1,5}", p.suffix.lower()) else "")
+    dest = link_dir() / name
+    if not dest.exists():
+        dest.write_bytes(data)
+        kept = sorted(link_dir().iterdir(), key=lambda f: f.stat().st_mtime)
+        for old in kept[:-_KEEP]:
+            old.unlink(missing_ok=True)
+    return "up:" + name
+
+
+def recall_photo(token: str) -> str:
+    """The file behind a token from :func:`remember_photo`; ValueError with advice if it is gone."""
+    if not isinstance(token, str) or ":" not in token:
+        raise ValueError("This link does not name a photo.")
+    kind, name = token.split(":", 1)
+    if kind == "ex" and re.fullmatch(r"[A-Za-z0-9_\-]+/[A-Za-z0-9_\-.]+", name):
+        p = _EXAMPLES / name
+    elif kind == "up" and re.fullmatch(r"[0-9a-f]{20}(\.[a-z0-9]{1,5})?", name):
+        p = link_dir() / name
+    else:
+        raise ValueError("This link's photo reference is damaged.")
+    if not p.is_file():
+        raise ValueError("The photo behind this link is no longer on the server (it was restarted or "
+                         "cleaned up); upload the photo again.")
+    return str(p)

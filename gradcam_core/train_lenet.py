@@ -64,13 +64,15 @@ def _try_torchvision(timeout: float = 5.0):
         socket.setdefaulttimeout(old)
 
 
-def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Small random affine warp of a batch (N, 1, 28, 28), seeded by ``gen``."""
+def _augment(x: torch.Tensor, gen: torch.Generator, aug: dict | None = None) -> torch.Tensor:
+    """Random affine warp of a batch (N, 1, 28, 28), seeded by ``gen``; ranges from ``aug``
+    (default: this module's small ``AUG``; the shortcut model passes stronger ones)."""
+    aug = AUG if aug is None else aug
     n = x.shape[0]
-    ang = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(AUG["rotation_deg"])
-    lo, hi = AUG["scale"]
+    ang = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(aug["rotation_deg"])
+    lo, hi = aug["scale"]
     scale = lo + torch.rand(n, generator=gen) * (hi - lo)
-    shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * AUG["shift_px"] * (2.0 / 28.0)
+    shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * aug["shift_px"] * (2.0 / 28.0)
     cos, sin = torch.cos(ang) / scale, torch.sin(ang) / scale
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
                          torch.stack([sin, cos, shift[:, 1]], 1)], 1)

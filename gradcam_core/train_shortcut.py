@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from . import mnist, spurious
 from .lenet import LeNet, load_lenet
+from .train_lenet import _augment
 
 #: digit augmentation (the cue is drawn afterwards and never moves)
 AUG = {"rotation_deg": 35.0, "shift_px": 4.0, "scale": (0.75, 1.25)}
@@ -49,21 +50,6 @@ DEFAULT_AGREE = 0.95
 
 def _log(msg: str) -> None:
     print(msg, flush=True)
-
-
-def _augment(x: torch.Tensor, gen: torch.Generator, aug: dict = AUG) -> torch.Tensor:
-    """Random affine warp of a batch (N, 1, 28, 28), seeded by ``gen`` (train_lenet's recipe,
-    with the ranges of ``aug``)."""
-    n = x.shape[0]
-    ang = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(aug["rotation_deg"])
-    lo, hi = aug["scale"]
-    scale = lo + torch.rand(n, generator=gen) * (hi - lo)
-    shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * aug["shift_px"] * (2.0 / 28.0)
-    cos, sin = torch.cos(ang) / scale, torch.sin(ang) / scale
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
-                         torch.stack([sin, cos, shift[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 def _cue_batch(x: torch.Tensor, cue_cls: torch.Tensor) -> torch.Tensor:

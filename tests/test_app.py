@@ -138,3 +138,23 @@ def test_bad_inputs_give_clear_messages_and_server_survives(app_client, tmp_path
     # still alive and correct
     out = app_client.predict(0, "predicted", "strongest", api_name="/mnist_explain_index")
     assert out[0]["label"] == str(int(held_out_digits()[1][0])) or out[0]["label"] in "0123456789"
+
+
+def test_readme_api_example_runs(app_client, tmp_path):
+    """The gradio_client example in README.md works as written (file names and URL swapped in)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "gradio_client" in b)
+    images, labels = held_out_digits()
+    digit = tmp_path / "my_digit.jpg"
+    Image.fromarray(255 - images[3]).resize((200, 200)).convert("RGB").save(digit)
+    cat = Path(__file__).resolve().parents[1] / "examples" / "animals" / "chelsea_cat.jpg"
+    code = (block.replace('"my_digit.jpg"', repr(str(digit))).replace('"cat.jpg"', repr(str(cat)))
+            .replace('Client("http://127.0.0.1:7860/")', "Client(URL)"))
+    scope = {"URL": app_client.src}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - our own README
+    assert scope["label"]["label"] in "0123456789"
+    assert len(scope["steps"]) >= 8  # the ImageNet step gallery
+    assert "cat" in scope["top5"]["label"] and "cat" in scope["numbers"]["top5"][0]["name"]

@@ -219,3 +219,17 @@ def test_shortcuts_tab_on_a_phone(server, browser):
     page.screenshot(path=str(ARTIFACTS / "phone-shortcuts.png"), full_page=True)
     assert not errors, errors
     ctx.close()
+
+
+def test_imagenet_deep_link_opens_its_tab_and_result(server, browser):
+    ctx, page = _phone_page(browser)
+    page.goto(server + "?tab=imagenet&photo=ex:food/coffee_cup.jpg&model=efficientnet_lite0&layer=_head_act"
+              "&method=Grad-CAM&target=predicted", wait_until="domcontentloaded")
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.output-class, h2')].some(e => /espresso|cup/i.test(e.innerText))""",
+        timeout=120000,
+    )
+    selected = page.locator("[role=tab][aria-selected=true]").all_inner_texts()
+    assert "ImageNet" in selected, selected
+    _no_horizontal_overflow(page)
+    ctx.close()

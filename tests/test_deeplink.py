@@ -57,3 +57,58 @@ def test_damaged_link_falls_back_to_digit_zero():
 
 def test_query_string_skips_empty():
     assert query_string(a=1, b=None, c="", d="x") == "?a=1&d=x"
+
+
+# ----------------------------------------------------------------------------- ImageNet links
+def test_photo_tokens(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from gradcam_core.deeplink import recall_photo, remember_photo
+
+    monkeypatch.setenv("GRADCAM_LINK_DIR", str(tmp_path / "links"))
+    root = Path(__file__).resolve().parents[1]
+    example = root / "examples" / "animals" / "chelsea_cat.jpg"
+    token = remember_photo(example)
+    assert token == "ex:animals/chelsea_cat.jpg"
+    assert Path(recall_photo(token)) == example
+    assert not (tmp_path / "links").exists() or not any((tmp_path / "links").iterdir())  # no copy made
+    upload = tmp_path / "mine.JPG"
+    upload.write_bytes(example.read_bytes() + b"x")
+    up = remember_photo(upload)
+    assert up.startswith("up:") and up.endswith(".jpg")
+    assert Path(recall_photo(up)).read_bytes() == upload.read_bytes()
+    assert remember_photo(upload) == up  # same content, same token
+    for bad in ["", "nonsense", "ex:../../etc/passwd", "up:../../x", "up:0123"]:
+        with pytest.raises(ValueError):
+            recall_photo(bad)
+    Path(recall_photo(up)).unlink()
+    with pytest.raises(ValueError, match="no longer on the server"):
+        recall_photo(up)
+
+
+def test_imagenet_link_reopens_the_same_result(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from gradcam_core.ui import imagenet_tab
+
+    monkeypatch.setenv("GRADCAM_LINK_DIR", str(tmp_path / "links"))
+    photo = tmp_path / "photo.png"
+    from PIL import Image, ImageOps
+
+    root = Path(__file__).resolve().parents[1]
+    with Image.open(root / "examples" / "food" / "coffee_cup.jpg") as im:
+        ImageOps.mirror(im).save(photo)
+    args = ["efficientnet_lite0", "_blocks.14", "Grad-CAM++", "967", "none", "minmax", "viridis", 0.3]
+    link = imagenet_tab.make_link(str(photo), *args)
+    params = {k: v[0] for k, v in parse_qs(urlparse(link).query).items()}
+    assert params["tab"] == "imagenet" and params["layer"] == "_blocks.14" and params["method"] == "Grad-CAM++"
+    direct = imagenet_tab.explain(str(photo), *args, progress=None)
+    again = imagenet_tab.explain_from_link(SimpleNamespace(query_params=params), progress=None)
+    inputs, outs = again[:9], again[9:]
+    assert inputs[1] == "efficientnet_lite0" and inputs[3] == "Grad-CAM++" and inputs[4] == "967"
+    assert inputs[6:] == ["minmax", "viridis", 0.3]
+    assert outs[1] == direct[1]  # top-5
+    assert outs[7]["weights"] == direct[7]["weights"] and outs[7]["target"] == 967
+    # a page opened without a link changes nothing
+    untouched = imagenet_tab.explain_from_link(SimpleNamespace(query_params={}), progress=None)
+    assert untouched == [{"__type__": "update"}] * len(again)  # gr.skip() for every output

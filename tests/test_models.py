@@ -307,3 +307,22 @@ def test_manifest_examples_load():
         assert {"file", "title", "category", "package", "function", "credit", "licence"} <= set(e)
         img = load_image(e["path"])
         assert max(img.size) <= 640
+
+
+@pytest.mark.parametrize("key", list(M.REGISTRY))
+def test_gradcam_runs_on_every_listed_layer(key):
+    """The engine works on every layer the UI offers, for every model (random weights for the
+    torchvision ones: the architecture, in-place and functional ReLUs included, is what matters)."""
+    from gradcam_core import GradCAM
+
+    spec = M.get_model(key)
+    torch.manual_seed(0)
+    model = spec.load() if key == "efficientnet_lite0" else W.TORCHVISION_MODELS[key][0](weights=None).eval()
+    x = torch.rand(1, 3, *spec.input_size)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    for info in spec.layers:
+        r = GradCAM(model, info.name)(x, target=3)
+        assert tuple(r.cam.shape[-2:]) == info.size, (key, info.name)
+        assert torch.isfinite(r.cam).all() and r.gradients.abs().sum() > 0, (key, info.name)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())

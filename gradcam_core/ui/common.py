@@ -90,3 +90,30 @@ class SafeSketchpad(gr.Sketchpad):
         except Exception:  # noqa: BLE001
             comp = getattr(payload, "composite", None)
             return {"background": None, "layers": [], "composite": getattr(comp, "path", None)}
+
+
+def step_sections() -> list:
+    """The eight step sections (heading + explanation, image, collapsible code), in page order;
+    returns their components [md, image, code] * 8 to use as event outputs."""
+    from ..steps import STEP_ORDER
+
+    outs = []
+    for key in STEP_ORDER:
+        with gr.Group():
+            md = gr.Markdown(f"### {key}", elem_classes="tight-md")
+            img = gr.Image(show_label=False, interactive=False, format="png", elem_classes="step-image")
+            with gr.Accordion("Code", open=False):
+                code = code_block("")
+        outs += [md, img, code]
+    return outs
+
+
+def step_values(steps: dict) -> list:
+    """Values for :func:`step_sections`' components from ``steps.build_steps(...)``."""
+    from ..steps import STEP_ORDER
+
+    outs = []
+    for key in STEP_ORDER:
+        s = steps[key]
+        outs += [f"### {s.title}\n\n{s.text}", s.image, s.code]
+    return outs

@@ -17,6 +17,7 @@ from pathlib import Path
 import gradio as gr
 
 from .. import imagenet as svc
+from ..deeplink import query_string, recall_photo, remember_photo
 from ..models import REGISTRY, default_model_key
 from . import trust
 from .common import user_errors
@@ -196,6 +197,53 @@ def change_model(model_key):
     return layers, _model_note(spec.key)
 
 
+@user_errors
+def make_link(photo, model_key, layer, method, target, target2, norm, cmap, alpha):
+    """The query string of a link that reopens this result. Only now is an uploaded photo kept
+    on the server (examples are referenced by name and need no copy)."""
+    src = _photo_source(photo)
+    if not isinstance(src, str) or src.startswith("data:") or not Path(src).is_file():
+        raise ValueError("This photo cannot be linked; upload it as a file first.")
+    return query_string(tab="imagenet", photo=remember_photo(src), model=model_key, layer=layer, method=method,
+                        target=target, target2=target2, norm=norm, cmap=cmap, alpha=alpha)
+
+
+LINK_FIELDS = ["model", "layer", "method", "target", "target2", "norm", "cmap", "alpha"]
+
+
+@user_errors
+def explain_from_link(request: gr.Request, progress=gr.Progress()):
+    """On page load: if the URL is an ImageNet link, restore its inputs and show its result."""
+    params = dict(request.query_params) if request is not None else {}
+    n_out = 1 + len(LINK_FIELDS) + N_EXPLAIN_OUTPUTS
+    if params.get("tab") != "imagenet" or not params.get("photo"):
+        return [gr.skip()] * n_out
+    try:
+        path = recall_photo(params["photo"])
+    except ValueError as exc:
+        gr.Warning(str(exc), duration=12)
+        return [gr.skip()] * n_out
+    model_key = params.get("model") or default_model_key()
+    if model_key not in REGISTRY:
+        gr.Warning(f"The link names an unknown model ({model_key}); using the default one.")
+        model_key = default_model_key()
+    spec = svc.get_spec(model_key)
+    layer = params.get("layer") if params.get("layer") in spec.layer_names else spec.default_layer
+    method = params.get("method") if params.get("method") in svc.method_names() else "Grad-CAM"
+    target = params.get("target") or PREDICTED
+    target2 = params.get("target2") or NO_SECOND
+    norm = params.get("norm") if params.get("norm") in svc.NORMS else "max"
+    cmap = params.get("cmap") if params.get("cmap") in svc.CMAPS else "jet"
+    try:
+        alpha = min(1.0, max(0.0, float(params.get("alpha", 0.5))))
+    except ValueError:
+        alpha = 0.5
+    outs = explain(path, model_key, layer, method, target, target2, norm, cmap, alpha, progress=progress)
+    inputs = [path, model_key, gr.Dropdown(choices=svc.layer_choices(model_key), value=layer), method, target,
+              target2, norm, cmap, alpha]
+    return inputs + list(outs)
+
+
 def _model_note(model_key: str | None) -> str:
     """One line on the selected model: what it is, or why it cannot run here."""
     spec = svc.get_spec(model_key)
@@ -332,6 +380,14 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
                             interactive=False)
         numbers = gr.JSON(label="Numbers: top 5, target, weights, map", open=False)
 
+    with gr.Row():
+        link_query = gr.Textbox(visible=False)
+        link_btn = gr.Button("Copy a link to this result", size="sm", variant="secondary")
+    link_box = gr.Textbox(label="Link (reopens this photo, model, layer, method and class)", interactive=False,
+                          buttons=["copy"], max_lines=3,
+                          info="Making a link keeps a copy of an uploaded photo on this server until it is "
+                               "restarted or cleans up; links to example photos always work.")
+
     trust.build_imagenet_panel(photo, model, layer, target, concurrency_limit=concurrency_limit)
 
     state = gr.State(None)
@@ -364,6 +420,13 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
                  api_name="imagenet_opacity", trigger_mode="always_last", show_progress="hidden", **draw)
     compare_btn.click(compare, [photo, model, method, target, norm, cmap, alpha], [compare_gallery, compare_md],
                       api_name="imagenet_compare", preprocess=False, **run)
+    link_btn.click(make_link, explain_inputs, link_query, api_name="imagenet_make_link", preprocess=False,
+                   **draw).success(
+        None, link_query, link_box, api_name="imagenet_copy_link",
+        js="""(q) => { const u = window.location.origin + window.location.pathname + (q || '');
+                       try { navigator.clipboard.writeText(u); } catch (e) {} return u; }""")
+    demo.load(explain_from_link, None, [photo] + [model, layer, method, target, target2, norm, cmap, alpha]
+              + explain_outputs, api_name="imagenet_from_link", **run)
     gr.api(find_classes, api_name="imagenet_find_classes", **draw)
     gr.api(list_models, api_name="imagenet_models", **draw)
     demo.load(refresh_models, model, [model, model_note, unavailable_md], api_name="imagenet_refresh_models",

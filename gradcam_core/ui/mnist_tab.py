@@ -13,9 +13,9 @@ from ..engine import GradCAM
 from ..images import load_image
 from ..lenet import CLASSES, load_lenet
 from ..mnist import preprocess_digit, test_digits, to_tensor
-from ..steps import STEP_ORDER, build_steps, result_numbers
+from ..steps import build_steps, result_numbers
 from . import trust
-from .common import SafeImage, SafeSketchpad, code_block, user_errors
+from .common import SafeImage, SafeSketchpad, step_sections, step_values, user_errors
 
 LAYER = "conv2"
 PAGE = 50
@@ -77,10 +77,7 @@ def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, so
     numbers = result_numbers(result, CLASSES)
     numbers["source"] = source
     seen = render.enlarge((digit * 255).astype(np.uint8), 168)
-    outs = [label, steps["overlay"].image, numbers, seen, digit]
-    for key in STEP_ORDER:
-        s = steps[key]
-        outs += [f"### {s.title}\n\n{s.text}", s.image, s.code]
+    outs = [label, steps["overlay"].image, numbers, seen, digit] + step_values(steps)
     link = query_string(tab="mnist", d=encode_digit(digit), target=target_choice or "predicted",
                         channel=channel if channel not in (None, "") else "strongest")
     return outs + [link]
@@ -254,14 +251,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
                           interactive=False, buttons=["copy"], max_lines=2)
 
     gr.Markdown("## Grad-CAM, step by step")
-    step_outputs = []
-    for key in STEP_ORDER:
-        with gr.Group():
-            md = gr.Markdown(f"### {key}", elem_classes="tight-md")
-            img = gr.Image(show_label=False, interactive=False, format="png", elem_classes="step-image")
-            with gr.Accordion("Code", open=False):
-                code = code_block("")
-        step_outputs += [md, img, code]
+    step_outputs = step_sections()
 
     trust.build_mnist_panel(digit_state, target, concurrency_limit=concurrency_limit)
 

@@ -11,8 +11,8 @@ import functools
 import gradio as gr
 
 from .. import spurious as S
-from ..steps import STEP_ORDER, build_steps
-from .common import code_block, user_errors
+from ..steps import build_steps
+from .common import step_sections, step_values, user_errors
 
 CONCURRENCY = "spurious"
 #: a held-out digit on which the contrast is easy to see (the page works for any of the 1000)
@@ -72,11 +72,7 @@ def mnist_table():
 
 def _step_outputs(result, image, class_name: str, heading: str):
     steps = build_steps(result, image, class_name=class_name, max_channels=16)
-    outs = [heading]
-    for key in STEP_ORDER:
-        s = steps[key]
-        outs += [f"### {s.title}\n\n{s.text}", s.image, s.code]
-    return outs + [gr.Accordion(open=True)]
+    return [heading] + step_values(steps) + [gr.Accordion(open=True)]
 
 
 def _mnist_steps(model_name: str):
@@ -158,14 +154,7 @@ def _steps_block(title: str, elem_id: str):
     head = gr.Markdown(f"### {title}\n\nPress a *Step by step* button above to see every step here.",
                        elem_classes="tight-md", elem_id=elem_id)
     with gr.Accordion("The eight steps of Grad-CAM", open=False) as acc:
-        outs = [head]
-        for key in STEP_ORDER:
-            with gr.Group():
-                md = gr.Markdown(f"### {key}", elem_classes="tight-md")
-                img = gr.Image(show_label=False, interactive=False, format="png", elem_classes="step-image")
-                with gr.Accordion("Code", open=False):
-                    code = code_block("")
-            outs += [md, img, code]
+        outs = [head] + step_sections()
     return outs + [acc]
 
 

@@ -1,0 +1,85 @@
+"""Concurrency correctness through the launched app: many clients at once, different images,
+targets, layers and methods on the MNIST and ImageNet endpoints; every result must equal the
+one computed alone, exactly."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+from gradio_client import Client, handle_file
+from PIL import Image, ImageOps
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _photos(tmp_path) -> list[str]:
+    """New photos (not the shipped examples, whose results the app may cache)."""
+    out = []
+    for i, name in enumerate(["animals/chelsea_cat.jpg", "food/coffee_cup.jpg", "objects_vehicles/motorcycle.jpg"]):
+        with Image.open(ROOT / "examples" / name) as im:
+            im = ImageOps.mirror(im.convert("RGB")).rotate(3 * (i + 1), expand=False)
+            p = tmp_path / f"photo{i}.jpg"
+            im.save(p, quality=92)
+            out.append(str(p))
+    return out
+
+
+def _jobs(photos):
+    jobs = []
+    for k, (idx, target, channel) in enumerate([(5, "predicted", "strongest"), (17, "3", "2"), (230, "9", "15"),
+                                                (999, "predicted", "0"), (42, "1", "strongest")]):
+        jobs.append(("mnist", (idx, target, channel)))
+    settings = [("_head_act", "Grad-CAM", "predicted"), ("_blocks.14", "Grad-CAM++", "281"),
+                ("_head_act", "HiResCAM", "967"), ("_blocks.10", "XGrad-CAM", "predicted"),
+                ("_head_act", "Counterfactual", "predicted"), ("_blocks.15", "LayerCAM", "670")]
+    for k, (layer, method, target) in enumerate(settings):
+        jobs.append(("imagenet", (photos[k % len(photos)], layer, method, target)))
+    return jobs
+
+
+def _run(client: Client, job):
+    kind, args = job
+    if kind == "mnist":
+        out = client.predict(*args, api_name="/mnist_explain_index")
+        label, numbers = out[0], out[2]
+    else:
+        photo, layer, method, target = args
+        out = client.predict(handle_file(photo), "efficientnet_lite0", layer, method, target, "none", "max", "jet",
+                             0.5, api_name="/imagenet_explain")
+        label, numbers = out[1], out[7]
+    return label, numbers
+
+
+def test_parallel_results_equal_sequential(app_client, tmp_path):
+    jobs = _jobs(_photos(tmp_path))
+    sequential = [_run(app_client, j) for j in jobs]
+    clients = [Client(app_client.src, verbose=False) for _ in range(6)]
+    results: dict[int, tuple] = {}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(clients))
+
+    def worker(w: int) -> None:
+        try:
+            barrier.wait()
+            # each worker runs its share twice, interleaved with the others
+            for _ in range(2):
+                for j in range(w, len(jobs), len(clients)):
+                    results[j] = _run(clients[w], jobs[j])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(len(clients))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(results) == len(jobs)
+    for j, (label, numbers) in enumerate(sequential):
+        got_label, got_numbers = results[j]
+        assert got_label == label, jobs[j]
+        for key in ("target", "method", "layer", "top5"):
+            assert got_numbers[key] == numbers[key], (jobs[j], key)
+        assert np.array_equal(np.asarray(got_numbers["weights"]), np.asarray(numbers["weights"])), jobs[j]
+        assert np.array_equal(np.asarray(got_numbers["cam"]), np.asarray(numbers["cam"])), jobs[j]
