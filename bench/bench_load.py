@@ -7,6 +7,10 @@
 Everything runs against a server on 127.0.0.1 started by this script (``python app.py``),
 with bounded request counts; it stops by itself. Prints Markdown tables.
 
+Clients do not download the output images by default (``--download`` makes them): in a
+workshop the phones fetch those over the network on their own CPUs, whereas here the clients
+would share the server's two cores and measure themselves.
+
 "Ideal" is what perfect queueing would give: with c clients each sending one request at the
 same moment, a single request taking t seconds and p requests truly running in parallel
 (p = min(concurrency, cores)), the last answer arrives after ceil(c / p) * t.
@@ -49,10 +53,24 @@ def request_fn(kind: str):
             out = client.predict(i % 1000, "predicted", "strongest", api_name="/mnist_explain_index")
             assert out[0]["label"] in "0123456789"
         return call
-    photo = str(ROOT / "examples" / "animals" / "chelsea_cat.jpg")
+    # Not a shipped example: the app caches examples' results, and this must measure model runs.
+    # Several distinct photos, so no request can be answered from another's work.
+    import tempfile
+
+    from PIL import Image, ImageOps
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    photos = []
+    with Image.open(ROOT / "examples" / "animals" / "chelsea_cat.jpg") as im:
+        for k in range(8):
+            p = tmp / f"cat{k}.jpg"
+            ImageOps.mirror(im.convert("RGB")).rotate(k + 1).save(p, quality=90)
+            photos.append(str(p))
 
     def call(client, i):
-        client.predict(handle_file(photo), api_name="/imagenet_explain")
+        out = client.predict(handle_file(photos[i % len(photos)]), "efficientnet_lite0", "_head_act", "Grad-CAM",
+                             "predicted", "none", "max", "jet", 0.5, api_name="/imagenet_explain")
+        assert out[1]["label"]
     return call
 
 
@@ -77,10 +95,10 @@ def bare_import_seconds() -> float:
     return time.perf_counter() - t
 
 
-def run_clients(url: str, call, n_clients: int, per_client: int) -> tuple[list[float], int, float]:
+def run_clients(url: str, call, n_clients: int, per_client: int, download: bool) -> tuple[list[float], int, float]:
     from gradio_client import Client
 
-    clients = [Client(url, verbose=False) for _ in range(n_clients)]
+    clients = [Client(url, verbose=False, download_files=download) for _ in range(n_clients)]
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
@@ -122,6 +140,7 @@ def main(argv=None) -> None:
     ap.add_argument("--per-client", type=int, default=3)
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--soak", type=int, default=0, help="consecutive requests for the RSS drift figure")
+    ap.add_argument("--download", action="store_true", help="clients also download every output image")
     args = ap.parse_args(argv)
     from gradio_client import Client
 
@@ -131,7 +150,7 @@ def main(argv=None) -> None:
     proc, t0 = start_server(port, args.concurrency)
     call = request_fn(args.endpoint)
     try:
-        client = Client(url, verbose=False)
+        client = Client(url, verbose=False, download_files=args.download)
         call(client, 0)
         cold = time.perf_counter() - t0
         rss_loaded = rss_mb(proc.pid)
@@ -144,13 +163,13 @@ def main(argv=None) -> None:
         cores = os.cpu_count() or 1
         parallel = max(1, min(args.concurrency, cores))
         print(f"# {args.endpoint} endpoint · {platform.machine()} · {cores} cores · concurrency {args.concurrency} · "
-              f"{time.strftime('%Y-%m-%d')}\n")
+              f"{time.strftime('%Y-%m-%d')} · clients download images: {'yes' if args.download else 'no'}\n")
         print(f"cold start (process start → first answer): {cold:.1f} s; bare `import torch, gradio`: {bare:.1f} s; "
               f"RSS after first answer: {rss_loaded:.0f} MB; single request (median of 7): {single * 1e3:.0f} ms\n")
         print("| clients | requests | errors | p50 (s) | p95 (s) | throughput (req/s) | ideal last answer (s) | p95 / ideal |")
         print("|---:|---:|---:|---:|---:|---:|---:|---:|")
         for n in [int(c) for c in args.clients.split(",")]:
-            lat, errors, wall = run_clients(url, call, n, args.per_client)
+            lat, errors, wall = run_clients(url, call, n, args.per_client, args.download)
             ideal = math.ceil(n / parallel) * single
             print(f"| {n} | {len(lat)} | {errors} | {pct(lat, 0.5):.2f} | {pct(lat, 0.95):.2f} | "
                   f"{len(lat) / wall:.1f} | {ideal:.2f} | {pct(lat, 0.95) / ideal:.2f} |", flush=True)
