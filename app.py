@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import threading
 
 import gradio as gr
 import torch
@@ -64,6 +65,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="requests run at once per model (≤ cores makes sense)")
     ap.add_argument("--threads", type=int, default=_env("GRADCAM_TORCH_THREADS", 0),
                     help="torch intra-op threads per request (0: cores ÷ concurrency)")
+    ap.add_argument("--cache-examples", choices=["lazy", "eager", "off"],
+                    default=_env("GRADCAM_EXAMPLE_CACHE", "lazy"),
+                    help="example photos' results: cached on first use (lazy), computed at start-up "
+                         "in the background (eager), or never cached (off)")
     return ap.parse_args(argv)
 
 
@@ -73,6 +78,11 @@ def main(argv=None) -> None:
     cores = os.cpu_count() or 1
     torch.set_num_threads(args.threads or max(1, cores // max(1, args.concurrency)))
     torch.set_flush_denormal(True)  # tiny activations otherwise slow CPU kernels by up to ~18x
+    os.environ["GRADCAM_EXAMPLE_CACHE"] = args.cache_examples
+    if args.cache_examples == "eager":
+        from gradcam_core.imagenet import warm_example_cache
+
+        threading.Thread(target=warm_example_cache, name="warm-example-cache", daemon=True).start()
     demo = build_app(concurrency=args.concurrency)
     demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency)
     launch = dict(server_name=args.host, server_port=args.port, max_file_size=args.max_file_size, css=PAGE_CSS,

@@ -635,6 +635,30 @@ _cache_lock = threading.Lock()
 CACHE_SIZE = 48
 
 
+EXAMPLE_CACHE_ENV = "GRADCAM_EXAMPLE_CACHE"
+
+
+def example_cache_mode() -> str:
+    """How example photos' results are cached: "lazy" (on first use; the default), "eager"
+    (also computed at start-up, see :func:`warm_example_cache`) or "off"."""
+    mode = os.environ.get(EXAMPLE_CACHE_ENV, "lazy").strip().lower()
+    return mode if mode in {"lazy", "eager", "off"} else "lazy"
+
+
+def warm_example_cache(model_key: str | None = None) -> int:
+    """Compute every example photo's default explanation now (eager caching); returns how many."""
+    key = model_key or default_model_key()
+    spec = get_spec(key)
+    done = 0
+    for entry in load_manifest():
+        try:
+            explain_source(entry["path"], key, spec.default_layer, "Grad-CAM", None, None)
+            done += 1
+        except Exception:  # noqa: BLE001 - a cache warm-up must never stop the app
+            continue
+    return done
+
+
 class TooSlowError(ValueError):
     """Score-CAM would run longer than the time allowed (the message says how long, and what to do)."""
 
@@ -716,7 +740,7 @@ def explain_photo(
     model = _load(spec)
 
     key = None
-    if example is not None:
+    if example is not None and example_cache_mode() != "off":
         key = (example.get("file"), spec.key, id(model), layer, method, t1, t2)
         with _cache_lock:
             hit = _cache.get(key)

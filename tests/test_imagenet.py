@@ -295,3 +295,22 @@ def test_hostile_files_give_clear_messages(tmp_path, data, needle):
         I.explain_source(str(p), LITE)
     with pytest.raises(ImageError, match="Upload a photo"):
         I.load_photo(None)
+
+
+def test_example_cache_modes(monkeypatch):
+    """lazy (default): the second run of an example is a cache hit; off: never; eager: warmed up front."""
+    from gradcam_core import imagenet as svc
+    from gradcam_core.make_examples import load_manifest
+
+    path = next(e["path"] for e in load_manifest() if e["file"].endswith("coffee_cup.jpg"))
+    spec = svc.get_spec("efficientnet_lite0")
+    args = ("efficientnet_lite0", "_blocks.15", "Grad-CAM", None, None)  # a layer no other test caches
+    monkeypatch.setenv(svc.EXAMPLE_CACHE_ENV, "off")
+    assert not svc.explain_source(path, *args).cached and not svc.explain_source(path, *args).cached
+    monkeypatch.setenv(svc.EXAMPLE_CACHE_ENV, "lazy")
+    first, second = svc.explain_source(path, *args), svc.explain_source(path, *args)
+    assert second.cached and second.top5 == first.top5
+    monkeypatch.setenv(svc.EXAMPLE_CACHE_ENV, "eager")
+    svc._cache.clear()
+    assert svc.warm_example_cache("efficientnet_lite0") == len(load_manifest())
+    assert svc.explain_source(path, "efficientnet_lite0", spec.default_layer, "Grad-CAM", None, None).cached
