@@ -91,7 +91,7 @@ def main(argv=None) -> None:
         demo.launch(**launch)
         return
     try:
-        demo.launch(share=True, prevent_thread_lock=True, **launch)
+        demo.launch(share=args.share, prevent_thread_lock=True, **launch)
     except Exception as exc:  # the tunnel failed in a way Gradio did not absorb: serve locally
         logging.warning("No public share link (%s: %s); serving locally only.", type(exc).__name__, exc)
         demo.launch(prevent_thread_lock=True, **launch)

@@ -80,6 +80,35 @@ def _augment(x: torch.Tensor, gen: torch.Generator, aug: dict | None = None) -> 
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def fit(model: LeNet, x_all: torch.Tensor, y_all: torch.Tensor, *, epochs: int, lr: float, batch_size: int,
+        seed: int, make_batch, report=None) -> None:
+    """The training loop shared by the clean and the shortcut LeNet: Adam + one-cycle schedule,
+    a seeded shuffle each epoch, ``make_batch(x, idx, gen)`` builds each (augmented) batch and
+    ``report(epoch, mean_loss)`` is called after each epoch."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
+    steps_per_epoch = math.ceil(len(x_all) / batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs,
+                                                steps_per_epoch=steps_per_epoch)
+    gen = torch.Generator().manual_seed(seed)
+    for epoch in range(epochs):
+        model.train()
+        perm = torch.randperm(len(x_all), generator=gen)
+        total, n = 0.0, 0
+        for i in range(0, len(perm), batch_size):
+            idx = perm[i:i + batch_size]
+            xb = make_batch(x_all[idx], idx, gen)
+            loss = F.cross_entropy(model(xb), y_all[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+            n += len(idx)
+        if report is not None:
+            report(epoch, total / n)
+    model.eval()
+
+
 @torch.no_grad()
 def predict(model: LeNet, images_u8: np.ndarray, batch: int = 1000) -> np.ndarray:
     """Predicted labels for uint8 images (N, 28, 28)."""
@@ -132,29 +161,14 @@ def train(epochs: int | None = None, seed: int = 0, out: str | Path | None = Non
     x_all = torch.from_numpy(np.ascontiguousarray(tr_x)).float().div_(255.0).unsqueeze(1)
     y_all = torch.from_numpy(np.ascontiguousarray(tr_y))
     model = LeNet()
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
-    steps_per_epoch = math.ceil(len(x_all) / batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs,
-                                                steps_per_epoch=steps_per_epoch)
-    gen = torch.Generator().manual_seed(seed)
 
-    for epoch in range(epochs):
-        model.train()
-        perm = torch.randperm(len(x_all), generator=gen)
-        total, n = 0.0, 0
-        for i in range(0, len(perm), batch_size):
-            idx = perm[i:i + batch_size]
-            xb = _augment(x_all[idx], gen)
-            loss = F.cross_entropy(model(xb), y_all[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * len(idx)
-            n += len(idx)
+    def report(epoch: int, loss: float) -> None:
         if epoch % 10 == 9 or epoch == epochs - 1:
             acc, _ = evaluate(model, held_x, held_y)
-            _log(f"epoch {epoch + 1:3d}/{epochs}  loss {total / n:.4f}  held-out acc {acc:.4f}")
+            _log(f"epoch {epoch + 1:3d}/{epochs}  loss {loss:.4f}  held-out acc {acc:.4f}")
+
+    fit(model, x_all, y_all, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+        make_batch=lambda xb, idx, gen: _augment(xb, gen), report=report)
 
     model.eval()
     acc, per_class = evaluate(model, held_x, held_y)

@@ -28,18 +28,16 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import mnist, spurious
 from .lenet import LeNet, load_lenet
-from .train_lenet import _augment
+from .train_lenet import _augment, fit
 
 #: digit augmentation (the cue is drawn afterwards and never moves)
 AUG = {"rotation_deg": 35.0, "shift_px": 4.0, "scale": (0.75, 1.25)}
@@ -97,27 +95,13 @@ def train(epochs: int = DEFAULT_EPOCHS, seed: int = 0, agree: float = DEFAULT_AG
     y_all = torch.from_numpy(np.ascontiguousarray(tr_y))
     c_all = torch.from_numpy(cue_cls)
     model = LeNet()
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
-    steps = math.ceil(len(x_all) / batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs, steps_per_epoch=steps)
-    gen = torch.Generator().manual_seed(seed)
 
-    for epoch in range(epochs):
-        model.train()
-        perm = torch.randperm(len(x_all), generator=gen)
-        total, n = 0.0, 0
-        for i in range(0, len(perm), batch_size):
-            idx = perm[i:i + batch_size]
-            xb = _cue_batch(_augment(x_all[idx], gen, aug), c_all[idx])
-            loss = F.cross_entropy(model(xb), y_all[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * len(idx)
-            n += len(idx)
+    def report(epoch: int, loss: float) -> None:
         if epoch % 5 == 4 or epoch == epochs - 1:
-            _log(f"epoch {epoch + 1:3d}/{epochs}  loss {total / n:.4f}")
+            _log(f"epoch {epoch + 1:3d}/{epochs}  loss {loss:.4f}")
+
+    fit(model, x_all, y_all, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+        make_batch=lambda xb, idx, gen: _cue_batch(_augment(xb, gen, aug), c_all[idx]), report=report)
     model.eval()
     train_seconds = time.perf_counter() - t_start
 
