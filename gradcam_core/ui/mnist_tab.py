@@ -264,8 +264,10 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
     go_upload.click(explain_upload, [upload] + inputs_tail, outputs, api_name="mnist_explain_upload", **common)
     page.release(show_page, [page], [grid], api_name="mnist_grid_page", **common)
     grid.select(pick_from_grid, [page, target, channel], [index] + outputs, api_name="mnist_pick_from_grid", **common)
-    target.input(explain_state, [digit_state] + inputs_tail, outputs, api_name="mnist_change_target", **common)
-    channel.input(explain_state, [digit_state] + inputs_tail, outputs, api_name="mnist_change_channel", **common)
+    target.input(explain_state, [digit_state] + inputs_tail, outputs, api_name="mnist_change_target",
+                 trigger_mode="always_last", **common)
+    channel.input(explain_state, [digit_state] + inputs_tail, outputs, api_name="mnist_change_channel",
+                  trigger_mode="always_last", **common)
     # Gradio's sketchpad starts with no tool selected ("select the draw tool to start"): pick the
     # brush as soon as the Draw tab opens, so a finger can draw straight away.
     draw_tab.select(None, None, None, api_name="mnist_draw_tab", js=_SELECT_BRUSH)
