@@ -39,3 +39,13 @@ def app_client():
         yield Client(url, verbose=False)
     finally:
         demo.close()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch intra-op thread for a module: on 2 shared cores, two threads fighting cost
+    several times more than one (and LeNet's ops are too small to split)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -35,6 +35,13 @@ def bomb_png(w: int = 20000, h: int = 20000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", b"".join(parts)) + _chunk(b"IEND", b"")
 
 
+def bomb_header_png(w: int = 20000, h: int = 20000) -> bytes:
+    """A PNG whose header claims w×h but holds almost no data: refused before any decoding."""
+    ihdr = struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 4096)
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+
+
 def _photo(w: int = 320, h: int = 240, seed: int = 0) -> Image.Image:
     """A photo-like picture: a bright blob (an 'object') on a textured background, plus a dark stroke."""
     rng = np.random.default_rng(seed)

@@ -35,13 +35,7 @@ CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat
 LITE = "efficientnet_lite0"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Two shared, busy cores: one torch thread is several times faster than two fighting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run(argv):

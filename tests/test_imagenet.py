@@ -5,8 +5,6 @@ torchvision's format into a temporary weights folder (the maths does not care ab
 """
 from __future__ import annotations
 
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -18,17 +16,12 @@ from gradcam_core import models as M
 from gradcam_core import weights as W
 from gradcam_core.images import ImageError
 from gradcam_core.make_examples import load_manifest
+from hostile import bomb_header_png
 
 LITE = "efficientnet_lite0"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine, two threads waiting on each other cost 10×."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -272,21 +265,13 @@ def test_unavailable_model_gives_a_clear_message(cat):
         I.explain_photo(cat, LITE, None, "CAM-o-matic")
 
 
-def _bomb(w=20000, h=20000) -> bytes:
-    def chunk(kind, data):
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    ihdr = struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * 4096)  # far too little data: it is refused before decoding
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize("data, needle", [
     (b"", "empty"),
     (b"just some text, not a picture\n" * 10, "plain text"),
-    (_bomb(), "megapixels"),
-    (_bomb(10000, 10000), "megapixels"),  # under PIL's own limit, over ours: refused from the header
+    (bomb_header_png(), "megapixels"),
+    (bomb_header_png(10000, 10000), "megapixels"),  # under PIL's own limit, over ours: refused from the header
 ])
 def test_hostile_files_give_clear_messages(tmp_path, data, needle):
     p = tmp_path / "photo.png"

@@ -52,13 +52,7 @@ from gradcam_core.mnist import test_digits as held_out_digits
 LAYER = "conv2"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """LeNet's ops are tiny: one intra-op thread is faster, above all on busy cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
