@@ -63,6 +63,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--queue-size", type=int, default=_env("GRADCAM_QUEUE_SIZE", 64), help="max waiting requests")
     ap.add_argument("--concurrency", type=int, default=_env("GRADCAM_CONCURRENCY", 2),
                     help="requests run at once per model (≤ cores makes sense)")
+    ap.add_argument("--status-every", type=float, default=_env("GRADCAM_STATUS_EVERY", 1.0),
+                    help="seconds between queue-position updates to waiting browsers (0: after every "
+                         "finished request, Gradio's default, which costs the server a broadcast per answer)")
     ap.add_argument("--threads", type=int, default=_env("GRADCAM_TORCH_THREADS", 0),
                     help="torch intra-op threads per request (0: cores ÷ concurrency)")
     ap.add_argument("--cache-examples", choices=["lazy", "eager", "off"],
@@ -84,7 +87,8 @@ def main(argv=None) -> None:
 
         threading.Thread(target=warm_example_cache, name="warm-example-cache", daemon=True).start()
     demo = build_app(concurrency=args.concurrency)
-    demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency)
+    demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency,
+               status_update_rate=args.status_every or "auto")
     launch = dict(server_name=args.host, server_port=args.port, max_file_size=args.max_file_size, css=PAGE_CSS,
                   show_error=False)
     if not args.share:

@@ -41,6 +41,7 @@ Public functions: :func:`colorize`, :func:`colorize_signed`, :func:`enlarge`,
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 import os
@@ -1110,3 +1111,38 @@ def png_bytes(arr, compress_level=3) -> bytes:
     buf = io.BytesIO()
     to_pil(arr).save(buf, format="PNG", compress_level=int(compress_level))
     return buf.getvalue()
+
+
+_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".gif": "image/gif"}
+
+
+def png_data_url(img, compress_level: int = 1) -> str:
+    """``data:image/png;base64,…`` for an image array or PIL image, or the data URL of an
+    existing image file (path) as it is.
+
+    zlib level 1: on the app's step images it encodes about twice as fast as the default
+    level 6 for ~25 % more bytes (10 MNIST step images: 16 ms / 70 KB vs 32 ms / 55 KB).
+    """
+    if isinstance(img, str) and img.startswith("data:image/"):
+        return img
+    if isinstance(img, (str, os.PathLike)):
+        path = os.fspath(img)
+        mime = _MIME.get(os.path.splitext(path)[1].lower())
+        if mime is None:
+            raise ValueError(f"Not an image file this app writes: {path!r}")
+        with open(path, "rb") as f:
+            data = f.read()
+    else:
+        mime, data = "image/png", png_bytes(img, compress_level)
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def decode_data_url(value) -> Image.Image:
+    """The image in a ``data:image/…;base64,`` URL, or in ``{"url": …}`` as the app's API
+    returns it (the inverse of :func:`png_data_url`)."""
+    url = value.get("url") if isinstance(value, Mapping) else value
+    if not isinstance(url, str) or not url.startswith("data:image/") or ";base64," not in url:
+        raise ValueError("Expected a data:image/…;base64, URL")
+    img = Image.open(io.BytesIO(base64.b64decode(url.split(";base64,", 1)[1], validate=True)))
+    img.load()
+    return img

@@ -10,16 +10,13 @@ from gradio_client import handle_file
 from gradcam_core import GradCAM
 from gradcam_core.lenet import load_lenet
 from gradcam_core.mnist import test_digits as held_out_digits, to_tensor
+from outputs import png as _png  # noqa: E402
 
 
 def _error_text(excinfo) -> str:
     return str(excinfo.value)
 
 
-def _png(path) -> np.ndarray:
-    with Image.open(path) as im:
-        assert im.format == "PNG"
-        return np.asarray(im.convert("RGB"))
 
 
 def test_api_names_are_listed(app_client):
@@ -56,6 +53,23 @@ def test_mnist_index_endpoint_matches_engine(app_client):
         assert md.startswith("### ") and md.count("$$") == 2, md
         assert _png(img).shape[1] >= 100
         assert isinstance(code, str) and len(code) > 10
+
+
+def test_result_images_arrive_inline_and_match_the_engine(app_client):
+    """Result images come inside the answer as PNG data URLs (no file to fetch), the API schema
+    says so, and the picture is the one the engine renders for this digit."""
+    from gradcam_core.steps import build_steps
+    from gradcam_core.ui.mnist_tab import explain_index
+
+    out = app_client.predict(5, "predicted", "strongest", api_name="/mnist_explain_index")
+    assert set(out[1]) == {"url"} and out[1]["url"].startswith("data:image/png;base64,")
+    local = explain_index(5, "predicted", "strongest")
+    np.testing.assert_array_equal(_png(out[1]), local[1])  # lossless: the same pixels
+    np.testing.assert_array_equal(_png(out[3]), np.repeat(local[3][..., None], 3, axis=2))
+    info = app_client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/mnist_explain_index"]
+    overlay_info = [r for r in info["returns"] if r["label"] == "Grad-CAM on conv2"][0]
+    assert overlay_info["type"]["properties"]["url"]["type"] == "string"
+    assert build_steps  # the helper the tab renders with (imported for the reader)
 
 
 def test_counterfactual_target_changes_the_map(app_client):

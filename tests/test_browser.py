@@ -95,7 +95,8 @@ def _scroll_through(page) -> None:
 def _wait_for_image(page, label: str, timeout_ms: int = 60000) -> None:
     page.wait_for_function(
         """(label) => [...document.querySelectorAll('[data-testid="image"], .block')].some(b =>
-               (b.innerText || '').includes(label) && b.querySelector('img[src]'))""",
+               (b.innerText || '').includes(label) &&
+               [...b.querySelectorAll('img[src]')].some(i => i.complete && i.naturalWidth > 0))""",
         arg=label, timeout=timeout_ms,
     )
 
@@ -213,7 +214,8 @@ def test_shortcuts_tab_on_a_phone(server, browser):
     page.get_by_role("tab", name="Shortcuts").click()
     # the accuracy table is computed live from both models
     page.get_by_text("misleading", exact=False).first.wait_for(timeout=120000)
-    page.wait_for_function("() => document.querySelectorAll('img[src]').length > 4", timeout=120000)
+    page.wait_for_function("""() => [...document.querySelectorAll('img[src]')]
+        .filter(i => i.complete && i.naturalWidth > 0).length > 4""", timeout=120000)
     _scroll_through(page)
     _no_horizontal_overflow(page)
     page.screenshot(path=str(ARTIFACTS / "phone-shortcuts.png"), full_page=True)

@@ -1,6 +1,7 @@
 """Value-level tests for gradcam_core.render (fast: no figures, no model)."""
 
 import ast
+import base64
 import io
 import pathlib
 
@@ -332,6 +333,24 @@ def test_caption_and_conversions():
     data = R.png_bytes(img)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), img)
+
+
+def test_png_data_url_round_trip(tmp_path):
+    img = np.random.default_rng(0).integers(0, 256, (7, 11, 3), dtype=np.uint8)
+    url = R.png_data_url(img)
+    assert url.startswith("data:image/png;base64,")
+    back = R.decode_data_url({"url": url})
+    assert back.format == "PNG" and np.array_equal(np.asarray(back), img)
+    assert R.png_data_url(url) == url  # already encoded (e.g. by a cache): passed on as it is
+    gray = R.decode_data_url(R.png_data_url(img[..., 0]))
+    assert gray.mode == "L" and np.array_equal(np.asarray(gray), img[..., 0])
+    f = tmp_path / "x.png"
+    f.write_bytes(R.png_bytes(img))
+    assert R.png_data_url(f) == "data:image/png;base64," + base64.b64encode(f.read_bytes()).decode()
+    with pytest.raises(ValueError, match="Not an image"):
+        R.png_data_url(tmp_path / "notes.txt")
+    with pytest.raises(ValueError, match="data:image"):
+        R.decode_data_url("https://example.com/x.png")
 
 
 def test_module_imports_no_gradio_or_pyplot():

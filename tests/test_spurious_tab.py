@@ -1,9 +1,7 @@
 """The Shortcuts tab on its own, launched and driven through gradio_client."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from PIL import Image
 
 gradio_client = pytest.importorskip("gradio_client")
 import gradio as gr  # noqa: E402
@@ -12,6 +10,7 @@ from gradio_client import Client  # noqa: E402
 from conftest import launch_blocks  # noqa: E402
 from gradcam_core import spurious as S  # noqa: E402
 from gradcam_core.ui import spurious_tab  # noqa: E402
+from outputs import png as _png  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +27,6 @@ def client():
         demo.close()
 
 
-def _png(path) -> np.ndarray:
-    with Image.open(path) as im:
-        assert im.format == "PNG"
-        return np.asarray(im.convert("RGB"))
 
 
 def test_every_event_has_a_spurious_api_name(client):

@@ -20,7 +20,7 @@ from .. import imagenet as svc
 from ..deeplink import query_string, recall_photo, remember_photo
 from ..models import REGISTRY, default_model_key
 from . import trust
-from .common import user_errors
+from .common import ResultImage, user_errors
 
 CONCURRENCY = "imagenet"  # model runs: at most `concurrency_limit` at once, whatever the model
 RENDER_CONCURRENCY = "imagenet-render"  # re-drawing only: never waits behind a long Score-CAM
@@ -352,15 +352,15 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
 
     summary = gr.Markdown(elem_classes="tight-md")
     label = gr.Label(num_top_classes=5, label="Top 5")
-    overlay = gr.Image(label="Where the model found the evidence", interactive=False, format="png",
-                       elem_classes="imagenet-map", buttons=["download", "fullscreen"])
+    overlay = ResultImage(label="Where the model found the evidence", interactive=False, elem_classes="imagenet-map",
+                          buttons=["download", "fullscreen"])
     alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Opacity of the heat map")
     with gr.Row():
         norm = gr.Radio([(v, k) for k, v in svc.NORMS.items()], value="max", label="Normalisation", min_width=200)
         cmap = gr.Dropdown(svc.CMAPS, value="jet", label="Colormap", filterable=False, min_width=120)
     gr.Markdown(svc.NORM_NOTE, elem_classes=["tight-md", "imagenet-small"])
-    heatmap = gr.Image(label="Raw map, real units (colour bar)", interactive=False, format="png",
-                       elem_classes="imagenet-map", buttons=["download", "fullscreen"])
+    heatmap = ResultImage(label="Raw map, real units (colour bar)", interactive=False, elem_classes="imagenet-map",
+                          buttons=["download", "fullscreen"])
     gr.Markdown(svc.HEAT_NOTE, elem_classes=["tight-md", "imagenet-small"])
 
     gr.Markdown("### Step by step")

@@ -15,7 +15,7 @@ from ..lenet import CLASSES, load_lenet
 from ..mnist import preprocess_digit, test_digits, to_tensor
 from ..steps import build_steps, result_numbers
 from . import trust
-from .common import SafeImage, SafeSketchpad, step_sections, step_values, user_errors
+from .common import ResultImage, SafeImage, SafeSketchpad, step_sections, step_values, user_errors
 
 LAYER = "conv2"
 PAGE = 50
@@ -236,10 +236,8 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
         channel = gr.Dropdown(["strongest"] + [str(k) for k in range(16)], value="strongest",
                               label="Channel for step 3", info="whose gradients are averaged", scale=2)
     with gr.Row(equal_height=False):
-        seen = gr.Image(label="What LeNet sees (28×28)", height=180, interactive=False, show_label=True,
-                        elem_classes="step-image", format="png")
-        overlay = gr.Image(label="Grad-CAM on conv2", height=180, interactive=False, elem_classes="step-image",
-                           format="png")
+        seen = ResultImage(label="What LeNet sees (28×28)", height=180, interactive=False, elem_classes="step-image")
+        overlay = ResultImage(label="Grad-CAM on conv2", height=180, interactive=False, elem_classes="step-image")
     label = gr.Label(num_top_classes=10, label="Prediction (all 10 probabilities)")
     with gr.Accordion("Numbers (JSON: probabilities, weights, map)", open=False):
         numbers = gr.JSON(show_label=False)

@@ -12,7 +12,7 @@ import gradio as gr
 
 from .. import spurious as S
 from ..steps import build_steps
-from .common import step_sections, step_values, user_errors
+from .common import ResultImage, step_sections, step_values, user_errors
 
 CONCURRENCY = "spurious"
 #: a held-out digit on which the contrast is easy to see (the page works for any of the 1000)
@@ -190,16 +190,16 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
     with gr.Row(equal_height=True):
         index = gr.Number(value=DEFAULT_DIGIT, label="Held-out digit (0–999)", precision=0, minimum=0, maximum=999, scale=2)
         show = gr.Button("Show", variant="primary", scale=1)
-    compare_img = gr.Image(label="Matching square · misleading square · none", interactive=False, format="png",
-                           elem_classes="spurious-exhibit", show_label=False, buttons=["fullscreen"])
+    compare_img = ResultImage(label="Matching square · misleading square · none", interactive=False,
+                              elem_classes="spurious-exhibit", show_label=False, buttons=["fullscreen"])
     compare_md = gr.Markdown(elem_classes="tight-md")
 
     gr.Markdown("### Move the square yourself")
     cue_on = gr.Checkbox(value=True, label="Show the square")
     cue_pos = gr.Slider(0, 9, value=3, step=1, label="Put the square where class … belongs",
                         info="0–4: left edge, 5–9: right edge (top to bottom)")
-    play_img = gr.Image(label="Your version", interactive=False, format="png", elem_classes="spurious-exhibit",
-                        show_label=False, buttons=["fullscreen"])
+    play_img = ResultImage(label="Your version", interactive=False, elem_classes="spurious-exhibit", show_label=False,
+                           buttons=["fullscreen"])
     play_md = gr.Markdown(elem_classes="tight-md")
     with gr.Row():
         steps_clean = gr.Button("Step by step · clean LeNet", size="sm")
@@ -236,8 +236,8 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
                 variant = gr.Radio(spec["variants"], value=spec["default"][1], label="Style")
                 text = gr.Textbox(value=S.DEFAULT_TEXT, label=f"Text (up to {S.MAX_TEXT} characters)",
                                   max_lines=1, submit_btn=True)
-            img = gr.Image(label=spec["title"], interactive=False, format="png", elem_classes="spurious-exhibit",
-                           show_label=False, buttons=["fullscreen"])
+            img = ResultImage(label=spec["title"], interactive=False, elem_classes="spurious-exhibit",
+                              show_label=False, buttons=["fullscreen"])
             md = gr.Markdown(elem_classes="tight-md")
             with gr.Row():
                 b0 = gr.Button("Step by step · original", size="sm")

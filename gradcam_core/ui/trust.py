@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import render, sanity
 from ..engine import GradCAM
-from .common import user_errors
+from .common import ResultImage, user_errors
 
 __all__ = [
     "build_mnist_panel",
@@ -377,8 +377,8 @@ def _build(prefix: str, inputs: list, cascade_fn, curves_fn, *, baseline: str, s
             baseline_dd = gr.Dropdown(BASELINE_CHOICES, value=baseline, label="Removed pixels become", scale=1)
             steps_sl = gr.Slider(4, max_steps, value=steps, step=1, label="Steps (fewer = faster)", scale=1)
         curves_button = gr.Button("Delete and insert pixels", variant="primary")
-        curves_plot = gr.Image(label="Class probability as pixels are removed / revealed", interactive=False,
-                               format="png", show_label=True)
+        curves_plot = ResultImage(label="Class probability as pixels are removed / revealed", interactive=False,
+                                  show_label=True)
         auc_table = gr.Dataframe(headers=AUC_HEADERS, interactive=False, wrap=True,
                                  label="Area under each curve (ranking: which pixels go first)")
         curves_reading = gr.Markdown(elem_classes="tight-md")
