@@ -3,6 +3,7 @@
     python bench/bench_load.py                       # MNIST endpoint: 1, 10, 30 clients; cold start; RSS
     python bench/bench_load.py --endpoint imagenet   # the ImageNet endpoint with an example photo
     python bench/bench_load.py --soak 1000           # RSS over 1000 consecutive requests
+    python bench/bench_load.py --all-models          # peak RSS with every ImageNet model loaded
 
 Everything runs against a server on 127.0.0.1 started by this script (``python app.py``),
 with bounded request counts; it stops by itself. Prints Markdown tables.
@@ -75,11 +76,18 @@ def request_fn(kind: str):
     return call
 
 
-def start_server(port: int, concurrency: int) -> tuple[subprocess.Popen, float]:
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_server(port: int, concurrency: int, env: dict | None = None) -> tuple[subprocess.Popen, float]:
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--concurrency", str(concurrency)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, GRADIO_ANALYTICS_ENABLED="False"))
+                            env=dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", **(env or {})))
     while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -147,6 +155,54 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, max(0, math.ceil(q * len(xs)) - 1))]
 
 
+def memory_all_models(concurrency: int) -> None:
+    """Peak RSS with every model of the ImageNet tab loaded and used once.
+
+    The torchvision weights cannot be downloaded on an offline machine, so this writes randomly
+    initialised weights of the same architectures under torchvision's file names into a
+    temporary weights folder: parameter memory is the same as with the trained weights (the
+    predictions are meaningless, and nothing here looks at them).
+    """
+    import shutil
+    import tempfile
+
+    from gradio_client import handle_file
+
+    sys.path.insert(0, str(ROOT))
+    from gradcam_core import weights as W
+
+    wdir = Path(tempfile.mkdtemp(prefix="bench-weights-"))
+    try:
+        for key in W.TORCHVISION_MODELS:
+            W.save_random_weights(key, wdir)
+        port = free_port()
+        proc, _ = start_server(port, concurrency, env={W.WEIGHTS_DIR_ENV: str(wdir)})
+        try:
+            client = make_client(f"http://127.0.0.1:{port}/", False)
+            client.predict(0, "predicted", "strongest", api_name="/mnist_explain_index")
+            rows = [("started, first MNIST answer", rss_mb(proc.pid))]
+            photo = handle_file(str(ROOT / "examples" / "animals" / "chelsea_cat.jpg"))
+            for m in client.predict(api_name="/imagenet_models"):
+                if not m["available"]:
+                    rows.append((f"{m['title']}: not available ({m['status']})", rss_mb(proc.pid)))
+                    continue
+                client.predict(photo, m["key"], m["default_layer"], "Grad-CAM", "predicted", "none", "max", "jet",
+                               0.5, api_name="/imagenet_explain")
+                rows.append((f"+ {m['title']} loaded, one Grad-CAM on {m['default_layer']}", rss_mb(proc.pid)))
+            peak = peak_rss_mb(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    finally:
+        shutil.rmtree(wdir, ignore_errors=True)
+    print(f"# memory with every model loaded · {platform.machine()} · {os.cpu_count()} cores · "
+          f"{time.strftime('%Y-%m-%d')} · torchvision models with random weights of the real shapes\n")
+    print("| after | RSS (MB) |\n|---|---:|")
+    for what, mb in rows:
+        print(f"| {what} | {mb:.0f} |")
+    print(f"| **peak RSS of the process (VmHWM)** | **{peak:.0f}** |")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--endpoint", choices=["mnist", "imagenet"], default="mnist")
@@ -155,7 +211,11 @@ def main(argv=None) -> None:
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--soak", type=int, default=0, help="consecutive requests for the RSS drift figure")
     ap.add_argument("--download", action="store_true", help="clients also download every output image")
+    ap.add_argument("--all-models", action="store_true", help="only: peak RSS with every ImageNet model loaded")
     args = ap.parse_args(argv)
+    if args.all_models:
+        memory_all_models(args.concurrency)
+        return
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"

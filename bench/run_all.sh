@@ -33,9 +33,23 @@ out=BENCHMARKS.md
   echo
   echo "## 5. The launched app under load (gradio_client, 127.0.0.1)"
   echo
-  python bench/bench_load.py --endpoint mnist --soak "${SOAK:-1000}"
+  echo "Server only: the clients leave the result images on the server, as phones fetch theirs on"
+  echo "their own CPUs (every client answers one untimed request first, as opening the page does)."
   echo
-  python bench/bench_load.py --endpoint imagenet --clients 1,10,30 --per-client 1
+  python bench/bench_load.py --endpoint mnist --per-client 4 --soak "${SOAK:-1000}"
+  echo
+  echo "The same, with clients that also download every image file on these two cores (the MNIST"
+  echo "answer's images are inline, so only files such as galleries would be fetched):"
+  echo
+  python bench/bench_load.py --endpoint mnist --per-client 4 --download
+  echo
+  echo "ImageNet, with photos that are not shipped examples (examples' results are cached):"
+  echo
+  python bench/bench_load.py --endpoint imagenet --clients 1,10,30 --per-client 2
+  echo
+  echo "## 6. Memory with every model loaded"
+  echo
+  python bench/bench_load.py --all-models
 } > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "wrote $out"
