@@ -58,7 +58,6 @@ def test_mnist_index_endpoint_matches_engine(app_client):
 def test_result_images_arrive_inline_and_match_the_engine(app_client):
     """Result images come inside the answer as PNG data URLs (no file to fetch), the API schema
     says so, and the picture is the one the engine renders for this digit."""
-    from gradcam_core.steps import build_steps
     from gradcam_core.ui.mnist_tab import explain_index
 
     out = app_client.predict(5, "predicted", "strongest", api_name="/mnist_explain_index")
@@ -69,7 +68,6 @@ def test_result_images_arrive_inline_and_match_the_engine(app_client):
     info = app_client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/mnist_explain_index"]
     overlay_info = [r for r in info["returns"] if r["label"] == "Grad-CAM on conv2"][0]
     assert overlay_info["type"]["properties"]["url"]["type"] == "string"
-    assert build_steps  # the helper the tab renders with (imported for the reader)
 
 
 def test_counterfactual_target_changes_the_map(app_client):
@@ -166,9 +164,12 @@ def test_readme_api_example_runs(app_client, tmp_path):
     Image.fromarray(255 - images[3]).resize((200, 200)).convert("RGB").save(digit)
     cat = Path(__file__).resolve().parents[1] / "examples" / "animals" / "chelsea_cat.jpg"
     code = (block.replace('"my_digit.jpg"', repr(str(digit))).replace('"cat.jpg"', repr(str(cat)))
-            .replace('Client("http://127.0.0.1:7860/")', "Client(URL)"))
+            .replace('Client("http://127.0.0.1:7860/")', "Client(URL)")
+            .replace('"overlay.png"', repr(str(tmp_path / "overlay.png"))))
     scope = {"URL": app_client.src}
     exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - our own README
     assert scope["label"]["label"] in "0123456789"
+    with Image.open(tmp_path / "overlay.png") as im:  # the inline overlay, saved as the README shows
+        assert im.format == "PNG" and im.width >= 28
     assert len(scope["steps"]) >= 8  # the ImageNet step gallery
     assert "cat" in scope["top5"]["label"] and "cat" in scope["numbers"]["top5"][0]["name"]

@@ -54,7 +54,7 @@ def _run(client: Client, job):
 def test_parallel_results_equal_sequential(app_client, tmp_path):
     jobs = _jobs(_photos(tmp_path))
     sequential = [_run(app_client, j) for j in jobs]
-    clients = [Client(app_client.src, verbose=False) for _ in range(6)]
+    clients = [Client(app_client.src, verbose=False, ssl_verify=False) for _ in range(6)]
     results: dict[int, tuple] = {}
     errors: list[BaseException] = []
     barrier = threading.Barrier(len(clients))

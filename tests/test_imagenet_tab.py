@@ -48,7 +48,7 @@ def client(tmp_path_factory):
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
                     css=CSS + imagenet_tab.CSS, max_file_size="10mb", show_error=False)
         try:
-            yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+            yield Client(f"http://127.0.0.1:{port}/", verbose=False, ssl_verify=False)
         finally:
             demo.close()
             torch.set_num_threads(before)

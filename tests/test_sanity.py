@@ -307,7 +307,7 @@ def test_panel_mounts_and_runs(digits):
     port = _free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=CSS, show_error=False)
     try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False, ssl_verify=False)
         names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
         for prefix in ("trust_mnist_", "trust_imagenet_"):
             for ep in ("cascade", "cascade_view", "curves"):

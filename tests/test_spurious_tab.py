@@ -22,7 +22,7 @@ def client():
                 spurious_tab.build(demo)
     url = launch_blocks(demo)
     try:
-        yield Client(url, verbose=False)
+        yield Client(url, verbose=False, ssl_verify=False)
     finally:
         demo.close()
 
