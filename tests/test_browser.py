@@ -75,7 +75,8 @@ def browser():
 
 
 def _phone_page(browser):
-    ctx = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    ctx = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
+                              accept_downloads=True)
     return ctx, ctx.new_page()
 
 
@@ -110,6 +111,13 @@ def test_mnist_on_a_phone(server, browser):
     # the first digit is explained on load: prediction and overlay appear
     _wait_for_image(page, "Grad-CAM on conv2")
     page.get_by_text("Prediction (all 10 probabilities)").wait_for(timeout=30000)
+    # the overlay arrived inline (a data URL) and its Download button still gives a PNG file
+    block = page.locator(".block", has_text="Grad-CAM on conv2").first
+    assert block.locator("img").first.get_attribute("src").startswith("data:image/png;base64,")
+    with page.expect_download(timeout=15000) as download:
+        block.get_by_role("button", name="Download").first.click()
+    with open(download.value.path(), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     _scroll_through(page)
     _no_horizontal_overflow(page)
     page.screenshot(path=str(ARTIFACTS / "phone-mnist.png"), full_page=True)
