@@ -98,6 +98,14 @@ def start_server(port: int, concurrency: int, env: dict | None = None) -> tuple[
             time.sleep(0.2)
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def bare_import_seconds() -> float:
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import torch, gradio"], check=True)
@@ -191,8 +199,7 @@ def memory_all_models(concurrency: int) -> None:
                 rows.append((f"+ {m['title']} loaded, one Grad-CAM on {m['default_layer']}", rss_mb(proc.pid)))
             peak = peak_rss_mb(proc.pid)
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            stop_server(proc)
     finally:
         shutil.rmtree(wdir, ignore_errors=True)
     print(f"# memory with every model loaded · {platform.machine()} · {os.cpu_count()} cores · "
@@ -258,11 +265,7 @@ def main(argv=None) -> None:
                   + ", ".join(f"{k}: {v:.0f} MB" for k, v in marks)
                   + f"; drift {100 * (after - warm) / warm:+.1f} %")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
 
 
 if __name__ == "__main__":
