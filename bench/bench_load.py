@@ -23,7 +23,6 @@ import argparse
 import math
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,20 +30,9 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _server import (ROOT, free_port, make_client, peak_rss_mb, rss_mb,  # noqa: E402
+                     start_server, stop_server)
 
 
 def request_fn(kind: str):
@@ -76,49 +64,10 @@ def request_fn(kind: str):
     return call
 
 
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def start_server(port: int, concurrency: int, env: dict | None = None) -> tuple[subprocess.Popen, float]:
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--concurrency", str(concurrency)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", **(env or {})))
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc, t0
-        except OSError:
-            if proc.poll() is not None or time.perf_counter() - t0 > 300:
-                raise RuntimeError("server did not start")
-            time.sleep(0.2)
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 def bare_import_seconds() -> float:
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import torch, gradio"], check=True)
     return time.perf_counter() - t
-
-
-def make_client(url: str, download: bool):
-    """A gradio_client Client. On plain http there is no TLS to verify; gradio_client would
-    still build a certificate-verifying SSL context (re-reading the CA bundle, ~55 ms of CPU)
-    for every request, which on this machine is CPU taken from the server being measured."""
-    from gradio_client import Client
-
-    return Client(url, verbose=False, download_files=download, ssl_verify=url.startswith("https:"))
 
 
 def run_clients(url: str, call, n_clients: int, per_client: int, download: bool) -> tuple[list[float], int, float]:
