@@ -2,6 +2,7 @@
 
     python app.py                  # http://127.0.0.1:7860
     python app.py --share          # also ask Gradio for a public link (needs internet)
+    python app.py --workshop       # phones on the venue's Wi-Fi join by QR code (listens on 0.0.0.0)
     python app.py --help           # host, port, upload limit, queue size, concurrency
 """
 from __future__ import annotations
@@ -14,17 +15,21 @@ import threading
 import gradio as gr
 import torch
 
-from gradcam_core.ui import imagenet_tab, mnist_tab, spurious_tab
+from gradcam_core import workshop
+from gradcam_core.ui import imagenet_tab, join, mnist_tab, spurious_tab
 from gradcam_core.ui.common import CSS
 
 TITLE = "Grad-CAM Explorer"
 PAGE_CSS = CSS + imagenet_tab.CSS + spurious_tab.CSS
 
 
-def build_app(concurrency: int = 2) -> gr.Blocks:
-    """The whole app as a gr.Blocks (launch it yourself, or run this file)."""
+def build_app(concurrency: int = 2, join_url=None) -> gr.Blocks:
+    """The whole app as a gr.Blocks (launch it yourself, or run this file). ``join_url`` (an address,
+    or a function returning one): show the workshop's "Join on your phone" QR panel for it."""
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\nWhere does a neural network look when it decides? Grad-CAM, one step at a time.")
+        if join_url is not None:
+            join.build(join_url, demo)
         with gr.Tabs() as tabs:
             with gr.Tab("MNIST · LeNet", id="mnist"):
                 mnist_tab.build(demo, concurrency_limit=concurrency)
@@ -52,11 +57,15 @@ def _env(name: str, default):
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """Each option: its flag, else GRADCAM_*, else (host, port) Gradio's GRADIO_SERVER_*, else the default."""
     ap = argparse.ArgumentParser(description="Grad-CAM Explorer web app")
     on_space = os.environ.get("SYSTEM") == "spaces"  # Hugging Face Spaces sets this
-    ap.add_argument("--host", default=_env("GRADCAM_HOST", "0.0.0.0" if on_space else "127.0.0.1"),
-                    help="address to listen on (0.0.0.0 on a server)")
-    ap.add_argument("--port", type=int, default=_env("GRADCAM_PORT", 7860))
+    ap.add_argument("--host", default=None,
+                    help="address to listen on (default 127.0.0.1; 0.0.0.0 with --workshop or on a Space)")
+    ap.add_argument("--port", type=int, default=_env("GRADCAM_PORT", _env("GRADIO_SERVER_PORT", 7860)))
+    ap.add_argument("--workshop", action="store_true", default=_env("GRADCAM_WORKSHOP", False),
+                    help="phones on this Wi-Fi join: listen on all interfaces, print the LAN address and "
+                         "a QR code, show a 'Join on your phone' QR code on the page")
     ap.add_argument("--share", action="store_true", default=_env("GRADCAM_SHARE", False),
                     help="ask Gradio for a public share link (needs internet; falls back to local)")
     ap.add_argument("--max-file-size", default=_env("GRADCAM_MAX_FILE_SIZE", "10mb"), help="upload limit, e.g. 10mb")
@@ -72,7 +81,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                     default=_env("GRADCAM_EXAMPLE_CACHE", "lazy"),
                     help="example photos' results: cached on first use (lazy), computed at start-up "
                          "in the background (eager), or never cached (off)")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.host is None:
+        args.host = (os.environ.get("GRADCAM_HOST") or os.environ.get("GRADIO_SERVER_NAME")
+                     or ("0.0.0.0" if on_space or args.workshop else "127.0.0.1"))
+    return args
 
 
 def main(argv=None) -> None:
@@ -86,7 +99,11 @@ def main(argv=None) -> None:
         from gradcam_core.imagenet import warm_example_cache
 
         threading.Thread(target=warm_example_cache, name="warm-example-cache", daemon=True).start()
-    demo = build_app(concurrency=args.concurrency)
+    lan = workshop.join_urls(args.host, args.port) if args.workshop else []
+    join_url = {"url": workshop.choose_join_url(None, lan)}  # becomes the share link if there is one
+    if args.workshop:
+        print(workshop.banner(lan), flush=True)
+    demo = build_app(concurrency=args.concurrency, join_url=(lambda: join_url["url"]) if args.workshop else None)
     demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency,
                status_update_rate=args.status_every or "auto")
     launch = dict(server_name=args.host, server_port=args.port, max_file_size=args.max_file_size, css=PAGE_CSS,
@@ -101,6 +118,9 @@ def main(argv=None) -> None:
         demo.launch(prevent_thread_lock=True, **launch)
     if getattr(demo, "share_url", None):
         logging.info("Public link: %s (valid while this process runs)", demo.share_url)
+        if args.workshop:  # the QR code (page and terminal) now holds the share link
+            join_url["url"] = workshop.choose_join_url(demo.share_url, [])
+            print(workshop.banner(lan, demo.share_url), flush=True)
     else:
         logging.warning("No public share link: Gradio's tunnel could not be set up (no internet, or its "
                         "helper binary could not be downloaded). The app is served locally at %s.", demo.local_url)
