@@ -29,6 +29,14 @@ Public API::
     deletion_insertion(model, x, target, saliency, steps=20, baseline="blur", ...) -> Curves
     spearman(a, b), ssim(a, b), sobel_map(x)
     reading(cascade=None, curves=None, method="Grad-CAM") -> str    # plain-language sentence(s)
+    reading_cascade(cascade, method), reading_curves(curves, aggregate=None, settings=None)
+    compare_area(value, reference, lower_is_better) -> "better" | "same" | "worse"
+    curve_record(curves, index, label), aggregate_records(records) -> dict  # many inputs
+
+Every sentence is built from the numbers it describes: the cascade reading looks at every
+stage (first, lowest, highest, last); deletion (lower area is better) and insertion (higher
+is better) are compared with the random order and the Sobel map with a stated tolerance
+(:data:`AUC_TOLERANCE`), and a summary over many inputs is quoted only for the same settings.
 """
 from __future__ import annotations
 
@@ -63,6 +71,16 @@ __all__ = [
     "reading",
     "reading_cascade",
     "reading_curves",
+    "reading_aggregate",
+    "compare_area",
+    "cascade_pattern",
+    "curve_verdicts",
+    "curve_record",
+    "aggregate_records",
+    "aggregate_mismatch",
+    "RECORD_FIELDS",
+    "AUC_TOLERANCE",
+    "SIMILAR",
     "MAX_STEPS",
 ]
 
@@ -608,68 +626,248 @@ def deletion_insertion(
 
 
 # =========================================================================== plain language
+#: Two areas under a curve that differ by at most this much read as "about the same" (the
+#: sentences state it).  Areas are in probability × fraction of pixels, so 0.02 is 2 % of the
+#: largest possible area.
+AUC_TOLERANCE = 0.02
+#: A rank correlation at or above this reads as "still similar to the original map".
+SIMILAR = 0.5
+#: A rank correlation at or below this reads as "partly reversed".
+REVERSED = -0.2
+
+
 def _f(v: float) -> str:
     return f"{v:.2f}"
 
 
-def reading_cascade(result: Cascade, method: str = "Grad-CAM", high: float = 0.5) -> str:
-    """One or two sentences on how the map of ``method`` reacts to the randomisation."""
+def _pct(v: float) -> str:
+    return f"{100 * v:.0f} %"
+
+
+def compare_area(value: float, reference: float, lower_is_better: bool, tol: float = AUC_TOLERANCE) -> str:
+    """"better", "same" or "worse": how an area compares with a reference area.
+
+    Deletion: lower is better (the probability falls sooner); insertion: higher is better (it
+    comes back sooner).  Differences within ``tol`` (rounded to 9 decimals, so 0.52 − 0.50
+    counts as 0.02) are "same"."""
+    diff = round(float(value) - float(reference), 9)
+    if abs(diff) <= tol:
+        return "same"
+    return "better" if (diff < 0) == bool(lower_is_better) else "worse"
+
+
+_VS_CHANCE = {"better": "better than chance", "same": "about the same as chance", "worse": "worse than chance"}
+
+
+def cascade_pattern(rho: Sequence[float], similar: float = SIMILAR) -> str:
+    """How the rank correlations of the randomised stages (``rho[1:]``; ``rho[0]`` is the
+    original, 1) behave as a whole: "falls" (every stage below ``similar``), "stays" (every
+    stage at or above it), "falls_later" (the first stage is at or above it, a later one below)
+    or "recovers" (the first stage is below it, a later one at or above it)."""
+    r = [float(v) for v in rho[1:]]
+    if not r:
+        return ""
+    high = [v >= similar for v in r]
+    if not any(high):
+        return "falls"
+    if all(high):
+        return "stays"
+    return "falls_later" if high[0] else "recovers"
+
+
+def reading_cascade(result: Cascade, method: str = "Grad-CAM", high: float = SIMILAR) -> str:
+    """Sentences on how the map of ``method`` reacts to the randomisation, read from every
+    stage of the table (first, lowest, highest and last), not from the first one alone."""
     rows = result.results[method]
     if len(rows) < 2:
         return ""
-    rho = result.mean_spearman(method)
-    first, last = rows[1].name, rows[-1].name
-    r1, rl = rho[1], rho[-1]
-    name = "the map" if method == "Grad-CAM" else f"{method}'s map"
-    if r1 < high:
-        s = (f"After randomising {first}, {name}'s rank correlation with the original falls to {_f(r1)}: "
-             f"the map depends on what the model learned.") if method == "Grad-CAM" else (
-             f"After randomising {first}, {name} keeps a rank correlation of only {_f(r1)} with the original: "
-             "it depends on what the model learned.")
-    else:
-        s = (f"After randomising {first}, {name} still has a rank correlation of {_f(r1)} with the original")
-        s += (f", and {_f(rl)} once everything down to {last} is random" if len(rows) > 2 else "")
-        s += ": it shows the picture's structure more than what the model learned."
+    rho = [float(v) for v in result.mean_spearman(method)]
+    names = [st.name for st in rows]
+    r, n = rho[1:], names[1:]
+    first, last, r1, rl = n[0], n[-1], r[0], r[-1]
+    kmin = int(np.argmin(r))
+    kmax = int(np.argmax(r))
+    who = f"The {method} map"
+    several = len(r) > 1
+    end = (f", and {_f(rl)} with everything down to {last} random" if several else "")
+    pattern = cascade_pattern(rho, high)
+    if pattern == "falls":
+        s = (f"{who} changes as soon as the model's weights are replaced: its rank correlation with the original "
+             f"map is {_f(r1)} after randomising {first}")
+        if several:
+            s += (f" and stays below {_f(high)} at every stage (lowest {_f(r[kmin])}, after {n[kmin]}"
+                  f"{end})")
+        s += ". It depends on what the model learned."
+    elif pattern == "stays":
+        s = (f"{who} barely changes when the model's weights are replaced: its rank correlation with the "
+             f"original map is {_f(r1)} after randomising {first}")
+        if several:
+            s += f" and stays at or above {_f(high)} at every stage (lowest {_f(r[kmin])}, after {n[kmin]}{end})"
+        s += ". It shows the picture's structure more than what the model learned."
+    elif pattern == "falls_later":
+        k = next(j for j, v in enumerate(r) if v < high)
+        s = (f"{who} survives randomising the top of the model: its rank correlation with the original map is "
+             f"still {_f(r1)} after randomising {first}, but falls to {_f(r[k])} once {n[k]} is random too "
+             f"(lowest {_f(r[kmin])}, after {n[kmin]}{end}). It depends on what the lower layers learned much "
+             f"more than on the top ones.")
+    else:  # recovers
+        s = (f"{who}'s rank correlation with the original map falls to {_f(r1)} after randomising {first}, "
+             f"but is back at {_f(r[kmax])} once {n[kmax]} is random too{end}. The first drop shows it depends "
+             f"on what the top layers learned; the later rise shows part of it follows the picture's own "
+             f"structure, which a random network picks up as well.")
+    if min(r) <= REVERSED:
+        s += (f" A negative value ({_f(min(r))}) means the ranking is partly reversed, not just lost: what was "
+              "brightest is now among the darkest.")
     others = [m for m in result.results if m != method]
     if others:
-        parts = [f"{m} {_f(result.mean_spearman(m)[1])}" for m in others]
-        s += f" (Same step, other maps: {', '.join(parts)}.)"
+        parts = [f"{m} {_f(float(result.mean_spearman(m)[1]))}" + (
+            f" → {_f(float(result.mean_spearman(m)[-1]))}" if several else "") for m in others]
+        s += (f" (Other maps, {'first → last stage' if several else 'same stage'}: {', '.join(parts)}.)")
     return s
 
 
-def reading_curves(curves: Curves, name: str | None = None) -> str:
-    """Sentences comparing the map's deletion/insertion AUCs with the random and Sobel ones."""
+def curve_verdicts(curves: Curves, name: str | None = None, tol: float = AUC_TOLERANCE) -> dict[str, str]:
+    """"better"/"same"/"worse" of the map ``name`` against each baseline ranking on each curve:
+    keys "deletion_random", "insertion_random", "deletion_Sobel", "insertion_Sobel" (those
+    present)."""
+    name = _map_name(curves, name)
+    out = {}
+    for base in ("random", "Sobel"):
+        if base in curves.auc_deletion:
+            out[f"deletion_{base}"] = compare_area(curves.auc_deletion[name], curves.auc_deletion[base], True, tol)
+            out[f"insertion_{base}"] = compare_area(curves.auc_insertion[name], curves.auc_insertion[base], False, tol)
+    return out
+
+
+def _map_name(curves: Curves, name: str | None) -> str:
     names = [k for k in curves.names if k not in ("random", "Sobel")]
-    name = name or (names[0] if names else curves.names[0])
+    return name or (names[0] if names else curves.names[0])
+
+
+def reading_curves(curves: Curves, name: str | None = None, aggregate: Mapping | None = None,
+                   settings: Mapping | None = None, tol: float = AUC_TOLERANCE) -> str:
+    """A short Markdown list comparing the map's deletion/insertion areas with the random
+    order's and the Sobel map's.
+
+    Deletion: a lower area is better; insertion: a higher one; differences within ``tol`` read
+    "about the same" (the text says so).  ``aggregate``: a summary over many inputs (see
+    :func:`aggregate_records`, with "settings" and "what" entries); it is quoted next to this
+    input's verdict only when ``settings`` (layer, baseline, steps, …) match its own; otherwise
+    the text says which setting differs."""
+    name = _map_name(curves, name)
     d, i = curves.auc_deletion[name], curves.auc_insertion[name]
+    v = curve_verdicts(curves, name, tol)
     out = []
     p0 = float(curves.deletion[name][0])
+    same = f"(differences up to {_f(tol)} count as the same)"
     if "random" in curves.auc_deletion:
         dr, ir = curves.auc_deletion["random"], curves.auc_insertion["random"]
-        if d < dr:
-            ratio = dr / max(d, 1e-3)
-            out.append(f"{name}'s deletion AUC is {_f(d)} vs {_f(dr)} for a random order: removing the pixels it "
-                       f"ranks first destroys the prediction {ratio:.1f}× faster than chance.")
+        s = f"**Deletion** (lower area is better): {name} {_f(d)}, random order {_f(dr)}: **{_VS_CHANCE[v['deletion_random']]}**"
+        if v["deletion_random"] == "better":
+            s += (f". Removing the pixels it ranks first makes the probability fall sooner; random's area is "
+                  f"{dr / max(d, 1e-3):.1f}× {name}'s.")
+        elif v["deletion_random"] == "worse":
+            s += (". Removing the pixels it ranks first keeps the probability higher, on average along the curve, "
+                  "than removing pixels in a random order.")
         else:
-            out.append(f"{name}'s deletion AUC is {_f(d)} vs {_f(dr)} for a random order: removing the pixels it "
-                       "ranks first hurts the prediction no more than chance (scattered holes are themselves "
-                       "unusual for a CNN, so look at insertion too).")
-        if i > ir:
-            out.append(f"Revealing them first brings it back with an insertion AUC of {_f(i)} vs {_f(ir)} (random).")
+            s += f" {same}."
+        out.append(s)
+        s = f"**Insertion** (higher area is better): {name} {_f(i)}, random order {_f(ir)}: **{_VS_CHANCE[v['insertion_random']]}**"
+        if v["insertion_random"] == "better":
+            s += (f". Revealing its top pixels first brings the probability back sooner; its area is "
+                  f"{i / max(ir, 1e-3):.1f}× random's.")
+        elif v["insertion_random"] == "worse":
+            s += ". Revealing its top pixels first brings the probability back later than revealing random ones."
         else:
-            out.append(f"Revealing them first does not bring it back faster than chance "
-                       f"(insertion AUC {_f(i)} vs {_f(ir)}).")
+            s += f" {same}."
+        out.append(s)
     if "Sobel" in curves.auc_deletion:
-        ds = curves.auc_deletion["Sobel"]
-        if ds < d:
-            out.append(f"An edge detector that ignores the model does better here (deletion AUC {_f(ds)}): "
-                       "part of what the pixel ranking finds may simply be the image's edges.")
+        ds, is_ = curves.auc_deletion["Sobel"], curves.auc_insertion["Sobel"]
+        vd, vi = v["deletion_Sobel"], v["insertion_Sobel"]
+        nums = f"(Sobel: deletion {_f(ds)}, insertion {_f(is_)})"
+        pair = {vd, vi}
+        if pair <= {"better", "same"} and "better" in pair:
+            out.append(f"**Edge map:** {name} beats a model-free edge map {nums}: its ranking finds the pixels this "
+                       "model needs better than the image's edges alone do.")
+        elif pair <= {"worse", "same"} and "worse" in pair:
+            out.append(f"**Edge map:** a model-free edge map does better {nums}: on this input {name}'s ranking is "
+                       "weaker than one that knows nothing about the model.")
+        elif pair == {"same"}:
+            out.append(f"**Edge map:** a model-free edge map scores about the same {nums} {same}: these curves "
+                       f"cannot tell {name}'s ranking apart from the image's edges.")
         else:
-            out.append(f"An edge detector that ignores the model does worse (deletion AUC {_f(ds)}), "
-                       "so the map is not just following edges.")
+            out.append(f"**Edge map:** against a model-free edge map {nums} the result is mixed: {name} is "
+                       f"{vd} on deletion and {vi} on insertion.")
     if p0 < 0.2:
         out.append(f"Note: the model gives this class only {p0:.0%} to begin with, so the curves start low.")
-    return " ".join(out)
+    if aggregate is not None and "random" in curves.auc_deletion:
+        out.append(reading_aggregate(aggregate, v["deletion_random"], v["insertion_random"], settings, name))
+    return "\n".join(f"- {x}" for x in out)
+
+
+# --------------------------------------------------------------------------- many inputs at once
+RECORD_FIELDS = ("index", "label", "target", "deletion_map", "deletion_random", "deletion_Sobel",
+                 "insertion_map", "insertion_random", "insertion_Sobel")
+
+
+def curve_record(curves: Curves, index: int, label: int, name: str | None = None) -> list:
+    """One input's areas as a row of :data:`RECORD_FIELDS` (6 decimals)."""
+    name = _map_name(curves, name)
+    r = lambda x: round(float(x), 6)  # noqa: E731
+    return [int(index), int(label), int(curves.target),
+            r(curves.auc_deletion[name]), r(curves.auc_deletion["random"]), r(curves.auc_deletion["Sobel"]),
+            r(curves.auc_insertion[name]), r(curves.auc_insertion["random"]), r(curves.auc_insertion["Sobel"])]
+
+
+def aggregate_records(records: Sequence[Sequence], tol: float = AUC_TOLERANCE) -> dict:
+    """Summary of many :func:`curve_record` rows: the share of inputs where the map is better /
+    about the same / worse than random on each curve (with ``tol``), and the mean areas."""
+    a = np.asarray([list(r) for r in records], dtype=np.float64)
+    if a.ndim != 2 or len(a) == 0:
+        raise ValueError("No records to summarise.")
+    col = {f: a[:, k] for k, f in enumerate(RECORD_FIELDS)}
+    out: dict = {"n": int(len(a)), "tolerance": tol}
+    for curve, lower in (("deletion", True), ("insertion", False)):
+        verdicts = [compare_area(m, r, lower, tol) for m, r in zip(col[f"{curve}_map"], col[f"{curve}_random"])]
+        out[f"{curve}_vs_random"] = {k: round(verdicts.count(k) / len(a), 4) for k in ("better", "same", "worse")}
+        out[f"{curve}_mean"] = {k: round(float(col[f"{curve}_{k}"].mean()), 4) for k in ("map", "random", "Sobel")}
+    return out
+
+
+def aggregate_mismatch(aggregate: Mapping, settings: Mapping | None) -> list[str]:
+    """The settings (layer, baseline, steps, target) under which ``aggregate`` was computed that
+    differ from ``settings``, as "name: theirs (here: ours)" strings."""
+    theirs = aggregate.get("settings", {})
+    out = []
+    for k, v in (settings or {}).items():
+        if k in theirs and theirs[k] != v:
+            out.append(f"{k} {theirs[k]} (here: {v})")
+    return out
+
+
+def reading_aggregate(aggregate: Mapping, deletion: str | None = None, insertion: str | None = None,
+                      settings: Mapping | None = None, name: str = "Grad-CAM") -> str:
+    """"Over N inputs: …; this one: …" for the random-order comparison.  ``deletion`` /
+    ``insertion``: this input's verdicts ("better"/"same"/"worse"), or None.  Nothing is
+    quoted when ``settings`` differ from the aggregate's own (the text says which)."""
+    n = aggregate["n"]
+    what = aggregate.get("what", "inputs")
+    miss = aggregate_mismatch(aggregate, settings)
+    if miss:
+        return (f"A summary over {n} {what} exists, but it was computed with other settings "
+                f"({'; '.join(miss)}), so it is not quoted here.")
+    parts = []
+    for curve, mine in (("deletion", deletion), ("insertion", insertion)):
+        share = aggregate[f"{curve}_vs_random"]
+        m = aggregate[f"{curve}_mean"]
+        s = (f"{curve} better than chance for {_pct(share['better'])} of them (about the same {_pct(share['same'])}, "
+             f"worse {_pct(share['worse'])}; mean areas {name} {_f(m['map'])}, random {_f(m['random'])}, "
+             f"Sobel {_f(m['Sobel'])})")
+        if mine is not None:
+            s += (f"; this one's \"{_VS_CHANCE[mine]}\" is {'typical' if share[mine] > 0.5 else 'less common'} "
+                  f"({_pct(share[mine])} of them)")
+        parts.append(s)
+    return f"Over {n} {what} with the same settings: " + "; ".join(parts) + "."
 
 
 def reading(cascade: Cascade | None = None, curves: Curves | None = None, method: str = "Grad-CAM") -> str:
@@ -679,4 +877,4 @@ def reading(cascade: Cascade | None = None, curves: Curves | None = None, method
         parts.append(reading_curves(curves))
     if cascade is not None and method in cascade.results:
         parts.append(reading_cascade(cascade, method))
-    return " ".join(p for p in parts if p)
+    return "\n\n".join(p for p in parts if p)

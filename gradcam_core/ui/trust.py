@@ -12,9 +12,12 @@ and outputs.  API names: ``trust_mnist_cascade``, ``trust_mnist_cascade_view``,
 """
 from __future__ import annotations
 
+import functools
+import json
 import re
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import gradio as gr
@@ -33,6 +36,7 @@ __all__ = [
     "imagenet_cascade",
     "imagenet_curves",
     "curves_figure",
+    "mnist_aggregate",
 ]
 
 BASELINE_CHOICES = [
@@ -46,8 +50,11 @@ INTRO = (
     "Two checks from the research literature. **Randomise the model:** the network's learned weights are "
     "replaced by random ones, one block at a time from the output down; a map that explains *the model* "
     "must change (Adebayo et al., 2018). **Delete / insert pixels:** remove the pixels the map ranks first "
-    "and watch the class probability; a good map makes it fall fast (RISE, Petsiuk et al., 2018)."
+    "and watch the class probability; a good map makes it fall sooner than a random order does, so the area "
+    "under its curve is smaller (RISE, Petsiuk et al., 2018)."
 )
+#: deletion/insertion over 200 held-out digits, written by tools/trust_aggregate.py
+AGGREGATE_FILE = Path(__file__).resolve().parents[2] / "weights" / "trust_aggregate_mnist.json"
 
 
 # =========================================================================== parsing
@@ -176,8 +183,29 @@ def _auc_rows(curves: sanity.Curves) -> list[list]:
     return curves.table()
 
 
-def _curves_outputs(curves: sanity.Curves, class_name: str):
-    return curves_figure(curves, class_name), _auc_rows(curves), sanity.reading_curves(curves)
+def _curves_outputs(curves: sanity.Curves, class_name: str, aggregate: dict | None = None,
+                    settings: dict | None = None):
+    reading = sanity.reading_curves(curves, aggregate=aggregate, settings=settings)
+    return curves_figure(curves, class_name), _auc_rows(curves), reading
+
+
+@functools.lru_cache(maxsize=8)
+def mnist_aggregate(layer: str) -> dict | None:
+    """The summary over held-out digits for ``layer`` from :data:`AGGREGATE_FILE`, with its
+    "settings" (layer, baseline, steps, target) and "what"; None if the file is missing.  If the
+    file has no entry for ``layer``, the first layer's summary is returned: its settings then
+    differ and :func:`sanity.reading_aggregate` says so instead of quoting it."""
+    try:
+        data = json.loads(AGGREGATE_FILE.read_text(encoding="utf-8"))
+        layers = data["layers"]
+        key = layer if layer in layers else next(iter(layers))
+        agg = dict(layers[key]["summary"])
+        agg["what"] = data.get("what", "held-out digits")
+        agg["settings"] = {"layer": key, "baseline": data["baseline"], "steps": int(data["steps"]),
+                           "target": data["target"]}
+        return agg
+    except (OSError, ValueError, KeyError, StopIteration, TypeError):
+        return None
 
 
 def _cascade_outputs(cas: sanity.Cascade, picture: np.ndarray, method: str, size: int | None):
@@ -216,6 +244,12 @@ def _lenet():
     return model(), LAYER
 
 
+def _lenet_layer() -> str:
+    from .mnist_tab import LAYER
+
+    return LAYER
+
+
 def mnist_cascade(digit, target_choice="predicted", method="Grad-CAM", seed=0, progress=None):
     """(gallery items, table rows, reading, state) of the cascade on one digit."""
     from ..mnist import to_tensor
@@ -235,10 +269,14 @@ def mnist_curves(digit, target_choice="predicted", baseline="zero", steps=20, pr
     net, layer = _lenet()
     x = to_tensor(d)
     res = GradCAM(net, layer)(x, _parse_target(target_choice, [str(i) for i in range(10)]))
-    curves = sanity.deletion_insertion(net, x, res.targets, res.upsampled()[0].numpy(), steps=_steps(steps),
-                                       baseline=_baseline(baseline), logits=res.logits,
+    steps, baseline = _steps(steps), _baseline(baseline)
+    curves = sanity.deletion_insertion(net, x, res.targets, res.upsampled()[0].numpy(), steps=steps,
+                                       baseline=baseline, logits=res.logits,
                                        progress=_progress_fn(progress))
-    return _curves_outputs(curves, str(curves.target))
+    predicted = int(res.logits[0].argmax()) == curves.target
+    settings = {"layer": layer, "baseline": baseline, "steps": steps,
+                "target": "predicted" if predicted else "another class"}
+    return _curves_outputs(curves, str(curves.target), mnist_aggregate(layer), settings)
 
 
 # =========================================================================== ImageNet
@@ -402,7 +440,7 @@ def build_mnist_panel(digit_state, target, *, concurrency_id: str = "lenet",
     return _build("trust_mnist_", [digit_state, target], _mnist_cascade_event, _mnist_curves_event,
                   baseline="zero", steps=20,
                   max_steps=sanity.MAX_STEPS, concurrency_id=concurrency_id, concurrency_limit=concurrency_limit,
-                  open=open, note="LeNet, Grad-CAM on conv2; the digit and class are the ones chosen above.")
+                  open=open, note=f"LeNet, Grad-CAM on {_lenet_layer()}; the digit and class are the ones chosen above.")
 
 
 def build_imagenet_panel(image, model, layer, target, *, concurrency_id: str = "imagenet",
