@@ -80,6 +80,42 @@ def _phone_page(browser):
     return ctx, ctx.new_page()
 
 
+def _touch_stroke(page, points) -> None:
+    """Draw one stroke with a finger: real touch events through the DevTools protocol (what a
+    phone sends), not mouse events. ``points`` are page coordinates in CSS pixels."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        def touch(kind, pts):
+            cdp.send("Input.dispatchTouchEvent", {
+                "type": kind, "touchPoints": [{"x": x, "y": y, "id": 1, "radiusX": 6, "radiusY": 6, "force": 1}
+                                              for x, y in pts]})
+        touch("touchStart", points[:1])
+        for pt in points[1:]:
+            touch("touchMove", [pt])
+            page.wait_for_timeout(8)
+        touch("touchEnd", [])
+    finally:
+        cdp.detach()
+
+
+def _in_viewport(page, selector: str) -> dict:
+    """The element's box against the viewport: visible when its top and some of its height are on screen."""
+    return page.evaluate(
+        """(sel) => { const e = document.querySelector(sel); if (!e) return null; const r = e.getBoundingClientRect();
+                      return {top: r.top, bottom: r.bottom, height: r.height, vh: window.innerHeight}; }""", selector)
+
+
+def _assert_on_screen(page, selector: str, what: str, min_px: int = 60) -> None:
+    # scroll_to_output scrolls smoothly: wait until the scroll has settled
+    page.wait_for_function(
+        """([sel, minPx]) => { const e = document.querySelector(sel); if (!e) return false;
+               const r = e.getBoundingClientRect();
+               return r.top >= -1 && r.top <= window.innerHeight - minPx; }""",
+        arg=[selector, min_px], timeout=15000)
+    box = _in_viewport(page, selector)
+    assert box and box["top"] >= -1 and box["top"] + min_px <= box["vh"], f"{what} is off screen: {box}"
+
+
 def _no_horizontal_overflow(page) -> None:
     sw, iw = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert sw <= iw + 1, f"the page scrolls sideways: content {sw}px wide in a {iw}px viewport"
@@ -139,27 +175,40 @@ def test_mnist_on_a_phone(server, browser):
     _no_horizontal_overflow(page)
     page.screenshot(path=str(ARTIFACTS / "phone-mnist-photo.png"), full_page=False)
 
-    # draw a "7" on the sketchpad with the pointer, as a finger would
-    page.get_by_role("tab", name="Draw").click()
-    canvas = page.locator("canvas").first
+    # after the tap, the prediction and the overlay are on screen without scrolling
+    _assert_on_screen(page, "#mnist-label", "the prediction")
+    _assert_on_screen(page, "#mnist-result img", "the overlay")
+    assert not errors, errors
+    ctx.close()
+
+
+def test_mnist_finger_drawing_result_on_screen(server, browser):
+    """Draw a 7 with a finger (touch events), tap the button: the prediction is on screen."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    ctx, page = _phone_page(browser)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server, wait_until="domcontentloaded")
+    page.get_by_text("Prediction (all 10 probabilities)").wait_for(timeout=60000)
+    page.get_by_role("tab", name="Draw").tap()
+    canvas = page.locator("#mnist-sketch canvas").first
     canvas.wait_for(timeout=30000)
     canvas.scroll_into_view_if_needed()
+    page.wait_for_timeout(600)  # the brush is selected when the tab opens
     box = canvas.bounding_box()
     assert box and box["width"] > 100
     x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
-    page.mouse.move(x0 + 0.25 * w, y0 + 0.2 * h)
-    page.mouse.down()
-    for t in range(1, 11):
-        page.mouse.move(x0 + (0.25 + 0.5 * t / 10) * w, y0 + 0.2 * h)
-    for t in range(1, 16):
-        page.mouse.move(x0 + (0.75 - 0.3 * t / 15) * w, y0 + (0.2 + 0.65 * t / 15) * h)
-    page.mouse.up()
+    # the top bar, then the slanted stem of a 7
+    stroke = [(x0 + (0.25 + 0.5 * t / 12) * w, y0 + 0.2 * h) for t in range(13)]
+    stroke += [(x0 + (0.75 - 0.3 * t / 18) * w, y0 + (0.2 + 0.65 * t / 18) * h) for t in range(1, 19)]
+    _touch_stroke(page, stroke)
     page.screenshot(path=str(ARTIFACTS / "phone-mnist-drawn.png"), full_page=False)
-    page.get_by_role("button", name="Read my drawing").click()
+    page.get_by_role("button", name="Read my drawing").tap()
     page.wait_for_function(
-        """() => [...document.querySelectorAll('.output-class, h2')].some(e => e.innerText.trim() === '7')""",
-        timeout=60000,
-    )
+        """() => { const e = document.querySelector('#mnist-label .output-class');
+                   return e && e.innerText.trim() === '7'; }""", timeout=60000)
+    _assert_on_screen(page, "#mnist-label", "the prediction")
+    _assert_on_screen(page, "#mnist-result img", "the overlay")
     _no_horizontal_overflow(page)
     page.screenshot(path=str(ARTIFACTS / "phone-mnist-drawing.png"), full_page=False)
     assert not errors, errors
@@ -199,12 +248,31 @@ def test_imagenet_upload_on_a_phone(server, browser):
     tab = page.locator("#imagenet, [id*='imagenet']").first
     inputs = tab.locator("input[type=file]") if tab.count() else page.locator("input[type=file]")
     inputs.first.set_input_files(str(photo))
-    page.get_by_role("button", name="Explain", exact=True).last.click()
+    # the upload alone runs the explanation; the page then shows the top 5 and the overlay
     page.wait_for_function(
-        """() => [...document.querySelectorAll('.output-class, h2')].some(e => /cat/i.test(e.innerText))""",
-        timeout=120000,
-    )
+        """() => { const e = document.querySelector('#imagenet-label .output-class');
+                   return e && /cat/i.test(e.innerText); }""", timeout=120000)
     _wait_for_image(page, "Where the model found the evidence", timeout_ms=60000)
+    _assert_on_screen(page, "#imagenet-label", "the top 5")
+    _assert_on_screen(page, "#imagenet-result img", "the overlay")
+    page.screenshot(path=str(ARTIFACTS / "phone-imagenet-result.png"), full_page=False)
+    # a tap on Explain (after scrolling away) brings the result back on screen
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    page.get_by_role("button", name="Explain", exact=True).first.scroll_into_view_if_needed()
+    page.get_by_role("button", name="Explain", exact=True).first.tap()
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        """() => { const e = document.querySelector('#imagenet-label .output-class');
+                   return e && /cat/i.test(e.innerText); }""", timeout=120000)
+    _assert_on_screen(page, "#imagenet-label", "the top 5")
+    # a tap on an example photo (below the result) runs it and scrolls back up to the result
+    page.locator(".imagenet-examples .thumbnail-item").nth(1).scroll_into_view_if_needed()
+    page.locator(".imagenet-examples .thumbnail-item").nth(1).tap()
+    page.wait_for_function(
+        """() => { const e = document.querySelector('#imagenet-label .output-class');
+                   return e && !/cat/i.test(e.innerText); }""", timeout=120000)
+    _assert_on_screen(page, "#imagenet-label", "the top 5 after an example")
+    _assert_on_screen(page, "#imagenet-result img", "the overlay after an example")
     _scroll_through(page)
     _no_horizontal_overflow(page)
     page.screenshot(path=str(ARTIFACTS / "phone-imagenet.png"), full_page=True)

@@ -24,7 +24,21 @@ CSS = """
 .tight-md p { margin: 0.2em 0; }
 button { min-height: 44px; }
 .digit-grid .thumbnail-item { min-width: 0; }
+/* the result right under the input: on a phone the two small MNIST images stay side by side */
+.result-pair { flex-wrap: nowrap !important; gap: 8px; }
+.compact-label .confidence-set { padding: 1px 0 !important; margin: 0 !important; }
 """
+
+
+def scroll_js(elem_id: str) -> str:
+    """A js-only event body that brings the element ``#elem_id`` to the top of the screen.
+
+    Used after a new result instead of Gradio's ``scroll_to_output``: that scrolls to the topmost
+    of *all* an event's outputs, and outputs inside a closed accordion (the JSON numbers, the step
+    code) measure as being at the very top of the page, so on a phone it never moved."""
+    return (f"() => {{ const e = document.getElementById('{elem_id}'); if (!e) return; "
+            "const top = e.getBoundingClientRect().top + window.scrollY - 8; "
+            "window.scrollTo({top: Math.max(0, top), behavior: 'smooth'}); }")
 
 
 def user_errors(fn):

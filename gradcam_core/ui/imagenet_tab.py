@@ -20,7 +20,7 @@ from .. import imagenet as svc
 from ..deeplink import query_string, recall_photo, remember_photo
 from ..models import REGISTRY, default_model_key
 from . import trust
-from .common import ResultImage, user_errors
+from .common import ResultImage, scroll_js, user_errors
 
 CONCURRENCY = "imagenet"  # model runs: at most `concurrency_limit` at once, whatever the model
 RENDER_CONCURRENCY = "imagenet-render"  # re-drawing only: never waits behind a long Score-CAM
@@ -202,6 +202,7 @@ def make_link(photo, model_key, layer, method, target, target2, norm, cmap, alph
     """The query string of a link that reopens this result. Only now is an uploaded photo kept
     on the server (examples are referenced by name and need no copy)."""
     src = _photo_source(photo)
+    svc.load_photo(src)  # only pictures are kept and linked: same loader and refusals as Explain
     if not isinstance(src, str) or src.startswith("data:") or not Path(src).is_file():
         raise ValueError("This photo cannot be linked; upload it as a file first.")
     return query_string(tab="imagenet", photo=remember_photo(src), model=model_key, layer=layer, method=method,
@@ -323,8 +324,18 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
 
     gr.Markdown(INTRO, elem_classes="tight-md")
     photo = gr.Image(label="Your photo", type="filepath", sources=["upload", "webcam", "clipboard"],
-                     image_mode=None, height=300, format="png")
+                     image_mode=None, height=260, format="png", elem_id="imagenet-photo")
+    go = gr.Button("Explain", variant="primary")
     credit = gr.Markdown("", elem_classes=["tight-md", "imagenet-small"])
+
+    # The result comes right under the photo, so after an upload on a phone the top 5 and the
+    # overlay are on screen (the events also scroll to it): photo → result → examples → settings → steps.
+    with gr.Column(elem_id="imagenet-result", elem_classes="result-block"):
+        label = gr.Label(num_top_classes=5, label="Top 5", elem_id="imagenet-label", elem_classes="compact-label")
+        overlay = ResultImage(label="Where the model found the evidence", interactive=False,
+                              elem_classes="imagenet-map", buttons=["download", "fullscreen"])
+        summary = gr.Markdown(elem_classes="tight-md")
+
     with gr.Accordion("Example photos", open=True):
         examples = gr.Gallery(
             value=[(e["path"], e["title"].split(" (")[0]) for e in entries],
@@ -348,12 +359,6 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
                          info="type part of a name, e.g. 'retriever'")
     target2 = gr.Dropdown([NO_SECOND] + svc.class_choices(), value=NO_SECOND, label="Second class, side by side",
                           info="same forward pass; e.g. a dog class vs a cat class")
-    go = gr.Button("Explain", variant="primary")
-
-    summary = gr.Markdown(elem_classes="tight-md")
-    label = gr.Label(num_top_classes=5, label="Top 5")
-    overlay = ResultImage(label="Where the model found the evidence", interactive=False, elem_classes="imagenet-map",
-                          buttons=["download", "fullscreen"])
     alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Opacity of the heat map")
     with gr.Row():
         norm = gr.Radio([(v, k) for k, v in svc.NORMS.items()], value="max", label="Normalisation", min_width=200)
@@ -399,10 +404,14 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
     assert len(explain_outputs) == N_EXPLAIN_OUTPUTS
 
     # preprocess=False: gradio must not decode uploads itself (see _photo_source)
-    go.click(explain, explain_inputs, explain_outputs, api_name="imagenet_explain", preprocess=False, **run)
+    # a new photo or a tap on Explain: once the result is shown, the page scrolls to it (under the photo)
+    show = dict(fn=None, inputs=None, outputs=None, js=scroll_js("imagenet-result"), queue=False)
+    go.click(explain, explain_inputs, explain_outputs, api_name="imagenet_explain", preprocess=False, **run
+             ).success(api_name="imagenet_show_result", **show)
     auto_inputs = explain_inputs + [state]
     photo.change(explain_if_photo, auto_inputs, explain_outputs, api_name="imagenet_photo_change",
-                 preprocess=False, trigger_mode="always_last", **run)
+                 preprocess=False, trigger_mode="always_last", **run
+                 ).success(api_name="imagenet_show_result_photo", **show)
     photo.upload(clear_credit, None, credit, api_visibility="private", queue=False)
     examples.select(pick_example, None, [photo, credit], api_name="imagenet_pick_example", **draw)
     gr.on([layer.input, method.input, target.input, target2.input], explain_if_photo, auto_inputs,

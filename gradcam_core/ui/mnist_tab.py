@@ -1,4 +1,4 @@
-"""Tab 1 · MNIST · LeNet: pick, draw or photograph a digit; every Grad-CAM step on conv2."""
+"""Tab 1 · MNIST · LeNet: pick, draw or photograph a digit; every Grad-CAM step on relu2 (or conv2, pool2)."""
 from __future__ import annotations
 
 import functools
@@ -11,13 +11,17 @@ from .. import render
 from ..deeplink import decode_digit, encode_digit, query_string
 from ..engine import GradCAM
 from ..images import load_image
+from ..ink_share import dataset_share, share_of_result
 from ..lenet import CLASSES, load_lenet
+from ..method_texts import (LENET_DEFAULT_LAYER, LENET_LAYERS, ink_text, lenet_layer_label, lenet_layer_note,
+                            lenet_zero_gradient_note)
 from ..mnist import preprocess_digit, test_digits, to_tensor
 from ..steps import build_steps, result_numbers
 from . import trust
-from .common import ResultImage, SafeImage, SafeSketchpad, step_sections, step_values, user_errors
+from .common import ResultImage, SafeImage, SafeSketchpad, scroll_js, step_sections, step_values, user_errors
 
-LAYER = "conv2"
+LAYER = LENET_DEFAULT_LAYER  # relu2: the rectified maps, the Grad-CAM convention (see method_texts)
+LAYERS = list(LENET_LAYERS)  # conv2, relu2, pool2
 PAGE = 50
 TARGETS = ["predicted"] + CLASSES
 CONCURRENCY = "lenet"
@@ -66,20 +70,38 @@ def _target(choice) -> int | None:
     return t
 
 
-def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, source: str = ""):
-    """Everything the tab shows, for one 28×28 digit in [0, 1]."""
+def _layer(choice) -> str:
+    if choice in (None, ""):
+        return LAYER
+    name = str(choice).split(" ")[0]
+    if name not in LAYERS:
+        raise ValueError(f"Layer must be one of {', '.join(LAYERS)}, not {choice!r}.")
+    return name
+
+
+def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, source: str = "", layer=None):
+    """Everything the tab shows, for one 28×28 digit in [0, 1], on ``layer`` (default relu2)."""
+    layer = _layer(layer)
     x = to_tensor(digit)
-    result = GradCAM(model(), LAYER)(x, target=_target(target_choice))
+    result = GradCAM(model(), layer)(x, target=_target(target_choice))
     ch = None if channel in (None, "", -1, "strongest") else int(channel)
-    steps = build_steps(result, digit, channel=ch, max_channels=16)
+    this = share_of_result(result, digit)
+    ds = dataset_share(layer)
+    notes = {"features": lenet_layer_note(layer),
+             "overlay": ink_text(this.heat_on_ink, this.ink_area, ds.heat_on_ink, ds.ink_area, ds.n_digits)}
+    steps = build_steps(result, digit, channel=ch, max_channels=16, notes=notes,
+                        zero_gradient_reason=lenet_zero_gradient_note(layer))
     probs = result.probs[0].numpy()
     label = {CLASSES[i]: float(probs[i]) for i in range(10)}
     numbers = result_numbers(result, CLASSES)
     numbers["source"] = source
+    numbers["heat_on_ink"] = {"digit": this.heat_on_ink, "ink_area": this.ink_area,
+                              "test_set": ds.heat_on_ink, "test_set_ink_area": ds.ink_area,
+                              "test_set_digits": ds.n_digits}
     seen = render.enlarge((digit * 255).astype(np.uint8), 168)
     outs = [label, steps["overlay"].image, numbers, seen, digit] + step_values(steps)
     link = query_string(tab="mnist", d=encode_digit(digit), target=target_choice or "predicted",
-                        channel=channel if channel not in (None, "") else "strongest")
+                        channel=channel if channel not in (None, "") else "strongest", layer=layer)
     return outs + [link]
 
 
@@ -97,15 +119,15 @@ def _index(index) -> int:
 
 
 @user_errors
-def explain_index(index, target_choice="predicted", channel=None):
+def explain_index(index, target_choice="predicted", channel=None, layer=None):
     i = _index(index)
     images, labels = test_digits()
     return explain_array(images[i].astype(np.float32) / 255.0, target_choice, channel,
-                         source=f"held-out MNIST digit #{i} (true label {labels[i]})")
+                         source=f"held-out MNIST digit #{i} (true label {labels[i]})", layer=layer)
 
 
 @user_errors
-def explain_drawing(sketch, target_choice="predicted", channel=None):
+def explain_drawing(sketch, target_choice="predicted", channel=None, layer=None):
     if sketch is None:
         raise ValueError("The canvas is empty: draw a digit first.")
     image = sketch.get("composite") if isinstance(sketch, dict) else sketch
@@ -120,11 +142,11 @@ def explain_drawing(sketch, target_choice="predicted", channel=None):
         digit = preprocess_digit(image)
     except ValueError as exc:
         raise ValueError(f"Could not find a digit in the drawing: {exc}") from None
-    return explain_array(digit, target_choice, channel, source="drawing")
+    return explain_array(digit, target_choice, channel, source="drawing", layer=layer)
 
 
 @user_errors
-def explain_upload(path, target_choice="predicted", channel=None):
+def explain_upload(path, target_choice="predicted", channel=None, layer=None):
     if path is None:
         raise ValueError("Upload or photograph a handwritten digit first.")
     img = load_image(path, max_side=1024)
@@ -132,14 +154,15 @@ def explain_upload(path, target_choice="predicted", channel=None):
         digit = preprocess_digit(np.asarray(img))
     except ValueError as exc:
         raise ValueError(f"Could not find a digit in this photo: {exc}") from None
-    return explain_array(digit, target_choice, channel, source="upload")
+    return explain_array(digit, target_choice, channel, source="upload", layer=layer)
 
 
 @user_errors
-def explain_state(digit, target_choice="predicted", channel=None):
+def explain_state(digit, target_choice="predicted", channel=None, layer=None):
     if digit is None:
         raise ValueError("Choose, draw or upload a digit first.")
-    return explain_array(np.asarray(digit, dtype=np.float32), target_choice, channel, source="current digit")
+    return explain_array(np.asarray(digit, dtype=np.float32), target_choice, channel, source="current digit",
+                         layer=layer)
 
 
 @user_errors
@@ -153,11 +176,16 @@ def explain_from_link(request: gr.Request):
     channel = params.get("channel", "strongest")
     if channel not in ["strongest"] + [str(k) for k in range(16)]:
         channel = "strongest"
+    layer = params.get("layer", LAYER)
+    if layer not in LAYERS:
+        gr.Warning(f"The link's layer {layer!r} is not one of {', '.join(LAYERS)}; showing {LAYER}.")
+        layer = LAYER
     index = 0
     if params.get("tab", "mnist") == "mnist" and params.get("d"):
         try:
             digit = decode_digit(params["d"])
-            return [None, target, channel] + explain_array(digit, target, channel, source="shared link")
+            return [None, target, channel, layer] + explain_array(digit, target, channel, source="shared link",
+                                                                  layer=layer)
         except ValueError as exc:
             gr.Warning(f"{exc} Showing digit #0 instead.")
     elif params.get("digit"):
@@ -165,7 +193,7 @@ def explain_from_link(request: gr.Request):
             index = _index(params["digit"])
         except ValueError as exc:
             gr.Warning(str(exc))
-    return [index, target, channel] + explain_index(index, target, channel)
+    return [index, target, channel, layer] + explain_index(index, target, channel, layer)
 
 
 @user_errors
@@ -180,9 +208,9 @@ def show_page(page):
 
 
 @user_errors
-def pick_from_grid(page, target_choice, channel, evt: gr.SelectData):
+def pick_from_grid(page, target_choice, channel, evt: gr.SelectData, layer=None):
     i = (int(page) - 1) * PAGE + int(evt.index)
-    return [i] + explain_index(i, target_choice, channel)
+    return [i] + explain_index(i, target_choice, channel, layer)
 
 
 _SELECT_BRUSH = """() => { const pick = (n) => { const b = document.querySelector('#mnist-sketch button[aria-label="Brush"]');
@@ -230,15 +258,23 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
                               sources=["upload", "webcam", "clipboard"], height=280)
             go_upload = gr.Button("Read my photo", variant="primary")
 
+    # The result comes right under the input, so after a tap on a phone the prediction and the
+    # overlay are on screen (the events also scroll to it): input → result → settings → details.
+    with gr.Column(elem_id="mnist-result", elem_classes="result-block"):
+        with gr.Row(equal_height=False, elem_classes="result-pair"):
+            overlay = ResultImage(label="Grad-CAM heat map", height=170, interactive=False,
+                                  elem_classes="step-image", min_width=140)
+            seen = ResultImage(label="What LeNet sees (28×28)", height=170, interactive=False,
+                               elem_classes="step-image", min_width=140)
+        label = gr.Label(num_top_classes=10, label="Prediction (all 10 probabilities)", elem_id="mnist-label",
+                         elem_classes="compact-label")
     with gr.Row():
         target = gr.Dropdown(TARGETS, value="predicted", label="Explain which class?",
-                             info="'predicted', or any digit for a counterfactual", scale=2)
+                             info="'predicted', or any other digit: what speaks for it", scale=2)
         channel = gr.Dropdown(["strongest"] + [str(k) for k in range(16)], value="strongest",
                               label="Channel for step 3", info="whose gradients are averaged", scale=2)
-    with gr.Row(equal_height=False):
-        seen = ResultImage(label="What LeNet sees (28×28)", height=180, interactive=False, elem_classes="step-image")
-        overlay = ResultImage(label="Grad-CAM on conv2", height=180, interactive=False, elem_classes="step-image")
-    label = gr.Label(num_top_classes=10, label="Prediction (all 10 probabilities)")
+        layer = gr.Dropdown([(lenet_layer_label(n), n) for n in LAYERS], value=LAYER, label="Layer",
+                            info="which layer Grad-CAM reads (step 1 says why)", filterable=False, scale=2)
     with gr.Accordion("Numbers (JSON: probabilities, weights, map)", open=False):
         numbers = gr.JSON(show_label=False)
 
@@ -255,17 +291,26 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
 
     outputs = [label, overlay, numbers, seen, digit_state] + step_outputs + [link_query]
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
-    inputs_tail = [target, channel]
-    go_index.click(explain_index, [index] + inputs_tail, outputs, api_name="mnist_explain_index", **common)
-    index.submit(explain_index, [index] + inputs_tail, outputs, api_name="mnist_explain_index_submit", **common)
-    go_draw.click(explain_drawing, [sketch] + inputs_tail, outputs, api_name="mnist_explain_drawing", **common)
-    go_upload.click(explain_upload, [upload] + inputs_tail, outputs, api_name="mnist_explain_upload", **common)
+    inputs_tail = [target, channel, layer]
+    # a new digit: once its result is shown, the page scrolls to it (just under the input)
+    show = dict(fn=None, inputs=None, outputs=None, js=scroll_js("mnist-result"), queue=False)
+    go_index.click(explain_index, [index] + inputs_tail, outputs, api_name="mnist_explain_index", **common
+                   ).success(api_name="mnist_show_result_index", **show)
+    index.submit(explain_index, [index] + inputs_tail, outputs, api_name="mnist_explain_index_submit", **common
+                 ).success(api_name="mnist_show_result_submit", **show)
+    go_draw.click(explain_drawing, [sketch] + inputs_tail, outputs, api_name="mnist_explain_drawing", **common
+                  ).success(api_name="mnist_show_result_drawing", **show)
+    go_upload.click(explain_upload, [upload] + inputs_tail, outputs, api_name="mnist_explain_upload", **common
+                    ).success(api_name="mnist_show_result_upload", **show)
     page.release(show_page, [page], [grid], api_name="mnist_grid_page", **common)
-    grid.select(pick_from_grid, [page, target, channel], [index] + outputs, api_name="mnist_pick_from_grid", **common)
+    grid.select(pick_from_grid, [page, target, channel, layer], [index] + outputs, api_name="mnist_pick_from_grid",
+                **common).success(api_name="mnist_show_result_pick", **show)
     target.input(explain_state, [digit_state] + inputs_tail, outputs, api_name="mnist_change_target",
                  trigger_mode="always_last", **common)
     channel.input(explain_state, [digit_state] + inputs_tail, outputs, api_name="mnist_change_channel",
                   trigger_mode="always_last", **common)
+    layer.input(explain_state, [digit_state] + inputs_tail, outputs, api_name="mnist_change_layer",
+                trigger_mode="always_last", **common)
     # Gradio's sketchpad starts with no tool selected ("select the draw tool to start"): pick the
     # brush as soon as the Draw tab opens, so a finger can draw straight away.
     draw_tab.select(None, None, None, api_name="mnist_draw_tab", js=_SELECT_BRUSH)
@@ -275,4 +320,4 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
                        try { navigator.clipboard.writeText(u); } catch (e) {} return u; }""",
     )
     if ready:
-        demo.load(explain_from_link, None, [index, target, channel] + outputs, api_name="mnist_initial", **common)
+        demo.load(explain_from_link, None, [index, target, channel, layer] + outputs, api_name="mnist_initial", **common)
