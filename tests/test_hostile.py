@@ -72,3 +72,50 @@ def test_every_hostile_file_gets_a_result_or_a_clear_message(app_client, files, 
     # the server is still alive and correct afterwards
     out = app_client.predict(0, "predicted", "strongest", api_name="/mnist_explain_index")
     assert out[0]["label"] in [str(d) for d in range(10)]
+
+
+def _imagenet_link(client, path):
+    return client.predict(handle_file(str(path)), "efficientnet_lite0", "_head_act", "Grad-CAM", "predicted", "none",
+                          "max", "jet", 0.5, api_name="/imagenet_make_link")
+
+
+def _outcome(call, client, path):
+    """(result, None) or (None, the server's message)."""
+    try:
+        return call(client, path), None
+    except Exception as exc:
+        return None, str(exc)
+
+
+def _message(call, client, path) -> str | None:
+    return _outcome(call, client, path)[1]
+
+
+def test_make_link_links_only_pictures_with_the_same_refusals_as_explain(app_client, files, tmp_path, monkeypatch):
+    """imagenet_make_link keeps and links a file only if it decodes as a picture; a hostile file gets
+    exactly the message /imagenet_explain gives it, and nothing is stored for it."""
+    from urllib.parse import parse_qs
+
+    from gradcam_core.deeplink import recall_photo
+
+    monkeypatch.setenv("GRADCAM_LINK_DIR", str(tmp_path))  # the app runs in this process
+    linked = {}
+    for name, (path, expect) in files.items():
+        query, refused = _outcome(_imagenet_link, app_client, path)
+        if expect == "error":
+            assert refused is not None, f"{name} was linked: it is not a usable picture"
+            assert refused == _message(_imagenet_upload, app_client, path), name
+            assert GENERIC not in refused and "Traceback" not in refused
+        elif expect == "ok":
+            assert refused is None, f"{name} should be linkable: {refused}"
+        if refused is None:
+            token = parse_qs(query.lstrip("?"))["photo"][0]
+            assert Path(recall_photo(token)).read_bytes() == Path(path).read_bytes(), name
+            linked[name] = token
+    stored = {p.name for p in tmp_path.iterdir()}
+    assert stored == {t.split(":", 1)[1] for t in linked.values()}  # nothing kept for a refused file
+    assert not {n for n, (_, e) in files.items() if e == "error"} & set(linked)
+    svg = _message(_imagenet_link, app_client, files["drawing.svg"][0])
+    assert "could not read this file as an image" in svg and "SVG" in svg
+    assert "megapixels" in _message(_imagenet_link, app_client, files["bomb-20000x20000.png"][0])
+    assert "empty" in _message(_imagenet_link, app_client, files["zero-byte.png"][0])
