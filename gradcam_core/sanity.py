@@ -799,7 +799,7 @@ def reading_curves(curves: Curves, name: str | None = None, aggregate: Mapping |
             out.append(f"**Edge map:** against a model-free edge map {nums} the result is mixed: {name} is "
                        f"{vd} on deletion and {vi} on insertion.")
     if p0 < 0.2:
-        out.append(f"Note: the model gives this class only {p0:.0%} to begin with, so the curves start low.")
+        out.append(f"Note: the model gives this class only {_pct(p0)} to begin with, so the curves start low.")
     if aggregate is not None and "random" in curves.auc_deletion:
         out.append(reading_aggregate(aggregate, v["deletion_random"], v["insertion_random"], settings, name))
     return "\n".join(f"- {x}" for x in out)

@@ -1,0 +1,268 @@
+"""Every wording branch of the trust verdicts, fed numbers, checked word by word.
+
+The verdicts are generated from the numbers they describe (``gradcam_core.sanity``), so each
+test builds the numbers by hand (a fake ``Curves`` / ``Cascade``), calls the reading, and checks
+both the words (which branch) and the figures quoted.  The last tests recompute digits of the
+committed 200-digit aggregate (``weights/trust_aggregate_mnist.json``) and check the MNIST
+panel quotes it only under the same settings.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gradcam_core import sanity as S
+
+ROOT = Path(__file__).resolve().parents[1]
+AGG_FILE = ROOT / "weights" / "trust_aggregate_mnist.json"
+
+
+def curves(d: dict, i: dict, p0: float = 0.9) -> S.Curves:
+    """Fake curves with the given areas; the deletion curve starts at ``p0``."""
+    f = np.linspace(0, 1, 3)
+    return S.Curves(3, "zero", f, {k: np.array([p0, 0.5, 0.1]) for k in d}, {k: np.array([0.1, 0.5, p0]) for k in i},
+                    dict(d), dict(i), 0)
+
+
+def lines(text: str) -> list[str]:
+    assert all(line.startswith("- ") for line in text.splitlines()), text
+    return [line[2:] for line in text.splitlines()]
+
+
+# ----------------------------------------------------------------------------- compare_area
+@pytest.mark.parametrize("value, ref, lower, want", [
+    (0.30, 0.60, True, "better"),   # deletion: lower area is better
+    (0.77, 0.69, True, "worse"),    # the issue's digit: Grad-CAM 0.77 vs random 0.69 is WORSE
+    (0.61, 0.60, True, "same"),
+    (0.52, 0.50, True, "same"),     # exactly the tolerance counts as the same
+    (0.53, 0.50, True, "worse"),
+    (0.80, 0.50, False, "better"),  # insertion: higher area is better
+    (0.40, 0.50, False, "worse"),
+    (0.49, 0.50, False, "same"),
+])
+def test_compare_area_directions_and_tolerance(value, ref, lower, want):
+    assert S.compare_area(value, ref, lower) == want
+
+
+# ----------------------------------------------------------------------------- deletion / insertion
+def test_deletion_worse_than_chance_says_so():
+    text = S.reading_curves(curves({"Grad-CAM": 0.77, "random": 0.69}, {"Grad-CAM": 0.64, "random": 0.63}))
+    dl, il = lines(text)
+    assert dl.startswith("**Deletion** (lower area is better): Grad-CAM 0.77, random order 0.69: **worse than chance**")
+    assert "keeps the probability higher" in dl and "no more than chance" not in text
+    assert il.startswith("**Insertion** (higher area is better): Grad-CAM 0.64, random order 0.63: "
+                         "**about the same as chance** (differences up to 0.02 count as the same)")
+
+
+def test_better_than_chance_is_a_ratio_of_areas_not_a_speed():
+    text = S.reading_curves(curves({"Grad-CAM": 0.12, "random": 0.41}, {"Grad-CAM": 0.80, "random": 0.50}))
+    dl, il = lines(text)
+    assert "**better than chance**" in dl and "random's area is 3.4× Grad-CAM's" in dl  # 0.41 / 0.12
+    assert "**better than chance**" in il and "its area is 1.6× random's" in il  # 0.80 / 0.50
+    assert "faster" not in text
+
+
+def test_deletion_same_and_insertion_worse():
+    dl, il = lines(S.reading_curves(curves({"Grad-CAM": 0.60, "random": 0.61}, {"Grad-CAM": 0.40, "random": 0.55})))
+    assert "**about the same as chance** (differences up to 0.02" in dl
+    assert "**worse than chance**" in il and "back later than revealing random ones" in il
+
+
+@pytest.mark.parametrize("sobel_d, sobel_i, words", [
+    (0.28, 0.90, "a model-free edge map does better (Sobel: deletion 0.28, insertion 0.90): on this input "
+                 "Grad-CAM's ranking is weaker than one that knows nothing about the model"),
+    (0.28, 0.71, "a model-free edge map does better"),          # worse on deletion, same on insertion
+    (0.70, 0.40, "Grad-CAM beats a model-free edge map (Sobel: deletion 0.70, insertion 0.40): its ranking "
+                 "finds the pixels this model needs better than the image's edges alone do"),
+    (0.51, 0.69, "a model-free edge map scores about the same"),
+    (0.70, 0.90, "the result is mixed: Grad-CAM is better on deletion and worse on insertion"),
+    (0.28, 0.40, "the result is mixed: Grad-CAM is worse on deletion and better on insertion"),
+])
+def test_edge_map_comparison_reads_the_right_way_round(sobel_d, sobel_i, words):
+    c = curves({"Grad-CAM": 0.50, "random": 0.60, "Sobel": sobel_d}, {"Grad-CAM": 0.70, "random": 0.60, "Sobel": sobel_i})
+    edge = [x for x in lines(S.reading_curves(c)) if x.startswith("**Edge map:**")]
+    assert len(edge) == 1 and words in edge[0], edge
+    # never the old, backwards inference
+    assert "may simply be the image's edges" not in edge[0]
+
+
+def test_low_starting_probability_is_noted():
+    text = S.reading_curves(curves({"Grad-CAM": 0.1, "random": 0.1}, {"Grad-CAM": 0.1, "random": 0.1}, p0=0.08))
+    assert "only 8 % to begin with" in text
+    assert "to begin with" not in S.reading_curves(curves({"Grad-CAM": 0.1, "random": 0.1},
+                                                          {"Grad-CAM": 0.1, "random": 0.1}, p0=0.5))
+
+
+# ----------------------------------------------------------------------------- one input vs many
+RECORDS = [  # index, label, target, deletion: map random Sobel, insertion: map random Sobel
+    [0, 0, 0, 0.40, 0.60, 0.30, 0.70, 0.60, 0.90],  # deletion better, insertion better
+    [1, 1, 1, 0.41, 0.60, 0.30, 0.61, 0.60, 0.90],  # better, same
+    [2, 2, 2, 0.42, 0.60, 0.30, 0.50, 0.60, 0.90],  # better, worse
+    [3, 3, 3, 0.70, 0.60, 0.30, 0.50, 0.60, 0.90],  # worse, worse
+]
+SETTINGS = {"layer": "relu2", "baseline": "zero", "steps": 20, "target": "predicted"}
+
+
+def aggregate() -> dict:
+    agg = S.aggregate_records(RECORDS)
+    return {**agg, "what": "held-out digits", "settings": dict(SETTINGS)}
+
+
+def test_aggregate_records_counts_with_the_same_tolerance():
+    agg = S.aggregate_records(RECORDS)
+    assert agg["n"] == 4
+    assert agg["deletion_vs_random"] == {"better": 0.75, "same": 0.0, "worse": 0.25}
+    assert agg["insertion_vs_random"] == {"better": 0.25, "same": 0.25, "worse": 0.5}
+    assert agg["deletion_mean"] == {"map": pytest.approx(0.4825), "random": 0.6, "Sobel": 0.3}
+    with pytest.raises(ValueError):
+        S.aggregate_records([])
+
+
+def test_single_digit_next_to_the_aggregate_gives_both():
+    """'this digit: worse than random; over N digits: better than random x % of the time'."""
+    c = curves({"Grad-CAM": 0.77, "random": 0.69, "Sobel": 0.28}, {"Grad-CAM": 0.64, "random": 0.63, "Sobel": 0.9})
+    last = lines(S.reading_curves(c, aggregate=aggregate(), settings=SETTINGS))[-1]
+    assert last.startswith("Over 4 held-out digits with the same settings: deletion better than chance for 75 % of them "
+                           "(about the same 0 %, worse 25 %; mean areas Grad-CAM 0.48, random 0.60, Sobel 0.30)")
+    assert "this one's \"worse than chance\" is less common (25 % of them)" in last
+    assert "insertion better than chance for 25 % of them" in last
+    assert "this one's \"about the same as chance\" is less common (25 % of them)" in last
+    # a digit that is better than chance on deletion is typical here (75 %)
+    c2 = curves({"Grad-CAM": 0.3, "random": 0.6, "Sobel": 0.2}, {"Grad-CAM": 0.5, "random": 0.6, "Sobel": 0.9})
+    last2 = lines(S.reading_curves(c2, aggregate=aggregate(), settings=SETTINGS))[-1]
+    assert "this one's \"better than chance\" is typical (75 % of them)" in last2
+    # insertion worse than chance: exactly half of the digits is not "typical" (more than half is)
+    assert "this one's \"worse than chance\" is less common (50 % of them)" in last2
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"layer": "conv2"}, "layer relu2 (here: conv2)"),
+    ({"baseline": "blur"}, "baseline zero (here: blur)"),
+    ({"steps": 8}, "steps 20 (here: 8)"),
+    ({"target": "another class"}, "target predicted (here: another class)"),
+])
+def test_aggregate_is_not_quoted_for_other_settings(change, words):
+    c = curves({"Grad-CAM": 0.77, "random": 0.69, "Sobel": 0.28}, {"Grad-CAM": 0.64, "random": 0.63, "Sobel": 0.9})
+    last = lines(S.reading_curves(c, aggregate=aggregate(), settings={**SETTINGS, **change}))[-1]
+    assert words in last and "so it is not quoted here" in last
+    assert "%" not in last  # no share from the wrong settings
+
+
+# ----------------------------------------------------------------------------- cascade
+def cascade(table: dict[str, list[float]], stages=("fc", "layer4", "layer3", "layer2", "layer1")) -> S.Cascade:
+    """A fake cascade whose mean rank correlations are ``table[method]`` (original first)."""
+    m0 = np.zeros((4, 4), np.float32)
+    results = {m: [S.Stage(n, m0, float(r), float(r)) for n, r in zip(("original",) + tuple(stages), rho)]
+               for m, rho in table.items()}
+    return S.Cascade("layer", torch.tensor([0]), torch.zeros(1, 3), ["original", *stages], results)
+
+
+def test_cascade_falls_at_every_stage():
+    cas = cascade({"Grad-CAM": [1, 0.10, 0.05, -0.02, 0.08, 0.13], "Guided backprop": [1, 0.94, 0.92, 0.79, 0.68, 0.61]})
+    assert S.cascade_pattern(cas.mean_spearman("Grad-CAM")) == "falls"
+    text = S.reading_cascade(cas, "Grad-CAM")
+    assert text.startswith("The Grad-CAM map changes as soon as the model's weights are replaced: its rank correlation "
+                           "with the original map is 0.10 after randomising fc and stays below 0.50 at every stage "
+                           "(lowest -0.02, after layer3, and 0.13 with everything down to layer1 random). "
+                           "It depends on what the model learned.")
+    assert "(Other maps, first → last stage: Guided backprop 0.94 → 0.61.)" in text
+    assert "reversed" not in text
+
+
+def test_cascade_stays_high_at_every_stage():
+    cas = cascade({"Guided backprop": [1, 0.94, 0.92, 0.79, 0.68, 0.61]})
+    text = S.reading_cascade(cas, "Guided backprop")
+    assert S.cascade_pattern(cas.mean_spearman("Guided backprop")) == "stays"
+    assert "barely changes" in text and "stays at or above 0.50 at every stage (lowest 0.61, after layer1" in text
+    assert text.rstrip().endswith("It shows the picture's structure more than what the model learned.")
+
+
+def test_cascade_high_first_then_falls_reads_the_whole_table():
+    """The issue's case: the first stage alone looked like 'structure', the table falls to −0.34 and 0.03."""
+    cas = cascade({"Guided Grad-CAM": [1, 0.72, 0.55, -0.34, 0.03]}, stages=("_fc", "_conv_head", "_blocks.15", "_blocks.0"))
+    text = S.reading_cascade(cas, "Guided Grad-CAM")
+    assert S.cascade_pattern(cas.mean_spearman("Guided Grad-CAM")) == "falls_later"
+    assert "still 0.72 after randomising _fc, but falls to -0.34 once _blocks.15 is random too" in text
+    assert "0.03 with everything down to _blocks.0 random" in text
+    assert "depends on what the lower layers learned" in text
+    assert "shows the picture's structure more than" not in text
+    assert "A negative value (-0.34) means the ranking is partly reversed" in text
+
+
+def test_cascade_falls_then_recovers():
+    cas = cascade({"Grad-CAM": [1, 0.20, 0.10, 0.40, 0.62, 0.70]})
+    text = S.reading_cascade(cas, "Grad-CAM")
+    assert S.cascade_pattern(cas.mean_spearman("Grad-CAM")) == "recovers"
+    assert "falls to 0.20 after randomising fc, but is back at 0.70 once layer1 is random too" in text
+    assert "part of it follows the picture's own structure" in text
+
+
+def test_cascade_with_one_stage():
+    cas = cascade({"Grad-CAM": [1, 0.3], "Guided backprop": [1, 0.9]}, stages=("fc3",))
+    text = S.reading_cascade(cas, "Grad-CAM")
+    assert "is 0.30 after randomising fc3. It depends on what the model learned." in text
+    assert "(Other maps, same stage: Guided backprop 0.90.)" in text
+    assert "at or above 0.50 at every stage" not in S.reading_cascade(cas, "Guided backprop")
+
+
+# ----------------------------------------------------------------------------- the committed aggregate
+@pytest.fixture(scope="module")
+def agg_file() -> dict:
+    return json.loads(AGG_FILE.read_text(encoding="utf-8"))
+
+
+def test_aggregate_file_records_match_a_recomputation(agg_file, one_torch_thread):
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from gradcam_core.lenet import load_lenet
+    from gradcam_core.mnist import test_digits
+    from tools.trust_aggregate import digit_record
+
+    assert agg_file["n"] == 200 and agg_file["baseline"] == "zero" and agg_file["steps"] == 20
+    assert agg_file["record_fields"] == list(S.RECORD_FIELDS)
+    net = load_lenet()
+    images, labels = test_digits()
+    for layer, entry in agg_file["layers"].items():
+        recs = entry["records"]
+        assert [r[0] for r in recs] == list(range(200))
+        # the summary is what the records say
+        assert entry["summary"] == S.aggregate_records(recs, agg_file["tolerance"])
+        for i in (0, 17, 123, 199):
+            got = digit_record(net, layer, images[i], i, int(labels[i]), agg_file["steps"], agg_file["baseline"])
+            assert got[:3] == recs[i][:3]
+            np.testing.assert_allclose(got[3:], recs[i][3:], atol=2e-6)
+
+
+def test_mnist_panel_uses_a_layer_the_aggregate_has(agg_file):
+    pytest.importorskip("gradio")
+    from gradcam_core.ui import trust
+    from gradcam_core.ui.mnist_tab import LAYER
+
+    assert LAYER in agg_file["layers"]
+    agg = trust.mnist_aggregate(LAYER)
+    assert agg["settings"] == {"layer": LAYER, "baseline": "zero", "steps": 20, "target": "predicted"}
+    assert agg["n"] == 200 and agg["what"] == "held-out digits"
+    # a layer without an entry: the summary of another layer comes back with ITS layer name,
+    # so the reading names the difference instead of quoting it
+    other = trust.mnist_aggregate("fc1")
+    assert other["settings"]["layer"] != "fc1"
+
+
+def test_mnist_curves_quote_the_aggregate_only_with_its_settings(agg_file, one_torch_thread):
+    pytest.importorskip("gradio")
+    from gradcam_core.mnist import test_digits
+    from gradcam_core.ui import trust
+    from gradcam_core.ui.mnist_tab import LAYER
+
+    images, _ = test_digits()
+    digit = images[17].astype(np.float32) / 255.0
+    share = agg_file["layers"][LAYER]["summary"]["deletion_vs_random"]["better"]
+    _, _, text = trust.mnist_curves(digit, "predicted", "zero", 20)
+    assert f"Over 200 held-out digits with the same settings: deletion better than chance for {100 * share:.0f} %" in text
+    _, _, text8 = trust.mnist_curves(digit, "predicted", "zero", 8)
+    assert "steps 20 (here: 8)" in text8 and "not quoted" in text8
