@@ -11,6 +11,8 @@ import torch
 
 from . import render
 from .engine import CAMResult
+from .method_texts import (average_text, features_sign_text, fill, method_text, normalisation_code,
+                           normalisation_equation, overlay_code, weights_sign_text, zero_gradient_text)
 from .postprocess import normalize, upsample
 
 __all__ = ["Step", "build_steps", "selected_channels", "result_numbers", "overlay_image", "STEP_ORDER"]
@@ -78,12 +80,20 @@ def build_steps(
     alpha: float = 0.5,
     class_name: str | None = None,
     display_size: int = 280,
+    notes: dict[str, str] | None = None,
+    zero_gradient_reason: str | None = None,
 ) -> dict[str, Step]:
     """Every step of ``result`` (sample ``index``) as images with explanations.
 
     ``image`` is what the model saw, unnormalised (uint8 RGB, or a float (H, W) digit in [0, 1]).
     ``channel`` is the channel used in the averaging example (default: the largest weight).
+    The texts that differ between methods come from :mod:`gradcam_core.method_texts` (keyed by
+    ``result.method``); the code of steps 7–8 shows the normalisation, colour map and opacity chosen.
+    ``notes`` adds a paragraph to a step (key → Markdown), e.g. why this layer (``"features"``);
+    ``zero_gradient_reason`` says why this layer's gradients are exactly zero where they are.
     """
+    notes = notes or {}
+    mt = method_text(result.method)
     act = result.activations[index].numpy()
     grads = None if result.gradients is None else result.gradients[index].numpy()
     weights = result.weights[index].numpy()
@@ -96,11 +106,17 @@ def build_steps(
     score = float(result.scores[index])
     chans = selected_channels(weights, max_channels)
     marks = _marks(weights, chans)
-    titles = [f"ch {c}  {'α' if result.method == 'Grad-CAM' else 'w'}={render.format_number(weights[c], plus=True)}" for c in chans]
+    titles = [f"ch {c}  {mt.weight_symbol}={render.format_number(weights[c], plus=True)}" for c in chans]
     shown = "all" if len(chans) == k else f"the {len(chans)} strongest (by weight) of"
     layer = result.layer
+    n_neg = int((act < 0).sum())
+    rectified = n_neg == 0
     steps: dict[str, Step] = {}
     cell = 80 if h <= 16 else 96
+
+    def para(key: str, text: str) -> str:
+        extra = notes.get(key)
+        return f"{text}\n\n{extra}" if extra else text
 
     steps["features"] = Step(
         "features",
@@ -108,12 +124,14 @@ def build_steps(
         render.map_grid(act[chans], cmap="viridis", titles=titles, cell=cell, highlight=marks,
                         colorbar_label="activation"),
         f"Feature maps A^k: {shown} {k} channels, {h}×{w}, one shared scale",
-        f"The hooked layer `{layer}` turns the input into {k} feature maps of {h}×{w}; this shows {shown} "
-        f"{k}. Each map is one learned detector: bright where its pattern occurs. They still keep "
-        "*where* things are — the last layers before the classifier are the deepest that do. "
-        "All maps share one colour scale, so a dim map really is weak. Red borders mark the channels "
-        "with the largest positive weights (step 4), blue the most negative."
-        "\n\n$$A^k \\in \\mathbb{R}^{h\\times w},\\quad k = 1,\\dots,K$$",
+        para("features",
+             f"The hooked layer `{layer}` turns the input into {k} feature maps of {h}×{w}; this shows {shown} "
+             f"{k}. Each map is the response of one learned filter, and each cell still stands for one place "
+             "in the input: Grad-CAM needs a layer that keeps *where*. "
+             + features_sign_text(int(act.size) - n_neg, n_neg, int(act.size)) + " "
+             "All maps share one colour scale, so a dim map really is weak. Red borders mark the channels "
+             "with the largest positive weights (step 4), blue the most negative.")
+        + "\n\n$$A^k \\in \\mathbb{R}^{h\\times w},\\quad k = 1,\\dots,K$$",
         "feats = {}\n"
         f"hook = model.get_submodule('{layer}').register_forward_hook(\n"
         "    lambda m, i, out: feats.update(A=out))\n"
@@ -127,11 +145,12 @@ def build_steps(
             render.map_grid(grads[chans], cmap="RdBu_r", signed=True, vmin=-glim, vmax=glim, titles=titles,
                             cell=cell, highlight=marks, colorbar_label=f"∂y/∂A  (class {cname})"),
             f"Gradients ∂y^c/∂A^k for class {cname}: red raises the score, blue lowers it",
-            f"Backpropagate the score of class **{cname}** (the logit y^c = {score:.3f}, before softmax) "
-            "to the feature maps — and no further. Each number says how much the score would change "
-            "if that activation grew a little: red raises the score, blue lowers it, white is "
-            "indifferent. Colours are symmetric about zero on one shared scale."
-            "\n\n$$\\frac{\\partial y^c}{\\partial A^k_{ij}}$$",
+            para("gradients",
+                 f"Backpropagate the score of class **{cname}** (the logit y^c = {score:.3f}, before softmax) "
+                 "to the feature maps, and no further. Each number says how much the score would change "
+                 "if that activation grew a little: red raises the score, blue lowers it, white is "
+                 "indifferent. Colours are symmetric about zero on one shared scale.")
+            + "\n\n$$\\frac{\\partial y^c}{\\partial A^k_{ij}}$$",
             "A = A.detach().requires_grad_()      # backward stops here\n"
             "score = head(A)[0, c]                # layers after the hooked one\n"
             "(dA,) = torch.autograd.grad(score, A)",
@@ -139,6 +158,7 @@ def build_steps(
         ch = int(np.argmax(weights)) if channel is None else int(channel)
         if not 0 <= ch < k:
             raise ValueError(f"channel must be between 0 and {k - 1}")
+    if grads is not None and mt.uses_average:  # plain gradient averaging is Grad-CAM's own weighting
         g = grads[ch]
         mean = float(g.mean())
         if h * w <= 14 * 14:
@@ -146,56 +166,59 @@ def build_steps(
         else:
             grid = render.with_colorbar(_block(render.colorize_signed(g), display_size), -np.abs(g).max(),
                                         np.abs(g).max(), cmap="RdBu_r", signed=True)
+        n_zero = int((g == 0).sum())
         steps["average"] = Step(
             "average",
             f"3 · Averaging: channel {ch} becomes one weight",
             grid,
             f"Channel {ch}: the mean of its {h * w} gradients is α = {render.format_number(mean, plus=True)}",
-            f"Grad-CAM squeezes each gradient map into one number, its average. Channel {ch} has "
-            f"{h * w} gradients (shown); positive ones sum to {render.format_number(float(g[g > 0].sum()))}, "
-            f"negative ones to {render.format_number(float(g[g < 0].sum()))}; the mean is "
-            f"**α = {render.format_number(mean, plus=True)}**. "
-            "A positive α means 'more of this feature, more of this class'."
-            f"\n\n$$\\alpha_k^c = \\frac{{1}}{{Z}}\\sum_i\\sum_j \\frac{{\\partial y^c}}{{\\partial A^k_{{ij}}}},\\quad Z = {h}\\times{w} = {h * w}$$",
+            para("average",
+                 f"Grad-CAM squeezes each gradient map into one number, its average. Channel {ch} has "
+                 f"{h * w} gradients (shown). " + zero_gradient_text(n_zero, h * w, zero_gradient_reason) + " "
+                 f"The positive ones sum to {render.format_number(float(g[g > 0].sum()))}, "
+                 f"the negative ones to {render.format_number(float(g[g < 0].sum()))}; the mean is "
+                 f"**α = {render.format_number(mean, plus=True)}**.\n\n" + average_text(k, h, w))
+            + f"\n\n$$\\alpha_k^c = \\frac{{1}}{{Z}}\\sum_i\\sum_j \\frac{{\\partial y^c}}{{\\partial A^k_{{ij}}}},\\quad Z = {h}\\times{w} = {h * w}$$",
             "alpha = dA.mean(dim=(2, 3))         # (1, K): one weight per channel\n"
             f"alpha[0, {ch}]                       # = {mean:+.5f}",
         )
     top_note = "" if k <= 32 else " (the 10 most positive and 10 most negative)"
+    n_pos = int((weights > 0).sum())
+    w_text = fill(mt.weights_text, cname)
+    if grads is not None and mt.name not in ("HiResCAM", "LayerCAM"):
+        w_text += " " + weights_sign_text(n_pos, k, rectified)
     steps["weights"] = Step(
         "weights",
-        "4 · Channel importance",
+        "4 · Channel importance" if not mt.class_free else "4 · Channel loadings (class-free)",
         render.bar_chart(weights, labels=[f"ch{c}" for c in range(k)], top=None if k <= 32 else 10, width=480,
-                         height=240, title=f"{result.method} weights for class {cname}{top_note}"),
-        "One weight per channel; the largest positive and negative are labelled",
-        f"One weight per channel{top_note}. Tall red bars are the detectors whose presence argues for class "
-        f"**{cname}**; blue bars argue against it. Here {int((weights > 0).sum())} of {k} weights are positive."
-        "\n\n$$\\alpha_k^c > 0:\\ A^k \\text{ supports } c, \\qquad \\alpha_k^c < 0:\\ A^k \\text{ speaks against } c$$",
-        "order = alpha[0].argsort(descending=True)\nprint('for:', order[:3].tolist(), ' against:', order[-3:].tolist())",
+                         height=240, title=(f"{result.method} loadings (any class){top_note}" if mt.class_free
+                                            else f"{result.method} weights for class {cname}{top_note}")),
+        "One number per channel; the largest positive and negative are labelled",
+        para("weights", f"{w_text}{' Shown:' + top_note if top_note else ''}")
+        + f"\n\n$${mt.weights_eq}$$",
+        "order = w[0].argsort(descending=True)\nprint('largest:', order[:3].tolist(), ' smallest:', order[-3:].tolist())",
     )
     lim = float(np.abs(weighted).max()) or 1.0
     steps["weighted"] = Step(
         "weighted",
-        "5 · Weighted sum of the maps (signed)",
+        f"5 · {mt.map_title}",
         render.with_colorbar(_block(render.colorize_signed(weighted, limit=lim), display_size), -lim, lim,
-                             cmap="RdBu_r", signed=True, label="Σ α·A"),
-        f"Σ_k α_k A^k: red regions support class {cname}, blue regions speak against it",
-        "Multiply every feature map by its weight and add them up. The result is a single "
-        f"{h}×{w} map in score units: red where the evidence for **{cname}** sits, blue where the "
-        "features present argue against it."
-        "\n\n$$L^c = \\sum_k \\alpha_k^c A^k$$",
-        "weighted = (alpha[:, :, None, None] * A).sum(dim=1)   # (1, h, w)",
+                             cmap="RdBu_r", signed=True, label=mt.map_label),
+        fill(mt.map_caption, cname),
+        para("weighted", fill(mt.map_text, cname) + f" It is a single {h}×{w} map.")
+        + f"\n\n$${mt.map_eq}$$",
+        mt.map_code,
     )
     cmax = float(cam.max())
     steps["relu"] = Step(
         "relu",
-        "6 · ReLU: keep the positive evidence",
+        f"6 · {mt.relu_title}",
         render.with_colorbar(_block(render.colorize(cam, cmap=cmap, vmin=0.0, vmax=cmax or 1.0), display_size), 0.0,
-                             cmax or 1.0, cmap=cmap, label="ReLU(Σ α·A)"),
-        f"ReLU keeps only the evidence for class {cname} (peak {render.format_number(cmax)})",
-        "Negative values are evidence for *other* classes, so Grad-CAM drops them. What remains is "
-        f"the class-discriminative map, still at the layer's {h}×{w} resolution"
-        + (" — here it is all zero: nothing in this layer argues for this class." if cmax == 0 else ".")
-        + "\n\n$$\\text{Grad-CAM}^c = \\mathrm{ReLU}\\Big(\\sum_k \\alpha_k^c A^k\\Big)$$",
+                             cmax or 1.0, cmap=cmap, label="after ReLU"),
+        fill(mt.relu_caption, cname) + f" (peak {render.format_number(cmax)})",
+        para("relu", fill(mt.relu_text, cname) + f" The map is still at the layer's {h}×{w} resolution."
+             + (" Here it is all zero. " + fill(mt.zero_text, cname) if cmax == 0 else ""))
+        + f"\n\n$${mt.relu_eq}$$",
         "cam = torch.relu(weighted)",
     )
     up = upsample(result.cam[index], (H, W)).numpy()
@@ -206,24 +229,26 @@ def build_steps(
         render.with_colorbar(_block(render.colorize(up, cmap=cmap, vmin=0.0, vmax=umax or 1.0), display_size), 0.0,
                              umax or 1.0, cmap=cmap, label="heat (same units)"),
         f"Bilinear upsampling to the input size, {H}×{W}",
-        f"The map is only {h}×{w}, so it is stretched to the input's {H}×{W} with bilinear interpolation. "
-        "This smooths the blocks; it adds no information. For display the map is then divided by "
-        + ("its maximum (0 stays 0)." if norm == "max" else "its range (min→0, max→1: even a weak map fills the scale).")
-        + f"\n\n$$\\tilde L^c = \\mathrm{{bilinear}}(\\text{{Grad-CAM}}^c,\\ {H}\\times{W})$$",
+        para("upsample",
+             f"The map is only {h}×{w}, so it is stretched to the input's {H}×{W} with bilinear interpolation. "
+             "This smooths the blocks; it adds no information. For display the map is then divided by "
+             + ("its maximum (0 stays 0)." if norm == "max" else "its range (min→0, max→1: even a weak map fills the scale)."))
+        + f"\n\n$$\\tilde L^c = \\mathrm{{bilinear}}(\\text{{map}}^c,\\ {H}\\times{W})$$",
         "heat = F.interpolate(cam[:, None], size=x.shape[-2:], mode='bilinear', align_corners=False)[:, 0]\n"
-        "heat = heat / heat.max().clamp_min(1e-12)",
+        + normalisation_code(norm),
     )
     steps["overlay"] = Step(
         "overlay",
         "8 · Overlay on the input",
         _block(overlay_image(result, image, index=index, norm=norm, alpha=alpha, cmap=cmap), display_size),
-        f"Where the model found evidence for class {cname}",
-        f"Finally the heat map is laid over the input. Warm colours show where the evidence for **{cname}** "
-        "sits. It is a coarse answer to 'where?', not 'why?': the resolution is that of the hooked layer, "
-        "and a convincing picture is no proof that the model relies on those pixels."
-        "\n\n$$\\text{overlay} = (1-a)\\, I + a\\,\\mathrm{colormap}\\big(\\tilde L^c / \\max \\tilde L^c\\big)$$",
-        "import matplotlib\nrgb = matplotlib.colormaps['jet'](heat[0].numpy())[..., :3]\n"
-        "overlay = (1 - a) * image + a * rgb",
+        fill(mt.overlay_caption, cname),
+        para("overlay",
+             f"Finally the heat map is laid over the input with the '{cmap}' colour map at opacity {alpha:g}. "
+             + fill(mt.overlay_text, cname)
+             + " It is a coarse answer to 'where?', not 'why?': the resolution is that of the hooked layer, "
+             "and a convincing picture is no proof that the model relies on those pixels.")
+        + f"\n\n$$\\text{{overlay}} = (1-a)\\, I + a\\,\\mathrm{{{cmap}}}\\big({normalisation_equation(norm)}\\big)$$",
+        overlay_code(cmap, alpha),
     )
     return steps
 
