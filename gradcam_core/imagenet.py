@@ -40,6 +40,7 @@ from . import weights as W
 from .engine import CAMResult, GradCAM
 from .images import ImageError, load_image
 from .make_examples import CATEGORY_ORDER, load_manifest
+from . import methods as _methods
 from .methods import METHODS, ScoreCAM, make_cam
 from .models import REGISTRY, ModelSpec, ModelUnavailableError, default_model_key, imagenet_categories
 from .postprocess import normalize, normalize_max, upsample
@@ -54,6 +55,10 @@ __all__ = [
     "HEAT_NOTE",
     "Explanation",
     "TooSlowError",
+    "SCORE_CAM_EXACT",
+    "is_slow_method",
+    "score_cam_forwards",
+    "score_cam_seconds",
     "ClassView",
     "Comparison",
     "Panel",
@@ -84,9 +89,65 @@ GUIDED = "Guided Grad-CAM"
 NORMS = {"max": "max (0 stays 0)", "minmax": "min–max (fill the scale)"}
 CMAPS = ["jet", "turbo", "inferno", "viridis", "magma", "gray"]
 MAX_SIDE = 1024  # photos are downscaled to this before anything else
-SCORE_CAM_BATCH = 32
+SCORE_CAM_EXACT = "Score-CAM (exact)"
+#: Masked inputs per forward inside Score-CAM, and its default channel subset ("Score-CAM" keeps
+#: the top SCORE_CAM_MAX_CHANNELS channels by activation variance); see gradcam_core.methods.
+SCORE_CAM_BATCH = _methods.SCORE_CAM_BATCH
+SCORE_CAM_MAX_CHANNELS = _methods.SCORE_CAM_MAX_CHANNELS
+#: Measured by bench/bench_scorecam.py on this 2-core machine (EfficientNet-Lite0, 224×224 photos,
+#: 2 torch threads, batches of SCORE_CAM_BATCH): seconds per masked forward pass, and the rank
+#: correlation (Spearman ρ, 7×7 maps) of the default subset with exact Score-CAM on the shipped
+#: example photos: (mean, min, photos).  The cost and fidelity texts are computed from these.
+SCORE_CAM_SECONDS_PER_FORWARD = 0.037
+SCORE_CAM_RHO = (0.0, 0.0, 0)
+#: The layer those texts quote: EfficientNet-Lite0's default layer and its channel count.
+SCORE_CAM_REFERENCE = ("EfficientNet-Lite0", "_head_act", 1280)
 #: The UI stops a Score-CAM run that would take longer than this (seconds); 0 = no limit.
 SCORE_CAM_LIMIT = float(os.environ.get("GRADCAM_SCORE_CAM_LIMIT", "180") or 0)
+
+
+def is_slow_method(name) -> bool:
+    """True for the methods that run many forward passes per explanation: "Score-CAM" (one per
+    kept channel) and "Score-CAM (exact)" (one per channel).  The UI gives them their own queue."""
+    cls = METHODS.get(str(name)) if name is not None else None
+    return cls is not None and issubclass(cls, ScoreCAM)
+
+
+def score_cam_forwards(method: str, channels: int) -> int:
+    """Masked forward passes that ``method`` runs on a layer of ``channels`` channels (one photo)."""
+    if METHODS[method] is _methods.ScoreCAMExact:
+        return int(channels)
+    return min(int(channels), SCORE_CAM_MAX_CHANNELS)
+
+
+def score_cam_seconds(method: str, channels: int = SCORE_CAM_REFERENCE[2]) -> float:
+    """Estimated time of ``method`` on EfficientNet-Lite0: forwards × measured seconds per forward."""
+    return score_cam_forwards(method, channels) * SCORE_CAM_SECONDS_PER_FORWARD
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def _score_cam_cost(method: str) -> str:
+    """What ``method`` costs on the reference layer, computed from the measured figures."""
+    title, layer, channels = SCORE_CAM_REFERENCE
+    n = score_cam_forwards(method, channels)
+    return (f"{_thousands(n)} extra forward passes on {title}'s last layer (`{layer}`, {_thousands(channels)} "
+            f"channels): about {_duration(score_cam_seconds(method, channels))} with 2 CPU threads "
+            f"({_thousands(n)} × {SCORE_CAM_SECONDS_PER_FORWARD * 1e3:.0f} ms, measured)")
+
+
+def _thousands(n: int) -> str:
+    return f"{n:,}".replace(",", "\u202f")
+
+
+def _score_cam_fidelity() -> str:
+    mean, low, photos = SCORE_CAM_RHO
+    if not photos:
+        return ""
+    return (f" On the {photos} example photos its map ranks the cells like exact Score-CAM's with "
+            f"Spearman ρ {mean:.2f} on average (lowest {low:.2f}).")
 #: Maps with more cells than this are left out of the JSON (a 112×112 map is 12 544 numbers).
 JSON_MAX_CELLS = 28 * 28
 STEPS_MAX_CHANNELS = 16
@@ -116,8 +177,17 @@ METHOD_NOTES: dict[str, str] = {
                  "(activation divided by its total), then the maps are added with those weights.",
     "LayerCAM": "Cell by cell: positive gradient × activation, added over channels. Works on early, "
                 "high-resolution layers too.",
-    "Score-CAM": "No gradients: each channel, scaled to 0–1, masks the photo and the class score of the "
-                 "masked photo becomes that channel's weight. It costs one extra forward pass per channel.",
+    "Score-CAM": "No gradients: each channel's map, scaled to 0–1, masks the photo and the model scores "
+                 "the masked photo for the class; the weights are a softmax over those scores, so a channel "
+                 "whose masked photo scores higher weighs more. To be quick it runs only the top "
+                 f"{SCORE_CAM_MAX_CHANNELS} of the layer's channels, those whose maps vary most across the "
+                 "photo (“Faster Score-CAM”); the others weigh 0. "
+                 f"{_score_cam_cost('Score-CAM')}.{_score_cam_fidelity()}",
+    SCORE_CAM_EXACT: "Score-CAM on every channel of the layer, as in the paper: the weights are a softmax "
+                     "over all the channels' masked-photo scores. "
+                     f"{_score_cam_cost(SCORE_CAM_EXACT)}"
+                     + (f"; runs that would take over {_duration(SCORE_CAM_LIMIT)} are stopped." if SCORE_CAM_LIMIT
+                        else "."),
     "Eigen-CAM": "No gradients and no class: the first principal component of the feature maps. It is the "
                  "same map whatever class you pick.",
     "Counterfactual": "Grad-CAM with the gradients negated: regions whose removal would *raise* the class "
@@ -663,28 +733,48 @@ class TooSlowError(ValueError):
     """Score-CAM would run longer than the time allowed (the message says how long, and what to do)."""
 
 
-def _time_guard(progress: Callable | None, limit: float | None, what: str) -> Callable | None:
-    """Wrap a Score-CAM progress callback: after each batch, extrapolate the total time and stop
-    (TooSlowError) if it would exceed ``limit`` seconds."""
-    if not limit:
-        return progress
-    start = time.perf_counter()
+class _TimeGuard:
+    """A Score-CAM progress callback: passes ``progress(fraction, text)`` on and, with a ``limit``
+    (seconds), extrapolates the total time after each batch and stops the run (TooSlowError) if
+    it would exceed the limit.  ScoreCAM tells it the plan (forwards, kept, channels) first."""
 
-    def cb(fraction: float, text: str) -> None:
-        if progress is not None:
-            progress(fraction, text)
-        if 0 < fraction < 1:
-            estimate = (time.perf_counter() - start) / fraction
-            if estimate > limit:
-                m = re.search(r"/(\d+)", text or "")
-                n = f"{m.group(1)} masked forward passes" if m else "one forward pass per channel"
-                raise TooSlowError(
-                    f"Score-CAM on {what} needs {n}: about {estimate / 60:.0f} min on this server, more than "
-                    f"the {limit / 60:.0f} min allowed, so it was stopped. Pick an earlier layer (fewer "
-                    "channels) or another method."
-                )
+    def __init__(self, progress: Callable | None, limit: float | None, what: str, method: str):
+        self.progress, self.limit, self.what, self.method = progress, limit, what, method
+        self.forwards = self.kept = self.channels = None
+        self.start = time.perf_counter()
 
-    return cb
+    def plan(self, forwards: int, kept: int, channels: int) -> None:
+        self.forwards, self.kept, self.channels = int(forwards), int(kept), int(channels)
+        self.start = time.perf_counter()
+
+    def __call__(self, fraction: float, text: str) -> None:
+        if self.progress is not None:
+            self.progress(fraction, text)
+        if not self.limit or not 0 < fraction < 1:
+            return
+        estimate = (time.perf_counter() - self.start) / fraction
+        if estimate <= self.limit:
+            return
+        n = (f"{self.forwards} masked forward passes" if self.forwards is not None
+             else "one masked forward pass per channel")
+        if self.kept is not None and self.kept < (self.channels or 0):
+            n += f" (the top {self.kept} of {self.channels} channels)"
+        advice = "Pick an earlier layer (fewer channels) or another method."
+        if METHODS.get(self.method) is _methods.ScoreCAMExact and self.forwards:
+            quick = min(self.forwards, SCORE_CAM_MAX_CHANNELS)
+            advice = (f"Pick “Score-CAM” (the top {quick} channels: about "
+                      f"{_duration(estimate * quick / self.forwards)} at this pace), an earlier layer "
+                      "(fewer channels) or another method.")
+        raise TooSlowError(
+            f"{self.method} on {self.what} needs {n}: about {_duration(estimate)} on this server, more "
+            f"than the {_duration(self.limit)} allowed, so it was stopped. {advice}"
+        )
+
+
+def _time_guard(progress: Callable | None, limit: float | None, what: str, method: str = "Score-CAM") -> _TimeGuard:
+    """The progress callback for a Score-CAM run (see :class:`_TimeGuard`); ``limit`` None or 0:
+    never stops."""
+    return _TimeGuard(progress, limit, what, method)
 
 
 def _run_model(spec: ModelSpec, model, x: torch.Tensor, layer: str, method: str, targets: list[int | None],
@@ -702,9 +792,9 @@ def _run_model(spec: ModelSpec, model, x: torch.Tensor, layer: str, method: str,
             images.append((guided.guided_image(gb[i]), guided.guided_image(gb[i] * mask[None])))
         return results, images
     kwargs = {}
-    if METHODS[method] is ScoreCAM:
-        kwargs = {"batch_size": SCORE_CAM_BATCH,
-                  "progress": _time_guard(progress, time_limit, f"{layer} of {spec.title}")}
+    if issubclass(METHODS[method], ScoreCAM):  # "Score-CAM" (top channels) and "Score-CAM (exact)"
+        guard = _time_guard(progress, time_limit, f"{layer} of {spec.title}", method)
+        kwargs = {"batch_size": SCORE_CAM_BATCH, "progress": guard, "on_plan": guard.plan}
     cam = make_cam(method, model, layer, **kwargs)
     return cam.explain_many(x, targets), None
 
