@@ -18,7 +18,8 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-__all__ = ["encode_digit", "decode_digit", "query_string", "remember_photo", "recall_photo", "link_dir"]
+__all__ = ["encode_digit", "decode_digit", "query_string", "remember_photo", "recall_photo", "link_dir",
+           "link_budget_bytes"]
 
 _MAX_LINK_BYTES = 4096
 
@@ -54,6 +55,41 @@ def query_string(**params) -> str:
 # --------------------------------------------------------------------------- photos
 _EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 _KEEP = 500  # uploads kept for links; the oldest go first
+_BUDGET_MB = 200.0  # and at most this many megabytes of them (GRADCAM_LINK_BUDGET_MB)
+
+
+def link_budget_bytes() -> int:
+    """The link store's byte budget: ``GRADCAM_LINK_BUDGET_MB`` (default 200) megabytes."""
+    raw = os.environ.get("GRADCAM_LINK_BUDGET_MB", "").strip()
+    try:
+        mb = float(raw) if raw else _BUDGET_MB
+    except ValueError:
+        mb = _BUDGET_MB
+    return int(max(mb, 0.0) * 1024 * 1024)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def _prune(keep: Path) -> None:
+    """Remove the oldest kept photos until at most ``_KEEP`` files and the byte budget remain
+    (``keep``, the photo just linked, is never removed)."""
+    budget = link_budget_bytes()
+    files = []
+    for f in link_dir().iterdir():
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        files.append((st.st_mtime, f.name, st.st_size, f))
+    files.sort(reverse=True)  # newest first
+    count, total = 0, 0
+    for _mtime, _name, size, f in [x for x in files if x[3] == keep] + [x for x in files if x[3] != keep]:
+        count, total = count + 1, total + size
+        if f != keep and (count > _KEEP or total > budget):
+            f.unlink(missing_ok=True)
+            count, total = count - 1, total - size
 
 
 def link_dir() -> Path:
@@ -66,21 +102,28 @@ def link_dir() -> Path:
 def remember_photo(path: str | os.PathLike) -> str:
     """A token for a photo: ``ex:<file>`` for a shipped example (valid for ever), otherwise
     ``up:<hash>.<ext>`` for a copy kept in :func:`link_dir` (only made when a user asks for a link;
-    gone when the server's temporary files are)."""
+    gone when the server's temporary files are). The store keeps at most 500 photos and
+    :func:`link_budget_bytes` bytes, the oldest removed first; a photo larger than the whole budget
+    is refused (ValueError)."""
     p = Path(path).resolve()
     try:
         rel = p.relative_to(_EXAMPLES.resolve())
         return "ex:" + rel.as_posix()
     except ValueError:
         pass
+    budget = link_budget_bytes()
+    size = p.stat().st_size
+    if size > budget:
+        raise ValueError(f"This photo is {_mb(size)}, more than the {_mb(budget)} the server keeps for links; "
+                         "it cannot be linked. Use a smaller copy of it (the result on screen is unaffected).")
     data = p.read_bytes()
     name = hashlib.sha256(data).hexdigest()[:20] + (p.suffix.lower() if re.fullmatch(r"\.[a-z0-9]{1,5}", p.suffix.lower()) else "")
     dest = link_dir() / name
-    if not dest.exists():
+    if dest.exists():
+        os.utime(dest)  # linked again: now the newest, the last to be removed
+    else:
         dest.write_bytes(data)
-        kept = sorted(link_dir().iterdir(), key=lambda f: f.stat().st_mtime)
-        for old in kept[:-_KEEP]:
-            old.unlink(missing_ok=True)
+    _prune(dest)
     return "up:" + name
 
 

@@ -37,22 +37,23 @@ def test_link_reopens_the_same_result():
     params = {k: v[0] for k, v in parse_qs(urlparse(link).query).items()}
     assert params["tab"] == "mnist" and params["target"] == "3" and params["channel"] == "5"
     again = mnist_tab.explain_from_link(SimpleNamespace(query_params=params))
-    # inputs restored, then identical outputs (numbers, steps)
-    assert again[1:3] == ["3", "5"]
-    assert again[3 + 2] == first[2] | {"source": "shared link"}
-    assert len(again) == 3 + len(first)
-    for a, b in zip(again[3 + 5 :], first[5:]):  # every step's text, image and code, and the link
+    # inputs restored (index, target, channel, layer), then identical outputs (numbers, steps)
+    n = 4
+    assert again[1:3] == ["3", "5"] and again[3] == mnist_tab.LAYER
+    assert again[n + 2] == first[2] | {"source": "shared link"}
+    assert len(again) == n + len(first)
+    for a, b in zip(again[n + 5 :], first[5:]):  # every step's text, image and code, and the link
         if isinstance(b, np.ndarray):
             np.testing.assert_array_equal(a, b)
         else:
             assert a == b
-    np.testing.assert_array_equal(again[3 + 4], first[4])  # the digit state
+    np.testing.assert_array_equal(again[n + 4], first[4])  # the digit state
 
 
 def test_damaged_link_falls_back_to_digit_zero():
     out = mnist_tab.explain_from_link(SimpleNamespace(query_params={"d": "garbage", "target": "9"}))
     assert out[0] == 0 and out[1] == "9"
-    assert out[3 + 2]["target"] == 9
+    assert out[4 + 2]["target"] == 9
 
 
 def test_query_string_skips_empty():
@@ -112,3 +113,51 @@ def test_imagenet_link_reopens_the_same_result(tmp_path, monkeypatch):
     # a page opened without a link changes nothing
     untouched = imagenet_tab.explain_from_link(SimpleNamespace(query_params={}), progress=None)
     assert untouched == [{"__type__": "update"}] * len(again)  # gr.skip() for every output
+
+
+def test_link_store_keeps_a_byte_budget_oldest_removed_first(tmp_path, monkeypatch):
+    import os
+
+    from gradcam_core import deeplink
+
+    links = tmp_path / "links"
+    monkeypatch.setenv("GRADCAM_LINK_DIR", str(links))
+    monkeypatch.setenv("GRADCAM_LINK_BUDGET_MB", str(10_000 / 1024 / 1024))  # 10 000 bytes
+    assert deeplink.link_budget_bytes() == 10_000
+    tokens = []
+    for i in range(5):  # 3 000 bytes each, distinct content; kept files get increasing, distinct mtimes
+        src = tmp_path / f"p{i}.png"
+        src.write_bytes(bytes([i]) * 3_000)
+        tokens.append(deeplink.remember_photo(src))
+        os.utime(links / tokens[-1][3:], (1_000_000 + i, 1_000_000 + i))
+        kept = sorted(f.name for f in links.iterdir())
+        assert sum(f.stat().st_size for f in links.iterdir()) <= 10_000
+        # three fit (9 000 bytes); the fourth pushes out the oldest, the fifth the next one
+        assert kept == sorted(t[3:] for t in tokens[-3:]), (i, kept)
+    with pytest.raises(ValueError, match="no longer on the server"):
+        deeplink.recall_photo(tokens[0])
+    assert deeplink.recall_photo(tokens[4]).endswith(tokens[4][3:])
+    # linking an old photo again makes it the newest: the oldest *other* one goes
+    src = tmp_path / "p2.png"
+    assert deeplink.remember_photo(src) == tokens[2]
+    src5 = tmp_path / "p5.png"
+    src5.write_bytes(b"\x05" * 3_000)
+    t5 = deeplink.remember_photo(src5)
+    assert sorted(f.name for f in links.iterdir()) == sorted([tokens[2][3:], tokens[4][3:], t5[3:]])
+    # one file larger than the whole budget: refused, clearly, and nothing is removed for it
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\x07" * 10_001)
+    with pytest.raises(ValueError, match=r"This photo is 0\.0 MB, more than the 0\.0 MB the server keeps for links"):
+        deeplink.remember_photo(big)
+    assert len(list(links.iterdir())) == 3
+
+
+def test_link_budget_default_and_unusable_values(monkeypatch):
+    from gradcam_core import deeplink
+
+    monkeypatch.delenv("GRADCAM_LINK_BUDGET_MB", raising=False)
+    assert deeplink.link_budget_bytes() == 200 * 1024 * 1024
+    monkeypatch.setenv("GRADCAM_LINK_BUDGET_MB", "0.5")
+    assert deeplink.link_budget_bytes() == 512 * 1024
+    monkeypatch.setenv("GRADCAM_LINK_BUDGET_MB", "lots")
+    assert deeplink.link_budget_bytes() == 200 * 1024 * 1024
