@@ -50,6 +50,27 @@ out=BENCHMARKS.md
   echo "## 6. Memory with every model loaded"
   echo
   python bench/bench_load.py --all-models
+  echo
+  echo "## 7. Slow work vs quick work"
+  echo
+  echo "A plain Grad-CAM on the ImageNet tab, alone and while two other clients keep running a slow job"
+  echo "(a fresh server for each kind of slow job; target: at most 2× the unloaded latency):"
+  echo
+  python bench/bench_slow_quick.py
+  echo
+  echo "## 8. A phone's first load over a busy Wi-Fi"
+  echo
+  echo "Chromium at 390×844 with mobile emulation, throttled with CDP Network.emulateNetworkConditions;"
+  echo "bytes on the wire until the MNIST tab's first prediction is on screen (targets: ≤ 1.2 MB, ≤ 3 s):"
+  echo
+  python bench/bench_first_load.py
+  echo
+  echo "## 9. Memory per visit"
+  echo
+  echo "At least 100 browser sessions, one after another, each explaining one photo on the ImageNet tab and"
+  echo "closing; the server's RSS after the warm-up and at the end (target: ≤ 0.5 MB per closed session):"
+  echo
+  python bench/bench_visits.py
 } > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "wrote $out"
