@@ -8,6 +8,8 @@ with a message meant for people; nothing is printed.
 What it takes care of:
 
 * EXIF orientation (phone photos come out upright);
+* HEIC/HEIF (iPhone photos), through ``pillow-heif``'s Pillow opener (it applies the
+  photo's rotation while decoding, so a HEIC comes out upright like a JPEG);
 * every PIL mode: transparency is composited on white; 16-bit and 32-bit
   integer or float images are scaled to 8 bits (PIL's own conversion clips
   them, turning a 16-bit photo white);
@@ -32,6 +34,14 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+try:  # iPhone photos: HEIC/HEIF become ordinary Pillow images
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    HEIF = True
+except ImportError:  # pragma: no cover - pillow-heif is in requirements.txt
+    HEIF = False
 
 __all__ = ["ImageError", "load_image", "MAX_PIXELS", "MIN_SIDE", "MAX_ASPECT", "DEFAULT_MAX_SIDE"]
 
@@ -236,7 +246,8 @@ def _open(src: Any) -> Image.Image:
                              "Please use a smaller version of it.") from None
         raise ImageError(f"This image has too many pixels; the limit is {_megapixels(MAX_PIXELS)} megapixels.") from None
     except UnidentifiedImageError:
-        why = _sniff(head) or "the data is not in a format Pillow can decode, e.g. JPEG, PNG, GIF, WebP, BMP or TIFF"
+        why = _sniff(head) or ("the data is not in a format Pillow can decode, e.g. JPEG, PNG, HEIC, GIF, WebP, "
+                               "BMP or TIFF")
         raise ImageError(f"could not read this file as an image ({why})") from None
     except Exception as e:  # SyntaxError, struct.error, OSError... from broken headers
         raise ImageError(f"could not read this file as an image (broken header: {e})") from None

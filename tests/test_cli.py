@@ -277,3 +277,36 @@ def test_output_folder_is_not_read_back_as_input(tmp_path, inside):
     for _ in range(2):  # the second run must not explain the first run's PNGs
         code, stdout, _ = run(["explain", src, "-r", "--model", LITE, "--out", out, "--no-progress"])
         assert code == 0 and "Explained 1 of 1" in stdout
+
+
+# ----------------------------------------------------------------------------- HEIC (iPhone photos)
+HEIC = ROOT / "tests" / "heic"  # written by tools/make_heic_fixtures.py
+
+
+def test_heic_photos_in_a_folder_are_explained_like_jpegs(tmp_path):
+    src = tmp_path / "phone"
+    src.mkdir()
+    shutil.copy(HEIC / "chelsea_cat.heic", src / "IMG_0001.HEIC")  # iPhones write upper-case names
+    shutil.copy(HEIC / "rotated_cat.heic", src / "IMG_0002.heic")
+    Image.open(HEIC / "chelsea_cat.heic").convert("RGB").save(src / "same_as_png.png")  # the decoded pixels
+    out = tmp_path / "out"
+    code, _, stderr = run(["explain", src, "--model", LITE, "--out", out, "--batch-size", 3])
+    assert code == 0, stderr
+    a, b, png = (json.loads((out / f"{n}.json").read_text()) for n in ("IMG_0001", "IMG_0002", "same_as_png"))
+    assert a["target_name"] in CAT_CLASSES
+    np.testing.assert_allclose(a["cam"], png["cam"], rtol=1e-4, atol=1e-6)  # HEIC == its pixels
+    assert b["target_name"] == a["target_name"]  # stored sideways + EXIF orientation: read upright
+    # and its map is the upright cat's (a sideways read would put the heat elsewhere)
+    r = np.corrcoef(np.ravel(a["cam"]), np.ravel(b["cam"]))[0, 1]
+    assert r > 0.95, r
+
+
+def test_heic_digit_in_a_real_subprocess(tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "gradcam_core", "explain", str(HEIC / "digit_7.heic"), "--model",
+                           "lenet", "--out", str(out), "--threads", "1"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((out / "digit_7.json").read_text())
+    assert data["predicted"] == 7, data["top5"]

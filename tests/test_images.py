@@ -288,3 +288,77 @@ def test_arrays():
 
 def test_unsupported_type():
     assert_refused(12345, "cannot use")
+
+
+# --------------------------------------------------------------------------- HEIC (iPhone photos)
+# tests/heic/ is written by tools/make_heic_fixtures.py (seeded); pillow-heif registers the opener.
+from pathlib import Path  # noqa: E402
+
+HEIC = Path(__file__).resolve().parent / "heic"
+CAT_JPEG = Path(__file__).resolve().parents[1] / "examples" / "animals" / "chelsea_cat.jpg"
+CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat"}
+
+
+def _cat_320() -> np.ndarray:
+    with Image.open(CAT_JPEG) as im:
+        im = im.convert("RGB")
+        return np.asarray(im.resize((320, round(320 * im.height / im.width)), Image.Resampling.LANCZOS), float)
+
+
+def test_heic_photo_loads_like_the_jpeg_it_came_from():
+    out = assert_rgb(load_image(HEIC / "chelsea_cat.heic"))
+    ref = _cat_320()
+    assert out.size == (ref.shape[1], ref.shape[0])
+    assert np.abs(np.asarray(out, float) - ref).mean() < 4.0  # lossy HEVC at quality 80: a few levels
+
+
+def test_heic_from_bytes_and_downscaled():
+    data = (HEIC / "chelsea_cat.heic").read_bytes()
+    out = assert_rgb(load_image(data, max_side=100))
+    assert out.size == (100, 67)
+
+
+def test_exif_rotated_heic_comes_out_upright_like_the_jpeg(tmp_path):
+    im = halves(64, 32)  # stored landscape: red left, blue right
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to display
+    p = tmp_path / "phone.heic"
+    im.save(p, "HEIF", quality=95, exif=exif.tobytes())
+    out = assert_rgb(load_image(p))
+    jpeg = tmp_path / "phone.jpg"
+    im.save(jpeg, "JPEG", quality=95, exif=exif.tobytes())
+    assert out.size == load_image(jpeg).size == (32, 64)  # width and height swapped, both
+    top, bottom = rgb_at(out, 16, 8), rgb_at(out, 16, 56)
+    assert top[0] > 200 and top[2] < 60  # red ends up on top, as in the JPEG
+    assert bottom[2] > 200 and bottom[0] < 60
+    # the fixture stored sideways with orientation 6 shows the same upright cat
+    upright = np.asarray(load_image(HEIC / "rotated_cat.heic"), float)
+    assert upright.shape == _cat_320().shape
+    assert np.abs(upright - _cat_320()).mean() < 4.0
+
+
+def test_truncated_heic_is_refused_clearly():
+    data = (HEIC / "chelsea_cat.heic").read_bytes()
+    msg = assert_refused(data[: len(data) // 2], "could not read this file as an image")
+    assert len(msg) > 40
+
+
+def test_heic_through_the_app_imagenet_and_mnist_upload(app_client, tmp_path):
+    from gradio_client import handle_file
+
+    def top(path):
+        out = app_client.predict(handle_file(str(path)), "efficientnet_lite0", "_head_act", "Grad-CAM",
+                                 "predicted", "none", "max", "jet", 0.5, api_name="/imagenet_explain")
+        return out[1]["label"], {c["label"]: c["confidence"] for c in out[1]["confidences"]}
+
+    heic_label, heic_conf = top(HEIC / "chelsea_cat.heic")
+    lossless = tmp_path / "cat_320.png"  # the picture the HEIC was encoded from, without HEVC's loss
+    Image.fromarray(_cat_320().astype(np.uint8)).save(lossless)
+    png_label, png_conf = top(lossless)
+    assert heic_label in CAT_CLASSES and heic_label == png_label
+    assert abs(heic_conf[heic_label] - png_conf[png_label]) < 0.1, (heic_conf, png_conf)
+    rotated_label, _ = top(HEIC / "rotated_cat.heic")
+    assert rotated_label == heic_label
+    out = app_client.predict(handle_file(str(HEIC / "digit_7.heic")), "predicted", "strongest",
+                             api_name="/mnist_explain_upload")
+    assert out[0]["label"] == "7", out[0]
