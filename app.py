@@ -17,6 +17,7 @@ import torch
 
 from gradcam_core import workshop
 from gradcam_core.ui import imagenet_tab, join, mnist_tab, spurious_tab
+from gradcam_core.method_texts import GRADCAM_OVERVIEW
 from gradcam_core.ui.common import CSS
 
 TITLE = "Grad-CAM Explorer"
@@ -28,6 +29,8 @@ def build_app(concurrency: int = 2, join_url=None) -> gr.Blocks:
     or a function returning one): show the workshop's "Join on your phone" QR panel for it."""
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\nWhere does a neural network look when it decides? Grad-CAM, one step at a time.")
+        with gr.Accordion("What is Grad-CAM?", open=False):  # closed: on a phone it must not push results down
+            gr.Markdown(GRADCAM_OVERVIEW)
         if join_url is not None:
             join.build(join_url, demo)
         with gr.Tabs() as tabs:

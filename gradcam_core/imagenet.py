@@ -44,6 +44,7 @@ from . import methods as _methods
 from .methods import METHODS, ScoreCAM, make_cam
 from .models import REGISTRY, ModelSpec, ModelUnavailableError, default_model_key, imagenet_categories
 from .postprocess import normalize, normalize_max, upsample
+from .method_texts import fill, method_text
 from .steps import Step, build_steps
 
 __all__ = [
@@ -79,6 +80,9 @@ __all__ = [
     "write_downloads",
     "write_pngs",
     "overlay_panel",
+    "crop_box",
+    "whole_photo_overlay",
+    "NOT_SEEN_CAPTION",
     "heatmap_image",
     "examples_by_category",
     "example_credit",
@@ -164,19 +168,13 @@ HEAT_NOTE = (
     "signed map (step 5) add up to the class logit minus its bias."
 )
 
+#: What each method computes, from gradcam_core.method_texts (the Score-CAM entries add their cost).
 METHOD_NOTES: dict[str, str] = {
-    "Grad-CAM": "Each channel's weight is the average of its gradients (step 3), then the maps are "
-                "added up with those weights.",
-    "Grad-CAM++": "Like Grad-CAM, but each channel's weight adds up only the positive gradients, each "
-                  "scaled by a factor from higher-order terms, so several separate objects of the class "
-                  "all count. Step 3 (plain averaging) does not apply.",
-    "HiResCAM": "No averaging: in every cell the gradient multiplies the activation before the channels "
-                "are added, so the map shows exactly what the gradient says. The weights shown are each "
-                "channel's mean contribution.",
-    "XGrad-CAM": "Each channel's weight sums its gradients weighted by where that channel is active "
-                 "(activation divided by its total), then the maps are added with those weights.",
-    "LayerCAM": "Cell by cell: positive gradient × activation, added over channels. Works on early, "
-                "high-resolution layers too.",
+    "Grad-CAM": method_text("Grad-CAM").summary,
+    "Grad-CAM++": method_text("Grad-CAM++").summary,
+    "HiResCAM": method_text("HiResCAM").summary,
+    "XGrad-CAM": method_text("XGrad-CAM").summary,
+    "LayerCAM": method_text("LayerCAM").summary,
     "Score-CAM": "No gradients: each channel's map, scaled to 0–1, masks the photo and the model scores "
                  "the masked photo for the class; the weights are a softmax over those scores, so a channel "
                  "whose masked photo scores higher weighs more. To be quick it runs only the top "
@@ -188,13 +186,9 @@ METHOD_NOTES: dict[str, str] = {
                      f"{_score_cam_cost(SCORE_CAM_EXACT)}"
                      + (f"; runs that would take over {_duration(SCORE_CAM_LIMIT)} are stopped." if SCORE_CAM_LIMIT
                         else "."),
-    "Eigen-CAM": "No gradients and no class: the first principal component of the feature maps. It is the "
-                 "same map whatever class you pick.",
-    "Counterfactual": "Grad-CAM with the gradients negated: regions whose removal would *raise* the class "
-                      "score — what speaks against the class.",
-    GUIDED: "Grad-CAM multiplied pixel by pixel with guided backpropagation (gradients of the score with "
-            "respect to the photo, passed back only through positive ReLUs): sharp detail inside the "
-            "Grad-CAM region. Guided backprop alone changes little when the weights are randomised.",
+    "Eigen-CAM": method_text("Eigen-CAM").summary,
+    "Counterfactual": method_text("Counterfactual").summary,
+    GUIDED: method_text(GUIDED).summary,
 }
 
 # --------------------------------------------------------------------------- small helpers
@@ -522,6 +516,9 @@ class Explanation:
     seconds: float = 0.0  # model time (forward + backward), not drawing
     cached: bool = False
     tag: Any = None  # free for callers (the UI marks which request produced it)
+    photo: np.ndarray | None = None  # uint8 (h, w, 3): the whole photo, downscaled for display
+    crop_box: tuple[float, float, float, float] | None = None  # what the model saw, in ``photo``'s pixels
+    whole: bool = False  # draw the overlay on the whole photo (see whole_photo_overlay)
     # drawn by render():
     overlays: list[np.ndarray] = field(default_factory=list)
     heatmap: np.ndarray | None = None
@@ -544,19 +541,27 @@ class Explanation:
         i, name, p = self.predicted
         h, w = self.result.cam.shape[-2:]
         parts = [f"**{self.model_title}** sees **{name}** ({p:.0%})."]
-        shown = " and ".join(f"**{v.name}** ({v.prob:.1%})" for v in self.views)
-        parts.append(f"{self.method} on `{self.layer}` ({h}×{w}) for {shown}.")
-        if any(v.result.cam.max() == 0 for v in self.views):
-            parts.append("An all-zero map means nothing in this layer speaks for that class.")
+        mt = method_text(self.method)
+        if mt.class_free:
+            parts.append(f"{self.method} on `{self.layer}` ({h}×{w}): the layer's dominant pattern, class-free "
+                         "(the same map whatever class you pick).")
+        else:
+            shown = " and ".join(f"**{v.name}** ({v.prob:.1%})" for v in self.views)
+            parts.append(f"{self.method} on `{self.layer}` ({h}×{w}) for {shown}.")
+        zero = [fill(mt.zero_text, f"**{v.name}**") for v in self.views if v.result.cam.max() == 0]
+        parts += list(dict.fromkeys(zero))  # a class-free method's sentence once
         return " ".join(parts)
 
     def steps_markdown(self) -> str:
         """Every step's explanation, equation and code, for an accordion below the gallery."""
-        note = METHOD_NOTES.get(self.method, "")
-        out = [f"**{self.method}.** {note}" if note else ""]
-        if self.method not in ("Grad-CAM", GUIDED):
-            out.append("The steps follow Grad-CAM's recipe; what differs for this method is how the "
-                       "weights in step 4 (or the map in step 5) are computed.")
+        note = METHOD_NOTES.get(self.method) or method_text(self.method).summary
+        out = [f"**{self.method}.** {note}"]
+        if "gradients" not in self.steps:
+            out.append("This method uses no gradients: Grad-CAM's steps 2 and 3 do not apply, and steps 4 and "
+                       "5 show how it weights and combines the maps instead.")
+        elif "average" not in self.steps:
+            out.append("Grad-CAM's step 3 (averaging each channel's gradients) does not apply: steps 4 and 5 "
+                       "show how this method weights and combines the maps instead.")
         for s in self.steps.values():
             out.append(f"#### {s.title}\n\n{s.text}\n\n```python\n{s.code}\n```")
         return "\n\n".join(p for p in out if p)
@@ -620,12 +625,81 @@ def heatmap_image(expl: Explanation) -> np.ndarray:
 
 
 def overlay_images(expl: Explanation) -> list[np.ndarray]:
+    if expl.whole and expl.photo is not None and expl.crop_box is not None:
+        return [whole_photo_overlay(expl.photo, expl.crop_box, v.result.cam[0], norm=expl.norm, alpha=expl.alpha,
+                                    cmap=expl.cmap) for v in expl.views]
     H, W_ = expl.image.shape[:2]
     out = []
     for v in expl.views:
         heat = normalize(upsample(v.result.cam[0], (H, W_)), expl.norm).numpy()
         out.append(render.overlay(expl.image, heat, alpha=expl.alpha, cmap=expl.cmap))
     return out
+
+
+NOT_SEEN_CAPTION = "Hatched: not seen by the model (outside its centre crop)"
+DISPLAY_PHOTO_SIDE = 640  # the whole photo is kept and drawn at most this large
+
+
+def crop_box(spec: ModelSpec, size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) of the part of a photo of ``size`` = (width, height) that the
+    model sees, in the photo's pixels: the inverse of the spec's resize and centre crop."""
+    from .models import EfficientNetLite0Spec, LITE0_CROP_PADDING
+
+    w, h = (int(s) for s in size)
+    if isinstance(spec, EfficientNetLite0Spec):  # a centred square, then resized (see its display_image)
+        n = spec.input_size[0]
+        side = max(1, int(n / (n + LITE0_CROP_PADDING) * min(w, h)))
+        top, left = (h - side + 1) // 2, (w - side + 1) // 2
+        return float(left), float(top), float(left + side), float(top + side)
+    t = spec.transforms()  # torchvision: resize the shorter side, then centre-crop (as TF.resize does)
+    rs = t.resize_size[0] if isinstance(t.resize_size, (list, tuple)) else int(t.resize_size)
+    ch, cw = (t.crop_size[0], t.crop_size[-1]) if isinstance(t.crop_size, (list, tuple)) else (t.crop_size,) * 2
+    short, long = (w, h) if w <= h else (h, w)
+    new_short, new_long = rs, int(rs * long / short)
+    nw, nh = (new_short, new_long) if w <= h else (new_long, new_short)
+    top, left = int(round((nh - ch) / 2.0)), int(round((nw - cw) / 2.0))
+    sx, sy = w / nw, h / nh
+    return left * sx, top * sy, (left + cw) * sx, (top + ch) * sy
+
+
+def photo_for_display(pil, box: tuple[float, float, float, float], max_side: int = DISPLAY_PHOTO_SIDE,
+                      ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The photo (uint8 RGB) downscaled to at most ``max_side``, and ``box`` in its pixels."""
+    w, h = pil.size
+    s = min(1.0, max_side / max(w, h))
+    img = pil.convert("RGB")
+    if s < 1.0:
+        img = img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BILINEAR)
+    sx, sy = img.size[0] / w, img.size[1] / h
+    return np.asarray(img, dtype=np.uint8).copy(), (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
+
+
+def _mark_unseen(photo: np.ndarray) -> np.ndarray:
+    """Dimmed, with light diagonal hatching: how the unseen part of the photo is drawn."""
+    out = np.rint(photo.astype(np.float32) * 0.35).astype(np.uint8)
+    yy, xx = np.mgrid[0 : photo.shape[0], 0 : photo.shape[1]]
+    out[((xx + yy) % 10) < 2] = 210
+    return out
+
+
+def whole_photo_overlay(photo: np.ndarray, box: tuple[float, float, float, float], cam, *, norm: str = "max",
+                        alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
+    """The heat map mapped back through the model's resize and crop onto the whole ``photo``.
+
+    Inside ``box`` (what the model saw, in ``photo``'s pixels) the map is upsampled to the box's
+    size and blended as in the crop overlay; outside it the photo is dimmed and hatched, with the
+    caption "not seen by the model" underneath (no caption when the model saw all of it)."""
+    H, W_ = photo.shape[:2]
+    l, t = max(0, int(round(box[0]))), max(0, int(round(box[1])))
+    r, b = min(W_, int(round(box[2]))), min(H, int(round(box[3])))
+    if r <= l or b <= t:
+        raise ValueError("The model's crop lies outside the photo.")
+    out = _mark_unseen(photo)
+    heat = normalize(upsample(torch.as_tensor(cam, dtype=torch.float32), (b - t, r - l)), norm).numpy()
+    out[t:b, l:r] = render.overlay(photo[t:b, l:r], heat, alpha=alpha, cmap=cmap)
+    if (l, t, r, b) == (0, 0, W_, H):
+        return out
+    return _caption_below(out, NOT_SEEN_CAPTION)
 
 
 def _caption_below(img: np.ndarray, text: str) -> np.ndarray:
@@ -667,9 +741,10 @@ def _steps(expl: Explanation) -> dict[str, Step]:
         )
         steps["guided_gradcam"] = Step(
             "guided_gradcam", "10 · Guided Grad-CAM", v.guided_gradcam,
-            f"Guided backprop × Grad-CAM: fine detail, only where the evidence for {v.name} is",
+            f"Guided backprop × Grad-CAM: fine detail, only where Grad-CAM's map for {v.name} is above zero",
             "Multiplying the guided-backprop image by the upsampled Grad-CAM map (scaled to 0…1) keeps its "
-            f"sharp detail only where Grad-CAM found evidence for **{v.name}**."
+            f"sharp detail only where Grad-CAM's map for **{v.name}** is above zero: where the features raise "
+            "its score."
             "\n\n$$\\text{Guided Grad-CAM} = R \\odot \\tilde L^c / \\max \\tilde L^c$$",
             "mask = heat / heat.max()\nguided_gradcam = R * mask[:, None]",
         )
@@ -687,10 +762,12 @@ def render_all(expl: Explanation, steps: bool = True) -> Explanation:
 
 
 def restyle(expl: Explanation, norm: str | None = None, cmap: str | None = None, alpha: float | None = None,
-            steps: bool = True) -> Explanation:
-    """The same explanation drawn anew (the model does not run): a new Explanation."""
+            steps: bool = True, whole: bool | None = None) -> Explanation:
+    """The same explanation drawn anew (the model does not run): a new Explanation.
+    ``whole``: draw the overlay on the whole photo (True) or on the model's crop (False)."""
     new = dataclasses.replace(
         expl,
+        whole=expl.whole if whole is None else bool(whole),
         norm=_check_norm(norm if norm is not None else expl.norm),
         cmap=_check_cmap(cmap if cmap is not None else expl.cmap),
         alpha=_check_alpha(alpha if alpha is not None else expl.alpha),
@@ -813,8 +890,10 @@ def explain_photo(
     steps: bool = True,
     example: dict | None = None,
     time_limit: float | None = None,
+    whole: bool = False,
 ) -> Explanation:
     """Explain one photo (an RGB PIL image, see :func:`load_photo`) with one model.
+    ``whole``: draw the overlay on the whole photo, the part the model did not see marked.
 
     ``target``: None / "predicted" or a class (index, "207 · golden retriever", or part of a
     name); ``target2``: an optional second class, explained from the SAME forward pass.
@@ -870,8 +949,9 @@ def explain_photo(
     expl = Explanation(
         model_key=spec.key, model_title=spec.title, layer=layer, layer_label=layer_label(spec, layer),
         method=method, image=image, top5=top5, views=views, norm=norm, cmap=cmap, alpha=alpha,
-        example=example, seconds=seconds, cached=cached,
+        example=example, seconds=seconds, cached=cached, whole=bool(whole),
     )
+    expl.photo, expl.crop_box = photo_for_display(pil, crop_box(spec, pil.size))
     return render_all(expl, steps=steps)
 
 

@@ -208,8 +208,8 @@ _SCORE = MethodText(
     weights_eq="w_k^c = \\mathrm{softmax}_k\\big(y^c(I \\odot s(A^k))\\big),\\quad s = \\text{upsample, then scale to } [0, 1]",
     map_title="Weighted sum of the maps",
     map_caption="Σ_k w_k A^k: red where channels whose masks kept {c}'s score high are active",
-    map_text="Multiply every feature map by its weight and add them up. Red where the channels whose masked "
-             "photos scored high for **{c}** are active; blue only where activations are negative.",
+    map_text="Scale every feature map by its softmax weight (step 4) and add them up. Red where the channels "
+             "whose masked photos scored high for **{c}** are active; blue only where activations are negative.",
     map_eq="L^c = \\sum_k w_k^c A^k",
     map_code="masks = minmax(upsample(A[0]))              # (K, H, W), each in 0..1\n"
              "scores = model(x * masks[:, None])[:, c]    # one masked forward per channel\n"

@@ -17,6 +17,7 @@ from pathlib import Path
 import gradio as gr
 
 from .. import imagenet as svc
+from ..method_texts import method_text
 from ..deeplink import query_string, recall_photo, remember_photo
 from ..models import REGISTRY, default_model_key
 from . import trust
@@ -167,21 +168,21 @@ def explain_new_model(photo, model_key, layer, method, target, target2, norm, cm
 
 
 @user_errors
-def restyle(state, norm, cmap, alpha):
+def restyle(state, norm, cmap, alpha, whole=False):
     """New normalisation or colormap: redraw everything from the kept results (no model run)."""
     if state is None:
         return [gr.skip()] * 6
-    expl = svc.restyle(state, norm, cmap, alpha)
+    expl = svc.restyle(state, norm, cmap, alpha, whole=bool(whole))
     overlay, heatmap, gallery, downloads = _drawn(expl)
     return [overlay, heatmap, gallery, expl.steps_markdown(), downloads, expl.numbers]
 
 
 @user_errors
-def change_opacity(state, norm, cmap, alpha):
-    """New opacity: only the overlay (and the downloads) are redrawn."""
+def change_opacity(state, norm, cmap, alpha, whole=False):
+    """New opacity, or the whole photo on/off: only the overlay (and the downloads) are redrawn."""
     if state is None:
         return [gr.skip()] * 2
-    expl = svc.restyle(state, norm, cmap, alpha, steps=False)
+    expl = svc.restyle(state, norm, cmap, alpha, steps=False, whole=bool(whole))
     overlay, _, _, downloads = _drawn(expl, with_steps=False)
     return [overlay, downloads]
 
@@ -254,9 +255,10 @@ def _model_note(model_key: str | None) -> str:
 
 
 def method_note(method) -> str:
-    text = svc.METHOD_NOTES.get(method, "")
+    """What the method computes (gradcam_core.method_texts, through METHOD_NOTES)."""
+    text = svc.METHOD_NOTES.get(method, "") or method_text(method).summary
     if method == "Score-CAM":
-        text += f"\n\n⚠️ {SCORE_CAM_WARNING}"
+        text += f"\n\n**Slow.** {SCORE_CAM_WARNING}"
     return text
 
 
@@ -360,6 +362,9 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
     target2 = gr.Dropdown([NO_SECOND] + svc.class_choices(), value=NO_SECOND, label="Second class, side by side",
                           info="same forward pass; e.g. a dog class vs a cat class")
     alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Opacity of the heat map")
+    whole = gr.Checkbox(value=False, label="Show on the whole photo",
+                        info="the map mapped back through the model's resize and crop; the rest is hatched: not "
+                             "seen by the model")
     with gr.Row():
         norm = gr.Radio([(v, k) for k, v in svc.NORMS.items()], value="max", label="Normalisation", min_width=200)
         cmap = gr.Dropdown(svc.CMAPS, value="jet", label="Colormap", filterable=False, min_width=120)
@@ -422,11 +427,13 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
     model.change(change_model, model, [layer, model_note], api_name="imagenet_model_change", **draw).then(
         explain_new_model, auto_inputs, explain_outputs, api_name="imagenet_model_change_explain",
         preprocess=False, **run)
-    gr.on([norm.input, cmap.input], restyle, [state, norm, cmap, alpha],
+    gr.on([norm.input, cmap.input], restyle, [state, norm, cmap, alpha, whole],
           [overlay, heatmap, steps, steps_md, downloads, numbers], api_name="imagenet_restyle",
           trigger_mode="always_last", **draw)
-    alpha.change(change_opacity, [state, norm, cmap, alpha], [overlay, downloads],
+    alpha.change(change_opacity, [state, norm, cmap, alpha, whole], [overlay, downloads],
                  api_name="imagenet_opacity", trigger_mode="always_last", show_progress="hidden", **draw)
+    whole.input(change_opacity, [state, norm, cmap, alpha, whole], [overlay, downloads],
+                api_name="imagenet_whole_photo", trigger_mode="always_last", **draw)
     compare_btn.click(compare, [photo, model, method, target, norm, cmap, alpha], [compare_gallery, compare_md],
                       api_name="imagenet_compare", preprocess=False, **run)
     link_btn.click(make_link, explain_inputs, link_query, api_name="imagenet_make_link", preprocess=False,

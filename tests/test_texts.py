@@ -1,0 +1,445 @@
+"""Every generated sentence follows from the numbers it describes and fits the method in use.
+
+Each wording branch is fed numbers here and its words are checked: the per-method step texts
+(gradcam_core.method_texts), the step code that shows the normalisation and colour map chosen,
+the heat-on-ink figures of the MNIST tab (gradcam_core.ink_share), LeNet's layer notes, the
+"What is Grad-CAM?" opening and the whole-photo overlay of the ImageNet tab.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from scipy import ndimage
+
+from gradcam_core import method_texts as MT
+from gradcam_core.engine import GradCAM
+from gradcam_core.ink_share import dataset_share, heat_on_ink, ink_mask, share_of_result
+from gradcam_core.lenet import load_lenet
+from gradcam_core.methods import METHODS, make_cam
+from gradcam_core.mnist import test_digits as held_out_digits
+from gradcam_core.mnist import to_tensor
+from gradcam_core.steps import build_steps
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def lenet():
+    return load_lenet()
+
+
+@pytest.fixture(scope="module")
+def digit17():
+    images, labels = held_out_digits()
+    return images[17].astype(np.float32) / 255.0
+
+
+def _all_text(steps) -> str:
+    return "\n".join(f"{s.title}\n{s.caption}\n{s.text}\n{s.code}" for s in steps.values())
+
+
+@pytest.fixture(scope="module")
+def method_steps(lenet, digit17):
+    """build_steps of every registered method on LeNet's relu2 for digit #17 (a 7), class "seven"."""
+    x = to_tensor(digit17)
+    out = {}
+    for name in METHODS:
+        res = make_cam(name, lenet, "relu2")(x)
+        out[name] = (res, build_steps(res, digit17, class_name="seven"))
+    return out
+
+
+# --------------------------------------------------------------------------- per method
+def test_every_method_has_its_own_texts():
+    assert set(METHODS) <= set(MT.TEXTS)
+    assert "Guided Grad-CAM" in MT.TEXTS
+    assert MT.method_text("Score-CAM (exact)").weights_text == MT.method_text("Score-CAM").weights_text
+    assert MT.method_text("Score-CAM (some future variant)").name == "Score-CAM"
+    assert MT.method_text(None).name == "Grad-CAM"
+
+
+def test_counterfactual_says_against(method_steps):
+    res, steps = method_steps["Counterfactual"]
+    for key in ("weights", "weighted", "relu", "overlay"):
+        assert "against" in steps[key].text, key
+    assert "against seven" in steps["weighted"].caption and "against seven" in steps["overlay"].caption
+    assert "speaks against {c}" in MT.TEXTS["Counterfactual"].zero_text
+    assert "red where the features raise" not in steps["weighted"].text.lower()
+    # the numbers: the weights are the negated Grad-CAM weights
+    ref = GradCAM(res and load_lenet(), "relu2")(to_tensor(held_out_digits()[0][17].astype(np.float32) / 255.0))
+    np.testing.assert_allclose(res.weights.numpy(), -ref.weights.numpy(), rtol=1e-5, atol=1e-8)
+
+
+def test_eigen_cam_is_class_free_and_never_evidence_for_the_class(method_steps):
+    res, steps = method_steps["Eigen-CAM"]
+    text = _all_text(steps)
+    assert "class-free" in steps["weighted"].text and "class-free" in steps["overlay"].text
+    assert "class-free" in steps["overlay"].caption
+    assert not re.search(r"evidence for\W*seven", text), text
+    assert "seven" not in steps["overlay"].text and "seven" not in steps["weighted"].text
+    assert "same for every class" in steps["weights"].text
+    # and it really is class-free: another class gives the same map
+    x = to_tensor(held_out_digits()[0][17].astype(np.float32) / 255.0)
+    other = make_cam("Eigen-CAM", load_lenet(), "relu2")(x, target=3)
+    np.testing.assert_allclose(other.cam.numpy(), res.cam.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["Score-CAM", "Score-CAM (exact)"])
+def test_score_cam_weights_are_a_softmax_over_masked_scores(name):
+    t = MT.method_text(name)
+    assert "softmax" in t.weights_text and "masked" in t.weights_text
+    assert "softmax" in t.summary and "masked" in t.summary
+    assert "mathrm{softmax}" in t.weights_eq and "odot" in t.weights_eq
+    assert "torch.softmax(scores" in t.map_code and "x * masks" in t.map_code
+    assert "becomes that channel's weight" not in t.summary
+
+
+def test_score_cam_steps_match_its_numbers(method_steps):
+    res, steps = method_steps["Score-CAM"]
+    w = res.weights[0].numpy()
+    assert (w >= 0).all() and abs(w.sum() - 1) < 1e-5  # what the text says: positive, adding up to 1
+    assert "add up to 1" in steps["weights"].text and "no bar is blue" in steps["weights"].text
+    assert "gradients" not in steps and "average" not in steps
+
+
+@pytest.mark.parametrize("name", ["HiResCAM", "LayerCAM", "Eigen-CAM", "Score-CAM", "Score-CAM (exact)"])
+def test_methods_that_do_not_weight_whole_maps_by_alpha(name, method_steps):
+    t = MT.method_text(name)
+    for text in (t.map_text, t.map_caption, t.map_label, t.map_eq, t.relu_eq, t.map_code):
+        assert "multiply every feature map by its weight" not in text.lower()
+        assert "Σ α·A" not in text and "\\alpha_k^c A^k" not in text and "alpha[:, :, None, None]" not in text
+    if name in method_steps:
+        steps = method_steps[name][1]
+        assert "multiply every feature map by its weight" not in _all_text(steps).lower()
+        assert "Σ α·A" not in _all_text(steps)
+
+
+def test_hirescam_and_layercam_equations_are_element_wise(method_steps):
+    assert "\\odot A^k" in MT.TEXTS["HiResCAM"].map_eq and "ReLU" not in MT.TEXTS["HiResCAM"].map_eq
+    assert "\\mathrm{ReLU}" in MT.TEXTS["LayerCAM"].map_eq and "\\odot A^k" in MT.TEXTS["LayerCAM"].map_eq
+    # the code shown computes the engine's map
+    for name, fn in (("HiResCAM", lambda g, a: (g * a).sum(1)), ("LayerCAM", lambda g, a: (F.relu(g) * a).sum(1))):
+        res = method_steps[name][0]
+        np.testing.assert_allclose(res.weighted.numpy(), fn(res.gradients, res.activations).numpy(), rtol=1e-5,
+                                   atol=1e-7)
+    assert "average" not in method_steps["HiResCAM"][1]  # no averaging step
+
+
+def test_gradcam_relu_step_states_no_guess_as_fact(method_steps):
+    steps = method_steps["Grad-CAM"][1]
+    relu = steps["relu"].text
+    assert "evidence for *other* classes" not in relu
+    assert "*likely*" in relu and "does not measure" in relu
+    assert "raise the score of **seven**" in relu and "argue against **seven**" in relu
+    assert "lower it" in steps["weighted"].text  # step 5 and step 6 agree: blue lowers the score
+
+
+def test_all_zero_map_sentence_per_method(lenet, digit17):
+    x = to_tensor(digit17)
+    for name in ("Grad-CAM", "Counterfactual", "Eigen-CAM", "HiResCAM"):
+        res = make_cam(name, lenet, "relu2")(x)
+        res.cam = torch.zeros_like(res.cam)
+        text = build_steps(res, digit17, class_name="seven")["relu"].text
+        assert "all zero" in text and MT.fill(MT.method_text(name).zero_text, "seven") in text
+    assert "raises the score of seven" in MT.fill(MT.TEXTS["Grad-CAM"].zero_text, "seven")
+    assert "against" in MT.TEXTS["Counterfactual"].zero_text
+
+
+# --------------------------------------------------------------------------- code shows the choices
+@pytest.mark.parametrize("norm,cmap,alpha", [("max", "jet", 0.5), ("minmax", "viridis", 0.3), ("max", "gray", 1.0)])
+def test_step_code_shows_the_chosen_normalisation_and_colour_map(norm, cmap, alpha, method_steps, digit17):
+    res = method_steps["Grad-CAM"][0]
+    steps = build_steps(res, digit17, norm=norm, cmap=cmap, alpha=alpha)
+    up, ov = steps["upsample"], steps["overlay"]
+    if norm == "minmax":
+        assert "heat.min()" in up.code and "heat.min()" not in build_steps(res, digit17)["upsample"].code
+        assert "\\min" in ov.text
+    else:
+        assert "heat / heat.max()" in up.code and "heat.min()" not in up.code
+    assert f"colormaps['{cmap}']" in ov.code and f"a = {alpha:g}" in ov.code
+    if cmap != "jet":
+        assert "jet" not in ov.code and "jet" not in ov.text
+    assert f"'{cmap}' colour map at opacity {alpha:g}" in ov.text
+
+
+# --------------------------------------------------------------------------- sign, zeros, averaging
+def test_features_text_follows_the_signs(lenet, digit17):
+    x = to_tensor(digit17)
+    conv = GradCAM(lenet, "conv2")(x)
+    relu = GradCAM(lenet, "relu2")(x)
+    a = conv.activations[0].numpy()
+    n_neg = int((a < 0).sum())
+    t_conv = build_steps(conv, digit17)["features"].text
+    assert f"{MT.pct(n_neg / a.size)} of its values are negative ({n_neg} of {a.size})" in t_conv
+    assert "negative × negative is positive" in t_conv and "bright where" not in t_conv
+    t_relu = build_steps(relu, digit17)["features"].text
+    assert (relu.activations >= 0).all() and "≥ 0" in t_relu and "bright where" in t_relu
+    # the false claim about "the deepest layers that keep where" is gone
+    assert "the deepest that do" not in t_conv + t_relu
+
+
+def test_sign_text_branches():
+    assert "bright where" in MT.features_sign_text(10, 0, 10)
+    assert "25 % of its values are negative (1 of 4)" in MT.features_sign_text(3, 1, 4)
+    assert "*presence*" in MT.weights_sign_text(3, 16, True) and "Here 3 of 16" in MT.weights_sign_text(3, 16, True)
+    assert "negative weight on a negative activation" in MT.weights_sign_text(3, 16, False)
+
+
+def test_zero_gradients_counted_and_explained(lenet, digit17):
+    x = to_tensor(digit17)
+    for layer, low in (("relu2", 48), ("conv2", 48)):
+        res = GradCAM(lenet, layer)(x)
+        ch = int(np.argmax(res.weights[0].numpy()))
+        g = res.gradients[0, ch].numpy()
+        n_zero = int((g == 0).sum())
+        assert n_zero >= low  # max-pool routes the gradient to 1 cell of 4: at least 48 of 64 are zero
+        text = build_steps(res, digit17, zero_gradient_reason=MT.lenet_zero_gradient_note(layer))["average"].text
+        assert f"{n_zero} of these 64 are exactly zero ({MT.pct(n_zero / 64)})" in text
+        assert "2×2 window" in text
+    assert MT.zero_gradient_text(0, 64) == "None of them is exactly zero."
+    assert "max-pool" in MT.zero_gradient_text(3, 64)
+
+
+def test_why_average_numbers_come_from_the_shapes(method_steps):
+    assert "16 × 8 × 8 = 1 024 gradient numbers" in MT.average_text(16, 8, 8)
+    assert "into 16 weights" in MT.average_text(16, 8, 8)
+    assert "1280 × 7 × 7 = 62 720" in MT.average_text(1280, 7, 7)
+    assert "1 024 gradient numbers" in method_steps["Grad-CAM"][1]["average"].text
+
+
+# --------------------------------------------------------------------------- LeNet layers
+def test_lenet_layer_table_matches_the_model(lenet):
+    feats = {}
+    hooks = [lenet.get_submodule(n).register_forward_hook(lambda m, i, o, n=n: feats.update({n: tuple(o.shape[1:])}))
+             for n in MT.LENET_LAYERS]
+    with torch.no_grad():
+        lenet(torch.zeros(1, 1, 28, 28))
+    for h in hooks:
+        h.remove()
+    for name, info in MT.LENET_LAYERS.items():
+        assert feats[name] == info["shape"], name
+        k, h, w = info["shape"]
+        assert f"{k} maps of {h}×{w}" in MT.lenet_layer_label(name)
+    assert MT.LENET_DEFAULT_LAYER == "relu2" and "(default)" in MT.lenet_layer_label("relu2")
+    assert "rectified" in MT.lenet_layer_note("relu2") and "4×4" in MT.lenet_layer_note("pool2")
+    assert "negative" in MT.lenet_layer_note("conv2")
+
+
+# --------------------------------------------------------------------------- heat on ink
+def test_ink_mask_is_a_2px_disk_dilation():
+    d = np.zeros((28, 28), np.float32)
+    d[10, 10] = 1.0
+    m = ink_mask(d)
+    assert m.sum() == 13  # the disk of radius 2: 1 + 4 + 4 + 4
+    assert m[10, 12] and m[8, 10] and not m[12, 12] and m[11, 11]
+    d[20, 20] = 0.49  # below the threshold: not ink
+    assert ink_mask(d).sum() == 13
+
+
+def test_heat_on_ink_values():
+    d = np.zeros((28, 28), np.float32)
+    d[10:14, 10:14] = 1.0
+    mask = ink_mask(d)
+    heat = np.zeros((28, 28))
+    heat[mask] = 1.0
+    assert heat_on_ink(heat, d).heat_on_ink == 1.0
+    heat[0, 0] = mask.sum()  # as much heat off the ink as on it
+    s = heat_on_ink(heat, d)
+    assert s.heat_on_ink == pytest.approx(0.5) and s.ink_area == pytest.approx(mask.sum() / 784)
+    assert s.ratio == pytest.approx(0.5 / (mask.sum() / 784))
+    assert heat_on_ink(np.zeros((28, 28)), d).heat_on_ink is None
+
+
+def _independent_share(heat: np.ndarray, digit: np.ndarray) -> tuple[float, float]:
+    """The definition, written another way: Euclidean distance to the nearest ink pixel ≤ 2."""
+    ink = digit >= 0.5
+    mask = ndimage.distance_transform_edt(~ink) <= 2
+    return float(heat[mask].sum() / heat.sum()), float(mask.mean())
+
+
+def test_dataset_share_matches_an_independent_computation(lenet):
+    images, _ = held_out_digits()
+    x = torch.from_numpy(images.astype(np.float32) / 255.0)[:, None]
+    res = GradCAM(lenet, "relu2")(x)
+    heats = F.interpolate(res.cam[:, None], size=(28, 28), mode="bilinear", align_corners=False)[:, 0].numpy()
+    pairs = [_independent_share(h, d.astype(np.float32) / 255.0) for h, d in zip(heats, images) if h.sum() > 0]
+    ds = dataset_share("relu2")
+    assert ds.n_digits == 1000 and ds.n_counted == len(pairs)
+    assert ds.heat_on_ink == pytest.approx(np.mean([p[0] for p in pairs]), abs=1e-9)
+    assert ds.ink_area == pytest.approx(np.mean([_independent_share(np.ones((28, 28)), d / 255.0)[1]
+                                                 for d in images.astype(np.float32)]), abs=1e-9)
+    # the finding the tab teaches: most of the heat lies off the ink, which covers about a third
+    assert ds.heat_on_ink < 0.5 and 0.25 < ds.ink_area < 0.4
+
+
+@pytest.mark.parametrize("this,area,expect", [
+    (None, 0.3, ["the map is all zero", "30 %"]),
+    (0.12, 0.27, ["**12 % of the heat lies on the ink**", "covers 27 %", "(88 %) lies where there is no ink",
+                  "less heat than the picture's average (0.4×)"]),
+    (0.6, 0.3, ["**60 % of the heat", "Most of the heat lies on the ink", "2.0× the picture's average"]),
+    (0.31, 0.3, ["about the picture's average heat"]),
+])
+def test_ink_text_branches(this, area, expect):
+    text = MT.ink_text(this, area, 0.386, 0.32, 1000)
+    for e in expect:
+        assert e in text, (e, text)
+    assert "Over 1 000 held-out digits: **39 % on 32 %**" in text and "*absent*" in text
+    assert "strokes themselves" in MT.ink_text(this, area, 0.6, 0.3, 1000)
+    assert "held-out" not in MT.ink_text(this, area)
+
+
+def test_mnist_tab_states_this_digit_and_the_test_set(digit17):
+    from gradcam_core.ui import mnist_tab
+
+    out = mnist_tab.explain_index(17, "predicted", "strongest")
+    numbers = out[2]
+    assert numbers["layer"] == "relu2"
+    this = share_of_result(GradCAM(load_lenet(), "relu2")(to_tensor(digit17)), digit17)
+    ds = dataset_share("relu2")
+    hi = numbers["heat_on_ink"]
+    assert hi["digit"] == pytest.approx(this.heat_on_ink) and hi["test_set"] == pytest.approx(ds.heat_on_ink)
+    overlay_md = out[5 + 3 * 7]
+    assert f"**{MT.pct(this.heat_on_ink)} of the heat lies on the ink**, which covers {MT.pct(this.ink_area)}" \
+        in overlay_md
+    assert f"Over 1 000 held-out digits: **{MT.pct(ds.heat_on_ink)} on {MT.pct(ds.ink_area)}**" in overlay_md
+    assert "Why this layer?" in out[5]  # step 1 says why relu2
+
+
+def test_mnist_layer_picker_and_link():
+    from gradcam_core.ui import mnist_tab
+
+    out = mnist_tab.explain_index(17, "predicted", "strongest", "pool2")
+    assert out[2]["layer"] == "pool2" and np.asarray(out[2]["cam"]).shape == (4, 4)
+    assert out[-1].endswith("&layer=pool2")
+    assert mnist_tab.explain_index(17, "predicted", "strongest")[-1].endswith("&layer=relu2")
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="relu2"):
+        mnist_tab.explain_index(17, "predicted", "strongest", "fc1")
+
+
+def test_mnist_target_word_is_not_counterfactual():
+    src = (ROOT / "gradcam_core/ui/mnist_tab.py").read_text(encoding="utf-8")
+    assert "counterfactual" not in src.lower()
+    assert "what speaks for it" in src
+
+
+# --------------------------------------------------------------------------- ImageNet summary / opening
+def _explanation(method: str, zero: bool):
+    from gradcam_core.imagenet import ClassView, Explanation
+
+    x = to_tensor(held_out_digits()[0][17].astype(np.float32) / 255.0)
+    res = make_cam(method, load_lenet(), "relu2")(x)
+    if zero:
+        res.cam = torch.zeros_like(res.cam)
+    v = ClassView(res, 281, "tiger cat", 0.5)
+    return Explanation(model_key="m", model_title="Model", layer="relu2", layer_label="relu2", method=method,
+                       image=np.zeros((28, 28, 3), np.uint8), top5=[(281, "tiger cat", 0.5)], views=[v])
+
+
+def test_summary_per_method():
+    s = _explanation("Counterfactual", True).summary()
+    assert "nothing in this layer speaks against **tiger cat**" in s and "speaks for" not in s
+    s = _explanation("Grad-CAM", True).summary()
+    assert "nothing in this layer raises the score of **tiger cat**" in s
+    s = _explanation("Eigen-CAM", False).summary()
+    assert "class-free" in s and "evidence for" not in s and "for **tiger cat**" not in s
+    assert "all-zero" not in _explanation("Grad-CAM", False).summary()
+
+
+def test_method_notes_read_the_method_texts():
+    from gradcam_core.imagenet import METHOD_NOTES
+
+    for name in ("Grad-CAM", "HiResCAM", "LayerCAM", "Eigen-CAM", "Counterfactual"):
+        assert METHOD_NOTES[name] == MT.TEXTS[name].summary
+    assert "softmax" in METHOD_NOTES["Score-CAM"]
+    assert "class-free" in METHOD_NOTES["Eigen-CAM"] and "against" in METHOD_NOTES["Counterfactual"]
+
+
+def test_gradcam_overview_cites_the_paper_and_its_three_claims():
+    t = MT.GRADCAM_OVERVIEW
+    assert "Selvaraju" in t and "ICCV 2017" in t
+    assert "**Any CNN.**" in t and "No change to the architecture, no retraining" in t and "Class-discriminative" in t
+
+
+def test_overview_is_a_closed_accordion_under_the_title():
+    import gradio as gr
+
+    import app
+
+    demo = app.build_app()
+    acc = [b for b in demo.blocks.values() if isinstance(b, gr.Accordion) and b.label == "What is Grad-CAM?"]
+    assert len(acc) == 1 and acc[0].open is False
+    md = [b for b in acc[0].children if isinstance(b, gr.Markdown)]
+    assert md and "Selvaraju" in md[0].value
+
+
+def test_no_emoji_in_generated_texts():
+    pat = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]")
+    for rel in ("gradcam_core/method_texts.py", "gradcam_core/steps.py", "gradcam_core/imagenet.py",
+                "gradcam_core/ink_share.py", "gradcam_core/ui/mnist_tab.py"):
+        assert not pat.search((ROOT / rel).read_text(encoding="utf-8")), rel
+
+
+# --------------------------------------------------------------------------- whole-photo overlay
+@pytest.mark.parametrize("key", ["efficientnet_lite0", "resnet18"])
+@pytest.mark.parametrize("size", [(640, 480), (333, 517)])
+def test_crop_box_is_what_the_model_sees(key, size):
+    """A photo whose red channel encodes x and green y: the crop's border pixels name the box."""
+    from gradcam_core.imagenet import crop_box
+    from gradcam_core.models import REGISTRY
+
+    spec = REGISTRY[key]
+    w, h = size
+    xx, yy = np.meshgrid(np.arange(w), np.arange(h))
+    arr = np.stack([xx * 255.0 / (w - 1), yy * 255.0 / (h - 1), np.zeros_like(xx, float)], -1)
+    crop = np.asarray(spec.display_image(Image.fromarray(np.rint(arr).astype(np.uint8)))).astype(float)
+    n = crop.shape[0]
+    l, t, r, b = crop_box(spec, size)
+    px, py = (r - l) / n, (b - t) / n  # one crop pixel, in photo pixels
+    got = (crop[n // 2, 0, 0] * (w - 1) / 255, crop[n // 2, -1, 0] * (w - 1) / 255,
+           crop[0, n // 2, 1] * (h - 1) / 255, crop[-1, n // 2, 1] * (h - 1) / 255)
+    want = (l + px / 2, r - px / 2, t + py / 2, b - py / 2)
+    np.testing.assert_allclose(got, want, atol=3.0)  # 8-bit coding: ~2.5 photo pixels per level
+
+
+def test_whole_photo_overlay_puts_the_peak_in_place_and_marks_the_rest():
+    from gradcam_core.imagenet import NOT_SEEN_CAPTION, _mark_unseen, whole_photo_overlay
+
+    rng = np.random.default_rng(0)
+    photo = rng.integers(60, 200, size=(200, 300, 3), dtype=np.uint8)
+    box = (50.0, 20.0, 230.0, 200.0)  # 180×180, as a centre crop of a wider photo would be
+    cam = torch.zeros(7, 7)
+    cam[1, 5] = 1.0  # the peak: crop cell (row 1, column 5)
+    out = whole_photo_overlay(photo, box, cam, alpha=1.0, cmap="jet")
+    assert out.shape[1] == 300 and out.shape[0] > 200  # the caption strip underneath
+    body = out[:200]
+    heat = normalize_like_app(cam, (180, 180))
+    py, px = np.unravel_index(np.argmax(heat), heat.shape)
+    # the peak's centre in the crop is at ((5 + 0.5) / 7, (1 + 0.5) / 7) of its side
+    assert abs(px - 5.5 / 7 * 180) <= 1.5 and abs(py - 1.5 / 7 * 180) <= 1.5
+    from gradcam_core import render
+
+    red = render.colorize(np.ones((1, 1)), "jet", 0.0, 1.0)[0, 0]
+    assert np.array_equal(body[20 + py, 50 + px], red)  # the hottest colour, where the peak maps to
+    inside = np.zeros((200, 300), bool)
+    inside[20:200, 50:230] = True
+    marked = _mark_unseen(photo)
+    assert np.array_equal(body[~inside], marked[~inside])  # everything the model did not see is marked
+    assert not np.array_equal(marked[~inside], photo[~inside])
+    # a photo the model saw entirely gets no caption
+    full = whole_photo_overlay(photo[:180, :180], (0, 0, 180, 180), cam)
+    assert full.shape[:2] == (180, 180)
+    assert "not seen by the model" in NOT_SEEN_CAPTION
+
+
+def normalize_like_app(cam, size):
+    from gradcam_core.postprocess import normalize, upsample
+
+    return normalize(upsample(cam, size), "max").numpy()
