@@ -41,16 +41,20 @@ INTRO = (
     "what it sees (top 5) and the heat map shows **where** it found the evidence. Then pick another "
     "class, layer or method, compare models, and follow every step below."
 )
-SCORE_CAM_WARNING = (
-    "Score-CAM runs one extra forward pass per channel of the layer: hundreds to thousands on the last "
-    "layers, which takes minutes on this server (runs that would exceed "
-    f"{svc.SCORE_CAM_LIMIT / 60:.0f} min are stopped). Early layers with few channels are quick; "
-    "example photos are cached after their first run."
-) if svc.SCORE_CAM_LIMIT else (
-    "Score-CAM runs one extra forward pass per channel of the layer: hundreds to thousands on the last "
-    "layers, which takes minutes on this server. Early layers with few channels are quick; example "
-    "photos are cached after their first run."
-)
+def _score_cam_warning() -> str:
+    """What both Score-CAMs cost, computed from the figures measured by bench/bench_scorecam.py."""
+    title, _, channels = svc.SCORE_CAM_REFERENCE
+    quick, exact = (svc.score_cam_forwards(m, channels) for m in ("Score-CAM", svc.SCORE_CAM_EXACT))
+    quick_s, exact_s = (svc.format_duration(svc.score_cam_seconds(m, channels)) for m in ("Score-CAM", svc.SCORE_CAM_EXACT))
+    stop = (f"; runs that would take over {svc.format_duration(svc.SCORE_CAM_LIMIT)} are stopped"
+            if svc.SCORE_CAM_LIMIT else "")
+    exact_n = f"{exact:,}".replace(",", "\u202f")
+    return (f"Score-CAM runs {quick} extra forward passes on {title}'s last layer (about {quick_s} with 2 CPU "
+            f"threads, measured); Score-CAM (exact) runs one per channel, {exact_n} there (about {exact_s})"
+            f"{stop}. Example photos are cached after their first run.")
+
+
+SCORE_CAM_WARNING = _score_cam_warning()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -130,12 +134,12 @@ def _request_key(photo, model_key, layer, method, target, target2):
 def explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, progress=gr.Progress()):
     """Run the model on the photo and draw everything."""
     src = _photo_source(photo)
-    if method == "Score-CAM":
+    if svc.is_slow_method(method):
         gr.Warning(SCORE_CAM_WARNING, duration=8)
     second = None if target2 in (None, "", NO_SECOND) else target2
     expl = svc.explain_source(
         src, model_key, layer, method, target, second, norm=norm, cmap=cmap, alpha=alpha,
-        progress=_progress_cb(progress) if method == "Score-CAM" else None,
+        progress=_progress_cb(progress) if svc.is_slow_method(method) else None,
         time_limit=svc.SCORE_CAM_LIMIT or None,
     )
     return _full_outputs(expl, _request_key(photo, model_key, layer, method, target, target2))
@@ -257,7 +261,7 @@ def _model_note(model_key: str | None) -> str:
 def method_note(method) -> str:
     """What the method computes (gradcam_core.method_texts, through METHOD_NOTES)."""
     text = svc.METHOD_NOTES.get(method, "") or method_text(method).summary
-    if method == "Score-CAM":
+    if method == svc.SCORE_CAM_EXACT:  # the quick Score-CAM's note states its cost already
         text += f"\n\n**Slow.** {SCORE_CAM_WARNING}"
     return text
 
@@ -269,7 +273,7 @@ def compare(photo, model_key, method, target, norm, cmap, alpha, progress=gr.Pro
     pil = svc.load_photo(src)
     first = svc.get_spec(model_key).key
     keys = [first] + [k for k in REGISTRY if k != first]  # unavailable ones are listed with their reason
-    if method == "Score-CAM":
+    if svc.is_slow_method(method):
         gr.Warning(SCORE_CAM_WARNING + " Comparing runs it once per model.", duration=8)
     cmp = svc.compare_models(pil, keys, target, method=method, norm=norm, cmap=cmap, alpha=alpha,
                              progress=_progress_cb(progress), time_limit=svc.SCORE_CAM_LIMIT or None)
