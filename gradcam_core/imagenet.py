@@ -60,6 +60,7 @@ __all__ = [
     "is_slow_method",
     "score_cam_forwards",
     "score_cam_seconds",
+    "format_duration",
     "ClassView",
     "Comparison",
     "Panel",
@@ -129,7 +130,8 @@ def score_cam_seconds(method: str, channels: int = SCORE_CAM_REFERENCE[2]) -> fl
     return score_cam_forwards(method, channels) * SCORE_CAM_SECONDS_PER_FORWARD
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """A duration for people: "47 s", or "3.2 min" from 120 s on."""
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
@@ -138,7 +140,7 @@ def _score_cam_cost(method: str) -> str:
     title, layer, channels = SCORE_CAM_REFERENCE
     n = score_cam_forwards(method, channels)
     return (f"{_thousands(n)} extra forward passes on {title}'s last layer (`{layer}`, {_thousands(channels)} "
-            f"channels): about {_duration(score_cam_seconds(method, channels))} with 2 CPU threads "
+            f"channels): about {format_duration(score_cam_seconds(method, channels))} with 2 CPU threads "
             f"({_thousands(n)} × {SCORE_CAM_SECONDS_PER_FORWARD * 1e3:.0f} ms, measured)")
 
 
@@ -184,7 +186,7 @@ METHOD_NOTES: dict[str, str] = {
     SCORE_CAM_EXACT: "Score-CAM on every channel of the layer, as in the paper: the weights are a softmax "
                      "over all the channels' masked-photo scores. "
                      f"{_score_cam_cost(SCORE_CAM_EXACT)}"
-                     + (f"; runs that would take over {_duration(SCORE_CAM_LIMIT)} are stopped." if SCORE_CAM_LIMIT
+                     + (f"; runs that would take over {format_duration(SCORE_CAM_LIMIT)} are stopped." if SCORE_CAM_LIMIT
                         else "."),
     "Eigen-CAM": method_text("Eigen-CAM").summary,
     "Counterfactual": method_text("Counterfactual").summary,
@@ -840,11 +842,11 @@ class _TimeGuard:
         if METHODS.get(self.method) is _methods.ScoreCAMExact and self.forwards:
             quick = min(self.forwards, SCORE_CAM_MAX_CHANNELS)
             advice = (f"Pick “Score-CAM” (the top {quick} channels: about "
-                      f"{_duration(estimate * quick / self.forwards)} at this pace), an earlier layer "
+                      f"{format_duration(estimate * quick / self.forwards)} at this pace), an earlier layer "
                       "(fewer channels) or another method.")
         raise TooSlowError(
-            f"{self.method} on {self.what} needs {n}: about {_duration(estimate)} on this server, more "
-            f"than the {_duration(self.limit)} allowed, so it was stopped. {advice}"
+            f"{self.method} on {self.what} needs {n}: about {format_duration(estimate)} on this server, more "
+            f"than the {format_duration(self.limit)} allowed, so it was stopped. {advice}"
         )
 
 
