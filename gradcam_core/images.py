@@ -300,8 +300,8 @@ def _finish(im: Image.Image, src: Any, max_side: int) -> Image.Image:
     except MemoryError:
         raise ImageError("This image is too large to decode in memory.") from None
     except Exception as e:
-        msg = str(e) or type(e).__name__
-        if "truncated" in msg.lower():
+        msg = str(e).strip() or type(e).__name__
+        if "truncated" in msg.lower() or "end of file" in msg.lower():  # PIL / libheif (HEIC)
             msg = "the file is truncated: it ends before the picture does"
         raise ImageError(f"could not read this file as an image ({msg})") from None
 

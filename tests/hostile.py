@@ -94,4 +94,10 @@ def corpus(tmp: Path) -> dict[str, tuple[Path, str]]:
     rng = np.random.default_rng(1)
     big = Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).resize((8000, 6000))
     put("huge-8000x6000.jpg", _encode(big, "JPEG", quality=70), "ok")
+    import pillow_heif  # iPhone photos (HEIC): read like JPEGs, and refused as clearly when broken
+
+    pillow_heif.register_heif_opener()
+    heic = _encode(photo, "HEIF", quality=80)
+    put("iphone.heic", heic, "ok")
+    put("truncated.heic", heic[: len(heic) // 2], "error")
     return out

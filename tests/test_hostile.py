@@ -69,6 +69,9 @@ def test_every_hostile_file_gets_a_result_or_a_clear_message(app_client, files, 
     by_name = {n: m for n, o, m in report}
     assert "megapixel" in by_name["bomb-20000x20000.png"].lower() or "pixels" in by_name["bomb-20000x20000.png"].lower()
     assert "empty" in by_name["zero-byte.png"].lower()
+    assert "truncated" in by_name["truncated.heic"].lower()
+    if not reads_digits:
+        assert by_name["iphone.heic"] == ""  # an iPhone photo is explained
     # the server is still alive and correct afterwards
     out = app_client.predict(0, "predicted", "strongest", api_name="/mnist_explain_index")
     assert out[0]["label"] in [str(d) for d in range(10)]
