@@ -24,8 +24,9 @@ computed by running the model, never typed in:
 * a stamped watermark / caption: white text with a dark outline at a fixed place.
 
 Each card holds the original and the altered image (as the model sees them), the top-3 of
-both, both Grad-CAM overlays, the share of heat on the altered region in both images, and one
-sentence generated from those numbers (:func:`card_sentence`).
+both, both Grad-CAM overlays, the share of heat on the altered region in both images next to that
+region's share of the picture, and one sentence generated from those numbers
+(:func:`card_sentence`), which compares the two images by heat per unit of area.
 """
 from __future__ import annotations
 
@@ -585,6 +586,7 @@ class Card:
     categories: list[str] = field(repr=False, default_factory=list)
     text: str = ""
     sentence: str = ""
+    region_original_name: str = ""  # what ``region_original`` is, in words
 
     # numbers, all derived from the two CAMResults
     def top3(self, which: str) -> list[tuple[str, float]]:
@@ -617,7 +619,8 @@ EXPERIMENTS: dict[str, dict] = {
         "default": ("coffee", "grass"),
         "about": ("The object is cut out with a soft-edged outline (a hand-set ellipse; for the dahlia "
                   "a colour threshold), shrunk to 75 % and pasted in the middle of another background. "
-                  "Heat share = the part of the Grad-CAM map on the new background."),
+                  "Heat share = the part of the Grad-CAM map on the new background. The new background covers "
+                  "more of the picture than the old one did, so the two are compared per unit of area."),
     },
     "removed": {
         "title": "Object removed: background only",
@@ -665,8 +668,34 @@ def _pct_word(x: float) -> str:
     return f"{100 * x:.0f} %"
 
 
+#: Two heat-per-area values within this relative difference read "about the same" (stated in the
+#: sentence).
+PER_AREA_TOLERANCE = 0.10
+
+
+def heat_per_area(share: float, area: float) -> float:
+    """Heat share ÷ area share: 1 = the region gets exactly the heat an even spread would give
+    it, above 1 = more than its size, below 1 = less.  0 for an empty region."""
+    return float(share) / float(area) if area > 0 else 0.0
+
+
+def compare_per_area(new: float, old: float, tol: float = PER_AREA_TOLERANCE) -> str:
+    """"more", "less" or "same": heat per area ``new`` vs ``old`` (relative difference up to
+    ``tol`` = "same"; two zeros are the same)."""
+    new, old = float(new), float(old)
+    if old <= 0:
+        return "same" if new <= 0 else "more"
+    r = round(new / old - 1.0, 9)
+    if abs(r) <= tol:
+        return "same"
+    return "more" if r > 0 else "less"
+
+
 def card_numbers(card: Card) -> dict:
-    """The card's measured numbers (what the sentence is built from), JSON-friendly."""
+    """The card's measured numbers (what the sentence is built from), JSON-friendly.
+
+    ``region_area`` / ``region_area_original``: the measured region's share of the picture in
+    the altered / original image; ``heat_share_*``: the share of the Grad-CAM heat on it."""
     t0, t1 = card.top3("original"), card.top3("altered")
     return {
         "experiment": card.experiment,
@@ -676,6 +705,7 @@ def card_numbers(card: Card) -> dict:
         "altered_top3": [[n, round(p, 4)] for n, p in t1],
         "original_class_prob_after": round(card.prob_of_original_top1_after(), 4),
         "region": card.region_name,
+        "region_original": card.region_original_name,
         "region_area": round(float(card.region.mean()), 4),
         "region_area_original": round(float(card.region_original.mean()), 4),
         "heat_share_original": round(card.mass("original"), 4),
@@ -684,7 +714,11 @@ def card_numbers(card: Card) -> dict:
 
 
 def card_sentence(numbers: dict) -> str:
-    """One sentence on what to notice, built only from ``numbers`` (see :func:`card_numbers`)."""
+    """What to notice, built only from ``numbers`` (see :func:`card_numbers`).
+
+    Every heat share is given with its region's share of the picture, and the comparison
+    between the two pictures is made per unit of area (heat share ÷ area share), because the
+    regions can differ in size (a new background is larger than the old one)."""
     (n0, p0), (n1, p1) = numbers["original_top3"][0], numbers["altered_top3"][0]
     after = numbers["original_class_prob_after"]
     if n0 == n1:
@@ -692,13 +726,24 @@ def card_sentence(numbers: dict) -> str:
     else:
         pred = f"The prediction changed from {n0} ({p0:.2f}) to {n1} ({p1:.2f}; {n0} now {after:.2f})"
     h0, h1 = numbers["heat_share_original"], numbers["heat_share_altered"]
+    a0, a1 = numbers["region_area_original"], numbers["region_area"]
+    d0, d1 = heat_per_area(h0, a0), heat_per_area(h1, a1)
     region = numbers["region"]
+    old = numbers.get("region_original") or region
+    word = compare_per_area(d1, d0)
+    amount = {"more": "more heat", "less": "less heat", "same": "about the same heat"}[word]
+    tol = f" (within {_pct_word(PER_AREA_TOLERANCE)})" if word == "same" else ""
+    heat = f"{_pct_word(h1)} of the heat {'now ' if numbers['experiment'] == 'removed' else ''}lies on {region}, "
     if numbers["experiment"] == "context":
-        heat = f"{_pct_word(h1)} of the heat lies on {region} (the original background held {_pct_word(h0)})"
-    elif numbers["experiment"] == "removed":
-        heat = f"{_pct_word(h1)} of the heat now lies on {region} (it was {_pct_word(h0)} with the object)"
+        heat += (f"which covers {_pct_word(a1)} of the picture; {old} covered {_pct_word(a0)} and held "
+                 f"{_pct_word(h0)}. Per unit of area that is {amount} {'as' if word == 'same' else 'than'} before{tol}: "
+                 f"{d1:.2f} vs {d0:.2f} "
+                 f"(1.00 = heat spread evenly)")
     else:
-        heat = f"{_pct_word(h1)} of the heat lies on {region} (the same area held {_pct_word(h0)} before)"
+        before = "with the object there" if numbers["experiment"] == "removed" else "before the change"
+        heat = heat[:-2] + (f" ({_pct_word(a1)} of the picture); {before}, the same area held {_pct_word(h0)}: "
+                            f"{amount} on the same area{tol}, {d1:.2f} vs {d0:.2f} per unit of area "
+                            f"(1.00 = heat spread evenly)")
     return f"{pred}; {heat}."
 
 
@@ -719,12 +764,14 @@ def make_card(experiment: str, photo: str | None = None, variant: str | None = N
         altered, region = context_swap(photo, variant)
         title = f"{PHOTOS[photo].title.capitalize()} on {variant}"
         region_name = f"the {variant} background"
+        region_original_name = "the original background"
         text = ""
     elif experiment == "removed":
         variant = ""
         altered, region = remove_object(photo)
         title = f"{PHOTOS[photo].title.capitalize()} removed"
         region_name = f"the area {PHOTOS[photo].title} filled"
+        region_original_name = f"{PHOTOS[photo].title} (and 3 px around it)"
         text = ""
     else:
         if variant not in TEXT_STYLES:
@@ -733,11 +780,13 @@ def make_card(experiment: str, photo: str | None = None, variant: str | None = N
         altered, region = stamp_text(photo, text, variant)
         title = f"{PHOTOS[photo].title.capitalize()} with a {variant}"
         region_name = "the caption strip" if variant == "caption" else "the watermark"
+        region_original_name = f"the same area ({'strip' if variant == 'caption' else 'box'})"
     original = np.asarray(model_view(PHOTOS[photo].file))
     # context swap: compare with the original's own background; otherwise the same area
     region_original = ~object_mask(photo) if experiment == "context" else region
     card = Card(experiment, photo, variant, title, region_name, original, altered, region, region_original,
-                explain_photo(original), explain_photo(altered), categories=_photo_spec().categories, text=text)
+                explain_photo(original), explain_photo(altered), categories=_photo_spec().categories, text=text,
+                region_original_name=region_original_name)
     card.sentence = card_sentence(card_numbers(card))
     return card
 
@@ -907,27 +956,53 @@ def views_markdown(views: list[DigitView], label: int | None = None) -> str:
             ok = "" if label is None else (" ✓" if c == label else " ✗")
             cells.append(f"**{c}**{ok} ({_pct_word(p)})" + ("" if mass is None else f", {_pct_word(mass)} of heat on cue"))
         lines.append(f"| {v.name} | {cells[0]} | {cells[1]} |")
-    return head + "\n".join(lines)
+    areas = sorted({_pct_word(cue_region(pos=v.cue_pos).mean()) for v in views if v.cue_pos is not None})
+    note = ""
+    if areas:
+        a = areas[0] if len(areas) == 1 else " to ".join((areas[0], areas[-1]))
+        note = (f"\n\nThe cue region (the square and {CUE_MARGIN} px around it) covers {a} of the picture: "
+                f"a map that spread its heat evenly would put {a} there.")
+    return head + "\n".join(lines) + note
+
+
+def region_labels(card: Card) -> tuple[str, str]:
+    """Short names (for image captions) of the region measured in the original and the altered image."""
+    if card.experiment == "context":
+        return "old background", "new background"
+    if card.experiment == "removed":
+        return "object", "filled area"
+    return ("strip area", "caption strip") if card.variant == "caption" else ("text box area", "watermark box")
 
 
 def card_image(card: Card) -> np.ndarray:
-    """2×2: original | altered, then their Grad-CAM overlays (the measured region outlined)."""
+    """2×2: original | altered, then their Grad-CAM overlays; a white line marks the edge of the
+    measured region, and each caption names that region with its heat share and its area."""
     t0, t1 = card.top3("original"), card.top3("altered")
     ov0 = _outline_mask(card.overlay("original"), card.region_original, (255, 255, 255))
     ov1 = _outline_mask(card.overlay("altered"), card.region, (255, 255, 255))
     m0, m1 = card.mass("original"), card.mass("altered")
+    a0, a1 = float(card.region_original.mean()), float(card.region.mean())
+    r0, r1 = region_labels(card)
     return grid_image([
         [(card.original, ["original", f"{t0[0][0]} ({t0[0][1]:.2f})"]),
          (card.altered, [card.title.lower() if len(card.title) < 30 else "altered", f"{t1[0][0]} ({t1[0][1]:.2f})"])],
-        [(ov0, [f"Grad-CAM: {t0[0][0]}", f"{_pct_word(m0)} of heat in outline"]),
-         (ov1, [f"Grad-CAM: {t1[0][0]}", f"{_pct_word(m1)} of heat in outline"])],
+        [(ov0, [f"Grad-CAM: {t0[0][0]}", f"heat on {r0}: {_pct_word(m0)}", f"{r0} area: {_pct_word(a0)}"]),
+         (ov1, [f"Grad-CAM: {t1[0][0]}", f"heat on {r1}: {_pct_word(m1)}", f"{r1} area: {_pct_word(a1)}"])],
     ], font_size=12, title=card.title)
 
 
 def card_markdown(card: Card) -> str:
-    """Top-3 of both images, the heat shares and the sentence."""
+    """Top-3 of both images; the measured region in each, its share of the picture, its share
+    of the heat and the heat per area; then the sentence."""
     t0, t1 = card.top3("original"), card.top3("altered")
+    n = card_numbers(card)
     rows = "\n".join(f"| {k + 1} | {a[0]} ({a[1]:.2f}) | {b[0]} ({b[1]:.2f}) |" for k, (a, b) in enumerate(zip(t0, t1)))
+    d0 = heat_per_area(n["heat_share_original"], n["region_area_original"])
+    d1 = heat_per_area(n["heat_share_altered"], n["region_area"])
+    rows += (f"\n| measured region | {n['region_original']} | {n['region']} |"
+             f"\n| its share of the picture | {_pct_word(n['region_area_original'])} | {_pct_word(n['region_area'])} |"
+             f"\n| share of the heat on it | {_pct_word(n['heat_share_original'])} | {_pct_word(n['heat_share_altered'])} |"
+             f"\n| heat per area (1.00 = even) | {d0:.2f} | {d1:.2f} |")
     return (f"| | original | {card.title.lower()} |\n|---|---|---|\n{rows}\n\n"
             f"**What to notice:** {card.sentence}")
 
@@ -937,16 +1012,18 @@ def table_markdown(table: dict | None = None) -> str:
     t = table or shortcut_table()
     c, s = t["clean"], t["shortcut"]
     pct = lambda v: f"{100 * v:.1f} %"  # noqa: E731
+    area = float(np.mean([cue_region(k).mean() for k in range(10)]))
     return (
         f"| {t['n_digits']} held-out digits | clean LeNet | shortcut LeNet |\n|---|---|---|\n"
         f"| no cue | {pct(c['clean'])} | {pct(s['clean'])} |\n"
         f"| matching cue | {pct(c['matching'])} | {pct(s['matching'])} |\n"
         f"| misleading cue | {pct(c['misleading'])} | {pct(s['misleading'])} |\n"
         f"| … predicts the cue's class | {pct(c['follows_cue'])} | {pct(s['follows_cue'])} |\n"
-        f"| heat on the cue, matching (first {c['mass_digits']}) | {pct(c['cue_mass_matching'])} "
+        f"| heat on the cue region, matching (first {c['mass_digits']}) | {pct(c['cue_mass_matching'])} "
         f"| {pct(s['cue_mass_matching'])} |\n"
-        f"| heat on the cue, misleading (first {c['mass_digits']}) | {pct(c['cue_mass_misleading'])} "
-        f"| {pct(s['cue_mass_misleading'])} |"
+        f"| heat on the cue region, misleading (first {c['mass_digits']}) | {pct(c['cue_mass_misleading'])} "
+        f"| {pct(s['cue_mass_misleading'])} |\n"
+        f"| the cue region's share of the picture | {pct(area)} | {pct(area)} |"
     )
 
 

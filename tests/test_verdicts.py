@@ -266,3 +266,70 @@ def test_mnist_curves_quote_the_aggregate_only_with_its_settings(agg_file, one_t
     assert f"Over 200 held-out digits with the same settings: deletion better than chance for {100 * share:.0f} %" in text
     _, _, text8 = trust.mnist_curves(digit, "predicted", "zero", 8)
     assert "steps 20 (here: 8)" in text8 and "not quoted" in text8
+
+
+# ----------------------------------------------------------------------------- Shortcuts cards: heat per area
+def card_numbers(experiment: str, h0: float, a0: float, h1: float, a1: float) -> dict:
+    regions = {"context": ("the grass background", "the original background"),
+               "removed": ("the area the rocket filled", "the rocket (and 3 px around it)"),
+               "text": ("the caption strip", "the same area (strip)")}[experiment]
+    return {"experiment": experiment, "original_top3": [["espresso", 0.95], ["cup", 0.01], ["x", 0.01]],
+            "altered_top3": [["espresso", 0.40], ["cup", 0.2], ["x", 0.01]], "original_class_prob_after": 0.40,
+            "region": regions[0], "region_original": regions[1], "region_area": a1, "region_area_original": a0,
+            "heat_share_original": h0, "heat_share_altered": h1}
+
+
+@pytest.mark.parametrize("h0, a0, h1, a1, word, d1, d0", [
+    # more heat share but on a region twice as large: LESS heat per area (the issue's card)
+    (0.12, 0.28, 0.17, 0.60, "less heat than before", "0.28", "0.43"),
+    # the same heat share on a smaller region: MORE heat per area
+    (0.20, 0.40, 0.20, 0.25, "more heat than before", "0.80", "0.50"),
+    # twice the share on twice the area: the same per area (within 10 %)
+    (0.10, 0.30, 0.21, 0.60, "about the same heat as before (within 10 %)", "0.35", "0.33"),
+])
+def test_context_card_compares_heat_per_area(h0, a0, h1, a1, word, d1, d0):
+    from gradcam_core import spurious as SP
+
+    s = SP.card_sentence(card_numbers("context", h0, a0, h1, a1))
+    assert f"{100 * h1:.0f} % of the heat lies on the grass background, which covers {100 * a1:.0f} % of the picture" in s
+    assert f"the original background covered {100 * a0:.0f} % and held {100 * h0:.0f} %" in s
+    assert f"Per unit of area that is {word}: {d1} vs {d0} (1.00 = heat spread evenly)." in s
+
+
+@pytest.mark.parametrize("experiment, h0, h1, word", [
+    ("removed", 0.16, 0.07, "less heat on the same area"),
+    ("removed", 0.07, 0.16, "more heat on the same area"),
+    ("text", 0.16, 0.17, "about the same heat on the same area (within 10 %)"),
+    ("text", 0.16, 0.02, "less heat on the same area"),
+])
+def test_same_area_cards_state_the_area_and_compare(experiment, h0, h1, word):
+    from gradcam_core import spurious as SP
+
+    n = card_numbers(experiment, h0, 0.18, h1, 0.18)
+    s = SP.card_sentence(n)
+    assert f"lies on {n['region']} (18 % of the picture)" in s
+    assert f"the same area held {100 * h0:.0f} %: {word}, {h1 / 0.18:.2f} vs {h0 / 0.18:.2f} per unit of area" in s
+
+
+def test_per_area_comparison_edge_cases():
+    from gradcam_core import spurious as SP
+
+    assert SP.heat_per_area(0.2, 0.0) == 0.0
+    assert SP.heat_per_area(0.17, 0.6) == pytest.approx(0.2833, abs=1e-4)
+    assert SP.compare_per_area(0.0, 0.0) == "same"
+    assert SP.compare_per_area(0.1, 0.0) == "more"
+    assert SP.compare_per_area(1.10, 1.00) == "same" and SP.compare_per_area(1.11, 1.00) == "more"
+    assert SP.compare_per_area(0.90, 1.00) == "same" and SP.compare_per_area(0.89, 1.00) == "less"
+
+
+def test_card_captions_name_the_region_they_measure():
+    """The context card measures the background, i.e. OUTSIDE the object's outline: the captions
+    say 'background', never 'in outline'."""
+    from types import SimpleNamespace
+
+    from gradcam_core import spurious as SP
+
+    assert SP.region_labels(SimpleNamespace(experiment="context", variant="grass")) == ("old background", "new background")
+    assert SP.region_labels(SimpleNamespace(experiment="removed", variant="")) == ("object", "filled area")
+    assert SP.region_labels(SimpleNamespace(experiment="text", variant="caption")) == ("strip area", "caption strip")
+    assert SP.region_labels(SimpleNamespace(experiment="text", variant="watermark"))[1] == "watermark box"
