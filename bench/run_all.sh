@@ -71,6 +71,13 @@ out=BENCHMARKS.md
   echo "closing; the server's RSS after the warm-up and at the end (target: ≤ 0.5 MB per closed session):"
   echo
   python bench/bench_visits.py
+  echo
+  echo "## 10. Score-CAM: the top-k channels by variance vs exact (time and fidelity)"
+  echo
+  echo "EfficientNet-Lite0's default layer on the shipped example photos, 2 threads (targets: Spearman ρ ≥ 0.9"
+  echo "with exact Score-CAM, ≤ 5 s). The exact runs are cached in /tmp and reused by later runs:"
+  echo
+  python bench/bench_scorecam.py
 } > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "wrote $out"
