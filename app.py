@@ -17,6 +17,7 @@ import torch
 
 from gradcam_core import workshop
 from gradcam_core.ui import imagenet_tab, join, mnist_tab, spurious_tab
+from gradcam_core.ui import serving
 from gradcam_core.method_texts import GRADCAM_OVERVIEW
 from gradcam_core.ui.common import CSS
 
@@ -38,9 +39,11 @@ def build_app(concurrency: int = 2, join_url=None) -> gr.Blocks:
                 mnist_tab.build(demo, concurrency_limit=concurrency)
             with gr.Tab("ImageNet", id="imagenet"):
                 imagenet_tab.build(demo, concurrency_limit=concurrency)
-            with gr.Tab("Shortcuts", id="spurious"):
-                spurious_tab.build(demo, concurrency_limit=concurrency)
+            with gr.Tab("Shortcuts", id="spurious") as shortcuts:
+                spurious_tab.build(demo, concurrency_limit=concurrency, tab=shortcuts)
         demo.load(_tab_from_link, None, tabs, api_name="select_tab_from_link", queue=False)
+        # a browser that leaves: its slow job still running stops at its next batch (serving.py)
+        demo.unload(serving.mark_closed)
     return demo
 
 
@@ -110,7 +113,7 @@ def main(argv=None) -> None:
     demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency,
                status_update_rate=args.status_every or "auto")
     launch = dict(server_name=args.host, server_port=args.port, max_file_size=args.max_file_size, css=PAGE_CSS,
-                  show_error=False)
+                  show_error=False, app_kwargs=serving.app_kwargs())
     if not args.share:
         demo.launch(**launch)
         return

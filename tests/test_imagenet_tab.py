@@ -68,8 +68,9 @@ def _explain(client, photo, **kw):
 
 def test_endpoints_are_listed(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    for n in ["explain", "photo_change", "settings_change", "model_change", "restyle", "opacity", "compare",
-              "pick_example", "find_classes", "models", "method_note"]:
+    # (a new photo or setting is routed in the browser to /imagenet_run or /imagenet_run_slow)
+    for n in ["explain", "explain_slow", "run", "run_slow", "model_change", "restyle", "opacity", "compare",
+              "pick_example", "find_classes", "models", "method_note", "search_target"]:
         assert f"/imagenet_{n}" in names, n
     assert all(n.startswith(("/imagenet_", "/trust_imagenet_")) for n in names)
 

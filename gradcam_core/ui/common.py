@@ -9,6 +9,8 @@ import traceback
 import gradio as gr
 from gradio.data_classes import Base64ImageData
 
+from .serving import Cancelled
+
 log = logging.getLogger("gradcam_explorer")
 
 #: Step keys in page order and the code language of their snippets.
@@ -51,6 +53,9 @@ def user_errors(fn):
             return fn(*args, **kwargs)
         except gr.Error:
             raise
+        except Cancelled:  # the browser left: nobody is waiting for this answer
+            log.info("%s stopped: its browser session closed", fn.__name__)
+            raise gr.Error("Stopped: this page was closed.", print_exception=False) from None
         except (ValueError, FileNotFoundError) as exc:  # messages may quote user input: escape
             raise gr.Error(html.escape(str(exc)), print_exception=False) from None
         except MemoryError:

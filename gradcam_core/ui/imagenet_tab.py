@@ -22,6 +22,8 @@ from ..deeplink import query_string, recall_photo, remember_photo
 from ..models import REGISTRY, default_model_key
 from . import trust
 from .common import ResultImage, scroll_js, user_errors
+from .kept import KeptResults
+from .serving import SLOW, SLOW_LIMIT, progress_callback
 
 CONCURRENCY = "imagenet"  # model runs: at most `concurrency_limit` at once, whatever the model
 RENDER_CONCURRENCY = "imagenet-render"  # re-drawing only: never waits behind a long Score-CAM
@@ -78,22 +80,25 @@ def _photo_source(photo):
     raise ValueError("The photo did not arrive; please upload it again.")
 
 
-def _progress_cb(progress):
-    if progress is None:
-        return None
-
-    def cb(fraction, text):
-        try:
-            progress(float(fraction), desc=text)
-        except Exception:  # progress is cosmetic: never fail a run because of it
-            pass
-
-    return cb
+#: Raw results for re-drawing (a new colour map, opacity…) without a new model run, shared by all
+#: sessions: a session's state is only {"key", "tag"} (see kept.py). 48 results ≈ 150 MB at most.
+KEPT = KeptResults(capacity=48)
+EXPIRED = ("This result is no longer kept on the server (many newer ones came after it); "
+           "tap Explain to compute it again.")
 
 
-def _for_state(expl: svc.Explanation) -> svc.Explanation:
-    """What the session keeps for re-drawing: the raw results, not the pictures."""
-    return dataclasses.replace(expl, overlays=[], heatmap=None, steps={}, numbers={})
+def _for_state(expl: svc.Explanation, tag=None) -> dict:
+    """What the session keeps for re-drawing: a key to the raw results (not the pictures), and the
+    request that produced them."""
+    kept = dataclasses.replace(expl, overlays=[], heatmap=None, steps={}, numbers={})
+    return {"key": KEPT.put(kept), "tag": tag}
+
+
+def _recall(state) -> svc.Explanation:
+    expl = KEPT.get(state.get("key")) if isinstance(state, dict) else None
+    if expl is None:
+        raise ValueError(EXPIRED)
+    return expl
 
 
 def _gallery(expl: svc.Explanation, paths: list[str]) -> list[tuple[str, str]]:
@@ -113,10 +118,8 @@ def _drawn(expl: svc.Explanation, with_steps: bool = True):
 
 def _full_outputs(expl: svc.Explanation, request_key=None):
     overlay, heatmap, gallery, downloads = _drawn(expl)
-    kept = _for_state(expl)
-    kept.tag = request_key
     return [expl.summary(), expl.label(), overlay, heatmap, gallery, expl.steps_markdown(), downloads,
-            expl.numbers, kept]
+            expl.numbers, _for_state(expl, request_key)]
 
 
 def _request_key(photo, model_key, layer, method, target, target2):
@@ -130,45 +133,84 @@ def _request_key(photo, model_key, layer, method, target, target2):
 
 
 # --------------------------------------------------------------------------- handlers
-@user_errors
-def explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, progress=gr.Progress()):
-    """Run the model on the photo and draw everything."""
+def _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request=None, progress=None):
+    """Run the model on the photo and draw everything (any method)."""
     src = _photo_source(photo)
-    if svc.is_slow_method(method):
+    slow = svc.is_slow_method(method)
+    if slow:
         gr.Warning(SCORE_CAM_WARNING, duration=8)
     second = None if target2 in (None, "", NO_SECOND) else target2
     expl = svc.explain_source(
         src, model_key, layer, method, target, second, norm=norm, cmap=cmap, alpha=alpha,
-        progress=_progress_cb(progress) if svc.is_slow_method(method) else None,
+        progress=progress_callback(progress, request) if slow else None,
         time_limit=svc.SCORE_CAM_LIMIT or None,
     )
     return _full_outputs(expl, _request_key(photo, model_key, layer, method, target, target2))
 
 
+@user_errors
+def explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request: gr.Request = None,
+            progress=gr.Progress()):
+    """API ``/imagenet_explain``: quick methods. The slow ones (Score-CAM) wait in their own queue,
+    so that they never hold a worker that quick requests need: ``/imagenet_explain_slow``."""
+    if svc.is_slow_method(method):
+        raise ValueError(f"{method} runs many forward passes and waits in its own queue: call "
+                         "/imagenet_explain_slow with the same inputs.")
+    return _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress)
+
+
+@user_errors
+def explain_slow(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request: gr.Request = None,
+                 progress=gr.Progress()):
+    """API ``/imagenet_explain_slow``: any method, in the queue for slow work (one at a time)."""
+    return _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress)
+
+
 N_EXPLAIN_OUTPUTS = 9
+SLOW_METHODS = [m for m in svc.method_names() if svc.is_slow_method(m)]
 
 
-def explain_if_photo(photo, model_key, layer, method, target, target2, norm, cmap, alpha, state=None,
-                     progress=gr.Progress()):
-    """Like :func:`explain`, for automatic runs (a new photo or setting): silent when there is no
-    photo yet, and when the page already shows this very request (gradio 6's dropdowns report one
-    pick twice — click and blur)."""
-    if photo is None:
-        return [gr.skip()] * N_EXPLAIN_OUTPUTS
-    key = _request_key(photo, model_key, layer, method, target, target2)
-    if key is not None and getattr(state, "tag", None) == key:
-        return [gr.skip()] * N_EXPLAIN_OUTPUTS
-    return explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, progress=progress)
+def _route_js(kind: str) -> str:
+    """A js-only event body: send this request to the quick or the slow queue, by method.
+
+    It writes a fresh token into one of two hidden boxes; each box's ``.change`` runs the
+    explanation in its own concurrency group. ``kind`` "force" (the Explain button) runs even an
+    identical request again; "auto" (a new photo or setting) skips one the page already shows."""
+    import json
+
+    return (f"(method, quick, slow) => {{ const t = '{kind}:' + Date.now() + ':' + Math.random(); "
+            f"return {json.dumps(SLOW_METHODS)}.includes(method) ? [quick, t] : [t, slow]; }}")
 
 
-def explain_new_model(photo, model_key, layer, method, target, target2, norm, cmap, alpha, state=None,
-                      progress=gr.Progress()):
-    """After a model change: also silent when the model cannot run (choosing it showed why)."""
+def _run(slow: bool, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state, request,
+         progress):
+    """The explanation behind the hidden boxes: silent when there is nothing to do (no photo, a model
+    that cannot run — choosing it said why —, or the very request the page already shows: gradio 6's
+    dropdowns report one pick twice, click and blur)."""
+    skip = [gr.skip()] * N_EXPLAIN_OUTPUTS
+    if photo is None or svc.is_slow_method(method) != slow:
+        return skip
     spec = REGISTRY.get(str(model_key))
     if spec is not None and not spec.available:
-        return [gr.skip()] * N_EXPLAIN_OUTPUTS
-    return explain_if_photo(photo, model_key, layer, method, target, target2, norm, cmap, alpha, state,
-                            progress=progress)
+        return skip
+    if not str(token or "").startswith("force"):
+        key = _request_key(photo, model_key, layer, method, target, target2)
+        if key is not None and isinstance(state, dict) and state.get("tag") == key:
+            return skip
+    return (explain_slow if slow else explain)(photo, model_key, layer, method, target, target2, norm, cmap, alpha,
+                                               request=request, progress=progress)
+
+
+def run_quick(token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state=None,
+              request: gr.Request = None, progress=gr.Progress()):
+    return _run(False, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state, request,
+                progress)
+
+
+def run_slow(token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state=None,
+             request: gr.Request = None, progress=gr.Progress()):
+    return _run(True, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state, request,
+                progress)
 
 
 @user_errors
@@ -176,7 +218,7 @@ def restyle(state, norm, cmap, alpha, whole=False):
     """New normalisation or colormap: redraw everything from the kept results (no model run)."""
     if state is None:
         return [gr.skip()] * 6
-    expl = svc.restyle(state, norm, cmap, alpha, whole=bool(whole))
+    expl = svc.restyle(_recall(state), norm, cmap, alpha, whole=bool(whole))
     overlay, heatmap, gallery, downloads = _drawn(expl)
     return [overlay, heatmap, gallery, expl.steps_markdown(), downloads, expl.numbers]
 
@@ -186,7 +228,7 @@ def change_opacity(state, norm, cmap, alpha, whole=False):
     """New opacity, or the whole photo on/off: only the overlay (and the downloads) are redrawn."""
     if state is None:
         return [gr.skip()] * 2
-    expl = svc.restyle(state, norm, cmap, alpha, steps=False, whole=bool(whole))
+    expl = svc.restyle(_recall(state), norm, cmap, alpha, steps=False, whole=bool(whole))
     overlay, _, _, downloads = _drawn(expl, with_steps=False)
     return [overlay, downloads]
 
@@ -244,7 +286,8 @@ def explain_from_link(request: gr.Request, progress=gr.Progress()):
         alpha = min(1.0, max(0.0, float(params.get("alpha", 0.5))))
     except ValueError:
         alpha = 0.5
-    outs = explain(path, model_key, layer, method, target, target2, norm, cmap, alpha, progress=progress)
+    run = explain_slow if svc.is_slow_method(method) else explain
+    outs = run(path, model_key, layer, method, target, target2, norm, cmap, alpha, progress=progress)
     inputs = [path, model_key, gr.Dropdown(choices=svc.layer_choices(model_key), value=layer), method, target,
               target2, norm, cmap, alpha]
     return inputs + list(outs)
@@ -267,7 +310,8 @@ def method_note(method) -> str:
 
 
 @user_errors
-def compare(photo, model_key, method, target, norm, cmap, alpha, progress=gr.Progress()):
+def compare(photo, model_key, method, target, norm, cmap, alpha, request: gr.Request = None,
+            progress=gr.Progress()):
     """Every available model on the same photo and class (the selected model first)."""
     src = _photo_source(photo)
     pil = svc.load_photo(src)
@@ -276,7 +320,7 @@ def compare(photo, model_key, method, target, norm, cmap, alpha, progress=gr.Pro
     if svc.is_slow_method(method):
         gr.Warning(SCORE_CAM_WARNING + " Comparing runs it once per model.", duration=8)
     cmp = svc.compare_models(pil, keys, target, method=method, norm=norm, cmap=cmap, alpha=alpha,
-                             progress=_progress_cb(progress), time_limit=svc.SCORE_CAM_LIMIT or None)
+                             progress=progress_callback(progress, request), time_limit=svc.SCORE_CAM_LIMIT or None)
     paths = svc.write_pngs([p.image for p in cmp.panels], stem="compare")
     return [(p, panel.caption) for p, panel in zip(paths, cmp.panels)], cmp.summary()
 
@@ -292,6 +336,24 @@ def pick_example(evt: gr.SelectData):
     path = svc._out_dir(None) / Path(e["path"]).name
     shutil.copyfile(e["path"], path)
     return str(path), svc.example_credit(e)
+
+
+MAX_CLASS_HITS = 30
+
+
+def _class_search(first: str, evt: gr.KeyUpData):
+    query = (evt.input_value or "").strip() if evt is not None else ""
+    hits = svc.find_classes(query, limit=MAX_CLASS_HITS) if query else []
+    return gr.Dropdown(choices=[first] + [svc.class_label(i) for i, _ in hits])
+
+
+def search_target(evt: gr.KeyUpData):
+    """Typing in the class box: the matching classes become its choices (at most 30)."""
+    return _class_search(PREDICTED, evt)
+
+
+def search_target2(evt: gr.KeyUpData):
+    return _class_search(NO_SECOND, evt)
 
 
 def clear_credit():
@@ -361,10 +423,13 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
                         info="early: sharp but generic · late: coarse but about the class")
     method = gr.Dropdown(svc.method_names(), value="Grad-CAM", label="Method", filterable=False)
     m_note = gr.Markdown(method_note("Grad-CAM"), elem_classes=["tight-md", "imagenet-small"])
-    target = gr.Dropdown([PREDICTED] + svc.class_choices(), value=PREDICTED, label="Explain class",
-                         info="type part of a name, e.g. 'retriever'")
-    target2 = gr.Dropdown([NO_SECOND] + svc.class_choices(), value=NO_SECOND, label="Second class, side by side",
-                          info="same forward pass; e.g. a dog class vs a cat class")
+    # The 1 000 class names are searched on the server as you type, not sent with the page (they
+    # were 250 KB of every page load, and a copy in every session's memory).
+    target = gr.Dropdown([PREDICTED], value=PREDICTED, label="Explain class", allow_custom_value=True,
+                         filterable=True, info="type part of a name, e.g. 'retriever', then pick one")
+    target2 = gr.Dropdown([NO_SECOND], value=NO_SECOND, label="Second class, side by side",
+                          allow_custom_value=True, filterable=True,
+                          info="same forward pass; type e.g. 'tabby', then pick one")
     alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Opacity of the heat map")
     whole = gr.Checkbox(value=False, label="Show on the whole photo",
                         info="the map mapped back through the model's resize and crop; the rest is hatched: not "
@@ -402,35 +467,52 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
                           info="Making a link keeps a copy of an uploaded photo on this server until it is "
                                "restarted or cleans up; links to example photos always work.")
 
-    trust.build_imagenet_panel(photo, model, layer, target, concurrency_limit=concurrency_limit)
+    trust.build_imagenet_panel(photo, model, layer, target, concurrency_id=SLOW, concurrency_limit=SLOW_LIMIT)
 
     state = gr.State(None)
+    # Two hidden boxes route each request to the quick or the slow queue (see _route_js); two hidden
+    # buttons carry the public API endpoints, which the page itself never calls.
+    with gr.Row(visible=False):
+        quick_req = gr.Textbox(visible=False)
+        slow_req = gr.Textbox(visible=False)
+        api_quick = gr.Button(visible=False)
+        api_slow = gr.Button(visible=False)
 
     run = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
+    slow = dict(concurrency_id=SLOW, concurrency_limit=SLOW_LIMIT)
     draw = dict(concurrency_id=RENDER_CONCURRENCY, concurrency_limit=concurrency_limit)
     explain_inputs = [photo, model, layer, method, target, target2, norm, cmap, alpha]
     explain_outputs = [summary, label, overlay, heatmap, steps, steps_md, downloads, numbers, state]
     assert len(explain_outputs) == N_EXPLAIN_OUTPUTS
 
-    # preprocess=False: gradio must not decode uploads itself (see _photo_source)
-    # a new photo or a tap on Explain: once the result is shown, the page scrolls to it (under the photo)
-    show = dict(fn=None, inputs=None, outputs=None, js=scroll_js("imagenet-result"), queue=False)
-    go.click(explain, explain_inputs, explain_outputs, api_name="imagenet_explain", preprocess=False, **run
-             ).success(api_name="imagenet_show_result", **show)
-    auto_inputs = explain_inputs + [state]
-    photo.change(explain_if_photo, auto_inputs, explain_outputs, api_name="imagenet_photo_change",
-                 preprocess=False, trigger_mode="always_last", **run
-                 ).success(api_name="imagenet_show_result_photo", **show)
+    # preprocess=False everywhere a photo goes in: gradio must not decode uploads itself (see _photo_source)
+    api_quick.click(explain, explain_inputs, explain_outputs, api_name="imagenet_explain", preprocess=False, **run)
+    api_slow.click(explain_slow, explain_inputs, explain_outputs, api_name="imagenet_explain_slow",
+                   preprocess=False, **slow)
+
+    route = [method, quick_req, slow_req], [quick_req, slow_req]
+    go.click(None, *route, js=_route_js("force"), api_name="imagenet_route_explain", queue=False)
+    photo.change(None, *route, js=_route_js("auto"), api_name="imagenet_photo_change", queue=False)
     photo.upload(clear_credit, None, credit, api_visibility="private", queue=False)
     examples.select(pick_example, None, [photo, credit], api_name="imagenet_pick_example", **draw)
-    gr.on([layer.input, method.input, target.input, target2.input], explain_if_photo, auto_inputs,
-          explain_outputs, api_name="imagenet_settings_change", preprocess=False, trigger_mode="always_last",
-          **run)
+    gr.on([layer.input, method.input, target.input, target2.input], None, *route, js=_route_js("auto"),
+          api_name="imagenet_settings_change", queue=False)
+    # once a result is shown, the page scrolls to it (just under the photo)
+    show = dict(fn=None, inputs=None, outputs=None, js=scroll_js("imagenet-result"), queue=False)
+    run_inputs = explain_inputs + [state]
+    quick_req.change(run_quick, [quick_req] + run_inputs, explain_outputs, api_name="imagenet_run",
+                     preprocess=False, trigger_mode="always_last", **run).success(api_name="imagenet_show_result",
+                                                                                   **show)
+    slow_req.change(run_slow, [slow_req] + run_inputs, explain_outputs, api_name="imagenet_run_slow",
+                    preprocess=False, trigger_mode="always_last", **slow).success(
+        api_name="imagenet_show_result_slow", **show)
     method.change(method_note, method, m_note, api_name="imagenet_method_note", queue=False)
+    quiet = dict(queue=False, show_progress="hidden")
+    target.key_up(search_target, None, target, api_name="imagenet_search_target", **quiet)
+    target2.key_up(search_target2, None, target2, api_name="imagenet_search_target2", **quiet)
     # .change, not .input: a click on an option fires .input twice (and would warn twice)
     model.change(change_model, model, [layer, model_note], api_name="imagenet_model_change", **draw).then(
-        explain_new_model, auto_inputs, explain_outputs, api_name="imagenet_model_change_explain",
-        preprocess=False, **run)
+        None, *route, js=_route_js("auto"), api_name="imagenet_model_change_explain", queue=False)
     gr.on([norm.input, cmap.input], restyle, [state, norm, cmap, alpha, whole],
           [overlay, heatmap, steps, steps_md, downloads, numbers], api_name="imagenet_restyle",
           trigger_mode="always_last", **draw)
@@ -439,7 +521,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
     whole.input(change_opacity, [state, norm, cmap, alpha, whole], [overlay, downloads],
                 api_name="imagenet_whole_photo", trigger_mode="always_last", **draw)
     compare_btn.click(compare, [photo, model, method, target, norm, cmap, alpha], [compare_gallery, compare_md],
-                      api_name="imagenet_compare", preprocess=False, **run)
+                      api_name="imagenet_compare", preprocess=False, **slow)
     link_btn.click(make_link, explain_inputs, link_query, api_name="imagenet_make_link", preprocess=False,
                    **draw).success(
         None, link_query, link_box, api_name="imagenet_copy_link",

@@ -18,6 +18,7 @@ from ..method_texts import (LENET_DEFAULT_LAYER, LENET_LAYERS, ink_text, lenet_l
 from ..mnist import preprocess_digit, test_digits, to_tensor
 from ..steps import build_steps, result_numbers
 from . import trust
+from .serving import SLOW, SLOW_LIMIT
 from .common import ResultImage, SafeImage, SafeSketchpad, scroll_js, step_sections, step_values, user_errors
 
 LAYER = LENET_DEFAULT_LAYER  # relu2: the rectified maps, the Grad-CAM convention (see method_texts)
@@ -287,7 +288,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
     gr.Markdown("## Grad-CAM, step by step")
     step_outputs = step_sections()
 
-    trust.build_mnist_panel(digit_state, target, concurrency_limit=concurrency_limit)
+    trust.build_mnist_panel(digit_state, target, concurrency_id=SLOW, concurrency_limit=SLOW_LIMIT)
 
     outputs = [label, overlay, numbers, seen, digit_state] + step_outputs + [link_query]
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)

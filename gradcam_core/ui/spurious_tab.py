@@ -27,6 +27,36 @@ CSS = """
 
 PHOTO_NAMES = {k: p.title.removeprefix("the ") for k, p in S.PHOTOS.items()}
 
+#: Why shortcuts matter outside this page: published cases, in our own words, with references.
+STAKES_MD = """
+**Animals known by their surroundings.** Beery, Van Horn and Perona open their paper with a cow that
+a network recognises on a mountain pasture but not on a beach. On camera-trap photos, classifiers did
+well at the sites they were trained on and much worse at new sites.
+*Recognition in Terra Incognita*, ECCV 2018.
+
+**Pneumonia read from the hospital, not the lungs.** Networks could tell which hospital, and even which
+department, a chest X-ray came from. Pneumonia was far more common at one hospital (34 % against about
+1 %), so knowing the hospital alone already scored well (AUC 0.86), and models did worse at hospitals
+they had not seen. Zech et al., *PLOS Medicine* 15(11): e1002683, 2018.
+
+**COVID-19 read from the data source.** Detectors trained on X-rays where the positive and negative
+cases came from different collections relied on signs of how and where the image was taken rather
+than on the disease. Explanation maps exposed this, and a test at a new hospital did not always catch
+it. DeGrave, Janizek and Lee, *Nature Machine Intelligence* 3: 610–619, 2021
+(doi:10.1038/s42256-021-00338-7).
+
+**Hiring.** Reuters (J. Dastin, 10 October 2018) reported that an experimental Amazon tool that
+scored CVs, trained on ten years of applications that came mostly from men, marked down CVs
+containing the word "women's"; the project was dropped. Amazon said recruiters never used it to
+evaluate candidates. Not an image model, but the same failure: it learned what went with success in
+the past data.
+
+**The common thread.** Geirhos et al. call these decision rules *shortcuts*: they score well on the
+usual test set and fail when conditions change. Test on data unlike the training data, and check what
+the model actually uses. *Shortcut learning in deep neural networks*, *Nature Machine Intelligence* 2:
+665–673, 2020 (doi:10.1038/s42256-020-00257-z).
+"""
+
 
 # ----------------------------------------------------------------------------- MNIST
 
@@ -148,6 +178,34 @@ def _scroll_js(elem_id: str) -> str:
     return f"() => document.getElementById('{elem_id}')?.scrollIntoView({{behavior: 'smooth', block: 'start'}})"
 
 
+def _first_view_events(demo: gr.Blocks, tab: gr.Tab | None, jobs: list, common: dict) -> None:
+    """One event computes the tab's whole first view, once per page: on the first opening of the
+    tab, or at page load when the link points at this tab (``?tab=spurious``)."""
+    opened = gr.State(False)
+    inputs = [opened] + [c for _, ins, _ in jobs for c in ins]
+    outputs = [opened] + [c for _, _, outs in jobs for c in outs]
+
+    def first_view(is_open, *values):
+        if is_open:
+            return {opened: True}
+        out, pos = {opened: True}, 0
+        for fn, ins, outs in jobs:
+            args, pos = values[pos:pos + len(ins)], pos + len(ins)
+            try:
+                out.update(zip(outs, fn(*args)))
+            except gr.Error as exc:  # one failed exhibit must not blank the others
+                gr.Warning(str(exc))
+        return out
+
+    def first_view_if_linked(request: gr.Request, is_open, *values):
+        linked = request is not None and dict(request.query_params).get("tab") == "spurious"
+        return first_view(is_open, *values) if linked or tab is None else {opened: False}
+
+    if tab is not None:
+        tab.select(first_view, inputs, outputs, api_name="spurious_open", **common)
+    demo.load(first_view_if_linked, inputs, outputs, api_name="spurious_open_from_link", **common)
+
+
 def _steps_block(title: str, elem_id: str):
     """A heading (outside, so the page can scroll to it) and an accordion with the eight steps;
     returns the outputs of a step-by-step event: [heading, 3 per step…, accordion]."""
@@ -158,8 +216,10 @@ def _steps_block(title: str, elem_id: str):
     return outs + [acc]
 
 
-def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
-    """Add the Shortcuts tab's contents inside the current ``gr.Tab``."""
+def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None) -> None:
+    """Add the Shortcuts tab's contents inside the current ``gr.Tab``. Its first view is computed
+    when ``tab`` is first opened (or at page load for a link to this tab; without ``tab``, at page
+    load), not for every visitor of the page."""
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
     try:
         S.load_shortcut()
@@ -175,6 +235,8 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
         "Every number on this page is computed live.",
         elem_classes="tight-md",
     )
+    with gr.Accordion("Why it matters: shortcuts found in real systems", open=False):
+        gr.Markdown(STAKES_MD, elem_classes="tight-md")
 
     # ---- exhibit 1 ----------------------------------------------------------------------
     gr.Markdown("## Exhibit 1 · A planted shortcut")
@@ -213,9 +275,12 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
     # ---- exhibit 2 ----------------------------------------------------------------------
     gr.Markdown("## Exhibit 2 · Real photos, altered")
     gr.Markdown(
-        "EfficientNet-Lite0 (trained on ImageNet) looks at photos that ship with scikit-image, before and "
-        "after a change. Each card shows the top-3 answers for both, their Grad-CAM maps (the white "
-        "outline marks the changed region) and one sentence written from the measured numbers. One photo "
+        "EfficientNet-Lite0 (trained on ImageNet) looks at photos that ship with scikit-image and "
+        "scikit-learn, before and after a change. Each card shows the top-3 answers for both, their Grad-CAM "
+        "maps (a white line marks the edge of the measured region; each caption names that region, its share "
+        "of the heat and its share of the picture) and one sentence written from the measured numbers. "
+        "Regions of different sizes are compared by heat per area: a region covering 60 % of the picture "
+        "holds 60 % of the heat if the heat is spread evenly. One photo "
         "proves little either way: a prediction can change because part of the object is covered, and a "
         "network that ignores a watermark here may have learned one elsewhere — compare with the "
         "plain-grey background and with the heat shares.",
@@ -247,6 +312,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
     photo_steps = _steps_block("Step by step · photo", PHOTO_STEPS_ID)
 
     # ---- events ---------------------------------------------------------------------------
+    jobs = []  # (function, inputs, outputs) of the first view
     if mnist_ready:
         show.click(mnist_compare, [index], [compare_img, compare_md], api_name="spurious_compare", **common)
         index.submit(mnist_compare, [index], [compare_img, compare_md], api_name="spurious_compare_submit",
@@ -260,9 +326,11 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
         for btn, name in ((steps_clean, "clean"), (steps_short, "shortcut")):
             btn.click(_mnist_steps(name), play_in, mnist_steps, api_name=f"spurious_steps_mnist_{name}",
                       **common).success(None, js=_scroll_js(MNIST_STEPS_ID))
-        demo.load(mnist_compare, [index], [compare_img, compare_md], api_name="spurious_initial_compare", **common)
-        demo.load(mnist_play, play_in, play_out, api_name="spurious_initial_play", **common)
-        demo.load(mnist_table, None, [table_md, lesson_md], api_name="spurious_table", **common)
+        jobs += [(mnist_compare, [index], [compare_img, compare_md]), (mnist_play, play_in, play_out),
+                 (mnist_table, [], [table_md, lesson_md])]
+        with gr.Row(visible=False):
+            table_api = gr.Button(visible=False)
+        table_api.click(mnist_table, None, [table_md, lesson_md], api_name="spurious_table", **common)
 
     if photos_ready:
         for exp, c in cards.items():
@@ -277,4 +345,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
             for btn, which in ((c["b0"], "original"), (c["b1"], "altered")):
                 btn.click(_card_steps_fn(exp, which), c["inputs"], photo_steps,
                           api_name=f"spurious_steps_{exp}_{which}", **common).success(None, js=_scroll_js(PHOTO_STEPS_ID))
-            demo.load(fn, c["inputs"], outs, api_name=f"spurious_initial_{exp}", **common)
+            jobs.append((fn, c["inputs"], outs))
+
+    if jobs:
+        _first_view_events(demo, tab, jobs, common)

@@ -26,6 +26,11 @@ import numpy as np
 from .. import render, sanity
 from ..engine import GradCAM
 from .common import ResultImage, user_errors
+from .kept import KeptResults
+from .serving import progress_callback
+
+#: the cascade's pictures for switching methods without recomputing (shared by all sessions)
+KEPT = KeptResults(capacity=24)
 
 __all__ = [
     "build_mnist_panel",
@@ -211,21 +216,13 @@ def mnist_aggregate(layer: str) -> dict | None:
 def _cascade_outputs(cas: sanity.Cascade, picture: np.ndarray, method: str, size: int | None):
     items = _gallery_items(cas, picture, size)
     readings = {m: sanity.reading_cascade(cas, m) for m in cas.results}
-    state = {"items": items, "readings": readings}
+    # the session keeps a key; the pictures of every method live in a shared, bounded store
+    state = {"key": KEPT.put({"items": items, "readings": readings})}
     return items[method], _cascade_table(cas), readings[method], state
 
 
 def _progress_fn(progress) -> Callable[[float, str], None] | None:
-    if progress is None:
-        return None
-
-    def fn(fraction: float, text: str) -> None:
-        try:
-            progress(float(fraction), desc=text)
-        except Exception:  # progress is cosmetic: never fail a request for it
-            pass
-
-    return fn
+    return progress_callback(progress)
 
 
 # =========================================================================== MNIST
@@ -346,23 +343,27 @@ def imagenet_curves(image, model_value, layer_value=None, target_value="predicte
 # =========================================================================== events
 # Explicit signatures: Gradio maps inputs to parameters and finds gr.Progress by default value.
 @user_errors
-def _mnist_cascade_event(digit, target_choice, method, progress=gr.Progress()):
-    return mnist_cascade(digit, target_choice, method, progress=progress)
+def _mnist_cascade_event(digit, target_choice, method, request: gr.Request = None, progress=gr.Progress()):
+    return mnist_cascade(digit, target_choice, method, progress=progress_callback(progress, request))
 
 
 @user_errors
-def _mnist_curves_event(digit, target_choice, baseline, steps, progress=gr.Progress()):
-    return mnist_curves(digit, target_choice, baseline, steps, progress=progress)
+def _mnist_curves_event(digit, target_choice, baseline, steps, request: gr.Request = None, progress=gr.Progress()):
+    return mnist_curves(digit, target_choice, baseline, steps, progress=progress_callback(progress, request))
 
 
 @user_errors
-def _imagenet_cascade_event(image, model_value, layer_value, target_value, method, progress=gr.Progress()):
-    return imagenet_cascade(image, model_value, layer_value, target_value, method, progress=progress)
+def _imagenet_cascade_event(image, model_value, layer_value, target_value, method, request: gr.Request = None,
+                            progress=gr.Progress()):
+    return imagenet_cascade(image, model_value, layer_value, target_value, method,
+                            progress=progress_callback(progress, request))
 
 
 @user_errors
-def _imagenet_curves_event(image, model_value, layer_value, target_value, baseline, steps, progress=gr.Progress()):
-    return imagenet_curves(image, model_value, layer_value, target_value, baseline, steps, progress=progress)
+def _imagenet_curves_event(image, model_value, layer_value, target_value, baseline, steps,
+                           request: gr.Request = None, progress=gr.Progress()):
+    return imagenet_curves(image, model_value, layer_value, target_value, baseline, steps,
+                           progress=progress_callback(progress, request))
 
 
 # =========================================================================== the panel
@@ -391,7 +392,10 @@ def _view_event(method, state):
     if not state:
         return [], ""
     method = _method(method)
-    return state["items"][method], state["readings"][method]
+    kept = KEPT.get(state.get("key")) if isinstance(state, dict) else None
+    if kept is None:
+        raise ValueError("These maps are no longer kept on the server; tap 'Randomise the model' again.")
+    return kept["items"][method], kept["readings"][method]
 
 
 def _build(prefix: str, inputs: list, cascade_fn, curves_fn, *, baseline: str, steps: int, max_steps: int,

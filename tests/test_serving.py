@@ -1,0 +1,211 @@
+"""Serving many phones at once (issue 12): slow work in its own queue, compressed responses, a page
+config without the 1 000 class names, lazy tabs, small session state, and cancellation."""
+from __future__ import annotations
+
+import json
+import pickle
+import urllib.request
+import uuid
+
+import gradio as gr
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+
+import app
+from conftest import launch_blocks
+from gradcam_core.ui import imagenet_tab, serving
+from gradcam_core.ui.common import user_errors
+from gradcam_core.ui.kept import KeptResults
+
+CAT = "examples/animals/chelsea_cat.jpg"
+QUICK = ["/imagenet_explain", "/imagenet_run", "/mnist_explain_index", "/mnist_explain_upload",
+         "/mnist_explain_drawing", "/imagenet_restyle"]
+SLOW = ["/imagenet_explain_slow", "/imagenet_run_slow", "/imagenet_compare", "/trust_imagenet_cascade",
+        "/trust_imagenet_curves", "/trust_mnist_cascade", "/trust_mnist_curves"]
+
+
+@pytest.fixture(scope="module")
+def served():
+    """The whole app, launched like app.py does (compression included), with its Blocks."""
+    demo = app.build_app()
+    url = launch_blocks(demo)
+    try:
+        yield demo, url, Client(url, verbose=False, ssl_verify=False)
+    finally:
+        demo.close()
+
+
+def _deps_by_api(demo) -> dict:
+    return {"/" + fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
+
+
+def test_slow_work_has_its_own_queue(served):
+    demo, _, _ = served
+    deps = _deps_by_api(demo)
+    for name in SLOW:
+        assert deps[name].concurrency_id == serving.SLOW, name
+        assert deps[name].concurrency_limit == serving.SLOW_LIMIT, name
+    for name in QUICK:
+        assert deps[name].concurrency_id != serving.SLOW, name
+    # every Score-CAM variant is routed to the slow queue by the page's router
+    assert set(imagenet_tab.SLOW_METHODS) == {"Score-CAM", "Score-CAM (exact)"}
+    for kind in ("force", "auto"):
+        js = imagenet_tab._route_js(kind)
+        assert json.dumps(imagenet_tab.SLOW_METHODS) in js and f"'{kind}:'" in js
+
+
+def test_quick_endpoint_refuses_slow_methods_with_a_pointer(served):
+    _, _, client = served
+    with pytest.raises(Exception) as err:
+        client.predict(handle_file(CAT), "efficientnet_lite0", "_head_act", "Score-CAM", "predicted", "none",
+                       "max", "jet", 0.5, api_name="/imagenet_explain")
+    assert "/imagenet_explain_slow" in str(err.value)
+
+
+def test_slow_endpoint_runs_score_cam(served):
+    _, _, client = served
+    # an early, narrow layer keeps this quick: Score-CAM on it is a handful of masked forwards
+    layers = client.predict(api_name="/imagenet_models")
+    lite = next(m for m in layers if m["key"] == "efficientnet_lite0")
+    small = min(lite["layers"], key=lambda l: l.get("channels", 10 ** 6) if isinstance(l, dict) else 10 ** 6)
+    layer = small["name"] if isinstance(small, dict) else small[0]
+    out = client.predict(handle_file(CAT), "efficientnet_lite0", layer, "Score-CAM", "predicted", "none",
+                         "max", "jet", 0.5, api_name="/imagenet_explain_slow")
+    summary, top5, overlay, *_ , numbers = out
+    assert top5["label"] and overlay["url"].startswith("data:image/png")
+    assert "Score-CAM" in summary
+
+
+def test_responses_are_gzipped_but_event_streams_are_not(served):
+    _, url, _ = served
+    for path in ("", "config"):
+        req = urllib.request.Request(url + path, headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.headers.get("Content-Encoding") == "gzip", path
+            body = r.read()
+        plain = urllib.request.urlopen(url + path, timeout=30).read()
+        assert len(body) * 5 < len(plain), (path, len(body), len(plain))
+    # a queue event stream: never buffered by compression, so queue updates arrive as they happen
+    session = uuid.uuid4().hex
+    fn_index = next(i for i, fn in served[0].fns.items() if fn.api_name == "imagenet_models")
+    join = urllib.request.Request(url + "gradio_api/queue/join", method="POST",
+                                  data=json.dumps({"data": [], "fn_index": fn_index, "session_hash": session,
+                                                   "event_data": None, "trigger_id": None}).encode(),
+                                  headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(join, timeout=30).read()
+    req = urllib.request.Request(url + f"gradio_api/queue/data?session_hash={session}",
+                                 headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        assert r.headers.get("Content-Type", "").startswith("text/event-stream")
+        assert r.headers.get("Content-Encoding") is None
+        first = r.readline()
+        assert first.startswith(b"data:"), first
+
+
+def test_class_names_are_searched_not_inlined(served):
+    demo, url, client = served
+    config = json.loads(urllib.request.urlopen(url + "config", timeout=30).read())
+    dropdowns = [c for c in config["components"] if c.get("type") == "dropdown"]
+    assert max(len(c["props"].get("choices") or []) for c in dropdowns) <= 1 + imagenet_tab.MAX_CLASS_HITS
+    assert "golden retriever" not in json.dumps(config)
+    # typing in the class box lists the matches
+    hits = imagenet_tab._class_search(imagenet_tab.PREDICTED, gr.KeyUpData(target=None, data={"key": "r",
+                                                                                             "input_value": "retriever"}))
+    choices = [c[0] if isinstance(c, (list, tuple)) else c for c in hits.choices]
+    assert choices[0] == "predicted" and all("retriever" in c for c in choices[1:]) and len(choices) == 6  # the five retriever classes
+
+
+def test_shortcuts_tab_is_computed_when_opened_not_at_page_load(served):
+    demo, _, client = served
+    deps = _deps_by_api(demo)
+    opened = deps["/spurious_open"]
+    assert any(t[1] == "select" for t in opened.targets)
+    from_link = deps["/spurious_open_from_link"]
+    assert any(t[1] == "load" for t in from_link.targets)
+    # no other page-load event writes into the Shortcuts tab
+    spurious_ids = {b._id for b in from_link.outputs}
+    for fn in demo.fns.values():
+        if fn is not from_link and any(t[1] == "load" for t in fn.targets):
+            assert not spurious_ids & {b._id for b in fn.outputs}, fn.api_name
+    # page load without a link to the tab: nothing is computed (images stay empty)
+    out = client.predict(api_name="/spurious_open_from_link")
+    images = [o for o in out if isinstance(o, dict) and "url" in o]
+    assert images == []
+
+
+def test_session_state_is_a_small_key(served):
+    demo, url, _ = served
+    client = Client(url, verbose=False, ssl_verify=False)
+    client.predict(handle_file(CAT), "efficientnet_lite0", "_head_act", "Grad-CAM", "predicted", "none",
+                   "max", "jet", 0.5, api_name="/imagenet_explain")
+    session = demo.state_holder.session_data[client.session_hash]
+    sizes = {k: len(pickle.dumps(v)) for k, v in session.state_data.items()}
+    state = [v for v in session.state_data.values() if isinstance(v, dict) and "key" in v]
+    assert state, sizes
+    assert max(sizes.values()) < 4096, sizes
+    # the kept result re-draws without a model run
+    out = client.predict("minmax", "viridis", 0.4, False, api_name="/imagenet_restyle")
+    assert out[0]["url"].startswith("data:image/png")
+
+
+def test_kept_results_are_bounded_and_evicted_results_ask_for_a_new_run():
+    kept = KeptResults(capacity=3)
+    keys = [kept.put(i) for i in range(5)]
+    assert len(kept) == 3 and kept.get(keys[0]) is None and kept.get(keys[4]) == 4
+    kept.get(keys[2])  # used: now the newest
+    kept.put(99)
+    assert kept.get(keys[2]) == 2 and kept.get(keys[3]) is None
+    with pytest.raises(ValueError, match="Explain"):
+        imagenet_tab._recall({"key": "gone", "tag": None})
+
+
+class _Req:
+    def __init__(self, session_hash):
+        self.session_hash = session_hash
+
+
+def test_slow_work_stops_when_its_browser_leaves():
+    req = _Req("s-" + uuid.uuid4().hex)
+    seen = []
+    cb = serving.progress_callback(lambda f, desc=None: seen.append(f), req)
+    cb(0.25, "one")
+    assert seen == [0.25]
+    serving.mark_closed(req)
+    with pytest.raises(serving.Cancelled):
+        cb(0.5, "two")
+    assert seen == [0.25]
+    assert serving.progress_callback(cb, req) is cb  # already wrapped: unchanged
+    # other sessions go on; API calls without a session are never cancelled
+    serving.progress_callback(None, _Req("other"))(0.1, "x")
+    assert serving.progress_callback(None, None) is None
+
+    @user_errors
+    def job():
+        cb(0.9, "three")
+
+    with pytest.raises(gr.Error, match="closed"):
+        job()
+
+
+def test_slow_loop_really_stops(monkeypatch):
+    """Score-CAM's batch loop calls the callback, so a closed session stops it within one batch."""
+    import torch
+
+    from gradcam_core.methods import ScoreCAM
+    from gradcam_core.lenet import load_lenet
+
+    net = load_lenet()
+    req = _Req("s-" + uuid.uuid4().hex)
+    calls = []
+
+    def progress(fraction, desc=None):
+        calls.append(fraction)
+        if len(calls) == 2:
+            serving.mark_closed(req)
+
+    cam = ScoreCAM(net, "conv2", batch_size=2, progress=serving.progress_callback(progress, req))
+    with pytest.raises(serving.Cancelled):
+        cam(torch.rand(1, 1, 28, 28), target=3)
+    assert len(calls) == 2 and calls[-1] < 1.0
+    assert np.isfinite(calls).all()
