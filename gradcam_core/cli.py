@@ -410,7 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "default: the best available ImageNet model")
     ex.add_argument("--layer", default=None, help="layer to explain (default: the model's default layer)")
     ex.add_argument("--method", default="Grad-CAM", help="CAM method, e.g. Grad-CAM, Grad-CAM++, HiResCAM, "
-                                                          "XGrad-CAM, LayerCAM, Score-CAM, Eigen-CAM, Counterfactual")
+                                                          "XGrad-CAM, LayerCAM, Score-CAM (the top channels by "
+                                                          "variance), score-cam-exact, Eigen-CAM, Counterfactual")
     ex.add_argument("--target", default="auto", help="class to explain: auto (each image's prediction), "
                                                       "a class index, or a class name (default: auto)")
     ex.add_argument("--out", default="gradcam_output", metavar="DIR", help="output folder (default: gradcam_output)")
