@@ -33,7 +33,7 @@ def test_mnist_index_endpoint_matches_engine(app_client):
     label, overlay, numbers = out[0], out[1], out[2]
     # the numbers are the engine's own
     x = to_tensor(images[i].astype(np.float32) / 255.0)
-    ref = GradCAM(load_lenet(), "conv2")(x)
+    ref = GradCAM(load_lenet(), "relu2")(x)  # the tab's default layer
     assert label["label"] == str(int(ref.logits.argmax()))
     probs = {c["label"]: c["confidence"] for c in label["confidences"]}
     assert len(probs) == 10
@@ -66,11 +66,11 @@ def test_result_images_arrive_inline_and_match_the_engine(app_client):
     np.testing.assert_array_equal(_png(out[1]), local[1])  # lossless: the same pixels
     np.testing.assert_array_equal(_png(out[3]), np.repeat(local[3][..., None], 3, axis=2))
     info = app_client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/mnist_explain_index"]
-    overlay_info = [r for r in info["returns"] if r["label"] == "Grad-CAM on conv2"][0]
+    overlay_info = [r for r in info["returns"] if r["label"] == "Grad-CAM heat map"][0]
     assert overlay_info["type"]["properties"]["url"]["type"] == "string"
 
 
-def test_counterfactual_target_changes_the_map(app_client):
+def test_other_target_changes_the_map(app_client):
     a = app_client.predict(3, "predicted", "strongest", api_name="/mnist_explain_index")[2]
     other = "1" if a["predicted"] != 1 else "2"
     b = app_client.predict(3, other, "strongest", api_name="/mnist_explain_index")[2]

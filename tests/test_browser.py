@@ -145,10 +145,10 @@ def test_mnist_on_a_phone(server, browser):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(server, wait_until="domcontentloaded")
     # the first digit is explained on load: prediction and overlay appear
-    _wait_for_image(page, "Grad-CAM on conv2")
+    _wait_for_image(page, "Grad-CAM heat map")
     page.get_by_text("Prediction (all 10 probabilities)").wait_for(timeout=30000)
     # the overlay arrived inline (a data URL) and its Download button still gives a PNG file
-    block = page.locator(".block", has_text="Grad-CAM on conv2").first
+    block = page.locator(".block", has_text="Grad-CAM heat map").first
     assert block.locator("img").first.get_attribute("src").startswith("data:image/png;base64,")
     with page.expect_download(timeout=15000) as download:
         block.get_by_role("button", name="Download").first.click()

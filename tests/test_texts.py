@@ -443,3 +443,48 @@ def normalize_like_app(cam, size):
     from gradcam_core.postprocess import normalize, upsample
 
     return normalize(upsample(cam, size), "max").numpy()
+
+
+# --------------------------------------------------------------------------- through the app's API
+def test_api_layer_is_the_last_input_and_optional(app_client):
+    """Old positional calls (index, target, channel) still work and explain relu2; the layer is an
+    optional last input; the link carries it."""
+    x = to_tensor(held_out_digits()[0][17].astype(np.float32) / 255.0)
+    old = app_client.predict(17, "predicted", "strongest", api_name="/mnist_explain_index")
+    new = app_client.predict(17, "predicted", "strongest", "conv2", api_name="/mnist_explain_index")
+    for out, layer in ((old, "relu2"), (new, "conv2")):
+        ref = GradCAM(load_lenet(), layer)(x)
+        assert out[2]["layer"] == layer and out[-1].endswith(f"&layer={layer}")
+        np.testing.assert_allclose(out[2]["cam"], ref.cam[0].numpy(), atol=1e-5, rtol=1e-4)
+
+
+def test_whole_photo_through_restyle_and_the_tab_handler():
+    from gradcam_core import imagenet as svc
+    from gradcam_core import render
+    from gradcam_core.ui import imagenet_tab
+
+    entry = svc.examples_by_category()[0]
+    expl = svc.explain_source(entry["path"], "efficientnet_lite0", None, "Grad-CAM", None, None)
+    assert expl.photo is not None and max(expl.photo.shape[:2]) <= svc.DISPLAY_PHOTO_SIDE
+    pil = svc.load_photo(entry["path"])
+    box = svc.crop_box(svc.get_spec("efficientnet_lite0"), pil.size)
+    s = expl.photo.shape[1] / pil.size[0]
+    np.testing.assert_allclose(expl.crop_box, [v * s for v in box], rtol=1e-6)
+    crop = svc.restyle(expl, alpha=0.0)
+    assert crop.overlays[0].shape[:2] == expl.image.shape[:2]  # the model's own crop by default
+    whole = svc.restyle(expl, alpha=0.0, whole=True)
+    ov = whole.overlays[0]
+    assert ov.shape[1] == expl.photo.shape[1] and ov.shape[0] > expl.photo.shape[0]  # + the caption strip
+    l, t, r, b = (int(round(v)) for v in expl.crop_box)
+    # opacity 0: inside the crop the photo itself, outside it marked as unseen
+    np.testing.assert_array_equal(ov[t:b, l:r], expl.photo[t:b, l:r])
+    out = np.ones(expl.photo.shape[:2], bool)
+    out[t:b, l:r] = False
+    np.testing.assert_array_equal(ov[: expl.photo.shape[0]][out], svc._mark_unseen(expl.photo)[out])
+    # the UI handler, with the checkbox as its last input (and without it: the crop)
+    state = imagenet_tab._for_state(expl)
+    img_whole = imagenet_tab.change_opacity(state, "max", "jet", 0.5, True)[0]
+    img_crop = imagenet_tab.change_opacity(state, "max", "jet", 0.5)[0]
+    w_shape = np.asarray(Image.open(img_whole) if isinstance(img_whole, str) else render.decode_data_url(img_whole)).shape
+    c_shape = np.asarray(Image.open(img_crop) if isinstance(img_crop, str) else render.decode_data_url(img_crop)).shape
+    assert w_shape[1] == expl.photo.shape[1] and c_shape[1] == expl.image.shape[1]
