@@ -45,7 +45,10 @@ def test_moving_the_cue_changes_the_shortcut_models_answer(client):
     img, md = client.predict(7, True, other, api_name="/spurious_cue_move")
     view = S.digit_view("x", S.held_out_digit(7)[0], other)
     c, p = view.pred("shortcut")
-    assert f"**{c}**" in md.splitlines()[-1].split("|")[3]
+    table, note = md.split("\n\n")
+    assert f"**{c}**" in table.splitlines()[-1].split("|")[3]
+    area = S.cue_region(pos=S.cue_position(other)).mean()
+    assert f"covers {100 * area:.0f} % of the picture" in note  # heat on the cue next to the cue's area
     assert f"({100 * p:.0f} %)" in md
     pic = _png(img)
     assert pic.shape[0] > 100 and pic.std() > 10
@@ -60,3 +63,20 @@ def test_bad_input_is_a_readable_error(client):
     with pytest.raises(Exception) as exc:
         client.predict("dahlia", "watermark", "x" * 40, api_name="/spurious_text_text")
     assert "24 characters" in str(exc.value)
+
+
+def test_real_world_stakes_are_on_the_page_with_citations(client):
+    md = spurious_tab.STAKES_MD
+    for ref in ("Beery, Van Horn and Perona", "*Recognition in Terra Incognita*, ECCV 2018",
+                "Zech et al., *PLOS Medicine* 15(11): e1002683, 2018",
+                "DeGrave, Janizek and Lee, *Nature Machine Intelligence* 3: 610–619, 2021",
+                "doi:10.1038/s42256-021-00338-7", "Reuters (J. Dastin, 10 October 2018)",
+                "Geirhos et al.", "*Nature Machine Intelligence* 2:", "doi:10.1038/s42256-020-00257-z"):
+        assert ref in md, ref
+    # short paragraphs for a phone: five cases, none longer than 80 words
+    paragraphs = [p for p in md.strip().split("\n\n")]
+    assert len(paragraphs) == 5 and max(len(p.split()) for p in paragraphs) <= 80
+    comps = client.config["components"]
+    assert any(c.get("props", {}).get("value") == md.strip() for c in comps)
+    acc = [c for c in comps if c.get("props", {}).get("label") == "Why it matters: shortcuts found in real systems"]
+    assert acc and acc[0]["props"].get("open") is False
