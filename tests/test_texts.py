@@ -488,3 +488,16 @@ def test_whole_photo_through_restyle_and_the_tab_handler():
     w_shape = np.asarray(Image.open(img_whole) if isinstance(img_whole, str) else render.decode_data_url(img_whole)).shape
     c_shape = np.asarray(Image.open(img_crop) if isinstance(img_crop, str) else render.decode_data_url(img_crop)).shape
     assert w_shape[1] == expl.photo.shape[1] and c_shape[1] == expl.image.shape[1]
+
+
+def test_a_new_explanation_honours_the_whole_photo_checkbox():
+    from gradcam_core import imagenet as svc
+    from gradcam_core.ui import imagenet_tab
+
+    entry = svc.examples_by_category()[0]
+    args = ("force:1", entry["path"], "efficientnet_lite0", None, "Grad-CAM", "predicted", "none", "max", "jet", 0.5,
+            None)
+    whole = imagenet_tab.run_quick(*args, whole=True)[2]
+    crop = imagenet_tab.run_quick(*args)[2]
+    photo_w = svc.photo_for_display(svc.load_photo(entry["path"]), (0, 0, 1, 1))[0].shape[1]
+    assert Image.open(whole).size[0] == photo_w and Image.open(crop).size[0] == 224

@@ -133,8 +133,9 @@ def _request_key(photo, model_key, layer, method, target, target2):
 
 
 # --------------------------------------------------------------------------- handlers
-def _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request=None, progress=None):
-    """Run the model on the photo and draw everything (any method)."""
+def _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request=None, progress=None,
+             whole=False):
+    """Run the model on the photo and draw everything (any method); ``whole``: the overlay on the whole photo."""
     src = _photo_source(photo)
     slow = svc.is_slow_method(method)
     if slow:
@@ -143,27 +144,27 @@ def _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha
     expl = svc.explain_source(
         src, model_key, layer, method, target, second, norm=norm, cmap=cmap, alpha=alpha,
         progress=progress_callback(progress, request) if slow else None,
-        time_limit=svc.SCORE_CAM_LIMIT or None,
+        time_limit=svc.SCORE_CAM_LIMIT or None, whole=bool(whole),
     )
     return _full_outputs(expl, _request_key(photo, model_key, layer, method, target, target2))
 
 
 @user_errors
 def explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request: gr.Request = None,
-            progress=gr.Progress()):
+            progress=gr.Progress(), whole=False):
     """API ``/imagenet_explain``: quick methods. The slow ones (Score-CAM) wait in their own queue,
     so that they never hold a worker that quick requests need: ``/imagenet_explain_slow``."""
     if svc.is_slow_method(method):
         raise ValueError(f"{method} runs many forward passes and waits in its own queue: call "
                          "/imagenet_explain_slow with the same inputs.")
-    return _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress)
+    return _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress, whole)
 
 
 @user_errors
 def explain_slow(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request: gr.Request = None,
-                 progress=gr.Progress()):
+                 progress=gr.Progress(), whole=False):
     """API ``/imagenet_explain_slow``: any method, in the queue for slow work (one at a time)."""
-    return _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress)
+    return _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress, whole)
 
 
 N_EXPLAIN_OUTPUTS = 9
@@ -183,7 +184,7 @@ def _route_js(kind: str) -> str:
 
 
 def _run(slow: bool, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state, request,
-         progress):
+         progress, whole=False):
     """The explanation behind the hidden boxes: silent when there is nothing to do (no photo, a model
     that cannot run — choosing it said why —, or the very request the page already shows: gradio 6's
     dropdowns report one pick twice, click and blur)."""
@@ -198,19 +199,19 @@ def _run(slow: bool, token, photo, model_key, layer, method, target, target2, no
         if key is not None and isinstance(state, dict) and state.get("tag") == key:
             return skip
     return (explain_slow if slow else explain)(photo, model_key, layer, method, target, target2, norm, cmap, alpha,
-                                               request=request, progress=progress)
+                                               request=request, progress=progress, whole=whole)
 
 
 def run_quick(token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state=None,
-              request: gr.Request = None, progress=gr.Progress()):
+              request: gr.Request = None, progress=gr.Progress(), whole=False):
     return _run(False, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state, request,
-                progress)
+                progress, whole)
 
 
 def run_slow(token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state=None,
-             request: gr.Request = None, progress=gr.Progress()):
+             request: gr.Request = None, progress=gr.Progress(), whole=False):
     return _run(True, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state, request,
-                progress)
+                progress, whole)
 
 
 @user_errors
@@ -499,7 +500,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
           api_name="imagenet_settings_change", queue=False)
     # once a result is shown, the page scrolls to it (just under the photo)
     show = dict(fn=None, inputs=None, outputs=None, js=scroll_js("imagenet-result"), queue=False)
-    run_inputs = explain_inputs + [state]
+    run_inputs = explain_inputs + [state, whole]  # whole: the LAST input (the overlay on the whole photo)
     quick_req.change(run_quick, [quick_req] + run_inputs, explain_outputs, api_name="imagenet_run",
                      preprocess=False, trigger_mode="always_last", **run).success(api_name="imagenet_show_result",
                                                                                    **show)
