@@ -246,3 +246,20 @@ def test_workshop_launch_binds_all_interfaces_prints_a_reachable_address_and_sho
         ns.delete()
     if no_ns is not None:
         pytest.skip(f"bind, loopback and QR checked; the request from another host was skipped: {no_ns}")
+
+
+def test_join_panel_follows_the_url_on_each_page_load():
+    """With a function, the panel is drawn again on page load: a share link that appears after
+    launch replaces the LAN address in the QR code (app.main sets it when --share succeeds)."""
+    import gradio as gr
+
+    from gradcam_core.ui import join
+
+    holder = {"url": "http://10.20.30.1:7861/"}
+    with gr.Blocks() as demo:
+        panel = join.build(lambda: holder["url"], demo)
+    assert _qr_in_html(panel.value) == ["http://10.20.30.1:7861/"]
+    loads = [f for f in demo.fns.values() if [o._id for o in f.outputs] == [panel._id]]
+    assert len(loads) == 1 and loads[0].api_visibility == "private"
+    holder["url"] = workshop.choose_join_url("https://abc123.gradio.live", ["http://10.20.30.1:7861/"])
+    assert _qr_in_html(loads[0].fn()) == ["https://abc123.gradio.live/"]

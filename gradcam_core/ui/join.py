@@ -22,7 +22,8 @@ QR_ID = "join-qr"
 
 _STYLE = f"""<style>
 #{PANEL_ID} .join-box {{ display: flex; gap: 1.5em; align-items: center; flex-wrap: wrap; }}
-#{PANEL_ID} .join-box img {{ width: 220px; height: 220px; image-rendering: pixelated; background: #fff; }}
+#{PANEL_ID} .join-box img {{ width: 264px; height: 264px; image-rendering: pixelated; background: #fff; }}
+#{PANEL_ID} .join-box > div {{ flex: 1 1 18em; }}
 #{PANEL_ID} .join-url {{ font-size: 2.2em; font-weight: 700; word-break: break-all; line-height: 1.2; }}
 #{PANEL_ID} .join-note {{ font-size: 0.95em; max-width: 60em; }}
 @media (max-width: 640px) {{ #{PANEL_ID} {{ display: none !important; }} }}
