@@ -58,6 +58,20 @@ def test_lan_addresses_discovered_here_exclude_loopback_and_link_local():
     assert all(re.fullmatch(r"\d+\.\d+\.\d+\.\d+", ip) for ip in found), found
 
 
+@pytest.mark.skipif(shutil.which("ip") is None, reason="no `ip` command to compare with")
+def test_discovery_without_psutil_finds_what_ip_addr_lists(monkeypatch):
+    """The small fallback (no psutil) sees every interface's IPv4 address that `ip` shows."""
+    monkeypatch.setattr(workshop, "_from_psutil", lambda: None)
+    out = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True).stdout
+    listed = workshop.lan_addresses([line.split()[3].split("/")[0] for line in out.splitlines()])
+    found = workshop.lan_addresses()
+    assert set(found) <= set(listed)
+    by_interface = {}  # the fallback reads one (the primary) address per interface
+    for line in out.splitlines():
+        by_interface.setdefault(line.split()[1], line.split()[3].split("/")[0])
+    assert set(workshop.lan_addresses(list(by_interface.values()))) == set(found)
+
+
 def test_join_urls_follow_the_listening_host():
     lan = ["10.1.2.3", "127.0.0.1", "192.168.0.9"]
     assert workshop.join_urls("0.0.0.0", 8000, lan) == ["http://10.1.2.3:8000/", "http://192.168.0.9:8000/"]
