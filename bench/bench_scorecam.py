@@ -69,7 +69,7 @@ def exact_run(model, layer: str, x: torch.Tensor, entry: dict, cache: Path, batc
     sha = _sha256(entry["path"])
     if path.is_file():
         data = torch.load(path, weights_only=True)
-        if data.get("sha256") == sha and data.get("layer") == layer:
+        if data.get("sha256") == sha and data.get("layer") == layer and not torch.isnan(data["scores"]).any():
             data["how"] = "cached"
             return data
     seconds, r = _timed(lambda: ScoreCAMExact(model, layer, batch_size=batch)(x))
