@@ -678,10 +678,11 @@ def photo_for_display(pil, box: tuple[float, float, float, float], max_side: int
 
 def _mark_unseen(photo: np.ndarray) -> np.ndarray:
     """Dimmed, with light diagonal hatching: how the unseen part of the photo is drawn."""
-    out = np.rint(photo.astype(np.float32) * 0.35).astype(np.uint8)
+    out = photo.astype(np.float32) * 0.45
     yy, xx = np.mgrid[0 : photo.shape[0], 0 : photo.shape[1]]
-    out[((xx + yy) % 10) < 2] = 210
-    return out
+    lines = ((xx + yy) % 12) == 0
+    out[lines] = 0.4 * out[lines] + 0.6 * 235.0
+    return np.rint(out).astype(np.uint8)
 
 
 def whole_photo_overlay(photo: np.ndarray, box: tuple[float, float, float, float], cam, *, norm: str = "max",

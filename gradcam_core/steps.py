@@ -194,7 +194,7 @@ def build_steps(
                          height=240, title=(f"{result.method} loadings (any class){top_note}" if mt.class_free
                                             else f"{result.method} weights for class {cname}{top_note}")),
         "One number per channel; the largest positive and negative are labelled",
-        para("weights", f"{w_text}{' Shown:' + top_note if top_note else ''}")
+        para("weights", w_text + (" The chart shows the 10 most positive and the 10 most negative." if top_note else ""))
         + f"\n\n$${mt.weights_eq}$$",
         "order = w[0].argsort(descending=True)\nprint('largest:', order[:3].tolist(), ' smallest:', order[-3:].tolist())",
     )
