@@ -160,7 +160,8 @@ def banner(lan_urls: list[str], share_url: str | None = None, qr: bool = True) -
     for u in lan_urls:
         lines.append(f"  {u}")
     if not lan_urls and not share_url:
-        lines.append("  (no network address found: connect this computer to the venue's Wi-Fi and restart)")
+        lines.append("  (no network address found: connect this computer to the venue's Wi-Fi, leave --host "
+                     "unset or 0.0.0.0, and restart)")
     target = choose_join_url(share_url, lan_urls)
     if qr and target:
         lines += [f"QR code of {target}:", qr_terminal(target).rstrip("\n")]

@@ -34,7 +34,8 @@ def panel_html(url: str | None) -> str:
     """The panel's HTML: the QR code of ``url`` as an inline PNG, the address, and what works."""
     if not url:
         return (_STYLE + "<div class='join-note'>No network address was found for phones to open: connect "
-                "this computer to the venue's Wi-Fi and restart with <code>--workshop</code>.</div>")
+                "this computer to the venue's Wi-Fi, leave <code>--host</code> unset (or 0.0.0.0) and restart "
+                "with <code>--workshop</code>.</div>")
     png = base64.b64encode(workshop.qr_png(url, scale=8)).decode("ascii")
     u = html.escape(url)
     if url.startswith("https://"):
