@@ -97,6 +97,17 @@ SOURCES: list[Source] = [
            "sklearn.datasets.load_sample_image('china.jpg')", "sklearn/datasets/images/china.jpg",
            "Flickr user danielbuechele; retrieved by Robert Layton",
            "CC BY 2.0 (attribution required)", "sklearn/datasets/images/README.txt"),
+    Source("people/cameraman.jpg", "Photographer with a camera on a tripod (camera)", "people", "scikit-image",
+           "skimage.data.camera()", "skimage/data/camera.png", "Lav Varshney (photographer)",
+           "CC0 (no copyright restrictions)", "docstring of skimage.data.camera", "Greyscale, stored as RGB."),
+    Source("objects_vehicles/greek_coins.jpg", "Greek coins from Pompeii", "objects/vehicles", "scikit-image",
+           "skimage.data.coins()", "skimage/data/coins.png", "Brooklyn Museum Collection",
+           "no known copyright restrictions (as stated by scikit-image)", "docstring of skimage.data.coins",
+           "Greyscale, stored as RGB. ImageNet has no coin class."),
+    Source("scenes/hubble_deep_field.jpg", "Hubble eXtreme Deep Field", "scenes", "scikit-image",
+           "skimage.data.hubble_deep_field()", "skimage/data/hubble_deep_field.jpg", "NASA (HubbleSite)",
+           "public domain (NASA: may be freely used)", "docstring of skimage.data.hubble_deep_field",
+           "ImageNet has no class for galaxies: every answer is a guess."),
     Source("textures/grass.jpg", "Grass (texture)", "textures", "scikit-image", "skimage.data.grass()",
            "skimage/data/grass.png", "linolafett on DeviantArt (Grass-01); cropped and made greyscale by scikit-image",
            "CC0", "docstring of skimage.data.grass", "Greyscale, stored as RGB."),
@@ -106,6 +117,28 @@ SOURCES: list[Source] = [
     Source("textures/brick_wall.jpg", "Brick wall (texture)", "textures", "scikit-image", "skimage.data.brick()",
            "skimage/data/brick.png", "CC0Textures (Bricks25); transformed and made greyscale by scikit-image",
            "CC0", "docstring of skimage.data.brick", "Greyscale, stored as RGB."),
+]
+
+
+#: Where else photos were looked for (dogs, birds, vehicles, food with a stated licence), and why
+#: nothing more was taken; written into examples/README.md.
+CHECKED = [
+    "scikit-image 0.26 (`skimage/data/`): its everyday photos with a stated licence are all used above. "
+    "Also there: `retina.jpg` and `cell.png` (CC0, but a fundus photograph and a microscope image, not "
+    "everyday photos), `moon.png` (no licence stated), `horse.png` (a black-and-white clip-art silhouette). "
+    "The golden eagle, its only bird, is not in the wheel (see \"Not included\"). No dog, no vehicle besides "
+    "the motorcycle and the rocket, no food besides the coffee.",
+    "scikit-learn (`sklearn/datasets/images/`): `china.jpg` and `flower.jpg`, both used. The dahlia "
+    "comes from here, not from scikit-image.",
+    "matplotlib (`mpl-data/sample_data/`): `grace_hopper.jpg` is used; the other files are charts, logos "
+    "and data.",
+    "gradio (`gradio/media_assets/images/`): ships `cheetah.jpg`, `cheetah1.jpg`, `lion.jpg`, `tower.jpg` and "
+    "`groot.jpeg`, but states no photographer, source or licence for them (the package's Apache-2.0 licence "
+    "covers its code), so they are not included.",
+    "imageio: its standard images are downloaded on first use, not shipped in the package.",
+    "PyPI's package list, searched by description for packages that ship sample, test or stock photos: it "
+    "finds clients that download from stock-photo sites and generators of synthetic test images, but no "
+    "package that ships photos of dogs, birds, vehicles or food with a stated licence.",
 ]
 
 
@@ -191,6 +224,10 @@ def _readme(entries: list[dict], skipped: list[dict], predicted: bool) -> str:
     if skipped:
         lines += ["", "## Not included", ""]
         lines += [f"- {s['title']} (`{s['function']}`): {s['reason']}" for s in skipped]
+    lines += ["", "## Where else we looked", "",
+              "More photos of dogs, birds, vehicles and food were looked for in registry packages; none was "
+              "found with a stated licence. What was checked:", ""]
+    lines += [f"- {c}" for c in CHECKED]
     return "\n".join(lines) + "\n"
 
 
