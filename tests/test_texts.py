@@ -501,3 +501,18 @@ def test_a_new_explanation_honours_the_whole_photo_checkbox():
     crop = imagenet_tab.run_quick(*args)[2]
     photo_w = svc.photo_for_display(svc.load_photo(entry["path"]), (0, 0, 1, 1))[0].shape[1]
     assert Image.open(whole).size[0] == photo_w and Image.open(crop).size[0] == 224
+
+
+def test_mnist_deep_link_restores_the_layer():
+    from types import SimpleNamespace
+
+    from gradcam_core.ui import mnist_tab
+
+    out = mnist_tab.explain_from_link(SimpleNamespace(query_params={"tab": "mnist", "digit": "17", "layer": "pool2"}))
+    assert out[:4] == [17, "predicted", "strongest", "pool2"] and out[4 + 2]["layer"] == "pool2"
+    assert out[-1].endswith("&layer=pool2")
+    with pytest.warns(UserWarning, match="fc9"):
+        bad = mnist_tab.explain_from_link(SimpleNamespace(query_params={"tab": "mnist", "digit": "17", "layer": "fc9"}))
+    assert bad[3] == "relu2" and bad[4 + 2]["layer"] == "relu2"
+    old = mnist_tab.explain_from_link(SimpleNamespace(query_params={"tab": "mnist", "digit": "3"}))  # an older link
+    assert old[3] == "relu2"
