@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
+SERVER_LOG = ARTIFACTS / "browser-test-server.log"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
                                 "(tests/run.sh installs it with apt-get)")
@@ -36,14 +37,17 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server():
     port = _free_port()
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False")
+    # no time limit on Score-CAM: the leaving-phone test needs a job that would run for minutes
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", GRADCAM_SCORE_CAM_LIMIT="0")
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(SERVER_LOG, "w")  # a file, not a pipe: a test reads it while the server runs
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 180
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError("app.py exited early:\n" + proc.stdout.read())
+            raise RuntimeError("app.py exited early:\n" + SERVER_LOG.read_text())
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 break
@@ -58,6 +62,7 @@ def server():
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+    log.close()
 
 
 @pytest.fixture(scope="module")
@@ -311,3 +316,28 @@ def test_imagenet_deep_link_opens_its_tab_and_result(server, browser):
     assert "ImageNet" in selected, selected
     _no_horizontal_overflow(page)
     ctx.close()
+
+
+def test_slow_job_stops_when_the_phone_leaves(server, browser):
+    """Start an exact Score-CAM (about a minute and a half on 2 cores), close the page while it runs:
+    the server stops it at its next batch instead of computing for nobody."""
+    photo = ROOT / "examples" / "animals" / "chelsea_cat.jpg"
+    ctx, page = _phone_page(browser)
+    page.goto(server + "?tab=imagenet", wait_until="domcontentloaded")
+    page.get_by_text("Your photo").first.wait_for(timeout=60000)
+    method = page.get_by_label("Method")
+    method.click()
+    page.get_by_role("option", name="Score-CAM (exact)").click()
+    page.locator("#imagenet-photo input[type=file]").set_input_files(str(photo))
+    # the slow queue reports progress while the masked forwards run
+    page.wait_for_function("""() => /masked|forward|Score-CAM/i.test(
+        [...document.querySelectorAll('.progress-text, .progress-level, .meta-text, .meta-text-center')]
+        .map(e => e.innerText).join(' '))""", timeout=120000)
+    before = SERVER_LOG.read_text()
+    ctx.close()  # the phone leaves (tab closed)
+    deadline = time.time() + 120
+    while time.time() < deadline and "stopped: its browser session closed" not in SERVER_LOG.read_text():
+        time.sleep(0.5)
+    log = SERVER_LOG.read_text()
+    assert "stopped: its browser session closed" not in before
+    assert "stopped: its browser session closed" in log, log[-3000:]
