@@ -139,6 +139,49 @@ def session_breakdown(demo, sessions: list, shared: set[int]) -> dict:
     return {"per": {key: v / k for key, v in per.items()}, "totals": {key: v / k for key, v in totals.items()}}
 
 
+def _strings(o):
+    """Every str inside nested dicts/lists."""
+    stack = [o]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, str):
+            yield x
+        elif isinstance(x, dict):
+            stack.extend(x.values())
+        elif isinstance(x, (list, tuple)):
+            stack.extend(x)
+
+
+def _holders(obj, depth: int) -> list[str]:
+    """Chains of referrers of obj (containers, then the objects owning them), up to depth levels."""
+    import inspect
+
+    out: list[str] = []
+    mine = {id(out)}  # this function's own lists refer to the objects it looks at
+
+    def describe(r) -> str:
+        if isinstance(r, dict):
+            return f"dict(keys {list(r)[:5]})"
+        return type(r).__module__ + "." + type(r).__qualname__
+
+    def walk(o, chain, level):
+        found = gc.get_referrers(o)
+        mine.add(id(found))
+        refs = [r for r in found if not inspect.isframe(r) and id(r) not in mine]
+        mine.add(id(refs))
+        if not refs or level >= depth:
+            out.append(" ← ".join(chain) if level else "nothing but this script's variable: the string is freed")
+            return
+        for r in refs[:3]:
+            if type(r).__name__ in ("generator", "coroutine", "cell"):
+                out.append(" ← ".join(chain + [describe(r)]))
+                continue
+            walk(r, chain + [describe(r)], level + 1)
+
+    walk(obj, ["str"], 0)
+    return out or ["nothing: it was freed"]
+
+
 def containers(obj, prefix: str) -> dict[str, int]:
     """len() of every dict/list/set attribute of obj (to spot per-session growth)."""
     out = {}
@@ -272,6 +315,9 @@ def main(argv=None) -> None:
 
         if args.drop_closed:
             closed = [k for k, s in holder.session_data.items() if s.is_closed]
+            # the largest string a closed session's config holds: who else keeps it once the session is gone?
+            probe = max((x for k in closed for x in _strings(holder.session_data[k].config_values)), key=len,
+                        default=None)
             for k in closed:
                 holder.delete_state(k)
                 holder.session_data.pop(k, None)
@@ -282,6 +328,11 @@ def main(argv=None) -> None:
             print(f"\nAfter deleting the {len(closed)} closed sessions from the state holder and gc: traced Python "
                   f"memory {(traced_after - traced_drop) / 1e6 / max(1, len(closed)):.2f} MB lower per deleted session; "
                   f"RSS {rss_mb(os.getpid()):.0f} MB after malloc_trim (was {rss_after:.0f} MB).")
+            if probe is not None:
+                print(f"\nWho still holds the largest string of a deleted session's config ({len(probe) / 1e3:.0f} kB, "
+                      f"{probe[:30]!r}…) after the deletion:\n")
+                for line in _holders(probe, depth=4):
+                    print(f"- {line}")
         tracemalloc.stop()
     finally:
         demo.close()
