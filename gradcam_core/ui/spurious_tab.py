@@ -12,7 +12,7 @@ import gradio as gr
 
 from .. import spurious as S
 from ..steps import build_steps
-from .common import ResultImage, step_sections, step_values, user_errors
+from .common import ResultImage, scroll_js, step_sections, step_values, user_errors
 
 CONCURRENCY = "spurious"
 #: a held-out digit on which the contrast is easy to see (the page works for any of the 1000)
@@ -174,10 +174,6 @@ def _card_steps_fn(experiment: str, which: str):
 # ----------------------------------------------------------------------------- layout
 
 
-def _scroll_js(elem_id: str) -> str:
-    return f"() => document.getElementById('{elem_id}')?.scrollIntoView({{behavior: 'smooth', block: 'start'}})"
-
-
 def _first_view_events(demo: gr.Blocks, tab: gr.Tab | None, jobs: list, common: dict) -> None:
     """One event computes the tab's whole first view, once per page: on the first opening of the
     tab, or at page load when the link points at this tab (``?tab=spurious``)."""
@@ -325,7 +321,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None
         index.submit(mnist_play, play_in, play_out, api_name="spurious_cue_digit_submit", **common)
         for btn, name in ((steps_clean, "clean"), (steps_short, "shortcut")):
             btn.click(_mnist_steps(name), play_in, mnist_steps, api_name=f"spurious_steps_mnist_{name}",
-                      **common).success(None, js=_scroll_js(MNIST_STEPS_ID))
+                      **common).success(None, js=scroll_js(MNIST_STEPS_ID))
         jobs += [(mnist_compare, [index], [compare_img, compare_md]), (mnist_play, play_in, play_out),
                  (mnist_table, [], [table_md, lesson_md])]
         with gr.Row(visible=False):
@@ -344,7 +340,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None
                 c["text"].submit(fn, c["inputs"], outs, api_name=f"spurious_{exp}_text", **common)
             for btn, which in ((c["b0"], "original"), (c["b1"], "altered")):
                 btn.click(_card_steps_fn(exp, which), c["inputs"], photo_steps,
-                          api_name=f"spurious_steps_{exp}_{which}", **common).success(None, js=_scroll_js(PHOTO_STEPS_ID))
+                          api_name=f"spurious_steps_{exp}_{which}", **common).success(None, js=scroll_js(PHOTO_STEPS_ID))
             jobs.append((fn, c["inputs"], outs))
 
     if jobs:
