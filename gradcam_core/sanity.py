@@ -845,13 +845,22 @@ def aggregate_mismatch(aggregate: Mapping, settings: Mapping | None) -> list[str
     return out
 
 
+def _how_common(share: float) -> str:
+    """"typical" / "shared by half of them" / "less common", decided on the whole percent shown."""
+    pct = int(f"{100 * share:.0f}")
+    return "typical" if pct > 50 else ("shared by half of them" if pct == 50 else "less common")
+
+
 def reading_aggregate(aggregate: Mapping, deletion: str | None = None, insertion: str | None = None,
                       settings: Mapping | None = None, name: str = "Grad-CAM") -> str:
     """"Over N inputs: …; this one: …" for the random-order comparison.  ``deletion`` /
     ``insertion``: this input's verdicts ("better"/"same"/"worse"), or None.  Nothing is
-    quoted when ``settings`` differ from the aggregate's own (the text says which)."""
+    quoted when ``settings`` differ from the aggregate's own (the text says which).
+    ``aggregate["what"]`` names the inputs ("held-out digits"), ``aggregate["one"]`` one of
+    them ("digit")."""
     n = aggregate["n"]
     what = aggregate.get("what", "inputs")
+    one = aggregate.get("one", "input")
     miss = aggregate_mismatch(aggregate, settings)
     if miss:
         return (f"A summary over {n} {what} exists, but it was computed with other settings "
@@ -860,14 +869,13 @@ def reading_aggregate(aggregate: Mapping, deletion: str | None = None, insertion
     for curve, mine in (("deletion", deletion), ("insertion", insertion)):
         share = aggregate[f"{curve}_vs_random"]
         m = aggregate[f"{curve}_mean"]
-        s = (f"{curve} better than chance for {_pct(share['better'])} of them (about the same {_pct(share['same'])}, "
-             f"worse {_pct(share['worse'])}; mean areas {name} {_f(m['map'])}, random {_f(m['random'])}, "
-             f"Sobel {_f(m['Sobel'])})")
+        s = (f"{curve.capitalize()}: better than chance for {_pct(share['better'])} (about the same "
+             f"{_pct(share['same'])}, worse {_pct(share['worse'])}; mean areas {name} {_f(m['map'])}, "
+             f"random {_f(m['random'])}, Sobel {_f(m['Sobel'])})")
         if mine is not None:
-            s += (f"; this one's \"{_VS_CHANCE[mine]}\" is {'typical' if share[mine] > 0.5 else 'less common'} "
-                  f"({_pct(share[mine])} of them)")
-        parts.append(s)
-    return f"Over {n} {what} with the same settings: " + "; ".join(parts) + "."
+            s += f"; this {one}'s \"{_VS_CHANCE[mine]}\" is {_how_common(share[mine])} ({_pct(share[mine])})"
+        parts.append(s + ".")
+    return f"**This {one} vs {n} {what}** (same settings). " + " ".join(parts)
 
 
 def reading(cascade: Cascade | None = None, curves: Curves | None = None, method: str = "Grad-CAM") -> str:

@@ -109,7 +109,7 @@ SETTINGS = {"layer": "relu2", "baseline": "zero", "steps": 20, "target": "predic
 
 def aggregate() -> dict:
     agg = S.aggregate_records(RECORDS)
-    return {**agg, "what": "held-out digits", "settings": dict(SETTINGS)}
+    return {**agg, "what": "held-out digits", "one": "digit", "settings": dict(SETTINGS)}
 
 
 def test_aggregate_records_counts_with_the_same_tolerance():
@@ -126,17 +126,23 @@ def test_single_digit_next_to_the_aggregate_gives_both():
     """'this digit: worse than random; over N digits: better than random x % of the time'."""
     c = curves({"Grad-CAM": 0.77, "random": 0.69, "Sobel": 0.28}, {"Grad-CAM": 0.64, "random": 0.63, "Sobel": 0.9})
     last = lines(S.reading_curves(c, aggregate=aggregate(), settings=SETTINGS))[-1]
-    assert last.startswith("Over 4 held-out digits with the same settings: deletion better than chance for 75 % of them "
-                           "(about the same 0 %, worse 25 %; mean areas Grad-CAM 0.48, random 0.60, Sobel 0.30)")
-    assert "this one's \"worse than chance\" is less common (25 % of them)" in last
-    assert "insertion better than chance for 25 % of them" in last
-    assert "this one's \"about the same as chance\" is less common (25 % of them)" in last
+    assert last.startswith("**This digit vs 4 held-out digits** (same settings). Deletion: better than chance for "
+                           "75 % (about the same 0 %, worse 25 %; mean areas Grad-CAM 0.48, random 0.60, Sobel 0.30)")
+    assert "; this digit's \"worse than chance\" is less common (25 %)." in last
+    assert "Insertion: better than chance for 25 % (about the same 25 %, worse 50 %" in last
+    assert "; this digit's \"about the same as chance\" is less common (25 %)." in last
     # a digit that is better than chance on deletion is typical here (75 %)
     c2 = curves({"Grad-CAM": 0.3, "random": 0.6, "Sobel": 0.2}, {"Grad-CAM": 0.5, "random": 0.6, "Sobel": 0.9})
     last2 = lines(S.reading_curves(c2, aggregate=aggregate(), settings=SETTINGS))[-1]
-    assert "this one's \"better than chance\" is typical (75 % of them)" in last2
-    # insertion worse than chance: exactly half of the digits is not "typical" (more than half is)
-    assert "this one's \"worse than chance\" is less common (50 % of them)" in last2
+    assert "this digit's \"better than chance\" is typical (75 %)" in last2
+    # insertion worse than chance: exactly half of the digits is neither typical nor less common
+    assert "this digit's \"worse than chance\" is shared by half of them (50 %)" in last2
+
+
+@pytest.mark.parametrize("share, words", [(0.505, "shared by half of them"), (0.5049, "shared by half of them"),
+                                          (0.506, "typical"), (0.494, "less common"), (0.9, "typical")])
+def test_how_common_is_decided_on_the_percent_shown(share, words):
+    assert S._how_common(share) == words
 
 
 @pytest.mark.parametrize("change, words", [
@@ -263,7 +269,8 @@ def test_mnist_curves_quote_the_aggregate_only_with_its_settings(agg_file, one_t
     digit = images[17].astype(np.float32) / 255.0
     share = agg_file["layers"][LAYER]["summary"]["deletion_vs_random"]["better"]
     _, _, text = trust.mnist_curves(digit, "predicted", "zero", 20)
-    assert f"Over 200 held-out digits with the same settings: deletion better than chance for {100 * share:.0f} %" in text
+    assert (f"**This digit vs 200 held-out digits** (same settings). Deletion: better than chance for "
+            f"{100 * share:.0f} %") in text
     _, _, text8 = trust.mnist_curves(digit, "predicted", "zero", 8)
     assert "steps 20 (here: 8)" in text8 and "not quoted" in text8
 

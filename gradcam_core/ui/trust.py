@@ -206,6 +206,7 @@ def mnist_aggregate(layer: str) -> dict | None:
         key = layer if layer in layers else next(iter(layers))
         agg = dict(layers[key]["summary"])
         agg["what"] = data.get("what", "held-out digits")
+        agg["one"] = "digit"
         agg["settings"] = {"layer": key, "baseline": data["baseline"], "steps": int(data["steps"]),
                            "target": data["target"]}
         return agg
