@@ -550,6 +550,8 @@ class Explanation:
         else:
             shown = " and ".join(f"**{v.name}** ({v.prob:.1%})" for v in self.views)
             parts.append(f"{self.method} on `{self.layer}` ({h}×{w}) for {shown}.")
+        cap = fill(mt.overlay_caption, "the class" if len(self.views) == 1 else "each class")
+        parts.append(f"Warm colours: {cap[0].lower() + cap[1:]}.")
         zero = [fill(mt.zero_text, f"**{v.name}**") for v in self.views if v.result.cam.max() == 0]
         parts += list(dict.fromkeys(zero))  # a class-free method's sentence once
         return " ".join(parts)

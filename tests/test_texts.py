@@ -346,6 +346,9 @@ def _explanation(method: str, zero: bool):
 def test_summary_per_method():
     s = _explanation("Counterfactual", True).summary()
     assert "nothing in this layer speaks against **tiger cat**" in s and "speaks for" not in s
+    assert "Warm colours: what speaks against the class." in _explanation("Counterfactual", False).summary()
+    assert "Warm colours: where the features raise the score of the class." in _explanation("Grad-CAM", False).summary()
+    assert "Warm colours: the layer's dominant pattern (class-free)." in _explanation("Eigen-CAM", False).summary()
     s = _explanation("Grad-CAM", True).summary()
     assert "nothing in this layer raises the score of **tiger cat**" in s
     s = _explanation("Eigen-CAM", False).summary()
