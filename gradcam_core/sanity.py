@@ -713,8 +713,8 @@ def reading_cascade(result: Cascade, method: str = "Grad-CAM", high: float = SIM
     else:  # recovers
         s = (f"{who}'s rank correlation with the original map falls to {_f(r1)} after randomising {first}, "
              f"but is back at {_f(r[kmax])} once {n[kmax]} is random too{end}. The first drop shows it depends "
-             f"on what the top layers learned; the later rise shows part of it follows the picture's own "
-             f"structure, which a random network picks up as well.")
+             f"on what the top layers learned; the later rise shows that a partly random network can draw a "
+             f"similar map, so part of the map follows the picture itself rather than what the model learned.")
     if min(r) <= REVERSED:
         s += (f" A negative value ({_f(min(r))}) means the ranking is partly reversed, not just lost: what was "
               "brightest is now among the darkest.")
@@ -786,12 +786,18 @@ def reading_curves(curves: Curves, name: str | None = None, aggregate: Mapping |
         vd, vi = v["deletion_Sobel"], v["insertion_Sobel"]
         nums = f"(Sobel: deletion {_f(ds)}, insertion {_f(is_)})"
         pair = {vd, vi}
+        def where(word: str) -> str:
+            if vd == vi:
+                return "on both curves"
+            won = "deletion" if vd == word else "insertion"
+            return f"on {won} (about the same on {'insertion' if won == 'deletion' else 'deletion'})"
+
         if pair <= {"better", "same"} and "better" in pair:
-            out.append(f"**Edge map:** {name} beats a model-free edge map {nums}: its ranking finds the pixels this "
-                       "model needs better than the image's edges alone do.")
+            out.append(f"**Edge map:** {name} beats a model-free edge map {where('better')} {nums}: its ranking "
+                       "finds the pixels this model needs better than the image's edges alone do.")
         elif pair <= {"worse", "same"} and "worse" in pair:
-            out.append(f"**Edge map:** a model-free edge map does better {nums}: on this input {name}'s ranking is "
-                       "weaker than one that knows nothing about the model.")
+            out.append(f"**Edge map:** a model-free edge map does better {where('worse')} {nums}: on this input "
+                       f"{name}'s ranking is weaker than one that knows nothing about the model.")
         elif pair == {"same"}:
             out.append(f"**Edge map:** a model-free edge map scores about the same {nums} {same}: these curves "
                        f"cannot tell {name}'s ranking apart from the image's edges.")
