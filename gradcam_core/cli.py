@@ -42,7 +42,7 @@ __all__ = ["main", "build_parser", "IMAGE_EXTENSIONS", "LENET_KEY", "CSV_COLUMNS
 
 PROG = "python -m gradcam_core"
 LENET_KEY = "lenet"
-LENET_LAYER = "conv2"
+LENET_LAYER = "relu2"  # the rectified maps, as in the app (see method_texts.LENET_DEFAULT_LAYER)
 LENET_LAYERS = ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2"]
 #: Files picked up from folders (explicitly named files are always tried, whatever their name).
 IMAGE_EXTENSIONS = frozenset(

@@ -199,7 +199,7 @@ def test_lenet_reads_mnist_digits_in_both_polarities(tmp_path):
     for i in picks:
         data = json.loads((out / f"digit{i}.json").read_text())
         assert data["predicted"] == labels[i], (i, data["top5"])
-        assert data["layer"] == "conv2" and data["model"] == "lenet" and len(data["weights"]) == 16
+        assert data["layer"] == "relu2" and data["model"] == "lenet" and len(data["weights"]) == 16
         assert np.asarray(data["cam"]).shape == (8, 8) and len(data["probs"]) == 10
         with Image.open(out / f"digit{i}_overlay.png") as im:
             assert im.size == (28, 28)
