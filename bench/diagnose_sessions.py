@@ -315,9 +315,9 @@ def main(argv=None) -> None:
 
         if args.drop_closed:
             closed = [k for k, s in holder.session_data.items() if s.is_closed]
-            # the largest string a closed session's config holds: who else keeps it once the session is gone?
-            probe = max((x for k in closed for x in _strings(holder.session_data[k].config_values)), key=len,
-                        default=None)
+            # the largest string a measured closed session's config holds: who else keeps it once the session is gone?
+            probe = max((x for s in new if s.is_closed for x in _strings(s.config_values)), key=len, default=None)
+            new.clear()  # this script's own references to the sessions
             for k in closed:
                 holder.delete_state(k)
                 holder.session_data.pop(k, None)
