@@ -224,12 +224,15 @@ def agg_file() -> dict:
 
 
 def test_aggregate_file_records_match_a_recomputation(agg_file, one_torch_thread):
-    import sys
+    import importlib.util
 
-    sys.path.insert(0, str(ROOT))
     from gradcam_core.lenet import load_lenet
     from gradcam_core.mnist import test_digits
-    from tools.trust_aggregate import digit_record
+
+    spec = importlib.util.spec_from_file_location("trust_aggregate", ROOT / "tools" / "trust_aggregate.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)  # by path: no clash with any installed "tools" package
+    digit_record = tool.digit_record
 
     assert agg_file["n"] == 200 and agg_file["baseline"] == "zero" and agg_file["steps"] == 20
     assert agg_file["record_fields"] == list(S.RECORD_FIELDS)
