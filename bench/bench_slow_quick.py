@@ -176,7 +176,8 @@ def run_kind(kind: str, args, photos: Photos) -> dict:
                         if stop.is_set() and "Cancel" in type(exc).__name__:
                             break  # cancelled by this script at the end
                         slow_log.append((time.perf_counter() - t, False))
-                        slow_errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}")
+                        msg = str(exc).splitlines()[0] if str(exc) else ""
+                        slow_errors.append(f"{type(exc).__name__}: {msg[:220]}")
                 else:
                     job.cancel()
 
@@ -263,9 +264,11 @@ def main(argv=None) -> None:
         print(f"| {name} | {alone:.2f} | {fmt(loaded, r['censored'])} | "
               f"{', '.join(fmt(x, r['censored']) for x in r['loaded'])} | "
               f"{ratio_txt}× | {slow_txt} | {'pass' if ok else 'FAIL'} |")
-    errors = [(r["kind"], e) for r in results for e in r["slow_errors"]]
-    if errors:
-        print("\nSlow jobs that ended in an error: " + "; ".join(f"{k}: {e}" for k, e in errors[:4]))
+    for r in results:
+        distinct = list(dict.fromkeys(r["slow_errors"]))
+        if distinct:
+            print(f"\nSlow jobs ({r['kind']}) that ended in an error ({len(r['slow_errors'])}); the first kinds: "
+                  + "; ".join(distinct[:2]))
 
 
 if __name__ == "__main__":
