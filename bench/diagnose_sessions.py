@@ -107,7 +107,8 @@ def block_name(demo, _id: int, config: dict | None = None) -> str:
     if b is None:  # not a component of the app: e.g. a gr.Progress or a component built by an update
         props = (config or {}).get("props") or {}
         label = props.get("label") or ""
-        return f"{(config or {}).get('type', '?')} #{_id} (not in demo.blocks)" + (f" '{str(label)[:40]}'" if label else "")
+        return (f"{(config or {}).get('type', '?')}, an id not in demo.blocks (a new one per session)"
+                + (f" '{str(label)[:40]}'" if label else ""))
     label = getattr(b, "label", None) or getattr(b, "elem_id", None) or ""
     writers = [fn.api_name for fn in demo.fns.values() if any(o._id == _id for o in fn.outputs) and fn.api_name]
     return (f"{type(b).__name__} #{_id}" + (f" '{str(label)[:40]}'" if label else "")
