@@ -215,7 +215,7 @@ def report(runs: list[dict], url: str, args, plain: tuple[int, int, str]) -> Non
         print(f"| {i} | {tabs[i - 1]:.2f} | {pred[i - 1]:.2f} | {mb(b_pred[i - 1])} | {mb(b_end[i - 1])} | "
               f"{r['at_pred']['upload'] / 1e3:.1f} | {r['marks'].get('predictionText', '')} |")
     print()
-    last = runs[len(runs) // 2]
+    last = sorted(runs, key=lambda r: r["at_pred"]["total"])[(len(runs) - 1) // 2]  # the median run by bytes
     doc = last["doc"]
     print(f"Page HTML: {mb(last['html_decoded'])} MB uncompressed, {mb(last['html_wire'])} MB on the wire "
           f"(Content-Encoding: {doc.get('encoding') or 'none'}); fetched with `Accept-Encoding: gzip` outside the "
