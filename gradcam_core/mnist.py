@@ -25,9 +25,33 @@ FRAME = 28          # output side
 BOX = 20            # the digit is scaled to fit a BOX x BOX square
 CENTRE = 14.0       # target centre of mass (row, col), pixel-index coordinates
 MIN_SIDE = 8        # smaller inputs are rejected
-WORK_SIDE = 320     # larger inputs are box-downscaled to about this size first
+WORK_SIDE = 320     # larger drawings are box-downscaled to about this size first
+PHOTO_WORK_SIDE = 512  # ... and photos to this (a thin pen stroke must survive)
 MIN_STROKE = 2.0    # strokes thinner than this (pixels, in the 20x20 box) are thickened
 TARGET_STROKE = 2.5  # ... to about this width (MNIST strokes: median ~2.7 px)
+
+# Isolating the digit in a photo (sizes are fractions of the picture's shorter side)
+CLEAN_SIGMA = 0.003      # background noise below this: a canvas or a clean scan, not a photo
+TEXTURED = 0.04          # a photo's ink noise above this: texture (fur, foliage), not blank paper
+PAPER_WHITE = 0.85       # photos: ink is measured relative to the local paper, scaled to this
+DARK_PAPER = 0.4         # a photo whose middle is darker than this may hold light strokes
+LINE_MIN_LENGTH = 0.45   # straight runs of ink at least this long are ruled lines / edges
+LINE_MAX_TILT = 15.0     # ... within this many degrees of horizontal or vertical
+RULING_SPREAD = 2.5      # lines of one ruling differ by at most this many degrees (perspective)
+LONE_LINE = 0.8          # a line outside a ruling must cross this share of the picture
+LINE_GAP = 8            # ... with gaps of at most this many pixels (at the working size)
+LINE_INK_RATIO = 1.25    # ... and not much darker than the line's median peak ink: a stroke on it
+LINE_THIN_SHARE = 0.3    # ... and mostly thin (no ink on both sides): then removed
+SPECK = 5e-5             # photos: ink components smaller than this share of the picture are specks
+GROUP_GAP = 0.02         # strokes closer than this belong to one group (a broken 4, a 5's bar)
+MIN_DIGIT = 0.06         # the digit's box must be at least this big ...
+MAX_DIGIT = 0.8          # ... and at most this big
+MAX_STROKE_RATIO = 0.3   # a stroke (2 area / perimeter) thicker than this x the box is a blob
+MIN_INK_SHARE = 0.5      # the digit holds at least this share of the ink near the middle
+MIN_SNR = 15.0           # photos: the strokes' ink / the noise next to them
+MIN_PAPER = 0.45         # photos: grey level of the paper next to the strokes
+MIN_LOCAL_SHARE = 0.35   # photos: the digit's share of the ink in 1.5x its box (lines removed)
+CENTRE_SCALE = 0.35      # score = ink mass x exp(-(distance from the middle / this)^2)
 
 
 # ---------------------------------------------------------------------------
@@ -110,7 +134,7 @@ def test_digits() -> tuple[np.ndarray, np.ndarray]:
 # Preprocessing of user digits
 # ---------------------------------------------------------------------------
 
-def _to_float_array(image) -> np.ndarray:
+def _to_float_array(image, work_side: int = WORK_SIDE) -> np.ndarray:
     """PIL image or numpy array -> float32 array (H, W) or (H, W, C), C in 3/4, in [0, 1]."""
     if isinstance(image, Image.Image):
         if image.mode in ("I", "I;16", "F"):
@@ -133,7 +157,7 @@ def _to_float_array(image) -> np.ndarray:
                          f"it needs at least {MIN_SIDE} pixels on each side.")
 
     # Box-downscale very large inputs early (cheap, and averages out noise).
-    k = math.ceil(max(arr.shape[:2]) / WORK_SIDE)
+    k = math.ceil(max(arr.shape[:2]) / work_side)
     if k > 1 and arr.dtype == np.uint8:
         arr = np.asarray(Image.fromarray(np.ascontiguousarray(arr)).reduce(k))  # L/RGB/RGBA
         k = 1
@@ -207,8 +231,14 @@ def _fit_background(gray: np.ndarray) -> tuple[np.ndarray, float]:
     return bg, sigma
 
 
-def _ink_map(arr: np.ndarray) -> tuple[np.ndarray, float]:
-    """Float image -> (ink, noise_sigma) where ink >= 0 is bright on a ~0 background."""
+def _ink_map(arr: np.ndarray) -> tuple[np.ndarray, float, bool]:
+    """Float image -> (ink, noise_sigma, drawn) where ink >= 0 is bright on a ~0 background.
+
+    ``drawn`` is True for strokes on a transparent canvas (read from alpha) and for images whose
+    background is exactly uniform (a canvas or a clean scan): no table, lines or noise to remove.
+    Photos get a local background (a grey closing/opening larger than any stroke), so a dark table
+    strip, a shadow's edge or uneven light are background, not ink.
+    """
     if arr.ndim == 3 and arr.shape[2] == 4:
         alpha = arr[:, :, 3]
         if alpha.max() <= 0.02:
@@ -220,7 +250,7 @@ def _ink_map(arr: np.ndarray) -> tuple[np.ndarray, float]:
             visible = alpha >= 0.5 * alpha.max()
             lum_vis = _luma(arr[:, :, :3][visible])
             if lum_vis.max() - lum_vis.min() < 0.1:
-                return alpha, 0.0
+                return alpha, 0.0, True
             gray = alpha * _luma(arr[:, :, :3]) + (1.0 - alpha)
         else:
             gray = _luma(arr[:, :, :3])
@@ -231,13 +261,48 @@ def _ink_map(arr: np.ndarray) -> tuple[np.ndarray, float]:
 
     bg, sigma = _fit_background(gray)
     resid = gray - bg
-    floor = 3.0 * sigma
-    dark = float(np.clip(-resid - floor, 0, None).sum())
-    bright = float(np.clip(resid - floor, 0, None).sum())
-    if dark == bright == 0.0:
-        raise ValueError("No ink found: the image looks blank (a uniform background).")
-    ink = -resid if dark > bright else resid               # ink bright on dark
-    return np.clip(ink, 0.0, None), sigma
+    if sigma < CLEAN_SIGMA:
+        # A canvas or a clean scan: the smooth background explains the picture (as before).
+        floor = 3.0 * sigma
+        dark = float(np.clip(-resid - floor, 0, None).sum())
+        bright = float(np.clip(resid - floor, 0, None).sum())
+        if dark == bright == 0.0:
+            raise ValueError("No ink found: the image looks blank (a uniform background).")
+        ink = -resid if dark > bright else resid               # ink bright on dark
+        return np.clip(ink, 0.0, None), sigma, True
+    return (*_photo_ink(gray), False)
+
+
+def _photo_ink(gray: np.ndarray) -> tuple[np.ndarray, float]:
+    """Ink of a photo: the difference to a local background (grey closing / opening).
+
+    The structuring element (1/10 of the longer side) is wider than any pen stroke, so strokes
+    vanish from the background while steps wider than it (a table strip, a shadow, a fingertip)
+    stay in it and are not ink.  Dark ink on light paper; light strokes only when the middle of
+    the picture is dark (a blackboard) and bright marks outweigh dark ones.
+    """
+    size = max(5, round(max(gray.shape) / 10)) | 1
+    smooth = ndimage.gaussian_filter(gray, 1.0)
+    paper = ndimage.grey_closing(smooth, size=(size, size))
+    # ink darkens the paper by a factor: relative to the local paper, a stroke in a shadow is as
+    # strong as in the light (scaled so that white paper, 0.85, keeps the difference)
+    dark = (paper - gray) * (PAPER_WHITE / np.maximum(paper, 0.2))
+    bright = gray - ndimage.grey_opening(smooth, size=(size, size))
+    out = []
+    for d in (dark, bright):
+        med = float(np.median(d))
+        sig = 1.4826 * float(np.median(np.abs(d - med)))
+        out.append((np.clip(d - med, 0.0, None), sig))
+    (dk, s_dk), (br, s_br) = out
+    mass_dk = float(np.clip(dk - 4 * s_dk, 0, None).sum())
+    mass_br = float(np.clip(br - 4 * s_br, 0, None).sum())
+    if mass_dk == mass_br == 0.0:
+        raise ValueError("No ink found: the image looks blank (no visible strokes).")
+    h, w = gray.shape
+    paper = float(np.median(gray[h // 4: h - h // 4, w // 4: w - w // 4]))
+    if paper < DARK_PAPER and mass_br > mass_dk:          # light strokes on a dark board
+        return br.astype(np.float32), s_br
+    return dk.astype(np.float32), s_dk
 
 
 def _resize(a: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -272,27 +337,331 @@ def _thicken(crop: np.ndarray, width_box: float) -> np.ndarray:
     return np.clip(mid / peak, 0.0, 1.0).astype(np.float32)
 
 
+class NoDigitError(ValueError):
+    """No digit could be isolated; ``reason`` names the criterion that failed."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+NO_DIGIT_HINT = ("hold the phone closer so the digit is the largest mark near the middle of the "
+                 "picture, on plain paper, with nothing else in view.")
+
+
+def _remove_lines(mask: np.ndarray, ink: np.ndarray | None = None) -> np.ndarray:
+    """Pixels of long straight thin lines in ``mask`` (ruled or squared paper, a sheet's edge).
+
+    Lines are found with a Hough transform restricted to near-horizontal and near-vertical
+    directions.  A line counts when it belongs to a ruling (at least three parallel lines, each
+    at least ``LINE_MIN_LENGTH`` of the shorter side long, thin and crossing the middle; its
+    fainter parallels then count from half that length) or when it crosses ``LONE_LINE`` of the
+    picture (a sheet's edge).  Along each line only
+    the thin pixels go (no ink on both sides across the line, other lines not counted) that are
+    not much darker than the line itself (``LINE_INK_RATIO`` x its median peak ink, when ``ink`` is
+    given), so where a digit's stroke crosses or follows a ruled line, the stroke stays.  A
+    detected line whose pixels are mostly not thin (a thick stroke of a tall "1") is left alone.
+    """
+    from skimage.transform import hough_line, hough_line_peaks
+
+    h, w = mask.shape
+    min_len = LINE_MIN_LENGTH * min(h, w)
+    out = np.zeros_like(mask)
+    if mask.sum() < min_len:
+        return out
+    tilt = np.deg2rad(LINE_MAX_TILT)
+    step = np.deg2rad(0.25)
+    theta = np.concatenate([np.arange(-np.pi / 2, -np.pi / 2 + tilt, step),      # horizontal lines
+                            np.arange(-tilt, tilt, step),                        # vertical lines
+                            np.arange(np.pi / 2 - tilt, np.pi / 2, step)])
+    acc, angles, dists = hough_line(mask, theta=theta)
+    votes, peak_angles, peak_dists = hough_line_peaks(acc, angles, dists, min_distance=4, min_angle=4,
+                                                      threshold=0.5 * min_len, num_peaks=300)
+    ys, xs = np.nonzero(mask)
+    found = []                               # (angle, cos, sin, band pixel indices, longest run)
+    seen = []                                # (angle, signed distance of the line to the middle)
+    for ang, dist in zip(peak_angles, peak_dists):      # strongest first
+        c, s = math.cos(ang), math.sin(ang)
+        dd = xs * c + ys * s - dist
+        near = np.flatnonzero(np.abs(dd) <= 4.0)
+        if len(near) < 0.5 * min_len:
+            continue
+        centre = float(np.median(dd[near]))
+        lo, hi = np.percentile(dd[near], [10, 90])
+        half = float(np.clip(max(hi - centre, centre - lo) + 0.5, 1.5, 3.5))   # the line's half width
+        mid = (w - 1) / 2 * c + (h - 1) / 2 * s - dist - centre   # where it passes the middle
+        band = near[np.abs(dd[near] - centre) <= half]
+        # votes from scattered texture (a table strip) are not a line: measure the longest
+        # stretch along the line whose gaps are at most LINE_GAP pixels
+        t = np.unique(np.rint(ys[band] * c - xs[band] * s).astype(int))
+        if len(t) == 0:
+            continue
+        breaks = np.flatnonzero(np.diff(t) > LINE_GAP)
+        starts = np.concatenate([[0], breaks + 1])
+        ends = np.concatenate([breaks, [len(t) - 1]])
+        # one way to name a direction: near-horizontal lines get normals in (45, 135) degrees
+        key_ang, key_mid = (ang + np.pi, -mid) if ang < -np.pi / 4 else (ang, mid)
+        found.append((key_ang, c, s, band, int((t[ends] - t[starts]).max()), half, key_mid))
+    # Long lines count; shorter (faint, broken) ones too when parallel to at least three long
+    # ones: the ruling of the same sheet.
+    # (long lines in a table's texture are not thin, or lie away from the middle: no ruling)
+    def thin_share(band, c, s, half):
+        off = half + 2.0
+        thin = np.ones(len(band), dtype=bool)
+        for sign in (1.0, -1.0):
+            yy = np.clip(np.rint(ys[band] + sign * off * s).astype(int), 0, h - 1)
+            xx = np.clip(np.rint(xs[band] + sign * off * c).astype(int), 0, w - 1)
+            thin &= ~mask[yy, xx]
+        return float(thin.mean())
+
+    def crosses_middle(band):        # ruled lines cross the sheet's middle; a table's grain does not
+        inside = (np.abs(xs[band] - w / 2) < w / 4) & (np.abs(ys[band] - h / 2) < h / 4)
+        return inside.mean() >= 0.25
+
+    def strength(band, c, s):        # the median over the line's length of its peak ink across it
+        if ink is None:
+            return 1.0
+        pos = np.rint(ys[band] * c - xs[band] * s).astype(int)
+        pos -= pos.min()
+        peak = np.zeros(pos.max() + 1, np.float32)
+        np.maximum.at(peak, pos, ink[ys[band], xs[band]])
+        return float(np.median(peak[peak > 0]))
+
+    strong = [(f[0], strength(f[3], f[1], f[2])) for f in found
+              if f[4] >= min_len and crosses_middle(f[3]) and thin_share(f[3], f[1], f[2], f[5]) >= 0.4]
+    bands = []
+    family = {True: np.zeros_like(mask), False: np.zeros_like(mask)}   # horizontal / vertical lines
+    pool = list(strong)              # the ruling grows from its strong lines (a perspective fan)
+    for ang, c, s, band, run, half, mid in sorted(found, key=lambda f: -f[4]):   # longest first
+        horizontal = ang > np.pi / 4
+        ruling = [st for (a, st) in pool if abs(a - ang) <= np.deg2rad(RULING_SPREAD)]
+        if len(ruling) >= 3 and run >= 0.5 * min_len:
+            ref = max(float(np.median(ruling)), strength(band, c, s))   # its own or the ruling's
+            pool.append((ang, ref))
+        elif run >= LONE_LINE * (w if horizontal else h):
+            ref = strength(band, c, s)                   # an edge across the whole picture
+        else:
+            continue                                     # a long straight stroke (a "1") stays
+        # one line, one band: a thick stroke on a ruled line gives several neighbouring peaks
+        if any(abs(ang - a) <= np.deg2rad(1.5) and abs(mid - m) <= 6.0 for a, m in seen):
+            continue
+        seen.append((ang, mid))
+        bands.append((band, c, s, half, horizontal, ref))
+        family[horizontal][ys[band], xs[band]] = True
+    for band, c, s, half, horizontal, ref in bands:
+        # ink across the line, not counting the crossing lines of the other direction (a grid);
+        # a parallel neighbour that close is the rest of a thick stroke, not another ruled line
+        other = mask & ~family[not horizontal]
+        off = half + 2.0
+        thin = np.ones(len(band), dtype=bool)
+        for sign in (1.0, -1.0):
+            yy = np.clip(np.rint(ys[band] + sign * off * s).astype(int), 0, h - 1)
+            xx = np.clip(np.rint(xs[band] + sign * off * c).astype(int), 0, w - 1)
+            thin &= ~other[yy, xx]
+        if thin.mean() < LINE_THIN_SHARE:
+            continue
+        if ink is not None:      # much darker than the ruling: a pen stroke on the line, kept
+            thin &= ink[ys[band], xs[band]] <= LINE_INK_RATIO * ref
+        out[ys[band[thin]], xs[band[thin]]] = True
+    return out
+
+
+def _groups(mask: np.ndarray, ink: np.ndarray, gap: int) -> list[dict]:
+    """Groups of nearby strokes (components closer than ``gap`` px), with their measurements."""
+    from skimage.measure import regionprops
+
+    h, w = mask.shape
+    near = ndimage.binary_dilation(mask, iterations=gap) if gap > 0 else mask
+    glabels, n = ndimage.label(near, structure=np.ones((3, 3)))
+    glabels = np.where(mask, glabels, 0)
+    short = min(h, w)
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    out = []
+    for reg in regionprops(glabels, intensity_image=ink):
+        r0, c0, r1, c1 = reg.bbox
+        mass = float(reg.intensity_mean * reg.area)
+        my, mx = reg.centroid_weighted
+        perimeter = max(float(reg.perimeter), 1.0)
+        out.append({
+            "label": reg.label, "bbox": reg.bbox, "area": int(reg.area), "mass": mass,
+            "border": r0 == 0 or c0 == 0 or r1 == h or c1 == w,
+            "extent": max(r1 - r0, c1 - c0) / short,
+            "stroke_ratio": (2.0 * reg.area / perimeter) / max(r1 - r0, c1 - c0),
+            "distance": math.hypot(my - cy, mx - cx) / short,
+        })
+    return out
+
+
+def isolate_digit(ink: np.ndarray, sigma: float, drawn: bool = False,
+                  gray: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask of the digit in an ink map: the largest compact group of strokes near the middle.
+
+    Not the digit: specks, long straight thin lines (``_remove_lines``), groups touching the
+    picture's border (a table strip, a fingertip, the paper's edge), groups too small, too big or
+    too blob-like to be strokes.  Among the rest the digit is the group with the highest
+    ink mass x closeness to the middle; small nearby groups (a detached bar) join it.  Raises
+    ``NoDigitError`` (a ValueError) saying what to do when no group passes, or when the best one
+    holds less than ``MIN_INK_SHARE`` of the ink near the middle (a photo of something else).
+    For drawings (``drawn``) a group touching the border is still taken when it is all there is.
+    """
+    h, w = ink.shape
+    short = min(h, w)
+    thr = max(4.0 * sigma, 0.035)
+    if drawn:
+        top = float(ink.max())
+        thr = max(thr, 0.25 * top) if top > 0 else thr
+    mask = ink > thr
+    if not mask.any():
+        raise NoDigitError("No ink found: the image looks blank (no visible strokes).", "blank")
+    if drawn:
+        lines = np.zeros_like(mask)
+    else:   # lines are found on a lower threshold, where faint ruling is still continuous
+        lines = _remove_lines(ink > max(2.5 * sigma, 0.02), ink)
+        lines = ndimage.binary_dilation(lines) & (ink <= ndimage.maximum_filter(np.where(lines, ink, 0), 3)
+                                                   * LINE_INK_RATIO)
+    mask &= ~lines
+    if not drawn:   # marks touching the picture's border: table, fingertip, paper edge, line ends
+        from skimage.segmentation import clear_border
+
+        mask = clear_border(mask)
+        # specks (noise, what is left of a removed line) would chain groups together
+        labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
+        if n:
+            area = np.bincount(labels.ravel(), minlength=n + 1)
+            area[0] = 0
+            mask = area[labels] >= max(4, SPECK * h * w)
+    gap = max(1, round(GROUP_GAP * max(h, w)))
+    groups = _groups(mask, ink, gap)
+    min_area = max(4, int(1e-4 * h * w))
+    groups = [g for g in groups if g["area"] >= min_area]
+    if not groups:
+        if lines.any():
+            raise NoDigitError("No digit found: only the paper's ruled lines are visible; write a digit "
+                               "and " + NO_DIGIT_HINT, "blank")
+        raise NoDigitError("No ink found: the image looks blank (no visible strokes).", "blank")
+
+    def ok(g, allow_border=False):
+        return ((allow_border or not g["border"]) and MIN_DIGIT <= g["extent"] <= MAX_DIGIT
+                and g["stroke_ratio"] <= MAX_STROKE_RATIO)
+
+    def score(g):
+        return g["mass"] * math.exp(-(g["distance"] / CENTRE_SCALE) ** 2)
+
+    cands = [g for g in groups if ok(g)]
+    if not cands and drawn:
+        cands = [g for g in groups if ok(g, allow_border=True)]
+    if not cands:
+        inner = [g for g in groups if not g["border"]]
+        if inner and max(g["extent"] for g in inner) < MIN_DIGIT:
+            raise NoDigitError("No digit found: the marks near the middle are too small to be a digit; "
+                               + NO_DIGIT_HINT, "too-small")
+        raise NoDigitError("No digit found: nothing in the picture looks like a handwritten digit; "
+                           + NO_DIGIT_HINT, "no-candidate")
+    best = max(cands, key=score)
+    # the ink near the middle (within the central part of the picture, not touching the border)
+    central = [g for g in groups if g["distance"] < 0.35 and (drawn or not g["border"])]
+    near_mass = sum(g["mass"] for g in central) + (0.0 if best in central else best["mass"])
+    share = best["mass"] / near_mass if near_mass > 0 else 1.0
+    if share < MIN_INK_SHARE:
+        raise NoDigitError(f"No digit found: the largest group of strokes holds only {share:.0%} of the "
+                           f"marks near the middle (a digit needs {MIN_INK_SHARE:.0%}); "
+                           + NO_DIGIT_HINT, "cluttered")
+    # small groups close to the digit's box belong to it (a 5's detached bar, a broken stroke)
+    r0, c0, r1, c1 = best["bbox"]
+    pad = 0.25 * max(r1 - r0, c1 - c0)
+    keep = [best["label"]]
+    for g in groups:
+        if g is best or g["border"] or g["mass"] < 0.03 * best["mass"]:
+            continue
+        q0, p0, q1, p1 = g["bbox"]
+        if q0 >= r0 - pad and q1 <= r1 + pad and p0 >= c0 - pad and p1 <= c1 + pad:
+            keep.append(g["label"])
+    near = ndimage.binary_dilation(mask, iterations=gap)
+    glabels, _ = ndimage.label(near, structure=np.ones((3, 3)))
+    digit = np.isin(glabels, keep) & mask
+    if not drawn:
+        _check_surroundings(digit, ink, sigma, lines, gray)
+    return digit
+
+
+def surroundings(digit: np.ndarray, ink: np.ndarray, sigma: float, lines: np.ndarray,
+                 gray: np.ndarray | None = None) -> dict:
+    """How a candidate digit stands on its paper, in a window of 1.5x its box around it.
+
+    ``snr``: the strokes' median ink over the noise of the ink next to them (robust sigma);
+    ``share``: the candidate's share of all faint ink (ruled lines removed) in the window;
+    ``paper``: median grey level next to the strokes (``None`` without ``gray``).
+    """
+    ys, xs = np.nonzero(digit)
+    r0, r1, c0, c1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    p = int(0.5 * max(r1 - r0, c1 - c0))
+    win = (slice(max(0, r0 - p), r1 + p), slice(max(0, c0 - p), c1 + p))
+    own = ndimage.binary_dilation(digit, iterations=2)[win]
+    inkw = ink[win]
+    faint = (inkw > max(3.0 * sigma, 0.03)) & ~ndimage.binary_dilation(lines[win], iterations=2)
+    total = float(inkw[faint].sum())
+    share = float(inkw[faint & own].sum()) / total if total > 0 else 1.0
+    beside = ~ndimage.binary_dilation(own, iterations=3)
+    rest = inkw[beside] if beside.any() else inkw.ravel()
+    noise = 1.4826 * float(np.median(np.abs(rest - np.median(rest))))
+    snr = float(np.median(ink[digit])) / (noise + 0.005)
+    paper = float(np.median(gray[win][beside])) if gray is not None and beside.any() else None
+    return {"snr": snr, "share": share, "paper": paper}
+
+
+def _check_surroundings(digit, ink, sigma, lines, gray) -> None:
+    """A photo's candidate must be clear strokes on light paper, alone in its neighbourhood."""
+    s = surroundings(digit, ink, sigma, lines, gray)
+    if s["snr"] < MIN_SNR:
+        raise NoDigitError(f"No digit found: the strongest marks are faint (ink {s['snr']:.0f}x the "
+                           f"noise next to them; a written digit gives at least {MIN_SNR:.0f}x); "
+                           "write with a darker pen and " + NO_DIGIT_HINT, "faint")
+    if s["paper"] is not None and s["paper"] < MIN_PAPER:
+        raise NoDigitError(f"No digit found: the marks are not on light paper (the background next "
+                           f"to them is {s['paper']:.0%} bright; paper gives at least {MIN_PAPER:.0%}); "
+                           + NO_DIGIT_HINT, "dark-background")
+    if s["share"] < MIN_LOCAL_SHARE:
+        raise NoDigitError(f"No digit found: the best candidate holds only {s['share']:.0%} of the marks "
+                           f"around it (a digit on paper stands alone: at least {MIN_LOCAL_SHARE:.0%}); "
+                           + NO_DIGIT_HINT, "cluttered")
+
+
 def preprocess_digit(image) -> np.ndarray:
     """Turn a drawn or photographed digit into an MNIST-like float32 (28, 28) in [0, 1].
 
     Accepts a PIL image or a numpy array (H, W), (H, W, 3) or (H, W, 4),
     uint8 or float.  Steps: RGBA is resolved against its transparency
     (strokes on a transparent canvas are read from alpha); grey conversion;
-    a smooth background (paper, lighting gradient) is fitted and removed;
-    polarity is chosen so ink is bright on black; the noise floor is
+    the background (paper, lighting gradient, for photos also a table strip or a
+    shadow) is removed; polarity is chosen so ink is bright on black; the digit
+    is isolated (``isolate_digit``: the largest compact group of strokes near the
+    middle, without ruled lines or marks at the border); its noise floor is
     subtracted softly (anti-aliased edges survive) and small specks dropped;
     the ink is cropped, resized to fit 20x20 keeping its aspect ratio, and
     pasted into a 28x28 frame with its centre of mass at (14, 14).
 
-    Raises ValueError with a readable message for blank images or images
-    smaller than 8 pixels on a side.
+    Raises ValueError with a readable message for blank images, pictures in
+    which no digit can be isolated, or images smaller than 8 pixels on a side.
     """
-    arr = _to_float_array(image)
-    ink, sigma = _ink_map(arr)
+    arr = _to_float_array(image, PHOTO_WORK_SIDE)
+    ink, sigma, drawn = _ink_map(arr)
+    if drawn and math.ceil(max(arr.shape[:2]) / WORK_SIDE) > 1:   # drawings: as before, at WORK_SIDE
+        arr = _to_float_array(image, WORK_SIDE)
+        ink, sigma, drawn = _ink_map(arr)
 
     peak_raw = float(ink.max())
     if peak_raw < max(6.0 * sigma, 0.06):
-        raise ValueError("No ink found: the image looks blank (no visible strokes).")
+        if not drawn and sigma > TEXTURED:
+            raise NoDigitError("No digit found: the picture is all texture, nothing stands out as pen "
+                               "strokes; " + NO_DIGIT_HINT, "texture")
+        raise NoDigitError("No ink found: the image looks blank (no visible strokes).", "blank")
+    gray = None
+    if not drawn:
+        gray = _luma(arr[..., :3]) if arr.ndim == 3 else arr
+    digit = isolate_digit(ink, sigma, drawn, gray)
+    region = ndimage.binary_dilation(digit, iterations=2)
+    ink = np.where(region, ink, 0.0).astype(np.float32)
+    peak_raw = float(ink.max())
     floor = 3.0 * sigma
     strong = ink > 0.5 * peak_raw
     peak = max(float(np.median(ink[strong])), floor + 1e-3)

@@ -153,8 +153,10 @@ def explain_upload(path, target_choice="predicted", channel=None, layer=None):
     img = load_image(path, max_side=1024)
     try:
         digit = preprocess_digit(np.asarray(img))
-    except ValueError as exc:
-        raise ValueError(f"Could not find a digit in this photo: {exc}") from None
+    except ValueError as exc:  # "No digit found: ..." already says it; others get the context
+        msg = str(exc)
+        raise ValueError(msg if msg.startswith("No digit found") else
+                         f"Could not find a digit in this photo: {msg}") from None
     return explain_array(digit, target_choice, channel, source="upload", layer=layer)
 
 
