@@ -287,21 +287,24 @@ def _photo_ink(gray: np.ndarray) -> tuple[np.ndarray, float]:
     # ink darkens the paper by a factor: relative to the local paper, a stroke in a shadow is as
     # strong as in the light (scaled so that white paper, 0.85, keeps the difference)
     dark = (paper - gray) * (PAPER_WHITE / np.maximum(paper, 0.2))
-    bright = gray - ndimage.grey_opening(smooth, size=(size, size))
-    out = []
-    for d in (dark, bright):
+
+    def centred(d):
         med = float(np.median(d))
-        sig = 1.4826 * float(np.median(np.abs(d - med)))
-        out.append((np.clip(d - med, 0.0, None), sig))
-    (dk, s_dk), (br, s_br) = out
+        return np.clip(d - med, 0.0, None), 1.4826 * float(np.median(np.abs(d - med)))
+
+    dk, s_dk = centred(dark)
     mass_dk = float(np.clip(dk - 4 * s_dk, 0, None).sum())
-    mass_br = float(np.clip(br - 4 * s_br, 0, None).sum())
-    if mass_dk == mass_br == 0.0:
-        raise ValueError("No ink found: the image looks blank (no visible strokes).")
     h, w = gray.shape
-    paper = float(np.median(gray[h // 4: h - h // 4, w // 4: w - w // 4]))
-    if paper < DARK_PAPER and mass_br > mass_dk:          # light strokes on a dark board
-        return br.astype(np.float32), s_br
+    if float(np.median(gray[h // 4: h - h // 4, w // 4: w - w // 4])) < DARK_PAPER:
+        br, s_br = centred(gray - ndimage.grey_opening(smooth, size=(size, size)))
+        mass_br = float(np.clip(br - 4 * s_br, 0, None).sum())
+        if mass_br > mass_dk:                              # light strokes on a dark board
+            return br.astype(np.float32), s_br
+    if mass_dk == 0.0:
+        if s_dk > TEXTURED:
+            raise NoDigitError("No digit found: the picture is all texture, nothing stands out as pen "
+                               "strokes; " + NO_DIGIT_HINT, "texture")
+        raise NoDigitError("No ink found: the image looks blank (no visible strokes).", "blank")
     return dk.astype(np.float32), s_dk
 
 
@@ -380,17 +383,29 @@ def _remove_lines(mask: np.ndarray, ink: np.ndarray | None = None) -> np.ndarray
     ys, xs = np.nonzero(mask)
     found = []                               # (angle, cos, sin, band pixel indices, longest run)
     seen = []                                # (angle, signed distance of the line to the middle)
+    by_col = np.argsort(xs, kind="stable")
+    xs_sorted = xs[by_col]                   # (ys is sorted already: np.nonzero is row-major)
     for ang, dist in zip(peak_angles, peak_dists):      # strongest first
         c, s = math.cos(ang), math.sin(ang)
-        dd = xs * c + ys * s - dist
-        near = np.flatnonzero(np.abs(dd) <= 4.0)
+        # only the pixels in the rows (columns) the line can pass through, +-4 px
+        if abs(s) > abs(c):                  # near-horizontal: y = (dist - x cos) / sin
+            ends = sorted(((dist - c * x) / s for x in (0, w - 1)))
+            pad = 4.0 / abs(s) + 1
+            idx = np.arange(*np.searchsorted(ys, [ends[0] - pad, ends[1] + pad]))
+        else:
+            ends = sorted(((dist - s * y) / c for y in (0, h - 1)))
+            pad = 4.0 / abs(c) + 1
+            idx = by_col[slice(*np.searchsorted(xs_sorted, [ends[0] - pad, ends[1] + pad]))]
+        dd = xs[idx] * c + ys[idx] * s - dist
+        keep = np.abs(dd) <= 4.0
+        near, dd = idx[keep], dd[keep]
         if len(near) < 0.5 * min_len:
             continue
-        centre = float(np.median(dd[near]))
-        lo, hi = np.percentile(dd[near], [10, 90])
+        centre = float(np.median(dd))
+        lo, hi = np.percentile(dd, [10, 90])
         half = float(np.clip(max(hi - centre, centre - lo) + 0.5, 1.5, 3.5))   # the line's half width
         mid = (w - 1) / 2 * c + (h - 1) / 2 * s - dist - centre   # where it passes the middle
-        band = near[np.abs(dd[near] - centre) <= half]
+        band = near[np.abs(dd - centre) <= half]
         # votes from scattered texture (a table strip) are not a line: measure the longest
         # stretch along the line whose gaps are at most LINE_GAP pixels
         t = np.unique(np.rint(ys[band] * c - xs[band] * s).astype(int))
