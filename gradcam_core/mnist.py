@@ -8,6 +8,11 @@ the app shows those held-out digits.
 Preprocessing (``preprocess_digit``) turns an arbitrary picture of one digit
 into what MNIST looks like: bright ink on black, the digit scaled to fit a
 20x20 box and placed in a 28x28 frame with its centre of mass at (14, 14).
+For phone photos the digit is first isolated as a person sees it
+(``isolate_digit``): the largest compact group of strokes near the middle of
+the sheet, not a table strip, ruled lines or a fingertip at the border; when
+there is none, a ``NoDigitError`` (a ValueError) says what to do.  The seeded
+field set ``tests/field_digits`` (``tools/make_field_digits.py``) measures it.
 """
 
 from __future__ import annotations
@@ -35,13 +40,16 @@ CLEAN_SIGMA = 0.003      # background noise below this: a canvas or a clean scan
 TEXTURED = 0.04          # a photo's ink noise above this: texture (fur, foliage), not blank paper
 PAPER_WHITE = 0.85       # photos: ink is measured relative to the local paper, scaled to this
 DARK_PAPER = 0.4         # a photo whose middle is darker than this may hold light strokes
-LINE_MIN_LENGTH = 0.45   # straight runs of ink at least this long are ruled lines / edges
+# ruled / squared lines and sheet edges (``_remove_lines``)
+LINE_MIN_LENGTH = 0.45   # a ruling's lines run at least this long ...
+LINE_GAP = 8             # ... with gaps of at most this many pixels (at the working size)
 LINE_MAX_TILT = 15.0     # ... within this many degrees of horizontal or vertical
 RULING_SPREAD = 2.5      # lines of one ruling differ by at most this many degrees (perspective)
 LONE_LINE = 0.8          # a line outside a ruling must cross this share of the picture
-LINE_GAP = 8            # ... with gaps of at most this many pixels (at the working size)
-LINE_INK_RATIO = 1.25    # ... and not much darker than the line's median peak ink: a stroke on it
-LINE_THIN_SHARE = 0.3    # ... and mostly thin (no ink on both sides): then removed
+LINE_THIN_SHARE = 0.3    # a line is removed only if this share of it is thin (no ink on both sides)
+LINE_INK_RATIO = 1.25    # pixels darker than this x the line's usual peak ink are a pen stroke on it
+# the digit among the remaining marks (``isolate_digit``)
+EDGE_MARKS = 0.02         # photos: more marks than this share, all at the border: "marks at the edges"
 SPECK = 5e-5             # photos: ink components smaller than this share of the picture are specks
 GROUP_GAP = 0.02         # strokes closer than this belong to one group (a broken 4, a 5's bar)
 MIN_DIGIT = 0.06         # the digit's box must be at least this big ...
@@ -520,7 +528,6 @@ def isolate_digit(ink: np.ndarray, sigma: float, drawn: bool = False,
     For drawings (``drawn``) a group touching the border is still taken when it is all there is.
     """
     h, w = ink.shape
-    short = min(h, w)
     thr = max(4.0 * sigma, 0.035)
     if drawn:
         top = float(ink.max())
@@ -535,6 +542,7 @@ def isolate_digit(ink: np.ndarray, sigma: float, drawn: bool = False,
         lines = ndimage.binary_dilation(lines) & (ink <= ndimage.maximum_filter(np.where(lines, ink, 0), 3)
                                                    * LINE_INK_RATIO)
     mask &= ~lines
+    marks = int(mask.sum())
     if not drawn:   # marks touching the picture's border: table, fingertip, paper edge, line ends
         from skimage.segmentation import clear_border
 
@@ -550,6 +558,9 @@ def isolate_digit(ink: np.ndarray, sigma: float, drawn: bool = False,
     min_area = max(4, int(1e-4 * h * w))
     groups = [g for g in groups if g["area"] >= min_area]
     if not groups:
+        if marks >= EDGE_MARKS * h * w:
+            raise NoDigitError("No digit found: the only marks are at the picture's edges (a table, a "
+                               "finger, the paper's edge), none near the middle; " + NO_DIGIT_HINT, "edges")
         if lines.any():
             raise NoDigitError("No digit found: only the paper's ruled lines are visible; write a digit "
                                "and " + NO_DIGIT_HINT, "blank")

@@ -247,6 +247,13 @@ def test_no_digit_messages_say_what_failed_and_what_to_do():
     with pytest.raises(ValueError, match="(?i)blank"):
         mnist.preprocess_digit(_paper())
 
+    # an empty sheet on a textured table: the marks are all at the edge
+    table = _paper()
+    table[:, :70] = 0.3 + 0.3 * ndimage.gaussian_filter(np.random.default_rng(2).standard_normal((480, 70)), 1.0)
+    with pytest.raises(ValueError) as e:
+        mnist.preprocess_digit(table)
+    assert e.value.reason == "edges" and "edges" in str(e.value) and "blank" not in str(e.value)
+
     # a mark too small to be a digit
     tiny = _paper()
     tiny[235:245, 175:185] = 0.1
