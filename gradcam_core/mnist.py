@@ -566,9 +566,9 @@ def isolate_digit(ink: np.ndarray, sigma: float, drawn: bool = False,
                                "and " + NO_DIGIT_HINT, "blank")
         raise NoDigitError("No ink found: the image looks blank (no visible strokes).", "blank")
 
-    def ok(g, allow_border=False):
-        return ((allow_border or not g["border"]) and MIN_DIGIT <= g["extent"] <= MAX_DIGIT
-                and g["stroke_ratio"] <= MAX_STROKE_RATIO)
+    def ok(g, allow_border=False):     # (a drawing may fill its canvas: no upper size there)
+        return ((allow_border or not g["border"]) and MIN_DIGIT <= g["extent"]
+                and (drawn or g["extent"] <= MAX_DIGIT) and g["stroke_ratio"] <= MAX_STROKE_RATIO)
 
     def score(g):
         return g["mass"] * math.exp(-(g["distance"] / CENTRE_SCALE) ** 2)

@@ -299,3 +299,18 @@ def test_clean_drawings_are_unchanged():
     diffs = [np.abs(mnist.preprocess_digit(_as_sketch(images[i], corners[k % 5])) - ref["out"][k] / 255.0).max()
              for k, i in enumerate(ref["idx"])]
     assert max(diffs) < 0.06, diffs
+
+
+@pytest.mark.parametrize("mode", ["RGBA-transparent", "RGBA", "RGB"])
+def test_a_drawing_that_fills_its_canvas_and_touches_the_edges_is_still_read(model, mode):
+    """Sketch-pad drawings keep the drawing rules: no border clearing, no upper size limit."""
+    bg = {"RGBA-transparent": (0, 0, 0, 0), "RGBA": (255, 255, 255, 255), "RGB": (255, 255, 255)}[mode]
+    canvas = Image.new(mode[:4], (280, 280), bg)
+    ink = (0, 0, 0, 255) if mode.startswith("RGBA") else (0, 0, 0)
+    ImageDraw.Draw(canvas).line([(2, 8), (277, 8), (120, 279)], fill=ink, width=18, joint="curve")
+    out = mnist.preprocess_digit(canvas)
+    total = out.sum()
+    r = (out.sum(1) * np.arange(28)).sum() / total
+    c = (out.sum(0) * np.arange(28)).sum() / total
+    assert abs(r - 14) <= 1 and abs(c - 14) <= 1 and out.max() > 0.9
+    assert _read(model, out) == 7
