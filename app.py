@@ -34,22 +34,25 @@ def build_app(concurrency: int = 2, join_url=None) -> gr.Blocks:
             gr.Markdown(GRADCAM_OVERVIEW)
         if join_url is not None:
             join.build(join_url, demo)
+        # the page's query string (a deep link), read in the browser: without one, no server call
+        query = gr.Textbox(visible=False)
         with gr.Tabs() as tabs:
             with gr.Tab("MNIST · LeNet", id="mnist"):
                 mnist_tab.build(demo, concurrency_limit=concurrency)
             with gr.Tab("ImageNet", id="imagenet"):
-                imagenet_tab.build(demo, concurrency_limit=concurrency)
+                imagenet_tab.build(demo, concurrency_limit=concurrency, query=query)
             with gr.Tab("Shortcuts", id="spurious") as shortcuts:
-                spurious_tab.build(demo, concurrency_limit=concurrency, tab=shortcuts)
-        demo.load(_tab_from_link, None, tabs, api_name="select_tab_from_link", queue=False)
+                spurious_tab.build(demo, concurrency_limit=concurrency, tab=shortcuts, query=query)
+        demo.load(None, None, query, js=serving.LINK_QUERY_JS, api_name="read_link", queue=False)
+        query.change(_tab_from_link, query, tabs, api_name="select_tab_from_link", queue=False)
         # a browser that leaves: its slow job still running stops at its next batch (serving.py)
         demo.unload(serving.mark_closed)
     return demo
 
 
-def _tab_from_link(request: gr.Request):
+def _tab_from_link(query: str | None):
     """A deep link opens on its own tab (?tab=mnist|imagenet|spurious)."""
-    tab = dict(request.query_params).get("tab") if request is not None else None
+    tab = serving.LinkRequest(query).query_params.get("tab")
     return gr.Tabs(selected=tab) if tab in {"mnist", "imagenet", "spurious"} else gr.skip()
 
 

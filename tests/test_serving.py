@@ -119,19 +119,29 @@ def test_class_names_are_searched_not_inlined(served):
 def test_shortcuts_tab_is_computed_when_opened_not_at_page_load(served):
     demo, _, client = served
     deps = _deps_by_api(demo)
-    opened = deps["/spurious_open"]
-    assert any(t[1] == "select" for t in opened.targets)
-    from_link = deps["/spurious_open_from_link"]
-    assert any(t[1] == "load" for t in from_link.targets)
-    # no other page-load event writes into the Shortcuts tab
-    spurious_ids = {b._id for b in from_link.outputs}
-    for fn in demo.fns.values():
-        if fn is not from_link and any(t[1] == "load" for t in fn.targets):
-            assert not spurious_ids & {b._id for b in fn.outputs}, fn.api_name
-    # page load without a link to the tab: nothing is computed (images stay empty)
-    out = client.predict(api_name="/spurious_open_from_link")
-    images = [o for o in out if isinstance(o, dict) and "url" in o]
-    assert images == []
+    assert any(t[1] == "select" for t in deps["/spurious_open"].targets)
+    # a deep link is read in the browser: the only page-load event is js-only (no server call)
+    loads = [fn for fn in demo.fns.values() if any(t[1] == "load" for t in fn.targets)]
+    server_loads = sorted(fn.api_name for fn in loads if fn.fn is not None)
+    assert server_loads == ["imagenet_refresh_models", "mnist_initial"], server_loads
+    spurious_ids = {b._id for b in deps["/spurious_open"].outputs}
+    for fn in loads:
+        assert not spurious_ids & {b._id for b in fn.outputs}, fn.api_name
+    # the link handlers compute only for their own tab
+    out = client.predict("?tab=mnist&digit=3", api_name="/spurious_open_from_link")
+    assert [o for o in out if isinstance(o, dict) and "url" in o] == []
+    out = client.predict("?tab=spurious", api_name="/spurious_open_from_link")
+    assert sum(isinstance(o, dict) and str(o.get("url", "")).startswith("data:image/png") for o in out) >= 2
+
+
+def test_link_handlers_read_the_query_string():
+    from gradcam_core.ui.serving import LinkRequest
+
+    assert LinkRequest("?tab=imagenet&photo=ex:a.jpg&alpha=0.3").query_params == {
+        "tab": "imagenet", "photo": "ex:a.jpg", "alpha": "0.3"}
+    assert LinkRequest("").query_params == {} and LinkRequest(None).query_params == {}
+    assert app._tab_from_link("?tab=spurious").selected == "spurious"
+    assert not isinstance(app._tab_from_link("?tab=nowhere"), gr.Tabs)
 
 
 def test_session_state_is_a_small_key(served):
@@ -209,3 +219,44 @@ def test_slow_loop_really_stops(monkeypatch):
         cam(torch.rand(1, 1, 28, 28), target=3)
     assert len(calls) == 2 and calls[-1] < 1.0
     assert np.isfinite(calls).all()
+
+
+class _Holder:
+    """The two attributes of Gradio's StateHolder that forget_closed_sessions uses."""
+
+    def __init__(self, sids, last_used):
+        import threading
+
+        self.session_data = {sid: object() for sid in sids}
+        self.time_last_used = dict(last_used)
+        self.lock = threading.Lock()
+
+
+def test_closed_sessions_are_forgotten_after_the_grace_period(monkeypatch):
+    import datetime
+    import time
+
+    now_wall = datetime.datetime.now()
+    old = now_wall - datetime.timedelta(seconds=2 * serving.SESSION_GRACE + 10)
+    gone, back, open_ = ("g-" + uuid.uuid4().hex, "b-" + uuid.uuid4().hex, "o-" + uuid.uuid4().hex)
+    holder = _Holder([gone, back, open_], {gone: old, back: now_wall, open_: old})
+    monkeypatch.setitem(serving._holders, id(holder), holder)
+    for sid in (gone, back):
+        serving.mark_closed(_Req(sid))
+    later = time.monotonic() + serving.SESSION_GRACE + 1
+    assert serving.forget_closed_sessions(now=time.monotonic()) == 0 or serving.SESSION_GRACE == 0
+    dropped = serving.forget_closed_sessions(now=later)
+    assert dropped == 1
+    assert gone not in holder.session_data          # left long ago, unused since: forgotten
+    assert back in holder.session_data              # left, but came back and was used: kept
+    assert open_ in holder.session_data             # never left: kept
+
+
+def test_a_phone_that_comes_back_is_not_cancelled():
+    req = _Req("s-" + uuid.uuid4().hex)
+    serving.mark_closed(req)            # left once (camera app, sleep)…
+    cb = serving.progress_callback(None, req)   # …came back and asked for new work
+    cb(0.5, "still here")               # not cancelled
+    serving.mark_closed(req)            # leaves again while the work runs
+    with pytest.raises(serving.Cancelled):
+        cb(0.6, "gone")

@@ -23,7 +23,7 @@ from ..models import REGISTRY, default_model_key
 from . import trust
 from .common import ResultImage, scroll_js, user_errors
 from .kept import KeptResults
-from .serving import SLOW, SLOW_LIMIT, progress_callback
+from .serving import SLOW, SLOW_LIMIT, LinkRequest, progress_callback
 
 CONCURRENCY = "imagenet"  # model runs: at most `concurrency_limit` at once, whatever the model
 RENDER_CONCURRENCY = "imagenet-render"  # re-drawing only: never waits behind a long Score-CAM
@@ -294,6 +294,11 @@ def explain_from_link(request: gr.Request, progress=gr.Progress()):
     return inputs + list(outs)
 
 
+def explain_from_query(query, progress=gr.Progress()):
+    """:func:`explain_from_link` for the page's query string."""
+    return explain_from_link(LinkRequest(query), progress=progress)
+
+
 def _model_note(model_key: str | None) -> str:
     """One line on the selected model: what it is, or why it cannot run here."""
     spec = svc.get_spec(model_key)
@@ -385,8 +390,10 @@ def _credits_markdown(entries) -> str:
     return "\n".join(lines)
 
 
-def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
-    """Add the ImageNet tab's contents inside the current ``gr.Tab``."""
+def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None = None) -> None:
+    """Add the ImageNet tab's contents inside the current ``gr.Tab``. ``query``: a hidden box that
+    receives the page's query string (see serving.LINK_QUERY_JS); without it, links are read at
+    page load."""
     default = default_model_key()
     spec = REGISTRY[default]
     entries = svc.examples_by_category()
@@ -528,8 +535,11 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
         None, link_query, link_box, api_name="imagenet_copy_link",
         js="""(q) => { const u = window.location.origin + window.location.pathname + (q || '');
                        try { navigator.clipboard.writeText(u); } catch (e) {} return u; }""")
-    demo.load(explain_from_link, None, [photo] + [model, layer, method, target, target2, norm, cmap, alpha]
-              + explain_outputs, api_name="imagenet_from_link", **run)
+    link_outputs = [photo] + [model, layer, method, target, target2, norm, cmap, alpha] + explain_outputs
+    if query is not None:  # the page's query string, read in the browser: only a link calls the server
+        query.change(explain_from_query, query, link_outputs, api_name="imagenet_from_link", **run)
+    else:
+        demo.load(explain_from_link, None, link_outputs, api_name="imagenet_from_link", **run)
     gr.api(find_classes, api_name="imagenet_find_classes", **draw)
     gr.api(list_models, api_name="imagenet_models", **draw)
     demo.load(refresh_models, model, [model, model_note, unavailable_md], api_name="imagenet_refresh_models",

@@ -7,11 +7,15 @@ responses, and stopping work for browsers that have left.
 - Responses are gzip-compressed (Starlette's middleware, which leaves the server-sent event
   streams alone, so queue updates still arrive as they happen).
 - When a browser leaves, Gradio drops its queued jobs; a slow job already running checks
-  :func:`cancel_check` between batches and stops.
+  :func:`cancel_check` between batches and stops. What Gradio keeps of a closed session (its
+  copy of the page config and of every result shown) is dropped after :data:`SESSION_GRACE`.
 """
 from __future__ import annotations
 
+import datetime
+import os
 import threading
+import time
 from collections import OrderedDict
 
 import gradio as gr
@@ -36,36 +40,101 @@ class Cancelled(Exception):
 
 
 _MAX_REMEMBERED = 20_000
-_closed: OrderedDict[str, None] = OrderedDict()
+_closed: OrderedDict[str, float] = OrderedDict()  # session → when its browser left
 _lock = threading.Lock()
+_holders: dict[int, object] = {}  # Gradio's per-app session stores seen so far (one per app)
+
+#: Seconds a closed session's data stays on the server (``GRADCAM_SESSION_GRACE``; default 15 min).
+#: Gradio keeps it for an hour at 1–3 MB a session (its copy of the page config and of every
+#: result shown); a phone that comes back within this time (from its camera app, or sleep)
+#: finds its session as it left it.
+SESSION_GRACE = float(os.environ.get("GRADCAM_SESSION_GRACE", "900") or 0)
 
 
 def mark_closed(request: gr.Request | None = None) -> None:
-    """``demo.unload`` handler: remember that this browser session has gone (bounded memory)."""
+    """``demo.unload`` handler: remember that this browser session has gone (bounded memory), and
+    forget the sessions whose browser left more than :data:`SESSION_GRACE` seconds ago."""
     sid = getattr(request, "session_hash", None)
     if not sid:
         return
+    holder = getattr(getattr(getattr(request, "request", None), "app", None), "state_holder", None)
     with _lock:
-        _closed[sid] = None
+        _closed[sid] = time.monotonic()
+        _closed.move_to_end(sid)
         while len(_closed) > _MAX_REMEMBERED:
             _closed.popitem(last=False)
+        if holder is not None and id(holder) not in _holders:
+            _holders[id(holder)] = holder
+            _start_sweeper()
+    forget_closed_sessions()
 
 
-def is_closed(session_hash: str | None) -> bool:
+def forget_closed_sessions(now: float | None = None) -> int:
+    """Drop Gradio's data of sessions closed more than SESSION_GRACE seconds ago and not used
+    since (``StateHolder.session_data`` holds it; Gradio itself only drops it past 10 000
+    sessions). Returns how many were dropped."""
+    now = time.monotonic() if now is None else now
+    cutoff_wall = datetime.datetime.now() - datetime.timedelta(seconds=SESSION_GRACE)
     with _lock:
-        return bool(session_hash) and session_hash in _closed
+        due = [sid for sid, t in _closed.items() if now - t >= SESSION_GRACE]
+        holders = list(_holders.values())
+    dropped = 0
+    for holder in holders:
+        data = getattr(holder, "session_data", None)
+        used = getattr(holder, "time_last_used", {})
+        lock = getattr(holder, "lock", None)
+        if data is None or lock is None:
+            continue
+        with lock:
+            for sid in due:
+                last = used.get(sid)
+                if sid in data and (last is None or last <= cutoff_wall):
+                    del data[sid]
+                    used.pop(sid, None)
+                    dropped += 1
+    return dropped
+
+
+def _start_sweeper() -> None:
+    """Once per process: forget expired sessions every minute, even when nobody leaves."""
+    global _sweeper
+    if _sweeper is not None:
+        return
+
+    def loop():
+        while True:
+            time.sleep(max(1.0, min(60.0, SESSION_GRACE / 2 or 60.0)))
+            try:
+                forget_closed_sessions()
+            except Exception:  # noqa: BLE001 - housekeeping must never take the server down
+                pass
+
+    _sweeper = threading.Thread(target=loop, name="forget-closed-sessions", daemon=True)
+    _sweeper.start()
+
+
+_sweeper: threading.Thread | None = None
+
+
+def closed_at(session_hash: str | None) -> float | None:
+    """When the browser of this session last left (``time.monotonic()``), or None."""
+    with _lock:
+        return _closed.get(session_hash) if session_hash else None
 
 
 def cancel_check(request: gr.Request | None):
     """A function to call between batches of slow work: raises :class:`Cancelled` once the
-    session that asked for the work has closed. ``None`` when there is no session (API calls
-    without one never get cancelled)."""
+    browser that asked for the work has left *after* asking (a phone that left and came back
+    keeps its session id, and its new requests run). ``None`` when there is no session (API
+    calls without one never get cancelled)."""
     sid = getattr(request, "session_hash", None)
     if not sid:
         return None
+    started = time.monotonic()
 
     def check() -> None:
-        if is_closed(sid):
+        left = closed_at(sid)
+        if left is not None and left >= started:
             raise Cancelled(f"session {sid} closed")
 
     return check
@@ -91,3 +160,18 @@ def progress_callback(progress=None, request: gr.Request | None = None):
 
     cb.is_progress_callback = True
     return cb
+
+
+#: js for ``demo.load(None, None, query_box, js=LINK_QUERY_JS)``: the page's query string goes into
+#: a hidden box, whose ``.change`` runs the deep-link handlers. A page opened without a link never
+#: calls them, so Gradio builds no per-session copies of their outputs.
+LINK_QUERY_JS = "() => window.location.search || ''"
+
+
+class LinkRequest:
+    """A deep link's parameters where a handler expects ``request.query_params``."""
+
+    def __init__(self, query: str | None):
+        from urllib.parse import parse_qsl
+
+        self.query_params = dict(parse_qsl((query or "").lstrip("?"), keep_blank_values=False))

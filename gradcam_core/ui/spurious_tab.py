@@ -13,6 +13,7 @@ import gradio as gr
 from .. import spurious as S
 from ..steps import build_steps
 from .common import ResultImage, scroll_js, step_sections, step_values, user_errors
+from .serving import LinkRequest
 
 CONCURRENCY = "spurious"
 #: a held-out digit on which the contrast is easy to see (the page works for any of the 1000)
@@ -174,7 +175,7 @@ def _card_steps_fn(experiment: str, which: str):
 # ----------------------------------------------------------------------------- layout
 
 
-def _first_view_events(demo: gr.Blocks, tab: gr.Tab | None, jobs: list, common: dict) -> None:
+def _first_view_events(demo: gr.Blocks, tab: gr.Tab | None, query, jobs: list, common: dict) -> None:
     """One event computes the tab's whole first view, once per page: on the first opening of the
     tab, or at page load when the link points at this tab (``?tab=spurious``)."""
     opened = gr.State(False)
@@ -193,13 +194,16 @@ def _first_view_events(demo: gr.Blocks, tab: gr.Tab | None, jobs: list, common: 
                 gr.Warning(str(exc))
         return out
 
-    def first_view_if_linked(request: gr.Request, is_open, *values):
-        linked = request is not None and dict(request.query_params).get("tab") == "spurious"
-        return first_view(is_open, *values) if linked or tab is None else {opened: False}
+    def first_view_if_linked(query, is_open, *values):
+        linked = LinkRequest(query).query_params.get("tab") == "spurious"
+        return first_view(is_open, *values) if linked else {opened: is_open}
 
     if tab is not None:
         tab.select(first_view, inputs, outputs, api_name="spurious_open", **common)
-    demo.load(first_view_if_linked, inputs, outputs, api_name="spurious_open_from_link", **common)
+    if query is not None:  # the page's query string, read in the browser: only a link calls the server
+        query.change(first_view_if_linked, [query] + inputs, outputs, api_name="spurious_open_from_link", **common)
+    elif tab is None:
+        demo.load(first_view, inputs, outputs, api_name="spurious_open_from_link", **common)
 
 
 def _steps_block(title: str, elem_id: str):
@@ -212,7 +216,8 @@ def _steps_block(title: str, elem_id: str):
     return outs + [acc]
 
 
-def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None) -> None:
+def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None,
+          query: gr.Textbox | None = None) -> None:
     """Add the Shortcuts tab's contents inside the current ``gr.Tab``. Its first view is computed
     when ``tab`` is first opened (or at page load for a link to this tab; without ``tab``, at page
     load), not for every visitor of the page."""
@@ -344,4 +349,4 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None
             jobs.append((fn, c["inputs"], outs))
 
     if jobs:
-        _first_view_events(demo, tab, jobs, common)
+        _first_view_events(demo, tab, query, jobs, common)
