@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import difflib
 import json
 import os
 import re
@@ -73,6 +72,8 @@ class Backend:
     default_layer: str
     input_shape: tuple[int, int, int]  # (C, H, W)
     prepare: Callable[[Path], tuple[object, np.ndarray]] = field(repr=False)  # path -> ((1,C,H,W), display)
+    dataset: str = "ImageNet"  # names the class list in messages
+    layer_labels: dict[str, tuple[str, ...]] | None = None  # labels people see in the app's layer picker
 
 
 def _imagenet_backend(key: str) -> Backend:
@@ -94,8 +95,11 @@ def _imagenet_backend(key: str) -> Backend:
         return x, np.asarray(spec.display_image(img))
 
     h, w = spec.input_size
+    from .imagenet import layer_label
+
+    labels = {l.name: (l.label, layer_label(spec, l.name)) for l in spec.layers}
     return Backend(key, spec.title, model, list(spec.categories), spec.layer_names, spec.default_layer,
-                   (3, h, w), prepare)
+                   (3, h, w), prepare, layer_labels=labels)
 
 
 def _lenet_backend() -> Backend:
@@ -116,8 +120,11 @@ def _lenet_backend() -> Backend:
             raise ImageError(f"no digit found in this image ({e})") from None
         return to_tensor(digit), (np.clip(digit, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
+    from .method_texts import LENET_LAYERS as TEXT_LAYERS, lenet_layer_label
+
+    labels = {n: (lenet_layer_label(n),) for n in LENET_LAYERS if n in TEXT_LAYERS}
     return Backend(LENET_KEY, "LeNet (MNIST)", model, list(CLASSES), list(LENET_LAYERS), LENET_LAYER,
-                   (1, FRAME, FRAME), prepare)
+                   (1, FRAME, FRAME), prepare, dataset="MNIST", layer_labels=labels)
 
 
 def _model_keys() -> list[str]:
@@ -139,83 +146,44 @@ def load_backend(key: str) -> Backend:
 # --------------------------------------------------------------------------- option values
 
 
-def _method_key(s: str) -> str:
-    return re.sub(r"[^a-z0-9+]", "", s.lower()).replace("plusplus", "++").replace("pp", "++")
+# The one parser of each kind is in gradcam_core.inputs (shared with the app's UI and API);
+# here its ValueError becomes a UsageError (exit code 2).
+
+
+def _usage(parse, *args, **kwargs):
+    try:
+        return parse(*args, **kwargs)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def resolve_method(name: str) -> str:
     """The METHODS key for a name given loosely ('gradcam++', 'Score-CAM', 'eigencam')."""
+    from .inputs import parse_method
     from .methods import METHODS
 
-    if name in METHODS:
-        return name
-    table = {_method_key(k): k for k in METHODS}
-    table.update({_method_key(k).replace("cam", ""): k for k in METHODS if _method_key(k) != "counterfactual"})
-    found = table.get(_method_key(name))
-    if found is None:
-        raise UsageError(f"unknown method {name!r}; choose from: {', '.join(METHODS)}")
-    return found
+    return _usage(parse_method, name, list(METHODS))
 
 
 def resolve_layer(backend: Backend, name: str | None) -> str:
-    if name is None:
-        return backend.default_layer
-    if name in backend.layers:
-        return name
-    modules = dict(backend.model.named_modules())
-    if name and name in modules:
-        _probe_layer(backend, name)  # any real module is allowed, if it yields a feature map
-        return name
-    close = difflib.get_close_matches(name, list(modules), n=3)
-    hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    raise UsageError(f"unknown layer {name!r} for {backend.key}{hint}; choose from: {', '.join(backend.layers)} "
-                     "(or any module name of the model that outputs a feature map)")
+    from .inputs import parse_layer
 
-
-def _probe_layer(backend: Backend, name: str) -> None:
-    """One forward + backward on a blank input: does this layer give a usable (N, K, h, w) map?"""
-    import torch
-
-    from .engine import GradCAM
-
-    try:
-        GradCAM(backend.model, name)(torch.zeros((1, *backend.input_shape)), target=0)
-    except ValueError as e:
-        raise UsageError(f"layer {name!r} cannot be used: {e} Layers that work: {', '.join(backend.layers)}") from None
+    labels = backend.layer_labels or {}
+    return _usage(parse_layer, name, [(n, labels.get(n, ())) for n in backend.layers], backend.default_layer,
+                  backend.title, model=backend.model, input_shape=backend.input_shape)
 
 
 def resolve_target(backend: Backend, s: str) -> int | None:
     """None for 'auto' (each image's predicted class), else a class index."""
-    s = s.strip()
-    n = len(backend.categories)
-    if s.lower() in ("auto", "predicted", "pred", "top1", ""):
-        return None
-    if re.fullmatch(r"[+-]?\d+", s):
-        t = int(s)
-        if not 0 <= t < n:
-            raise UsageError(f"target {t} is out of range for {backend.key}: choose auto, an index 0 to {n - 1}, "
-                             "or a class name")
-        return t
-    norm = lambda v: re.sub(r"[\s_]+", " ", v.strip().casefold())  # noqa: E731
-    hits = [i for i, c in enumerate(backend.categories) if norm(c) == norm(s)]
-    if len(hits) == 1:
-        return hits[0]
-    if len(hits) > 1:
-        raise UsageError(f"target {s!r} names {len(hits)} classes of {backend.key}; give the index instead: "
-                         + ", ".join(f"{i} ({backend.categories[i]})" for i in hits))
-    close = difflib.get_close_matches(norm(s), [norm(c) for c in backend.categories], n=5, cutoff=0.6)
-    names = close or backend.categories[:10]
-    word = "similar class names" if close else "class names are e.g."
-    raise UsageError(f"unknown target {s!r} for {backend.key}; choose auto, an index 0 to {n - 1}, or a class name "
-                     f"({word}: {', '.join(repr(c) for c in names)})")
+    from .inputs import parse_target
+
+    return _usage(parse_target, s, backend.categories, backend.dataset)
 
 
-def _check_cmap(name: str) -> None:
-    import matplotlib
+def _check_cmap(name: str) -> str:
+    from .inputs import parse_cmap
 
-    if name not in matplotlib.colormaps:
-        common = ["jet", "turbo", "viridis", "inferno", "magma", "plasma", "hot", "gray"]
-        raise UsageError(f"unknown colour map {name!r}; choose a matplotlib colour map, e.g.: {', '.join(common)}")
+    return _usage(parse_cmap, name)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -416,10 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "a class index, or a class name (default: auto)")
     ex.add_argument("--out", default="gradcam_output", metavar="DIR", help="output folder (default: gradcam_output)")
     ex.add_argument("--batch-size", type=int, default=8, metavar="N", help="images per forward pass (default: 8)")
-    ex.add_argument("--norm", choices=["max", "minmax"], default="max",
+    ex.add_argument("--norm", default="max",
                     help="map normalisation for the PNGs: max (0 stays 0) or minmax (default: max)")
     ex.add_argument("--cmap", default="jet", help="matplotlib colour map for heat map and overlay (default: jet)")
-    ex.add_argument("--alpha", type=float, default=0.5, help="heat map opacity in the overlay, 0..1 (default: 0.5)")
+    ex.add_argument("--alpha", default=0.5, help="heat map opacity in the overlay, 0..1 (default: 0.5)")
     ex.add_argument("--recursive", "-r", action="store_true", help="also look into sub-folders")
     ex.add_argument("--threads", type=int, default=None, metavar="N",
                     help="CPU threads for torch (default: torch's choice, usually one per core; "
@@ -463,8 +431,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
             raise UsageError(f"--batch-size must be at least 1, not {args.batch_size}")
         if args.threads is not None and args.threads < 1:
             raise UsageError(f"--threads must be at least 1, not {args.threads}")
-        if not 0.0 <= args.alpha <= 1.0:
-            raise UsageError(f"--alpha must be between 0 and 1, not {args.alpha}")
+        from .inputs import parse_alpha, parse_norm
+
+        args.alpha, args.norm = _usage(parse_alpha, args.alpha), _usage(parse_norm, args.norm)
         _check_cmap(args.cmap)
         method = resolve_method(args.method)  # before loading a model: cheap checks first
         backend = load_backend(args.model or default_model_key())

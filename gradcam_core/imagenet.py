@@ -17,7 +17,6 @@ example is instant the second time.  Uploaded photos are never kept.
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import os
@@ -35,15 +34,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import render
+from . import inputs, render
 from . import weights as W
-from .engine import CAMResult, GradCAM
+from .engine import CAMResult
 from .images import ImageError, load_image
 from .make_examples import CATEGORY_ORDER, load_manifest
 from . import methods as _methods
+from .guided import guided_image
 from .methods import METHODS, ScoreCAM, make_cam
 from .models import REGISTRY, ModelSpec, ModelUnavailableError, default_model_key, imagenet_categories
-from .postprocess import normalize, normalize_max, upsample
+from .postprocess import normalize, upsample
 from .method_texts import fill, method_text
 from .steps import Step, build_steps
 
@@ -90,9 +90,8 @@ __all__ = [
     "attribution_note",
 ]
 
-GUIDED = "Guided Grad-CAM"
-NORMS = {"max": "max (0 stays 0)", "minmax": "min–max (fill the scale)"}
-CMAPS = ["jet", "turbo", "inferno", "viridis", "magma", "gray"]
+GUIDED = _methods.GuidedGradCAM.name
+NORMS, CMAPS = inputs.NORMS, inputs.CMAPS
 MAX_SIDE = 1024  # photos are downscaled to this before anything else
 SCORE_CAM_EXACT = "Score-CAM (exact)"
 #: Masked inputs per forward inside Score-CAM, and its default channel subset ("Score-CAM" keeps
@@ -204,52 +203,17 @@ def categories() -> list[str]:
     return _categories
 
 
-def _guided_module():
-    """The Guided Grad-CAM module, or None if it cannot be imported."""
-    try:
-        from . import guided
-    except ImportError:
-        return None
-    return guided
-
-
 def method_names() -> list[str]:
-    """Every CAM method of the engine, plus Guided Grad-CAM when it is installed."""
-    names = list(METHODS)
-    if _guided_module() is not None:
-        names.append(GUIDED)
-    return names
+    """Every registered CAM method (Guided Grad-CAM included)."""
+    return list(METHODS)
 
 
 def _check_method(method: str) -> str:
-    method = "Grad-CAM" if method in (None, "") else str(method)
-    if method not in method_names():
-        raise ValueError(f"Unknown method {method!r}; choose one of: {', '.join(method_names())}.")
-    return method
+    return inputs.parse_method(method, method_names())
 
 
-def _check_norm(norm: str) -> str:
-    norm = "max" if norm in (None, "") else str(norm).replace("-", "").replace("–", "").lower()
-    if norm not in NORMS:
-        raise ValueError(f"Unknown normalisation {norm!r}; choose 'max' or 'minmax'.")
-    return norm
-
-
-def _check_cmap(cmap: str) -> str:
-    cmap = "jet" if cmap in (None, "") else str(cmap)
-    if cmap not in CMAPS:
-        raise ValueError(f"Unknown colormap {cmap!r}; choose one of: {', '.join(CMAPS)}.")
-    return cmap
-
-
-def _check_alpha(alpha) -> float:
-    try:
-        a = float(0.5 if alpha is None else alpha)
-    except (TypeError, ValueError):
-        raise ValueError(f"Opacity must be a number between 0 and 1, not {alpha!r}.") from None
-    if not 0.0 <= a <= 1.0 or a != a:
-        raise ValueError(f"Opacity must be between 0 and 1, not {a:g}.")
-    return a
+# the one parser of each kind lives in gradcam_core.inputs (shared with the CLI)
+_check_norm, _check_cmap, _check_alpha = inputs.parse_norm, inputs.parse_cmap, inputs.parse_alpha
 
 
 # --------------------------------------------------------------------------- models and layers
@@ -314,7 +278,10 @@ def _load(spec: ModelSpec) -> torch.nn.Module:
 
 
 def layer_label(spec: ModelSpec, name: str) -> str:
-    info = spec.layer(name)
+    try:
+        info = spec.layer(name)
+    except KeyError:  # a module outside the picker (accepted when it outputs a feature map)
+        return name
     short = info.label.split(" (")[0]
     h, w = info.size
     return f"{short} · {h}×{w}"
@@ -327,16 +294,12 @@ def layer_choices(model_key: str) -> list[tuple[str, str]]:
 
 
 def _check_layer(spec: ModelSpec, layer: str | None) -> str:
-    if layer in (None, ""):
-        return spec.default_layer
-    layer = str(layer)
-    if layer in spec.layer_names:
-        return layer
-    for l in spec.layers:  # also accept the label shown in the picker
-        if layer in (l.label, layer_label(spec, l.name)):
-            return l.name
-    raise ValueError(f"{spec.title} has no layer {layer!r} in the picker; choose one of: "
-                     f"{', '.join(spec.layer_names)}.")
+    """See :func:`gradcam_core.inputs.parse_layer` (the model is loaded only for a name outside the picker)."""
+    picker = [(l.name, (l.label, layer_label(spec, l.name))) for l in spec.layers]
+    if layer in (None, "") or any(str(layer).strip() in (n, *labels) for n, labels in picker):
+        return inputs.parse_layer(layer, picker, spec.default_layer, spec.title)
+    return inputs.parse_layer(layer, picker, spec.default_layer, spec.title, model=_load(spec),
+                              input_shape=(3, *spec.input_size))
 
 
 # --------------------------------------------------------------------------- classes
@@ -355,50 +318,14 @@ def find_classes(query: str | None, limit: int | None = None) -> list[tuple[int,
     An empty query lists all 1000.  Whole-word matches come first ("cat" → "tiger cat" before
     "catamaran").
     """
-    cats = categories()
-    q = (query or "").strip().lower()
-    m = re.match(r"^(\d+)\s*(?:·.*)?$", q)
-    if m:
-        i = int(m.group(1))
-        return [(i, cats[i])] if 0 <= i < len(cats) else []
-    if not q:
-        hits = list(enumerate(cats))
-    else:
-        word = re.compile(r"\b" + re.escape(q) + r"\b")
-        hits = [(i, c) for i, c in enumerate(cats) if q in c.lower()]
-        hits.sort(key=lambda ic: (word.search(ic[1].lower()) is None, ic[0]))
+    hits = inputs.find_classes(query, categories())
     return hits[:limit] if limit else hits
 
 
 def parse_class(value: Any) -> int | None:
     """A target from the UI or the API: None/"predicted" → None; 207, "207", "207 · golden
-    retriever" or an unambiguous part of a name → 207."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, np.integer)):
-        i = int(value)
-    else:
-        text = str(value).strip()
-        if text.lower() in ("", "predicted", "none", "-", "—"):
-            return None
-        m = re.match(r"^(\d+)(?:\s*·.*)?$", text)
-        if m:
-            i = int(m.group(1))
-        else:
-            cats = categories()
-            exact = [j for j, c in enumerate(cats) if c.lower() == text.lower()]
-            hits = exact or [j for j, _ in find_classes(text)]
-            if len(hits) == 1:
-                i = hits[0]
-            elif not hits:
-                raise ValueError(f"No ImageNet class matches {text!r}; type part of a name, e.g. 'retriever'.")
-            else:
-                some = ", ".join(class_label(j) for j in hits[:6])
-                raise ValueError(f"{text!r} matches {len(hits)} classes ({some}{' …' if len(hits) > 6 else ''}); "
-                                 "pick one.")
-    if not 0 <= i < len(categories()):
-        raise ValueError(f"Class {i} does not exist: ImageNet classes go from 0 to {len(categories()) - 1}.")
-    return i
+    retriever" or an unambiguous part of a name → 207 (see :func:`gradcam_core.inputs.parse_target`)."""
+    return inputs.parse_target(value, categories(), "ImageNet")
 
 
 def _label_key(index: int) -> str:
@@ -413,11 +340,11 @@ def load_photo(src: Any) -> Image.Image:
     """A path, bytes, data: URL, PIL image or array → RGB PIL (downscaled); ImageError otherwise."""
     if src is None or (isinstance(src, str) and not src.strip()):
         raise ImageError("Upload a photo, take one with the camera, paste one, or pick an example first.")
-    if isinstance(src, str) and src.startswith("data:"):
+    if inputs.is_data_url(src):
         try:
-            src = base64.b64decode(src.split(",", 1)[1], validate=False)
-        except (IndexError, ValueError):
-            raise ImageError("could not read this image (the data: URL is damaged)") from None
+            src = inputs.data_url_bytes(src)
+        except ValueError as e:
+            raise ImageError(str(e)) from None
     return load_image(src, max_side=MAX_SIDE)
 
 
@@ -731,8 +658,6 @@ def _steps(expl: Explanation) -> dict[str, Step]:
     v = expl.views[0]
     steps = build_steps(v.result, expl.image, max_channels=STEPS_MAX_CHANNELS, cmap=expl.cmap, norm=expl.norm,
                         alpha=expl.alpha, class_name=v.name)
-    if expl.method not in ("Grad-CAM", GUIDED):
-        steps.pop("average", None)  # plain gradient averaging is Grad-CAM's own weighting
     if v.guided_backprop is not None:
         steps["guided_backprop"] = Step(
             "guided_backprop", "9 · Guided backpropagation", v.guided_backprop,
@@ -816,11 +741,12 @@ class TooSlowError(ValueError):
 
 
 class _TimeGuard:
-    """A Score-CAM progress callback: passes ``progress(fraction, text)`` on and, with a ``limit``
-    (seconds), extrapolates the total time after each batch and stops the run (TooSlowError) if
-    it would exceed the limit.  ScoreCAM tells it the plan (forwards, kept, channels) first."""
+    """A Score-CAM progress callback ``(done, total)``: passes ``progress(fraction, text)`` on and,
+    with a ``limit`` (seconds; None or 0: never stops), extrapolates the total time after each batch
+    and stops the run (TooSlowError) if it would exceed the limit.  ScoreCAM tells it the plan
+    (forwards, kept, channels) first."""
 
-    def __init__(self, progress: Callable | None, limit: float | None, what: str, method: str):
+    def __init__(self, progress: Callable | None, limit: float | None, what: str, method: str = "Score-CAM"):
         self.progress, self.limit, self.what, self.method = progress, limit, what, method
         self.forwards = self.kept = self.channels = None
         self.start = time.perf_counter()
@@ -829,9 +755,10 @@ class _TimeGuard:
         self.forwards, self.kept, self.channels = int(forwards), int(kept), int(channels)
         self.start = time.perf_counter()
 
-    def __call__(self, fraction: float, text: str) -> None:
+    def __call__(self, done: int, total: int) -> None:
+        fraction = done / total
         if self.progress is not None:
-            self.progress(fraction, text)
+            self.progress(fraction, _methods.progress_text(done, total, self.kept or 0, self.channels or 0))
         if not self.limit or not 0 < fraction < 1:
             return
         estimate = (time.perf_counter() - self.start) / fraction
@@ -853,32 +780,18 @@ class _TimeGuard:
         )
 
 
-def _time_guard(progress: Callable | None, limit: float | None, what: str, method: str = "Score-CAM") -> _TimeGuard:
-    """The progress callback for a Score-CAM run (see :class:`_TimeGuard`); ``limit`` None or 0:
-    never stops."""
-    return _TimeGuard(progress, limit, what, method)
-
-
 def _run_model(spec: ModelSpec, model, x: torch.Tensor, layer: str, method: str, targets: list[int | None],
                progress: Callable | None, time_limit: float | None = None,
                ) -> tuple[list[CAMResult], list[tuple[np.ndarray, np.ndarray]] | None]:
-    """One forward pass → one CAMResult per target (Guided Grad-CAM adds one guided pass for all)."""
-    if method == GUIDED:
-        guided = _guided_module()
-        results = GradCAM(model, layer).explain_many(x, targets)
-        tt = torch.cat([r.targets for r in results])
-        gb = guided.guided_backprop(model, x.expand(len(results), -1, -1, -1), tt)  # one guided pass
-        images = []
-        for i, r in enumerate(results):
-            mask = normalize_max(upsample(r.cam, r.input_size))[0]
-            images.append((guided.guided_image(gb[i]), guided.guided_image(gb[i] * mask[None])))
-        return results, images
-    kwargs = {}
-    if issubclass(METHODS[method], ScoreCAM):  # "Score-CAM" (top channels) and "Score-CAM (exact)"
-        guard = _time_guard(progress, time_limit, f"{layer} of {spec.title}", method)
-        kwargs = {"batch_size": SCORE_CAM_BATCH, "progress": guard, "on_plan": guard.plan}
-    cam = make_cam(method, model, layer, **kwargs)
-    return cam.explain_many(x, targets), None
+    """One forward pass → one CAMResult per target, and the guided images (guided backprop, Guided
+    Grad-CAM) of each when the method gives them (None otherwise)."""
+    guard = _TimeGuard(progress, time_limit, f"{layer} of {spec.title}", method)  # used by Score-CAM only
+    cam = make_cam(method, model, layer, batch_size=SCORE_CAM_BATCH, progress=guard, on_plan=guard.plan)
+    results = cam.explain_many(x, targets)
+    if "guided_backprop" not in results[0].extras:
+        return results, None
+    return results, [(guided_image(r.extras["guided_backprop"][0]), guided_image(r.extras["guided_gradcam"][0]))
+                     for r in results]
 
 
 def explain_photo(
@@ -962,11 +875,11 @@ def explain_photo(
 
 def explain_source(src: Any, *args, **kwargs) -> Explanation:
     """:func:`explain_photo` from a path / bytes / data: URL; example photos are cached lazily."""
-    if isinstance(src, str) and src.startswith("data:"):
+    if inputs.is_data_url(src):
         try:
-            src = base64.b64decode(src.split(",", 1)[1], validate=False)
-        except (IndexError, ValueError):
-            raise ImageError("could not read this image (the data: URL is damaged)") from None
+            src = inputs.data_url_bytes(src)
+        except ValueError as e:
+            raise ImageError(str(e)) from None
     pil = load_photo(src)
     kwargs.setdefault("example", example_for(src))
     return explain_photo(pil, *args, **kwargs)
@@ -1028,8 +941,7 @@ def compare_models(
     """The same photo and class through several models (default: every available one), each on its
     default layer.  ``class_index`` None: the first model's predicted class."""
     method = _check_method(method)
-    if method == GUIDED:
-        method = "Grad-CAM"  # the comparison is about the CAM; guided backprop adds nothing here
+    method = getattr(METHODS[method], "map_method", method)  # compares maps: Guided Grad-CAM's is Grad-CAM's
     norm, cmap, alpha = _check_norm(norm), _check_cmap(cmap), _check_alpha(alpha)
     target = parse_class(class_index)
     if keys is None:

@@ -206,16 +206,18 @@ def test_lenet_reads_mnist_digits_in_both_polarities(tmp_path):
 
 
 @pytest.mark.parametrize("args, expected", [
+    # the messages of gradcam_core.inputs, the same the app's UI and API give (tests/test_inputs.py)
     (["--model", "nope"], ["unknown model 'nope'", LITE, "lenet"]),
-    (["--model", LITE, "--layer", "nope"], ["unknown layer 'nope'", "_head_act", "_blocks.14"]),
-    (["--model", LITE, "--layer", "_fc"], ["cannot be used", "_head_act"]),
-    (["--model", "lenet", "--layer", "conv9"], ["unknown layer", "conv2"]),
-    (["--model", LITE, "--method", "magic"], ["unknown method 'magic'", "Grad-CAM++", "Score-CAM"]),
-    (["--model", LITE, "--target", "kitty"], ["unknown target 'kitty'", "auto", "0 to 999"]),
+    (["--model", LITE, "--layer", "nope"], ["has no layer 'nope'", "_head_act", "_blocks.14"]),
+    (["--model", LITE, "--layer", "_fc"], ["has no layer '_fc' that can be used", "_head_act"]),
+    (["--model", "lenet", "--layer", "conv9"], ["has no layer 'conv9'", "conv2"]),
+    (["--model", LITE, "--method", "magic"], ["Unknown method 'magic'", "Grad-CAM++", "Score-CAM"]),
+    (["--model", LITE, "--target", "kitty"], ["No ImageNet class matches 'kitty'", "predicted", "0 to 999"]),
     (["--model", "lenet", "--target", "10"], ["out of range", "0 to 9"]),
-    (["--model", LITE, "--norm", "sqrt"], ["invalid choice", "max", "minmax"]),
+    (["--model", LITE, "--norm", "sqrt"], ["Unknown normalisation 'sqrt'", "max", "minmax"]),
+    (["--model", LITE, "--alpha", "2"], ["Opacity must be between 0 and 1"]),
     (["--model", LITE, "--batch-size", "0"], ["--batch-size"]),
-    (["--model", LITE, "--cmap", "nope"], ["unknown colour map", "viridis"]),
+    (["--model", LITE, "--cmap", "nope"], ["Unknown colormap 'nope'", "viridis"]),
 ])
 def test_usage_errors_exit_2_with_the_choices(args, expected, tmp_path):
     code, _, stderr = run(["explain", CAT, "--out", tmp_path / "out", *args])
