@@ -18,17 +18,15 @@ randomised — it behaves much like an edge detector — so the "Can I trust it?
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from .engine import CAMResult, GradCAM, _check_input, eval_mode
+from .engine import GradCAM, _check_input, eval_mode
 from .postprocess import normalize_max, upsample
 
-__all__ = ["GuidedResult", "GuidedGradCAM", "guided_backprop", "guided_image"]
+__all__ = ["GuidedGradCAM", "SANITY_MAPS", "guided_backprop", "guided_image"]
 
 
 class _GuidedClamp(torch.autograd.Function):
@@ -85,28 +83,34 @@ def guided_backprop(model: torch.nn.Module, x: torch.Tensor, targets: torch.Tens
     return grad.detach()
 
 
-@dataclass
-class GuidedResult:
-    cam: CAMResult  # the Grad-CAM part (every step, as usual)
-    guided_backprop: torch.Tensor  # (N, C, H, W)
-    guided_gradcam: torch.Tensor  # (N, C, H, W) = guided_backprop × upsampled, max-normalised CAM
+class GuidedGradCAM(GradCAM):
+    """Guided Grad-CAM = guided backprop × upsampled, max-normalised Grad-CAM (same target).
 
-
-class GuidedGradCAM:
-    """Guided Grad-CAM = guided backprop × upsampled Grad-CAM (same target)."""
+    A registered CAM method like the others: its map, weights and steps are Grad-CAM's; each
+    result's ``extras`` add ``guided_backprop`` and ``guided_gradcam``, both (N, C, H, W), from
+    ONE guided pass for all the targets of a call.
+    """
 
     name = "Guided Grad-CAM"
+    #: The method whose map this one shows: a comparison of maps alone runs that one instead.
+    map_method = GradCAM.name
 
-    def __init__(self, model: torch.nn.Module, layer):
-        self.model = model
-        self.gradcam = GradCAM(model, layer)
-        self.layer_name = self.gradcam.layer_name
+    def _run(self, x, pick):
+        results = super()._run(x, pick)
+        n = x.shape[0]
+        targets = torch.cat([r.targets for r in results])
+        gb = guided_backprop(self.model, x.repeat(len(results), 1, 1, 1), targets)  # one guided pass
+        for j, r in enumerate(results):
+            g = gb[j * n:(j + 1) * n]
+            mask = normalize_max(upsample(r.cam, r.input_size))  # (N, H, W) in [0, 1]
+            r.extras["guided_backprop"] = g
+            r.extras["guided_gradcam"] = g * mask[:, None]
+        return results
 
-    def __call__(self, x: torch.Tensor, target=None) -> GuidedResult:
-        cam = self.gradcam(x, target=target)
-        gb = guided_backprop(self.model, x, cam.targets)
-        mask = normalize_max(upsample(cam.cam, cam.input_size))  # (N, H, W) in [0, 1]
-        return GuidedResult(cam=cam, guided_backprop=gb, guided_gradcam=gb * mask[:, None])
+
+#: What the "Can I trust it?" panel compares under weight randomisation: the class map, the
+#: product, and guided backprop alone (the ``extras`` key of the result that holds it).
+SANITY_MAPS = (GradCAM.name, GuidedGradCAM.name, "Guided backprop")
 
 
 def guided_image(t: torch.Tensor) -> np.ndarray:

@@ -10,6 +10,7 @@ leave open, we follow it so it can serve as a test oracle):
 """
 from __future__ import annotations
 
+import inspect
 from typing import Callable, Union
 
 import torch
@@ -17,6 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .engine import BaseCAM, GradCAM, eval_mode
+from .guided import GuidedGradCAM
 
 __all__ = [
     "GradCAM",
@@ -29,6 +31,8 @@ __all__ = [
     "ScoreCAMExact",
     "top_variance_channels",
     "EigenCAM",
+    "GuidedGradCAM",
+    "progress_text",
     "METHODS",
     "make_cam",
 ]
@@ -140,8 +144,8 @@ class ScoreCAM(BaseCAM):
     and scaled by Z_all / Z_kept.
 
     The masked inputs run in batches of ``batch_size`` under ``torch.inference_mode``;
-    ``progress(fraction, text)`` is called after each batch and ``on_plan(forwards, kept,
-    channels)`` once before the first.  ``extras`` of the result: ``masked_scores`` (N, K),
+    ``progress(done, total)`` (masked forwards run so far, of all) is called after each batch and
+    ``on_plan(forwards, kept, channels)`` once before the first; see :func:`progress_text`.  ``extras`` of the result: ``masked_scores`` (N, K),
     NaN for channels that were not run, and ``kept_channels`` (N, kept), by falling variance.
     """
 
@@ -197,13 +201,19 @@ class ScoreCAM(BaseCAM):
                     kept_scores[s : s + len(idx)] = out[:, int(targets[i])].float()
                     done += len(idx)
                     if self.progress is not None:
-                        what = f"top {kept} of {k} channels" if kept < k else f"all {k} channels"
-                        self.progress(done / total, f"Score-CAM: {done}/{total} masked forwards ({what})")
+                        self.progress(done, total)
                 scores[i, keep[i]] = kept_scores
                 weights[i, keep[i]] = torch.softmax(kept_scores, dim=0)
         ctx["masked_scores"] = scores
         ctx["kept_channels"] = keep.clone()
         return weights
+
+
+def progress_text(done: int, total: int, kept: int, channels: int) -> str:
+    """Score-CAM's progress in words, from its numbers: ``progress(done, total)`` and
+    ``on_plan(total, kept, channels)``."""
+    what = f"top {kept} of {channels} channels" if kept < channels else f"all {channels} channels"
+    return f"Score-CAM: {done}/{total} masked forwards ({what})"
 
 
 class ScoreCAMExact(ScoreCAM):
@@ -245,16 +255,24 @@ class EigenCAM(BaseCAM):
 METHODS: dict[str, type[BaseCAM]] = {
     cls.name: cls
     for cls in (GradCAM, GradCAMPlusPlus, HiResCAM, XGradCAM, LayerCAM, ScoreCAM, ScoreCAMExact, EigenCAM,
-                CounterfactualCAM)
+                CounterfactualCAM, GuidedGradCAM)
 }
 
 
+def _options(cls: type[BaseCAM]) -> set[str]:
+    """The keyword options a method's constructor takes besides the model and the layer."""
+    return set(inspect.signature(cls.__init__).parameters) - {"self", "model", "layer"}
+
+
+#: Every option some registered method takes; a method that does not take one ignores it.
+_ALL_OPTIONS = set().union(*(_options(cls) for cls in METHODS.values()))
+
+
 def make_cam(method: str, model: nn.Module, layer: Union[str, nn.Module], **kwargs) -> BaseCAM:
-    """Build a CAM method by its display name (see ``METHODS``)."""
+    """Build a CAM method by its display name (see ``METHODS``).  Options of other methods (e.g.
+    Score-CAM's ``batch_size``) are ignored; an option no method knows is a TypeError."""
     if method not in METHODS:
         raise ValueError(f"Unknown CAM method {method!r}; choose one of: {', '.join(METHODS)}.")
     cls = METHODS[method]
-    if not issubclass(cls, ScoreCAM):
-        for name in ("batch_size", "progress", "max_channels", "on_plan"):
-            kwargs.pop(name, None)
-    return cls(model, layer, **kwargs)
+    own = _options(cls)
+    return cls(model, layer, **{k: v for k, v in kwargs.items() if k in own or k not in _ALL_OPTIONS})

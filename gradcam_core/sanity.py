@@ -52,6 +52,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .engine import CAMResult, GradCAM, Target, _as_targets, _check_input, eval_mode, resolve_layer
+from .guided import SANITY_MAPS, GuidedGradCAM
 from .postprocess import normalize_max, upsample
 
 __all__ = [
@@ -84,8 +85,9 @@ __all__ = [
     "MAX_STEPS",
 ]
 
-#: The maps the cascading randomisation compares (all from the same randomised copies).
-METHODS = ("Grad-CAM", "Guided Grad-CAM", "Guided backprop")
+#: The maps the cascading randomisation compares (all from the same randomised copies): the
+#: guided module's (Grad-CAM, Guided Grad-CAM, Guided backprop).
+METHODS = SANITY_MAPS
 #: What a removed pixel becomes, in the model's input space ("zero" = 0 after the model's
 #: preprocessing: black for LeNet, whose inputs are in [0, 1]; mid-grey for Lite0).
 BASELINES = ("blur", "zero", "mean")
@@ -266,29 +268,27 @@ def _explain(model: nn.Module, layer, x: torch.Tensor, targets: Target, guided: 
 
     Guided backprop comes from :mod:`gradcam_core.guided` (a thread-local torch-function
     mode: nothing is registered on the model)."""
-    if not guided:
-        return GradCAM(model, layer)(x, targets), None
-    from .guided import GuidedGradCAM
-
-    res = GuidedGradCAM(model, layer)(x, targets)
-    return res.cam, res.guided_backprop.detach()
+    res = (GuidedGradCAM if guided else GradCAM)(model, layer)(x, targets)
+    return res, res.extras.get("guided_backprop")
 
 
 # =========================================================================== maps
+#: How each compared map is made from the upsampled CAM (N, H, W) and guided backprop (N, C, H, W).
+_MAPS = dict(zip(METHODS, (
+    lambda up, gb: up,
+    lambda up, gb: (gb * up[:, None]).abs().sum(dim=1),
+    lambda up, gb: gb.abs().sum(dim=1),
+)))
+
+
 def _maps(cam: CAMResult, gb: torch.Tensor | None, methods: Sequence[str]) -> dict[str, np.ndarray]:
     """The (N, H, W) maps in [0, 1] (divided by their max: zero stays zero) of each method."""
     up = upsample(cam.cam, cam.input_size)  # (N, H, W), ReLU'd
     out: dict[str, np.ndarray] = {}
     for m in methods:
-        if m == "Grad-CAM":
-            v = up
-        elif m == "Guided backprop":
-            v = gb.abs().sum(dim=1)
-        elif m == "Guided Grad-CAM":
-            v = (gb * up[:, None]).abs().sum(dim=1)
-        else:
+        if m not in _MAPS:
             raise ValueError(f"Unknown method {m!r}; choose from {', '.join(METHODS)}.")
-        out[m] = normalize_max(v).numpy().astype(np.float32)
+        out[m] = normalize_max(_MAPS[m](up, gb)).numpy().astype(np.float32)
     return out
 
 
@@ -361,7 +361,7 @@ def cascade(
         for n in names:
             if n not in modules:
                 raise ValueError(f"Stage {name!r}: the model has no module {n!r}.")
-    guided = any(m != "Grad-CAM" for m in methods)
+    guided = any(m != GradCAM.name for m in methods)
     total = len(stage_list) + 1
 
     # the original model (shared: only temporary, thread-filtered hooks touch it)

@@ -12,7 +12,9 @@ import torch.nn.functional as F
 import torchvision
 
 from gradcam_core import normalize_max, upsample
-from gradcam_core.guided import GuidedGradCAM, guided_backprop, guided_image
+from gradcam_core.engine import GradCAM
+from gradcam_core.guided import SANITY_MAPS, GuidedGradCAM, guided_backprop, guided_image
+from gradcam_core.methods import METHODS, make_cam
 
 torch.set_num_threads(2)
 
@@ -66,14 +68,18 @@ def test_guided_gradcam_is_product_and_model_untouched(resnet):
     x = torch.randn(2, 3, 64, 64)
     before = {k: v.clone() for k, v in resnet.state_dict().items()}
     r = GuidedGradCAM(resnet, "layer4")(x, target=[3, 7])
-    mask = normalize_max(upsample(r.cam.cam, (64, 64)))
-    torch.testing.assert_close(r.guided_gradcam, r.guided_backprop * mask[:, None])
-    assert r.cam.targets.tolist() == [3, 7]
+    gb, ggc = r.extras["guided_backprop"], r.extras["guided_gradcam"]
+    mask = normalize_max(upsample(r.cam, (64, 64)))
+    torch.testing.assert_close(ggc, gb * mask[:, None])
+    assert torch.equal(gb, guided_backprop(resnet, x, torch.tensor([3, 7])))
+    assert r.targets.tolist() == [3, 7] and r.method == "Guided Grad-CAM"
+    plain = GradCAM(resnet, "layer4")(x, target=[3, 7])  # its map and weights are Grad-CAM's
+    assert torch.equal(r.cam, plain.cam) and torch.equal(r.weights, plain.weights)
     assert all(p.grad is None for p in resnet.parameters())
     assert all(not m._forward_hooks and not m._backward_hooks for m in resnet.modules())
     for k, v in resnet.state_dict().items():
         assert torch.equal(v, before[k])
-    img = guided_image(r.guided_gradcam[0])
+    img = guided_image(ggc[0])
     assert img.shape == (64, 64, 3) and img.dtype == np.uint8 and img.std() > 0
 
 
@@ -114,3 +120,16 @@ def test_other_threads_see_ordinary_relus(resnet):
         torch.testing.assert_close(got_plain[i], expected_plain[i], atol=1e-6, rtol=1e-5)
         torch.testing.assert_close(got_guided[i], expected_guided[i], atol=1e-6, rtol=1e-5)
         assert not torch.allclose(expected_plain[i], expected_guided[i])
+
+
+def test_guided_gradcam_is_a_registered_method(resnet):
+    """make_cam builds it by name like any other; one guided pass serves several targets."""
+    assert METHODS["Guided Grad-CAM"] is GuidedGradCAM and SANITY_MAPS[:2] == ("Grad-CAM", "Guided Grad-CAM")
+    x = torch.randn(1, 3, 48, 48)
+    cam = make_cam("Guided Grad-CAM", resnet, "layer4", batch_size=8, progress=print)  # Score-CAM options ignored
+    a, b = cam.explain_many(x, [3, 7])
+    for r, t in ((a, 3), (b, 7)):
+        torch.testing.assert_close(r.extras["guided_backprop"], guided_backprop(resnet, x, torch.tensor([t])))
+        mask = normalize_max(upsample(r.cam, (48, 48)))
+        assert torch.equal(r.extras["guided_gradcam"], r.extras["guided_backprop"] * mask[:, None])
+    assert not torch.equal(a.extras["guided_backprop"], b.extras["guided_backprop"])
