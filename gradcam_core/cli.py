@@ -104,11 +104,12 @@ def _imagenet_backend(key: str) -> Backend:
 
 def _lenet_backend() -> Backend:
     from .images import ImageError, load_image
-    from .lenet import CLASSES, load_lenet
+    from .lenet import CLASSES
     from .mnist import FRAME, preprocess_digit, to_tensor
+    from .models import lenet_model
 
     try:
-        model = load_lenet()
+        model = lenet_model()
     except FileNotFoundError as e:
         raise UsageError(f"model 'lenet' is not available: {e}") from None
 
@@ -120,11 +121,8 @@ def _lenet_backend() -> Backend:
             raise ImageError(f"no digit found in this image ({e})") from None
         return to_tensor(digit), (np.clip(digit, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
-    from .method_texts import LENET_LAYERS as TEXT_LAYERS, lenet_layer_label
-
-    labels = {n: (lenet_layer_label(n),) for n in LENET_LAYERS if n in TEXT_LAYERS}
     return Backend(LENET_KEY, "LeNet (MNIST)", model, list(CLASSES), list(LENET_LAYERS), LENET_LAYER,
-                   (1, FRAME, FRAME), prepare, dataset="MNIST", layer_labels=labels)
+                   (1, FRAME, FRAME), prepare, dataset="MNIST")
 
 
 def _model_keys() -> list[str]:
@@ -167,7 +165,10 @@ def resolve_method(name: str) -> str:
 
 def resolve_layer(backend: Backend, name: str | None) -> str:
     from .inputs import parse_layer
+    from .models import get_model
 
+    if backend.key == LENET_KEY:  # exactly what the MNIST tab accepts
+        return _usage(get_model(LENET_KEY).resolve_layer, name)
     labels = backend.layer_labels or {}
     return _usage(parse_layer, name, [(n, labels.get(n, ())) for n in backend.layers], backend.default_layer,
                   backend.title, model=backend.model, input_shape=backend.input_shape)
@@ -362,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Grad-CAM Explorer from the command line: explain images with class activation maps.",
         epilog="Other tools: python -m gradcam_core.weights (list/download weights), "
-               "python -m gradcam_core.train_lenet (train the MNIST LeNet).",
+               "python tools/train_lenet.py (train the MNIST LeNet).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     ex = sub.add_parser(

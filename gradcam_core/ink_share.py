@@ -99,13 +99,13 @@ _ds_lock = threading.Lock()
 
 @functools.lru_cache(maxsize=8)
 def _dataset_share(layer: str, method: str) -> DatasetInkShare:
-    from .lenet import load_lenet
     from .methods import make_cam
+    from .models import lenet_model
     from .mnist import test_digits
 
     images, _ = test_digits()
     x = torch.from_numpy(images.astype(np.float32) / 255.0)[:, None]
-    result = make_cam(method, load_lenet(), layer)(x)  # each digit's predicted class
+    result = make_cam(method, lenet_model(), layer)(x)  # each digit's predicted class
     heats = upsample(result.cam, result.input_size).numpy()
     shares = [heat_on_ink(h, d) for h, d in zip(heats, images)]
     counted = [s for s in shares if s.heat_on_ink is not None]

@@ -27,7 +27,14 @@ MNIST_STD = 0.3081
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "lenet_mnist.pt"
 
-TRAIN_COMMAND = "python -m gradcam_core.train_lenet"
+TRAIN_COMMAND = "python tools/train_lenet.py"
+#: the LeNet trained with a planted cue (the shortcut experiment, gradcam_core.spurious)
+SHORTCUT_WEIGHTS = DEFAULT_WEIGHTS.parent / "lenet_shortcut.pt"
+SHORTCUT_TRAIN_COMMAND = "python tools/train_shortcut.py"
+#: (module name, (maps, height, width)) of the layers that keep a spatial map, for one 28×28 digit
+SPATIAL_LAYERS = {"conv1": (6, 24, 24), "relu1": (6, 24, 24), "pool1": (6, 12, 12),
+                  "conv2": (16, 8, 8), "relu2": (16, 8, 8), "pool2": (16, 4, 4)}
+DEFAULT_LAYER = "relu2"  # the rectified maps, the Grad-CAM convention (see method_texts)
 
 
 class LeNet(nn.Module):

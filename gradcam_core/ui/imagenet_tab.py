@@ -60,24 +60,7 @@ SCORE_CAM_WARNING = _score_cam_warning()
 
 
 # --------------------------------------------------------------------------- helpers
-def _photo_source(photo):
-    """What the photo component sends (events run with preprocess=False, so gradio itself never
-    decodes an upload: a hostile file reaches images.load_image and gets a clear message)."""
-    if photo is None:
-        raise ValueError("Upload a photo, take one with the camera, paste one, or tap an example first.")
-    if isinstance(photo, dict):
-        if photo.get("path"):
-            return photo["path"]
-        url = photo.get("url") or ""
-        if url.startswith("data:"):
-            return url
-        raise ValueError("The photo did not arrive; please upload it again.")
-    if isinstance(photo, (str, Path)):
-        return str(photo)
-    path = getattr(photo, "path", None)
-    if path:
-        return path
-    raise ValueError("The photo did not arrive; please upload it again.")
+from ..inputs import photo_source as _photo_source  # the one photo-source parser (also the trust panels')
 
 
 #: Raw results for re-drawing (a new colour map, opacity…) without a new model run, shared by all

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import threading
 
 import gradio as gr
 import numpy as np
@@ -12,7 +11,9 @@ from ..deeplink import decode_digit, encode_digit, query_string
 from ..engine import GradCAM
 from ..images import load_image
 from ..ink_share import dataset_share, share_of_result
-from ..lenet import CLASSES, load_lenet
+from ..inputs import parse_target
+from ..lenet import CLASSES
+from ..models import get_model, lenet_model
 from ..method_texts import (LENET_DEFAULT_LAYER, LENET_LAYERS, ink_text, lenet_layer_label, lenet_layer_note,
                             lenet_zero_gradient_note)
 from ..mnist import preprocess_digit, test_digits, to_tensor
@@ -27,17 +28,10 @@ PAGE = 50
 TARGETS = ["predicted"] + CLASSES
 CONCURRENCY = "lenet"
 
-_lock = threading.Lock()
-_model = None
-
-
 def model():
-    """The shared LeNet, loaded once (never modified: the engine restores every flag)."""
-    global _model
-    with _lock:
-        if _model is None:
-            _model = load_lenet()
-        return _model
+    """The shared LeNet of the model registry, loaded once per process (never modified: the engine
+    restores every flag)."""
+    return lenet_model()
 
 
 def n_digits() -> int:
@@ -60,24 +54,13 @@ def n_pages() -> int:
 
 
 def _target(choice) -> int | None:
-    if choice in (None, "", "predicted"):
-        return None
-    try:
-        t = int(choice)
-    except (TypeError, ValueError):
-        raise ValueError(f"Target must be 'predicted' or a digit 0–9, not {choice!r}.") from None
-    if not 0 <= t <= 9:
-        raise ValueError(f"Target must be a digit 0–9, not {t}.")
-    return t
+    """The one target parser (gradcam_core.inputs), on MNIST's ten classes: the CLI's too."""
+    return parse_target(choice, CLASSES, "MNIST")
 
 
 def _layer(choice) -> str:
-    if choice in (None, ""):
-        return LAYER
-    name = str(choice).split(" ")[0]
-    if name not in LAYERS:
-        raise ValueError(f"Layer must be one of {', '.join(LAYERS)}, not {choice!r}.")
-    return name
+    """The registry LeNet's layer parser: the picker's layers, or any module with a feature map (as the CLI)."""
+    return get_model("lenet").resolve_layer(choice)
 
 
 def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, source: str = "", layer=None):

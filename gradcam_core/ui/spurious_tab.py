@@ -63,13 +63,11 @@ the model actually uses. *Shortcut learning in deep neural networks*, *Nature Ma
 
 
 def _cue_class(pos) -> int:
-    try:
-        c = int(float(pos))
-    except (TypeError, ValueError):
-        raise ValueError(f"The cue position must be a class 0–9, not {pos!r}.") from None
-    if not 0 <= c <= 9:
-        raise ValueError(f"The cue position must be a class 0–9, not {c}.")
-    return c
+    """The class whose cue square is planted: the one target parser, no 'predicted'."""
+    from ..inputs import parse_target
+    from ..lenet import CLASSES
+
+    return parse_target(pos, CLASSES, "MNIST", predicted=False, what="The cue position")
 
 
 @user_errors

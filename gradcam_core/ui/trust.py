@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,28 +62,12 @@ AGGREGATE_FILE = Path(__file__).resolve().parents[2] / "weights" / "trust_aggreg
 
 
 # =========================================================================== parsing
-def _parse_target(choice, categories: list[str] | None = None) -> int | None:
-    """'predicted' / None -> None; 3, '3', '207 · golden retriever', or an exact class name -> int."""
-    if choice is None or (isinstance(choice, str) and choice.strip().lower() in ("", "predicted", "top-1")):
-        return None
-    if isinstance(choice, (int, np.integer)) and not isinstance(choice, bool):
-        t = int(choice)
-    elif isinstance(choice, float) and choice.is_integer():
-        t = int(choice)
-    elif isinstance(choice, str):
-        m = re.match(r"\s*(\d+)\b", choice)
-        if m:
-            t = int(m.group(1))
-        elif categories and choice.strip() in categories:
-            t = categories.index(choice.strip())
-        else:
-            raise ValueError(f"Target must be 'predicted' or a class, not {choice!r}.")
-    else:
-        raise ValueError(f"Target must be 'predicted' or a class, not {choice!r}.")
-    n = len(categories) if categories else None
-    if t < 0 or (n is not None and t >= n):
-        raise ValueError(f"Target {t} is out of range (0 to {(n or 1) - 1}).")
-    return t
+def _parse_target(choice) -> int | None:
+    """A digit target for the MNIST panels: the one parser (gradcam_core.inputs), as the MNIST tab."""
+    from ..inputs import parse_target
+    from ..lenet import CLASSES
+
+    return parse_target(choice, CLASSES, "MNIST")
 
 
 def _steps(value, lo: int = 4, hi: int = sanity.MAX_STEPS) -> int:
@@ -237,15 +220,15 @@ def _digit(digit) -> np.ndarray:
 
 
 def _lenet():
-    from .mnist_tab import LAYER, model
+    from ..models import lenet_model
 
-    return model(), LAYER
+    return lenet_model(), _lenet_layer()
 
 
 def _lenet_layer() -> str:
-    from .mnist_tab import LAYER
+    from ..lenet import DEFAULT_LAYER
 
-    return LAYER
+    return DEFAULT_LAYER
 
 
 def mnist_cascade(digit, target_choice="predicted", method="Grad-CAM", seed=0, progress=None):
@@ -254,7 +237,7 @@ def mnist_cascade(digit, target_choice="predicted", method="Grad-CAM", seed=0, p
 
     d = _digit(digit)
     net, layer = _lenet()
-    cas = sanity.cascade(net, layer, to_tensor(d), _parse_target(target_choice, [str(i) for i in range(10)]),
+    cas = sanity.cascade(net, layer, to_tensor(d), _parse_target(target_choice),
                          seed=int(seed), progress=_progress_fn(progress))
     return _cascade_outputs(cas, d, _method(method), TILE_MNIST)
 
@@ -266,7 +249,7 @@ def mnist_curves(digit, target_choice="predicted", baseline="zero", steps=20, pr
     d = _digit(digit)
     net, layer = _lenet()
     x = to_tensor(d)
-    res = GradCAM(net, layer)(x, _parse_target(target_choice, [str(i) for i in range(10)]))
+    res = GradCAM(net, layer)(x, _parse_target(target_choice))
     steps, baseline = _steps(steps), _baseline(baseline)
     curves = sanity.deletion_insertion(net, x, res.targets, res.upsampled()[0].numpy(), steps=steps,
                                        baseline=baseline, logits=res.logits,
@@ -278,17 +261,7 @@ def mnist_curves(digit, target_choice="predicted", baseline="zero", steps=20, pr
 
 
 # =========================================================================== ImageNet
-def _photo_source(photo):
-    """The photo component's raw value (events run with preprocess=False, as in the ImageNet
-    tab: gradio never decodes an upload, so a hostile file gets images.load_image's message)."""
-    if photo is None:
-        raise ValueError("Upload a photo, take one with the camera, paste one, or tap an example first.")
-    if isinstance(photo, dict):
-        for key in ("path", "url"):
-            if photo.get(key):
-                return photo[key]
-        raise ValueError("The photo did not arrive; please upload it again.")
-    return getattr(photo, "path", None) or photo
+from ..inputs import photo_source as _photo_source  # the one photo-source parser (also the ImageNet tab's)
 
 
 def _spec(model_value):
@@ -306,12 +279,10 @@ def _spec(model_value):
 
 
 def _layer(spec, layer_value) -> str:
-    if layer_value in (None, ""):
-        return spec.default_layer
-    for info in spec.layers:
-        if layer_value in (info.name, info.label):
-            return info.name
-    return str(layer_value)  # any real module name also works (the engine validates it)
+    """The ImageNet tab's layer parser (names, both labels, or any module with a feature map)."""
+    from .. import imagenet as svc
+
+    return svc._check_layer(spec, layer_value)
 
 
 def _imagenet_input(image, model_value, layer_value, target_value):

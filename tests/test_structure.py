@@ -1,0 +1,104 @@
+"""The package's shape: no import cycles among gradcam_core modules, and gradio only in the UI.
+
+Read from the source with ``ast`` (every import, also those inside functions), so a cycle hidden
+behind a lazy import counts too."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "gradcam_core"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports (absolute names; ``from . import x`` counts as importing x)."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            out.add(mod)
+            out.update(f"{mod}.{a.name}" for a in node.names)  # `from . import render` imports render
+    return out
+
+
+def _graph() -> dict[str, set[str]]:
+    """module → the gradcam_core modules it imports (a package's own __init__ left out: it is
+    run before any of its modules, so it is no edge of a cycle one can fix)."""
+    files = {_module_name(p): p for p in PKG.rglob("*.py")}
+    packages = {m for m, p in files.items() if p.name == "__init__.py"}
+    return {name: {m for m in _imports(path) if m in files and m != name and m not in packages}
+            for name, path in files.items()}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, out, n = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = n[0]
+        n[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_relative_imports_resolve_to_modules():
+    mods = _imports(PKG / "ui" / "trust.py")
+    assert "gradcam_core.sanity" in mods and "gradcam_core.ui.common" in mods
+
+
+def test_no_import_cycles_among_gradcam_core_modules():
+    assert _cycles(_graph()) == []
+
+
+def test_only_the_ui_and_app_import_gradio():
+    offenders = []
+    for path in [*ROOT.glob("*.py"), *PKG.rglob("*.py")]:
+        rel = path.relative_to(ROOT).as_posix()
+        if rel == "app.py" or rel.startswith("gradcam_core/ui/"):
+            continue
+        if any(m == "gradio" or m.startswith("gradio.") for m in _imports(path)):
+            offenders.append(rel)
+    assert offenders == []
