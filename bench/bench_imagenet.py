@@ -35,7 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gradcam_core import imagenet as svc  # noqa: E402
 from gradcam_core import weights as W  # noqa: E402
-from gradcam_core.make_examples import load_manifest  # noqa: E402
+from gradcam_core.examples import load_manifest  # noqa: E402
 from gradcam_core.methods import ScoreCAM, make_cam  # noqa: E402
 from gradcam_core.models import REGISTRY  # noqa: E402
 

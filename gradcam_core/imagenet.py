@@ -38,7 +38,7 @@ from . import inputs, render
 from . import weights as W
 from .engine import CAMResult
 from .images import ImageError, load_image
-from .make_examples import CATEGORY_ORDER, load_manifest
+from .examples import CATEGORY_ORDER, load_manifest
 from . import methods as _methods
 from .guided import guided_image
 from .methods import METHODS, ScoreCAM, make_cam

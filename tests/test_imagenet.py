@@ -15,7 +15,7 @@ from gradcam_core import imagenet as I
 from gradcam_core import models as M
 from gradcam_core import weights as W
 from gradcam_core.images import ImageError
-from gradcam_core.make_examples import load_manifest
+from gradcam_core.examples import load_manifest
 from hostile import bomb_header_png
 
 LITE = "efficientnet_lite0"
@@ -285,7 +285,7 @@ def test_hostile_files_give_clear_messages(tmp_path, data, needle):
 def test_example_cache_modes(monkeypatch):
     """lazy (default): the second run of an example is a cache hit; off: never; eager: warmed up front."""
     from gradcam_core import imagenet as svc
-    from gradcam_core.make_examples import load_manifest
+    from gradcam_core.examples import load_manifest
 
     path = next(e["path"] for e in load_manifest() if e["file"].endswith("coffee_cup.jpg"))
     spec = svc.get_spec("efficientnet_lite0")

@@ -12,7 +12,7 @@ import gradio as gr  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 from gradcam_core import weights as W  # noqa: E402
-from gradcam_core.make_examples import load_manifest  # noqa: E402
+from gradcam_core.examples import load_manifest  # noqa: E402
 from gradcam_core.ui import imagenet_tab  # noqa: E402
 from gradcam_core.ui.common import CSS  # noqa: E402
 from hostile import bomb_header_png

@@ -71,7 +71,7 @@ def test_committed_weights_reach_97_percent_and_match_json(model):
 
 
 def test_load_lenet_missing_file_names_training_command(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"python -m gradcam_core\.train_lenet"):
+    with pytest.raises(FileNotFoundError, match=r"python tools/train_lenet\.py"):
         load_lenet(tmp_path / "nope.pt")
 
 
@@ -205,7 +205,7 @@ def test_training_is_seeded_and_reproducible(tmp_path):
     """Two short runs with the same seed give bit-identical weights (one epoch, offline data)."""
     import torch
 
-    from gradcam_core.train_lenet import train
+    from tools.train_lenet import train
 
     a = train(epochs=1, seed=3, out=tmp_path / "a.pt", try_download=False)
     b = train(epochs=1, seed=3, out=tmp_path / "b.pt", try_download=False)

@@ -299,7 +299,7 @@ def test_load_is_thread_safe(isolated_weights):
 
 
 def test_manifest_examples_load():
-    from gradcam_core.make_examples import load_manifest
+    from gradcam_core.examples import load_manifest
 
     entries = load_manifest()
     assert len(entries) >= 8

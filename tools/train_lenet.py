@@ -1,6 +1,6 @@
 """Train the LeNet used by the app and write weights + provenance.
 
-    python -m gradcam_core.train_lenet [--epochs N] [--seed S] [--out PATH]
+    python tools/train_lenet.py [--epochs N] [--seed S] [--out PATH]
 
 Data: first tries the full MNIST through ``torchvision.datasets.MNIST``
 (download with a short network timeout).  When that is not possible (offline,
@@ -30,8 +30,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import mnist
-from .lenet import DEFAULT_WEIGHTS, LeNet
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: python tools/train_lenet.py
+    sys.path.insert(0, str(ROOT))
+
+from gradcam_core import mnist  # noqa: E402
+from gradcam_core.lenet import DEFAULT_WEIGHTS, LeNet  # noqa: E402
 
 AUG = {"rotation_deg": 10.0, "shift_px": 2.0, "scale": (0.9, 1.1)}
 
@@ -183,7 +187,7 @@ def train(epochs: int | None = None, seed: int = 0, out: str | Path | None = Non
         "model": "LeNet (gradcam_core.lenet.LeNet); input 1x28x28 in [0,1], "
                  "normalised inside forward with mean 0.1307 / std 0.3081",
         "weights_file": out.name,
-        "command": " ".join(["python -m gradcam_core.train_lenet", *sys.argv[1:]]),
+        "command": " ".join(["python tools/train_lenet.py", *sys.argv[1:]]),
         "data_source": source,
         "n_train_digits": int(len(tr_x)),
         "n_test_digits": int(len(held_x)),

