@@ -11,11 +11,11 @@ import torch
 
 from . import render
 from .engine import CAMResult
-from .method_texts import (average_text, features_sign_text, fill, method_text, normalisation_code,
+from .method_texts import (MethodText, average_text, features_sign_text, fill, method_text, normalisation_code,
                            normalisation_equation, overlay_code, weights_sign_text, zero_gradient_text)
 from .postprocess import normalize, upsample
 
-__all__ = ["Step", "build_steps", "selected_channels", "result_numbers", "overlay_image", "STEP_ORDER"]
+__all__ = ["Step", "StepContext", "STEP_BUILDERS", "build_steps", "selected_channels", "result_numbers", "overlay_image", "STEP_ORDER"]
 
 STEP_ORDER = ["features", "gradients", "average", "weights", "weighted", "relu", "upsample", "overlay"]
 
@@ -57,15 +57,234 @@ def _marks(weights: np.ndarray, chans: np.ndarray, n: int = 3) -> dict[int, tupl
     return marks
 
 
-def _block(arr: np.ndarray, size: int) -> np.ndarray:
-    return render.enlarge(arr, size)
-
-
 def overlay_image(result: CAMResult, image: np.ndarray, *, index: int = 0, norm: str = "max",
                   alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
     """The heat map (upsampled to the input size, normalised) blended over ``image``."""
     heat = normalize(upsample(result.cam[index], result.input_size), norm).numpy()
     return render.overlay(image, heat, alpha=alpha, cmap=cmap)
+
+
+@dataclass
+class StepContext:
+    """What every step builder reads: one sample of a :class:`CAMResult` as arrays, and the
+    display choices.  Made once by :func:`build_steps`."""
+
+    result: CAMResult
+    image: np.ndarray
+    index: int
+    cmap: str
+    norm: str
+    alpha: float
+    cname: str  # the explained class's name
+    display_size: int
+    notes: dict[str, str]
+    zero_gradient_reason: str | None
+    mt: MethodText
+    act: np.ndarray  # (K, h, w)
+    grads: np.ndarray | None  # (K, h, w)
+    weights: np.ndarray  # (K,)
+    weighted: np.ndarray  # (h, w)
+    cam: np.ndarray  # (h, w)
+    chans: np.ndarray  # the channels shown in the grids
+    channel: int | None  # the channel of the averaging example (None: gradient-free)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.act.shape
+
+    @property
+    def marks(self) -> dict[int, tuple[int, int, int]]:
+        return _marks(self.weights, self.chans)
+
+    @property
+    def titles(self) -> list[str]:
+        return [f"ch {c}  {self.mt.weight_symbol}={render.format_number(self.weights[c], plus=True)}"
+                for c in self.chans]
+
+    @property
+    def cell(self) -> int:
+        return 80 if self.act.shape[1] <= 16 else 96
+
+    def para(self, key: str, text: str) -> str:
+        """``text`` plus the caller's note for step ``key``, if any."""
+        extra = self.notes.get(key)
+        return f"{text}\n\n{extra}" if extra else text
+
+
+def _features(c: StepContext) -> Step:
+    k, h, w = c.shape
+    layer = c.result.layer
+    shown = "all" if len(c.chans) == k else f"the {len(c.chans)} strongest (by weight) of"
+    n_neg = int((c.act < 0).sum())
+    return Step(
+        "features",
+        f"1 · Feature maps of {layer}",
+        render.map_grid(c.act[c.chans], cmap="viridis", titles=c.titles, cell=c.cell, highlight=c.marks,
+                        colorbar_label="activation"),
+        f"Feature maps A^k: {shown} {k} channels, {h}×{w}, one shared scale",
+        c.para("features",
+               f"The hooked layer `{layer}` turns the input into {k} feature maps of {h}×{w}; this shows {shown} "
+               f"{k}. Each map is the response of one learned filter, and each cell still stands for one place "
+               "in the input: Grad-CAM needs a layer that keeps *where*. "
+               + features_sign_text(int(c.act.size) - n_neg, n_neg, int(c.act.size)) + " "
+               "All maps share one colour scale, so a dim map really is weak. Red borders mark the channels "
+               "with the largest positive weights (step 4), blue the most negative.")
+        + "\n\n$$A^k \\in \\mathbb{R}^{h\\times w},\\quad k = 1,\\dots,K$$",
+        "feats = {}\n"
+        f"hook = model.get_submodule('{layer}').register_forward_hook(\n"
+        "    lambda m, i, out: feats.update(A=out))\n"
+        "logits = model(x)\nhook.remove()\nA = feats['A']            # (1, K, h, w)",
+    )
+
+
+def _gradients(c: StepContext) -> Step | None:
+    if c.grads is None:
+        return None
+    glim = float(np.abs(c.grads[c.chans]).max()) or 1.0
+    score = float(c.result.scores[c.index])
+    return Step(
+        "gradients",
+        "2 · Gradients of the class score",
+        render.map_grid(c.grads[c.chans], cmap="RdBu_r", signed=True, vmin=-glim, vmax=glim, titles=c.titles,
+                        cell=c.cell, highlight=c.marks, colorbar_label=f"∂y/∂A  (class {c.cname})"),
+        f"Gradients ∂y^c/∂A^k for class {c.cname}: red raises the score, blue lowers it",
+        c.para("gradients",
+               f"Backpropagate the score of class **{c.cname}** (the logit y^c = {score:.3f}, before softmax) "
+               "to the feature maps, and no further. Each number says how much the score would change "
+               "if that activation grew a little: red raises the score, blue lowers it, white is "
+               "indifferent. Colours are symmetric about zero on one shared scale.")
+        + "\n\n$$\\frac{\\partial y^c}{\\partial A^k_{ij}}$$",
+        "A = A.detach().requires_grad_()      # backward stops here\n"
+        "score = head(A)[0, c]                # layers after the hooked one\n"
+        "(dA,) = torch.autograd.grad(score, A)",
+    )
+
+
+def _average(c: StepContext) -> Step | None:
+    if c.grads is None or not c.mt.uses_average:  # plain gradient averaging is Grad-CAM's own weighting
+        return None
+    k, h, w = c.shape
+    ch = c.channel
+    g = c.grads[ch]
+    mean = float(g.mean())
+    if h * w <= 14 * 14:
+        grid = render.number_grid(g, fmt=lambda v: render.format_number(v, plus=True))
+    else:
+        grid = render.with_colorbar(render.enlarge(render.colorize_signed(g), c.display_size), -np.abs(g).max(),
+                                    np.abs(g).max(), cmap="RdBu_r", signed=True)
+    n_zero = int((g == 0).sum())
+    return Step(
+        "average",
+        f"3 · Averaging: channel {ch} becomes one weight",
+        grid,
+        f"Channel {ch}: the mean of its {h * w} gradients is α = {render.format_number(mean, plus=True)}",
+        c.para("average",
+               f"Grad-CAM squeezes each gradient map into one number, its average. Channel {ch} has "
+               f"{h * w} gradients (shown). " + zero_gradient_text(n_zero, h * w, c.zero_gradient_reason) + " "
+               f"The positive ones sum to {render.format_number(float(g[g > 0].sum()))}, "
+               f"the negative ones to {render.format_number(float(g[g < 0].sum()))}; the mean is "
+               f"**α = {render.format_number(mean, plus=True)}**.\n\n" + average_text(k, h, w))
+        + f"\n\n$$\\alpha_k^c = \\frac{{1}}{{Z}}\\sum_i\\sum_j \\frac{{\\partial y^c}}{{\\partial A^k_{{ij}}}},\\quad Z = {h}\\times{w} = {h * w}$$",
+        "alpha = dA.mean(dim=(2, 3))         # (1, K): one weight per channel\n"
+        f"alpha[0, {ch}]                       # = {mean:+.5f}",
+    )
+
+
+def _weights(c: StepContext) -> Step:
+    k = c.shape[0]
+    mt, method = c.mt, c.result.method
+    top_note = "" if k <= 32 else " (the 10 most positive and 10 most negative)"
+    w_text = fill(mt.weights_text, c.cname)
+    if c.grads is not None and mt.name not in ("HiResCAM", "LayerCAM"):
+        w_text += " " + weights_sign_text(int((c.weights > 0).sum()), k, int((c.act < 0).sum()) == 0)
+    return Step(
+        "weights",
+        "4 · Channel importance" if not mt.class_free else "4 · Channel loadings (class-free)",
+        render.bar_chart(c.weights, labels=[f"ch{i}" for i in range(k)], top=None if k <= 32 else 10, width=480,
+                         height=240, title=(f"{method} loadings (any class){top_note}" if mt.class_free
+                                            else f"{method} weights for class {c.cname}{top_note}")),
+        "One number per channel; the largest positive and negative are labelled",
+        c.para("weights", w_text + (" The chart shows the 10 most positive and the 10 most negative." if top_note else ""))
+        + f"\n\n$${mt.weights_eq}$$",
+        "order = w[0].argsort(descending=True)\nprint('largest:', order[:3].tolist(), ' smallest:', order[-3:].tolist())",
+    )
+
+
+def _weighted(c: StepContext) -> Step:
+    _, h, w = c.shape
+    mt = c.mt
+    lim = float(np.abs(c.weighted).max()) or 1.0
+    return Step(
+        "weighted",
+        f"5 · {mt.map_title}",
+        render.with_colorbar(render.enlarge(render.colorize_signed(c.weighted, limit=lim), c.display_size), -lim, lim,
+                             cmap="RdBu_r", signed=True, label=mt.map_label),
+        fill(mt.map_caption, c.cname),
+        c.para("weighted", fill(mt.map_text, c.cname) + f" It is a single {h}×{w} map.")
+        + f"\n\n$${mt.map_eq}$$",
+        mt.map_code,
+    )
+
+
+def _relu(c: StepContext) -> Step:
+    _, h, w = c.shape
+    mt, cname = c.mt, c.cname
+    cmax = float(c.cam.max())
+    return Step(
+        "relu",
+        f"6 · {mt.relu_title}",
+        render.with_colorbar(render.enlarge(render.colorize(c.cam, cmap=c.cmap, vmin=0.0, vmax=cmax or 1.0), c.display_size),
+                             0.0, cmax or 1.0, cmap=c.cmap, label="after ReLU"),
+        fill(mt.relu_caption, cname) + f" (peak {render.format_number(cmax)})",
+        c.para("relu", fill(mt.relu_text, cname) + f" The map is still at the layer's {h}×{w} resolution."
+               + (" Here it is all zero. " + fill(mt.zero_text, cname) if cmax == 0 else ""))
+        + f"\n\n$${mt.relu_eq}$$",
+        "cam = torch.relu(weighted)",
+    )
+
+
+def _upsample(c: StepContext) -> Step:
+    _, h, w = c.shape
+    H, W = c.result.input_size
+    up = upsample(c.result.cam[c.index], (H, W)).numpy()
+    umax = float(up.max())
+    return Step(
+        "upsample",
+        f"7 · Upsample {h}×{w} → {H}×{W}",
+        render.with_colorbar(render.enlarge(render.colorize(up, cmap=c.cmap, vmin=0.0, vmax=umax or 1.0), c.display_size),
+                             0.0, umax or 1.0, cmap=c.cmap, label="heat (same units)"),
+        f"Bilinear upsampling to the input size, {H}×{W}",
+        c.para("upsample",
+               f"The map is only {h}×{w}, so it is stretched to the input's {H}×{W} with bilinear interpolation. "
+               "This smooths the blocks; it adds no information. For display the map is then divided by "
+               + ("its maximum (0 stays 0)." if c.norm == "max"
+                  else "its range (min→0, max→1: even a weak map fills the scale)."))
+        + f"\n\n$$\\tilde L^c = \\mathrm{{bilinear}}(\\text{{map}}^c,\\ {H}\\times{W})$$",
+        "heat = F.interpolate(cam[:, None], size=x.shape[-2:], mode='bilinear', align_corners=False)[:, 0]\n"
+        + normalisation_code(c.norm),
+    )
+
+
+def _overlay(c: StepContext) -> Step:
+    cmap, alpha = c.cmap, c.alpha
+    return Step(
+        "overlay",
+        "8 · Overlay on the input",
+        render.enlarge(overlay_image(c.result, c.image, index=c.index, norm=c.norm, alpha=alpha, cmap=cmap), c.display_size),
+        fill(c.mt.overlay_caption, c.cname),
+        c.para("overlay",
+               f"Finally the heat map is laid over the input with the '{cmap}' colour map at opacity {alpha:g}. "
+               + fill(c.mt.overlay_text, c.cname)
+               + " It is a coarse answer to 'where?', not 'why?': the resolution is that of the hooked layer, "
+               "and a convincing picture is no proof that the model relies on those pixels.")
+        + f"\n\n$$\\text{{overlay}} = (1-a)\\, I + a\\,\\mathrm{{{cmap}}}\\big({normalisation_equation(c.norm)}\\big)$$",
+        overlay_code(cmap, alpha),
+    )
+
+
+#: One builder per step, in page order (the keys of :data:`STEP_ORDER`); a builder returns None
+#: for a step its method does not have (no gradients, or no plain averaging).
+STEP_BUILDERS = [_features, _gradients, _average, _weights, _weighted, _relu, _upsample, _overlay]
 
 
 def build_steps(
@@ -92,165 +311,24 @@ def build_steps(
     ``notes`` adds a paragraph to a step (key → Markdown), e.g. why this layer (``"features"``);
     ``zero_gradient_reason`` says why this layer's gradients are exactly zero where they are.
     """
-    notes = notes or {}
-    mt = method_text(result.method)
-    act = result.activations[index].numpy()
-    grads = None if result.gradients is None else result.gradients[index].numpy()
     weights = result.weights[index].numpy()
-    weighted = result.weighted[index].numpy()
-    cam = result.cam[index].numpy()
-    k, h, w = act.shape
-    H, W = result.input_size
-    target = int(result.targets[index])
-    cname = class_name or str(target)
-    score = float(result.scores[index])
-    chans = selected_channels(weights, max_channels)
-    marks = _marks(weights, chans)
-    titles = [f"ch {c}  {mt.weight_symbol}={render.format_number(weights[c], plus=True)}" for c in chans]
-    shown = "all" if len(chans) == k else f"the {len(chans)} strongest (by weight) of"
-    layer = result.layer
-    n_neg = int((act < 0).sum())
-    rectified = n_neg == 0
-    steps: dict[str, Step] = {}
-    cell = 80 if h <= 16 else 96
-
-    def para(key: str, text: str) -> str:
-        extra = notes.get(key)
-        return f"{text}\n\n{extra}" if extra else text
-
-    steps["features"] = Step(
-        "features",
-        f"1 · Feature maps of {layer}",
-        render.map_grid(act[chans], cmap="viridis", titles=titles, cell=cell, highlight=marks,
-                        colorbar_label="activation"),
-        f"Feature maps A^k: {shown} {k} channels, {h}×{w}, one shared scale",
-        para("features",
-             f"The hooked layer `{layer}` turns the input into {k} feature maps of {h}×{w}; this shows {shown} "
-             f"{k}. Each map is the response of one learned filter, and each cell still stands for one place "
-             "in the input: Grad-CAM needs a layer that keeps *where*. "
-             + features_sign_text(int(act.size) - n_neg, n_neg, int(act.size)) + " "
-             "All maps share one colour scale, so a dim map really is weak. Red borders mark the channels "
-             "with the largest positive weights (step 4), blue the most negative.")
-        + "\n\n$$A^k \\in \\mathbb{R}^{h\\times w},\\quad k = 1,\\dots,K$$",
-        "feats = {}\n"
-        f"hook = model.get_submodule('{layer}').register_forward_hook(\n"
-        "    lambda m, i, out: feats.update(A=out))\n"
-        "logits = model(x)\nhook.remove()\nA = feats['A']            # (1, K, h, w)",
-    )
+    grads = None if result.gradients is None else result.gradients[index].numpy()
+    k = weights.shape[0]
+    ch = None
     if grads is not None:
-        glim = float(np.abs(grads[chans]).max()) or 1.0
-        steps["gradients"] = Step(
-            "gradients",
-            "2 · Gradients of the class score",
-            render.map_grid(grads[chans], cmap="RdBu_r", signed=True, vmin=-glim, vmax=glim, titles=titles,
-                            cell=cell, highlight=marks, colorbar_label=f"∂y/∂A  (class {cname})"),
-            f"Gradients ∂y^c/∂A^k for class {cname}: red raises the score, blue lowers it",
-            para("gradients",
-                 f"Backpropagate the score of class **{cname}** (the logit y^c = {score:.3f}, before softmax) "
-                 "to the feature maps, and no further. Each number says how much the score would change "
-                 "if that activation grew a little: red raises the score, blue lowers it, white is "
-                 "indifferent. Colours are symmetric about zero on one shared scale.")
-            + "\n\n$$\\frac{\\partial y^c}{\\partial A^k_{ij}}$$",
-            "A = A.detach().requires_grad_()      # backward stops here\n"
-            "score = head(A)[0, c]                # layers after the hooked one\n"
-            "(dA,) = torch.autograd.grad(score, A)",
-        )
         ch = int(np.argmax(weights)) if channel is None else int(channel)
         if not 0 <= ch < k:
             raise ValueError(f"channel must be between 0 and {k - 1}")
-    if grads is not None and mt.uses_average:  # plain gradient averaging is Grad-CAM's own weighting
-        g = grads[ch]
-        mean = float(g.mean())
-        if h * w <= 14 * 14:
-            grid = render.number_grid(g, fmt=lambda v: render.format_number(v, plus=True))
-        else:
-            grid = render.with_colorbar(_block(render.colorize_signed(g), display_size), -np.abs(g).max(),
-                                        np.abs(g).max(), cmap="RdBu_r", signed=True)
-        n_zero = int((g == 0).sum())
-        steps["average"] = Step(
-            "average",
-            f"3 · Averaging: channel {ch} becomes one weight",
-            grid,
-            f"Channel {ch}: the mean of its {h * w} gradients is α = {render.format_number(mean, plus=True)}",
-            para("average",
-                 f"Grad-CAM squeezes each gradient map into one number, its average. Channel {ch} has "
-                 f"{h * w} gradients (shown). " + zero_gradient_text(n_zero, h * w, zero_gradient_reason) + " "
-                 f"The positive ones sum to {render.format_number(float(g[g > 0].sum()))}, "
-                 f"the negative ones to {render.format_number(float(g[g < 0].sum()))}; the mean is "
-                 f"**α = {render.format_number(mean, plus=True)}**.\n\n" + average_text(k, h, w))
-            + f"\n\n$$\\alpha_k^c = \\frac{{1}}{{Z}}\\sum_i\\sum_j \\frac{{\\partial y^c}}{{\\partial A^k_{{ij}}}},\\quad Z = {h}\\times{w} = {h * w}$$",
-            "alpha = dA.mean(dim=(2, 3))         # (1, K): one weight per channel\n"
-            f"alpha[0, {ch}]                       # = {mean:+.5f}",
-        )
-    top_note = "" if k <= 32 else " (the 10 most positive and 10 most negative)"
-    n_pos = int((weights > 0).sum())
-    w_text = fill(mt.weights_text, cname)
-    if grads is not None and mt.name not in ("HiResCAM", "LayerCAM"):
-        w_text += " " + weights_sign_text(n_pos, k, rectified)
-    steps["weights"] = Step(
-        "weights",
-        "4 · Channel importance" if not mt.class_free else "4 · Channel loadings (class-free)",
-        render.bar_chart(weights, labels=[f"ch{c}" for c in range(k)], top=None if k <= 32 else 10, width=480,
-                         height=240, title=(f"{result.method} loadings (any class){top_note}" if mt.class_free
-                                            else f"{result.method} weights for class {cname}{top_note}")),
-        "One number per channel; the largest positive and negative are labelled",
-        para("weights", w_text + (" The chart shows the 10 most positive and the 10 most negative." if top_note else ""))
-        + f"\n\n$${mt.weights_eq}$$",
-        "order = w[0].argsort(descending=True)\nprint('largest:', order[:3].tolist(), ' smallest:', order[-3:].tolist())",
+    ctx = StepContext(
+        result=result, image=image, index=index, cmap=cmap, norm=norm, alpha=alpha,
+        cname=class_name or str(int(result.targets[index])), display_size=display_size, notes=notes or {},
+        zero_gradient_reason=zero_gradient_reason, mt=method_text(result.method),
+        act=result.activations[index].numpy(), grads=grads, weights=weights,
+        weighted=result.weighted[index].numpy(), cam=result.cam[index].numpy(),
+        chans=selected_channels(weights, max_channels), channel=ch,
     )
-    lim = float(np.abs(weighted).max()) or 1.0
-    steps["weighted"] = Step(
-        "weighted",
-        f"5 · {mt.map_title}",
-        render.with_colorbar(_block(render.colorize_signed(weighted, limit=lim), display_size), -lim, lim,
-                             cmap="RdBu_r", signed=True, label=mt.map_label),
-        fill(mt.map_caption, cname),
-        para("weighted", fill(mt.map_text, cname) + f" It is a single {h}×{w} map.")
-        + f"\n\n$${mt.map_eq}$$",
-        mt.map_code,
-    )
-    cmax = float(cam.max())
-    steps["relu"] = Step(
-        "relu",
-        f"6 · {mt.relu_title}",
-        render.with_colorbar(_block(render.colorize(cam, cmap=cmap, vmin=0.0, vmax=cmax or 1.0), display_size), 0.0,
-                             cmax or 1.0, cmap=cmap, label="after ReLU"),
-        fill(mt.relu_caption, cname) + f" (peak {render.format_number(cmax)})",
-        para("relu", fill(mt.relu_text, cname) + f" The map is still at the layer's {h}×{w} resolution."
-             + (" Here it is all zero. " + fill(mt.zero_text, cname) if cmax == 0 else ""))
-        + f"\n\n$${mt.relu_eq}$$",
-        "cam = torch.relu(weighted)",
-    )
-    up = upsample(result.cam[index], (H, W)).numpy()
-    umax = float(up.max())
-    steps["upsample"] = Step(
-        "upsample",
-        f"7 · Upsample {h}×{w} → {H}×{W}",
-        render.with_colorbar(_block(render.colorize(up, cmap=cmap, vmin=0.0, vmax=umax or 1.0), display_size), 0.0,
-                             umax or 1.0, cmap=cmap, label="heat (same units)"),
-        f"Bilinear upsampling to the input size, {H}×{W}",
-        para("upsample",
-             f"The map is only {h}×{w}, so it is stretched to the input's {H}×{W} with bilinear interpolation. "
-             "This smooths the blocks; it adds no information. For display the map is then divided by "
-             + ("its maximum (0 stays 0)." if norm == "max" else "its range (min→0, max→1: even a weak map fills the scale)."))
-        + f"\n\n$$\\tilde L^c = \\mathrm{{bilinear}}(\\text{{map}}^c,\\ {H}\\times{W})$$",
-        "heat = F.interpolate(cam[:, None], size=x.shape[-2:], mode='bilinear', align_corners=False)[:, 0]\n"
-        + normalisation_code(norm),
-    )
-    steps["overlay"] = Step(
-        "overlay",
-        "8 · Overlay on the input",
-        _block(overlay_image(result, image, index=index, norm=norm, alpha=alpha, cmap=cmap), display_size),
-        fill(mt.overlay_caption, cname),
-        para("overlay",
-             f"Finally the heat map is laid over the input with the '{cmap}' colour map at opacity {alpha:g}. "
-             + fill(mt.overlay_text, cname)
-             + " It is a coarse answer to 'where?', not 'why?': the resolution is that of the hooked layer, "
-             "and a convincing picture is no proof that the model relies on those pixels.")
-        + f"\n\n$$\\text{{overlay}} = (1-a)\\, I + a\\,\\mathrm{{{cmap}}}\\big({normalisation_equation(norm)}\\big)$$",
-        overlay_code(cmap, alpha),
-    )
-    return steps
+    steps = (build(ctx) for build in STEP_BUILDERS)
+    return {s.key: s for s in steps if s is not None}
 
 
 def result_numbers(result: CAMResult, categories: list[str] | None = None, index: int = 0) -> dict:
