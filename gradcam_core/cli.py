@@ -190,10 +190,6 @@ def _check_cmap(name: str) -> str:
 # --------------------------------------------------------------------------- inputs
 
 
-def _is_hidden(p: Path) -> bool:
-    return p.name.startswith(".")
-
-
 def _within(p: Path, folder: Path | None) -> bool:
     if folder is None:
         return False

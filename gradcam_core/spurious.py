@@ -785,7 +785,6 @@ def make_card(experiment: str, photo: str | None = None, variant: str | None = N
 
 PAD = 6
 MNIST_CELL = 120
-PHOTO_CELL = 224
 OUTLINE = (0, 200, 90)
 
 

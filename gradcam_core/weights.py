@@ -90,11 +90,6 @@ def weights_filename(w: tvm.WeightsEnum) -> str:
     return w.url.rsplit("/", 1)[-1]
 
 
-def expected_path(key: str) -> Path:
-    """Where ``download`` puts the default weights of *key*."""
-    return weights_dir() / weights_filename(candidate_weights(key)[0])
-
-
 def find_weights(key: str) -> tuple[Path, tvm.WeightsEnum] | None:
     """The first weights file present for *key* (only checks that files exist)."""
     for folder in (weights_dir(), hub_checkpoints_dir()):
