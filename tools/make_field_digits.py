@@ -387,6 +387,16 @@ def make_item(k: int, digits=None) -> tuple[str, bytes, dict]:
     return name, encode(img, cond["jpeg_quality"]), {"file": name, "label": None, "kind": "blank", "conditions": cond}
 
 
+def library_versions() -> dict:
+    """The libraries whose numerics or JPEG encoder shape the bytes (same versions: same files)."""
+    import PIL
+    import scipy
+    import skimage
+
+    return {"numpy": np.__version__, "scipy": scipy.__version__, "scikit-image": skimage.__version__,
+            "pillow": PIL.__version__}
+
+
 def n_items() -> int:
     return N_DIGITS + len(NON_DIGITS) + N_BLANK
 
@@ -407,7 +417,7 @@ def build(out_dir: Path = OUT_DIR, check: bool = False) -> int:
             path.write_bytes(data)
     manifest = {"seed": SEED, "generator": "tools/make_field_digits.py", "n_digits": N_DIGITS,
                 "note": "digits are held-out MNIST digits that LeNet reads right as clean 28x28 input",
-                "items": entries}
+                "versions": library_versions(), "items": entries}
     text = json.dumps(manifest, indent=1, sort_keys=False) + "\n"
     if check:
         if (out_dir / "manifest.json").read_text(encoding="utf-8") != text:
