@@ -6,6 +6,12 @@ digit) and ResNet-sized inputs (512 channels of 7x7 -> top-16 grid, a
 (default 50).  For comparison: one matplotlib figure with imshow + colorbar
 saved to PNG (what a figure-per-step UI would pay).
 
+Then the decision the redesign asked for (issue 14, "one plotting approach"): each chart-like part
+of a step image drawn by matplotlib (Agg, the object API, no pyplot, straight to an array — the
+cheapest way to get an image out of it) against the hand-written renderer, per step image, and
+the whole MNIST answer's step images (``build_steps`` on LeNet, digit #17, Grad-CAM) with the
+parts swapped for the matplotlib ones.
+
     python bench/bench_render.py [--reps 50]
 """
 
@@ -129,6 +135,140 @@ def main(argv=None) -> None:
           f"{median_ms(mpl_figure, reps):8.3f}", flush=True)
     print(f"{'mpl':7s} {'4x4 subplots grid+colorbar -> PNG (median of %d)' % mreps:48s} "
           f"{median_ms(mpl_grid16, mreps):8.3f}", flush=True)
+
+    compare_matplotlib(reps)
+
+
+# --------------------------------------------------------------------------- matplotlib versions
+def _mpl_figure(width: int, height: int):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width / 100, height / 100), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _mpl_array(fig) -> np.ndarray:
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def mpl_bar_chart(values, labels=None, top=None, width=480, height=240, title=None, **_):
+    """The channel-importance chart in matplotlib: bars coloured by sign, a zero line, labels."""
+    v = np.nan_to_num(np.asarray(values, dtype=np.float64).ravel())
+    labs = [str(i) for i in range(v.size)] if labels is None else list(labels)
+    idx = np.arange(v.size)
+    if top is not None:
+        pos = [i for i in np.argsort(-v, kind="stable")[:top] if v[i] > 0]
+        neg = [i for i in np.argsort(v, kind="stable")[:top] if v[i] < 0]
+        idx = np.array(pos + neg[::-1], dtype=int)
+    fig = _mpl_figure(width, height)
+    ax = fig.add_axes([0.12, 0.22, 0.85, 0.66])
+    ax.bar(np.arange(len(idx)), v[idx], color=np.where(v[idx] >= 0, "#ca0020", "#0571b0"), width=0.8)
+    ax.axhline(0, color="#3c3c3c", lw=0.8)
+    ax.set_xticks(np.arange(len(idx)), [labs[i] for i in idx], fontsize=7, rotation=90)
+    ax.tick_params(labelsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return _mpl_array(fig)
+
+
+def mpl_with_colorbar(img, vmin, vmax, cmap="jet", label=None, signed=False, **_):
+    """``img`` with a matplotlib colour bar below it (same width)."""
+    import matplotlib.cm as cm
+    import matplotlib.colors as mcolors
+
+    if signed:
+        m = max(abs(vmin), abs(vmax))
+        vmin, vmax = -m, m
+    im = np.asarray(img)
+    fig = _mpl_figure(im.shape[1], 44)
+    ax = fig.add_axes([0.03, 0.6, 0.94, 0.3])
+    fig.colorbar(cm.ScalarMappable(mcolors.Normalize(vmin, vmax), cmap), cax=ax, orientation="horizontal")
+    ax.tick_params(labelsize=7)
+    if label:
+        ax.set_xlabel(label, fontsize=7, labelpad=1)
+    return np.concatenate([im, _mpl_array(fig)], axis=0)
+
+
+def mpl_map_grid(maps, cmap="viridis", vmin=None, vmax=None, signed=False, titles=None, ncols=4, cell=96,
+                 colorbar_label=None, **_):
+    """Feature maps as matplotlib subplots on one scale, with one shared colour bar."""
+    import matplotlib.cm as cm
+    import matplotlib.colors as mcolors
+
+    maps = np.asarray(maps)
+    k = maps.shape[0]
+    rows = -(-k // ncols)
+    lo = float(maps.min()) if vmin is None else vmin
+    hi = float(maps.max()) if vmax is None else vmax
+    fig = _mpl_figure(ncols * (cell + 8), rows * (cell + 22) + 50)
+    axes = fig.subplots(rows, ncols, squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if i < k:
+            ax.imshow(maps[i], cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
+            if titles:
+                ax.set_title(titles[i], fontsize=7)
+    fig.colorbar(cm.ScalarMappable(mcolors.Normalize(lo, hi), cmap), ax=axes.ravel().tolist(),
+                 orientation="horizontal", label=colorbar_label, fraction=0.04)
+    return _mpl_array(fig)
+
+
+def compare_matplotlib(reps: int) -> None:
+    """Per step image and per MNIST answer: the hand-written renderer against matplotlib."""
+    import torch
+
+    from gradcam_core import mnist
+    from gradcam_core.lenet import load_lenet
+    from gradcam_core import steps as S
+    from gradcam_core.methods import make_cam
+
+    torch.set_num_threads(1)
+    images, _ = mnist.test_digits()
+    digit = images[17]
+    result = make_cam("Grad-CAM", load_lenet(), "relu2")(mnist.to_tensor(digit))
+    steps = S.build_steps(result, digit, class_name="7")
+    mreps = max(5, min(reps, 20))
+
+    def answer():
+        return S.build_steps(result, digit, class_name="7")
+
+    swaps = {"bar_chart": mpl_bar_chart, "with_colorbar": mpl_with_colorbar, "map_grid": mpl_map_grid}
+    originals = {name: getattr(R, name) for name in swaps}
+    uses = {"features": "map_grid", "gradients": "map_grid", "weights": "bar_chart", "weighted": "with_colorbar",
+            "relu": "with_colorbar", "upsample": "with_colorbar"}
+
+    ctx = S.step_context(result, digit, class_name="7")
+    builders = {b.__name__.lstrip("_"): b for b in S.STEP_BUILDERS}
+
+    def timed_step(key):
+        return median_ms(lambda: builders[key](ctx), mreps)
+
+    print(f"\nmatplotlib (Agg, object API, to an array) vs hand-written, LeNet digit #17, Grad-CAM on relu2; "
+          f"median of {mreps}, ms")
+    print(f"{'step image':12s} {'drawn by':16s} {'hand-written':>12s} {'matplotlib':>11s} {'ratio':>7s}")
+    old_steps, new_steps = {}, {}
+    for key, part in uses.items():
+        old_steps[key] = timed_step(key)
+        setattr(R, part, swaps[part])
+        try:
+            new_steps[key] = timed_step(key)
+        finally:
+            setattr(R, part, originals[part])
+        print(f"{key:12s} {part:16s} {old_steps[key]:12.2f} {new_steps[key]:11.2f} "
+              f"{new_steps[key] / old_steps[key]:6.0f}×", flush=True)
+    old = median_ms(answer, mreps)
+    for name, fn in swaps.items():
+        setattr(R, name, fn)
+    try:
+        new = median_ms(answer, mreps)
+    finally:
+        for name, fn in originals.items():
+            setattr(R, name, fn)
+    print(f"{'whole MNIST answer (all 8 step images)':29s} {old:12.2f} {new:11.2f} {new / old:6.0f}×")
+    assert len(steps) == 8
 
 
 if __name__ == "__main__":

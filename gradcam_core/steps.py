@@ -15,7 +15,7 @@ from .method_texts import (MethodText, average_text, features_sign_text, fill, m
                            normalisation_equation, overlay_code, weights_sign_text, zero_gradient_text)
 from .postprocess import normalize, upsample
 
-__all__ = ["Step", "StepContext", "STEP_BUILDERS", "build_steps", "selected_channels", "result_numbers", "overlay_image", "STEP_ORDER"]
+__all__ = ["Step", "StepContext", "STEP_BUILDERS", "step_context", "build_steps", "selected_channels", "result_numbers", "overlay_image", "STEP_ORDER"]
 
 STEP_ORDER = ["features", "gradients", "average", "weights", "weighted", "relu", "upsample", "overlay"]
 
@@ -287,7 +287,7 @@ def _overlay(c: StepContext) -> Step:
 STEP_BUILDERS = [_features, _gradients, _average, _weights, _weighted, _relu, _upsample, _overlay]
 
 
-def build_steps(
+def step_context(
     result: CAMResult,
     image: np.ndarray,
     *,
@@ -301,16 +301,8 @@ def build_steps(
     display_size: int = 280,
     notes: dict[str, str] | None = None,
     zero_gradient_reason: str | None = None,
-) -> dict[str, Step]:
-    """Every step of ``result`` (sample ``index``) as images with explanations.
-
-    ``image`` is what the model saw, unnormalised (uint8 RGB, or a float (H, W) digit in [0, 1]).
-    ``channel`` is the channel used in the averaging example (default: the largest weight).
-    The texts that differ between methods come from :mod:`gradcam_core.method_texts` (keyed by
-    ``result.method``); the code of steps 7–8 shows the normalisation, colour map and opacity chosen.
-    ``notes`` adds a paragraph to a step (key → Markdown), e.g. why this layer (``"features"``);
-    ``zero_gradient_reason`` says why this layer's gradients are exactly zero where they are.
-    """
+) -> StepContext:
+    """What the step builders read, for sample ``index`` of ``result`` (see :func:`build_steps`)."""
     weights = result.weights[index].numpy()
     grads = None if result.gradients is None else result.gradients[index].numpy()
     k = weights.shape[0]
@@ -319,7 +311,7 @@ def build_steps(
         ch = int(np.argmax(weights)) if channel is None else int(channel)
         if not 0 <= ch < k:
             raise ValueError(f"channel must be between 0 and {k - 1}")
-    ctx = StepContext(
+    return StepContext(
         result=result, image=image, index=index, cmap=cmap, norm=norm, alpha=alpha,
         cname=class_name or str(int(result.targets[index])), display_size=display_size, notes=notes or {},
         zero_gradient_reason=zero_gradient_reason, mt=method_text(result.method),
@@ -327,6 +319,21 @@ def build_steps(
         weighted=result.weighted[index].numpy(), cam=result.cam[index].numpy(),
         chans=selected_channels(weights, max_channels), channel=ch,
     )
+
+
+def build_steps(result: CAMResult, image: np.ndarray, **options) -> dict[str, Step]:
+    """Every step of ``result`` (sample ``index``) as images with explanations, one builder of
+    :data:`STEP_BUILDERS` per step.  ``options``: the keywords of :func:`step_context` (index,
+    channel, max_channels, cmap, norm, alpha, class_name, display_size, notes, zero_gradient_reason).
+
+    ``image`` is what the model saw, unnormalised (uint8 RGB, or a float (H, W) digit in [0, 1]).
+    ``channel`` is the channel used in the averaging example (default: the largest weight).
+    The texts that differ between methods come from :mod:`gradcam_core.method_texts` (keyed by
+    ``result.method``); the code of steps 7–8 shows the normalisation, colour map and opacity chosen.
+    ``notes`` adds a paragraph to a step (key → Markdown), e.g. why this layer (``"features"``);
+    ``zero_gradient_reason`` says why this layer's gradients are exactly zero where they are.
+    """
+    ctx = step_context(result, image, **options)
     steps = (build(ctx) for build in STEP_BUILDERS)
     return {s.key: s for s in steps if s is not None}
 

@@ -297,6 +297,31 @@ def test_bar_chart_variants_do_not_crash():
         R.bar_chart([1.0, 2.0], labels=["a"])
 
 
+def _bar_runs(img):
+    """The chart's bars from left to right, as their colours ("pos" / "neg"), from pixel columns."""
+    pos = (img == np.array(R.POS_COLOR, np.uint8)).all(axis=2).any(axis=0)
+    neg = (img == np.array(R.NEG_COLOR, np.uint8)).all(axis=2).any(axis=0)
+    kinds = np.where(pos, 1, np.where(neg, -1, 0))
+    runs = [int(k) for i, k in enumerate(kinds) if k and (i == 0 or kinds[i - 1] != k)]
+    return ["pos" if k > 0 else "neg" for k in runs]
+
+
+def test_bar_chart_one_bar_per_channel_in_its_sign_colour():
+    vals = np.array([0.3, -0.2, 0.1, 0.4, -0.5, -0.05, 0.2])
+    img = R.bar_chart(vals, highlight_top=0, width=480, height=220)
+    assert _bar_runs(img) == ["pos" if v > 0 else "neg" for v in vals]
+    top = R.bar_chart(np.array([0.3, -0.2, 0.1, 0.4, -0.5, -0.05, 0.2]), top=2, highlight_top=0)
+    assert _bar_runs(top) == ["pos", "pos", "neg", "neg"]  # the 2 largest, then the 2 most negative
+
+
+def test_with_colorbar_ends_are_the_range_colours():
+    img = np.zeros((60, 200, 3), np.uint8)
+    out = R.with_colorbar(img, 0.0, 0.012, "inferno")
+    strip = out[64:66]  # the bar starts 4 px below the image, 4 px in from each side
+    assert np.array_equal(strip[0, 4], cm_rgb("inferno", 0.0))
+    assert np.array_equal(strip[0, 195], cm_rgb("inferno", 1.0))
+
+
 def test_bar_chart_highlight_outline():
     vals = np.array([0.1, 0.5, -0.2, 0.05, -0.6, 0.3])
     plain = R.bar_chart(vals, highlight_top=0)
