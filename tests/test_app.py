@@ -10,7 +10,7 @@ from gradio_client import handle_file
 from gradcam_core import GradCAM
 from gradcam_core.lenet import load_lenet
 from gradcam_core.mnist import test_digits as held_out_digits, to_tensor
-from outputs import png as _png  # noqa: E402
+from outputs import mnist_result, png as _png  # noqa: E402
 
 
 def _error_text(excinfo) -> str:
@@ -29,8 +29,8 @@ def test_api_names_are_listed(app_client):
 def test_mnist_index_endpoint_matches_engine(app_client):
     images, labels = held_out_digits()
     i = 17
-    out = app_client.predict(i, "predicted", "strongest", api_name="/mnist_explain_index")
-    label, overlay, numbers = out[0], out[1], out[2]
+    out = mnist_result(app_client, i, "predicted", "strongest")
+    label, overlay, numbers = out["label"], out["overlay"], out["numbers"]
     # the numbers are the engine's own
     x = to_tensor(images[i].astype(np.float32) / 255.0)
     ref = GradCAM(load_lenet(), "relu2")(x)  # the tab's default layer
@@ -45,9 +45,9 @@ def test_mnist_index_endpoint_matches_engine(app_client):
     ov = _png(overlay)
     assert ov.shape[0] >= 28 and ov.std() > 5  # a real picture, not a blank
     # 8 steps, each: markdown, image, code
-    steps = out[4:-1]  # (the gr.State output is not part of the API; the last is the link)
+    steps = out["steps"]
     assert len(steps) == 24
-    assert out[-1].startswith("?tab=mnist&d=")
+    assert out["link"].startswith("?tab=mnist&d=")
     for j in range(8):
         md, img, code = steps[3 * j : 3 * j + 3]
         assert md.startswith("### ") and md.count("$$") == 2, md
@@ -60,20 +60,20 @@ def test_result_images_arrive_inline_and_match_the_engine(app_client):
     says so, and the picture is the one the engine renders for this digit."""
     from gradcam_core.ui.mnist_tab import explain_index
 
-    out = app_client.predict(5, "predicted", "strongest", api_name="/mnist_explain_index")
-    assert set(out[1]) == {"url"} and out[1]["url"].startswith("data:image/png;base64,")
+    out = mnist_result(app_client, 5, "predicted", "strongest")
+    assert set(out["overlay"]) == {"url"} and out["overlay"]["url"].startswith("data:image/png;base64,")
     local = explain_index(5, "predicted", "strongest")
-    np.testing.assert_array_equal(_png(out[1]), local[1])  # lossless: the same pixels
-    np.testing.assert_array_equal(_png(out[3]), np.repeat(local[3][..., None], 3, axis=2))
+    np.testing.assert_array_equal(_png(out["overlay"]), local.overlay)  # lossless: the same pixels
+    np.testing.assert_array_equal(_png(out["seen"]), np.repeat(local.seen[..., None], 3, axis=2))
     info = app_client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/mnist_explain_index"]
     overlay_info = [r for r in info["returns"] if r["label"] == "Grad-CAM heat map"][0]
     assert overlay_info["type"]["properties"]["url"]["type"] == "string"
 
 
 def test_other_target_changes_the_map(app_client):
-    a = app_client.predict(3, "predicted", "strongest", api_name="/mnist_explain_index")[2]
+    a = mnist_result(app_client, 3, "predicted", "strongest")["numbers"]
     other = "1" if a["predicted"] != 1 else "2"
-    b = app_client.predict(3, other, "strongest", api_name="/mnist_explain_index")[2]
+    b = mnist_result(app_client, 3, other, "strongest")["numbers"]
     assert b["target"] == int(other) and b["predicted"] == a["predicted"]
     assert not np.allclose(a["weights"], b["weights"])
 
@@ -94,9 +94,9 @@ def _sketch(digit: str, tmp_path) -> dict:
 
 @pytest.mark.parametrize("digit", ["1", "7"])
 def test_drawing_endpoint_reads_an_off_centre_drawing(app_client, tmp_path, digit):
-    out = app_client.predict(_sketch(digit, tmp_path), "predicted", "strongest", api_name="/mnist_explain_drawing")
-    assert out[0]["label"] == digit
-    seen = _png(out[3])
+    out = mnist_result(app_client, _sketch(digit, tmp_path), "predicted", "strongest", api_name="mnist_explain_drawing")
+    assert out["label"]["label"] == digit
+    seen = _png(out["seen"])
     # what LeNet sees is centred: its centre of mass is near the middle
     g = seen[..., 0].astype(float)
     ys, xs = np.indices(g.shape)
@@ -115,8 +115,8 @@ def test_upload_endpoint_reads_a_photo_of_paper(app_client, tmp_path):
     base[40:240, 30:230] *= ink  # dark ink multiplies the paper
     path = tmp_path / "photo.jpg"
     Image.fromarray(base.clip(0, 255).astype(np.uint8)).convert("RGB").save(path, quality=90)
-    out = app_client.predict(handle_file(str(path)), "predicted", "strongest", api_name="/mnist_explain_upload")
-    assert out[0]["label"] == "4"
+    out = mnist_result(app_client, handle_file(str(path)), "predicted", "strongest", api_name="mnist_explain_upload")
+    assert out["label"]["label"] == "4"
 
 
 def test_grid_page_and_pick(app_client):
@@ -148,8 +148,8 @@ def test_bad_inputs_give_clear_messages_and_server_survives(app_client, tmp_path
         assert needle.lower() in msg.lower(), msg
         assert "Traceback" not in msg
     # still alive and correct
-    out = app_client.predict(0, "predicted", "strongest", api_name="/mnist_explain_index")
-    assert out[0]["label"] == str(int(held_out_digits()[1][0])) or out[0]["label"] in "0123456789"
+    out = mnist_result(app_client, 0, "predicted", "strongest")["label"]
+    assert out["label"] == str(int(held_out_digits()[1][0]))
 
 
 def test_readme_api_example_runs(app_client, tmp_path):

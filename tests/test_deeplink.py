@@ -33,27 +33,26 @@ def test_link_reopens_the_same_result():
     images, labels = held_out_digits()
     digit = images[42].astype(np.float32) / 255.0
     first = mnist_tab.explain_array(digit, "3", "5")
-    link = first[-1]
+    link = first.link
     params = {k: v[0] for k, v in parse_qs(urlparse(link).query).items()}
     assert params["tab"] == "mnist" and params["target"] == "3" and params["channel"] == "5"
     again = mnist_tab.explain_from_link(SimpleNamespace(query_params=params))
-    # inputs restored (index, target, channel, layer), then identical outputs (numbers, steps)
-    n = 4
-    assert again[1:3] == ["3", "5"] and again[3] == mnist_tab.LAYER
-    assert again[n + 2] == first[2] | {"source": "shared link"}
-    assert len(again) == n + len(first)
-    for a, b in zip(again[n + 5 :], first[5:]):  # every step's text, image and code, and the link
+    # controls restored (target, channel, layer; the index stays), then identical outputs (numbers, steps)
+    assert (again.index, again.target, again.channel, again.layer) == (None, "3", "5", mnist_tab.LAYER)
+    assert again.numbers == first.numbers | {"source": "shared link"}
+    assert len(again.steps) == len(first.steps) == 24 and again.link == first.link
+    for a, b in zip(again.steps, first.steps):  # every step's text, image and code
         if isinstance(b, np.ndarray):
             np.testing.assert_array_equal(a, b)
         else:
             assert a == b
-    np.testing.assert_array_equal(again[n + 4], first[4])  # the digit state
+    np.testing.assert_array_equal(again.digit, first.digit)  # the digit state
 
 
 def test_damaged_link_falls_back_to_digit_zero():
     out = mnist_tab.explain_from_link(SimpleNamespace(query_params={"d": "garbage", "target": "9"}))
-    assert out[0] == 0 and out[1] == "9"
-    assert out[4 + 2]["target"] == 9
+    assert out.index == 0 and out.target == "9"
+    assert out.numbers["target"] == 9
 
 
 def test_query_string_skips_empty():

@@ -298,26 +298,26 @@ def test_mnist_tab_states_this_digit_and_the_test_set(digit17):
     from gradcam_core.ui import mnist_tab
 
     out = mnist_tab.explain_index(17, "predicted", "strongest")
-    numbers = out[2]
+    numbers = out.numbers
     assert numbers["layer"] == "relu2"
     this = share_of_result(GradCAM(load_lenet(), "relu2")(to_tensor(digit17)), digit17)
     ds = dataset_share("relu2")
     hi = numbers["heat_on_ink"]
     assert hi["digit"] == pytest.approx(this.heat_on_ink) and hi["test_set"] == pytest.approx(ds.heat_on_ink)
-    overlay_md = out[5 + 3 * 7]
+    overlay_md = out.steps[3 * 7]  # step 8's text
     assert f"**{MT.pct(this.heat_on_ink)} of the heat lies on the ink**, which covers {MT.pct(this.ink_area)}" \
         in overlay_md
     assert f"Over 1 000 held-out digits: **{MT.pct(ds.heat_on_ink)} on {MT.pct(ds.ink_area)}**" in overlay_md
-    assert "Why this layer?" in out[5]  # step 1 says why relu2
+    assert "Why this layer?" in out.steps[0]  # step 1 says why relu2
 
 
 def test_mnist_layer_picker_and_link():
     from gradcam_core.ui import mnist_tab
 
     out = mnist_tab.explain_index(17, "predicted", "strongest", "pool2")
-    assert out[2]["layer"] == "pool2" and np.asarray(out[2]["cam"]).shape == (4, 4)
-    assert out[-1].endswith("&layer=pool2")
-    assert mnist_tab.explain_index(17, "predicted", "strongest")[-1].endswith("&layer=relu2")
+    assert out.numbers["layer"] == "pool2" and np.asarray(out.numbers["cam"]).shape == (4, 4)
+    assert out.link.endswith("&layer=pool2")
+    assert mnist_tab.explain_index(17, "predicted", "strongest").link.endswith("&layer=relu2")
     import gradio as gr
 
     with pytest.raises(gr.Error, match="relu2"):
@@ -453,12 +453,14 @@ def test_api_layer_is_the_last_input_and_optional(app_client):
     """Old positional calls (index, target, channel) still work and explain relu2; the layer is an
     optional last input; the link carries it."""
     x = to_tensor(held_out_digits()[0][17].astype(np.float32) / 255.0)
-    old = app_client.predict(17, "predicted", "strongest", api_name="/mnist_explain_index")
-    new = app_client.predict(17, "predicted", "strongest", "conv2", api_name="/mnist_explain_index")
+    from outputs import mnist_result
+
+    old = mnist_result(app_client, 17, "predicted", "strongest")
+    new = mnist_result(app_client, 17, "predicted", "strongest", "conv2")
     for out, layer in ((old, "relu2"), (new, "conv2")):
         ref = GradCAM(load_lenet(), layer)(x)
-        assert out[2]["layer"] == layer and out[-1].endswith(f"&layer={layer}")
-        np.testing.assert_allclose(out[2]["cam"], ref.cam[0].numpy(), atol=1e-5, rtol=1e-4)
+        assert out["numbers"]["layer"] == layer and out["link"].endswith(f"&layer={layer}")
+        np.testing.assert_allclose(out["numbers"]["cam"], ref.cam[0].numpy(), atol=1e-5, rtol=1e-4)
 
 
 def test_whole_photo_through_restyle_and_the_tab_handler():
@@ -512,10 +514,10 @@ def test_mnist_deep_link_restores_the_layer():
     from gradcam_core.ui import mnist_tab
 
     out = mnist_tab.explain_from_link(SimpleNamespace(query_params={"tab": "mnist", "digit": "17", "layer": "pool2"}))
-    assert out[:4] == [17, "predicted", "strongest", "pool2"] and out[4 + 2]["layer"] == "pool2"
-    assert out[-1].endswith("&layer=pool2")
+    assert (out.index, out.target, out.channel, out.layer) == (17, "predicted", "strongest", "pool2")
+    assert out.numbers["layer"] == "pool2" and out.link.endswith("&layer=pool2")
     with pytest.warns(UserWarning, match="fc9"):
         bad = mnist_tab.explain_from_link(SimpleNamespace(query_params={"tab": "mnist", "digit": "17", "layer": "fc9"}))
-    assert bad[3] == "relu2" and bad[4 + 2]["layer"] == "relu2"
+    assert bad.layer == "relu2" and bad.numbers["layer"] == "relu2"
     old = mnist_tab.explain_from_link(SimpleNamespace(query_params={"tab": "mnist", "digit": "3"}))  # an older link
-    assert old[3] == "relu2"
+    assert old.layer == "relu2"

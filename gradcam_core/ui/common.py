@@ -75,6 +75,16 @@ def code_block(code: str, **kw) -> gr.Code:
     return gr.Code(value=code, language="python", interactive=False, show_label=False, **kw)
 
 
+class ParsedDropdown(gr.Dropdown):
+    """gr.Dropdown that hands any value to the handler, which parses it with the one parser of
+    gradcam_core.inputs: an API call with a value outside the choices gets the same message as
+    the command line, not gradio's "not in the list of choices".  In the browser it is an ordinary
+    dropdown (its values are always among the choices)."""
+
+    def preprocess(self, payload):
+        return payload
+
+
 class SafeImage(gr.Image):
     """gr.Image whose own decoding never fails the request.
 
@@ -147,12 +157,12 @@ def step_sections() -> list:
     from ..steps import STEP_ORDER
 
     outs = []
-    for key in STEP_ORDER:
+    for n, key in enumerate(STEP_ORDER, 1):  # labels (not shown) name the outputs in the API
         with gr.Group():
-            md = gr.Markdown(f"### {key}", elem_classes="tight-md")
-            img = ResultImage(interactive=False, show_label=False, elem_classes="step-image")
+            md = gr.Markdown(f"### {key}", elem_classes="tight-md", label=f"Step {n} text")
+            img = ResultImage(interactive=False, show_label=False, elem_classes="step-image", label=f"Step {n} image")
             with gr.Accordion("Code", open=False):
-                code = code_block("")
+                code = code_block("", label=f"Step {n} code")
         outs += [md, img, code]
     return outs
 

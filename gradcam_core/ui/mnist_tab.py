@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
+from typing import Any
 
 import gradio as gr
 import numpy as np
@@ -20,7 +22,7 @@ from ..mnist import preprocess_digit, test_digits, to_tensor
 from ..steps import build_steps, result_numbers
 from . import trust
 from .serving import SLOW, SLOW_LIMIT
-from .common import ResultImage, SafeImage, SafeSketchpad, scroll_js, step_sections, step_values, user_errors
+from .common import ParsedDropdown, ResultImage, SafeImage, SafeSketchpad, scroll_js, step_sections, step_values, user_errors
 
 LAYER = LENET_DEFAULT_LAYER  # relu2: the rectified maps, the Grad-CAM convention (see method_texts)
 LAYERS = list(LENET_LAYERS)  # conv2, relu2, pool2
@@ -63,7 +65,65 @@ def _layer(choice) -> str:
     return get_model("lenet").resolve_layer(choice)
 
 
-def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, source: str = "", layer=None):
+@dataclass
+class MnistView:
+    """What the tab shows for one digit, by name; :meth:`updates` turns it into the
+    ``{component: value}`` dict a Gradio event returns (outputs not named there stay as they are).
+
+    ``index``, ``target``, ``channel``, ``layer`` are set only when a handler also moves a control
+    (a tap on the grid sets the index; a deep link sets all four)."""
+
+    label: dict
+    overlay: Any
+    numbers: dict
+    seen: np.ndarray
+    digit: np.ndarray
+    steps: list  # [markdown, image, code] * 8, as common.step_sections() lays them out
+    link: str
+    index: int | None = None
+    target: str | None = None
+    channel: str | None = None
+    layer: str | None = None
+
+    def as_list(self) -> list:
+        """The values in the API's positional order (MnistComponents.result_outputs, no gr.State)."""
+        return [self.label, self.overlay, self.numbers, self.seen, self.digit, *self.steps, self.link]
+
+    def __getitem__(self, i):  # for callers written against the old positional list
+        return self.as_list()[i]
+
+    def updates(self, ui: "MnistComponents") -> dict:
+        out = {ui.label: self.label, ui.overlay: self.overlay, ui.numbers: self.numbers, ui.seen: self.seen,
+               ui.digit: self.digit, ui.link: self.link, **dict(zip(ui.steps, self.steps))}
+        for name in ("index", "target", "channel", "layer"):
+            if getattr(self, name) is not None:
+                out[getattr(ui, name)] = getattr(self, name)
+        return out
+
+
+@dataclass
+class MnistComponents:
+    """The tab's components that handlers fill (built by :func:`build`)."""
+
+    index: Any = None
+    target: Any = None
+    channel: Any = None
+    layer: Any = None
+    label: Any = None
+    overlay: Any = None
+    numbers: Any = None
+    seen: Any = None
+    digit: Any = None
+    link: Any = None
+    steps: list = field(default_factory=list)
+
+    def result_outputs(self) -> list:
+        """The outputs of every explaining event, in the API's (positional) order."""
+        return [self.label, self.overlay, self.numbers, self.seen, self.digit, *self.steps, self.link]
+
+
+def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, source: str = "", layer=None
+                  ) -> MnistView:
     """Everything the tab shows, for one 28×28 digit in [0, 1], on ``layer`` (default relu2)."""
     layer = _layer(layer)
     x = to_tensor(digit)
@@ -83,10 +143,10 @@ def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, so
                               "test_set": ds.heat_on_ink, "test_set_ink_area": ds.ink_area,
                               "test_set_digits": ds.n_digits}
     seen = render.enlarge((digit * 255).astype(np.uint8), 168)
-    outs = [label, steps["overlay"].image, numbers, seen, digit] + step_values(steps)
     link = query_string(tab="mnist", d=encode_digit(digit), target=target_choice or "predicted",
                         channel=channel if channel not in (None, "") else "strongest", layer=layer)
-    return outs + [link]
+    return MnistView(label=label, overlay=steps["overlay"].image, numbers=numbers, seen=seen, digit=digit,
+                     steps=step_values(steps), link=link)
 
 
 def _index(index) -> int:
@@ -170,8 +230,9 @@ def explain_from_link(request: gr.Request):
     if params.get("tab", "mnist") == "mnist" and params.get("d"):
         try:
             digit = decode_digit(params["d"])
-            return [None, target, channel, layer] + explain_array(digit, target, channel, source="shared link",
-                                                                  layer=layer)
+            view = explain_array(digit, target, channel, source="shared link", layer=layer)
+            view.target, view.channel, view.layer = target, channel, layer
+            return view
         except ValueError as exc:
             gr.Warning(f"{exc} Showing digit #0 instead.")
     elif params.get("digit"):
@@ -179,7 +240,9 @@ def explain_from_link(request: gr.Request):
             index = _index(params["digit"])
         except ValueError as exc:
             gr.Warning(str(exc))
-    return [index, target, channel, layer] + explain_index(index, target, channel, layer)
+    view = explain_index(index, target, channel, layer)
+    view.index, view.target, view.channel, view.layer = index, target, channel, layer
+    return view
 
 
 @user_errors
@@ -196,27 +259,28 @@ def show_page(page):
 @user_errors
 def pick_from_grid(page, target_choice, channel, evt: gr.SelectData, layer=None):
     i = (int(page) - 1) * PAGE + int(evt.index)
-    return [i] + explain_index(i, target_choice, channel, layer)
+    view = explain_index(i, target_choice, channel, layer)
+    view.index = i
+    return view
 
 
 _SELECT_BRUSH = """() => { const pick = (n) => { const b = document.querySelector('#mnist-sketch button[aria-label="Brush"]');
     if (b) { b.click(); } else if (n > 0) { setTimeout(() => pick(n - 1), 150); } }; setTimeout(() => pick(20), 100); }"""
 
 
-def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
-    """Add the MNIST tab's contents inside the current ``gr.Tab``."""
-    try:
-        model()
-        ready = True
-    except FileNotFoundError as exc:
-        ready = False
-        gr.Markdown(f"**The LeNet weights are missing.** {exc}")
-    gr.Markdown(
-        "A small network (LeNet) reads handwritten digits. Pick one, draw one or photograph one, "
-        "and follow Grad-CAM from the network's feature maps to the heat map, step by step.",
-        elem_classes="tight-md",
-    )
-    digit_state = gr.State(None)
+def _shown(fn, ui: MnistComponents):
+    """``fn`` (a handler returning a :class:`MnistView`) as an event function returning a
+    ``{component: value}`` dict; the signature stays ``fn``'s, so the API's parameters do too."""
+
+    @functools.wraps(fn)
+    def event(*args, **kwargs):
+        return fn(*args, **kwargs).updates(ui)
+
+    return event
+
+
+def _input_tabs():
+    """Pick / Draw / Photo: (index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload)."""
     with gr.Tabs():
         with gr.Tab("Pick", id="mnist-pick"):
             with gr.Row(equal_height=True):
@@ -243,67 +307,94 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
             upload = SafeImage(label="Photo of one handwritten digit (dark ink on paper)", type="filepath",
                               sources=["upload", "webcam", "clipboard"], height=280)
             go_upload = gr.Button("Read my photo", variant="primary")
+    return index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload
 
-    # The result comes right under the input, so after a tap on a phone the prediction and the
-    # overlay are on screen (the events also scroll to it): input → result → settings → details.
+
+def _result_and_settings(ui: MnistComponents):
+    """The result (right under the input, so after a tap on a phone the prediction and the overlay
+    are on screen; the events also scroll to it), the settings, the numbers and the link."""
     with gr.Column(elem_id="mnist-result", elem_classes="result-block"):
         with gr.Row(equal_height=False, elem_classes="result-pair"):
-            overlay = ResultImage(label="Grad-CAM heat map", height=170, interactive=False,
+            ui.overlay = ResultImage(label="Grad-CAM heat map", height=170, interactive=False,
+                                     elem_classes="step-image", min_width=140)
+            ui.seen = ResultImage(label="What LeNet sees (28×28)", height=170, interactive=False,
                                   elem_classes="step-image", min_width=140)
-            seen = ResultImage(label="What LeNet sees (28×28)", height=170, interactive=False,
-                               elem_classes="step-image", min_width=140)
-        label = gr.Label(num_top_classes=10, label="Prediction (all 10 probabilities)", elem_id="mnist-label",
-                         elem_classes="compact-label")
+        ui.label = gr.Label(num_top_classes=10, label="Prediction (all 10 probabilities)", elem_id="mnist-label",
+                            elem_classes="compact-label")
     with gr.Row():
-        target = gr.Dropdown(TARGETS, value="predicted", label="Explain which class?",
-                             info="'predicted', or any other digit: what speaks for it", scale=2)
-        channel = gr.Dropdown(["strongest"] + [str(k) for k in range(16)], value="strongest",
-                              label="Channel for step 3", info="whose gradients are averaged", scale=2)
-        layer = gr.Dropdown([(lenet_layer_label(n), n) for n in LAYERS], value=LAYER, label="Layer",
-                            info="which layer Grad-CAM reads (step 1 says why)", filterable=False, scale=2)
+        # ParsedDropdown: any value reaches the one parser (gradcam_core.inputs), so the API and the
+        # CLI accept and reject the same values with the same message
+        ui.target = ParsedDropdown(TARGETS, value="predicted", label="Explain which class?",
+                                info="'predicted', or any other digit: what speaks for it", scale=2)
+        ui.channel = gr.Dropdown(["strongest"] + [str(k) for k in range(16)], value="strongest",
+                                 label="Channel for step 3", info="whose gradients are averaged", scale=2)
+        ui.layer = ParsedDropdown([(lenet_layer_label(n), n) for n in LAYERS], value=LAYER, label="Layer",
+                               info="which layer Grad-CAM reads (step 1 says why)", filterable=False, scale=2)
     with gr.Accordion("Numbers (JSON: probabilities, weights, map)", open=False):
-        numbers = gr.JSON(show_label=False)
-
+        ui.numbers = gr.JSON(label="Numbers", show_label=False)
     with gr.Row():
-        link_query = gr.Textbox(visible=False)
+        ui.link = gr.Textbox(label="Link query", visible=False)
         copy_link = gr.Button("Copy a link to this result", size="sm", variant="secondary")
     link_box = gr.Textbox(label="Link (reopens this exact digit, class and channel)", visible=True,
                           interactive=False, buttons=["copy"], max_lines=2)
+    return copy_link, link_box
 
+
+def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
+    """Add the MNIST tab's contents inside the current ``gr.Tab``."""
+    try:
+        model()
+        ready = True
+    except FileNotFoundError as exc:
+        ready = False
+        gr.Markdown(f"**The LeNet weights are missing.** {exc}")
+    gr.Markdown(
+        "A small network (LeNet) reads handwritten digits. Pick one, draw one or photograph one, "
+        "and follow Grad-CAM from the network's feature maps to the heat map, step by step.",
+        elem_classes="tight-md",
+    )
+    ui = MnistComponents(digit=gr.State(None))
+    index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload = _input_tabs()
+    ui.index = index
+    copy_link, link_box = _result_and_settings(ui)
     gr.Markdown("## Grad-CAM, step by step")
-    step_outputs = step_sections()
+    ui.steps = step_sections()
+    trust.build_mnist_panel(ui.digit, ui.target, concurrency_id=SLOW, concurrency_limit=SLOW_LIMIT)
+    _wire(demo, ui, concurrency_limit, ready, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload,
+          copy_link, link_box)
 
-    trust.build_mnist_panel(digit_state, target, concurrency_id=SLOW, concurrency_limit=SLOW_LIMIT)
 
-    outputs = [label, overlay, numbers, seen, digit_state] + step_outputs + [link_query]
+def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, grid, draw_tab, sketch, go_draw,
+          upload, go_upload, copy_link, link_box) -> None:
+    """The tab's events (every handler returns a MnistView, sent as a {component: value} dict)."""
+    outputs = ui.result_outputs()
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
-    inputs_tail = [target, channel, layer]
+    inputs_tail = [ui.target, ui.channel, ui.layer]
     # a new digit: once its result is shown, the page scrolls to it (just under the input)
     show = dict(fn=None, inputs=None, outputs=None, js=scroll_js("mnist-result"), queue=False)
-    go_index.click(explain_index, [index] + inputs_tail, outputs, api_name="mnist_explain_index", **common
-                   ).success(api_name="mnist_show_result_index", **show)
-    index.submit(explain_index, [index] + inputs_tail, outputs, api_name="mnist_explain_index_submit", **common
-                 ).success(api_name="mnist_show_result_submit", **show)
-    go_draw.click(explain_drawing, [sketch] + inputs_tail, outputs, api_name="mnist_explain_drawing", **common
-                  ).success(api_name="mnist_show_result_drawing", **show)
-    go_upload.click(explain_upload, [upload] + inputs_tail, outputs, api_name="mnist_explain_upload", **common
-                    ).success(api_name="mnist_show_result_upload", **show)
+    for trigger, fn, source, name, shown_name in [
+        (go_index.click, explain_index, ui.index, "mnist_explain_index", "mnist_show_result_index"),
+        (ui.index.submit, explain_index, ui.index, "mnist_explain_index_submit", "mnist_show_result_submit"),
+        (go_draw.click, explain_drawing, sketch, "mnist_explain_drawing", "mnist_show_result_drawing"),
+        (go_upload.click, explain_upload, upload, "mnist_explain_upload", "mnist_show_result_upload"),
+    ]:
+        trigger(_shown(fn, ui), [source] + inputs_tail, outputs, api_name=name, **common
+                ).success(api_name=shown_name, **show)
     page.release(show_page, [page], [grid], api_name="mnist_grid_page", **common)
-    grid.select(pick_from_grid, [page, target, channel, layer], [index] + outputs, api_name="mnist_pick_from_grid",
-                **common).success(api_name="mnist_show_result_pick", **show)
-    target.input(explain_state, [digit_state] + inputs_tail, outputs, api_name="mnist_change_target",
-                 trigger_mode="always_last", **common)
-    channel.input(explain_state, [digit_state] + inputs_tail, outputs, api_name="mnist_change_channel",
-                  trigger_mode="always_last", **common)
-    layer.input(explain_state, [digit_state] + inputs_tail, outputs, api_name="mnist_change_layer",
-                trigger_mode="always_last", **common)
+    grid.select(_shown(pick_from_grid, ui), [page, ui.target, ui.channel, ui.layer], [ui.index] + outputs,
+                api_name="mnist_pick_from_grid", **common).success(api_name="mnist_show_result_pick", **show)
+    for control, name in [(ui.target, "mnist_change_target"), (ui.channel, "mnist_change_channel"),
+                          (ui.layer, "mnist_change_layer")]:
+        control.input(_shown(explain_state, ui), [ui.digit] + inputs_tail, outputs, api_name=name,
+                      trigger_mode="always_last", **common)
     # Gradio's sketchpad starts with no tool selected ("select the draw tool to start"): pick the
     # brush as soon as the Draw tab opens, so a finger can draw straight away.
     draw_tab.select(None, None, None, api_name="mnist_draw_tab", js=_SELECT_BRUSH)
     copy_link.click(
-        None, [link_query], [link_box], api_name="mnist_copy_link",
+        None, [ui.link], [link_box], api_name="mnist_copy_link",
         js="""(q) => { const u = window.location.origin + window.location.pathname + (q || '');
                        try { navigator.clipboard.writeText(u); } catch (e) {} return u; }""",
     )
     if ready:
-        demo.load(explain_from_link, None, [index, target, channel, layer] + outputs, api_name="mnist_initial", **common)
+        demo.load(_shown(explain_from_link, ui), None, [ui.index, ui.target, ui.channel, ui.layer] + outputs,
+                  api_name="mnist_initial", **common)
