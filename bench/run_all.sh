@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q -r requirements-bench.txt
 out=BENCHMARKS.md
-{
+
+header() {
   echo "# Benchmarks"
   echo
   echo "Written by \`bash bench/run_all.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC')."
@@ -13,24 +14,39 @@ out=BENCHMARKS.md
   echo "Python $(python -c 'import platform; print(platform.python_version())'), torch $(python -c 'import torch; print(torch.__version__)'), gradio $(python -c 'import gradio; print(gradio.__version__)')."
   echo "Load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
+}
+
+section_1() {
   echo "## 1. One explanation vs one forward (interleaved pairs, median ratio)"
   echo
   for m in resnet18 resnet50 vgg16 densenet121 lenet; do
     python bench/bench_engine.py --model "$m" --compare --reps "${REPS:-40}"
     echo
   done
+}
+
+section_2() {
   echo "## 2. ImageNet tab: one full response vs one forward"
   echo
   python bench/bench_imagenet.py
   echo
+}
+
+section_3() {
   echo "## 3. Rendering"
   echo
   python bench/bench_render.py
   echo
+}
+
+section_4() {
   echo "## 4. The 'Can I trust it?' panel"
   echo
   python bench/bench_sanity.py
   echo
+}
+
+section_5() {
   echo "## 5. The launched app under load (gradio_client, 127.0.0.1)"
   echo
   echo "Server only: the clients leave the result images on the server, as phones fetch theirs on"
@@ -47,10 +63,16 @@ out=BENCHMARKS.md
   echo
   python bench/bench_load.py --endpoint imagenet --clients 1,10,30 --per-client 2
   echo
+}
+
+section_6() {
   echo "## 6. Memory with every model loaded"
   echo
   python bench/bench_load.py --all-models
   echo
+}
+
+section_7() {
   echo "## 7. Slow work vs quick work"
   echo
   echo "A plain Grad-CAM on the ImageNet tab, alone and while two other clients keep running a slow job"
@@ -58,6 +80,9 @@ out=BENCHMARKS.md
   echo
   python bench/bench_slow_quick.py
   echo
+}
+
+section_8() {
   echo "## 8. A phone's first load over a busy Wi-Fi"
   echo
   echo "Chromium at 390×844 with mobile emulation, throttled with CDP Network.emulateNetworkConditions;"
@@ -65,6 +90,9 @@ out=BENCHMARKS.md
   echo
   python bench/bench_first_load.py
   echo
+}
+
+section_9() {
   echo "## 9. Memory per visit"
   echo
   echo "At least 100 browser sessions, one after another, each explaining one photo on the ImageNet tab and"
@@ -72,12 +100,57 @@ out=BENCHMARKS.md
   echo
   python bench/bench_visits.py
   echo
+}
+
+section_10() {
   echo "## 10. Score-CAM: the top-k channels by variance vs exact (time and fidelity)"
   echo
   echo "EfficientNet-Lite0's default layer on the shipped example photos, 2 threads (targets: Spearman ρ ≥ 0.9"
   echo "with exact Score-CAM, ≤ 5 s). The exact runs are cached in /tmp and reused by later runs:"
   echo
   python bench/bench_scorecam.py
-} > "$out.tmp"
-mv "$out.tmp" "$out"
+}
+
+section_11() {
+  echo "## 11. Photos of digits as phones take them"
+  echo
+  echo "The seeded field set in tests/field_digits/ (tools/make_field_digits.py) through the MNIST photo path,"
+  echo "by condition, against the preprocessing of 4dfde8e (before issue 11; target: ≥ 95 % read right):"
+  echo
+  local old
+  old=$(mktemp --suffix=.py)
+  git show 4dfde8e:gradcam_core/mnist.py > "$old"
+  python bench/bench_field_digits.py --old "$old"
+  rm -f "$old"
+}
+
+# `bash bench/run_all.sh` runs every section and writes BENCHMARKS.md anew;
+# `bash bench/run_all.sh 7 8` reruns sections 7 and 8 only and replaces them in BENCHMARKS.md
+# (the header gets a line saying which sections were rerun when).
+all_sections=(1 2 3 4 5 6 7 8 9 10 11)
+if [ "$#" -eq 0 ]; then
+  { header; for n in "${all_sections[@]}"; do "section_$n"; done; } > "$out.tmp"
+  mv "$out.tmp" "$out"
+else
+  for n in "$@"; do
+    "section_$n" > "bench/.section_$n.md"
+    python - "$out" "$n" "bench/.section_$n.md" <<'PY'
+import re, sys, datetime
+out, n, new = sys.argv[1], sys.argv[2], open(sys.argv[3]).read()
+text = open(out).read()
+parts = re.split(r"(?m)^(?=## \d+\. )", text)
+head, secs = parts[0], parts[1:]
+nums = [re.match(r"## (\d+)\.", s).group(1) for s in secs]
+if n in nums:
+    secs[nums.index(n)] = new.rstrip() + "\n\n"
+else:
+    secs.append(new.rstrip() + "\n\n")
+    secs.sort(key=lambda s: int(re.match(r"## (\d+)\.", s).group(1)))
+stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+head = head.rstrip() + f"\nSection {n} rerun on {stamp} (`bash bench/run_all.sh {n}`).\n\n"
+open(out, "w").write(head + "".join(secs))
+PY
+    rm -f "bench/.section_$n.md"
+  done
+fi
 echo "wrote $out"
