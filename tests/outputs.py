@@ -49,3 +49,16 @@ def mnist_result(client, *args, api_name: str = "mnist_explain_index") -> dict:
             "numbers": named["Numbers"], "seen": named["What LeNet sees (28×28)"], "steps": steps,
             "link": named["Link query"], **({"index": named["Digit index (0–999)"]} if "Digit index (0–999)" in named
                                             else {})}
+
+
+#: the ImageNet explaining endpoints' outputs: label → name (gradcam_core.ui.imagenet_tab.EXPLAIN_OUTPUTS)
+IMAGENET_NAMES = {"Summary": "summary", "Top 5": "label", "Where the model found the evidence": "overlay",
+                  "Raw map, real units (colour bar)": "heatmap", "Steps (tap to enlarge)": "steps",
+                  "What each step does": "steps_md", "Grayscale map, coloured heat map, overlay": "downloads",
+                  "Numbers: top 5, target, weights, map": "numbers"}
+
+
+def imagenet_result(client, *args, api_name: str = "imagenet_explain") -> dict:
+    """An ImageNet endpoint's outputs by the names the tab's handlers use ("label", "overlay", …)."""
+    named = returns_by_label(client, api_name, client.predict(*args, api_name="/" + api_name.lstrip("/")))
+    return {IMAGENET_NAMES.get(k, k): v for k, v in named.items()}

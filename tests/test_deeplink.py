@@ -104,14 +104,14 @@ def test_imagenet_link_reopens_the_same_result(tmp_path, monkeypatch):
     assert params["tab"] == "imagenet" and params["layer"] == "_blocks.14" and params["method"] == "Grad-CAM++"
     direct = imagenet_tab.explain(str(photo), *args, progress=None)
     again = imagenet_tab.explain_from_link(SimpleNamespace(query_params=params), progress=None)
-    inputs, outs = again[:9], again[9:]
-    assert inputs[1] == "efficientnet_lite0" and inputs[3] == "Grad-CAM++" and inputs[4] == "967"
-    assert inputs[6:] == ["minmax", "viridis", 0.3]
-    assert outs[1] == direct[1]  # top-5
-    assert outs[7]["weights"] == direct[7]["weights"] and outs[7]["target"] == 967
-    # a page opened without a link changes nothing
+    assert set(again) == set(imagenet_tab.LINK_INPUTS) | set(imagenet_tab.EXPLAIN_OUTPUTS)
+    assert again["model"] == "efficientnet_lite0" and again["method"] == "Grad-CAM++" and again["target"] == "967"
+    assert (again["norm"], again["cmap"], again["alpha"]) == ("minmax", "viridis", 0.3)
+    assert again["label"] == direct["label"]  # top-5
+    assert again["numbers"]["weights"] == direct["numbers"]["weights"] and again["numbers"]["target"] == 967
+    # a page opened without a link changes nothing (no output named: every component stays as it is)
     untouched = imagenet_tab.explain_from_link(SimpleNamespace(query_params={}), progress=None)
-    assert untouched == [{"__type__": "update"}] * len(again)  # gr.skip() for every output
+    assert untouched == {}
 
 
 def test_link_store_keeps_a_byte_budget_oldest_removed_first(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ from gradcam_core.examples import load_manifest  # noqa: E402
 from gradcam_core.ui import imagenet_tab  # noqa: E402
 from gradcam_core.ui.common import CSS  # noqa: E402
 from hostile import bomb_header_png
-from outputs import png as _png  # noqa: E402
+from outputs import imagenet_result, png as _png  # noqa: E402
 
 LITE = "efficientnet_lite0"
 CATS = {"tiger cat", "tabby", "Egyptian cat"}
@@ -60,8 +60,8 @@ def _example(name: str) -> str:
 
 def _explain(client, photo, **kw):
     a = {**DEFAULTS, **kw}
-    return client.predict(photo, a["model"], a["layer"], a["method"], a["target"], a["target2"], a["norm"],
-                          a["cmap"], a["alpha"], api_name="/imagenet_explain")
+    return imagenet_result(client, photo, a["model"], a["layer"], a["method"], a["target"], a["target2"], a["norm"],
+                           a["cmap"], a["alpha"])
 
 
 
@@ -76,8 +76,9 @@ def test_endpoints_are_listed(client):
 
 
 def test_chelsea_is_a_cat_with_overlay_steps_downloads_and_numbers(client):
-    summary, label, overlay, heatmap, steps, steps_md, downloads, numbers = _explain(
-        client, handle_file(_example("chelsea_cat.jpg")))
+    out = _explain(client, handle_file(_example("chelsea_cat.jpg")))
+    summary, label, overlay, heatmap, steps, steps_md, downloads, numbers = (
+        out[k] for k in ("summary", "label", "overlay", "heatmap", "steps", "steps_md", "downloads", "numbers"))
     assert label["label"] in CATS
     assert len(label["confidences"]) == 5
     ov = _png(overlay)
@@ -95,22 +96,22 @@ def test_chelsea_is_a_cat_with_overlay_steps_downloads_and_numbers(client):
 
 
 def test_coffee_is_espresso_or_cup(client):
-    label = _explain(client, handle_file(_example("coffee_cup.jpg")))[1]
+    label = _explain(client, handle_file(_example("coffee_cup.jpg")))["label"]
     top5 = {c["label"] for c in label["confidences"]}
     assert top5 & {"espresso", "cup"}
 
 
 def test_two_classes_side_by_side_and_redraw_without_model(client):
     out = _explain(client, handle_file(_example("chelsea_cat.jpg")), target="tabby", target2="285 · Egyptian cat")
-    numbers = out[7]
+    numbers = out["numbers"]
     assert numbers["target"] == 281 and numbers["second"]["target"] == 285
-    wide = _png(out[2])
+    wide = _png(out["overlay"])
     assert wide.shape[1] > 2 * 224  # two overlays side by side
     # same session: the kept results are redrawn (opacity, colormap) without a model run
     ov, downloads = client.predict("max", "jet", 1.0, api_name="/imagenet_opacity")
     assert _png(ov).shape == wide.shape and not np.array_equal(_png(ov), wide)
-    redrawn = client.predict("minmax", "viridis", 0.5, api_name="/imagenet_restyle")
-    assert redrawn[5]["normalisation"] == "minmax" and redrawn[5]["second"]["target"] == 285
+    redrawn = imagenet_result(client, "minmax", "viridis", 0.5, api_name="imagenet_restyle")
+    assert redrawn["numbers"]["normalisation"] == "minmax" and redrawn["numbers"]["second"]["target"] == 285
 
 
 def test_resnet18_from_a_weights_file_every_layer_in_the_picker(client):
@@ -119,7 +120,7 @@ def test_resnet18_from_a_weights_file_every_layer_in_the_picker(client):
     assert "layer4 · 7×7" in choices and layers["value"] == "layer4"
     out = _explain(client, handle_file(_example("coffee_cup.jpg")), model="resnet18", layer="layer2",
                    method="LayerCAM")
-    assert out[7]["model"] == "resnet18" and out[7]["cam_shape"] == [28, 28]
+    assert out["numbers"]["model"] == "resnet18" and out["numbers"]["cam_shape"] == [28, 28]
     models = {m["key"]: m for m in client.predict(api_name="/imagenet_models")}
     assert models["resnet18"]["available"] and not models["vgg16"]["available"]
 
@@ -163,5 +164,5 @@ def test_hostile_uploads_give_clear_messages_and_the_server_survives(client, tmp
     with pytest.raises(Exception, match="No ImageNet class"):
         _explain(client, handle_file(_example("chelsea_cat.jpg")), target="zzz-not-a-class")
     # still answering, and correctly
-    label = _explain(client, handle_file(_example("chelsea_cat.jpg")))[1]
+    label = _explain(client, handle_file(_example("chelsea_cat.jpg")))["label"]
     assert label["label"] in CATS

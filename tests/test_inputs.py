@@ -209,7 +209,7 @@ def test_imagenet_options_same_in_ui_api_cli(app_client, tmp_path, option, value
         assert ui_err.startswith(want) and ui_err == api_err == cli_err, (ui_err, api_err, cli_err)
         return
     assert ui_err is api_err is cli_err is None, (ui_err, api_err, cli_err)
-    ui_numbers = ui[7]
+    ui_numbers = ui["numbers"]
     api_numbers = returns_by_label(app_client, "imagenet_explain", api)["Numbers: top 5, target, weights, map"]
     if option in ("cmap", "alpha"):  # not in the numbers: all three drew with the value the parser gives
         assert (inputs.parse_cmap(value) if option == "cmap" else inputs.parse_alpha(value)) == want

@@ -488,8 +488,8 @@ def test_whole_photo_through_restyle_and_the_tab_handler():
     np.testing.assert_array_equal(ov[: expl.photo.shape[0]][out], svc._mark_unseen(expl.photo)[out])
     # the UI handler, with the checkbox as its last input (and without it: the crop)
     state = imagenet_tab._for_state(expl)
-    img_whole = imagenet_tab.change_opacity(state, "max", "jet", 0.5, True)[0]
-    img_crop = imagenet_tab.change_opacity(state, "max", "jet", 0.5)[0]
+    img_whole = imagenet_tab.change_opacity(state, "max", "jet", 0.5, True)["overlay"]
+    img_crop = imagenet_tab.change_opacity(state, "max", "jet", 0.5)["overlay"]
     w_shape = np.asarray(Image.open(img_whole) if isinstance(img_whole, str) else render.decode_data_url(img_whole)).shape
     c_shape = np.asarray(Image.open(img_crop) if isinstance(img_crop, str) else render.decode_data_url(img_crop)).shape
     assert w_shape[1] == expl.photo.shape[1] and c_shape[1] == expl.image.shape[1]
@@ -502,8 +502,8 @@ def test_a_new_explanation_honours_the_whole_photo_checkbox():
     entry = svc.examples_by_category()[0]
     args = ("force:1", entry["path"], "efficientnet_lite0", None, "Grad-CAM", "predicted", "none", "max", "jet", 0.5,
             None)
-    whole = imagenet_tab.run_quick(*args, whole=True)[2]
-    crop = imagenet_tab.run_quick(*args)[2]
+    whole = imagenet_tab.run_quick(*args, whole=True)["overlay"]
+    crop = imagenet_tab.run_quick(*args)["overlay"]
     photo_w = svc.photo_for_display(svc.load_photo(entry["path"]), (0, 0, 1, 1))[0].shape[1]
     assert Image.open(whole).size[0] == photo_w and Image.open(crop).size[0] == 224
 

@@ -71,6 +71,19 @@ def user_errors(fn):
     return wrapper
 
 
+def by_name(fn, components: dict):
+    """``fn`` returns ``{name: value}`` (only what changes); the event returns the
+    ``{component: value}`` dict Gradio expects, ``components`` mapping names to components.
+    Outputs not named are left as they are, so "nothing to do" is ``{}``.  The signature stays
+    ``fn``'s (the API's parameters, gr.Request and gr.Progress injection)."""
+
+    @functools.wraps(fn)
+    def event(*args, **kwargs):
+        return {components[name]: value for name, value in fn(*args, **kwargs).items()}
+
+    return event
+
+
 def code_block(code: str, **kw) -> gr.Code:
     return gr.Code(value=code, language="python", interactive=False, show_label=False, **kw)
 

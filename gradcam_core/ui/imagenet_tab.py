@@ -21,7 +21,7 @@ from ..method_texts import method_text
 from ..deeplink import query_string, recall_photo, remember_photo
 from ..models import REGISTRY, default_model_key
 from . import trust
-from .common import ResultImage, scroll_js, user_errors
+from .common import ResultImage, by_name, scroll_js, user_errors
 from .kept import KeptResults
 from .serving import SLOW, SLOW_LIMIT, LinkRequest, progress_callback
 
@@ -99,10 +99,18 @@ def _drawn(expl: svc.Explanation, with_steps: bool = True):
     return paths[0], (paths[1] if with_steps else None), gallery, svc.write_downloads(expl, d)
 
 
-def _full_outputs(expl: svc.Explanation, request_key=None):
+#: what an explanation fills, by name (the API returns them in this order)
+EXPLAIN_OUTPUTS = ["summary", "label", "overlay", "heatmap", "steps", "steps_md", "downloads", "numbers", "state"]
+N_EXPLAIN_OUTPUTS = len(EXPLAIN_OUTPUTS)
+#: what a link restores before its result
+LINK_INPUTS = ["photo", "model", "layer", "method", "target", "target2", "norm", "cmap", "alpha"]
+
+
+def _full_outputs(expl: svc.Explanation, request_key=None) -> dict:
     overlay, heatmap, gallery, downloads = _drawn(expl)
-    return [expl.summary(), expl.label(), overlay, heatmap, gallery, expl.steps_markdown(), downloads,
-            expl.numbers, _for_state(expl, request_key)]
+    return {"summary": expl.summary(), "label": expl.label(), "overlay": overlay, "heatmap": heatmap,
+            "steps": gallery, "steps_md": expl.steps_markdown(), "downloads": downloads, "numbers": expl.numbers,
+            "state": _for_state(expl, request_key)}
 
 
 def _request_key(photo, model_key, layer, method, target, target2):
@@ -150,7 +158,6 @@ def explain_slow(photo, model_key, layer, method, target, target2, norm, cmap, a
     return _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress, whole)
 
 
-N_EXPLAIN_OUTPUTS = 9
 SLOW_METHODS = [m for m in svc.method_names() if svc.is_slow_method(m)]
 
 
@@ -171,7 +178,7 @@ def _run(slow: bool, token, photo, model_key, layer, method, target, target2, no
     """The explanation behind the hidden boxes: silent when there is nothing to do (no photo, a model
     that cannot run — choosing it said why —, or the very request the page already shows: gradio 6's
     dropdowns report one pick twice, click and blur)."""
-    skip = [gr.skip()] * N_EXPLAIN_OUTPUTS
+    skip = {}  # outputs left as they are
     if photo is None or svc.is_slow_method(method) != slow:
         return skip
     spec = REGISTRY.get(str(model_key))
@@ -201,20 +208,21 @@ def run_slow(token, photo, model_key, layer, method, target, target2, norm, cmap
 def restyle(state, norm, cmap, alpha, whole=False):
     """New normalisation or colormap: redraw everything from the kept results (no model run)."""
     if state is None:
-        return [gr.skip()] * 6
+        return {}
     expl = svc.restyle(_recall(state), norm, cmap, alpha, whole=bool(whole))
     overlay, heatmap, gallery, downloads = _drawn(expl)
-    return [overlay, heatmap, gallery, expl.steps_markdown(), downloads, expl.numbers]
+    return {"overlay": overlay, "heatmap": heatmap, "steps": gallery, "steps_md": expl.steps_markdown(),
+            "downloads": downloads, "numbers": expl.numbers}
 
 
 @user_errors
 def change_opacity(state, norm, cmap, alpha, whole=False):
     """New opacity, or the whole photo on/off: only the overlay (and the downloads) are redrawn."""
     if state is None:
-        return [gr.skip()] * 2
+        return {}
     expl = svc.restyle(_recall(state), norm, cmap, alpha, steps=False, whole=bool(whole))
     overlay, _, _, downloads = _drawn(expl, with_steps=False)
-    return [overlay, downloads]
+    return {"overlay": overlay, "downloads": downloads}
 
 
 @user_errors
@@ -240,21 +248,17 @@ def make_link(photo, model_key, layer, method, target, target2, norm, cmap, alph
                         target=target, target2=target2, norm=norm, cmap=cmap, alpha=alpha)
 
 
-LINK_FIELDS = ["model", "layer", "method", "target", "target2", "norm", "cmap", "alpha"]
-
-
 @user_errors
 def explain_from_link(request: gr.Request, progress=gr.Progress()):
     """On page load: if the URL is an ImageNet link, restore its inputs and show its result."""
     params = dict(request.query_params) if request is not None else {}
-    n_out = 1 + len(LINK_FIELDS) + N_EXPLAIN_OUTPUTS
     if params.get("tab") != "imagenet" or not params.get("photo"):
-        return [gr.skip()] * n_out
+        return {}
     try:
         path = recall_photo(params["photo"])
     except ValueError as exc:
         gr.Warning(str(exc), duration=12)
-        return [gr.skip()] * n_out
+        return {}
     model_key = params.get("model") or default_model_key()
     if model_key not in REGISTRY:
         gr.Warning(f"The link names an unknown model ({model_key}); using the default one.")
@@ -272,9 +276,9 @@ def explain_from_link(request: gr.Request, progress=gr.Progress()):
         alpha = 0.5
     run = explain_slow if svc.is_slow_method(method) else explain
     outs = run(path, model_key, layer, method, target, target2, norm, cmap, alpha, progress=progress)
-    inputs = [path, model_key, gr.Dropdown(choices=svc.layer_choices(model_key), value=layer), method, target,
-              target2, norm, cmap, alpha]
-    return inputs + list(outs)
+    restored = dict(zip(LINK_INPUTS, [path, model_key, gr.Dropdown(choices=svc.layer_choices(model_key), value=layer),
+                                      method, target, target2, norm, cmap, alpha]))
+    return restored | outs
 
 
 def explain_from_query(query, progress=gr.Progress()):
@@ -393,7 +397,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
         label = gr.Label(num_top_classes=5, label="Top 5", elem_id="imagenet-label", elem_classes="compact-label")
         overlay = ResultImage(label="Where the model found the evidence", interactive=False,
                               elem_classes="imagenet-map", buttons=["download", "fullscreen"])
-        summary = gr.Markdown(elem_classes="tight-md")
+        summary = gr.Markdown(elem_classes="tight-md", label="Summary")  # (labels name API outputs)
 
     with gr.Accordion("Example photos", open=True):
         examples = gr.Gallery(
@@ -437,7 +441,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     steps = gr.Gallery(label="Steps (tap to enlarge)", columns=2, height="auto", object_fit="contain",
                        format="png", elem_classes="imagenet-steps", interactive=False)
     with gr.Accordion("What each step does: text, equation, code", open=False):
-        steps_md = gr.Markdown()
+        steps_md = gr.Markdown(label="What each step does")
 
     with gr.Accordion("Compare models (same photo, same class)", open=False):
         compare_btn = gr.Button("Compare all available models")
@@ -473,12 +477,17 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     slow = dict(concurrency_id=SLOW, concurrency_limit=SLOW_LIMIT)
     draw = dict(concurrency_id=RENDER_CONCURRENCY, concurrency_limit=concurrency_limit)
     explain_inputs = [photo, model, layer, method, target, target2, norm, cmap, alpha]
-    explain_outputs = [summary, label, overlay, heatmap, steps, steps_md, downloads, numbers, state]
-    assert len(explain_outputs) == N_EXPLAIN_OUTPUTS
+    named = dict(summary=summary, label=label, overlay=overlay, heatmap=heatmap, steps=steps, steps_md=steps_md,
+                 downloads=downloads, numbers=numbers, state=state, photo=photo, model=model, layer=layer,
+                 method=method, target=target, target2=target2, norm=norm, cmap=cmap, alpha=alpha)
+    explain_outputs = [named[n] for n in EXPLAIN_OUTPUTS]
+    # the handlers return {name: value}; the events get {component: value} (the rest stays as it is)
+    ev = {fn.__name__: by_name(fn, named) for fn in (explain, explain_slow, run_quick, run_slow, restyle,
+                                                      change_opacity, explain_from_link, explain_from_query)}
 
     # preprocess=False everywhere a photo goes in: gradio must not decode uploads itself (see _photo_source)
-    api_quick.click(explain, explain_inputs, explain_outputs, api_name="imagenet_explain", preprocess=False, **run)
-    api_slow.click(explain_slow, explain_inputs, explain_outputs, api_name="imagenet_explain_slow",
+    api_quick.click(ev["explain"], explain_inputs, explain_outputs, api_name="imagenet_explain", preprocess=False, **run)
+    api_slow.click(ev["explain_slow"], explain_inputs, explain_outputs, api_name="imagenet_explain_slow",
                    preprocess=False, **slow)
 
     route = [method, quick_req, slow_req], [quick_req, slow_req]
@@ -491,10 +500,10 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     # once a result is shown, the page scrolls to it (just under the photo)
     show = dict(fn=None, inputs=None, outputs=None, js=scroll_js("imagenet-result"), queue=False)
     run_inputs = explain_inputs + [state, whole]  # whole: the LAST input (the overlay on the whole photo)
-    quick_req.change(run_quick, [quick_req] + run_inputs, explain_outputs, api_name="imagenet_run",
+    quick_req.change(ev["run_quick"], [quick_req] + run_inputs, explain_outputs, api_name="imagenet_run",
                      preprocess=False, trigger_mode="always_last", **run).success(api_name="imagenet_show_result",
                                                                                    **show)
-    slow_req.change(run_slow, [slow_req] + run_inputs, explain_outputs, api_name="imagenet_run_slow",
+    slow_req.change(ev["run_slow"], [slow_req] + run_inputs, explain_outputs, api_name="imagenet_run_slow",
                     preprocess=False, trigger_mode="always_last", **slow).success(
         api_name="imagenet_show_result_slow", **show)
     method.change(method_note, method, m_note, api_name="imagenet_method_note", queue=False)
@@ -504,12 +513,12 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     # .change, not .input: a click on an option fires .input twice (and would warn twice)
     model.change(change_model, model, [layer, model_note], api_name="imagenet_model_change", **draw).then(
         None, *route, js=_route_js("auto"), api_name="imagenet_model_change_explain", queue=False)
-    gr.on([norm.input, cmap.input], restyle, [state, norm, cmap, alpha, whole],
+    gr.on([norm.input, cmap.input], ev["restyle"], [state, norm, cmap, alpha, whole],
           [overlay, heatmap, steps, steps_md, downloads, numbers], api_name="imagenet_restyle",
           trigger_mode="always_last", **draw)
-    alpha.change(change_opacity, [state, norm, cmap, alpha, whole], [overlay, downloads],
+    alpha.change(ev["change_opacity"], [state, norm, cmap, alpha, whole], [overlay, downloads],
                  api_name="imagenet_opacity", trigger_mode="always_last", show_progress="hidden", **draw)
-    whole.input(change_opacity, [state, norm, cmap, alpha, whole], [overlay, downloads],
+    whole.input(ev["change_opacity"], [state, norm, cmap, alpha, whole], [overlay, downloads],
                 api_name="imagenet_whole_photo", trigger_mode="always_last", **draw)
     compare_btn.click(compare, [photo, model, method, target, norm, cmap, alpha], [compare_gallery, compare_md],
                       api_name="imagenet_compare", preprocess=False, **slow)
@@ -518,11 +527,11 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
         None, link_query, link_box, api_name="imagenet_copy_link",
         js="""(q) => { const u = window.location.origin + window.location.pathname + (q || '');
                        try { navigator.clipboard.writeText(u); } catch (e) {} return u; }""")
-    link_outputs = [photo] + [model, layer, method, target, target2, norm, cmap, alpha] + explain_outputs
+    link_outputs = [named[n] for n in LINK_INPUTS] + explain_outputs
     if query is not None:  # the page's query string, read in the browser: only a link calls the server
-        query.change(explain_from_query, query, link_outputs, api_name="imagenet_from_link", **run)
+        query.change(ev["explain_from_query"], query, link_outputs, api_name="imagenet_from_link", **run)
     else:
-        demo.load(explain_from_link, None, link_outputs, api_name="imagenet_from_link", **run)
+        demo.load(ev["explain_from_link"], None, link_outputs, api_name="imagenet_from_link", **run)
     gr.api(find_classes, api_name="imagenet_find_classes", **draw)
     gr.api(list_models, api_name="imagenet_models", **draw)
     demo.load(refresh_models, model, [model, model_note, unavailable_md], api_name="imagenet_refresh_models",
