@@ -80,3 +80,15 @@ def test_real_world_stakes_are_on_the_page_with_citations(client):
     assert any(c.get("props", {}).get("value") == md.strip() for c in comps)
     acc = [c for c in comps if c.get("props", {}).get("label") == "Why it matters: shortcuts found in real systems"]
     assert acc and acc[0]["props"].get("open") is False
+
+
+def test_step_by_step_fills_its_block_by_name(client):
+    from outputs import returns_by_label
+
+    out = returns_by_label(client, "spurious_steps_mnist_shortcut",
+                           client.predict(7, True, 3, api_name="/spurious_steps_mnist_shortcut"))
+    _, label, _ = S.held_out_digit(7)
+    assert out["Steps heading"].startswith("### Step by step · your version of the digit")
+    assert f"**Shortcut LeNet** on held-out digit #7 (true label {label}" in out["Steps heading"]
+    assert out["Step 1 text"].startswith("### ") and out["Step 8 code"]
+    assert _png(out["Step 8 image"]).std() > 5

@@ -7,6 +7,8 @@ number on the page is computed by ``gradcam_core.spurious``; this module only pl
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
+from typing import Any
 
 import gradio as gr
 
@@ -99,9 +101,10 @@ def mnist_table():
     return S.table_markdown(t), S.lesson_markdown(t)
 
 
-def _step_outputs(result, image, class_name: str, heading: str):
+def _step_outputs(result, image, class_name: str, heading: str) -> dict:
+    """The step-by-step view by name: its heading and the eight steps' [text, image, code] values."""
     steps = build_steps(result, image, class_name=class_name, max_channels=16)
-    return [heading] + step_values(steps) + [gr.Accordion(open=True)]
+    return {"heading": heading, "steps": step_values(steps)}
 
 
 def _mnist_steps(model_name: str):
@@ -204,14 +207,37 @@ def _first_view_events(demo: gr.Blocks, tab: gr.Tab | None, query, jobs: list, c
         demo.load(first_view, inputs, outputs, api_name="spurious_open_from_link", **common)
 
 
-def _steps_block(title: str, elem_id: str):
-    """A heading (outside, so the page can scroll to it) and an accordion with the eight steps;
-    returns the outputs of a step-by-step event: [heading, 3 per step…, accordion]."""
+@dataclass
+class StepsBlock:
+    """A heading (outside, so the page can scroll to it) and an accordion with the eight steps."""
+
+    head: Any
+    steps: list  # [text, image, code] * 8 (common.step_sections)
+    accordion: Any
+
+    @property
+    def outputs(self) -> list:
+        """The outputs of a step-by-step event, in the API's order."""
+        return [self.head, *self.steps, self.accordion]
+
+    def event(self, fn):
+        """``fn`` returns {"heading", "steps"} (see _step_outputs); the event fills this block and opens it."""
+
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            view = fn(*args, **kwargs)
+            return {self.head: view["heading"], **dict(zip(self.steps, view["steps"])),
+                    self.accordion: gr.Accordion(open=True)}
+
+        return run
+
+
+def _steps_block(title: str, elem_id: str) -> StepsBlock:
     head = gr.Markdown(f"### {title}\n\nPress a *Step by step* button above to see every step here.",
-                       elem_classes="tight-md", elem_id=elem_id)
+                       elem_classes="tight-md", elem_id=elem_id, label="Steps heading")
     with gr.Accordion("The eight steps of Grad-CAM", open=False) as acc:
-        outs = [head] + step_sections()
-    return outs + [acc]
+        steps = step_sections()
+    return StepsBlock(head, steps, acc)
 
 
 def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None,
@@ -323,7 +349,8 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None
         show.click(mnist_play, play_in, play_out, api_name="spurious_cue_digit", **common)
         index.submit(mnist_play, play_in, play_out, api_name="spurious_cue_digit_submit", **common)
         for btn, name in ((steps_clean, "clean"), (steps_short, "shortcut")):
-            btn.click(_mnist_steps(name), play_in, mnist_steps, api_name=f"spurious_steps_mnist_{name}",
+            btn.click(mnist_steps.event(_mnist_steps(name)), play_in, mnist_steps.outputs,
+                      api_name=f"spurious_steps_mnist_{name}",
                       **common).success(None, js=scroll_js(MNIST_STEPS_ID))
         jobs += [(mnist_compare, [index], [compare_img, compare_md]), (mnist_play, play_in, play_out),
                  (mnist_table, [], [table_md, lesson_md])]
@@ -342,7 +369,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None
                 c["variant"].input(fn, c["inputs"], outs, api_name=f"spurious_{exp}_style", **common)
                 c["text"].submit(fn, c["inputs"], outs, api_name=f"spurious_{exp}_text", **common)
             for btn, which in ((c["b0"], "original"), (c["b1"], "altered")):
-                btn.click(_card_steps_fn(exp, which), c["inputs"], photo_steps,
+                btn.click(photo_steps.event(_card_steps_fn(exp, which)), c["inputs"], photo_steps.outputs,
                           api_name=f"spurious_steps_{exp}_{which}", **common).success(None, js=scroll_js(PHOTO_STEPS_ID))
             jobs.append((fn, c["inputs"], outs))
 
