@@ -98,9 +98,10 @@ SCORE_CAM_EXACT = "Score-CAM (exact)"
 #: the top SCORE_CAM_MAX_CHANNELS channels by activation variance); see gradcam_core.methods.
 SCORE_CAM_BATCH = _methods.SCORE_CAM_BATCH
 SCORE_CAM_MAX_CHANNELS = _methods.SCORE_CAM_MAX_CHANNELS
-#: Measured on this 2-core machine (EfficientNet-Lite0, 224×224 photos, 2 torch threads, batches of
-#: SCORE_CAM_BATCH): seconds per masked forward pass (exact Score-CAM of chelsea_cat.jpg, 1 280
-#: forwards in 47.4 s at load average 1.3), and the rank correlation (Spearman ρ of the 7×7 maps,
+#: Measured on this 2-core machine (EfficientNet-Lite0, 224×224 photos, 2 torch threads): seconds
+#: per masked forward pass (exact Score-CAM of chelsea_cat.jpg, 1 280 forwards in 47.4 s at load
+#: average 1.3, batches of 32, contiguous; batches of 16 with channels-last inputs, used now, timed
+#: faster on the loaded machine, so this errs long), and the rank correlation (Spearman ρ of the 7×7 maps,
 #: after ReLU, before normalisation) of the default top-96 subset with exact Score-CAM on 9 of the
 #: shipped example photos, predicted class: (mean, min, photos).  bench/bench_scorecam.py prints
 #: both.  The cost and fidelity texts are computed from these.
