@@ -659,29 +659,8 @@ def overlay_panel(expl: Explanation) -> np.ndarray:
 
 def _steps(expl: Explanation) -> dict[str, Step]:
     v = expl.views[0]
-    steps = build_steps(v.result, expl.image, max_channels=STEPS_MAX_CHANNELS, cmap=expl.cmap, norm=expl.norm,
-                        alpha=expl.alpha, class_name=v.name)
-    if v.guided_backprop is not None:
-        steps["guided_backprop"] = Step(
-            "guided_backprop", "9 · Guided backpropagation", v.guided_backprop,
-            "Gradients of the score with respect to the photo, through positive ReLUs only",
-            "Guided backpropagation sends the class score back to the *pixels*, letting a gradient through "
-            "a ReLU only where the forward input was positive and the gradient itself is positive. It shows "
-            "fine edges, but hardly depends on the class — or on the weights."
-            "\n\n$$R = \\frac{\\partial y^c}{\\partial I}\\Big|_{\\text{guided ReLUs}}$$",
-            "from gradcam_core.guided import guided_backprop\n"
-            "R = guided_backprop(model, x, targets)   # (1, 3, H, W)",
-        )
-        steps["guided_gradcam"] = Step(
-            "guided_gradcam", "10 · Guided Grad-CAM", v.guided_gradcam,
-            f"Guided backprop × Grad-CAM: fine detail, only where Grad-CAM's map for {v.name} is above zero",
-            "Multiplying the guided-backprop image by the upsampled Grad-CAM map (scaled to 0…1) keeps its "
-            f"sharp detail only where Grad-CAM's map for **{v.name}** is above zero: where the features raise "
-            "its score."
-            "\n\n$$\\text{Guided Grad-CAM} = R \\odot \\tilde L^c / \\max \\tilde L^c$$",
-            "mask = heat / heat.max()\nguided_gradcam = R * mask[:, None]",
-        )
-    return steps
+    return build_steps(v.result, expl.image, max_channels=STEPS_MAX_CHANNELS, cmap=expl.cmap, norm=expl.norm,
+                       alpha=expl.alpha, class_name=v.name)
 
 
 def render_all(expl: Explanation, steps: bool = True) -> Explanation:

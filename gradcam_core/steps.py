@@ -11,6 +11,7 @@ import torch
 
 from . import render
 from .engine import CAMResult
+from .guided import guided_image
 from .method_texts import (MethodText, average_text, features_sign_text, fill, method_text, normalisation_code,
                            normalisation_equation, overlay_code, weights_sign_text, zero_gradient_text)
 from .postprocess import normalize, upsample
@@ -282,9 +283,40 @@ def _overlay(c: StepContext) -> Step:
     )
 
 
-#: One builder per step, in page order (the keys of :data:`STEP_ORDER`); a builder returns None
-#: for a step its method does not have (no gradients, or no plain averaging).
-STEP_BUILDERS = [_features, _gradients, _average, _weights, _weighted, _relu, _upsample, _overlay]
+def _guided_backprop(c: StepContext) -> Step | None:
+    if "guided_backprop" not in c.result.extras:  # only Guided Grad-CAM gives it
+        return None
+    return Step(
+        "guided_backprop", "9 · Guided backpropagation", guided_image(c.result.extras["guided_backprop"][c.index]),
+        "Gradients of the score with respect to the photo, through positive ReLUs only",
+        "Guided backpropagation sends the class score back to the *pixels*, letting a gradient through "
+        "a ReLU only where the forward input was positive and the gradient itself is positive. It shows "
+        "fine edges, but hardly depends on the class — or on the weights."
+        "\n\n$$R = \\frac{\\partial y^c}{\\partial I}\\Big|_{\\text{guided ReLUs}}$$",
+        "from gradcam_core.guided import guided_backprop\n"
+        "R = guided_backprop(model, x, targets)   # (1, 3, H, W)",
+    )
+
+
+def _guided_gradcam(c: StepContext) -> Step | None:
+    if "guided_gradcam" not in c.result.extras:
+        return None
+    return Step(
+        "guided_gradcam", "10 · Guided Grad-CAM", guided_image(c.result.extras["guided_gradcam"][c.index]),
+        f"Guided backprop × Grad-CAM: fine detail, only where Grad-CAM's map for {c.cname} is above zero",
+        "Multiplying the guided-backprop image by the upsampled Grad-CAM map (scaled to 0…1) keeps its "
+        f"sharp detail only where Grad-CAM's map for **{c.cname}** is above zero: where the features raise "
+        "its score."
+        "\n\n$$\\text{Guided Grad-CAM} = R \\odot \\tilde L^c / \\max \\tilde L^c$$",
+        "mask = heat / heat.max()\nguided_gradcam = R * mask[:, None]",
+    )
+
+
+#: One builder per step, in page order (the keys of :data:`STEP_ORDER`, then Guided Grad-CAM's two
+#: pictures); a builder returns None for a step its method does not have (no gradients, no plain
+#: averaging, no guided images).
+STEP_BUILDERS = [_features, _gradients, _average, _weights, _weighted, _relu, _upsample, _overlay,
+                 _guided_backprop, _guided_gradcam]
 
 
 def step_context(
