@@ -377,14 +377,9 @@ def _credits_markdown(entries) -> str:
     return "\n".join(lines)
 
 
-def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None = None) -> None:
-    """Add the ImageNet tab's contents inside the current ``gr.Tab``. ``query``: a hidden box that
-    receives the page's query string (see serving.LINK_QUERY_JS); without it, links are read at
-    page load."""
-    default = default_model_key()
-    spec = REGISTRY[default]
-    entries = svc.examples_by_category()
-
+def _photo_and_result() -> dict:
+    """Intro, photo, Explain, and the result right under the photo (so after an upload on a phone the
+    top 5 and the overlay are on screen; the events also scroll to it)."""
     gr.Markdown(INTRO, elem_classes="tight-md")
     photo = gr.Image(label="Your photo", type="filepath", sources=["upload", "webcam", "clipboard"],
                      image_mode=None, height=260, format="png", elem_id="imagenet-photo")
@@ -398,7 +393,11 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
         overlay = ResultImage(label="Where the model found the evidence", interactive=False,
                               elem_classes="imagenet-map", buttons=["download", "fullscreen"])
         summary = gr.Markdown(elem_classes="tight-md", label="Summary")  # (labels name API outputs)
+    return dict(photo=photo, go=go, credit=credit, label=label, overlay=overlay, summary=summary)
 
+
+def _examples(entries) -> dict:
+    """The example photos and their credits."""
     with gr.Accordion("Example photos", open=True):
         examples = gr.Gallery(
             value=[(e["path"], e["title"].split(" (")[0]) for e in entries],
@@ -409,7 +408,11 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
         gr.Markdown(svc.attribution_note(entries), elem_classes=["tight-md", "imagenet-small"])
         with gr.Accordion("All photo credits and licences", open=False):
             gr.Markdown(_credits_markdown(entries), elem_classes="imagenet-small")
+    return dict(examples=examples)
 
+
+def _settings(default, spec) -> dict:
+    """Model, layer, method, classes, opacity, normalisation, colour map and the raw map."""
     model = gr.Dropdown(svc.model_choices(), value=default, label="Model", filterable=False)
     model_note = gr.Markdown(_model_note(default), elem_classes=["tight-md", "imagenet-small"])
     with gr.Accordion("Models not available on this server, and why", open=False):
@@ -436,7 +439,13 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     heatmap = ResultImage(label="Raw map, real units (colour bar)", interactive=False, elem_classes="imagenet-map",
                           buttons=["download", "fullscreen"])
     gr.Markdown(svc.HEAT_NOTE, elem_classes=["tight-md", "imagenet-small"])
+    return dict(model=model, model_note=model_note, unavailable_md=unavailable_md, layer=layer, method=method,
+                m_note=m_note, target=target, target2=target2, alpha=alpha, whole=whole, norm=norm, cmap=cmap,
+                heatmap=heatmap)
 
+
+def _details() -> dict:
+    """Steps, compare, downloads and numbers, the link."""
     gr.Markdown("### Step by step")
     steps = gr.Gallery(label="Steps (tap to enlarge)", columns=2, height="auto", object_fit="contain",
                        format="png", elem_classes="imagenet-steps", interactive=False)
@@ -461,9 +470,14 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
                           buttons=["copy"], max_lines=3,
                           info="Making a link keeps a copy of an uploaded photo on this server until it is "
                                "restarted or cleans up; links to example photos always work.")
+    return dict(steps=steps, steps_md=steps_md, compare_btn=compare_btn, compare_gallery=compare_gallery,
+                compare_md=compare_md, downloads=downloads, numbers=numbers, link_query=link_query,
+                link_btn=link_btn, link_box=link_box)
 
-    trust.build_imagenet_panel(photo, model, layer, target, concurrency_id=SLOW, concurrency_limit=SLOW_LIMIT)
 
+def _hidden() -> dict:
+    """The state, and the hidden boxes/buttons: two route each request to the quick or the slow
+    queue (see _route_js); two carry the public API endpoints, which the page itself never calls."""
     state = gr.State(None)
     # Two hidden boxes route each request to the quick or the slow queue (see _route_js); two hidden
     # buttons carry the public API endpoints, which the page itself never calls.
@@ -472,7 +486,34 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
         slow_req = gr.Textbox(visible=False)
         api_quick = gr.Button(visible=False)
         api_slow = gr.Button(visible=False)
+    return dict(state=state, quick_req=quick_req, slow_req=slow_req, api_quick=api_quick, api_slow=api_slow)
 
+
+def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None = None) -> None:
+    """Add the ImageNet tab's contents inside the current ``gr.Tab``. ``query``: a hidden box that
+    receives the page's query string (see serving.LINK_QUERY_JS); without it, links are read at
+    page load."""
+    default = default_model_key()
+    spec = REGISTRY[default]
+    entries = svc.examples_by_category()
+    c = {**_photo_and_result(), **_examples(entries), **_settings(default, spec), **_details()}
+    trust.build_imagenet_panel(c["photo"], c["model"], c["layer"], c["target"], concurrency_id=SLOW,
+                               concurrency_limit=SLOW_LIMIT)
+    c.update(_hidden())
+    _wire(demo, c, concurrency_limit, query)
+
+
+def _wire(demo: gr.Blocks, c: dict, concurrency_limit: int, query) -> None:
+    """The tab's events (handlers return {name: value}; see by_name)."""
+    (photo, go, credit, label, overlay, summary, examples, model, model_note, unavailable_md, layer, method,
+     m_note, target, target2, alpha, whole, norm, cmap, heatmap, steps, steps_md, compare_btn,
+     compare_gallery, compare_md, downloads, numbers, link_query, link_btn, link_box, state, quick_req,
+     slow_req, api_quick, api_slow) = (
+        c[k] for k in ('photo', 'go', 'credit', 'label', 'overlay', 'summary', 'examples', 'model', 'model_note',
+                       'unavailable_md', 'layer', 'method', 'm_note', 'target', 'target2', 'alpha', 'whole', 'norm',
+                       'cmap', 'heatmap', 'steps', 'steps_md', 'compare_btn', 'compare_gallery', 'compare_md', 'downloads',
+                       'numbers', 'link_query', 'link_btn', 'link_box', 'state', 'quick_req', 'slow_req', 'api_quick',
+                       'api_slow'))
     run = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
     slow = dict(concurrency_id=SLOW, concurrency_limit=SLOW_LIMIT)
     draw = dict(concurrency_id=RENDER_CONCURRENCY, concurrency_limit=concurrency_limit)
