@@ -326,3 +326,32 @@ def test_gradcam_runs_on_every_listed_layer(key):
         assert torch.isfinite(r.cam).all() and r.gradients.abs().sum() > 0, (key, info.name)
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_both_lenets_are_in_the_one_registry_and_loaded_once():
+    """Every caller gets the same LeNet object from the registry: the MNIST tab, the Shortcuts
+    experiment, the trust panels, the ink share and the CLI."""
+    from gradcam_core import cli, spurious
+    from gradcam_core.lenet import CLASSES, DEFAULT_WEIGHTS, SHORTCUT_WEIGHTS
+    from gradcam_core.ui import mnist_tab, trust
+
+    clean, short = M.get_model("lenet"), M.get_model("lenet_shortcut")
+    assert clean.dataset == short.dataset == "MNIST" and clean.categories == list(CLASSES)
+    assert clean.weights_file == DEFAULT_WEIGHTS and short.weights_file == SHORTCUT_WEIGHTS
+    assert clean.default_layer == "relu2" and clean.layer("pool2").size == (4, 4)
+    assert set(M.REGISTRY) < set(M.MODELS) and {"lenet", "lenet_shortcut"} == set(M.MODELS) - set(M.REGISTRY)
+    net = M.lenet_model()
+    assert mnist_tab.model() is net and spurious.load_clean() is net and trust._lenet()[0] is net
+    assert cli.load_backend("lenet").model is net and clean.load() is net
+    assert spurious.load_shortcut() is M.lenet_model("lenet_shortcut") is not net
+    # preprocessing and the display image come with the spec: a 28×28 digit, bright ink on black
+    from PIL import Image
+
+    from gradcam_core.mnist import test_digits
+
+    paper = Image.fromarray(255 - test_digits()[0][0]).resize((112, 112))
+    x = clean.preprocess(paper)
+    assert tuple(x.shape) == (1, 1, 28, 28) and 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    shown = np.asarray(clean.display_image(paper))
+    assert shown.shape == (28, 28, 3) and int(shown[0, 0, 0]) == 0 and shown.max() > 200
+    assert int(net(x).argmax()) == int(test_digits()[1][0])
