@@ -14,6 +14,7 @@ from gradio_client import handle_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hostile import corpus  # noqa: E402
+from outputs import imagenet_result, mnist_result  # noqa: E402
 
 
 GENERIC = "upstream Gradio app has raised an exception"
@@ -27,19 +28,19 @@ def files(tmp_path_factory):
     return corpus(tmp_path_factory.mktemp("hostile"))
 
 
+# each returns the endpoint's outputs by name; "label" is the prediction (gr.Label)
 def _mnist_upload(client, path):
-    return client.predict(handle_file(str(path)), "predicted", "strongest", api_name="/mnist_explain_upload")
+    return mnist_result(client, handle_file(str(path)), "predicted", "strongest", api_name="mnist_explain_upload")
 
 
 def _mnist_drawing(client, path):
     sketch = {"background": None, "layers": [], "composite": handle_file(str(path))}
-    return client.predict(sketch, "predicted", "strongest", api_name="/mnist_explain_drawing")
+    return mnist_result(client, sketch, "predicted", "strongest", api_name="mnist_explain_drawing")
 
 
 def _imagenet_upload(client, path):
-    out = client.predict(handle_file(str(path)), "efficientnet_lite0", "_head_act", "Grad-CAM", "predicted", "none",
-                         "max", "jet", 0.5, api_name="/imagenet_explain")
-    return [out[1]] + list(out)  # out[1] is the top-5 gr.Label
+    return imagenet_result(client, handle_file(str(path)), "efficientnet_lite0", "_head_act", "Grad-CAM", "predicted",
+                           "none", "max", "jet", 0.5)
 
 
 # (name, call, is_digit_reader): digit readers may reject a photo that holds no digit, clearly.
@@ -54,7 +55,7 @@ def test_every_hostile_file_gets_a_result_or_a_clear_message(app_client, files, 
         try:
             out = call(app_client, path)
             outcome, msg = "ok", ""
-            assert out[0] and out[0].get("label") is not None
+            assert out["label"] and out["label"].get("label") is not None
         except Exception as exc:  # the client raises the server's gr.Error message
             outcome, msg = "error", str(exc)
         report.append((name, outcome, msg[:120]))
@@ -73,8 +74,7 @@ def test_every_hostile_file_gets_a_result_or_a_clear_message(app_client, files, 
     if not reads_digits:
         assert by_name["iphone.heic"] == ""  # an iPhone photo is explained
     # the server is still alive and correct afterwards
-    out = app_client.predict(0, "predicted", "strongest", api_name="/mnist_explain_index")
-    assert out[0]["label"] in [str(d) for d in range(10)]
+    assert mnist_result(app_client, 0, "predicted", "strongest")["label"]["label"] in [str(d) for d in range(10)]
 
 
 def _imagenet_link(client, path):
