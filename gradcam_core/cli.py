@@ -73,7 +73,6 @@ class Backend:
     input_shape: tuple[int, int, int]  # (C, H, W)
     prepare: Callable[[Path], tuple[object, np.ndarray]] = field(repr=False)  # path -> ((1,C,H,W), display)
     dataset: str = "ImageNet"  # names the class list in messages
-    layer_labels: dict[str, tuple[str, ...]] | None = None  # labels people see in the app's layer picker
 
 
 def _imagenet_backend(key: str) -> Backend:
@@ -95,11 +94,8 @@ def _imagenet_backend(key: str) -> Backend:
         return x, np.asarray(spec.display_image(img))
 
     h, w = spec.input_size
-    from .imagenet import layer_label
-
-    labels = {l.name: (l.label, layer_label(spec, l.name)) for l in spec.layers}
     return Backend(key, spec.title, model, list(spec.categories), spec.layer_names, spec.default_layer,
-                   (3, h, w), prepare, layer_labels=labels)
+                   (3, h, w), prepare)
 
 
 def _lenet_backend() -> Backend:
@@ -164,14 +160,15 @@ def resolve_method(name: str) -> str:
 
 
 def resolve_layer(backend: Backend, name: str | None) -> str:
-    from .inputs import parse_layer
+    """The registry's layer parser, as in the app's tabs (ImageNet: also the picker's labels)."""
     from .models import get_model
 
-    if backend.key == LENET_KEY:  # exactly what the MNIST tab accepts
-        return _usage(get_model(LENET_KEY).resolve_layer, name)
-    labels = backend.layer_labels or {}
-    return _usage(parse_layer, name, [(n, labels.get(n, ())) for n in backend.layers], backend.default_layer,
-                  backend.title, model=backend.model, input_shape=backend.input_shape)
+    spec = get_model(backend.key)
+    if backend.key == LENET_KEY:
+        return _usage(spec.resolve_layer, name)
+    from .imagenet import layer_label
+
+    return _usage(spec.resolve_layer, name, lambda n: (layer_label(spec, n),))
 
 
 def resolve_target(backend: Backend, s: str) -> int | None:

@@ -297,12 +297,12 @@ def layer_choices(model_key: str) -> list[tuple[str, str]]:
 
 
 def _check_layer(spec: ModelSpec, layer: str | None) -> str:
-    """See :func:`gradcam_core.inputs.parse_layer` (the model is loaded only for a name outside the picker)."""
-    picker = [(l.name, (l.label, layer_label(spec, l.name))) for l in spec.layers]
-    if layer in (None, "") or any(str(layer).strip() in (n, *labels) for n, labels in picker):
-        return inputs.parse_layer(layer, picker, spec.default_layer, spec.title)
-    return inputs.parse_layer(layer, picker, spec.default_layer, spec.title, model=_load(spec),
-                              input_shape=(3, *spec.input_size))
+    """The registry's layer parser (gradcam_core.inputs.parse_layer), also accepting the picker's
+    "layer4 · 7×7" labels; a model that cannot run here says why before a module name is tried."""
+    picker_labels = lambda name: (layer_label(spec, name),)  # noqa: E731
+    if layer not in (None, "") and str(layer).strip() not in spec.layer_names:
+        _load(spec)
+    return spec.resolve_layer(layer, picker_labels)
 
 
 # --------------------------------------------------------------------------- classes
