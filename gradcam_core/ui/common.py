@@ -74,12 +74,13 @@ def user_errors(fn):
 def by_name(fn, components: dict):
     """``fn`` returns ``{name: value}`` (only what changes); the event returns the
     ``{component: value}`` dict Gradio expects, ``components`` mapping names to components.
-    Outputs not named are left as they are, so "nothing to do" is ``{}``.  The signature stays
-    ``fn``'s (the API's parameters, gr.Request and gr.Progress injection)."""
+    Outputs not named are left as they are, so "nothing to do" is ``{}`` (sent as one gr.skip():
+    gradio reads an empty dict as a single positional value).  The signature stays ``fn``'s (the
+    API's parameters, gr.Request and gr.Progress injection)."""
 
     @functools.wraps(fn)
     def event(*args, **kwargs):
-        return {components[name]: value for name, value in fn(*args, **kwargs).items()}
+        return {components[name]: value for name, value in fn(*args, **kwargs).items()} or gr.skip()
 
     return event
 
@@ -93,6 +94,9 @@ class ParsedDropdown(gr.Dropdown):
     gradcam_core.inputs: an API call with a value outside the choices gets the same message as
     the command line, not gradio's "not in the list of choices".  In the browser it is an ordinary
     dropdown (its values are always among the choices)."""
+
+    def get_block_name(self) -> str:  # render with Gradio's own dropdown (a subclass would be looked
+        return "dropdown"             # up as a custom component, whose files do not exist)
 
     def preprocess(self, payload):
         return payload
