@@ -112,6 +112,13 @@ def test_imagenet_link_reopens_the_same_result(tmp_path, monkeypatch):
     # a page opened without a link changes nothing (no output named: every component stays as it is)
     untouched = imagenet_tab.explain_from_link(SimpleNamespace(query_params={}), progress=None)
     assert untouched == {}
+    # …and the event sends it as one gr.skip() (gradio would read an empty dict as one value)
+    import gradio as gr
+
+    from gradcam_core.ui.common import by_name
+
+    event = by_name(imagenet_tab.explain_from_link, {})
+    assert event(SimpleNamespace(query_params={}), progress=None) == gr.skip()
 
 
 def test_link_store_keeps_a_byte_budget_oldest_removed_first(tmp_path, monkeypatch):
