@@ -262,8 +262,13 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None
     )
     with gr.Accordion("Why it matters: shortcuts found in real systems", open=False):
         gr.Markdown(STAKES_MD, elem_classes="tight-md")
+    c = {**_exhibit_digits(), **_exhibit_photos(photos_ready, why)}
+    _wire(demo, c, common, tab, query, mnist_ready, photos_ready)
 
-    # ---- exhibit 1 ----------------------------------------------------------------------
+
+def _exhibit_digits() -> dict:
+    """Exhibit 1, a planted shortcut: the digit, its three versions, the cue you move, the
+    accuracy table and the step-by-step block."""
     gr.Markdown("## Exhibit 1 · A planted shortcut")
     gr.Markdown(
         "Two copies of the same small network (LeNet) learned to read digits from the same 4000 "
@@ -296,8 +301,13 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None
     table_md = gr.Markdown(elem_classes="tight-md")
     lesson_md = gr.Markdown()
     mnist_steps = _steps_block("Step by step · your version of the digit", MNIST_STEPS_ID)
+    return dict(index=index, show=show, compare_img=compare_img, compare_md=compare_md, cue_on=cue_on,
+                cue_pos=cue_pos, play_img=play_img, play_md=play_md, steps_clean=steps_clean,
+                steps_short=steps_short, table_md=table_md, lesson_md=lesson_md, mnist_steps=mnist_steps)
 
-    # ---- exhibit 2 ----------------------------------------------------------------------
+
+def _exhibit_photos(photos_ready: bool, why: str) -> dict:
+    """Exhibit 2, real photos altered: one card per experiment and the step-by-step block."""
     gr.Markdown("## Exhibit 2 · Real photos, altered")
     gr.Markdown(
         "EfficientNet-Lite0 (trained on ImageNet) looks at photos that ship with scikit-image and "
@@ -335,8 +345,15 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None
         inputs = [photo] + ([variant] if variant is not None else []) + ([text] if text is not None else [])
         cards[exp] = dict(inputs=inputs, photo=photo, variant=variant, text=text, img=img, md=md, b0=b0, b1=b1)
     photo_steps = _steps_block("Step by step · photo", PHOTO_STEPS_ID)
+    return dict(cards=cards, photo_steps=photo_steps)
 
-    # ---- events ---------------------------------------------------------------------------
+
+def _wire(demo: gr.Blocks, c: dict, common: dict, tab, query, mnist_ready: bool, photos_ready: bool) -> None:
+    """The tab's events; the first view is computed once per page (see _first_view_events)."""
+    names = ("index", "show", "compare_img", "compare_md", "cue_on", "cue_pos", "play_img", "play_md", "steps_clean",
+             "steps_short", "table_md", "lesson_md", "mnist_steps", "cards", "photo_steps")
+    (index, show, compare_img, compare_md, cue_on, cue_pos, play_img, play_md, steps_clean, steps_short, table_md,
+     lesson_md, mnist_steps, cards, photo_steps) = (c[k] for k in names)
     jobs = []  # (function, inputs, outputs) of the first view
     if mnist_ready:
         show.click(mnist_compare, [index], [compare_img, compare_md], api_name="spurious_compare", **common)
