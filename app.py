@@ -35,10 +35,10 @@ def build_app(concurrency: int = 2, join_url=None) -> gr.Blocks:
         if join_url is not None:
             join.build(join_url, demo)
         # the page's query string (a deep link), read in the browser: without one, no server call
-        query = gr.Textbox(visible=False)
+        query = gr.Textbox(serving.NO_LINK, visible=False)
         with gr.Tabs() as tabs:
             with gr.Tab("MNIST · LeNet", id="mnist"):
-                mnist_tab.build(demo, concurrency_limit=concurrency)
+                mnist_tab.build(demo, concurrency_limit=concurrency, query=query)
             with gr.Tab("ImageNet", id="imagenet"):
                 imagenet_tab.build(demo, concurrency_limit=concurrency, query=query)
             with gr.Tab("Shortcuts", id="spurious") as shortcuts:

@@ -239,7 +239,7 @@ def _fit_background(gray: np.ndarray) -> tuple[np.ndarray, float]:
     return bg, sigma
 
 
-def _ink_map(arr: np.ndarray) -> tuple[np.ndarray, float, bool]:
+def _ink_map(arr: np.ndarray, drawing: bool | None = None) -> tuple[np.ndarray, float, bool]:
     """Float image -> (ink, noise_sigma, drawn) where ink >= 0 is bright on a ~0 background.
 
     ``drawn`` is True for strokes on a transparent canvas (read from alpha) and for images whose
@@ -269,7 +269,7 @@ def _ink_map(arr: np.ndarray) -> tuple[np.ndarray, float, bool]:
 
     bg, sigma = _fit_background(gray)
     resid = gray - bg
-    if sigma < CLEAN_SIGMA:
+    if sigma < CLEAN_SIGMA or drawing:
         # A canvas or a clean scan: the smooth background explains the picture (as before).
         floor = 3.0 * sigma
         dark = float(np.clip(-resid - floor, 0, None).sum())
@@ -652,7 +652,7 @@ def _check_surroundings(digit, ink, sigma, lines, gray) -> None:
                            + NO_DIGIT_HINT, "cluttered")
 
 
-def preprocess_digit(image) -> np.ndarray:
+def preprocess_digit(image, drawing: bool | None = None) -> np.ndarray:
     """Turn a drawn or photographed digit into an MNIST-like float32 (28, 28) in [0, 1].
 
     Accepts a PIL image or a numpy array (H, W), (H, W, 3) or (H, W, 4),
@@ -666,14 +666,19 @@ def preprocess_digit(image) -> np.ndarray:
     the ink is cropped, resized to fit 20x20 keeping its aspect ratio, and
     pasted into a 28x28 frame with its centre of mass at (14, 14).
 
+    ``drawing``: True when the picture comes from the app's drawing canvas (it is then read as a
+    drawing whatever its background; a big finger-drawn digit may reach the canvas's edges and
+    leave too little plain background for the detection), None to tell drawings from photos by
+    the background's noise.
+
     Raises ValueError with a readable message for blank images, pictures in
     which no digit can be isolated, or images smaller than 8 pixels on a side.
     """
     arr = _to_float_array(image, PHOTO_WORK_SIDE)
-    ink, sigma, drawn = _ink_map(arr)
+    ink, sigma, drawn = _ink_map(arr, drawing)
     if drawn and math.ceil(max(arr.shape[:2]) / WORK_SIDE) > 1:   # drawings: as before, at WORK_SIDE
         arr = _to_float_array(image, WORK_SIDE)
-        ink, sigma, drawn = _ink_map(arr)
+        ink, sigma, drawn = _ink_map(arr, drawing)
 
     peak_raw = float(ink.max())
     if peak_raw < max(6.0 * sigma, 0.06):

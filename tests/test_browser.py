@@ -209,9 +209,12 @@ def test_mnist_finger_drawing_result_on_screen(server, browser):
     _touch_stroke(page, stroke)
     page.screenshot(path=str(ARTIFACTS / "phone-mnist-drawn.png"), full_page=False)
     page.get_by_role("button", name="Read my drawing").tap()
-    page.wait_for_function(
-        """() => { const e = document.querySelector('#mnist-label .output-class');
-                   return e && e.innerText.trim() === '7'; }""", timeout=60000)
+    try:
+        page.wait_for_function(
+            """() => { const e = document.querySelector('#mnist-label .output-class');
+                       return e && e.innerText.trim() === '7'; }""", timeout=60000)
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "phone-mnist-drawing-after.png"), full_page=False)
     _assert_on_screen(page, "#mnist-label", "the prediction")
     _assert_on_screen(page, "#mnist-result img", "the overlay")
     _no_horizontal_overflow(page)

@@ -325,3 +325,22 @@ def test_a_drawing_that_fills_its_canvas_and_touches_the_edges_is_still_read(mod
     c = (out.sum(0) * np.arange(28)).sum() / total
     assert abs(r - 14) <= 1 and abs(c - 14) <= 1 and out.max() > 0.9
     assert _read(model, out) == 7
+
+
+def test_a_finger_drawing_that_reaches_the_canvas_edge_is_read_as_a_drawing():
+    """The canvas's composite can come opaque and slightly uneven (WebGL blending), with a big
+    finger-drawn 7 running off its bottom edge: the drawing handler says it is a drawing."""
+    from PIL import Image, ImageDraw
+
+    from gradcam_core.ui import mnist_tab
+
+    rng = np.random.default_rng(7)
+    img = Image.new("RGB", (280, 280), (255, 255, 255))
+    ImageDraw.Draw(img).line([(70, 56), (210, 56), (120, 280)], fill=(0, 0, 0), width=34, joint="curve")
+    arr = np.asarray(img).astype(np.float32)
+    arr = np.clip(arr + rng.normal(0, 4.0, arr.shape[:2])[..., None], 0, 255).astype(np.uint8)
+    digit = mnist.preprocess_digit(arr, drawing=True)
+    assert digit.shape == (28, 28) and digit.max() > 0.9
+    view = mnist_tab.explain_drawing({"composite": arr}, "predicted", "strongest")
+    label = view.label if hasattr(view, "label") else view[0]
+    assert max(label, key=label.get) == "7", label

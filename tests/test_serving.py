@@ -14,7 +14,7 @@ from gradio_client import Client, handle_file
 
 import app
 from conftest import launch_blocks
-from gradcam_core.ui import imagenet_tab, serving
+from gradcam_core.ui import imagenet_tab, mnist_tab, serving
 from gradcam_core.ui.common import user_errors
 from gradcam_core.ui.kept import KeptResults
 
@@ -123,7 +123,11 @@ def test_shortcuts_tab_is_computed_when_opened_not_at_page_load(served):
     # a deep link is read in the browser: the only page-load event is js-only (no server call)
     loads = [fn for fn in demo.fns.values() if any(t[1] == "load" for t in fn.targets)]
     server_loads = sorted(fn.api_name for fn in loads if fn.fn is not None)
-    assert server_loads == ["imagenet_refresh_models", "mnist_initial"], server_loads
+    assert server_loads == ["imagenet_refresh_models"], server_loads
+    # the MNIST tab's first view (digit #0) is part of the page: its prediction is in the config
+    config = demo.get_config_file() if hasattr(demo, "get_config_file") else demo.config
+    labels = [c for c in config["components"] if c.get("props", {}).get("elem_id") == "mnist-label"]
+    assert labels and labels[0]["props"]["value"]["label"] == str(int(mnist_tab.test_digits()[1][0]))
     spurious_ids = {b._id for b in deps["/spurious_open"].outputs}
     for fn in loads:
         assert not spurious_ids & {b._id for b in fn.outputs}, fn.api_name
@@ -142,6 +146,11 @@ def test_link_handlers_read_the_query_string():
     assert LinkRequest("").query_params == {} and LinkRequest(None).query_params == {}
     assert app._tab_from_link("?tab=spurious").selected == "spurious"
     assert not isinstance(app._tab_from_link("?tab=nowhere"), gr.Tabs)
+    # the MNIST tab answers only its own links (the page already shows digit #0 otherwise)
+    assert mnist_tab.explain_from_query("?tab=imagenet&photo=ex:animals/chelsea_cat.jpg") is None
+    assert mnist_tab.explain_from_query("?__theme=dark") is None
+    view = mnist_tab.explain_from_query("?tab=mnist&digit=17&target=1")
+    assert view.index == 17 and view.target == "1" and view.numbers["target"] == 1
 
 
 def test_session_state_is_a_small_key(served):

@@ -168,18 +168,21 @@ class SafeSketchpad(gr.Sketchpad):
             return {"background": None, "layers": [], "composite": getattr(comp, "path", None)}
 
 
-def step_sections() -> list:
+def step_sections(values: list | None = None) -> list:
     """The eight step sections (heading + explanation, image, collapsible code), in page order;
-    returns their components [md, image, code] * 8 to use as event outputs."""
+    returns their components [md, image, code] * 8 to use as event outputs. ``values``: their
+    first content, in the same order (as :func:`step_values` gives it), sent with the page."""
     from ..steps import STEP_ORDER
 
     outs = []
     for n, key in enumerate(STEP_ORDER, 1):  # labels (not shown) name the outputs in the API
+        first = values[3 * (n - 1):3 * n] if values else [f"### {key}", None, ""]
         with gr.Group():
-            md = gr.Markdown(f"### {key}", elem_classes="tight-md", label=f"Step {n} text")
-            img = ResultImage(interactive=False, show_label=False, elem_classes="step-image", label=f"Step {n} image")
+            md = gr.Markdown(first[0], elem_classes="tight-md", label=f"Step {n} text")
+            img = ResultImage(first[1], interactive=False, show_label=False, elem_classes="step-image",
+                              label=f"Step {n} image")
             with gr.Accordion("Code", open=False):
-                code = code_block("", label=f"Step {n} code")
+                code = code_block(first[2], label=f"Step {n} code")
         outs += [md, img, code]
     return outs
 

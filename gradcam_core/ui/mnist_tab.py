@@ -21,7 +21,7 @@ from ..method_texts import (LENET_DEFAULT_LAYER, LENET_LAYERS, ink_text, lenet_l
 from ..mnist import preprocess_digit, test_digits, to_tensor
 from ..steps import build_steps, result_numbers
 from . import trust
-from .serving import SLOW, SLOW_LIMIT
+from .serving import SLOW, SLOW_LIMIT, LinkRequest
 from .common import ParsedDropdown, ResultImage, SafeImage, SafeSketchpad, scroll_js, step_sections, step_values, user_errors
 
 LAYER = LENET_DEFAULT_LAYER  # relu2: the rectified maps, the Grad-CAM convention (see method_texts)
@@ -183,7 +183,7 @@ def explain_drawing(sketch, target_choice="predicted", channel=None, layer=None)
     if image.ndim == 3 and image.shape[2] == 4 and image[..., 3].max() == 0:
         raise ValueError("The canvas is empty: draw a digit first.")
     try:
-        digit = preprocess_digit(image)
+        digit = preprocess_digit(image, drawing=True)  # from the canvas: a drawing, even edge to edge
     except ValueError as exc:
         raise ValueError(f"Could not find a digit in the drawing: {exc}") from None
     return explain_array(digit, target_choice, channel, source="drawing", layer=layer)
@@ -243,6 +243,26 @@ def explain_from_link(request: gr.Request):
     view = explain_index(index, target, channel, layer)
     view.index, view.target, view.channel, view.layer = index, target, channel, layer
     return view
+
+
+LINK_KEYS = ("d", "digit", "target", "channel", "layer")
+
+
+def explain_from_query(query) -> MnistView | None:
+    """:func:`explain_from_link` for the page's query string; None when it is not an MNIST link
+    (the page already shows digit #0)."""
+    params = LinkRequest(query).query_params
+    if params.get("tab", "mnist") != "mnist" or not any(k in params for k in LINK_KEYS):
+        return None
+    return explain_from_link(LinkRequest(query))
+
+
+def _from_query_event(ui: "MnistComponents"):
+    def mnist_from_link(query):
+        view = explain_from_query(query)
+        return view.updates(ui) if view is not None else gr.skip()  # (an empty dict would be one value)
+
+    return mnist_from_link
 
 
 @user_errors
@@ -310,17 +330,18 @@ def _input_tabs():
     return index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload
 
 
-def _result_and_settings(ui: MnistComponents):
+def _result_and_settings(ui: MnistComponents, first: MnistView | None):
     """The result (right under the input, so after a tap on a phone the prediction and the overlay
-    are on screen; the events also scroll to it), the settings, the numbers and the link."""
+    are on screen; the events also scroll to it), the settings, the numbers and the link.
+    ``first``: the first view (digit #0), sent with the page itself."""
     with gr.Column(elem_id="mnist-result", elem_classes="result-block"):
         with gr.Row(equal_height=False, elem_classes="result-pair"):
-            ui.overlay = ResultImage(label="Grad-CAM heat map", height=170, interactive=False,
-                                     elem_classes="step-image", min_width=140)
-            ui.seen = ResultImage(label="What LeNet sees (28×28)", height=170, interactive=False,
-                                  elem_classes="step-image", min_width=140)
-        ui.label = gr.Label(num_top_classes=10, label="Prediction (all 10 probabilities)", elem_id="mnist-label",
-                            elem_classes="compact-label")
+            ui.overlay = ResultImage(first and first.overlay, label="Grad-CAM heat map", height=170,
+                                     interactive=False, elem_classes="step-image", min_width=140)
+            ui.seen = ResultImage(first and first.seen, label="What LeNet sees (28×28)", height=170,
+                                  interactive=False, elem_classes="step-image", min_width=140)
+        ui.label = gr.Label(first and first.label, num_top_classes=10, label="Prediction (all 10 probabilities)",
+                            elem_id="mnist-label", elem_classes="compact-label")
     with gr.Row():
         # ParsedDropdown: any value reaches the one parser (gradcam_core.inputs), so the API and the
         # CLI accept and reject the same values with the same message
@@ -331,41 +352,53 @@ def _result_and_settings(ui: MnistComponents):
         ui.layer = ParsedDropdown([(lenet_layer_label(n), n) for n in LAYERS], value=LAYER, label="Layer",
                                info="which layer Grad-CAM reads (step 1 says why)", filterable=False, scale=2)
     with gr.Accordion("Numbers (JSON: probabilities, weights, map)", open=False):
-        ui.numbers = gr.JSON(label="Numbers", show_label=False)
+        ui.numbers = gr.JSON(first and first.numbers, label="Numbers", show_label=False)
     with gr.Row():
-        ui.link = gr.Textbox(label="Link query", visible=False)
+        ui.link = gr.Textbox(first and first.link, label="Link query", visible=False)
         copy_link = gr.Button("Copy a link to this result", size="sm", variant="secondary")
     link_box = gr.Textbox(label="Link (reopens this exact digit, class and channel)", visible=True,
                           interactive=False, buttons=["copy"], max_lines=2)
     return copy_link, link_box
 
 
-def build(demo: gr.Blocks, concurrency_limit: int = 2) -> None:
-    """Add the MNIST tab's contents inside the current ``gr.Tab``."""
+@functools.lru_cache(maxsize=1)
+def first_view() -> MnistView:
+    """Held-out digit #0, predicted class, strongest channel, default layer: what every visitor
+    sees first. It is part of the page itself (the components' initial values), so a phone shows
+    it as soon as the page is drawn, with no request to the server's queue, and no session keeps
+    its own copy of it."""
+    return explain_index(0, "predicted", "strongest", LAYER)
+
+
+def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None = None) -> None:
+    """Add the MNIST tab's contents inside the current ``gr.Tab``. ``query``: a hidden box that
+    receives the page's query string (see serving.LINK_QUERY_JS); a deep link is explained when it
+    arrives, and a page without one shows :func:`first_view`, sent with the page."""
     try:
         model()
         ready = True
     except FileNotFoundError as exc:
         ready = False
         gr.Markdown(f"**The LeNet weights are missing.** {exc}")
+    first = first_view() if ready and query is not None else None
     gr.Markdown(
         "A small network (LeNet) reads handwritten digits. Pick one, draw one or photograph one, "
         "and follow Grad-CAM from the network's feature maps to the heat map, step by step.",
         elem_classes="tight-md",
     )
-    ui = MnistComponents(digit=gr.State(None))
+    ui = MnistComponents(digit=gr.State(first.digit if first else None))
     index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload = _input_tabs()
     ui.index = index
-    copy_link, link_box = _result_and_settings(ui)
+    copy_link, link_box = _result_and_settings(ui, first)
     gr.Markdown("## Grad-CAM, step by step")
-    ui.steps = step_sections()
+    ui.steps = step_sections(first.steps if first else None)
     trust.build_mnist_panel(ui.digit, ui.target, concurrency_id=SLOW, concurrency_limit=SLOW_LIMIT)
     _wire(demo, ui, concurrency_limit, ready, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload,
-          copy_link, link_box)
+          copy_link, link_box, query)
 
 
 def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, grid, draw_tab, sketch, go_draw,
-          upload, go_upload, copy_link, link_box) -> None:
+          upload, go_upload, copy_link, link_box, query=None) -> None:
     """The tab's events (every handler returns a MnistView, sent as a {component: value} dict)."""
     outputs = ui.result_outputs()
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
@@ -395,6 +428,8 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
         js="""(q) => { const u = window.location.origin + window.location.pathname + (q || '');
                        try { navigator.clipboard.writeText(u); } catch (e) {} return u; }""",
     )
-    if ready:
-        demo.load(_shown(explain_from_link, ui), None, [ui.index, ui.target, ui.channel, ui.layer] + outputs,
-                  api_name="mnist_initial", **common)
+    link_outputs = [ui.index, ui.target, ui.channel, ui.layer] + outputs
+    if ready and query is not None:  # only a page opened from a link asks the server
+        query.change(_from_query_event(ui), query, link_outputs, api_name="mnist_from_link", **common)
+    elif ready:
+        demo.load(_shown(explain_from_link, ui), None, link_outputs, api_name="mnist_initial", **common)

@@ -165,7 +165,8 @@ def progress_callback(progress=None, request: gr.Request | None = None):
 #: js for ``demo.load(None, None, query_box, js=LINK_QUERY_JS)``: the page's query string goes into
 #: a hidden box, whose ``.change`` runs the deep-link handlers. A page opened without a link never
 #: calls them, so Gradio builds no per-session copies of their outputs.
-LINK_QUERY_JS = "() => window.location.search || ''"
+NO_LINK = "?"  # the box's first value, and what a page opened without a query string writes again
+LINK_QUERY_JS = "() => window.location.search || '?'"
 
 
 class LinkRequest:
