@@ -19,7 +19,7 @@ from gradcam_core import workshop
 from gradcam_core.ui import imagenet_tab, join, mnist_tab, spurious_tab
 from gradcam_core.ui import serving
 from gradcam_core.method_texts import GRADCAM_OVERVIEW
-from gradcam_core.ui.common import CSS
+from gradcam_core.ui.common import CSS, THEME
 
 TITLE = "Grad-CAM Explorer"
 PAGE_CSS = CSS + imagenet_tab.CSS + spurious_tab.CSS
@@ -116,7 +116,8 @@ def main(argv=None) -> None:
     demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency,
                status_update_rate=args.status_every or "auto")
     launch = dict(server_name=args.host, server_port=args.port, max_file_size=args.max_file_size, css=PAGE_CSS,
-                  show_error=False, app_kwargs=serving.app_kwargs())
+                  show_error=False, app_kwargs=serving.app_kwargs(), theme=THEME,
+                  head=serving.preload_head())
     if not args.share:
         demo.launch(**launch)
         return

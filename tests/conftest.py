@@ -18,11 +18,13 @@ def free_port() -> int:
 def launch_blocks(demo, **kw):
     """Launch a gr.Blocks on a free local port (non-blocking); returns its URL."""
     from app import PAGE_CSS
+    from gradcam_core.ui.common import THEME
     from gradcam_core.ui.serving import app_kwargs
 
     demo.queue(default_concurrency_limit=2)
     port = free_port()
     kw.setdefault("app_kwargs", app_kwargs())
+    kw.setdefault("theme", THEME)
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=PAGE_CSS,
                 max_file_size="10mb", show_error=False, **kw)
     return f"http://127.0.0.1:{port}/"

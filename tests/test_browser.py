@@ -152,6 +152,8 @@ def test_mnist_on_a_phone(server, browser):
     # the first digit is explained on load: prediction and overlay appear
     _wait_for_image(page, "Grad-CAM heat map")
     page.get_by_text("Prediction (all 10 probabilities)").wait_for(timeout=30000)
+    # the first view came with the page, and gr.Label's module is fetched first (serving.preload_head)
+    assert page.locator('link[rel="modulepreload"]').count() >= 1
     # the overlay arrived inline (a data URL) and its Download button still gives a PNG file
     block = page.locator(".block", has_text="Grad-CAM heat map").first
     assert block.locator("img").first.get_attribute("src").startswith("data:image/png;base64,")

@@ -6,6 +6,7 @@ import json
 import pickle
 import urllib.request
 import uuid
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -269,3 +270,17 @@ def test_a_phone_that_comes_back_is_not_cancelled():
     serving.mark_closed(req)            # leaves again while the work runs
     with pytest.raises(serving.Cancelled):
         cb(0.6, "gone")
+
+
+def test_first_view_needs_no_web_fonts_and_its_label_module_is_fetched_first():
+    from gradio.themes.utils import fonts
+
+    from gradcam_core.ui.common import THEME
+
+    assert not any(isinstance(f, (fonts.LocalFont, fonts.GoogleFont)) for f in THEME._font + THEME._font_mono)
+    head = serving.preload_head()
+    assert head.count('rel="modulepreload"') == 1, head
+    name = head.split('href="./assets/')[1].split('"')[0]
+    module = (Path(gr.__file__).parent / "templates" / "frontend" / "assets" / name).read_text()
+    assert 'data-testid="label-output-value"' in module   # gr.Label's front-end module
+    assert serving.preload_head(("no such marker anywhere",)) == ""

@@ -32,6 +32,12 @@ button { min-height: 44px; }
 """
 
 
+#: Gradio's default theme with the phone's own fonts: the default's web fonts are 0.14 MB that a
+#: phone on a busy Wi-Fi downloads before the first prediction (bench/bench_first_load.py).
+THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+                          font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"])
+
+
 def scroll_js(elem_id: str) -> str:
     """A js-only event body that brings the element ``#elem_id`` to the top of the screen.
 

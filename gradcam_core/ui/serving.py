@@ -176,3 +176,27 @@ class LinkRequest:
         from urllib.parse import parse_qsl
 
         self.query_params = dict(parse_qsl((query or "").lstrip("?"), keep_blank_values=False))
+
+
+#: Text that identifies the browser module of a component the first view needs at once: Gradio
+#: loads every component's module in parallel over a phone's 6 connections, and the prediction's
+#: (gr.Label) came last, ~1 s after the page was drawn (bench/bench_first_load.py).
+FIRST_VIEW_MODULES = ('data-testid="label-output-value"',)
+
+
+def preload_head(markers=FIRST_VIEW_MODULES) -> str:
+    """``<link rel="modulepreload">`` tags for Gradio's front-end modules that contain ``markers``,
+    so the browser fetches them first. Empty if this Gradio's files are laid out differently."""
+    from pathlib import Path
+
+    assets = Path(gr.__file__).parent / "templates" / "frontend" / "assets"
+    links = []
+    try:
+        for f in sorted(assets.glob("*.js")):
+            if f.stat().st_size < 200_000:
+                text = f.read_text(encoding="utf-8", errors="ignore")
+                if any(m in text for m in markers):
+                    links.append(f'<link rel="modulepreload" href="./assets/{f.name}">')
+    except OSError:
+        return ""
+    return "\n".join(links)
