@@ -86,7 +86,8 @@ def test_responses_are_gzipped_but_event_streams_are_not(served):
             assert r.headers.get("Content-Encoding") == "gzip", path
             body = r.read()
         plain = urllib.request.urlopen(url + path, timeout=30).read()
-        assert len(body) * 5 < len(plain), (path, len(body), len(plain))
+        # (the first view's images are inline PNG, which does not compress further)
+        assert len(body) * 3 < len(plain), (path, len(body), len(plain))
     # a queue event stream: never buffered by compression, so queue updates arrive as they happen
     session = uuid.uuid4().hex
     fn_index = next(i for i, fn in served[0].fns.items() if fn.api_name == "imagenet_models")
@@ -227,8 +228,9 @@ def test_slow_loop_really_stops(monkeypatch):
     cam = ScoreCAM(net, "conv2", batch_size=2, progress=serving.progress_callback(progress, req))
     with pytest.raises(serving.Cancelled):
         cam(torch.rand(1, 1, 28, 28), target=3)
-    assert len(calls) == 2 and calls[-1] < 1.0
-    assert np.isfinite(calls).all()
+    # ScoreCAM reports (done, total) masked forwards: conv2's 16 channels in batches of 2; it stopped
+    # after the second batch instead of running all eight
+    assert calls == [2.0, 4.0]
 
 
 class _Holder:
