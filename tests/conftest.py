@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 
 import pytest
 import torch
@@ -13,6 +14,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def stop_process(proc) -> None:
+    """End a server started with subprocess.Popen: terminate, then kill if it hangs."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def launch_blocks(demo, **kw):

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from conftest import stop_process
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,11 +59,7 @@ def server():
         proc.kill()
         raise RuntimeError("app.py did not start listening within 180 s")
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_process(proc)
     log.close()
 
 
@@ -121,6 +119,15 @@ def _assert_on_screen(page, selector: str, what: str, min_px: int = 60) -> None:
     assert box and box["top"] >= -1 and box["top"] + min_px <= box["vh"], f"{what} is off screen: {box}"
 
 
+def _open_on_a_phone(browser, url: str):
+    """A fresh phone (390×844, touch) on ``url``; ``errors`` collects the page's script errors."""
+    ctx, page = _phone_page(browser)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url, wait_until="domcontentloaded")
+    return ctx, page, errors
+
+
 def _no_horizontal_overflow(page) -> None:
     sw, iw = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert sw <= iw + 1, f"the page scrolls sideways: content {sw}px wide in a {iw}px viewport"
@@ -145,10 +152,7 @@ def _wait_for_image(page, label: str, timeout_ms: int = 60000) -> None:
 
 def test_mnist_on_a_phone(server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
-    ctx, page = _phone_page(browser)
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server, wait_until="domcontentloaded")
+    ctx, page, errors = _open_on_a_phone(browser, server)
     # the first digit is explained on load: prediction and overlay appear
     _wait_for_image(page, "Grad-CAM heat map")
     page.get_by_text("Prediction (all 10 probabilities)").wait_for(timeout=30000)
@@ -192,10 +196,7 @@ def test_mnist_on_a_phone(server, browser):
 def test_mnist_finger_drawing_result_on_screen(server, browser):
     """Draw a 7 with a finger (touch events), tap the button: the prediction is on screen."""
     ARTIFACTS.mkdir(exist_ok=True)
-    ctx, page = _phone_page(browser)
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server, wait_until="domcontentloaded")
+    ctx, page, errors = _open_on_a_phone(browser, server)
     page.get_by_text("Prediction (all 10 probabilities)").wait_for(timeout=60000)
     page.get_by_role("tab", name="Draw").tap()
     canvas = page.locator("#mnist-sketch canvas").first
@@ -248,10 +249,7 @@ def test_imagenet_upload_on_a_phone(server, browser):
     """Upload an example photo in the ImageNet tab; the top-5 and the overlay must appear."""
     ARTIFACTS.mkdir(exist_ok=True)
     photo = ROOT / "examples" / "animals" / "chelsea_cat.jpg"
-    ctx, page = _phone_page(browser)
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server, wait_until="domcontentloaded")
+    ctx, page, errors = _open_on_a_phone(browser, server)
     page.get_by_role("tab", name="ImageNet").click()
     page.get_by_text("Your photo").first.wait_for(timeout=30000)
     # the first file input of the ImageNet tab is the photo
@@ -293,10 +291,7 @@ def test_imagenet_upload_on_a_phone(server, browser):
 def test_shortcuts_tab_on_a_phone(server, browser):
     """The third tab: the controlled MNIST exhibit and the photo cards render, no sideways scroll."""
     ARTIFACTS.mkdir(exist_ok=True)
-    ctx, page = _phone_page(browser)
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server, wait_until="domcontentloaded")
+    ctx, page, errors = _open_on_a_phone(browser, server)
     page.get_by_role("tab", name="Shortcuts").click()
     # the accuracy table is computed live from both models
     page.get_by_text("misleading", exact=False).first.wait_for(timeout=120000)
@@ -346,3 +341,35 @@ def test_slow_job_stops_when_the_phone_leaves(server, browser):
     log = SERVER_LOG.read_text()
     assert "stopped: its browser session closed" not in before
     assert "stopped: its browser session closed" in log, log[-3000:]
+
+
+def test_teaching_panels_fit_a_phone(server, browser):
+    """Issue 13's additions on screen at 390 px: the "What is Grad-CAM?" overview with its citation,
+    the whole-photo overlay, and the Shortcuts tab's real-world stakes, each opened, no sideways scroll."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    ctx, page, errors = _open_on_a_phone(browser, server)
+    page.get_by_text("What is Grad-CAM?").first.click()
+    page.get_by_text("Selvaraju").first.wait_for(timeout=30000)
+    _no_horizontal_overflow(page)
+
+    page.get_by_role("tab", name="ImageNet").click()
+    page.locator("#imagenet-photo input[type=file]").set_input_files(
+        str(ROOT / "examples" / "animals" / "chelsea_cat.jpg"))
+    page.wait_for_function(
+        """() => { const e = document.querySelector('#imagenet-label .output-class');
+                   return e && /cat/i.test(e.innerText); }""", timeout=120000)
+    before = page.locator("#imagenet-result img").first.get_attribute("src")
+    page.get_by_label("Show on the whole photo").check()
+    page.wait_for_function("""(old) => { const i = document.querySelector('#imagenet-result img');
+                                        return i && i.src !== old && i.complete && i.naturalWidth > 0; }""",
+                           arg=before, timeout=60000)
+    _no_horizontal_overflow(page)
+    page.screenshot(path=str(ARTIFACTS / "phone-whole-photo.png"), full_page=False)
+
+    page.get_by_role("tab", name="Shortcuts").click()
+    page.get_by_text("Why it matters: shortcuts found in real systems").first.click()
+    page.get_by_text("Beery").first.wait_for(timeout=30000)
+    _scroll_through(page)
+    _no_horizontal_overflow(page)
+    assert not errors, errors
+    ctx.close()

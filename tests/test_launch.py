@@ -9,6 +9,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from conftest import stop_process
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -47,11 +49,7 @@ def test_share_requested_offline_still_serves_locally_and_says_why():
             assert f"127.0.0.1:{port}" in log
         assert proc.poll() is None, "the server must keep running"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 # ----------------------------------------------------------------------------- option precedence

@@ -29,7 +29,7 @@ from gradcam_core import workshop
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import free_port  # noqa: E402
+from conftest import free_port, stop_process  # noqa: E402
 
 
 def _decode_qr(img: Image.Image) -> list[str]:
@@ -251,12 +251,7 @@ def test_workshop_launch_binds_all_interfaces_prints_a_reachable_address_and_sho
         else:
             print(f"SKIPPED the from-another-host request: {no_ns}")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)
         ns.delete()
     if no_ns is not None:
         pytest.skip(f"bind, loopback and QR checked; the request from another host was skipped: {no_ns}")
