@@ -428,15 +428,18 @@ def _remove_lines(mask: np.ndarray, ink: np.ndarray | None = None) -> np.ndarray
     # Long lines count; shorter (faint, broken) ones too when parallel to at least three long
     # ones: the ruling of the same sheet.
     # (long lines in a table's texture are not thin, or lie away from the middle: no ruling)
-    def thin_share(band, c, s, half, ink_mask=mask):
-        """Share of the band's points with no ink just beside the line on both sides."""
+    def thin_points(band, c, s, half, ink_mask=mask):
+        """The band's points with no ink just beside the line, on both sides."""
         off = half + 2.0
         thin = np.ones(len(band), dtype=bool)
         for sign in (1.0, -1.0):
             yy = np.clip(np.rint(ys[band] + sign * off * s).astype(int), 0, h - 1)
             xx = np.clip(np.rint(xs[band] + sign * off * c).astype(int), 0, w - 1)
             thin &= ~ink_mask[yy, xx]
-        return float(thin.mean())
+        return thin
+
+    def thin_share(band, c, s, half):
+        return float(thin_points(band, c, s, half).mean())
 
     def crosses_middle(band):        # ruled lines cross the sheet's middle; a table's grain does not
         inside = (np.abs(xs[band] - w / 2) < w / 4) & (np.abs(ys[band] - h / 2) < h / 4)
@@ -476,7 +479,8 @@ def _remove_lines(mask: np.ndarray, ink: np.ndarray | None = None) -> np.ndarray
         # ink across the line, not counting the crossing lines of the other direction (a grid);
         # a parallel neighbour that close is the rest of a thick stroke, not another ruled line
         other = mask & ~family[not horizontal]
-        if thin_share(band, c, s, half, other) < LINE_THIN_SHARE:
+        thin = thin_points(band, c, s, half, other)
+        if thin.mean() < LINE_THIN_SHARE:
             continue
         if ink is not None:      # much darker than the ruling: a pen stroke on the line, kept
             thin &= ink[ys[band], xs[band]] <= LINE_INK_RATIO * ref
