@@ -18,7 +18,7 @@ import torch
 from gradcam_core import workshop
 from gradcam_core.ui import imagenet_tab, join, mnist_tab, spurious_tab
 from gradcam_core.ui import serving
-from gradcam_core.method_texts import GRADCAM_OVERVIEW
+from gradcam_core.present.method_texts import GRADCAM_OVERVIEW
 from gradcam_core.ui.common import CSS, THEME
 
 TITLE = "Grad-CAM Explorer"

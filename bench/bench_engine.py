@@ -31,7 +31,7 @@ def build(name: str):
     import torchvision
 
     if name == "lenet":
-        from gradcam_core.lenet import LeNet
+        from gradcam_core.models.lenet import LeNet
 
         return LeNet().eval(), "conv2", torch.rand(1, 1, 28, 28)
     ctor = getattr(torchvision.models, name)

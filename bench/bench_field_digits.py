@@ -2,7 +2,7 @@
 
     python bench/bench_field_digits.py                 # new preprocessing only
     python bench/bench_field_digits.py --old OLD.py    # also a previous mnist.py, e.g.
-        git show 4dfde8e:gradcam_core/mnist.py > /tmp/old_mnist.py
+        git show 4dfde8e:gradcam_core/data/mnist.py > /tmp/old_mnist.py
 
 Every photo of ``tests/field_digits/`` (made by ``tools/make_field_digits.py``) goes the way an
 upload goes: ``load_image(path, max_side=1024)`` -> ``preprocess_digit`` -> LeNet.  A digit photo
@@ -27,8 +27,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gradcam_core.images import load_image  # noqa: E402
-from gradcam_core.lenet import load_lenet  # noqa: E402
+from gradcam_core.data.images import load_image  # noqa: E402
+from gradcam_core.models.lenet import load_lenet  # noqa: E402
 
 SET_DIR = ROOT / "tests" / "field_digits"
 
@@ -92,13 +92,13 @@ def run(preprocess, entries, model) -> tuple[list[bool], list[float], list[str]]
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--old", type=Path, help="a previous gradcam_core/mnist.py to compare with")
+    ap.add_argument("--old", type=Path, help="a previous gradcam_core/data/mnist.py to compare with")
     ap.add_argument("--show-wrong", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     entries = json.loads((SET_DIR / "manifest.json").read_text(encoding="utf-8"))["items"]
     model = load_lenet()
-    from gradcam_core import mnist
+    from gradcam_core.data import mnist
 
     runs = {"new": run(mnist.preprocess_digit, entries, model)}
     if args.old:

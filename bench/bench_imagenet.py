@@ -34,10 +34,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gradcam_core import imagenet as svc  # noqa: E402
-from gradcam_core import weights as W  # noqa: E402
-from gradcam_core.examples import load_manifest  # noqa: E402
-from gradcam_core.methods import ScoreCAM, make_cam  # noqa: E402
-from gradcam_core.models import REGISTRY  # noqa: E402
+from gradcam_core.cam import scorecam_budget  # noqa: E402
+from gradcam_core.models import weights as W  # noqa: E402
+from gradcam_core.data.examples import load_manifest  # noqa: E402
+from gradcam_core.cam.methods import ScoreCAM, make_cam  # noqa: E402
+from gradcam_core.models.registry import REGISTRY  # noqa: E402
 
 
 def _timed(fn) -> float:
@@ -99,7 +100,7 @@ def bench_score_cam(row: dict, budget: float) -> dict:
     model, x = row["model"], row["x"]
     with torch.inference_mode():
         k = int(make_cam("Eigen-CAM", model, spec.default_layer)(x).activations.shape[1])
-    bs = svc.SCORE_CAM_BATCH
+    bs = scorecam_budget.SCORE_CAM_BATCH
     batch = x.expand(min(bs, k), -1, -1, -1).contiguous()
 
     def one_batch():

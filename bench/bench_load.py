@@ -126,7 +126,7 @@ def memory_all_models(concurrency: int) -> None:
     from gradio_client import handle_file
 
     sys.path.insert(0, str(ROOT))
-    from gradcam_core import weights as W
+    from gradcam_core.models import weights as W
 
     wdir = Path(tempfile.mkdtemp(prefix="bench-weights-"))
     try:

@@ -1,4 +1,4 @@
-"""Benchmark gradcam_core.render against one matplotlib figure.
+"""Benchmark gradcam_core.present.render against one matplotlib figure.
 
 Times every renderer on LeNet-sized inputs (16 channels of 8x8, a 28x28
 digit) and ResNet-sized inputs (512 channels of 7x7 -> top-16 grid, a
@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from gradcam_core import render as R  # noqa: E402
+from gradcam_core.present import render as R  # noqa: E402
 
 
 def median_ms(fn, reps: int) -> float:
@@ -220,10 +220,10 @@ def compare_matplotlib(reps: int) -> None:
     """Per step image and per MNIST answer: the hand-written renderer against matplotlib."""
     import torch
 
-    from gradcam_core import mnist
-    from gradcam_core.lenet import load_lenet
-    from gradcam_core import steps as S
-    from gradcam_core.methods import make_cam
+    from gradcam_core.data import mnist
+    from gradcam_core.models.lenet import load_lenet
+    from gradcam_core.present import steps as S
+    from gradcam_core.cam.methods import make_cam
 
     torch.set_num_threads(1)
     images, _ = mnist.test_digits()

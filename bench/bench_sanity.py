@@ -2,7 +2,7 @@
 
 Times the panel's own functions end to end (parse, compute, draw the gallery / the curves
 figure), exactly what one click runs on the server, minus the network.  The compute part
-(``gradcam_core.sanity`` alone) is timed separately so drawing costs are visible.
+(``gradcam_core.analysis.sanity`` alone) is timed separately so drawing costs are visible.
 
     python bench/bench_sanity.py                  # 1 torch thread (the app's default: 2 cores / 2 requests)
     python bench/bench_sanity.py --threads 2 --reps 5
@@ -26,7 +26,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gradcam_core import GradCAM, sanity  # noqa: E402
+from gradcam_core import GradCAM  # noqa: E402
+
+from gradcam_core.analysis import sanity
 from gradcam_core.ui import trust  # noqa: E402
 
 
@@ -49,7 +51,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from gradcam_core.mnist import test_digits, to_tensor
+    from gradcam_core.data.mnist import test_digits, to_tensor
     from gradcam_core.ui.mnist_tab import model as lenet
 
     rows = []
@@ -72,8 +74,8 @@ def main(argv=None) -> None:
         lambda: trust.mnist_curves(digit, "predicted", "zero", 20), args.reps)))
 
     if not args.skip_imagenet:
-        from gradcam_core import models
-        from gradcam_core.images import load_image
+        from gradcam_core.models import registry as models
+        from gradcam_core.data.images import load_image
 
         spec = models.get_model("efficientnet_lite0")
         t = time.perf_counter()

@@ -126,7 +126,7 @@ section_11() {
   echo
   local old
   old=$(mktemp --suffix=.py)
-  git show 4dfde8e:gradcam_core/mnist.py > "$old"
+  git show 4dfde8e:gradcam_core/data/mnist.py > "$old"
   python bench/bench_field_digits.py --old "$old"
   rm -f "$old"
 }

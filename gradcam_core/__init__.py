@@ -3,8 +3,8 @@
     from gradcam_core import GradCAM
     result = GradCAM(model, layer="conv2")(x, target=3)   # target: int, or None = predicted
 """
-from .engine import BaseCAM, CAMResult, GradCAM, layer_choices, resolve_layer
-from .methods import (
+from gradcam_core.cam.engine import BaseCAM, CAMResult, GradCAM, layer_choices, resolve_layer
+from gradcam_core.cam.methods import (
     METHODS,
     CounterfactualCAM,
     EigenCAM,
@@ -15,7 +15,7 @@ from .methods import (
     XGradCAM,
     make_cam,
 )
-from .postprocess import normalize, normalize_max, normalize_minmax, upsample
+from gradcam_core.cam.postprocess import normalize, normalize_max, normalize_minmax, upsample
 
 __all__ = [
     "BaseCAM", "CAMResult", "GradCAM", "GradCAMPlusPlus", "XGradCAM", "HiResCAM", "LayerCAM",

@@ -76,8 +76,8 @@ class Backend:
 
 
 def _imagenet_backend(key: str) -> Backend:
-    from .images import load_image
-    from .models import ModelUnavailableError, get_model
+    from gradcam_core.data.images import load_image
+    from gradcam_core.models.registry import ModelUnavailableError, get_model
 
     spec = get_model(key)
     ok, why = spec.availability()
@@ -99,10 +99,10 @@ def _imagenet_backend(key: str) -> Backend:
 
 
 def _lenet_backend() -> Backend:
-    from .images import ImageError, load_image
-    from .lenet import CLASSES
-    from .mnist import FRAME, preprocess_digit, to_tensor
-    from .models import lenet_model
+    from gradcam_core.data.images import ImageError, load_image
+    from gradcam_core.models.lenet import CLASSES
+    from gradcam_core.data.mnist import FRAME, preprocess_digit, to_tensor
+    from gradcam_core.models.registry import lenet_model
 
     try:
         model = lenet_model()
@@ -122,7 +122,7 @@ def _lenet_backend() -> Backend:
 
 
 def _model_keys() -> list[str]:
-    from .models import REGISTRY
+    from gradcam_core.models.registry import REGISTRY
 
     return list(REGISTRY) + [LENET_KEY]
 
@@ -130,7 +130,7 @@ def _model_keys() -> list[str]:
 def load_backend(key: str) -> Backend:
     if key == LENET_KEY:
         return _lenet_backend()
-    from .models import REGISTRY
+    from gradcam_core.models.registry import REGISTRY
 
     if key not in REGISTRY:
         raise UsageError(f"unknown model {key!r}; choose from: {', '.join(_model_keys())}")
@@ -153,33 +153,33 @@ def _usage(parse, *args, **kwargs):
 
 def resolve_method(name: str) -> str:
     """The METHODS key for a name given loosely ('gradcam++', 'Score-CAM', 'eigencam')."""
-    from .inputs import parse_method
-    from .methods import METHODS
+    from gradcam_core.inputs import parse_method
+    from gradcam_core.cam.methods import METHODS
 
     return _usage(parse_method, name, list(METHODS))
 
 
 def resolve_layer(backend: Backend, name: str | None) -> str:
     """The registry's layer parser, as in the app's tabs (ImageNet: also the picker's labels)."""
-    from .models import get_model
+    from gradcam_core.models.registry import get_model
 
     spec = get_model(backend.key)
     if backend.key == LENET_KEY:
         return _usage(spec.resolve_layer, name)
-    from .imagenet import layer_label
+    from gradcam_core.imagenet import layer_label
 
     return _usage(spec.resolve_layer, name, lambda n: (layer_label(spec, n),))
 
 
 def resolve_target(backend: Backend, s: str) -> int | None:
     """None for 'auto' (each image's predicted class), else a class index."""
-    from .inputs import parse_target
+    from gradcam_core.inputs import parse_target
 
     return _usage(parse_target, s, backend.categories, backend.dataset)
 
 
 def _check_cmap(name: str) -> str:
-    from .inputs import parse_cmap
+    from gradcam_core.inputs import parse_cmap
 
     return _usage(parse_cmap, name)
 
@@ -290,7 +290,7 @@ def output_names(files: Sequence[Path]) -> list[str]:
 
 def _one_line(e: BaseException) -> str:
     msg = " ".join(str(e).split()) or type(e).__name__
-    from .images import ImageError
+    from gradcam_core.data.images import ImageError
 
     if not isinstance(e, (ImageError, ValueError, OSError)):
         msg = f"{type(e).__name__}: {msg}"
@@ -302,9 +302,9 @@ def write_outputs(out: Path, name: str, path: Path, result, i: int, display: np.
     """Write the three PNGs and the JSON of sample ``i``; return the JSON dict."""
     from PIL import Image
 
-    from . import render
-    from .postprocess import normalize, upsample
-    from .steps import result_numbers
+    from gradcam_core.present import render
+    from gradcam_core.cam.postprocess import normalize, upsample
+    from gradcam_core.present.steps import result_numbers
 
     heat = normalize(upsample(result.cam[i], result.input_size), opts.norm).numpy()
     heat = np.clip(np.nan_to_num(heat, nan=0.0), 0.0, 1.0)
@@ -355,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Grad-CAM Explorer from the command line: explain images with class activation maps.",
-        epilog="Other tools: python -m gradcam_core.weights (list/download weights), "
+        epilog="Other tools: python -m gradcam_core.models.weights (list/download weights), "
                "python tools/train_lenet.py (train the MNIST LeNet).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -394,8 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_models(out=None) -> int:
     out = out or sys.stdout
-    from .lenet import DEFAULT_WEIGHTS, TRAIN_COMMAND
-    from .models import REGISTRY, default_model_key
+    from gradcam_core.models.lenet import DEFAULT_WEIGHTS, TRAIN_COMMAND
+    from gradcam_core.models.registry import REGISTRY, default_model_key
 
     default = default_model_key()
     rows = []
@@ -418,14 +418,14 @@ def _err(msg: str) -> None:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .models import default_model_key
+    from gradcam_core.models.registry import default_model_key
 
     try:
         if args.batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, not {args.batch_size}")
         if args.threads is not None and args.threads < 1:
             raise UsageError(f"--threads must be at least 1, not {args.threads}")
-        from .inputs import parse_alpha, parse_norm
+        from gradcam_core.inputs import parse_alpha, parse_norm
 
         args.alpha, args.norm = _usage(parse_alpha, args.alpha), _usage(parse_norm, args.norm)
         _check_cmap(args.cmap)
@@ -453,7 +453,7 @@ def _run(backend: Backend, method: str, layer: str, target: int | None, files: l
     import torch
     from tqdm import tqdm
 
-    from .methods import make_cam
+    from gradcam_core.cam.methods import make_cam
 
     cam = make_cam(method, backend.model, layer, batch_size=SCORECAM_BATCH)
     names = output_names(files)

@@ -1,200 +1,47 @@
-"""The ImageNet tab's work, without gradio: photo in, every picture and number out.
+"""ImageNet explanations, raw: a photo in, the model's top-5 and one CAMResult per explained class
+out (no drawing, no prose, no gradio).
 
-The UI only places what these functions return on the page:
-
-* :func:`explain_photo` — one forward pass of an ImageNet model on a photo: top-5, the CAM
-  of one class (or two, side by side, from the *same* forward pass), the overlay, the raw
-  heat map with a colour bar in real units, the teaching steps and the numbers for the API.
-* :func:`restyle` — the same explanation drawn with another normalisation, colormap or
-  opacity, without running the model again.
+* :func:`explain_photo` / :func:`explain_source` — one forward pass of an ImageNet model on a
+  photo: top-5 and the CAM of one class, or of two from the *same* forward pass.  Example photos
+  (``examples/``) are recognised by content and their raw result is cached lazily, so even
+  Score-CAM on an example is instant the second time.  Uploaded photos are never kept.
 * :func:`compare_models` — one photo, one class, the CAM of every available model.
-* :func:`find_classes` / :func:`parse_class` — the 1000 ImageNet classes by part of a name.
-* :func:`write_downloads` / :func:`write_pngs` — PNG files in a temporary folder.
+* the registry seen from the tab: :func:`model_status`, :func:`layer_choices`, classes
+  (:func:`find_classes`, :func:`parse_class`).
 
-Example photos (``examples/``) are recognised by their content and their raw explanation is
-cached lazily (first use computes it, later ones only re-draw), so even Score-CAM on an
-example is instant the second time.  Uploaded photos are never kept.
+Drawing is :mod:`gradcam_core.present.imagenet_view`; prose is
+:mod:`gradcam_core.present.imagenet_text`; Score-CAM's cost and time guard are
+:mod:`gradcam_core.cam.scorecam_budget`.
 """
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import os
-import re
-import shutil
-import tempfile
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 
-from . import inputs, render
-from . import weights as W
-from .engine import CAMResult
-from .images import ImageError, load_image
-from .examples import CATEGORY_ORDER, load_manifest
-from . import methods as _methods
-from .guided import guided_image
-from .methods import METHODS, ScoreCAM, make_cam
-from .models import REGISTRY, ModelSpec, ModelUnavailableError, default_model_key, imagenet_categories
-from .postprocess import normalize, upsample
-from .method_texts import fill, method_text
-from .steps import Step, build_steps
-
-__all__ = [
-    "GUIDED",
-    "NORMS",
-    "CMAPS",
-    "METHOD_NOTES",
-    "NORM_NOTE",
-    "HEAT_NOTE",
-    "Explanation",
-    "TooSlowError",
-    "SCORE_CAM_EXACT",
-    "is_slow_method",
-    "score_cam_forwards",
-    "score_cam_seconds",
-    "format_duration",
-    "ClassView",
-    "Comparison",
-    "Panel",
-    "method_names",
-    "model_status",
-    "model_choices",
-    "unavailable_note",
-    "layer_choices",
-    "class_choices",
-    "class_label",
-    "find_classes",
-    "parse_class",
-    "load_photo",
-    "explain_photo",
-    "explain_source",
-    "restyle",
-    "compare_models",
-    "write_downloads",
-    "write_pngs",
-    "overlay_panel",
-    "crop_box",
-    "whole_photo_overlay",
-    "NOT_SEEN_CAPTION",
-    "heatmap_image",
-    "examples_by_category",
-    "example_credit",
-    "attribution_note",
-]
+from gradcam_core import inputs
+from gradcam_core.cam import methods as _methods
+from gradcam_core.cam.engine import CAMResult
+from gradcam_core.cam.guided import guided_image
+from gradcam_core.cam.methods import METHODS, make_cam
+from gradcam_core.cam.scorecam_budget import SCORE_CAM_BATCH, TimeGuard
+from gradcam_core.data.examples import example_for, load_manifest
+from gradcam_core.data.images import ImageError, load_image
+from gradcam_core.models import weights as W
+from gradcam_core.models.registry import (REGISTRY, ModelSpec, ModelUnavailableError, crop_box, default_model_key,
+                                          imagenet_categories)
+from gradcam_core.present.steps import Step  # the drawn steps an Explanation carries
 
 GUIDED = _methods.GuidedGradCAM.name
 NORMS, CMAPS = inputs.NORMS, inputs.CMAPS
 MAX_SIDE = 1024  # photos are downscaled to this before anything else
-SCORE_CAM_EXACT = "Score-CAM (exact)"
-#: Masked inputs per forward inside Score-CAM, and its default channel subset ("Score-CAM" keeps
-#: the top SCORE_CAM_MAX_CHANNELS channels by activation variance); see gradcam_core.methods.
-SCORE_CAM_BATCH = _methods.SCORE_CAM_BATCH
-SCORE_CAM_MAX_CHANNELS = _methods.SCORE_CAM_MAX_CHANNELS
-#: Measured on this 2-core machine (EfficientNet-Lite0, 224×224 photos, 2 torch threads): seconds
-#: per masked forward pass (exact Score-CAM of chelsea_cat.jpg, 1 280 forwards in 47.4 s at load
-#: average 1.3, batches of 32, contiguous; batches of 16 with channels-last inputs, used now, timed
-#: faster on the loaded machine, so this errs long), and the rank correlation (Spearman ρ of the 7×7 maps,
-#: after ReLU, before normalisation) of the default top-96 subset with exact Score-CAM on 9 of the
-#: shipped example photos, predicted class: (mean, min, photos).  bench/bench_scorecam.py prints
-#: both.  The cost and fidelity texts are computed from these.
-SCORE_CAM_SECONDS_PER_FORWARD = 0.037
-SCORE_CAM_RHO = (0.993, 0.984, 9)
-#: The layer those texts quote: EfficientNet-Lite0's default layer and its channel count.
-SCORE_CAM_REFERENCE = ("EfficientNet-Lite0", "_head_act", 1280)
-#: The UI stops a Score-CAM run that would take longer than this (seconds); 0 = no limit.
-SCORE_CAM_LIMIT = float(os.environ.get("GRADCAM_SCORE_CAM_LIMIT", "180") or 0)
-
-
-def is_slow_method(name) -> bool:
-    """True for the methods that run many forward passes per explanation: "Score-CAM" (one per
-    kept channel) and "Score-CAM (exact)" (one per channel).  The UI gives them their own queue."""
-    cls = METHODS.get(str(name)) if name is not None else None
-    return cls is not None and issubclass(cls, ScoreCAM)
-
-
-def score_cam_forwards(method: str, channels: int) -> int:
-    """Masked forward passes that ``method`` runs on a layer of ``channels`` channels (one photo)."""
-    if METHODS[method] is _methods.ScoreCAMExact:
-        return int(channels)
-    return min(int(channels), SCORE_CAM_MAX_CHANNELS)
-
-
-def score_cam_seconds(method: str, channels: int = SCORE_CAM_REFERENCE[2]) -> float:
-    """Estimated time of ``method`` on EfficientNet-Lite0: forwards × measured seconds per forward."""
-    return score_cam_forwards(method, channels) * SCORE_CAM_SECONDS_PER_FORWARD
-
-
-def format_duration(seconds: float) -> str:
-    """A duration for people: "47 s", or "3.2 min" from 120 s on."""
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-
-
-def _score_cam_cost(method: str) -> str:
-    """What ``method`` costs on the reference layer, computed from the measured figures."""
-    title, layer, channels = SCORE_CAM_REFERENCE
-    n = score_cam_forwards(method, channels)
-    return (f"{_thousands(n)} extra forward passes on {title}'s last layer (`{layer}`, {_thousands(channels)} "
-            f"channels): about {format_duration(score_cam_seconds(method, channels))} with 2 CPU threads "
-            f"({_thousands(n)} × {SCORE_CAM_SECONDS_PER_FORWARD * 1e3:.0f} ms, measured)")
-
-
-def _thousands(n: int) -> str:
-    return f"{n:,}".replace(",", "\u202f")
-
-
-def _score_cam_fidelity() -> str:
-    mean, low, photos = SCORE_CAM_RHO
-    if not photos:
-        return ""
-    return (f" On {photos} of the example photos its map ranks the cells like exact Score-CAM's with "
-            f"Spearman ρ {mean:.2f} on average (lowest {low:.2f}).")
-#: Maps with more cells than this are left out of the JSON (a 112×112 map is 12 544 numbers).
-JSON_MAX_CELLS = 28 * 28
-STEPS_MAX_CHANNELS = 16
-
-NORM_NOTE = (
-    "**max** divides the map by its peak: zero stays zero, so a weak map looks weak; "
-    "**min–max** stretches every map to fill the colour scale, so its layout always shows — "
-    "and so does noise."
-)
-
-HEAT_NOTE = (
-    "The raw map keeps the method's own units (before normalisation). For Grad-CAM they are logit "
-    "units: on a network that ends in global average pooling and one linear layer, the cells of the "
-    "signed map (step 5) add up to the class logit minus its bias."
-)
-
-#: What each method computes, from gradcam_core.method_texts (the Score-CAM entries add their cost).
-METHOD_NOTES: dict[str, str] = {
-    "Grad-CAM": method_text("Grad-CAM").summary,
-    "Grad-CAM++": method_text("Grad-CAM++").summary,
-    "HiResCAM": method_text("HiResCAM").summary,
-    "XGrad-CAM": method_text("XGrad-CAM").summary,
-    "LayerCAM": method_text("LayerCAM").summary,
-    "Score-CAM": "No gradients: each channel's map, scaled to 0–1, masks the photo and the model scores "
-                 "the masked photo for the class; the weights are a softmax over those scores, so a channel "
-                 "whose masked photo scores higher weighs more. To be quick it runs only the top "
-                 f"{SCORE_CAM_MAX_CHANNELS} of the layer's channels, those whose maps vary most across the "
-                 "photo (“Faster Score-CAM”); the others weigh 0. "
-                 f"{_score_cam_cost('Score-CAM')}.{_score_cam_fidelity()}",
-    SCORE_CAM_EXACT: "Score-CAM on every channel of the layer, as in the paper: the weights are a softmax "
-                     "over all the channels' masked-photo scores. "
-                     f"{_score_cam_cost(SCORE_CAM_EXACT)}"
-                     + (f"; runs that would take over {format_duration(SCORE_CAM_LIMIT)} are stopped." if SCORE_CAM_LIMIT
-                        else "."),
-    "Eigen-CAM": method_text("Eigen-CAM").summary,
-    "Counterfactual": method_text("Counterfactual").summary,
-    GUIDED: method_text(GUIDED).summary,
-}
-
 # --------------------------------------------------------------------------- small helpers
 _categories: list[str] | None = None
 
@@ -216,7 +63,6 @@ def _check_method(method: str) -> str:
 
 
 # the one parser of each kind lives in gradcam_core.inputs (shared with the CLI)
-_check_norm, _check_cmap, _check_alpha = inputs.parse_norm, inputs.parse_cmap, inputs.parse_alpha
 
 
 # --------------------------------------------------------------------------- models and layers
@@ -351,73 +197,6 @@ def load_photo(src: Any) -> Image.Image:
     return load_image(src, max_side=MAX_SIDE)
 
 
-_example_hashes: dict[tuple[int, str], dict] | None = None
-_example_lock = threading.Lock()
-
-
-def _size_and_digest(src: Any, sizes: set[int] | None = None) -> tuple[int, str] | None:
-    """(byte size, SHA-1) of a file or bytes; None when the size is not in ``sizes`` (no hashing)."""
-    try:
-        if isinstance(src, (str, Path)) and not str(src).startswith("data:"):
-            p = Path(src)
-            if not p.is_file():
-                return None
-            size = p.stat().st_size
-            if sizes is not None and size not in sizes:
-                return None
-            return size, hashlib.sha1(p.read_bytes()).hexdigest()
-        if isinstance(src, (bytes, bytearray)):
-            if sizes is not None and len(src) not in sizes:
-                return None
-            return len(src), hashlib.sha1(bytes(src)).hexdigest()
-    except OSError:
-        return None
-    return None
-
-
-def example_for(src: Any) -> dict | None:
-    """The manifest entry whose file has the same content as ``src`` (a path or bytes), if any.
-    Only a file of exactly an example's size is hashed."""
-    global _example_hashes
-    with _example_lock:
-        if _example_hashes is None:
-            _example_hashes = {}
-            for e in load_manifest():
-                d = _size_and_digest(e["path"])
-                if d:
-                    _example_hashes[d] = e
-    d = _size_and_digest(src, {size for size, _ in _example_hashes})
-    return None if d is None else _example_hashes.get(d)
-
-
-def examples_by_category() -> list[dict]:
-    """Manifest entries (with "path"), ordered by category."""
-    order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
-    entries = load_manifest()
-    return sorted(entries, key=lambda e: (order.get(e.get("category"), 99), e.get("title", "")))
-
-
-def _short_credit(credit: str) -> str:
-    return re.split(r"\s\(|;", credit, maxsplit=1)[0].strip()
-
-
-def example_credit(entry: dict) -> str:
-    """Markdown line: title, category, credit, licence, source package."""
-    return (f"**{entry['title']}** ({entry['category']}) — {entry['credit']}. "
-            f"Licence: {entry['licence']}. From {entry['package']} (`{entry['function']}`).")
-
-
-def attribution_note(entries: Sequence[dict] | None = None) -> str:
-    """The credits that must be shown (CC BY photos), as one short Markdown paragraph."""
-    entries = examples_by_category() if entries is None else entries
-    need = [e for e in entries if str(e.get("licence", "")).upper().startswith("CC BY")]
-    parts = [f"*{e['title'].split(' (')[0]}*: {_short_credit(e['credit'])}, {e['licence'].split(' (')[0]}"
-             for e in need]
-    if not parts:
-        return ""
-    return "Photo credits: " + "; ".join(parts) + "."
-
-
 # --------------------------------------------------------------------------- results
 @dataclass
 class ClassView:
@@ -433,6 +212,9 @@ class ClassView:
 
 @dataclass
 class Explanation:
+    """One photo explained: the raw results and the style they are drawn in (the drawn fields are
+    filled by :func:`gradcam_core.present.imagenet_view.draw`)."""
+
     model_key: str
     model_title: str
     layer: str
@@ -469,131 +251,8 @@ class Explanation:
         """Top-5 for gr.Label: {class name: probability}."""
         return {_label_key(i): p for i, _, p in self.top5}
 
-    def summary(self) -> str:
-        i, name, p = self.predicted
-        h, w = self.result.cam.shape[-2:]
-        parts = [f"**{self.model_title}** sees **{name}** ({p:.0%})."]
-        mt = method_text(self.method)
-        if mt.class_free:
-            parts.append(f"{self.method} on `{self.layer}` ({h}×{w}): the layer's dominant pattern, class-free "
-                         "(the same map whatever class you pick).")
-        else:
-            shown = " and ".join(f"**{v.name}** ({v.prob:.1%})" for v in self.views)
-            parts.append(f"{self.method} on `{self.layer}` ({h}×{w}) for {shown}.")
-        cap = fill(mt.overlay_caption, "the class" if len(self.views) == 1 else "each class")
-        parts.append(f"Warm colours: {cap[0].lower() + cap[1:]}.")
-        zero = [fill(mt.zero_text, f"**{v.name}**") for v in self.views if v.result.cam.max() == 0]
-        parts += list(dict.fromkeys(zero))  # a class-free method's sentence once
-        return " ".join(parts)
-
-    def steps_markdown(self) -> str:
-        """Every step's explanation, equation and code, for an accordion below the gallery."""
-        note = METHOD_NOTES.get(self.method) or method_text(self.method).summary
-        out = [f"**{self.method}.** {note}"]
-        if "gradients" not in self.steps:
-            out.append("This method uses no gradients: Grad-CAM's steps 2 and 3 do not apply, and steps 4 and "
-                       "5 show how it weights and combines the maps instead.")
-        elif "average" not in self.steps:
-            out.append("Grad-CAM's step 3 (averaging each channel's gradients) does not apply: steps 4 and 5 "
-                       "show how this method weights and combines the maps instead.")
-        for s in self.steps.values():
-            out.append(f"#### {s.title}\n\n{s.text}\n\n```python\n{s.code}\n```")
-        return "\n\n".join(p for p in out if p)
-
-
-def _numbers(expl: Explanation) -> dict:
-    """JSON for API users: model, top-5, the explained class(es), weights, the map if small."""
-    def one(v: ClassView) -> dict:
-        r = v.result
-        h, w = r.cam.shape[-2:]
-        d = {
-            "target": v.target,
-            "target_name": v.name,
-            "prob": round(v.prob, 6),
-            "score": round(float(r.scores[0]), 6),
-            "cam_max": float(r.cam[0].max()),
-            "cam_shape": [int(h), int(w)],
-            "weights": [round(float(x), 8) for x in r.weights[0]],
-            "cam": ([[round(float(x), 6) for x in row] for row in r.cam[0]] if h * w <= JSON_MAX_CELLS else None),
-        }
-        return d
-
-    out = {
-        "model": expl.model_key,
-        "layer": expl.layer,
-        "method": expl.method,
-        "normalisation": expl.norm,
-        "predicted": expl.top5[0][0],
-        "predicted_name": expl.top5[0][1],
-        "top5": [{"class": i, "name": n, "prob": round(p, 6)} for i, n, p in expl.top5],
-        **one(expl.views[0]),
-    }
-    if len(expl.views) > 1:
-        out["second"] = one(expl.views[1])
-    if expl.example:
-        out["example"] = {k: expl.example.get(k) for k in ("file", "title", "credit", "licence")}
-    return out
-
-
-def _display_heat(cam: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
-    return upsample(cam, size).numpy()
-
-
-def _heat_range(heats: Sequence[np.ndarray], norm: str) -> tuple[float, float]:
-    hi = max(float(h.max()) for h in heats)
-    lo = 0.0 if norm == "max" else min(float(h.min()) for h in heats)
-    if hi <= lo:
-        hi = lo + 1.0
-    return lo, hi
-
-
-def heatmap_image(expl: Explanation) -> np.ndarray:
-    """The raw map(s), upsampled, in real units with a colour bar; two classes share one scale."""
-    H, W_ = expl.image.shape[:2]
-    heats = [_display_heat(v.result.cam[0], (H, W_)) for v in expl.views]
-    lo, hi = _heat_range(heats, expl.norm)
-    tiles = [render.colorize(h, expl.cmap, lo, hi) for h in heats]
-    body = _side_by_side(tiles, [v.name for v in expl.views])
-    label = f"{expl.method}, raw value" + (" (shared scale)" if len(heats) > 1 else "")
-    return render.with_colorbar(body, lo, hi, cmap=expl.cmap, label=label)
-
-
-def overlay_images(expl: Explanation) -> list[np.ndarray]:
-    if expl.whole and expl.photo is not None and expl.crop_box is not None:
-        return [whole_photo_overlay(expl.photo, expl.crop_box, v.result.cam[0], norm=expl.norm, alpha=expl.alpha,
-                                    cmap=expl.cmap) for v in expl.views]
-    H, W_ = expl.image.shape[:2]
-    out = []
-    for v in expl.views:
-        heat = normalize(upsample(v.result.cam[0], (H, W_)), expl.norm).numpy()
-        out.append(render.overlay(expl.image, heat, alpha=expl.alpha, cmap=expl.cmap))
-    return out
-
-
-NOT_SEEN_CAPTION = "Hatched: not seen by the model (outside its centre crop)"
+# --------------------------------------------------------------------------- the model part
 DISPLAY_PHOTO_SIDE = 640  # the whole photo is kept and drawn at most this large
-
-
-def crop_box(spec: ModelSpec, size: tuple[int, int]) -> tuple[float, float, float, float]:
-    """(left, top, right, bottom) of the part of a photo of ``size`` = (width, height) that the
-    model sees, in the photo's pixels: the inverse of the spec's resize and centre crop."""
-    from .models import EfficientNetLite0Spec, LITE0_CROP_PADDING
-
-    w, h = (int(s) for s in size)
-    if isinstance(spec, EfficientNetLite0Spec):  # a centred square, then resized (see its display_image)
-        n = spec.input_size[0]
-        side = max(1, int(n / (n + LITE0_CROP_PADDING) * min(w, h)))
-        top, left = (h - side + 1) // 2, (w - side + 1) // 2
-        return float(left), float(top), float(left + side), float(top + side)
-    t = spec.transforms()  # torchvision: resize the shorter side, then centre-crop (as TF.resize does)
-    rs = t.resize_size[0] if isinstance(t.resize_size, (list, tuple)) else int(t.resize_size)
-    ch, cw = (t.crop_size[0], t.crop_size[-1]) if isinstance(t.crop_size, (list, tuple)) else (t.crop_size,) * 2
-    short, long = (w, h) if w <= h else (h, w)
-    new_short, new_long = rs, int(rs * long / short)
-    nw, nh = (new_short, new_long) if w <= h else (new_long, new_short)
-    top, left = int(round((nh - ch) / 2.0)), int(round((nw - cw) / 2.0))
-    sx, sy = w / nw, h / nh
-    return left * sx, top * sy, (left + cw) * sx, (top + ch) * sy
 
 
 def photo_for_display(pil, box: tuple[float, float, float, float], max_side: int = DISPLAY_PHOTO_SIDE,
@@ -608,87 +267,7 @@ def photo_for_display(pil, box: tuple[float, float, float, float], max_side: int
     return np.asarray(img, dtype=np.uint8).copy(), (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
 
 
-def _mark_unseen(photo: np.ndarray) -> np.ndarray:
-    """Dimmed, with light diagonal hatching: how the unseen part of the photo is drawn."""
-    out = photo.astype(np.float32) * 0.45
-    yy, xx = np.mgrid[0 : photo.shape[0], 0 : photo.shape[1]]
-    lines = ((xx + yy) % 12) == 0
-    out[lines] = 0.4 * out[lines] + 0.6 * 235.0
-    return np.rint(out).astype(np.uint8)
 
-
-def whole_photo_overlay(photo: np.ndarray, box: tuple[float, float, float, float], cam, *, norm: str = "max",
-                        alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
-    """The heat map mapped back through the model's resize and crop onto the whole ``photo``.
-
-    Inside ``box`` (what the model saw, in ``photo``'s pixels) the map is upsampled to the box's
-    size and blended as in the crop overlay; outside it the photo is dimmed and hatched, with the
-    caption "not seen by the model" underneath (no caption when the model saw all of it)."""
-    H, W_ = photo.shape[:2]
-    l, t = max(0, int(round(box[0]))), max(0, int(round(box[1])))
-    r, b = min(W_, int(round(box[2]))), min(H, int(round(box[3])))
-    if r <= l or b <= t:
-        raise ValueError("The model's crop lies outside the photo.")
-    out = _mark_unseen(photo)
-    heat = normalize(upsample(torch.as_tensor(cam, dtype=torch.float32), (b - t, r - l)), norm).numpy()
-    out[t:b, l:r] = render.overlay(photo[t:b, l:r], heat, alpha=alpha, cmap=cmap)
-    if (l, t, r, b) == (0, 0, W_, H):
-        return out
-    return _caption_below(out, NOT_SEEN_CAPTION)
-
-
-def _caption_below(img: np.ndarray, text: str) -> np.ndarray:
-    """``img`` with a one-line caption strip underneath (a page's label badge covers the top)."""
-    strip = render.caption_image(np.zeros((1, img.shape[1], 3), np.uint8), text)[:-1]
-    return np.concatenate([img, strip], axis=0)
-
-
-def _side_by_side(tiles: Sequence[np.ndarray], captions: Sequence[str]) -> np.ndarray:
-    tiles = [_caption_below(t, c) for t, c in zip(tiles, captions)]
-    if len(tiles) == 1:
-        return tiles[0]
-    gap = np.full((tiles[0].shape[0], 6, 3), 255, np.uint8)
-    return np.concatenate([tiles[0], gap, tiles[1]], axis=1)
-
-
-def overlay_panel(expl: Explanation) -> np.ndarray:
-    """The overlay(s) for the page: one per explained class, side by side, each captioned."""
-    overlays = expl.overlays or overlay_images(expl)
-    return _side_by_side(overlays, [f"{v.name} · {v.prob:.0%}" for v in expl.views])
-
-
-def _steps(expl: Explanation) -> dict[str, Step]:
-    v = expl.views[0]
-    return build_steps(v.result, expl.image, max_channels=STEPS_MAX_CHANNELS, cmap=expl.cmap, norm=expl.norm,
-                       alpha=expl.alpha, class_name=v.name)
-
-
-def render_all(expl: Explanation, steps: bool = True) -> Explanation:
-    """Fill the drawn fields of ``expl`` (in place) and return it."""
-    expl.overlays = overlay_images(expl)
-    expl.heatmap = heatmap_image(expl)
-    if steps:
-        expl.steps = _steps(expl)
-    expl.numbers = _numbers(expl)
-    return expl
-
-
-def restyle(expl: Explanation, norm: str | None = None, cmap: str | None = None, alpha: float | None = None,
-            steps: bool = True, whole: bool | None = None) -> Explanation:
-    """The same explanation drawn anew (the model does not run): a new Explanation.
-    ``whole``: draw the overlay on the whole photo (True) or on the model's crop (False)."""
-    new = dataclasses.replace(
-        expl,
-        whole=expl.whole if whole is None else bool(whole),
-        norm=_check_norm(norm if norm is not None else expl.norm),
-        cmap=_check_cmap(cmap if cmap is not None else expl.cmap),
-        alpha=_check_alpha(alpha if alpha is not None else expl.alpha),
-        overlays=[], heatmap=None, steps=dict(expl.steps) if not steps else {}, numbers={},
-    )
-    return render_all(new, steps=steps)
-
-
-# --------------------------------------------------------------------------- the model part
 _cache: "OrderedDict[tuple, tuple]" = OrderedDict()
 _cache_lock = threading.Lock()
 CACHE_SIZE = 48
@@ -718,56 +297,12 @@ def warm_example_cache(model_key: str | None = None) -> int:
     return done
 
 
-class TooSlowError(ValueError):
-    """Score-CAM would run longer than the time allowed (the message says how long, and what to do)."""
-
-
-class _TimeGuard:
-    """A Score-CAM progress callback ``(done, total)``: passes ``progress(fraction, text)`` on and,
-    with a ``limit`` (seconds; None or 0: never stops), extrapolates the total time after each batch
-    and stops the run (TooSlowError) if it would exceed the limit.  ScoreCAM tells it the plan
-    (forwards, kept, channels) first."""
-
-    def __init__(self, progress: Callable | None, limit: float | None, what: str, method: str = "Score-CAM"):
-        self.progress, self.limit, self.what, self.method = progress, limit, what, method
-        self.forwards = self.kept = self.channels = None
-        self.start = time.perf_counter()
-
-    def plan(self, forwards: int, kept: int, channels: int) -> None:
-        self.forwards, self.kept, self.channels = int(forwards), int(kept), int(channels)
-        self.start = time.perf_counter()
-
-    def __call__(self, done: int, total: int) -> None:
-        fraction = done / total
-        if self.progress is not None:
-            self.progress(fraction, _methods.progress_text(done, total, self.kept or 0, self.channels or 0))
-        if not self.limit or not 0 < fraction < 1:
-            return
-        estimate = (time.perf_counter() - self.start) / fraction
-        if estimate <= self.limit:
-            return
-        n = (f"{self.forwards} masked forward passes" if self.forwards is not None
-             else "one masked forward pass per channel")
-        if self.kept is not None and self.kept < (self.channels or 0):
-            n += f" (the top {self.kept} of {self.channels} channels)"
-        advice = "Pick an earlier layer (fewer channels) or another method."
-        if METHODS.get(self.method) is _methods.ScoreCAMExact and self.forwards:
-            quick = min(self.forwards, SCORE_CAM_MAX_CHANNELS)
-            advice = (f"Pick “Score-CAM” (the top {quick} channels: about "
-                      f"{format_duration(estimate * quick / self.forwards)} at this pace), an earlier layer "
-                      "(fewer channels) or another method.")
-        raise TooSlowError(
-            f"{self.method} on {self.what} needs {n}: about {format_duration(estimate)} on this server, more "
-            f"than the {format_duration(self.limit)} allowed, so it was stopped. {advice}"
-        )
-
-
 def _run_model(spec: ModelSpec, model, x: torch.Tensor, layer: str, method: str, targets: list[int | None],
                progress: Callable | None, time_limit: float | None = None,
                ) -> tuple[list[CAMResult], list[tuple[np.ndarray, np.ndarray]] | None]:
     """One forward pass → one CAMResult per target, and the guided images (guided backprop, Guided
     Grad-CAM) of each when the method gives them (None otherwise)."""
-    guard = _TimeGuard(progress, time_limit, f"{layer} of {spec.title}", method)  # used by Score-CAM only
+    guard = TimeGuard(progress, time_limit, f"{layer} of {spec.title}", method)  # used by Score-CAM only
     cam = make_cam(method, model, layer, batch_size=SCORE_CAM_BATCH, progress=guard, on_plan=guard.plan)
     results = cam.explain_many(x, targets)
     if "guided_backprop" not in results[0].extras:
@@ -787,7 +322,6 @@ def explain_photo(
     cmap: str = "jet",
     alpha: float = 0.5,
     progress: Callable[[float, str], None] | None = None,
-    steps: bool = True,
     example: dict | None = None,
     time_limit: float | None = None,
     whole: bool = False,
@@ -804,7 +338,7 @@ def explain_photo(
     spec = get_spec(model_key)
     layer = _check_layer(spec, layer)
     method = _check_method(method)
-    norm, cmap, alpha = _check_norm(norm), _check_cmap(cmap), _check_alpha(alpha)
+    norm, cmap, alpha = inputs.parse_norm(norm), inputs.parse_cmap(cmap), inputs.parse_alpha(alpha)
     t1, t2 = parse_class(target), parse_class(target2)
     model = _load(spec)
 
@@ -852,7 +386,7 @@ def explain_photo(
         example=example, seconds=seconds, cached=cached, whole=bool(whole),
     )
     expl.photo, expl.crop_box = photo_for_display(pil, crop_box(spec, pil.size))
-    return render_all(expl, steps=steps)
+    return expl
 
 
 def explain_source(src: Any, *args, **kwargs) -> Explanation:
@@ -873,7 +407,8 @@ class Panel:
     key: str
     title: str
     layer: str
-    image: np.ndarray  # overlay, uint8
+    image: np.ndarray  # uint8: the crop this model saw
+    cam: torch.Tensor  # (h, w) the raw map, not normalised
     prob: float  # probability of the compared class under this model
     rank: int  # 1 = this model's top class
     predicted_name: str
@@ -891,14 +426,9 @@ class Comparison:
     method: str
     panels: list[Panel]
     skipped: list[tuple[str, str]]  # (title, reason)
-
-    def summary(self) -> str:
-        lines = [f"**{self.method}** for **{class_label(self.target)}**, each model on its default layer."]
-        for p in self.panels:
-            lines.append(f"- {p.title}: p = {p.prob:.1%}, rank {p.rank}; its own top class: {p.predicted_name}")
-        for title, why in self.skipped:
-            lines.append(f"- {title}: not available ({why})")
-        return "\n".join(lines)
+    norm: str = "max"
+    cmap: str = "jet"
+    alpha: float = 0.5
 
     def numbers(self) -> dict:
         return {
@@ -924,7 +454,7 @@ def compare_models(
     default layer.  ``class_index`` None: the first model's predicted class."""
     method = _check_method(method)
     method = getattr(METHODS[method], "map_method", method)  # compares maps: Guided Grad-CAM's is Grad-CAM's
-    norm, cmap, alpha = _check_norm(norm), _check_cmap(cmap), _check_alpha(alpha)
+    norm, cmap, alpha = inputs.parse_norm(norm), inputs.parse_cmap(cmap), inputs.parse_alpha(alpha)
     target = parse_class(class_index)
     if keys is None:
         keys = [k for k, s in REGISTRY.items() if s.available]
@@ -952,75 +482,13 @@ def compare_models(
         if target is None:
             target = int(r.targets[0])
         probs = r.probs[0]
-        heat = normalize(upsample(r.cam[0], r.input_size), norm).numpy()
         panels.append(Panel(
-            key=key, title=spec.title, layer=spec.default_layer,
-            image=render.overlay(image, heat, alpha=alpha, cmap=cmap),
+            key=key, title=spec.title, layer=spec.default_layer, image=image, cam=r.cam[0],
             prob=float(probs[target]), rank=int((probs > probs[target]).sum()) + 1,
             predicted_name=cats[int(probs.argmax())], cam_max=float(r.cam[0].max()),
         ))
     if not panels:
         raise ValueError("No model is available to compare: " + "; ".join(f"{t}: {w}" for t, w in skipped))
-    return Comparison(target=int(target), name=cats[int(target)], method=method, panels=panels, skipped=skipped)
+    return Comparison(target=int(target), name=cats[int(target)], method=method, panels=panels, skipped=skipped,
+                      norm=norm, cmap=cmap, alpha=alpha)
 
-
-# --------------------------------------------------------------------------- files
-_OUT_ROOT = Path(tempfile.gettempdir()) / "gradcam_explorer_imagenet"
-_OUT_TTL = 15 * 60  # seconds a request's files are kept (gradio copies them to its own cache first)
-_out_lock = threading.Lock()
-_last_prune = 0.0
-
-
-def _out_dir(folder: str | Path | None) -> Path:
-    global _last_prune
-    if folder is not None:
-        d = Path(folder)
-        d.mkdir(parents=True, exist_ok=True)
-        return d
-    _OUT_ROOT.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    with _out_lock:
-        if now - _last_prune > 60:
-            _last_prune = now
-            for old in _OUT_ROOT.iterdir():
-                try:
-                    if now - old.stat().st_mtime > _OUT_TTL:
-                        shutil.rmtree(old, ignore_errors=True)
-                except OSError:
-                    pass
-    return Path(tempfile.mkdtemp(dir=_OUT_ROOT))
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "x"
-
-
-def _save_png(arr, path: Path) -> str:
-    render.to_pil(arr).save(path, format="PNG", compress_level=1)
-    return str(path)
-
-
-def write_pngs(images: Sequence[np.ndarray], folder: str | Path | None = None, stem: str = "image") -> list[str]:
-    """Write images as fast PNGs into ``folder`` (default: a fresh temporary folder)."""
-    d = _out_dir(folder)
-    return [_save_png(a, d / f"{stem}-{i}.png") for i, a in enumerate(images)]
-
-
-def write_downloads(expl: Explanation, folder: str | Path | None = None) -> list[str]:
-    """Grayscale map, coloured heat map and overlay of the first class, as PNG files.
-
-    The grayscale map is the normalised map at the input size (0 → black, 1 → white); the
-    coloured one uses the chosen colormap; the overlay the chosen opacity.
-    """
-    d = _out_dir(folder)
-    v = expl.views[0]
-    H, W_ = expl.image.shape[:2]
-    heat = normalize(upsample(v.result.cam[0], (H, W_)), expl.norm).numpy()
-    gray = np.clip(np.rint(heat * 255), 0, 255).astype(np.uint8)
-    stem = f"{_slug(expl.model_key)}_{_slug(expl.layer)}_{_slug(expl.method)}_{v.target}-{_slug(v.name)}"
-    overlay = expl.overlays[0] if expl.overlays else overlay_images(expl)[0]
-    return [
-        _save_png(gray, d / f"{stem}_gray.png"),
-        _save_png(render.colorize(heat, expl.cmap, 0.0, 1.0), d / f"{stem}_heatmap.png"),
-        _save_png(overlay, d / f"{stem}_overlay.png"),
-    ]

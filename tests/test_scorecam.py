@@ -13,8 +13,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from gradcam_core import imagenet as I
-from gradcam_core.examples import load_manifest
-from gradcam_core.methods import (
+from gradcam_core.present import imagenet_view as view
+
+from gradcam_core.cam import scorecam_budget as budget
+
+from gradcam_core.present import imagenet_text as itext
+from gradcam_core.data.examples import load_manifest
+from gradcam_core.cam.methods import (
     SCORE_CAM_MAX_CHANNELS,
     ScoreCAM,
     ScoreCAMExact,
@@ -22,6 +27,15 @@ from gradcam_core.methods import (
     progress_text,
     top_variance_channels,
 )
+
+def explain_photo(*args, steps=True, **kwargs):
+    """Explain and draw, as the tab does (gradcam_core.imagenet.explain_photo returns raw results)."""
+    return view.draw(I.explain_photo(*args, **kwargs), steps=steps)
+
+
+def explain_source(*args, steps=True, **kwargs):
+    return view.draw(I.explain_source(*args, **kwargs), steps=steps)
+
 
 LITE = "efficientnet_lite0"
 
@@ -180,8 +194,8 @@ def test_make_cam_names_and_defaults(net):
 
 
 def test_slow_methods():
-    assert I.is_slow_method("Score-CAM") and I.is_slow_method(I.SCORE_CAM_EXACT)
-    assert not any(I.is_slow_method(m) for m in ("Grad-CAM", "Eigen-CAM", I.GUIDED, "", None, "nonsense"))
+    assert budget.is_slow_method("Score-CAM") and budget.is_slow_method(budget.SCORE_CAM_EXACT)
+    assert not any(budget.is_slow_method(m) for m in ("Grad-CAM", "Eigen-CAM", I.GUIDED, "", None, "nonsense"))
     assert {"Score-CAM", "Score-CAM (exact)"} <= set(I.method_names())
     from gradcam_core.cli import resolve_method
 
@@ -190,18 +204,18 @@ def test_slow_methods():
 
 
 def test_the_notes_state_the_measured_cost_and_the_softmax():
-    k, spf = I.SCORE_CAM_MAX_CHANNELS, I.SCORE_CAM_SECONDS_PER_FORWARD
-    channels = I.SCORE_CAM_REFERENCE[2]
-    fast, ex = I.METHOD_NOTES["Score-CAM"], I.METHOD_NOTES[I.SCORE_CAM_EXACT]
-    assert I.score_cam_seconds("Score-CAM") == pytest.approx(k * spf)
-    assert I.score_cam_seconds(I.SCORE_CAM_EXACT) == pytest.approx(channels * spf)
-    assert I.score_cam_forwards("Score-CAM", 16) == min(16, k)
+    k, spf = budget.SCORE_CAM_MAX_CHANNELS, budget.SCORE_CAM_SECONDS_PER_FORWARD
+    channels = budget.SCORE_CAM_REFERENCE[2]
+    fast, ex = itext.METHOD_NOTES["Score-CAM"], itext.METHOD_NOTES[budget.SCORE_CAM_EXACT]
+    assert budget.score_cam_seconds("Score-CAM") == pytest.approx(k * spf)
+    assert budget.score_cam_seconds(budget.SCORE_CAM_EXACT) == pytest.approx(channels * spf)
+    assert budget.score_cam_forwards("Score-CAM", 16) == min(16, k)
     assert f"top {k} of the layer's channels" in fast and f"{k} extra forward passes" in fast
     assert f"about {k * spf:.0f} s" in fast and f"{spf * 1e3:.0f} ms" in fast
     assert "1\u202f280 extra forward passes" in ex and f"about {channels * spf:.0f} s" in ex
     for note in (fast, ex):
         assert "softmax" in note and "becomes that channel's weight" not in note
-    mean, low, photos = I.SCORE_CAM_RHO
+    mean, low, photos = budget.SCORE_CAM_RHO
     assert f"Spearman ρ {mean:.2f} on average (lowest {low:.2f})" in fast and f"On {photos} of the example photos" in fast
     assert photos >= 8 and low <= mean and mean >= 0.9
 
@@ -220,15 +234,15 @@ def test_both_score_cams_through_explain_photo(cat, monkeypatch):
     monkeypatch.setattr(ScoreCAM, "DEFAULT_MAX_CHANNELS", 4)
     seen = {}
     out = {}
-    for method in ("Score-CAM", I.SCORE_CAM_EXACT):
+    for method in ("Score-CAM", budget.SCORE_CAM_EXACT):
         seen[method] = []
-        e = I.explain_photo(cat, LITE, "_blocks.0", method, steps=False,
+        e = explain_photo(cat, LITE, "_blocks.0", method, steps=False,
                             progress=lambda f, t, m=method: seen[m].append((f, t)), time_limit=600)
         assert e.method == method
         out[method] = e.result
-    fast, exact = out["Score-CAM"], out[I.SCORE_CAM_EXACT]
+    fast, exact = out["Score-CAM"], out[budget.SCORE_CAM_EXACT]
     assert seen["Score-CAM"][-1] == (1.0, "Score-CAM: 4/4 masked forwards (top 4 of 16 channels)")
-    assert seen[I.SCORE_CAM_EXACT][-1] == (1.0, "Score-CAM: 16/16 masked forwards (all 16 channels)")
+    assert seen[budget.SCORE_CAM_EXACT][-1] == (1.0, "Score-CAM: 16/16 masked forwards (all 16 channels)")
     kept = fast.extras["kept_channels"][0]
     assert kept.tolist() == top_variance_channels(exact.activations, 4)[0].tolist()
     assert int((fast.weights[0] > 0).sum()) == 4
@@ -239,11 +253,11 @@ def test_both_score_cams_through_explain_photo(cat, monkeypatch):
 
 def test_exact_score_cam_too_slow_message_points_to_the_quick_one(cat, monkeypatch):
     monkeypatch.setattr(I, "SCORE_CAM_BATCH", 4)  # 16 channels → 4 batches; the first sets the estimate
-    with pytest.raises(I.TooSlowError) as info:
-        I.explain_photo(cat, LITE, "_blocks.0", I.SCORE_CAM_EXACT, time_limit=1e-6)
+    with pytest.raises(budget.TooSlowError) as info:
+        explain_photo(cat, LITE, "_blocks.0", budget.SCORE_CAM_EXACT, time_limit=1e-6)
     msg = str(info.value)
     assert msg.startswith("Score-CAM (exact) on _blocks.0 of EfficientNet-Lite0 needs 16 masked forward passes")
     assert "Pick “Score-CAM” (the top 16 channels" in msg
     monkeypatch.setattr(ScoreCAM, "DEFAULT_MAX_CHANNELS", 8)
-    with pytest.raises(I.TooSlowError, match=r"needs 8 masked forward passes \(the top 8 of 16 channels\)"):
-        I.explain_photo(cat, LITE, "_blocks.0", "Score-CAM", time_limit=1e-6)
+    with pytest.raises(budget.TooSlowError, match=r"needs 8 masked forward passes \(the top 8 of 16 channels\)"):
+        explain_photo(cat, LITE, "_blocks.0", "Score-CAM", time_limit=1e-6)

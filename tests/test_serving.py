@@ -213,8 +213,8 @@ def test_slow_loop_really_stops(monkeypatch):
     """Score-CAM's batch loop calls the callback, so a closed session stops it within one batch."""
     import torch
 
-    from gradcam_core.methods import ScoreCAM
-    from gradcam_core.lenet import load_lenet
+    from gradcam_core.cam.methods import ScoreCAM
+    from gradcam_core.models.lenet import load_lenet
 
     net = load_lenet()
     req = _Req("s-" + uuid.uuid4().hex)

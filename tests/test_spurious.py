@@ -26,10 +26,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gradcam_core import spurious as S
-from gradcam_core.engine import GradCAM
-from gradcam_core.lenet import load_lenet
-from gradcam_core.mnist import test_digits as held_out_digits
+from gradcam_core.analysis import spurious as S
+from gradcam_core.cam.engine import GradCAM
+from gradcam_core.models.lenet import load_lenet
+from gradcam_core.data.mnist import test_digits as held_out_digits
 
 MISLEADING_MAX = 0.25
 FOLLOWS_MIN = 0.75
@@ -305,7 +305,7 @@ def test_every_card_sentence_matches_its_numbers(cards):
 
 def test_card_numbers_come_from_the_model(cards):
     """Recompute the watermark card from scratch: the model's own input, top-3 and heat share."""
-    from gradcam_core.models import get_model
+    from gradcam_core.models.registry import get_model
     from PIL import Image
 
     spec = get_model("efficientnet_lite0")

@@ -8,7 +8,7 @@ import gradio as gr  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
 from conftest import launch_blocks  # noqa: E402
-from gradcam_core import spurious as S  # noqa: E402
+from gradcam_core.analysis import spurious as S  # noqa: E402
 from gradcam_core.ui import spurious_tab  # noqa: E402
 from outputs import png as _png  # noqa: E402
 

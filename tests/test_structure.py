@@ -86,7 +86,7 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_relative_imports_resolve_to_modules():
     mods = _imports(PKG / "ui" / "trust.py")
-    assert "gradcam_core.sanity" in mods and "gradcam_core.ui.common" in mods
+    assert "gradcam_core.analysis.sanity" in mods and "gradcam_core.ui.common" in mods
 
 
 def test_no_import_cycles_among_gradcam_core_modules():

@@ -1,8 +1,8 @@
 """Every generated sentence follows from the numbers it describes and fits the method in use.
 
 Each wording branch is fed numbers here and its words are checked: the per-method step texts
-(gradcam_core.method_texts), the step code that shows the normalisation and colour map chosen,
-the heat-on-ink figures of the MNIST tab (gradcam_core.ink_share), LeNet's layer notes, the
+(gradcam_core.present.method_texts), the step code that shows the normalisation and colour map chosen,
+the heat-on-ink figures of the MNIST tab (gradcam_core.analysis.ink_share), LeNet's layer notes, the
 "What is Grad-CAM?" opening and the whole-photo overlay of the ImageNet tab.
 """
 from __future__ import annotations
@@ -17,14 +17,15 @@ import torch.nn.functional as F
 from PIL import Image
 from scipy import ndimage
 
-from gradcam_core import method_texts as MT
-from gradcam_core.engine import GradCAM
-from gradcam_core.ink_share import dataset_share, heat_on_ink, ink_mask, share_of_result
-from gradcam_core.lenet import load_lenet
-from gradcam_core.methods import METHODS, make_cam
-from gradcam_core.mnist import test_digits as held_out_digits
-from gradcam_core.mnist import to_tensor
-from gradcam_core.steps import build_steps
+from gradcam_core.present import method_texts as MT
+from gradcam_core.cam.engine import GradCAM
+from gradcam_core.analysis.ink_share import dataset_share, heat_on_ink, ink_mask, share_of_result
+from gradcam_core.models.lenet import load_lenet
+from gradcam_core.cam.methods import METHODS, make_cam
+from gradcam_core.data.mnist import test_digits as held_out_digits
+from gradcam_core.data.mnist import to_tensor
+from gradcam_core.present.steps import build_steps
+from gradcam_core.present import imagenet_text as itext
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -271,7 +272,7 @@ def test_dataset_share_matches_an_independent_computation(lenet):
     pairs = [_independent_share(h, d.astype(np.float32) / 255.0) for h, d in zip(heats, images) if h.sum() > 0]
     ds = dataset_share("relu2")
     assert ds.n_digits == 1000 and ds.n_counted == len(pairs)
-    assert ds.heat_on_ink == pytest.approx(np.mean([p[0] for p in pairs]), abs=1e-9)
+    assert ds.heat_on_ink == pytest.approx(np.mean([p[0] for p in pairs]), abs=1e-6)  # float32 convs: batch split and threads move the 9th digit
     assert ds.ink_area == pytest.approx(np.mean([_independent_share(np.ones((28, 28)), d / 255.0)[1]
                                                  for d in images.astype(np.float32)]), abs=1e-9)
     # the finding the tab teaches: most of the heat lies off the ink, which covers about a third
@@ -344,20 +345,20 @@ def _explanation(method: str, zero: bool):
 
 
 def test_summary_per_method():
-    s = _explanation("Counterfactual", True).summary()
+    s = itext.summary(_explanation("Counterfactual", True))
     assert "nothing in this layer speaks against **tiger cat**" in s and "speaks for" not in s
-    assert "Warm colours: what speaks against the class." in _explanation("Counterfactual", False).summary()
-    assert "Warm colours: where the features raise the score of the class." in _explanation("Grad-CAM", False).summary()
-    assert "Warm colours: the layer's dominant pattern (class-free)." in _explanation("Eigen-CAM", False).summary()
-    s = _explanation("Grad-CAM", True).summary()
+    assert "Warm colours: what speaks against the class." in itext.summary(_explanation("Counterfactual", False))
+    assert "Warm colours: where the features raise the score of the class." in itext.summary(_explanation("Grad-CAM", False))
+    assert "Warm colours: the layer's dominant pattern (class-free)." in itext.summary(_explanation("Eigen-CAM", False))
+    s = itext.summary(_explanation("Grad-CAM", True))
     assert "nothing in this layer raises the score of **tiger cat**" in s
-    s = _explanation("Eigen-CAM", False).summary()
+    s = itext.summary(_explanation("Eigen-CAM", False))
     assert "class-free" in s and "evidence for" not in s and "for **tiger cat**" not in s
-    assert "all-zero" not in _explanation("Grad-CAM", False).summary()
+    assert "all-zero" not in itext.summary(_explanation("Grad-CAM", False))
 
 
 def test_method_notes_read_the_method_texts():
-    from gradcam_core.imagenet import METHOD_NOTES
+    from gradcam_core.present.imagenet_text import METHOD_NOTES
 
     for name in ("Grad-CAM", "HiResCAM", "LayerCAM", "Eigen-CAM", "Counterfactual"):
         assert METHOD_NOTES[name] == MT.TEXTS[name].summary
@@ -385,8 +386,8 @@ def test_overview_is_a_closed_accordion_under_the_title():
 
 def test_no_emoji_in_generated_texts():
     pat = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]")
-    for rel in ("gradcam_core/method_texts.py", "gradcam_core/steps.py", "gradcam_core/imagenet.py",
-                "gradcam_core/ink_share.py", "gradcam_core/ui/mnist_tab.py"):
+    for rel in ("gradcam_core/present/method_texts.py", "gradcam_core/present/steps.py", "gradcam_core/imagenet.py",
+                "gradcam_core/analysis/ink_share.py", "gradcam_core/ui/mnist_tab.py"):
         assert not pat.search((ROOT / rel).read_text(encoding="utf-8")), rel
 
 
@@ -395,8 +396,8 @@ def test_no_emoji_in_generated_texts():
 @pytest.mark.parametrize("size", [(640, 480), (333, 517)])
 def test_crop_box_is_what_the_model_sees(key, size):
     """A photo whose red channel encodes x and green y: the crop's border pixels name the box."""
-    from gradcam_core.imagenet import crop_box
-    from gradcam_core.models import REGISTRY
+    from gradcam_core.models.registry import crop_box
+    from gradcam_core.models.registry import REGISTRY
 
     spec = REGISTRY[key]
     w, h = size
@@ -413,7 +414,7 @@ def test_crop_box_is_what_the_model_sees(key, size):
 
 
 def test_whole_photo_overlay_puts_the_peak_in_place_and_marks_the_rest():
-    from gradcam_core.imagenet import NOT_SEEN_CAPTION, _mark_unseen, whole_photo_overlay
+    from gradcam_core.present.imagenet_view import NOT_SEEN_CAPTION, _mark_unseen, whole_photo_overlay
 
     rng = np.random.default_rng(0)
     photo = rng.integers(60, 200, size=(200, 300, 3), dtype=np.uint8)
@@ -427,7 +428,7 @@ def test_whole_photo_overlay_puts_the_peak_in_place_and_marks_the_rest():
     py, px = np.unravel_index(np.argmax(heat), heat.shape)
     # the peak's centre in the crop is at ((5 + 0.5) / 7, (1 + 0.5) / 7) of its side
     assert abs(px - 5.5 / 7 * 180) <= 1.5 and abs(py - 1.5 / 7 * 180) <= 1.5
-    from gradcam_core import render
+    from gradcam_core.present import render
 
     red = render.colorize(np.ones((1, 1)), "jet", 0.0, 1.0)[0, 0]
     assert np.array_equal(body[20 + py, 50 + px], red)  # the hottest colour, where the peak maps to
@@ -443,7 +444,7 @@ def test_whole_photo_overlay_puts_the_peak_in_place_and_marks_the_rest():
 
 
 def normalize_like_app(cam, size):
-    from gradcam_core.postprocess import normalize, upsample
+    from gradcam_core.cam.postprocess import normalize, upsample
 
     return normalize(upsample(cam, size), "max").numpy()
 
@@ -465,19 +466,22 @@ def test_api_layer_is_the_last_input_and_optional(app_client):
 
 def test_whole_photo_through_restyle_and_the_tab_handler():
     from gradcam_core import imagenet as svc
-    from gradcam_core import render
+    from gradcam_core.data import examples as catalogue
+    from gradcam_core.models import registry
+    from gradcam_core.present import imagenet_view as view
+    from gradcam_core.present import render
     from gradcam_core.ui import imagenet_tab
 
-    entry = svc.examples_by_category()[0]
-    expl = svc.explain_source(entry["path"], "efficientnet_lite0", None, "Grad-CAM", None, None)
+    entry = catalogue.examples_by_category()[0]
+    expl = view.draw(svc.explain_source(entry["path"], "efficientnet_lite0", None, "Grad-CAM", None, None))
     assert expl.photo is not None and max(expl.photo.shape[:2]) <= svc.DISPLAY_PHOTO_SIDE
     pil = svc.load_photo(entry["path"])
-    box = svc.crop_box(svc.get_spec("efficientnet_lite0"), pil.size)
+    box = registry.crop_box(svc.get_spec("efficientnet_lite0"), pil.size)
     s = expl.photo.shape[1] / pil.size[0]
     np.testing.assert_allclose(expl.crop_box, [v * s for v in box], rtol=1e-6)
-    crop = svc.restyle(expl, alpha=0.0)
+    crop = view.restyle(expl, alpha=0.0)
     assert crop.overlays[0].shape[:2] == expl.image.shape[:2]  # the model's own crop by default
-    whole = svc.restyle(expl, alpha=0.0, whole=True)
+    whole = view.restyle(expl, alpha=0.0, whole=True)
     ov = whole.overlays[0]
     assert ov.shape[1] == expl.photo.shape[1] and ov.shape[0] > expl.photo.shape[0]  # + the caption strip
     l, t, r, b = (int(round(v)) for v in expl.crop_box)
@@ -485,7 +489,7 @@ def test_whole_photo_through_restyle_and_the_tab_handler():
     np.testing.assert_array_equal(ov[t:b, l:r], expl.photo[t:b, l:r])
     out = np.ones(expl.photo.shape[:2], bool)
     out[t:b, l:r] = False
-    np.testing.assert_array_equal(ov[: expl.photo.shape[0]][out], svc._mark_unseen(expl.photo)[out])
+    np.testing.assert_array_equal(ov[: expl.photo.shape[0]][out], view._mark_unseen(expl.photo)[out])
     # the UI handler, with the checkbox as its last input (and without it: the crop)
     state = imagenet_tab._for_state(expl)
     img_whole = imagenet_tab.change_opacity(state, "max", "jet", 0.5, True)["overlay"]
@@ -497,9 +501,10 @@ def test_whole_photo_through_restyle_and_the_tab_handler():
 
 def test_a_new_explanation_honours_the_whole_photo_checkbox():
     from gradcam_core import imagenet as svc
+    from gradcam_core.data import examples as catalogue
     from gradcam_core.ui import imagenet_tab
 
-    entry = svc.examples_by_category()[0]
+    entry = catalogue.examples_by_category()[0]
     args = ("force:1", entry["path"], "efficientnet_lite0", None, "Grad-CAM", "predicted", "none", "max", "jet", 0.5,
             None)
     whole = imagenet_tab.run_quick(*args, whole=True)["overlay"]

@@ -1,6 +1,6 @@
 """Every wording branch of the trust verdicts, fed numbers, checked word by word.
 
-The verdicts are generated from the numbers they describe (``gradcam_core.sanity``), so each
+The verdicts are generated from the numbers they describe (``gradcam_core.analysis.sanity``), so each
 test builds the numbers by hand (a fake ``Curves`` / ``Cascade``), calls the reading, and checks
 both the words (which branch) and the figures quoted.  The last tests recompute digits of the
 committed 200-digit aggregate (``weights/trust_aggregate_mnist.json``) and check the MNIST
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from gradcam_core import sanity as S
+from gradcam_core.analysis import sanity as S
 
 ROOT = Path(__file__).resolve().parents[1]
 AGG_FILE = ROOT / "weights" / "trust_aggregate_mnist.json"
@@ -226,8 +226,8 @@ def agg_file() -> dict:
 def test_aggregate_file_records_match_a_recomputation(agg_file, one_torch_thread):
     import importlib.util
 
-    from gradcam_core.lenet import load_lenet
-    from gradcam_core.mnist import test_digits
+    from gradcam_core.models.lenet import load_lenet
+    from gradcam_core.data.mnist import test_digits
 
     spec = importlib.util.spec_from_file_location("trust_aggregate", ROOT / "tools" / "trust_aggregate.py")
     tool = importlib.util.module_from_spec(spec)
@@ -266,7 +266,7 @@ def test_mnist_panel_uses_a_layer_the_aggregate_has(agg_file):
 
 def test_mnist_curves_quote_the_aggregate_only_with_its_settings(agg_file, one_torch_thread):
     pytest.importorskip("gradio")
-    from gradcam_core.mnist import test_digits
+    from gradcam_core.data.mnist import test_digits
     from gradcam_core.ui import trust
     from gradcam_core.ui.mnist_tab import LAYER
 
@@ -300,7 +300,7 @@ def card_numbers(experiment: str, h0: float, a0: float, h1: float, a1: float) ->
     (0.10, 0.30, 0.21, 0.60, "about the same heat as before (within 10 %)", "0.35", "0.33"),
 ])
 def test_context_card_compares_heat_per_area(h0, a0, h1, a1, word, d1, d0):
-    from gradcam_core import spurious as SP
+    from gradcam_core.analysis import spurious as SP
 
     s = SP.card_sentence(card_numbers("context", h0, a0, h1, a1))
     assert f"{100 * h1:.0f} % of the heat lies on the grass background, which covers {100 * a1:.0f} % of the picture" in s
@@ -315,7 +315,7 @@ def test_context_card_compares_heat_per_area(h0, a0, h1, a1, word, d1, d0):
     ("text", 0.16, 0.02, "less heat on the same area"),
 ])
 def test_same_area_cards_state_the_area_and_compare(experiment, h0, h1, word):
-    from gradcam_core import spurious as SP
+    from gradcam_core.analysis import spurious as SP
 
     n = card_numbers(experiment, h0, 0.18, h1, 0.18)
     s = SP.card_sentence(n)
@@ -324,7 +324,7 @@ def test_same_area_cards_state_the_area_and_compare(experiment, h0, h1, word):
 
 
 def test_per_area_comparison_edge_cases():
-    from gradcam_core import spurious as SP
+    from gradcam_core.analysis import spurious as SP
 
     assert SP.heat_per_area(0.2, 0.0) == 0.0
     assert SP.heat_per_area(0.17, 0.6) == pytest.approx(0.2833, abs=1e-4)
@@ -339,7 +339,7 @@ def test_card_captions_name_the_region_they_measure():
     say 'background', never 'in outline'."""
     from types import SimpleNamespace
 
-    from gradcam_core import spurious as SP
+    from gradcam_core.analysis import spurious as SP
 
     assert SP.region_labels(SimpleNamespace(experiment="context", variant="grass")) == ("old background", "new background")
     assert SP.region_labels(SimpleNamespace(experiment="removed", variant="")) == ("object", "filled area")

@@ -10,7 +10,7 @@ use) is skipped and recorded under "skipped" in the manifest.  Credits and
 licences are taken from each package's own notes (docstrings, README.txt,
 embedded JPEG comments); where a package states none, the manifest says so.
 
-``gradcam_core.examples.load_manifest()`` is what the app uses to list the examples.
+``gradcam_core.data.examples.load_manifest()`` is what the app uses to list the examples.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: python tools/make_examples.py
     sys.path.insert(0, str(ROOT))
 
-from gradcam_core.examples import CATEGORY_ORDER, EXAMPLES_DIR  # noqa: E402
+from gradcam_core.data.examples import CATEGORY_ORDER, EXAMPLES_DIR  # noqa: E402
 
 MAX_SIDE = 640
 JPEG_QUALITY = 90
@@ -180,8 +180,8 @@ def _version(dist: str) -> str:
 
 
 def _predict(paths: list[Path]) -> list[list[dict]]:
-    from gradcam_core.images import load_image
-    from gradcam_core.models import get_model
+    from gradcam_core.data.images import load_image
+    from gradcam_core.models.registry import get_model
     import torch
 
     spec = get_model("efficientnet_lite0")
@@ -204,7 +204,7 @@ def _readme(entries: list[dict], skipped: list[dict], predicted: bool) -> str:
         "Built by `python tools/make_examples.py` from photos that ship inside installed Python",
         "packages (nothing downloaded). JPEG, quality 90, longer side at most 640 px.",
         "`manifest.json` holds the same information for the app (`load_manifest()` in",
-        "`gradcam_core/examples.py`). Credits and licences are as stated by each package;",
+        "`gradcam_core/data/examples.py`). Credits and licences are as stated by each package;",
         "\"unknown\" means the package states none.",
         "",
         "| file | title | source | credit | licence | notes |" + (" EfficientNet-Lite0 top-1 |" if predicted else ""),

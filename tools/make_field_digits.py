@@ -5,7 +5,7 @@
 
 Each photo is rendered as a phone sees a sheet of paper on a table:
 
-* the ink is a real handwritten digit: a held-out MNIST digit (``gradcam_core.mnist.test_digits``)
+* the ink is a real handwritten digit: a held-out MNIST digit (``gradcam_core.data.mnist.test_digits``)
   upsampled smoothly, thresholded, thinned to its centre line and redrawn with a pen of a chosen
   width (thin pen ... marker), in blue, black or pencil;
 * the sheet is plain, ruled or squared paper, placed with a projective transform: tilted by up to
@@ -61,8 +61,8 @@ def chosen_digits(n: int = N_DIGITS) -> list[tuple[int, int]]:
     """(held-out index, label) for n digits, labels cycling 0..9, each read right by LeNet."""
     import torch
 
-    from gradcam_core.lenet import load_lenet
-    from gradcam_core.mnist import test_digits
+    from gradcam_core.models.lenet import load_lenet
+    from gradcam_core.data.mnist import test_digits
 
     images, labels = test_digits()
     model = load_lenet()
@@ -363,7 +363,7 @@ def item_rng(k: int) -> np.random.Generator:
 
 def make_item(k: int, digits=None) -> tuple[str, bytes, dict]:
     """Item k of the set: (file name, JPEG bytes, manifest entry)."""
-    from gradcam_core.mnist import test_digits
+    from gradcam_core.data.mnist import test_digits
 
     rng = item_rng(k)
     if k < N_DIGITS:

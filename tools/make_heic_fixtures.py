@@ -39,7 +39,7 @@ def digit_photo(index: int = 7, seed: int = SEED) -> tuple[Image.Image, int]:
     """A held-out MNIST digit written in dark ink on a sheet: 240 wide, 320 tall, the digit
     about 150 px tall in the middle, soft light from the left and sensor noise."""
     sys.path.insert(0, str(ROOT))
-    from gradcam_core.mnist import test_digits
+    from gradcam_core.data.mnist import test_digits
 
     images, labels = test_digits()
     ink = np.asarray(Image.fromarray(images[index]).resize((168, 168), Image.Resampling.BICUBIC),

@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: python tools/train_lenet.py
     sys.path.insert(0, str(ROOT))
 
-from gradcam_core import mnist  # noqa: E402
-from gradcam_core.lenet import DEFAULT_WEIGHTS, LeNet  # noqa: E402
+from gradcam_core.data import mnist  # noqa: E402
+from gradcam_core.models.lenet import DEFAULT_WEIGHTS, LeNet  # noqa: E402
 
 AUG = {"rotation_deg": 10.0, "shift_px": 2.0, "scale": (0.9, 1.1)}
 
@@ -184,7 +184,7 @@ def train(epochs: int | None = None, seed: int = 0, out: str | Path | None = Non
     torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, out)
 
     info = {
-        "model": "LeNet (gradcam_core.lenet.LeNet); input 1x28x28 in [0,1], "
+        "model": "LeNet (gradcam_core.models.lenet.LeNet); input 1x28x28 in [0,1], "
                  "normalised inside forward with mean 0.1307 / std 0.3081",
         "weights_file": out.name,
         "command": " ".join(["python tools/train_lenet.py", *sys.argv[1:]]),

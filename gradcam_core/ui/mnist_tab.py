@@ -8,21 +8,21 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from .. import render
-from ..deeplink import decode_digit, encode_digit, query_string
-from ..engine import GradCAM
-from ..images import load_image
-from ..ink_share import dataset_share, share_of_result
-from ..inputs import parse_target
-from ..lenet import CLASSES
-from ..models import get_model, lenet_model
-from ..method_texts import (LENET_DEFAULT_LAYER, LENET_LAYERS, ink_text, lenet_layer_label, lenet_layer_note,
+from gradcam_core.present import render
+from gradcam_core.data.deeplink import decode_digit, encode_digit, query_string
+from gradcam_core.cam.engine import GradCAM
+from gradcam_core.data.images import load_image
+from gradcam_core.analysis.ink_share import dataset_share, share_of_result
+from gradcam_core.inputs import parse_target
+from gradcam_core.models.lenet import CLASSES
+from gradcam_core.models.registry import get_model, lenet_model
+from gradcam_core.present.method_texts import (LENET_DEFAULT_LAYER, LENET_LAYERS, ink_text, lenet_layer_label, lenet_layer_note,
                             lenet_zero_gradient_note)
-from ..mnist import preprocess_digit, test_digits, to_tensor
-from ..steps import build_steps, result_numbers
-from . import trust
-from .serving import SLOW, SLOW_LIMIT, LinkRequest
-from .common import ParsedDropdown, ResultImage, SafeImage, SafeSketchpad, scroll_js, step_sections, step_values, user_errors
+from gradcam_core.data.mnist import preprocess_digit, test_digits, to_tensor
+from gradcam_core.present.steps import build_steps, result_numbers
+from gradcam_core.ui import trust
+from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest
+from gradcam_core.ui.common import ParsedDropdown, ResultImage, SafeImage, SafeSketchpad, scroll_js, step_sections, step_values, user_errors
 
 LAYER = LENET_DEFAULT_LAYER  # relu2: the rectified maps, the Grad-CAM convention (see method_texts)
 LAYERS = list(LENET_LAYERS)  # conv2, relu2, pool2

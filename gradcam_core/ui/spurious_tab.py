@@ -2,7 +2,7 @@
 
 Exhibit 1 is a controlled experiment (a LeNet trained where a small square gives the label away,
 next to the clean LeNet); exhibit 2 alters real photos and asks EfficientNet-Lite0 again.  Every
-number on the page is computed by ``gradcam_core.spurious``; this module only places it.
+number on the page is computed by ``gradcam_core.analysis.spurious``; this module only places it.
 """
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any
 
 import gradio as gr
 
-from .. import spurious as S
-from ..steps import build_steps
-from .common import ResultImage, scroll_js, step_sections, step_values, user_errors
-from .serving import LinkRequest
+from gradcam_core.analysis import spurious as S
+from gradcam_core.present.steps import build_steps
+from gradcam_core.ui.common import ResultImage, scroll_js, step_sections, step_values, user_errors
+from gradcam_core.ui.serving import LinkRequest
 
 CONCURRENCY = "spurious"
 #: a held-out digit on which the contrast is easy to see (the page works for any of the 1000)
@@ -66,8 +66,8 @@ the model actually uses. *Shortcut learning in deep neural networks*, *Nature Ma
 
 def _cue_class(pos) -> int:
     """The class whose cue square is planted: the one target parser, no 'predicted'."""
-    from ..inputs import parse_target
-    from ..lenet import CLASSES
+    from gradcam_core.inputs import parse_target
+    from gradcam_core.models.lenet import CLASSES
 
     return parse_target(pos, CLASSES, "MNIST", predicted=False, what="The cue position")
 

@@ -8,7 +8,7 @@ Mount it inside a tab, after that tab's own components exist::
 The panel reads the tab's components (never writes them) and has its own buttons, progress
 and outputs.  API names: ``trust_mnist_cascade``, ``trust_mnist_cascade_view``,
 ``trust_mnist_curves`` (and ``trust_imagenet_…``).  The numbers come from
-:mod:`gradcam_core.sanity`; this module only parses inputs and draws.
+:mod:`gradcam_core.analysis.sanity`; this module only parses inputs and draws.
 """
 from __future__ import annotations
 
@@ -22,11 +22,13 @@ from typing import Callable
 import gradio as gr
 import numpy as np
 
-from .. import render, sanity
-from ..engine import GradCAM
-from .common import ResultImage, user_errors
-from .kept import KeptResults
-from .serving import progress_callback
+from gradcam_core.present import render
+
+from gradcam_core.analysis import sanity
+from gradcam_core.cam.engine import GradCAM
+from gradcam_core.ui.common import ResultImage, user_errors
+from gradcam_core.ui.kept import KeptResults
+from gradcam_core.ui.serving import progress_callback
 
 #: the cascade's pictures for switching methods without recomputing (shared by all sessions)
 KEPT = KeptResults(capacity=24)
@@ -64,8 +66,8 @@ AGGREGATE_FILE = Path(__file__).resolve().parents[2] / "weights" / "trust_aggreg
 # =========================================================================== parsing
 def _parse_target(choice) -> int | None:
     """A digit target for the MNIST panels: the one parser (gradcam_core.inputs), as the MNIST tab."""
-    from ..inputs import parse_target
-    from ..lenet import CLASSES
+    from gradcam_core.inputs import parse_target
+    from gradcam_core.models.lenet import CLASSES
 
     return parse_target(choice, CLASSES, "MNIST")
 
@@ -220,20 +222,20 @@ def _digit(digit) -> np.ndarray:
 
 
 def _lenet():
-    from ..models import lenet_model
+    from gradcam_core.models.registry import lenet_model
 
     return lenet_model(), _lenet_layer()
 
 
 def _lenet_layer() -> str:
-    from ..lenet import DEFAULT_LAYER
+    from gradcam_core.models.lenet import DEFAULT_LAYER
 
     return DEFAULT_LAYER
 
 
 def mnist_cascade(digit, target_choice="predicted", method="Grad-CAM", seed=0, progress=None):
     """(gallery items, table rows, reading, state) of the cascade on one digit."""
-    from ..mnist import to_tensor
+    from gradcam_core.data.mnist import to_tensor
 
     d = _digit(digit)
     net, layer = _lenet()
@@ -244,7 +246,7 @@ def mnist_cascade(digit, target_choice="predicted", method="Grad-CAM", seed=0, p
 
 def mnist_curves(digit, target_choice="predicted", baseline="zero", steps=20, progress=None):
     """(curves image, AUC rows, reading) of deletion/insertion on one digit."""
-    from ..mnist import to_tensor
+    from gradcam_core.data.mnist import to_tensor
 
     d = _digit(digit)
     net, layer = _lenet()
@@ -261,12 +263,12 @@ def mnist_curves(digit, target_choice="predicted", baseline="zero", steps=20, pr
 
 
 # =========================================================================== ImageNet
-from ..inputs import photo_source as _photo_source  # the one photo-source parser (also the ImageNet tab's)
+from gradcam_core.inputs import photo_source as _photo_source  # the one photo-source parser (also the ImageNet tab's)
 
 
 def _spec(model_value):
-    from .. import imagenet as svc
-    from ..models import ModelUnavailableError
+    from gradcam_core import imagenet as svc
+    from gradcam_core.models.registry import ModelUnavailableError
 
     spec = svc.get_spec(model_value)
     ok, why = spec.availability()
@@ -280,13 +282,13 @@ def _spec(model_value):
 
 def _layer(spec, layer_value) -> str:
     """The ImageNet tab's layer parser (names, both labels, or any module with a feature map)."""
-    from .. import imagenet as svc
+    from gradcam_core import imagenet as svc
 
     return svc._check_layer(spec, layer_value)
 
 
 def _imagenet_input(image, model_value, layer_value, target_value):
-    from .. import imagenet as svc
+    from gradcam_core import imagenet as svc
 
     spec, net = _spec(model_value)
     pil = svc.load_photo(_photo_source(image))

@@ -73,7 +73,7 @@ class CAMResult:
 
     def upsampled(self, size: tuple[int, int] | None = None) -> torch.Tensor:
         """The raw CAM resized bilinearly to the input size (or ``size``), (N, H, W)."""
-        from .postprocess import upsample
+        from gradcam_core.cam.postprocess import upsample
 
         return upsample(self.cam, size or self.input_size)
 

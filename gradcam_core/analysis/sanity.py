@@ -16,7 +16,7 @@
 The shared model is never modified: randomised copies are deep copies made per request
 (``copy.deepcopy``; hooks of the original are dropped from the copy); on the shared model
 only the engine's temporary, thread-filtered hook and the thread-local guided-backprop mode
-of :mod:`gradcam_core.guided` are used.
+of :mod:`gradcam_core.cam.guided` are used.
 
 No gradio import.  Everything runs on CPU tensors.
 
@@ -51,9 +51,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .engine import CAMResult, GradCAM, Target, _as_targets, _check_input, eval_mode, resolve_layer
-from .guided import SANITY_MAPS, GuidedGradCAM
-from .postprocess import normalize_max, upsample
+from gradcam_core.cam.engine import CAMResult, GradCAM, Target, _as_targets, _check_input, eval_mode, resolve_layer
+from gradcam_core.cam.guided import SANITY_MAPS, GuidedGradCAM
+from gradcam_core.cam.postprocess import normalize_max, upsample
 
 __all__ = [
     "METHODS",
@@ -266,7 +266,7 @@ def _private_copy(model: nn.Module) -> nn.Module:
 def _explain(model: nn.Module, layer, x: torch.Tensor, targets: Target, guided: bool):
     """(CAMResult, guided backprop (N, C, H, W) or None) for fixed targets.
 
-    Guided backprop comes from :mod:`gradcam_core.guided` (a thread-local torch-function
+    Guided backprop comes from :mod:`gradcam_core.cam.guided` (a thread-local torch-function
     mode: nothing is registered on the model)."""
     res = (GuidedGradCAM if guided else GradCAM)(model, layer)(x, targets)
     return res, res.extras.get("guided_backprop")

@@ -2,7 +2,7 @@
 steps that differ from method to method, plus the app's short "What is Grad-CAM?" opening and
 the LeNet layer notes.  Data and small functions only (no gradio, no torch).
 
-Every text is keyed by the method's display name (the keys of ``gradcam_core.methods.METHODS``,
+Every text is keyed by the method's display name (the keys of ``gradcam_core.cam.methods.METHODS``,
 Guided Grad-CAM included; tests/test_texts.py checks that every one has its texts).  ``{c}`` in a text stands for the explained class's name; use
 :func:`fill` (a plain replace, so LaTeX braces need no escaping).
 """

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .postprocess import upsample
+from gradcam_core.cam.postprocess import upsample
 
 __all__ = ["INK_THRESHOLD", "DILATE_PX", "InkShare", "DatasetInkShare", "ink_mask", "heat_on_ink",
            "share_of_result", "dataset_share"]
@@ -99,9 +99,9 @@ _ds_lock = threading.Lock()
 
 @functools.lru_cache(maxsize=8)
 def _dataset_share(layer: str, method: str) -> DatasetInkShare:
-    from .methods import make_cam
-    from .models import lenet_model
-    from .mnist import test_digits
+    from gradcam_core.cam.methods import make_cam
+    from gradcam_core.models.registry import lenet_model
+    from gradcam_core.data.mnist import test_digits
 
     images, _ = test_digits()
     x = torch.from_numpy(images.astype(np.float32) / 255.0)[:, None]

@@ -25,10 +25,10 @@ CLASSES = [str(i) for i in range(10)]
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "lenet_mnist.pt"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "lenet_mnist.pt"
 
 TRAIN_COMMAND = "python tools/train_lenet.py"
-#: the LeNet trained with a planted cue (the shortcut experiment, gradcam_core.spurious)
+#: the LeNet trained with a planted cue (the shortcut experiment, gradcam_core.analysis.spurious)
 SHORTCUT_WEIGHTS = DEFAULT_WEIGHTS.parent / "lenet_shortcut.pt"
 SHORTCUT_TRAIN_COMMAND = "python tools/train_shortcut.py"
 #: (module name, (maps, height, width)) of the layers that keep a spatial map, for one 28×28 digit

@@ -17,8 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .engine import BaseCAM, GradCAM, eval_mode
-from .guided import GuidedGradCAM
+from gradcam_core.cam.engine import BaseCAM, GradCAM, eval_mode
+from gradcam_core.cam.guided import GuidedGradCAM
 
 __all__ = [
     "GradCAM",

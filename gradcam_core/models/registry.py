@@ -33,7 +33,7 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 from torch import nn
 
-from . import weights as W
+from gradcam_core.models import weights as W
 
 __all__ = [
     "LayerInfo",
@@ -124,7 +124,7 @@ class ModelSpec:
         """A layer typed or picked by a person → its module name (see gradcam_core.inputs.parse_layer):
         a listed name or label, or any other module of the model that outputs a feature map (the
         model is loaded only for those).  ValueError with the choices otherwise."""
-        from .inputs import parse_layer
+        from gradcam_core.inputs import parse_layer
 
         picker = [(l.name, (l.label, *extra_labels(l.name))) for l in self.layers]
         listed = value in (None, "") or any(str(value).strip() in (n, *labels) for n, labels in picker)
@@ -409,7 +409,7 @@ class LeNetSpec(ModelSpec):
         return (str(self.weights_file), st.st_size, st.st_mtime_ns)
 
     def _build(self, source: Any) -> nn.Module:
-        from .lenet import load_lenet
+        from gradcam_core.models.lenet import load_lenet
 
         return load_lenet(source[0])
 
@@ -419,20 +419,20 @@ class LeNetSpec(ModelSpec):
         return Image.fromarray((np.clip(digit, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)).convert("RGB")
 
     def preprocess(self, pil_image: Image.Image) -> torch.Tensor:
-        from .mnist import to_tensor
+        from gradcam_core.data.mnist import to_tensor
 
         return to_tensor(self.digit(pil_image))
 
     @staticmethod
     def digit(pil_image: Image.Image) -> np.ndarray:
         """A photo or drawing → the centred 28×28 digit in [0, 1] (ValueError when there is none)."""
-        from .mnist import preprocess_digit
+        from gradcam_core.data.mnist import preprocess_digit
 
         return preprocess_digit(np.asarray(pil_image))
 
 
 def _lenet_specs() -> list[LeNetSpec]:
-    from . import lenet
+    from gradcam_core.models import lenet
 
     L = LayerInfo
     # labels as the MNIST tab's layer picker shows them (method_texts.lenet_layer_label)
@@ -489,3 +489,23 @@ def default_model_key() -> str:
         if W.find_weights(key) is not None:
             return key
     return "efficientnet_lite0"
+
+
+def crop_box(spec: ModelSpec, size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) of the part of a photo of ``size`` = (width, height) that the
+    model sees, in the photo's pixels: the inverse of the spec's resize and centre crop."""
+    w, h = (int(s) for s in size)
+    if isinstance(spec, EfficientNetLite0Spec):  # a centred square, then resized (see its display_image)
+        n = spec.input_size[0]
+        side = max(1, int(n / (n + LITE0_CROP_PADDING) * min(w, h)))
+        top, left = (h - side + 1) // 2, (w - side + 1) // 2
+        return float(left), float(top), float(left + side), float(top + side)
+    t = spec.transforms()  # torchvision: resize the shorter side, then centre-crop (as TF.resize does)
+    rs = t.resize_size[0] if isinstance(t.resize_size, (list, tuple)) else int(t.resize_size)
+    ch, cw = (t.crop_size[0], t.crop_size[-1]) if isinstance(t.crop_size, (list, tuple)) else (t.crop_size,) * 2
+    short, long = (w, h) if w <= h else (h, w)
+    new_short, new_long = rs, int(rs * long / short)
+    nw, nh = (new_short, new_long) if w <= h else (new_long, new_short)
+    top, left = int(round((nh - ch) / 2.0)), int(round((nw - cw) / 2.0))
+    sx, sy = w / nw, h / nh
+    return left * sx, top * sy, (left + cw) * sx, (top + ch) * sy

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from .engine import GradCAM, _check_input, eval_mode
-from .postprocess import normalize_max, upsample
+from gradcam_core.cam.engine import GradCAM, _check_input, eval_mode
+from gradcam_core.cam.postprocess import normalize_max, upsample
 
 __all__ = ["GuidedGradCAM", "SANITY_MAPS", "guided_backprop", "guided_image"]
 

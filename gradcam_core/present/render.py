@@ -1143,7 +1143,7 @@ def decode_data_url(value) -> Image.Image:
     url = value.get("url") if isinstance(value, Mapping) else value
     if not isinstance(url, str) or not url.startswith("data:image/") or ";base64," not in url:
         raise ValueError("Expected a data:image/…;base64, URL")
-    from .inputs import data_url_bytes  # the app's one data: URL decoder
+    from gradcam_core.inputs import data_url_bytes  # the app's one data: URL decoder
 
     img = Image.open(io.BytesIO(data_url_bytes(url)))
     img.load()

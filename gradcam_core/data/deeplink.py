@@ -53,7 +53,7 @@ def query_string(**params) -> str:
 
 
 # --------------------------------------------------------------------------- photos
-_EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+_EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 _KEEP = 500  # uploads kept for links; the oldest go first
 _BUDGET_MB = 200.0  # and at most this many megabytes of them (GRADCAM_LINK_BUDGET_MB)
 

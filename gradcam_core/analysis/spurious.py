@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import lenet as _lenet
+from gradcam_core.models import lenet as _lenet
 
 __all__ = [
     "CUE_SIZE",
@@ -82,8 +82,8 @@ CUE_DESCRIPTION = (
     f"{', '.join(map(str, CUE_ROWS))} for classes 0/5, 1/6, 2/7, 3/8, 4/9"
 )
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-SHORTCUT_WEIGHTS = _lenet.SHORTCUT_WEIGHTS  # the registry's "lenet_shortcut" (gradcam_core.models)
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+SHORTCUT_WEIGHTS = _lenet.SHORTCUT_WEIGHTS  # the registry's "lenet_shortcut" (gradcam_core.models.registry)
 TRAIN_COMMAND = _lenet.SHORTCUT_TRAIN_COMMAND
 LAYER = "conv2"
 #: seed of the misleading cue classes drawn for the held-out digits
@@ -211,14 +211,14 @@ def cue_mass(cam, region) -> float | np.ndarray:
 
 def load_shortcut() -> torch.nn.Module:
     """The LeNet trained with the planted cue (shared through the model registry; never modify it)."""
-    from .models import lenet_model
+    from gradcam_core.models.registry import lenet_model
 
     return lenet_model("lenet_shortcut")
 
 
 def load_clean() -> torch.nn.Module:
     """The clean LeNet of the MNIST tab (shared through the model registry; never modify it)."""
-    from .models import lenet_model
+    from gradcam_core.models.registry import lenet_model
 
     return lenet_model("lenet")
 
@@ -234,7 +234,7 @@ def _probs(model, images: np.ndarray, batch: int = 1000) -> np.ndarray:
 
 def held_out_sets(images_u8: np.ndarray | None = None, labels: np.ndarray | None = None) -> dict:
     """The three held-out conditions as float images in [0, 1]: no cue, matching, misleading."""
-    from .mnist import test_digits
+    from gradcam_core.data.mnist import test_digits
 
     if images_u8 is None:
         images_u8, labels = test_digits()
@@ -253,7 +253,7 @@ def evaluate_models(models: dict[str, torch.nn.Module], sets: dict | None = None
                     mass_digits: int = 300) -> dict:
     """Accuracy of each model in each condition, how often it follows a misleading cue, and the
     mean share of its Grad-CAM heat on the cue (predicted class, first ``mass_digits`` digits)."""
-    from .engine import GradCAM
+    from gradcam_core.cam.engine import GradCAM
 
     sets = sets or held_out_sets()
     y, wrong = sets["labels"], sets["misleading_class"]
@@ -283,7 +283,7 @@ def evaluate_models(models: dict[str, torch.nn.Module], sets: dict | None = None
 
 def cue_mass_batch(cams, regions: np.ndarray) -> np.ndarray:
     """:func:`cue_mass` for N maps (N, h, w) with one mask each (N, H, W), at once."""
-    from .postprocess import upsample
+    from gradcam_core.cam.postprocess import upsample
 
     regions = torch.from_numpy(np.array(regions, dtype=bool))  # a writable copy
     if regions.dim() != 3:
@@ -309,7 +309,7 @@ def shortcut_table() -> dict:
 
 def mnist_case(model, digit: np.ndarray, cls=None):
     """Grad-CAM (predicted class) of ``model`` on one (28, 28) digit in [0, 1]: the CAMResult."""
-    from .engine import GradCAM
+    from gradcam_core.cam.engine import GradCAM
 
     x = torch.from_numpy(np.ascontiguousarray(digit, dtype=np.float32)).reshape(1, 1, 28, 28)
     return GradCAM(model, LAYER)(x, target=cls)
@@ -356,11 +356,11 @@ PASTE_SCALE = 0.75  # the cut-out object is shrunk so the new background shows a
 
 
 def examples_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "examples"
+    return Path(__file__).resolve().parents[2] / "examples"
 
 
 def _photo_spec():
-    from .models import get_model
+    from gradcam_core.models.registry import get_model
 
     return get_model(PHOTO_MODEL)
 
@@ -373,7 +373,7 @@ def photo_model_availability() -> tuple[bool, str]:
 @functools.lru_cache(maxsize=16)
 def model_view(file: str) -> np.ndarray:
     """The 224×224 RGB crop EfficientNet-Lite0 sees of ``examples/<file>`` (uint8, read-only)."""
-    from .images import load_image
+    from gradcam_core.data.images import load_image
 
     path = examples_dir() / file
     if not path.is_file():
@@ -593,7 +593,7 @@ class Card:
         return float(self.result_altered.probs[0, int(self.result_original.probs[0].argmax())])
 
     def overlay(self, which: str) -> np.ndarray:
-        from .steps import overlay_image
+        from gradcam_core.present.steps import overlay_image
 
         res, img = ((self.result_original, self.original) if which == "original"
                     else (self.result_altered, self.altered))
@@ -634,7 +634,7 @@ EXPERIMENTS: dict[str, dict] = {
 
 @functools.lru_cache(maxsize=16)
 def _explain_photo_cached(img_bytes: bytes) -> object:
-    from .engine import GradCAM
+    from gradcam_core.cam.engine import GradCAM
 
     spec = _photo_spec()
     arr = np.frombuffer(img_bytes, dtype=np.uint8).reshape(SIZE, SIZE, 3)
@@ -644,7 +644,7 @@ def _explain_photo_cached(img_bytes: bytes) -> object:
 
 def explain_photo(img: np.ndarray):
     """Grad-CAM (top-1 class, Lite0's default layer) of a 224×224 uint8 RGB image as the model sees it."""
-    from .models import LITE0_MEAN, LITE0_STD
+    from gradcam_core.models.registry import LITE0_MEAN, LITE0_STD
 
     assert (LITE0_MEAN, LITE0_STD) == (127.0, 128.0)
     a = np.ascontiguousarray(img, dtype=np.uint8)
@@ -824,7 +824,7 @@ def _box_outline(img: np.ndarray, box: tuple[int, int, int, int], scale: float, 
 def grid_image(rows: list[list[tuple[np.ndarray, list[str]]]], font_size: int = 11, title: str = "") -> np.ndarray:
     """Cells (image, caption lines) in rows, on white, with ``PAD`` px between them; ``title`` is a
     strip on top (it also keeps the page's image buttons off the captions)."""
-    from . import render
+    from gradcam_core.present import render
 
     cells = []
     for row in rows:
@@ -891,7 +891,7 @@ def digit_view(name: str, digit: np.ndarray, cue_class: int | None = None, cue_o
 
 def held_out_digit(index) -> tuple[np.ndarray, int, int]:
     """(digit float (28, 28), true label, its misleading cue class) of held-out digit ``index``."""
-    from .mnist import test_digits
+    from gradcam_core.data.mnist import test_digits
 
     images, labels = test_digits()
     try:
@@ -913,8 +913,8 @@ def compare_views(index) -> list[DigitView]:
 def views_image(views: list[DigitView], cell: int = MNIST_CELL, title: str = "") -> np.ndarray:
     """Rows = views; columns = the digit (cue framed in green), clean LeNet's and shortcut LeNet's
     Grad-CAM of their own prediction (each map scaled by its maximum)."""
-    from . import render
-    from .steps import overlay_image
+    from gradcam_core.present import render
+    from gradcam_core.present.steps import overlay_image
 
     rows = []
     for v in views:

@@ -16,8 +16,8 @@ an offline machine fails fast with a clear message instead of hanging.
 
 Command line::
 
-    python -m gradcam_core.weights list [--verify]
-    python -m gradcam_core.weights download resnet50 [resnet18 ...]
+    python -m gradcam_core.models.weights list [--verify]
+    python -m gradcam_core.models.weights download resnet50 [resnet18 ...]
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ from torch import nn
 WEIGHTS_DIR_ENV = "GRADCAM_WEIGHTS_DIR"
 ALLOW_DOWNLOAD_ENV = "GRADCAM_ALLOW_DOWNLOAD"
 PROBE_TIMEOUT = 2.5  # seconds; offline must be detected in well under 3 s
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # key -> (builder, candidate weights).  The first candidate is what
 # `download` fetches; any candidate's file that is present is accepted
@@ -108,7 +108,7 @@ def download_allowed() -> bool:
 
 
 def download_command(key: str) -> str:
-    return f"python -m gradcam_core.weights download {key}"
+    return f"python -m gradcam_core.models.weights download {key}"
 
 
 def missing_reason(key: str) -> str:
@@ -323,7 +323,7 @@ def _cmd_download(keys: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m gradcam_core.weights", description="Manage pretrained weights.")
+    ap = argparse.ArgumentParser(prog="python -m gradcam_core.models.weights", description="Manage pretrained weights.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p_list = sub.add_parser("list", help="show each model and whether its weights file is present")
     p_list.add_argument("--verify", action="store_true", help="also check SHA-256 against torchvision's file name")

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import render
-from .engine import CAMResult
-from .guided import guided_image
-from .method_texts import (MethodText, average_text, features_sign_text, fill, method_text, normalisation_code,
+from gradcam_core.present import render
+from gradcam_core.cam.engine import CAMResult
+from gradcam_core.cam.guided import guided_image
+from gradcam_core.present.method_texts import (MethodText, average_text, features_sign_text, fill, method_text, normalisation_code,
                            normalisation_equation, overlay_code, weights_sign_text, zero_gradient_text)
-from .postprocess import normalize, upsample
+from gradcam_core.cam.postprocess import normalize, upsample
 
 __all__ = ["Step", "StepContext", "STEP_BUILDERS", "step_context", "build_steps", "selected_channels", "result_numbers", "overlay_image", "STEP_ORDER"]
 
@@ -293,7 +293,7 @@ def _guided_backprop(c: StepContext) -> Step | None:
         "a ReLU only where the forward input was positive and the gradient itself is positive. It shows "
         "fine edges, but hardly depends on the class — or on the weights."
         "\n\n$$R = \\frac{\\partial y^c}{\\partial I}\\Big|_{\\text{guided ReLUs}}$$",
-        "from gradcam_core.guided import guided_backprop\n"
+        "from gradcam_core.cam.guided import guided_backprop\n"
         "R = guided_backprop(model, x, targets)   # (1, 3, H, W)",
     )
 
@@ -360,7 +360,7 @@ def build_steps(result: CAMResult, image: np.ndarray, **options) -> dict[str, St
 
     ``image`` is what the model saw, unnormalised (uint8 RGB, or a float (H, W) digit in [0, 1]).
     ``channel`` is the channel used in the averaging example (default: the largest weight).
-    The texts that differ between methods come from :mod:`gradcam_core.method_texts` (keyed by
+    The texts that differ between methods come from :mod:`gradcam_core.present.method_texts` (keyed by
     ``result.method``); the code of steps 7–8 shows the normalisation, colour map and opacity chosen.
     ``notes`` adds a paragraph to a step (key → Markdown), e.g. why this layer (``"features"``);
     ``zero_gradient_reason`` says why this layer's gradients are exactly zero where they are.

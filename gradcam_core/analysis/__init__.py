@@ -1,0 +1,1 @@
+"""Experiments on explanations: sanity checks, ink share, the planted-shortcut experiment."""

@@ -1,0 +1,1 @@
+"""Every model the app explains (ImageNet zoo and both LeNets): registry, weights files, LeNet."""

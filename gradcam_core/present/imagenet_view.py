@@ -1,0 +1,178 @@
+"""An ImageNet explanation drawn: overlays (on the model's crop or the whole photo), the raw heat
+map with its colour bar, the teaching steps and the numbers for the API.  The model never runs
+here: :func:`draw` fills the drawn fields of an :class:`gradcam_core.imagenet.Explanation`, and
+:func:`restyle` draws it again with another normalisation, colour map or opacity."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from gradcam_core import inputs
+from gradcam_core.cam.postprocess import normalize, upsample
+from gradcam_core.present import render
+from gradcam_core.present.steps import Step, build_steps
+
+#: Maps with more cells than this are left out of the JSON (a 112×112 map is 12 544 numbers).
+JSON_MAX_CELLS = 28 * 28
+STEPS_MAX_CHANNELS = 16
+
+
+def numbers(expl) -> dict:
+    """JSON for API users: model, top-5, the explained class(es), weights, the map if small."""
+    def one(v) -> dict:
+        r = v.result
+        h, w = r.cam.shape[-2:]
+        d = {
+            "target": v.target,
+            "target_name": v.name,
+            "prob": round(v.prob, 6),
+            "score": round(float(r.scores[0]), 6),
+            "cam_max": float(r.cam[0].max()),
+            "cam_shape": [int(h), int(w)],
+            "weights": [round(float(x), 8) for x in r.weights[0]],
+            "cam": ([[round(float(x), 6) for x in row] for row in r.cam[0]] if h * w <= JSON_MAX_CELLS else None),
+        }
+        return d
+
+    out = {
+        "model": expl.model_key,
+        "layer": expl.layer,
+        "method": expl.method,
+        "normalisation": expl.norm,
+        "predicted": expl.top5[0][0],
+        "predicted_name": expl.top5[0][1],
+        "top5": [{"class": i, "name": n, "prob": round(p, 6)} for i, n, p in expl.top5],
+        **one(expl.views[0]),
+    }
+    if len(expl.views) > 1:
+        out["second"] = one(expl.views[1])
+    if expl.example:
+        out["example"] = {k: expl.example.get(k) for k in ("file", "title", "credit", "licence")}
+    return out
+
+
+def _display_heat(cam: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    return upsample(cam, size).numpy()
+
+
+def _heat_range(heats: Sequence[np.ndarray], norm: str) -> tuple[float, float]:
+    hi = max(float(h.max()) for h in heats)
+    lo = 0.0 if norm == "max" else min(float(h.min()) for h in heats)
+    if hi <= lo:
+        hi = lo + 1.0
+    return lo, hi
+
+
+def heatmap_image(expl) -> np.ndarray:
+    """The raw map(s), upsampled, in real units with a colour bar; two classes share one scale."""
+    H, W_ = expl.image.shape[:2]
+    heats = [_display_heat(v.result.cam[0], (H, W_)) for v in expl.views]
+    lo, hi = _heat_range(heats, expl.norm)
+    tiles = [render.colorize(h, expl.cmap, lo, hi) for h in heats]
+    body = _side_by_side(tiles, [v.name for v in expl.views])
+    label = f"{expl.method}, raw value" + (" (shared scale)" if len(heats) > 1 else "")
+    return render.with_colorbar(body, lo, hi, cmap=expl.cmap, label=label)
+
+
+def overlay_images(expl) -> list[np.ndarray]:
+    if expl.whole and expl.photo is not None and expl.crop_box is not None:
+        return [whole_photo_overlay(expl.photo, expl.crop_box, v.result.cam[0], norm=expl.norm, alpha=expl.alpha,
+                                    cmap=expl.cmap) for v in expl.views]
+    H, W_ = expl.image.shape[:2]
+    out = []
+    for v in expl.views:
+        heat = normalize(upsample(v.result.cam[0], (H, W_)), expl.norm).numpy()
+        out.append(render.overlay(expl.image, heat, alpha=expl.alpha, cmap=expl.cmap))
+    return out
+
+
+NOT_SEEN_CAPTION = "Hatched: not seen by the model (outside its centre crop)"
+
+
+def _mark_unseen(photo: np.ndarray) -> np.ndarray:
+    """Dimmed, with light diagonal hatching: how the unseen part of the photo is drawn."""
+    out = photo.astype(np.float32) * 0.45
+    yy, xx = np.mgrid[0 : photo.shape[0], 0 : photo.shape[1]]
+    lines = ((xx + yy) % 12) == 0
+    out[lines] = 0.4 * out[lines] + 0.6 * 235.0
+    return np.rint(out).astype(np.uint8)
+
+
+def whole_photo_overlay(photo: np.ndarray, box: tuple[float, float, float, float], cam, *, norm: str = "max",
+                        alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
+    """The heat map mapped back through the model's resize and crop onto the whole ``photo``.
+
+    Inside ``box`` (what the model saw, in ``photo``'s pixels) the map is upsampled to the box's
+    size and blended as in the crop overlay; outside it the photo is dimmed and hatched, with the
+    caption "not seen by the model" underneath (no caption when the model saw all of it)."""
+    H, W_ = photo.shape[:2]
+    l, t = max(0, int(round(box[0]))), max(0, int(round(box[1])))
+    r, b = min(W_, int(round(box[2]))), min(H, int(round(box[3])))
+    if r <= l or b <= t:
+        raise ValueError("The model's crop lies outside the photo.")
+    out = _mark_unseen(photo)
+    heat = normalize(upsample(torch.as_tensor(cam, dtype=torch.float32), (b - t, r - l)), norm).numpy()
+    out[t:b, l:r] = render.overlay(photo[t:b, l:r], heat, alpha=alpha, cmap=cmap)
+    if (l, t, r, b) == (0, 0, W_, H):
+        return out
+    return _caption_below(out, NOT_SEEN_CAPTION)
+
+
+def _caption_below(img: np.ndarray, text: str) -> np.ndarray:
+    """``img`` with a one-line caption strip underneath (a page's label badge covers the top)."""
+    strip = render.caption_image(np.zeros((1, img.shape[1], 3), np.uint8), text)[:-1]
+    return np.concatenate([img, strip], axis=0)
+
+
+def _side_by_side(tiles: Sequence[np.ndarray], captions: Sequence[str]) -> np.ndarray:
+    tiles = [_caption_below(t, c) for t, c in zip(tiles, captions)]
+    if len(tiles) == 1:
+        return tiles[0]
+    gap = np.full((tiles[0].shape[0], 6, 3), 255, np.uint8)
+    return np.concatenate([tiles[0], gap, tiles[1]], axis=1)
+
+
+def overlay_panel(expl) -> np.ndarray:
+    """The overlay(s) for the page: one per explained class, side by side, each captioned."""
+    overlays = expl.overlays or overlay_images(expl)
+    return _side_by_side(overlays, [f"{v.name} · {v.prob:.0%}" for v in expl.views])
+
+
+def _steps(expl) -> dict[str, Step]:
+    v = expl.views[0]
+    return build_steps(v.result, expl.image, max_channels=STEPS_MAX_CHANNELS, cmap=expl.cmap, norm=expl.norm,
+                       alpha=expl.alpha, class_name=v.name)
+
+
+def draw(expl, steps: bool = True):
+    """Fill the drawn fields of ``expl`` (in place) and return it."""
+    expl.overlays = overlay_images(expl)
+    expl.heatmap = heatmap_image(expl)
+    if steps:
+        expl.steps = _steps(expl)
+    expl.numbers = numbers(expl)
+    return expl
+
+
+def restyle(expl, norm: str | None = None, cmap: str | None = None, alpha: float | None = None,
+            steps: bool = True, whole: bool | None = None):
+    """The same explanation drawn anew (the model does not run): a new Explanation.
+    ``whole``: draw the overlay on the whole photo (True) or on the model's crop (False)."""
+    new = dataclasses.replace(
+        expl,
+        whole=expl.whole if whole is None else bool(whole),
+        norm=inputs.parse_norm(norm if norm is not None else expl.norm),
+        cmap=inputs.parse_cmap(cmap if cmap is not None else expl.cmap),
+        alpha=inputs.parse_alpha(alpha if alpha is not None else expl.alpha),
+        overlays=[], heatmap=None, steps=dict(expl.steps) if not steps else {}, numbers={},
+    )
+    return draw(new, steps=steps)
+
+
+def comparison_overlays(cmp) -> list[np.ndarray]:
+    """Each model's map over the crop it saw, in the comparison's style."""
+    return [render.overlay(p.image, normalize(upsample(p.cam, p.image.shape[:2]), cmp.norm).numpy(), alpha=cmp.alpha,
+                           cmap=cmp.cmap) for p in cmp.panels]

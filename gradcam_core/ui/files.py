@@ -1,0 +1,78 @@
+"""Result pictures as PNG files for gradio's Image/Gallery/File outputs (a fresh temporary folder
+per request, pruned after a quarter of an hour: gradio has copied them to its own cache by then)."""
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from gradcam_core.cam.postprocess import normalize, upsample
+from gradcam_core.present import render
+from gradcam_core.present.imagenet_view import overlay_images
+
+_OUT_ROOT = Path(tempfile.gettempdir()) / "gradcam_explorer_imagenet"
+_OUT_TTL = 15 * 60  # seconds a request's files are kept (gradio copies them to its own cache first)
+_out_lock = threading.Lock()
+_last_prune = 0.0
+
+
+def _out_dir(folder: str | Path | None) -> Path:
+    global _last_prune
+    if folder is not None:
+        d = Path(folder)
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+    _OUT_ROOT.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    with _out_lock:
+        if now - _last_prune > 60:
+            _last_prune = now
+            for old in _OUT_ROOT.iterdir():
+                try:
+                    if now - old.stat().st_mtime > _OUT_TTL:
+                        shutil.rmtree(old, ignore_errors=True)
+                except OSError:
+                    pass
+    return Path(tempfile.mkdtemp(dir=_OUT_ROOT))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "x"
+
+
+def _save_png(arr, path: Path) -> str:
+    render.to_pil(arr).save(path, format="PNG", compress_level=1)
+    return str(path)
+
+
+def write_pngs(images: Sequence[np.ndarray], folder: str | Path | None = None, stem: str = "image") -> list[str]:
+    """Write images as fast PNGs into ``folder`` (default: a fresh temporary folder)."""
+    d = _out_dir(folder)
+    return [_save_png(a, d / f"{stem}-{i}.png") for i, a in enumerate(images)]
+
+
+def write_downloads(expl, folder: str | Path | None = None) -> list[str]:
+    """Grayscale map, coloured heat map and overlay of the first class, as PNG files.
+
+    The grayscale map is the normalised map at the input size (0 → black, 1 → white); the
+    coloured one uses the chosen colormap; the overlay the chosen opacity.
+    """
+    d = _out_dir(folder)
+    v = expl.views[0]
+    H, W_ = expl.image.shape[:2]
+    heat = normalize(upsample(v.result.cam[0], (H, W_)), expl.norm).numpy()
+    gray = np.clip(np.rint(heat * 255), 0, 255).astype(np.uint8)
+    stem = f"{_slug(expl.model_key)}_{_slug(expl.layer)}_{_slug(expl.method)}_{v.target}-{_slug(v.name)}"
+    overlay = expl.overlays[0] if expl.overlays else overlay_images(expl)[0]
+    return [
+        _save_png(gray, d / f"{stem}_gray.png"),
+        _save_png(render.colorize(heat, expl.cmap, 0.0, 1.0), d / f"{stem}_heatmap.png"),
+        _save_png(overlay, d / f"{stem}_overlay.png"),
+    ]
+
