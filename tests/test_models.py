@@ -332,7 +332,7 @@ def test_both_lenets_are_in_the_one_registry_and_loaded_once():
     """Every caller gets the same LeNet object from the registry: the MNIST tab, the Shortcuts
     experiment, the trust panels, the ink share and the CLI."""
     from gradcam_core import cli
-    from gradcam_core.analysis import spurious
+    from gradcam_core.analysis import shortcut
     from gradcam_core.models.lenet import CLASSES, DEFAULT_WEIGHTS, SHORTCUT_WEIGHTS
     from gradcam_core.ui import mnist_tab, trust
 
@@ -342,9 +342,9 @@ def test_both_lenets_are_in_the_one_registry_and_loaded_once():
     assert clean.default_layer == "relu2" and clean.layer("pool2").size == (4, 4)
     assert set(M.REGISTRY) < set(M.MODELS) and {"lenet", "lenet_shortcut"} == set(M.MODELS) - set(M.REGISTRY)
     net = M.lenet_model()
-    assert mnist_tab.model() is net and spurious.load_clean() is net and trust._lenet()[0] is net
+    assert mnist_tab.model() is net and shortcut.load_clean() is net and trust._lenet()[0] is net
     assert cli.load_backend("lenet").model is net and clean.load() is net
-    assert spurious.load_shortcut() is M.lenet_model("lenet_shortcut") is not net
+    assert shortcut.load_shortcut() is M.lenet_model("lenet_shortcut") is not net
     # preprocessing and the display image come with the spec: a 28×28 digit, bright ink on black
     from PIL import Image
 

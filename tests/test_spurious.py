@@ -26,7 +26,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gradcam_core.analysis import spurious as S
+from gradcam_core.analysis import photo_cards
+
+from gradcam_core.analysis import photo_edits as edits
+
+from gradcam_core.analysis import shortcut
+
+from gradcam_core.present import shortcut_view as sview
 from gradcam_core.cam.engine import GradCAM
 from gradcam_core.models.lenet import load_lenet
 from gradcam_core.data.mnist import test_digits as held_out_digits
@@ -45,13 +51,13 @@ MASS_DIGITS = 300
 
 
 def test_cue_positions_are_distinct_inside_the_frame_and_on_the_edge():
-    boxes = [S.cue_box(c, margin=0) for c in range(10)]
+    boxes = [shortcut.cue_box(c, margin=0) for c in range(10)]
     assert len(set(boxes)) == 10
     for c, (r0, c0, r1, c1) in enumerate(boxes):
         assert 0 <= r0 < r1 <= 28 and 0 <= c0 < c1 <= 28
         assert (c0 == 0) if c < 5 else (c1 == 28)  # classes 0-4 left edge, 5-9 right edge
     # no two squares overlap
-    masks = [S.cue_region(c, margin=0) for c in range(10)]
+    masks = [shortcut.cue_region(c, margin=0) for c in range(10)]
     assert np.sum(masks, axis=0).max() == 1
 
 
@@ -59,35 +65,35 @@ def test_add_cue_draws_the_patch_with_max_and_leaves_the_rest():
     images, labels = held_out_digits()
     d = images[3].astype(np.float32) / 255.0
     for c in (0, 6, 9):
-        out = S.add_cue(d, c)
-        r0, c0, r1, c1 = S.cue_box(c, margin=0)
-        np.testing.assert_array_equal(out[r0:r1, c0:c1], np.maximum(d[r0:r1, c0:c1], S.cue_patch()))
+        out = shortcut.add_cue(d, c)
+        r0, c0, r1, c1 = shortcut.cue_box(c, margin=0)
+        np.testing.assert_array_equal(out[r0:r1, c0:c1], np.maximum(d[r0:r1, c0:c1], shortcut.cue_patch()))
         outside = np.ones((28, 28), bool)
         outside[r0:r1, c0:c1] = False
         np.testing.assert_array_equal(out[outside], d[outside])
-    assert S.add_cue(d, None) is not d and np.array_equal(S.add_cue(d, None), d)
+    assert shortcut.add_cue(d, None) is not d and np.array_equal(shortcut.add_cue(d, None), d)
     # batches: one class per digit, negative = none; uint8 input stays uint8
-    batch = S.add_cue(images[:3], np.array([1, -1, 7]))
+    batch = shortcut.add_cue(images[:3], np.array([1, -1, 7]))
     assert batch.dtype == np.uint8
     assert batch[0].max() == 255 and np.array_equal(batch[1], images[1])
-    np.testing.assert_array_equal(batch[2], S.add_cue(images[2], 7))
+    np.testing.assert_array_equal(batch[2], shortcut.add_cue(images[2], 7))
     # a position override
-    moved = S.add_cue(d, pos=(10, 10))
-    assert moved[10:10 + S.CUE_SIZE, 10:10 + S.CUE_SIZE].max() == 1.0
+    moved = shortcut.add_cue(d, pos=(10, 10))
+    assert moved[10:10 + shortcut.CUE_SIZE, 10:10 + shortcut.CUE_SIZE].max() == 1.0
 
 
 @pytest.mark.parametrize("kwargs", [dict(cls=10), dict(cls=-1), dict(cls="x"), dict(pos=(27, 0)),
                                     dict(pos=(0, -1)), dict(pos="ab")])
 def test_bad_cue_arguments_raise_value_error(kwargs):
     with pytest.raises(ValueError):
-        S.add_cue(np.zeros((28, 28), np.float32), **kwargs)
+        shortcut.add_cue(np.zeros((28, 28), np.float32), **kwargs)
 
 
 def test_misleading_classes_differ_from_the_label_and_are_seeded():
     _, labels = held_out_digits()
-    wrong = S.misleading_classes(labels)
+    wrong = shortcut.misleading_classes(labels)
     assert np.all(wrong != labels) and set(np.unique(wrong)) == set(range(10))
-    np.testing.assert_array_equal(wrong, S.misleading_classes(labels))
+    np.testing.assert_array_equal(wrong, shortcut.misleading_classes(labels))
 
 
 def test_cue_mass_is_the_share_of_upsampled_relu_heat_in_the_region():
@@ -95,16 +101,16 @@ def test_cue_mass_is_the_share_of_upsampled_relu_heat_in_the_region():
     cam[0, 0] = 1.0
     cam[4, 4] = -5.0  # negative values are not heat
     whole = np.ones((28, 28), bool)
-    assert S.cue_mass(cam, whole) == pytest.approx(1.0)
-    assert S.cue_mass(torch.zeros(8, 8), whole) == 0.0
+    assert shortcut.cue_mass(cam, whole) == pytest.approx(1.0)
+    assert shortcut.cue_mass(torch.zeros(8, 8), whole) == 0.0
     box = (0, 0, 14, 14)
     up = F.interpolate(torch.relu(cam)[None, None], size=(28, 28), mode="bilinear", align_corners=False)[0, 0]
     expected = float(up[:14, :14].sum() / up.sum())
-    assert S.cue_mass(cam, box) == pytest.approx(expected, rel=1e-6)
+    assert shortcut.cue_mass(cam, box) == pytest.approx(expected, rel=1e-6)
     # a batch gives one share per map; the batched helper agrees
     cams = torch.stack([cam, cam.roll(4, 1)])
-    regions = np.stack([S.cue_region(0), S.cue_region(0)])
-    np.testing.assert_allclose(S.cue_mass(cams, S.cue_region(0)), S.cue_mass_batch(cams, regions), rtol=1e-6)
+    regions = np.stack([shortcut.cue_region(0), shortcut.cue_region(0)])
+    np.testing.assert_allclose(shortcut.cue_mass(cams, shortcut.cue_region(0)), shortcut.cue_mass_batch(cams, regions), rtol=1e-6)
 
 
 # ------------------------------------------------------------------------- the shortcut
@@ -112,12 +118,12 @@ def test_cue_mass_is_the_share_of_upsampled_relu_heat_in_the_region():
 
 @pytest.fixture(scope="module")
 def models():
-    return {"clean": load_lenet(), "shortcut": load_lenet(S.SHORTCUT_WEIGHTS)}
+    return {"clean": load_lenet(), "shortcut": load_lenet(shortcut.SHORTCUT_WEIGHTS)}
 
 
 @pytest.fixture(scope="module")
 def sets():
-    return S.held_out_sets()
+    return shortcut.held_out_sets()
 
 
 def _accuracy(model, x, y):
@@ -127,11 +133,11 @@ def _accuracy(model, x, y):
 
 
 def test_the_weights_load_safely_and_match_their_provenance(models, sets):
-    state = torch.load(S.SHORTCUT_WEIGHTS, map_location="cpu", weights_only=True)
+    state = torch.load(shortcut.SHORTCUT_WEIGHTS, map_location="cpu", weights_only=True)
     assert set(state) == set(models["clean"].state_dict())
-    info = json.loads(S.SHORTCUT_WEIGHTS.with_suffix(".json").read_text(encoding="utf-8"))
-    assert info["cue"] == S.CUE_DESCRIPTION
-    assert {int(k): tuple(v) for k, v in info["cue_positions"].items()} == S.CUE_POSITIONS
+    info = json.loads(shortcut.SHORTCUT_WEIGHTS.with_suffix(".json").read_text(encoding="utf-8"))
+    assert info["cue"] == shortcut.CUE_DESCRIPTION
+    assert {int(k): tuple(v) for k, v in info["cue_positions"].items()} == shortcut.CUE_POSITIONS
     assert 0.90 <= info["cue_agreement_rate"] <= 0.96
     # the accuracies in the provenance are what the committed weights do
     y = sets["labels"]
@@ -151,7 +157,7 @@ def test_shortcut_accuracy_collapses_on_misleading_cues_but_clean_model_does_not
     assert clean_mis >= CLEAN_MISLEADING_MIN
     assert acc["clean"]["clean"][0] - clean_mis <= CLEAN_DROP_MAX
     # the tab's table is the same computation
-    table = S.shortcut_table()
+    table = shortcut.shortcut_table()
     assert table["shortcut"]["misleading"] == pytest.approx(short_mis)
     assert table["clean"]["misleading"] == pytest.approx(clean_mis)
     assert table["n_digits"] == len(y) == 1000
@@ -160,7 +166,7 @@ def test_shortcut_accuracy_collapses_on_misleading_cues_but_clean_model_does_not
 def test_heat_on_the_cue_is_far_higher_for_the_shortcut_model(models, sets):
     n = MASS_DIGITS
     y = sets["labels"][:n]
-    regions = np.stack([S.cue_region(int(c)) for c in y])
+    regions = np.stack([shortcut.cue_region(int(c)) for c in y])
     x = torch.from_numpy(sets["matching"][:n]).unsqueeze(1)
     mass = {}
     for name, model in models.items():
@@ -169,42 +175,42 @@ def test_heat_on_the_cue_is_far_higher_for_the_shortcut_model(models, sets):
         up = F.interpolate(torch.relu(res.cam)[:, None], size=(28, 28), mode="bilinear", align_corners=False)[:, 0]
         up = torch.relu(up)
         share = (up * torch.from_numpy(regions)).flatten(1).sum(1) / up.flatten(1).sum(1).clamp_min(1e-20)
-        np.testing.assert_allclose(S.cue_mass_batch(res.cam, regions), share.numpy(), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(shortcut.cue_mass_batch(res.cam, regions), share.numpy(), rtol=1e-5, atol=1e-7)
         mass[name] = float(share.mean())
     assert mass["shortcut"] >= MASS_MIN, mass
     assert mass["shortcut"] >= MASS_RATIO_MIN * mass["clean"], mass
 
 
 def test_digit_views_match_the_models(models):
-    views = S.compare_views(7)
+    views = sview.compare_views(7)
     assert [v.name.split(" (")[0] for v in views] == ["matching cue", "misleading cue", "no cue"]
-    d, label, wrong = S.held_out_digit(7)
-    x = torch.from_numpy(S.add_cue(d, wrong)).reshape(1, 1, 28, 28)
+    d, label, wrong = sview.held_out_digit(7)
+    x = torch.from_numpy(shortcut.add_cue(d, wrong)).reshape(1, 1, 28, 28)
     for name, model in models.items():
         with torch.inference_mode():
             p = torch.softmax(model(x), 1)[0]
         c, prob = views[1].pred(name)
         assert c == int(p.argmax()) and prob == pytest.approx(float(p.max()), rel=1e-5)
     assert views[2].mass("clean") is None and views[0].mass("shortcut") is not None
-    table = S.views_markdown(views, label)
+    table = sview.views_markdown(views, label)
     head, note = table.split("\n\n")
     assert head.count("\n") == 4 and f"**{views[1].pred('shortcut')[0]}**" in head
     # the heat shares on the cue come with the cue region's own share of the picture
-    area = S.cue_region(pos=views[0].cue_pos).mean()
+    area = shortcut.cue_region(pos=views[0].cue_pos).mean()
     assert f"covers {100 * area:.0f} % of the picture" in note
-    img = S.views_image(views)
+    img = sview.views_image(views)
     assert img.dtype == np.uint8 and img.shape[2] == 3 and img.shape[1] <= 420  # fits a phone at 1:1
     with pytest.raises(ValueError):
-        S.held_out_digit(1000)
+        sview.held_out_digit(1000)
 
 
 def test_table_and_lesson_are_filled_from_the_numbers():
-    t = S.shortcut_table()
-    md = S.table_markdown(t)
+    t = shortcut.shortcut_table()
+    md = sview.table_markdown(t)
     assert f"{100 * t['shortcut']['misleading']:.1f} %" in md
-    area = np.mean([S.cue_region(k).mean() for k in range(10)])
+    area = np.mean([shortcut.cue_region(k).mean() for k in range(10)])
     assert f"| the cue region's share of the picture | {100 * area:.1f} % |" in md
-    lesson = S.lesson_markdown(t)
+    lesson = sview.lesson_markdown(t)
     assert f"{100 * t['shortcut']['misleading']:.0f} %" in lesson
     assert f"{100 * t['clean']['misleading']:.0f} %" in lesson
 
@@ -280,7 +286,7 @@ def check_sentence(sentence: str, numbers: dict) -> None:
      "region_area": 0.1116, "region_area_original": 0.1116, "heat_share_original": 0.16, "heat_share_altered": 0.07},
 ])
 def test_sentence_is_built_from_the_numbers(numbers):
-    s = S.card_sentence(numbers)
+    s = photo_cards.card_sentence(numbers)
     check_sentence(s, numbers)
     if numbers["experiment"] == "text":
         assert "changed from daisy (0.28) to fig (0.08; daisy now 0.02)" in s and "42 %" in s
@@ -290,13 +296,13 @@ def test_sentence_is_built_from_the_numbers(numbers):
 
 @pytest.fixture(scope="module")
 def cards():
-    return {exp: S.make_card(exp) for exp in S.EXPERIMENTS}  # each experiment's default photo
+    return {exp: photo_cards.make_card(exp) for exp in photo_cards.EXPERIMENTS}  # each experiment's default photo
 
 
 def test_every_card_sentence_matches_its_numbers(cards):
     for card in cards.values():
-        numbers = S.card_numbers(card)
-        assert card.sentence == S.card_sentence(numbers)
+        numbers = photo_cards.card_numbers(card)
+        assert card.sentence == photo_cards.card_sentence(numbers)
         check_sentence(card.sentence, numbers)
         assert card.region.any() and not card.region.all()
         assert card.altered.shape == card.original.shape == (224, 224, 3)
@@ -310,7 +316,7 @@ def test_card_numbers_come_from_the_model(cards):
 
     spec = get_model("efficientnet_lite0")
     card = cards["text"]
-    numbers = S.card_numbers(card)
+    numbers = photo_cards.card_numbers(card)
     model = spec.load()
     for which, img, region in (("original", card.original, card.region_original),
                                ("altered", card.altered, card.region)):
@@ -324,38 +330,38 @@ def test_card_numbers_come_from_the_model(cards):
         share = float((up * torch.from_numpy(region)).sum() / up.sum())
         assert share == pytest.approx(numbers[f"heat_share_{which}"], abs=6e-5)
     # the original is what the app's own preprocessing gives for the bundled photo
-    pil = Image.open(S.examples_dir() / S.PHOTOS[card.photo].file)
+    pil = Image.open(edits.examples_dir() / edits.PHOTOS[card.photo].file)
     ref = spec.preprocess(pil)
     np.testing.assert_allclose(torch.from_numpy((card.original.astype(np.float32) - 127.0) / 128.0)
                                .permute(2, 0, 1)[None], ref, atol=1e-6)
     # a card's picture and text show these numbers
-    md = S.card_markdown(card)
+    md = sview.card_markdown(card)
     assert f"{numbers['altered_top3'][0][0]} ({numbers['altered_top3'][0][1]:.2f})" in md and card.sentence in md
     assert (f"| its share of the picture | {100 * numbers['region_area_original']:.0f} % "
             f"| {100 * numbers['region_area']:.0f} % |") in md
     assert f"| measured region | {numbers['region_original']} | {numbers['region']} |" in md
-    pic = S.card_image(card)
+    pic = sview.card_image(card)
     assert pic.dtype == np.uint8 and pic.shape[2] == 3
 
 
 def test_photo_alterations_do_what_they_say():
-    img, bg = S.context_swap("dahlia", "plain grey")
+    img, bg = edits.context_swap("dahlia", "plain grey")
     # far from the object the picture is the plain background
-    assert np.all(img[:5, :5] == S.PLAIN_GREY) and bg[:5, :5].all() and not bg[112, 112]
-    removed, hole = S.remove_object("rocket")
-    orig = np.asarray(S.model_view(S.PHOTOS["rocket"].file))
+    assert np.all(img[:5, :5] == edits.PLAIN_GREY) and bg[:5, :5].all() and not bg[112, 112]
+    removed, hole = edits.remove_object("rocket")
+    orig = np.asarray(edits.model_view(edits.PHOTOS["rocket"].file))
     assert hole[150, 112] and not hole[150, 30]
     np.testing.assert_array_equal(removed[:, :60], orig[:, :60])  # untouched far from the hole
     # the refilled rocket is now sky-coloured: close to its neighbours left and right
     band = removed[60:150, 104:120].astype(float).mean((0, 1))
     sides = orig[60:150, 80:95].astype(float).mean((0, 1))
     assert np.abs(band - sides).max() < 25
-    stamped, box = S.stamp_text("cat", "HELLO", "caption")
+    stamped, box = edits.stamp_text("cat", "HELLO", "caption")
     assert box[-1].all() and not box[0].any() and stamped[-2, 2].max() < 10  # black strip
     for bad in ("", "x" * 40, "a\x00b", None):
         with pytest.raises(ValueError):
-            S.stamp_text("cat", bad)
+            edits.stamp_text("cat", bad)
     with pytest.raises(ValueError):
-        S.make_card("context", "rocket", "grass")
+        photo_cards.make_card("context", "rocket", "grass")
     with pytest.raises(ValueError):
-        S.make_card("context", "cat", "moon")
+        photo_cards.make_card("context", "cat", "moon")

@@ -8,7 +8,8 @@ import gradio as gr  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
 from conftest import launch_blocks  # noqa: E402
-from gradcam_core.analysis import spurious as S  # noqa: E402
+from gradcam_core.analysis import photo_cards, shortcut  # noqa: E402
+from gradcam_core.present import shortcut_view as sview  # noqa: E402
 from gradcam_core.ui import spurious_tab  # noqa: E402
 from outputs import png as _png  # noqa: E402
 
@@ -33,21 +34,21 @@ def test_every_event_has_a_spurious_api_name(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     expected = {"/spurious_compare", "/spurious_cue_move", "/spurious_cue_toggle", "/spurious_table",
                 "/spurious_steps_mnist_clean", "/spurious_steps_mnist_shortcut"}
-    for exp in S.EXPERIMENTS:
+    for exp in photo_cards.EXPERIMENTS:
         expected |= {f"/spurious_{exp}_photo", f"/spurious_steps_{exp}_original", f"/spurious_steps_{exp}_altered"}
     assert expected <= names
     assert all(n.startswith("/spurious_") for n in names)
 
 
 def test_moving_the_cue_changes_the_shortcut_models_answer(client):
-    _, label, _ = S.held_out_digit(7)
+    _, label, _ = sview.held_out_digit(7)
     other = (label + 3) % 10
     img, md = client.predict(7, True, other, api_name="/spurious_cue_move")
-    view = S.digit_view("x", S.held_out_digit(7)[0], other)
+    view = sview.digit_view("x", sview.held_out_digit(7)[0], other)
     c, p = view.pred("shortcut")
     table, note = md.split("\n\n")
     assert f"**{c}**" in table.splitlines()[-1].split("|")[3]
-    area = S.cue_region(pos=S.cue_position(other)).mean()
+    area = shortcut.cue_region(pos=shortcut.cue_position(other)).mean()
     assert f"covers {100 * area:.0f} % of the picture" in note  # heat on the cue next to the cue's area
     assert f"({100 * p:.0f} %)" in md
     pic = _png(img)
@@ -87,7 +88,7 @@ def test_step_by_step_fills_its_block_by_name(client):
 
     out = returns_by_label(client, "spurious_steps_mnist_shortcut",
                            client.predict(7, True, 3, api_name="/spurious_steps_mnist_shortcut"))
-    _, label, _ = S.held_out_digit(7)
+    _, label, _ = sview.held_out_digit(7)
     assert out["Steps heading"].startswith("### Step by step · your version of the digit")
     assert f"**Shortcut LeNet** on held-out digit #7 (true label {label}" in out["Steps heading"]
     assert out["Step 1 text"].startswith("### ") and out["Step 8 code"]

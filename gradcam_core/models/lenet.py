@@ -28,7 +28,7 @@ MNIST_STD = 0.3081
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "lenet_mnist.pt"
 
 TRAIN_COMMAND = "python tools/train_lenet.py"
-#: the LeNet trained with a planted cue (the shortcut experiment, gradcam_core.analysis.spurious)
+#: the LeNet trained with a planted cue (the shortcut experiment, gradcam_core.analysis.shortcut)
 SHORTCUT_WEIGHTS = DEFAULT_WEIGHTS.parent / "lenet_shortcut.pt"
 SHORTCUT_TRAIN_COMMAND = "python tools/train_shortcut.py"
 #: (module name, (maps, height, width)) of the layers that keep a spatial map, for one 28×28 digit

@@ -2,7 +2,8 @@
 
 Exhibit 1 is a controlled experiment (a LeNet trained where a small square gives the label away,
 next to the clean LeNet); exhibit 2 alters real photos and asks EfficientNet-Lite0 again.  Every
-number on the page is computed by ``gradcam_core.analysis.spurious``; this module only places it.
+number on the page is computed in ``gradcam_core.analysis`` (shortcut, photo_edits,
+photo_cards) and drawn by ``gradcam_core.present.shortcut_view``; this module only places it.
 """
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from typing import Any
 
 import gradio as gr
 
-from gradcam_core.analysis import spurious as S
+from gradcam_core.analysis import photo_cards
+
+from gradcam_core.analysis import photo_edits as edits
+
+from gradcam_core.analysis import shortcut
+
+from gradcam_core.present import shortcut_view as sview
 from gradcam_core.present.steps import build_steps
 from gradcam_core.ui.common import ResultImage, scroll_js, step_sections, step_values, user_errors
 from gradcam_core.ui.serving import LinkRequest
@@ -28,7 +35,7 @@ CSS = """
 .spurious-card { border-left: 4px solid #0a8f5a; padding-left: 6px; }
 """
 
-PHOTO_NAMES = {k: p.title.removeprefix("the ") for k, p in S.PHOTOS.items()}
+PHOTO_NAMES = {k: p.title.removeprefix("the ") for k, p in edits.PHOTOS.items()}
 
 #: Why shortcuts matter outside this page: published cases, in our own words, with references.
 STAKES_MD = """
@@ -75,16 +82,16 @@ def _cue_class(pos) -> int:
 @user_errors
 def mnist_compare(index):
     """The digit with matching cue, misleading cue and no cue, explained by both models."""
-    views = S.compare_views(index)
-    _, label, _ = S.held_out_digit(index)
-    return S.views_image(views, title="Matching square · misleading square · none"), S.views_markdown(views, label)
+    views = sview.compare_views(index)
+    _, label, _ = sview.held_out_digit(index)
+    return sview.views_image(views, title="Matching square · misleading square · none"), sview.views_markdown(views, label)
 
 
 def _play(index, cue_on, pos):
-    d, label, _ = S.held_out_digit(index)
+    d, label, _ = sview.held_out_digit(index)
     cls = _cue_class(pos)
     name = f"cue of class {cls}" if cue_on else "no cue"
-    view = S.digit_view(name, d, cls, bool(cue_on))
+    view = sview.digit_view(name, d, cls, bool(cue_on))
     return view, label
 
 
@@ -92,13 +99,13 @@ def _play(index, cue_on, pos):
 def mnist_play(index, cue_on, pos):
     """The digit with the cue at the chosen class position (or none), both models."""
     view, label = _play(index, cue_on, pos)
-    return S.views_image([view], title="Your version"), S.views_markdown([view], label)
+    return sview.views_image([view], title="Your version"), sview.views_markdown([view], label)
 
 
 @user_errors
 def mnist_table():
-    t = S.shortcut_table()
-    return S.table_markdown(t), S.lesson_markdown(t)
+    t = shortcut.shortcut_table()
+    return sview.table_markdown(t), sview.lesson_markdown(t)
 
 
 def _step_outputs(result, image, class_name: str, heading: str) -> dict:
@@ -125,24 +132,24 @@ def _mnist_steps(model_name: str):
 
 
 @functools.lru_cache(maxsize=48)
-def _card(experiment: str, photo: str, variant: str, text: str) -> S.Card:
-    return S.make_card(experiment, photo, variant, text)
+def _card(experiment: str, photo: str, variant: str, text: str) -> photo_cards.Card:
+    return photo_cards.make_card(experiment, photo, variant, text)
 
 
 def _photo_key(experiment: str, photo) -> str:
     names = {v: k for k, v in PHOTO_NAMES.items()}
     key = names.get(photo, photo)
-    if key not in S.EXPERIMENTS[experiment]["photos"]:
-        choices = ", ".join(PHOTO_NAMES[k] for k in S.EXPERIMENTS[experiment]["photos"])
+    if key not in photo_cards.EXPERIMENTS[experiment]["photos"]:
+        choices = ", ".join(PHOTO_NAMES[k] for k in photo_cards.EXPERIMENTS[experiment]["photos"])
         raise ValueError(f"Choose one of these photos: {choices}.")
     return key
 
 
-def _card_from(experiment: str, photo, variant, text) -> S.Card:
+def _card_from(experiment: str, photo, variant, text) -> photo_cards.Card:
     key = _photo_key(experiment, photo)
-    variant = "" if experiment == "removed" else (variant or S.EXPERIMENTS[experiment]["default"][1])
+    variant = "" if experiment == "removed" else (variant or photo_cards.EXPERIMENTS[experiment]["default"][1])
     if experiment == "text":
-        text = S.check_text(text)
+        text = edits.check_text(text)
     else:
         text = ""
     return _card(experiment, key, variant, text)
@@ -152,7 +159,7 @@ def _card_fn(experiment: str):
     @user_errors
     def run(photo, variant=None, text=None):
         card = _card_from(experiment, photo, variant, text)
-        return S.card_image(card), S.card_markdown(card)
+        return sview.card_image(card), sview.card_markdown(card)
 
     run.__name__ = f"card_{experiment}"
     return run
@@ -247,12 +254,12 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None
     load), not for every visitor of the page."""
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
     try:
-        S.load_shortcut()
+        shortcut.load_shortcut()
         mnist_ready = True
     except FileNotFoundError as exc:
         mnist_ready = False
         gr.Markdown(f"**The shortcut LeNet's weights are missing.** {exc}")
-    photos_ready, why = S.photo_model_availability()
+    photos_ready, why = edits.photo_model_availability()
 
     gr.Markdown(
         "A network can be right for the wrong reason. Here you first watch a shortcut being planted on "
@@ -324,7 +331,7 @@ def _exhibit_photos(photos_ready: bool, why: str) -> dict:
     if not photos_ready:
         gr.Markdown(f"**EfficientNet-Lite0 is not available here:** {why}")
     cards = {}
-    for exp, spec in S.EXPERIMENTS.items():
+    for exp, spec in photo_cards.EXPERIMENTS.items():
         with gr.Column(elem_classes="spurious-card"):
             gr.Markdown(f"### {spec['title']}\n\n{spec['about']}", elem_classes="tight-md")
             photo = gr.Dropdown([PHOTO_NAMES[k] for k in spec["photos"]], value=PHOTO_NAMES[spec["default"][0]],
@@ -334,7 +341,7 @@ def _exhibit_photos(photos_ready: bool, why: str) -> dict:
                 variant = gr.Radio(spec["variants"], value=spec["default"][1], label="New background")
             elif exp == "text":
                 variant = gr.Radio(spec["variants"], value=spec["default"][1], label="Style")
-                text = gr.Textbox(value=S.DEFAULT_TEXT, label=f"Text (up to {S.MAX_TEXT} characters)",
+                text = gr.Textbox(value=edits.DEFAULT_TEXT, label=f"Text (up to {edits.MAX_TEXT} characters)",
                                   max_lines=1, submit_btn=True)
             img = ResultImage(label=spec["title"], interactive=False, elem_classes="spurious-exhibit",
                               show_label=False, buttons=["fullscreen"])
