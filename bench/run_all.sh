@@ -98,14 +98,17 @@ section_9() {
   echo "At least 100 browser sessions, one after another, each explaining one photo on the ImageNet tab and"
   echo "closing; the server's RSS after the warm-up and at the end (target: ≤ 0.5 MB per closed session):"
   echo
+  echo "The server keeps two shared, bounded stores whatever the number of visitors (the last 48 ImageNet"
+  echo "explanations, the last 24 trust cascades), so the warm-up runs 60 sessions to fill them first."
+  echo
   echo "Within the grace period (GRADCAM_SESSION_GRACE, 900 s by default) a closed session is still kept:"
   echo
-  python bench/bench_visits.py
+  python bench/bench_visits.py --sessions 170 --warmup 60 --max-minutes 60
   echo
   echo "After it (GRADCAM_SESSION_GRACE=5, so every closed session has expired; the warm-up also fills the"
   echo "shared store of the last 48 explanations):"
   echo
-  GRADCAM_SESSION_GRACE=5 python bench/bench_visits.py --sessions 150 --warmup 50 --idle 12
+  GRADCAM_SESSION_GRACE=5 python bench/bench_visits.py --sessions 170 --warmup 60 --idle 12 --max-minutes 60
   echo
 }
 
