@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import json
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -26,6 +25,7 @@ from gradcam_core.present import render
 
 from gradcam_core.analysis import sanity
 from gradcam_core.cam.engine import GradCAM
+from gradcam_core.present import charts
 from gradcam_core.ui.common import ResultImage, user_errors
 from gradcam_core.ui.kept import KeptResults
 from gradcam_core.ui.serving import progress_callback
@@ -41,7 +41,6 @@ __all__ = [
     "mnist_curves",
     "imagenet_cascade",
     "imagenet_curves",
-    "curves_figure",
     "mnist_aggregate",
 ]
 
@@ -136,37 +135,6 @@ def _cascade_table(cas: sanity.Cascade) -> list[list]:
 CASCADE_HEADERS = ["randomised", "Grad-CAM", "Guided GC", "Guided BP"]
 AUC_HEADERS = ["ranking", "deletion AUC ↓", "insertion AUC ↑"]
 
-_mpl_lock = threading.Lock()
-
-
-def curves_figure(curves: sanity.Curves, class_name: str = "") -> np.ndarray:
-    """Deletion (top) and insertion (bottom) curves as an RGB array (phone-width, stacked)."""
-    from matplotlib.figure import Figure
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    styles = {"random": dict(color="0.45", ls="--"), "Sobel": dict(color="#0571b0", ls=":")}
-    with _mpl_lock:  # Agg is fine in threads, but font caches are shared; keep it simple
-        fig = Figure(figsize=(4.6, 5.4), dpi=110, layout="constrained")
-        FigureCanvasAgg(fig)
-        axes = fig.subplots(2, 1, sharex=True)
-        for ax, kind, data, aucs in (
-            (axes[0], "Deletion", curves.deletion, curves.auc_deletion),
-            (axes[1], "Insertion", curves.insertion, curves.auc_insertion),
-        ):
-            for name, ys in data.items():
-                st = styles.get(name, dict(color="#ca0020", ls="-", lw=2))
-                ax.plot(curves.fractions, ys, label=f"{name} (AUC {aucs[name]:.2f})", **st)
-            ax.set_ylim(-0.02, 1.02)
-            ax.set_xlim(0, 1)
-            ax.grid(alpha=0.3)
-            ax.set_title(f"{kind}: pixels {'removed' if kind == 'Deletion' else 'revealed'}, best first",
-                         fontsize=10)
-            ax.set_ylabel(f"P({class_name})" if class_name else "probability", fontsize=9)
-            ax.legend(fontsize=8, loc="best", frameon=False)
-            ax.tick_params(labelsize=8)
-        axes[1].set_xlabel("fraction of pixels", fontsize=9)
-        fig.canvas.draw()
-        return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
 def _auc_rows(curves: sanity.Curves) -> list[list]:
@@ -176,7 +144,7 @@ def _auc_rows(curves: sanity.Curves) -> list[list]:
 def _curves_outputs(curves: sanity.Curves, class_name: str, aggregate: dict | None = None,
                     settings: dict | None = None):
     reading = sanity.reading_curves(curves, aggregate=aggregate, settings=settings)
-    return curves_figure(curves, class_name), _auc_rows(curves), reading
+    return charts.curves_figure(curves, class_name), _auc_rows(curves), reading
 
 
 @functools.lru_cache(maxsize=8)

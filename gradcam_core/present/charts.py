@@ -1,0 +1,44 @@
+"""Charts that are charts, drawn with matplotlib (an image is needed: the page shows them as
+pictures and the API returns them): the deletion / insertion curves of the trust panel.
+
+The teaching steps' small bar charts stay in :mod:`gradcam_core.present.render`, because
+matplotlib is 78–680× slower for them (BENCHMARKS.md, section 3)."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from gradcam_core.analysis import sanity
+
+_mpl_lock = threading.Lock()
+
+
+def curves_figure(curves: sanity.Curves, class_name: str = "") -> np.ndarray:
+    """Deletion (top) and insertion (bottom) curves as an RGB array (phone-width, stacked)."""
+    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    styles = {"random": dict(color="0.45", ls="--"), "Sobel": dict(color="#0571b0", ls=":")}
+    with _mpl_lock:  # Agg is fine in threads, but font caches are shared; keep it simple
+        fig = Figure(figsize=(4.6, 5.4), dpi=110, layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(2, 1, sharex=True)
+        for ax, kind, data, aucs in (
+            (axes[0], "Deletion", curves.deletion, curves.auc_deletion),
+            (axes[1], "Insertion", curves.insertion, curves.auc_insertion),
+        ):
+            for name, ys in data.items():
+                st = styles.get(name, dict(color="#ca0020", ls="-", lw=2))
+                ax.plot(curves.fractions, ys, label=f"{name} (AUC {aucs[name]:.2f})", **st)
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_xlim(0, 1)
+            ax.grid(alpha=0.3)
+            ax.set_title(f"{kind}: pixels {'removed' if kind == 'Deletion' else 'revealed'}, best first",
+                         fontsize=10)
+            ax.set_ylabel(f"P({class_name})" if class_name else "probability", fontsize=9)
+            ax.legend(fontsize=8, loc="best", frameon=False)
+            ax.tick_params(labelsize=8)
+        axes[1].set_xlabel("fraction of pixels", fontsize=9)
+        fig.canvas.draw()
+        return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
