@@ -237,6 +237,10 @@ def model_status() -> list[dict]:
 
 
 def _short_reason(key: str, spec: ModelSpec) -> str:
+    from .fetch import note as fetch_note  # a fetch in progress, or a refused file (fetch.py)
+
+    if fetch_note(key):
+        return fetch_note(key)
     if key in W.TORCHVISION_MODELS and W.find_weights(key) is None:
         return f"no weights file in weights/ — run `{W.download_command(key)}`"
     return spec.reason
