@@ -16,6 +16,7 @@ import gradio as gr
 import torch
 
 from gradcam_core import workshop
+from gradcam_core.models import fetch
 from gradcam_core.ui import imagenet_tab, join, mnist_tab, spurious_tab
 from gradcam_core.ui import serving
 from gradcam_core.present.method_texts import GRADCAM_OVERVIEW
@@ -104,6 +105,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads or max(1, cores // max(1, args.concurrency)))
     torch.set_flush_denormal(True)  # tiny activations otherwise slow CPU kernels by up to ~18x
     os.environ["GRADCAM_EXAMPLE_CACHE"] = args.cache_examples
+    fetch.start_background()  # ResNet-50's weights, if their source answers (a thread: start never waits)
     if args.cache_examples == "eager":
         from gradcam_core.imagenet import warm_example_cache
 

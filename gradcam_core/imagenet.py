@@ -83,6 +83,10 @@ def model_status() -> list[dict]:
 
 
 def _short_reason(key: str, spec: ModelSpec) -> str:
+    from gradcam_core.models.fetch import note as fetch_note  # a fetch in progress, or a refused file (fetch.py)
+
+    if fetch_note(key):
+        return fetch_note(key)
     if key in W.TORCHVISION_MODELS and W.find_weights(key) is None:
         return f"no weights file in weights/ — run `{W.download_command(key)}`"
     return spec.reason

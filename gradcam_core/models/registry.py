@@ -184,7 +184,9 @@ class TorchvisionSpec(ModelSpec):
             return True, f"weights file {found[0]}"
         if not W.download_allowed():
             return False, W.missing_reason(self.key)
-        url = self._candidates()[0].url
+        from gradcam_core.models.fetch import source_url  # GRADCAM_WEIGHTS_URL, if set
+
+        url = source_url(self._candidates()[0])
         ok, msg = W.probe(url)
         if ok:
             return True, f"weights will be downloaded on first use from {url}"

@@ -167,32 +167,21 @@ def probe(url: str, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
 def download(key: str, dest_dir: Path | None = None, progress: bool = True) -> Path:
     """Fetch the default torchvision weights of *key* into the weights folder.
 
-    Raises WeightsError with a readable message when offline.  The SHA-256
-    prefix in torchvision's file name is checked by torch.hub.
+    Raises WeightsError with a readable message when offline or when the file does not match
+    the SHA-256 prefix in torchvision's file name (see ``fetch.fetch_file``: one download per
+    file, ``GRADCAM_WEIGHTS_URL`` honoured).
     """
-    w = candidate_weights(key)[0]
-    ok, msg = probe(w.url)
-    if not ok:
-        raise WeightsError(
-            f"cannot download {key} weights: {w.url} is not reachable ({msg}). "
-            f"This machine seems to be offline; copy {weights_filename(w)} into {weights_dir()} instead."
-        )
-    dest_dir = Path(dest_dir) if dest_dir is not None else weights_dir()
+    from gradcam_core.models.fetch import fetch_file
+
+    def show(done: int, total: int | None) -> None:
+        pct = f"{100 * done // total:3d} %" if total else _fmt_size(done)
+        print(f"\r{key}: {pct}", end="", file=sys.stderr, flush=True)
+
     try:
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        writable = os.access(dest_dir, os.W_OK)
-    except OSError:
-        writable = False
-    if not writable:  # read-only checkout (some hosts): use torch's own cache, also searched
-        dest_dir = hub_checkpoints_dir()
-        dest_dir.mkdir(parents=True, exist_ok=True)
-    dst = dest_dir / weights_filename(w)
-    m = _HASH_IN_NAME.search(dst.name)
-    try:
-        torch.hub.download_url_to_file(w.url, str(dst), hash_prefix=m.group(1) if m else None, progress=progress)
-    except Exception as e:
-        raise WeightsError(f"downloading {w.url} failed: {e}") from e
-    return dst
+        return fetch_file(key, dest_dir=dest_dir, progress=show if progress else None)
+    finally:
+        if progress:
+            print(file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- loading

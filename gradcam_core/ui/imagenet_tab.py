@@ -30,7 +30,7 @@ from gradcam_core.present import imagenet_view as view
 from gradcam_core.present.method_texts import method_text
 from gradcam_core.data.deeplink import query_string, recall_photo, remember_photo
 from gradcam_core.models.registry import REGISTRY, default_model_key
-from gradcam_core.ui import trust
+from gradcam_core.ui import fetch_panel, trust
 from gradcam_core.ui.common import ResultImage, by_name, scroll_js, user_errors
 from gradcam_core.ui.kept import KeptResults
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest, progress_callback
@@ -239,6 +239,7 @@ def change_opacity(state, norm, cmap, alpha, whole=False):
 def change_model(model_key):
     """New model: its layers (default selected) and a note; a warning if it cannot run here."""
     spec = svc.get_spec(model_key)
+    fetch_panel.fetch.on_select(spec.key)  # missing weights: fetched in the background if possible
     if not spec.available:
         why = svc._short_reason(spec.key, spec).replace("`", "")
         gr.Warning(f"{spec.title} is not available here: {why}", duration=10)
@@ -364,9 +365,15 @@ def clear_credit():
 
 
 def refresh_models(model_key):
-    """On page load: availability may have changed since start (a weights file was added)."""
+    """On page load: availability may have changed since start (a weights file was added or
+    fetched: then the page opens on the new default, e.g. ResNet-50), and fetching's progress."""
+    if model_key == _BUILT_DEFAULT.get("key"):
+        model_key = default_model_key()
     return (gr.Dropdown(choices=svc.model_choices(), value=model_key), _model_note(model_key),
-            svc.unavailable_note() or ALL_AVAILABLE)
+            svc.unavailable_note() or ALL_AVAILABLE, *fetch_panel.on_load())
+
+
+_BUILT_DEFAULT: dict = {}  # the model the page is built with (page loads switch to a newer default)
 
 
 # API-only endpoints (typed, no components)
@@ -425,6 +432,7 @@ def _settings(default, spec) -> dict:
     """Model, layer, method, classes, opacity, normalisation, colour map and the raw map."""
     model = gr.Dropdown(svc.model_choices(), value=default, label="Model", filterable=False)
     model_note = gr.Markdown(_model_note(default), elem_classes=["tight-md", "imagenet-small"])
+    fetch_md, fetch_timer = fetch_panel.build()
     with gr.Accordion("Models not available on this server, and why", open=False):
         unavailable_md = gr.Markdown(svc.unavailable_note() or ALL_AVAILABLE, elem_classes="imagenet-small")
     layer = gr.Dropdown(svc.layer_choices(default), value=spec.default_layer, label="Layer", filterable=False,
@@ -449,7 +457,8 @@ def _settings(default, spec) -> dict:
     heatmap = ResultImage(label="Raw map, real units (colour bar)", interactive=False, elem_classes="imagenet-map",
                           buttons=["download", "fullscreen"])
     gr.Markdown(itext.HEAT_NOTE, elem_classes=["tight-md", "imagenet-small"])
-    return dict(model=model, model_note=model_note, unavailable_md=unavailable_md, layer=layer, method=method,
+    return dict(model=model, model_note=model_note, fetch_md=fetch_md, fetch_timer=fetch_timer,
+                unavailable_md=unavailable_md, layer=layer, method=method,
                 m_note=m_note, target=target, target2=target2, alpha=alpha, whole=whole, norm=norm, cmap=cmap,
                 heatmap=heatmap)
 
@@ -503,7 +512,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     """Add the ImageNet tab's contents inside the current ``gr.Tab``. ``query``: a hidden box that
     receives the page's query string (see serving.LINK_QUERY_JS); without it, links are read at
     page load."""
-    default = default_model_key()
+    default = _BUILT_DEFAULT["key"] = default_model_key()
     spec = REGISTRY[default]
     entries = catalogue.examples_by_category()
     c = {**_photo_and_result(), **_examples(entries), **_settings(default, spec), **_details()}
@@ -585,5 +594,6 @@ def _wire(demo: gr.Blocks, c: dict, concurrency_limit: int, query) -> None:
         demo.load(ev["explain_from_link"], None, link_outputs, api_name="imagenet_from_link", **run)
     gr.api(find_classes, api_name="imagenet_find_classes", **draw)
     gr.api(list_models, api_name="imagenet_models", **draw)
-    demo.load(refresh_models, model, [model, model_note, unavailable_md], api_name="imagenet_refresh_models",
-              queue=False)
+    demo.load(refresh_models, model, [model, model_note, unavailable_md, c["fetch_md"], c["fetch_timer"]],
+              api_name="imagenet_refresh_models", queue=False)
+    fetch_panel.wire(c["fetch_md"], c["fetch_timer"], model, model_note, unavailable_md)

@@ -1,0 +1,350 @@
+"""Fetching torchvision weights by ourselves: ResNet-50 in the background at start, the others
+when someone first selects them.
+
+* At start (``start_background()``, called by ``app.py``) the weights source is probed in a
+  background thread (``weights.probe``, at most ``weights.PROBE_TIMEOUT`` = 2.5 s, and nothing
+  waits for it). If it answers, ResNet-50's file is fetched; EfficientNet-Lite0 serves
+  meanwhile, and once the file is in place ``models.default_model_key()`` returns ResNet-50,
+  so new page loads open on it.
+* ``GRADCAM_ALLOW_DOWNLOAD=0`` (or false/no/off) opts out: no probe, no download.
+* ``GRADCAM_WEIGHTS_URL``: a base URL where torchvision's file names are looked up instead of
+  torchvision's own host (a company mirror, a USB stick served on a workshop's LAN with
+  ``python -m http.server``).
+* Every fetched file is verified against the SHA-256 prefix in torchvision's file name (the
+  check ``torch.hub.download_url_to_file`` does), then loaded into its model once, before it is
+  moved to its final name. A damaged or foreign file is deleted, and the reason is kept for
+  ``/imagenet_models`` and the page.
+* One download per file: a lock per destination file in this process, and an ``flock`` on a
+  ``.lock`` file next to it for other processes sharing the folder (replicas).
+
+Progress goes to the log ("Fetching ResNet-50 weights: 43 % (42.0 of 97.8 MiB)") and to the
+page (``page_note()``).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from gradcam_core.models import weights as W
+
+try:  # other processes (replicas) sharing the weights folder; not on Windows
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
+
+WEIGHTS_URL_ENV = "GRADCAM_WEIGHTS_URL"
+#: fetched at start when the source answers; the others on first selection
+AUTO_KEYS = ("resnet50",)
+#: a failed fetch is tried again on a new selection only after this many seconds
+RETRY_AFTER = 300.0
+CHUNK = 1 << 20
+READ_TIMEOUT = 30.0  # seconds without a byte before a download is given up
+
+log = logging.getLogger("gradcam.fetch")
+
+TITLES = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "vgg16": "VGG-16", "densenet121": "DenseNet-121"}
+
+
+class ChecksumError(W.WeightsError):
+    """The fetched file's SHA-256 does not start with the hash in its torchvision name."""
+
+
+# --------------------------------------------------------------------------- settings
+def opted_out() -> bool:
+    """``GRADCAM_ALLOW_DOWNLOAD=0``: never fetch anything by ourselves."""
+    return os.environ.get(W.ALLOW_DOWNLOAD_ENV, "").strip().lower() in {"0", "false", "no", "off"}
+
+
+def base_url() -> str:
+    """``$GRADCAM_WEIGHTS_URL`` without its trailing slash ("" = torchvision's own host)."""
+    return os.environ.get(WEIGHTS_URL_ENV, "").strip().rstrip("/")
+
+
+def source_url(w) -> str:
+    """Where the file of torchvision weights *w* is fetched from."""
+    base = base_url()
+    return f"{base}/{W.weights_filename(w)}" if base else w.url
+
+
+def expected_sha256_prefix(filename: str) -> str | None:
+    """The hash prefix torchvision puts in its file names (``resnet50-11ad3fa6.pth`` → ``11ad3fa6``)."""
+    m = W._HASH_IN_NAME.search(filename)
+    return m.group(1) if m else None
+
+
+def title(key: str) -> str:
+    return TITLES.get(key, key)
+
+
+# --------------------------------------------------------------------------- state
+@dataclass
+class FetchState:
+    key: str
+    phase: str  # "checking" (probing the source), "fetching", "done", "failed", "offline"
+    url: str = ""
+    done_bytes: int = 0
+    total_bytes: int | None = None
+    message: str = ""
+    since: float = field(default_factory=time.monotonic)
+    thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def percent(self) -> int | None:
+        if not self.total_bytes:
+            return None
+        return min(100, int(100 * self.done_bytes / self.total_bytes))
+
+    def progress_text(self) -> str:
+        what = f"Fetching {title(self.key)} weights"
+        if self.phase == "checking":
+            return f"{what}: checking {self.url}"
+        pct = self.percent
+        if pct is None:
+            return f"{what}: {_mib(self.done_bytes)} so far"
+        return f"{what}: {pct} % ({_mib(self.done_bytes)} of {_mib(self.total_bytes or 0)})"
+
+
+_states: dict[str, FetchState] = {}
+_states_lock = threading.Lock()
+_file_locks: dict[str, threading.Lock] = {}
+
+
+def state(key: str) -> FetchState | None:
+    with _states_lock:
+        return _states.get(key)
+
+
+def states() -> dict[str, FetchState]:
+    with _states_lock:
+        return dict(_states)
+
+
+def busy() -> bool:
+    """Is a fetch being checked or running (the page then polls for progress)?"""
+    return any(s.phase in ("checking", "fetching") for s in states().values())
+
+
+def reset() -> None:
+    """Forget every fetch state (tests)."""
+    with _states_lock:
+        _states.clear()
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
+# --------------------------------------------------------------------------- download
+def _file_lock(name: str) -> threading.Lock:
+    with _states_lock:
+        return _file_locks.setdefault(name, threading.Lock())
+
+
+@contextlib.contextmanager
+def _process_lock(path: Path):
+    """An exclusive flock on *path* (other processes fetching into the same folder wait)."""
+    if fcntl is None:
+        yield
+        return
+    with open(path, "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _dest_dir(dest_dir: Path | None) -> Path:
+    """The weights folder, or torch's hub cache when it cannot be written (both are searched)."""
+    d = Path(dest_dir) if dest_dir is not None else W.weights_dir()
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        if os.access(d, os.W_OK):
+            return d
+    except OSError:
+        pass
+    d = W.hub_checkpoints_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _stream(url: str, part: Path, progress: Callable[[int, int | None], None] | None) -> str:
+    """Download *url* into *part*; returns the SHA-256 hex digest of what was written."""
+    req = urllib.request.Request(url, headers={"User-Agent": "gradcam-explorer"})
+    sha = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(req, timeout=READ_TIMEOUT) as r, open(part, "wb") as f:
+            length = r.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            done = 0
+            if progress:
+                progress(0, total)
+            for chunk in iter(lambda: r.read(CHUNK), b""):
+                f.write(chunk)
+                sha.update(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+    except urllib.error.HTTPError as e:
+        raise W.WeightsError(f"downloading {url} failed: HTTP {e.code}") from e
+    except (OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise W.WeightsError(f"downloading {url} failed: {reason}") from e
+    if total is not None and done != total:
+        raise W.WeightsError(f"downloading {url} failed: got {done} of {total} bytes")
+    return sha.hexdigest()
+
+
+def fetch_file(key: str, dest_dir: Path | None = None,
+               progress: Callable[[int, int | None], None] | None = None) -> Path:
+    """Fetch *key*'s torchvision weights file (its first candidate), verify it and return its path.
+
+    Verified means: its SHA-256 starts with the hash in its file name, and it loads into the
+    model (strict). Anything else is deleted and raised as WeightsError (ChecksumError for a
+    hash mismatch), with a reason people can act on. The file only appears under its final
+    name once verified, so nothing ever picks up half a file. If another thread or process is
+    fetching the same file, this waits for it and returns its file: one download per file.
+    """
+    w = W.candidate_weights(key)[0]
+    name = W.weights_filename(w)
+    url = source_url(w)
+    dest = _dest_dir(dest_dir)
+    final = dest / name
+    with _file_lock(str(final)), _process_lock(dest / f".{name}.lock"):
+        if final.is_file() and final.stat().st_size > 0:
+            return final  # fetched meanwhile by another thread or process
+        ok, msg = W.probe(url)
+        if not ok:
+            raise W.WeightsError(
+                f"cannot download {title(key)} weights: {url} is not reachable ({msg}). This machine seems "
+                f"to be offline; copy {name} into {W.weights_dir()} instead.")
+        part = dest / f".{name}.{os.getpid()}.part"
+        try:
+            digest = _stream(url, part, progress)
+            want = expected_sha256_prefix(name)
+            if want is not None and not digest.startswith(want):
+                raise ChecksumError(
+                    f"the file does not match its checksum: {url} has SHA-256 {digest[:len(want)]}…, "
+                    f"its name says {want}…. It was deleted; check the source"
+                    + (f" ({WEIGHTS_URL_ENV}={base_url()})" if base_url() else "")
+                    + f" or copy torchvision's {name} into {W.weights_dir()} by hand")
+            try:
+                W.build_torchvision(key, part)  # refuses files that do not fit the model
+            except W.WeightsError as e:
+                raise W.WeightsError(f"the file from {url} does not load into {title(key)} ({e}); it was deleted") from e
+            os.replace(part, final)
+        finally:
+            part.unlink(missing_ok=True)
+    return final
+
+
+# --------------------------------------------------------------------------- background
+def start(key: str) -> FetchState | None:
+    """Fetch *key* in the background unless its file is present, we opted out, it is already
+    being fetched, or it failed less than RETRY_AFTER seconds ago. Returns its state (None when
+    nothing is or was done). Never waits for the network."""
+    if key not in W.TORCHVISION_MODELS or opted_out():
+        return None
+    with _states_lock:
+        st = _states.get(key)
+        if st is not None:
+            recent = time.monotonic() - st.since < RETRY_AFTER
+            if st.phase in ("checking", "fetching") or (st.phase in ("failed", "offline") and recent):
+                return st
+        if W.find_weights(key) is not None:
+            return st
+        url = source_url(W.candidate_weights(key)[0])
+        st = _states[key] = FetchState(key, "checking", url=url)
+        st.thread = threading.Thread(target=_run, args=(st,), name=f"gradcam-fetch-{key}", daemon=True)
+    st.thread.start()
+    return st
+
+
+def _set(st: FetchState, **changes) -> None:
+    with _states_lock:
+        for k, v in changes.items():
+            setattr(st, k, v)
+        st.since = time.monotonic()
+
+
+def _run(st: FetchState) -> None:
+    ok, msg = W.probe(st.url)
+    if not ok:
+        _set(st, phase="offline", message=f"{st.url} is not reachable ({msg})")
+        log.info("Not fetching %s weights: %s", title(st.key), st.message)
+        return
+    _set(st, phase="fetching")
+    logged = [-1]
+
+    def progress(done: int, total: int | None) -> None:
+        with _states_lock:
+            st.done_bytes, st.total_bytes = done, total
+        step = (st.percent or 0) // 10
+        if step > logged[0] or (total is None and done // (10 * CHUNK) > logged[0]):
+            logged[0] = step if total else done // (10 * CHUNK)
+            log.info("%s", st.progress_text())
+
+    log.info("Fetching %s weights from %s (EfficientNet-Lite0 serves meanwhile)", title(st.key), st.url)
+    try:
+        path = fetch_file(st.key, progress=progress)
+    except W.WeightsError as e:
+        _set(st, phase="failed", message=str(e))
+        log.warning("%s weights refused: %s", title(st.key), e)
+        return
+    except Exception as e:  # never let a background thread die silently
+        _set(st, phase="failed", message=f"fetching failed: {type(e).__name__}: {e}")
+        log.exception("Fetching %s weights failed", title(st.key))
+        return
+    _set(st, phase="done", message=str(path))
+    log.info("%s weights ready: %s (new pages open on it if it is the default)", title(st.key), path)
+
+
+def start_background(keys=AUTO_KEYS) -> list[FetchState]:
+    """At app start: fetch ResNet-50 in the background when the source answers. Returns at once."""
+    if opted_out():
+        log.info("Fetching weights is switched off (%s=0)", W.ALLOW_DOWNLOAD_ENV)
+        return []
+    return [s for s in (start(k) for k in keys) if s is not None]
+
+
+def on_select(key: str) -> None:
+    """Someone selected *key*: if its weights file is missing, start fetching it (no waiting)."""
+    if key in W.TORCHVISION_MODELS and W.find_weights(key) is None:
+        start(key)
+
+
+# --------------------------------------------------------------------------- texts
+def note(key: str) -> str:
+    """Why *key* cannot run right now, when a fetch explains it ("" otherwise)."""
+    st = state(key)
+    if st is None or W.find_weights(key) is not None:
+        return ""
+    if st.phase in ("checking", "fetching"):
+        return st.progress_text() + "; use another model meanwhile"
+    if st.phase == "failed":
+        return f"{title(key)} weights were refused: {st.message}"
+    return ""
+
+
+def page_note() -> str:
+    """Markdown for the page: fetches in progress, refused files, and models fetched here."""
+    lines = []
+    for key, st in states().items():
+        if st.phase in ("checking", "fetching"):
+            lines.append(f"⏳ {st.progress_text()}. EfficientNet-Lite0 works meanwhile.")
+        elif st.phase == "failed":
+            lines.append(f"⚠️ {title(key)} weights were refused: {st.message}.")
+        elif st.phase == "done" and key in AUTO_KEYS:
+            lines.append(f"✅ {title(key)} weights fetched: new pages open on {title(key)} (reload this one to switch).")
+        elif st.phase == "done":
+            lines.append(f"✅ {title(key)} weights fetched: {title(key)} is ready.")
+    return "\n\n".join(lines)
