@@ -20,7 +20,7 @@ from .. import imagenet as svc
 from ..method_texts import method_text
 from ..deeplink import query_string, recall_photo, remember_photo
 from ..models import REGISTRY, default_model_key
-from . import trust
+from . import cell_panel, trust
 from .common import ResultImage, by_name, scroll_js, user_errors
 from .kept import KeptResults
 from .serving import SLOW, SLOW_LIMIT, LinkRequest, progress_callback
@@ -496,11 +496,16 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     default = default_model_key()
     spec = REGISTRY[default]
     entries = svc.examples_by_category()
-    c = {**_photo_and_result(), **_examples(entries), **_settings(default, spec), **_details()}
+    c = _photo_and_result()
+    # right under the result: a tap on the overlay (or the raw map further down) fills it
+    cells = cell_panel.build_panel("imagenet", "the heat map above (or the raw map below)")
+    c.update({**_examples(entries), **_settings(default, spec), **_details()})
     trust.build_imagenet_panel(c["photo"], c["model"], c["layer"], c["target"], concurrency_id=SLOW,
                                concurrency_limit=SLOW_LIMIT)
     c.update(_hidden())
     _wire(demo, c, concurrency_limit, query)
+    cell_panel.wire_imagenet(cells, c["overlay"], c["heatmap"], c["state"], c["whole"],
+                             dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit))
 
 
 def _wire(demo: gr.Blocks, c: dict, concurrency_limit: int, query) -> None:
