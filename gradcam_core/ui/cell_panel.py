@@ -69,8 +69,8 @@ def build_panel(prefix: str, where: str = "") -> CellPanel:
         gr.Markdown(f"Tap any cell of {where or 'the map'} to see its sum, channel by channel, and what "
                     f"covering it does to the class score. {cell.READ_TEXT}", elem_classes="tight-md")
         with gr.Row(equal_height=True):
-            row = gr.Number(label="Row", precision=0, minimum=0, scale=1, min_width=70)
-            col = gr.Number(label="Column", precision=0, minimum=0, scale=1, min_width=70)
+            row = gr.Number(label="Row", precision=0, scale=1, min_width=70)
+            col = gr.Number(label="Column", precision=0, scale=1, min_width=70)
             show = gr.Button("Show this cell", scale=1, min_width=90)
         summary = gr.Markdown(elem_id=f"{prefix}-cell-sum", elem_classes="tight-md", label="The sum at this cell")
         bars = ResultImage(label="The sum at this cell, term by term", interactive=False, show_label=True,
