@@ -22,7 +22,7 @@ import gradio as gr
 import numpy as np
 
 from .. import cell
-from .common import ResultImage, scroll_js, user_errors
+from .common import ResultImage, user_errors
 
 __all__ = ["CellPanel", "build_panel", "wire_mnist", "wire_imagenet", "mnist_inspect", "imagenet_inspect",
            "MNIST_BASELINE", "IMAGENET_BASELINE", "MNIST_BOX"]
@@ -66,15 +66,17 @@ def build_panel(prefix: str, where: str = "") -> CellPanel:
     """The panel, closed until the first tap; ``where`` names the pictures to tap."""
     with gr.Accordion("Why is this cell hot? Tap a cell of the map", open=False,
                       elem_id=f"{prefix}-cell") as acc:
-        gr.Markdown(f"Tap any cell of {where or 'the map'} to see its sum, channel by channel, and what "
-                    f"covering it does to the class score. {cell.READ_TEXT}", elem_classes="tight-md")
+        gr.Markdown(f"Tap any cell of {where or 'the map'} (or give its row and column) to see its sum, channel "
+                    "by channel, and what covering it does to the class score.", elem_classes="tight-md")
         with gr.Row(equal_height=True):
             row = gr.Number(label="Row", precision=0, scale=1, min_width=70)
             col = gr.Number(label="Column", precision=0, scale=1, min_width=70)
             show = gr.Button("Show this cell", scale=1, min_width=90)
+        # after a tap the page scrolls here: the numbers, then the bars, fill the screen
         summary = gr.Markdown(elem_id=f"{prefix}-cell-sum", elem_classes="tight-md", label="The sum at this cell")
         bars = ResultImage(label="The sum at this cell, term by term", interactive=False, show_label=True,
                            buttons=["download", "fullscreen"])
+        gr.Markdown(f"**How to read it.** {cell.READ_TEXT}", elem_classes=["tight-md", "imagenet-small"])
         maps = ResultImage(label="The strongest channels here (the cell outlined)", interactive=False,
                            show_label=True, elem_classes="step-image", buttons=["download", "fullscreen"])
         cover = gr.Markdown(elem_classes="tight-md", label="Cover it and see")
@@ -160,8 +162,24 @@ def _mnist_tap(digit, explained, evt: gr.SelectData):
     return _views(res, ct, rep, None)
 
 
+def _scroll_js(elem_id: str) -> str:
+    """Bring ``#elem_id`` to the top of the screen, and keep it there while the page settles.
+
+    Unlike common.scroll_js it waits until the element has a height (the first tap opens the
+    closed panel: inside a closed accordion it measures 0 px at the top of the page), and it
+    corrects the position for a second or so: step pictures above the panel that were never on
+    screen load lazily as the page moves past them, and push the panel down."""
+    return (f"() => {{ let n = 0, fixes = 0; const e = () => document.getElementById('{elem_id}'); "
+            "const to = (smooth) => { const r = e().getBoundingClientRect(); "
+            "window.scrollTo({top: Math.max(0, r.top + window.scrollY - 8), behavior: smooth ? 'smooth' : 'instant'}); }; "
+            "const fix = () => { if (!e()) return; const t = e().getBoundingClientRect().top; "
+            "if (Math.abs(t - 8) > 4) to(false); if (fixes++ < 12) setTimeout(fix, 150); }; "
+            "const go = () => { if (!e()) return; if (e().getBoundingClientRect().height === 0 && n++ < 40) "
+            "{ setTimeout(go, 50); return; } to(false); setTimeout(fix, 150); }; setTimeout(go, 30); }")
+
+
 def _scroll(panel: CellPanel) -> dict:
-    return dict(fn=None, inputs=None, outputs=None, js=scroll_js(f"{panel.prefix}-cell"), queue=False)
+    return dict(fn=None, inputs=None, outputs=None, js=_scroll_js(f"{panel.prefix}-cell-sum"), queue=False)
 
 
 def wire_mnist(panel: CellPanel, images: Sequence, digit_state, explained_state, common: dict) -> None:
