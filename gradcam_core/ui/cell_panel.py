@@ -5,7 +5,7 @@ One panel per tab, mounted by the tab (a few lines of wiring there)::
     panel = cell_panel.build_panel("mnist")                 # where the breakdown should appear
     cell_panel.wire_mnist(panel, [step5_img, step6_img, overlay], digit_state, explained_state, run)
     panel = cell_panel.build_panel("imagenet")
-    cell_panel.wire_imagenet(panel, overlay, heatmap, state, whole, run)
+    cell_panel.wire_imagenet(panel, overlay, heatmap, state, whole, run, recall=imagenet_tab._recall)
 
 A tap on one of the images (Gradio's ``select`` event gives the pixel) fills the panel, opens it
 and scrolls it to the top of the screen. The public API, on the session's last explanation:
@@ -195,9 +195,9 @@ def wire_mnist(panel: CellPanel, images: Sequence, digit_state, explained_state,
 
 
 # =========================================================================== ImageNet
-def _recall(state):
-    from .imagenet_tab import _recall as recall
-
+def _recall(state, recall):
+    """The tab's explanation behind the session's state ({"key", "tag"}); ``recall``: the tab's
+    own look-up (imagenet_tab._recall, handed over by wire_imagenet: no import cycle)."""
     if not isinstance(state, dict):
         raise ValueError(NO_IMAGENET)
     return recall(state)
@@ -247,46 +247,48 @@ def tap_to_cell(expl, x, y, whole: bool = False) -> tuple[int, int, int]:
     raise ValueError("That point is not on the map: tap inside the coloured map itself.")
 
 
-@user_errors
-def imagenet_api(row, col, state):
+def imagenet_api(row, col, state, recall):
     """API ``/imagenet_inspect_cell(row, col)``: the JSON of one cell of the last ImageNet
     explanation's first class."""
-    return imagenet_inspect(_recall(state), row, col)[0]
+    return imagenet_inspect(_recall(state, recall), row, col)[0]
 
 
-@user_errors
-def _imagenet_show(row, col, state):
-    expl = _recall(state)
-    rep, res, ct = imagenet_inspect(expl, row, col)
-    return _views(res, ct, rep, IMAGENET_TOP)
-
-
-def _tapped(state, evt, whole):
-    expl = _recall(state)
+def _tapped(state, evt, whole, recall):
+    expl = _recall(state, recall)
     x, y = (evt.index if isinstance(evt.index, (list, tuple)) else (None, None))[:2]
     j, r, c = tap_to_cell(expl, x, y, whole)
     rep, res, ct = imagenet_inspect(expl, r, c, view=j)
     return _views(res, ct, rep, IMAGENET_TOP)
 
 
-@user_errors
-def _imagenet_tap_overlay(state, whole, evt: gr.SelectData):
-    return _tapped(state, evt, bool(whole))
+def wire_imagenet(panel: CellPanel, overlay, heatmap, state, whole, common: dict, recall) -> None:
+    """Taps on the overlay and the raw heat map, the panel's button, and the API endpoint.
+    ``recall(state)``: the tab's explanation behind its state (imagenet_tab._recall)."""
 
+    @user_errors
+    def imagenet_inspect_cell(row, col, state):
+        """API ``/imagenet_inspect_cell(row, col)``: the JSON of one cell of the last ImageNet
+        explanation's first class."""
+        return imagenet_api(row, col, state, recall)
 
-@user_errors
-def _imagenet_tap_heatmap(state, evt: gr.SelectData):
-    return _tapped(state, evt, False)
+    @user_errors
+    def show(row, col, state):
+        expl = _recall(state, recall)
+        rep, res, ct = imagenet_inspect(expl, row, col)
+        return _views(res, ct, rep, IMAGENET_TOP)
 
+    @user_errors
+    def tap_overlay(state, whole, evt: gr.SelectData):
+        return _tapped(state, evt, bool(whole), recall)
 
-def wire_imagenet(panel: CellPanel, overlay, heatmap, state, whole, common: dict) -> None:
-    """Taps on the overlay and the raw heat map, the panel's button, and the API endpoint."""
+    @user_errors
+    def tap_heatmap(state, evt: gr.SelectData):
+        return _tapped(state, evt, False, recall)
+
     outs = panel.outputs()
-    overlay.select(_imagenet_tap_overlay, [state, whole], outs, api_visibility="private", **common
-                   ).success(**_scroll(panel))
-    heatmap.select(_imagenet_tap_heatmap, [state], outs, api_visibility="private", **common
-                   ).success(**_scroll(panel))
-    panel.show.click(_imagenet_show, [panel.row, panel.col, state], outs, api_visibility="private",
+    overlay.select(tap_overlay, [state, whole], outs, api_visibility="private", **common).success(**_scroll(panel))
+    heatmap.select(tap_heatmap, [state], outs, api_visibility="private", **common).success(**_scroll(panel))
+    panel.show.click(show, [panel.row, panel.col, state], outs, api_visibility="private",
                      **common).success(**_scroll(panel))
-    panel.api.click(imagenet_api, [panel.row, panel.col, state], panel.numbers, api_name="imagenet_inspect_cell",
-                    **common)
+    panel.api.click(imagenet_inspect_cell, [panel.row, panel.col, state], panel.numbers,
+                    api_name="imagenet_inspect_cell", **common)

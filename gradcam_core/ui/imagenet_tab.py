@@ -505,7 +505,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     c.update(_hidden())
     _wire(demo, c, concurrency_limit, query)
     cell_panel.wire_imagenet(cells, c["overlay"], c["heatmap"], c["state"], c["whole"],
-                             dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit))
+                             dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit), _recall)
 
 
 def _wire(demo: gr.Blocks, c: dict, concurrency_limit: int, query) -> None:
