@@ -5,7 +5,7 @@ One panel per tab, mounted by the tab (a few lines of wiring there)::
     panel = cell_panel.build_panel("mnist")                 # where the breakdown should appear
     cell_panel.wire_mnist(panel, [step5_img, step6_img, overlay], digit_state, explained_state, run)
     panel = cell_panel.build_panel("imagenet")
-    cell_panel.wire_imagenet(panel, overlay, heatmap, state, whole, run, recall=imagenet_tab._recall)
+    cell_panel.wire_imagenet(panel, overlay, heatmap, state, whole, run, recall=_recall)  # the tab's look-up
 
 A tap on one of the images (Gradio's ``select`` event gives the pixel) fills the panel, opens it
 and scrolls it to the top of the screen. The public API, on the session's last explanation:
