@@ -174,10 +174,11 @@ class SafeSketchpad(gr.Sketchpad):
             return {"background": None, "layers": [], "composite": getattr(comp, "path", None)}
 
 
-def step_sections(values: list | None = None) -> list:
+def step_sections(values: list | None = None, after: dict | None = None) -> list:
     """The eight step sections (heading + explanation, image, collapsible code), in page order;
     returns their components [md, image, code] * 8 to use as event outputs. ``values``: their
-    first content, in the same order (as :func:`step_values` gives it), sent with the page."""
+    first content, in the same order (as :func:`step_values` gives it), sent with the page.
+    ``after``: {step number: function} called right after that step's section (to place more there)."""
     from gradcam_core.present.steps import STEP_ORDER
 
     outs = []
@@ -190,6 +191,8 @@ def step_sections(values: list | None = None) -> list:
             with gr.Accordion("Code", open=False):
                 code = code_block(first[2], label=f"Step {n} code")
         outs += [md, img, code]
+        if after and n in after:
+            after[n]()
     return outs
 
 

@@ -30,7 +30,7 @@ from gradcam_core.present import imagenet_view as view
 from gradcam_core.present.method_texts import method_text
 from gradcam_core.data.deeplink import query_string, recall_photo, remember_photo
 from gradcam_core.models.registry import REGISTRY, default_model_key
-from gradcam_core.ui import fetch_panel, trust
+from gradcam_core.ui import cell_panel, fetch_panel, trust
 from gradcam_core.ui.common import ResultImage, by_name, scroll_js, user_errors
 from gradcam_core.ui.kept import KeptResults
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest, progress_callback
@@ -515,11 +515,16 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     default = _BUILT_DEFAULT["key"] = default_model_key()
     spec = REGISTRY[default]
     entries = catalogue.examples_by_category()
-    c = {**_photo_and_result(), **_examples(entries), **_settings(default, spec), **_details()}
+    c = _photo_and_result()
+    # right under the result: a tap on the overlay (or the raw map further down) fills it
+    cells = cell_panel.build_panel("imagenet", "the heat map above (or the raw map below)")
+    c.update({**_examples(entries), **_settings(default, spec), **_details()})
     trust.build_imagenet_panel(c["photo"], c["model"], c["layer"], c["target"], concurrency_id=SLOW,
                                concurrency_limit=SLOW_LIMIT)
     c.update(_hidden())
     _wire(demo, c, concurrency_limit, query)
+    cell_panel.wire_imagenet(cells, c["overlay"], c["heatmap"], c["state"], c["whole"],
+                             dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit), _recall)
 
 
 def _wire(demo: gr.Blocks, c: dict, concurrency_limit: int, query) -> None:

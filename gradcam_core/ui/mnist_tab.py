@@ -20,7 +20,7 @@ from gradcam_core.present.method_texts import (LENET_DEFAULT_LAYER, LENET_LAYERS
                             lenet_zero_gradient_note)
 from gradcam_core.data.mnist import preprocess_digit, test_digits, to_tensor
 from gradcam_core.present.steps import build_steps, result_numbers
-from gradcam_core.ui import trust
+from gradcam_core.ui import cell_panel, trust
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest
 from gradcam_core.ui.common import ParsedDropdown, ResultImage, SafeImage, SafeSketchpad, scroll_js, step_sections, step_values, user_errors
 
@@ -84,6 +84,7 @@ class MnistView:
     target: str | None = None
     channel: str | None = None
     layer: str | None = None
+    explained: dict | None = None  # {"target", "layer"} of this result: what a tapped cell re-reads
 
     def as_list(self) -> list:
         """The values in the API's positional order (MnistComponents.result_outputs, no gr.State)."""
@@ -98,6 +99,8 @@ class MnistView:
         for name in ("index", "target", "channel", "layer"):
             if getattr(self, name) is not None:
                 out[getattr(ui, name)] = getattr(self, name)
+        if ui.explained is not None and self.explained is not None:
+            out[ui.explained] = self.explained
         return out
 
 
@@ -116,6 +119,7 @@ class MnistComponents:
     digit: Any = None
     link: Any = None
     steps: list = field(default_factory=list)
+    explained: Any = None  # gr.State: {"target", "layer"} of the last result (for the cell panel)
 
     def result_outputs(self) -> list:
         """The outputs of every explaining event, in the API's (positional) order."""
@@ -146,7 +150,8 @@ def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, so
     link = query_string(tab="mnist", d=encode_digit(digit), target=target_choice or "predicted",
                         channel=channel if channel not in (None, "") else "strongest", layer=layer)
     return MnistView(label=label, overlay=steps["overlay"].image, numbers=numbers, seen=seen, digit=digit,
-                     steps=step_values(steps), link=link)
+                     steps=step_values(steps), link=link,
+                     explained={"target": int(result.targets[0]), "layer": layer})
 
 
 def _index(index) -> int:
@@ -386,21 +391,26 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
         "and follow Grad-CAM from the network's feature maps to the heat map, step by step.",
         elem_classes="tight-md",
     )
-    ui = MnistComponents(digit=gr.State(first.digit if first else None))
+    ui = MnistComponents(digit=gr.State(first.digit if first else None),
+                         explained=gr.State(first.explained if first else None))
     index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload = _input_tabs()
     ui.index = index
     copy_link, link_box = _result_and_settings(ui, first)
     gr.Markdown("## Grad-CAM, step by step")
-    ui.steps = step_sections(first.steps if first else None)
+    panels = []  # the cell panel sits right under step 6 (taps on steps 5, 6 and the overlay fill it)
+    ui.steps = step_sections(first.steps if first else None, after={6: lambda: panels.append(
+        cell_panel.build_panel("mnist", "step 5, step 6 or the heat map above"))})
     trust.build_mnist_panel(ui.digit, ui.target, concurrency_id=SLOW, concurrency_limit=SLOW_LIMIT)
     _wire(demo, ui, concurrency_limit, ready, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload,
           copy_link, link_box, query)
+    cell_panel.wire_mnist(panels[0], [ui.steps[13], ui.steps[16], ui.overlay], ui.digit, ui.explained,
+                          dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit))
 
 
 def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, grid, draw_tab, sketch, go_draw,
           upload, go_upload, copy_link, link_box, query=None) -> None:
     """The tab's events (every handler returns a MnistView, sent as a {component: value} dict)."""
-    outputs = ui.result_outputs()
+    outputs = ui.result_outputs() + [ui.explained]  # (a gr.State: not among the API's outputs)
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
     inputs_tail = [ui.target, ui.channel, ui.layer]
     # a new digit: once its result is shown, the page scrolls to it (just under the input)

@@ -1,0 +1,295 @@
+"""Tap a cell of the map: its sum term by term, and what covering it does to the class score.
+
+One panel per tab, mounted by the tab (a few lines of wiring there)::
+
+    panel = cell_panel.build_panel("mnist")                 # where the breakdown should appear
+    cell_panel.wire_mnist(panel, [step5_img, step6_img, overlay], digit_state, explained_state, run)
+    panel = cell_panel.build_panel("imagenet")
+    cell_panel.wire_imagenet(panel, overlay, heatmap, state, whole, run, recall=_recall)  # the tab's look-up
+
+A tap on one of the images (Gradio's ``select`` event gives the pixel) fills the panel, opens it
+and scrolls it to the top of the screen. The public API, on the session's last explanation:
+``/mnist_inspect_cell(row, col)`` and ``/imagenet_inspect_cell(row, col)``, each returning one
+JSON (see :func:`gradcam_core.cell_view.report`). The numbers and words come from
+:mod:`gradcam_core.analysis.cell` and :mod:`gradcam_core.present.cell_view`; this module only finds the explanation and places the results.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import gradio as gr
+import numpy as np
+
+from gradcam_core.analysis import cell
+from gradcam_core.present import cell_view
+from gradcam_core.ui.common import ResultImage, user_errors
+
+__all__ = ["CellPanel", "build_panel", "wire_mnist", "wire_imagenet", "mnist_inspect", "imagenet_inspect",
+           "MNIST_BASELINE", "IMAGENET_BASELINE", "MNIST_BOX"]
+
+#: What a covered cell becomes: the trust panel's default baseline on each tab (trust.py).
+MNIST_BASELINE = "zero"
+IMAGENET_BASELINE = "blur"
+#: Where the 8×8 (or 4×4) map sits in the MNIST tab's step 5, step 6 and overlay pictures: the
+#: top 280×280 square (steps.build_steps' display_size; a colour bar may follow below it).
+MNIST_BOX = (0, 0, 280, 280)
+#: Terms shown one by one on ImageNet models (hundreds of channels); the rest are one bar.
+IMAGENET_TOP = 10
+GAP = 6  # px between two classes' pictures side by side (imagenet._side_by_side)
+
+NO_MNIST = "Choose, draw or upload a digit first; then tap a cell of its map."
+NO_IMAGENET = ("Explain a photo first (upload one or tap an example); then tap a cell of its heat map or call "
+               "/imagenet_inspect_cell.")
+
+
+@dataclass
+class CellPanel:
+    """The panel's components (outputs of every tap, in :meth:`outputs` order)."""
+
+    prefix: str
+    accordion: Any
+    row: Any
+    col: Any
+    show: Any
+    summary: Any
+    bars: Any
+    maps: Any
+    cover: Any
+    numbers: Any
+    api: Any
+
+    def outputs(self) -> list:
+        return [self.accordion, self.row, self.col, self.summary, self.bars, self.maps, self.cover, self.numbers]
+
+
+def build_panel(prefix: str, where: str = "") -> CellPanel:
+    """The panel, closed until the first tap; ``where`` names the pictures to tap."""
+    with gr.Accordion("Why is this cell hot? Tap a cell of the map", open=False,
+                      elem_id=f"{prefix}-cell") as acc:
+        gr.Markdown(f"Tap any cell of {where or 'the map'} (or give its row and column) to see its sum, channel "
+                    "by channel, and what covering it does to the class score.", elem_classes="tight-md")
+        with gr.Row(equal_height=True):
+            row = gr.Number(label="Row", precision=0, scale=1, min_width=70)
+            col = gr.Number(label="Column", precision=0, scale=1, min_width=70)
+            show = gr.Button("Show this cell", scale=1, min_width=90)
+        # after a tap the page scrolls here: the numbers, then the bars, fill the screen
+        summary = gr.Markdown(elem_id=f"{prefix}-cell-sum", elem_classes="tight-md", label="The sum at this cell")
+        bars = ResultImage(label="The sum at this cell, term by term", interactive=False, show_label=True,
+                           buttons=["download", "fullscreen"])
+        gr.Markdown(f"**How to read it.** {cell_view.READ_TEXT}", elem_classes=["tight-md", "imagenet-small"])
+        maps = ResultImage(label="The strongest channels here (the cell outlined)", interactive=False,
+                           show_label=True, elem_classes="step-image", buttons=["download", "fullscreen"])
+        cover = gr.Markdown(elem_classes="tight-md", label="Cover it and see")
+        with gr.Accordion("Numbers (JSON)", open=False):
+            numbers = gr.JSON(label="The cell's numbers", show_label=False)
+        api = gr.Button(visible=False)
+    return CellPanel(prefix, acc, row, col, show, summary, bars, maps, cover, numbers, api)
+
+
+# =========================================================================== what the panel shows
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _views(result, ct: cell.CellTerms, rep: dict, top) -> list:
+    """The panel's values (see CellPanel.outputs) for one inspected cell."""
+    occ = rep.get("occlusion")
+    h, w = ct.grid
+    summary = (f"**Cell (row {ct.row}, column {ct.col})** of the {h}×{w} map, class **{rep['class']}**:\n\n"
+               f"{rep['equation']}\n\n{rep['reading']}")
+    cover = ""
+    if occ:
+        c = occ["covered"]
+        cover = (f"**Cover it and see.** Input pixels rows {c['top']}–{c['bottom'] - 1}, columns "
+                 f"{c['left']}–{c['right'] - 1} become the *{occ['baseline']}* baseline of the trust checks, "
+                 f"and the model runs again.\n\n"
+                 f"| | score | probability |\n|---|---:|---:|\n"
+                 f"| before | {_fmt(occ['score_before'])} | {occ['prob_before']:.1%} |\n"
+                 f"| this cell covered | {_fmt(occ['score_after'])} | {occ['prob_after']:.1%} |\n"
+                 f"| a random patch covered (median of {len(occ['random_scores_after'])}) | "
+                 f"{_fmt(occ['random_median_after'])} | {occ['random_median_prob_after']:.1%} |\n\n"
+                 f"{rep['occlusion_reading']}")
+    return [gr.Accordion(open=True), ct.row, ct.col, summary, cell_view.waterfall_image(ct, top),
+            cell_view.channel_maps_image(result, ct), cover, rep]
+
+
+# =========================================================================== MNIST
+def _mnist_result(digit, explained):
+    from gradcam_core.cam.engine import GradCAM
+    from gradcam_core.data.mnist import to_tensor
+    from gradcam_core.models.registry import lenet_model
+
+    if digit is None or not isinstance(explained, dict):
+        raise ValueError(NO_MNIST)
+    d = np.asarray(digit, dtype=np.float32)
+    if d.shape != (28, 28):
+        raise ValueError(NO_MNIST)
+    net = lenet_model()
+    x = to_tensor(d)
+    return net, x, GradCAM(net, explained["layer"])(x, int(explained["target"]))
+
+
+def mnist_inspect(digit, explained, row, col, result=None) -> tuple[dict, Any, cell.CellTerms]:
+    """(JSON report, CAM result, terms) of cell (row, col) of the session's last MNIST explanation:
+    ``digit`` (28×28 in [0, 1]) and ``explained`` = {"target", "layer"} (mnist_tab keeps both)."""
+    from gradcam_core.models.lenet import CLASSES
+
+    net, x, res = _mnist_result(digit, explained) if result is None else result
+    ct = cell.cell_terms(res, row, col)
+    occ = cell.occlude(net, x, ct.target, ct.row, ct.col, ct.grid, baseline=MNIST_BASELINE)
+    rep = cell_view.report(ct, occ, CLASSES[ct.target], model="lenet", layer=res.layer)
+    return rep, res, ct
+
+
+@user_errors
+def mnist_api(row, col, digit, explained):
+    """API ``/mnist_inspect_cell(row, col)``: the JSON of one cell of the last MNIST explanation."""
+    return mnist_inspect(digit, explained, row, col)[0]
+
+
+@user_errors
+def _mnist_show(row, col, digit, explained):
+    rep, res, ct = mnist_inspect(digit, explained, row, col)
+    return _views(res, ct, rep, None)
+
+
+@user_errors
+def _mnist_tap(digit, explained, evt: gr.SelectData):
+    found = _mnist_result(digit, explained)
+    x, y = (evt.index if isinstance(evt.index, (list, tuple)) else (None, None))[:2]
+    r, c = cell.cell_of_pixel(x, y, MNIST_BOX, tuple(found[2].weighted.shape[-2:]))
+    rep, res, ct = mnist_inspect(digit, explained, r, c, result=found)
+    return _views(res, ct, rep, None)
+
+
+def _scroll_js(elem_id: str) -> str:
+    """Bring ``#elem_id`` to the top of the screen, and keep it there while the page settles.
+
+    Unlike common.scroll_js it waits until the element has a height (the first tap opens the
+    closed panel: inside a closed accordion it measures 0 px at the top of the page), and it
+    corrects the position for a second or so: step pictures above the panel that were never on
+    screen load lazily as the page moves past them, and push the panel down."""
+    return (f"() => {{ let n = 0, fixes = 0; const e = () => document.getElementById('{elem_id}'); "
+            "const to = (smooth) => { const r = e().getBoundingClientRect(); "
+            "window.scrollTo({top: Math.max(0, r.top + window.scrollY - 8), behavior: smooth ? 'smooth' : 'instant'}); }; "
+            "const fix = () => { if (!e()) return; const t = e().getBoundingClientRect().top; "
+            "if (Math.abs(t - 8) > 4) to(false); if (fixes++ < 12) setTimeout(fix, 150); }; "
+            "const go = () => { if (!e()) return; if (e().getBoundingClientRect().height === 0 && n++ < 40) "
+            "{ setTimeout(go, 50); return; } to(false); setTimeout(fix, 150); }; setTimeout(go, 30); }")
+
+
+def _scroll(panel: CellPanel) -> dict:
+    return dict(fn=None, inputs=None, outputs=None, js=_scroll_js(f"{panel.prefix}-cell-sum"), queue=False)
+
+
+def wire_mnist(panel: CellPanel, images: Sequence, digit_state, explained_state, common: dict) -> None:
+    """Taps on ``images`` (step 5, step 6, the overlay) and the panel's button; the API endpoint."""
+    inputs = [digit_state, explained_state]
+    for img in images:
+        img.select(_mnist_tap, inputs, panel.outputs(), api_visibility="private", **common
+                   ).success(**_scroll(panel))
+    panel.show.click(_mnist_show, [panel.row, panel.col] + inputs, panel.outputs(), api_visibility="private",
+                     **common).success(**_scroll(panel))
+    panel.api.click(mnist_api, [panel.row, panel.col] + inputs, panel.numbers, api_name="mnist_inspect_cell",
+                    **common)
+
+
+# =========================================================================== ImageNet
+def _recall(state, recall):
+    """The tab's explanation behind the session's state ({"key", "tag"}); ``recall``: the tab's
+    own look-up (imagenet_tab._recall, handed over by wire_imagenet: no import cycle)."""
+    if not isinstance(state, dict):
+        raise ValueError(NO_IMAGENET)
+    return recall(state)
+
+
+def imagenet_inspect(expl, row, col, view: int = 0) -> tuple[dict, Any, cell.CellTerms]:
+    """(JSON report, CAM result, terms) of cell (row, col) of class ``view`` (0: the first class)
+    of an ImageNet explanation (``imagenet.Explanation``)."""
+    from gradcam_core import imagenet as svc
+
+    v = expl.views[view]
+    res = v.result
+    ct = cell.cell_terms(res, row, col)
+    spec = svc.get_spec(expl.model_key)
+    net = spec.load()
+    x = cell.model_input(spec, expl.image)
+    occ = cell.occlude(net, x, v.target, ct.row, ct.col, ct.grid, baseline=IMAGENET_BASELINE)
+    rep = cell_view.report(ct, occ, v.name, top=IMAGENET_TOP, model=expl.model_key, layer=expl.layer)
+    return rep, res, ct
+
+
+def map_boxes(expl, whole: bool = False) -> list[tuple[float, float, float, float]]:
+    """Where each class's map lies in the tab's overlay (``whole``: drawn on the whole photo) or,
+    with ``whole`` False, in its raw heat map: one (x0, y0, x1, y1) box per class, left to right
+    (imagenet.overlay_panel / heatmap_image: pictures side by side, 6 px apart, captions below)."""
+    if whole and expl.photo is not None and expl.crop_box is not None:
+        H, W = expl.photo.shape[:2]
+        l, t = max(0, int(round(expl.crop_box[0]))), max(0, int(round(expl.crop_box[1])))
+        r, b = min(W, int(round(expl.crop_box[2]))), min(H, int(round(expl.crop_box[3])))
+        return [(j * (W + GAP) + l, t, j * (W + GAP) + r, b) for j in range(len(expl.views))]
+    H, W = expl.image.shape[:2]
+    return [(j * (W + GAP), 0, j * (W + GAP) + W, H) for j in range(len(expl.views))]
+
+
+def tap_to_cell(expl, x, y, whole: bool = False) -> tuple[int, int, int]:
+    """(class index, row, col) under the tapped pixel (x, y) of the overlay or heat map."""
+    boxes = map_boxes(expl, whole)
+    grid = tuple(expl.views[0].result.weighted.shape[-2:])
+    for j, box in enumerate(boxes):
+        try:
+            r, c = cell.cell_of_pixel(x, y, box, grid)
+            return j, r, c
+        except ValueError:
+            continue
+    if whole:
+        raise ValueError("That point is outside the part of the photo the model saw (hatched): tap inside the map.")
+    raise ValueError("That point is not on the map: tap inside the coloured map itself.")
+
+
+def imagenet_api(row, col, state, recall):
+    """API ``/imagenet_inspect_cell(row, col)``: the JSON of one cell of the last ImageNet
+    explanation's first class."""
+    return imagenet_inspect(_recall(state, recall), row, col)[0]
+
+
+def _tapped(state, evt, whole, recall):
+    expl = _recall(state, recall)
+    x, y = (evt.index if isinstance(evt.index, (list, tuple)) else (None, None))[:2]
+    j, r, c = tap_to_cell(expl, x, y, whole)
+    rep, res, ct = imagenet_inspect(expl, r, c, view=j)
+    return _views(res, ct, rep, IMAGENET_TOP)
+
+
+def wire_imagenet(panel: CellPanel, overlay, heatmap, state, whole, common: dict, recall) -> None:
+    """Taps on the overlay and the raw heat map, the panel's button, and the API endpoint.
+    ``recall(state)``: the tab's explanation behind its state (imagenet_tab._recall)."""
+
+    @user_errors
+    def imagenet_inspect_cell(row, col, state):
+        """API ``/imagenet_inspect_cell(row, col)``: the JSON of one cell of the last ImageNet
+        explanation's first class."""
+        return imagenet_api(row, col, state, recall)
+
+    @user_errors
+    def show(row, col, state):
+        expl = _recall(state, recall)
+        rep, res, ct = imagenet_inspect(expl, row, col)
+        return _views(res, ct, rep, IMAGENET_TOP)
+
+    @user_errors
+    def tap_overlay(state, whole, evt: gr.SelectData):
+        return _tapped(state, evt, bool(whole), recall)
+
+    @user_errors
+    def tap_heatmap(state, evt: gr.SelectData):
+        return _tapped(state, evt, False, recall)
+
+    outs = panel.outputs()
+    overlay.select(tap_overlay, [state, whole], outs, api_visibility="private", **common).success(**_scroll(panel))
+    heatmap.select(tap_heatmap, [state], outs, api_visibility="private", **common).success(**_scroll(panel))
+    panel.show.click(show, [panel.row, panel.col, state], outs, api_visibility="private",
+                     **common).success(**_scroll(panel))
+    panel.api.click(imagenet_inspect_cell, [panel.row, panel.col, state], panel.numbers,
+                    api_name="imagenet_inspect_cell", **common)

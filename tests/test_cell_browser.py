@@ -1,0 +1,106 @@
+"""Issue 15 on a phone (390×844, touch): tap a cell of the map with a finger; the breakdown appears on screen.
+
+Reuses the browser test's server, browser and touch helpers (tests/test_browser.py)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from test_browser import (ARTIFACTS, CHROMIUM, _assert_on_screen, _no_horizontal_overflow,  # noqa: F401
+                          _open_on_a_phone, _wait_for_image, browser, server)
+
+pytestmark = pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
+                                reason="Debian's chromium is not installed (tests/run.sh installs it with apt-get)")
+
+
+def _tap(page, x: float, y: float) -> None:
+    """One finger tap at page coordinates (CSS px): real touch events through the DevTools protocol."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        point = [{"x": x, "y": y, "id": 1, "radiusX": 6, "radiusY": 6, "force": 1}]
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": point})
+        page.wait_for_timeout(40)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    finally:
+        cdp.detach()
+
+
+def _tap_image(page, selector: str, fx: float, fy: float) -> None:
+    """Tap the picture ``selector`` at the fraction (fx, fy) of its width and height."""
+    img = page.locator(selector).first
+    img.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    box = img.bounding_box()
+    assert box and box["width"] > 50, box
+    _tap(page, box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+
+
+def _breakdown_text(page) -> str:
+    return page.evaluate("() => { const e = document.querySelector('#mnist-cell-sum'); return e ? e.innerText : ''; }")
+
+
+def test_tap_a_cell_of_the_overlay_and_of_step_6_with_a_finger(server, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    ctx, page, errors = _open_on_a_phone(browser, server)
+    _wait_for_image(page, "Grad-CAM heat map")
+    # the overlay at the top: a tap near its top-left corner is cell (row 0, column 1) of the 8×8 map
+    _tap_image(page, "#mnist-result img", 1.5 / 8, 0.5 / 8)
+    page.wait_for_function("() => /Cell \\(row 0, column 1\\)/.test(document.querySelector('#mnist-cell-sum')"
+                           "?.innerText || '')", timeout=60000)
+    _assert_on_screen(page, "#mnist-cell-sum", "the breakdown after a tap on the overlay")
+    text = _breakdown_text(page)
+    assert "→ ReLU →" in text and "of the 8×8 map" in text
+    page.get_by_text("Cover it and see").first.wait_for(timeout=30000)
+    page.screenshot(path=str(ARTIFACTS / "phone-cell-overlay.png"), full_page=False)
+
+    # step 6 (the ReLU map, right above the panel): the bottom-right cell
+    step6 = page.locator(".block", has_text="Step 6").first  # (label of the step 6 picture, not shown)
+    imgs = page.locator("img[src^='data:image/png']")
+    target = None
+    for i in range(imgs.count()):
+        alt = imgs.nth(i).evaluate("e => (e.closest('[data-testid]') || e).innerText + ' ' + (e.alt || '')")
+        if "Step 6" in alt:
+            target = imgs.nth(i)
+            break
+    if target is None:  # find it by page order: step 6's picture is the one just above the cell panel
+        target = page.locator("#mnist-cell").locator("xpath=preceding::img[1]")
+    target.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    box = target.bounding_box()
+    natural = target.evaluate("e => [e.naturalWidth, e.naturalHeight]")
+    # the map is the top 280×280 square of the picture (the colour bar lies below it)
+    sx = box["width"] / natural[0]
+    _tap(page, box["x"] + 279.0 * sx - 2, box["y"] + 279.0 * sx - 2)
+    page.wait_for_function("() => /Cell \\(row 7, column 7\\)/.test(document.querySelector('#mnist-cell-sum')"
+                           "?.innerText || '')", timeout=60000)
+    _assert_on_screen(page, "#mnist-cell-sum", "the breakdown after a tap on step 6")
+    assert re.search(r"= −?\d", _breakdown_text(page))
+    _no_horizontal_overflow(page)
+    page.screenshot(path=str(ARTIFACTS / "phone-cell-step6.png"), full_page=False)
+    assert not errors, errors
+    ctx.close()
+
+
+def test_tap_a_cell_of_the_imagenet_overlay_with_a_finger(server, browser):
+    from test_browser import ROOT
+
+    ctx, page, errors = _open_on_a_phone(browser, server)
+    page.get_by_role("tab", name="ImageNet").click()
+    page.locator("#imagenet-photo input[type=file]").set_input_files(
+        str(ROOT / "examples" / "animals" / "chelsea_cat.jpg"))
+    page.wait_for_function(
+        """() => { const e = document.querySelector('#imagenet-label .output-class');
+                   return e && /cat/i.test(e.innerText); }""", timeout=120000)
+    _wait_for_image(page, "Where the model found the evidence", timeout_ms=60000)
+    # the middle of the 224×224 overlay is cell (row 3, column 3) of EfficientNet-Lite0's 7×7 grid
+    _tap_image(page, "#imagenet-result img", 0.5, 3.5 / 7 * 224 / page.locator("#imagenet-result img").first
+               .evaluate("e => e.naturalHeight"))
+    page.wait_for_function("() => /Cell \\(row 3, column 3\\)/.test(document.querySelector('#imagenet-cell-sum')"
+                           "?.innerText || '')", timeout=120000)
+    _assert_on_screen(page, "#imagenet-cell-sum", "the breakdown after a tap on the ImageNet overlay")
+    assert "other 1270 channels" in page.evaluate("() => document.querySelector('#imagenet-cell-sum').innerText")
+    _no_horizontal_overflow(page)
+    page.screenshot(path=str(ARTIFACTS / "phone-cell-imagenet.png"), full_page=False)
+    assert not errors, errors
+    ctx.close()
