@@ -1,6 +1,9 @@
 """Issue 15: one cell of the map, term by term, covered and re-run (gradcam_core.analysis.cell, present.cell_view and the panel's API)."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -281,27 +284,14 @@ def test_pictures_have_the_right_rows(lenet, digit):
 
 
 # =========================================================================== the API on the launched app
-README_EXAMPLE = '''
-from gradio_client import Client, handle_file
-client = Client("http://127.0.0.1:7860/")
+def _readme_example() -> str:
+    """The README's Python block for the cell endpoints, exactly as written there."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    return next(b for b in blocks if "/mnist_inspect_cell" in b)
 
-# MNIST: explain held-out digit #17 for class 3, then inspect row 3, column 4 of its 8×8 map
-client.predict(17, "3", "strongest", api_name="/mnist_explain_index")
-cell = client.predict(3, 4, api_name="/mnist_inspect_cell")
-print(cell["equation"])                  # e.g. "0.0607 + 0.0187 … = 0.0378 → ReLU → 0.0378"
-print(cell["value"], cell["relu"])       # the signed sum at the cell, and after the ReLU
-for term in cell["contributions"][:3]:   # every channel, the strongest push first
-    print(term["channel"], term["weight"], term["activation"], term["value"])  # value = weight × activation
-occ = cell["occlusion"]                  # the cell's footprint covered, the model run again
-print(occ["score_before"], occ["score_after"], occ["random_median_after"])
-print(cell["occlusion_reading"])         # the same, in a sentence
 
-# ImageNet: explain a photo, then inspect a cell of the chosen layer's grid (7×7 here)
-client.predict(handle_file("cat.jpg"), "efficientnet_lite0", "_head_act", "Grad-CAM", "predicted", "none",
-               "max", "jet", 0.5, api_name="/imagenet_explain")
-cell = client.predict(3, 3, api_name="/imagenet_inspect_cell")
-print(cell["class"], cell["value"], len(cell["contributions"]))   # 1 280 channels
-'''
+README_EXAMPLE = _readme_example()
 
 
 @pytest.fixture(scope="module")
