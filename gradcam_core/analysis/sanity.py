@@ -511,6 +511,55 @@ class Curves:
         return [[k, round(self.auc_deletion[k], 3), round(self.auc_insertion[k], 3)] for k in self.names]
 
 
+def _rankings(maps: Mapping, x: torch.Tensor, compare: Sequence[str], random_cell: int | None,
+              rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Pixel orders, most important first: one per saliency map (upsampled to the input), then the
+    comparisons ("random" squares of ``random_cell`` pixels, "Sobel" edges)."""
+    h, w = x.shape[-2:]
+    rankings: dict[str, np.ndarray] = {}
+    for k, m in maps.items():
+        m = torch.as_tensor(np.asarray(m, dtype=np.float32))
+        if m.dim() != 2:
+            raise ValueError(f"the saliency map {k!r} must be 2-D (H, W), not {tuple(m.shape)}.")
+        if tuple(m.shape) != (h, w):
+            m = upsample(m, (h, w))
+        rankings[k] = _order(m.numpy(), rng)
+    for k in compare:
+        if k == "random":
+            rankings["random"] = _random_order(h, w, random_cell, rng)
+        elif k == "Sobel":
+            rankings["Sobel"] = _order(sobel_map(x), rng)
+        else:
+            raise ValueError(f"Unknown comparison {k!r}; use 'random' and/or 'Sobel'.")
+    return rankings
+
+
+def _perturbed_probs(model: nn.Module, x: torch.Tensor, base: torch.Tensor, rankings: dict[str, np.ndarray],
+                     counts: np.ndarray, jobs: list[tuple[str, str, int]], tgt: int, batch: int,
+                     progress: ProgressFn | None) -> dict[tuple[str, str, int], float]:
+    """The class probability of every perturbed image (ranking, "del"/"ins", step), in batches:
+    deletion puts the baseline's pixels into the image, insertion the image's into the baseline."""
+    _, c, h, w = x.shape
+    probs: dict[tuple[str, str, int], float] = {}
+    xf, bf = x.reshape(c, h * w), base.reshape(c, h * w)
+    done = 0
+    for s in range(0, len(jobs), batch):
+        chunk = jobs[s : s + batch]
+        imgs = torch.empty(len(chunk), c, h * w, dtype=x.dtype)
+        for j, (r, kind, k) in enumerate(chunk):
+            idx = torch.from_numpy(rankings[r][: counts[k]])
+            img = (xf if kind == "del" else bf).clone()
+            img[:, idx] = (bf if kind == "del" else xf)[:, idx]
+            imgs[j] = img
+        out = torch.softmax(model(imgs.reshape(-1, c, h, w)).float(), dim=1)[:, tgt]
+        for j, job in enumerate(chunk):
+            probs[job] = float(out[j])
+        done += len(chunk)
+        if progress is not None:
+            progress(done / max(1, len(jobs)), f"{done}/{len(jobs)} perturbed images")
+    return probs
+
+
 def deletion_insertion(
     model: nn.Module,
     x: torch.Tensor,
@@ -554,21 +603,7 @@ def deletion_insertion(
     rng = np.random.default_rng(seed)
 
     maps = dict(saliency) if isinstance(saliency, Mapping) else {name: saliency}
-    rankings: dict[str, np.ndarray] = {}
-    for k, m in maps.items():
-        m = torch.as_tensor(np.asarray(m, dtype=np.float32))
-        if m.dim() != 2:
-            raise ValueError(f"the saliency map {k!r} must be 2-D (H, W), not {tuple(m.shape)}.")
-        if tuple(m.shape) != (h, w):
-            m = upsample(m, (h, w))
-        rankings[k] = _order(m.numpy(), rng)
-    for k in compare:
-        if k == "random":
-            rankings["random"] = _random_order(h, w, random_cell, rng)
-        elif k == "Sobel":
-            rankings["Sobel"] = _order(sobel_map(x), rng)
-        else:
-            raise ValueError(f"Unknown comparison {k!r}; use 'random' and/or 'Sobel'.")
+    rankings = _rankings(maps, x, compare, random_cell, rng)
 
     base = make_baseline(x, baseline)
     counts = np.round(np.linspace(0, h * w, steps + 1)).astype(np.int64)
@@ -586,27 +621,7 @@ def deletion_insertion(
         tgt = int(_as_targets(target, logits)[0])
         p_full = float(torch.softmax(logits.float(), dim=1)[0, tgt])
         p_base = float(torch.softmax(model(base).float(), dim=1)[0, tgt])
-        probs: dict[tuple[str, str, int], float] = {}
-        xf, bf = x.reshape(c, h * w), base.reshape(c, h * w)
-        done = 0
-        for s in range(0, len(jobs), batch):
-            chunk = jobs[s : s + batch]
-            imgs = torch.empty(len(chunk), c, h * w, dtype=x.dtype)
-            for j, (r, kind, k) in enumerate(chunk):
-                idx = torch.from_numpy(rankings[r][: counts[k]])
-                if kind == "del":
-                    img = xf.clone()
-                    img[:, idx] = bf[:, idx]
-                else:
-                    img = bf.clone()
-                    img[:, idx] = xf[:, idx]
-                imgs[j] = img
-            out = torch.softmax(model(imgs.reshape(-1, c, h, w)).float(), dim=1)[:, tgt]
-            for j, job in enumerate(chunk):
-                probs[job] = float(out[j])
-            done += len(chunk)
-            if progress is not None:
-                progress(done / max(1, len(jobs)), f"{done}/{len(jobs)} perturbed images")
+        probs = _perturbed_probs(model, x, base, rankings, counts, jobs, tgt, batch, progress)
 
     dele, ins = {}, {}
     for r in rankings:
