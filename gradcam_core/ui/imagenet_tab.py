@@ -16,11 +16,13 @@ from pathlib import Path
 
 import gradio as gr
 
+from .. import alt_text
 from .. import imagenet as svc
 from ..method_texts import method_text
 from ..deeplink import query_string, recall_photo, remember_photo
 from ..models import REGISTRY, default_model_key
 from . import trust
+from .a11y import with_alt
 from .common import ResultImage, by_name, scroll_js, user_errors
 from .kept import KeptResults
 from .serving import SLOW, SLOW_LIMIT, LinkRequest, progress_callback
@@ -108,7 +110,9 @@ LINK_INPUTS = ["photo", "model", "layer", "method", "target", "target2", "norm",
 
 def _full_outputs(expl: svc.Explanation, request_key=None) -> dict:
     overlay, heatmap, gallery, downloads = _drawn(expl)
-    return {"summary": expl.summary(), "label": expl.label(), "overlay": overlay, "heatmap": heatmap,
+    return {"summary": expl.summary(), "label": expl.label(),
+            "overlay": with_alt(overlay, alt_text.explanation_alt(expl)),
+            "heatmap": with_alt(heatmap, alt_text.explanation_alt(expl, "heatmap")),
             "steps": gallery, "steps_md": expl.steps_markdown(), "downloads": downloads, "numbers": expl.numbers,
             "state": _for_state(expl, request_key)}
 

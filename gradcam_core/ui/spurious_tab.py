@@ -12,8 +12,10 @@ from typing import Any
 
 import gradio as gr
 
+from .. import alt_text
 from .. import spurious as S
 from ..steps import build_steps
+from .a11y import with_alt
 from .common import ResultImage, scroll_js, step_sections, step_values, user_errors
 from .serving import LinkRequest
 
@@ -77,7 +79,8 @@ def mnist_compare(index):
     """The digit with matching cue, misleading cue and no cue, explained by both models."""
     views = S.compare_views(index)
     _, label, _ = S.held_out_digit(index)
-    return S.views_image(views, title="Matching square · misleading square · none"), S.views_markdown(views, label)
+    title = "Matching square · misleading square · none"
+    return with_alt(S.views_image(views, title=title), alt_text.views_alt(views, title)), S.views_markdown(views, label)
 
 
 def _play(index, cue_on, pos):
@@ -92,7 +95,8 @@ def _play(index, cue_on, pos):
 def mnist_play(index, cue_on, pos):
     """The digit with the cue at the chosen class position (or none), both models."""
     view, label = _play(index, cue_on, pos)
-    return S.views_image([view], title="Your version"), S.views_markdown([view], label)
+    return (with_alt(S.views_image([view], title="Your version"), alt_text.views_alt([view], "Your version")),
+            S.views_markdown([view], label))
 
 
 @user_errors
@@ -104,7 +108,10 @@ def mnist_table():
 def _step_outputs(result, image, class_name: str, heading: str) -> dict:
     """The step-by-step view by name: its heading and the eight steps' [text, image, code] values."""
     steps = build_steps(result, image, class_name=class_name, max_channels=16)
-    return {"heading": heading, "steps": step_values(steps)}
+    values = step_values(steps)
+    for i, alt in enumerate(alt_text.step_alts(steps, result, class_name)):
+        values[3 * i + 1] = with_alt(values[3 * i + 1], alt)
+    return {"heading": heading, "steps": values}
 
 
 def _mnist_steps(model_name: str):
@@ -152,7 +159,7 @@ def _card_fn(experiment: str):
     @user_errors
     def run(photo, variant=None, text=None):
         card = _card_from(experiment, photo, variant, text)
-        return S.card_image(card), S.card_markdown(card)
+        return with_alt(S.card_image(card), alt_text.card_alt(card)), S.card_markdown(card)
 
     run.__name__ = f"card_{experiment}"
     return run
