@@ -20,7 +20,7 @@ from __future__ import annotations
 #: CSS: focus that can be seen, a visually hidden text class, and the focused equation.
 CSS = """
 /* dark mode: Gradio's theme has no dark accent colour; the AA orange (primary-500) is too dark on black */
-.dark { --color-accent: var(--primary-400); }
+.dark, .dark .gradio-container { --color-accent: var(--primary-400) !important; }
 .gradio-container :focus-visible { outline: 3px solid var(--color-accent) !important; outline-offset: 2px; }
 .gradio-container .katex-display[tabindex]:focus-visible { outline-offset: 0; }
 .sr-only { position: absolute !important; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;

@@ -17,6 +17,7 @@ from pathlib import Path
 import gradio as gr
 
 from .. import alt_text
+from ..colour_vision import HEAT_CHOICES, heat_map_note
 from .. import imagenet as svc
 from ..method_texts import method_text
 from ..deeplink import query_string, recall_photo, remember_photo
@@ -438,8 +439,8 @@ def _settings(default, spec) -> dict:
                              "seen by the model")
     with gr.Row():
         norm = gr.Radio([(v, k) for k, v in svc.NORMS.items()], value="max", label="Normalisation", min_width=200)
-        cmap = gr.Dropdown(svc.CMAPS, value="jet", label="Colormap", filterable=False, min_width=120)
-    gr.Markdown(svc.NORM_NOTE, elem_classes=["tight-md", "imagenet-small"])
+        cmap = gr.Dropdown(HEAT_CHOICES, value="jet", label="Colormap", filterable=False, min_width=120)
+    gr.Markdown(svc.NORM_NOTE + "\n\n" + heat_map_note(), elem_classes=["tight-md", "imagenet-small"])
     heatmap = ResultImage(label="Raw map, real units (colour bar)", interactive=False, elem_classes="imagenet-map",
                           buttons=["download", "fullscreen"])
     gr.Markdown(svc.HEAT_NOTE, elem_classes=["tight-md", "imagenet-small"])
