@@ -7,5 +7,15 @@ if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
 fi
+# axe-core (the accessibility rules of tests/test_a11y.py) from the npm registry, pinned, into tests/.node
+AXE_VERSION=4.14.1
+if [ ! -f tests/.node/node_modules/axe-core/axe.min.js ] || \
+   ! grep -q "\"version\": \"$AXE_VERSION\"" tests/.node/node_modules/axe-core/package.json; then
+  if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq npm >/dev/null
+  fi
+  npm install --prefix tests/.node --no-save --no-audit --no-fund --loglevel=error "axe-core@$AXE_VERSION" >/dev/null
+fi
 python -m pip install -q -r requirements-test.txt
 python -m pytest -q "$@"
