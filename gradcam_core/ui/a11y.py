@@ -12,8 +12,8 @@ axe-core, and each fix is harmless if Gradio changes the markup):
   "#2 · 4 (thumbnail 3 of 50)", so the visible words are part of its name;
 - an upload area named "Drop an image file here to upload" while it reads "Drop Image Here - or -
   Click to Upload" gets its visible words as its name;
-- a display equation that scrolls sideways can be reached with Tab (``tabindex=0``, a name) and
-  scrolled with the arrow keys.
+- a display equation, or a table, that scrolls sideways can be reached with Tab (``tabindex=0``, a
+  name) and scrolled with the arrow keys.
 """
 from __future__ import annotations
 
@@ -66,6 +66,16 @@ _SCRIPT = r"""
       e.setAttribute('role', 'group');
       e.setAttribute('aria-label', 'Equation (scroll sideways with the arrow keys)');
     });
+    // 6. anything else that scrolls sideways (a wide table on a phone): focusable, so arrow keys scroll it
+    document.querySelectorAll('.gradio-container .block, .gradio-container .prose table, .gradio-container pre')
+      .forEach((e) => {
+        if (e.hasAttribute('tabindex') || e.scrollWidth <= e.clientWidth + 1) return;
+        const ox = getComputedStyle(e).overflowX;
+        if ((ox !== 'auto' && ox !== 'scroll') || e.querySelector('a[href], button, input, select, textarea, [tabindex]')) return;
+        e.setAttribute('tabindex', '0');
+        e.setAttribute('role', 'region');
+        e.setAttribute('aria-label', 'Wide content (scroll sideways with the arrow keys)');
+      });
   };
   let queued = false;
   const later = () => { if (!queued) { queued = true; setTimeout(() => { queued = false; fix(); }, 120); } };
