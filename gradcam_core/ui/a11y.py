@@ -23,6 +23,9 @@ CSS = """
 .dark, .dark .gradio-container { --color-accent: var(--primary-400) !important; }
 .gradio-container :focus-visible { outline: 3px solid var(--color-accent) !important; outline-offset: 2px; }
 .gradio-container .katex-display[tabindex]:focus-visible { outline-offset: 0; }
+/* Gradio's text and number inputs drop the outline on focus: give it back */
+html body .gradio-container .block input:focus-visible, html body .gradio-container .block textarea:focus-visible {
+  outline: 3px solid var(--color-accent) !important; outline-offset: 1px; }
 .sr-only { position: absolute !important; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
            clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0; }
 """
