@@ -18,7 +18,7 @@ import torch
 from gradcam_core import workshop
 from gradcam_core.models import fetch
 from gradcam_core.ui import imagenet_tab, join, mnist_tab, spurious_tab
-from gradcam_core.ui import serving
+from gradcam_core.ui import a11y, serving
 from gradcam_core.present.method_texts import GRADCAM_OVERVIEW
 from gradcam_core.ui.common import CSS, THEME
 
@@ -119,7 +119,7 @@ def main(argv=None) -> None:
                status_update_rate=args.status_every or "auto")
     launch = dict(server_name=args.host, server_port=args.port, max_file_size=args.max_file_size, css=PAGE_CSS,
                   show_error=False, app_kwargs=serving.app_kwargs(), theme=THEME,
-                  head=serving.preload_head())
+                  head=serving.preload_head() + a11y.head())  # a11y: names, keyboard, focus
     if not args.share:
         demo.launch(**launch)
         return

@@ -26,7 +26,7 @@ __all__ = [
 PREDICTED_WORDS = ("", "predicted", "auto", "pred", "top1", "top-1", "none", "-", "—")
 NORMS = {"max": "max (0 stays 0)", "minmax": "min–max (fill the scale)"}
 #: the colour maps the UI offers; any other matplotlib colour map name is accepted too
-CMAPS = ["jet", "turbo", "inferno", "viridis", "magma", "gray"]
+CMAPS = ["jet", "turbo", "cividis", "inferno", "viridis", "magma", "gray"]  # cividis: colour-blind safe (issue 17)
 
 
 # --------------------------------------------------------------------------- target class

@@ -12,5 +12,15 @@ if ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then
   if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq haproxy >/dev/null || echo "haproxy not installed: tests/test_replicas.py will be skipped" >&2
 fi
+# axe-core (the accessibility rules of tests/test_a11y.py) from the npm registry, pinned, into tests/.node
+AXE_VERSION=4.14.1
+if [ ! -f tests/.node/node_modules/axe-core/axe.min.js ] || \
+   ! grep -q "\"version\": \"$AXE_VERSION\"" tests/.node/node_modules/axe-core/package.json; then
+  if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq npm >/dev/null
+  fi
+  npm install --prefix tests/.node --no-save --no-audit --no-fund --loglevel=error "axe-core@$AXE_VERSION" >/dev/null
+fi
 python -m pip install -q -r requirements-test.txt
 python -m pytest -q "$@"

@@ -34,8 +34,17 @@ button { min-height: 44px; }
 
 #: Gradio's default theme with the phone's own fonts: the default's web fonts are 0.14 MB that a
 #: phone on a busy Wi-Fi downloads before the first prediction (bench/bench_first_load.py).
-THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
-                          font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"])
+#: Accessibility (issue 17): the primary hue is Gradio's orange moved two shades darker, so white
+#: on a primary button and an orange tab label on white reach WCAG AA (4.5:1: orange-700 gives 5.2,
+#: orange-500 gave 2.8); grey help texts use a darker grey (neutral-600) for the same reason.
+_ORANGE = gr.themes.colors.orange
+PRIMARY_AA = gr.themes.Color(name="orange_aa", c50=_ORANGE.c50, c100=_ORANGE.c100, c200=_ORANGE.c200,
+                             c300=_ORANGE.c300, c400=_ORANGE.c400, c500=_ORANGE.c700, c600=_ORANGE.c800,
+                             c700=_ORANGE.c900, c800=_ORANGE.c950, c900="#5c2410", c950="#431407")
+THEME = gr.themes.Default(primary_hue=PRIMARY_AA,
+                          font=["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+                          font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]).set(
+    body_text_color_subdued="*neutral_600")
 
 
 def scroll_js(elem_id: str) -> str:
@@ -174,11 +183,12 @@ class SafeSketchpad(gr.Sketchpad):
             return {"background": None, "layers": [], "composite": getattr(comp, "path", None)}
 
 
-def step_sections(values: list | None = None, after: dict | None = None) -> list:
+def step_sections(values: list | None = None, after: dict | None = None, alts: list | None = None) -> list:
     """The eight step sections (heading + explanation, image, collapsible code), in page order;
     returns their components [md, image, code] * 8 to use as event outputs. ``values``: their
     first content, in the same order (as :func:`step_values` gives it), sent with the page.
-    ``after``: {step number: function} called right after that step's section (to place more there)."""
+    ``after``: {step number: function} called right after that step's section (to place more there);
+    ``alts``: the first images' text alternatives (gradcam_core.present.alt_text.step_alts)."""
     from gradcam_core.present.steps import STEP_ORDER
 
     outs = []
@@ -187,7 +197,7 @@ def step_sections(values: list | None = None, after: dict | None = None) -> list
         with gr.Group():
             md = gr.Markdown(first[0], elem_classes="tight-md", label=f"Step {n} text")
             img = ResultImage(first[1], interactive=False, show_label=False, elem_classes="step-image",
-                              label=f"Step {n} image")
+                              label=f"Step {n} image", alt_text=alts[n - 1] if alts else None)
             with gr.Accordion("Code", open=False):
                 code = code_block(first[2], label=f"Step {n} code")
         outs += [md, img, code]

@@ -31,6 +31,9 @@ from gradcam_core.present.method_texts import method_text
 from gradcam_core.data.deeplink import query_string, recall_photo, remember_photo
 from gradcam_core.models.registry import REGISTRY, default_model_key
 from gradcam_core.ui import cell_panel, fetch_panel, trust
+from gradcam_core.present import alt_text
+from gradcam_core.present.colour_vision import HEAT_CHOICES, heat_map_note
+from gradcam_core.ui.a11y import with_alt
 from gradcam_core.ui.common import ResultImage, by_name, scroll_js, user_errors
 from gradcam_core.ui.kept import KeptResults
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest, progress_callback
@@ -118,7 +121,9 @@ LINK_INPUTS = ["photo", "model", "layer", "method", "target", "target2", "norm",
 
 def _full_outputs(expl: svc.Explanation, request_key=None) -> dict:
     overlay, heatmap, gallery, downloads = _drawn(expl)
-    return {"summary": itext.summary(expl), "label": expl.label(), "overlay": overlay, "heatmap": heatmap,
+    return {"summary": itext.summary(expl), "label": expl.label(),
+            "overlay": with_alt(overlay, alt_text.explanation_alt(expl)),
+            "heatmap": with_alt(heatmap, alt_text.explanation_alt(expl, "heatmap")),
             "steps": gallery, "steps_md": itext.steps_markdown(expl), "downloads": downloads, "numbers": expl.numbers,
             "state": _for_state(expl, request_key)}
 
@@ -452,8 +457,8 @@ def _settings(default, spec) -> dict:
                              "seen by the model")
     with gr.Row():
         norm = gr.Radio([(v, k) for k, v in svc.NORMS.items()], value="max", label="Normalisation", min_width=200)
-        cmap = gr.Dropdown(svc.CMAPS, value="jet", label="Colormap", filterable=False, min_width=120)
-    gr.Markdown(itext.NORM_NOTE, elem_classes=["tight-md", "imagenet-small"])
+        cmap = gr.Dropdown(HEAT_CHOICES, value="jet", label="Colormap", filterable=False, min_width=120)
+    gr.Markdown(itext.NORM_NOTE + "\n\n" + heat_map_note(), elem_classes=["tight-md", "imagenet-small"])
     heatmap = ResultImage(label="Raw map, real units (colour bar)", interactive=False, elem_classes="imagenet-map",
                           buttons=["download", "fullscreen"])
     gr.Markdown(itext.HEAT_NOTE, elem_classes=["tight-md", "imagenet-small"])

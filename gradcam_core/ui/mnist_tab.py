@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from gradcam_core.present import render
+from gradcam_core.present import alt_text, render
 from gradcam_core.data.deeplink import decode_digit, encode_digit, query_string
 from gradcam_core.cam.engine import GradCAM
 from gradcam_core.data.images import load_image
@@ -20,7 +20,7 @@ from gradcam_core.present.method_texts import (LENET_DEFAULT_LAYER, LENET_LAYERS
                             lenet_zero_gradient_note)
 from gradcam_core.data.mnist import preprocess_digit, test_digits, to_tensor
 from gradcam_core.present.steps import build_steps, result_numbers
-from gradcam_core.ui import cell_panel, trust
+from gradcam_core.ui import a11y, cell_panel, trust
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest
 from gradcam_core.ui.common import ParsedDropdown, ResultImage, SafeImage, SafeSketchpad, scroll_js, step_sections, step_values, user_errors
 
@@ -85,6 +85,7 @@ class MnistView:
     channel: str | None = None
     layer: str | None = None
     explained: dict | None = None  # {"target", "layer"} of this result: what a tapped cell re-reads
+    alts: dict = field(default_factory=dict)  # text alternatives: "overlay", "seen", "steps" (8)
 
     def as_list(self) -> list:
         """The values in the API's positional order (MnistComponents.result_outputs, no gr.State)."""
@@ -94,8 +95,11 @@ class MnistView:
         return self.as_list()[i]
 
     def updates(self, ui: "MnistComponents") -> dict:
-        out = {ui.label: self.label, ui.overlay: self.overlay, ui.numbers: self.numbers, ui.seen: self.seen,
+        out = {ui.label: self.label, ui.overlay: a11y.with_alt(self.overlay, self.alts.get("overlay")),
+               ui.numbers: self.numbers, ui.seen: a11y.with_alt(self.seen, self.alts.get("seen")),
                ui.digit: self.digit, ui.link: self.link, **dict(zip(ui.steps, self.steps))}
+        for img, alt in zip(ui.steps[1::3], self.alts.get("steps", [])):
+            out[img] = a11y.with_alt(out[img], alt)
         for name in ("index", "target", "channel", "layer"):
             if getattr(self, name) is not None:
                 out[getattr(ui, name)] = getattr(self, name)
@@ -149,9 +153,19 @@ def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, so
     seen = render.enlarge((digit * 255).astype(np.uint8), 168)
     link = query_string(tab="mnist", d=encode_digit(digit), target=target_choice or "predicted",
                         channel=channel if channel not in (None, "") else "strongest", layer=layer)
+    alts = {"overlay": alt_text.describe_result(result, extra=notes_alt(this)), "seen": alt_text.digit_alt(digit),
+            "steps": alt_text.step_alts(steps, result)}
     return MnistView(label=label, overlay=steps["overlay"].image, numbers=numbers, seen=seen, digit=digit,
                      steps=step_values(steps), link=link,
-                     explained={"target": int(result.targets[0]), "layer": layer})
+                     explained={"target": int(result.targets[0]), "layer": layer}, alts=alts)
+
+
+def notes_alt(share) -> str:
+    """The overlay's text alternative ends with the heat on the ink (gradcam_core.ink_share)."""
+    if share.heat_on_ink is None:
+        return None
+    return (f"{alt_text.percent(share.heat_on_ink)} of the heat lies on the ink, which covers "
+            f"{alt_text.percent(share.ink_area)} of the picture.")
 
 
 def _index(index) -> int:
@@ -341,9 +355,12 @@ def _result_and_settings(ui: MnistComponents, first: MnistView | None):
     ``first``: the first view (digit #0), sent with the page itself."""
     with gr.Column(elem_id="mnist-result", elem_classes="result-block"):
         with gr.Row(equal_height=False, elem_classes="result-pair"):
+            alts = first.alts if first else {}
             ui.overlay = ResultImage(first and first.overlay, label="Grad-CAM heat map", height=170,
+                                     alt_text=alts.get("overlay"),
                                      interactive=False, elem_classes="step-image", min_width=140)
             ui.seen = ResultImage(first and first.seen, label="What LeNet sees (28×28)", height=170,
+                                  alt_text=alts.get("seen"),
                                   interactive=False, elem_classes="step-image", min_width=140)
         ui.label = gr.Label(first and first.label, num_top_classes=10, label="Prediction (all 10 probabilities)",
                             elem_id="mnist-label", elem_classes="compact-label")
@@ -398,7 +415,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     copy_link, link_box = _result_and_settings(ui, first)
     gr.Markdown("## Grad-CAM, step by step")
     panels = []  # the cell panel sits right under step 6 (taps on steps 5, 6 and the overlay fill it)
-    ui.steps = step_sections(first.steps if first else None, after={6: lambda: panels.append(
+    ui.steps = step_sections(first.steps if first else None, alts=first.alts.get("steps") if first else None, after={6: lambda: panels.append(
         cell_panel.build_panel("mnist", "step 5, step 6 or the heat map above"))})
     trust.build_mnist_panel(ui.digit, ui.target, concurrency_id=SLOW, concurrency_limit=SLOW_LIMIT)
     _wire(demo, ui, concurrency_limit, ready, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload,

@@ -21,6 +21,8 @@ from gradcam_core.analysis import shortcut
 
 from gradcam_core.present import shortcut_view as sview
 from gradcam_core.present.steps import build_steps
+from gradcam_core.present import alt_text
+from gradcam_core.ui.a11y import with_alt
 from gradcam_core.ui.common import ResultImage, scroll_js, step_sections, step_values, user_errors
 from gradcam_core.ui.serving import LinkRequest
 
@@ -84,7 +86,8 @@ def mnist_compare(index):
     """The digit with matching cue, misleading cue and no cue, explained by both models."""
     views = sview.compare_views(index)
     _, label, _ = sview.held_out_digit(index)
-    return sview.views_image(views, title="Matching square · misleading square · none"), sview.views_markdown(views, label)
+    title = "Matching square · misleading square · none"
+    return with_alt(sview.views_image(views, title=title), alt_text.views_alt(views, title)), sview.views_markdown(views, label)
 
 
 def _play(index, cue_on, pos):
@@ -99,7 +102,8 @@ def _play(index, cue_on, pos):
 def mnist_play(index, cue_on, pos):
     """The digit with the cue at the chosen class position (or none), both models."""
     view, label = _play(index, cue_on, pos)
-    return sview.views_image([view], title="Your version"), sview.views_markdown([view], label)
+    return (with_alt(sview.views_image([view], title="Your version"), alt_text.views_alt([view], "Your version")),
+            sview.views_markdown([view], label))
 
 
 @user_errors
@@ -111,7 +115,10 @@ def mnist_table():
 def _step_outputs(result, image, class_name: str, heading: str) -> dict:
     """The step-by-step view by name: its heading and the eight steps' [text, image, code] values."""
     steps = build_steps(result, image, class_name=class_name, max_channels=16)
-    return {"heading": heading, "steps": step_values(steps)}
+    values = step_values(steps)
+    for i, alt in enumerate(alt_text.step_alts(steps, result, class_name)):
+        values[3 * i + 1] = with_alt(values[3 * i + 1], alt)
+    return {"heading": heading, "steps": values}
 
 
 def _mnist_steps(model_name: str):
@@ -159,7 +166,7 @@ def _card_fn(experiment: str):
     @user_errors
     def run(photo, variant=None, text=None):
         card = _card_from(experiment, photo, variant, text)
-        return sview.card_image(card), sview.card_markdown(card)
+        return with_alt(sview.card_image(card), alt_text.card_alt(card)), sview.card_markdown(card)
 
     run.__name__ = f"card_{experiment}"
     return run

@@ -1,0 +1,109 @@
+"""Accessibility fixes made from the app's side (issue 17): CSS, a small head script, and a helper
+that gives a result image its text alternative.
+
+What the head script repairs, each in Gradio 6.31's own markup (checked by tests/test_a11y.py with
+axe-core, and each fix is harmless if Gradio changes the markup):
+
+- a clickable image container (``.image-container > button``) whose image has no ``alt`` gets
+  the image block's label as its name;
+- an empty output box (``<div aria-label="Empty value">`` has no role, so the label is not
+  allowed there) gets ``role="img"``;
+- a gallery thumbnail named "Thumbnail 3 of 50" while it shows the caption "#2 · 4" is named
+  "#2 · 4 (thumbnail 3 of 50)", so the visible words are part of its name;
+- an upload area named "Drop an image file here to upload" while it reads "Drop Image Here - or -
+  Click to Upload" gets its visible words as its name;
+- a display equation, or a table, that scrolls sideways can be reached with Tab (``tabindex=0``, a
+  name) and scrolled with the arrow keys.
+"""
+from __future__ import annotations
+
+#: CSS: focus that can be seen, a visually hidden text class, and the focused equation.
+CSS = """
+/* dark mode: Gradio's theme has no dark accent colour; the AA orange (primary-500) is too dark on black */
+.dark, .dark .gradio-container { --color-accent: var(--primary-400) !important; }
+.gradio-container :focus-visible { outline: 3px solid var(--color-accent) !important; outline-offset: 2px; }
+.gradio-container .katex-display[tabindex]:focus-visible { outline-offset: 0; }
+/* Gradio's text and number inputs drop the outline on focus: give it back */
+html body .gradio-container .block input:focus-visible, html body .gradio-container .block textarea:focus-visible {
+  outline: 3px solid var(--color-accent) !important; outline-offset: 1px; }
+.sr-only { position: absolute !important; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
+           clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0; }
+"""
+
+_SCRIPT = r"""
+<script>
+(() => {
+  const norm = (s) => (s || '').replace(/\s+/g, ' ').trim();
+  const blockLabel = (el) => {
+    const block = el.closest('.block');
+    const lab = block && block.querySelector('[data-testid="block-label"], label span, .label');
+    return norm(lab ? lab.textContent : '');
+  };
+  const fix = () => {
+    // 1. clickable image containers: named by their image's alt text, else by the block's label
+    document.querySelectorAll('.image-container > button').forEach((b) => {
+      const img = b.querySelector('img');
+      const alt = img ? norm(img.getAttribute('alt')) : '';
+      const name = alt || blockLabel(b) || 'Result image';
+      if (!alt && b.getAttribute('aria-label') !== name) b.setAttribute('aria-label', name);
+      if (alt && b.hasAttribute('aria-label')) b.removeAttribute('aria-label');
+    });
+    // 2. empty output boxes: aria-label needs a role
+    document.querySelectorAll('div.empty[aria-label]:not([role])').forEach((d) => d.setAttribute('role', 'img'));
+    // 3. gallery thumbnails: the visible caption is part of the name
+    document.querySelectorAll('button.thumbnail-item[aria-label]').forEach((b) => {
+      const text = norm(b.innerText);
+      if (!text) return;
+      const orig = b.dataset.a11yName || b.getAttribute('aria-label');
+      const name = text + ' (' + orig.toLowerCase() + ')';
+      if (b.getAttribute('aria-label') !== name) { b.dataset.a11yName = orig; b.setAttribute('aria-label', name); }
+    });
+    // 4. upload areas: the name says what the area shows
+    document.querySelectorAll('button.upload-container[aria-label]').forEach((b) => {
+      const text = norm(b.innerText);
+      if (text && b.getAttribute('aria-label') !== text) b.setAttribute('aria-label', text);
+    });
+    // 5. wide display equations: reachable with the keyboard, and named
+    document.querySelectorAll('.katex-display:not([tabindex])').forEach((e) => {
+      e.setAttribute('tabindex', '0');
+      e.setAttribute('role', 'group');
+      e.setAttribute('aria-label', 'Equation (scroll sideways with the arrow keys)');
+    });
+    // 6. anything else that scrolls sideways (a wide table on a phone): focusable, so arrow keys scroll it
+    document.querySelectorAll('.gradio-container .block, .gradio-container .prose table, .gradio-container pre')
+      .forEach((e) => {
+        if (e.hasAttribute('tabindex') || e.scrollWidth <= e.clientWidth + 1) return;
+        const ox = getComputedStyle(e).overflowX;
+        if ((ox !== 'auto' && ox !== 'scroll') || e.querySelector('a[href], button, input, select, textarea, [tabindex]')) return;
+        e.setAttribute('tabindex', '0');
+        e.setAttribute('role', 'region');
+        e.setAttribute('aria-label', 'Wide content (scroll sideways with the arrow keys)');
+      });
+  };
+  let queued = false;
+  const later = () => { if (!queued) { queued = true; setTimeout(() => { queued = false; fix(); }, 120); } };
+  const start = () => {
+    fix();
+    new MutationObserver(later).observe(document.body, {subtree: true, childList: true, attributes: true,
+                                                        attributeFilter: ['aria-label', 'alt', 'src']});
+  };
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start); else start();
+})();
+</script>
+"""
+
+
+def head() -> str:
+    """For ``launch(head=...)``: the CSS above and the script that adds the missing names and
+    keyboard access."""
+    return f"<style>{CSS}</style>\n{_SCRIPT}"
+
+
+def with_alt(value, text: str | None):
+    """An image output's value with its text alternative (``gr.Image(alt_text=...)``, Gradio ≥ 6):
+    the API still returns the image alone."""
+    if value is None or not text:
+        return value
+    import gradio as gr
+
+    return gr.update(value=value, alt_text=text)

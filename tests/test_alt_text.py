@@ -1,0 +1,100 @@
+"""Text alternatives of result images (issue 17): every figure in the sentence is the map's own."""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+from gradcam_core.present import alt_text
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(x) for x in re.findall(r"(\d+) %", text)]
+
+
+def test_heat_in_one_corner():
+    heat = np.zeros((10, 10))
+    heat[0, 9] = 5.0  # upper right
+    facts = alt_text.heat_facts(heat)
+    assert facts.peak == (0, 9) and facts.region == "upper right"
+    assert facts.top_pixels == 10 and facts.top_share == 1.0
+    text = alt_text.describe_heat(heat, class_name="7")
+    assert text == ("Grad-CAM for class 7: the heat is strongest in the upper right of the picture; "
+                    "100 % of the heat lies in 10 % of the picture.")
+
+
+def test_even_heat_is_ten_percent_in_ten_percent():
+    text = alt_text.describe_heat(np.ones((20, 20)), method="HiResCAM")
+    assert text.startswith("HiResCAM: the heat is strongest in the upper left")  # first hottest pixel
+    assert _numbers(text) == [10, 10]
+
+
+def test_share_matches_a_known_mix():
+    # 100 pixels: 10 hold 6 each (60), the other 90 hold 40 in all -> the hottest 10 % hold 60 %
+    heat = np.full((10, 10), 40 / 90)
+    heat[7:9, 1:6] = 6.0  # 10 pixels in the lower left
+    facts = alt_text.heat_facts(heat)
+    assert math.isclose(facts.top_share, 60 / 100, rel_tol=1e-12)
+    assert facts.region == "lower left"
+    assert _numbers(alt_text.describe_heat(heat)) == [60, 10]
+
+
+@pytest.mark.parametrize("pos, name", [((0, 0), "upper left"), ((0, 14), "upper centre"), ((14, 14), "centre"),
+                                       ((14, 29), "middle right"), ((29, 0), "lower left"),
+                                       ((29, 15), "lower centre")])
+def test_regions(pos, name):
+    heat = np.zeros((30, 30))
+    heat[pos] = 1.0
+    assert alt_text.heat_facts(heat).region == name
+
+
+def test_no_heat_says_so():
+    for heat in (np.zeros((8, 8)), -np.ones((8, 8)), np.full((4, 4), np.nan)):
+        assert alt_text.heat_facts(heat) is None
+        assert "the map is empty" in alt_text.describe_heat(heat, class_name="3")
+    with pytest.raises(ValueError):
+        alt_text.heat_facts(np.zeros(5))
+
+
+def test_mnist_overlay_alt_matches_its_map():
+    """The MNIST tab's overlay: its text alternative recomputed from the result's own map."""
+    import torch
+
+    from gradcam_core.ui.mnist_tab import explain_index
+    from gradcam_core.cam.postprocess import upsample
+
+    view = explain_index(2)
+    alt = view.alts["overlay"]
+    cam = torch.tensor(view.numbers["cam"], dtype=torch.float32)
+    heat = upsample(cam, (28, 28)).numpy().astype(np.float64)
+    k = math.ceil(0.1 * heat.size)
+    share = np.sort(heat.ravel())[::-1][:k].sum() / heat.sum()
+    peak = divmod(int(np.argmax(heat)), 28)
+    region = alt_text.region_name(*peak, (28, 28))
+    assert alt.startswith(f"Grad-CAM for class {view.numbers['target']}: the heat is strongest in the {region}")
+    ink = view.numbers["heat_on_ink"]
+    assert _numbers(alt) == [round(100 * share), 10, round(100 * ink["digit"]), round(100 * ink["ink_area"])]
+    # the steps that show the map say the same; the others give their caption
+    assert len(view.alts["steps"]) == 8
+    assert view.alts["steps"][7].startswith("Step 8: ") and alt.split(" of the picture.")[0] in view.alts["steps"][7]
+    assert "heat" not in view.alts["steps"][0].split(":", 1)[0]
+    # the page gets it as gr.Image's alt_text (the API still returns the image alone)
+    from gradcam_core.ui.mnist_tab import MnistComponents
+
+    class Box:  # stand-ins for the components (only used as dict keys)
+        pass
+
+    ui = MnistComponents(**{k: Box() for k in ("index", "target", "channel", "layer", "label", "overlay", "numbers",
+                                               "seen", "digit", "link")}, steps=[Box() for _ in range(24)])
+    update = view.updates(ui)[ui.overlay]
+    assert update["alt_text"] == alt and update["value"] is view.overlay
+
+
+def test_digit_alt():
+    d = np.zeros((28, 28))
+    assert alt_text.digit_alt(d) == "What LeNet sees: a blank 28 × 28 picture."
+    d[2:5, 20:26] = 1.0  # 18 pixels of ink, upper right
+    assert alt_text.digit_alt(d) == ("What LeNet sees: the digit at 28 × 28 pixels; ink covers 2 % of the picture, "
+                                     "centred in the upper right.")
