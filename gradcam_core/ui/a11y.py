@@ -100,10 +100,70 @@ def head() -> str:
 
 
 def with_alt(value, text: str | None):
-    """An image output's value with its text alternative (``gr.Image(alt_text=...)``, Gradio ≥ 6):
-    the API still returns the image alone."""
+    """An image output's value marked with its text alternative.  Events wired through
+    :func:`alt_event` send the image alone (so the API's outputs are unchanged) and the text
+    through the tab's :func:`alt_state`, whose change sets ``gr.Image(alt_text=...)`` on the page."""
     if value is None or not text:
         return value
     import gradio as gr
 
     return gr.update(value=value, alt_text=text)
+
+
+def _is_alt(v) -> bool:
+    return isinstance(v, dict) and v.get("__type__") == "update" and "alt_text" in v and "value" in v
+
+
+def split_alt(v, key, alts: dict):
+    """``v`` without its alt mark; the text goes into ``alts[key]``."""
+    if _is_alt(v):
+        alts[key] = v["alt_text"]
+        return v["value"]
+    return v
+
+
+def alt_state():
+    """A tab's hidden store of its images' text alternatives ({component id: text})."""
+    import gradio as gr
+
+    return gr.State(None)
+
+
+def alt_event(fn, outputs: list, state):
+    """``fn`` as an event whose image values may carry :func:`with_alt` marks: the images go out
+    plain and their texts into ``state`` (which must be the LAST of the event's outputs, after
+    ``outputs``).  ``fn`` may return a {component: value} dict, a tuple/list in ``outputs``' order,
+    or one value; the signature stays ``fn``'s (API parameters, gr.Request, gr.Progress)."""
+    import functools
+
+    @functools.wraps(fn)
+    def event(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        if isinstance(out, dict) and out.get("__type__") and not _is_alt(out):  # gr.skip(): nothing to do
+            return out
+        alts: dict = {}
+        if isinstance(out, dict) and not out.get("__type__"):
+            out = {c: split_alt(v, c._id, alts) for c, v in out.items()}
+            if alts:
+                out[state] = alts
+            return out
+        values = list(out) if isinstance(out, (tuple, list)) and len(outputs) > 1 else [out]
+        values = [split_alt(v, c._id, alts) for c, v in zip(outputs, values)]
+        return (*values, alts or None)
+
+    return event
+
+
+def wire_alts(state, images) -> None:
+    """When ``state`` changes, set each image's text alternative (a page-only event, no API).
+    ``images``: the components (``state`` keyed by their ids), or {key: component}."""
+    import gradio as gr
+
+    by_id = dict(images) if isinstance(images, dict) else {c._id: c for c in images}
+    images = list(by_id.values())
+
+    def apply(alts):
+        ups = {by_id[k]: gr.update(alt_text=v) for k, v in (alts or {}).items() if k in by_id}
+        return ups or gr.skip()
+
+    state.change(apply, [state], images, api_visibility="private", queue=False, show_progress="hidden")

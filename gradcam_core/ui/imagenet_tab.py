@@ -33,7 +33,7 @@ from gradcam_core.models.registry import REGISTRY, default_model_key
 from gradcam_core.ui import cell_panel, fetch_panel, trust
 from gradcam_core.present import alt_text
 from gradcam_core.present.colour_vision import HEAT_CHOICES, heat_map_note
-from gradcam_core.ui.a11y import with_alt
+from gradcam_core.ui import a11y
 from gradcam_core.ui.common import ResultImage, by_name, scroll_js, user_errors
 from gradcam_core.ui.kept import KeptResults
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest, progress_callback
@@ -113,7 +113,8 @@ def _drawn(expl: svc.Explanation, with_steps: bool = True):
 
 
 #: what an explanation fills, by name (the API returns them in this order)
-EXPLAIN_OUTPUTS = ["summary", "label", "overlay", "heatmap", "steps", "steps_md", "downloads", "numbers", "state"]
+EXPLAIN_OUTPUTS = ["summary", "label", "overlay", "heatmap", "steps", "steps_md", "downloads", "numbers", "state",
+                   "alts"]  # (the last two are gr.States: not among the API's outputs)
 N_EXPLAIN_OUTPUTS = len(EXPLAIN_OUTPUTS)
 #: what a link restores before its result
 LINK_INPUTS = ["photo", "model", "layer", "method", "target", "target2", "norm", "cmap", "alpha"]
@@ -122,8 +123,8 @@ LINK_INPUTS = ["photo", "model", "layer", "method", "target", "target2", "norm",
 def _full_outputs(expl: svc.Explanation, request_key=None) -> dict:
     overlay, heatmap, gallery, downloads = _drawn(expl)
     return {"summary": itext.summary(expl), "label": expl.label(),
-            "overlay": with_alt(overlay, alt_text.explanation_alt(expl)),
-            "heatmap": with_alt(heatmap, alt_text.explanation_alt(expl, "heatmap")),
+            "overlay": overlay, "heatmap": heatmap,
+            "alts": {"overlay": alt_text.explanation_alt(expl), "heatmap": alt_text.explanation_alt(expl, "heatmap")},
             "steps": gallery, "steps_md": itext.steps_markdown(expl), "downloads": downloads, "numbers": expl.numbers,
             "state": _for_state(expl, request_key)}
 
@@ -510,7 +511,8 @@ def _hidden() -> dict:
         slow_req = gr.Textbox(visible=False)
         api_quick = gr.Button(visible=False)
         api_slow = gr.Button(visible=False)
-    return dict(state=state, quick_req=quick_req, slow_req=slow_req, api_quick=api_quick, api_slow=api_slow)
+    return dict(state=state, alts=a11y.alt_state(), quick_req=quick_req, slow_req=slow_req, api_quick=api_quick,
+                api_slow=api_slow)
 
 
 def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None = None) -> None:
@@ -536,21 +538,22 @@ def _wire(demo: gr.Blocks, c: dict, concurrency_limit: int, query) -> None:
     """The tab's events (handlers return {name: value}; see by_name)."""
     (photo, go, credit, label, overlay, summary, examples, model, model_note, unavailable_md, layer, method,
      m_note, target, target2, alpha, whole, norm, cmap, heatmap, steps, steps_md, compare_btn,
-     compare_gallery, compare_md, downloads, numbers, link_query, link_btn, link_box, state, quick_req,
+     compare_gallery, compare_md, downloads, numbers, link_query, link_btn, link_box, state, alts, quick_req,
      slow_req, api_quick, api_slow) = (
         c[k] for k in ('photo', 'go', 'credit', 'label', 'overlay', 'summary', 'examples', 'model', 'model_note',
                        'unavailable_md', 'layer', 'method', 'm_note', 'target', 'target2', 'alpha', 'whole', 'norm',
                        'cmap', 'heatmap', 'steps', 'steps_md', 'compare_btn', 'compare_gallery', 'compare_md', 'downloads',
-                       'numbers', 'link_query', 'link_btn', 'link_box', 'state', 'quick_req', 'slow_req', 'api_quick',
+                       'numbers', 'link_query', 'link_btn', 'link_box', 'state', 'alts', 'quick_req', 'slow_req', 'api_quick',
                        'api_slow'))
     run = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
     slow = dict(concurrency_id=SLOW, concurrency_limit=SLOW_LIMIT)
     draw = dict(concurrency_id=RENDER_CONCURRENCY, concurrency_limit=concurrency_limit)
     explain_inputs = [photo, model, layer, method, target, target2, norm, cmap, alpha]
     named = dict(summary=summary, label=label, overlay=overlay, heatmap=heatmap, steps=steps, steps_md=steps_md,
-                 downloads=downloads, numbers=numbers, state=state, photo=photo, model=model, layer=layer,
+                 downloads=downloads, numbers=numbers, state=state, alts=alts, photo=photo, model=model, layer=layer,
                  method=method, target=target, target2=target2, norm=norm, cmap=cmap, alpha=alpha)
     explain_outputs = [named[n] for n in EXPLAIN_OUTPUTS]
+    a11y.wire_alts(alts, {"overlay": overlay, "heatmap": heatmap})  # the images' text alternatives on the page
     # the handlers return {name: value}; the events get {component: value} (the rest stays as it is)
     ev = {fn.__name__: by_name(fn, named) for fn in (explain, explain_slow, run_quick, run_slow, restyle,
                                                       change_opacity, explain_from_link, explain_from_query)}

@@ -95,11 +95,12 @@ class MnistView:
         return self.as_list()[i]
 
     def updates(self, ui: "MnistComponents") -> dict:
-        out = {ui.label: self.label, ui.overlay: a11y.with_alt(self.overlay, self.alts.get("overlay")),
-               ui.numbers: self.numbers, ui.seen: a11y.with_alt(self.seen, self.alts.get("seen")),
+        out = {ui.label: self.label, ui.overlay: self.overlay, ui.numbers: self.numbers, ui.seen: self.seen,
                ui.digit: self.digit, ui.link: self.link, **dict(zip(ui.steps, self.steps))}
-        for img, alt in zip(ui.steps[1::3], self.alts.get("steps", [])):
-            out[img] = a11y.with_alt(out[img], alt)
+        if ui.alts is not None and self.alts:  # the images' text alternatives, set on the page by a11y.wire_alts
+            texts = [(ui.overlay, self.alts.get("overlay")), (ui.seen, self.alts.get("seen")),
+                     *zip(ui.steps[1::3], self.alts.get("steps", []))]
+            out[ui.alts] = {img._id: text for img, text in texts if text}
         for name in ("index", "target", "channel", "layer"):
             if getattr(self, name) is not None:
                 out[getattr(ui, name)] = getattr(self, name)
@@ -124,6 +125,7 @@ class MnistComponents:
     link: Any = None
     steps: list = field(default_factory=list)
     explained: Any = None  # gr.State: {"target", "layer"} of the last result (for the cell panel)
+    alts: Any = None  # gr.State: the images' text alternatives (gradcam_core.ui.a11y)
 
     def result_outputs(self) -> list:
         """The outputs of every explaining event, in the API's (positional) order."""
@@ -409,7 +411,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
         elem_classes="tight-md",
     )
     ui = MnistComponents(digit=gr.State(first.digit if first else None),
-                         explained=gr.State(first.explained if first else None))
+                         explained=gr.State(first.explained if first else None), alts=a11y.alt_state())
     index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload = _input_tabs()
     ui.index = index
     copy_link, link_box = _result_and_settings(ui, first)
@@ -427,7 +429,8 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
 def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, grid, draw_tab, sketch, go_draw,
           upload, go_upload, copy_link, link_box, query=None) -> None:
     """The tab's events (every handler returns a MnistView, sent as a {component: value} dict)."""
-    outputs = ui.result_outputs() + [ui.explained]  # (a gr.State: not among the API's outputs)
+    outputs = ui.result_outputs() + [ui.explained, ui.alts]  # (gr.States: not among the API's outputs)
+    a11y.wire_alts(ui.alts, [ui.overlay, ui.seen, *ui.steps[1::3]])
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
     inputs_tail = [ui.target, ui.channel, ui.layer]
     # a new digit: once its result is shown, the page scrolls to it (just under the input)

@@ -22,6 +22,7 @@ from gradcam_core.analysis import shortcut
 from gradcam_core.present import shortcut_view as sview
 from gradcam_core.present.steps import build_steps
 from gradcam_core.present import alt_text
+from gradcam_core.ui import a11y
 from gradcam_core.ui.a11y import with_alt
 from gradcam_core.ui.common import ResultImage, scroll_js, step_sections, step_values, user_errors
 from gradcam_core.ui.serving import LinkRequest
@@ -190,7 +191,7 @@ def _card_steps_fn(experiment: str, which: str):
 # ----------------------------------------------------------------------------- layout
 
 
-def _first_view_events(demo: gr.Blocks, tab: gr.Tab | None, query, jobs: list, common: dict) -> None:
+def _first_view_events(demo: gr.Blocks, tab: gr.Tab | None, query, jobs: list, common: dict, alts=None) -> None:
     """One event computes the tab's whole first view, once per page: on the first opening of the
     tab, or at page load when the link points at this tab (``?tab=spurious``)."""
     opened = gr.State(False)
@@ -213,6 +214,9 @@ def _first_view_events(demo: gr.Blocks, tab: gr.Tab | None, query, jobs: list, c
         linked = LinkRequest(query).query_params.get("tab") == "spurious"
         return first_view(is_open, *values) if linked else {opened: is_open}
 
+    if alts is not None:  # images go out plain, their text alternatives through ``alts`` (see a11y)
+        first_view, first_view_if_linked = (a11y.alt_event(f, outputs, alts) for f in (first_view, first_view_if_linked))
+        outputs = outputs + [alts]
     if tab is not None:
         tab.select(first_view, inputs, outputs, api_name="spurious_open", **common)
     if query is not None:  # the page's query string, read in the browser: only a link calls the server
@@ -369,18 +373,23 @@ def _wire(demo: gr.Blocks, c: dict, common: dict, tab, query, mnist_ready: bool,
     (index, show, compare_img, compare_md, cue_on, cue_pos, play_img, play_md, steps_clean, steps_short, table_md,
      lesson_md, mnist_steps, cards, photo_steps) = (c[k] for k in names)
     jobs = []  # (function, inputs, outputs) of the first view
+    alts = a11y.alt_state()  # the images' text alternatives: sent beside the images, set on the page
+
+    def on(trigger, fn, inputs, outs, **kw):  # an event whose images may carry a text alternative
+        return trigger(a11y.alt_event(fn, outs, alts), inputs, outs + [alts], **kw)
+
     if mnist_ready:
-        show.click(mnist_compare, [index], [compare_img, compare_md], api_name="spurious_compare", **common)
-        index.submit(mnist_compare, [index], [compare_img, compare_md], api_name="spurious_compare_submit",
+        on(show.click, mnist_compare, [index], [compare_img, compare_md], api_name="spurious_compare", **common)
+        on(index.submit, mnist_compare, [index], [compare_img, compare_md], api_name="spurious_compare_submit",
                      **common)
         play_in = [index, cue_on, cue_pos]
         play_out = [play_img, play_md]
-        cue_pos.release(mnist_play, play_in, play_out, api_name="spurious_cue_move", **common)
-        cue_on.input(mnist_play, play_in, play_out, api_name="spurious_cue_toggle", **common)
-        show.click(mnist_play, play_in, play_out, api_name="spurious_cue_digit", **common)
-        index.submit(mnist_play, play_in, play_out, api_name="spurious_cue_digit_submit", **common)
+        on(cue_pos.release, mnist_play, play_in, play_out, api_name="spurious_cue_move", **common)
+        on(cue_on.input, mnist_play, play_in, play_out, api_name="spurious_cue_toggle", **common)
+        on(show.click, mnist_play, play_in, play_out, api_name="spurious_cue_digit", **common)
+        on(index.submit, mnist_play, play_in, play_out, api_name="spurious_cue_digit_submit", **common)
         for btn, name in ((steps_clean, "clean"), (steps_short, "shortcut")):
-            btn.click(mnist_steps.event(_mnist_steps(name)), play_in, mnist_steps.outputs,
+            on(btn.click, mnist_steps.event(_mnist_steps(name)), play_in, mnist_steps.outputs,
                       api_name=f"spurious_steps_mnist_{name}",
                       **common).success(None, js=scroll_js(MNIST_STEPS_ID))
         jobs += [(mnist_compare, [index], [compare_img, compare_md]), (mnist_play, play_in, play_out),
@@ -393,16 +402,18 @@ def _wire(demo: gr.Blocks, c: dict, common: dict, tab, query, mnist_ready: bool,
         for exp, c in cards.items():
             fn = _card_fn(exp)
             outs = [c["img"], c["md"]]
-            c["photo"].input(fn, c["inputs"], outs, api_name=f"spurious_{exp}_photo", **common)
+            on(c["photo"].input, fn, c["inputs"], outs, api_name=f"spurious_{exp}_photo", **common)
             if exp == "context":
-                c["variant"].input(fn, c["inputs"], outs, api_name=f"spurious_{exp}_background", **common)
+                on(c["variant"].input, fn, c["inputs"], outs, api_name=f"spurious_{exp}_background", **common)
             if exp == "text":
-                c["variant"].input(fn, c["inputs"], outs, api_name=f"spurious_{exp}_style", **common)
-                c["text"].submit(fn, c["inputs"], outs, api_name=f"spurious_{exp}_text", **common)
+                on(c["variant"].input, fn, c["inputs"], outs, api_name=f"spurious_{exp}_style", **common)
+                on(c["text"].submit, fn, c["inputs"], outs, api_name=f"spurious_{exp}_text", **common)
             for btn, which in ((c["b0"], "original"), (c["b1"], "altered")):
-                btn.click(photo_steps.event(_card_steps_fn(exp, which)), c["inputs"], photo_steps.outputs,
+                on(btn.click, photo_steps.event(_card_steps_fn(exp, which)), c["inputs"], photo_steps.outputs,
                           api_name=f"spurious_steps_{exp}_{which}", **common).success(None, js=scroll_js(PHOTO_STEPS_ID))
             jobs.append((fn, c["inputs"], outs))
 
     if jobs:
-        _first_view_events(demo, tab, query, jobs, common)
+        _first_view_events(demo, tab, query, jobs, common, alts)
+    images = [compare_img, play_img, *mnist_steps.steps[1::3], *photo_steps.steps[1::3], *(c["img"] for c in cards.values())]
+    a11y.wire_alts(alts, [im for im in images if im is not None])
