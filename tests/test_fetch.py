@@ -278,3 +278,60 @@ def test_cli_download_refuses_a_damaged_file(isolated, source, capsys):
     err = capsys.readouterr().err
     assert "error: the file does not match its checksum" in err
     assert W.find_weights("resnet18") is None and src.gets == {R18: 1}
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
+                    "(tests/run.sh installs it with apt-get)")
+def test_the_page_shows_progress_then_opens_on_resnet50(isolated, source, monkeypatch):
+    """In a browser: a page open during the fetch shows its progress; a page opened after it
+    opens on ResNet-50."""
+    from playwright.sync_api import sync_playwright
+
+    import app
+    from conftest import launch_blocks
+
+    src, folder = source
+    served = W.save_random_weights("resnet50", folder, seed=5)
+    _accept_hash_of(monkeypatch, served)
+    first_chunk, go_on = threading.Event(), threading.Event()
+    real_stream = fetch._stream
+
+    def held_stream(url, part, progress):
+        def hold(done, total):
+            progress(done, total)
+            if done == fetch.CHUNK:
+                first_chunk.set()
+                assert go_on.wait(180)
+        return real_stream(url, part, hold)
+
+    monkeypatch.setattr(fetch, "_stream", held_stream)
+    demo = app.build_app()  # built offline-style: EfficientNet-Lite0 is the default
+    assert imagenet_tab._BUILT_DEFAULT["key"] == "efficientnet_lite0"
+    url = launch_blocks(demo) + "?tab=imagenet"
+    try:
+        st = fetch.start_background()[0]
+        assert first_chunk.wait(60)
+        pct = 100 * fetch.CHUNK // served.stat().st_size
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            page = b.new_page()
+            page.goto(url, wait_until="domcontentloaded")
+            page.get_by_text(f"Fetching ResNet-50 weights: {pct} %").wait_for(timeout=120000)
+            assert page.locator("#imagenet-fetch").inner_text().startswith("⏳")
+            go_on.set()
+            _wait(st)
+            assert st.phase == "done", st.message
+            # the open page hears it from its timer; a new page opens on ResNet-50
+            page.get_by_text("ResNet-50 weights fetched").wait_for(timeout=60000)
+            page2 = b.new_page()
+            page2.goto(url, wait_until="domcontentloaded")
+            page2.wait_for_function("() => [...document.querySelectorAll('input')].some(e => e.value === 'ResNet-50')",
+                                    timeout=120000)
+            page2.get_by_text("50-layer residual network").first.wait_for(timeout=30000)
+            b.close()
+    finally:
+        go_on.set()
+        demo.close()
