@@ -96,8 +96,11 @@ defaults
     log global
     option httplog
     option forwardfor
+    # a replica that died: connections refused, or closed without an answer, are tried again
+    # (on another replica for the last try)
     option redispatch
     retries 2
+    retry-on conn-failure empty-response junk-response
     timeout connect 5s
     timeout http-request 30s
     # Gradio's SSE streams (/gradio_api/queue/data) stay open while a job runs
