@@ -16,6 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from .. import fetch
 from .. import imagenet as svc
 from ..method_texts import method_text
 from ..deeplink import query_string, recall_photo, remember_photo
@@ -229,7 +230,7 @@ def change_opacity(state, norm, cmap, alpha, whole=False):
 def change_model(model_key):
     """New model: its layers (default selected) and a note; a warning if it cannot run here."""
     spec = svc.get_spec(model_key)
-    fetch_panel.fetch.on_select(spec.key)  # missing weights: fetched in the background if possible
+    fetch.on_select(spec.key)  # missing weights: fetched in the background if possible
     if not spec.available:
         why = svc._short_reason(spec.key, spec).replace("`", "")
         gr.Warning(f"{spec.title} is not available here: {why}", duration=10)
