@@ -96,8 +96,11 @@ defaults
     log global
     option httplog
     option forwardfor
+    # a replica that died: connections refused, or closed without an answer, are tried again
+    # (on another replica for the last try)
     option redispatch
     retries 2
+    retry-on conn-failure empty-response junk-response
     timeout connect 5s
     timeout http-request 30s
     # Gradio's SSE streams (/gradio_api/queue/data) stay open while a job runs
@@ -129,17 +132,27 @@ for i in $(seq 1 "$N"); do
 done
 
 # wait until every replica answers (the model registry and page are built at start)
-"$PY" - "${PORTS[@]}" <<'EOF'
+"$PY" - "$RUN_DIR" "${PORTS[@]}" "${PIDS[@]}" <<'EOF'
 import sys, time, urllib.request
-deadline = time.time() + float(300)
-for port in sys.argv[1:]:
+from pathlib import Path
+run_dir, rest = sys.argv[1], sys.argv[2:]
+ports, pids = rest[:len(rest) // 2], rest[len(rest) // 2:]
+deadline = time.time() + 300
+for i, (port, pid) in enumerate(zip(ports, pids), 1):
     while True:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/gradio_api/app_id", timeout=5).read()
             break
         except OSError:
+            try:
+                dead = Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z"
+            except OSError:
+                dead = True
+            if dead:
+                sys.exit(f"replica r{i} exited at start; the end of {run_dir}/replica-{i}.log:\n"
+                         + "\n".join(Path(run_dir, f"replica-{i}.log").read_text().splitlines()[-15:]))
             if time.time() > deadline:
-                sys.exit(f"replica on port {port} did not answer within 300 s")
+                sys.exit(f"replica r{i} (port {port}) did not answer within 300 s")
             time.sleep(0.5)
 EOF
 

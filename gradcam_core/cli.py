@@ -355,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Grad-CAM Explorer from the command line: explain images with class activation maps.",
-        epilog="Other tools: python -m gradcam_core.models.weights (list/download weights), "
+        epilog="Other tools: python -m gradcam_core.models (list/download weights), "
                "python tools/train_lenet.py (train the MNIST LeNet).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

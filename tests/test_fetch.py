@@ -1,4 +1,4 @@
-"""Issue 16, part 1: torchvision weights fetched by the app itself (gradcam_core/fetch.py).
+"""Issue 16, part 1: torchvision weights fetched by the app itself (gradcam_core/models/fetch.py).
 
 A local HTTP server (http.server on 127.0.0.1, a free port) plays the weights source through
 GRADCAM_WEIGHTS_URL. The good file is a randomly initialised state_dict saved under
@@ -22,6 +22,7 @@ from gradcam_core.models import fetch
 from gradcam_core import imagenet as svc
 from gradcam_core.models import registry as M
 from gradcam_core.models import weights as W
+from gradcam_core.models import __main__ as models_cli
 from gradcam_core.ui import fetch_panel, imagenet_tab
 
 R50 = W.weights_filename(W.candidate_weights("resnet50")[0])  # resnet50-11ad3fa6.pth
@@ -206,7 +207,7 @@ def test_progress_on_the_page_and_one_download_per_file(isolated, source, monkey
     st = fetch.state("resnet18")
     assert fetch.start("resnet18") is st
     got = []
-    t = threading.Thread(target=lambda: got.append(W.download("resnet18", progress=False)))
+    t = threading.Thread(target=lambda: got.append(fetch.download("resnet18", progress=False)))
     t.start()
     go_on.set()
     _wait(st)
@@ -220,7 +221,7 @@ def test_progress_on_the_page_and_one_download_per_file(isolated, source, monkey
     assert seen == [(f"⏳ {text}. EfficientNet-Lite0 works meanwhile.",
                      f"{text}; use another model meanwhile", True, True)]
     # the last tick stops polling and refreshes the model list
-    out = fetch_panel.poll("resnet18")
+    out = fetch_panel._poller(imagenet_tab._model_note, imagenet_tab.ALL_AVAILABLE)("resnet18")
     assert out[-1].active is False and ("ResNet-18", "resnet18") in [tuple(c) for c in out[1].choices]
     assert out[2].startswith("**ResNet-18**:")
     assert out[0] == "✅ ResNet-18 weights fetched: ResNet-18 is ready."
@@ -247,7 +248,7 @@ def test_unreachable_source_does_not_hold_the_start(isolated, monkeypatch):
     assert fetch.note("resnet50") == "" and fetch.page_note() == "" and not fetch.busy()
     assert M.default_model_key() == "efficientnet_lite0"
     models = {m["key"]: m for m in imagenet_tab.list_models()}
-    assert models["resnet50"]["status"] == "no weights file in weights/ — run `python -m gradcam_core.models.weights download resnet50`"
+    assert models["resnet50"]["status"] == "no weights file in weights/ — run `python -m gradcam_core.models download resnet50`"
     assert sorted(p.name for p in isolated.iterdir()) == []
 
 
@@ -274,7 +275,64 @@ def test_opt_out_fetches_nothing(isolated, source, monkeypatch):
 def test_cli_download_refuses_a_damaged_file(isolated, source, capsys):
     src, folder = source
     (folder / R18).write_bytes(b"\x00" * 5000)
-    assert W.main(["download", "resnet18"]) == 1
+    assert models_cli.main(["download", "resnet18"]) == 1
     err = capsys.readouterr().err
     assert "error: the file does not match its checksum" in err
     assert W.find_weights("resnet18") is None and src.gets == {R18: 1}
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
+                    "(tests/run.sh installs it with apt-get)")
+def test_the_page_shows_progress_then_opens_on_resnet50(isolated, source, monkeypatch):
+    """In a browser: a page open during the fetch shows its progress; a page opened after it
+    opens on ResNet-50."""
+    from playwright.sync_api import sync_playwright
+
+    import app
+    from conftest import launch_blocks
+
+    src, folder = source
+    served = W.save_random_weights("resnet50", folder, seed=5)
+    _accept_hash_of(monkeypatch, served)
+    first_chunk, go_on = threading.Event(), threading.Event()
+    real_stream = fetch._stream
+
+    def held_stream(url, part, progress):
+        def hold(done, total):
+            progress(done, total)
+            if done == fetch.CHUNK:
+                first_chunk.set()
+                assert go_on.wait(180)
+        return real_stream(url, part, hold)
+
+    monkeypatch.setattr(fetch, "_stream", held_stream)
+    demo = app.build_app()  # built offline-style: EfficientNet-Lite0 is the default
+    assert imagenet_tab._BUILT_DEFAULT["key"] == "efficientnet_lite0"
+    url = launch_blocks(demo) + "?tab=imagenet"
+    try:
+        st = fetch.start_background()[0]
+        assert first_chunk.wait(60)
+        pct = 100 * fetch.CHUNK // served.stat().st_size
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            page = b.new_page()
+            page.goto(url, wait_until="domcontentloaded")
+            page.get_by_text(f"Fetching ResNet-50 weights: {pct} %").wait_for(timeout=120000)
+            assert page.locator("#imagenet-fetch").inner_text().startswith("⏳")
+            go_on.set()
+            _wait(st)
+            assert st.phase == "done", st.message
+            # the open page hears it from its timer; a new page opens on ResNet-50
+            page.get_by_text("ResNet-50 weights fetched").wait_for(timeout=60000)
+            page2 = b.new_page()
+            page2.goto(url, wait_until="domcontentloaded")
+            page2.wait_for_function("() => [...document.querySelectorAll('input')].some(e => e.value === 'ResNet-50')",
+                                    timeout=120000)
+            page2.get_by_text("50-layer residual network").first.wait_for(timeout=30000)
+            b.close()
+    finally:
+        go_on.set()
+        demo.close()

@@ -13,6 +13,7 @@ from PIL import Image
 
 from gradcam_core.models import registry as M
 from gradcam_core.models import weights as W
+from gradcam_core.models import __main__ as models_cli
 from gradcam_core.data.images import load_image
 
 CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat"}
@@ -153,7 +154,7 @@ def test_resnet18_unavailable_without_weights_file():
     assert not spec.available
     reason = spec.reason
     assert "weights/" in reason and "resnet18-f37072fd.pth" in reason
-    assert "python -m gradcam_core.models.weights download resnet18" in reason
+    assert "python -m gradcam_core.models download resnet18" in reason
     t = time.perf_counter()
     with pytest.raises(M.ModelUnavailableError, match="weights"):
         spec.load()
@@ -251,7 +252,7 @@ def test_offline_download_fails_fast(monkeypatch):
         spec.load()
     err = io.StringIO()
     with redirect_stderr(err), redirect_stdout(io.StringIO()):
-        assert W.main(["download", "resnet18"]) == 1
+        assert models_cli.main(["download", "resnet18"]) == 1
     assert "not reachable" in err.getvalue() and "Traceback" not in err.getvalue()
 
 
@@ -266,14 +267,14 @@ def test_probe_gives_up_quickly():
 def test_cli_list(isolated_weights):
     out = io.StringIO()
     with redirect_stdout(out):
-        assert W.main(["list"]) == 0
+        assert models_cli.main(["list"]) == 0
     text = out.getvalue()
     assert "resnet18" in text and "missing" in text and "download resnet18" in text
     assert "efficientnet_lite0" in text and "bundled" in text
     W.save_random_weights("resnet18", isolated_weights)
     out = io.StringIO()
     with redirect_stdout(out):
-        W.main(["list", "--verify"])
+        models_cli.main(["list", "--verify"])
     line = next(l for l in out.getvalue().splitlines() if l.startswith("resnet18"))
     assert "present" in line and "MiB" in line and "MISMATCH" in line  # random ≠ torchvision's file
 

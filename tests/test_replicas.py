@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -63,8 +64,10 @@ def expected():
 
 
 @pytest.fixture(scope="module")
-def balancer(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("replicas")
+def balancer():
+    run_dir = ROOT / "test-artifacts" / "replicas"  # logs and haproxy.cfg stay for a human to read
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
     port = free_port()
     env = dict(os.environ, GRADCAM_REPLICAS_DIR=str(run_dir), GRADIO_ANALYTICS_ENABLED="False",
                GRADCAM_ALLOW_DOWNLOAD="0", GRADCAM_HOST="127.0.0.1")
@@ -229,11 +232,14 @@ def test_new_sessions_work_after_a_replica_dies(balancer, browser, expected):
         time.sleep(0.2)
     assert not _alive(pids["r1"])
     # right away, before the health checks notice: a new session's first request is redispatched
-    for _ in range(2):  # round robin would send one of these two to r1
-        with urllib.request.urlopen(balancer["url"] + "?tab=imagenet", timeout=60) as r:
-            assert r.status == 200 and f"{COOKIE}=r2;" in r.headers["Set-Cookie"]
-    # the health checks take r1 out (2 failed checks, 2 s apart)
     log = balancer["run_dir"] / "haproxy.log"
+    for _ in range(2):  # round robin would send one of these two to r1
+        try:
+            with urllib.request.urlopen(balancer["url"] + "?tab=imagenet", timeout=60) as r:
+                assert r.status == 200 and f"{COOKIE}=r2;" in r.headers["Set-Cookie"]
+        except urllib.error.HTTPError as e:
+            raise AssertionError(f"{e}; HAProxy's log ends with:\n" + "\n".join(log.read_text().splitlines()[-15:]))
+    # the health checks take r1 out (2 failed checks, 2 s apart)
     deadline = time.time() + 60
     while "Server replicas/r1 is DOWN" not in log.read_text() and time.time() < deadline:
         time.sleep(0.5)

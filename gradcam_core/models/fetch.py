@@ -27,6 +27,7 @@ import hashlib
 import logging
 import os
 import threading
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -348,3 +349,21 @@ def page_note() -> str:
         elif st.phase == "done":
             lines.append(f"✅ {title(key)} weights fetched: {title(key)} is ready.")
     return "\n\n".join(lines)
+
+
+def download(key: str, dest_dir: Path | None = None, progress: bool = True) -> Path:
+    """Fetch the default torchvision weights of *key* into the weights folder.
+
+    Raises WeightsError with a readable message when offline or when the file does not match
+    the SHA-256 prefix in torchvision's file name (see ``fetch.fetch_file``: one download per
+    file, ``GRADCAM_WEIGHTS_URL`` honoured).
+    """
+    def show(done: int, total: int | None) -> None:
+        pct = f"{100 * done // total:3d} %" if total else W._fmt_size(done)
+        print(f"\r{key}: {pct}", end="", file=sys.stderr, flush=True)
+
+    try:
+        return fetch_file(key, dest_dir=dest_dir, progress=show if progress else None)
+    finally:
+        if progress:
+            print(file=sys.stderr)

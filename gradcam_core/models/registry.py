@@ -199,7 +199,9 @@ class TorchvisionSpec(ModelSpec):
             if not allowed:
                 raise ModelUnavailableError(f"{self.title} is not available: {W.missing_reason(self.key)}")
             try:
-                path = W.download(self.key, progress=False)
+                from gradcam_core.models.fetch import download
+
+                path = download(self.key, progress=False)
             except W.WeightsError as e:
                 raise ModelUnavailableError(f"{self.title} is not available: {e}") from e
             found = (path, self._candidates()[0])

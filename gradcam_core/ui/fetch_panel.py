@@ -33,18 +33,23 @@ def selected(model_key):
     return on_load()
 
 
-def poll(model_key):
-    """A timer tick: progress; once nothing runs any more, the model list and notes too."""
-    if fetch.busy():
-        return fetch.page_note(), gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=True)
-    from gradcam_core.ui.imagenet_tab import ALL_AVAILABLE, _model_note
+def _poller(model_note_fn, all_available: str):
+    """A timer tick: progress; once nothing runs any more, the model list and notes too.
+    ``model_note_fn``/``all_available``: the tab's model note and its "all available" line (handed
+    over by the tab: this module does not import it)."""
 
-    note = _model_note(model_key) if model_key else gr.skip()
-    return (fetch.page_note(), gr.Dropdown(choices=svc.model_choices()), note,
-            svc.unavailable_note() or ALL_AVAILABLE, gr.Timer(active=False))
+    def poll(model_key):
+        if fetch.busy():
+            return fetch.page_note(), gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=True)
+        note = model_note_fn(model_key) if model_key else gr.skip()
+        return (fetch.page_note(), gr.Dropdown(choices=svc.model_choices()), note,
+                svc.unavailable_note() or all_available, gr.Timer(active=False))
+
+    return poll
 
 
-def wire(box: gr.Markdown, timer: gr.Timer, model, model_note, unavailable_md) -> None:
+def wire(box: gr.Markdown, timer: gr.Timer, model, model_note, unavailable_md, model_note_fn, all_available: str
+         ) -> None:
     quiet = dict(queue=False, show_progress="hidden", api_visibility="private")
     model.change(selected, model, [box, timer], **quiet)
-    timer.tick(poll, model, [box, model, model_note, unavailable_md, timer], **quiet)
+    timer.tick(_poller(model_note_fn, all_available), model, [box, model, model_note, unavailable_md, timer], **quiet)

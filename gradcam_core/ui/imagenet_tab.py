@@ -17,6 +17,7 @@ from pathlib import Path
 import gradio as gr
 
 from gradcam_core import imagenet as svc
+from gradcam_core.models import fetch
 
 from gradcam_core.cam import scorecam_budget as budget
 
@@ -245,7 +246,7 @@ def change_opacity(state, norm, cmap, alpha, whole=False):
 def change_model(model_key):
     """New model: its layers (default selected) and a note; a warning if it cannot run here."""
     spec = svc.get_spec(model_key)
-    fetch_panel.fetch.on_select(spec.key)  # missing weights: fetched in the background if possible
+    fetch.on_select(spec.key)  # missing weights: fetched in the background if possible
     if not spec.available:
         why = svc._short_reason(spec.key, spec).replace("`", "")
         gr.Warning(f"{spec.title} is not available here: {why}", duration=10)
@@ -609,4 +610,4 @@ def _wire(demo: gr.Blocks, c: dict, concurrency_limit: int, query) -> None:
     gr.api(list_models, api_name="imagenet_models", **draw)
     demo.load(refresh_models, model, [model, model_note, unavailable_md, c["fetch_md"], c["fetch_timer"]],
               api_name="imagenet_refresh_models", queue=False)
-    fetch_panel.wire(c["fetch_md"], c["fetch_timer"], model, model_note, unavailable_md)
+    fetch_panel.wire(c["fetch_md"], c["fetch_timer"], model, model_note, unavailable_md, _model_note, ALL_AVAILABLE)
