@@ -8,6 +8,7 @@ photo_cards) and drawn by ``gradcam_core.present.shortcut_view``; this module on
 from __future__ import annotations
 
 import functools
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -444,13 +445,17 @@ def _wire(demo: gr.Blocks, c: dict, common: dict, tab, query, mnist_ready: bool,
 
     if jobs:
         _first_view_events(demo, tab, query, jobs, common)
-        _redraw_event(cmap, [job for job in jobs if cmap in job[1]], common)
+        names = {id(index): "index", id(cue_on): "cue_on", id(cue_pos): "cue_pos", id(cmap): "cmap"}
+        for exp, card in cards.items():
+            names.update({id(card[k]): f"{exp}_{k}" for k in ("photo", "variant", "text") if card[k] is not None})
+        _redraw_event(cmap, [job for job in jobs if any(x is cmap for x in job[1])], common, names)
 
 
-def _redraw_event(cmap, jobs: list, common: dict) -> None:
+def _redraw_event(cmap, jobs: list, common: dict, names: dict) -> None:
     """A new colour map redraws every exhibit's picture (the step-by-step blocks follow at their next
-    button press): one event, ``/spurious_change_cmap``."""
-    inputs = list({id(x): x for _, ins, _ in jobs for x in ins}.values())  # each component once
+    button press): one event, ``/spurious_change_cmap``; its API parameters are named by ``names``
+    (component id -> name), the colour map last."""
+    inputs = list({id(x): x for _, ins, _ in jobs for x in ins if x is not cmap}.values()) + [cmap]
     outputs = [o for _, _, outs in jobs for o in outs]
 
     def redraw(*values):
@@ -463,4 +468,6 @@ def _redraw_event(cmap, jobs: list, common: dict) -> None:
                 gr.Warning(str(exc))
         return out
 
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    redraw.__signature__ = inspect.Signature([inspect.Parameter(names[id(x)], kind, default=None) for x in inputs])
     cmap.input(redraw, inputs, outputs, api_name="spurious_change_cmap", trigger_mode="always_last", **common)
