@@ -54,12 +54,12 @@ class Card:
     def prob_of_original_top1_after(self) -> float:
         return float(self.result_altered.probs[0, int(self.result_original.probs[0].argmax())])
 
-    def overlay(self, which: str) -> np.ndarray:
+    def overlay(self, which: str, cmap: str = "jet") -> np.ndarray:
         from gradcam_core.present.steps import overlay_image
 
         res, img = ((self.result_original, self.original) if which == "original"
                     else (self.result_altered, self.altered))
-        return overlay_image(res, img)
+        return overlay_image(res, img, cmap=cmap)
 
 
 EXPERIMENTS: dict[str, dict] = {

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["MACHADO", "HEAT_CHOICES", "CVD_SAFE", "simulate", "lightness", "lightness_profile",
-           "is_monotonic", "end_distance", "heat_map_note"]
+           "is_monotonic", "end_distance", "heat_map_note",
+           "SIGNED_MAP", "signed_map_note"]
 
 #: Machado et al. 2009, severity 1.0 (protanopia, deuteranopia, tritanopia), for linear RGB
 MACHADO = {
@@ -41,8 +42,25 @@ def heat_map_note() -> str:
     """Why the colour-blind-safe maps are offered (for the UI, next to the choice)."""
     return ("About 1 in 12 men and 1 in 200 women see red and green alike. In `jet` the low and the high "
             "end then look alike; the maps marked colour-blind safe get lighter from low to high, so the "
-            "order of the heat stays readable. Gradients and signed sums use red–blue (`RdBu`), which stays "
-            "readable too.")
+            "order of the heat stays readable. " + signed_map_note())
+
+
+#: the diverging map of gradients and signed sums (present/steps.py), and a just-noticeable CIE76 ΔE
+SIGNED_MAP = "RdBu_r"
+JND = 2.3
+
+
+def signed_map_note() -> str:
+    """One sentence on the signed maps' red–blue, with its ends' distance measured under each simulation
+    (:func:`end_distance`), so the claim follows the numbers."""
+    kinds = ("protanopia", "deuteranopia", "tritanopia")
+    d = [end_distance(SIGNED_MAP, k) for k in kinds]
+    verdict = ("so the sign stays readable" if min(d) > 10 * JND
+               else "so tell the signs apart by the colour bar's numbers too")
+    return (f"Gradients and signed sums use red–blue (`{SIGNED_MAP}`, blue below 0, red above): simulated, "
+            f"its two ends stay ΔE {d[0]:.0f}, {d[1]:.0f} and {d[2]:.0f} apart with protanopia, deuteranopia "
+            f"and tritanopia ({end_distance(SIGNED_MAP):.0f} with normal vision; about {JND:g} is just "
+            f"noticeable), {verdict}.")
 
 
 def _linear(rgb: np.ndarray) -> np.ndarray:

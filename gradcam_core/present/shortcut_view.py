@@ -141,9 +141,9 @@ def compare_views(index) -> list[DigitView]:
             digit_view("no cue", d, None)]
 
 
-def views_image(views: list[DigitView], cell: int = MNIST_CELL, title: str = "") -> np.ndarray:
+def views_image(views: list[DigitView], cell: int = MNIST_CELL, title: str = "", cmap: str = "jet") -> np.ndarray:
     """Rows = views; columns = the digit (cue framed in green), clean LeNet's and shortcut LeNet's
-    Grad-CAM of their own prediction (each map scaled by its maximum)."""
+    Grad-CAM of their own prediction (each map scaled by its maximum, drawn with ``cmap``)."""
     from gradcam_core.present import render
     from gradcam_core.present.steps import overlay_image
 
@@ -156,7 +156,7 @@ def views_image(views: list[DigitView], cell: int = MNIST_CELL, title: str = "")
         for m, who in (("clean", "clean LeNet"), ("shortcut", "shortcut LeNet")):
             c, p = v.pred(m)
             mass = v.mass(m)
-            ov = render.enlarge(overlay_image(v.results[m], v.digit), cell)
+            ov = render.enlarge(overlay_image(v.results[m], v.digit, cmap=cmap), cell)
             row.append((ov, [who, f"says {c} ({_pct_word(p)})",
                              "no cue" if mass is None else f"heat on cue {_pct_word(mass)}"]))
         rows.append(row)
@@ -193,12 +193,12 @@ def region_labels(card: Card) -> tuple[str, str]:
     return ("strip area", "caption strip") if card.variant == "caption" else ("text box area", "watermark box")
 
 
-def card_image(card: Card) -> np.ndarray:
-    """2×2: original | altered, then their Grad-CAM overlays; a white line marks the edge of the
-    measured region, and each caption names that region with its heat share and its area."""
+def card_image(card: Card, cmap: str = "jet") -> np.ndarray:
+    """2×2: original | altered, then their Grad-CAM overlays (drawn with ``cmap``); a white line marks
+    the edge of the measured region, and each caption names that region with its heat share and its area."""
     t0, t1 = card.top3("original"), card.top3("altered")
-    ov0 = _outline_mask(card.overlay("original"), card.region_original, (255, 255, 255))
-    ov1 = _outline_mask(card.overlay("altered"), card.region, (255, 255, 255))
+    ov0 = _outline_mask(card.overlay("original", cmap), card.region_original, (255, 255, 255))
+    ov1 = _outline_mask(card.overlay("altered", cmap), card.region, (255, 255, 255))
     m0, m1 = card.mass("original"), card.mass("altered")
     a0, a1 = float(card.region_original.mean()), float(card.region.mean())
     r0, r1 = region_labels(card)

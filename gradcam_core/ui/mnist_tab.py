@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from gradcam_core.present import alt_text, render
+from gradcam_core.present import alt_text, colour_choice, render
 from gradcam_core.data.deeplink import decode_digit, encode_digit, query_string
 from gradcam_core.cam.engine import GradCAM
 from gradcam_core.data.images import load_image
@@ -20,7 +20,7 @@ from gradcam_core.present.method_texts import (LENET_DEFAULT_LAYER, LENET_LAYERS
                             lenet_zero_gradient_note)
 from gradcam_core.data.mnist import preprocess_digit, test_digits, to_tensor
 from gradcam_core.present.steps import build_steps, result_numbers
-from gradcam_core.ui import a11y, cell_panel, trust
+from gradcam_core.ui import a11y, cell_panel, colour_menu, trust
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest
 from gradcam_core.ui.common import ParsedDropdown, ResultImage, SafeImage, SafeSketchpad, scroll_js, step_sections, step_values, user_errors
 
@@ -70,8 +70,8 @@ class MnistView:
     """What the tab shows for one digit, by name; :meth:`updates` turns it into the
     ``{component: value}`` dict a Gradio event returns (outputs not named there stay as they are).
 
-    ``index``, ``target``, ``channel``, ``layer`` are set only when a handler also moves a control
-    (a tap on the grid sets the index; a deep link sets all four)."""
+    ``index``, ``target``, ``channel``, ``layer``, ``cmap`` are set only when a handler also moves a
+    control (a tap on the grid sets the index; a deep link sets the others)."""
 
     label: dict
     overlay: Any
@@ -84,6 +84,7 @@ class MnistView:
     target: str | None = None
     channel: str | None = None
     layer: str | None = None
+    cmap: str | None = None
     explained: dict | None = None  # {"target", "layer"} of this result: what a tapped cell re-reads
     alts: dict = field(default_factory=dict)  # text alternatives: "overlay", "seen", "steps" (8)
 
@@ -101,7 +102,7 @@ class MnistView:
             texts = [(ui.overlay, self.alts.get("overlay")), (ui.seen, self.alts.get("seen")),
                      *zip(ui.steps[1::3], self.alts.get("steps", []))]
             out[ui.alts] = {img._id: text for img, text in texts if text}
-        for name in ("index", "target", "channel", "layer"):
+        for name in ("index", "target", "channel", "layer", "cmap"):
             if getattr(self, name) is not None:
                 out[getattr(ui, name)] = getattr(self, name)
         if ui.explained is not None and self.explained is not None:
@@ -117,6 +118,7 @@ class MnistComponents:
     target: Any = None
     channel: Any = None
     layer: Any = None
+    cmap: Any = None  # the heat map's colour map (issue 17)
     label: Any = None
     overlay: Any = None
     numbers: Any = None
@@ -132,10 +134,12 @@ class MnistComponents:
         return [self.label, self.overlay, self.numbers, self.seen, self.digit, *self.steps, self.link]
 
 
-def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, source: str = "", layer=None
-                  ) -> MnistView:
-    """Everything the tab shows, for one 28×28 digit in [0, 1], on ``layer`` (default relu2)."""
+def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, source: str = "", layer=None,
+                  cmap=None) -> MnistView:
+    """Everything the tab shows, for one 28×28 digit in [0, 1], on ``layer`` (default relu2), the heat
+    drawn with ``cmap`` (default jet; the overlay, steps 6-8 and their text alternatives)."""
     layer = _layer(layer)
+    cmap = colour_choice.parse(cmap)
     x = to_tensor(digit)
     result = GradCAM(model(), layer)(x, target=_target(target_choice))
     ch = None if channel in (None, "", -1, "strongest") else int(channel)
@@ -143,7 +147,7 @@ def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, so
     ds = dataset_share(layer)
     notes = {"features": lenet_layer_note(layer),
              "overlay": ink_text(this.heat_on_ink, this.ink_area, ds.heat_on_ink, ds.ink_area, ds.n_digits)}
-    steps = build_steps(result, digit, channel=ch, max_channels=16, notes=notes,
+    steps = build_steps(result, digit, channel=ch, max_channels=16, notes=notes, cmap=cmap,
                         zero_gradient_reason=lenet_zero_gradient_note(layer))
     probs = result.probs[0].numpy()
     label = {CLASSES[i]: float(probs[i]) for i in range(10)}
@@ -154,9 +158,11 @@ def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, so
                               "test_set_digits": ds.n_digits}
     seen = render.enlarge((digit * 255).astype(np.uint8), 168)
     link = query_string(tab="mnist", d=encode_digit(digit), target=target_choice or "predicted",
-                        channel=channel if channel not in (None, "") else "strongest", layer=layer)
-    alts = {"overlay": alt_text.describe_result(result, extra=notes_alt(this)), "seen": alt_text.digit_alt(digit),
-            "steps": alt_text.step_alts(steps, result)}
+                        channel=channel if channel not in (None, "") else "strongest", layer=layer,
+                        cmap=None if cmap == colour_choice.DEFAULT else cmap)
+    overlay_extra = " ".join(t for t in (notes_alt(this), colour_choice.colour_sentence(cmap)) if t)
+    alts = {"overlay": alt_text.describe_result(result, extra=overlay_extra), "seen": alt_text.digit_alt(digit),
+            "steps": colour_choice.with_colour(alt_text.step_alts(steps, result), steps, cmap)}
     return MnistView(label=label, overlay=steps["overlay"].image, numbers=numbers, seen=seen, digit=digit,
                      steps=step_values(steps), link=link,
                      explained={"target": int(result.targets[0]), "layer": layer}, alts=alts)
@@ -184,15 +190,15 @@ def _index(index) -> int:
 
 
 @user_errors
-def explain_index(index, target_choice="predicted", channel=None, layer=None):
+def explain_index(index, target_choice="predicted", channel=None, layer=None, cmap=None):
     i = _index(index)
     images, labels = test_digits()
     return explain_array(images[i].astype(np.float32) / 255.0, target_choice, channel,
-                         source=f"held-out MNIST digit #{i} (true label {labels[i]})", layer=layer)
+                         source=f"held-out MNIST digit #{i} (true label {labels[i]})", layer=layer, cmap=cmap)
 
 
 @user_errors
-def explain_drawing(sketch, target_choice="predicted", channel=None, layer=None):
+def explain_drawing(sketch, target_choice="predicted", channel=None, layer=None, cmap=None):
     if sketch is None:
         raise ValueError("The canvas is empty: draw a digit first.")
     image = sketch.get("composite") if isinstance(sketch, dict) else sketch
@@ -207,11 +213,11 @@ def explain_drawing(sketch, target_choice="predicted", channel=None, layer=None)
         digit = preprocess_digit(image, drawing=True)  # from the canvas: a drawing, even edge to edge
     except ValueError as exc:
         raise ValueError(f"Could not find a digit in the drawing: {exc}") from None
-    return explain_array(digit, target_choice, channel, source="drawing", layer=layer)
+    return explain_array(digit, target_choice, channel, source="drawing", layer=layer, cmap=cmap)
 
 
 @user_errors
-def explain_upload(path, target_choice="predicted", channel=None, layer=None):
+def explain_upload(path, target_choice="predicted", channel=None, layer=None, cmap=None):
     if path is None:
         raise ValueError("Upload or photograph a handwritten digit first.")
     img = load_image(path, max_side=1024)
@@ -221,15 +227,15 @@ def explain_upload(path, target_choice="predicted", channel=None, layer=None):
         msg = str(exc)
         raise ValueError(msg if msg.startswith("No digit found") else
                          f"Could not find a digit in this photo: {msg}") from None
-    return explain_array(digit, target_choice, channel, source="upload", layer=layer)
+    return explain_array(digit, target_choice, channel, source="upload", layer=layer, cmap=cmap)
 
 
 @user_errors
-def explain_state(digit, target_choice="predicted", channel=None, layer=None):
+def explain_state(digit, target_choice="predicted", channel=None, layer=None, cmap=None):
     if digit is None:
         raise ValueError("Choose, draw or upload a digit first.")
     return explain_array(np.asarray(digit, dtype=np.float32), target_choice, channel, source="current digit",
-                         layer=layer)
+                         layer=layer, cmap=cmap)
 
 
 @user_errors
@@ -247,12 +253,17 @@ def explain_from_link(request: gr.Request):
     if layer not in LAYERS:
         gr.Warning(f"The link's layer {layer!r} is not one of {', '.join(LAYERS)}; showing {LAYER}.")
         layer = LAYER
+    cmap = params.get("cmap") or colour_choice.DEFAULT
+    if cmap not in colour_choice.CMAPS:
+        gr.Warning(f"The link's colour map {cmap!r} is not one of {', '.join(colour_choice.CMAPS)}; showing "
+                   f"{colour_choice.DEFAULT}.")
+        cmap = colour_choice.DEFAULT
     index = 0
     if params.get("tab", "mnist") == "mnist" and params.get("d"):
         try:
             digit = decode_digit(params["d"])
-            view = explain_array(digit, target, channel, source="shared link", layer=layer)
-            view.target, view.channel, view.layer = target, channel, layer
+            view = explain_array(digit, target, channel, source="shared link", layer=layer, cmap=cmap)
+            view.target, view.channel, view.layer, view.cmap = target, channel, layer, cmap
             return view
         except ValueError as exc:
             gr.Warning(f"{exc} Showing digit #0 instead.")
@@ -261,12 +272,12 @@ def explain_from_link(request: gr.Request):
             index = _index(params["digit"])
         except ValueError as exc:
             gr.Warning(str(exc))
-    view = explain_index(index, target, channel, layer)
-    view.index, view.target, view.channel, view.layer = index, target, channel, layer
+    view = explain_index(index, target, channel, layer, cmap)
+    view.index, view.target, view.channel, view.layer, view.cmap = index, target, channel, layer, cmap
     return view
 
 
-LINK_KEYS = ("d", "digit", "target", "channel", "layer")
+LINK_KEYS = ("d", "digit", "target", "channel", "layer", "cmap")
 
 
 def explain_from_query(query) -> MnistView | None:
@@ -298,9 +309,9 @@ def show_page(page):
 
 
 @user_errors
-def pick_from_grid(page, target_choice, channel, evt: gr.SelectData, layer=None):
+def pick_from_grid(page, target_choice, channel, evt: gr.SelectData, layer=None, cmap=None):
     i = (int(page) - 1) * PAGE + int(evt.index)
-    view = explain_index(i, target_choice, channel, layer)
+    view = explain_index(i, target_choice, channel, layer, cmap)
     view.index = i
     return view
 
@@ -375,6 +386,8 @@ def _result_and_settings(ui: MnistComponents, first: MnistView | None):
                                  label="Channel for step 3", info="whose gradients are averaged", scale=2)
         ui.layer = ParsedDropdown([(lenet_layer_label(n), n) for n in LAYERS], value=LAYER, label="Layer",
                                info="which layer Grad-CAM reads (step 1 says why)", filterable=False, scale=2)
+        ui.cmap = colour_menu.dropdown(scale=2)
+    colour_menu.note()
     with gr.Accordion("Numbers (JSON: probabilities, weights, map)", open=False):
         ui.numbers = gr.JSON(first and first.numbers, label="Numbers", show_label=False)
     with gr.Row():
@@ -432,7 +445,7 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
     outputs = ui.result_outputs() + [ui.explained, ui.alts]  # (gr.States: not among the API's outputs)
     a11y.wire_alts(ui.alts, [ui.overlay, ui.seen, *ui.steps[1::3]])
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
-    inputs_tail = [ui.target, ui.channel, ui.layer]
+    inputs_tail = [ui.target, ui.channel, ui.layer, ui.cmap]  # layer, then colour map: optional last inputs
     # a new digit: once its result is shown, the page scrolls to it (just under the input)
     show = dict(fn=None, inputs=None, outputs=None, js=scroll_js("mnist-result"), queue=False)
     for trigger, fn, source, name, shown_name in [
@@ -444,10 +457,10 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
         trigger(_shown(fn, ui), [source] + inputs_tail, outputs, api_name=name, **common
                 ).success(api_name=shown_name, **show)
     page.release(show_page, [page], [grid], api_name="mnist_grid_page", **common)
-    grid.select(_shown(pick_from_grid, ui), [page, ui.target, ui.channel, ui.layer], [ui.index] + outputs,
+    grid.select(_shown(pick_from_grid, ui), [page, ui.target, ui.channel, ui.layer, ui.cmap], [ui.index] + outputs,
                 api_name="mnist_pick_from_grid", **common).success(api_name="mnist_show_result_pick", **show)
     for control, name in [(ui.target, "mnist_change_target"), (ui.channel, "mnist_change_channel"),
-                          (ui.layer, "mnist_change_layer")]:
+                          (ui.layer, "mnist_change_layer"), (ui.cmap, "mnist_change_cmap")]:
         control.input(_shown(explain_state, ui), [ui.digit] + inputs_tail, outputs, api_name=name,
                       trigger_mode="always_last", **common)
     # Gradio's sketchpad starts with no tool selected ("select the draw tool to start"): pick the
@@ -458,7 +471,7 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
         js="""(q) => { const u = window.location.origin + window.location.pathname + (q || '');
                        try { navigator.clipboard.writeText(u); } catch (e) {} return u; }""",
     )
-    link_outputs = [ui.index, ui.target, ui.channel, ui.layer] + outputs
+    link_outputs = [ui.index, ui.target, ui.channel, ui.layer, ui.cmap] + outputs
     if ready and query is not None:  # only a page opened from a link asks the server
         query.change(_from_query_event(ui), query, link_outputs, api_name="mnist_from_link", **common)
     elif ready:

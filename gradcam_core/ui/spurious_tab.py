@@ -8,6 +8,7 @@ photo_cards) and drawn by ``gradcam_core.present.shortcut_view``; this module on
 from __future__ import annotations
 
 import functools
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +22,8 @@ from gradcam_core.analysis import shortcut
 
 from gradcam_core.present import shortcut_view as sview
 from gradcam_core.present.steps import build_steps
-from gradcam_core.present import alt_text
-from gradcam_core.ui import a11y
+from gradcam_core.present import alt_text, colour_choice
+from gradcam_core.ui import a11y, colour_menu
 from gradcam_core.ui.a11y import with_alt
 from gradcam_core.ui.common import ResultImage, scroll_js, step_sections, step_values, user_errors
 from gradcam_core.ui.serving import LinkRequest
@@ -82,13 +83,20 @@ def _cue_class(pos) -> int:
     return parse_target(pos, CLASSES, "MNIST", predicted=False, what="The cue position")
 
 
+def _alt(text: str, cmap: str) -> str:
+    """A picture's text alternative, with the colours of its heat maps."""
+    return f"{text} {colour_choice.colour_sentence(cmap)}"
+
+
 @user_errors
-def mnist_compare(index):
+def mnist_compare(index, cmap=None):
     """The digit with matching cue, misleading cue and no cue, explained by both models."""
+    cmap = colour_choice.parse(cmap)
     views = sview.compare_views(index)
     _, label, _ = sview.held_out_digit(index)
     title = "Matching square · misleading square · none"
-    return with_alt(sview.views_image(views, title=title), alt_text.views_alt(views, title)), sview.views_markdown(views, label)
+    return (with_alt(sview.views_image(views, title=title, cmap=cmap), _alt(alt_text.views_alt(views, title), cmap)),
+            sview.views_markdown(views, label))
 
 
 def _play(index, cue_on, pos):
@@ -100,10 +108,12 @@ def _play(index, cue_on, pos):
 
 
 @user_errors
-def mnist_play(index, cue_on, pos):
+def mnist_play(index, cue_on, pos, cmap=None):
     """The digit with the cue at the chosen class position (or none), both models."""
+    cmap = colour_choice.parse(cmap)
     view, label = _play(index, cue_on, pos)
-    return (with_alt(sview.views_image([view], title="Your version"), alt_text.views_alt([view], "Your version")),
+    return (with_alt(sview.views_image([view], title="Your version", cmap=cmap),
+                     _alt(alt_text.views_alt([view], "Your version"), cmap)),
             sview.views_markdown([view], label))
 
 
@@ -113,24 +123,27 @@ def mnist_table():
     return sview.table_markdown(t), sview.lesson_markdown(t)
 
 
-def _step_outputs(result, image, class_name: str, heading: str) -> dict:
+def _step_outputs(result, image, class_name: str, heading: str, cmap=None) -> dict:
     """The step-by-step view by name: its heading and the eight steps' [text, image, code] values."""
-    steps = build_steps(result, image, class_name=class_name, max_channels=16)
+    cmap = colour_choice.parse(cmap)
+    steps = build_steps(result, image, class_name=class_name, max_channels=16, cmap=cmap)
     values = step_values(steps)
-    for i, alt in enumerate(alt_text.step_alts(steps, result, class_name)):
+    alts = colour_choice.with_colour(alt_text.step_alts(steps, result, class_name), steps, cmap)
+    for i, alt in enumerate(alts):
         values[3 * i + 1] = with_alt(values[3 * i + 1], alt)
     return {"heading": heading, "steps": values}
 
 
 def _mnist_steps(model_name: str):
     @user_errors
-    def run(index, cue_on, pos):
+    def run(index, cue_on, pos, cmap=None):
+        cmap = colour_choice.parse(cmap)
         view, label = _play(index, cue_on, pos)
         res = view.results[model_name]
         pred = int(res.targets[0])
         heading = (f"### Step by step · your version of the digit\n\n**{model_name.capitalize()} LeNet** on held-out digit #{int(float(index))} "
                    f"(true label {label}, {view.name}); Grad-CAM of its prediction, **{pred}**.")
-        return _step_outputs(res, view.digit, str(pred), heading)
+        return _step_outputs(res, view.digit, str(pred), heading, cmap)
 
     run.__name__ = f"steps_mnist_{model_name}"
     return run
@@ -163,29 +176,49 @@ def _card_from(experiment: str, photo, variant, text) -> photo_cards.Card:
     return _card(experiment, key, variant, text)
 
 
+#: each experiment's inputs after the photo (the colour map comes last: an optional last input)
+CARD_INPUTS = {"removed": (), "context": ("variant",), "text": ("variant", "text")}
+
+
 def _card_fn(experiment: str):
+    names = CARD_INPUTS[experiment]
+
     @user_errors
-    def run(photo, variant=None, text=None):
+    def run(photo, *rest):
+        (variant, text), cmap = _card_args(names, rest)
+        cmap = colour_choice.parse(cmap)
         card = _card_from(experiment, photo, variant, text)
-        return with_alt(sview.card_image(card), alt_text.card_alt(card)), sview.card_markdown(card)
+        return (with_alt(sview.card_image(card, cmap), _alt(alt_text.card_alt(card), cmap)),
+                sview.card_markdown(card))
 
     run.__name__ = f"card_{experiment}"
-    return run
+    return colour_menu.with_cmap_signature(run, "photo", names)
+
+
+def _card_args(names, rest) -> tuple[tuple, object]:
+    """(variant, text) and the colour map from a card event's values after the photo."""
+    vals, cmap = colour_menu.split_cmap(names, rest)
+    named = dict(zip(names, vals))
+    return (named.get("variant"), named.get("text")), cmap
 
 
 def _card_steps_fn(experiment: str, which: str):
+    names = CARD_INPUTS[experiment]
+
     @user_errors
-    def run(photo, variant=None, text=None):
+    def run(photo, *rest):
+        (variant, text), cmap = _card_args(names, rest)
+        cmap = colour_choice.parse(cmap)
         card = _card_from(experiment, photo, variant, text)
         res = card.result_original if which == "original" else card.result_altered
         img = card.original if which == "original" else card.altered
         name = card.categories[int(res.targets[0])]
         what = "the original photo" if which == "original" else card.title.lower()
         heading = f"### Step by step · photo\n\n**EfficientNet-Lite0** on {what}; Grad-CAM of its top class, **{name}**."
-        return _step_outputs(res, img, name, heading)
+        return _step_outputs(res, img, name, heading, cmap)
 
     run.__name__ = f"steps_{experiment}_{which}"
-    return run
+    return colour_menu.with_cmap_signature(run, "photo", names)
 
 
 # ----------------------------------------------------------------------------- layout
@@ -280,7 +313,10 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None
     )
     with gr.Accordion("Why it matters: shortcuts found in real systems", open=False):
         gr.Markdown(STAKES_MD, elem_classes="tight-md")
-    c = {**_exhibit_digits(), **_exhibit_photos(photos_ready, why)}
+    with gr.Row():
+        cmap = colour_menu.dropdown(info="of every heat map on this page (the overlays, steps 6–8)")
+    colour_menu.note()
+    c = {**_exhibit_digits(), **_exhibit_photos(photos_ready, why), "cmap": cmap}
     _wire(demo, c, common, tab, query, mnist_ready, photos_ready)
 
 
@@ -372,6 +408,7 @@ def _wire(demo: gr.Blocks, c: dict, common: dict, tab, query, mnist_ready: bool,
              "steps_short", "table_md", "lesson_md", "mnist_steps", "cards", "photo_steps")
     (index, show, compare_img, compare_md, cue_on, cue_pos, play_img, play_md, steps_clean, steps_short, table_md,
      lesson_md, mnist_steps, cards, photo_steps) = (c[k] for k in names)
+    cmap = c["cmap"]  # the tab's colour map: every picture event's optional last input
     jobs = []  # (function, inputs, outputs) of the first view
     alts = a11y.alt_state()  # the images' text alternatives: sent beside the images, set on the page
 
@@ -379,10 +416,10 @@ def _wire(demo: gr.Blocks, c: dict, common: dict, tab, query, mnist_ready: bool,
         return trigger(a11y.alt_event(fn, outs, alts), inputs, outs + [alts], **kw)
 
     if mnist_ready:
-        on(show.click, mnist_compare, [index], [compare_img, compare_md], api_name="spurious_compare", **common)
-        on(index.submit, mnist_compare, [index], [compare_img, compare_md], api_name="spurious_compare_submit",
+        on(show.click, mnist_compare, [index, cmap], [compare_img, compare_md], api_name="spurious_compare", **common)
+        on(index.submit, mnist_compare, [index, cmap], [compare_img, compare_md], api_name="spurious_compare_submit",
                      **common)
-        play_in = [index, cue_on, cue_pos]
+        play_in = [index, cue_on, cue_pos, cmap]
         play_out = [play_img, play_md]
         on(cue_pos.release, mnist_play, play_in, play_out, api_name="spurious_cue_move", **common)
         on(cue_on.input, mnist_play, play_in, play_out, api_name="spurious_cue_toggle", **common)
@@ -392,7 +429,7 @@ def _wire(demo: gr.Blocks, c: dict, common: dict, tab, query, mnist_ready: bool,
             on(btn.click, mnist_steps.event(_mnist_steps(name)), play_in, mnist_steps.outputs,
                       api_name=f"spurious_steps_mnist_{name}",
                       **common).success(None, js=scroll_js(MNIST_STEPS_ID))
-        jobs += [(mnist_compare, [index], [compare_img, compare_md]), (mnist_play, play_in, play_out),
+        jobs += [(mnist_compare, [index, cmap], [compare_img, compare_md]), (mnist_play, play_in, play_out),
                  (mnist_table, [], [table_md, lesson_md])]
         with gr.Row(visible=False):
             table_api = gr.Button(visible=False)
@@ -402,6 +439,7 @@ def _wire(demo: gr.Blocks, c: dict, common: dict, tab, query, mnist_ready: bool,
         for exp, c in cards.items():
             fn = _card_fn(exp)
             outs = [c["img"], c["md"]]
+            c["inputs"] = c["inputs"] + [cmap]
             on(c["photo"].input, fn, c["inputs"], outs, api_name=f"spurious_{exp}_photo", **common)
             if exp == "context":
                 on(c["variant"].input, fn, c["inputs"], outs, api_name=f"spurious_{exp}_background", **common)
@@ -415,5 +453,33 @@ def _wire(demo: gr.Blocks, c: dict, common: dict, tab, query, mnist_ready: bool,
 
     if jobs:
         _first_view_events(demo, tab, query, jobs, common, alts)
+        names = {id(index): "index", id(cue_on): "cue_on", id(cue_pos): "cue_pos", id(cmap): "cmap"}
+        for exp, card in cards.items():
+            names.update({id(card[k]): f"{exp}_{k}" for k in ("photo", "variant", "text") if card[k] is not None})
+        _redraw_event(cmap, [job for job in jobs if any(x is cmap for x in job[1])], common, names, alts)
     images = [compare_img, play_img, *mnist_steps.steps[1::3], *photo_steps.steps[1::3], *(c["img"] for c in cards.values())]
     a11y.wire_alts(alts, [im for im in images if im is not None])
+
+
+def _redraw_event(cmap, jobs: list, common: dict, names: dict, alts=None) -> None:
+    """A new colour map redraws every exhibit's picture (the step-by-step blocks follow at their next
+    button press): one event, ``/spurious_change_cmap``; its API parameters are named by ``names``
+    (component id -> name), the colour map last."""
+    inputs = list({id(x): x for _, ins, _ in jobs for x in ins if x is not cmap}.values()) + [cmap]
+    outputs = [o for _, _, outs in jobs for o in outs]
+
+    def redraw(*values):
+        value = {id(x): v for x, v in zip(inputs, values)}
+        out = {}
+        for fn, ins, outs in jobs:
+            try:
+                out.update(zip(outs, fn(*(value[id(x)] for x in ins))))
+            except gr.Error as exc:  # one failed exhibit must not blank the others
+                gr.Warning(str(exc))
+        return out
+
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    redraw.__signature__ = inspect.Signature([inspect.Parameter(names[id(x)], kind, default=None) for x in inputs])
+    if alts is not None:  # images go out plain, their text alternatives through ``alts`` (see a11y)
+        redraw, outputs = a11y.alt_event(redraw, outputs, alts), outputs + [alts]
+    cmap.input(redraw, inputs, outputs, api_name="spurious_change_cmap", trigger_mode="always_last", **common)

@@ -1,0 +1,236 @@
+"""The colour-map choice of the MNIST and Shortcuts tabs (issue 17): the pictures are drawn with the chosen
+map (pixel for pixel), the choice is an optional last input of every event, and the text alternatives
+and the UI note say what the colours are, from the numbers."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from gradcam_core.cam.engine import GradCAM
+from gradcam_core.cam.postprocess import normalize, upsample
+from gradcam_core.data.mnist import test_digits as held_out_digits, to_tensor
+from gradcam_core.models.lenet import load_lenet
+from gradcam_core.present import colour_choice, render
+from gradcam_core.present import colour_vision as cv
+from gradcam_core.present import shortcut_view as sview
+from gradcam_core.ui import mnist_tab, spurious_tab
+from outputs import mnist_result
+from outputs import png as _png
+
+SAFE_PLAIN = {"jet": ("dark blue", "dark red"), "cividis": ("dark blue", "yellow"), "viridis": ("dark purple", "yellow"),
+              "inferno": ("black", "pale yellow"), "magma": ("black", "pale yellow"), "gray": ("black", "white")}
+
+
+def _digit(i: int) -> np.ndarray:
+    images, _ = held_out_digits()
+    return images[i].astype(np.float32) / 255.0
+
+
+def _expected_overlay(i: int, cmap: str, layer: str = "relu2") -> np.ndarray:
+    """The MNIST overlay composed here from the engine and render.overlay: what the tab must show."""
+    d = _digit(i)
+    res = GradCAM(load_lenet(), layer)(to_tensor(d))
+    heat = normalize(upsample(res.cam[0], res.input_size), "max").numpy()
+    return render.enlarge(render.overlay(d, heat, alpha=0.5, cmap=cmap), 280)
+
+
+def png(value) -> np.ndarray:
+    """An image output of the launched app as an array. On main at 6917188 an image sent with its text
+    alternative (ui.a11y.with_alt) reaches gradio_client as {"value": {"url": …}, "alt_text": …}, not
+    as {"url": …} (tests/test_app.py fails on that too): read either."""
+    if isinstance(value, dict) and "value" in value:
+        value = value["value"]
+    return _png(value)
+
+
+def _alt(value) -> str | None:
+    return value.get("alt_text") if isinstance(value, dict) else None
+
+
+# ----------------------------------------------------------------------------- MNIST, in-process
+def test_mnist_overlay_pixels_are_render_overlay_with_the_chosen_map():
+    cividis = mnist_tab.explain_index(17, "predicted", "strongest", "relu2", "cividis")
+    np.testing.assert_array_equal(cividis.overlay, _expected_overlay(17, "cividis"))
+    # without the new last input: jet, exactly as before
+    default = mnist_tab.explain_index(17, "predicted", "strongest")
+    np.testing.assert_array_equal(default.overlay, _expected_overlay(17, "jet"))
+    assert not np.array_equal(default.overlay, cividis.overlay)
+    # the layer still comes first: pool2 with magma
+    pool = mnist_tab.explain_index(17, "predicted", "strongest", "pool2", "magma")
+    np.testing.assert_array_equal(pool.overlay, _expected_overlay(17, "magma", "pool2"))
+
+
+def test_mnist_steps_6_to_8_use_the_map_and_the_rest_do_not():
+    d = _digit(17)
+    res = GradCAM(load_lenet(), "relu2")(to_tensor(d))
+    cam = res.cam[0].numpy()
+    view = mnist_tab.explain_index(17, "predicted", "strongest", None, "inferno")
+    jet = mnist_tab.explain_index(17, "predicted", "strongest")
+    images = view.steps[1::3]
+    # step 6: the 8×8 map coloured with inferno from 0 to its peak, enlarged to 280 (the bar sits below)
+    np.testing.assert_array_equal(images[5][:280],
+                                  render.enlarge(render.colorize(cam, "inferno", 0.0, float(cam.max())), 280))
+    peak = np.unravel_index(np.argmax(cam), cam.shape)
+    lut = render._get_lut("inferno")
+    assert tuple(images[5][peak[0] * 35 + 17, peak[1] * 35 + 17]) == tuple(lut[-1])
+    up = upsample(res.cam[0], (28, 28)).numpy()
+    np.testing.assert_array_equal(images[6][:280], render.enlarge(render.colorize(up, "inferno", 0.0, float(up.max())), 280))
+    np.testing.assert_array_equal(images[7], view.overlay)  # step 8 is the overlay
+    # steps 1-5 (activations in viridis, the signed maps in RdBu_r, the weights) do not change
+    for k in range(5):
+        np.testing.assert_array_equal(images[k], jet.steps[3 * k + 1])
+    for k in (5, 6, 7):
+        assert not np.array_equal(images[k], jet.steps[3 * k + 1])
+    assert "'inferno' colour map" in view.steps[3 * 7] and "inferno" in view.steps[3 * 7 + 2]
+
+
+def test_mnist_text_alternatives_name_the_maps_colours():
+    view = mnist_tab.explain_index(17, "predicted", "strongest", None, "cividis")
+    sentence = "Colour map cividis: dark blue where there is no heat, yellow where it is strongest."
+    assert view.alts["overlay"].endswith(sentence)
+    steps = view.alts["steps"]
+    assert [sentence in a for a in steps] == [False] * 5 + [True] * 3
+    jet = mnist_tab.explain_index(17, "predicted", "strongest")
+    assert jet.alts["overlay"].endswith("Colour map jet: dark blue where there is no heat, dark red where it is strongest.")
+    # the sentences before it are the same: the colour map changes only the colours
+    assert view.alts["overlay"].rsplit(" Colour map", 1)[0] == jet.alts["overlay"].rsplit(" Colour map", 1)[0]
+
+
+@pytest.mark.parametrize("cmap", list(SAFE_PLAIN))
+def test_colour_words_are_read_from_the_map(cmap):
+    assert colour_choice.end_names(cmap) == SAFE_PLAIN[cmap]
+
+
+def test_every_choice_has_a_sentence_and_bad_maps_are_refused():
+    for _, name in cv.HEAT_CHOICES:
+        assert colour_choice.colour_sentence(name).startswith(f"Colour map {name}: ")
+    with pytest.raises(gr.Error, match="Unknown colormap"):
+        mnist_tab.explain_index(3, "predicted", "strongest", None, "rainbowish")
+    assert colour_choice.parse(None) == colour_choice.parse("") == "jet"
+
+
+def test_mnist_link_carries_a_non_default_map():
+    view = mnist_tab.explain_index(17, "predicted", "strongest", "relu2", "viridis")
+    assert view.link.endswith("&layer=relu2&cmap=viridis")
+    assert "cmap=" not in mnist_tab.explain_index(17, "predicted", "strongest").link  # old links unchanged
+    back = mnist_tab.explain_from_link(SimpleNamespace(query_params={"tab": "mnist", "digit": "17", "cmap": "viridis"}))
+    assert (back.index, back.layer, back.cmap) == (17, "relu2", "viridis")
+    np.testing.assert_array_equal(back.overlay, _expected_overlay(17, "viridis"))
+    shared = mnist_tab.explain_from_query(view.link)
+    assert shared.cmap == "viridis" and np.array_equal(shared.overlay, view.overlay)
+    with pytest.warns(UserWarning, match="plasma2"):
+        bad = mnist_tab.explain_from_link(SimpleNamespace(query_params={"tab": "mnist", "digit": "17", "cmap": "plasma2"}))
+    assert bad.cmap == "jet"
+
+
+def test_the_note_states_the_measured_signed_map_distances():
+    note = cv.heat_map_note()
+    d = [cv.end_distance("RdBu_r", k) for k in ("protanopia", "deuteranopia", "tritanopia")]
+    assert f"ΔE {d[0]:.0f}, {d[1]:.0f} and {d[2]:.0f} apart" in note
+    assert [round(x) for x in d] == [35, 53, 69]  # tests/test_colour_vision.py measures the same
+    assert "`RdBu_r`" in note and "stays readable" in note
+    assert "colour-blind safe" in note
+
+
+# ----------------------------------------------------------------------------- Shortcuts, in-process
+def test_shortcut_pictures_use_the_chosen_map():
+    views = sview.compare_views(44)
+    title = "Matching square · misleading square · none"
+    img, _ = spurious_tab.mnist_compare(44, "cividis")
+    np.testing.assert_array_equal(img["value"], sview.views_image(views, title=title, cmap="cividis"))
+    assert _alt(img).endswith("Colour map cividis: dark blue where there is no heat, yellow where it is strongest.")
+    jet, _ = spurious_tab.mnist_compare(44)
+    np.testing.assert_array_equal(jet["value"], sview.views_image(views, title=title))
+    assert not np.array_equal(jet["value"], img["value"])
+    # one overlay cell of the picture is render.overlay with cividis
+    v = views[0]
+    res = v.results["clean"]
+    heat = normalize(upsample(res.cam[0], res.input_size), "max").numpy()
+    cell = render.enlarge(render.overlay(v.digit, heat, cmap="cividis"), sview.MNIST_CELL)
+    x = sview.PAD + (sview.MNIST_CELL + sview.PAD)  # the second column: the clean LeNet's overlays
+    pic = img["value"]
+    found = [y for y in range(pic.shape[0] - cell.shape[0]) if np.array_equal(pic[y:y + cell.shape[0], x:x + cell.shape[1]], cell)]
+    assert len(found) == 1, "the clean LeNet's overlay (cividis) is not in the picture"
+
+
+def test_shortcut_card_and_steps_take_the_map_last():
+    from gradcam_core.analysis import photo_edits
+
+    if not photo_edits.photo_model_availability()[0]:
+        pytest.skip("EfficientNet-Lite0 is not available")
+    fn = spurious_tab._card_fn("context")
+    card = spurious_tab._card_from("context", "coffee", "grass", None)
+    img, _ = fn("coffee", "grass", "magma")
+    np.testing.assert_array_equal(img["value"], sview.card_image(card, "magma"))
+    default, _ = fn("coffee", "grass")
+    np.testing.assert_array_equal(default["value"], sview.card_image(card))
+    removed, _ = spurious_tab._card_fn("removed")("dahlia", "gray")
+    assert "Colour map gray: black" in _alt(removed)
+    steps = spurious_tab._card_steps_fn("removed", "original")("dahlia", "gray")["steps"]
+    overlay = spurious_tab._card_from("removed", "dahlia", None, None).overlay("original", "gray")
+    np.testing.assert_array_equal(steps[3 * 7 + 1]["value"], render.enlarge(overlay, 280))
+
+
+# ----------------------------------------------------------------------------- the launched app
+def test_api_with_and_without_the_colour_map(app_client):
+    info = app_client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for name in ("/mnist_explain_index", "/mnist_explain_upload", "/mnist_explain_drawing", "/mnist_change_target",
+                 "/mnist_change_channel", "/mnist_change_layer", "/mnist_change_cmap", "/mnist_pick_from_grid"):
+        params = info[name]["parameters"]
+        assert params[-1]["parameter_name"] == "cmap" and params[-1]["label"] == "Colour map", name
+        assert params[-1]["parameter_has_default"] and params[-1]["parameter_default"] == "jet"
+        assert params[-2]["parameter_name"] == "layer"
+    old = mnist_result(app_client, 17, "predicted", "strongest")
+    np.testing.assert_array_equal(png(old["overlay"]), _expected_overlay(17, "jet"))
+    new = mnist_result(app_client, 17, "predicted", "strongest", "relu2", "cividis")
+    np.testing.assert_array_equal(png(new["overlay"]), _expected_overlay(17, "cividis"))
+    np.testing.assert_array_equal(png(new["steps"][3 * 7 + 1]), _expected_overlay(17, "cividis"))
+    assert new["link"].endswith("&cmap=cividis")
+    with pytest.raises(Exception, match="Unknown colormap"):
+        app_client.predict(17, "predicted", "strongest", "relu2", "nope", api_name="/mnist_explain_index")
+
+
+def test_changing_the_map_redraws_the_current_digit(app_client):
+    app_client.predict(5, "predicted", "strongest", api_name="/mnist_explain_index")
+    out = mnist_result(app_client, "predicted", "strongest", "relu2", "viridis", api_name="mnist_change_cmap")
+    # the current digit of this session (#5), now in viridis
+    np.testing.assert_array_equal(png(out["overlay"]), _expected_overlay(5, "viridis"))
+
+
+def test_shortcuts_api_takes_the_map_last(app_client):
+    info = app_client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for name in ("/spurious_compare", "/spurious_cue_move", "/spurious_cue_toggle", "/spurious_steps_mnist_clean",
+                 "/spurious_removed_photo", "/spurious_context_background", "/spurious_text_text",
+                 "/spurious_steps_text_altered"):
+        params = info[name]["parameters"]
+        assert params[-1]["parameter_name"] == "cmap" and params[-1]["parameter_default"] == "jet", name
+    assert [p["parameter_name"] for p in info["/spurious_text_text"]["parameters"]] == ["photo", "variant", "text", "cmap"]
+    title = "Matching square · misleading square · none"
+    views = sview.compare_views(44)
+    img, _ = app_client.predict(44, "cividis", api_name="/spurious_compare")
+    np.testing.assert_array_equal(png(img), sview.views_image(views, title=title, cmap="cividis"))
+    img, _ = app_client.predict(44, api_name="/spurious_compare")
+    np.testing.assert_array_equal(png(img), sview.views_image(views, title=title))
+    play, _ = app_client.predict(7, True, 3, "gray", api_name="/spurious_cue_move")
+    view = sview.digit_view("cue of class 3", sview.held_out_digit(7)[0], 3)
+    np.testing.assert_array_equal(png(play), sview.views_image([view], title="Your version", cmap="gray"))
+
+
+def test_shortcuts_colour_change_redraws_every_exhibit(app_client):
+    info = app_client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/spurious_change_cmap"]
+    names = [p["parameter_name"] for p in info["parameters"]]
+    assert names[:3] == ["index", "cue_on", "cue_pos"] and names[-1] == "cmap" and "text_text" in names
+    args = {p["parameter_name"]: p["parameter_default"] for p in info["parameters"]}
+    args["cmap"] = "inferno"
+    out = app_client.predict(*[args[n] for n in names], api_name="/spurious_change_cmap")
+    # outputs: the three versions, your version, then one picture and its table per photo card
+    views = sview.compare_views(spurious_tab.DEFAULT_DIGIT)
+    title = "Matching square · misleading square · none"
+    np.testing.assert_array_equal(png(out[0]), sview.views_image(views, title=title, cmap="inferno"))
+    view = sview.digit_view("cue of class 3", sview.held_out_digit(spurious_tab.DEFAULT_DIGIT)[0], 3)
+    np.testing.assert_array_equal(png(out[2]), sview.views_image([view], title="Your version", cmap="inferno"))
+    card = spurious_tab._card_from("context", args["context_photo"], args["context_variant"], None)
+    np.testing.assert_array_equal(png(out[4]), sview.card_image(card, "inferno"))
