@@ -2,7 +2,7 @@
 
     python bench/bench_field_digits.py                 # new preprocessing only
     python bench/bench_field_digits.py --old OLD.py    # also a previous mnist.py, e.g.
-        git show 4dfde8e:gradcam_core/data/mnist.py > /tmp/old_mnist.py
+        git show 4dfde8e:gradcam_core/mnist.py > /tmp/old_mnist.py
 
 Every photo of ``tests/field_digits/`` (made by ``tools/make_field_digits.py``) goes the way an
 upload goes: ``load_image(path, max_side=1024)`` -> ``preprocess_digit`` -> LeNet.  A digit photo

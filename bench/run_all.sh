@@ -129,15 +129,25 @@ section_11() {
   echo
   local old
   old=$(mktemp --suffix=.py)
-  git show 4dfde8e:gradcam_core/data/mnist.py > "$old"
+  git show 4dfde8e:gradcam_core/mnist.py > "$old"
   python bench/bench_field_digits.py --old "$old"
   rm -f "$old"
+}
+
+section_12() {
+  echo "## 12. Replicas behind HAProxy (deploy/replicas.sh)"
+  echo
+  echo "8 gradio_client sessions call /imagenet_explain back to back for 30 s, each with its own HAProxy cookie"
+  echo "(EfficientNet-Lite0, Grad-CAM, 8 photos that are not shipped examples); 1 and 2 replicas, and 1 without"
+  echo "HAProxy (direct). The ratios within one run are what this measures:"
+  echo
+  python bench/bench_replicas.py --direct
 }
 
 # `bash bench/run_all.sh` runs every section and writes BENCHMARKS.md anew;
 # `bash bench/run_all.sh 7 8` reruns sections 7 and 8 only and replaces them in BENCHMARKS.md
 # (the header gets a line saying which sections were rerun when).
-all_sections=(1 2 3 4 5 6 7 8 9 10 11)
+all_sections=(1 2 3 4 5 6 7 8 9 10 11 12)
 if [ "$#" -eq 0 ]; then
   { header; for n in "${all_sections[@]}"; do "section_$n"; done; } > "$out.tmp"
   mv "$out.tmp" "$out"
