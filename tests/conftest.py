@@ -1,6 +1,7 @@
 """Shared fixtures: one launched app per test session, driven through gradio_client."""
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 
@@ -68,3 +69,34 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+#: Debian's chromium (playwright downloads nothing); the real-browser tests share one per module.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def weights_isolated(tmp_path, monkeypatch):
+    """An empty weights folder and torch hub cache, and no download setting from the environment."""
+    from gradcam_core.models import weights as W
+
+    wdir = tmp_path / "weights"
+    wdir.mkdir()
+    monkeypatch.setenv(W.WEIGHTS_DIR_ENV, str(wdir))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    monkeypatch.delenv(W.ALLOW_DOWNLOAD_ENV, raising=False)
+    return wdir

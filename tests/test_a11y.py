@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from test_browser import CHROMIUM, browser, server  # noqa: F401 - fixtures: the app and chromium
+from test_browser import CHROMIUM, server  # noqa: F401 - the app (the browser fixture is conftest's)
 
 ROOT = Path(__file__).resolve().parents[1]
 AXE = ROOT / "tests" / ".node" / "node_modules" / "axe-core" / "axe.min.js"

@@ -7,7 +7,6 @@ test-artifacts/ for a human to look at.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,12 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import stop_process
+from conftest import CHROMIUM, stop_process
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 SERVER_LOG = ARTIFACTS / "browser-test-server.log"
 
@@ -62,19 +60,6 @@ def server():
     stop_process(proc)
     log.close()
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        yield b
-        b.close()
 
 
 def _phone_page(browser):

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from test_browser import (ARTIFACTS, CHROMIUM, _assert_on_screen, _no_horizontal_overflow,  # noqa: F401
-                          _open_on_a_phone, _wait_for_image, browser, server)
+                          _open_on_a_phone, _wait_for_image, server)
 
 pytestmark = pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
                                 reason="Debian's chromium is not installed (tests/run.sh installs it with apt-get)")

@@ -30,13 +30,9 @@ R18 = W.weights_filename(W.candidate_weights("resnet18")[0])
 
 
 @pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    """Empty weights folder and hub cache, no fetch state, no cached probe answers."""
-    wdir = tmp_path / "weights"
-    wdir.mkdir()
-    monkeypatch.setenv(W.WEIGHTS_DIR_ENV, str(wdir))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    monkeypatch.delenv(W.ALLOW_DOWNLOAD_ENV, raising=False)
+def isolated(weights_isolated, monkeypatch):
+    """Empty weights folder and hub cache (conftest.weights_isolated), no fetch state, no cached probe answers."""
+    wdir = weights_isolated
     monkeypatch.delenv(fetch.WEIGHTS_URL_ENV, raising=False)
     fetch.reset()
     W._probe_cache.clear()

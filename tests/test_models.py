@@ -21,14 +21,9 @@ COFFEE_CLASSES = {"espresso", "cup", "coffee mug"}
 
 
 @pytest.fixture(autouse=True)
-def isolated_weights(tmp_path, monkeypatch):
-    """Empty weights folder and torch hub cache, downloads not allowed."""
-    wdir = tmp_path / "weights"
-    wdir.mkdir()
-    monkeypatch.setenv(W.WEIGHTS_DIR_ENV, str(wdir))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    monkeypatch.delenv(W.ALLOW_DOWNLOAD_ENV, raising=False)
-    return wdir
+def isolated_weights(weights_isolated):
+    """Empty weights folder and torch hub cache, downloads not allowed (conftest.weights_isolated)."""
+    return weights_isolated
 
 
 def top5(spec, model, img):

@@ -24,7 +24,7 @@ import pytest
 from conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from conftest import CHROMIUM  # (the browser fixture is conftest's)
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 PHONE = {"width": 390, "height": 844}
 COOKIE = "GRADCAM_SRV"
@@ -98,19 +98,6 @@ def balancer():
             os.kill(pid, signal.SIGKILL)
     out.close()
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        yield b
-        b.close()
 
 
 def _phone(browser):
