@@ -48,9 +48,12 @@ def start_server(port: int, concurrency: int = 2, env: dict | None = None, extra
                  timeout: float = 300) -> tuple[subprocess.Popen, float]:
     """``python app.py`` on 127.0.0.1:port; returns (process, perf_counter at start) once it listens."""
     t0 = time.perf_counter()
+    log_dir = ROOT / "test-artifacts"
+    log_dir.mkdir(exist_ok=True)
+    log = open(log_dir / f"bench-server-{port}.log", "w")  # the server's own output, for when it dies
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--concurrency", str(concurrency),
                              *(extra_args or [])],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             env=dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", **(env or {})))
     while True:
         try:
