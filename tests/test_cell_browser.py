@@ -40,14 +40,19 @@ def _breakdown_text(page) -> str:
     return page.evaluate("() => { const e = document.querySelector('#mnist-cell-sum'); return e ? e.innerText : ''; }")
 
 
-def test_tap_a_cell_of_the_overlay_with_a_finger(server, browser):
-    ARTIFACTS.mkdir(exist_ok=True)
+def _overlay_tapped(browser, server):
+    """A phone page whose overlay was tapped near its top-left corner: cell (row 0, column 1) of the 8×8 map."""
     ctx, page, errors = _open_on_a_phone(browser, server)
     _wait_for_image(page, "Grad-CAM heat map")
-    # the overlay at the top: a tap near its top-left corner is cell (row 0, column 1) of the 8×8 map
     _tap_image(page, "#mnist-result img", 1.5 / 8, 0.5 / 8)
     page.wait_for_function("() => /Cell \\(row 0, column 1\\)/.test(document.querySelector('#mnist-cell-sum')"
                            "?.innerText || '')", timeout=60000)
+    return ctx, page, errors
+
+
+def test_tap_a_cell_of_the_overlay_with_a_finger(server, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    ctx, page, errors = _overlay_tapped(browser, server)
     _assert_on_screen(page, "#mnist-cell-sum", "the breakdown after a tap on the overlay")
     text = _breakdown_text(page)
     assert "→ ReLU →" in text and "of the 8×8 map" in text
@@ -62,11 +67,7 @@ def test_tap_a_cell_of_the_overlay_with_a_finger(server, browser):
                           "panel in this test since the final merges (issue 15 left open for it)", strict=False)
 def test_tap_a_cell_of_step_6_with_a_finger(server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
-    ctx, page, errors = _open_on_a_phone(browser, server)
-    _wait_for_image(page, "Grad-CAM heat map")
-    _tap_image(page, "#mnist-result img", 1.5 / 8, 0.5 / 8)
-    page.wait_for_function("() => /Cell \\(row 0, column 1\\)/.test(document.querySelector('#mnist-cell-sum')"
-                           "?.innerText || '')", timeout=60000)
+    ctx, page, errors = _overlay_tapped(browser, server)
     # step 6 (the ReLU map, right above the panel): the bottom-right cell
     # step 6's picture is the one just above the cell panel (the panel is placed right under step 6)
     target = page.locator("#mnist-cell").locator("xpath=preceding::img[1]")
