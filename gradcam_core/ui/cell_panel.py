@@ -169,14 +169,19 @@ def _scroll_js(elem_id: str) -> str:
     Unlike common.scroll_js it waits until the element has a height (the first tap opens the
     closed panel: inside a closed accordion it measures 0 px at the top of the page), and it
     corrects the position for a second or so: step pictures above the panel that were never on
-    screen load lazily as the page moves past them, and push the panel down."""
-    return (f"() => {{ let n = 0, fixes = 0; const e = () => document.getElementById('{elem_id}'); "
-            "const to = (smooth) => { const r = e().getBoundingClientRect(); "
-            "window.scrollTo({top: Math.max(0, r.top + window.scrollY - 8), behavior: smooth ? 'smooth' : 'instant'}); }; "
-            "const fix = () => { if (!e()) return; const t = e().getBoundingClientRect().top; "
-            "if (Math.abs(t - 8) > 4) to(false); if (fixes++ < 12) setTimeout(fix, 150); }; "
-            "const go = () => { if (!e()) return; if (e().getBoundingClientRect().height === 0 && n++ < 40) "
-            "{ setTimeout(go, 50); return; } to(false); setTimeout(fix, 150); }; setTimeout(go, 30); }")
+    screen load lazily as the page moves past them, and push the panel down. The correction
+    stops at the user's first touch, wheel or key: someone who scrolls back up at once to tap
+    another picture is never pulled down again."""
+    return (f"() => {{ let n = 0, fixes = 0, stop = false; const e = () => document.getElementById('{elem_id}'); "
+            "const kinds = ['touchstart', 'wheel', 'keydown', 'mousedown']; "
+            "const halt = () => { stop = true; kinds.forEach(k => window.removeEventListener(k, halt, true)); }; "
+            "kinds.forEach(k => window.addEventListener(k, halt, {capture: true, passive: true})); "
+            "const to = () => { const r = e().getBoundingClientRect(); "
+            "window.scrollTo({top: Math.max(0, r.top + window.scrollY - 8), behavior: 'instant'}); }; "
+            "const fix = () => { if (stop || !e()) return halt(); const t = e().getBoundingClientRect().top; "
+            "if (Math.abs(t - 8) > 4) to(); if (fixes++ < 12) setTimeout(fix, 150); else halt(); }; "
+            "const go = () => { if (stop || !e()) return halt(); if (e().getBoundingClientRect().height === 0 && n++ < 40) "
+            "{ setTimeout(go, 50); return; } to(); setTimeout(fix, 150); }; setTimeout(go, 30); }")
 
 
 def _scroll(panel: CellPanel) -> dict:
