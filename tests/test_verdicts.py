@@ -273,10 +273,10 @@ def test_mnist_curves_quote_the_aggregate_only_with_its_settings(agg_file, one_t
     images, _ = test_digits()
     digit = images[17].astype(np.float32) / 255.0
     share = agg_file["layers"][LAYER]["summary"]["deletion_vs_random"]["better"]
-    _, _, text = trust.mnist_curves(digit, "predicted", "zero", 20)
+    text = trust.mnist_curves(digit, "predicted", "zero", 20).reading
     assert (f"**This digit vs 200 held-out digits** (same settings). Deletion: better than chance for "
             f"{100 * share:.0f} %") in text
-    _, _, text8 = trust.mnist_curves(digit, "predicted", "zero", 8)
+    text8 = trust.mnist_curves(digit, "predicted", "zero", 8).reading
     assert "steps 20 (here: 8)" in text8 and "not quoted" in text8
 
 

@@ -37,6 +37,8 @@ __all__ = [
     "build_mnist_panel",
     "build_imagenet_panel",
     "TrustPanel",
+    "CascadeView",
+    "CurvesView",
     "mnist_cascade",
     "mnist_curves",
     "imagenet_cascade",
@@ -141,10 +143,30 @@ def _auc_rows(curves: sanity.Curves) -> list[list]:
     return curves.table()
 
 
+@dataclass
+class CascadeView:
+    """What the randomisation check shows: the chosen method's pictures, the ρ table, the reading,
+    and the session's key to every method's pictures (``state``)."""
+
+    gallery: list
+    table: list[list]
+    reading: str
+    state: dict
+
+
+@dataclass
+class CurvesView:
+    """What the deletion/insertion check shows: the curves, the area table and the reading."""
+
+    plot: np.ndarray
+    table: list[list]
+    reading: str
+
+
 def _curves_outputs(curves: sanity.Curves, class_name: str, aggregate: dict | None = None,
-                    settings: dict | None = None):
+                    settings: dict | None = None) -> CurvesView:
     reading = sanity.reading_curves(curves, aggregate=aggregate, settings=settings)
-    return charts.curves_figure(curves, class_name), _auc_rows(curves), reading
+    return CurvesView(charts.curves_figure(curves, class_name), _auc_rows(curves), reading)
 
 
 @functools.lru_cache(maxsize=8)
@@ -167,12 +189,12 @@ def mnist_aggregate(layer: str) -> dict | None:
         return None
 
 
-def _cascade_outputs(cas: sanity.Cascade, picture: np.ndarray, method: str, size: int | None):
+def _cascade_outputs(cas: sanity.Cascade, picture: np.ndarray, method: str, size: int | None) -> CascadeView:
     items = _gallery_items(cas, picture, size)
     readings = {m: sanity.reading_cascade(cas, m) for m in cas.results}
     # the session keeps a key; the pictures of every method live in a shared, bounded store
     state = {"key": KEPT.put({"items": items, "readings": readings})}
-    return items[method], _cascade_table(cas), readings[method], state
+    return CascadeView(items[method], _cascade_table(cas), readings[method], state)
 
 
 def _progress_fn(progress) -> Callable[[float, str], None] | None:
@@ -202,7 +224,7 @@ def _lenet_layer() -> str:
 
 
 def mnist_cascade(digit, target_choice="predicted", method="Grad-CAM", seed=0, progress=None):
-    """(gallery items, table rows, reading, state) of the cascade on one digit."""
+    """The cascade on one digit (:class:`CascadeView`)."""
     from gradcam_core.data.mnist import to_tensor
 
     d = _digit(digit)
@@ -213,7 +235,7 @@ def mnist_cascade(digit, target_choice="predicted", method="Grad-CAM", seed=0, p
 
 
 def mnist_curves(digit, target_choice="predicted", baseline="zero", steps=20, progress=None):
-    """(curves image, AUC rows, reading) of deletion/insertion on one digit."""
+    """Deletion/insertion on one digit (:class:`CurvesView`)."""
     from gradcam_core.data.mnist import to_tensor
 
     d = _digit(digit)
@@ -328,16 +350,37 @@ class TrustPanel:
     curves_reading: gr.Markdown
 
 
+@dataclass
+class MethodView:
+    """The cascade's pictures and reading for another method (nothing recomputed)."""
+
+    gallery: list
+    reading: str
+
+
 @user_errors
-def _view_event(method, state):
+def _view_event(method, state) -> MethodView:
     """Switch the gallery between methods without recomputing."""
     if not state:
-        return [], ""
+        return MethodView([], "")
     method = _method(method)
     kept = KEPT.get(state.get("key")) if isinstance(state, dict) else None
     if kept is None:
         raise ValueError("These maps are no longer kept on the server; tap 'Randomise the model' again.")
-    return kept["items"][method], kept["readings"][method]
+    return MethodView(kept["items"][method], kept["readings"][method])
+
+
+def _onto(fn, components: dict):
+    """``fn`` (an event returning a view dataclass) as an event returning ``{component: value}``:
+    ``components`` maps each field of the view to its component. The signature (inputs, request,
+    progress) stays ``fn``'s: Gradio reads it through ``__wrapped__``."""
+
+    @functools.wraps(fn)
+    def event(*args, **kwargs):
+        view = fn(*args, **kwargs)
+        return {component: getattr(view, field) for field, component in components.items()}
+
+    return event
 
 
 def _build(prefix: str, inputs: list, cascade_fn, curves_fn, *, baseline: str, steps: int, max_steps: int,
@@ -368,12 +411,15 @@ def _build(prefix: str, inputs: list, cascade_fn, curves_fn, *, baseline: str, s
         curves_reading = gr.Markdown(elem_classes="tight-md")
 
     common = dict(concurrency_id=concurrency_id, concurrency_limit=concurrency_limit, preprocess=preprocess)
-    cascade_button.click(cascade_fn, inputs + [method], [gallery, cascade_table, cascade_reading, cascade_state],
+    shown = {"gallery": gallery, "table": cascade_table, "reading": cascade_reading, "state": cascade_state}
+    cascade_button.click(_onto(cascade_fn, shown), inputs + [method], list(shown.values()),
                          api_name=f"{prefix}cascade", **common)
-    method.change(_view_event, [method, cascade_state], [gallery, cascade_reading],
+    switched = {"gallery": gallery, "reading": cascade_reading}
+    method.change(_onto(_view_event, switched), [method, cascade_state], list(switched.values()),
                   api_name=f"{prefix}cascade_view", concurrency_id=f"{prefix}view", concurrency_limit=None,
                   show_progress="hidden")
-    curves_button.click(curves_fn, inputs + [baseline_dd, steps_sl], [curves_plot, auc_table, curves_reading],
+    drawn = {"plot": curves_plot, "table": auc_table, "reading": curves_reading}
+    curves_button.click(_onto(curves_fn, drawn), inputs + [baseline_dd, steps_sl], list(drawn.values()),
                         api_name=f"{prefix}curves", **common)
     return TrustPanel(acc, cascade_button, method, gallery, cascade_table, cascade_reading, cascade_state,
                       baseline_dd, steps_sl, curves_button, curves_plot, auc_table, curves_reading)
