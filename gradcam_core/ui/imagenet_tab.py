@@ -13,6 +13,7 @@ import dataclasses
 import html
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 
@@ -537,77 +538,93 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
 
 def _wire(demo: gr.Blocks, c: dict, concurrency_limit: int, query) -> None:
     """The tab's events (handlers return {name: value}; see by_name)."""
-    (photo, go, credit, label, overlay, summary, examples, model, model_note, unavailable_md, layer, method,
-     m_note, target, target2, alpha, whole, norm, cmap, heatmap, steps, steps_md, compare_btn,
-     compare_gallery, compare_md, downloads, numbers, link_query, link_btn, link_box, state, alts, quick_req,
-     slow_req, api_quick, api_slow) = (
-        c[k] for k in ('photo', 'go', 'credit', 'label', 'overlay', 'summary', 'examples', 'model', 'model_note',
-                       'unavailable_md', 'layer', 'method', 'm_note', 'target', 'target2', 'alpha', 'whole', 'norm',
-                       'cmap', 'heatmap', 'steps', 'steps_md', 'compare_btn', 'compare_gallery', 'compare_md', 'downloads',
-                       'numbers', 'link_query', 'link_btn', 'link_box', 'state', 'alts', 'quick_req', 'slow_req', 'api_quick',
-                       'api_slow'))
-    run = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
-    slow = dict(concurrency_id=SLOW, concurrency_limit=SLOW_LIMIT)
-    draw = dict(concurrency_id=RENDER_CONCURRENCY, concurrency_limit=concurrency_limit)
-    explain_inputs = [photo, model, layer, method, target, target2, norm, cmap, alpha]
-    named = dict(summary=summary, label=label, overlay=overlay, heatmap=heatmap, steps=steps, steps_md=steps_md,
-                 downloads=downloads, numbers=numbers, state=state, alts=alts, photo=photo, model=model, layer=layer,
-                 method=method, target=target, target2=target2, norm=norm, cmap=cmap, alpha=alpha)
-    explain_outputs = [named[n] for n in EXPLAIN_OUTPUTS]
-    a11y.wire_alts(alts, {"overlay": overlay, "heatmap": heatmap})  # the images' text alternatives on the page
+    u = SimpleNamespace(**c)
+    kinds = dict(run=dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit),
+                 slow=dict(concurrency_id=SLOW, concurrency_limit=SLOW_LIMIT),
+                 draw=dict(concurrency_id=RENDER_CONCURRENCY, concurrency_limit=concurrency_limit))
+    named = {n: c[n] for n in ("summary", "label", "overlay", "heatmap", "steps", "steps_md", "downloads", "numbers",
+                               "state", "alts", "photo", "model", "layer", "method", "target", "target2", "norm",
+                               "cmap", "alpha")}
+    a11y.wire_alts(u.alts, {"overlay": u.overlay, "heatmap": u.heatmap})  # the images' text alternatives on the page
     # the handlers return {name: value}; the events get {component: value} (the rest stays as it is)
     ev = {fn.__name__: by_name(fn, named) for fn in (explain, explain_slow, run_quick, run_slow, restyle,
                                                       change_opacity, explain_from_link, explain_from_query)}
+    _wire_explain(u, named, ev, kinds)
+    _wire_settings(u, ev, kinds)
+    _wire_extras(demo, u, named, ev, kinds, query)
 
+
+def _wire_explain(u, named: dict, ev: dict, kinds: dict) -> None:
+    """Explaining: the two API endpoints, and the page's route (photo, Explain button, settings) to
+    the quick or the slow queue, then the scroll to the result."""
+    explain_inputs = [u.photo, u.model, u.layer, u.method, u.target, u.target2, u.norm, u.cmap, u.alpha]
+    explain_outputs = [named[n] for n in EXPLAIN_OUTPUTS]
+    run, slow, draw = kinds["run"], kinds["slow"], kinds["draw"]
     # preprocess=False everywhere a photo goes in: gradio must not decode uploads itself (see _photo_source)
-    api_quick.click(ev["explain"], explain_inputs, explain_outputs, api_name="imagenet_explain", preprocess=False, **run)
-    api_slow.click(ev["explain_slow"], explain_inputs, explain_outputs, api_name="imagenet_explain_slow",
-                   preprocess=False, **slow)
+    u.api_quick.click(ev["explain"], explain_inputs, explain_outputs, api_name="imagenet_explain", preprocess=False,
+                      **run)
+    u.api_slow.click(ev["explain_slow"], explain_inputs, explain_outputs, api_name="imagenet_explain_slow",
+                     preprocess=False, **slow)
 
-    route = [method, quick_req, slow_req], [quick_req, slow_req]
-    go.click(None, *route, js=_route_js("force"), api_name="imagenet_route_explain", queue=False)
-    photo.change(None, *route, js=_route_js("auto"), api_name="imagenet_photo_change", queue=False)
-    photo.upload(clear_credit, None, credit, api_visibility="private", queue=False)
-    examples.select(pick_example, None, [photo, credit], api_name="imagenet_pick_example", **draw)
-    gr.on([layer.input, method.input, target.input, target2.input], None, *route, js=_route_js("auto"),
+    route = [u.method, u.quick_req, u.slow_req], [u.quick_req, u.slow_req]
+    u.go.click(None, *route, js=_route_js("force"), api_name="imagenet_route_explain", queue=False)
+    u.photo.change(None, *route, js=_route_js("auto"), api_name="imagenet_photo_change", queue=False)
+    u.photo.upload(clear_credit, None, u.credit, api_visibility="private", queue=False)
+    u.examples.select(pick_example, None, [u.photo, u.credit], api_name="imagenet_pick_example", **draw)
+    gr.on([u.layer.input, u.method.input, u.target.input, u.target2.input], None, *route, js=_route_js("auto"),
           api_name="imagenet_settings_change", queue=False)
     # once a result is shown, the page scrolls to it (just under the photo)
     show = dict(fn=None, inputs=None, outputs=None, js=scroll_js("imagenet-result"), queue=False)
-    run_inputs = explain_inputs + [state, whole]  # whole: the LAST input (the overlay on the whole photo)
-    quick_req.change(ev["run_quick"], [quick_req] + run_inputs, explain_outputs, api_name="imagenet_run",
-                     preprocess=False, trigger_mode="always_last", **run).success(api_name="imagenet_show_result",
-                                                                                   **show)
-    slow_req.change(ev["run_slow"], [slow_req] + run_inputs, explain_outputs, api_name="imagenet_run_slow",
-                    preprocess=False, trigger_mode="always_last", **slow).success(
+    run_inputs = explain_inputs + [u.state, u.whole]  # whole: the LAST input (the overlay on the whole photo)
+    u.quick_req.change(ev["run_quick"], [u.quick_req] + run_inputs, explain_outputs, api_name="imagenet_run",
+                       preprocess=False, trigger_mode="always_last", **run).success(
+        api_name="imagenet_show_result", **show)
+    u.slow_req.change(ev["run_slow"], [u.slow_req] + run_inputs, explain_outputs, api_name="imagenet_run_slow",
+                      preprocess=False, trigger_mode="always_last", **slow).success(
         api_name="imagenet_show_result_slow", **show)
-    method.change(method_note, method, m_note, api_name="imagenet_method_note", queue=False)
-    quiet = dict(queue=False, show_progress="hidden")
-    target.key_up(search_target, None, target, api_name="imagenet_search_target", **quiet)
-    target2.key_up(search_target2, None, target2, api_name="imagenet_search_target2", **quiet)
-    # .change, not .input: a click on an option fires .input twice (and would warn twice)
-    model.change(change_model, model, [layer, model_note], api_name="imagenet_model_change", **draw).then(
+    u.model.change(change_model, u.model, [u.layer, u.model_note], api_name="imagenet_model_change", **draw).then(
         None, *route, js=_route_js("auto"), api_name="imagenet_model_change_explain", queue=False)
-    gr.on([norm.input, cmap.input], ev["restyle"], [state, norm, cmap, alpha, whole],
-          [overlay, heatmap, steps, steps_md, downloads, numbers], api_name="imagenet_restyle",
+
+
+def _wire_settings(u, ev: dict, kinds: dict) -> None:
+    """Settings that redraw without explaining again (colours, opacity, whole photo) or only help
+    to choose (the method's note, the class search). The model's change is in _wire_explain:
+    it explains again. (``.change``, not ``.input``, for the model: a click on an option fires
+    ``.input`` twice.)"""
+    draw = kinds["draw"]
+    u.method.change(method_note, u.method, u.m_note, api_name="imagenet_method_note", queue=False)
+    quiet = dict(queue=False, show_progress="hidden")
+    u.target.key_up(search_target, None, u.target, api_name="imagenet_search_target", **quiet)
+    u.target2.key_up(search_target2, None, u.target2, api_name="imagenet_search_target2", **quiet)
+    look = [u.state, u.norm, u.cmap, u.alpha, u.whole]
+    gr.on([u.norm.input, u.cmap.input], ev["restyle"], look,
+          [u.overlay, u.heatmap, u.steps, u.steps_md, u.downloads, u.numbers], api_name="imagenet_restyle",
           trigger_mode="always_last", **draw)
-    alpha.change(ev["change_opacity"], [state, norm, cmap, alpha, whole], [overlay, downloads],
-                 api_name="imagenet_opacity", trigger_mode="always_last", show_progress="hidden", **draw)
-    whole.input(ev["change_opacity"], [state, norm, cmap, alpha, whole], [overlay, downloads],
-                api_name="imagenet_whole_photo", trigger_mode="always_last", **draw)
-    compare_btn.click(compare, [photo, model, method, target, norm, cmap, alpha], [compare_gallery, compare_md],
-                      api_name="imagenet_compare", preprocess=False, **slow)
-    link_btn.click(make_link, explain_inputs, link_query, api_name="imagenet_make_link", preprocess=False,
-                   **draw).success(
-        None, link_query, link_box, api_name="imagenet_copy_link",
+    u.alpha.change(ev["change_opacity"], look, [u.overlay, u.downloads],
+                   api_name="imagenet_opacity", trigger_mode="always_last", show_progress="hidden", **draw)
+    u.whole.input(ev["change_opacity"], look, [u.overlay, u.downloads],
+                  api_name="imagenet_whole_photo", trigger_mode="always_last", **draw)
+
+
+def _wire_extras(demo: gr.Blocks, u, named: dict, ev: dict, kinds: dict, query) -> None:
+    """Model comparison, links (make one, open one), the API-only look-ups, and the model list
+    with its background download."""
+    explain_inputs = [u.photo, u.model, u.layer, u.method, u.target, u.target2, u.norm, u.cmap, u.alpha]
+    run, slow, draw = kinds["run"], kinds["slow"], kinds["draw"]
+    u.compare_btn.click(compare, [u.photo, u.model, u.method, u.target, u.norm, u.cmap, u.alpha],
+                        [u.compare_gallery, u.compare_md], api_name="imagenet_compare", preprocess=False, **slow)
+    u.link_btn.click(make_link, explain_inputs, u.link_query, api_name="imagenet_make_link", preprocess=False,
+                     **draw).success(
+        None, u.link_query, u.link_box, api_name="imagenet_copy_link",
         js="""(q) => { const u = window.location.origin + window.location.pathname + (q || '');
                        try { navigator.clipboard.writeText(u); } catch (e) {} return u; }""")
-    link_outputs = [named[n] for n in LINK_INPUTS] + explain_outputs
+    link_outputs = [named[n] for n in LINK_INPUTS] + [named[n] for n in EXPLAIN_OUTPUTS]
     if query is not None:  # the page's query string, read in the browser: only a link calls the server
         query.change(ev["explain_from_query"], query, link_outputs, api_name="imagenet_from_link", **run)
     else:
         demo.load(ev["explain_from_link"], None, link_outputs, api_name="imagenet_from_link", **run)
     gr.api(find_classes, api_name="imagenet_find_classes", **draw)
     gr.api(list_models, api_name="imagenet_models", **draw)
-    demo.load(refresh_models, model, [model, model_note, unavailable_md, c["fetch_md"], c["fetch_timer"]],
+    demo.load(refresh_models, u.model, [u.model, u.model_note, u.unavailable_md, u.fetch_md, u.fetch_timer],
               api_name="imagenet_refresh_models", queue=False)
-    fetch_panel.wire(c["fetch_md"], c["fetch_timer"], model, model_note, unavailable_md, _model_note, ALL_AVAILABLE)
+    fetch_panel.wire(u.fetch_md, u.fetch_timer, u.model, u.model_note, u.unavailable_md, _model_note, ALL_AVAILABLE)
