@@ -67,6 +67,7 @@ def start_server(port: int, concurrency: int = 2, env: dict | None = None, extra
 
 
 def stop_server(proc: subprocess.Popen) -> None:
+    """End a server started with subprocess.Popen: terminate, then kill if it hangs (also the tests' stop_process)."""
     if proc.poll() is not None:
         return
     proc.terminate()

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,22 +11,10 @@ import torch
 torch.set_num_threads(2)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop_process(proc) -> None:
-    """End a server started with subprocess.Popen: terminate, then kill if it hangs."""
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+# one way to find a port and to stop a server, shared with the benchmarks (bench/_server.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from _server import free_port  # noqa: E402
+from _server import stop_server as stop_process  # noqa: E402,F401
 
 
 def launch_blocks(demo, **kw):
