@@ -17,7 +17,7 @@ from gradcam_core.present import colour_choice, render
 from gradcam_core.present import colour_vision as cv
 from gradcam_core.present import shortcut_view as sview
 from gradcam_core.ui import mnist_tab, spurious_tab
-from outputs import mnist_result
+from outputs import mnist_result, returns_by_label
 from outputs import png as _png
 
 SAFE_PLAIN = {"jet": ("dark blue", "dark red"), "cividis": ("dark blue", "yellow"), "viridis": ("dark purple", "yellow"),
@@ -225,12 +225,13 @@ def test_shortcuts_colour_change_redraws_every_exhibit(app_client):
     assert names[:3] == ["index", "cue_on", "cue_pos"] and names[-1] == "cmap" and "text_text" in names
     args = {p["parameter_name"]: p["parameter_default"] for p in info["parameters"]}
     args["cmap"] = "inferno"
-    out = app_client.predict(*[args[n] for n in names], api_name="/spurious_change_cmap")
-    # outputs: the three versions, your version, then one picture and its table per photo card
+    out = returns_by_label(app_client, "spurious_change_cmap",
+                           app_client.predict(*[args[n] for n in names], api_name="/spurious_change_cmap"))
+    # outputs by their labels: the three versions, your version, then one picture and table per photo card
     views = sview.compare_views(spurious_tab.DEFAULT_DIGIT)
     title = "Matching square · misleading square · none"
-    np.testing.assert_array_equal(png(out[0]), sview.views_image(views, title=title, cmap="inferno"))
+    np.testing.assert_array_equal(png(out[title]), sview.views_image(views, title=title, cmap="inferno"))
     view = sview.digit_view("cue of class 3", sview.held_out_digit(spurious_tab.DEFAULT_DIGIT)[0], 3)
-    np.testing.assert_array_equal(png(out[2]), sview.views_image([view], title="Your version", cmap="inferno"))
+    np.testing.assert_array_equal(png(out["Your version"]), sview.views_image([view], title="Your version", cmap="inferno"))
     card = spurious_tab._card_from("context", args["context_photo"], args["context_variant"], None)
-    np.testing.assert_array_equal(png(out[4]), sview.card_image(card, "inferno"))
+    np.testing.assert_array_equal(png(out["Context swap"]), sview.card_image(card, "inferno"))

@@ -10,6 +10,8 @@ import numpy as np
 from gradio_client import Client, handle_file
 from PIL import Image, ImageOps
 
+from outputs import imagenet_result, mnist_result
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -41,13 +43,13 @@ def _jobs(photos):
 def _run(client: Client, job):
     kind, args = job
     if kind == "mnist":
-        out = client.predict(*args, api_name="/mnist_explain_index")
-        label, numbers = out[0], out[2]
+        out = mnist_result(client, *args)
+        label, numbers = out["label"], out["numbers"]
     else:
         photo, layer, method, target = args
-        out = client.predict(handle_file(photo), "efficientnet_lite0", layer, method, target, "none", "max", "jet",
-                             0.5, api_name="/imagenet_explain")
-        label, numbers = out[1], out[7]
+        out = imagenet_result(client, handle_file(photo), "efficientnet_lite0", layer, method, target, "none", "max",
+                              "jet", 0.5)
+        label, numbers = out["label"], out["numbers"]
     return label, numbers
 
 

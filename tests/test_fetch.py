@@ -165,12 +165,12 @@ def test_good_file_is_fetched_once_loaded_and_becomes_the_default(isolated, sour
     assert torch.equal(model.state_dict()["fc.weight"], ref["fc.weight"])
     # the default on new page loads
     assert M.default_model_key() == "resnet50"
-    dropdown, note, unavailable, box, timer = imagenet_tab.refresh_models("efficientnet_lite0")
-    assert dropdown.value == "resnet50" and note.startswith("**ResNet-50**:")
-    assert box == "✅ ResNet-50 weights fetched: new pages open on ResNet-50 (reload this one to switch)."
-    assert timer.active is False
+    out = imagenet_tab.refresh_models("efficientnet_lite0")
+    assert out["model"].value == "resnet50" and out["model_note"].startswith("**ResNet-50**:")
+    assert out["box"] == "✅ ResNet-50 weights fetched: new pages open on ResNet-50 (reload this one to switch)."
+    assert out["timer"].active is False
     # a page whose model someone already chose keeps it
-    assert imagenet_tab.refresh_models("vgg16")[0].value == "vgg16"
+    assert imagenet_tab.refresh_models("vgg16")["model"].value == "vgg16"
     models = {m["key"]: m for m in imagenet_tab.list_models()}
     assert models["resnet50"]["available"] is True and models["resnet50"]["status"] == f"weights file {final}"
     assert fetch.start("resnet50") is st and src.gets == {R50: 1}  # present: nothing more to do
@@ -189,14 +189,14 @@ def test_progress_on_the_page_and_one_download_per_file(isolated, source, monkey
             progress(done, total)
             if done == fetch.CHUNK and not first_chunk.is_set():
                 seen.append((fetch.page_note(), fetch.note("resnet18"), fetch.busy(),
-                             fetch_panel.on_load()[1].active))
+                             fetch_panel.on_load()["timer"].active))
                 first_chunk.set()
                 assert go_on.wait(60)
         return real_stream(url, part, hold)
 
     monkeypatch.setattr(fetch, "_stream", held_stream)
-    box, timer = fetch_panel.selected("resnet18")  # someone picks ResNet-18: fetched on first selection
-    assert timer.active is True
+    # someone picks ResNet-18: fetched on first selection
+    assert fetch_panel.selected("resnet18")["timer"].active is True
     assert first_chunk.wait(60)
     # meanwhile: the same model picked again, and a synchronous download (the CLI's, and
     # GRADCAM_ALLOW_DOWNLOAD=1's on first use) of the same file: both wait for the running one
@@ -218,9 +218,9 @@ def test_progress_on_the_page_and_one_download_per_file(isolated, source, monkey
                      f"{text}; use another model meanwhile", True, True)]
     # the last tick stops polling and refreshes the model list
     out = fetch_panel._poller(imagenet_tab._model_note, imagenet_tab.ALL_AVAILABLE)("resnet18")
-    assert out[-1].active is False and ("ResNet-18", "resnet18") in [tuple(c) for c in out[1].choices]
-    assert out[2].startswith("**ResNet-18**:")
-    assert out[0] == "✅ ResNet-18 weights fetched: ResNet-18 is ready."
+    assert out["timer"].active is False and ("ResNet-18", "resnet18") in [tuple(c) for c in out["model"].choices]
+    assert out["model_note"].startswith("**ResNet-18**:")
+    assert out["box"] == "✅ ResNet-18 weights fetched: ResNet-18 is ready."
 
 
 def test_unreachable_source_does_not_hold_the_start(isolated, monkeypatch):

@@ -347,9 +347,11 @@ def test_heic_through_the_app_imagenet_and_mnist_upload(app_client, tmp_path):
     from gradio_client import handle_file
 
     def top(path):
-        out = app_client.predict(handle_file(str(path)), "efficientnet_lite0", "_head_act", "Grad-CAM",
-                                 "predicted", "none", "max", "jet", 0.5, api_name="/imagenet_explain")
-        return out[1]["label"], {c["label"]: c["confidence"] for c in out[1]["confidences"]}
+        from outputs import imagenet_result
+
+        label = imagenet_result(app_client, handle_file(str(path)), "efficientnet_lite0", "_head_act", "Grad-CAM",
+                                "predicted", "none", "max", "jet", 0.5)["label"]
+        return label["label"], {c["label"]: c["confidence"] for c in label["confidences"]}
 
     heic_label, heic_conf = top(HEIC / "chelsea_cat.heic")
     lossless = tmp_path / "cat_320.png"  # the picture the HEIC was encoded from, without HEVC's loss

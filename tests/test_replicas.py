@@ -149,10 +149,10 @@ def _client(url):
 def _client_top1(client, photo: str) -> str:
     from gradio_client import handle_file
 
-    out = client.predict(handle_file(str(ROOT / "examples" / photo)), LITE, "_head_act", "Grad-CAM", "predicted",
-                         "none", "max", "jet", 0.5, api_name="/imagenet_explain")
-    labels = [o for o in out if isinstance(o, dict) and "confidences" in o]
-    return labels[0]["label"]
+    from outputs import imagenet_result
+
+    return imagenet_result(client, handle_file(str(ROOT / "examples" / photo)), LITE, "_head_act", "Grad-CAM",
+                           "predicted", "none", "max", "jet", 0.5)["label"]["label"]
 
 
 def test_balancer_config(balancer):

@@ -11,6 +11,7 @@ import gradio as gr
 
 from gradcam_core.models import fetch
 from gradcam_core import imagenet as svc
+from gradcam_core.ui.common import by_name
 
 POLL_S = 2.0
 
@@ -22,28 +23,28 @@ def build() -> tuple[gr.Markdown, gr.Timer]:
     return box, timer
 
 
-def on_load():
-    """Page load: the note as it is now, and polling if a fetch runs."""
-    return fetch.page_note(), gr.Timer(active=fetch.busy())
+def on_load() -> dict:
+    """Page load, as {name: value}: the note as it is now ("box"), and polling if a fetch runs ("timer")."""
+    return {"box": fetch.page_note(), "timer": gr.Timer(active=fetch.busy())}
 
 
-def selected(model_key):
+def selected(model_key) -> dict:
     """A model was selected: fetch its weights if they are missing (in the background)."""
     fetch.on_select(str(model_key or ""))
     return on_load()
 
 
 def _poller(model_note_fn, all_available: str):
-    """A timer tick: progress; once nothing runs any more, the model list and notes too.
+    """A timer tick, as {name: value}: progress; once nothing runs any more, the model list and notes too.
     ``model_note_fn``/``all_available``: the tab's model note and its "all available" line (handed
     over by the tab: this module does not import it)."""
 
-    def poll(model_key):
+    def poll(model_key) -> dict:
         if fetch.busy():
-            return fetch.page_note(), gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=True)
-        note = model_note_fn(model_key) if model_key else gr.skip()
-        return (fetch.page_note(), gr.Dropdown(choices=svc.model_choices()), note,
-                svc.unavailable_note() or all_available, gr.Timer(active=False))
+            return {"box": fetch.page_note(), "timer": gr.Timer(active=True)}
+        done = {"box": fetch.page_note(), "model": gr.Dropdown(choices=svc.model_choices()),
+                "unavailable": svc.unavailable_note() or all_available, "timer": gr.Timer(active=False)}
+        return {**done, "model_note": model_note_fn(model_key)} if model_key else done
 
     return poll
 
@@ -51,5 +52,6 @@ def _poller(model_note_fn, all_available: str):
 def wire(box: gr.Markdown, timer: gr.Timer, model, model_note, unavailable_md, model_note_fn, all_available: str
          ) -> None:
     quiet = dict(queue=False, show_progress="hidden", api_visibility="private")
-    model.change(selected, model, [box, timer], **quiet)
-    timer.tick(_poller(model_note_fn, all_available), model, [box, model, model_note, unavailable_md, timer], **quiet)
+    shown = {"box": box, "model": model, "model_note": model_note, "unavailable": unavailable_md, "timer": timer}
+    model.change(by_name(selected, shown), model, [box, timer], **quiet)
+    timer.tick(by_name(_poller(model_note_fn, all_available), shown), model, list(shown.values()), **quiet)

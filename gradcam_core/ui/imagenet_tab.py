@@ -372,13 +372,13 @@ def clear_credit():
     return ""
 
 
-def refresh_models(model_key):
-    """On page load: availability may have changed since start (a weights file was added or
+def refresh_models(model_key) -> dict:
+    """On page load ({name: value}): availability may have changed since start (a weights file was added or
     fetched: then the page opens on the new default, e.g. ResNet-50), and fetching's progress."""
     if model_key == _BUILT_DEFAULT.get("key"):
         model_key = default_model_key()
-    return (gr.Dropdown(choices=svc.model_choices(), value=model_key), _model_note(model_key),
-            svc.unavailable_note() or ALL_AVAILABLE, *fetch_panel.on_load())
+    return {"model": gr.Dropdown(choices=svc.model_choices(), value=model_key), "model_note": _model_note(model_key),
+            "unavailable": svc.unavailable_note() or ALL_AVAILABLE, **fetch_panel.on_load()}
 
 
 _BUILT_DEFAULT: dict = {}  # the model the page is built with (page loads switch to a newer default)
@@ -625,6 +625,8 @@ def _wire_extras(demo: gr.Blocks, u, named: dict, ev: dict, kinds: dict, query) 
         demo.load(ev["explain_from_link"], None, link_outputs, api_name="imagenet_from_link", **run)
     gr.api(find_classes, api_name="imagenet_find_classes", **draw)
     gr.api(list_models, api_name="imagenet_models", **draw)
-    demo.load(refresh_models, u.model, [u.model, u.model_note, u.unavailable_md, u.fetch_md, u.fetch_timer],
-              api_name="imagenet_refresh_models", queue=False)
+    loaded = {"model": u.model, "model_note": u.model_note, "unavailable": u.unavailable_md, "box": u.fetch_md,
+              "timer": u.fetch_timer}
+    demo.load(by_name(refresh_models, loaded), u.model, list(loaded.values()), api_name="imagenet_refresh_models",
+              queue=False)
     fetch_panel.wire(u.fetch_md, u.fetch_timer, u.model, u.model_note, u.unavailable_md, _model_note, ALL_AVAILABLE)

@@ -26,7 +26,7 @@ from gradcam_core.present import render
 from gradcam_core.analysis import sanity
 from gradcam_core.cam.engine import GradCAM
 from gradcam_core.present import charts
-from gradcam_core.ui.common import ResultImage, user_errors
+from gradcam_core.ui.common import ResultImage, by_name, user_errors
 from gradcam_core.ui.kept import KeptResults
 from gradcam_core.ui.serving import progress_callback
 
@@ -376,11 +376,10 @@ def _onto(fn, components: dict):
     progress) stays ``fn``'s: Gradio reads it through ``__wrapped__``."""
 
     @functools.wraps(fn)
-    def event(*args, **kwargs):
-        view = fn(*args, **kwargs)
-        return {component: getattr(view, field) for field, component in components.items()}
+    def fields(*args, **kwargs):
+        return vars(fn(*args, **kwargs))
 
-    return event
+    return by_name(fields, components)
 
 
 def _build(prefix: str, inputs: list, cascade_fn, curves_fn, *, baseline: str, steps: int, max_steps: int,
