@@ -554,54 +554,84 @@ def isolate_digit(ink: np.ndarray, sigma: float, drawn: bool = False,
     For drawings (``drawn``) a group touching the border is still taken when it is all there is.
     """
     h, w = ink.shape
+    mask = ink > _ink_threshold(ink, sigma, drawn)
+    if not mask.any():
+        raise NoDigitError("No ink found: the image looks blank (no visible strokes).", "blank")
+    lines = np.zeros_like(mask) if drawn else _ruled_lines(ink, sigma)
+    mask &= ~lines
+    marks = int(mask.sum())
+    if not drawn:   # marks touching the picture's border: table, fingertip, paper edge, line ends
+        mask = _without_border_marks_and_specks(mask)
+    gap = max(1, round(GROUP_GAP * max(h, w)))
+    min_area = max(4, int(1e-4 * h * w))
+    groups = [g for g in _groups(mask, ink, gap) if g["area"] >= min_area]
+    if not groups:
+        raise _nothing_left_error(marks, lines)
+    best = _best_group(groups, drawn)
+    _check_ink_share(best, groups, drawn)
+    digit = _digit_with_its_parts(mask, gap, best, groups)
+    if not drawn:
+        _check_surroundings(digit, ink, sigma, lines, gray)
+    return digit
+
+
+def _ink_threshold(ink: np.ndarray, sigma: float, drawn: bool) -> float:
+    """Ink above this is a mark; for drawings also at least a quarter of the strongest ink."""
     thr = max(4.0 * sigma, 0.035)
     if drawn:
         top = float(ink.max())
         thr = max(thr, 0.25 * top) if top > 0 else thr
-    mask = ink > thr
-    if not mask.any():
-        raise NoDigitError("No ink found: the image looks blank (no visible strokes).", "blank")
-    if drawn:
-        lines = np.zeros_like(mask)
-    else:   # lines are found on a lower threshold, where faint ruling is still continuous
-        lines = _remove_lines(ink > max(2.5 * sigma, 0.02), ink)
-        lines = ndimage.binary_dilation(lines) & (ink <= ndimage.maximum_filter(np.where(lines, ink, 0), 3)
-                                                   * LINE_INK_RATIO)
-    mask &= ~lines
-    marks = int(mask.sum())
-    if not drawn:   # marks touching the picture's border: table, fingertip, paper edge, line ends
-        from skimage.segmentation import clear_border
+    return thr
 
-        mask = clear_border(mask)
-        # specks (noise, what is left of a removed line) would chain groups together
-        labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
-        if n:
-            area = np.bincount(labels.ravel(), minlength=n + 1)
-            area[0] = 0
-            mask = area[labels] >= max(4, SPECK * h * w)
-    gap = max(1, round(GROUP_GAP * max(h, w)))
-    groups = _groups(mask, ink, gap)
-    min_area = max(4, int(1e-4 * h * w))
-    groups = [g for g in groups if g["area"] >= min_area]
-    if not groups:
-        if marks >= EDGE_MARKS * h * w:
-            raise NoDigitError("No digit found: the only marks are at the picture's edges (a table, a "
-                               "finger, the paper's edge), none near the middle; " + NO_DIGIT_HINT, "edges")
-        if lines.any():
-            raise NoDigitError("No digit found: only the paper's ruled lines are visible; write a digit "
-                               "and " + NO_DIGIT_HINT, "blank")
-        raise NoDigitError("No ink found: the image looks blank (no visible strokes).", "blank")
 
-    def ok(g, allow_border=False):     # (a drawing may fill its canvas: no upper size there)
-        return ((allow_border or not g["border"]) and MIN_DIGIT <= g["extent"]
-                and (drawn or g["extent"] <= MAX_DIGIT) and g["stroke_ratio"] <= MAX_STROKE_RATIO)
+def _ruled_lines(ink: np.ndarray, sigma: float) -> np.ndarray:
+    """A photo's ruled lines (``_remove_lines``), grown by a pixel but without the darker ink on them.
 
-    def score(g):
-        return g["mass"] * math.exp(-(g["distance"] / CENTRE_SCALE) ** 2)
+    Lines are found on a lower threshold than the marks, where faint ruling is still continuous.
+    """
+    lines = _remove_lines(ink > max(2.5 * sigma, 0.02), ink)
+    return ndimage.binary_dilation(lines) & (ink <= ndimage.maximum_filter(np.where(lines, ink, 0), 3)
+                                             * LINE_INK_RATIO)
 
-    cands = [g for g in groups if ok(g)]
+
+def _without_border_marks_and_specks(mask: np.ndarray) -> np.ndarray:
+    """A photo's marks without those touching the border (table, fingertip, paper edge, line ends)
+    and without specks (noise, what is left of a removed line), which would chain groups together."""
+    from skimage.segmentation import clear_border
+
+    h, w = mask.shape
+    mask = clear_border(mask)
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
+    if n:
+        area = np.bincount(labels.ravel(), minlength=n + 1)
+        area[0] = 0
+        mask = area[labels] >= max(4, SPECK * h * w)
+    return mask
+
+
+def _nothing_left_error(marks: int, lines: np.ndarray) -> NoDigitError:
+    """Why no group of strokes is left: the marks were all at the edges, only ruled lines, or none."""
+    h, w = lines.shape
+    if marks >= EDGE_MARKS * h * w:
+        return NoDigitError("No digit found: the only marks are at the picture's edges (a table, a "
+                            "finger, the paper's edge), none near the middle; " + NO_DIGIT_HINT, "edges")
+    if lines.any():
+        return NoDigitError("No digit found: only the paper's ruled lines are visible; write a digit "
+                            "and " + NO_DIGIT_HINT, "blank")
+    return NoDigitError("No ink found: the image looks blank (no visible strokes).", "blank")
+
+
+def _could_be_digit(g: dict, drawn: bool, allow_border: bool = False) -> bool:
+    """A group's size and stroke shape fit a digit (a drawing may fill its canvas: no upper size)."""
+    return ((allow_border or not g["border"]) and MIN_DIGIT <= g["extent"]
+            and (drawn or g["extent"] <= MAX_DIGIT) and g["stroke_ratio"] <= MAX_STROKE_RATIO)
+
+
+def _best_group(groups: list[dict], drawn: bool) -> dict:
+    """The candidate with the most ink mass x closeness to the middle; NoDigitError when none fits."""
+    cands = [g for g in groups if _could_be_digit(g, drawn)]
     if not cands and drawn:
-        cands = [g for g in groups if ok(g, allow_border=True)]
+        cands = [g for g in groups if _could_be_digit(g, drawn, allow_border=True)]
     if not cands:
         inner = [g for g in groups if not g["border"]]
         if inner and max(g["extent"] for g in inner) < MIN_DIGIT:
@@ -609,8 +639,12 @@ def isolate_digit(ink: np.ndarray, sigma: float, drawn: bool = False,
                                + NO_DIGIT_HINT, "too-small")
         raise NoDigitError("No digit found: nothing in the picture looks like a handwritten digit; "
                            + NO_DIGIT_HINT, "no-candidate")
-    best = max(cands, key=score)
-    # the ink near the middle (within the central part of the picture, not touching the border)
+    return max(cands, key=lambda g: g["mass"] * math.exp(-(g["distance"] / CENTRE_SCALE) ** 2))
+
+
+def _check_ink_share(best: dict, groups: list[dict], drawn: bool) -> None:
+    """The digit holds at least ``MIN_INK_SHARE`` of the ink near the middle (within the central
+    part of the picture, not touching the border), else NoDigitError (a photo of something else)."""
     central = [g for g in groups if g["distance"] < 0.35 and (drawn or not g["border"])]
     near_mass = sum(g["mass"] for g in central) + (0.0 if best in central else best["mass"])
     share = best["mass"] / near_mass if near_mass > 0 else 1.0
@@ -618,7 +652,11 @@ def isolate_digit(ink: np.ndarray, sigma: float, drawn: bool = False,
         raise NoDigitError(f"No digit found: the largest group of strokes holds only {share:.0%} of the "
                            f"marks near the middle (a digit needs {MIN_INK_SHARE:.0%}); "
                            + NO_DIGIT_HINT, "cluttered")
-    # small groups close to the digit's box belong to it (a 5's detached bar, a broken stroke)
+
+
+def _digit_with_its_parts(mask: np.ndarray, gap: int, best: dict, groups: list[dict]) -> np.ndarray:
+    """The best group's marks plus the small groups close to its box (a 5's detached bar, a broken
+    stroke); the groups are labelled as ``_groups`` labels them."""
     r0, c0, r1, c1 = best["bbox"]
     pad = 0.25 * max(r1 - r0, c1 - c0)
     keep = [best["label"]]
@@ -630,10 +668,7 @@ def isolate_digit(ink: np.ndarray, sigma: float, drawn: bool = False,
             keep.append(g["label"])
     near = ndimage.binary_dilation(mask, iterations=gap)
     glabels, _ = ndimage.label(near, structure=np.ones((3, 3)))
-    digit = np.isin(glabels, keep) & mask
-    if not drawn:
-        _check_surroundings(digit, ink, sigma, lines, gray)
-    return digit
+    return np.isin(glabels, keep) & mask
 
 
 def surroundings(digit: np.ndarray, ink: np.ndarray, sigma: float, lines: np.ndarray,
@@ -700,31 +735,54 @@ def preprocess_digit(image, drawing: bool | None = None) -> np.ndarray:
     Raises ValueError with a readable message for blank images, pictures in
     which no digit can be isolated, or images smaller than 8 pixels on a side.
     """
+    arr, ink, sigma, drawn = _ink_at_work_size(image, drawing)
+    _check_something_stands_out(ink, sigma, drawn)
+    gray = None
+    if not drawn:
+        gray = _luma(arr[..., :3]) if arr.ndim == 3 else arr
+    digit = isolate_digit(ink, sigma, drawn, gray)
+    ink = _digit_ink_above_noise(ink, digit, sigma)
+    crop = _crop_without_specks(ink)
+    crop = _thicken_thin_strokes(crop)
+    small = _fit_box(crop)
+    return _paste_centred(small)
+
+
+def _ink_at_work_size(image, drawing: bool | None) -> tuple[np.ndarray, np.ndarray, float, bool]:
+    """The picture as floats and its ink map, noise and kind; photos at ``PHOTO_WORK_SIDE``,
+    drawings (as before) at ``WORK_SIDE``."""
     arr = _to_float_array(image, PHOTO_WORK_SIDE)
     ink, sigma, drawn = _ink_map(arr, drawing)
-    if drawn and math.ceil(max(arr.shape[:2]) / WORK_SIDE) > 1:   # drawings: as before, at WORK_SIDE
+    if drawn and math.ceil(max(arr.shape[:2]) / WORK_SIDE) > 1:
         arr = _to_float_array(image, WORK_SIDE)
         ink, sigma, drawn = _ink_map(arr, drawing)
+    return arr, ink, sigma, drawn
 
+
+def _check_something_stands_out(ink: np.ndarray, sigma: float, drawn: bool) -> None:
+    """Raise NoDigitError when the strongest ink is not well above the noise: blank, or all texture."""
     peak_raw = float(ink.max())
     if peak_raw < max(6.0 * sigma, 0.06):
         if not drawn and sigma > TEXTURED:
             raise NoDigitError("No digit found: the picture is all texture, nothing stands out as pen "
                                "strokes; " + NO_DIGIT_HINT, "texture")
         raise NoDigitError("No ink found: the image looks blank (no visible strokes).", "blank")
-    gray = None
-    if not drawn:
-        gray = _luma(arr[..., :3]) if arr.ndim == 3 else arr
-    digit = isolate_digit(ink, sigma, drawn, gray)
+
+
+def _digit_ink_above_noise(ink: np.ndarray, digit: np.ndarray, sigma: float) -> np.ndarray:
+    """The ink on and right next to the digit, its noise floor subtracted softly (anti-aliased
+    edges survive) and scaled so the strokes' median strong ink is 1."""
     region = ndimage.binary_dilation(digit, iterations=2)
     ink = np.where(region, ink, 0.0).astype(np.float32)
     peak_raw = float(ink.max())
     floor = 3.0 * sigma
     strong = ink > 0.5 * peak_raw
     peak = max(float(np.median(ink[strong])), floor + 1e-3)
-    ink = np.clip((ink - floor) / (peak - floor), 0.0, 1.0)
+    return np.clip((ink - floor) / (peak - floor), 0.0, 1.0)
 
-    # Keep the connected ink components that carry real mass (drop specks).
+
+def _crop_without_specks(ink: np.ndarray) -> np.ndarray:
+    """The ink cropped to the connected components that carry real mass (specks dropped)."""
     mask = ink > 0.25
     labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
     if n == 0:
@@ -736,24 +794,33 @@ def preprocess_digit(image, drawing: bool | None = None) -> np.ndarray:
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     keep = ndimage.binary_dilation(mask[r0:r1, c0:c1], iterations=2)
-    crop = np.where(keep, ink[r0:r1, c0:c1], 0.0).astype(np.float32)
+    return np.where(keep, ink[r0:r1, c0:c1], 0.0).astype(np.float32)
 
-    # Thin pen strokes (a fine brush on a big canvas) would shrink to faint
-    # hairlines at 28x28; thicken them towards MNIST stroke width.
+
+def _thicken_thin_strokes(crop: np.ndarray) -> np.ndarray:
+    """Thin pen strokes (a fine brush on a big canvas) would shrink to faint hairlines at 28x28:
+    thicken them towards MNIST stroke width."""
     width_box = _stroke_width(crop > 0.5) * BOX / max(crop.shape)
     if width_box < MIN_STROKE:
         crop = _thicken(crop, width_box)
+    return crop
 
-    # Fit into BOX x BOX, aspect ratio kept, antialiased.
+
+def _fit_box(crop: np.ndarray) -> np.ndarray:
+    """The crop resized to fit BOX x BOX, aspect ratio kept, antialiased."""
     h, w = crop.shape
     scale = BOX / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    small = _resize(crop, nh, nw)
+    return _resize(crop, nh, nw)
+
+
+def _paste_centred(small: np.ndarray) -> np.ndarray:
+    """A FRAME x FRAME picture with ``small`` pasted so its centre of mass lands on (14, 14);
+    ValueError when nothing is left of the ink."""
+    nh, nw = small.shape
     total = float(small.sum())
     if total <= 1e-6:
         raise ValueError("No ink found: the strokes are too faint to read.")
-
-    # Paste so that the centre of mass lands on (14, 14).
     com_r = float((small.sum(axis=1) * np.arange(nh)).sum() / total)
     com_c = float((small.sum(axis=0) * np.arange(nw)).sum() / total)
     top = int(np.clip(round(CENTRE - com_r), 0, FRAME - nh))
