@@ -29,7 +29,7 @@ PAGE_CSS = CSS + imagenet_tab.CSS + spurious_tab.CSS
 def build_app(concurrency: int = 2, join_url=None) -> gr.Blocks:
     """The whole app as a gr.Blocks (launch it yourself, or run this file). ``join_url`` (an address,
     or a function returning one): show the workshop's "Join on your phone" QR panel for it."""
-    with gr.Blocks(title=TITLE) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=serving.DELETE_CACHE) as demo:
         gr.Markdown(f"# {TITLE}\nWhere does a neural network look when it decides? Grad-CAM, one step at a time.")
         with gr.Accordion("What is Grad-CAM?", open=False):  # closed: on a phone it must not push results down
             gr.Markdown(GRADCAM_OVERVIEW)

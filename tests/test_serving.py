@@ -286,3 +286,34 @@ def test_first_view_needs_no_web_fonts_and_its_label_module_is_fetched_first():
     module = (Path(gr.__file__).parent / "templates" / "frontend" / "assets" / name).read_text()
     assert 'data-testid="label-output-value"' in module   # gr.Label's front-end module
     assert serving.preload_head(("no such marker anywhere",)) == ""
+
+
+def test_result_files_live_in_gradios_cache_and_delete_cache_removes_them(monkeypatch):
+    """The step pictures and downloads are written into gradio's cache (served where they are, not
+    copied), and the app's delete_cache setting removes them once they are older than its age."""
+    import time
+
+    from gradio.utils import get_upload_folder
+
+    monkeypatch.setattr(serving, "DELETE_CACHE", (1, 2))  # sweep every second, files older than 2 s
+    demo = app.build_app()
+    assert demo.delete_cache == (1, 2)
+    assert app.build_app.__module__ and serving.DELETE_CACHE[1] >= 0
+    url = launch_blocks(demo)
+    try:
+        client = Client(url, verbose=False, ssl_verify=False, download_files=False)
+        out = client.predict(handle_file(CAT), "efficientnet_lite0", "_head_act", "Grad-CAM", "predicted", "none",
+                             "max", "jet", 0.5, api_name="/imagenet_explain")
+        ours = Path(get_upload_folder()).resolve() / "gradcam_explorer"
+        files = [Path(f["path"]) for f in out[6]]  # the three downloads
+        steps = [Path(item["image"]["path"]) for item in out[4]]
+        assert len(files) == 3 and len(steps) >= 6
+        for f in files + steps:  # served in place: the path gradio gives out is the one the app wrote
+            assert f.resolve().is_relative_to(ours), f
+        assert all(f.exists() for f in files + steps)
+        deadline = time.monotonic() + 60  # a wait for an event, not a timing assertion
+        while any(f.exists() for f in files + steps) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not any(f.exists() for f in files + steps), [str(f) for f in files + steps if f.exists()]
+    finally:
+        demo.close()

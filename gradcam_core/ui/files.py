@@ -1,45 +1,29 @@
-"""Result pictures as PNG files for gradio's Image/Gallery/File outputs (a fresh temporary folder
-per request, pruned after a quarter of an hour: gradio has copied them to its own cache by then)."""
+"""Result pictures as PNG files for gradio's Image/Gallery/File outputs.
+
+Each request writes into a fresh folder inside gradio's own cache (``GRADIO_TEMP_DIR``): gradio
+then serves the files where they are instead of copying them, and counts them as the app's
+temporary files, which the app's ``delete_cache`` setting (serving.DELETE_CACHE) removes once
+they are old. No folder here is pruned by hand."""
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from gradio.utils import get_upload_folder
 
 from gradcam_core.cam.postprocess import normalize, upsample
 from gradcam_core.present import render
 from gradcam_core.present.imagenet_view import overlay_images
 
-_OUT_ROOT = Path(tempfile.gettempdir()) / "gradcam_explorer_imagenet"
-_OUT_TTL = 15 * 60  # seconds a request's files are kept (gradio copies them to its own cache first)
-_out_lock = threading.Lock()
-_last_prune = 0.0
-
 
 def _out_dir(folder: str | Path | None) -> Path:
-    global _last_prune
-    if folder is not None:
-        d = Path(folder)
-        d.mkdir(parents=True, exist_ok=True)
-        return d
-    _OUT_ROOT.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    with _out_lock:
-        if now - _last_prune > 60:
-            _last_prune = now
-            for old in _OUT_ROOT.iterdir():
-                try:
-                    if now - old.stat().st_mtime > _OUT_TTL:
-                        shutil.rmtree(old, ignore_errors=True)
-                except OSError:
-                    pass
-    return Path(tempfile.mkdtemp(dir=_OUT_ROOT))
+    """``folder`` (created if needed), or a fresh folder in gradio's cache."""
+    d = Path(folder) if folder is not None else Path(get_upload_folder()) / "gradcam_explorer"
+    d.mkdir(parents=True, exist_ok=True)
+    return d if folder is not None else Path(tempfile.mkdtemp(dir=d))
 
 
 def _slug(text: str) -> str:

@@ -50,6 +50,12 @@ _holders: dict[int, object] = {}  # Gradio's per-app session stores seen so far 
 #: finds its session as it left it.
 SESSION_GRACE = float(os.environ.get("GRADCAM_SESSION_GRACE", "900") or 0)
 
+#: gr.Blocks(delete_cache=…): every 10 minutes gradio deletes the result files (step pictures,
+#: downloads, comparisons; ui/files.py writes them into gradio's cache) that are older than
+#: ``GRADCAM_FILE_AGE`` seconds (default one hour: longer than SESSION_GRACE, so a phone that comes
+#: back still finds the pictures its page shows). Without it gradio's cache only grows.
+DELETE_CACHE = (600, int(float(os.environ.get("GRADCAM_FILE_AGE", "3600") or 3600)))
+
 
 def mark_closed(request: gr.Request | None = None) -> None:
     """``demo.unload`` handler: remember that this browser session has gone (bounded memory), and
