@@ -41,6 +41,7 @@ is better) are compared with the random order and the Sobel map with a stated to
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import zlib
 from dataclasses import dataclass, field
@@ -322,6 +323,80 @@ class Cascade:
         return np.array([float(np.mean(s.ssim)) for s in self.results[method]])
 
 
+def _checked_methods(methods: Sequence[str]) -> tuple[str, ...]:
+    """``methods`` as a tuple, each one of :data:`METHODS` (ValueError otherwise)."""
+    methods = tuple(methods)
+    for m in methods:
+        if m not in METHODS:
+            raise ValueError(f"Unknown method {m!r}; choose from {', '.join(METHODS)}.")
+    return methods
+
+
+def _checked_stages(model: nn.Module, stages) -> list[tuple[str, list[str]]]:
+    """``stages`` (or :func:`default_stages`) as (name, [module names]) pairs, every module one of
+    ``model``'s (ValueError naming the stage otherwise)."""
+    if stages is None:
+        stage_list = default_stages(model)
+    else:
+        stage_list = [(s, [s]) if isinstance(s, str) else (str(s[0]), list(s[1])) for s in stages]
+    modules = dict(model.named_modules())
+    for name, names in stage_list:
+        for n in names:
+            if n not in modules:
+                raise ValueError(f"Stage {name!r}: the model has no module {n!r}.")
+    return stage_list
+
+
+def _explain_original(model: nn.Module, layer_name: str, x: torch.Tensor, target: Target, guided: bool,
+                      original: CAMResult | None):
+    """(CAMResult, guided backprop or None, targets) of the shared model; ``original`` is reused
+    when it is a Grad-CAM of the same layer and no guided map is asked for.  On the shared
+    model only temporary, thread-filtered hooks are used."""
+    if original is not None and not guided and original.layer == layer_name:
+        return original, None, original.targets
+    cam0, gb0 = _explain(model, layer_name, x, target, guided)  # resolves "predicted" itself
+    return cam0, gb0, cam0.targets
+
+
+def _stage_rows(name: str, ref: dict[str, np.ndarray], maps: dict[str, np.ndarray], single: bool) -> dict[str, Stage]:
+    """One :class:`Stage` per method: ``maps`` compared with the original ``ref`` maps (for a
+    single input the batch axis is dropped: (H, W) map, float similarities)."""
+    out = {}
+    for m in ref:
+        rho = spearman(ref[m], maps[m])
+        s = ssim(ref[m], maps[m])
+        out[m] = Stage(name, maps[m][0] if single else maps[m], float(rho[0]) if single else rho,
+                       float(s[0]) if single else s)
+    return out
+
+
+def _randomised_maps(model: nn.Module, layer_name: str, x: torch.Tensor, targets: torch.Tensor, guided: bool,
+                     methods: tuple[str, ...], stage_list: list[tuple[str, list[str]]], seed: int):
+    """Yield (stage name, maps) after each stage of the cumulative randomisation of ONE private
+    copy of ``model``, each stage re-initialised from a generator seeded by (seed, stage name)."""
+    dup = _private_copy(model)
+    dup_modules = dict(dup.named_modules())
+    for name, names in stage_list:
+        gen = torch.Generator().manual_seed(_stage_seed(seed, name))
+        for n_ in names:
+            randomize_(dup_modules[n_], gen)
+        cam, gb = _explain(dup, layer_name, x, targets, guided)
+        yield name, _maps(cam, gb, methods)
+
+
+def _collect_stages(ref: dict[str, np.ndarray], randomised, single: bool, total: int,
+                    progress: ProgressFn | None) -> dict[str, list[Stage]]:
+    """method -> one :class:`Stage` for the original maps ``ref``, then one per (name, maps) of
+    ``randomised``; ``progress`` is called after each of the ``total`` stages."""
+    results: dict[str, list[Stage]] = {m: [] for m in ref}
+    for i, (name, maps) in enumerate(itertools.chain([("original", ref)], randomised)):
+        for m, st in _stage_rows(name, ref, maps, single).items():
+            results[m].append(st)
+        if progress is not None:
+            progress((i + 1) / total, "original model" if i == 0 else f"randomised down to {name}")
+    return results
+
+
 def cascade(
     model: nn.Module,
     layer: Union[str, nn.Module],
@@ -347,61 +422,14 @@ def cascade(
 
     t0 = time.perf_counter()
     _check_input(x)
-    methods = tuple(methods)
-    for m in methods:
-        if m not in METHODS:
-            raise ValueError(f"Unknown method {m!r}; choose from {', '.join(METHODS)}.")
+    methods = _checked_methods(methods)
     layer_name, _ = resolve_layer(model, layer)
-    if stages is None:
-        stage_list = default_stages(model)
-    else:
-        stage_list = [(s, [s]) if isinstance(s, str) else (str(s[0]), list(s[1])) for s in stages]
-    modules = dict(model.named_modules())
-    for name, names in stage_list:
-        for n in names:
-            if n not in modules:
-                raise ValueError(f"Stage {name!r}: the model has no module {n!r}.")
+    stage_list = _checked_stages(model, stages)
     guided = any(m != GradCAM.name for m in methods)
-    total = len(stage_list) + 1
-
-    # the original model (shared: only temporary, thread-filtered hooks touch it)
-    if original is not None and not guided and original.layer == layer_name:
-        cam0, gb0 = original, None
-        targets = original.targets
-    else:
-        cam0, gb0 = _explain(model, layer_name, x, target, guided)  # resolves "predicted" itself
-        targets = cam0.targets
+    cam0, gb0, targets = _explain_original(model, layer_name, x, target, guided, original)
     ref = _maps(cam0, gb0, methods)
-    n = x.shape[0]
-    single = n == 1
-
-    def stage(name, maps):
-        out = {}
-        for m in methods:
-            rho = spearman(ref[m], maps[m])
-            s = ssim(ref[m], maps[m])
-            out[m] = Stage(name, maps[m][0] if single else maps[m], float(rho[0]) if single else rho,
-                           float(s[0]) if single else s)
-        return out
-
-    results: dict[str, list[Stage]] = {m: [] for m in methods}
-    for m, st in stage(("original"), ref).items():
-        results[m].append(st)
-    if progress is not None:
-        progress(1 / total, "original model")
-
-    dup = _private_copy(model)
-    dup_modules = dict(dup.named_modules())
-    for i, (name, names) in enumerate(stage_list):
-        gen = torch.Generator().manual_seed(_stage_seed(seed, name))
-        for n_ in names:
-            randomize_(dup_modules[n_], gen)
-        cam, gb = _explain(dup, layer_name, x, targets, guided)
-        for m, st in stage(name, _maps(cam, gb, methods)).items():
-            results[m].append(st)
-        if progress is not None:
-            progress((i + 2) / total, f"randomised down to {name}")
-    del dup
+    randomised = _randomised_maps(model, layer_name, x, targets, guided, methods, stage_list, seed)
+    results = _collect_stages(ref, randomised, x.shape[0] == 1, len(stage_list) + 1, progress)
     return Cascade(
         layer=layer_name,
         targets=targets,
@@ -560,21 +588,61 @@ def _perturbed_probs(model: nn.Module, x: torch.Tensor, base: torch.Tensor, rank
     return probs
 
 
-def deletion_insertion(
-    model: nn.Module,
-    x: torch.Tensor,
-    target: Target,
-    saliency,
-    steps: int = 20,
-    baseline: str = "blur",
-    batch: int | None = None,
-    progress: ProgressFn | None = None,
-    logits: torch.Tensor | None = None,
-    name: str = "Grad-CAM",
-    compare: Sequence[str] = ("random", "Sobel"),
-    seed: int = 0,
-    random_cell: int | None = None,
-) -> Curves:
+def _checked_steps(x: torch.Tensor, steps) -> int:
+    """``steps`` as an int in 2..:data:`MAX_STEPS`, for one input ``x`` (ValueError otherwise)."""
+    _check_input(x)
+    if x.shape[0] != 1:
+        raise ValueError(f"deletion_insertion explains one image at a time; got a batch of {x.shape[0]}.")
+    steps = int(steps)
+    if not 2 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be between 2 and {MAX_STEPS}, not {steps}.")
+    return steps
+
+
+def _jobs(rankings: Mapping, steps: int) -> list[tuple[str, str, int]]:
+    """(ranking, "del"/"ins", step) of every image that differs from the input and from the baseline."""
+    return [(r, kind, k) for r in rankings for kind in ("del", "ins") for k in range(1, steps)]
+
+
+def _end_probs(model: nn.Module, x: torch.Tensor, base: torch.Tensor, target: Target,
+               logits: torch.Tensor | None) -> tuple[int, float, float]:
+    """(explained class, its probability on ``x``, on the all-baseline image); ``logits`` of ``x``
+    are reused when given.  Call under no_grad with the model in eval mode."""
+    if logits is None:
+        logits = model(x)
+    logits = torch.as_tensor(logits).reshape(1, -1)
+    tgt = int(_as_targets(target, logits)[0])
+    p_full = float(torch.softmax(logits.float(), dim=1)[0, tgt])
+    p_base = float(torch.softmax(model(base).float(), dim=1)[0, tgt])
+    return tgt, p_full, p_base
+
+
+def _curves(tgt: int, baseline: str, fractions: np.ndarray, rankings: Mapping, probs: dict, p_full: float,
+            p_base: float, n_forwards: int) -> Curves:
+    """Curves of every ranking: deletion runs from the input's probability ``p_full`` to the
+    baseline's ``p_base``, insertion the other way; the steps between come from ``probs``."""
+    inner = range(1, len(fractions) - 1)
+    dele, ins = {}, {}
+    for r in rankings:
+        dele[r] = np.array([p_full] + [probs[(r, "del", k)] for k in inner] + [p_base])
+        ins[r] = np.array([p_base] + [probs[(r, "ins", k)] for k in inner] + [p_full])
+    return Curves(
+        target=tgt,
+        baseline=baseline,
+        fractions=fractions,
+        deletion=dele,
+        insertion=ins,
+        auc_deletion={r: _auc(fractions, v) for r, v in dele.items()},
+        auc_insertion={r: _auc(fractions, v) for r, v in ins.items()},
+        n_forwards=n_forwards,
+    )
+
+
+def deletion_insertion(model: nn.Module, x: torch.Tensor, target: Target, saliency, steps: int = 20,
+                       baseline: str = "blur", batch: int | None = None, progress: ProgressFn | None = None,
+                       logits: torch.Tensor | None = None, name: str = "Grad-CAM",
+                       compare: Sequence[str] = ("random", "Sobel"), seed: int = 0,
+                       random_cell: int | None = None) -> Curves:
     """Deletion and insertion curves of one input for ``saliency`` and the baselines.
 
     ``x``: (1, C, H, W) as the model expects it.  ``saliency``: an (H, W) map (any scale;
@@ -593,51 +661,21 @@ def deletion_insertion(
     import time
 
     t0 = time.perf_counter()
-    _check_input(x)
-    if x.shape[0] != 1:
-        raise ValueError(f"deletion_insertion explains one image at a time; got a batch of {x.shape[0]}.")
-    steps = int(steps)
-    if not 2 <= steps <= MAX_STEPS:
-        raise ValueError(f"steps must be between 2 and {MAX_STEPS}, not {steps}.")
+    steps = _checked_steps(x, steps)
     _, c, h, w = x.shape
-    rng = np.random.default_rng(seed)
-
     maps = dict(saliency) if isinstance(saliency, Mapping) else {name: saliency}
-    rankings = _rankings(maps, x, compare, random_cell, rng)
-
+    rankings = _rankings(maps, x, compare, random_cell, np.random.default_rng(seed))
     base = make_baseline(x, baseline)
     counts = np.round(np.linspace(0, h * w, steps + 1)).astype(np.int64)
-    fractions = counts / float(h * w)
-
-    # Work list: (ranking, kind, step) for every image that differs from x and from base.
-    jobs = [(r, kind, k) for r in rankings for kind, ks in (("del", range(1, steps)), ("ins", range(1, steps))) for k in ks]
+    jobs = _jobs(rankings, steps)
     batch = int(batch) if batch else max(1, min(256, (1 << 19) // (c * h * w)))
-
-    reused = logits is not None
     with torch.inference_mode(False), eval_mode(model), torch.no_grad():
-        if logits is None:
-            logits = model(x)
-        logits = torch.as_tensor(logits).reshape(1, -1)
-        tgt = int(_as_targets(target, logits)[0])
-        p_full = float(torch.softmax(logits.float(), dim=1)[0, tgt])
-        p_base = float(torch.softmax(model(base).float(), dim=1)[0, tgt])
+        tgt, p_full, p_base = _end_probs(model, x, base, target, logits)
         probs = _perturbed_probs(model, x, base, rankings, counts, jobs, tgt, batch, progress)
-
-    dele, ins = {}, {}
-    for r in rankings:
-        dele[r] = np.array([p_full] + [probs[(r, "del", k)] for k in range(1, steps)] + [p_base])
-        ins[r] = np.array([p_base] + [probs[(r, "ins", k)] for k in range(1, steps)] + [p_full])
-    return Curves(
-        target=tgt,
-        baseline=baseline,
-        fractions=fractions,
-        deletion=dele,
-        insertion=ins,
-        auc_deletion={r: _auc(fractions, v) for r, v in dele.items()},
-        auc_insertion={r: _auc(fractions, v) for r, v in ins.items()},
-        n_forwards=len(jobs) + 1 + (0 if reused else 1),
-        seconds=time.perf_counter() - t0,
-    )
+    n_forwards = len(jobs) + (1 if logits is not None else 2)  # + the baseline, + x unless its logits came
+    curves = _curves(tgt, baseline, counts / float(h * w), rankings, probs, p_full, p_base, n_forwards)
+    curves.seconds = time.perf_counter() - t0
+    return curves
 
 
 # =========================================================================== plain language

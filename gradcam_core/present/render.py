@@ -46,7 +46,7 @@ import io
 import math
 import os
 from functools import lru_cache
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 import matplotlib
 import matplotlib.colors
@@ -644,6 +644,74 @@ def _bar_range(vmin, vmax, signed):
     return lo, hi
 
 
+_TICK_LEN = 3  # colour-bar tick marks, px
+
+
+def _bar_pos(v, lo, hi, length):
+    """Pixel centre of value ``v`` along a bar of ``length`` px (low end = 0)."""
+    return (v - lo) / (hi - lo) * (length - 1)
+
+
+def _bar_ticks(tx: _Text, lo: float, hi: float, length: int, horizontal: bool):
+    """(ticks, labels, label starts) of the first :func:`_tick_candidates` option whose labels do
+    not overlap — side by side 6 px apart (horizontal), or one text line each 1 px apart with
+    high values at the top (vertical) — or of the last option when none fits."""
+    chosen = None
+    for ticks, labs in _tick_candidates(lo, hi):
+        labs = [tx.clean(s) for s in labs]
+        if horizontal:
+            widths = [tx.width(s) for s in labs]
+            starts, ok = _place_1d([_bar_pos(t, lo, hi, length) + 0.5 for t in ticks], widths, length, 6)
+        else:
+            cents = [(length - 1) - _bar_pos(t, lo, hi, length) + 0.5 for t in ticks]
+            starts, ok = _place_1d(cents[::-1], [tx.h] * len(ticks), length, 1)
+            starts = starts[::-1]
+        chosen = (ticks, labs, starts)
+        if ok:
+            break
+    return chosen
+
+
+def _horizontal_bar(tx: _Text, grad: np.ndarray, lo: float, hi: float, thickness: int, label) -> np.ndarray:
+    """Strip (low values left) on top, then tick marks, tick labels and ``label`` centred below."""
+    length, lh = len(grad), tx.h
+    ticks, labs, starts = _bar_ticks(tx, lo, hi, length, True)
+    H = thickness + _TICK_LEN + lh + 1 + ((lh + 1) if label else 0)
+    canvas = np.full((H, length, 3), 255, np.uint8)
+    canvas[:thickness] = grad[None, :, :]
+    for t in ticks:
+        x = int(round(_bar_pos(t, lo, hi, length)))
+        canvas[thickness:thickness + _TICK_LEN, x] = AXIS
+    y = thickness + _TICK_LEN
+    for s, x0 in zip(labs, starts):
+        tx.draw(canvas, (x0, y), s, TEXT, "la")
+    if label:
+        tx.draw(canvas, (length / 2, y + lh + 1), tx.fit(label, length), MUTED, "ma")
+    return canvas
+
+
+def _vertical_bar(tx: _Text, grad: np.ndarray, lo: float, hi: float, thickness: int, label) -> np.ndarray:
+    """Strip (high values at the top) on the left, tick labels to its right, ``label`` rotated
+    along the right edge."""
+    length, lh = len(grad), tx.h
+    ticks, labs, ystarts = _bar_ticks(tx, lo, hi, length, False)
+    text_w = int(math.ceil(max(tx.width(s) for s in labs)))
+    W = thickness + _TICK_LEN + 2 + text_w + 2 + ((lh + 2) if label else 0)
+    canvas = np.full((length, W, 3), 255, np.uint8)
+    canvas[:, :thickness] = grad[::-1, None, :]
+    for t in ticks:
+        yy = int(round((length - 1) - _bar_pos(t, lo, hi, length)))
+        canvas[yy, thickness:thickness + _TICK_LEN] = AXIS
+    x = thickness + _TICK_LEN + 2
+    for s, y0 in zip(labs, ystarts):
+        tx.draw(canvas, (x, y0), s, TEXT, "la")
+    if label:
+        s = tx.fit(label, length)
+        mk_w = tx.mask(s)[0].shape[1]
+        tx.draw(canvas, (W - lh - 1, max(0, (length - mk_w) // 2)), s, MUTED, rotate=True)
+    return canvas
+
+
 def colorbar(vmin, vmax, cmap="viridis", length=256, thickness=16, horizontal=True,
              label=None, signed=False, font_size=11) -> np.ndarray:
     """A colour-bar strip with tick labels in real units.
@@ -666,62 +734,10 @@ def colorbar(vmin, vmax, cmap="viridis", length=256, thickness=16, horizontal=Tr
     if length < 2:
         raise ValueError("length must be >= 2")
     tx = _text(font_size)
-    lh = tx.h
     grad = colorize(np.linspace(lo, hi, length), cmap, lo, hi)  # (length, 3)
-    tick_len = 3
     label = tx.clean(label) if label else None
-
-    def pos_of(v):  # pixel centre along the bar (low end = 0)
-        return (v - lo) / (hi - lo) * (length - 1)
-
-    if horizontal:
-        chosen = None
-        for ticks, labs in _tick_candidates(lo, hi):
-            labs = [tx.clean(s) for s in labs]
-            widths = [tx.width(s) for s in labs]
-            starts, ok = _place_1d([pos_of(t) + 0.5 for t in ticks], widths, length, 6)
-            chosen = (ticks, labs, starts)
-            if ok:
-                break
-        ticks, labs, starts = chosen
-        H = thickness + tick_len + lh + 1 + ((lh + 1) if label else 0)
-        canvas = np.full((H, length, 3), 255, np.uint8)
-        canvas[:thickness] = grad[None, :, :]
-        for t in ticks:
-            x = int(round(pos_of(t)))
-            canvas[thickness:thickness + tick_len, x] = AXIS
-        y = thickness + tick_len
-        for s, x0 in zip(labs, starts):
-            tx.draw(canvas, (x0, y), s, TEXT, "la")
-        if label:
-            tx.draw(canvas, (length / 2, y + lh + 1), tx.fit(label, length), MUTED, "ma")
-        return canvas
-
-    # vertical: high values at the top
-    chosen = None
-    for ticks, labs in _tick_candidates(lo, hi):
-        labs = [tx.clean(s) for s in labs]
-        cents = [(length - 1) - pos_of(t) + 0.5 for t in ticks]
-        starts, ok = _place_1d(cents[::-1], [lh] * len(ticks), length, 1)
-        chosen = (ticks, labs, starts[::-1])
-        if ok:
-            break
-    ticks, labs, ystarts = chosen
-    text_w = int(math.ceil(max(tx.width(s) for s in labs)))
-    W = thickness + tick_len + 2 + text_w + 2 + ((lh + 2) if label else 0)
-    canvas = np.full((length, W, 3), 255, np.uint8)
-    canvas[:, :thickness] = grad[::-1, None, :]
-    for t in ticks:
-        yy = int(round((length - 1) - pos_of(t)))
-        canvas[yy, thickness:thickness + tick_len] = AXIS
-    x = thickness + tick_len + 2
-    for s, y0 in zip(labs, ystarts):
-        tx.draw(canvas, (x, y0), s, TEXT, "la")
-    if label:
-        s = tx.fit(label, length)
-        mk_w = tx.mask(s)[0].shape[1]
-        tx.draw(canvas, (W - lh - 1, max(0, (length - mk_w) // 2)), s, MUTED, rotate=True)
-    return canvas
+    draw = _horizontal_bar if horizontal else _vertical_bar
+    return draw(tx, grad, lo, hi, thickness, label)
 
 
 def with_colorbar(img, vmin, vmax, cmap="jet", label=None, signed=False,
@@ -750,6 +766,76 @@ def with_colorbar(img, vmin, vmax, cmap="jet", label=None, signed=False,
 # --------------------------------------------------------------------------
 # Grid of feature maps
 # --------------------------------------------------------------------------
+def _as_maps(maps) -> np.ndarray:
+    """``maps`` as a float64 (K, h, w) array, K >= 1 (one (h, w) map becomes K = 1)."""
+    m = np.asarray(maps, dtype=np.float64)
+    if m.ndim == 2:
+        m = m[None]
+    if m.ndim != 3 or m.shape[0] == 0:
+        raise ValueError(f"maps must be (K, h, w) with K >= 1, got {m.shape}")
+    return m
+
+
+def _enlarged_maps(m: np.ndarray, cmap, lo: float, hi: float, cell: int) -> np.ndarray:
+    """All maps coloured on the shared scale [lo, hi] and enlarged nearest-neighbour to fit a
+    ``cell``-px box: (K, Hc, Wc, 3)."""
+    colored = colorize(m, cmap, lo, hi)  # (K, h, w, 3)
+    Wc, Hc = _target_size(m.shape[2], m.shape[1], cell)
+    return _nn_resize(colored, Hc, Wc, axes=(1, 2))
+
+
+class _GridLayout(NamedTuple):
+    """map_grid's geometry in px (see its docstring) and its title font."""
+
+    cols: int
+    cell: int
+    pad: int
+    border: int
+    tile: int  # cell + 2 * border
+    title_h: int  # 0 without titles
+    row_h: int  # title_h + tile
+    width: int
+    height: int  # of the tiles, without the colour bar
+    tx: _Text
+
+
+def _grid_layout(K: int, ncols, cell: int, pad: int, border: int, titles, font_size) -> _GridLayout:
+    """The layout of K tiles in ``min(ncols, K)`` columns; a title row above each tile only with titles."""
+    C = max(1, min(int(ncols), K))
+    R = (K + C - 1) // C
+    tile = cell + 2 * border
+    tx = _text(int(font_size) if font_size else (10 if cell < 80 else 11))
+    has_titles = titles is not None and len(titles) > 0
+    title_h = (tx.h + 2) if has_titles else 0
+    row_h = title_h + tile
+    return _GridLayout(C, cell, pad, border, tile, title_h, row_h, C * tile + (C + 1) * pad,
+                       R * row_h + (R + 1) * pad, tx)
+
+
+def _draw_tiles(canvas: np.ndarray, big: np.ndarray, layout: _GridLayout, highlight, titles) -> list[tuple]:
+    """Frame (highlight colour), map and title of every tile; returns each map's (x0, y0, x1, y1)."""
+    C, cell, pad, border, tile, title_h, row_h, _, _, tx = layout
+    has_titles = title_h > 0
+    hl = {int(k): _rgb(c) for k, c in (highlight or {}).items()}
+    K, Hc, Wc = big.shape[:3]
+    boxes, title_items = [], []
+    ox, oy = (cell - Wc) // 2, (cell - Hc) // 2
+    for k in range(K):
+        r, c = divmod(k, C)
+        x0 = pad + c * (tile + pad)
+        y0 = pad + r * (row_h + pad) + title_h
+        if k in hl and border > 0:
+            _outline(canvas, x0, y0, x0 + tile - 1, y0 + tile - 1, hl[k], border)
+        mx, my = x0 + border + ox, y0 + border + oy
+        canvas[my:my + Hc, mx:mx + Wc] = big[k]
+        boxes.append((mx, my, mx + Wc, my + Hc))
+        if has_titles and k < len(titles) and titles[k] not in (None, ""):
+            s = tx.fit(tx.clean(titles[k]), tile + pad)
+            title_items.append(((x0 + tile / 2, y0 - title_h / 2), s, "mm"))
+    tx.draw_many(canvas, title_items, TEXT)
+    return boxes
+
+
 def map_grid(maps, cmap="viridis", vmin=None, vmax=None, signed=False, titles=None,
              ncols=4, cell=96, pad=4, highlight: Mapping[int, object] | None = None,
              border=3, colorbar_label=None, show_colorbar=True, font_size=None,
@@ -779,55 +865,20 @@ def map_grid(maps, cmap="viridis", vmin=None, vmax=None, signed=False, titles=No
     returns a list of ``(x0, y0, x1, y1)`` pixel boxes (x1, y1 exclusive) of
     each map.
     """
-    m = np.asarray(maps, dtype=np.float64)
-    if m.ndim == 2:
-        m = m[None]
-    if m.ndim != 3 or m.shape[0] == 0:
-        raise ValueError(f"maps must be (K, h, w) with K >= 1, got {m.shape}")
-    K, h, w = m.shape
+    m = _as_maps(maps)
     cell, pad, border = int(cell), int(pad), int(border)
     lo, hi = _resolve_range(m, vmin, vmax, signed=signed)
-    colored = colorize(m, cmap, lo, hi)  # (K, h, w, 3)
-    Wc, Hc = _target_size(w, h, cell)
-    big = _nn_resize(colored, Hc, Wc, axes=(1, 2))  # (K, Hc, Wc, 3)
-
-    C = max(1, min(int(ncols), K))
-    R = (K + C - 1) // C
-    tile = cell + 2 * border
-    tx = _text(int(font_size) if font_size else (10 if cell < 80 else 11))
-    has_titles = titles is not None and len(titles) > 0
-    title_h = (tx.h + 2) if has_titles else 0
-    row_h = title_h + tile
-    grid_w = C * tile + (C + 1) * pad
-    grid_h = R * row_h + (R + 1) * pad
+    big = _enlarged_maps(m, cmap, lo, hi, cell)  # (K, Hc, Wc, 3)
+    layout = _grid_layout(len(m), ncols, cell, pad, border, titles, font_size)
     cb = None
     if show_colorbar:
-        cb = colorbar(lo, hi, cmap, length=max(2, grid_w - 2 * pad), thickness=12,
+        cb = colorbar(lo, hi, cmap, length=max(2, layout.width - 2 * pad), thickness=12,
                       horizontal=True, label=colorbar_label, signed=False, font_size=11)
-    total_h = grid_h + (cb.shape[0] + pad if cb is not None else 0)
-    canvas = np.full((total_h, grid_w, 3), 255, np.uint8)
-
-    hl = {int(k): _rgb(c) for k, c in (highlight or {}).items()}
-    boxes, title_items = [], []
-    ox, oy = (cell - Wc) // 2, (cell - Hc) // 2
-    for k in range(K):
-        r, c = divmod(k, C)
-        x0 = pad + c * (tile + pad)
-        y0 = pad + r * (row_h + pad) + title_h
-        if k in hl and border > 0:
-            _outline(canvas, x0, y0, x0 + tile - 1, y0 + tile - 1, hl[k], border)
-        mx, my = x0 + border + ox, y0 + border + oy
-        canvas[my:my + Hc, mx:mx + Wc] = big[k]
-        boxes.append((mx, my, mx + Wc, my + Hc))
-        if has_titles and k < len(titles) and titles[k] not in (None, ""):
-            s = tx.fit(tx.clean(titles[k]), tile + pad)
-            title_items.append(((x0 + tile / 2, y0 - title_h / 2), s, "mm"))
-    tx.draw_many(canvas, title_items, TEXT)
+    canvas = np.full((layout.height + (cb.shape[0] + pad if cb is not None else 0), layout.width, 3), 255, np.uint8)
+    boxes = _draw_tiles(canvas, big, layout, highlight, titles)
     if cb is not None:
-        canvas[grid_h:grid_h + cb.shape[0], pad:pad + cb.shape[1]] = cb
-    if return_layout:
-        return canvas, boxes
-    return canvas
+        canvas[layout.height:layout.height + cb.shape[0], pad:pad + cb.shape[1]] = cb
+    return (canvas, boxes) if return_layout else canvas
 
 
 # --------------------------------------------------------------------------
