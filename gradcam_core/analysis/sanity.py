@@ -50,7 +50,8 @@ from typing import Callable, Mapping, NamedTuple, Sequence, Union
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+from skimage.filters import sobel
+from torchvision.transforms.functional import gaussian_blur
 
 from gradcam_core.cam.engine import CAMResult, GradCAM, Target, _as_targets, _check_input, eval_mode, resolve_layer
 from gradcam_core.cam.guided import SANITY_MAPS, GuidedGradCAM
@@ -457,14 +458,10 @@ def cascading_randomization(
 
 # =========================================================================== deletion / insertion
 def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    r = max(1, int(math.ceil(3 * sigma)))
-    t = torch.arange(-r, r + 1, dtype=torch.float32)
-    k = torch.exp(-(t * t) / (2 * sigma * sigma))
-    k = (k / k.sum()).to(x.dtype)
-    c = x.shape[1]
-    pad_mode = "reflect" if min(x.shape[-2:]) > r else "replicate"
-    y = F.conv2d(F.pad(x, (r, r, 0, 0), mode=pad_mode), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    return F.conv2d(F.pad(y, (0, 0, r, r), mode=pad_mode), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+    """torchvision's Gaussian blur, ±3σ kernel, reflected edges (the kernel shrinks on a picture
+    too small for it)."""
+    r = max(1, min(int(math.ceil(3 * sigma)), min(x.shape[-2:]) - 1))
+    return gaussian_blur(x, [2 * r + 1, 2 * r + 1], [sigma, sigma])
 
 
 def blur_sigma(h: int, w: int) -> float:
@@ -485,14 +482,10 @@ def make_baseline(x: torch.Tensor, baseline: str = "blur") -> torch.Tensor:
 
 
 def sobel_map(x: torch.Tensor) -> np.ndarray:
-    """Edge magnitude of the input (channel mean, 3×3 Sobel, replicate padding), (H, W).
+    """Edge magnitude of the input (channel mean, scikit-image's Sobel filter), (H, W).
 
     A "saliency map" that looks at the picture only, never at the model."""
-    g = x[:1].float().mean(dim=1, keepdim=True)
-    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
-    k = torch.stack([kx, kx.t()])[:, None]
-    e = F.conv2d(F.pad(g, (1, 1, 1, 1), mode="replicate"), k)
-    return torch.sqrt((e * e).sum(dim=1))[0].numpy()
+    return sobel(x[0].float().mean(dim=0).numpy())
 
 
 def _order(saliency: np.ndarray, rng: np.random.Generator) -> np.ndarray:
