@@ -37,6 +37,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from gradcam_core.data.images import readable_extensions
+
 __all__ = ["main", "build_parser", "IMAGE_EXTENSIONS", "LENET_KEY", "CSV_COLUMNS"]
 
 PROG = "python -m gradcam_core"
@@ -44,10 +46,7 @@ LENET_KEY = "lenet"
 LENET_LAYER = "relu2"  # the rectified maps, as in the app (see method_texts.LENET_DEFAULT_LAYER)
 LENET_LAYERS = ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2"]
 #: Files picked up from folders (explicitly named files are always tried, whatever their name).
-IMAGE_EXTENSIONS = frozenset(
-    ".jpg .jpeg .jpe .jfif .png .apng .gif .bmp .dib .tif .tiff .webp .ppm .pgm .pbm .pnm "
-    ".ico .tga .avif .heic .heif".split()
-)
+IMAGE_EXTENSIONS = readable_extensions()
 CSV_NAME = "predictions.csv"
 CSV_COLUMNS = ["file", "name", "status", "top1", "top1_name", "top1_prob", "target", "target_name", "cam_max", "error"]
 SCORECAM_BATCH = 32  # masked forwards per batch inside Score-CAM (its own meaning of "batch")

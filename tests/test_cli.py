@@ -312,3 +312,15 @@ def test_heic_digit_in_a_real_subprocess(tmp_path):
     assert proc.returncode == 0, proc.stderr
     data = json.loads((out / "digit_7.json").read_text())
     assert data["predicted"] == 7, data["top5"]
+
+
+def test_folders_pick_up_every_format_pillow_opens():
+    """The folder scan's endings come from Pillow's own registry (plus pillow-heif), not a list of
+    our own: iPhone HEIC, AVIF and JPEG 2000 are in; save-only and stub formats are out."""
+    from PIL import Image
+
+    from gradcam_core.cli import IMAGE_EXTENSIONS
+
+    assert {".jpg", ".jpeg", ".png", ".heic", ".heif", ".avif", ".webp", ".tif", ".jp2", ".bmp"} <= IMAGE_EXTENSIONS
+    assert not {".pdf", ".h5", ".grib", ".txt"} & IMAGE_EXTENSIONS
+    assert IMAGE_EXTENSIONS <= set(Image.registered_extensions())

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 try:  # iPhone photos: HEIC/HEIF become ordinary Pillow images
     import pillow_heif
@@ -43,12 +43,20 @@ try:  # iPhone photos: HEIC/HEIF become ordinary Pillow images
 except ImportError:  # pragma: no cover - pillow-heif is in requirements.txt
     HEIF = False
 
-__all__ = ["ImageError", "load_image", "MAX_PIXELS", "MIN_SIDE", "MAX_ASPECT", "DEFAULT_MAX_SIDE"]
+__all__ = ["ImageError", "load_image", "readable_extensions", "MAX_PIXELS", "MIN_SIDE", "MAX_ASPECT", "DEFAULT_MAX_SIDE"]
 
 MAX_PIXELS = 50_000_000  # refuse anything larger (checked before decoding)
 MIN_SIDE = 8  # pixels
 MAX_ASPECT = 20.0  # longer side / shorter side
 DEFAULT_MAX_SIDE = 1024
+
+
+def readable_extensions() -> frozenset[str]:
+    """File name endings of every picture format Pillow (with pillow-heif) can open: its own
+    registry (``Image.registered_extensions``), without the stub formats that need a handler
+    installed first (BUFR, GRIB, HDF5, WMF)."""
+    stubs = {f for f, (cls, _) in Image.OPEN.items() if isinstance(cls, type) and issubclass(cls, ImageFile.StubImageFile)}
+    return frozenset(e for e, f in Image.registered_extensions().items() if f in Image.OPEN and f not in stubs)
 
 
 class ImageError(ValueError):
