@@ -55,8 +55,9 @@ def readable_extensions() -> frozenset[str]:
     """File name endings of every picture format Pillow (with pillow-heif) can open: its own
     registry (``Image.registered_extensions``), without the stub formats that need a handler
     installed first (BUFR, GRIB, HDF5, WMF)."""
+    known = Image.registered_extensions()  # loads every plugin first
     stubs = {f for f, (cls, _) in Image.OPEN.items() if isinstance(cls, type) and issubclass(cls, ImageFile.StubImageFile)}
-    return frozenset(e for e, f in Image.registered_extensions().items() if f in Image.OPEN and f not in stubs)
+    return frozenset(e for e, f in known.items() if f in Image.OPEN and f not in stubs)
 
 
 class ImageError(ValueError):
