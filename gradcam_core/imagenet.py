@@ -349,40 +349,16 @@ def explain_photo(
     key = None
     if example is not None and example_cache_mode() != "off":
         key = (example.get("file"), spec.key, id(model), layer, method, t1, t2)
-        with _cache_lock:
-            hit = _cache.get(key)
-            if hit is not None:
-                _cache.move_to_end(key)
-    else:
-        hit = None
-    if hit is not None:
+    hit = _cached(key)
+    cached = hit is not None
+    if cached:
         image, views, seconds = hit
-        cached = True
     else:
-        x = spec.preprocess(pil)
-        image = np.ascontiguousarray(np.asarray(spec.display_image(pil), dtype=np.uint8))
-        targets = [t1] if t2 is None else [t1, t2]
-        start = time.perf_counter()
-        results, guided = _run_model(spec, model, x, layer, method, targets, progress, time_limit)
-        seconds = time.perf_counter() - start
-        cats = categories()
-        views = []
-        for j, r in enumerate(results):
-            t = int(r.targets[0])
-            v = ClassView(r, t, cats[t], float(r.probs[0, t]))
-            if guided:
-                v.guided_backprop, v.guided_gradcam = guided[j]
-            views.append(v)
-        cached = False
-        if key is not None:
-            with _cache_lock:
-                _cache[key] = (image, views, seconds)
-                while len(_cache) > CACHE_SIZE:
-                    _cache.popitem(last=False)
-
-    probs = views[0].result.probs[0]
-    top = torch.topk(probs, 5)
+        image, views, seconds = _explain_views(spec, model, pil, layer, method, [t1] if t2 is None else [t1, t2],
+                                               progress, time_limit)
+        _keep(key, (image, views, seconds))
     cats = categories()
+    top = torch.topk(views[0].result.probs[0], 5)
     top5 = [(int(i), cats[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
     expl = Explanation(
         model_key=spec.key, model_title=spec.title, layer=layer, layer_label=layer_label(spec, layer),
@@ -391,6 +367,45 @@ def explain_photo(
     )
     expl.photo, expl.crop_box = photo_for_display(pil, crop_box(spec, pil.size))
     return expl
+
+
+def _cached(key):
+    """The example cache's (image, views, seconds) for ``key`` (None: not cached, or no key)."""
+    if key is None:
+        return None
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+        return hit
+
+
+def _keep(key, value) -> None:
+    """Remember an example's result (bounded: the least recently used go first)."""
+    if key is None:
+        return
+    with _cache_lock:
+        _cache[key] = value
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+
+
+def _explain_views(spec, model, pil, layer: str, method: str, targets: list, progress, time_limit):
+    """Run the model on the photo: (display image, one ClassView per target, seconds)."""
+    x = spec.preprocess(pil)
+    image = np.ascontiguousarray(np.asarray(spec.display_image(pil), dtype=np.uint8))
+    start = time.perf_counter()
+    results, guided = _run_model(spec, model, x, layer, method, targets, progress, time_limit)
+    seconds = time.perf_counter() - start
+    cats = categories()
+    views = []
+    for j, r in enumerate(results):
+        t = int(r.targets[0])
+        v = ClassView(r, t, cats[t], float(r.probs[0, t]))
+        if guided:
+            v.guided_backprop, v.guided_gradcam = guided[j]
+        views.append(v)
+    return image, views, seconds
 
 
 def explain_source(src: Any, *args, **kwargs) -> Explanation:
