@@ -144,10 +144,21 @@ section_12() {
   python bench/bench_replicas.py --direct
 }
 
+section_13() {
+  echo "## 13. Before and after the redesign (issue 14), on one machine in one run"
+  echo
+  echo "\`bash bench/compare_commits.sh 9864ba3\`: the commit before the redesign and this checkout, alternating,"
+  echo "each running its own copy of the bench scripts (raw output):"
+  echo
+  echo '```'
+  bash bench/compare_commits.sh 9864ba3
+  echo '```'
+}
+
 # `bash bench/run_all.sh` runs every section and writes BENCHMARKS.md anew;
 # `bash bench/run_all.sh 7 8` reruns sections 7 and 8 only and replaces them in BENCHMARKS.md
 # (the header gets a line saying which sections were rerun when).
-all_sections=(1 2 3 4 5 6 7 8 9 10 11 12)
+all_sections=(1 2 3 4 5 6 7 8 9 10 11 12 13)
 if [ "$#" -eq 0 ]; then
   { header; for n in "${all_sections[@]}"; do "section_$n"; done; } > "$out.tmp"
   mv "$out.tmp" "$out"
