@@ -23,7 +23,7 @@ import numpy as np
 
 from gradcam_core.analysis import cell
 from gradcam_core.present import cell_view
-from gradcam_core.ui.common import ResultImage, user_errors
+from gradcam_core.ui.common import ResultImage, by_name, user_errors
 
 __all__ = ["CellPanel", "build_panel", "wire_mnist", "wire_imagenet", "mnist_inspect", "imagenet_inspect",
            "MNIST_BASELINE", "IMAGENET_BASELINE", "MNIST_BOX"]
@@ -59,8 +59,18 @@ class CellPanel:
     numbers: Any
     api: Any
 
+    #: what a tap fills, by name (the handlers return {name: value}; see _views)
+    SHOWN = ("accordion", "row", "col", "summary", "bars", "maps", "cover", "numbers")
+
+    def named(self) -> dict:
+        return {n: getattr(self, n) for n in self.SHOWN}
+
     def outputs(self) -> list:
-        return [self.accordion, self.row, self.col, self.summary, self.bars, self.maps, self.cover, self.numbers]
+        return list(self.named().values())
+
+    def on(self, fn):
+        """``fn`` (returning {name: value}) as an event returning {component: value}."""
+        return by_name(fn, self.named())
 
 
 def build_panel(prefix: str, where: str = "") -> CellPanel:
@@ -92,8 +102,8 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
-def _views(result, ct: cell.CellTerms, rep: dict, top) -> list:
-    """The panel's values (see CellPanel.outputs) for one inspected cell."""
+def _views(result, ct: cell.CellTerms, rep: dict, top) -> dict:
+    """The panel's values by name (see CellPanel.SHOWN) for one inspected cell."""
     occ = rep.get("occlusion")
     h, w = ct.grid
     summary = (f"**Cell (row {ct.row}, column {ct.col})** of the {h}×{w} map, class **{rep['class']}**:\n\n"
@@ -110,8 +120,9 @@ def _views(result, ct: cell.CellTerms, rep: dict, top) -> list:
                  f"| a random patch covered (median of {len(occ['random_scores_after'])}) | "
                  f"{_fmt(occ['random_median_after'])} | {occ['random_median_prob_after']:.1%} |\n\n"
                  f"{rep['occlusion_reading']}")
-    return [gr.Accordion(open=True), ct.row, ct.col, summary, cell_view.waterfall_image(ct, top),
-            cell_view.channel_maps_image(result, ct), cover, rep]
+    return {"accordion": gr.Accordion(open=True), "row": ct.row, "col": ct.col, "summary": summary,
+            "bars": cell_view.waterfall_image(ct, top), "maps": cell_view.channel_maps_image(result, ct),
+            "cover": cover, "numbers": rep}
 
 
 # =========================================================================== MNIST
@@ -192,9 +203,9 @@ def wire_mnist(panel: CellPanel, images: Sequence, digit_state, explained_state,
     """Taps on ``images`` (step 5, step 6, the overlay) and the panel's button; the API endpoint."""
     inputs = [digit_state, explained_state]
     for img in images:
-        img.select(_mnist_tap, inputs, panel.outputs(), api_visibility="private", **common
+        img.select(panel.on(_mnist_tap), inputs, panel.outputs(), api_visibility="private", **common
                    ).success(**_scroll(panel))
-    panel.show.click(_mnist_show, [panel.row, panel.col] + inputs, panel.outputs(), api_visibility="private",
+    panel.show.click(panel.on(_mnist_show), [panel.row, panel.col] + inputs, panel.outputs(), api_visibility="private",
                      **common).success(**_scroll(panel))
     panel.api.click(mnist_api, [panel.row, panel.col] + inputs, panel.numbers, api_name="mnist_inspect_cell",
                     **common)
@@ -292,9 +303,9 @@ def wire_imagenet(panel: CellPanel, overlay, heatmap, state, whole, common: dict
         return _tapped(state, evt, False, recall)
 
     outs = panel.outputs()
-    overlay.select(tap_overlay, [state, whole], outs, api_visibility="private", **common).success(**_scroll(panel))
-    heatmap.select(tap_heatmap, [state], outs, api_visibility="private", **common).success(**_scroll(panel))
-    panel.show.click(show, [panel.row, panel.col, state], outs, api_visibility="private",
+    overlay.select(panel.on(tap_overlay), [state, whole], outs, api_visibility="private", **common).success(**_scroll(panel))
+    heatmap.select(panel.on(tap_heatmap), [state], outs, api_visibility="private", **common).success(**_scroll(panel))
+    panel.show.click(panel.on(show), [panel.row, panel.col, state], outs, api_visibility="private",
                      **common).success(**_scroll(panel))
     panel.api.click(imagenet_inspect_cell, [panel.row, panel.col, state], panel.numbers,
                     api_name="imagenet_inspect_cell", **common)
