@@ -244,7 +244,7 @@ def change_opacity(state, norm, cmap, alpha, whole=False):
 
 
 @user_errors
-def change_model(model_key):
+def change_model(model_key) -> dict:
     """New model: its layers (default selected) and a note; a warning if it cannot run here."""
     spec = svc.get_spec(model_key)
     fetch.on_select(spec.key)  # missing weights: fetched in the background if possible
@@ -252,7 +252,7 @@ def change_model(model_key):
         why = svc._short_reason(spec.key, spec).replace("`", "")
         gr.Warning(f"{spec.title} is not available here: {why}", duration=10)
     layers = gr.Dropdown(choices=svc.layer_choices(spec.key), value=spec.default_layer)
-    return layers, _model_note(spec.key)
+    return {"layer": layers, "model_note": _model_note(spec.key)}
 
 
 @user_errors
@@ -334,10 +334,11 @@ def compare(photo, model_key, method, target, norm, cmap, alpha, request: gr.Req
     cmp = svc.compare_models(pil, keys, target, method=method, norm=norm, cmap=cmap, alpha=alpha,
                              progress=progress_callback(progress, request), time_limit=budget.SCORE_CAM_LIMIT or None)
     paths = outfiles.write_pngs(view.comparison_overlays(cmp), stem="compare")
-    return [(p, panel.caption) for p, panel in zip(paths, cmp.panels)], itext.comparison_summary(cmp)
+    return {"compare_gallery": [(p, panel.caption) for p, panel in zip(paths, cmp.panels)],
+            "compare_md": itext.comparison_summary(cmp)}
 
 
-def pick_example(evt: gr.SelectData):
+def pick_example(evt: gr.SelectData) -> dict:
     """Tap on an example: it becomes the photo (whose change runs the explanation)."""
     entries = catalogue.examples_by_category()
     i = int(evt.index)
@@ -347,7 +348,7 @@ def pick_example(evt: gr.SelectData):
     # a copy in the temp folder: gradio only serves files from there (or cwd), wherever the app runs
     path = outfiles._out_dir(None) / Path(e["path"]).name
     shutil.copyfile(e["path"], path)
-    return str(path), catalogue.example_credit(e)
+    return {"photo": str(path), "credit": catalogue.example_credit(e)}
 
 
 MAX_CLASS_HITS = 30
@@ -544,11 +545,12 @@ def _wire(demo: gr.Blocks, c: dict, concurrency_limit: int, query) -> None:
                  draw=dict(concurrency_id=RENDER_CONCURRENCY, concurrency_limit=concurrency_limit))
     named = {n: c[n] for n in ("summary", "label", "overlay", "heatmap", "steps", "steps_md", "downloads", "numbers",
                                "state", "alts", "photo", "model", "layer", "method", "target", "target2", "norm",
-                               "cmap", "alpha")}
+                               "cmap", "alpha", "model_note", "compare_gallery", "compare_md", "credit")}
     a11y.wire_alts(u.alts, {"overlay": u.overlay, "heatmap": u.heatmap})  # the images' text alternatives on the page
     # the handlers return {name: value}; the events get {component: value} (the rest stays as it is)
     ev = {fn.__name__: by_name(fn, named) for fn in (explain, explain_slow, run_quick, run_slow, restyle,
-                                                      change_opacity, explain_from_link, explain_from_query)}
+                                                      change_opacity, explain_from_link, explain_from_query,
+                                                      change_model, compare, pick_example)}
     _wire_explain(u, named, ev, kinds)
     _wire_settings(u, ev, kinds)
     _wire_extras(demo, u, named, ev, kinds, query)
@@ -570,7 +572,7 @@ def _wire_explain(u, named: dict, ev: dict, kinds: dict) -> None:
     u.go.click(None, *route, js=_route_js("force"), api_name="imagenet_route_explain", queue=False)
     u.photo.change(None, *route, js=_route_js("auto"), api_name="imagenet_photo_change", queue=False)
     u.photo.upload(clear_credit, None, u.credit, api_visibility="private", queue=False)
-    u.examples.select(pick_example, None, [u.photo, u.credit], api_name="imagenet_pick_example", **draw)
+    u.examples.select(ev["pick_example"], None, [u.photo, u.credit], api_name="imagenet_pick_example", **draw)
     gr.on([u.layer.input, u.method.input, u.target.input, u.target2.input], None, *route, js=_route_js("auto"),
           api_name="imagenet_settings_change", queue=False)
     # once a result is shown, the page scrolls to it (just under the photo)
@@ -582,7 +584,7 @@ def _wire_explain(u, named: dict, ev: dict, kinds: dict) -> None:
     u.slow_req.change(ev["run_slow"], [u.slow_req] + run_inputs, explain_outputs, api_name="imagenet_run_slow",
                       preprocess=False, trigger_mode="always_last", **slow).success(
         api_name="imagenet_show_result_slow", **show)
-    u.model.change(change_model, u.model, [u.layer, u.model_note], api_name="imagenet_model_change", **draw).then(
+    u.model.change(ev["change_model"], u.model, [u.layer, u.model_note], api_name="imagenet_model_change", **draw).then(
         None, *route, js=_route_js("auto"), api_name="imagenet_model_change_explain", queue=False)
 
 
@@ -611,7 +613,7 @@ def _wire_extras(demo: gr.Blocks, u, named: dict, ev: dict, kinds: dict, query) 
     with its background download."""
     explain_inputs = [u.photo, u.model, u.layer, u.method, u.target, u.target2, u.norm, u.cmap, u.alpha]
     run, slow, draw = kinds["run"], kinds["slow"], kinds["draw"]
-    u.compare_btn.click(compare, [u.photo, u.model, u.method, u.target, u.norm, u.cmap, u.alpha],
+    u.compare_btn.click(ev["compare"], [u.photo, u.model, u.method, u.target, u.norm, u.cmap, u.alpha],
                         [u.compare_gallery, u.compare_md], api_name="imagenet_compare", preprocess=False, **slow)
     u.link_btn.click(make_link, explain_inputs, u.link_query, api_name="imagenet_make_link", preprocess=False,
                      **draw).success(
