@@ -556,10 +556,15 @@ def _wire(demo: gr.Blocks, c: dict, concurrency_limit: int, query) -> None:
     _wire_extras(demo, u, named, ev, kinds, query)
 
 
+def _explain_inputs(u) -> list:
+    """What an explanation (and a link to it) is made from, in the API's parameter order."""
+    return [u.photo, u.model, u.layer, u.method, u.target, u.target2, u.norm, u.cmap, u.alpha]
+
+
 def _wire_explain(u, named: dict, ev: dict, kinds: dict) -> None:
     """Explaining: the two API endpoints, and the page's route (photo, Explain button, settings) to
     the quick or the slow queue, then the scroll to the result."""
-    explain_inputs = [u.photo, u.model, u.layer, u.method, u.target, u.target2, u.norm, u.cmap, u.alpha]
+    explain_inputs = _explain_inputs(u)
     explain_outputs = [named[n] for n in EXPLAIN_OUTPUTS]
     run, slow, draw = kinds["run"], kinds["slow"], kinds["draw"]
     # preprocess=False everywhere a photo goes in: gradio must not decode uploads itself (see _photo_source)
@@ -611,7 +616,7 @@ def _wire_settings(u, ev: dict, kinds: dict) -> None:
 def _wire_extras(demo: gr.Blocks, u, named: dict, ev: dict, kinds: dict, query) -> None:
     """Model comparison, links (make one, open one), the API-only look-ups, and the model list
     with its background download."""
-    explain_inputs = [u.photo, u.model, u.layer, u.method, u.target, u.target2, u.norm, u.cmap, u.alpha]
+    explain_inputs = _explain_inputs(u)
     run, slow, draw = kinds["run"], kinds["slow"], kinds["draw"]
     u.compare_btn.click(ev["compare"], [u.photo, u.model, u.method, u.target, u.norm, u.cmap, u.alpha],
                         [u.compare_gallery, u.compare_md], api_name="imagenet_compare", preprocess=False, **slow)
