@@ -4,6 +4,12 @@
     python bench/bench_field_digits.py --old OLD.py    # also a previous mnist.py, e.g.
         git show 4dfde8e:gradcam_core/mnist.py > /tmp/old_mnist.py
 
+Section 1, the seeded set (below).  Section 2, **real photos by other people**: the 47 photos of
+``../shared/field/digits`` (five writers; read from ``../shared``, never copied here), each read as
+the app reads an upload (``load_image(path, max_side=1024)`` -> ``LeNetSpec.digit``: both readings,
+the sheet and the whole picture, the model's confidence choosing) and counted right, refused or
+wrong per source.  With ``--old`` the previous ``preprocess_digit`` runs on them too.
+
 Every photo of ``tests/field_digits/`` (made by ``tools/make_field_digits.py``) goes the way an
 upload goes: ``load_image(path, max_side=1024)`` -> ``preprocess_digit`` -> LeNet.  A digit photo
 counts as right when the predicted label is the true one; a refusal (ValueError) counts as not
@@ -122,11 +128,61 @@ def main(argv=None) -> int:
         print(f"preprocessing time per photo ({n}): mean {t.mean() * 1e3:.0f} ms, median {np.median(t) * 1e3:.0f} ms")
     if len(names) == 2:
         print(f"time ratio new/old: {np.mean(runs['new'][1]) / np.mean(runs['old'][1]):.2f}")
+    real_photos(model, runs_old=load_module(args.old, "old_mnist") if args.old else None,
+                show_wrong=args.show_wrong)
     if args.show_wrong:
         for k, e in enumerate(entries):
             if not runs["new"][0][k]:
                 print("wrong:", e["file"], "->", runs["new"][2][k])
     return 0
+
+
+SHARED = ROOT.parent / "shared" / "field" / "digits"
+
+
+def real_photos(model, runs_old=None, show_wrong: bool = False) -> None:
+    """Section 2: right / refused / wrong per source on the shared real photos (see the docstring)."""
+    import csv
+
+    from gradcam_core.models.registry import get_model
+
+    if not (SHARED / "MANIFEST.tsv").exists():
+        print(f"\n(no {SHARED}: the real-photo section is skipped)")
+        return
+    with open(SHARED / "MANIFEST.tsv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    readers = {"new": lambda img: get_model("lenet").digit(img)}
+    if runs_old is not None:
+        readers["old"] = lambda img: runs_old.preprocess_digit(np.asarray(img))
+    print(f"\nreal photos by other people: {len(rows)} in {SHARED}")
+    for name, read in readers.items():
+        per = defaultdict(lambda: [0, 0, 0])
+        times = []
+        for r in rows:
+            img = load_image(SHARED / r["file"], max_side=1024)
+            t0 = time.perf_counter()
+            try:
+                x = read(img)
+            except ValueError as exc:
+                times.append(time.perf_counter() - t0)
+                per[r["source_repo"]][1] += 1
+                if show_wrong:
+                    print(f"  {name} refused {r['file']}: {str(exc)[:70]}")
+                continue
+            times.append(time.perf_counter() - t0)
+            with torch.no_grad():
+                pred = int(model(torch.from_numpy(np.asarray(x, np.float32))[None, None]).argmax(1))
+            ok = pred == int(r["label"])
+            per[r["source_repo"]][0 if ok else 2] += 1
+            if show_wrong and not ok:
+                print(f"  {name} wrong {r['file']}: read {pred}")
+        print(f"{name}: {'source':48s} {'n':>3s} {'right':>6s} {'refused':>8s} {'wrong':>6s}")
+        for src, (ok, ref, bad) in sorted(per.items()):
+            n = ok + ref + bad
+            print(f"{name}: {src:48s} {n:3d} {ok:3d} ({ok / n:4.0%}) {ref:4d} {bad:6d}")
+        tot = np.sum(list(per.values()), axis=0)
+        print(f"{name}: {'ALL':48s} {tot.sum():3d} {tot[0]:3d} ({tot[0] / tot.sum():4.0%}) {tot[1]:4d} {tot[2]:6d};"
+              f" reading time per photo: mean {np.mean(times) * 1e3:.0f} ms, median {np.median(times) * 1e3:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -100,8 +100,8 @@ def _imagenet_backend(key: str) -> Backend:
 def _lenet_backend() -> Backend:
     from gradcam_core.data.images import ImageError, load_image
     from gradcam_core.models.lenet import CLASSES
-    from gradcam_core.data.mnist import FRAME, preprocess_digit, to_tensor
-    from gradcam_core.models.registry import lenet_model
+    from gradcam_core.data.mnist import FRAME, to_tensor
+    from gradcam_core.models.registry import get_model, lenet_model
 
     try:
         model = lenet_model()
@@ -111,7 +111,7 @@ def _lenet_backend() -> Backend:
     def prepare(path: Path):
         img = load_image(path, max_side=1024)
         try:
-            digit = preprocess_digit(np.asarray(img))
+            digit = get_model(LENET_KEY).digit(img)
         except ValueError as e:
             raise ImageError(f"no digit found in this image ({e})") from None
         return to_tensor(digit), (np.clip(digit, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)

@@ -272,11 +272,14 @@ def test_no_digit_messages_say_what_failed_and_what_to_do():
         mnist.preprocess_digit(tiny)
     assert e.value.reason == "too-small" and "too small" in str(e.value)
 
-    # strokes on a dark background (not paper)
+    # dark strokes on a dark grey background: not light paper for the sheet reader, but plainly a
+    # digit that fills the picture, so it is read (digit_frame), not refused
     dark = _stamp(_paper(level=0.3), 3, 150, 90, 180, dark=0.02)
+    arr, ink, sigma, drawn = mnist._ink_at_work_size(dark, None)
     with pytest.raises(ValueError) as e:
-        mnist.preprocess_digit(dark)
+        mnist._sheet_digit(arr, ink, sigma, drawn)
     assert e.value.reason == "dark-background" and "light paper" in str(e.value)
+    assert np.array_equal(mnist.preprocess_digit(dark), mnist._frame_candidate(dark))
 
     # a digit among scribbles: the best candidate does not stand alone
     busy = _stamp(_paper(), 3, 150, 90, 180)

@@ -25,6 +25,8 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
+from gradcam_core.data.digit_frame import NoDigitError, frame_digit
+
 N_CLASSES = 10
 FRAME = 28          # output side
 BOX = 20            # the digit is scaled to fit a BOX x BOX square
@@ -32,6 +34,7 @@ CENTRE = 14.0       # target centre of mass (row, col), pixel-index coordinates
 MIN_SIDE = 8        # smaller inputs are rejected
 WORK_SIDE = 320     # larger drawings are box-downscaled to about this size first
 PHOTO_WORK_SIDE = 512  # ... and photos to this (a thin pen stroke must survive)
+FRAME_WORK_SIDE = 256  # ... and a photo read as one digit filling the frame (digit_frame) to this
 MIN_STROKE = 2.0    # strokes thinner than this (pixels, in the 20x20 box) are thickened
 TARGET_STROKE = 2.5  # ... to about this width (MNIST strokes: median ~2.7 px)
 
@@ -346,14 +349,6 @@ def _thicken(crop: np.ndarray, width_box: float) -> np.ndarray:
         return mid
     peak = float(np.median(mid[mid > 0.5 * top]))
     return np.clip(mid / peak, 0.0, 1.0).astype(np.float32)
-
-
-class NoDigitError(ValueError):
-    """No digit could be isolated; ``reason`` names the criterion that failed."""
-
-    def __init__(self, message: str, reason: str):
-        super().__init__(message)
-        self.reason = reason
 
 
 NO_DIGIT_HINT = ("hold the phone closer so the digit is the largest mark near the middle of the "
@@ -713,7 +708,7 @@ def _check_surroundings(digit, ink, sigma, lines, gray) -> None:
                            + NO_DIGIT_HINT, "cluttered")
 
 
-def preprocess_digit(image, drawing: bool | None = None) -> np.ndarray:
+def preprocess_digit(image, drawing: bool | None = None, score=None) -> np.ndarray:
     """Turn a drawn or photographed digit into an MNIST-like float32 (28, 28) in [0, 1].
 
     Accepts a PIL image or a numpy array (H, W), (H, W, 3) or (H, W, 4),
@@ -732,20 +727,59 @@ def preprocess_digit(image, drawing: bool | None = None) -> np.ndarray:
     leave too little plain background for the detection), None to tell drawings from photos by
     the background's noise.
 
+    A photo is read two ways, because a person photographs a digit two ways: as one mark on a
+    sheet (the sheet reader above, which sets aside what touches the border) and as the whole
+    picture (:mod:`gradcam_core.data.digit_frame`: a tight crop, a thumbnail already shrunk to
+    28×28, a marker digit that fills the frame and touches its edges).  When both find a digit,
+    ``score`` chooses: a callable taking a stack of 28×28 candidates and returning the model's
+    top-1 probability for each (``gradcam_core.models.lenet.top_probability``); the reading the
+    model is surest of wins.  Without ``score`` the sheet reader's digit is kept.  A photo is
+    refused only when neither way finds a digit, with the sheet reader's message.
+
     Raises ValueError with a readable message for blank images, pictures in
     which no digit can be isolated, or images smaller than 8 pixels on a side.
     """
     arr, ink, sigma, drawn = _ink_at_work_size(image, drawing)
+    if drawn:
+        return _sheet_digit(arr, ink, sigma, drawn)
+    try:
+        sheet, refusal = _sheet_digit(arr, ink, sigma, drawn), None
+    except NoDigitError as exc:
+        sheet, refusal = None, exc
+    frame = None if refusal is not None and refusal.reason == "texture" else _frame_candidate(image)
+    found = [c for c in (sheet, frame) if c is not None]
+    if not found:
+        raise refusal
+    if len(found) == 1 or score is None:
+        return found[0]
+    return found[int(np.argmax(np.asarray(score(np.stack(found)))))]
+
+
+def _sheet_digit(arr: np.ndarray, ink: np.ndarray, sigma: float, drawn: bool) -> np.ndarray:
+    """The sheet reader: the digit as the best group of strokes on the paper, MNIST-framed."""
     _check_something_stands_out(ink, sigma, drawn)
     gray = None
     if not drawn:
         gray = _luma(arr[..., :3]) if arr.ndim == 3 else arr
     digit = isolate_digit(ink, sigma, drawn, gray)
-    ink = _digit_ink_above_noise(ink, digit, sigma)
+    return _framed(_digit_ink_above_noise(ink, digit, sigma))
+
+
+def _frame_candidate(image) -> np.ndarray | None:
+    """The picture read as one digit that fills it (``digit_frame``), MNIST-framed; None when it
+    does not look like one digit on paper."""
+    try:
+        found = frame_digit(_to_float_array(image, FRAME_WORK_SIDE))
+        return _framed(_digit_ink_above_noise(found.ink, found.mask, found.noise))
+    except ValueError:
+        return None
+
+
+def _framed(ink: np.ndarray) -> np.ndarray:
+    """Cropped, thin strokes thickened, fitted to the 20×20 box, centred in 28×28 (as MNIST)."""
     crop = _crop_without_specks(ink)
     crop = _thicken_thin_strokes(crop)
-    small = _fit_box(crop)
-    return _paste_centred(small)
+    return _paste_centred(_fit_box(crop))
 
 
 def _ink_at_work_size(image, drawing: bool | None) -> tuple[np.ndarray, np.ndarray, float, bool]:

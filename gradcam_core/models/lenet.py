@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -82,3 +83,15 @@ def load_lenet(path: str | Path | None = None) -> LeNet:
     model.load_state_dict(state)
     model.eval()
     return model
+
+
+def top_probability(model: nn.Module):
+    """A scorer for ``mnist.preprocess_digit(..., score=...)``: a stack of 28×28 digits in [0, 1]
+    (N, 28, 28) → the model's top-1 softmax probability for each (N,), without gradients."""
+
+    def score(digits) -> "np.ndarray":
+        x = torch.as_tensor(np.asarray(digits, dtype=np.float32)).reshape(-1, 1, 28, 28)
+        with torch.inference_mode():
+            return torch.softmax(model(x), dim=1).amax(dim=1).numpy()
+
+    return score

@@ -429,10 +429,14 @@ class LeNetSpec(ModelSpec):
 
     @staticmethod
     def digit(pil_image: Image.Image) -> np.ndarray:
-        """A photo or drawing → the centred 28×28 digit in [0, 1] (ValueError when there is none)."""
+        """A photo or drawing → the centred 28×28 digit in [0, 1] (ValueError when there is none).
+        Where the photo can be read two ways (one mark on a sheet, or a digit filling the
+        picture), the clean LeNet's confidence chooses (``mnist.preprocess_digit``); this is the one
+        place where an uploaded digit photo becomes a digit, for the tab, the CLI and the API."""
         from gradcam_core.data.mnist import preprocess_digit
+        from gradcam_core.models.lenet import top_probability
 
-        return preprocess_digit(np.asarray(pil_image))
+        return preprocess_digit(np.asarray(pil_image), score=top_probability(lenet_model()))
 
 
 def _lenet_specs() -> list[LeNetSpec]:

@@ -222,7 +222,7 @@ def explain_upload(path, target_choice="predicted", channel=None, layer=None, cm
         raise ValueError("Upload or photograph a handwritten digit first.")
     img = load_image(path, max_side=1024)
     try:
-        digit = preprocess_digit(np.asarray(img))
+        digit = get_model("lenet").digit(img)
     except ValueError as exc:  # "No digit found: ..." already says it; others get the context
         msg = str(exc)
         raise ValueError(msg if msg.startswith("No digit found") else
