@@ -106,7 +106,9 @@ def main(argv=None) -> int:
     model = load_lenet()
     from gradcam_core.data import mnist
 
-    runs = {"new": run(mnist.preprocess_digit, entries, model)}
+    from gradcam_core.models.registry import get_model
+
+    runs = {"new": run(get_model("lenet").digit, entries, model)}  # as an upload: both readings, the model choosing
     if args.old:
         runs["old"] = run(load_module(args.old, "old_mnist").preprocess_digit, entries, model)
     names = list(runs)

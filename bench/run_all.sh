@@ -124,12 +124,13 @@ section_10() {
 section_11() {
   echo "## 11. Photos of digits as phones take them"
   echo
-  echo "The seeded field set in tests/field_digits/ (tools/make_field_digits.py) through the MNIST photo path,"
-  echo "by condition, against the preprocessing of 4dfde8e (before issue 11; target: ≥ 95 % read right):"
+  echo "The seeded field set in tests/field_digits/ (tools/make_field_digits.py), then the real photos of"
+  echo "../shared/field/digits per writer, through the MNIST photo path (as an upload: both readings, the"
+  echo "model choosing), against the reader of a697f83 (the sheet reader alone; same LeNet weights):"
   echo
   local old
   old=$(mktemp --suffix=.py)
-  git show 4dfde8e:gradcam_core/mnist.py > "$old"
+  git show a697f83:gradcam_core/data/mnist.py > "$old"
   python bench/bench_field_digits.py --old "$old"
   rm -f "$old"
 }

