@@ -111,14 +111,22 @@ def _views(result, ct: cell.CellTerms, rep: dict, top) -> dict:
     cover = ""
     if occ:
         c = occ["covered"]
-        cover = (f"**Cover it and see.** Input pixels rows {c['top']}–{c['bottom'] - 1}, columns "
+        fp = occ.get("footprint")
+        seen = ""
+        if fp:
+            s_ = fp["support"]
+            seen = (f"This cell sees input rows {s_['top']}–{s_['bottom'] - 1}, columns {s_['left']}–{s_['right'] - 1} "
+                    f"(where its gradient is not zero); the covered square holds {fp['energy_in_box']:.0%} of its "
+                    "gradient's energy. ")
+        cover = (f"**Cover it and see.** {seen}Input pixels rows {c['top']}–{c['bottom'] - 1}, columns "
                  f"{c['left']}–{c['right'] - 1} become the *{occ['baseline']}* baseline of the trust checks, "
                  f"and the model runs again.\n\n"
                  f"| | score | probability |\n|---|---:|---:|\n"
                  f"| before | {_fmt(occ['score_before'])} | {occ['prob_before']:.1%} |\n"
                  f"| this cell covered | {_fmt(occ['score_after'])} | {occ['prob_after']:.1%} |\n"
-                 f"| a random patch covered (median of {len(occ['random_scores_after'])}) | "
-                 f"{_fmt(occ['random_median_after'])} | {occ['random_median_prob_after']:.1%} |\n\n"
+                 f"| a random box covered (median of {len(occ['random_scores_after'])}) | "
+                 f"{_fmt(occ['random_median_after'])} | {occ['random_median_prob_after']:.1%} |\n"
+                 f"| spread of the random boxes (standard deviation) | {_fmt(occ['random_spread'])} | |\n\n"
                  f"{rep['occlusion_reading']}")
     return {"accordion": gr.Accordion(open=True), "row": ct.row, "col": ct.col, "summary": summary,
             "bars": cell_view.waterfall_image(ct, top), "maps": cell_view.channel_maps_image(result, ct),
@@ -148,7 +156,7 @@ def mnist_inspect(digit, explained, row, col, result=None) -> tuple[dict, Any, c
 
     net, x, res = _mnist_result(digit, explained) if result is None else result
     ct = cell.cell_terms(res, row, col)
-    occ = cell.occlude(net, x, ct.target, ct.row, ct.col, ct.grid, baseline=MNIST_BASELINE)
+    occ = cell.occlude(net, x, ct.target, ct.row, ct.col, ct.grid, baseline=MNIST_BASELINE, layer=res.layer)
     rep = cell_view.report(ct, occ, CLASSES[ct.target], model="lenet", layer=res.layer)
     return rep, res, ct
 
@@ -231,7 +239,7 @@ def imagenet_inspect(expl, row, col, view: int = 0) -> tuple[dict, Any, cell.Cel
     spec = svc.get_spec(expl.model_key)
     net = spec.load()
     x = cell.model_input(spec, expl.image)
-    occ = cell.occlude(net, x, v.target, ct.row, ct.col, ct.grid, baseline=IMAGENET_BASELINE)
+    occ = cell.occlude(net, x, v.target, ct.row, ct.col, ct.grid, baseline=IMAGENET_BASELINE, layer=expl.layer)
     rep = cell_view.report(ct, occ, v.name, top=IMAGENET_TOP, model=expl.model_key, layer=expl.layer)
     return rep, res, ct
 
