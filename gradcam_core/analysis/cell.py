@@ -48,6 +48,9 @@ __all__ = [
     "input_gradient",
     "layer_output",
     "claim_of",
+    "PLACEMENTS",
+    "DEFAULT_PLACEMENT",
+    "parse_placement",
 ]
 
 #: Random rectangles covered for the chance comparison (the median is reported).
@@ -98,11 +101,16 @@ def check_cell(row, col, grid: tuple[int, int]) -> tuple[int, int]:
     return out[0], out[1]
 
 
-def cell_of_pixel(x, y, box: Sequence[float], grid: tuple[int, int]) -> tuple[int, int]:
+def cell_of_pixel(x, y, box: Sequence[float], grid: tuple[int, int], centres=None,
+                  size: tuple[int, int] | None = None) -> tuple[int, int]:
     """The (row, col) of the ``grid`` = (h, w) cell under picture pixel (x, y), the map being drawn
     in ``box`` = (x0, y0, x1, y1) (x1, y1 exclusive).  Pixel-centre rule, as ``render.enlarge``:
     col = floor((x - x0 + 0.5) · w / (x1 - x0)).  A browser may report x1 for the last pixel column
-    (it rounds), which counts as the last column; anything else outside the box is a ValueError."""
+    (it rounds), which counts as the last column; anything else outside the box is a ValueError.
+
+    With ``centres`` = (row centres, column centres) in pixels of an input of ``size`` = (H, W)
+    (a map drawn with each cell at the centre of what it sees, ``postprocess.place``): the cell
+    whose centre is nearest to the tapped point, i.e. the cell whose value dominates the picture there."""
     try:
         x, y = float(x), float(y)
     except (TypeError, ValueError):
@@ -111,6 +119,12 @@ def cell_of_pixel(x, y, box: Sequence[float], grid: tuple[int, int]) -> tuple[in
     if not (math.isfinite(x) and math.isfinite(y)) or not (x0 <= x <= x1 and y0 <= y <= y1):
         raise ValueError("That point is not on the map: tap inside the coloured map itself.")
     h, w = int(grid[0]), int(grid[1])
+    if centres is not None:
+        H, W = (int(v) for v in size)
+        u = (min(x, x1 - 1) - x0 + 0.5) * W / (x1 - x0) - 0.5  # input pixel index under the tap
+        v = (min(y, y1 - 1) - y0 + 0.5) * H / (y1 - y0) - 0.5
+        ys, xs = (np.asarray(c, dtype=np.float64) for c in centres)
+        return int(np.argmin(np.abs(ys - v))), int(np.argmin(np.abs(xs - u)))
     col = int(math.floor((min(x, x1 - 1) - x0 + 0.5) * w / (x1 - x0)))
     row = int(math.floor((min(y, y1 - 1) - y0 + 0.5) * h / (y1 - y0)))
     return min(max(row, 0), h - 1), min(max(col, 0), w - 1)
@@ -281,6 +295,22 @@ def footprint(model: nn.Module, layer: str, row: int, col: int, grid: tuple[int,
     with _fp_lock:
         _footprints.setdefault(model, {})[key] = fp
     return fp
+
+
+#: How a map is drawn over the input: each cell at the centre of what it sees ("receptive field",
+#: the MNIST tab's default: LeNet has no padding), or stretched evenly over the input ("stretched").
+PLACEMENTS = ("receptive field", "stretched")
+DEFAULT_PLACEMENT = "receptive field"
+
+
+def parse_placement(value) -> str:
+    """One of :data:`PLACEMENTS` (None or "" → the default); ValueError naming them otherwise."""
+    if value in (None, ""):
+        return DEFAULT_PLACEMENT
+    v = str(value).strip().lower()
+    if v not in PLACEMENTS:
+        raise ValueError(f"Unknown map placement {value!r}: choose {' or '.join(repr(p) for p in PLACEMENTS)}.")
+    return v
 
 
 def cell_centres(model: nn.Module, layer: str, grid: tuple[int, int], shape: tuple[int, int, int]):

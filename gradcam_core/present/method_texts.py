@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["MethodText", "TEXTS", "method_text", "fill", "GRADCAM_OVERVIEW", "LENET_LAYERS", "LENET_DEFAULT_LAYER",
-           "lenet_layer_label", "lenet_layer_note", "lenet_zero_gradient_note", "ink_text", "pct",
+           "lenet_layer_label", "lenet_layer_note", "lenet_zero_gradient_note", "ink_text", "pct", "INK_DEFINITION", "NEAR_INK", "near_ink_sentence",
            "normalisation_code", "normalisation_equation", "overlay_code", "features_sign_text", "weights_sign_text",
            "zero_gradient_text", "average_text"]
 
@@ -441,35 +441,51 @@ def lenet_zero_gradient_note(name: str) -> str | None:
     return None
 
 
+#: "Ink", one quantity everywhere (analysis.ink_share): the pixels of value ≥ 0.5; the heat is
+#: measured *near* the ink, within 2 px of it.
+INK_DEFINITION = "ink: the pixels of value ≥ 0.5"
+NEAR_INK = "within 2 px of the ink"
+
+
+def near_ink_sentence(heat: float | None, area: float, pct_fn=None) -> str | None:
+    """The overlay's text alternative: the heat near the ink, and the zone's share of the picture."""
+    if heat is None:
+        return None
+    p = pct_fn or pct
+    return f"{p(heat)} of the heat lies {NEAR_INK}, a zone that covers {p(area)} of the picture."
+
+
 def ink_text(this_heat: float | None, this_area: float, ds_heat: float | None = None,
-             ds_area: float | None = None, ds_n: int | None = None) -> str:
-    """Step 8 on MNIST: the share of the heat on the (dilated) ink against the ink's share of the
-    picture, for this digit and over the held-out digits, and what that teaches."""
+             ds_area: float | None = None, ds_n: int | None = None, this_ink: float | None = None) -> str:
+    """Step 8 on MNIST: the share of the heat near the ink (within 2 px of it) against that zone's
+    share of the picture, for this digit and over the held-out digits, and what that teaches.
+    ``this_ink``: the ink's own share of the picture."""
+    ink = f" ({INK_DEFINITION}" + (f"; it covers {pct(this_ink)} of the picture)" if this_ink is not None else ")")
     if this_heat is None:
-        this = (f"This digit: the map is all zero, so there is no heat to place (the ink covers "
-                f"{pct(this_area)} of the picture).")
+        this = (f"This digit: the map is all zero, so there is no heat to place (the zone {NEAR_INK} covers "
+                f"{pct(this_area)} of the picture{ink}.")
     else:
-        this = (f"This digit: **{pct(this_heat)} of the heat lies on the ink**, which covers {pct(this_area)} of "
-                "the picture (ink: pixels ≥ 0.5, widened by 2 px).")
+        this = (f"This digit: **{pct(this_heat)} of the heat lies {NEAR_INK}**, a zone that covers {pct(this_area)} "
+                f"of the picture{ink}.")
         if this_heat < 0.5:
-            this += f" More than half of the heat ({pct(1 - this_heat)}) lies where there is no ink."
+            this += f" More than half of the heat ({pct(1 - this_heat)}) lies farther from the ink."
         else:
-            this += " Most of the heat lies on the ink."
+            this += " Most of the heat lies on or next to the ink."
         if this_area > 0:
             r = this_heat / this_area
             if r > 1.05:
-                this += f" Per unit of area the ink holds {r:.1f}× the picture's average heat."
+                this += f" Per unit of area that zone holds {r:.1f}× the picture's average heat."
             elif r < 0.95:
-                this += f" Per unit of area the ink holds less heat than the picture's average ({r:.1f}×)."
+                this += f" Per unit of area that zone holds less heat than the picture's average ({r:.1f}×)."
             else:
-                this += " Per unit of area the ink holds about the picture's average heat."
+                this += " Per unit of area that zone holds about the picture's average heat."
     if ds_heat is None or ds_area is None:
         return this
     n = f"{ds_n:,}".replace(",", " ") if ds_n else "the"
-    out = this + f" Over {n} held-out digits: **{pct(ds_heat)} on {pct(ds_area)}**."
+    out = this + f" Over {n} held-out digits: **{pct(ds_heat)} of the heat {NEAR_INK}, a zone of {pct(ds_area)}**."
     if ds_heat < 0.5:
-        out += (" So for LeNet much of the evidence lies where ink is *absent*: a 7 is a 7 partly because there "
-                "is no loop where a 9 would have one.")
+        out += (" So for LeNet much of the evidence lies away from the ink, where ink is *absent*: a 7 is a 7 "
+                "partly because there is no loop where a 9 would have one.")
     else:
-        out += " So for LeNet most of the evidence lies on the strokes themselves."
+        out += " So for LeNet most of the evidence lies on or next to the strokes themselves."
     return out

@@ -173,13 +173,34 @@ def _mnist_show(row, col, digit, explained):
     return _views(res, ct, rep, None)
 
 
-@user_errors
-def _mnist_tap(digit, explained, evt: gr.SelectData):
+def mnist_tap_cell(found, explained, x, y, placed: bool = False) -> tuple[int, int]:
+    """The (row, col) under a tap at (x, y) of an MNIST picture: step 5 and 6 draw the map as blocks;
+    the overlay (``placed``) draws each cell where the explanation placed it (explained["placement"]:
+    at the centre of what it sees, the default, or stretched), and a tap there hits the cell drawn there."""
+    net, x_in, res = found
+    grid = tuple(res.weighted.shape[-2:])
+    if placed and cell.parse_placement((explained or {}).get("placement")) != "stretched":
+        centres = cell.cell_centres(net, res.layer, grid, tuple(x_in.shape[1:]))
+        return cell.cell_of_pixel(x, y, MNIST_BOX, grid, centres=centres, size=tuple(x_in.shape[-2:]))
+    return cell.cell_of_pixel(x, y, MNIST_BOX, grid)
+
+
+def _mnist_tapped(digit, explained, evt, placed: bool):
     found = _mnist_result(digit, explained)
     x, y = (evt.index if isinstance(evt.index, (list, tuple)) else (None, None))[:2]
-    r, c = cell.cell_of_pixel(x, y, MNIST_BOX, tuple(found[2].weighted.shape[-2:]))
+    r, c = mnist_tap_cell(found, explained, x, y, placed)
     rep, res, ct = mnist_inspect(digit, explained, r, c, result=found)
     return _views(res, ct, rep, None)
+
+
+@user_errors
+def _mnist_tap(digit, explained, evt: gr.SelectData):
+    return _mnist_tapped(digit, explained, evt, False)
+
+
+@user_errors
+def _mnist_tap_placed(digit, explained, evt: gr.SelectData):
+    return _mnist_tapped(digit, explained, evt, True)
 
 
 def _scroll_js(elem_id: str) -> str:
@@ -207,11 +228,15 @@ def _scroll(panel: CellPanel) -> dict:
     return dict(fn=None, inputs=None, outputs=None, js=_scroll_js(f"{panel.prefix}-cell-sum"), queue=False)
 
 
-def wire_mnist(panel: CellPanel, images: Sequence, digit_state, explained_state, common: dict) -> None:
-    """Taps on ``images`` (step 5, step 6, the overlay) and the panel's button; the API endpoint."""
+def wire_mnist(panel: CellPanel, images: Sequence, digit_state, explained_state, common: dict,
+               placed: Sequence = ()) -> None:
+    """Taps on ``images`` (step 5, step 6, the overlay) and the panel's button; the API endpoint.
+    ``placed``: the images among them that draw the map over the digit (the overlay), where a tap
+    follows the explanation's map placement."""
     inputs = [digit_state, explained_state]
     for img in images:
-        img.select(panel.on(_mnist_tap), inputs, panel.outputs(), api_visibility="private", **common
+        tap = _mnist_tap_placed if any(img is p for p in placed) else _mnist_tap
+        img.select(panel.on(tap), inputs, panel.outputs(), api_visibility="private", **common
                    ).success(**_scroll(panel))
     panel.show.click(panel.on(_mnist_show), [panel.row, panel.col] + inputs, panel.outputs(), api_visibility="private",
                      **common).success(**_scroll(panel))
