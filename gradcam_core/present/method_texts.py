@@ -40,6 +40,7 @@ class MethodText:
     overlay_text: str  # step 8: what warm colours mean
     class_free: bool = False
     uses_average: bool = False  # step 3 (plain gradient averaging) applies
+    negated: bool = False  # the weights are the negated gradients: a positive weight lowers the score
 
 
 def fill(text: str, c: str) -> str:
@@ -79,7 +80,8 @@ _add(MethodText(
     relu_caption="ReLU keeps only what raises the score of {c}",
     relu_text=_GRADCAM_RELU,
     relu_eq="\\text{Grad-CAM}^c = \\mathrm{ReLU}\\Big(\\sum_k \\alpha_k^c A^k\\Big)",
-    zero_text="An all-zero map means nothing in this layer raises the score of {c}.",
+    zero_text="An all-zero map means that in no cell do the weighted maps add up to more than 0: no cell raises "
+              "the score of {c} on balance (single channels may still raise it; step 4).",
     overlay_caption="Where the features raise the score of {c}",
     overlay_text="Warm colours show where the features of this layer raise the score of **{c}**.",
     uses_average=True,
@@ -135,7 +137,8 @@ _add(MethodText(
     relu_caption="ReLU keeps only what raises the score of {c}",
     relu_text="The ReLU keeps the cells that raise the score of **{c}** and sets those that lower it to zero.",
     relu_eq="\\text{XGrad-CAM}^c = \\mathrm{ReLU}\\Big(\\sum_k w_k^c A^k\\Big)",
-    zero_text="An all-zero map means nothing in this layer raises the score of {c}.",
+    zero_text="An all-zero map means that in no cell do the weighted maps add up to more than 0: no cell raises "
+              "the score of {c} on balance (single channels may still raise it; step 4).",
     overlay_caption="Where the features raise the score of {c}",
     overlay_text="Warm colours show where the features of this layer raise the score of **{c}**.",
 ))
@@ -282,9 +285,12 @@ _add(MethodText(
     relu_text="The ReLU keeps the cells that lower the score of **{c}**, what speaks against it, and drops the "
               "cells that support it.",
     relu_eq="\\text{Counterfactual}^c = \\mathrm{ReLU}\\Big(-\\sum_k \\alpha_k^c A^k\\Big)",
-    zero_text="An all-zero map means nothing in this layer speaks against {c}.",
+    zero_text="An all-zero map means that in no cell do the maps, weighted by the negated gradients, add up to "
+              "more than 0: no cell speaks against {c} on balance. Single channels may still speak against it (the "
+              "positive weights of step 4); in every cell they are outweighed by those that speak for it.",
     overlay_caption="What speaks against {c}",
     overlay_text="Warm colours show what speaks against **{c}**: the features there lower its score.",
+    negated=True,
 ))
 
 GUIDED = "Guided Grad-CAM"
@@ -323,8 +329,16 @@ def features_sign_text(n_pos: int, n_neg: int, n_total: int) -> str:
             "weight (step 4), such an absence adds to the map (step 5): negative × negative is positive.")
 
 
-def weights_sign_text(n_pos: int, k: int, rectified: bool) -> str:
-    """Step 4, for gradient-weighted methods: the count of positive weights and what a sign means here."""
+def weights_sign_text(n_pos: int, k: int, rectified: bool, negated: bool = False) -> str:
+    """Step 4, for gradient-weighted methods: the count of positive weights and what a sign means here.
+    ``negated``: the weights are the negated gradients (Counterfactual), so a positive weight lowers the score."""
+    if negated:
+        base = f"Here {n_pos} of {k} weights are positive: those channels speak against the class."
+        if rectified:
+            return base + (" This layer's values are ≥ 0, so a positive weight means the *presence* of that pattern "
+                           "lowers the score, and a negative one that its presence raises it.")
+        return (base + " This layer's values can be negative, so a weight alone does not say whether presence or "
+                "absence matters: a positive weight on a negative activation raises the score.")
     base = f"Here {n_pos} of {k} weights are positive."
     if rectified:
         return base + " This layer's values are ≥ 0, so a positive weight means the *presence* of that pattern raises the score."

@@ -199,7 +199,8 @@ def _weights(c: StepContext) -> Step:
     top_note = "" if k <= 32 else " (the 10 most positive and 10 most negative)"
     w_text = fill(mt.weights_text, c.cname)
     if c.grads is not None and mt.name not in ("HiResCAM", "LayerCAM"):
-        w_text += " " + weights_sign_text(int((c.weights > 0).sum()), k, int((c.act < 0).sum()) == 0)
+        w_text += " " + weights_sign_text(int((c.weights > 0).sum()), k, int((c.act < 0).sum()) == 0,
+                                            negated=mt.negated)
     return Step(
         "weights",
         "4 · Channel importance" if not mt.class_free else "4 · Channel loadings (class-free)",
