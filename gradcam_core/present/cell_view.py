@@ -213,9 +213,9 @@ def occlusion_sentence(occ: Occlusion, class_name: str, relu: float | None = Non
                 "this cell.")
     else:
         head = f"Covering this cell barely changes the score of {c} (within {more}): {nums}."
-        if versus == "below":
+        if versus == "above":  # the random boxes' scores lie below: covering them lowers it more
             tail = " The random boxes lower it more, so the model hardly needs this cell."
-        elif versus == "above":
+        elif versus == "below":  # theirs lie above: covering them raises it more
             tail = f" The random boxes raise it more: other places speak against {c} more than this one does."
         elif occ.on_content:
             tail = (" Neither do random boxes that cover as much of the picture: the model does not depend on any "
