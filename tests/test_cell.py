@@ -632,3 +632,90 @@ def test_readme_example_runs(app_client, tmp_path, monkeypatch, capsys):
     printed = capsys.readouterr().out
     assert "→ ReLU →" in printed and scope["cell"]["grid"] == [7, 7]
     assert len(scope["cell"]["contributions"]) == 1280
+
+
+# =========================================================================== where the map is drawn
+def test_placed_drawing_with_the_stretched_centres_is_the_bilinear_upsampling():
+    from gradcam_core.cam.postprocess import place, upsample
+
+    m = torch.rand(8, 8, generator=torch.Generator().manual_seed(1))
+    st = (np.arange(8) + 0.5) * 3.5 - 0.5
+    assert torch.allclose(place(m, (28, 28), (st, st)), upsample(m, (28, 28)), atol=1e-6)
+
+
+@pytest.mark.parametrize("layer, first, step, far", [("relu2", 6.5, 2.0, 5.25), ("pool2", 7.5, 4.0, 4.5),
+                                                     ("conv2", 6.5, 2.0, 5.25)])
+def test_lenet_cells_are_drawn_at_the_centre_of_what_they_see(lenet, digit, layer, first, step, far):
+    """Done-when of issue 24: the MNIST overlay places each cell at its receptive-field centre by
+    default, and step 7 states the shift (relu2: 2r + 6.5 against the stretched 3.5r + 1.25)."""
+    from gradcam_core.cam.postprocess import place
+    from gradcam_core.present.steps import overlay_image, placement_shift
+    from gradcam_core.ui.mnist_tab import explain_array
+
+    res = GradCAM(lenet, layer)(to_tensor(digit))
+    h = res.cam.shape[-1]
+    ys, xs = cell.cell_centres(lenet, layer, (h, h), (1, 28, 28))
+    assert np.array_equal(ys, first + step * np.arange(h)) and np.array_equal(xs, ys)
+    dy, _ = placement_shift((ys, xs), (h, h), (28, 28))
+    assert float(np.abs(dy).max()) == far
+    view = explain_array(digit, layer=layer)
+    steps_text = view.steps[6 * 3]  # step 7's paragraph
+    assert f"up to {far:g} px away from what the cell sees" in steps_text
+    assert f"row 0 looks at the input around row {first:g}" in steps_text
+    from gradcam_core.present import render
+
+    want = render.enlarge(overlay_image(res, digit, centres=(ys, xs)), 280)
+    assert np.array_equal(view.overlay, want)
+    stretched = explain_array(digit, layer=layer, placement="stretched")
+    assert np.array_equal(stretched.overlay, render.enlarge(overlay_image(res, digit), 280))
+    assert not np.array_equal(stretched.overlay, view.overlay)
+    assert "stretched to the input's 28×28" in stretched.steps[6 * 3]
+    assert view.explained["placement"] == "receptive field" and stretched.explained["placement"] == "stretched"
+    # the heat near the ink is measured on the map as drawn
+    from gradcam_core.analysis.ink_share import heat_on_ink
+
+    share = heat_on_ink(place(res.cam[0], (28, 28), (ys, xs)).numpy(), digit)
+    assert view.numbers["heat_on_ink"]["digit"] == share.heat_on_ink
+    with pytest.raises(ValueError, match="Unknown map placement"):
+        explain_array(digit, placement="sideways")
+
+
+def test_a_tap_on_the_placed_overlay_hits_the_cell_drawn_there(lenet, digit):
+    """With cells drawn at their receptive-field centres, a tap returns the cell whose one-hot map is
+    brightest at that point of the 280×280 picture: the cell drawn there."""
+    from gradcam_core.cam.postprocess import place
+    from gradcam_core.present import render
+    from gradcam_core.ui.cell_panel import MNIST_BOX, mnist_tap_cell
+
+    centres = cell.cell_centres(lenet, "relu2", (8, 8), (1, 28, 28))
+    onehots = np.stack([render.enlarge(place(torch.eye(64)[k].reshape(8, 8), (28, 28), centres).numpy(), 280)
+                        for k in range(64)])
+    found = (lenet, to_tensor(digit), GradCAM(lenet, "relu2")(to_tensor(digit)))
+    for x, y in [(0, 0), (279, 279), (140, 140), (75, 75), (85, 85), (200, 30), (279, 0), (280, 280)]:
+        r, c = mnist_tap_cell(found, {"placement": "receptive field"}, x, y, placed=True)
+        xi, yi = min(x, 279), min(y, 279)
+        assert onehots[:, yi, xi].max() == onehots[r * 8 + c, yi, xi], (x, y, r, c)
+    # stretched, and on steps 5-6 (blocks): the block rule, as before
+    assert mnist_tap_cell(found, {"placement": "stretched"}, 75, 75, placed=True) == (2, 2)
+    assert mnist_tap_cell(found, {"placement": "receptive field"}, 75, 75, placed=False) == (2, 2)
+    assert mnist_tap_cell(found, {"placement": "receptive field"}, 75, 75, placed=True) == (0, 0)
+    assert cell.cell_of_pixel(0, 0, MNIST_BOX, (8, 8), centres=centres, size=(28, 28)) == (0, 0)
+
+
+def test_the_measured_imagenet_offsets_are_what_the_network_gives():
+    """Step 7 on EfficientNet-Lite0 states how far the stretched drawing is from where the cells look;
+    the stated numbers are re-measured here."""
+    from gradcam_core import imagenet as svc
+    from gradcam_core.present.method_texts import stretched_shift_text
+
+    spec = svc.get_spec("efficientnet_lite0")
+    if not spec.available:
+        pytest.skip("EfficientNet-Lite0 is not installed")
+    off = cell.placement_offsets(spec.load(), "_head_act", (7, 7), (3, 224, 224))
+    m = cell.MEASURED_OFFSETS[("efficientnet_lite0", "_head_act")]
+    corners = [v for k, v in off.items() if k != (3, 3)]
+    assert min(corners) == pytest.approx(m["corners"][0], abs=0.1)
+    assert max(corners) == pytest.approx(m["corners"][1], abs=0.1)
+    assert off[(3, 3)] == pytest.approx(m["middle"], abs=0.1)
+    text = stretched_shift_text("EfficientNet-Lite0", "_head_act", m)
+    assert "19–44 px from the block's centre for the corner cells, 16 px for the middle one" in text

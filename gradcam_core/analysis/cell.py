@@ -49,6 +49,8 @@ __all__ = [
     "layer_output",
     "claim_of",
     "PLACEMENTS",
+    "placement_offsets",
+    "MEASURED_OFFSETS",
     "DEFAULT_PLACEMENT",
     "parse_placement",
 ]
@@ -295,6 +297,27 @@ def footprint(model: nn.Module, layer: str, row: int, col: int, grid: tuple[int,
     with _fp_lock:
         _footprints.setdefault(model, {})[key] = fp
     return fp
+
+
+def placement_offsets(model: nn.Module, layer: str, grid: tuple[int, int], shape: tuple[int, int, int],
+                      cells=None) -> dict[tuple[int, int], float]:
+    """For a map stretched over the input: how far (px) the centre of each cell's gradient energy
+    (:class:`Footprint`.centre) lies from the centre of its stretched block, for ``cells``
+    (default: the four corners and the middle cell)."""
+    h, w = (int(v) for v in grid)
+    H, W = int(shape[1]), int(shape[2])
+    cells = cells or [(0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1), (h // 2, w // 2)]
+    out = {}
+    for r, c in cells:
+        fp = footprint(model, layer, r, c, grid, shape)
+        sy, sx = (r + 0.5) * H / h - 0.5, (c + 0.5) * W / w - 0.5
+        out[(r, c)] = float(math.hypot(fp.centre[0] - sy, fp.centre[1] - sx))
+    return out
+
+
+#: :func:`placement_offsets` measured once for the ImageNet model that ships real weights, at its
+#: default layer (tests/test_cell.py re-measures it): (corner cells' range, middle cell) in px of 224.
+MEASURED_OFFSETS = {("efficientnet_lite0", "_head_act"): {"corners": (19.4, 44.1), "middle": 16.0, "grid": (7, 7)}}
 
 
 #: How a map is drawn over the input: each cell at the centre of what it sees ("receptive field",

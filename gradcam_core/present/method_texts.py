@@ -13,7 +13,7 @@ from dataclasses import dataclass
 __all__ = ["MethodText", "TEXTS", "method_text", "fill", "GRADCAM_OVERVIEW", "LENET_LAYERS", "LENET_DEFAULT_LAYER",
            "lenet_layer_label", "lenet_layer_note", "lenet_zero_gradient_note", "ink_text", "pct", "INK_DEFINITION", "NEAR_INK", "near_ink_sentence",
            "normalisation_code", "normalisation_equation", "overlay_code", "features_sign_text", "weights_sign_text",
-           "zero_gradient_text", "average_text"]
+           "zero_gradient_text", "average_text", "stretched_shift_text"]
 
 
 @dataclass(frozen=True)
@@ -503,3 +503,18 @@ def ink_text(this_heat: float | None, this_area: float, ds_heat: float | None = 
     else:
         out += " So for LeNet most of the evidence lies on or next to the strokes themselves."
     return out
+
+
+def stretched_shift_text(model_title: str, layer: str, measured: dict | None) -> str:
+    """Step 7 on a padded (ImageNet) model: the map is stretched, and how far that is from where
+    its cells look, as measured (``analysis.cell.MEASURED_OFFSETS``), or that it was not measured."""
+    lead = ("Each cell is stretched over its own block of the photo. That is not exactly where the cell looks: "
+            "padding and the network's depth give each cell a view far larger than its block, pulled toward the "
+            "middle of the photo.")
+    if not measured:
+        return lead + (f" For {model_title} at {layer} the shift was not measured; on EfficientNet-Lite0 it is "
+                       "tens of pixels at the corners, so read the map's edges with care.")
+    lo, hi = measured["corners"]
+    return lead + (f" Measured for {model_title} at {layer} (the centre of each cell's input-gradient energy, on "
+                   f"noise inputs): {lo:.0f}–{hi:.0f} px from the block's centre for the corner cells, "
+                   f"{measured['middle']:.0f} px for the middle one, on a 224-px photo.")
