@@ -191,16 +191,25 @@ def test_the_comparison_rule_boundaries(after, change, versus):
     assert cell_view.cover_verdict(occ) == (change, versus)
 
 
+def _plain(before, after, randoms):
+    """An Occlusion built with the fields it has always had (so this test reads the old code's words too)."""
+    return Occlusion(3, "zero", (0, 4, 0, 4), before, 0.9, after, 0.5, [(0, 4, 8, 12)] * len(randoms), list(randoms),
+                     [0.8] * len(randoms))
+
+
 def test_the_tolerance_is_no_longer_five_percent_of_the_score():
-    """Issue 24: with 5 % of |score|, drops 2.2× and 4× the random boxes' read "about as much"
-    (0.65 vs 0.29 on a score of ~9.3); with the spread rule they are bigger drops than chance."""
-    occ = _occ(9.3, 9.3 - 0.65, [9.3 - 0.29 + d for d in (-0.05, 0.0, 0.05)])
-    assert cell_view.cover_verdict(occ) == ("lower", "below")
-    assert "bigger drop than the random boxes'" in cell_view.occlusion_sentence(occ, "beagle")
-    # MNIST #333: a rise of 1.10 and a rise of 0.23 are read by the same rule (here: spread 0.5)
-    big = _occ(-22.57, -22.57 + 1.10, [-22.57 - 0.5, -22.57, -22.57 + 0.5])
-    small = _occ(-2.70, -2.70 + 0.23, [-2.70 - 0.5, -2.70, -2.70 + 0.5])
-    assert cell_view.cover_verdict(big)[0] == "raise" and cell_view.cover_verdict(small)[0] == "same"
+    """Issue 24: with 5 % of |score|, drops 2.2× and 4× the random patches' read "about as much"
+    (beagle 0.65 vs 0.29; coffee cup 0.51 vs 0.13, on scores near 9); with the spread rule (here a
+    spread of 0.05) they are bigger drops than chance."""
+    for b, drop, rdrop in [(9.3, 0.65, 0.29), (11.4, 0.51, 0.13)]:
+        s = cell_view.occlusion_sentence(_plain(b, b - drop, [b - rdrop + d for d in (-0.05, 0.0, 0.05)]), "beagle")
+        assert "bigger drop than" in s and "about as much as" not in s, s
+    # MNIST: a rise of 1.10 (#333, class 6) was "barely changes" while a rise of 0.23 (#0, class 3) was
+    # "raises": one rule for both now (here both with a spread of 0.5)
+    big = cell_view.occlusion_sentence(_plain(-22.57, -22.57 + 1.10, [-23.07, -22.57, -22.07]), "6")
+    small = cell_view.occlusion_sentence(_plain(-2.70, -2.70 + 0.23, [-3.20, -2.70, -2.20]), "3")
+    assert big.startswith("Covering this cell raises the score of '6'"), big
+    assert small.startswith("Covering this cell barely changes the score of '3'"), small
 
 
 def test_occlusion_sentence_says_whether_map_and_test_agree():
@@ -222,27 +231,34 @@ def test_occlusion_sentence_says_whether_map_and_test_agree():
     assert "P(3) 90.0% → 50.0%" in s and "gives 10.0 (median of 3, spread 1.00, P 80.0%)" in s
 
 
+def _reading(method, occ, relu=0.3, name="goldfish"):
+    """The panel's reading through the API's report, for a cell of ``method`` with heat ``relu``."""
+    terms = np.array([relu])
+    ct = CellTerms(1, 3, (7, 7), method, "centred" if method == "Eigen-CAM" else "channel", terms, np.ones(1), terms,
+                   relu, max(relu, 0.0), 1.0, 1)
+    return cell_view.report(ct, occ, name)["occlusion_reading"]
+
+
 def test_counterfactual_cover_readings_both_ways():
     """Issue 24: after Counterfactual (the map shows what speaks *against* the class) a cell whose
-    covering lowered the score (0.686 → 0.509, random boxes 0.699) was read "the heat map and the
+    covering lowered the score (0.686 → 0.509, random patches 0.699) was read "the heat map and the
     test agree"; the reverse case (0.686 → 0.845) was read backwards too."""
-    spread = [0.699 - 0.01, 0.699, 0.699 + 0.01]
-    lowered = _occ(0.686, 0.509, spread)
-    raised = _occ(0.686, 0.845, [0.686 - 0.01, 0.686, 0.686 + 0.01])
-    s = cell_view.occlusion_sentence(lowered, "goldfish", relu=0.3, method="Counterfactual")
+    lowered = _plain(0.686, 0.509, [0.699 - 0.01, 0.699, 0.699 + 0.01])
+    raised = _plain(0.686, 0.845, [0.686 - 0.01, 0.686, 0.686 + 0.01])
+    s = _reading("Counterfactual", lowered)
     assert "agree" not in s.replace("disagree", "")
     assert s.endswith("The heat map and the test disagree: the map marks this cell as speaking against 'goldfish', "
                       "yet covering it lowered the score more than chance, so it was speaking for 'goldfish'.")
-    s = cell_view.occlusion_sentence(raised, "goldfish", relu=0.3, method="Counterfactual")
+    s = _reading("Counterfactual", raised)
     assert s.endswith("The heat map and the test agree: the map marks this cell as speaking against 'goldfish', and "
                       "covering it raised the score more than chance.")
-    s = cell_view.occlusion_sentence(raised, "goldfish", relu=0.0, method="Counterfactual")
-    assert s.endswith("the map misses evidence against 'goldfish' here.")
-    assert cell_view.occlusion_sentence(lowered, "goldfish", relu=0.0, method="Counterfactual").endswith(
-        "as evidence for 'goldfish'.")  # a cold Counterfactual cell that speaks for the class: as the map says
-    s = cell_view.occlusion_sentence(lowered, "goldfish", relu=0.3, method="Eigen-CAM")
-    assert s.endswith("Eigen-CAM's map is class-free: it claims nothing about 'goldfish', so the test neither "
-                      "confirms nor refutes it.")
+    assert _reading("Counterfactual", raised, relu=-0.2).endswith("the map misses evidence against 'goldfish' here.")
+    # a cold Counterfactual cell that speaks for the class: as the map says, no second sentence
+    assert _reading("Counterfactual", lowered, relu=-0.2).endswith("as evidence for 'goldfish'.")
+    assert _reading("Eigen-CAM", lowered).endswith(
+        "Eigen-CAM's map is class-free: it claims nothing about 'goldfish', so the test neither confirms nor "
+        "refutes it.")
+    assert _reading("Grad-CAM", lowered).endswith("and covering it lowered the score more than chance.")
 
 
 def test_the_panel_states_the_rule_it_applies():

@@ -458,7 +458,7 @@ class Occlusion:
     random_scores: list[float] = field(default_factory=list)
     random_probs: list[float] = field(default_factory=list)
     fp: Footprint | None = None  # what the cell sees (None: a box given by hand)
-    content: float = 0.0  # how much covering the cell changes the input: Σ |input − baseline| over the box
+    content: float = float("nan")  # how much covering the cell changes the input: Σ |input − baseline| over the box (nan: not measured)
     random_content: list[float] = field(default_factory=list)
     on_content: bool = True  # every random box obeys the content rule of _random_boxes
 
