@@ -735,3 +735,14 @@ def test_the_measured_imagenet_offsets_are_what_the_network_gives():
     assert off[(3, 3)] == pytest.approx(m["middle"], abs=0.1)
     text = stretched_shift_text("EfficientNet-Lite0", "_head_act", m)
     assert "19–44 px from the block's centre for the corner cells, 16 px for the middle one" in text
+
+
+def test_a_link_keeps_a_stretched_placement():
+    from gradcam_core.ui.mnist_tab import explain_from_query, explain_index
+
+    view = explain_from_query("?tab=mnist&digit=17&placement=stretched")
+    assert view.placement == "stretched" and view.explained["placement"] == "stretched"
+    assert np.array_equal(view.overlay, explain_index(17, placement="stretched").overlay)
+    assert view.link.endswith("&placement=stretched")
+    default = explain_from_query("?tab=mnist&digit=17&placement=sideways")  # unknown: the default
+    assert default.placement == "receptive field" and "placement" not in default.link
