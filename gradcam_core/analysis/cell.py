@@ -8,9 +8,16 @@ Pure torch/numpy (no gradio): the UI (``gradcam_core.ui.cell_panel``) only place
   ``value = sum_k weight_k · activation_k``, exactly as the method combined them (Grad-CAM:
   ``alpha_k · A^k[row, col]``; HiResCAM and LayerCAM: the gradient *at this cell* is the weight;
   Eigen-CAM: the principal component's loading times the centred activation).
-* :func:`occlude` covers the cell's footprint on the input with the trust panel's baseline
-  (``sanity.make_baseline``) and re-runs the model, next to the median of a few random
-  rectangles of the same size elsewhere (seeded, so the numbers repeat).
+* :func:`footprint` measures what a cell sees on the input from the network itself: the support
+  of its input gradient (its receptive field) and the square around the centre of the gradient's
+  energy that holds half of it (cached per model, layer, grid and cell; issue 24).
+* :func:`occlude` covers that square with the trust panel's baseline (``sanity.make_baseline``)
+  and re-runs the model, next to a few random boxes of the same size placed where covering
+  changes the input (seeded, so the numbers repeat); :func:`claim_of` says what a warm cell of
+  each method claims ("for", "against" or nothing), and the comparison rule is :data:`SPREADS`.
+* :func:`cell_centres` gives where each cell looks (the centre of its receptive field): the MNIST
+  overlay draws each cell there (``postprocess.place``); :func:`placement_offsets` measures how
+  far the stretched drawing is from it.
 
 The words and pictures (equation, sentences, the JSON report, the waterfall) are
 :mod:`gradcam_core.present.cell_view`.

@@ -116,7 +116,7 @@ def _views(result, ct: cell.CellTerms, rep: dict, top) -> dict:
         if fp:
             s_ = fp["support"]
             seen = (f"This cell sees input rows {s_['top']}–{s_['bottom'] - 1}, columns {s_['left']}–{s_['right'] - 1} "
-                    f"(where its gradient is not zero); the covered square holds {fp['energy_in_box']:.0%} of its "
+                    f"(its receptive field: where its gradient is not zero); the covered square holds {fp['energy_in_box']:.0%} of its "
                     "gradient's energy. ")
         cover = (f"**Cover it and see.** {seen}Input pixels rows {c['top']}–{c['bottom'] - 1}, columns "
                  f"{c['left']}–{c['right'] - 1} become the *{occ['baseline']}* baseline of the trust checks, "
