@@ -746,3 +746,33 @@ def test_a_link_keeps_a_stretched_placement():
     assert view.link.endswith("&placement=stretched")
     default = explain_from_query("?tab=mnist&digit=17&placement=sideways")  # unknown: the default
     assert default.placement == "receptive field" and "placement" not in default.link
+
+
+def test_measuring_a_footprint_does_not_stop_another_threads_forward(lenet, digit):
+    """The footprint's hook stops the forward pass at the layer: only on its own thread (the LeNet is
+    shared by every request)."""
+    import threading
+
+    x = to_tensor(digit)
+    with torch.no_grad():
+        want = lenet(x)
+    seen, errors = [], []
+    started = threading.Event()
+
+    def other():
+        started.set()
+        try:
+            for _ in range(200):
+                with torch.no_grad():
+                    seen.append(torch.equal(lenet(x), want))
+        except Exception as e:  # noqa: BLE001  (a _Stop from the other thread's hook would land here)
+            errors.append(e)
+
+    t = threading.Thread(target=other)
+    t.start()
+    started.wait()
+    probes = torch.randn(8, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    for r in range(8):
+        cell.input_gradient(lenet, "relu2", probes, r, r)
+    t.join()
+    assert not errors and all(seen) and len(seen) == 200

@@ -215,10 +215,15 @@ class Footprint:
 
 
 def layer_output(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
-    """The output of ``model``'s module ``layer`` for input ``x`` (the forward pass stops there)."""
+    """The output of ``model``'s module ``layer`` for input ``x`` (the forward pass stops there).
+    The hook acts on this thread's forward pass only: the model is shared, and another request's
+    forward may run through the same module meanwhile (as engine._capture)."""
     out = {}
+    owner = threading.get_ident()
 
     def hook(_m, _i, o):
+        if threading.get_ident() != owner:
+            return None
         out["o"] = o
         raise _Stop
 
