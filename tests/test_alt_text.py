@@ -62,13 +62,17 @@ def test_mnist_overlay_alt_matches_its_map():
     """The MNIST tab's overlay: its text alternative recomputed from the result's own map."""
     import torch
 
+    from scipy import ndimage
+
     from gradcam_core.ui.mnist_tab import explain_index
-    from gradcam_core.cam.postprocess import upsample
 
     view = explain_index(2)
     alt = view.alts["overlay"]
     cam = torch.tensor(view.numbers["cam"], dtype=torch.float32)
-    heat = upsample(cam, (28, 28)).numpy().astype(np.float64)
+    # the map as the overlay draws it: each relu2 cell at the centre of what it sees, 6.5 + 2r
+    u = (np.arange(28) - 6.5) / 2.0
+    yy, xx = np.meshgrid(u, u, indexing="ij")
+    heat = ndimage.map_coordinates(cam.double().numpy(), [yy, xx], order=1, mode="nearest")
     k = math.ceil(0.1 * heat.size)
     share = np.sort(heat.ravel())[::-1][:k].sum() / heat.sum()
     peak = divmod(int(np.argmax(heat)), 28)
@@ -98,5 +102,42 @@ def test_digit_alt():
     d = np.zeros((28, 28))
     assert alt_text.digit_alt(d) == "What LeNet sees: a blank 28 × 28 picture."
     d[2:5, 20:26] = 1.0  # 18 pixels of ink, upper right
-    assert alt_text.digit_alt(d) == ("What LeNet sees: the digit at 28 × 28 pixels; ink covers 2 % of the picture, "
-                                     "centred in the upper right.")
+    assert alt_text.digit_alt(d) == ("What LeNet sees: the digit at 28 × 28 pixels; ink (pixels ≥ 0.5) covers 2 % of "
+                                     "the picture, centred in the upper right.")
+
+
+def _result(method, cam, target=3):
+    """A CAMResult-like stand-in: only what describe_result reads."""
+    import torch
+
+    class R:
+        pass
+
+    r = R()
+    r.method, r.cam, r.targets, r.input_size = method, torch.as_tensor(cam, dtype=torch.float32)[None], \
+        torch.tensor([target]), (28, 28)
+    return r
+
+
+def test_empty_map_sentence_is_the_methods_own():
+    """Issue 24: describe_heat said "no part of the picture speaks for this class" for any method,
+    an all-zero Counterfactual map included."""
+    zero = np.zeros((8, 8))
+    s = alt_text.describe_result(_result("Counterfactual", zero), "goldfish")
+    assert s.startswith("Counterfactual for class goldfish: the map is empty.")
+    assert "no cell speaks against goldfish on balance" in s and "speaks for" not in s
+    s = alt_text.describe_result(_result("Grad-CAM", zero), "goldfish")
+    assert "no cell raises the score of goldfish on balance" in s
+    s = alt_text.describe_result(_result("Eigen-CAM", zero), "goldfish")
+    assert "goldfish" not in s and "Eigen-CAM says nothing about any class" in s
+
+
+def test_eigen_cam_alt_names_no_class():
+    """Issue 24: "Eigen-CAM for class goldfinch (96 %)", while the summary rightly calls the map class-free."""
+    heat = np.zeros((8, 8))
+    heat[1, 6] = 1.0
+    s = alt_text.describe_result(_result("Eigen-CAM", heat), "goldfinch (96 %)")
+    assert s.startswith("Eigen-CAM: the heat is strongest in the upper right") and "goldfinch" not in s
+    assert alt_text.describe_result(_result("Grad-CAM", heat), "goldfinch (96 %)").startswith(
+        "Grad-CAM for class goldfinch (96 %): the heat")
+    assert "Counterfactual for class goldfinch" in alt_text.describe_result(_result("Counterfactual", heat), "goldfinch")

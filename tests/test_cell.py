@@ -109,44 +109,166 @@ def test_sum_sentence_every_branch():
     assert "Eigen-CAM has no class weights" in cell_view.sum_sentence(_ct([0.01], kind="centred"))
 
 
-def _occ(before, after, randoms, pb=0.9, pa=0.5):
+def test_one_channel_pushes_and_one_pulls():
+    """Issue 24: "Channel 1 push" / "channel 4 pull" — the verb agrees with one channel."""
+    s = cell_view.sum_sentence(_ct([0.0, 0.05, 0.0, 0.0, -0.02]))
+    assert s.startswith("Channel 1 pushes this cell up most (+0.0500); channel 4 pulls it down most (−0.0200).")
+
+
+def test_terms_that_show_as_zero_are_not_among_those_that_push_most():
+    """Issue 24: terms printed as ±0.0000 were listed among the channels that "push this cell up most"."""
+    s = cell_view.sum_sentence(_ct([0.05, 0.00001, 0.00002, -0.03, -0.00001]))
+    assert not re.search(r"[+−]0\.0+\b", s)
+    assert s.startswith("Channel 0 pushes this cell up most (+0.0500); channel 3 pulls it down most (−0.0300).")
+    s = cell_view.sum_sentence(_ct([0.05, 0.02, -0.00001]))
+    assert s.startswith("Channels 0 and 1 push this cell up most (+0.0500, +0.0200); no term pulls it down by "
+                        "0.00005 or more.")
+    s = cell_view.sum_sentence(_ct([-0.05, 0.00001]))
+    assert not re.search(r"[+−]0\.0+\b", s) and "no term pushes it up by 0.00005 or more" in s
+
+
+def test_a_positive_cell_is_never_zero_percent_of_the_peak():
+    """Issue 24: a positive cell was called "0 % of the map's peak" (0.00368 vs 0.969)."""
+    s = cell_view.sum_sentence(_ct([0.00368], peak=0.969))
+    assert "this cell's heat is 0.38% of the map's peak (0.969)" in s
+    assert "0% of" not in s
+
+
+def _occ(before, after, randoms, pb=0.9, pa=0.5, content=5.0, on_content=True):
     return Occlusion(3, "zero", (0, 4, 0, 4), before, pb, after, pa, [(0, 4, 8, 12)] * len(randoms), list(randoms),
-                     [0.8] * len(randoms))
+                     [0.8] * len(randoms), content=content, random_content=[5.0] * len(randoms),
+                     on_content=on_content)
 
 
+# randoms [9, 10, 11]: median 10, spread (standard deviation, ddof 1) exactly 1
 @pytest.mark.parametrize("before, after, randoms, start, end", [
-    (10.0, 6.0, [9.9, 10.1, 9.8], "Covering this cell lowers the score of '3' from 10.0 to 6.0 (P(3) 90.0% → 50.0%)",
+    (14.0, 8.0, [9.0, 10.0, 11.0], "Covering this cell lowers the score of '3' from 14.0 to 8.0 (P(3) 90.0% → 50.0%)",
      "the model uses what is in this cell as evidence for '3'."),
-    (10.0, 8.0, [8.2, 7.9, 8.1], "Covering this cell lowers the score of '3'",
-     "That is about as much as a random patch: this cell matters no more than any other region of its size."),
-    (10.0, 8.0, [5.0, 6.0, 4.0], "Covering this cell lowers the score of '3'",
-     "A random patch costs more: other regions matter more than this one."),
-    (10.0, 12.0, [10.0, 10.1, 9.9], "Covering this cell raises the score of '3'",
-     "What is in this cell speaks against '3': without it the model is surer."),
-    (10.0, 12.0, [12.1, 12.5, 11.9], "Covering this cell raises the score of '3'",
-     "Random patches do that too, so the rise says little about this cell."),
-    (10.0, 10.2, [8.0, 7.0, 9.0], "Covering this cell barely changes the score of '3'",
-     "A random patch lowers it more, so the model hardly needs this cell."),
-    (10.0, 10.2, [10.0, 10.1, 9.9], "Covering this cell barely changes the score of '3'",
-     "Neither does a random patch: the model does not depend on any one region of this size."),
+    (14.0, 9.5, [9.0, 10.0, 11.0], "Covering this cell lowers the score of '3'",
+     "That is about as much as a random box (within one spread): this cell matters no more than other places of "
+     "its size that hold as much of the picture."),
+    (14.0, 11.5, [9.0, 10.0, 11.0], "Covering this cell lowers the score of '3'",
+     "The random boxes cost more (by more than one spread): other places matter more than this one."),
+    (8.0, 12.0, [9.0, 10.0, 11.0], "Covering this cell raises the score of '3'",
+     "what is in this cell speaks against '3'; without it the model is surer."),
+    (8.0, 10.5, [9.0, 10.0, 11.0], "Covering this cell raises the score of '3'",
+     "Random boxes raise it as much or more (within one spread, or above), so the rise says little about this cell."),
+    (12.0, 12.5, [9.0, 10.0, 11.0], "Covering this cell barely changes the score of '3' (within one spread)",
+     "The random boxes lower it more, so the model hardly needs this cell."),
+    (8.0, 8.5, [9.0, 10.0, 11.0], "Covering this cell barely changes the score of '3' (within one spread)",
+     "The random boxes raise it more: other places speak against '3' more than this one does."),
+    (10.0, 10.5, [9.0, 10.0, 11.0], "Covering this cell barely changes the score of '3' (within one spread)",
+     "Neither do random boxes that cover as much of the picture: the model does not depend on any one place of "
+     "this size."),
 ])
 def test_occlusion_sentence_every_branch(before, after, randoms, start, end):
     s = cell_view.occlusion_sentence(_occ(before, after, randoms), "3")
     assert s.startswith(start) and s.endswith(end), s
-    assert f"median of {len(randoms)}" in s
+    assert f"median of {len(randoms)}, spread 1.00" in s
+
+
+def test_no_claim_about_any_place_rests_on_boxes_that_change_nothing():
+    s = cell_view.occlusion_sentence(_occ(10.0, 10.5, [9.0, 10.0, 11.0], on_content=False), "3")
+    assert "does not depend on any one place" not in s and "says nothing about other places" in s
+
+
+def test_a_covered_square_that_is_already_the_baseline_cannot_be_judged():
+    """Issue 24, #17: the old box held no ink, the score stayed bit-identical and the app concluded
+    "covering it costs no more than chance"."""
+    s = cell_view.occlusion_sentence(_occ(14.236, 14.236, [11.0, 12.0, 13.0], content=0.0), "7", relu=0.2)
+    assert s.startswith("The covered square already equals the *zero* baseline")
+    assert "this test cannot tell" in s and "no more than chance" not in s
+
+
+# the comparison rule's boundaries: u = one spread; "more than" is strict
+@pytest.mark.parametrize("after, change, versus", [
+    (9.0, "same", "same"),  # exactly one spread below before (10) and the median (10): not more than
+    (8.999, "lower", "below"), (11.0, "same", "same"), (11.001, "raise", "above"),
+])
+def test_the_comparison_rule_boundaries(after, change, versus):
+    occ = _occ(10.0, after, [9.0, 10.0, 11.0])
+    assert occ.spread == 1.0 and occ.random_median_after == 10.0
+    assert cell_view.cover_verdict(occ) == (change, versus)
+
+
+def _plain(before, after, randoms):
+    """An Occlusion built with the fields it has always had (so this test reads the old code's words too)."""
+    return Occlusion(3, "zero", (0, 4, 0, 4), before, 0.9, after, 0.5, [(0, 4, 8, 12)] * len(randoms), list(randoms),
+                     [0.8] * len(randoms))
+
+
+def test_the_tolerance_is_no_longer_five_percent_of_the_score():
+    """Issue 24: with 5 % of |score|, drops 2.2× and 4× the random patches' read "about as much"
+    (beagle 0.65 vs 0.29; coffee cup 0.51 vs 0.13, on scores near 9); with the spread rule (here a
+    spread of 0.05) they are bigger drops than chance."""
+    for b, drop, rdrop in [(9.3, 0.65, 0.29), (11.4, 0.51, 0.13)]:
+        s = cell_view.occlusion_sentence(_plain(b, b - drop, [b - rdrop + d for d in (-0.05, 0.0, 0.05)]), "beagle")
+        assert "bigger drop than" in s and "about as much as" not in s, s
+    # MNIST: a rise of 1.10 (#333, class 6) was "barely changes" while a rise of 0.23 (#0, class 3) was
+    # "raises": one rule for both now (here both with a spread of 0.5)
+    big = cell_view.occlusion_sentence(_plain(-22.57, -22.57 + 1.10, [-23.07, -22.57, -22.07]), "6")
+    small = cell_view.occlusion_sentence(_plain(-2.70, -2.70 + 0.23, [-3.20, -2.70, -2.20]), "3")
+    assert big.startswith("Covering this cell raises the score of '6'"), big
+    assert small.startswith("Covering this cell barely changes the score of '3'"), small
 
 
 def test_occlusion_sentence_says_whether_map_and_test_agree():
-    hit = _occ(10.0, 6.0, [9.9, 10.0, 10.1])
-    miss = _occ(10.0, 9.9, [9.9, 10.0, 10.1])
-    assert cell_view.occlusion_sentence(hit, "3", relu=0.1).endswith("this cell is warm and matters.")
+    hit = _occ(14.0, 8.0, [9.0, 10.0, 11.0])
+    miss = _occ(10.0, 10.5, [9.0, 10.0, 11.0])
+    rise = _occ(8.0, 12.0, [9.0, 10.0, 11.0])
+    assert cell_view.occlusion_sentence(hit, "3", relu=0.1).endswith(
+        "The heat map and the test agree: the map marks this cell as speaking for '3', and covering it lowered the "
+        "score more than chance.")
     assert cell_view.occlusion_sentence(miss, "3", relu=0.1).endswith("heat alone is no proof.")
-    assert cell_view.occlusion_sentence(hit, "3", relu=0.0).endswith("the map misses evidence here.")
-    assert cell_view.occlusion_sentence(miss, "3", relu=0.0).endswith("Neither does a random patch: the model does not "
-                                                                 "depend on any one region of this size.")
-    # the numbers are in the sentence: P before/after, the random median and its probability
+    assert cell_view.occlusion_sentence(hit, "3", relu=0.0).endswith("the map misses evidence for '3' here.")
+    assert cell_view.occlusion_sentence(miss, "3", relu=0.0).endswith("the model does not depend on any one place of "
+                                                                      "this size.")
+    assert cell_view.occlusion_sentence(rise, "3", relu=0.1).endswith(
+        "The heat map and the test disagree: the map marks this cell as speaking for '3', yet covering it raised the "
+        "score more than chance, so it was speaking against '3'.")
+    # the numbers are in the sentence: P before/after, the random median, its spread and probability
     s = cell_view.occlusion_sentence(hit, "3")
-    assert "P(3) 90.0% → 50.0%" in s and "gives 10.0 (median of 3, P 80.0%)" in s
+    assert "P(3) 90.0% → 50.0%" in s and "gives 10.0 (median of 3, spread 1.00, P 80.0%)" in s
+
+
+def _reading(method, occ, relu=0.3, name="goldfish"):
+    """The panel's reading through the API's report, for a cell of ``method`` with heat ``relu``."""
+    terms = np.array([relu])
+    ct = CellTerms(1, 3, (7, 7), method, "centred" if method == "Eigen-CAM" else "channel", terms, np.ones(1), terms,
+                   relu, max(relu, 0.0), 1.0, 1)
+    return cell_view.report(ct, occ, name)["occlusion_reading"]
+
+
+def test_counterfactual_cover_readings_both_ways():
+    """Issue 24: after Counterfactual (the map shows what speaks *against* the class) a cell whose
+    covering lowered the score (0.686 → 0.509, random patches 0.699) was read "the heat map and the
+    test agree"; the reverse case (0.686 → 0.845) was read backwards too."""
+    lowered = _plain(0.686, 0.509, [0.699 - 0.01, 0.699, 0.699 + 0.01])
+    raised = _plain(0.686, 0.845, [0.686 - 0.01, 0.686, 0.686 + 0.01])
+    s = _reading("Counterfactual", lowered)
+    assert "agree" not in s.replace("disagree", "")
+    assert s.endswith("The heat map and the test disagree: the map marks this cell as speaking against 'goldfish', "
+                      "yet covering it lowered the score more than chance, so it was speaking for 'goldfish'.")
+    s = _reading("Counterfactual", raised)
+    assert s.endswith("The heat map and the test agree: the map marks this cell as speaking against 'goldfish', and "
+                      "covering it raised the score more than chance.")
+    assert _reading("Counterfactual", raised, relu=-0.2).endswith("the map misses evidence against 'goldfish' here.")
+    # a cold Counterfactual cell that speaks for the class: as the map says, no second sentence
+    assert _reading("Counterfactual", lowered, relu=-0.2).endswith("as evidence for 'goldfish'.")
+    assert _reading("Eigen-CAM", lowered).endswith(
+        "Eigen-CAM's map is class-free: it claims nothing about 'goldfish', so the test neither confirms nor "
+        "refutes it.")
+    assert _reading("Grad-CAM", lowered).endswith("and covering it lowered the score more than chance.")
+
+
+def test_the_panel_states_the_rule_it_applies():
+    assert "more than one spread apart" in cell_view.COVER_RULE and "standard deviation" in cell_view.COVER_RULE
+    assert cell_view.COVER_RULE in cell_view.READ_TEXT
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    part = readme[readme.index("**How to read the breakdown.**"):readme.index("## The two commands")]
+    for words in ("receptive field", "2r … 2r+13", "holds half of it", "within half a cell",
+                  "standard deviation of the 7 random boxes' scores", "more than one spread apart", "blank margin"):
+        assert words in part, words
 
 
 # =========================================================================== pixels and cells
@@ -186,17 +308,108 @@ def test_a_tap_on_the_enlarged_picture_lands_in_the_block_it_hit():
         assert steps[key].image.shape[1] == MNIST_BOX[2] and steps[key].image.shape[0] >= MNIST_BOX[3]
 
 
-def test_footprints_partition_the_input():
+def test_stretched_blocks_partition_the_input():
     for grid, size, sides in [((8, 8), (28, 28), {3, 4}), ((7, 7), (224, 224), {32}), ((4, 4), (28, 28), {7})]:
         seen = np.zeros(size, int)
         for r in range(grid[0]):
             for c in range(grid[1]):
-                t, b, l, rr = cell.footprint(r, c, grid, size)
+                t, b, l, rr = cell.stretched_box(r, c, grid, size)
                 seen[t:b, l:rr] += 1
                 assert {b - t, rr - l} <= sides
         assert (seen == 1).all()
-    assert cell.footprint(0, 0, (8, 8), (28, 28)) == (0, 3, 0, 3)
-    assert cell.footprint(7, 7, (8, 8), (28, 28)) == (24, 28, 24, 28)
+    assert cell.stretched_box(0, 0, (8, 8), (28, 28)) == (0, 3, 0, 3)
+    assert cell.stretched_box(7, 7, (8, 8), (28, 28)) == (24, 28, 24, 28)
+
+
+# =========================================================================== what a cell sees
+def _gradient(model, layer, x, row, col):
+    """The oracle: |∂(Σ_k A^k[row, col]) / ∂x| summed over colour channels, by a hook of its own."""
+    x = x.detach().clone().requires_grad_(True)
+    seen = {}
+    hook = model.get_submodule(layer).register_forward_hook(lambda m, i, o: seen.update(a=o))
+    try:
+        with torch.enable_grad():
+            model(x)
+            (g,) = torch.autograd.grad(seen["a"][:, :, row, col].sum(), x)
+    finally:
+        hook.remove()
+    return g.abs().sum(dim=1).double().numpy()
+
+
+def _check_box(fp, g, cell_px):
+    """The covered box lies inside the support of ``g`` (N, H, W) with its centre within half a
+    cell of the centre of mass of g² (the energy; averaged over the N inputs)."""
+    nz = (g > 0).any(0)
+    rows, cols = np.flatnonzero(nz.any(1)), np.flatnonzero(nz.any(0))
+    t, b, l, r = fp.box
+    assert rows[0] <= t < b <= rows[-1] + 1 and cols[0] <= l < r <= cols[-1] + 1, (fp.box, rows[[0, -1]], cols[[0, -1]])
+    e = (g ** 2).mean(0)
+    yy, xx = np.mgrid[:e.shape[0], :e.shape[1]]
+    cy, cx = (e * yy).sum() / e.sum(), (e * xx).sum() / e.sum()
+    by, bx = fp.box_centre
+    assert abs(by - cy) <= cell_px[0] / 2 and abs(bx - cx) <= cell_px[1] / 2, (fp.box_centre, (cy, cx))
+    return (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1), (cy, cx)
+
+
+@pytest.mark.parametrize("row, col", [(0, 0), (3, 4), (7, 7)])
+def test_lenet_relu2_cell_sees_rows_2r_to_2r_plus_13(lenet, digit, row, col):
+    """Issue 24: relu2 cell (r, c) sees input rows and columns [2r, 2r+14) (LeNet has no padding);
+    the old cover test covered [3.5r, 3.5r+3.5), the stretched overlay's block."""
+    fp = cell.footprint(lenet, "relu2", row, col, (8, 8), (1, 28, 28))
+    assert fp.support == (2 * row, 2 * row + 14, 2 * col, 2 * col + 14)
+    assert fp.support_centre == (2 * row + 6.5, 2 * col + 6.5)
+    probes = torch.randn(cell.PROBES, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    g = _gradient(lenet, "relu2", probes, row, col)
+    support, _ = _check_box(fp, g, (3.5, 3.5))
+    assert support == fp.support
+    by, bx = fp.box_centre  # within half a cell of the support's own centre too
+    assert abs(by - (2 * row + 6.5)) <= 1.75 and abs(bx - (2 * col + 6.5)) <= 1.75
+    assert fp.box != cell.stretched_box(row, col, (8, 8), (28, 28))
+    assert fp.share >= cell.ERF_SHARE
+    # on a real digit the gradient is non-zero only inside that support (max-pool ties in the blank
+    # margin may leave a row or two of it at zero: the support's extent depends on the image a little)
+    real = _gradient(lenet, "relu2", to_tensor(digit), row, col)[0]
+    ys, xs = np.nonzero(real)
+    assert ys.min() >= 2 * row and ys.max() < 2 * row + 14 and xs.min() >= 2 * col and xs.max() < 2 * col + 14
+
+
+def _offered_models():
+    """Every model the app offers, at its default layer: LeNet, and the ImageNet ones (EfficientNet-Lite0
+    with its shipped weights when installed; the torchvision ones with random weights, as elsewhere in tests)."""
+    import torchvision
+
+    from gradcam_core.models.registry import REGISTRY
+
+    out = [("lenet", lambda: lenet_model(), "relu2", (8, 8), (1, 28, 28))]
+    for key, spec in REGISTRY.items():
+        if spec.dataset != "ImageNet":
+            continue
+        grid = tuple(spec.layer(spec.default_layer).size)
+        if key == "efficientnet_lite0":
+            build = (lambda s=spec: s.load()) if spec.available else None
+        else:
+            build = (lambda k=key: getattr(torchvision.models, k)(weights=None))
+        out.append((key, build, spec.default_layer, grid, (3, 224, 224)))
+    return out
+
+
+@pytest.mark.parametrize("key, build, layer, grid, shape", _offered_models(), ids=lambda v: v if isinstance(v, str) else "")
+def test_covered_box_lies_in_the_gradient_support_for_every_model(key, build, layer, grid, shape):
+    """Done-when of issue 24: for every model offered, a cell's covered box lies inside the support of
+    its input gradient, with its centre within half a cell of the centre of mass of the gradient's
+    energy; checked at a corner cell and the middle one against the oracle's own gradient."""
+    if build is None:
+        pytest.skip(f"{key} is not installed")
+    torch.manual_seed(0)
+    model = build().eval()
+    with torch.no_grad():
+        assert tuple(cell.layer_output(model, layer, torch.zeros(1, *shape)).shape[-2:]) == grid
+    h, w = grid
+    probes = torch.randn(cell.PROBES_LARGE if shape[1] > 64 else cell.PROBES, *shape,
+                         generator=torch.Generator().manual_seed(0))
+    for row, col in [(0, 0), (h // 2, w // 2)]:
+        fp = cell.footprint(model, layer, row, col, (h, w), shape)
+        _check_box(fp, _gradient(model, layer, probes, row, col), (shape[1] / h, shape[2] / w))
 
 
 @pytest.mark.parametrize("row, col, msg", [
@@ -213,9 +426,10 @@ def test_occlusion_equals_a_direct_rerun_of_the_model(lenet, digit):
     x = to_tensor(digit)
     res = GradCAM(lenet, "relu2")(x)
     tgt = int(res.targets[0])
-    occ = cell.occlude(lenet, x, tgt, 2, 5, (8, 8), baseline="zero")
-    t, b, l, r = cell.footprint(2, 5, (8, 8), (28, 28))
-    assert occ.box == (t, b, l, r) == (7, 10, 17, 21)
+    occ = cell.occlude(lenet, x, tgt, 2, 5, (8, 8), baseline="zero", layer="relu2")
+    fp = cell.footprint(lenet, "relu2", 2, 5, (8, 8), (1, 28, 28))
+    t, b, l, r = fp.box
+    assert occ.box == fp.box and occ.fp == fp
     covered = x.clone()
     covered[..., t:b, l:r] = 0.0
     with torch.inference_mode():
@@ -225,12 +439,83 @@ def test_occlusion_equals_a_direct_rerun_of_the_model(lenet, digit):
     assert occ.prob_after == pytest.approx(torch.softmax(direct, 0)[tgt].item(), rel=1e-5, abs=1e-7)
     assert occ.score_before == pytest.approx(float(res.scores[0]), rel=1e-5)
     assert occ.random_median_after == pytest.approx(float(np.median(randoms)), rel=1e-5, abs=1e-5)
+    assert occ.spread == pytest.approx(float(np.std(occ.random_scores, ddof=1)))
     assert len(occ.random_boxes) == cell.N_RANDOM
     for rt, rb, rl, rr in occ.random_boxes:  # same size, elsewhere
         assert (rb - rt, rr - rl) == (b - t, r - l)
         assert not (rt < b and t < rb and rl < r and l < rr)
     # seeded: the same numbers again
-    assert cell.occlude(lenet, x, tgt, 2, 5, (8, 8), baseline="zero").as_dict() == occ.as_dict()
+    assert cell.occlude(lenet, x, tgt, 2, 5, (8, 8), baseline="zero", layer="relu2").as_dict() == occ.as_dict()
+
+
+def test_random_boxes_fall_where_covering_changes_the_input(lenet):
+    """Issue 24, #333: "the model does not depend on any one region of this size" was drawn from 7
+    patches that mostly landed on blank margin. Each random box now holds ink: covering it changes
+    the input at least as much as at the median place and at least a quarter of the most anywhere."""
+    images, _ = held_out_digits()
+    d = images[333].astype(np.float32) / 255.0
+    x = to_tensor(d)
+    for row, col in [(5, 2), (1, 5)]:
+        occ = cell.occlude(lenet, x, 6, row, col, (8, 8), baseline="zero", layer="relu2")
+        t, b, l, r = occ.box
+        fh, fw = b - t, r - l
+        ink = [float(d[a:a + fh, c:c + fw].sum()) for a in range(29 - fh) for c in range(29 - fw)
+               if not (a < b and t < a + fh and c < r and l < c + fw)]  # the places apart from the cell's box
+        assert occ.on_content and len(occ.random_boxes) == cell.N_RANDOM
+        for (a, bb, c, e), change in zip(occ.random_boxes, occ.random_content):
+            held = float(d[a:bb, c:e].sum())  # the zero baseline: the change is the ink covered
+            assert held == pytest.approx(change, rel=1e-5)
+            assert held > 0 and held >= np.median(ink) - 1e-6 and held >= cell.CONTENT_SHARE * max(ink) - 1e-6
+        rep = occ.as_dict()
+        assert [bx["change"] for bx in rep["random_covered"]] == occ.random_content and rep["random_on_content"]
+
+
+def test_issue_examples_on_mnist(lenet):
+    """Issue 24's digits: #17's hottest cell no longer reads "costs no more than chance" from an
+    inkless box; #101 cell (6, 2): covering what the cell sees moves 16.41 a lot (the issue: → 10.19
+    for the receptive-field centre; the energy square: lower still)."""
+    from gradcam_core.ui.cell_panel import mnist_inspect
+
+    images, _ = held_out_digits()
+    d101 = images[101].astype(np.float32) / 255.0
+    rep, _, _ = mnist_inspect(d101, {"target": 1, "layer": "relu2"}, 6, 2)
+    occ = rep["occlusion"]
+    assert occ["score_before"] == pytest.approx(16.41, abs=0.005)
+    assert occ["score_after"] < 10.19
+    assert occ["covered"] == {"top": 15, "bottom": 22, "left": 8, "right": 15}
+    assert "evidence for '1'" in rep["occlusion_reading"] and "The heat map and the test agree" in rep["occlusion_reading"]
+    d17 = images[17].astype(np.float32) / 255.0
+    res = GradCAM(lenet, "relu2")(to_tensor(d17))
+    for r, c in [(0, 0), (7, 7)]:  # blank corners: nothing to cover, and the reading says so
+        rep, _, _ = mnist_inspect(d17, {"target": int(res.targets[0]), "layer": "relu2"}, r, c)
+        assert rep["occlusion"]["score_after"] == rep["occlusion"]["score_before"] == pytest.approx(14.236419677734375)
+        assert rep["occlusion"]["covered_change"] == 0.0
+        assert "this test cannot tell" in rep["occlusion_reading"]
+        assert "no more than chance" not in rep["occlusion_reading"]
+
+
+def test_every_reading_follows_the_rule_on_the_numbers_it_shows(lenet):
+    """The words of the cover reading, recomputed from the JSON's numbers by the README's rule."""
+    from gradcam_core.ui.cell_panel import mnist_inspect
+
+    images, _ = held_out_digits()
+    for i, target, cells in [(333, 6, [(5, 2), (1, 5)]), (0, 3, [(6, 2)]), (101, 1, [(6, 2), (2, 2)])]:
+        d = images[i].astype(np.float32) / 255.0
+        for r, c in cells:
+            rep, _, _ = mnist_inspect(d, {"target": target, "layer": "relu2"}, r, c)
+            o, text = rep["occlusion"], rep["occlusion_reading"]
+            b, a, m, sp = o["score_before"], o["score_after"], o["random_median_after"], o["random_spread"]
+            assert sp == pytest.approx(float(np.std(o["random_scores_after"], ddof=1)))
+            if o["covered_change"] == 0:
+                continue
+            if a < b - sp:
+                assert "lowers the score" in text
+            elif a > b + sp:
+                assert "raises the score" in text
+            else:
+                assert "barely changes the score" in text
+            if a < m - sp and a < b - sp:
+                assert "bigger drop than the random boxes'" in text
 
 
 def test_imagenet_cell_and_occlusion_on_the_rebuilt_input():
@@ -250,7 +535,8 @@ def test_imagenet_cell_and_occlusion_on_the_rebuilt_input():
     assert _close(rep["sum_of_terms"], rep["value"], 1e-5, 1e-2 * float(np.abs(ct.terms).sum()))
     assert rep["relu"] == float(res.cam[0, 3, 2]) and len(rep["contributions"]) == 1280
     x = spec.preprocess(pil)
-    t, b, l, r = cell.footprint(3, 2, (7, 7), (224, 224))
+    t, b, l, r = cell.footprint(spec.load(), "_head_act", 3, 2, (7, 7), (3, 224, 224)).box
+    assert rep["occlusion"]["covered"] == {"top": t, "bottom": b, "left": l, "right": r}
     covered = x.clone()
     covered[..., t:b, l:r] = make_baseline(x, "blur")[..., t:b, l:r]
     with torch.inference_mode():
@@ -362,3 +648,131 @@ def test_readme_example_runs(app_client, tmp_path, monkeypatch, capsys):
     printed = capsys.readouterr().out
     assert "→ ReLU →" in printed and scope["cell"]["grid"] == [7, 7]
     assert len(scope["cell"]["contributions"]) == 1280
+
+
+# =========================================================================== where the map is drawn
+def test_placed_drawing_with_the_stretched_centres_is_the_bilinear_upsampling():
+    from gradcam_core.cam.postprocess import place, upsample
+
+    m = torch.rand(8, 8, generator=torch.Generator().manual_seed(1))
+    st = (np.arange(8) + 0.5) * 3.5 - 0.5
+    assert torch.allclose(place(m, (28, 28), (st, st)), upsample(m, (28, 28)), atol=1e-6)
+
+
+@pytest.mark.parametrize("layer, first, step, far", [("relu2", 6.5, 2.0, 5.25), ("pool2", 7.5, 4.0, 4.5),
+                                                     ("conv2", 6.5, 2.0, 5.25)])
+def test_lenet_cells_are_drawn_at_the_centre_of_what_they_see(lenet, digit, layer, first, step, far):
+    """Done-when of issue 24: the MNIST overlay places each cell at its receptive-field centre by
+    default, and step 7 states the shift (relu2: 2r + 6.5 against the stretched 3.5r + 1.25)."""
+    from gradcam_core.cam.postprocess import place
+    from gradcam_core.present.steps import overlay_image, placement_shift
+    from gradcam_core.ui.mnist_tab import explain_array
+
+    res = GradCAM(lenet, layer)(to_tensor(digit))
+    h = res.cam.shape[-1]
+    ys, xs = cell.cell_centres(lenet, layer, (h, h), (1, 28, 28))
+    assert np.array_equal(ys, first + step * np.arange(h)) and np.array_equal(xs, ys)
+    dy, _ = placement_shift((ys, xs), (h, h), (28, 28))
+    assert float(np.abs(dy).max()) == far
+    view = explain_array(digit, layer=layer)
+    steps_text = view.steps[6 * 3]  # step 7's paragraph
+    assert f"up to {far:g} px away from what the cell sees" in steps_text
+    assert f"row 0 looks at the input around row {first:g}" in steps_text
+    from gradcam_core.present import render
+
+    want = render.enlarge(overlay_image(res, digit, centres=(ys, xs)), 280)
+    assert np.array_equal(view.overlay, want)
+    stretched = explain_array(digit, layer=layer, placement="stretched")
+    assert np.array_equal(stretched.overlay, render.enlarge(overlay_image(res, digit), 280))
+    assert not np.array_equal(stretched.overlay, view.overlay)
+    assert "stretched to the input's 28×28" in stretched.steps[6 * 3]
+    assert view.explained["placement"] == "receptive field" and stretched.explained["placement"] == "stretched"
+    # the heat near the ink is measured on the map as drawn
+    from gradcam_core.analysis.ink_share import heat_on_ink
+
+    share = heat_on_ink(place(res.cam[0], (28, 28), (ys, xs)).numpy(), digit)
+    assert view.numbers["heat_on_ink"]["digit"] == share.heat_on_ink
+    with pytest.raises(ValueError, match="Unknown map placement"):
+        explain_array(digit, placement="sideways")
+
+
+def test_a_tap_on_the_placed_overlay_hits_the_cell_drawn_there(lenet, digit):
+    """With cells drawn at their receptive-field centres, a tap returns the cell whose one-hot map is
+    brightest at that point of the 280×280 picture: the cell drawn there."""
+    from gradcam_core.cam.postprocess import place
+    from gradcam_core.present import render
+    from gradcam_core.ui.cell_panel import MNIST_BOX, mnist_tap_cell
+
+    centres = cell.cell_centres(lenet, "relu2", (8, 8), (1, 28, 28))
+    onehots = np.stack([render.enlarge(place(torch.eye(64)[k].reshape(8, 8), (28, 28), centres).numpy(), 280)
+                        for k in range(64)])
+    found = (lenet, to_tensor(digit), GradCAM(lenet, "relu2")(to_tensor(digit)))
+    for x, y in [(0, 0), (279, 279), (140, 140), (75, 75), (85, 85), (200, 30), (279, 0), (280, 280)]:
+        r, c = mnist_tap_cell(found, {"placement": "receptive field"}, x, y, placed=True)
+        xi, yi = min(x, 279), min(y, 279)
+        assert onehots[:, yi, xi].max() == onehots[r * 8 + c, yi, xi], (x, y, r, c)
+    # stretched, and on steps 5-6 (blocks): the block rule, as before
+    assert mnist_tap_cell(found, {"placement": "stretched"}, 75, 75, placed=True) == (2, 2)
+    assert mnist_tap_cell(found, {"placement": "receptive field"}, 75, 75, placed=False) == (2, 2)
+    assert mnist_tap_cell(found, {"placement": "receptive field"}, 75, 75, placed=True) == (0, 0)
+    assert cell.cell_of_pixel(0, 0, MNIST_BOX, (8, 8), centres=centres, size=(28, 28)) == (0, 0)
+
+
+def test_the_measured_imagenet_offsets_are_what_the_network_gives():
+    """Step 7 on EfficientNet-Lite0 states how far the stretched drawing is from where the cells look;
+    the stated numbers are re-measured here."""
+    from gradcam_core import imagenet as svc
+    from gradcam_core.present.method_texts import stretched_shift_text
+
+    spec = svc.get_spec("efficientnet_lite0")
+    if not spec.available:
+        pytest.skip("EfficientNet-Lite0 is not installed")
+    off = cell.placement_offsets(spec.load(), "_head_act", (7, 7), (3, 224, 224))
+    m = cell.MEASURED_OFFSETS[("efficientnet_lite0", "_head_act")]
+    corners = [v for k, v in off.items() if k != (3, 3)]
+    assert min(corners) == pytest.approx(m["corners"][0], abs=0.1)
+    assert max(corners) == pytest.approx(m["corners"][1], abs=0.1)
+    assert off[(3, 3)] == pytest.approx(m["middle"], abs=0.1)
+    text = stretched_shift_text("EfficientNet-Lite0", "_head_act", m)
+    assert "19–44 px from the block's centre for the corner cells, 16 px for the middle one" in text
+
+
+def test_a_link_keeps_a_stretched_placement():
+    from gradcam_core.ui.mnist_tab import explain_from_query, explain_index
+
+    view = explain_from_query("?tab=mnist&digit=17&placement=stretched")
+    assert view.placement == "stretched" and view.explained["placement"] == "stretched"
+    assert np.array_equal(view.overlay, explain_index(17, placement="stretched").overlay)
+    assert view.link.endswith("&placement=stretched")
+    default = explain_from_query("?tab=mnist&digit=17&placement=sideways")  # unknown: the default
+    assert default.placement == "receptive field" and "placement" not in default.link
+
+
+def test_measuring_a_footprint_does_not_stop_another_threads_forward(lenet, digit):
+    """The footprint's hook stops the forward pass at the layer: only on its own thread (the LeNet is
+    shared by every request)."""
+    import threading
+
+    x = to_tensor(digit)
+    with torch.no_grad():
+        want = lenet(x)
+    seen, errors = [], []
+    started = threading.Event()
+
+    def other():
+        started.set()
+        try:
+            for _ in range(200):
+                with torch.no_grad():
+                    seen.append(torch.equal(lenet(x), want))
+        except Exception as e:  # noqa: BLE001  (a _Stop from the other thread's hook would land here)
+            errors.append(e)
+
+    t = threading.Thread(target=other)
+    t.start()
+    started.wait()
+    probes = torch.randn(8, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    for r in range(8):
+        cell.input_gradient(lenet, "relu2", probes, r, r)
+    t.join()
+    assert not errors and all(seen) and len(seen) == 200

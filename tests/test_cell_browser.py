@@ -41,10 +41,12 @@ def _breakdown_text(page) -> str:
 
 
 def _overlay_tapped(browser, server):
-    """A phone page whose overlay was tapped near its top-left corner: cell (row 0, column 1) of the 8×8 map."""
+    """A phone page whose overlay was tapped near its top-left corner: cell (row 0, column 1) of the 8×8 map.
+    The overlay draws each relu2 cell at the centre of what it sees (issue 24): column c at input pixel
+    2c + 6.5 of 28, so cell (0, 1) is drawn around pixel (row 6.5, column 8.5): fractions 7/28 and 9/28."""
     ctx, page, errors = _open_on_a_phone(browser, server)
     _wait_for_image(page, "Grad-CAM heat map")
-    _tap_image(page, "#mnist-result img", 1.5 / 8, 0.5 / 8)
+    _tap_image(page, "#mnist-result img", 9 / 28, 7 / 28)
     page.wait_for_function("() => /Cell \\(row 0, column 1\\)/.test(document.querySelector('#mnist-cell-sum')"
                            "?.innerText || '')", timeout=60000)
     return ctx, page, errors

@@ -29,11 +29,20 @@ def _digit(i: int) -> np.ndarray:
     return images[i].astype(np.float32) / 255.0
 
 
-def _expected_overlay(i: int, cmap: str, layer: str = "relu2") -> np.ndarray:
-    """The MNIST overlay composed here from the engine and render.overlay: what the tab must show."""
+def _expected_overlay(i: int, cmap: str, layer: str = "relu2", placement: str = "receptive field") -> np.ndarray:
+    """The MNIST overlay composed here from the engine and render.overlay: what the tab must show
+    (issue 24: by default each cell drawn at the centre of what it sees; "stretched": upsampled)."""
+    from gradcam_core.analysis.cell import cell_centres
+    from gradcam_core.cam.postprocess import place
+
     d = _digit(i)
-    res = GradCAM(load_lenet(), layer)(to_tensor(d))
-    heat = normalize(upsample(res.cam[0], res.input_size), "max").numpy()
+    net = load_lenet()
+    res = GradCAM(net, layer)(to_tensor(d))
+    if placement == "stretched":
+        heat = normalize(upsample(res.cam[0], res.input_size), "max").numpy()
+    else:
+        centres = cell_centres(net, layer, tuple(res.cam.shape[-2:]), (1, 28, 28))
+        heat = normalize(place(res.cam[0], res.input_size, centres), "max").numpy()
     return render.enlarge(render.overlay(d, heat, alpha=0.5, cmap=cmap), 280)
 
 
@@ -76,7 +85,10 @@ def test_mnist_steps_6_to_8_use_the_map_and_the_rest_do_not():
     peak = np.unravel_index(np.argmax(cam), cam.shape)
     lut = render._get_lut("inferno")
     assert tuple(images[5][peak[0] * 35 + 17, peak[1] * 35 + 17]) == tuple(lut[-1])
-    up = upsample(res.cam[0], (28, 28)).numpy()
+    from gradcam_core.analysis.cell import cell_centres
+    from gradcam_core.cam.postprocess import place
+
+    up = place(res.cam[0], (28, 28), cell_centres(load_lenet(), "relu2", (8, 8), (1, 28, 28))).numpy()
     np.testing.assert_array_equal(images[6][:280], render.enlarge(render.colorize(up, "inferno", 0.0, float(up.max())), 280))
     np.testing.assert_array_equal(images[7], view.overlay)  # step 8 is the overlay
     # steps 1-5 (activations in viridis, the signed maps in RdBu_r, the weights) do not change
@@ -180,9 +192,12 @@ def test_api_with_and_without_the_colour_map(app_client):
     for name in ("/mnist_explain_index", "/mnist_explain_upload", "/mnist_explain_drawing", "/mnist_change_target",
                  "/mnist_change_channel", "/mnist_change_layer", "/mnist_change_cmap", "/mnist_pick_from_grid"):
         params = info[name]["parameters"]
-        assert params[-1]["parameter_name"] == "cmap" and params[-1]["label"] == "Colour map", name
-        assert params[-1]["parameter_has_default"] and params[-1]["parameter_default"] == "jet"
-        assert params[-2]["parameter_name"] == "layer"
+        # issue 24 appended the map placement after the colour map, the last optional input
+        assert params[-1]["parameter_name"] == "placement" and params[-1]["label"] == "Map placement", name
+        assert params[-1]["parameter_has_default"] and params[-1]["parameter_default"] == "receptive field"
+        assert params[-2]["parameter_name"] == "cmap" and params[-2]["label"] == "Colour map", name
+        assert params[-2]["parameter_has_default"] and params[-2]["parameter_default"] == "jet"
+        assert params[-3]["parameter_name"] == "layer"
     old = mnist_result(app_client, 17, "predicted", "strongest")
     np.testing.assert_array_equal(png(old["overlay"]), _expected_overlay(17, "jet"))
     new = mnist_result(app_client, 17, "predicted", "strongest", "relu2", "cividis")
@@ -191,6 +206,11 @@ def test_api_with_and_without_the_colour_map(app_client):
     assert new["link"].endswith("&cmap=cividis")
     with pytest.raises(Exception, match="Unknown colormap"):
         app_client.predict(17, "predicted", "strongest", "relu2", "nope", api_name="/mnist_explain_index")
+    stretched = mnist_result(app_client, 17, "predicted", "strongest", "relu2", "jet", "stretched")
+    np.testing.assert_array_equal(png(stretched["overlay"]), _expected_overlay(17, "jet", placement="stretched"))
+    assert stretched["link"].endswith("&placement=stretched") and "placement" not in old["link"]
+    with pytest.raises(Exception, match="'sideways'.*'receptive field', 'stretched'"):  # the radio names the choices
+        app_client.predict(17, "predicted", "strongest", "relu2", "jet", "sideways", api_name="/mnist_explain_index")
 
 
 def test_changing_the_map_redraws_the_current_digit(app_client):

@@ -198,7 +198,24 @@ def test_cascade_high_first_then_falls_reads_the_whole_table():
     assert "0.03 with everything down to _blocks.0 random" in text
     assert "depends on what the lower layers learned" in text
     assert "shows the picture's structure more than" not in text
-    assert "A negative value (-0.34) means the ranking is partly reversed" in text
+    assert "A negative value (-0.34) means a moderate reversal, not just a loss" in text
+    assert "brightest is now among the darkest" not in text
+
+
+@pytest.mark.parametrize("low, words, not_words", [
+    (-0.40, "A negative value (-0.40) means a moderate reversal", "brightest is now among the darkest"),
+    (-0.69, "A negative value (-0.69) means a moderate reversal", "brightest is now among the darkest"),
+    (-0.70, "A value this negative (-0.70) means the ranking is largely reversed", "moderate"),
+    (-0.85, "what was brightest is now among the darkest", "moderate"),
+    (-0.19, None, "revers"),
+])
+def test_a_negative_rank_correlation_is_read_by_its_size(low, words, not_words):
+    """Issue 24: ρ = −0.40 was read as "what was brightest is now among the darkest"."""
+    cas = cascade({"Grad-CAM": [1, 0.10, low, 0.05, 0.08, 0.13]})
+    text = S.reading_cascade(cas, "Grad-CAM")
+    if words:
+        assert words in text
+    assert not_words not in text
 
 
 def test_cascade_falls_then_recovers():

@@ -8,9 +8,16 @@ Pure torch/numpy (no gradio): the UI (``gradcam_core.ui.cell_panel``) only place
   ``value = sum_k weight_k · activation_k``, exactly as the method combined them (Grad-CAM:
   ``alpha_k · A^k[row, col]``; HiResCAM and LayerCAM: the gradient *at this cell* is the weight;
   Eigen-CAM: the principal component's loading times the centred activation).
-* :func:`occlude` covers the cell's footprint on the input with the trust panel's baseline
-  (``sanity.make_baseline``) and re-runs the model, next to the median of a few random
-  rectangles of the same size elsewhere (seeded, so the numbers repeat).
+* :func:`footprint` measures what a cell sees on the input from the network itself: the support
+  of its input gradient (its receptive field) and the square around the centre of the gradient's
+  energy that holds half of it (cached per model, layer, grid and cell; issue 24).
+* :func:`occlude` covers that square with the trust panel's baseline (``sanity.make_baseline``)
+  and re-runs the model, next to a few random boxes of the same size placed where covering
+  changes the input (seeded, so the numbers repeat); :func:`claim_of` says what a warm cell of
+  each method claims ("for", "against" or nothing), and the comparison rule is :data:`SPREADS`.
+* :func:`cell_centres` gives where each cell looks (the centre of its receptive field): the MNIST
+  overlay draws each cell there (``postprocess.place``); :func:`placement_offsets` measures how
+  far the stretched drawing is from it.
 
 The words and pictures (equation, sentences, the JSON report, the waterfall) are
 :mod:`gradcam_core.present.cell_view`.
@@ -18,6 +25,8 @@ The words and pictures (equation, sentences, the JSON report, the waterfall) are
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -39,17 +48,42 @@ __all__ = [
     "model_input",
     "N_RANDOM",
     "TOP_TERMS",
-    "SCORE_TOLERANCE",
+    "SPREADS",
+    "Footprint",
+    "stretched_box",
+    "cell_centres",
+    "input_gradient",
+    "layer_output",
+    "claim_of",
+    "PLACEMENTS",
+    "placement_offsets",
+    "MEASURED_OFFSETS",
+    "DEFAULT_PLACEMENT",
+    "parse_placement",
 ]
 
 #: Random rectangles covered for the chance comparison (the median is reported).
 N_RANDOM = 7
 #: Terms shown one by one on models with many channels; the rest are summed into one bar.
 TOP_TERMS = 10
-#: Two scores within this fraction of the original score (at least 1 logit × this) read as "about the same".
-SCORE_TOLERANCE = 0.05
+#: The comparison rule of the cover test: two scores differ when they lie more than this many
+#: spreads apart (the spread: the standard deviation of the random boxes' scores).
+SPREADS = 1.0
 #: Relative tolerance of the check that the terms add up to the engine's value.
 SUM_RTOL = 1e-4
+
+#: What a warm cell of each method's map claims about the class: its features raise the score
+#: ("for"), lower it ("against"), or nothing about any class (None: Eigen-CAM is class-free).
+AGAINST = {"Counterfactual"}
+CLASS_FREE = {"Eigen-CAM"}
+
+
+def claim_of(method: str) -> str | None:
+    """"for", "against" or None (see :data:`AGAINST`, :data:`CLASS_FREE`)."""
+    if method in CLASS_FREE:
+        return None
+    return "against" if method in AGAINST else "for"
+
 
 # how each method combines the maps (see methods.py); anything else: a plain weighted sum
 _LOCAL = {"HiResCAM": "gradient", "LayerCAM": "positive gradient"}
@@ -76,11 +110,16 @@ def check_cell(row, col, grid: tuple[int, int]) -> tuple[int, int]:
     return out[0], out[1]
 
 
-def cell_of_pixel(x, y, box: Sequence[float], grid: tuple[int, int]) -> tuple[int, int]:
+def cell_of_pixel(x, y, box: Sequence[float], grid: tuple[int, int], centres=None,
+                  size: tuple[int, int] | None = None) -> tuple[int, int]:
     """The (row, col) of the ``grid`` = (h, w) cell under picture pixel (x, y), the map being drawn
     in ``box`` = (x0, y0, x1, y1) (x1, y1 exclusive).  Pixel-centre rule, as ``render.enlarge``:
     col = floor((x - x0 + 0.5) · w / (x1 - x0)).  A browser may report x1 for the last pixel column
-    (it rounds), which counts as the last column; anything else outside the box is a ValueError."""
+    (it rounds), which counts as the last column; anything else outside the box is a ValueError.
+
+    With ``centres`` = (row centres, column centres) in pixels of an input of ``size`` = (H, W)
+    (a map drawn with each cell at the centre of what it sees, ``postprocess.place``): the cell
+    whose centre is nearest to the tapped point, i.e. the cell whose value dominates the picture there."""
     try:
         x, y = float(x), float(y)
     except (TypeError, ValueError):
@@ -89,6 +128,12 @@ def cell_of_pixel(x, y, box: Sequence[float], grid: tuple[int, int]) -> tuple[in
     if not (math.isfinite(x) and math.isfinite(y)) or not (x0 <= x <= x1 and y0 <= y <= y1):
         raise ValueError("That point is not on the map: tap inside the coloured map itself.")
     h, w = int(grid[0]), int(grid[1])
+    if centres is not None:
+        H, W = (int(v) for v in size)
+        u = (min(x, x1 - 1) - x0 + 0.5) * W / (x1 - x0) - 0.5  # input pixel index under the tap
+        v = (min(y, y1 - 1) - y0 + 0.5) * H / (y1 - y0) - 0.5
+        ys, xs = (np.asarray(c, dtype=np.float64) for c in centres)
+        return int(np.argmin(np.abs(ys - v))), int(np.argmin(np.abs(xs - u)))
     col = int(math.floor((min(x, x1 - 1) - x0 + 0.5) * w / (x1 - x0)))
     row = int(math.floor((min(y, y1 - 1) - y0 + 0.5) * h / (y1 - y0)))
     return min(max(row, 0), h - 1), min(max(col, 0), w - 1)
@@ -103,13 +148,215 @@ def _span(c: int, n_cells: int, n_pixels: int) -> tuple[int, int]:
     return int(idx[0]), int(idx[-1]) + 1
 
 
-def footprint(row: int, col: int, grid: tuple[int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right) input pixels (bottom/right exclusive) under cell (row, col) of
-    ``grid`` on an input of ``size`` = (H, W): the cells partition the input (LeNet's 8×8 on 28×28:
-    3 or 4 pixels a side; 7×7 on 224×224: 32)."""
+def stretched_box(row: int, col: int, grid: tuple[int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) input pixels (bottom/right exclusive) of cell (row, col)'s block
+    when the ``grid`` = (h, w) map is *stretched* over an input of ``size`` = (H, W): the blocks
+    partition the input (LeNet's 8×8 on 28×28: 3 or 4 pixels a side).  This is where the usual
+    drawing puts the cell, not what the cell sees: for that, :func:`footprint`."""
     t, b = _span(int(row), int(grid[0]), int(size[0]))
     l, r = _span(int(col), int(grid[1]), int(size[1]))
     return t, b, l, r
+
+
+# =========================================================================== what a cell sees
+class _Stop(Exception):
+    """Raised by a forward hook to stop the forward pass at the hooked layer."""
+
+
+#: Noise inputs whose input gradients are averaged (seeded: the same footprint every time).
+PROBES = 8
+PROBES_LARGE = 2  # inputs above 64×64 pixels (ImageNet): each probe is a backward pass through a deep net
+#: Random boxes go only where covering changes the input at least this share of the most it changes anywhere.
+CONTENT_SHARE = 0.25
+#: The covered box grows around the centre until it holds this share of the cell's gradient energy.
+ERF_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What cell (row, col) of a layer sees on the input, measured from the network itself.
+
+    ``g`` = ∂(Σ_k A^k[row, col]) / ∂input, summed |·| over the input's colour channels, on
+    :data:`PROBES` seeded Gaussian-noise inputs (not the picture explained: the footprint belongs to
+    the network, layer and cell, and is cached for them).
+
+    * ``support``: the bounding box of the pixels where g ≠ 0 on some probe (the receptive field);
+    * ``centre``: the centre of mass of g² averaged over the probes (row, col; pixel indices).  The
+      square weights the core of the effective receptive field: a squeeze-excite or global path
+      gives every pixel a little gradient, which would drag a plain centre of mass to the middle;
+    * ``box``: the covered box, a square grown around ``centre`` one pixel at a time until it holds
+      :data:`ERF_SHARE` of the energy, staying inside ``support`` with its centre within half a
+      cell of ``centre``; ``share``: the energy it holds."""
+
+    row: int
+    col: int
+    support: tuple[int, int, int, int]
+    centre: tuple[float, float]
+    box: tuple[int, int, int, int]
+    share: float
+    probes: int
+    cell: tuple[float, float]  # one cell's size in input pixels (H / h, W / w)
+
+    @property
+    def box_centre(self) -> tuple[float, float]:
+        t, b, l, r = self.box
+        return (t + b - 1) / 2, (l + r - 1) / 2
+
+    @property
+    def support_centre(self) -> tuple[float, float]:
+        t, b, l, r = self.support
+        return (t + b - 1) / 2, (l + r - 1) / 2
+
+    def as_dict(self) -> dict:
+        t, b, l, r = self.support
+        return {"support": {"top": t, "bottom": b, "left": l, "right": r},
+                "centre": [round(self.centre[0], 3), round(self.centre[1], 3)],
+                "energy_in_box": round(self.share, 4), "probes": self.probes}
+
+
+def layer_output(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
+    """The output of ``model``'s module ``layer`` for input ``x`` (the forward pass stops there).
+    The hook acts on this thread's forward pass only: the model is shared, and another request's
+    forward may run through the same module meanwhile (as engine._capture)."""
+    out = {}
+    owner = threading.get_ident()
+
+    def hook(_m, _i, o):
+        if threading.get_ident() != owner:
+            return None
+        out["o"] = o
+        raise _Stop
+
+    handle = model.get_submodule(layer).register_forward_hook(hook)
+    try:
+        model(x)
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    if "o" not in out:
+        raise ValueError(f"The layer {layer!r} did not run.")
+    return out["o"]
+
+
+def input_gradient(model: nn.Module, layer: str, x: torch.Tensor, row: int, col: int) -> torch.Tensor:
+    """|∂(Σ_k A^k[row, col]) / ∂x| summed over the input's channels: (N, H, W), one map per input."""
+    x = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad(), eval_mode(model):
+        a = layer_output(model, layer, x)
+        (g,) = torch.autograd.grad(a[:, :, int(row), int(col)].sum(), x)
+    return g.abs().sum(dim=1)
+
+
+def _probes(shape: tuple[int, int, int]) -> torch.Tensor:
+    c, h, w = shape
+    n = PROBES if h * w <= 64 * 64 else PROBES_LARGE
+    return torch.randn(n, c, h, w, generator=torch.Generator().manual_seed(0))
+
+
+def _grow(energy: np.ndarray, centre, support, cell, share: float) -> tuple[tuple[int, int, int, int], float]:
+    """The square around ``centre`` holding ``share`` of ``energy`` (see :class:`Footprint`)."""
+    st, sb, sl, sr = support
+    cy, cx = centre
+    total = float(energy.sum())
+    cs = np.pad(energy, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+    mass = lambda t, b, l, r: float(cs[b, r] - cs[t, r] - cs[b, l] + cs[t, l])  # noqa: E731
+    best = None
+    for s in range(1, max(sb - st, sr - sl) + 1):
+        sh, sw = min(s, sb - st), min(s, sr - sl)
+        t = min(max(int(round(cy - (sh - 1) / 2)), st), sb - sh)
+        l = min(max(int(round(cx - (sw - 1) / 2)), sl), sr - sw)
+        if abs(t + (sh - 1) / 2 - cy) > cell[0] / 2 or abs(l + (sw - 1) / 2 - cx) > cell[1] / 2:
+            break  # the support pushes the box more than half a cell off the centre
+        best = (t, t + sh, l, l + sw)
+        if total <= 0 or mass(*best) >= share * total:
+            break
+    if best is None:  # (not for a CNN) the one pixel nearest the centre
+        t, l = int(round(cy)), int(round(cx))
+        best = (t, t + 1, l, l + 1)
+    return best, (mass(*best) / total if total > 0 else 0.0)
+
+
+_footprints: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+_fp_lock = threading.Lock()
+
+
+def footprint(model: nn.Module, layer: str, row: int, col: int, grid: tuple[int, int],
+              shape: tuple[int, int, int]) -> Footprint:
+    """What cell (row, col) of ``layer``'s ``grid`` = (h, w) sees on ``model``'s input of ``shape`` =
+    (C, H, W) (see :class:`Footprint`).  Cached per model, layer, grid, input shape and cell."""
+    row, col = check_cell(row, col, grid)
+    key = (str(layer), tuple(int(v) for v in grid), tuple(int(v) for v in shape), row, col)
+    with _fp_lock:
+        cached = _footprints.setdefault(model, {}).get(key)
+    if cached is not None:
+        return cached
+    C, H, W = (int(v) for v in shape)
+    probes = _probes((C, H, W))
+    g = input_gradient(model, layer, probes, row, col).double().numpy()
+    nz = (g > 0).any(0)
+    if not nz.any():
+        raise ValueError(f"Cell ({row}, {col}) of {layer} does not depend on the input.")
+    rows, cols = np.flatnonzero(nz.any(1)), np.flatnonzero(nz.any(0))
+    support = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+    energy = (g ** 2).mean(0)
+    energy = energy / energy.max()
+    yy, xx = np.mgrid[:H, :W]
+    centre = (float((energy * yy).sum() / energy.sum()), float((energy * xx).sum() / energy.sum()))
+    cell = (H / int(grid[0]), W / int(grid[1]))
+    box, share = _grow(energy, centre, support, cell, ERF_SHARE)
+    fp = Footprint(row, col, support, centre, box, share, int(probes.shape[0]), cell)
+    with _fp_lock:
+        _footprints.setdefault(model, {})[key] = fp
+    return fp
+
+
+def placement_offsets(model: nn.Module, layer: str, grid: tuple[int, int], shape: tuple[int, int, int],
+                      cells=None) -> dict[tuple[int, int], float]:
+    """For a map stretched over the input: how far (px) the centre of each cell's gradient energy
+    (:class:`Footprint`.centre) lies from the centre of its stretched block, for ``cells``
+    (default: the four corners and the middle cell)."""
+    h, w = (int(v) for v in grid)
+    H, W = int(shape[1]), int(shape[2])
+    cells = cells or [(0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1), (h // 2, w // 2)]
+    out = {}
+    for r, c in cells:
+        fp = footprint(model, layer, r, c, grid, shape)
+        sy, sx = (r + 0.5) * H / h - 0.5, (c + 0.5) * W / w - 0.5
+        out[(r, c)] = float(math.hypot(fp.centre[0] - sy, fp.centre[1] - sx))
+    return out
+
+
+#: :func:`placement_offsets` measured once for the ImageNet model that ships real weights, at its
+#: default layer (tests/test_cell.py re-measures it): (corner cells' range, middle cell) in px of 224.
+MEASURED_OFFSETS = {("efficientnet_lite0", "_head_act"): {"corners": (19.4, 44.1), "middle": 16.0, "grid": (7, 7)}}
+
+
+#: How a map is drawn over the input: each cell at the centre of what it sees ("receptive field",
+#: the MNIST tab's default: LeNet has no padding), or stretched evenly over the input ("stretched").
+PLACEMENTS = ("receptive field", "stretched")
+DEFAULT_PLACEMENT = "receptive field"
+
+
+def parse_placement(value) -> str:
+    """One of :data:`PLACEMENTS` (None or "" → the default); ValueError naming them otherwise."""
+    if value in (None, ""):
+        return DEFAULT_PLACEMENT
+    v = str(value).strip().lower()
+    if v not in PLACEMENTS:
+        raise ValueError(f"Unknown map placement {value!r}: choose {' or '.join(repr(p) for p in PLACEMENTS)}.")
+    return v
+
+
+def cell_centres(model: nn.Module, layer: str, grid: tuple[int, int], shape: tuple[int, int, int]):
+    """(row centres, column centres) in input pixel indices: the centre of each cell's gradient
+    support (its receptive field), row r read on cell (r, 0) and column c on cell (0, c).  For a
+    network without padding (LeNet) these are exact and do not depend on the weights: relu2 row r
+    sees rows 2r … 2r+13, centre 2r + 6.5."""
+    h, w = (int(v) for v in grid)
+    ys = [footprint(model, layer, r, 0, grid, shape).support_centre[0] for r in range(h)]
+    xs = [footprint(model, layer, 0, c, grid, shape).support_centre[1] for c in range(w)]
+    return np.array(ys), np.array(xs)
 
 
 # =========================================================================== the terms
@@ -209,11 +456,12 @@ def grouped_terms(ct: CellTerms, top: int | None = None) -> list[tuple[str, floa
 # =========================================================================== covering the cell
 @dataclass
 class Occlusion:
-    """Class score and probability before / after covering a cell, and for random rectangles."""
+    """Class score and probability before / after covering a cell's footprint, and for random
+    boxes of the same size placed where covering changes the input (see :func:`occlude`)."""
 
     target: int
     baseline: str
-    box: tuple[int, int, int, int]  # (top, bottom, left, right) of the covered cell
+    box: tuple[int, int, int, int]  # (top, bottom, left, right) of the covered footprint
     score_before: float
     prob_before: float
     score_after: float
@@ -221,6 +469,10 @@ class Occlusion:
     random_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
     random_scores: list[float] = field(default_factory=list)
     random_probs: list[float] = field(default_factory=list)
+    fp: Footprint | None = None  # what the cell sees (None: a box given by hand)
+    content: float = float("nan")  # how much covering the cell changes the input: Σ |input − baseline| over the box (nan: not measured)
+    random_content: list[float] = field(default_factory=list)
+    on_content: bool = True  # every random box obeys the content rule of _random_boxes
 
     @property
     def random_median_after(self) -> float:
@@ -230,36 +482,57 @@ class Occlusion:
     def random_median_prob_after(self) -> float:
         return float(np.median(self.random_probs))
 
+    @property
+    def spread(self) -> float:
+        """The random boxes' spread: the standard deviation of their scores (ddof = 1; 0 for < 2)."""
+        return float(np.std(self.random_scores, ddof=1)) if len(self.random_scores) > 1 else 0.0
+
     def as_dict(self) -> dict:
         t, b, l, r = self.box
-        return {"score_before": self.score_before, "score_after": self.score_after,
-                "random_median_after": self.random_median_after,
-                "prob_before": self.prob_before, "prob_after": self.prob_after,
-                "random_median_prob_after": self.random_median_prob_after,
-                "random_scores_after": list(self.random_scores),
-                "covered": {"top": t, "bottom": b, "left": l, "right": r},
-                "random_covered": [{"top": a, "bottom": bb, "left": c, "right": d}
-                                   for a, bb, c, d in self.random_boxes],
-                "baseline": self.baseline, "target": self.target}
+        out = {"score_before": self.score_before, "score_after": self.score_after,
+               "random_median_after": self.random_median_after, "random_spread": self.spread,
+               "prob_before": self.prob_before, "prob_after": self.prob_after,
+               "random_median_prob_after": self.random_median_prob_after,
+               "random_scores_after": list(self.random_scores),
+               "covered": {"top": t, "bottom": b, "left": l, "right": r},
+               "covered_change": self.content,
+               "random_covered": [{"top": a, "bottom": bb, "left": c, "right": d, "change": ch}
+                                  for (a, bb, c, d), ch in zip(self.random_boxes, self.random_content)],
+               "random_on_content": self.on_content,
+               "baseline": self.baseline, "target": self.target}
+        if self.fp is not None:
+            out["footprint"] = self.fp.as_dict()
+        return out
 
 
-def _random_boxes(box, size, n: int, seed: int) -> list[tuple[int, int, int, int]]:
-    """``n`` rectangles of ``box``'s size at random places of an input of ``size``, none overlapping
-    ``box`` where the input leaves room (seeded)."""
+def _box_sums(change: np.ndarray, fh: int, fw: int) -> np.ndarray:
+    """Σ ``change`` over every fh×fw box: (H − fh + 1, W − fw + 1), indexed by the top-left pixel."""
+    cs = np.pad(change, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+    return cs[fh:, fw:] - cs[:-fh, fw:] - cs[fh:, :-fw] + cs[:-fh, :-fw]
+
+
+def _random_boxes(box, change: np.ndarray, n: int, seed: int) -> tuple[list, list[float], bool]:
+    """``n`` boxes of ``box``'s size at random places (seeded), drawn among the places that do not
+    overlap ``box`` (where the input leaves room) and where covering changes the input (Σ |input −
+    baseline| over the box) at least as much as at the median place and at least
+    :data:`CONTENT_SHARE` of the most it changes anywhere: (boxes, their change, True), or, when no
+    place qualifies, among all places: (…, False)."""
     t, b, l, r = box
     fh, fw = b - t, r - l
-    H, W = size
+    H, W = change.shape
+    sums = _box_sums(change, fh, fw)
+    tops, lefts = np.mgrid[:H - fh + 1, :W - fw + 1]
+    apart = ~((tops < b) & (t < tops + fh) & (lefts < r) & (l < lefts + fw))
+    if not apart.any():
+        apart = np.ones_like(apart)
+    floor = max(float(np.median(sums[apart])), CONTENT_SHARE * float(sums.max()))
+    ok = apart & (sums >= floor) & (sums > 0)
+    on_content = bool(ok.any())
+    pool = np.flatnonzero((ok if on_content else apart).ravel())
     rng = np.random.default_rng(seed)
-    out = []
-    tries = 0
-    while len(out) < n:
-        top, left = int(rng.integers(0, H - fh + 1)), int(rng.integers(0, W - fw + 1))
-        tries += 1
-        overlaps = top < b and t < top + fh and left < r and l < left + fw
-        if overlaps and tries < 50 * n:
-            continue
-        out.append((top, top + fh, left, left + fw))
-    return out
+    pick = rng.choice(pool, size=min(n, pool.size), replace=False)
+    boxes = [(int(tops.flat[i]), int(tops.flat[i]) + fh, int(lefts.flat[i]), int(lefts.flat[i]) + fw) for i in pick]
+    return boxes, [float(sums.flat[i]) for i in pick], on_content
 
 
 def cover(x: torch.Tensor, base: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:
@@ -271,26 +544,37 @@ def cover(x: torch.Tensor, base: torch.Tensor, box: tuple[int, int, int, int]) -
 
 
 def occlude(model: nn.Module, x: torch.Tensor, target: int, row: int, col: int, grid: tuple[int, int],
-            baseline: str = "blur", n_random: int = N_RANDOM, seed: int = 0) -> Occlusion:
-    """Cover cell (row, col)'s footprint of ``x`` (1, C, H, W) with the ``baseline`` image of
-    ``sanity.make_baseline`` and re-run ``model``; the same for ``n_random`` random rectangles of
-    the same size.  All the covered inputs and ``x`` itself run in one batch."""
+            baseline: str = "blur", n_random: int = N_RANDOM, seed: int = 0, *, layer: str | None = None,
+            box: tuple[int, int, int, int] | None = None) -> Occlusion:
+    """Cover what cell (row, col) of ``layer`` sees (its :func:`footprint` box) on ``x`` (1, C, H, W)
+    with the ``baseline`` image of ``sanity.make_baseline`` and re-run ``model``; the same for
+    ``n_random`` boxes of the same size at random places where covering changes the input (see
+    :func:`_random_boxes`).  ``box`` instead of ``layer``: cover that box.  All the covered inputs
+    and ``x`` itself run in one batch."""
     from gradcam_core.analysis.sanity import make_baseline
 
     H, W = int(x.shape[-2]), int(x.shape[-1])
     row, col = check_cell(row, col, grid)
-    box = footprint(row, col, grid, (H, W))
+    fp = None
+    if box is None:
+        if layer is None:
+            raise ValueError("occlude needs the layer whose cell is covered (or a box).")
+        fp = footprint(model, layer, row, col, grid, tuple(x.shape[1:]))
+        box = fp.box
     base = make_baseline(x, baseline)
-    boxes = _random_boxes(box, (H, W), int(n_random), seed)
+    change = (x - base).abs().sum(dim=(0, 1)).double().numpy()
+    t, b, l, r = box
+    boxes, contents, on_content = _random_boxes(box, change, int(n_random), seed)
     batch = torch.cat([x, cover(x, base, box)] + [cover(x, base, bx) for bx in boxes])
     with torch.inference_mode(), eval_mode(model):
         logits = model(batch).float()
     probs = torch.softmax(logits, dim=1)[:, int(target)]
     scores = logits[:, int(target)]
-    return Occlusion(target=int(target), baseline=baseline, box=box,
+    return Occlusion(target=int(target), baseline=baseline, box=tuple(box),
                      score_before=float(scores[0]), prob_before=float(probs[0]),
                      score_after=float(scores[1]), prob_after=float(probs[1]), random_boxes=boxes,
-                     random_scores=[float(s) for s in scores[2:]], random_probs=[float(p) for p in probs[2:]])
+                     random_scores=[float(s) for s in scores[2:]], random_probs=[float(p) for p in probs[2:]],
+                     fp=fp, content=float(change[t:b, l:r].sum()), random_content=contents, on_content=on_content)
 
 
 def model_input(spec, image: np.ndarray) -> torch.Tensor:

@@ -4,14 +4,17 @@ the ink covers.  No gradio import.
 Definitions (used for one digit and for the 1 000 held-out digits alike):
 
 * **ink**: the pixels of the 28×28 digit (values in [0, 1], bright ink on black) with a value
-  of at least ``INK_THRESHOLD`` = 0.5, then dilated by ``DILATE_PX`` = 2 pixels: a pixel is on
-  the ink when it lies within a Euclidean distance of 2 px of an ink pixel (a disk of radius 2,
-  13 pixels).  The margin accounts for the map's coarse resolution (one 8×8 cell covers
-  3.5 pixels).
-* **heat**: the ReLU'd map of the method (``result.cam``), upsampled bilinearly to 28×28
-  exactly as the overlay is drawn (before any normalisation, which would not change a share).
-* **heat on ink** = Σ heat over ink pixels ÷ Σ heat over the picture; **ink area** = ink
-  pixels ÷ 784.  A digit whose map is all zero has no share (``None``).
+  of at least ``INK_THRESHOLD`` = 0.5.  That is the one meaning of "ink" in the app ("What LeNet
+  sees", the overlay, step 8, the README).
+* **near the ink**: the ink dilated by ``DILATE_PX`` = 2 pixels: a pixel is near the ink when it
+  lies within a Euclidean distance of 2 px of an ink pixel (a disk of radius 2, 13 pixels).  The
+  margin accounts for the map's coarse resolution (one 8×8 cell covers 3.5 pixels).
+* **heat**: the ReLU'd map of the method (``result.cam``) at 28×28 exactly as the overlay draws
+  it (``centres``: each cell at the centre of what it sees, the MNIST tab's default; None:
+  stretched), before any normalisation, which would not change a share.
+* **heat near the ink** (``heat_on_ink``) = Σ heat over the pixels near the ink ÷ Σ heat over
+  the picture; ``ink_area`` = pixels near the ink ÷ 784; ``ink_pixels`` = ink pixels ÷ 784.  A
+  digit whose map is all zero has no share (``None``).
 
 Over the test set, the per-digit shares are averaged over the digits whose map is not all
 zero, each explained for its predicted class; the ink areas over all digits.
@@ -26,7 +29,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from gradcam_core.cam.postprocess import upsample
+from gradcam_core.cam.postprocess import heat_picture
 
 __all__ = ["INK_THRESHOLD", "DILATE_PX", "InkShare", "DatasetInkShare", "ink_mask", "heat_on_ink",
            "share_of_result", "dataset_share"]
@@ -40,8 +43,9 @@ _DISK = (np.hypot(*np.mgrid[-DILATE_PX:DILATE_PX + 1, -DILATE_PX:DILATE_PX + 1])
 class InkShare:
     """One digit: share of the heat on the ink (None: all-zero map) and the ink's area share."""
 
-    heat_on_ink: float | None
-    ink_area: float
+    heat_on_ink: float | None  # share of the heat near the ink
+    ink_area: float  # share of the picture near the ink (within DILATE_PX of it)
+    ink_pixels: float = float("nan")  # share of the picture that is ink (≥ INK_THRESHOLD)
 
     @property
     def ratio(self) -> float | None:
@@ -83,14 +87,17 @@ def heat_on_ink(heat: np.ndarray, digit: np.ndarray) -> InkShare:
         raise ValueError(f"heat map {heat.shape} and digit {mask.shape} differ in size")
     total = float(heat.sum())
     area = float(mask.mean())
+    d = np.asarray(digit, dtype=np.float32)
+    pixels = float(((d / 255.0 if d.max() > 1.0 else d) >= INK_THRESHOLD).mean())
     if total <= 0:
-        return InkShare(None, area)
-    return InkShare(float(heat[mask].sum()) / total, area)
+        return InkShare(None, area, pixels)
+    return InkShare(float(heat[mask].sum()) / total, area, pixels)
 
 
-def share_of_result(result, digit: np.ndarray, index: int = 0) -> InkShare:
-    """:func:`heat_on_ink` for sample ``index`` of a CAMResult on a 28×28 digit."""
-    heat = upsample(result.cam[index], result.input_size).numpy()
+def share_of_result(result, digit: np.ndarray, index: int = 0, centres=None) -> InkShare:
+    """:func:`heat_on_ink` for sample ``index`` of a CAMResult on a 28×28 digit, the heat drawn
+    at ``centres`` (None: stretched)."""
+    heat = heat_picture(result.cam[index], result.input_size, centres).numpy()
     return heat_on_ink(heat, digit)
 
 
@@ -98,15 +105,21 @@ _ds_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=8)
-def _dataset_share(layer: str, method: str) -> DatasetInkShare:
+def _dataset_share(layer: str, method: str, placement: str) -> DatasetInkShare:
     from gradcam_core.cam.methods import make_cam
     from gradcam_core.models.registry import lenet_model
     from gradcam_core.data.mnist import test_digits
 
     images, _ = test_digits()
     x = torch.from_numpy(images.astype(np.float32) / 255.0)[:, None]
-    result = make_cam(method, lenet_model(), layer)(x)  # each digit's predicted class
-    heats = upsample(result.cam, result.input_size).numpy()
+    net = lenet_model()
+    result = make_cam(method, net, layer)(x)  # each digit's predicted class
+    centres = None
+    if placement != "stretched":
+        from gradcam_core.analysis.cell import cell_centres
+
+        centres = cell_centres(net, layer, tuple(result.cam.shape[-2:]), (1, 28, 28))
+    heats = heat_picture(result.cam, result.input_size, centres).numpy()
     shares = [heat_on_ink(h, d) for h, d in zip(heats, images)]
     counted = [s for s in shares if s.heat_on_ink is not None]
     return DatasetInkShare(
@@ -120,7 +133,8 @@ def _dataset_share(layer: str, method: str) -> DatasetInkShare:
     )
 
 
-def dataset_share(layer: str = "relu2", method: str = "Grad-CAM") -> DatasetInkShare:
-    """The held-out digits' figures for ``layer`` (computed once per process, then cached)."""
+def dataset_share(layer: str = "relu2", method: str = "Grad-CAM", placement: str = "receptive field") -> DatasetInkShare:
+    """The held-out digits' figures for ``layer``, the heat drawn with ``placement`` (see
+    ``analysis.cell.PLACEMENTS``; computed once per process, then cached)."""
     with _ds_lock:
-        return _dataset_share(str(layer), str(method))
+        return _dataset_share(str(layer), str(method), str(placement))

@@ -680,6 +680,8 @@ AUC_TOLERANCE = 0.02
 SIMILAR = 0.5
 #: A rank correlation at or below this reads as "partly reversed".
 REVERSED = -0.2
+#: ρ at or below this reads as a *large* reversal (|ρ| ≥ 0.7 is a strong rank correlation).
+STRONGLY_REVERSED = -0.7
 
 
 def _f(v: float) -> str:
@@ -761,9 +763,12 @@ def reading_cascade(result: Cascade, method: str = "Grad-CAM", high: float = SIM
              f"but is back at {_f(r[kmax])} once {n[kmax]} is random too{end}. The first drop shows it depends "
              f"on what the top layers learned; the later rise shows that a partly random network can draw a "
              f"similar map, so part of the map follows the picture itself rather than what the model learned.")
-    if min(r) <= REVERSED:
-        s += (f" A negative value ({_f(min(r))}) means the ranking is partly reversed, not just lost: what was "
-              "brightest is now among the darkest.")
+    if min(r) <= STRONGLY_REVERSED:
+        s += (f" A value this negative ({_f(min(r))}) means the ranking is largely reversed, not just lost: what "
+              "was brightest is now among the darkest.")
+    elif min(r) <= REVERSED:
+        s += (f" A negative value ({_f(min(r))}) means a moderate reversal, not just a loss: places that were "
+              "brighter tend to be darker now, but many keep their rank.")
     others = [m for m in result.results if m != method]
     if others:
         parts = [f"{m} {_f(float(result.mean_spearman(m)[1]))}" + (

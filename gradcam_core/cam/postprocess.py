@@ -7,10 +7,11 @@
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["upsample", "normalize_max", "normalize_minmax", "normalize"]
+__all__ = ["upsample", "place", "heat_picture", "normalize_max", "normalize_minmax", "normalize"]
 
 
 def _batched(cam: torch.Tensor) -> tuple[torch.Tensor, bool]:
@@ -27,6 +28,30 @@ def upsample(cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     c, single = _batched(cam)
     out = F.interpolate(c[:, None], size=tuple(int(s) for s in size), mode="bilinear", align_corners=False)[:, 0]
     return out[0] if single else out
+
+
+def place(cam: torch.Tensor, size: tuple[int, int], centres) -> torch.Tensor:
+    """(h, w) or (N, h, w) maps drawn at ``size`` = (H, W) with each cell *at the centre of what it
+    sees*: ``centres`` = (row centres (h,), column centres (w,)) in input pixel indices (see
+    ``analysis.cell.cell_centres``).  Between two centres the value is interpolated linearly (row by
+    row, then column by column: bilinear); beyond the outermost centres it stays the edge cell's.
+    The stretched drawing, :func:`upsample`, puts cell r at (r + 0.5)·H/h − 0.5 instead."""
+    c, single = _batched(cam)
+    H, W = (int(s) for s in size)
+    ys, xs = (np.asarray(v, dtype=np.float64) for v in centres)
+    a = c.double().numpy()
+    cols = np.arange(W, dtype=np.float64)
+    rows = np.arange(H, dtype=np.float64)
+    across = np.stack([[np.interp(cols, xs, line) for line in m] for m in a])  # (N, h, W)
+    out = np.stack([[np.interp(rows, ys, across[n, :, j]) for j in range(W)] for n in range(a.shape[0])])
+    out = torch.from_numpy(out.transpose(0, 2, 1).copy()).float()  # (N, H, W)
+    return out[0] if single else out
+
+
+def heat_picture(cam: torch.Tensor, size: tuple[int, int], centres=None) -> torch.Tensor:
+    """The map as it is drawn over the input: :func:`place` at ``centres``, or stretched
+    (:func:`upsample`) when ``centres`` is None."""
+    return upsample(cam, size) if centres is None else place(cam, size, centres)
 
 
 def normalize_max(cam: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from gradcam_core.present.method_texts import fill
+
 import numpy as np
 
 __all__ = ["HeatFacts", "heat_facts", "region_name", "describe_heat", "heat_of_result", "describe_result",
@@ -77,41 +79,51 @@ def heat_facts(heat, area: float = AREA) -> HeatFacts | None:
 
 
 def describe_heat(heat, *, method: str = "Grad-CAM", class_name: str | None = None, extra: str | None = None,
-                  area: float = AREA) -> str:
-    """One or two sentences about a heat map, every figure computed from it."""
+                  area: float = AREA, empty: str | None = None) -> str:
+    """One or two sentences about a heat map, every figure computed from it.  ``empty``: what an
+    all-zero map means for this method (method_texts' ``zero_text``); without it the sentence only
+    says that the map is empty."""
     who = f"{method} for class {class_name}" if class_name not in (None, "") else method
     facts = heat_facts(heat, area)
     if facts is None:
-        text = f"{who}: the map is empty, no part of the picture speaks for this class at this layer."
+        text = f"{who}: the map is empty." + (f" {empty}" if empty else "")
     else:
         text = (f"{who}: the heat is strongest in the {facts.region} of the picture; "
                 f"{percent(facts.top_share)} of the heat lies in {percent(facts.area)} of the picture.")
     return f"{text} {extra}" if extra else text
 
 
-def heat_of_result(result, index: int = 0) -> np.ndarray:
-    """The heat map of sample ``index`` of a CAMResult, upsampled to the model's input size
-    (what the overlay shows), as a float array."""
-    from gradcam_core.cam.postprocess import upsample
+def heat_of_result(result, index: int = 0, centres=None) -> np.ndarray:
+    """The heat map of sample ``index`` of a CAMResult at the model's input size, as the overlay
+    draws it (``centres``: each cell at the centre of what it sees; None: stretched), as floats."""
+    from gradcam_core.cam.postprocess import heat_picture
 
-    return upsample(result.cam[index], result.input_size).numpy().astype(np.float64)
+    return heat_picture(result.cam[index], result.input_size, centres).numpy().astype(np.float64)
 
 
-def describe_result(result, class_name: str | None = None, index: int = 0, extra: str | None = None) -> str:
-    """:func:`describe_heat` for a CAMResult: its method, the explained class, its upsampled map."""
-    if class_name is None:
+def describe_result(result, class_name: str | None = None, index: int = 0, extra: str | None = None,
+                    centres=None) -> str:
+    """:func:`describe_heat` for a CAMResult: its method, the explained class (none for a class-free
+    method such as Eigen-CAM: its map is the same for every class), its map as drawn."""
+    from gradcam_core.present.method_texts import method_text
+
+    mt = method_text(result.method)
+    if mt.class_free:
+        class_name = None
+    elif class_name is None:
         class_name = str(int(result.targets[index]))
-    return describe_heat(heat_of_result(result, index), method=result.method, class_name=class_name, extra=extra)
+    return describe_heat(heat_of_result(result, index, centres), method=result.method, class_name=class_name,
+                         extra=extra, empty=fill(mt.zero_text, class_name or ""))
 
 
 #: the steps whose picture is the heat map itself (their text alternative describes it)
 HEAT_STEPS = ("relu", "upsample", "overlay")
 
 
-def step_alts(steps: dict, result, class_name: str | None = None, index: int = 0) -> list[str]:
+def step_alts(steps: dict, result, class_name: str | None = None, index: int = 0, centres=None) -> list[str]:
     """Text alternatives of the step images (``steps.build_steps`` order): each step's caption, and
     for the steps that show the heat map, :func:`describe_result`'s sentence."""
-    heat = describe_result(result, class_name, index)
+    heat = describe_result(result, class_name, index, centres=centres)
     out = []
     for n, (key, step) in enumerate(steps.items(), 1):
         text = f"Step {n}: {step.caption}."
@@ -127,7 +139,7 @@ def digit_alt(digit) -> str:
         return f"What LeNet sees: a blank {a.shape[0]} × {a.shape[1]} picture."
     rows, cols = np.nonzero(ink)
     centre = region_name(int(round(rows.mean())), int(round(cols.mean())), a.shape)
-    return (f"What LeNet sees: the digit at {a.shape[0]} × {a.shape[1]} pixels; ink covers "
+    return (f"What LeNet sees: the digit at {a.shape[0]} × {a.shape[1]} pixels; ink (pixels ≥ 0.5) covers "
             f"{percent(ink.mean())} of the picture, centred in the {centre}.")
 
 

@@ -9,16 +9,29 @@ from typing import Sequence
 
 import numpy as np
 
-from gradcam_core.analysis.cell import SCORE_TOLERANCE, CellTerms, Occlusion, grouped_terms
+from gradcam_core.analysis.cell import CONTENT_SHARE, ERF_SHARE, SPREADS, CellTerms, Occlusion, claim_of, grouped_terms
 from gradcam_core.cam.engine import CAMResult
 
-#: How to read the breakdown (the panel's text; two sentences).
+#: The cover test's geometry and its comparison rule, as the panel and the README state them.
+COVER_RULE = (
+    "What a cell sees is measured on the network itself: the input pixels where the gradient of the cell "
+    "(summed over its channels) is non-zero, on seeded noise inputs, are its receptive field; the test covers "
+    f"the square around the centre of that gradient's energy that holds {ERF_SHARE:.0%} of it (staying inside "
+    "the receptive field, its centre within half a cell of the energy's centre). Random boxes of the same size "
+    "are drawn where covering changes the input at least as much as at the median place and at least "
+    f"{CONTENT_SHARE:.0%} of the most it changes anywhere, so none falls on blank margin. Two scores count as different when they lie more than "
+    + ("one spread" if SPREADS == 1 else f"{SPREADS:g} spreads") + " apart, the spread being the standard "
+    "deviation of the random boxes' scores (shown)."
+)
+
+#: How to read the breakdown (the panel's text).
 READ_TEXT = (
     "Each bar is one channel's term, its weight times its activation at the tapped cell: red bars push the "
     "cell's value up, blue bars pull it down, and each bar starts where the previous one ended, so the last "
     "grey bar is their sum, the cell's signed value, and the ReLU then keeps it or turns it to 0. "
-    "Below, the cell's footprint on the input is covered and the model runs again: if the class score falls "
-    "more than when a random patch of the same size is covered, the model really uses what is in that cell."
+    "Below, what the cell sees on the input is covered and the model runs again: if the class score falls "
+    "more than when random boxes of the same size are covered, the model really uses what is in that cell. "
+    + COVER_RULE
 )
 
 
@@ -83,30 +96,52 @@ _KIND_NOTE = {
 }
 
 
+def _share_of_peak(share: float) -> str:
+    """A cell's heat as a share of the map's peak, never "0 %" for a positive cell."""
+    if share <= 0:
+        return "0%"
+    if share >= 0.01:
+        return f"{share:.0%}"
+    return f"{100 * share:.2g}%"
+
+
 def sum_sentence(ct: CellTerms, n: int = 3) -> str:
     """Which channels push the cell up and which pull it down, the sign of the sum and what the
-    ReLU does, with the numbers; then what the terms are for this method."""
+    ReLU does, with the numbers; then what the terms are for this method.  A term listed is one
+    that shows as non-zero at the decimals used (a "+0.0000" is not among those that push most)."""
     d = _decimals(ct.terms)
-    ups = [int(c) for c in ct.order if ct.terms[c] > 0][:n]
-    downs = [int(c) for c in ct.order[::-1] if ct.terms[c] < 0][:n]
+    shown = lambda c: float(_num(abs(ct.terms[c]), d)) != 0  # noqa: E731
+    ups = [int(c) for c in ct.order if ct.terms[c] > 0 and shown(c)][:n]
+    downs = [int(c) for c in ct.order[::-1] if ct.terms[c] < 0 and shown(c)][:n]
+    any_up, any_down = bool((ct.terms > 0).any()), bool((ct.terms < 0).any())
     val = lambda cs: ", ".join(_num(ct.terms[c], d, plus=True) for c in cs)  # noqa: E731
+    verb = lambda cs, one, many: one if len(cs) == 1 else many  # noqa: E731
+    tiny = _num(0.5 * 10 ** -d, d + 1)
     if ups and downs:
-        s = (f"{_channels(ups).capitalize()} push this cell up most ({val(ups)}); {_channels(downs)} pull it down "
-             f"most ({val(downs)}).")
+        s = (f"{_channels(ups).capitalize()} {verb(ups, 'pushes', 'push')} this cell up most ({val(ups)}); "
+             f"{_channels(downs)} {verb(downs, 'pulls', 'pull')} it down most ({val(downs)}).")
     elif ups:
-        s = f"Every non-zero term pushes this cell up; the largest come from {_channels(ups)} ({val(ups)})."
+        s = (f"Every non-zero term pushes this cell up; the largest come from {_channels(ups)} ({val(ups)})."
+             if not any_down else
+             f"{_channels(ups).capitalize()} {verb(ups, 'pushes', 'push')} this cell up most ({val(ups)}); no term "
+             f"pulls it down by {tiny} or more.")
     elif downs:
-        s = f"Every non-zero term pulls this cell down; the largest come from {_channels(downs)} ({val(downs)})."
+        s = (f"Every non-zero term pulls this cell down; the largest come from {_channels(downs)} ({val(downs)})."
+             if not any_up else
+             f"{_channels(downs).capitalize()} {verb(downs, 'pulls', 'pull')} this cell down most ({val(downs)}); "
+             f"no term pushes it up by {tiny} or more.")
+    elif any_up or any_down:
+        s = f"Every term is smaller than {tiny} here."
     else:
         s = "Every term is zero here: no channel's weighted activation reaches this cell."
     dv = _decimals([ct.value, ct.peak])
     if ct.value > 0:
         share = ct.relu / ct.peak if ct.peak > 0 else 1.0
         s += (f" The sum is positive ({_num(ct.value, dv)}), so the ReLU keeps it: this cell's heat is "
-              f"{share:.0%} of the map's peak ({_num(ct.peak, dv)}).")
+              f"{_share_of_peak(share)} of the map's peak ({_num(ct.peak, dv)}).")
     elif ct.value < 0:
         s += (f" The sum is negative ({_num(ct.value, dv)}), so the ReLU turns it into 0: the cell is cold in "
-              "the heat map" + (" although some channels push it up." if ups else "."))
+              "the heat map" + (" although some channels push it up." if any_up else "."))
     else:
         s += " The sum is 0, and so is the cell after the ReLU."
     return s + " " + _KIND_NOTE[ct.kind]
@@ -116,54 +151,103 @@ def _pct(p: float) -> str:
     return f"{p:.1%}" if p < 0.995 or p >= 0.9995 else f"{p:.2%}"
 
 
+def cover_verdict(occ: Occlusion, spreads: float = SPREADS) -> tuple[str, str]:
+    """(change, versus) of the cover test by the stated rule (:data:`COVER_RULE`), with u = ``spreads``
+    × the random boxes' spread: change "lower" (after < before − u), "raise" (after > before + u) or
+    "same"; versus "below" (after < random median − u), "above" (after > median + u) or "same"."""
+    b, a, m = occ.score_before, occ.score_after, occ.random_median_after
+    u = spreads * occ.spread
+    change = "lower" if a < b - u else "raise" if a > b + u else "same"
+    versus = "below" if a < m - u else "above" if a > m + u else "same"
+    return change, versus
+
+
+def cover_finding(occ: Occlusion, spreads: float = SPREADS) -> str | None:
+    """What the cover test found about the cell: "for" (covering it lowers the score beyond chance),
+    "against" (raises it beyond chance) or None."""
+    change, versus = cover_verdict(occ, spreads)
+    if change == "lower" and versus == "below":
+        return "for"
+    if change == "raise" and versus == "above":
+        return "against"
+    return None
+
+
 def occlusion_sentence(occ: Occlusion, class_name: str, relu: float | None = None,
-                       tol: float = SCORE_TOLERANCE) -> str:
-    """What covering the cell did to the class score, judged against covering random rectangles
-    of the same size (median); scores within ``tol`` × max(1, |score before|) are "about the same".
-    With ``relu`` (the cell's heat), a second sentence says whether the map and the test agree."""
+                       method: str = "Grad-CAM", spreads: float = SPREADS) -> str:
+    """What covering the cell did to the class score, judged against random boxes of the same size
+    by the stated rule (:func:`cover_verdict`).  With ``relu`` (the cell's heat), a second sentence
+    says whether ``method``'s map and the test agree: a warm Grad-CAM cell claims its features speak
+    *for* the class, a warm Counterfactual cell that they speak *against* it, Eigen-CAM claims nothing."""
     c = f"'{class_name}'"
     b, a, m = occ.score_before, occ.score_after, occ.random_median_after
-    t = tol * max(1.0, abs(b))
     n = len(occ.random_scores)
+    sp = occ.spread
     d = _decimals([b, a, m])
+    ds = max(d, _decimals([sp]))
     nums = (f"from {_num(b, d)} to {_num(a, d)} (P({class_name}) {_pct(occ.prob_before)} → {_pct(occ.prob_after)}); "
-            f"covering a random patch of the same size gives {_num(m, d)} (median of {n}, "
+            f"covering a random box of the same size gives {_num(m, d)} (median of {n}, spread {_num(sp, ds)}, "
             f"P {_pct(occ.random_median_prob_after)})")
-    evidence = False
-    if a < b - t:
-        if a < m - t:
-            s = (f"Covering this cell lowers the score of {c} {nums}. That is a bigger drop than chance: the model "
-                 f"uses what is in this cell as evidence for {c}.")
-            evidence = True
-        elif a <= m + t:
-            s = (f"Covering this cell lowers the score of {c} {nums}. That is about as much as a random patch: "
-                 "this cell matters no more than any other region of its size.")
-        else:
-            s = (f"Covering this cell lowers the score of {c} {nums}. A random patch costs more: other regions "
-                 "matter more than this one.")
-    elif a > b + t:
-        if a > m + t:
-            s = (f"Covering this cell raises the score of {c} {nums}. What is in this cell speaks against {c}: "
-                 "without it the model is surer.")
-        else:
-            s = (f"Covering this cell raises the score of {c} {nums}. Random patches do that too, so the rise "
-                 "says little about this cell.")
+    if occ.content <= 0:
+        s = (f"The covered square already equals the *{occ.baseline}* baseline, so covering it changes nothing in the "
+             f"input and the score of {c} stays {_num(a, d)}: this test cannot tell whether the model uses what is "
+             f"in this cell (random boxes of the same size give {_num(m, d)}, median of {n}).")
+        if relu is not None and relu > 0 and claim_of(method) is not None:
+            s += " The heat here comes from the blank itself, which covering cannot remove."
+        return s
+    change, versus = cover_verdict(occ, spreads)
+    more = "one spread" if spreads == 1 else f"{spreads:g} spreads"
+    if change == "lower":
+        head = f"Covering this cell lowers the score of {c} {nums}."
+        tail = {"below": f" That is a bigger drop than the random boxes' (by more than {more}): the model uses what "
+                         f"is in this cell as evidence for {c}.",
+                "same": f" That is about as much as a random box (within {more}): this cell matters no more than "
+                        "other places of its size that hold as much of the picture.",
+                "above": f" The random boxes cost more (by more than {more}): other places matter more than this "
+                         "one."}[versus]
+    elif change == "raise":
+        head = f"Covering this cell raises the score of {c} {nums}."
+        tail = (f" The random boxes do not (it rises more than {more} above them): what is in this cell speaks "
+                f"against {c}; without it the model is surer." if versus == "above" else
+                f" Random boxes raise it as much or more (within {more}, or above), so the rise says little about "
+                "this cell.")
     else:
-        if m < b - t:
-            s = (f"Covering this cell barely changes the score of {c}: {nums}. A random patch lowers it more, so "
-                 "the model hardly needs this cell.")
+        head = f"Covering this cell barely changes the score of {c} (within {more}): {nums}."
+        if versus == "above":  # the random boxes' scores lie below: covering them lowers it more
+            tail = " The random boxes lower it more, so the model hardly needs this cell."
+        elif versus == "below":  # theirs lie above: covering them raises it more
+            tail = f" The random boxes raise it more: other places speak against {c} more than this one does."
+        elif occ.on_content:
+            tail = (" Neither do random boxes that cover as much of the picture: the model does not depend on any "
+                    "one place of this size.")
         else:
-            s = (f"Covering this cell barely changes the score of {c}: {nums}. Neither does a random patch: the "
-                 "model does not depend on any one region of this size.")
+            tail = (" Neither do the random boxes, but covering them changes the input little, so this says "
+                    "nothing about other places.")
+    s = head + tail
     if relu is None:
         return s
-    if relu > 0 and evidence:
-        s += " The heat map and the test agree: this cell is warm and matters."
-    elif relu > 0:
-        s += " The heat map marks this cell, but covering it costs no more than chance: heat alone is no proof."
-    elif evidence:
-        s += " The heat map leaves this cell cold, yet covering it costs more than chance: the map misses evidence here."
-    return s
+    return s + _agreement(claim_of(method), cover_finding(occ, spreads), relu, c, method)
+
+
+def _agreement(claim: str | None, found: str | None, relu: float, c: str, method: str) -> str:
+    """The second sentence of :func:`occlusion_sentence`: the map's claim against the test."""
+    if claim is None:
+        return (f" {method}'s map is class-free: it claims nothing about {c}, so the test neither confirms nor "
+                "refutes it." if relu > 0 else "")
+    says = {"for": f"speaking for {c}", "against": f"speaking against {c}"}
+    moved = {"for": "lowered the score more than chance", "against": "raised the score more than chance"}
+    if relu > 0:
+        if found == claim:
+            return f" The heat map and the test agree: the map marks this cell as {says[claim]}, and covering it {moved[claim]}."
+        if found is not None:
+            return (f" The heat map and the test disagree: the map marks this cell as {says[claim]}, yet covering "
+                    f"it {moved[found]}, so it was {says[found]}.")
+        return (f" The heat map marks this cell as {says[claim]}, but covering it moves the score no more than "
+                "chance: heat alone is no proof.")
+    if found == claim:
+        return (f" The heat map leaves this cell cold, yet covering it {moved[found]}: the map misses evidence "
+                f"{'for' if claim == 'for' else 'against'} {c} here.")
+    return ""
 
 
 # =========================================================================== the API's answer
@@ -176,7 +260,8 @@ def report(ct: CellTerms, occ: Occlusion | None, class_name: str, top: int | Non
            "equation": equation_text(ct, top), "reading": sum_sentence(ct)}
     if occ is not None:
         out["occlusion"] = occ.as_dict()
-        out["occlusion_reading"] = occlusion_sentence(occ, class_name, ct.relu)
+        out["occlusion_reading"] = occlusion_sentence(occ, class_name, ct.relu, ct.method)
+        out["cover_rule"] = COVER_RULE
     return out
 
 

@@ -143,8 +143,12 @@ def overlay_panel(expl) -> np.ndarray:
 
 def _steps(expl) -> dict[str, Step]:
     v = expl.views[0]
+    from gradcam_core.analysis.cell import MEASURED_OFFSETS
+    from gradcam_core.present.method_texts import stretched_shift_text
+
+    note = stretched_shift_text(expl.model_title, expl.layer, MEASURED_OFFSETS.get((expl.model_key, expl.layer)))
     return build_steps(v.result, expl.image, max_channels=STEPS_MAX_CHANNELS, cmap=expl.cmap, norm=expl.norm,
-                       alpha=expl.alpha, class_name=v.name)
+                       alpha=expl.alpha, class_name=v.name, notes={"upsample": note})
 
 
 def draw(expl, steps: bool = True):

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["MethodText", "TEXTS", "method_text", "fill", "GRADCAM_OVERVIEW", "LENET_LAYERS", "LENET_DEFAULT_LAYER",
-           "lenet_layer_label", "lenet_layer_note", "lenet_zero_gradient_note", "ink_text", "pct",
+           "lenet_layer_label", "lenet_layer_note", "lenet_zero_gradient_note", "ink_text", "pct", "INK_DEFINITION", "NEAR_INK", "near_ink_sentence",
            "normalisation_code", "normalisation_equation", "overlay_code", "features_sign_text", "weights_sign_text",
-           "zero_gradient_text", "average_text"]
+           "zero_gradient_text", "average_text", "stretched_shift_text"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class MethodText:
     overlay_text: str  # step 8: what warm colours mean
     class_free: bool = False
     uses_average: bool = False  # step 3 (plain gradient averaging) applies
+    negated: bool = False  # the weights are the negated gradients: a positive weight lowers the score
 
 
 def fill(text: str, c: str) -> str:
@@ -79,7 +80,8 @@ _add(MethodText(
     relu_caption="ReLU keeps only what raises the score of {c}",
     relu_text=_GRADCAM_RELU,
     relu_eq="\\text{Grad-CAM}^c = \\mathrm{ReLU}\\Big(\\sum_k \\alpha_k^c A^k\\Big)",
-    zero_text="An all-zero map means nothing in this layer raises the score of {c}.",
+    zero_text="An all-zero map means that in no cell do the weighted maps add up to more than 0: no cell raises "
+              "the score of {c} on balance (single channels may still raise it; step 4).",
     overlay_caption="Where the features raise the score of {c}",
     overlay_text="Warm colours show where the features of this layer raise the score of **{c}**.",
     uses_average=True,
@@ -135,7 +137,8 @@ _add(MethodText(
     relu_caption="ReLU keeps only what raises the score of {c}",
     relu_text="The ReLU keeps the cells that raise the score of **{c}** and sets those that lower it to zero.",
     relu_eq="\\text{XGrad-CAM}^c = \\mathrm{ReLU}\\Big(\\sum_k w_k^c A^k\\Big)",
-    zero_text="An all-zero map means nothing in this layer raises the score of {c}.",
+    zero_text="An all-zero map means that in no cell do the weighted maps add up to more than 0: no cell raises "
+              "the score of {c} on balance (single channels may still raise it; step 4).",
     overlay_caption="Where the features raise the score of {c}",
     overlay_text="Warm colours show where the features of this layer raise the score of **{c}**.",
 ))
@@ -282,9 +285,12 @@ _add(MethodText(
     relu_text="The ReLU keeps the cells that lower the score of **{c}**, what speaks against it, and drops the "
               "cells that support it.",
     relu_eq="\\text{Counterfactual}^c = \\mathrm{ReLU}\\Big(-\\sum_k \\alpha_k^c A^k\\Big)",
-    zero_text="An all-zero map means nothing in this layer speaks against {c}.",
+    zero_text="An all-zero map means that in no cell do the maps, weighted by the negated gradients, add up to "
+              "more than 0: no cell speaks against {c} on balance. Single channels may still speak against it (the "
+              "positive weights of step 4); in every cell they are outweighed by those that speak for it.",
     overlay_caption="What speaks against {c}",
     overlay_text="Warm colours show what speaks against **{c}**: the features there lower its score.",
+    negated=True,
 ))
 
 GUIDED = "Guided Grad-CAM"
@@ -323,8 +329,16 @@ def features_sign_text(n_pos: int, n_neg: int, n_total: int) -> str:
             "weight (step 4), such an absence adds to the map (step 5): negative × negative is positive.")
 
 
-def weights_sign_text(n_pos: int, k: int, rectified: bool) -> str:
-    """Step 4, for gradient-weighted methods: the count of positive weights and what a sign means here."""
+def weights_sign_text(n_pos: int, k: int, rectified: bool, negated: bool = False) -> str:
+    """Step 4, for gradient-weighted methods: the count of positive weights and what a sign means here.
+    ``negated``: the weights are the negated gradients (Counterfactual), so a positive weight lowers the score."""
+    if negated:
+        base = f"Here {n_pos} of {k} weights are positive: those channels speak against the class."
+        if rectified:
+            return base + (" This layer's values are ≥ 0, so a positive weight means the *presence* of that pattern "
+                           "lowers the score, and a negative one that its presence raises it.")
+        return (base + " This layer's values can be negative, so a weight alone does not say whether presence or "
+                "absence matters: a positive weight on a negative activation raises the score.")
     base = f"Here {n_pos} of {k} weights are positive."
     if rectified:
         return base + " This layer's values are ≥ 0, so a positive weight means the *presence* of that pattern raises the score."
@@ -441,35 +455,66 @@ def lenet_zero_gradient_note(name: str) -> str | None:
     return None
 
 
+#: "Ink", one quantity everywhere (analysis.ink_share): the pixels of value ≥ 0.5; the heat is
+#: measured *near* the ink, within 2 px of it.
+INK_DEFINITION = "ink: the pixels of value ≥ 0.5"
+NEAR_INK = "within 2 px of the ink"
+
+
+def near_ink_sentence(heat: float | None, area: float, pct_fn=None) -> str | None:
+    """The overlay's text alternative: the heat near the ink, and the zone's share of the picture."""
+    if heat is None:
+        return None
+    p = pct_fn or pct
+    return f"{p(heat)} of the heat lies {NEAR_INK}, a zone that covers {p(area)} of the picture."
+
+
 def ink_text(this_heat: float | None, this_area: float, ds_heat: float | None = None,
-             ds_area: float | None = None, ds_n: int | None = None) -> str:
-    """Step 8 on MNIST: the share of the heat on the (dilated) ink against the ink's share of the
-    picture, for this digit and over the held-out digits, and what that teaches."""
+             ds_area: float | None = None, ds_n: int | None = None, this_ink: float | None = None) -> str:
+    """Step 8 on MNIST: the share of the heat near the ink (within 2 px of it) against that zone's
+    share of the picture, for this digit and over the held-out digits, and what that teaches.
+    ``this_ink``: the ink's own share of the picture."""
+    ink = f" ({INK_DEFINITION}" + (f"; it covers {pct(this_ink)} of the picture)" if this_ink is not None else ")")
     if this_heat is None:
-        this = (f"This digit: the map is all zero, so there is no heat to place (the ink covers "
-                f"{pct(this_area)} of the picture).")
+        this = (f"This digit: the map is all zero, so there is no heat to place (the zone {NEAR_INK} covers "
+                f"{pct(this_area)} of the picture{ink}.")
     else:
-        this = (f"This digit: **{pct(this_heat)} of the heat lies on the ink**, which covers {pct(this_area)} of "
-                "the picture (ink: pixels ≥ 0.5, widened by 2 px).")
+        this = (f"This digit: **{pct(this_heat)} of the heat lies {NEAR_INK}**, a zone that covers {pct(this_area)} "
+                f"of the picture{ink}.")
         if this_heat < 0.5:
-            this += f" More than half of the heat ({pct(1 - this_heat)}) lies where there is no ink."
+            this += f" More than half of the heat ({pct(1 - this_heat)}) lies farther from the ink."
         else:
-            this += " Most of the heat lies on the ink."
+            this += " Most of the heat lies on or next to the ink."
         if this_area > 0:
             r = this_heat / this_area
             if r > 1.05:
-                this += f" Per unit of area the ink holds {r:.1f}× the picture's average heat."
+                this += f" Per unit of area that zone holds {r:.1f}× the picture's average heat."
             elif r < 0.95:
-                this += f" Per unit of area the ink holds less heat than the picture's average ({r:.1f}×)."
+                this += f" Per unit of area that zone holds less heat than the picture's average ({r:.1f}×)."
             else:
-                this += " Per unit of area the ink holds about the picture's average heat."
+                this += " Per unit of area that zone holds about the picture's average heat."
     if ds_heat is None or ds_area is None:
         return this
     n = f"{ds_n:,}".replace(",", " ") if ds_n else "the"
-    out = this + f" Over {n} held-out digits: **{pct(ds_heat)} on {pct(ds_area)}**."
+    out = this + f" Over {n} held-out digits: **{pct(ds_heat)} of the heat {NEAR_INK}, a zone of {pct(ds_area)}**."
     if ds_heat < 0.5:
-        out += (" So for LeNet much of the evidence lies where ink is *absent*: a 7 is a 7 partly because there "
-                "is no loop where a 9 would have one.")
+        out += (" So for LeNet much of the evidence lies away from the ink, where ink is *absent*: a 7 is a 7 "
+                "partly because there is no loop where a 9 would have one.")
     else:
-        out += " So for LeNet most of the evidence lies on the strokes themselves."
+        out += " So for LeNet most of the evidence lies on or next to the strokes themselves."
     return out
+
+
+def stretched_shift_text(model_title: str, layer: str, measured: dict | None) -> str:
+    """Step 7 on a padded (ImageNet) model: the map is stretched, and how far that is from where
+    its cells look, as measured (``analysis.cell.MEASURED_OFFSETS``), or that it was not measured."""
+    lead = ("Each cell is stretched over its own block of the photo. That is not exactly where the cell looks: "
+            "padding and the network's depth give each cell a view far larger than its block, pulled toward the "
+            "middle of the photo.")
+    if not measured:
+        return lead + (f" For {model_title} at {layer} the shift was not measured; on EfficientNet-Lite0 it is "
+                       "tens of pixels at the corners, so read the map's edges with care.")
+    lo, hi = measured["corners"]
+    return lead + (f" Measured for {model_title} at {layer} (the centre of each cell's input-gradient energy, on "
+                   f"noise inputs): {lo:.0f}–{hi:.0f} px from the block's centre for the corner cells, "
+                   f"{measured['middle']:.0f} px for the middle one, on a 224-px photo.")

@@ -251,7 +251,7 @@ def lesson_markdown(table: dict | None = None) -> str:
     worded from them, so the text stays true whatever the weights do)."""
     t = table or shortcut_table()
     c, s = t["clean"], t["shortcut"]
-    pc = lambda v: f"{100 * v:.0f} %"  # noqa: E731
+    pc = lambda v: f"{100 * v:.1f} %"  # noqa: E731  (as table_markdown: one number, one spelling)
     area = float(np.mean([cue_region(k).mean() for k in range(10)]))
     better = ("even better than the clean network without it" if s["matching"] > c["clean"]
               else "about as good as the clean network" if s["matching"] >= c["clean"] - 0.02

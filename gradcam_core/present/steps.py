@@ -14,7 +14,7 @@ from gradcam_core.cam.engine import CAMResult
 from gradcam_core.cam.guided import guided_image
 from gradcam_core.present.method_texts import (MethodText, average_text, features_sign_text, fill, method_text, normalisation_code,
                            normalisation_equation, overlay_code, weights_sign_text, zero_gradient_text)
-from gradcam_core.cam.postprocess import normalize, upsample
+from gradcam_core.cam.postprocess import heat_picture, normalize, upsample
 
 __all__ = ["Step", "StepContext", "STEP_BUILDERS", "step_context", "build_steps", "selected_channels", "result_numbers", "overlay_image", "STEP_ORDER"]
 
@@ -59,9 +59,10 @@ def _marks(weights: np.ndarray, chans: np.ndarray, n: int = 3) -> dict[int, tupl
 
 
 def overlay_image(result: CAMResult, image: np.ndarray, *, index: int = 0, norm: str = "max",
-                  alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
-    """The heat map (upsampled to the input size, normalised) blended over ``image``."""
-    heat = normalize(upsample(result.cam[index], result.input_size), norm).numpy()
+                  alpha: float = 0.5, cmap: str = "jet", centres=None) -> np.ndarray:
+    """The heat map (drawn at the input size, normalised) blended over ``image``: each cell at the
+    centre of what it sees with ``centres`` (postprocess.place), else stretched (upsample)."""
+    heat = normalize(heat_picture(result.cam[index], result.input_size, centres), norm).numpy()
     return render.overlay(image, heat, alpha=alpha, cmap=cmap)
 
 
@@ -88,6 +89,7 @@ class StepContext:
     cam: np.ndarray  # (h, w)
     chans: np.ndarray  # the channels shown in the grids
     channel: int | None  # the channel of the averaging example (None: gradient-free)
+    centres: tuple | None = None  # (row, column) centres of what each cell sees; None: stretched drawing
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -197,7 +199,8 @@ def _weights(c: StepContext) -> Step:
     top_note = "" if k <= 32 else " (the 10 most positive and 10 most negative)"
     w_text = fill(mt.weights_text, c.cname)
     if c.grads is not None and mt.name not in ("HiResCAM", "LayerCAM"):
-        w_text += " " + weights_sign_text(int((c.weights > 0).sum()), k, int((c.act < 0).sum()) == 0)
+        w_text += " " + weights_sign_text(int((c.weights > 0).sum()), k, int((c.act < 0).sum()) == 0,
+                                            negated=mt.negated)
     return Step(
         "weights",
         "4 · Channel importance" if not mt.class_free else "4 · Channel loadings (class-free)",
@@ -244,25 +247,66 @@ def _relu(c: StepContext) -> Step:
     )
 
 
+def placement_shift(centres, grid: tuple[int, int], size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """How far each cell's drawn centre moves from the stretched drawing's, (rows, columns) in input
+    pixels: ``centres`` minus (r + 0.5)·H/h − 0.5."""
+    (h, w), (H, W) = grid, size
+    ys, xs = (np.asarray(v, dtype=np.float64) for v in centres)
+    return ys - ((np.arange(h) + 0.5) * H / h - 0.5), xs - ((np.arange(w) + 0.5) * W / w - 0.5)
+
+
+def _px(v: float) -> str:
+    return f"{v:.2f}".rstrip("0").rstrip(".")
+
+
+def placement_text(centres, grid: tuple[int, int], size: tuple[int, int]) -> str:
+    """Step 7: why each cell is drawn at the centre of what it sees, and by how many pixels that
+    moves it from the stretched drawing (every number computed from ``centres``)."""
+    (h, w), (H, W) = grid, size
+    ys, xs = (np.asarray(v, dtype=np.float64) for v in centres)
+    dy, dx = placement_shift(centres, grid, size)
+    far = max(float(np.abs(dy).max()), float(np.abs(dx).max()))
+    step = float(np.diff(ys).mean()) if h > 1 else 0.0
+    return (f"Each cell is drawn at the centre of what it sees on the input, not stretched evenly over it: the "
+            f"layer has no padding, so row 0 looks at the input around row {_px(ys[0])} and row {h - 1} around "
+            f"row {_px(ys[-1])}" + (f", {_px(step)} px apart" if h > 1 else "") + f" (the rows where the cell's gradient is "
+            f"not zero, centred). Stretching the {h}×{w} map over {H}×{W} would put row 0 at "
+            f"{_px((0.5) * H / h - 0.5)} and row {h - 1} at {_px((h - 0.5) * H / h - 0.5)}: up to {_px(far)} px away from "
+            "what the cell sees, at the edges. Beyond the outermost centres each edge cell's value is kept. "
+            "The usual, stretched drawing stays one choice away (*Map placement*: stretched).")
+
+
 def _upsample(c: StepContext) -> Step:
     _, h, w = c.shape
     H, W = c.result.input_size
-    up = upsample(c.result.cam[c.index], (H, W)).numpy()
+    up = heat_picture(c.result.cam[c.index], (H, W), c.centres).numpy()
     umax = float(up.max())
+    if c.centres is None:
+        what = (f"The map is only {h}×{w}, so it is stretched to the input's {H}×{W} with bilinear interpolation, "
+                "each cell spread over its own block of the input. ")
+        caption = f"Bilinear upsampling to the input size, {H}×{W}"
+        eq = f"\\tilde L^c = \\mathrm{{bilinear}}(\\text{{map}}^c,\\ {H}\\times{W})"
+        code = "heat = F.interpolate(cam[:, None], size=x.shape[-2:], mode='bilinear', align_corners=False)[:, 0]\n"
+    else:
+        what = f"The map is only {h}×{w}, so it is drawn at the input's {H}×{W} by linear interpolation. " + \
+            placement_text(c.centres, (h, w), (H, W)) + " "
+        caption = f"Each cell at the centre of what it sees, {H}×{W}"
+        eq = f"\\tilde L^c(y, x) = \\mathrm{{interp}}\\big(\\text{{map}}^c;\\ \\text{{cell centres}}\\big),\\ {H}\\times{W}"
+        code = ("ys, xs = row_centres, col_centres   # where each cell looks (its gradient's support, centred)\n"
+                "heat = np.stack([np.interp(np.arange(W), xs, r) for r in cam])      # along each row\n"
+                "heat = np.stack([np.interp(np.arange(H), ys, col) for col in heat.T], axis=1)\n")
     return Step(
         "upsample",
         f"7 · Upsample {h}×{w} → {H}×{W}",
         render.with_colorbar(render.enlarge(render.colorize(up, cmap=c.cmap, vmin=0.0, vmax=umax or 1.0), c.display_size),
                              0.0, umax or 1.0, cmap=c.cmap, label="heat (same units)"),
-        f"Bilinear upsampling to the input size, {H}×{W}",
+        caption,
         c.para("upsample",
-               f"The map is only {h}×{w}, so it is stretched to the input's {H}×{W} with bilinear interpolation. "
-               "This smooths the blocks; it adds no information. For display the map is then divided by "
+               what + "This smooths the blocks; it adds no information. For display the map is then divided by "
                + ("its maximum (0 stays 0)." if c.norm == "max"
                   else "its range (min→0, max→1: even a weak map fills the scale)."))
-        + f"\n\n$$\\tilde L^c = \\mathrm{{bilinear}}(\\text{{map}}^c,\\ {H}\\times{W})$$",
-        "heat = F.interpolate(cam[:, None], size=x.shape[-2:], mode='bilinear', align_corners=False)[:, 0]\n"
-        + normalisation_code(c.norm),
+        + f"\n\n$${eq}$$",
+        code + normalisation_code(c.norm),
     )
 
 
@@ -271,7 +315,8 @@ def _overlay(c: StepContext) -> Step:
     return Step(
         "overlay",
         "8 · Overlay on the input",
-        render.enlarge(overlay_image(c.result, c.image, index=c.index, norm=c.norm, alpha=alpha, cmap=cmap), c.display_size),
+        render.enlarge(overlay_image(c.result, c.image, index=c.index, norm=c.norm, alpha=alpha, cmap=cmap,
+                                   centres=c.centres), c.display_size),
         fill(c.mt.overlay_caption, c.cname),
         c.para("overlay",
                f"Finally the heat map is laid over the input with the '{cmap}' colour map at opacity {alpha:g}. "
@@ -333,6 +378,7 @@ def step_context(
     display_size: int = 280,
     notes: dict[str, str] | None = None,
     zero_gradient_reason: str | None = None,
+    centres=None,
 ) -> StepContext:
     """What the step builders read, for sample ``index`` of ``result`` (see :func:`build_steps`)."""
     weights = result.weights[index].numpy()
@@ -349,14 +395,15 @@ def step_context(
         zero_gradient_reason=zero_gradient_reason, mt=method_text(result.method),
         act=result.activations[index].numpy(), grads=grads, weights=weights,
         weighted=result.weighted[index].numpy(), cam=result.cam[index].numpy(),
-        chans=selected_channels(weights, max_channels), channel=ch,
+        chans=selected_channels(weights, max_channels), channel=ch, centres=centres,
     )
 
 
 def build_steps(result: CAMResult, image: np.ndarray, **options) -> dict[str, Step]:
     """Every step of ``result`` (sample ``index``) as images with explanations, one builder of
     :data:`STEP_BUILDERS` per step.  ``options``: the keywords of :func:`step_context` (index,
-    channel, max_channels, cmap, norm, alpha, class_name, display_size, notes, zero_gradient_reason).
+    channel, max_channels, cmap, norm, alpha, class_name, display_size, notes, zero_gradient_reason,
+    centres: where each cell is drawn, see :func:`overlay_image`; None: stretched).
 
     ``image`` is what the model saw, unnormalised (uint8 RGB, or a float (H, W) digit in [0, 1]).
     ``channel`` is the channel used in the averaging example (default: the largest weight).

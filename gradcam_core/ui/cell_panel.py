@@ -111,14 +111,22 @@ def _views(result, ct: cell.CellTerms, rep: dict, top) -> dict:
     cover = ""
     if occ:
         c = occ["covered"]
-        cover = (f"**Cover it and see.** Input pixels rows {c['top']}–{c['bottom'] - 1}, columns "
+        fp = occ.get("footprint")
+        seen = ""
+        if fp:
+            s_ = fp["support"]
+            seen = (f"This cell sees input rows {s_['top']}–{s_['bottom'] - 1}, columns {s_['left']}–{s_['right'] - 1} "
+                    f"(its receptive field: where its gradient is not zero); the covered square holds {fp['energy_in_box']:.0%} of its "
+                    "gradient's energy. ")
+        cover = (f"**Cover it and see.** {seen}Input pixels rows {c['top']}–{c['bottom'] - 1}, columns "
                  f"{c['left']}–{c['right'] - 1} become the *{occ['baseline']}* baseline of the trust checks, "
                  f"and the model runs again.\n\n"
                  f"| | score | probability |\n|---|---:|---:|\n"
                  f"| before | {_fmt(occ['score_before'])} | {occ['prob_before']:.1%} |\n"
                  f"| this cell covered | {_fmt(occ['score_after'])} | {occ['prob_after']:.1%} |\n"
-                 f"| a random patch covered (median of {len(occ['random_scores_after'])}) | "
-                 f"{_fmt(occ['random_median_after'])} | {occ['random_median_prob_after']:.1%} |\n\n"
+                 f"| a random box covered (median of {len(occ['random_scores_after'])}) | "
+                 f"{_fmt(occ['random_median_after'])} | {occ['random_median_prob_after']:.1%} |\n"
+                 f"| spread of the random boxes (standard deviation) | {_fmt(occ['random_spread'])} | |\n\n"
                  f"{rep['occlusion_reading']}")
     return {"accordion": gr.Accordion(open=True), "row": ct.row, "col": ct.col, "summary": summary,
             "bars": cell_view.waterfall_image(ct, top), "maps": cell_view.channel_maps_image(result, ct),
@@ -148,7 +156,7 @@ def mnist_inspect(digit, explained, row, col, result=None) -> tuple[dict, Any, c
 
     net, x, res = _mnist_result(digit, explained) if result is None else result
     ct = cell.cell_terms(res, row, col)
-    occ = cell.occlude(net, x, ct.target, ct.row, ct.col, ct.grid, baseline=MNIST_BASELINE)
+    occ = cell.occlude(net, x, ct.target, ct.row, ct.col, ct.grid, baseline=MNIST_BASELINE, layer=res.layer)
     rep = cell_view.report(ct, occ, CLASSES[ct.target], model="lenet", layer=res.layer)
     return rep, res, ct
 
@@ -165,13 +173,34 @@ def _mnist_show(row, col, digit, explained):
     return _views(res, ct, rep, None)
 
 
-@user_errors
-def _mnist_tap(digit, explained, evt: gr.SelectData):
+def mnist_tap_cell(found, explained, x, y, placed: bool = False) -> tuple[int, int]:
+    """The (row, col) under a tap at (x, y) of an MNIST picture: step 5 and 6 draw the map as blocks;
+    the overlay (``placed``) draws each cell where the explanation placed it (explained["placement"]:
+    at the centre of what it sees, the default, or stretched), and a tap there hits the cell drawn there."""
+    net, x_in, res = found
+    grid = tuple(res.weighted.shape[-2:])
+    if placed and cell.parse_placement((explained or {}).get("placement")) != "stretched":
+        centres = cell.cell_centres(net, res.layer, grid, tuple(x_in.shape[1:]))
+        return cell.cell_of_pixel(x, y, MNIST_BOX, grid, centres=centres, size=tuple(x_in.shape[-2:]))
+    return cell.cell_of_pixel(x, y, MNIST_BOX, grid)
+
+
+def _mnist_tapped(digit, explained, evt, placed: bool):
     found = _mnist_result(digit, explained)
     x, y = (evt.index if isinstance(evt.index, (list, tuple)) else (None, None))[:2]
-    r, c = cell.cell_of_pixel(x, y, MNIST_BOX, tuple(found[2].weighted.shape[-2:]))
+    r, c = mnist_tap_cell(found, explained, x, y, placed)
     rep, res, ct = mnist_inspect(digit, explained, r, c, result=found)
     return _views(res, ct, rep, None)
+
+
+@user_errors
+def _mnist_tap(digit, explained, evt: gr.SelectData):
+    return _mnist_tapped(digit, explained, evt, False)
+
+
+@user_errors
+def _mnist_tap_placed(digit, explained, evt: gr.SelectData):
+    return _mnist_tapped(digit, explained, evt, True)
 
 
 def _scroll_js(elem_id: str) -> str:
@@ -199,11 +228,15 @@ def _scroll(panel: CellPanel) -> dict:
     return dict(fn=None, inputs=None, outputs=None, js=_scroll_js(f"{panel.prefix}-cell-sum"), queue=False)
 
 
-def wire_mnist(panel: CellPanel, images: Sequence, digit_state, explained_state, common: dict) -> None:
-    """Taps on ``images`` (step 5, step 6, the overlay) and the panel's button; the API endpoint."""
+def wire_mnist(panel: CellPanel, images: Sequence, digit_state, explained_state, common: dict,
+               placed: Sequence = ()) -> None:
+    """Taps on ``images`` (step 5, step 6, the overlay) and the panel's button; the API endpoint.
+    ``placed``: the images among them that draw the map over the digit (the overlay), where a tap
+    follows the explanation's map placement."""
     inputs = [digit_state, explained_state]
     for img in images:
-        img.select(panel.on(_mnist_tap), inputs, panel.outputs(), api_visibility="private", **common
+        tap = _mnist_tap_placed if any(img is p for p in placed) else _mnist_tap
+        img.select(panel.on(tap), inputs, panel.outputs(), api_visibility="private", **common
                    ).success(**_scroll(panel))
     panel.show.click(panel.on(_mnist_show), [panel.row, panel.col] + inputs, panel.outputs(), api_visibility="private",
                      **common).success(**_scroll(panel))
@@ -231,7 +264,7 @@ def imagenet_inspect(expl, row, col, view: int = 0) -> tuple[dict, Any, cell.Cel
     spec = svc.get_spec(expl.model_key)
     net = spec.load()
     x = cell.model_input(spec, expl.image)
-    occ = cell.occlude(net, x, v.target, ct.row, ct.col, ct.grid, baseline=IMAGENET_BASELINE)
+    occ = cell.occlude(net, x, v.target, ct.row, ct.col, ct.grid, baseline=IMAGENET_BASELINE, layer=expl.layer)
     rep = cell_view.report(ct, occ, v.name, top=IMAGENET_TOP, model=expl.model_key, layer=expl.layer)
     return rep, res, ct
 

@@ -17,7 +17,8 @@ from gradcam_core.inputs import parse_target
 from gradcam_core.models.lenet import CLASSES
 from gradcam_core.models.registry import get_model, lenet_model
 from gradcam_core.present.method_texts import (LENET_DEFAULT_LAYER, LENET_LAYERS, ink_text, lenet_layer_label, lenet_layer_note,
-                            lenet_zero_gradient_note)
+                            lenet_zero_gradient_note, near_ink_sentence)
+from gradcam_core.analysis import cell as cell_analysis
 from gradcam_core.data.mnist import preprocess_digit, test_digits, to_tensor
 from gradcam_core.present.steps import build_steps, result_numbers
 from gradcam_core.ui import a11y, cell_panel, colour_menu, trust
@@ -29,6 +30,9 @@ LAYERS = list(LENET_LAYERS)  # conv2, relu2, pool2
 PAGE = 50
 TARGETS = ["predicted"] + CLASSES
 CONCURRENCY = "lenet"
+#: the map placement picker: (label, value) for each of analysis.cell.PLACEMENTS
+PLACEMENT_CHOICES = [("at what each cell sees (receptive-field centre)", "receptive field"),
+                     ("stretched over the digit (the usual drawing)", "stretched")]
 
 def model():
     """The shared LeNet of the model registry, loaded once per process (never modified: the engine
@@ -85,6 +89,7 @@ class MnistView:
     channel: str | None = None
     layer: str | None = None
     cmap: str | None = None
+    placement: str | None = None
     explained: dict | None = None  # {"target", "layer"} of this result: what a tapped cell re-reads
     alts: dict = field(default_factory=dict)  # text alternatives: "overlay", "seen", "steps" (8)
 
@@ -102,8 +107,8 @@ class MnistView:
             texts = [(ui.overlay, self.alts.get("overlay")), (ui.seen, self.alts.get("seen")),
                      *zip(ui.steps[1::3], self.alts.get("steps", []))]
             out[ui.alts] = {img._id: text for img, text in texts if text}
-        for name in ("index", "target", "channel", "layer", "cmap"):
-            if getattr(self, name) is not None:
+        for name in ("index", "target", "channel", "layer", "cmap", "placement"):
+            if getattr(self, name) is not None and getattr(ui, name) is not None:
                 out[getattr(ui, name)] = getattr(self, name)
         if ui.explained is not None and self.explained is not None:
             out[ui.explained] = self.explained
@@ -119,6 +124,7 @@ class MnistComponents:
     channel: Any = None
     layer: Any = None
     cmap: Any = None  # the heat map's colour map (issue 17)
+    placement: Any = None  # where each cell is drawn: at what it sees, or stretched (issue 24)
     label: Any = None
     overlay: Any = None
     numbers: Any = None
@@ -135,45 +141,51 @@ class MnistComponents:
 
 
 def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, source: str = "", layer=None,
-                  cmap=None) -> MnistView:
+                  cmap=None, placement=None) -> MnistView:
     """Everything the tab shows, for one 28×28 digit in [0, 1], on ``layer`` (default relu2), the heat
-    drawn with ``cmap`` (default jet; the overlay, steps 6-8 and their text alternatives)."""
+    drawn with ``cmap`` (default jet; the overlay, steps 6-8 and their text alternatives) and placed
+    by ``placement`` ("receptive field", the default: each cell at the centre of what it sees; or
+    "stretched")."""
     layer = _layer(layer)
     cmap = colour_choice.parse(cmap)
+    placement = cell_analysis.parse_placement(placement)
     x = to_tensor(digit)
     result = GradCAM(model(), layer)(x, target=_target(target_choice))
     ch = None if channel in (None, "", -1, "strongest") else int(channel)
-    this = share_of_result(result, digit)
-    ds = dataset_share(layer)
+    centres = None if placement == "stretched" else \
+        cell_analysis.cell_centres(model(), layer, tuple(result.cam.shape[-2:]), (1, 28, 28))
+    this = share_of_result(result, digit, centres=centres)
+    ds = dataset_share(layer, placement=placement)
     notes = {"features": lenet_layer_note(layer),
-             "overlay": ink_text(this.heat_on_ink, this.ink_area, ds.heat_on_ink, ds.ink_area, ds.n_digits)}
+             "overlay": ink_text(this.heat_on_ink, this.ink_area, ds.heat_on_ink, ds.ink_area, ds.n_digits,
+                                 this_ink=this.ink_pixels)}
     steps = build_steps(result, digit, channel=ch, max_channels=16, notes=notes, cmap=cmap,
-                        zero_gradient_reason=lenet_zero_gradient_note(layer))
+                        zero_gradient_reason=lenet_zero_gradient_note(layer), centres=centres)
     probs = result.probs[0].numpy()
     label = {CLASSES[i]: float(probs[i]) for i in range(10)}
     numbers = result_numbers(result, CLASSES)
     numbers["source"] = source
-    numbers["heat_on_ink"] = {"digit": this.heat_on_ink, "ink_area": this.ink_area,
+    numbers["placement"] = placement
+    numbers["heat_on_ink"] = {"digit": this.heat_on_ink, "ink_area": this.ink_area, "ink_pixels": this.ink_pixels,
                               "test_set": ds.heat_on_ink, "test_set_ink_area": ds.ink_area,
                               "test_set_digits": ds.n_digits}
     seen = render.enlarge((digit * 255).astype(np.uint8), 168)
     link = query_string(tab="mnist", d=encode_digit(digit), target=target_choice or "predicted",
                         channel=channel if channel not in (None, "") else "strongest", layer=layer,
-                        cmap=None if cmap == colour_choice.DEFAULT else cmap)
+                        cmap=None if cmap == colour_choice.DEFAULT else cmap,
+                        placement=None if placement == cell_analysis.DEFAULT_PLACEMENT else placement)
     overlay_extra = " ".join(t for t in (notes_alt(this), colour_choice.colour_sentence(cmap)) if t)
-    alts = {"overlay": alt_text.describe_result(result, extra=overlay_extra), "seen": alt_text.digit_alt(digit),
-            "steps": colour_choice.with_colour(alt_text.step_alts(steps, result), steps, cmap)}
+    alts = {"overlay": alt_text.describe_result(result, extra=overlay_extra, centres=centres),
+            "seen": alt_text.digit_alt(digit),
+            "steps": colour_choice.with_colour(alt_text.step_alts(steps, result, centres=centres), steps, cmap)}
     return MnistView(label=label, overlay=steps["overlay"].image, numbers=numbers, seen=seen, digit=digit,
                      steps=step_values(steps), link=link,
-                     explained={"target": int(result.targets[0]), "layer": layer}, alts=alts)
+                     explained={"target": int(result.targets[0]), "layer": layer, "placement": placement}, alts=alts)
 
 
 def notes_alt(share) -> str:
     """The overlay's text alternative ends with the heat on the ink (gradcam_core.ink_share)."""
-    if share.heat_on_ink is None:
-        return None
-    return (f"{alt_text.percent(share.heat_on_ink)} of the heat lies on the ink, which covers "
-            f"{alt_text.percent(share.ink_area)} of the picture.")
+    return near_ink_sentence(share.heat_on_ink, share.ink_area, alt_text.percent)
 
 
 def _index(index) -> int:
@@ -190,15 +202,16 @@ def _index(index) -> int:
 
 
 @user_errors
-def explain_index(index, target_choice="predicted", channel=None, layer=None, cmap=None):
+def explain_index(index, target_choice="predicted", channel=None, layer=None, cmap=None, placement=None):
     i = _index(index)
     images, labels = test_digits()
     return explain_array(images[i].astype(np.float32) / 255.0, target_choice, channel,
-                         source=f"held-out MNIST digit #{i} (true label {labels[i]})", layer=layer, cmap=cmap)
+                         source=f"held-out MNIST digit #{i} (true label {labels[i]})", layer=layer, cmap=cmap,
+                         placement=placement)
 
 
 @user_errors
-def explain_drawing(sketch, target_choice="predicted", channel=None, layer=None, cmap=None):
+def explain_drawing(sketch, target_choice="predicted", channel=None, layer=None, cmap=None, placement=None):
     if sketch is None:
         raise ValueError("The canvas is empty: draw a digit first.")
     image = sketch.get("composite") if isinstance(sketch, dict) else sketch
@@ -213,11 +226,11 @@ def explain_drawing(sketch, target_choice="predicted", channel=None, layer=None,
         digit = preprocess_digit(image, drawing=True)  # from the canvas: a drawing, even edge to edge
     except ValueError as exc:
         raise ValueError(f"Could not find a digit in the drawing: {exc}") from None
-    return explain_array(digit, target_choice, channel, source="drawing", layer=layer, cmap=cmap)
+    return explain_array(digit, target_choice, channel, source="drawing", layer=layer, cmap=cmap, placement=placement)
 
 
 @user_errors
-def explain_upload(path, target_choice="predicted", channel=None, layer=None, cmap=None):
+def explain_upload(path, target_choice="predicted", channel=None, layer=None, cmap=None, placement=None):
     if path is None:
         raise ValueError("Upload or photograph a handwritten digit first.")
     img = load_image(path, max_side=1024)
@@ -227,15 +240,15 @@ def explain_upload(path, target_choice="predicted", channel=None, layer=None, cm
         msg = str(exc)
         raise ValueError(msg if msg.startswith("No digit found") else
                          f"Could not find a digit in this photo: {msg}") from None
-    return explain_array(digit, target_choice, channel, source="upload", layer=layer, cmap=cmap)
+    return explain_array(digit, target_choice, channel, source="upload", layer=layer, cmap=cmap, placement=placement)
 
 
 @user_errors
-def explain_state(digit, target_choice="predicted", channel=None, layer=None, cmap=None):
+def explain_state(digit, target_choice="predicted", channel=None, layer=None, cmap=None, placement=None):
     if digit is None:
         raise ValueError("Choose, draw or upload a digit first.")
     return explain_array(np.asarray(digit, dtype=np.float32), target_choice, channel, source="current digit",
-                         layer=layer, cmap=cmap)
+                         layer=layer, cmap=cmap, placement=placement)
 
 
 @user_errors
@@ -258,12 +271,16 @@ def explain_from_link(request: gr.Request):
         gr.Warning(f"The link's colour map {cmap!r} is not one of {', '.join(colour_choice.CMAPS)}; showing "
                    f"{colour_choice.DEFAULT}.")
         cmap = colour_choice.DEFAULT
+    placement = params.get("placement") or cell_analysis.DEFAULT_PLACEMENT
+    if placement not in cell_analysis.PLACEMENTS:
+        placement = cell_analysis.DEFAULT_PLACEMENT
     index = 0
     if params.get("tab", "mnist") == "mnist" and params.get("d"):
         try:
             digit = decode_digit(params["d"])
-            view = explain_array(digit, target, channel, source="shared link", layer=layer, cmap=cmap)
-            view.target, view.channel, view.layer, view.cmap = target, channel, layer, cmap
+            view = explain_array(digit, target, channel, source="shared link", layer=layer, cmap=cmap,
+                                 placement=placement)
+            view.target, view.channel, view.layer, view.cmap, view.placement = target, channel, layer, cmap, placement
             return view
         except ValueError as exc:
             gr.Warning(f"{exc} Showing digit #0 instead.")
@@ -272,12 +289,13 @@ def explain_from_link(request: gr.Request):
             index = _index(params["digit"])
         except ValueError as exc:
             gr.Warning(str(exc))
-    view = explain_index(index, target, channel, layer, cmap)
+    view = explain_index(index, target, channel, layer, cmap, placement)
     view.index, view.target, view.channel, view.layer, view.cmap = index, target, channel, layer, cmap
+    view.placement = placement
     return view
 
 
-LINK_KEYS = ("d", "digit", "target", "channel", "layer", "cmap")
+LINK_KEYS = ("d", "digit", "target", "channel", "layer", "cmap", "placement")
 
 
 def explain_from_query(query) -> MnistView | None:
@@ -309,9 +327,9 @@ def show_page(page):
 
 
 @user_errors
-def pick_from_grid(page, target_choice, channel, evt: gr.SelectData, layer=None, cmap=None):
+def pick_from_grid(page, target_choice, channel, evt: gr.SelectData, layer=None, cmap=None, placement=None):
     i = (int(page) - 1) * PAGE + int(evt.index)
-    view = explain_index(i, target_choice, channel, layer, cmap)
+    view = explain_index(i, target_choice, channel, layer, cmap, placement)
     view.index = i
     return view
 
@@ -388,6 +406,8 @@ def _result_and_settings(ui: MnistComponents, first: MnistView | None):
                                info="which layer Grad-CAM reads (step 1 says why)", filterable=False, scale=2)
         ui.cmap = colour_menu.dropdown(scale=2)
     colour_menu.note()
+    ui.placement = gr.Radio(PLACEMENT_CHOICES, value=cell_analysis.DEFAULT_PLACEMENT, label="Map placement",
+                            info="where each cell of the map is drawn over the digit (step 7 says why)")
     with gr.Accordion("Numbers (JSON: probabilities, weights, map)", open=False):
         ui.numbers = gr.JSON(first and first.numbers, label="Numbers", show_label=False)
     with gr.Row():
@@ -436,7 +456,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     _wire(demo, ui, concurrency_limit, ready, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload,
           copy_link, link_box, query)
     cell_panel.wire_mnist(panels[0], [ui.steps[13], ui.steps[16], ui.overlay], ui.digit, ui.explained,
-                          dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit))
+                          dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit), placed=[ui.overlay])
 
 
 def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, grid, draw_tab, sketch, go_draw,
@@ -445,7 +465,7 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
     outputs = ui.result_outputs() + [ui.explained, ui.alts]  # (gr.States: not among the API's outputs)
     a11y.wire_alts(ui.alts, [ui.overlay, ui.seen, *ui.steps[1::3]])
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
-    inputs_tail = [ui.target, ui.channel, ui.layer, ui.cmap]  # layer, then colour map: optional last inputs
+    inputs_tail = [ui.target, ui.channel, ui.layer, ui.cmap, ui.placement]  # layer, colour map, placement: optional last inputs
     # a new digit: once its result is shown, the page scrolls to it (just under the input)
     show = dict(fn=None, inputs=None, outputs=None, js=scroll_js("mnist-result"), queue=False)
     for trigger, fn, source, name, shown_name in [
@@ -457,10 +477,12 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
         trigger(_shown(fn, ui), [source] + inputs_tail, outputs, api_name=name, **common
                 ).success(api_name=shown_name, **show)
     page.release(show_page, [page], [grid], api_name="mnist_grid_page", **common)
-    grid.select(_shown(pick_from_grid, ui), [page, ui.target, ui.channel, ui.layer, ui.cmap], [ui.index] + outputs,
+    grid.select(_shown(pick_from_grid, ui), [page, ui.target, ui.channel, ui.layer, ui.cmap, ui.placement],
+                [ui.index] + outputs,
                 api_name="mnist_pick_from_grid", **common).success(api_name="mnist_show_result_pick", **show)
     for control, name in [(ui.target, "mnist_change_target"), (ui.channel, "mnist_change_channel"),
-                          (ui.layer, "mnist_change_layer"), (ui.cmap, "mnist_change_cmap")]:
+                          (ui.layer, "mnist_change_layer"), (ui.cmap, "mnist_change_cmap"),
+                          (ui.placement, "mnist_change_placement")]:
         control.input(_shown(explain_state, ui), [ui.digit] + inputs_tail, outputs, api_name=name,
                       trigger_mode="always_last", **common)
     # Gradio's sketchpad starts with no tool selected ("select the draw tool to start"): pick the
@@ -471,7 +493,7 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
         js="""(q) => { const u = window.location.origin + window.location.pathname + (q || '');
                        try { navigator.clipboard.writeText(u); } catch (e) {} return u; }""",
     )
-    link_outputs = [ui.index, ui.target, ui.channel, ui.layer, ui.cmap] + outputs
+    link_outputs = [ui.index, ui.target, ui.channel, ui.layer, ui.cmap, ui.placement] + outputs
     if ready and query is not None:  # only a page opened from a link asks the server
         query.change(_from_query_event(ui), query, link_outputs, api_name="mnist_from_link", **common)
     elif ready:
