@@ -472,23 +472,30 @@ def test_random_boxes_fall_where_covering_changes_the_input(lenet):
 
 def test_issue_examples_on_mnist(lenet):
     """Issue 24's digits: #17's hottest cell no longer reads "costs no more than chance" from an
-    inkless box; #101 cell (6, 2): covering what the cell sees moves 16.41 a lot (the issue: → 10.19
-    for the receptive-field centre; the energy square: lower still)."""
+    inkless box; #101 cell (6, 2): covering what the cell sees moves the score a lot.  (The issue's
+    figures, 16.41 → 10.19 and #17's 14.2364, were measured on the LeNet before 2026-12-07; the
+    scores here are recomputed from the model in use, the geometry from LeNet's layers.)"""
     from gradcam_core.ui.cell_panel import mnist_inspect
 
     images, _ = held_out_digits()
     d101 = images[101].astype(np.float32) / 255.0
+    with torch.no_grad():
+        logit_101 = float(lenet(to_tensor(d101))[0, 1])
     rep, _, _ = mnist_inspect(d101, {"target": 1, "layer": "relu2"}, 6, 2)
     occ = rep["occlusion"]
-    assert occ["score_before"] == pytest.approx(16.41, abs=0.005)
-    assert occ["score_after"] < 10.19
-    assert occ["covered"] == {"top": 15, "bottom": 22, "left": 8, "right": 15}
+    assert occ["score_before"] == pytest.approx(logit_101, abs=1e-4)
+    assert occ["score_after"] < occ["score_before"] - occ["random_spread"]
+    box = occ["covered"]  # inside what relu2 cell (6, 2) sees: rows [12, 26), columns [4, 18)
+    assert 12 <= box["top"] < box["bottom"] <= 26 and 4 <= box["left"] < box["right"] <= 18
+    assert abs((box["top"] + box["bottom"] - 1) / 2 - 18.5) <= 1.75 and abs((box["left"] + box["right"] - 1) / 2 - 10.5) <= 1.75
     assert "evidence for '1'" in rep["occlusion_reading"] and "The heat map and the test agree" in rep["occlusion_reading"]
     d17 = images[17].astype(np.float32) / 255.0
     res = GradCAM(lenet, "relu2")(to_tensor(d17))
+    target = int(res.targets[0])
     for r, c in [(0, 0), (7, 7)]:  # blank corners: nothing to cover, and the reading says so
-        rep, _, _ = mnist_inspect(d17, {"target": int(res.targets[0]), "layer": "relu2"}, r, c)
-        assert rep["occlusion"]["score_after"] == rep["occlusion"]["score_before"] == pytest.approx(14.236419677734375)
+        rep, _, _ = mnist_inspect(d17, {"target": target, "layer": "relu2"}, r, c)
+        assert rep["occlusion"]["score_after"] == rep["occlusion"]["score_before"] == pytest.approx(
+            float(res.logits[0, target]), abs=1e-4)
         assert rep["occlusion"]["covered_change"] == 0.0
         assert "this test cannot tell" in rep["occlusion_reading"]
         assert "no more than chance" not in rep["occlusion_reading"]
