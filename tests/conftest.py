@@ -88,3 +88,26 @@ def weights_isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     monkeypatch.delenv(W.ALLOW_DOWNLOAD_ENV, raising=False)
     return wdir
+
+
+# --------------------------------------------------------------------------- markers
+#: Modules whose tests start a server of their own (a launched app, HAProxy replicas, a weights
+#: source) or a real browser; their tests are marked ``app`` / ``browser``, never ``fast``.
+_BROWSER_MODULES = {"test_browser", "test_cell_browser", "test_a11y"}
+_APP_MODULES = {"test_launch", "test_replicas", "test_serving", "test_concurrency", "test_workshop", "test_fetch"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test gets one of three markers, so a quick run is ``pytest -m fast`` (no server, no
+    browser) and ``pytest -m "not browser"`` leaves out the real browser: ``browser`` for the
+    Chromium tests, ``app`` for tests that use the launched app (the ``app_client`` fixture) or
+    start servers, ``fast`` for the rest."""
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if module in _BROWSER_MODULES or "browser" in fixtures:
+            item.add_marker(pytest.mark.browser)
+        elif module in _APP_MODULES or "app_client" in fixtures:
+            item.add_marker(pytest.mark.app)
+        else:
+            item.add_marker(pytest.mark.fast)
