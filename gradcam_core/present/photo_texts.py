@@ -21,7 +21,8 @@ __all__ = ["UNSURE_BELOW", "is_unsure", "upload_line", "refusal_line", "box_line
 #: always shows "What LeNet sees".
 UNSURE_BELOW = 0.9
 
-_DRAW = "Draw a box around the digit on the photo with your finger, leaving a little paper around it, then tap “Read the box”."
+_DRAW = ("**Draw a box around the digit** on the photo with your finger, leaving a little paper around it, "
+         "then tap “Read the box”.")
 
 
 def top1(probs: dict) -> tuple[str, float]:
@@ -45,7 +46,7 @@ def upload_line(digit: str, p: float) -> str | None:
 
 def refusal_line(message: str) -> str:
     """The line after the reader refused the whole photo: its own message, then the offer."""
-    return f"**{_sentence(message)}** {_DRAW}"
+    return f"{_sentence(message)} {_DRAW}"
 
 
 def box_line(digit: str, p: float) -> str:
@@ -58,7 +59,7 @@ def box_line(digit: str, p: float) -> str:
 
 def box_refusal_line(message: str) -> str:
     """The line after the reader refused the part inside a box (or the box itself was not usable)."""
-    return f"**In the box: {_sentence(message)}** Draw the box around the whole digit and read again."
+    return f"**In the box:** {_sentence(message)} Draw the box around the whole digit and read again."
 
 
 def _sentence(message: str) -> str:
