@@ -157,6 +157,9 @@ def test_a_refusal_offers_the_box_with_the_readers_own_message(tmp_path):
     junk_out = mnist_tab.offer_after_refusal(str(junk))
     assert set(junk_out) == {"column"} and junk_out["column"].visible is False
     assert mnist_tab.offer_after_refusal(None) == {}
+    # a photo that reads, refused for another reason (a bad class, only through the API): no offer
+    readable = _save(make_photo(3).crop(AROUND_DIGIT), tmp_path / "part.png")
+    assert mnist_tab.offer_after_refusal(readable, "banana") == {}
 
 
 def test_a_refusal_with_a_monkeypatched_reader_still_offers_the_box(tmp_path, monkeypatch):

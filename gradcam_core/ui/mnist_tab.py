@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import html
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -222,24 +223,39 @@ PHOTO_SIDE = 1024
 FULL_SIDE = 1 << 16
 
 
+class PhotoRefused(ValueError):
+    """The reader found no digit in a photo (or in the part inside a box)."""
+
+
 def read_photo(img, target_choice="predicted", channel=None, layer=None, cmap=None,
                source: str = "upload") -> MnistView:
     """The one photo reader of the tab: a whole upload and the part inside a box both come here
-    (``img``: a PIL image, at most PHOTO_SIDE on its longer side). ValueError when no digit is found."""
+    (``img``: a PIL image, at most PHOTO_SIDE on its longer side). PhotoRefused when no digit is found."""
     try:
         digit = preprocess_digit(np.asarray(img))
     except ValueError as exc:  # "No digit found: ..." already says it; others get the context
         msg = str(exc)
-        raise ValueError(msg if msg.startswith("No digit found") else
-                         f"Could not find a digit in this photo: {msg}") from None
+        raise PhotoRefused(msg if msg.startswith("No digit found") else
+                           f"Could not find a digit in this photo: {msg}") from None
     return explain_array(digit, target_choice, channel, source=source, layer=layer, cmap=cmap)
+
+
+def _said_in_the_line(exc: Exception) -> gr.Error:
+    """A refusal that the page says in the photo's own line, right under the button and next to
+    the offer (see :func:`offer_after_refusal`): no toast over the photo the box is drawn on. An
+    API caller gets the same message as before."""
+    return gr.Error(html.escape(str(exc)), visible=False, print_exception=False)
 
 
 @user_errors
 def explain_upload(path, target_choice="predicted", channel=None, layer=None, cmap=None):
     if path is None:
         raise ValueError("Upload or photograph a handwritten digit first.")
-    return read_photo(load_image(path, max_side=PHOTO_SIDE), target_choice, channel, layer, cmap)
+    img = load_image(path, max_side=PHOTO_SIDE)
+    try:
+        return read_photo(img, target_choice, channel, layer, cmap)
+    except PhotoRefused as exc:
+        raise _said_in_the_line(exc) from None
 
 
 def _read_box(path, box, target_choice="predicted", channel=None, layer=None, cmap=None) -> MnistView:
@@ -254,8 +270,12 @@ def _read_box(path, box, target_choice="predicted", channel=None, layer=None, cm
 @user_errors
 def explain_crop(path, box, target_choice="predicted", channel=None, layer=None, cmap=None):
     """The part of the photo inside ``box`` ("x0, y0, x1, y1" in the photo's pixels), read as an
-    upload of that part is read (:func:`read_photo`)."""
-    return _read_box(path, box, target_choice, channel, layer, cmap)
+    upload of that part is read (:func:`read_photo`). Its refusals, a bad box's included, are said
+    in the page's line (:func:`after_box_refusal`)."""
+    try:
+        return _read_box(path, box, target_choice, channel, layer, cmap)
+    except (ValueError, FileNotFoundError) as exc:
+        raise _said_in_the_line(exc) from None
 
 
 @user_errors
@@ -425,29 +445,31 @@ def offer_after_read(label) -> dict:
     return {"column": gr.Column(visible=line is not None), "note": line or "", "box": ""}
 
 
-def _refusal(fn, *args) -> str | None:
-    """The reader's own message for inputs that an event just refused (it is read again: a refusal
-    costs the preprocessing only); None when the inputs are not a photo, or read fine now."""
+def _refusal(kinds, fn, *args) -> str | None:
+    """The message of the refusal (an exception of ``kinds``) that ``fn(*args)`` gives: the inputs an
+    event just refused are read again with the same settings (a refusal costs the preprocessing
+    only); None when they read fine now or fail otherwise (the event already said so)."""
     try:
         fn(*args)
-    except (ValueError, FileNotFoundError) as exc:
+    except kinds as exc:
         return str(exc)
     except Exception:  # noqa: BLE001 - the event itself already said what went wrong
         return None
     return None
 
 
-def offer_after_refusal(path) -> dict:
+def offer_after_refusal(path, target_choice="predicted", channel=None, layer=None, cmap=None) -> dict:
     """After the reader refused a whole photo: its message and the offer, with the photo kept (the
     box is drawn on it). Nothing of the refused photo can be shown, so the previous digit's
-    prediction, heat map and "What LeNet sees" are cleared rather than left next to the refusal."""
+    prediction, heat map and "What LeNet sees" are cleared rather than left next to the refusal.
+    A file that is not a picture, or a bad setting, gets no offer (its toast said why)."""
     if path is None:
         return {}
     try:
-        load_image(path, max_side=PHOTO_SIDE)
+        img = load_image(path, max_side=PHOTO_SIDE)
     except (ValueError, FileNotFoundError):  # not a picture: there is nothing to draw a box on
         return {"column": gr.Column(visible=False)}
-    msg = _refusal(lambda p: read_photo(load_image(p, max_side=PHOTO_SIDE)), path)
+    msg = _refusal((PhotoRefused,), read_photo, img, target_choice, channel, layer, cmap)
     if msg is None:
         return {}
     return {"column": gr.Column(visible=True), "note": photo_texts.refusal_line(msg), "box": "",
@@ -459,10 +481,11 @@ def after_box_read(label) -> dict:
     return {"note": photo_texts.box_line(*photo_texts.top1(probs))} if probs else {}
 
 
-def after_box_refusal(path, box) -> dict:
-    """After the box was refused (a bad box, or no digit inside it): the message in the line; the
-    previous read is cleared for the same reason as in :func:`offer_after_refusal`."""
-    msg = _refusal(_read_box, path, box)
+def after_box_refusal(path, box, target_choice="predicted", channel=None, layer=None, cmap=None) -> dict:
+    """After the box was refused (a bad box, or no digit inside it): the message in the line (the
+    only place it is shown: :func:`explain_crop`); the previous read is cleared for the same reason
+    as in :func:`offer_after_refusal`."""
+    msg = _refusal((ValueError, FileNotFoundError), _read_box, path, box, target_choice, channel, layer, cmap)
     if msg is None:
         return {}
     return {"note": photo_texts.box_refusal_line(msg), "label": None, "overlay": None, "seen": None}
@@ -566,13 +589,14 @@ def _wire_crop(ui: MnistComponents, upload, go_upload, crop: CropOffer, concurre
     read = go_upload.click(_shown(explain_upload, ui), [upload] + tail, outputs, api_name="mnist_explain_upload",
                            **common)
     read.success(by_name(offer_after_read, names), [ui.label], offer_outs, queue=False, **private).then(**after)
-    read.failure(by_name(offer_after_refusal, names), [upload], offer_outs + cleared, **common, **private
+    read.failure(by_name(offer_after_refusal, names), [upload] + tail, offer_outs + cleared, **common, **private
                  ).then(**after)
 
     box = crop.go.click(_shown(explain_crop, ui), [upload, crop.box] + tail, outputs, api_name="mnist_explain_crop",
                         **common)
     box.success(by_name(after_box_read, names), [ui.label], [crop.note], queue=False, **private).then(**after)
-    box.failure(by_name(after_box_refusal, names), [upload, crop.box], [crop.note] + cleared, **common, **private
+    box.failure(by_name(after_box_refusal, names), [upload, crop.box] + tail, [crop.note] + cleared, **common,
+                **private
                 ).then(**after)
 
     upload.change(lambda: {crop.column: gr.Column(visible=False), crop.box: ""}, None, [crop.column, crop.box],
