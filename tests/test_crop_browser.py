@@ -53,6 +53,28 @@ def _settled_picture(page) -> dict:
             "scale": s, "nw": box["nw"], "nh": box["nh"]}
 
 
+def _with_the_apps_head(page) -> None:
+    """What ``python app.py`` adds to the page's head (gradcam_core.ui.a11y.head: names, roles and
+    keyboard access for Gradio's components); the session's in-process app is launched without it."""
+    from gradcam_core.ui import a11y
+
+    page.add_style_tag(content=a11y.CSS)
+    page.add_script_tag(content=a11y._SCRIPT.strip().removeprefix("<script>").removesuffix("</script>"))
+
+
+def _no_new_axe_violations(page, where: str) -> None:
+    """axe-core's WCAG A/AA rules on the offer (tests/test_a11y.py covers the rest of the page)."""
+    from test_a11y import AXE, _axe, _is_known, known_entries
+
+    if not AXE.exists():  # tests/run.sh installs it; test_a11y.py reports it as skipped
+        return
+    found: list[dict] = []
+    _axe(page, where, found)
+    entries = known_entries()
+    unknown = [n for n in found if _is_known(n, entries) is None]
+    assert not unknown, "\n".join(f"{n['rule']}: {n['target'][:150]} | {n['why'][:150]}" for n in unknown)
+
+
 def test_a_refused_photo_is_cropped_with_a_finger_and_read(app_client, browser, monkeypatch):
     from gradcam_core.present import photo_texts
 
@@ -60,6 +82,7 @@ def test_a_refused_photo_is_cropped_with_a_finger_and_read(app_client, browser, 
     photo = ARTIFACTS / "digit-next-to-a-blot.png"
     make_photo(3, "blob").save(photo)
     ctx, page, errors = _open_on_a_phone(browser, app_client.src)
+    _with_the_apps_head(page)
     page.get_by_text("Prediction (all 10 probabilities)").wait_for(timeout=60000)
     page.get_by_role("tab", name="Photo").tap()
     page.locator("#mnist-upload input[type=file]").set_input_files(str(photo))
@@ -81,6 +104,7 @@ def test_a_refused_photo_is_cropped_with_a_finger_and_read(app_client, browser, 
     pic = _settled_picture(page)
     assert (pic["nw"], pic["nh"]) == (480, 360)
     page.screenshot(path=str(ARTIFACTS / "phone-mnist-crop-offer.png"), full_page=False)
+    _no_new_axe_violations(page, "phone · MNIST · Photo · box offered")
 
     x0, y0, x1, y1 = AROUND_DIGIT
     s = pic["scale"]
@@ -112,6 +136,7 @@ def test_a_refused_photo_is_cropped_with_a_finger_and_read(app_client, browser, 
     assert seen and seen["y"] + seen["height"] <= 844, seen
     _no_horizontal_overflow(page)
     page.screenshot(path=str(ARTIFACTS / "phone-mnist-crop.png"), full_page=False)
+    _no_new_axe_violations(page, "phone · MNIST · Photo · box read")
 
     # a new photo: the old offer and its box go
     other = ARTIFACTS / "digit-next-to-a-scribble.png"
