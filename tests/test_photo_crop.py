@@ -225,6 +225,11 @@ def test_each_wording_branch():
         "**In the box:** No ink found: the image looks blank. Draw the box around the whole digit and read again.")
     with pytest.raises(ValueError):
         photo_texts.top1({})
+    # the README tells users the same threshold
+    from pathlib import Path
+
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
+    assert f"top probability is below {round(100 * photo_texts.UNSURE_BELOW)} %" in readme
 
 
 def test_unsure_below_is_where_its_comment_says(one_torch_thread):

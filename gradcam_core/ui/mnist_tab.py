@@ -495,9 +495,9 @@ def after_box_refusal(path, box, target_choice="predicted", channel=None, layer=
 #: uploaded photo fills the box field, in the photo's own pixels (object-fit: contain letterboxes
 #: the picture inside its <img>); (2) while the offer is shown the photo takes touches for drawing
 #: (touch-action: none), otherwise it scrolls the page as before; (3) the page scrolls to the photo
-#: when the offer is shown (photo, line, box and the result under it fill a phone's screen), else
-#: to the result.
-_PHOTO_JS = r"""() => { setTimeout(() => {
+#: when the offer is shown (photo, line, box and the result under it fill a phone's screen), else,
+#: after a result, to the result (after a failure with no offer it stays where the toast is read).
+_PHOTO_JS = r"""() => { const afterResult = __AFTER_RESULT__; setTimeout(() => {
   const offered = () => { const c = document.getElementById('mnist-crop'); return !!c && c.offsetParent !== null; };
   const photo = () => document.querySelector('#mnist-upload img');
   if (!window.__mnistBox) {
@@ -565,7 +565,7 @@ _PHOTO_JS = r"""() => { setTimeout(() => {
   const on = offered(), img = photo();
   if (img) { const t = on ? 'none' : ''; img.style.touchAction = t; img.parentElement.style.touchAction = t; }
   if (!on) { const m = document.getElementById('mnist-crop-mark'); if (m) m.remove(); }
-  const e = document.getElementById(on ? 'mnist-upload' : 'mnist-result');
+  const e = on ? document.getElementById('mnist-upload') : afterResult ? document.getElementById('mnist-result') : null;
   if (e) window.scrollTo({top: Math.max(0, e.getBoundingClientRect().top + window.scrollY - 8), behavior: 'smooth'});
 }, 120); }"""
 
@@ -582,7 +582,9 @@ def _wire_crop(ui: MnistComponents, upload, go_upload, crop: CropOffer, concurre
     names = {"column": crop.column, "note": crop.note, "box": crop.box, "label": ui.label, "overlay": ui.overlay,
              "seen": ui.seen}
     private = dict(api_visibility="private")
-    after = dict(fn=None, inputs=None, outputs=None, js=_PHOTO_JS, queue=False, **private)
+    after = dict(fn=None, inputs=None, outputs=None, js=_PHOTO_JS.replace("__AFTER_RESULT__", "true"), queue=False,
+                 **private)
+    after_failure = dict(after, js=_PHOTO_JS.replace("__AFTER_RESULT__", "false"))
     offer_outs = [crop.column, crop.note, crop.box]
     cleared = [ui.label, ui.overlay, ui.seen]
 
@@ -590,14 +592,13 @@ def _wire_crop(ui: MnistComponents, upload, go_upload, crop: CropOffer, concurre
                            **common)
     read.success(by_name(offer_after_read, names), [ui.label], offer_outs, queue=False, **private).then(**after)
     read.failure(by_name(offer_after_refusal, names), [upload] + tail, offer_outs + cleared, **common, **private
-                 ).then(**after)
+                 ).then(**after_failure)
 
     box = crop.go.click(_shown(explain_crop, ui), [upload, crop.box] + tail, outputs, api_name="mnist_explain_crop",
                         **common)
     box.success(by_name(after_box_read, names), [ui.label], [crop.note], queue=False, **private).then(**after)
     box.failure(by_name(after_box_refusal, names), [upload, crop.box] + tail, [crop.note] + cleared, **common,
-                **private
-                ).then(**after)
+                **private).then(**after_failure)
 
     upload.change(lambda: {crop.column: gr.Column(visible=False), crop.box: ""}, None, [crop.column, crop.box],
                   queue=False, js=_NEW_PHOTO_JS, show_progress="hidden", **private)
