@@ -79,11 +79,31 @@ def test_the_box_is_read_exactly_as_an_upload_of_that_part(app_client, tmp_path)
 
 
 def test_the_box_is_in_the_photos_own_pixels_even_when_the_photo_is_large(app_client, tmp_path):
-    """A photo larger than the reader's working size (1024): the box is given in the photo's own
-    pixels, cut at full size, then read like an upload of that part."""
+    """A photo larger than the size a box is cut from (CUT_SIDE, 1536): the box is given in the
+    photo's own pixels and scaled to the decoded photo, then read like an upload of that part."""
+    from gradcam_core.ui.mnist_tab import CUT_SIDE
+
+    assert 1920 > CUT_SIDE
     big = make_photo(7, "blob").resize((1920, 1440), Image.Resampling.BILINEAR)
     photo = _save(big, tmp_path / "big.jpg")
     out = mnist_result(app_client, handle_file(photo), _box([4 * v for v in AROUND_DIGIT]), "predicted", "strongest",
+                       api_name="mnist_explain_crop")
+    assert out["label"]["label"] == "7"
+
+
+def test_the_box_is_in_the_photo_as_shown_when_exif_turns_it(app_client, tmp_path):
+    """A phone photo stored sideways with EXIF orientation 6 (turn 90° clockwise to show it): the
+    page shows it upright (browsers apply the tag), and so do the box's coordinates."""
+    from gradcam_core.data.images import shown_size
+
+    upright = make_photo(7, "scribble")
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # 90° counter-clockwise: 360×480 as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "sideways.jpg"
+    stored.save(path, quality=95, exif=exif)
+    assert shown_size(str(path)) == upright.size == (480, 360)
+    out = mnist_result(app_client, handle_file(str(path)), _box(AROUND_DIGIT), "predicted", "strongest",
                        api_name="mnist_explain_crop")
     assert out["label"]["label"] == "7"
 

@@ -12,7 +12,7 @@ import numpy as np
 from gradcam_core.present import alt_text, colour_choice, photo_texts, render
 from gradcam_core.data.deeplink import decode_digit, encode_digit, query_string
 from gradcam_core.cam.engine import GradCAM
-from gradcam_core.data.images import load_image
+from gradcam_core.data.images import load_image, shown_size
 from gradcam_core.analysis.ink_share import dataset_share, share_of_result
 from gradcam_core.inputs import parse_box, parse_target
 from gradcam_core.models.lenet import CLASSES
@@ -219,8 +219,12 @@ def explain_drawing(sketch, target_choice="predicted", channel=None, layer=None,
 
 #: a photo is read at most this large (its longer side, pixels), uploaded whole or cut by a box
 PHOTO_SIDE = 1024
-#: a box is cut from the photo at its full size (load_image still refuses more than 50 megapixels)
-FULL_SIDE = 1 << 16
+#: a box is cut from the photo decoded at most this large (its longer side, pixels), the box scaled
+#: to it: 1.5× the reader's own PHOTO_SIDE, so the part keeps more detail than the whole upload had.
+#: Decoded whole, a 49-megapixel JPEG took 374 MB more peak memory than its upload (34 MB); at 1536
+#: the JPEG decoder's own reduction applies and a box takes +43 MB (a 12-megapixel photo: +39 MB,
+#: its upload +32 MB; measured in one process each, 2026-12-07)
+CUT_SIDE = 1536
 
 
 class PhotoRefused(ValueError):
@@ -261,9 +265,12 @@ def explain_upload(path, target_choice="predicted", channel=None, layer=None, cm
 def _read_box(path, box, target_choice="predicted", channel=None, layer=None, cmap=None) -> MnistView:
     if path is None:
         raise ValueError("Upload or photograph a handwritten digit first, then draw a box around it.")
-    photo = load_image(path, max_side=FULL_SIDE)  # the box is in the photo's own pixels (EXIF-rotated)
-    x0, y0, x1, y1 = parse_box(box, *photo.size)
-    part = load_image(photo.crop((x0, y0, x1, y1)), max_side=PHOTO_SIDE)
+    photo = load_image(path, max_side=CUT_SIDE)
+    width, height = shown_size(path)  # the box is in the photo's own pixels, as shown (EXIF-rotated)
+    x0, y0, x1, y1 = parse_box(box, width, height)
+    kx, ky = photo.width / width, photo.height / height  # 1 unless the photo is larger than CUT_SIDE
+    cut = (int(np.floor(x0 * kx)), int(np.floor(y0 * ky)), int(np.ceil(x1 * kx)), int(np.ceil(y1 * ky)))
+    part = load_image(photo.crop(cut), max_side=PHOTO_SIDE)
     return read_photo(part, target_choice, channel, layer, cmap, source=f"upload, box ({x0}, {y0}, {x1}, {y1})")
 
 
