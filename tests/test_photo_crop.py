@@ -232,12 +232,12 @@ def test_a_bad_box_on_the_page_gets_the_parsers_message_in_the_line(tmp_path):
 def test_each_wording_branch():
     assert photo_texts.top1({"1": 0.2, "7": 0.8}) == ("7", 0.8)
     assert photo_texts.upload_line("7", 0.42) == (
-        "**Not sure:** LeNet reads 7 at 42 %. **Draw a box around the digit** on the photo with your finger, "
-        "leaving a little paper around it, then tap “Read the box”.")
+        "**Not sure:** LeNet reads 7 at 42 %. **Draw a box around the digit** on the photo with a finger "
+        "or the mouse, leaving a little paper around it, then tap “Read the box”.")
     assert photo_texts.upload_line("7", 0.95) is None
     assert photo_texts.refusal_line("No digit found: the only marks are at the picture's edges") == (
         "No digit found: the only marks are at the picture's edges. **Draw a box around the digit** on the photo "
-        "with your finger, leaving a little paper around it, then tap “Read the box”.")
+        "with a finger or the mouse, leaving a little paper around it, then tap “Read the box”.")
     assert photo_texts.box_line("4", 0.987) == "In the box, LeNet reads **4** at 99 %. Compare with “What LeNet sees” below."
     assert photo_texts.box_line("4", 0.55) == ("**Still not sure:** in the box, LeNet reads 4 at 55 %. Try a box that "
                                                "holds the whole digit and nothing else.")

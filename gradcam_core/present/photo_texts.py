@@ -21,7 +21,7 @@ __all__ = ["UNSURE_BELOW", "is_unsure", "upload_line", "refusal_line", "box_line
 #: always shows "What LeNet sees".
 UNSURE_BELOW = 0.9
 
-_DRAW = ("**Draw a box around the digit** on the photo with your finger, leaving a little paper around it, "
+_DRAW = ("**Draw a box around the digit** on the photo with a finger or the mouse, leaving a little paper around it, "
          "then tap “Read the box”.")
 
 
