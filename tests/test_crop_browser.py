@@ -138,6 +138,16 @@ def test_a_refused_photo_is_cropped_with_a_finger_and_read(app_client, browser, 
     page.screenshot(path=str(ARTIFACTS / "phone-mnist-crop.png"), full_page=False)
     _no_new_axe_violations(page, "phone · MNIST · Photo · box read")
 
+    # a box typed with the keyboard, then Enter: read the same way (around the blot: refused today; a
+    # reader that reads it gets a new line too)
+    before = note.inner_text().strip()
+    field.fill("280, 70, 430, 290")
+    field.press("Enter")
+    page.wait_for_function("""(before) => { const t = (document.querySelector('#mnist-crop-note')?.innerText || '').trim();
+                                          return t !== before && /In the box|Still not sure/.test(t); }""",
+                           arg=before, timeout=60000)
+    assert page.locator('[data-testid="toast-body"]:visible').count() == 0  # said in the line, not a toast
+
     # a new photo: the old offer and its box go
     other = ARTIFACTS / "digit-next-to-a-scribble.png"
     make_photo(7, "scribble").save(other)

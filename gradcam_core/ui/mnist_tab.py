@@ -601,11 +601,12 @@ def _wire_crop(ui: MnistComponents, upload, go_upload, crop: CropOffer, concurre
     read.failure(by_name(offer_after_refusal, names), [upload] + tail, offer_outs + cleared, **common, **private
                  ).then(**after_failure)
 
-    box = crop.go.click(_shown(explain_crop, ui), [upload, crop.box] + tail, outputs, api_name="mnist_explain_crop",
-                        **common)
-    box.success(by_name(after_box_read, names), [ui.label], [crop.note], queue=False, **private).then(**after)
-    box.failure(by_name(after_box_refusal, names), [upload, crop.box] + tail, [crop.note] + cleared, **common,
-                **private).then(**after_failure)
+    # the button, or Enter in the box field (a typed box): the same reading; the API has the button's
+    for trigger, api in [(crop.go.click, dict(api_name="mnist_explain_crop")), (crop.box.submit, private)]:
+        box = trigger(_shown(explain_crop, ui), [upload, crop.box] + tail, outputs, **api, **common)
+        box.success(by_name(after_box_read, names), [ui.label], [crop.note], queue=False, **private).then(**after)
+        box.failure(by_name(after_box_refusal, names), [upload, crop.box] + tail, [crop.note] + cleared, **common,
+                    **private).then(**after_failure)
 
     upload.change(lambda: {crop.column: gr.Column(visible=False), crop.box: ""}, None, [crop.column, crop.box],
                   queue=False, js=_NEW_PHOTO_JS, show_progress="hidden", **private)
