@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = [
     "PREDICTED_WORDS", "NORMS", "CMAPS", "parse_target", "find_classes", "parse_layer", "parse_method",
-    "parse_norm", "parse_cmap", "parse_alpha", "photo_source", "data_url_bytes", "is_data_url",
+    "parse_norm", "parse_cmap", "parse_alpha", "photo_source", "data_url_bytes", "is_data_url", "parse_box",
 ]
 
 #: what means "explain the predicted class" (the UI's dropdown says "predicted", the CLI "auto")
@@ -245,3 +245,48 @@ def data_url_bytes(url: str) -> bytes:
     except (AttributeError, ValueError, binascii.Error):
         raise ValueError("could not read this image (the data: URL is damaged)") from None
 
+
+
+# --------------------------------------------------------------------------- a box on a photo
+#: the smallest box side (pixels) the reader can use: gradcam_core.data.images.MIN_SIDE
+MIN_BOX_SIDE = 8
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf(?:inity)?|nan)", re.I)
+BOX_HELP = "x0, y0, x1, y1: the left, top, right and bottom edges in pixels from the photo's top-left corner"
+
+
+def parse_box(value: Any, width: int, height: int) -> tuple[int, int, int, int]:
+    """A box on a ``width`` × ``height`` photo, as whole pixels (x0, y0, x1, y1), x1 and y1
+    exclusive (PIL's ``crop``).  ``value``: "x0, y0, x1, y1" (commas, spaces, brackets all fine)
+    or four numbers; a box drawn on the page is already in the photo's own pixels."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError("Draw a box around the digit on the photo first (or type " + BOX_HELP + ").")
+    if isinstance(value, str):
+        text = value.strip()
+        parts = _NUMBER.findall(text)
+        leftover = _NUMBER.sub(" ", text)
+        if re.search(r"[^\s,;()\[\]]", leftover):
+            raise ValueError(f"A box is four numbers ({BOX_HELP}), not {value!r}.")
+    elif isinstance(value, (list, tuple, np.ndarray)):
+        parts = list(np.asarray(value, dtype=object).ravel())
+    else:
+        raise ValueError(f"A box is four numbers ({BOX_HELP}), not {value!r}.")
+    if len(parts) != 4:
+        raise ValueError(f"A box is four numbers ({BOX_HELP}); got {len(parts)}: {value!r}.")
+    try:
+        x0, y0, x1, y1 = (float(v) for v in parts)
+    except (TypeError, ValueError):
+        raise ValueError(f"A box is four numbers ({BOX_HELP}), not {value!r}.") from None
+    if not all(np.isfinite([x0, y0, x1, y1])):
+        raise ValueError(f"The box's edges must be ordinary numbers, not {value!r}.")
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"The box's right and bottom edges must come after its left and top ones "
+                         f"(x0 < x1 and y0 < y1); got x0={x0:g}, y0={y0:g}, x1={x1:g}, y1={y1:g}.")
+    if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+        raise ValueError(f"The box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) reaches outside the photo, which is "
+                         f"{width}×{height} pixels: keep x between 0 and {width} and y between 0 and {height}.")
+    box = (int(np.floor(x0)), int(np.floor(y0)), int(np.ceil(x1)), int(np.ceil(y1)))
+    w, h = box[2] - box[0], box[3] - box[1]
+    if w < MIN_BOX_SIDE or h < MIN_BOX_SIDE:
+        raise ValueError(f"The box is only {w}×{h} pixels: draw it around the whole digit (at least "
+                         f"{MIN_BOX_SIDE} pixels on each side).")
+    return box

@@ -43,9 +43,15 @@ def _imagenet_upload(client, path):
                            "none", "max", "jet", 0.5)
 
 
+def _mnist_crop(client, path):
+    """A box in the top-left corner (as small as a box may be): the file's own faults come first."""
+    return mnist_result(client, handle_file(str(path)), "0, 0, 8, 8", "predicted", "strongest",
+                        api_name="mnist_explain_crop")
+
+
 # (name, call, is_digit_reader): digit readers may reject a photo that holds no digit, clearly.
 INPUTS = [("mnist-upload", _mnist_upload, True), ("mnist-drawing", _mnist_drawing, True),
-          ("imagenet-upload", _imagenet_upload, False)]
+          ("mnist-crop", _mnist_crop, True), ("imagenet-upload", _imagenet_upload, False)]
 
 
 @pytest.mark.parametrize("input_name,call,reads_digits", INPUTS, ids=[i[0] for i in INPUTS])

@@ -43,7 +43,7 @@ try:  # iPhone photos: HEIC/HEIF become ordinary Pillow images
 except ImportError:  # pragma: no cover - pillow-heif is in requirements.txt
     HEIF = False
 
-__all__ = ["ImageError", "load_image", "readable_extensions", "MAX_PIXELS", "MIN_SIDE", "MAX_ASPECT", "DEFAULT_MAX_SIDE"]
+__all__ = ["ImageError", "load_image", "shown_size", "readable_extensions", "MAX_PIXELS", "MIN_SIDE", "MAX_ASPECT", "DEFAULT_MAX_SIDE"]
 
 MAX_PIXELS = 50_000_000  # refuse anything larger (checked before decoding)
 MIN_SIDE = 8  # pixels
@@ -334,3 +334,18 @@ def _finish(im: Image.Image, src: Any, max_side: int) -> Image.Image:
         out = out.copy()  # never hand back the caller's object or a file-backed one
     out.info = {}
     return out
+
+
+def shown_size(src: Any) -> tuple[int, int]:
+    """The picture's (width, height) as it is shown (EXIF orientation applied, as :func:`load_image`
+    applies it), read from the file's header without decoding its pixels. ImageError as load_image."""
+    im = _open(src)
+    try:
+        w, h = im.size
+        try:
+            orientation = im.getexif().get(0x0112)
+        except Exception:  # a broken EXIF block: load_image keeps the picture unrotated too
+            orientation = None
+        return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+    finally:
+        im.close()

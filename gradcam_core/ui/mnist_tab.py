@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 import functools
+import html
 from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
 import numpy as np
 
-from gradcam_core.present import alt_text, colour_choice, render
+from gradcam_core.present import alt_text, colour_choice, photo_texts, render
 from gradcam_core.data.deeplink import decode_digit, encode_digit, query_string
 from gradcam_core.cam.engine import GradCAM
-from gradcam_core.data.images import load_image
+from gradcam_core.data.images import load_image, shown_size
 from gradcam_core.analysis.ink_share import dataset_share, share_of_result
-from gradcam_core.inputs import parse_target
+from gradcam_core.inputs import parse_box, parse_target
 from gradcam_core.models.lenet import CLASSES
 from gradcam_core.models.registry import get_model, lenet_model
 from gradcam_core.present.method_texts import (LENET_DEFAULT_LAYER, LENET_LAYERS, ink_text, lenet_layer_label, lenet_layer_note,
@@ -23,7 +24,7 @@ from gradcam_core.data.mnist import preprocess_digit, test_digits, to_tensor
 from gradcam_core.present.steps import build_steps, result_numbers
 from gradcam_core.ui import a11y, cell_panel, colour_menu, trust
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest
-from gradcam_core.ui.common import ParsedDropdown, ResultImage, SafeImage, SafeSketchpad, scroll_js, step_sections, step_values, user_errors
+from gradcam_core.ui.common import ParsedDropdown, by_name, ResultImage, SafeImage, SafeSketchpad, scroll_js, step_sections, step_values, user_errors
 
 LAYER = LENET_DEFAULT_LAYER  # relu2: the rectified maps, the Grad-CAM convention (see method_texts)
 LAYERS = list(LENET_LAYERS)  # conv2, relu2, pool2
@@ -229,18 +230,74 @@ def explain_drawing(sketch, target_choice="predicted", channel=None, layer=None,
     return explain_array(digit, target_choice, channel, source="drawing", layer=layer, cmap=cmap, placement=placement)
 
 
-@user_errors
-def explain_upload(path, target_choice="predicted", channel=None, layer=None, cmap=None, placement=None):
-    if path is None:
-        raise ValueError("Upload or photograph a handwritten digit first.")
-    img = load_image(path, max_side=1024)
+#: a photo is read at most this large (its longer side, pixels), uploaded whole or cut by a box
+PHOTO_SIDE = 1024
+#: a box is cut from the photo decoded at most this large (its longer side, pixels), the box scaled
+#: to it: 1.5× the reader's own PHOTO_SIDE, so the part keeps more detail than the whole upload had.
+#: Decoded whole, a 49-megapixel JPEG took 374 MB more peak memory than its upload (34 MB); at 1536
+#: the JPEG decoder's own reduction applies and a box takes +43 MB (a 12-megapixel photo: +39 MB,
+#: its upload +32 MB; measured in one process each, 2026-12-07)
+CUT_SIDE = 1536
+
+
+class PhotoRefused(ValueError):
+    """The reader found no digit in a photo (or in the part inside a box)."""
+
+
+def read_photo(img, target_choice="predicted", channel=None, layer=None, cmap=None,
+               source: str = "upload", placement=None) -> MnistView:
+    """The one photo reader of the tab: a whole upload and the part inside a box both come here
+    (``img``: a PIL image, at most PHOTO_SIDE on its longer side). PhotoRefused when no digit is found."""
     try:
         digit = get_model("lenet").digit(img)
     except ValueError as exc:  # "No digit found: ..." already says it; others get the context
         msg = str(exc)
-        raise ValueError(msg if msg.startswith("No digit found") else
-                         f"Could not find a digit in this photo: {msg}") from None
-    return explain_array(digit, target_choice, channel, source="upload", layer=layer, cmap=cmap, placement=placement)
+        raise PhotoRefused(msg if msg.startswith("No digit found") else
+                           f"Could not find a digit in this photo: {msg}") from None
+    return explain_array(digit, target_choice, channel, source=source, layer=layer, cmap=cmap, placement=placement)
+
+
+def _said_in_the_line(exc: Exception) -> gr.Error:
+    """A refusal that the page says in the photo's own line, right under the button and next to
+    the offer (see :func:`offer_after_refusal`): no toast over the photo the box is drawn on. An
+    API caller gets the same message as before."""
+    return gr.Error(html.escape(str(exc)), visible=False, print_exception=False)
+
+
+@user_errors
+def explain_upload(path, target_choice="predicted", channel=None, layer=None, cmap=None, placement=None):
+    if path is None:
+        raise ValueError("Upload or photograph a handwritten digit first.")
+    img = load_image(path, max_side=PHOTO_SIDE)
+    try:
+        return read_photo(img, target_choice, channel, layer, cmap, placement=placement)
+    except PhotoRefused as exc:
+        raise _said_in_the_line(exc) from None
+
+
+def _read_box(path, box, target_choice="predicted", channel=None, layer=None, cmap=None,
+              placement=None) -> MnistView:
+    if path is None:
+        raise ValueError("Upload or photograph a handwritten digit first, then draw a box around it.")
+    photo = load_image(path, max_side=CUT_SIDE)
+    width, height = shown_size(path)  # the box is in the photo's own pixels, as shown (EXIF-rotated)
+    x0, y0, x1, y1 = parse_box(box, width, height)
+    kx, ky = photo.width / width, photo.height / height  # 1 unless the photo is larger than CUT_SIDE
+    cut = (int(np.floor(x0 * kx)), int(np.floor(y0 * ky)), int(np.ceil(x1 * kx)), int(np.ceil(y1 * ky)))
+    part = load_image(photo.crop(cut), max_side=PHOTO_SIDE)
+    return read_photo(part, target_choice, channel, layer, cmap, source=f"upload, box ({x0}, {y0}, {x1}, {y1})",
+                      placement=placement)
+
+
+@user_errors
+def explain_crop(path, box, target_choice="predicted", channel=None, layer=None, cmap=None, placement=None):
+    """The part of the photo inside ``box`` ("x0, y0, x1, y1" in the photo's pixels), read as an
+    upload of that part is read (:func:`read_photo`). Its refusals, a bad box's included, are said
+    in the page's line (:func:`after_box_refusal`)."""
+    try:
+        return _read_box(path, box, target_choice, channel, layer, cmap, placement)
+    except (ValueError, FileNotFoundError) as exc:
+        raise _said_in_the_line(exc) from None
 
 
 @user_errors
@@ -350,7 +407,7 @@ def _shown(fn, ui: MnistComponents):
 
 
 def _input_tabs():
-    """Pick / Draw / Photo: (index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload)."""
+    """Pick / Draw / Photo: (index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload, crop)."""
     with gr.Tabs():
         with gr.Tab("Pick", id="mnist-pick"):
             with gr.Row(equal_height=True):
@@ -375,9 +432,206 @@ def _input_tabs():
             go_draw = gr.Button("Read my drawing", variant="primary")
         with gr.Tab("Photo", id="mnist-photo"):
             upload = SafeImage(label="Photo of one handwritten digit (dark ink on paper)", type="filepath",
-                              sources=["upload", "webcam", "clipboard"], height=280)
+                              sources=["upload", "webcam", "clipboard"], height=280, elem_id="mnist-upload")
             go_upload = gr.Button("Read my photo", variant="primary")
-    return index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload
+            crop = _crop_offer()
+    return index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload, crop
+
+
+@dataclass
+class CropOffer:
+    """The Photo tab's offer to read a box of the photo (issue 23): shown after a refusal or an
+    unsure read, right under "Read my photo"; the box is drawn with a finger on the photo itself."""
+
+    column: Any
+    note: Any  # the one line: what happened, and what to do
+    box: Any  # "x0, y0, x1, y1" in the photo's pixels: filled by the finger, or typed
+    go: Any
+
+
+def _crop_offer() -> CropOffer:
+    with gr.Column(visible=False, elem_id="mnist-crop") as column:
+        note = gr.Markdown(elem_id="mnist-crop-note", elem_classes="tight-md")
+        with gr.Row(equal_height=True):
+            box = gr.Textbox(label="Box: x0, y0, x1, y1 (pixels)", max_lines=1,
+                             placeholder="draw it on the photo with a finger", elem_id="mnist-crop-box", scale=2,
+                             min_width=150)
+            go = gr.Button("Read the box", variant="primary", scale=1, min_width=110, elem_id="mnist-crop-go")
+    return CropOffer(column, note, box, go)
+
+
+def _probs(label) -> dict:
+    """{class: probability} from the Prediction component's value (gr.Label preprocessed)."""
+    return label if isinstance(label, dict) else {}
+
+
+def offer_after_read(label) -> dict:
+    """After a whole photo was read: the crop offer with its line when the read is unsure, else none."""
+    probs = _probs(label)
+    line = photo_texts.upload_line(*photo_texts.top1(probs)) if probs else None
+    return {"column": gr.Column(visible=line is not None), "note": line or "", "box": ""}
+
+
+def _refusal(kinds, fn, *args) -> str | None:
+    """The message of the refusal (an exception of ``kinds``) that ``fn(*args)`` gives: the inputs an
+    event just refused are read again with the same settings (a refusal costs the preprocessing
+    only); None when they read fine now or fail otherwise (the event already said so)."""
+    try:
+        fn(*args)
+    except kinds as exc:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - the event itself already said what went wrong
+        return None
+    return None
+
+
+def offer_after_refusal(path, target_choice="predicted", channel=None, layer=None, cmap=None, placement=None) -> dict:
+    """After the reader refused a whole photo: its message and the offer, with the photo kept (the
+    box is drawn on it). Nothing of the refused photo can be shown, so the previous digit's
+    prediction, heat map and "What LeNet sees" are cleared rather than left next to the refusal.
+    A file that is not a picture, or a bad setting, gets no offer (its toast said why)."""
+    if path is None:
+        return {}
+    try:
+        img = load_image(path, max_side=PHOTO_SIDE)
+    except (ValueError, FileNotFoundError):  # not a picture: there is nothing to draw a box on
+        return {"column": gr.Column(visible=False)}
+    msg = _refusal((PhotoRefused,), read_photo, img, target_choice, channel, layer, cmap, "upload", placement)
+    if msg is None:
+        return {}
+    return {"column": gr.Column(visible=True), "note": photo_texts.refusal_line(msg), "box": "",
+            "label": None, "overlay": None, "seen": None}
+
+
+def after_box_read(label) -> dict:
+    probs = _probs(label)
+    return {"note": photo_texts.box_line(*photo_texts.top1(probs))} if probs else {}
+
+
+def after_box_refusal(path, box, target_choice="predicted", channel=None, layer=None, cmap=None,
+                      placement=None) -> dict:
+    """After the box was refused (a bad box, or no digit inside it): the message in the line (the
+    only place it is shown: :func:`explain_crop`); the previous read is cleared for the same reason
+    as in :func:`offer_after_refusal`."""
+    msg = _refusal((ValueError, FileNotFoundError), _read_box, path, box, target_choice, channel, layer, cmap,
+                   placement)
+    if msg is None:
+        return {}
+    return {"note": photo_texts.box_refusal_line(msg), "label": None, "overlay": None, "seen": None}
+
+
+#: After a read on the Photo tab: (1) once per page, a finger (or mouse) drawing a box on the
+#: uploaded photo fills the box field, in the photo's own pixels (object-fit: contain letterboxes
+#: the picture inside its <img>); (2) while the offer is shown the photo takes touches for drawing
+#: (touch-action: none), otherwise it scrolls the page as before; (3) the page scrolls to the photo
+#: when the offer is shown (photo, line, box and the result under it fill a phone's screen), else,
+#: after a result, to the result (after a failure with no offer it stays where the toast is read).
+_PHOTO_JS = r"""() => { const afterResult = __AFTER_RESULT__; setTimeout(() => {
+  const offered = () => { const c = document.getElementById('mnist-crop'); return !!c && c.offsetParent !== null; };
+  const photo = () => document.querySelector('#mnist-upload img');
+  if (!window.__mnistBox) {
+    window.__mnistBox = true;
+    let start = null, mark = null, dragged = false;
+    const area = (img) => {
+      const r = img.getBoundingClientRect(), nw = img.naturalWidth, nh = img.naturalHeight;
+      const fit = getComputedStyle(img).objectFit;
+      if (fit === 'fill' || !nw || !nh) return {x: r.left, y: r.top, w: r.width, h: r.height, nw, nh};
+      let s = Math.min(r.width / nw, r.height / nh);
+      if (fit === 'none') s = 1; else if (fit === 'scale-down') s = Math.min(s, 1);
+      const w = nw * s, h = nh * s;
+      return {x: r.left + (r.width - w) / 2, y: r.top + (r.height - h) / 2, w, h, nw, nh};
+    };
+    const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v));
+    const draw = (s, x, y) => {
+      const a = s.a, parent = s.img.parentElement;
+      if (getComputedStyle(parent).position === 'static') parent.style.position = 'relative';
+      if (!mark || mark.parentElement !== parent) {
+        if (mark) mark.remove();
+        mark = document.createElement('div'); mark.id = 'mnist-crop-mark';
+        mark.style.cssText = 'position:absolute;border:2px solid #c2410c;background:rgba(194,65,12,0.12);' +
+                             'pointer-events:none;z-index:5;box-sizing:border-box';
+        parent.appendChild(mark);
+      }
+      const x0 = clamp(Math.min(s.x, x), a.x, a.x + a.w), x1 = clamp(Math.max(s.x, x), a.x, a.x + a.w);
+      const y0 = clamp(Math.min(s.y, y), a.y, a.y + a.h), y1 = clamp(Math.max(s.y, y), a.y, a.y + a.h);
+      const pr = parent.getBoundingClientRect();
+      Object.assign(mark.style, {left: (x0 - pr.left) + 'px', top: (y0 - pr.top) + 'px',
+                                 width: (x1 - x0) + 'px', height: (y1 - y0) + 'px'});
+      return [x0, y0, x1, y1];
+    };
+    const put = (text) => {
+      const el = document.querySelector('#mnist-crop-box textarea, #mnist-crop-box input');
+      if (!el) return;
+      el.value = text; el.dispatchEvent(new Event('input', {bubbles: true}));
+    };
+    document.addEventListener('pointerdown', (e) => {
+      const img = photo();
+      if (!img || !offered() || !img.naturalWidth) return;
+      const a = area(img);
+      if (e.clientX < a.x || e.clientX > a.x + a.w || e.clientY < a.y || e.clientY > a.y + a.h) return;
+      e.preventDefault(); e.stopPropagation();
+      start = {x: e.clientX, y: e.clientY, img, a}; dragged = false;
+    }, true);
+    document.addEventListener('pointermove', (e) => {
+      if (!start) return;
+      e.preventDefault(); dragged = true; draw(start, e.clientX, e.clientY);
+    }, true);
+    document.addEventListener('pointerup', (e) => {
+      if (!start) return;
+      const s = start; start = null;
+      e.preventDefault(); e.stopPropagation();
+      const [x0, y0, x1, y1] = draw(s, e.clientX, e.clientY), kx = s.a.nw / s.a.w, ky = s.a.nh / s.a.h;
+      const box = [(x0 - s.a.x) * kx, (y0 - s.a.y) * ky, (x1 - s.a.x) * kx, (y1 - s.a.y) * ky].map(Math.round);
+      if (box[2] - box[0] < 2 || box[3] - box[1] < 2) { if (mark) { mark.remove(); mark = null; } return; }
+      put(box.join(', '));
+    }, true);
+    document.addEventListener('pointercancel', () => { start = null; }, true);
+    document.addEventListener('click', (e) => {  // the end of a drag is not a click on the photo
+      if (dragged && e.target && e.target.closest && e.target.closest('#mnist-upload')) {
+        e.preventDefault(); e.stopPropagation(); dragged = false; }
+    }, true);
+  }
+  const on = offered(), img = photo();
+  if (img) { const t = on ? 'none' : ''; img.style.touchAction = t; img.parentElement.style.touchAction = t; }
+  if (!on) { const m = document.getElementById('mnist-crop-mark'); if (m) m.remove(); }
+  const e = on ? document.getElementById('mnist-upload') : afterResult ? document.getElementById('mnist-result') : null;
+  if (e) window.scrollTo({top: Math.max(0, e.getBoundingClientRect().top + window.scrollY - 8), behavior: 'smooth'});
+}, 120); }"""
+
+#: A new photo (or none): the old box and its mark go.
+_NEW_PHOTO_JS = r"""() => { const m = document.getElementById('mnist-crop-mark'); if (m) m.remove(); }"""
+
+
+def _wire_crop(ui: MnistComponents, upload, go_upload, crop: CropOffer, concurrency_limit) -> None:
+    """Read my photo (the public /mnist_explain_upload, unchanged), then the crop offer; Read the
+    box (the public /mnist_explain_crop: photo + box), then its line. The follow-ups are page-only."""
+    outputs = ui.result_outputs() + [ui.explained, ui.alts]
+    tail = [ui.target, ui.channel, ui.layer, ui.cmap, ui.placement]
+    common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
+    names = {"column": crop.column, "note": crop.note, "box": crop.box, "label": ui.label, "overlay": ui.overlay,
+             "seen": ui.seen}
+    private = dict(api_visibility="private")
+    after = dict(fn=None, inputs=None, outputs=None, js=_PHOTO_JS.replace("__AFTER_RESULT__", "true"), queue=False,
+                 **private)
+    after_failure = dict(after, js=_PHOTO_JS.replace("__AFTER_RESULT__", "false"))
+    offer_outs = [crop.column, crop.note, crop.box]
+    cleared = [ui.label, ui.overlay, ui.seen]
+
+    read = go_upload.click(_shown(explain_upload, ui), [upload] + tail, outputs, api_name="mnist_explain_upload",
+                           **common)
+    read.success(by_name(offer_after_read, names), [ui.label], offer_outs, queue=False, **private).then(**after)
+    read.failure(by_name(offer_after_refusal, names), [upload] + tail, offer_outs + cleared, **common, **private
+                 ).then(**after_failure)
+
+    # the button, or Enter in the box field (a typed box): the same reading; the API has the button's
+    for trigger, api in [(crop.go.click, dict(api_name="mnist_explain_crop")), (crop.box.submit, private)]:
+        box = trigger(_shown(explain_crop, ui), [upload, crop.box] + tail, outputs, **api, **common)
+        box.success(by_name(after_box_read, names), [ui.label], [crop.note], queue=False, **private).then(**after)
+        box.failure(by_name(after_box_refusal, names), [upload, crop.box] + tail, [crop.note] + cleared, **common,
+                    **private).then(**after_failure)
+
+    upload.change(lambda: {crop.column: gr.Column(visible=False), crop.box: ""}, None, [crop.column, crop.box],
+                  queue=False, js=_NEW_PHOTO_JS, show_progress="hidden", **private)
 
 
 def _result_and_settings(ui: MnistComponents, first: MnistView | None):
@@ -445,7 +699,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     )
     ui = MnistComponents(digit=gr.State(first.digit if first else None),
                          explained=gr.State(first.explained if first else None), alts=a11y.alt_state())
-    index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload = _input_tabs()
+    index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload, crop = _input_tabs()
     ui.index = index
     copy_link, link_box = _result_and_settings(ui, first)
     gr.Markdown("## Grad-CAM, step by step")
@@ -455,6 +709,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     trust.build_mnist_panel(ui.digit, ui.target, concurrency_id=SLOW, concurrency_limit=SLOW_LIMIT)
     _wire(demo, ui, concurrency_limit, ready, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload,
           copy_link, link_box, query)
+    _wire_crop(ui, upload, go_upload, crop, concurrency_limit)
     cell_panel.wire_mnist(panels[0], [ui.steps[13], ui.steps[16], ui.overlay], ui.digit, ui.explained,
                           dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit), placed=[ui.overlay])
 
@@ -472,7 +727,6 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
         (go_index.click, explain_index, ui.index, "mnist_explain_index", "mnist_show_result_index"),
         (ui.index.submit, explain_index, ui.index, "mnist_explain_index_submit", "mnist_show_result_submit"),
         (go_draw.click, explain_drawing, sketch, "mnist_explain_drawing", "mnist_show_result_drawing"),
-        (go_upload.click, explain_upload, upload, "mnist_explain_upload", "mnist_show_result_upload"),
     ]:
         trigger(_shown(fn, ui), [source] + inputs_tail, outputs, api_name=name, **common
                 ).success(api_name=shown_name, **show)
