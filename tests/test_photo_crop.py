@@ -187,10 +187,12 @@ def test_a_refusal_with_a_monkeypatched_reader_still_offers_the_box(tmp_path, mo
     from gradcam_core.data.mnist import NoDigitError
     from gradcam_core.ui import mnist_tab
 
-    def refuse(image, drawing=None):
+    def refuse(pil_image):
         raise NoDigitError("No digit found: a test reader refuses everything.", "test")
 
-    monkeypatch.setattr(mnist_tab, "preprocess_digit", refuse)
+    from gradcam_core.models.registry import LeNetSpec
+
+    monkeypatch.setattr(LeNetSpec, "digit", staticmethod(refuse))  # the one photo → digit step
     photo = _save(make_photo(3), tmp_path / "photo.png")
     with pytest.raises(Exception, match="a test reader refuses everything"):
         mnist_tab.explain_upload(photo)
