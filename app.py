@@ -115,6 +115,7 @@ def main(argv=None) -> None:
     if args.workshop:
         print(workshop.banner(lan), flush=True)
     demo = build_app(concurrency=args.concurrency, join_url=(lambda: join_url["url"]) if args.workshop else None)
+    serving.install_memory_probe()  # debug only: does nothing unless GRADCAM_MEMORY_PROBE is set
     demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency,
                status_update_rate=args.status_every or "auto")
     launch = dict(server_name=args.host, server_port=args.port, max_file_size=args.max_file_size, css=PAGE_CSS,

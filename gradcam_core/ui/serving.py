@@ -116,6 +116,42 @@ def _give_back_memory() -> None:
         pass
 
 
+#: Debug only (bench/bench_visits.py): with ``GRADCAM_MEMORY_PROBE=<file>``, the signal SIGUSR1 makes the
+#: server collect garbage, trim the allocator and append one line to that file:
+#: ``<n> <VmRSS kB> <sessions kept by Gradio> <of them closed>``. Unset (the default), nothing is installed.
+MEMORY_PROBE_ENV = "GRADCAM_MEMORY_PROBE"
+
+
+def install_memory_probe(path: str | None = None) -> bool:
+    """Install the SIGUSR1 memory probe if ``path`` (default: $GRADCAM_MEMORY_PROBE) is set; returns
+    whether it was. Call from the main thread (signal handlers can only be set there)."""
+    import signal
+
+    path = path if path is not None else os.environ.get(MEMORY_PROBE_ENV)
+    if not path or not hasattr(signal, "SIGUSR1"):
+        return False
+    count = [0]
+
+    def probe(signum, frame):  # runs in the main thread, between two bytecodes
+        _give_back_memory()
+        rss = 0
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+        with _lock:
+            holders = list(_holders.values())
+        kept = sum(len(getattr(h, "session_data", {})) for h in holders)
+        closed = sum(sum(bool(getattr(s, "is_closed", False)) for s in list(h.session_data.values()))
+                     for h in holders if hasattr(h, "session_data"))
+        count[0] += 1
+        with open(path, "a") as f:
+            f.write(f"{count[0]} {rss} {kept} {closed}\n")
+
+    signal.signal(signal.SIGUSR1, probe)
+    return True
+
+
 def _start_sweeper() -> None:
     """Once per process: forget expired sessions every minute, even when nobody leaves."""
     global _sweeper
