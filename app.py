@@ -20,7 +20,7 @@ from gradcam_core.models import fetch
 from gradcam_core.ui import imagenet_tab, join, mnist_tab, spurious_tab
 from gradcam_core.ui import a11y, serving
 from gradcam_core.present.method_texts import GRADCAM_OVERVIEW
-from gradcam_core.ui.common import CSS, THEME
+from gradcam_core.ui.common import CSS, PAGE_ONLY, THEME
 
 TITLE = "Grad-CAM Explorer"
 PAGE_CSS = CSS + imagenet_tab.CSS + spurious_tab.CSS
@@ -45,7 +45,7 @@ def build_app(concurrency: int = 2, join_url=None) -> gr.Blocks:
             with gr.Tab("Shortcuts", id="spurious") as shortcuts:
                 spurious_tab.build(demo, concurrency_limit=concurrency, tab=shortcuts, query=query)
         demo.load(None, None, query, js=serving.LINK_QUERY_JS, api_name="read_link", queue=False)
-        query.change(_tab_from_link, query, tabs, api_name="select_tab_from_link", queue=False)
+        query.change(_tab_from_link, query, tabs, api_name="select_tab_from_link", queue=False, **PAGE_ONLY)
         # a browser that leaves: its slow job still running stops at its next batch (serving.py)
         demo.unload(serving.mark_closed)
     return demo

@@ -204,7 +204,9 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--warmup", type=int, default=2, help="browser sessions before measuring")
     ap.add_argument("--sessions", type=int, default=8, help="measured browser sessions")
-    ap.add_argument("--photo", default="animals/chelsea_cat.jpg", help="example photo uploaded by every session")
+    ap.add_argument("--photo", default=None,
+                    help="an example photo uploaded by every session (default: a new photo each session, "
+                         "see bench/_photos.py, as visitors bring their own)")
     ap.add_argument("--frames", type=int, default=30, help="tracemalloc traceback depth")
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--drop-closed", action="store_true",
@@ -224,7 +226,14 @@ def main(argv=None) -> None:
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=app_module.PAGE_CSS,
                 max_file_size="10mb", show_error=False, quiet=True)
     url = f"http://127.0.0.1:{port}/"
-    photo = ROOT / "examples" / args.photo
+    if args.photo:
+        photos = [ROOT / "examples" / args.photo] * (args.warmup + args.sessions)
+    else:
+        import tempfile
+
+        from _photos import new_photos
+
+        photos = new_photos(args.warmup + args.sessions, Path(tempfile.mkdtemp(prefix="diagnose-")), seed=7)
     vargs = argparse.Namespace(tab="ImageNet", photo_label="Your photo", result_label="Top 5", timeout=120.0,
                                click_after=20.0)
     from playwright.sync_api import sync_playwright
@@ -235,8 +244,8 @@ def main(argv=None) -> None:
         with sync_playwright() as p:
             browser = launch_chromium(p)
             try:
-                for _ in range(args.warmup):
-                    ok, _, err = visit(browser, url, photo, vargs)
+                for i in range(args.warmup):
+                    ok, _, err = visit(browser, url, photos[i], vargs)
                     if not ok:
                         print("warm-up session failed:", err, file=sys.stderr)
                 time.sleep(3)
@@ -248,8 +257,8 @@ def main(argv=None) -> None:
                 tracemalloc.start(args.frames)
                 snap0 = tracemalloc.take_snapshot()
                 ok_n = 0
-                for _ in range(args.sessions):
-                    ok, dt, err = visit(browser, url, photo, vargs)
+                for i in range(args.sessions):
+                    ok, dt, err = visit(browser, url, photos[args.warmup + i], vargs)
                     ok_n += ok
                     if not ok:
                         print("session failed:", err, file=sys.stderr)
