@@ -192,6 +192,16 @@ def containers(obj, prefix: str) -> dict[str, int]:
     return out
 
 
+def _type_counts() -> dict[str, int]:
+    """How many objects of each type the garbage collector tracks (after a collection)."""
+    gc.collect()
+    counts: dict[str, int] = defaultdict(int)
+    for o in gc.get_objects():
+        t = type(o)
+        counts[f"{t.__module__}.{t.__qualname__}"] += 1
+    return counts
+
+
 def malloc_trim() -> None:
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -209,6 +219,9 @@ def main(argv=None) -> None:
                          "see bench/_photos.py, as visitors bring their own)")
     ap.add_argument("--frames", type=int, default=30, help="tracemalloc traceback depth")
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--settle", type=float, default=5.0,
+                    help="seconds after the last session before looking (with a short GRADCAM_SESSION_GRACE: "
+                         "longer than it, so that the app has dropped the closed sessions)")
     ap.add_argument("--drop-closed", action="store_true",
                     help="then delete closed sessions from the state holder and report the RSS")
     args = ap.parse_args(argv)
@@ -244,6 +257,9 @@ def main(argv=None) -> None:
         with sync_playwright() as p:
             browser = launch_chromium(p)
             try:
+                # traced from the warm-up on: a result that a bounded store (KEPT, caches) drops during the
+                # measured sessions was allocated while traced, so its freeing is counted too
+                tracemalloc.start(args.frames)
                 for i in range(args.warmup):
                     ok, _, err = visit(browser, url, photos[i], vargs)
                     if not ok:
@@ -254,7 +270,7 @@ def main(argv=None) -> None:
                 before_ids = set(holder.session_data)
                 before_len = {**containers(queue, "queue"), **containers(demo, "demo"), **containers(holder, "state_holder")}
                 rss_before = rss_mb(os.getpid())
-                tracemalloc.start(args.frames)
+                types0 = _type_counts()
                 snap0 = tracemalloc.take_snapshot()
                 ok_n = 0
                 for i in range(args.sessions):
@@ -264,9 +280,10 @@ def main(argv=None) -> None:
                         print("session failed:", err, file=sys.stderr)
             finally:
                 browser.close()
-        time.sleep(5)  # heartbeats end; Gradio marks the sessions closed
+        time.sleep(args.settle)  # heartbeats end; Gradio marks the sessions closed (and the app may drop them)
         gc.collect()
         snap1 = tracemalloc.take_snapshot()
+        types1 = _type_counts()
         traced_after = tracemalloc.get_traced_memory()[0]
         malloc_trim()
         rss_after = rss_mb(os.getpid())
@@ -296,6 +313,14 @@ def main(argv=None) -> None:
         for (where, name), v in sorted(bd["per"].items(), key=lambda kv: -kv[1])[:args.top]:
             print(f"| {where} | {name} | {v / 1e3:.1f} |")
 
+        more = sorted(((t, types1.get(t, 0) - c0) for t, c0 in types0.items()), key=lambda tc: -tc[1])
+        more += [(t, c) for t, c in types1.items() if t not in types0]
+        print("\nObjects tracked by the garbage collector whose number grew (per measured session):\n")
+        print("| type | more per session |\n|---|---:|")
+        for t, d in sorted(more, key=lambda tc: -tc[1])[:args.top]:
+            if d > 0:
+                print(f"| `{t}` | {d / n:.1f} |")
+
         grown = {k: (before_len.get(k, 0), v) for k, v in after_len.items() if v != before_len.get(k, 0)}
         print("\nOther containers of the queue, the app and the state holder that changed length "
               "(before → after the measured sessions):\n")
@@ -311,7 +336,8 @@ def main(argv=None) -> None:
         for st in stats:
             if st.size_diff <= 0:
                 continue
-            ours = next((f"{Path(f.filename).relative_to(ROOT)}:{f.lineno}" for f in st.traceback
+            # the innermost line of this project's code (tracemalloc's frames go from the oldest to the newest)
+            ours = next((f"{Path(f.filename).relative_to(ROOT)}:{f.lineno}" for f in reversed(st.traceback)
                          if f.filename.startswith(str(ROOT)) and "/bench/" not in f.filename), "-")
             gr_site = next((f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in reversed(st.traceback)
                             if "site-packages/gradio/" in f.filename), "-")

@@ -116,6 +116,32 @@ def _give_back_memory() -> None:
         pass
 
 
+#: Blocks of at least this many bytes get their own memory map, given back to the system when freed
+#: (``GRADCAM_MMAP_THRESHOLD``; 0: glibc's default). glibc's default threshold moves up to 32 MB as
+#: large blocks are freed, after which every visit's photos, maps, PNGs and data URLs (0.1–1 MB each)
+#: are carved out of the heap arenas of the worker threads, which fragment: RSS grew by about 1 MB per
+#: visit after every closed session was dropped and did not come back with malloc_trim (BENCHMARKS §9).
+MMAP_THRESHOLD = 128 * 1024
+
+
+def tune_allocator(threshold: int | None = None) -> bool:
+    """Fix glibc's mmap threshold (``mallopt(M_MMAP_THRESHOLD)``, which also stops it from moving) at
+    ``threshold`` bytes (default: $GRADCAM_MMAP_THRESHOLD, else :data:`MMAP_THRESHOLD`). Does nothing
+    when the threshold is 0, when MALLOC_MMAP_THRESHOLD_ is set (the operator chose), or off glibc.
+    Returns whether it was set."""
+    import ctypes
+
+    if threshold is None:
+        threshold = int(float(os.environ.get("GRADCAM_MMAP_THRESHOLD", MMAP_THRESHOLD) or 0))
+    if threshold <= 0 or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return False
+    try:
+        M_MMAP_THRESHOLD = -3  # <malloc.h>
+        return bool(ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, int(threshold)))
+    except (OSError, AttributeError):
+        return False
+
+
 #: Debug only (bench/bench_visits.py): with ``GRADCAM_MEMORY_PROBE=<file>``, the signal SIGUSR1 makes the
 #: server collect garbage, trim the allocator and append one line to that file:
 #: ``<n> <VmRSS kB> <sessions kept by Gradio> <of them closed>``. Unset (the default), nothing is installed.
