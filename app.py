@@ -100,7 +100,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    serving.tune_allocator()  # large blocks in their own maps: memory of closed sessions goes back (issue 23)
+    serving.tune_allocator()  # two malloc arenas: memory of closed sessions goes back (issue 23)
     args = parse_args(argv)
     cores = os.cpu_count() or 1
     torch.set_num_threads(args.threads or max(1, cores // max(1, args.concurrency)))

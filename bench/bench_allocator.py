@@ -1,10 +1,11 @@
-"""What the fixed mmap threshold (serving.tune_allocator) costs in CPU and saves in memory.
+"""What a fixed mmap threshold (GRADCAM_MMAP_THRESHOLD, serving.tune_allocator) costs in CPU.
 
     python bench/bench_allocator.py                 # 3 rounds × 2 settings × 40 new photos
+    python bench/bench_allocator.py 1048576         # another threshold against glibc's default
 
 Each round runs two child processes one after the other, in alternating order: one with glibc's
-default (a dynamic mmap threshold) and one with the app's setting (GRADCAM_MMAP_THRESHOLD, 128 KiB,
-fixed). A child explains 40 photos it has never seen (bench/_photos.py) with the ImageNet tab's
+default (a moving mmap threshold) and one with a fixed threshold (GRADCAM_MMAP_THRESHOLD, 128 KiB
+unless given; both with the app's two malloc arenas). A child explains 40 photos it has never seen (bench/_photos.py) with the ImageNet tab's
 handler (model, drawing, PNG files), one torch thread, and reports its CPU time (user + system)
 and its RSS after gc.collect() and malloc_trim at the end. Printed: the ratio of CPU times in each
 round (the machine is shared: the ratio within a round is what counts) and the RSS.
@@ -55,14 +56,16 @@ def child(threshold: str, n: int) -> dict:
 
 def main() -> None:
     n, rounds = 40, 3
+    fixed = sys.argv[1] if len(sys.argv) > 1 else "131072"
     rows = []
     for r in range(rounds):
-        order = ["0", "131072"] if r % 2 == 0 else ["131072", "0"]
+        order = ["0", fixed] if r % 2 == 0 else [fixed, "0"]
         got = {th: child(th, n) for th in order}
-        rows.append((got["0"], got["131072"]))
-    print(f"# fixed mmap threshold · {os.cpu_count()} cores · load average {os.getloadavg()[0]:.1f} · "
-          f"{n} new photos per child, one torch thread\n")
-    print("| round | CPU, glibc default (s) | CPU, fixed 128 KiB (s) | ratio | RSS default (MB) | RSS fixed (MB) |")
+        rows.append((got["0"], got[fixed]))
+    print(f"# fixed mmap threshold {int(fixed) // 1024} KiB · {os.cpu_count()} cores · load average "
+          f"{os.getloadavg()[0]:.1f} · {n} new photos per child, one torch thread\n")
+    print(f"| round | CPU, glibc default (s) | CPU, fixed {int(fixed) // 1024} KiB (s) | ratio | RSS default (MB) | "
+          "RSS fixed (MB) |")
     print("|---:|---:|---:|---:|---:|---:|")
     for i, (d, f) in enumerate(rows, 1):
         print(f"| {i} | {d['cpu']:.1f} | {f['cpu']:.1f} | {f['cpu'] / d['cpu']:.2f} | {d['rss']:.0f} | {f['rss']:.0f} |")

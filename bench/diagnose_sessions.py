@@ -14,9 +14,11 @@ inside Gradio:
    ``config_values`` (Gradio's per-session copy of every component's config, with the last value
    each event sent to it) and components replaced by ``gr.update``-style returns;
 2. other per-session containers of the queue and the app (dicts and lists that grew);
-3. ``tracemalloc``: Python allocations made during the measured sessions and still alive at
-   the end, grouped by the first line of this project's code and the first line of Gradio's
-   in their tracebacks (numpy arrays are traced; torch tensors and PIL images are not);
+3. ``tracemalloc`` (on from the warm-up, so that what a bounded store drops is counted too):
+   Python allocations made during the measured sessions and still alive at the end, grouped by
+   the innermost line of this project's code and of Gradio's in their tracebacks (numpy arrays
+   are traced; torch tensors and PIL images are not);
+3b. the objects the garbage collector tracks, by type, whose number grew;
 4. RSS of the process before and after, and (``--drop-closed``) after deleting the closed
    sessions from the state holder and collecting garbage: how much of it is reclaimable.
 """

@@ -116,30 +116,43 @@ def _give_back_memory() -> None:
         pass
 
 
-#: Blocks of at least this many bytes get their own memory map, given back to the system when freed
-#: (``GRADCAM_MMAP_THRESHOLD``; 0: glibc's default). glibc's default threshold moves up to 32 MB as
-#: large blocks are freed, after which every visit's photos, maps, PNGs and data URLs (0.1–1 MB each)
-#: are carved out of the heap arenas of the worker threads, which fragment: RSS grew by about 1 MB per
-#: visit after every closed session was dropped and did not come back with malloc_trim (BENCHMARKS §9).
-MMAP_THRESHOLD = 128 * 1024
+#: How many malloc arenas the server's threads share (``GRADCAM_MALLOC_ARENAS``; 0: glibc's default, 8 per
+#: core). With glibc's default, Gradio's worker threads each carve a visit's photos, maps and PNGs
+#: (0.1–3 MB blocks) out of arenas of their own, which fragment: RSS grew by about 1 MB per visit after
+#: every closed session had been dropped, and malloc_trim did not return it (BENCHMARKS §9). Two arenas
+#: keep it flat at no measurable CPU cost; a fixed mmap threshold (below) does too, but costs 1.25–1.7×
+#: the CPU of an ImageNet explanation (bench/bench_allocator.py).
+MALLOC_ARENAS = 2
+
+#: ``GRADCAM_MMAP_THRESHOLD`` (bytes; default 0, glibc's own moving threshold): blocks at least this large
+#: get their own memory map, returned to the system when freed.
+MMAP_THRESHOLD = 0
 
 
-def tune_allocator(threshold: int | None = None) -> bool:
-    """Fix glibc's mmap threshold (``mallopt(M_MMAP_THRESHOLD)``, which also stops it from moving) at
-    ``threshold`` bytes (default: $GRADCAM_MMAP_THRESHOLD, else :data:`MMAP_THRESHOLD`). Does nothing
-    when the threshold is 0, when MALLOC_MMAP_THRESHOLD_ is set (the operator chose), or off glibc.
-    Returns whether it was set."""
+def tune_allocator(arenas: int | None = None, threshold: int | None = None) -> dict:
+    """Set glibc's allocator for a long-running server (``mallopt``): at most ``arenas`` malloc arenas
+    (default $GRADCAM_MALLOC_ARENAS, else :data:`MALLOC_ARENAS`) and, if ``threshold`` > 0 (default
+    $GRADCAM_MMAP_THRESHOLD, else :data:`MMAP_THRESHOLD`), a fixed mmap threshold. A setting is left
+    alone when it is 0, when glibc's own variable (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_) is set:
+    the operator chose, or off glibc. Returns what was set, e.g. ``{"arenas": 2}``."""
     import ctypes
 
+    if arenas is None:
+        arenas = int(float(os.environ.get("GRADCAM_MALLOC_ARENAS", MALLOC_ARENAS) or 0))
     if threshold is None:
         threshold = int(float(os.environ.get("GRADCAM_MMAP_THRESHOLD", MMAP_THRESHOLD) or 0))
-    if threshold <= 0 or "MALLOC_MMAP_THRESHOLD_" in os.environ:
-        return False
     try:
-        M_MMAP_THRESHOLD = -3  # <malloc.h>
-        return bool(ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, int(threshold)))
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
     except (OSError, AttributeError):
-        return False
+        return {}
+    done = {}
+    M_ARENA_MAX, M_MMAP_THRESHOLD = -8, -3  # <malloc.h>
+    if arenas > 0 and "MALLOC_ARENA_MAX" not in os.environ and mallopt(M_ARENA_MAX, int(arenas)):
+        done["arenas"] = int(arenas)
+    if threshold > 0 and "MALLOC_MMAP_THRESHOLD_" not in os.environ and mallopt(M_MMAP_THRESHOLD, int(threshold)):
+        done["mmap_threshold"] = int(threshold)
+    return done
 
 
 #: Debug only (bench/bench_visits.py): with ``GRADCAM_MEMORY_PROBE=<file>``, the signal SIGUSR1 makes the
