@@ -20,7 +20,7 @@ from gradcam_core.models import fetch
 from gradcam_core.ui import imagenet_tab, join, mnist_tab, spurious_tab
 from gradcam_core.ui import a11y, serving
 from gradcam_core.present.method_texts import GRADCAM_OVERVIEW
-from gradcam_core.ui.common import CSS, THEME
+from gradcam_core.ui.common import CSS, PAGE_ONLY, THEME
 
 TITLE = "Grad-CAM Explorer"
 PAGE_CSS = CSS + imagenet_tab.CSS + spurious_tab.CSS
@@ -45,7 +45,7 @@ def build_app(concurrency: int = 2, join_url=None) -> gr.Blocks:
             with gr.Tab("Shortcuts", id="spurious") as shortcuts:
                 spurious_tab.build(demo, concurrency_limit=concurrency, tab=shortcuts, query=query)
         demo.load(None, None, query, js=serving.LINK_QUERY_JS, api_name="read_link", queue=False)
-        query.change(_tab_from_link, query, tabs, api_name="select_tab_from_link", queue=False)
+        query.change(_tab_from_link, query, tabs, api_name="select_tab_from_link", queue=False, **PAGE_ONLY)
         # a browser that leaves: its slow job still running stops at its next batch (serving.py)
         demo.unload(serving.mark_closed)
     return demo
@@ -100,6 +100,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serving.tune_allocator()  # two malloc arenas: memory of closed sessions goes back (issue 23)
     args = parse_args(argv)
     cores = os.cpu_count() or 1
     torch.set_num_threads(args.threads or max(1, cores // max(1, args.concurrency)))
@@ -115,6 +116,7 @@ def main(argv=None) -> None:
     if args.workshop:
         print(workshop.banner(lan), flush=True)
     demo = build_app(concurrency=args.concurrency, join_url=(lambda: join_url["url"]) if args.workshop else None)
+    serving.install_memory_probe()  # debug only: does nothing unless GRADCAM_MEMORY_PROBE is set
     demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency,
                status_update_rate=args.status_every or "auto")
     launch = dict(server_name=args.host, server_port=args.port, max_file_size=args.max_file_size, css=PAGE_CSS,

@@ -14,9 +14,11 @@ inside Gradio:
    ``config_values`` (Gradio's per-session copy of every component's config, with the last value
    each event sent to it) and components replaced by ``gr.update``-style returns;
 2. other per-session containers of the queue and the app (dicts and lists that grew);
-3. ``tracemalloc``: Python allocations made during the measured sessions and still alive at
-   the end, grouped by the first line of this project's code and the first line of Gradio's
-   in their tracebacks (numpy arrays are traced; torch tensors and PIL images are not);
+3. ``tracemalloc`` (on from the warm-up, so that what a bounded store drops is counted too):
+   Python allocations made during the measured sessions and still alive at the end, grouped by
+   the innermost line of this project's code and of Gradio's in their tracebacks (numpy arrays
+   are traced; torch tensors and PIL images are not);
+3b. the objects the garbage collector tracks, by type, whose number grew;
 4. RSS of the process before and after, and (``--drop-closed``) after deleting the closed
    sessions from the state holder and collecting garbage: how much of it is reclaimable.
 """
@@ -192,6 +194,16 @@ def containers(obj, prefix: str) -> dict[str, int]:
     return out
 
 
+def _type_counts() -> dict[str, int]:
+    """How many objects of each type the garbage collector tracks (after a collection)."""
+    gc.collect()
+    counts: dict[str, int] = defaultdict(int)
+    for o in gc.get_objects():
+        t = type(o)
+        counts[f"{t.__module__}.{t.__qualname__}"] += 1
+    return counts
+
+
 def malloc_trim() -> None:
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -204,9 +216,14 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--warmup", type=int, default=2, help="browser sessions before measuring")
     ap.add_argument("--sessions", type=int, default=8, help="measured browser sessions")
-    ap.add_argument("--photo", default="animals/chelsea_cat.jpg", help="example photo uploaded by every session")
+    ap.add_argument("--photo", default=None,
+                    help="an example photo uploaded by every session (default: a new photo each session, "
+                         "see bench/_photos.py, as visitors bring their own)")
     ap.add_argument("--frames", type=int, default=30, help="tracemalloc traceback depth")
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--settle", type=float, default=5.0,
+                    help="seconds after the last session before looking (with a short GRADCAM_SESSION_GRACE: "
+                         "longer than it, so that the app has dropped the closed sessions)")
     ap.add_argument("--drop-closed", action="store_true",
                     help="then delete closed sessions from the state holder and report the RSS")
     args = ap.parse_args(argv)
@@ -224,7 +241,14 @@ def main(argv=None) -> None:
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=app_module.PAGE_CSS,
                 max_file_size="10mb", show_error=False, quiet=True)
     url = f"http://127.0.0.1:{port}/"
-    photo = ROOT / "examples" / args.photo
+    if args.photo:
+        photos = [ROOT / "examples" / args.photo] * (args.warmup + args.sessions)
+    else:
+        import tempfile
+
+        from _photos import new_photos
+
+        photos = new_photos(args.warmup + args.sessions, Path(tempfile.mkdtemp(prefix="diagnose-")), seed=7)
     vargs = argparse.Namespace(tab="ImageNet", photo_label="Your photo", result_label="Top 5", timeout=120.0,
                                click_after=20.0)
     from playwright.sync_api import sync_playwright
@@ -235,8 +259,11 @@ def main(argv=None) -> None:
         with sync_playwright() as p:
             browser = launch_chromium(p)
             try:
-                for _ in range(args.warmup):
-                    ok, _, err = visit(browser, url, photo, vargs)
+                # traced from the warm-up on: a result that a bounded store (KEPT, caches) drops during the
+                # measured sessions was allocated while traced, so its freeing is counted too
+                tracemalloc.start(args.frames)
+                for i in range(args.warmup):
+                    ok, _, err = visit(browser, url, photos[i], vargs)
                     if not ok:
                         print("warm-up session failed:", err, file=sys.stderr)
                 time.sleep(3)
@@ -245,19 +272,20 @@ def main(argv=None) -> None:
                 before_ids = set(holder.session_data)
                 before_len = {**containers(queue, "queue"), **containers(demo, "demo"), **containers(holder, "state_holder")}
                 rss_before = rss_mb(os.getpid())
-                tracemalloc.start(args.frames)
+                types0 = _type_counts()
                 snap0 = tracemalloc.take_snapshot()
                 ok_n = 0
-                for _ in range(args.sessions):
-                    ok, dt, err = visit(browser, url, photo, vargs)
+                for i in range(args.sessions):
+                    ok, dt, err = visit(browser, url, photos[args.warmup + i], vargs)
                     ok_n += ok
                     if not ok:
                         print("session failed:", err, file=sys.stderr)
             finally:
                 browser.close()
-        time.sleep(5)  # heartbeats end; Gradio marks the sessions closed
+        time.sleep(args.settle)  # heartbeats end; Gradio marks the sessions closed (and the app may drop them)
         gc.collect()
         snap1 = tracemalloc.take_snapshot()
+        types1 = _type_counts()
         traced_after = tracemalloc.get_traced_memory()[0]
         malloc_trim()
         rss_after = rss_mb(os.getpid())
@@ -287,6 +315,14 @@ def main(argv=None) -> None:
         for (where, name), v in sorted(bd["per"].items(), key=lambda kv: -kv[1])[:args.top]:
             print(f"| {where} | {name} | {v / 1e3:.1f} |")
 
+        more = sorted(((t, types1.get(t, 0) - c0) for t, c0 in types0.items()), key=lambda tc: -tc[1])
+        more += [(t, c) for t, c in types1.items() if t not in types0]
+        print("\nObjects tracked by the garbage collector whose number grew (per measured session):\n")
+        print("| type | more per session |\n|---|---:|")
+        for t, d in sorted(more, key=lambda tc: -tc[1])[:args.top]:
+            if d > 0:
+                print(f"| `{t}` | {d / n:.1f} |")
+
         grown = {k: (before_len.get(k, 0), v) for k, v in after_len.items() if v != before_len.get(k, 0)}
         print("\nOther containers of the queue, the app and the state holder that changed length "
               "(before → after the measured sessions):\n")
@@ -302,7 +338,8 @@ def main(argv=None) -> None:
         for st in stats:
             if st.size_diff <= 0:
                 continue
-            ours = next((f"{Path(f.filename).relative_to(ROOT)}:{f.lineno}" for f in st.traceback
+            # the innermost line of this project's code (tracemalloc's frames go from the oldest to the newest)
+            ours = next((f"{Path(f.filename).relative_to(ROOT)}:{f.lineno}" for f in reversed(st.traceback)
                          if f.filename.startswith(str(ROOT)) and "/bench/" not in f.filename), "-")
             gr_site = next((f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in reversed(st.traceback)
                             if "site-packages/gradio/" in f.filename), "-")

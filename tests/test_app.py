@@ -22,8 +22,11 @@ def _error_text(excinfo) -> str:
 def test_api_names_are_listed(app_client):
     names = set(app_client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     for name in ["/mnist_explain_index", "/mnist_explain_drawing", "/mnist_explain_upload", "/mnist_grid_page",
-                 "/mnist_pick_from_grid", "/mnist_change_target", "/mnist_change_channel"]:
+                 "/mnist_change_target", "/mnist_change_channel"]:
         assert name in names
+    # a tap in the grid carries the tap (Gradio's event data), which an API call cannot: the page's own
+    # event, not listed (issue 23); from Python, /mnist_explain_index with (page − 1) × 50 + position
+    assert "/mnist_pick_from_grid" not in names and "/mnist_from_link" not in names
 
 
 def test_mnist_index_endpoint_matches_engine(app_client):

@@ -190,7 +190,7 @@ def test_shortcut_card_and_steps_take_the_map_last():
 def test_api_with_and_without_the_colour_map(app_client):
     info = app_client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     for name in ("/mnist_explain_index", "/mnist_explain_upload", "/mnist_explain_drawing", "/mnist_change_target",
-                 "/mnist_change_channel", "/mnist_change_layer", "/mnist_change_cmap", "/mnist_pick_from_grid"):
+                 "/mnist_change_channel", "/mnist_change_layer", "/mnist_change_cmap"):
         params = info[name]["parameters"]
         # issue 24 appended the map placement after the colour map, the last optional input
         assert params[-1]["parameter_name"] == "placement" and params[-1]["label"] == "Map placement", name

@@ -68,10 +68,13 @@ def _explain(client, photo, **kw):
 
 def test_endpoints_are_listed(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    # (a new photo or setting is routed in the browser to /imagenet_run or /imagenet_run_slow)
-    for n in ["explain", "explain_slow", "run", "run_slow", "model_change", "restyle", "opacity", "compare",
-              "pick_example", "find_classes", "models", "method_note", "search_target"]:
+    for n in ["explain", "explain_slow", "model_change", "restyle", "opacity", "compare", "find_classes", "models",
+              "method_note", "search_target"]:
         assert f"/imagenet_{n}" in names, n
+    # the page's own events are not in the API (issue 23): a new photo or setting is routed in the browser
+    # to /imagenet_run or /imagenet_run_slow, a tap on an example is a tap, a link is read from the page's address
+    for n in ["run", "run_slow", "pick_example", "from_link"]:
+        assert f"/imagenet_{n}" not in names, n
     assert all(n.startswith(("/imagenet_", "/trust_imagenet_")) for n in names)
 
 

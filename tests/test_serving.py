@@ -64,6 +64,57 @@ def test_quick_endpoint_refuses_slow_methods_with_a_pointer(served):
     assert "/imagenet_explain_slow" in str(err.value)
 
 
+#: the page's own events (issue 23): fed by hidden boxes, the session's last result or a tap's event data
+PAGE_ONLY = ["/imagenet_run", "/imagenet_run_slow", "/imagenet_pick_example", "/imagenet_from_link",
+             "/mnist_pick_from_grid", "/mnist_from_link", "/spurious_open_from_link", "/select_tab_from_link"]
+
+
+def test_page_only_events_are_not_in_the_api(served):
+    demo, _, client = served
+    listed = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    deps = _deps_by_api(demo)
+    for name in PAGE_ONLY:
+        assert name in deps and deps[name].fn is not None, name  # the page still has them
+        assert name not in listed, name
+        with pytest.raises(ValueError, match="Cannot find a function"):  # and gradio_client refuses them
+            client.submit("?", api_name=name)
+    # every server event that is neither listed nor page-only is a js-only one or a tap on a picture
+    hidden = {n for n, fn in deps.items() if fn.fn is not None and n not in listed} - set(PAGE_ONLY)
+    assert all(deps[n].fn.__name__ in ("show", "_mnist_show", "selected", "poll", "clear_credit", "mark_closed")
+               or n.startswith(("/apply", "/tap_", "/_mnist_tap")) for n in hidden), sorted(hidden)
+    # what they did is public under a documented name (README, "Public API")
+    for name in ["/imagenet_explain", "/imagenet_explain_slow", "/mnist_explain_index", "/spurious_open"]:
+        assert name in listed, name
+
+
+def test_what_the_page_only_events_skipped_gets_a_clear_message_from_the_public_endpoints(served, tmp_path):
+    _, _, client = served
+    text = tmp_path / "notes.jpg"  # not an image, whatever its name says
+    text.write_text("shopping list: milk, eggs\n")
+    for name in ("/imagenet_explain", "/imagenet_explain_slow"):
+        with pytest.raises(Exception, match="could not read this file as an image"):
+            client.predict(handle_file(str(text)), "efficientnet_lite0", "_head_act", "Grad-CAM", "predicted", "none",
+                           "max", "jet", 0.5, api_name=name)
+    # a quick method sent to the slow queue runs (any method goes there); a slow one sent to the quick queue is
+    # refused with a pointer (test_quick_endpoint_refuses_slow_methods_with_a_pointer)
+    out = client.predict(handle_file(CAT), "efficientnet_lite0", "_head_act", "Grad-CAM", "predicted", "none",
+                         "max", "jet", 0.5, api_name="/imagenet_explain_slow")
+    assert out[1]["label"] and out[2]["url"].startswith("data:image/png")
+
+
+def test_the_pages_router_still_skips_silently_what_the_page_shows_or_the_other_queue_runs():
+    """The page's own handler (no API): the other queue's method, no photo or the result already shown → no
+    change (the page would otherwise redraw or warn for nothing); a forced run of the same request runs."""
+    args = ("efficientnet_lite0", "_head_act", "Grad-CAM", "predicted", "none", "max", "jet", 0.5)
+    assert imagenet_tab.run_slow("auto:1", CAT, *args, state=None) == {}
+    assert imagenet_tab.run_quick("auto:1", None, *args, state=None) == {}
+    first = imagenet_tab.run_quick("auto:1", CAT, *args, state=None)
+    assert first["label"] and first["state"]["tag"] == imagenet_tab._request_key(CAT, *args[:5])
+    assert imagenet_tab.run_quick("auto:2", CAT, *args, state=first["state"]) == {}
+    again = imagenet_tab.run_quick("force:3", CAT, *args, state=first["state"])
+    assert again["label"] == first["label"] and again["state"]["key"] != first["state"]["key"]
+
+
 def test_slow_endpoint_runs_score_cam(served):
     _, _, client = served
     # an early, narrow layer keeps this quick: Score-CAM on it is a handful of masked forwards
@@ -133,11 +184,13 @@ def test_shortcuts_tab_is_computed_when_opened_not_at_page_load(served):
     spurious_ids = {b._id for b in deps["/spurious_open"].outputs}
     for fn in loads:
         assert not spurious_ids & {b._id for b in fn.outputs}, fn.api_name
-    # the link handlers compute only for their own tab
-    out = client.predict("?tab=mnist&digit=3", api_name="/spurious_open_from_link")
-    assert [o for o in out if isinstance(o, dict) and "url" in o] == []
-    out = client.predict("?tab=spurious", api_name="/spurious_open_from_link")
-    assert sum(isinstance(o, dict) and str(o.get("url", "")).startswith("data:image/png") for o in out) >= 2
+    # the link handlers compute only for their own tab (the page's own event: called here as the page does,
+    # with the query string and the components' values; it is not in the API)
+    link = deps["/spurious_open_from_link"]
+    values = [getattr(c, "value", None) for c in link.inputs[1:]]
+    pictures = lambda out: [v for v in out.values() if isinstance(v, np.ndarray) and v.ndim == 3]  # noqa: E731
+    assert pictures(link.fn("?tab=mnist&digit=3", *values)) == []
+    assert len(pictures(link.fn("?tab=spurious", *values))) >= 2
 
 
 def test_link_handlers_read_the_query_string():
@@ -316,3 +369,55 @@ def test_result_files_live_in_gradios_cache_and_delete_cache_removes_them(monkey
         assert not any(f.exists() for f in files + steps), [str(f) for f in files + steps if f.exists()]
     finally:
         demo.close()
+
+
+ALLOCATOR_CHILD = """
+import gc, json, sys
+from gradcam_core.ui import serving
+done = serving.tune_allocator()
+def rss():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS:")) / 1024
+b = bytearray(8 << 20); del b      # one large block freed: glibc's own threshold moves up past it
+r0 = rss()
+big, keep = [], []
+for i in range(200):
+    big.append(bytearray(512 * 1024))  # 100 MB of half-megabyte blocks (a visit's photos, maps, PNGs)...
+    keep.append(bytearray(4096))       # ...with small blocks that stay, in between
+del big
+gc.collect()
+print(json.dumps({"done": done, "kept_mb": rss() - r0}))
+"""
+
+
+def _allocator_child(**env) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_ARENA_MAX", "GRADCAM_MMAP_THRESHOLD", "GRADCAM_MALLOC_ARENAS")}
+    out = subprocess.run([sys.executable, "-c", ALLOCATOR_CHILD], cwd=root, capture_output=True, text=True,
+                         env={**base, "PYTHONPATH": str(root), **env}, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc (Linux)")
+def test_the_servers_allocator_settings():
+    """Issue 23: with glibc's defaults RSS grew ~1 MB per visit after every closed session was dropped
+    (fragmented per-thread arenas; BENCHMARKS §9). app.main calls serving.tune_allocator: two arenas by
+    default; GRADCAM_MMAP_THRESHOLD fixes the mmap threshold (its mechanism checked here: 100 MB of freed
+    half-megabyte blocks go back to the system with it, and mostly stay without it); 0 or glibc's own
+    variables leave glibc alone."""
+    default = _allocator_child()
+    if not default["done"]:
+        pytest.skip("not glibc: mallopt is not available")
+    assert default["done"] == {"arenas": serving.MALLOC_ARENAS} == {"arenas": 2}
+    fixed = _allocator_child(GRADCAM_MMAP_THRESHOLD="131072")
+    assert fixed["done"] == {"arenas": 2, "mmap_threshold": 131072}
+    assert fixed["kept_mb"] < 10, fixed            # given back
+    assert default["kept_mb"] > 50, default        # glibc's moving threshold keeps most of it
+    assert _allocator_child(GRADCAM_MALLOC_ARENAS="0")["done"] == {}
+    assert _allocator_child(MALLOC_ARENA_MAX="4", GRADCAM_MMAP_THRESHOLD="131072",
+                            MALLOC_MMAP_THRESHOLD_="65536")["done"] == {}  # the operator's own choice wins

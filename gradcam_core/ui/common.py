@@ -58,6 +58,14 @@ def scroll_js(elem_id: str) -> str:
             "window.scrollTo({top: Math.max(0, top), behavior: 'smooth'}); }")
 
 
+#: For the page's own events (``**PAGE_ONLY``): ones fed by hidden boxes (the router's token, the page's
+#: query string), the session's last result or a tap's event data. Through the API they could only answer
+#: with nothing (a request the page itself would skip) or fail inside Gradio (no tap), so they are kept out
+#: of it: not listed by ``view_api`` and refused by gradio_client. The page calls them as before.
+#: Every public endpoint has a documented equivalent (README, "Public API").
+PAGE_ONLY = dict(api_visibility="private")
+
+
 def user_errors(fn):
     """Turn ValueError (bad input, with a human message) into gr.Error, and any other
     exception into a short gr.Error while the traceback goes to the server log only."""

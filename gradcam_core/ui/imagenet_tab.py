@@ -36,7 +36,7 @@ from gradcam_core.ui import cell_panel, fetch_panel, trust
 from gradcam_core.present import alt_text
 from gradcam_core.present.colour_vision import HEAT_CHOICES, heat_map_note
 from gradcam_core.ui import a11y
-from gradcam_core.ui.common import ResultImage, by_name, scroll_js, user_errors
+from gradcam_core.ui.common import PAGE_ONLY, ResultImage, by_name, scroll_js, user_errors
 from gradcam_core.ui.kept import KeptResults
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest, progress_callback
 
@@ -577,17 +577,22 @@ def _wire_explain(u, named: dict, ev: dict, kinds: dict) -> None:
     u.go.click(None, *route, js=_route_js("force"), api_name="imagenet_route_explain", queue=False)
     u.photo.change(None, *route, js=_route_js("auto"), api_name="imagenet_photo_change", queue=False)
     u.photo.upload(clear_credit, None, u.credit, api_visibility="private", queue=False)
-    u.examples.select(ev["pick_example"], None, [u.photo, u.credit], api_name="imagenet_pick_example", **draw)
+    # a tap in the gallery (its event data is the tap): the page's own; from Python, send the photo itself
+    u.examples.select(ev["pick_example"], None, [u.photo, u.credit], api_name="imagenet_pick_example", **PAGE_ONLY,
+                      **draw)
     gr.on([u.layer.input, u.method.input, u.target.input, u.target2.input], None, *route, js=_route_js("auto"),
           api_name="imagenet_settings_change", queue=False)
     # once a result is shown, the page scrolls to it (just under the photo)
     show = dict(fn=None, inputs=None, outputs=None, js=scroll_js("imagenet-result"), queue=False)
     run_inputs = explain_inputs + [u.state, u.whole]  # whole: the LAST input (the overlay on the whole photo)
+    # the page's own events (a hidden token, the session's last result): not in the API, which has
+    # /imagenet_explain and /imagenet_explain_slow; here a request for the other queue or the result
+    # the page already shows is skipped without a word, as the page needs (PAGE_ONLY)
     u.quick_req.change(ev["run_quick"], [u.quick_req] + run_inputs, explain_outputs, api_name="imagenet_run",
-                       preprocess=False, trigger_mode="always_last", **run).success(
+                       preprocess=False, trigger_mode="always_last", **PAGE_ONLY, **run).success(
         api_name="imagenet_show_result", **show)
     u.slow_req.change(ev["run_slow"], [u.slow_req] + run_inputs, explain_outputs, api_name="imagenet_run_slow",
-                      preprocess=False, trigger_mode="always_last", **slow).success(
+                      preprocess=False, trigger_mode="always_last", **PAGE_ONLY, **slow).success(
         api_name="imagenet_show_result_slow", **show)
     u.model.change(ev["change_model"], u.model, [u.layer, u.model_note], api_name="imagenet_model_change", **draw).then(
         None, *route, js=_route_js("auto"), api_name="imagenet_model_change_explain", queue=False)
@@ -627,9 +632,9 @@ def _wire_extras(demo: gr.Blocks, u, named: dict, ev: dict, kinds: dict, query) 
                        try { navigator.clipboard.writeText(u); } catch (e) {} return u; }""")
     link_outputs = [named[n] for n in LINK_INPUTS] + [named[n] for n in EXPLAIN_OUTPUTS]
     if query is not None:  # the page's query string, read in the browser: only a link calls the server
-        query.change(ev["explain_from_query"], query, link_outputs, api_name="imagenet_from_link", **run)
+        query.change(ev["explain_from_query"], query, link_outputs, api_name="imagenet_from_link", **PAGE_ONLY, **run)
     else:
-        demo.load(ev["explain_from_link"], None, link_outputs, api_name="imagenet_from_link", **run)
+        demo.load(ev["explain_from_link"], None, link_outputs, api_name="imagenet_from_link", **PAGE_ONLY, **run)
     gr.api(find_classes, api_name="imagenet_find_classes", **draw)
     gr.api(list_models, api_name="imagenet_models", **draw)
     loaded = {"model": u.model, "model_note": u.model_note, "unavailable": u.unavailable_md, "box": u.fetch_md,

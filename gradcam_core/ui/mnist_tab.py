@@ -24,7 +24,7 @@ from gradcam_core.data.mnist import preprocess_digit, test_digits, to_tensor
 from gradcam_core.present.steps import build_steps, result_numbers
 from gradcam_core.ui import a11y, cell_panel, colour_menu, trust
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest
-from gradcam_core.ui.common import ParsedDropdown, by_name, ResultImage, SafeImage, SafeSketchpad, scroll_js, step_sections, step_values, user_errors
+from gradcam_core.ui.common import PAGE_ONLY, ParsedDropdown, by_name, ResultImage, SafeImage, SafeSketchpad, scroll_js, step_sections, step_values, user_errors
 
 LAYER = LENET_DEFAULT_LAYER  # relu2: the rectified maps, the Grad-CAM convention (see method_texts)
 LAYERS = list(LENET_LAYERS)  # conv2, relu2, pool2
@@ -610,7 +610,7 @@ def _wire_crop(ui: MnistComponents, upload, go_upload, crop: CropOffer, concurre
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
     names = {"column": crop.column, "note": crop.note, "box": crop.box, "label": ui.label, "overlay": ui.overlay,
              "seen": ui.seen}
-    private = dict(api_visibility="private")
+    private = PAGE_ONLY
     after = dict(fn=None, inputs=None, outputs=None, js=_PHOTO_JS.replace("__AFTER_RESULT__", "true"), queue=False,
                  **private)
     after_failure = dict(after, js=_PHOTO_JS.replace("__AFTER_RESULT__", "false"))
@@ -731,9 +731,10 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
         trigger(_shown(fn, ui), [source] + inputs_tail, outputs, api_name=name, **common
                 ).success(api_name=shown_name, **show)
     page.release(show_page, [page], [grid], api_name="mnist_grid_page", **common)
+    # a tap in the grid (its event data is the tap): the page's own; from Python, /mnist_explain_index
     grid.select(_shown(pick_from_grid, ui), [page, ui.target, ui.channel, ui.layer, ui.cmap, ui.placement],
                 [ui.index] + outputs,
-                api_name="mnist_pick_from_grid", **common).success(api_name="mnist_show_result_pick", **show)
+                api_name="mnist_pick_from_grid", **PAGE_ONLY, **common).success(api_name="mnist_show_result_pick", **show)
     for control, name in [(ui.target, "mnist_change_target"), (ui.channel, "mnist_change_channel"),
                           (ui.layer, "mnist_change_layer"), (ui.cmap, "mnist_change_cmap"),
                           (ui.placement, "mnist_change_placement")]:
@@ -749,6 +750,6 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
     )
     link_outputs = [ui.index, ui.target, ui.channel, ui.layer, ui.cmap, ui.placement] + outputs
     if ready and query is not None:  # only a page opened from a link asks the server
-        query.change(_from_query_event(ui), query, link_outputs, api_name="mnist_from_link", **common)
+        query.change(_from_query_event(ui), query, link_outputs, api_name="mnist_from_link", **PAGE_ONLY, **common)
     elif ready:
-        demo.load(_shown(explain_from_link, ui), None, link_outputs, api_name="mnist_initial", **common)
+        demo.load(_shown(explain_from_link, ui), None, link_outputs, api_name="mnist_initial", **PAGE_ONLY, **common)

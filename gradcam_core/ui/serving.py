@@ -116,6 +116,81 @@ def _give_back_memory() -> None:
         pass
 
 
+#: How many malloc arenas the server's threads share (``GRADCAM_MALLOC_ARENAS``; 0: glibc's default, 8 per
+#: core). With glibc's default, Gradio's worker threads each carve a visit's photos, maps and PNGs
+#: (0.1–3 MB blocks) out of arenas of their own, which fragment: RSS grew by about 1 MB per visit after
+#: every closed session had been dropped, and malloc_trim did not return it (BENCHMARKS §9). Two arenas
+#: keep it flat at no measurable CPU cost; a fixed mmap threshold (below) does too, but costs 1.25–1.7×
+#: the CPU of an ImageNet explanation (bench/bench_allocator.py).
+MALLOC_ARENAS = 2
+
+#: ``GRADCAM_MMAP_THRESHOLD`` (bytes; default 0, glibc's own moving threshold): blocks at least this large
+#: get their own memory map, returned to the system when freed.
+MMAP_THRESHOLD = 0
+
+
+def tune_allocator(arenas: int | None = None, threshold: int | None = None) -> dict:
+    """Set glibc's allocator for a long-running server (``mallopt``): at most ``arenas`` malloc arenas
+    (default $GRADCAM_MALLOC_ARENAS, else :data:`MALLOC_ARENAS`) and, if ``threshold`` > 0 (default
+    $GRADCAM_MMAP_THRESHOLD, else :data:`MMAP_THRESHOLD`), a fixed mmap threshold. A setting is left
+    alone when it is 0, when glibc's own variable (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_) is set:
+    the operator chose, or off glibc. Returns what was set, e.g. ``{"arenas": 2}``."""
+    import ctypes
+
+    if arenas is None:
+        arenas = int(float(os.environ.get("GRADCAM_MALLOC_ARENAS", MALLOC_ARENAS) or 0))
+    if threshold is None:
+        threshold = int(float(os.environ.get("GRADCAM_MMAP_THRESHOLD", MMAP_THRESHOLD) or 0))
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return {}
+    done = {}
+    M_ARENA_MAX, M_MMAP_THRESHOLD = -8, -3  # <malloc.h>
+    if arenas > 0 and "MALLOC_ARENA_MAX" not in os.environ and mallopt(M_ARENA_MAX, int(arenas)):
+        done["arenas"] = int(arenas)
+    if threshold > 0 and "MALLOC_MMAP_THRESHOLD_" not in os.environ and mallopt(M_MMAP_THRESHOLD, int(threshold)):
+        done["mmap_threshold"] = int(threshold)
+    return done
+
+
+#: Debug only (bench/bench_visits.py): with ``GRADCAM_MEMORY_PROBE=<file>``, the signal SIGUSR1 makes the
+#: server collect garbage, trim the allocator and append one line to that file:
+#: ``<n> <VmRSS kB> <sessions kept by Gradio> <of them closed>``. Unset (the default), nothing is installed.
+MEMORY_PROBE_ENV = "GRADCAM_MEMORY_PROBE"
+
+
+def install_memory_probe(path: str | None = None) -> bool:
+    """Install the SIGUSR1 memory probe if ``path`` (default: $GRADCAM_MEMORY_PROBE) is set; returns
+    whether it was. Call from the main thread (signal handlers can only be set there)."""
+    import signal
+
+    path = path if path is not None else os.environ.get(MEMORY_PROBE_ENV)
+    if not path or not hasattr(signal, "SIGUSR1"):
+        return False
+    count = [0]
+
+    def probe(signum, frame):  # runs in the main thread, between two bytecodes
+        _give_back_memory()
+        rss = 0
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+        with _lock:
+            holders = list(_holders.values())
+        kept = sum(len(getattr(h, "session_data", {})) for h in holders)
+        closed = sum(sum(bool(getattr(s, "is_closed", False)) for s in list(h.session_data.values()))
+                     for h in holders if hasattr(h, "session_data"))
+        count[0] += 1
+        with open(path, "a") as f:
+            f.write(f"{count[0]} {rss} {kept} {closed}\n")
+
+    signal.signal(signal.SIGUSR1, probe)
+    return True
+
+
 def _start_sweeper() -> None:
     """Once per process: forget expired sessions every minute, even when nobody leaves."""
     global _sweeper

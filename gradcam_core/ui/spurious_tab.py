@@ -25,7 +25,7 @@ from gradcam_core.present.steps import build_steps
 from gradcam_core.present import alt_text, colour_choice
 from gradcam_core.ui import a11y, colour_menu
 from gradcam_core.ui.a11y import with_alt
-from gradcam_core.ui.common import ResultImage, scroll_js, step_sections, step_values, user_errors
+from gradcam_core.ui.common import PAGE_ONLY, ResultImage, scroll_js, step_sections, step_values, user_errors
 from gradcam_core.ui.serving import LinkRequest
 
 CONCURRENCY = "spurious"
@@ -253,9 +253,10 @@ def _first_view_events(demo: gr.Blocks, tab: gr.Tab | None, query, jobs: list, c
     if tab is not None:
         tab.select(first_view, inputs, outputs, api_name="spurious_open", **common)
     if query is not None:  # the page's query string, read in the browser: only a link calls the server
-        query.change(first_view_if_linked, [query] + inputs, outputs, api_name="spurious_open_from_link", **common)
+        query.change(first_view_if_linked, [query] + inputs, outputs, api_name="spurious_open_from_link",
+                     **PAGE_ONLY, **common)
     elif tab is None:
-        demo.load(first_view, inputs, outputs, api_name="spurious_open_from_link", **common)
+        demo.load(first_view, inputs, outputs, api_name="spurious_open_from_link", **PAGE_ONLY, **common)
 
 
 @dataclass
