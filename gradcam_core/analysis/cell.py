@@ -60,6 +60,7 @@ __all__ = [
     "MEASURED_OFFSETS",
     "DEFAULT_PLACEMENT",
     "parse_placement",
+    "placement_centres",
 ]
 
 #: Random rectangles covered for the chance comparison (the median is reported).
@@ -332,20 +333,8 @@ def placement_offsets(model: nn.Module, layer: str, grid: tuple[int, int], shape
 MEASURED_OFFSETS = {("efficientnet_lite0", "_head_act"): {"corners": (19.4, 44.1), "middle": 16.0, "grid": (7, 7)}}
 
 
-#: How a map is drawn over the input: each cell at the centre of what it sees ("receptive field",
-#: the MNIST tab's default: LeNet has no padding), or stretched evenly over the input ("stretched").
-PLACEMENTS = ("receptive field", "stretched")
-DEFAULT_PLACEMENT = "receptive field"
-
-
-def parse_placement(value) -> str:
-    """One of :data:`PLACEMENTS` (None or "" → the default); ValueError naming them otherwise."""
-    if value in (None, ""):
-        return DEFAULT_PLACEMENT
-    v = str(value).strip().lower()
-    if v not in PLACEMENTS:
-        raise ValueError(f"Unknown map placement {value!r}: choose {' or '.join(repr(p) for p in PLACEMENTS)}.")
-    return v
+# How a map is drawn over the input: the one parser of the app (gradcam_core.inputs).
+from gradcam_core.inputs import DEFAULT_PLACEMENT, PLACEMENTS, parse_placement  # noqa: E402
 
 
 def cell_centres(model: nn.Module, layer: str, grid: tuple[int, int], shape: tuple[int, int, int]):
@@ -357,6 +346,17 @@ def cell_centres(model: nn.Module, layer: str, grid: tuple[int, int], shape: tup
     ys = [footprint(model, layer, r, 0, grid, shape).support_centre[0] for r in range(h)]
     xs = [footprint(model, layer, 0, c, grid, shape).support_centre[1] for c in range(w)]
     return np.array(ys), np.array(xs)
+
+
+def placement_centres(model: nn.Module, layer: str, grid: tuple[int, int], shape: tuple[int, int, int],
+                      placement=None):
+    """Where the map of ``layer`` is drawn for ``placement`` (parsed: None → the default): the
+    :func:`cell_centres` for "receptive field", None for "stretched" (postprocess.heat_picture
+    reads None as the stretched drawing).  The one placement function of the MNIST tab, the
+    Shortcuts tab, the trust panel and the command line."""
+    if parse_placement(placement) == "stretched":
+        return None
+    return cell_centres(model, layer, tuple(int(v) for v in grid), tuple(int(v) for v in shape))
 
 
 # =========================================================================== the terms
