@@ -61,6 +61,7 @@ __all__ = [
     "DEFAULT_PLACEMENT",
     "parse_placement",
     "placement_centres",
+    "drawn_heat",
 ]
 
 #: Random rectangles covered for the chance comparison (the median is reported).
@@ -357,6 +358,18 @@ def placement_centres(model: nn.Module, layer: str, grid: tuple[int, int], shape
     if parse_placement(placement) == "stretched":
         return None
     return cell_centres(model, layer, tuple(int(v) for v in grid), tuple(int(v) for v in shape))
+
+
+def drawn_heat(model: nn.Module, layer: str, result: CAMResult, index: int = 0, placement=None,
+               channels: int = 1) -> np.ndarray:
+    """Sample ``index`` of ``result`` (a map of ``model``'s ``layer``, whose input has ``channels``
+    colour channels) as drawn over the input, (H, W) floats: each cell at the centre of what it
+    sees, or stretched (see :func:`placement_centres`)."""
+    from gradcam_core.cam.postprocess import heat_picture
+
+    shape = (int(channels), *result.input_size)
+    centres = placement_centres(model, layer, tuple(result.cam.shape[-2:]), shape, placement)
+    return heat_picture(result.cam[index], result.input_size, centres).numpy()
 
 
 # =========================================================================== the terms

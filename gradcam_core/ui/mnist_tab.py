@@ -452,7 +452,8 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     panels = []  # the cell panel sits right under step 6 (taps on steps 5, 6 and the overlay fill it)
     ui.steps = step_sections(first.steps if first else None, alts=first.alts.get("steps") if first else None, after={6: lambda: panels.append(
         cell_panel.build_panel("mnist", "step 5, step 6 or the heat map above"))})
-    trust.build_mnist_panel(ui.digit, ui.target, concurrency_id=SLOW, concurrency_limit=SLOW_LIMIT)
+    trust.build_mnist_panel(ui.digit, ui.target, placement=ui.placement, concurrency_id=SLOW,
+                            concurrency_limit=SLOW_LIMIT)
     _wire(demo, ui, concurrency_limit, ready, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload,
           copy_link, link_box, query)
     cell_panel.wire_mnist(panels[0], [ui.steps[13], ui.steps[16], ui.overlay], ui.digit, ui.explained,
