@@ -23,7 +23,7 @@ from gradcam_core.data.mnist import preprocess_digit, test_digits, to_tensor
 from gradcam_core.present.steps import build_steps, result_numbers
 from gradcam_core.ui import a11y, cell_panel, colour_menu, trust
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest
-from gradcam_core.ui.common import ParsedDropdown, ResultImage, SafeImage, SafeSketchpad, scroll_js, step_sections, step_values, user_errors
+from gradcam_core.ui.common import ParsedDropdown, ParsedRadio, ResultImage, SafeImage, SafeSketchpad, scroll_js, step_sections, step_values, user_errors
 
 LAYER = LENET_DEFAULT_LAYER  # relu2: the rectified maps, the Grad-CAM convention (see method_texts)
 LAYERS = list(LENET_LAYERS)  # conv2, relu2, pool2
@@ -406,7 +406,7 @@ def _result_and_settings(ui: MnistComponents, first: MnistView | None):
                                info="which layer Grad-CAM reads (step 1 says why)", filterable=False, scale=2)
         ui.cmap = colour_menu.dropdown(scale=2)
     colour_menu.note()
-    ui.placement = gr.Radio(PLACEMENT_CHOICES, value=cell_analysis.DEFAULT_PLACEMENT, label="Map placement",
+    ui.placement = ParsedRadio(PLACEMENT_CHOICES, value=cell_analysis.DEFAULT_PLACEMENT, label="Map placement",
                             info="where each cell of the map is drawn over the digit (step 7 says why)")
     with gr.Accordion("Numbers (JSON: probabilities, weights, map)", open=False):
         ui.numbers = gr.JSON(first and first.numbers, label="Numbers", show_label=False)
