@@ -251,6 +251,7 @@ def evaluate_models(models: dict[str, torch.nn.Module], sets: dict | None = None
         row["cue_mass_matching"] = masks["matching"]
         row["cue_mass_misleading"] = masks["misleading"]
         row["mass_digits"] = n
+        row["placement"] = placement
         out[name] = row
     out["n_digits"] = int(len(y))
     out["placement"] = placement
