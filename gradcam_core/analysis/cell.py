@@ -35,6 +35,8 @@ import torch
 import torch.nn as nn
 
 from gradcam_core.cam.engine import BaseCAM, CAMResult, eval_mode
+# how a map is drawn over the input: the one parser of the app (re-exported here)
+from gradcam_core.inputs import DEFAULT_PLACEMENT, PLACEMENTS, parse_placement
 
 __all__ = [
     "CellTerms",
@@ -332,10 +334,6 @@ def placement_offsets(model: nn.Module, layer: str, grid: tuple[int, int], shape
 #: :func:`placement_offsets` measured once for the ImageNet model that ships real weights, at its
 #: default layer (tests/test_cell.py re-measures it): (corner cells' range, middle cell) in px of 224.
 MEASURED_OFFSETS = {("efficientnet_lite0", "_head_act"): {"corners": (19.4, 44.1), "middle": 16.0, "grid": (7, 7)}}
-
-
-# How a map is drawn over the input: the one parser of the app (gradcam_core.inputs).
-from gradcam_core.inputs import DEFAULT_PLACEMENT, PLACEMENTS, parse_placement  # noqa: E402
 
 
 def cell_centres(model: nn.Module, layer: str, grid: tuple[int, int], shape: tuple[int, int, int]):

@@ -152,8 +152,7 @@ def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, so
     x = to_tensor(digit)
     result = GradCAM(model(), layer)(x, target=_target(target_choice))
     ch = None if channel in (None, "", -1, "strongest") else int(channel)
-    centres = None if placement == "stretched" else \
-        cell_analysis.cell_centres(model(), layer, tuple(result.cam.shape[-2:]), (1, 28, 28))
+    centres = cell_analysis.placement_centres(model(), layer, tuple(result.cam.shape[-2:]), (1, 28, 28), placement)
     this = share_of_result(result, digit, centres=centres)
     ds = dataset_share(layer, placement=placement)
     notes = {"features": lenet_layer_note(layer),
