@@ -3,12 +3,15 @@
     python -m gradcam_core explain PATH... [--model KEY|lenet] [--layer NAME] [--method NAME]
                                    [--target auto|INT|NAME] [--out DIR] [--batch-size N]
                                    [--norm max|minmax] [--cmap jet] [--alpha 0.5] [--recursive]
-                                   [--threads N] [--no-progress]
+                                   [--placement 'receptive field'|stretched] [--threads N] [--no-progress]
     python -m gradcam_core models
 
 For every image NAME the explain command writes into ``--out``:
 
-* ``NAME_map.png``      the map upsampled to the model input and normalised (grayscale, 0..255);
+* ``NAME_map.png``      the map drawn at the model input's size and normalised (grayscale, 0..255):
+                        for ``--model lenet`` each cell at the centre of what it sees (LeNet has no
+                        padding; ``--placement stretched`` for the usual stretched drawing), for the
+                        ImageNet models stretched (bilinear upsampling);
 * ``NAME_heatmap.png``  the same map through the colour map;
 * ``NAME_overlay.png``  the heat map blended over the image the model saw (its crop);
 * ``NAME.json``         top-5 (names, probabilities), target, method, layer, model, the channel
@@ -177,6 +180,33 @@ def resolve_target(backend: Backend, s: str) -> int | None:
     return _usage(parse_target, s, backend.categories, backend.dataset)
 
 
+def resolve_placement(backend: Backend, value: str | None) -> str:
+    """How the map is drawn: LeNet at its cells' receptive-field centres (the default) or stretched;
+    the padded ImageNet models always stretched (what their cells see is not centred on a block)."""
+    from gradcam_core.inputs import parse_placement
+
+    if backend.key == LENET_KEY:
+        return _usage(parse_placement, value)
+    placement = "stretched" if value in (None, "") else _usage(parse_placement, value)
+    if placement != "stretched":
+        raise UsageError(f"--placement {placement!r} is for --model lenet only: the ImageNet models are padded, so "
+                         "their maps are drawn stretched (use --placement stretched or leave it out)")
+    return placement
+
+
+def _centres(backend: Backend, result, opts: argparse.Namespace):
+    """Where each cell is drawn (None: stretched), measured once per run (analysis.cell)."""
+    if getattr(opts, "placement", "stretched") == "stretched":
+        return None
+    cache = opts.__dict__.setdefault("_centres", {})
+    key = (result.layer, tuple(result.cam.shape[-2:]))
+    if key not in cache:
+        from gradcam_core.analysis.cell import placement_centres
+
+        cache[key] = placement_centres(backend.model, result.layer, key[1], backend.input_shape, opts.placement)
+    return cache[key]
+
+
 def _check_cmap(name: str) -> str:
     from gradcam_core.inputs import parse_cmap
 
@@ -302,10 +332,10 @@ def write_outputs(out: Path, name: str, path: Path, result, i: int, display: np.
     from PIL import Image
 
     from gradcam_core.present import render
-    from gradcam_core.cam.postprocess import normalize, upsample
+    from gradcam_core.cam.postprocess import heat_picture, normalize
     from gradcam_core.present.steps import result_numbers
 
-    heat = normalize(upsample(result.cam[i], result.input_size), opts.norm).numpy()
+    heat = normalize(heat_picture(result.cam[i], result.input_size, _centres(backend, result, opts)), opts.norm).numpy()
     heat = np.clip(np.nan_to_num(heat, nan=0.0), 0.0, 1.0)
     files = {k: f"{name}_{k}.png" for k in ("map", "heatmap", "overlay")}
     Image.fromarray((heat * 255.0 + 0.5).astype(np.uint8), "L").save(out / files["map"])
@@ -324,6 +354,7 @@ def write_outputs(out: Path, name: str, path: Path, result, i: int, display: np.
         **numbers,
         "target_requested": "auto" if target_arg is None else target_arg,
         "norm": opts.norm,
+        "placement": getattr(opts, "placement", "stretched"),
         "input_size": list(result.input_size),
         "map_size": list(result.cam.shape[-2:]),
         "outputs": {**files, "json": f"{name}.json"},
@@ -381,6 +412,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="map normalisation for the PNGs: max (0 stays 0) or minmax (default: max)")
     ex.add_argument("--cmap", default="jet", help="matplotlib colour map for heat map and overlay (default: jet)")
     ex.add_argument("--alpha", default=0.5, help="heat map opacity in the overlay, 0..1 (default: 0.5)")
+    ex.add_argument("--placement", default=None, metavar="'receptive field'|stretched",
+                    help="where each cell of the map is drawn, with --model lenet: 'receptive field' (default: "
+                         "at the centre of what the cell sees, as the app's MNIST tab; LeNet has no padding) or "
+                         "stretched (evenly over the image, the usual drawing). ImageNet models are always "
+                         "drawn stretched.")
     ex.add_argument("--recursive", "-r", action="store_true", help="also look into sub-folders")
     ex.add_argument("--threads", type=int, default=None, metavar="N",
                     help="CPU threads for torch (default: torch's choice, usually one per core; "
@@ -432,6 +468,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         backend = load_backend(args.model or default_model_key())
         layer = resolve_layer(backend, args.layer)
         target = resolve_target(backend, args.target)
+        args.placement = resolve_placement(backend, args.placement)
         out = Path(args.out)
         if out.exists() and not out.is_dir():
             raise UsageError(f"--out {out} exists and is not a folder")

@@ -1,5 +1,5 @@
 """The one place that parses what people type or send: target class, layer, method,
-normalisation, colour map, opacity, photo source and data: URLs.  No gradio import.
+normalisation, colour map, map placement, opacity, photo source and data: URLs.  No gradio import.
 
 The UI (``gradcam_core/ui``), the HTTP API (the same handlers) and the command line
 (``gradcam_core/cli.py``) all call these functions, so all three accept and reject exactly the
@@ -20,6 +20,7 @@ import numpy as np
 __all__ = [
     "PREDICTED_WORDS", "NORMS", "CMAPS", "parse_target", "find_classes", "parse_layer", "parse_method",
     "parse_norm", "parse_cmap", "parse_alpha", "photo_source", "data_url_bytes", "is_data_url", "parse_box",
+    "PLACEMENTS", "DEFAULT_PLACEMENT", "parse_placement",
 ]
 
 #: what means "explain the predicted class" (the UI's dropdown says "predicted", the CLI "auto")
@@ -188,6 +189,25 @@ def parse_cmap(value: Any) -> str:
         raise ValueError(f"Unknown colormap {name!r}; choose one of: {', '.join(CMAPS)} "
                          "(or any other matplotlib colour map).")
     return name
+
+
+#: How a map is drawn over the input: each cell at the centre of what it sees ("receptive field",
+#: the default for LeNet, which has no padding), or stretched evenly over the input ("stretched").
+PLACEMENTS = ("receptive field", "stretched")
+DEFAULT_PLACEMENT = "receptive field"
+
+
+def parse_placement(value: Any) -> str:
+    """One of :data:`PLACEMENTS` (None or "" → the default; case, hyphens and underscores are
+    ignored: "receptive-field" is "receptive field"); a ValueError naming them otherwise."""
+    if value in (None, ""):
+        return DEFAULT_PLACEMENT
+    v = re.sub(r"[\s_-]+", " ", str(value).strip().lower()) if isinstance(value, str) else None
+    if v not in PLACEMENTS:
+        raise ValueError(f"Unknown map placement {value!r}; choose {' or '.join(repr(p) for p in PLACEMENTS)} "
+                         "(where each cell of the map is drawn: at the centre of what it sees, or stretched "
+                         "evenly over the picture).")
+    return v
 
 
 def parse_alpha(value: Any) -> float:

@@ -218,6 +218,9 @@ def test_lenet_reads_mnist_digits_in_both_polarities(tmp_path):
     (["--model", LITE, "--alpha", "2"], ["Opacity must be between 0 and 1"]),
     (["--model", LITE, "--batch-size", "0"], ["--batch-size"]),
     (["--model", LITE, "--cmap", "nope"], ["Unknown colormap 'nope'", "viridis"]),
+    (["--model", "lenet", "--placement", "aligned"], ["Unknown map placement 'aligned'", "'receptive field'",
+                                                      "'stretched'"]),
+    (["--model", LITE, "--placement", "receptive field"], ["is for --model lenet only", "stretched"]),
 ])
 def test_usage_errors_exit_2_with_the_choices(args, expected, tmp_path):
     code, _, stderr = run(["explain", CAT, "--out", tmp_path / "out", *args])
@@ -247,10 +250,48 @@ def test_help_and_models_listing():
     assert code == 0 and "explain" in out and "models" in out
     code, out, _ = run(["explain", "--help"])
     assert code == 0 and "--batch-size" in out and "--recursive" in out
+    assert "--placement" in out and "receptive field" in out and "stretched" in out
     code, out, _ = run(["models"])
     assert code == 0
     assert f"{LITE}  [available]" in out and "lenet  [available]" in out and "_head_act" in out
     assert "conv2" in out
+
+
+def test_lenet_overlay_is_drawn_where_the_cells_look_as_in_the_mnist_tab(tmp_path):
+    """issue 24: --model lenet draws each relu2 cell at the centre of what it sees (rows 2r … 2r+13,
+    centre 2r + 6.5), as the MNIST tab does; --placement stretched gives the usual drawing."""
+    from scipy.interpolate import RegularGridInterpolator
+
+    from gradcam_core.present import render
+    from gradcam_core.ui import mnist_tab
+
+    images, _ = mnist_test_digits([7])
+    src = tmp_path / "seven.png"
+    Image.fromarray(images[0]).save(src)
+    outs = {}
+    for placement, extra in (("receptive field", []), ("stretched", ["--placement", "stretched"])):
+        out = tmp_path / placement.replace(" ", "_")
+        code, _, stderr = run(["explain", src, "--model", "lenet", "--out", out, *extra])
+        assert code == 0, stderr
+        data = json.loads((out / "seven.json").read_text())
+        assert data["placement"] == placement
+        with Image.open(out / "seven_overlay.png") as im:
+            cli_overlay = np.asarray(im.convert("RGB"))
+        # the tab's overlay of the same file, with the same placement, is this picture enlarged
+        view = mnist_tab.explain_upload(str(src), placement=placement)
+        tab = np.asarray(view.overlay)[..., :3]
+        np.testing.assert_array_equal(tab, render.enlarge(cli_overlay, tab.shape[0])[..., :3])
+        with Image.open(out / "seven_map.png") as im:
+            outs[placement] = (np.asarray(im).astype(int), np.asarray(data["cam"]))
+    # the map PNG: an independent drawing of the JSON's raw map (SciPy), normalised by its maximum
+    gm, cam = outs["receptive field"]
+    centres = 2 * np.arange(8) + 6.5
+    q = np.clip(np.arange(28, dtype=np.float64), centres[0], centres[-1])
+    heat = RegularGridInterpolator((centres, centres), cam)(np.stack(np.meshgrid(q, q, indexing="ij"), -1))
+    assert np.abs(gm - np.round(heat / heat.max() * 255)).max() <= 1
+    up = upsample(torch.tensor(cam, dtype=torch.float32), (28, 28)).numpy()
+    assert np.abs(outs["stretched"][0] - np.round(np.clip(up / up.max(), 0, 1) * 255)).max() <= 1
+    assert np.abs(gm - outs["stretched"][0]).max() > 50  # the two drawings differ visibly
 
 
 def test_clashing_names_stay_apart():

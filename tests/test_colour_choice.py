@@ -157,15 +157,25 @@ def test_shortcut_pictures_use_the_chosen_map():
     jet, _ = spurious_tab.mnist_compare(44)
     np.testing.assert_array_equal(jet["value"], sview.views_image(views, title=title))
     assert not np.array_equal(jet["value"], img["value"])
-    # one overlay cell of the picture is render.overlay with cividis
+    # one overlay cell of the picture is render.overlay with cividis, each map cell drawn at the centre
+    # of what it sees (issue 24: conv2 cell r sees rows 2r … 2r+13, centre 2r + 6.5), not stretched
+    from gradcam_core.cam.postprocess import place
+
     v = views[0]
     res = v.results["clean"]
-    heat = normalize(upsample(res.cam[0], res.input_size), "max").numpy()
-    cell = render.enlarge(render.overlay(v.digit, heat, cmap="cividis"), sview.MNIST_CELL)
+    centres = (2 * np.arange(8) + 6.5, 2 * np.arange(8) + 6.5)
     x = sview.PAD + (sview.MNIST_CELL + sview.PAD)  # the second column: the clean LeNet's overlays
     pic = img["value"]
-    found = [y for y in range(pic.shape[0] - cell.shape[0]) if np.array_equal(pic[y:y + cell.shape[0], x:x + cell.shape[1]], cell)]
-    assert len(found) == 1, "the clean LeNet's overlay (cividis) is not in the picture"
+
+    def found(drawn):
+        heat = normalize(drawn, "max").numpy()
+        cell = render.enlarge(render.overlay(v.digit, heat, cmap="cividis"), sview.MNIST_CELL)
+        return [y for y in range(pic.shape[0] - cell.shape[0])
+                if np.array_equal(pic[y:y + cell.shape[0], x:x + cell.shape[1]], cell)]
+
+    assert len(found(place(res.cam[0], res.input_size, centres))) == 1, \
+        "the clean LeNet's overlay (cividis, at the cells' receptive-field centres) is not in the picture"
+    assert not found(upsample(res.cam[0], res.input_size))  # the stretched drawing is not
 
 
 def test_shortcut_card_and_steps_take_the_map_last():
@@ -209,7 +219,8 @@ def test_api_with_and_without_the_colour_map(app_client):
     stretched = mnist_result(app_client, 17, "predicted", "strongest", "relu2", "jet", "stretched")
     np.testing.assert_array_equal(png(stretched["overlay"]), _expected_overlay(17, "jet", placement="stretched"))
     assert stretched["link"].endswith("&placement=stretched") and "placement" not in old["link"]
-    with pytest.raises(Exception, match="'sideways'.*'receptive field', 'stretched'"):  # the radio names the choices
+    # the app's own message, from the one parser (gradcam_core.inputs), not gradio's radio check
+    with pytest.raises(Exception, match="Unknown map placement .*sideways.*; choose .*receptive field.* or .*stretched"):
         app_client.predict(17, "predicted", "strongest", "relu2", "jet", "sideways", api_name="/mnist_explain_index")
 
 

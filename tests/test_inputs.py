@@ -100,6 +100,20 @@ def test_small_parsers():
             inputs.parse_alpha(bad)
 
 
+def test_placement_parser_values_and_message():
+    assert inputs.parse_placement(None) == inputs.parse_placement("") == "receptive field"
+    for good, want in [("stretched", "stretched"), ("Stretched ", "stretched"), ("receptive-field", "receptive field"),
+                       ("Receptive_Field", "receptive field")]:
+        assert inputs.parse_placement(good) == want, good
+    for bad in ("sideways", 3, "aligned"):
+        with pytest.raises(ValueError) as ei:
+            inputs.parse_placement(bad)
+        assert str(ei.value).startswith(f"Unknown map placement {bad!r}; choose 'receptive field' or 'stretched'")
+    from gradcam_core.analysis import cell
+
+    assert cell.parse_placement is inputs.parse_placement  # one parser
+
+
 def test_photo_source_and_the_one_data_url_decoder():
     from gradcam_core import imagenet
     from gradcam_core.present import render
@@ -226,3 +240,34 @@ def test_imagenet_photo_source_same_in_ui_and_api(app_client):
     _, ui_err = _ui(imagenet_tab.explain, None, *args)
     _, api_err = _api(app_client, "/imagenet_explain", None, *args)
     assert ui_err == api_err == inputs.NO_PHOTO
+
+
+@pytest.mark.parametrize("placement, want", [("stretched", "stretched"), ("Receptive-Field", "receptive field"),
+                                             ("sideways", "Unknown map placement 'sideways'; choose 'receptive field' "
+                                                          "or 'stretched'")])
+def test_mnist_placement_same_in_ui_api_cli(app_client, digit_png, tmp_path, placement, want):
+    """issue 24: a bad placement gets the app's own message on every way in (the tab's handlers,
+    each API endpoint that takes it, the trust panel's curves and the command line)."""
+    from gradcam_core.data.mnist import test_digits
+    from gradcam_core.ui import mnist_tab, trust
+
+    ui, ui_err = _ui(mnist_tab.explain_upload, str(digit_png), "predicted", "strongest", "relu2", "jet", placement)
+    api, api_err = _api(app_client, "/mnist_explain_upload", handle_file(str(digit_png)), "predicted", "strongest",
+                        "relu2", "jet", placement)
+    idx, idx_err = _api(app_client, "/mnist_explain_index", 3, "predicted", "strongest", "relu2", "jet", placement)
+    cli, cli_err = _cli(tmp_path, digit_png, "--model", "lenet", "--placement", placement)
+    if want.startswith("Unknown"):
+        assert ui is None and api is None and idx is None and cli is None
+        assert ui_err.startswith(want) and ui_err == api_err == idx_err == cli_err, (ui_err, api_err, cli_err)
+        assert "not in the list of choices" not in api_err
+        # the trust panel's deletion/insertion (the tab's placement is its optional last input)
+        d = test_digits()[0][0].astype(np.float32) / 255.0
+        _, t_err = _ui(trust._mnist_curves_event, d, "predicted", "zero", 8, placement)
+        _, t_api_err = _api(app_client, "/trust_mnist_curves", "predicted", "zero", 8, placement)
+        _, change_err = _api(app_client, "/mnist_change_placement", "predicted", "strongest", "relu2", "jet",
+                             placement)
+        assert t_err == t_api_err == change_err == ui_err, (t_err, t_api_err, change_err)
+        return
+    assert ui_err is api_err is idx_err is cli_err is None, (ui_err, api_err, idx_err, cli_err)
+    api_numbers = returns_by_label(app_client, "mnist_explain_upload", api)["Numbers"]
+    assert ui.numbers["placement"] == api_numbers["placement"] == cli["placement"] == want

@@ -5,7 +5,8 @@ compared with numbers typed into the code.
 
 Thresholds (the committed weights measure, on the 1000 held-out digits: shortcut LeNet 75.5 % no
 cue / 100 % matching / 7.0 % misleading, following the misleading cue 90.8 % of the time; clean
-LeNet 98.5 / 98.2 / 98.2 %; heat on the cue 25.8 % vs 2.5 % over 300 digits).  They leave room
+LeNet 98.5 / 98.2 / 98.2 %; heat on the cue, each map cell drawn at the centre of what it sees,
+22.5 % vs 1.3 % over 300 digits, and 25.8 % vs 2.0 % on the old stretched drawing).  They leave room
 for a retrained model while still meaning "collapse":
 
 * misleading cue: the shortcut LeNet must fall to <= 25 % accuracy and name the cue's class on
@@ -36,6 +37,7 @@ from gradcam_core.present import shortcut_view as sview
 from gradcam_core.cam.engine import GradCAM
 from gradcam_core.models.lenet import load_lenet
 from gradcam_core.data.mnist import test_digits as held_out_digits
+from scipy.interpolate import RegularGridInterpolator
 
 MISLEADING_MAX = 0.25
 FOLLOWS_MIN = 0.75
@@ -45,6 +47,26 @@ MATCHING_MIN = 0.98
 MASS_RATIO_MIN = 5.0
 MASS_MIN = 0.15
 MASS_DIGITS = 300
+
+
+#: LeNet's conv2 cell r sees input rows 2r … 2r+13 (two 5×5 convolutions without padding and a 2×2
+#: pool between them): its centre is 2r + 6.5.  Written from the architecture, not from the code.
+CONV2_CENTRES = 2 * np.arange(8) + 6.5
+
+
+def aligned_heat(cams) -> np.ndarray:
+    """Oracle: (N, 8, 8) conv2 maps ReLU'd and drawn at 28×28 with each cell at CONV2_CENTRES
+    (bilinear between centres, the edge cell's value beyond the outermost ones), by SciPy."""
+    cams = np.maximum(np.asarray(cams, dtype=np.float64), 0.0)
+    q = np.clip(np.arange(28, dtype=np.float64), CONV2_CENTRES[0], CONV2_CENTRES[-1])
+    pts = np.stack(np.meshgrid(q, q, indexing="ij"), -1)
+    return np.stack([RegularGridInterpolator((CONV2_CENTRES, CONV2_CENTRES), c)(pts) for c in cams])
+
+
+def share_in(heat: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    total = heat.reshape(len(heat), -1).sum(1)
+    inside = (heat * regions).reshape(len(heat), -1).sum(1)
+    return np.where(total > 0, inside / np.maximum(total, 1e-20), 0.0)
 
 
 # ------------------------------------------------------------------------------- the cue
@@ -113,6 +135,29 @@ def test_cue_mass_is_the_share_of_upsampled_relu_heat_in_the_region():
     np.testing.assert_allclose(shortcut.cue_mass(cams, shortcut.cue_region(0)), shortcut.cue_mass_batch(cams, regions), rtol=1e-6)
 
 
+def test_cue_mass_on_the_map_as_drawn_at_receptive_field_centres():
+    """issue 24: the Shortcuts tab measures the heat where it draws it, each cell at the centre of
+    what it sees (the MNIST tab's placement function), not stretched."""
+    net = shortcut.load_shortcut()
+    centres = shortcut.map_centres(net)
+    np.testing.assert_array_equal(centres[0], CONV2_CENTRES)
+    np.testing.assert_array_equal(centres[1], CONV2_CENTRES)
+    from gradcam_core.analysis.cell import placement_centres
+
+    same = placement_centres(net, "conv2", (8, 8), (1, 28, 28), "receptive field")
+    np.testing.assert_array_equal(same[0], centres[0])
+    assert shortcut.map_centres(net, "stretched") is None
+    cam = torch.zeros(8, 8)
+    cam[0, 0] = 1.0  # the cell sees rows/cols 0-13, centre 6.5: drawn over 0 … 8.5 (stretched: 0 … 4.75)
+    box = (5, 5, 10, 10)
+    mask = np.zeros((1, 28, 28), bool)
+    mask[0, 5:10, 5:10] = True
+    expected = float(share_in(aligned_heat(cam[None].numpy()), mask)[0])
+    assert shortcut.cue_mass(cam, box, centres) == pytest.approx(expected, rel=1e-6)
+    # on this one-cell map the placement matters: around the cell's centre the stretched drawing has no heat
+    assert expected > 0.1 and shortcut.cue_mass(cam, box) == 0.0
+
+
 # ------------------------------------------------------------------------- the shortcut
 
 
@@ -171,14 +216,18 @@ def test_heat_on_the_cue_is_far_higher_for_the_shortcut_model(models, sets):
     mass = {}
     for name, model in models.items():
         res = GradCAM(model, "conv2")(x)  # each model's own prediction
-        # by hand: ReLU, bilinear upsampling to 28x28, share inside the region
-        up = F.interpolate(torch.relu(res.cam)[:, None], size=(28, 28), mode="bilinear", align_corners=False)[:, 0]
-        up = torch.relu(up)
-        share = (up * torch.from_numpy(regions)).flatten(1).sum(1) / up.flatten(1).sum(1).clamp_min(1e-20)
-        np.testing.assert_allclose(shortcut.cue_mass_batch(res.cam, regions), share.numpy(), rtol=1e-5, atol=1e-7)
+        # by hand: ReLU, each cell drawn at the centre of what it sees (SciPy), share inside the region
+        share = share_in(aligned_heat(res.cam.numpy()), regions)
+        np.testing.assert_allclose(shortcut.cue_mass_batch(res.cam, regions, shortcut.map_centres(model)), share,
+                                   rtol=1e-5, atol=1e-7)
         mass[name] = float(share.mean())
     assert mass["shortcut"] >= MASS_MIN, mass
     assert mass["shortcut"] >= MASS_RATIO_MIN * mass["clean"], mass
+    # the tab's table quotes this very computation, on the map as drawn
+    table = shortcut.shortcut_table()
+    assert table["placement"] == "receptive field"
+    for name in models:
+        assert table[name]["cue_mass_matching"] == pytest.approx(mass[name], rel=1e-4), name
 
 
 def test_digit_views_match_the_models(models):
@@ -192,6 +241,12 @@ def test_digit_views_match_the_models(models):
         c, prob = views[1].pred(name)
         assert c == int(p.argmax()) and prob == pytest.approx(float(p.max()), rel=1e-5)
     assert views[2].mass("clean") is None and views[0].mass("shortcut") is not None
+    # the heat on the cue is measured on the map as drawn (each cell at the centre of what it sees)
+    region = shortcut.cue_region(pos=views[0].cue_pos)[None]
+    for name in models:
+        res = views[0].results[name]
+        assert views[0].mass(name) == pytest.approx(float(share_in(aligned_heat(res.cam.numpy()), region)[0]),
+                                                    rel=1e-5)
     table = sview.views_markdown(views, label)
     head, note = table.split("\n\n")
     assert head.count("\n") == 4 and f"**{views[1].pred('shortcut')[0]}**" in head
@@ -210,6 +265,8 @@ def test_table_and_lesson_are_filled_from_the_numbers():
     assert f"{100 * t['shortcut']['misleading']:.1f} %" in md
     area = np.mean([shortcut.cue_region(k).mean() for k in range(10)])
     assert f"| the cue region's share of the picture | {100 * area:.1f} % |" in md
+    assert md.endswith(sview.placement_note("receptive field")) and "centre of what it sees" in md
+    assert "stretched evenly" in sview.table_markdown({**t, "placement": "stretched"})
     lesson = sview.lesson_markdown(t)
     assert f"{100 * t['shortcut']['misleading']:.1f} %" in lesson
     assert f"{100 * t['clean']['misleading']:.1f} %" in lesson
@@ -370,3 +427,25 @@ def test_photo_alterations_do_what_they_say():
         photo_cards.make_card("context", "rocket", "grass")
     with pytest.raises(ValueError):
         photo_cards.make_card("context", "cat", "moon")
+
+
+def test_shortcuts_step_by_step_draws_each_cell_where_it_looks():
+    """issue 24: the Shortcuts tab's step 7 and 8 draw the LeNet map as the MNIST tab does."""
+    from gradcam_core.present.steps import overlay_image, placement_text
+    from gradcam_core.ui import spurious_tab
+
+    out = spurious_tab._mnist_steps("shortcut")(7, True, 3)
+    view, _ = spurious_tab._play(7, True, 3)
+    res = view.results["shortcut"]
+    text7 = out["steps"][3 * 6]
+    assert placement_text(shortcut.map_centres(shortcut.load_shortcut()), (8, 8), (28, 28), choice=False) in text7
+    assert "up to 5.25 px" in text7 and "*Map placement*: stretched" not in text7
+    # the overlay (step 8) is the aligned drawing, not the stretched one
+    aligned = overlay_image(res, view.digit, centres=(CONV2_CENTRES, CONV2_CENTRES))
+    stretched = overlay_image(res, view.digit)
+    assert not np.array_equal(aligned, stretched)
+    from gradcam_core.present import render
+
+    shown = out["steps"][3 * 7 + 1]["value"]  # the image with its text alternative (a11y.with_alt)
+    np.testing.assert_array_equal(shown, render.enlarge(aligned, 280))
+    assert "heat" in out["steps"][3 * 7 + 1]["alt_text"]

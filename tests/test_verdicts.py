@@ -252,6 +252,8 @@ def test_aggregate_file_records_match_a_recomputation(agg_file, one_torch_thread
     digit_record = tool.digit_record
 
     assert agg_file["n"] == 200 and agg_file["baseline"] == "zero" and agg_file["steps"] == 20
+    # issue 24: the pixels are ranked by the map as the MNIST tab draws it, and the file says so
+    assert agg_file["placement"] == "receptive field"
     assert agg_file["record_fields"] == list(S.RECORD_FIELDS)
     net = load_lenet()
     images, labels = test_digits()
@@ -261,7 +263,8 @@ def test_aggregate_file_records_match_a_recomputation(agg_file, one_torch_thread
         # the summary is what the records say
         assert entry["summary"] == S.aggregate_records(recs, agg_file["tolerance"])
         for i in (0, 17, 123, 199):
-            got = digit_record(net, layer, images[i], i, int(labels[i]), agg_file["steps"], agg_file["baseline"])
+            got = digit_record(net, layer, images[i], i, int(labels[i]), agg_file["steps"], agg_file["baseline"],
+                               agg_file["placement"])
             assert got[:3] == recs[i][:3]
             np.testing.assert_allclose(got[3:], recs[i][3:], atol=2e-6)
 
@@ -273,7 +276,8 @@ def test_mnist_panel_uses_a_layer_the_aggregate_has(agg_file):
 
     assert LAYER in agg_file["layers"]
     agg = trust.mnist_aggregate(LAYER)
-    assert agg["settings"] == {"layer": LAYER, "baseline": "zero", "steps": 20, "target": "predicted"}
+    assert agg["settings"] == {"layer": LAYER, "baseline": "zero", "steps": 20, "target": "predicted",
+                               "placement": "receptive field"}
     assert agg["n"] == 200 and agg["what"] == "held-out digits"
     # a layer without an entry: the summary of another layer comes back with ITS layer name,
     # so the reading names the difference instead of quoting it
@@ -295,6 +299,58 @@ def test_mnist_curves_quote_the_aggregate_only_with_its_settings(agg_file, one_t
             f"{100 * share:.0f} %") in text
     text8 = trust.mnist_curves(digit, "predicted", "zero", 8).reading
     assert "steps 20 (here: 8)" in text8 and "not quoted" in text8
+    # ranked by the stretched drawing, the digit is not compared with digits ranked by the aligned one
+    text_s = trust.mnist_curves(digit, "predicted", "zero", 20, placement="stretched").reading
+    assert "placement receptive field (here: stretched)" in text_s and "not quoted" in text_s
+
+
+def test_readme_quotes_the_committed_aggregate(agg_file):
+    share = agg_file["layers"]["relu2"]["summary"]["deletion_vs_random"]["better"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"`relu2` Grad-CAM beats random on deletion for {100 * share:.1f} % of them" in readme
+
+
+#: relu2 cell r sees input rows 2r … 2r+13 (LeNet: 5×5 convolutions without padding, a 2×2 pool):
+#: centre 2r + 6.5.  Written from the architecture.
+RELU2_CENTRES = 2 * np.arange(8) + 6.5
+
+
+def aligned_map(cam: np.ndarray) -> np.ndarray:
+    """Oracle: an 8×8 relu2 map drawn at 28×28 with each cell at RELU2_CENTRES (SciPy, bilinear
+    between centres, the edge value beyond them)."""
+    from scipy.interpolate import RegularGridInterpolator
+
+    q = np.clip(np.arange(28, dtype=np.float64), RELU2_CENTRES[0], RELU2_CENTRES[-1])
+    pts = np.stack(np.meshgrid(q, q, indexing="ij"), -1)
+    return RegularGridInterpolator((RELU2_CENTRES, RELU2_CENTRES), np.asarray(cam, np.float64))(pts)
+
+
+def test_mnist_curves_rank_pixels_by_the_map_as_drawn(one_torch_thread):
+    """issue 24: deletion/insertion rank the pixels by the map the tab draws (each cell at the centre
+    of what it sees), not by the stretched one; the panel follows the tab's placement choice."""
+    pytest.importorskip("gradio")
+    from gradcam_core.cam.engine import GradCAM
+    from gradcam_core.data.mnist import test_digits, to_tensor
+    from gradcam_core.models.registry import lenet_model
+    from gradcam_core.ui import trust
+
+    images, _ = test_digits()
+    digit = images[17].astype(np.float32) / 255.0
+    net, x = lenet_model(), to_tensor(digit)
+    res = GradCAM(net, "relu2")(x, None)
+    expect = {}
+    for placement, sal in (("receptive field", aligned_map(res.cam[0].numpy())),
+                           ("stretched", res.upsampled()[0].numpy())):
+        c = S.deletion_insertion(net, x, res.targets, sal.astype(np.float32), steps=20, baseline="zero",
+                                 logits=res.logits)
+        expect[placement] = (c.auc_deletion["Grad-CAM"], c.auc_insertion["Grad-CAM"])
+    assert expect["receptive field"] != expect["stretched"]  # the placement changes the ranking
+    for placement in ("receptive field", "stretched", None):
+        got = trust.mnist_curves(digit, "predicted", "zero", 20, placement=placement).table
+        row = {r[0]: r for r in got}["Grad-CAM"]
+        want = expect[placement or "receptive field"]
+        assert row[1] == pytest.approx(round(want[0], 3), abs=1e-3) and \
+            row[2] == pytest.approx(round(want[1], 3), abs=1e-3), (placement, row, want)
 
 
 # ----------------------------------------------------------------------------- Shortcuts cards: heat per area

@@ -71,8 +71,9 @@ def _figures(row: dict) -> dict:
                      "misleading_cue": r(row["misleading"]), "follows_misleading_cue": r(row["follows_cue"])},
         "heat": {"matching_cue": r(row["cue_mass_matching"]), "misleading_cue": r(row["cue_mass_misleading"]),
                  "digits": int(row["mass_digits"]),
-                 "definition": ("mean share of the ReLU'd Grad-CAM map (conv2, predicted class, upsampled "
-                                "bilinearly to 28x28) inside the cue square grown by "
+                 "definition": ("mean share of the ReLU'd Grad-CAM map (conv2, predicted class, drawn at "
+                                f"28x28 {'stretched (bilinear)' if row.get('placement') == 'stretched' else 'with each cell at the centre of what it sees'}) "
+                                "inside the cue square grown by "
                                 f"{shortcut.CUE_MARGIN} px (shortcut.cue_mass), first {int(row['mass_digits'])} "
                                 "held-out digits")},
     }

@@ -35,6 +35,8 @@ import torch
 import torch.nn as nn
 
 from gradcam_core.cam.engine import BaseCAM, CAMResult, eval_mode
+# how a map is drawn over the input: the one parser of the app (re-exported here)
+from gradcam_core.inputs import DEFAULT_PLACEMENT, PLACEMENTS, parse_placement
 
 __all__ = [
     "CellTerms",
@@ -60,6 +62,8 @@ __all__ = [
     "MEASURED_OFFSETS",
     "DEFAULT_PLACEMENT",
     "parse_placement",
+    "placement_centres",
+    "drawn_heat",
 ]
 
 #: Random rectangles covered for the chance comparison (the median is reported).
@@ -332,22 +336,6 @@ def placement_offsets(model: nn.Module, layer: str, grid: tuple[int, int], shape
 MEASURED_OFFSETS = {("efficientnet_lite0", "_head_act"): {"corners": (19.4, 44.1), "middle": 16.0, "grid": (7, 7)}}
 
 
-#: How a map is drawn over the input: each cell at the centre of what it sees ("receptive field",
-#: the MNIST tab's default: LeNet has no padding), or stretched evenly over the input ("stretched").
-PLACEMENTS = ("receptive field", "stretched")
-DEFAULT_PLACEMENT = "receptive field"
-
-
-def parse_placement(value) -> str:
-    """One of :data:`PLACEMENTS` (None or "" → the default); ValueError naming them otherwise."""
-    if value in (None, ""):
-        return DEFAULT_PLACEMENT
-    v = str(value).strip().lower()
-    if v not in PLACEMENTS:
-        raise ValueError(f"Unknown map placement {value!r}: choose {' or '.join(repr(p) for p in PLACEMENTS)}.")
-    return v
-
-
 def cell_centres(model: nn.Module, layer: str, grid: tuple[int, int], shape: tuple[int, int, int]):
     """(row centres, column centres) in input pixel indices: the centre of each cell's gradient
     support (its receptive field), row r read on cell (r, 0) and column c on cell (0, c).  For a
@@ -357,6 +345,29 @@ def cell_centres(model: nn.Module, layer: str, grid: tuple[int, int], shape: tup
     ys = [footprint(model, layer, r, 0, grid, shape).support_centre[0] for r in range(h)]
     xs = [footprint(model, layer, 0, c, grid, shape).support_centre[1] for c in range(w)]
     return np.array(ys), np.array(xs)
+
+
+def placement_centres(model: nn.Module, layer: str, grid: tuple[int, int], shape: tuple[int, int, int],
+                      placement=None):
+    """Where the map of ``layer`` is drawn for ``placement`` (parsed: None → the default): the
+    :func:`cell_centres` for "receptive field", None for "stretched" (postprocess.heat_picture
+    reads None as the stretched drawing).  The one placement function of the MNIST tab, the
+    Shortcuts tab, the trust panel and the command line."""
+    if parse_placement(placement) == "stretched":
+        return None
+    return cell_centres(model, layer, tuple(int(v) for v in grid), tuple(int(v) for v in shape))
+
+
+def drawn_heat(model: nn.Module, layer: str, result: CAMResult, index: int = 0, placement=None,
+               channels: int = 1) -> np.ndarray:
+    """Sample ``index`` of ``result`` (a map of ``model``'s ``layer``, whose input has ``channels``
+    colour channels) as drawn over the input, (H, W) floats: each cell at the centre of what it
+    sees, or stretched (see :func:`placement_centres`)."""
+    from gradcam_core.cam.postprocess import heat_picture
+
+    shape = (int(channels), *result.input_size)
+    centres = placement_centres(model, layer, tuple(result.cam.shape[-2:]), shape, placement)
+    return heat_picture(result.cam[index], result.input_size, centres).numpy()
 
 
 # =========================================================================== the terms

@@ -114,11 +114,9 @@ def _dataset_share(layer: str, method: str, placement: str) -> DatasetInkShare:
     x = torch.from_numpy(images.astype(np.float32) / 255.0)[:, None]
     net = lenet_model()
     result = make_cam(method, net, layer)(x)  # each digit's predicted class
-    centres = None
-    if placement != "stretched":
-        from gradcam_core.analysis.cell import cell_centres
+    from gradcam_core.analysis.cell import placement_centres
 
-        centres = cell_centres(net, layer, tuple(result.cam.shape[-2:]), (1, 28, 28))
+    centres = placement_centres(net, layer, tuple(result.cam.shape[-2:]), (1, 28, 28), placement)
     heats = heat_picture(result.cam, result.input_size, centres).numpy()
     shares = [heat_on_ink(h, d) for h, d in zip(heats, images)]
     counted = [s for s in shares if s.heat_on_ink is not None]

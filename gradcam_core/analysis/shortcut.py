@@ -8,7 +8,9 @@ in ~1 % of digits, 25–27 in ~6 %), so the square rarely touches a stroke.
 LeNet, where 95 % of the digits carry the cue of their own class (and the strokes, not the square,
 are jittered by strong random warps).  :func:`shortcut_table` measures both models on the 1000
 held-out digits without a cue, with the matching cue and with a misleading cue; :func:`cue_mass`
-measures how much of a Grad-CAM map lies on a region.
+measures how much of a Grad-CAM map lies on a region, the map drawn as the tab draws it: each cell
+at the centre of what it sees (:func:`map_centres`, the MNIST tab's placement; LeNet has no padding),
+or stretched when asked.
 """
 from __future__ import annotations
 
@@ -140,11 +142,21 @@ def misleading_classes(labels: np.ndarray, seed: int = MISLEAD_SEED) -> np.ndarr
     return (labels + shift) % 10
 
 
-def cue_mass(cam, region) -> float | np.ndarray:
+def map_centres(model: torch.nn.Module, placement=None):
+    """Where each cell of ``model``'s :data:`LAYER` map is drawn on the 28×28 digit: the centres of
+    what the cells see (``analysis.cell.placement_centres``, as the MNIST tab), or None when
+    ``placement`` is "stretched"."""
+    from gradcam_core.analysis.cell import placement_centres
+
+    return placement_centres(model, LAYER, _lenet.SPATIAL_LAYERS[LAYER][1:], (1, 28, 28), placement)
+
+
+def cue_mass(cam, region, centres=None) -> float | np.ndarray:
     """Fraction of the Grad-CAM heat that lies inside ``region``.
 
     ``cam``: a raw map (h, w) or batch (N, h, w) at the layer's resolution (a tensor or array;
-    ``CAMResult.cam``).  It is ReLU'd, upsampled bilinearly to the region's shape and summed:
+    ``CAMResult.cam``).  It is ReLU'd, drawn at the region's shape as the picture shows it (each
+    cell at ``centres``, see :func:`map_centres`; None: upsampled bilinearly, stretched) and summed:
     mass = sum(heat inside) / sum(heat).  ``region``: a boolean mask (H, W), or a box
     (r0, c0, r1, c1) end-exclusive on a 28×28 frame.  A map with no positive heat gives 0.
     Returns a float for one map, an array for a batch.
@@ -162,7 +174,7 @@ def cue_mass(cam, region) -> float | np.ndarray:
         raise ValueError(f"cam must be (h, w) or (N, h, w), got shape {tuple(c.shape)}.")
     single = c.dim() == 2
     c = c[None] if single else c
-    frac = cue_mass_batch(c, np.broadcast_to(mask, (c.shape[0],) + mask.shape))
+    frac = cue_mass_batch(c, np.broadcast_to(mask, (c.shape[0],) + mask.shape), centres)
     return float(frac[0]) if single else frac
 
 
@@ -209,9 +221,13 @@ def held_out_sets(images_u8: np.ndarray | None = None, labels: np.ndarray | None
 
 
 def evaluate_models(models: dict[str, torch.nn.Module], sets: dict | None = None,
-                    mass_digits: int = 300) -> dict:
+                    mass_digits: int = 300, placement=None) -> dict:
     """Accuracy of each model in each condition, how often it follows a misleading cue, and the
-    mean share of its Grad-CAM heat on the cue (predicted class, first ``mass_digits`` digits)."""
+    mean share of its Grad-CAM heat on the cue (predicted class, first ``mass_digits`` digits; the
+    map drawn with ``placement``, default: each cell at the centre of what it sees)."""
+    from gradcam_core.inputs import parse_placement
+
+    placement = parse_placement(placement)
     from gradcam_core.cam.engine import GradCAM
 
     sets = sets or held_out_sets()
@@ -230,25 +246,27 @@ def evaluate_models(models: dict[str, torch.nn.Module], sets: dict | None = None
             x = torch.from_numpy(sets[cond][:n]).unsqueeze(1)
             res = GradCAM(model, LAYER)(x)  # the predicted class
             regions = np.stack([cue_region(int(c)) for c in cls])
-            up = cue_mass_batch(res.cam, regions)
+            up = cue_mass_batch(res.cam, regions, map_centres(model, placement))
             masks[cond] = float(np.mean(up))
         row["cue_mass_matching"] = masks["matching"]
         row["cue_mass_misleading"] = masks["misleading"]
         row["mass_digits"] = n
+        row["placement"] = placement
         out[name] = row
     out["n_digits"] = int(len(y))
+    out["placement"] = placement
     return out
 
 
-def cue_mass_batch(cams, regions: np.ndarray) -> np.ndarray:
+def cue_mass_batch(cams, regions: np.ndarray, centres=None) -> np.ndarray:
     """:func:`cue_mass` for N maps (N, h, w) with one mask each (N, H, W), at once."""
-    from gradcam_core.cam.postprocess import upsample
+    from gradcam_core.cam.postprocess import heat_picture
 
     regions = torch.from_numpy(np.array(regions, dtype=bool))  # a writable copy
     if regions.dim() != 3:
         raise ValueError(f"regions must be (N, H, W) masks, got shape {tuple(regions.shape)}.")
     c = torch.relu(torch.as_tensor(cams, dtype=torch.float32))
-    heat = torch.relu(upsample(c, tuple(regions.shape[1:])))
+    heat = torch.relu(heat_picture(c, tuple(regions.shape[1:]), centres))
     total = heat.flatten(1).sum(1)
     inside = (heat * regions).flatten(1).sum(1)
     return torch.where(total > 0, inside / total.clamp_min(1e-20), torch.zeros_like(total)).numpy()
@@ -261,7 +279,8 @@ def shortcut_table() -> dict:
     Returns {"clean": row, "shortcut": row, "n_digits": 1000}; each row has accuracies
     "clean" (no cue), "matching", "misleading", "follows_cue" (share predicting the misleading
     cue's class) and the mean heat share on the cue region ("cue_mass_matching",
-    "cue_mass_misleading", over the first "mass_digits" held-out digits).
+    "cue_mass_misleading", over the first "mass_digits" held-out digits), each map drawn with each
+    cell at the centre of what it sees ("placement").
     """
     return evaluate_models({"clean": load_clean(), "shortcut": load_shortcut()})
 

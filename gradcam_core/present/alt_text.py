@@ -143,21 +143,23 @@ def digit_alt(digit) -> str:
             f"{percent(ink.mean())} of the picture, centred in the {centre}.")
 
 
-def _short(result, index: int = 0) -> str:
-    facts = heat_facts(heat_of_result(result, index))
+def _short(result, index: int = 0, centres=None) -> str:
+    facts = heat_facts(heat_of_result(result, index, centres))
     if facts is None:
         return "no heat"
     return f"heat strongest in the {facts.region}, {percent(facts.top_share)} of it in {percent(facts.area)} of the picture"
 
 
 def views_alt(views, title: str) -> str:
-    """The Shortcuts tab's digit panels (spurious.DigitView: one digit, both LeNets)."""
+    """The Shortcuts tab's digit panels (spurious.DigitView: one digit, both LeNets), the heat as
+    each panel draws it (``DigitView.centres``)."""
     parts = []
     for v in views:
         models = []
         for model, res in v.results.items():
             p = res.probs[0]
-            models.append(f"{model} LeNet reads {int(p.argmax())} ({percent(float(p.max()))}), {_short(res)}")
+            where = v.centres(model) if hasattr(v, "centres") else None
+            models.append(f"{model} LeNet reads {int(p.argmax())} ({percent(float(p.max()))}), {_short(res, 0, where)}")
         parts.append(f"{v.name}: " + "; ".join(models))
     return f"{title}. Grad-CAM of each prediction. " + ". ".join(parts) + "."
 

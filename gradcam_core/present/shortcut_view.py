@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradcam_core.analysis.photo_cards import Card, _pct_word, card_numbers, heat_per_area
-from gradcam_core.analysis.shortcut import (CUE_MARGIN, _check_pos, add_cue, cue_box, cue_mass, cue_position, cue_region,
-                                           load_clean, load_shortcut, misleading_classes, mnist_case, shortcut_table)
+from gradcam_core.models.lenet import SPATIAL_LAYERS
+from gradcam_core.analysis.shortcut import (LAYER, CUE_MARGIN, _check_pos, add_cue, cue_box, cue_mass, cue_position, cue_region,
+                                           load_clean, load_shortcut, map_centres, misleading_classes, mnist_case,
+                                           shortcut_table)
 
 
 # =============================================================================== pictures
@@ -87,6 +89,10 @@ def grid_image(rows: list[list[tuple[np.ndarray, list[str]]]], font_size: int = 
     return canvas
 
 
+#: the two LeNets of the tab, by name (shared through the model registry)
+MODELS = {"clean": load_clean, "shortcut": load_shortcut}
+
+
 @dataclass
 class DigitView:
     """One digit (with or without a cue) explained by both models."""
@@ -96,6 +102,11 @@ class DigitView:
     cue_class: int | None
     cue_pos: tuple[int, int] | None
     results: dict  # model name -> CAMResult (predicted class)
+    placement: str = "receptive field"  # how the maps are drawn (and measured): see analysis.cell.PLACEMENTS
+
+    def centres(self, model: str):
+        """Where the cells of ``model``'s map are drawn (None: stretched), see shortcut.map_centres."""
+        return map_centres(MODELS[model](), self.placement)
 
     def pred(self, model: str) -> tuple[int, float]:
         p = self.results[model].probs[0]
@@ -104,7 +115,7 @@ class DigitView:
     def mass(self, model: str) -> float | None:
         if self.cue_pos is None:
             return None
-        return float(cue_mass(self.results[model].cam[0], cue_region(pos=self.cue_pos)))
+        return float(cue_mass(self.results[model].cam[0], cue_region(pos=self.cue_pos), self.centres(model)))
 
 
 def digit_view(name: str, digit: np.ndarray, cue_class: int | None = None, cue_on: bool = True,
@@ -115,9 +126,8 @@ def digit_view(name: str, digit: np.ndarray, cue_class: int | None = None, cue_o
         d = add_cue(digit, pos=p)
     else:
         p, d = None, np.array(digit, dtype=np.float32, copy=True)
-    models = {"clean": load_clean(), "shortcut": load_shortcut()}
     return DigitView(name, d, cue_class if p is not None else None, p,
-                     {k: mnist_case(m, d) for k, m in models.items()})
+                     {k: mnist_case(load(), d) for k, load in MODELS.items()})
 
 
 def held_out_digit(index) -> tuple[np.ndarray, int, int]:
@@ -156,7 +166,7 @@ def views_image(views: list[DigitView], cell: int = MNIST_CELL, title: str = "",
         for m, who in (("clean", "clean LeNet"), ("shortcut", "shortcut LeNet")):
             c, p = v.pred(m)
             mass = v.mass(m)
-            ov = render.enlarge(overlay_image(v.results[m], v.digit, cmap=cmap), cell)
+            ov = render.enlarge(overlay_image(v.results[m], v.digit, cmap=cmap, centres=v.centres(m)), cell)
             row.append((ov, [who, f"says {c} ({_pct_word(p)})",
                              "no cue" if mass is None else f"heat on cue {_pct_word(mass)}"]))
         rows.append(row)
@@ -242,8 +252,19 @@ def table_markdown(table: dict | None = None) -> str:
         f"| {pct(s['cue_mass_matching'])} |\n"
         f"| heat on the cue region, misleading (first {c['mass_digits']}) | {pct(c['cue_mass_misleading'])} "
         f"| {pct(s['cue_mass_misleading'])} |\n"
-        f"| the cue region's share of the picture | {pct(area)} | {pct(area)} |"
+        f"| the cue region's share of the picture | {pct(area)} | {pct(area)} |\n\n"
+        + placement_note(t.get("placement", "receptive field"))
     )
+
+
+def placement_note(placement: str) -> str:
+    """How the heat on the cue is measured: on the map as the tab draws it."""
+    h, w = SPATIAL_LAYERS[LAYER][1:]
+    if placement == "stretched":
+        return (f"Heat is measured on the {h}×{w} {LAYER} map stretched evenly over the 28×28 digit "
+                "(the usual drawing).")
+    return (f"Heat is measured on the maps as drawn here: each cell of the {h}×{w} {LAYER} map at the centre of "
+            "what it sees on the digit (LeNet has no padding; the MNIST tab's step 7 says why).")
 
 
 def lesson_markdown(table: dict | None = None) -> str:

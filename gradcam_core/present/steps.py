@@ -90,6 +90,7 @@ class StepContext:
     chans: np.ndarray  # the channels shown in the grids
     channel: int | None  # the channel of the averaging example (None: gradient-free)
     centres: tuple | None = None  # (row, column) centres of what each cell sees; None: stretched drawing
+    placement_choice: bool = True  # the page offers the *Map placement* choice (step 7 points to it)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -259,9 +260,10 @@ def _px(v: float) -> str:
     return f"{v:.2f}".rstrip("0").rstrip(".")
 
 
-def placement_text(centres, grid: tuple[int, int], size: tuple[int, int]) -> str:
+def placement_text(centres, grid: tuple[int, int], size: tuple[int, int], choice: bool = True) -> str:
     """Step 7: why each cell is drawn at the centre of what it sees, and by how many pixels that
-    moves it from the stretched drawing (every number computed from ``centres``)."""
+    moves it from the stretched drawing (every number computed from ``centres``).  ``choice``: the
+    page has the *Map placement* choice (else the text says where the stretched drawing is offered)."""
     (h, w), (H, W) = grid, size
     ys, xs = (np.asarray(v, dtype=np.float64) for v in centres)
     dy, dx = placement_shift(centres, grid, size)
@@ -273,7 +275,9 @@ def placement_text(centres, grid: tuple[int, int], size: tuple[int, int]) -> str
             f"not zero, centred). Stretching the {h}×{w} map over {H}×{W} would put row 0 at "
             f"{_px((0.5) * H / h - 0.5)} and row {h - 1} at {_px((h - 0.5) * H / h - 0.5)}: up to {_px(far)} px away from "
             "what the cell sees, at the edges. Beyond the outermost centres each edge cell's value is kept. "
-            "The usual, stretched drawing stays one choice away (*Map placement*: stretched).")
+            + ("The usual, stretched drawing stays one choice away (*Map placement*: stretched)." if choice else
+               "Every map on this page is drawn, and its heat measured, this way; the MNIST tab's *Map placement* "
+               "shows the usual, stretched drawing."))
 
 
 def _upsample(c: StepContext) -> Step:
@@ -289,7 +293,7 @@ def _upsample(c: StepContext) -> Step:
         code = "heat = F.interpolate(cam[:, None], size=x.shape[-2:], mode='bilinear', align_corners=False)[:, 0]\n"
     else:
         what = f"The map is only {h}×{w}, so it is drawn at the input's {H}×{W} by linear interpolation. " + \
-            placement_text(c.centres, (h, w), (H, W)) + " "
+            placement_text(c.centres, (h, w), (H, W), c.placement_choice) + " "
         caption = f"Each cell at the centre of what it sees, {H}×{W}"
         eq = f"\\tilde L^c(y, x) = \\mathrm{{interp}}\\big(\\text{{map}}^c;\\ \\text{{cell centres}}\\big),\\ {H}\\times{W}"
         code = ("ys, xs = row_centres, col_centres   # where each cell looks (its gradient's support, centred)\n"
@@ -379,6 +383,7 @@ def step_context(
     notes: dict[str, str] | None = None,
     zero_gradient_reason: str | None = None,
     centres=None,
+    placement_choice: bool = True,
 ) -> StepContext:
     """What the step builders read, for sample ``index`` of ``result`` (see :func:`build_steps`)."""
     weights = result.weights[index].numpy()
@@ -396,6 +401,7 @@ def step_context(
         act=result.activations[index].numpy(), grads=grads, weights=weights,
         weighted=result.weighted[index].numpy(), cam=result.cam[index].numpy(),
         chans=selected_channels(weights, max_channels), channel=ch, centres=centres,
+        placement_choice=placement_choice,
     )
 
 
@@ -403,7 +409,8 @@ def build_steps(result: CAMResult, image: np.ndarray, **options) -> dict[str, St
     """Every step of ``result`` (sample ``index``) as images with explanations, one builder of
     :data:`STEP_BUILDERS` per step.  ``options``: the keywords of :func:`step_context` (index,
     channel, max_channels, cmap, norm, alpha, class_name, display_size, notes, zero_gradient_reason,
-    centres: where each cell is drawn, see :func:`overlay_image`; None: stretched).
+    centres: where each cell is drawn, see :func:`overlay_image`; None: stretched; placement_choice:
+    False on a page without the *Map placement* choice).
 
     ``image`` is what the model saw, unnormalised (uint8 RGB, or a float (H, W) digit in [0, 1]).
     ``channel`` is the channel used in the averaging example (default: the largest weight).

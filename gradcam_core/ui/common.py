@@ -125,6 +125,19 @@ class ParsedDropdown(gr.Dropdown):
         return payload
 
 
+class ParsedRadio(gr.Radio):
+    """gr.Radio that hands any value to the handler, which parses it with the one parser of
+    gradcam_core.inputs (as :class:`ParsedDropdown`): an API call with a value outside the choices
+    gets the app's own message, not gradio's "not in the list of choices".  In the browser it is an
+    ordinary radio (its values are always among the choices)."""
+
+    def get_block_name(self) -> str:  # render with Gradio's own radio
+        return "radio"
+
+    def preprocess(self, payload):
+        return payload
+
+
 class SafeImage(gr.Image):
     """gr.Image whose own decoding never fails the request.
 

@@ -24,7 +24,8 @@ from gradcam_core.data.mnist import preprocess_digit, test_digits, to_tensor
 from gradcam_core.present.steps import build_steps, result_numbers
 from gradcam_core.ui import a11y, cell_panel, colour_menu, trust
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest
-from gradcam_core.ui.common import PAGE_ONLY, ParsedDropdown, by_name, ResultImage, SafeImage, SafeSketchpad, scroll_js, step_sections, step_values, user_errors
+from gradcam_core.ui.common import (PAGE_ONLY, ParsedDropdown, ParsedRadio, by_name, ResultImage, SafeImage, SafeSketchpad,
+                                     scroll_js, step_sections, step_values, user_errors)
 
 LAYER = LENET_DEFAULT_LAYER  # relu2: the rectified maps, the Grad-CAM convention (see method_texts)
 LAYERS = list(LENET_LAYERS)  # conv2, relu2, pool2
@@ -153,8 +154,7 @@ def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, so
     x = to_tensor(digit)
     result = GradCAM(model(), layer)(x, target=_target(target_choice))
     ch = None if channel in (None, "", -1, "strongest") else int(channel)
-    centres = None if placement == "stretched" else \
-        cell_analysis.cell_centres(model(), layer, tuple(result.cam.shape[-2:]), (1, 28, 28))
+    centres = cell_analysis.placement_centres(model(), layer, tuple(result.cam.shape[-2:]), (1, 28, 28), placement)
     this = share_of_result(result, digit, centres=centres)
     ds = dataset_share(layer, placement=placement)
     notes = {"features": lenet_layer_note(layer),
@@ -660,7 +660,7 @@ def _result_and_settings(ui: MnistComponents, first: MnistView | None):
                                info="which layer Grad-CAM reads (step 1 says why)", filterable=False, scale=2)
         ui.cmap = colour_menu.dropdown(scale=2)
     colour_menu.note()
-    ui.placement = gr.Radio(PLACEMENT_CHOICES, value=cell_analysis.DEFAULT_PLACEMENT, label="Map placement",
+    ui.placement = ParsedRadio(PLACEMENT_CHOICES, value=cell_analysis.DEFAULT_PLACEMENT, label="Map placement",
                             info="where each cell of the map is drawn over the digit (step 7 says why)")
     with gr.Accordion("Numbers (JSON: probabilities, weights, map)", open=False):
         ui.numbers = gr.JSON(first and first.numbers, label="Numbers", show_label=False)
@@ -706,7 +706,8 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     panels = []  # the cell panel sits right under step 6 (taps on steps 5, 6 and the overlay fill it)
     ui.steps = step_sections(first.steps if first else None, alts=first.alts.get("steps") if first else None, after={6: lambda: panels.append(
         cell_panel.build_panel("mnist", "step 5, step 6 or the heat map above"))})
-    trust.build_mnist_panel(ui.digit, ui.target, concurrency_id=SLOW, concurrency_limit=SLOW_LIMIT)
+    trust.build_mnist_panel(ui.digit, ui.target, placement=ui.placement, concurrency_id=SLOW,
+                            concurrency_limit=SLOW_LIMIT)
     _wire(demo, ui, concurrency_limit, ready, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload,
           copy_link, link_box, query)
     _wire_crop(ui, upload, go_upload, crop, concurrency_limit)

@@ -123,12 +123,14 @@ def mnist_table():
     return sview.table_markdown(t), sview.lesson_markdown(t)
 
 
-def _step_outputs(result, image, class_name: str, heading: str, cmap=None) -> dict:
-    """The step-by-step view by name: its heading and the eight steps' [text, image, code] values."""
+def _step_outputs(result, image, class_name: str, heading: str, cmap=None, centres=None) -> dict:
+    """The step-by-step view by name: its heading and the eight steps' [text, image, code] values
+    (``centres``: where each cell is drawn, LeNet's receptive-field centres; None: stretched)."""
     cmap = colour_choice.parse(cmap)
-    steps = build_steps(result, image, class_name=class_name, max_channels=16, cmap=cmap)
+    steps = build_steps(result, image, class_name=class_name, max_channels=16, cmap=cmap, centres=centres,
+                        placement_choice=False)
     values = step_values(steps)
-    alts = colour_choice.with_colour(alt_text.step_alts(steps, result, class_name), steps, cmap)
+    alts = colour_choice.with_colour(alt_text.step_alts(steps, result, class_name, centres=centres), steps, cmap)
     for i, alt in enumerate(alts):
         values[3 * i + 1] = with_alt(values[3 * i + 1], alt)
     return {"heading": heading, "steps": values}
@@ -143,7 +145,7 @@ def _mnist_steps(model_name: str):
         pred = int(res.targets[0])
         heading = (f"### Step by step · your version of the digit\n\n**{model_name.capitalize()} LeNet** on held-out digit #{int(float(index))} "
                    f"(true label {label}, {view.name}); Grad-CAM of its prediction, **{pred}**.")
-        return _step_outputs(res, view.digit, str(pred), heading, cmap)
+        return _step_outputs(res, view.digit, str(pred), heading, cmap, view.centres(model_name))
 
     run.__name__ = f"steps_mnist_{model_name}"
     return run

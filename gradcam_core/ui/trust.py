@@ -183,7 +183,9 @@ def mnist_aggregate(layer: str) -> dict | None:
         agg["what"] = data.get("what", "held-out digits")
         agg["one"] = "digit"
         agg["settings"] = {"layer": key, "baseline": data["baseline"], "steps": int(data["steps"]),
-                           "target": data["target"]}
+                           "target": data["target"],
+                           # a file from before issue 24 ranked the pixels by the stretched map
+                           "placement": data.get("placement", "stretched")}
         return agg
     except (OSError, ValueError, KeyError, StopIteration, TypeError):
         return None
@@ -234,21 +236,25 @@ def mnist_cascade(digit, target_choice="predicted", method="Grad-CAM", seed=0, p
     return _cascade_outputs(cas, d, _method(method), TILE_MNIST)
 
 
-def mnist_curves(digit, target_choice="predicted", baseline="zero", steps=20, progress=None):
-    """Deletion/insertion on one digit (:class:`CurvesView`)."""
+def mnist_curves(digit, target_choice="predicted", baseline="zero", steps=20, progress=None, placement=None):
+    """Deletion/insertion on one digit (:class:`CurvesView`), the pixels ranked by the map as drawn
+    with ``placement`` (default: each cell at the centre of what it sees)."""
     from gradcam_core.data.mnist import to_tensor
+    from gradcam_core.analysis.cell import drawn_heat
+    from gradcam_core.inputs import parse_placement
 
     d = _digit(digit)
+    placement = parse_placement(placement)
     net, layer = _lenet()
     x = to_tensor(d)
     res = GradCAM(net, layer)(x, _parse_target(target_choice))
     steps, baseline = _steps(steps), _baseline(baseline)
-    curves = sanity.deletion_insertion(net, x, res.targets, res.upsampled()[0].numpy(), steps=steps,
-                                       baseline=baseline, logits=res.logits,
+    curves = sanity.deletion_insertion(net, x, res.targets, drawn_heat(net, layer, res, 0, placement),
+                                       steps=steps, baseline=baseline, logits=res.logits,
                                        progress=_progress_fn(progress))
     predicted = int(res.logits[0].argmax()) == curves.target
     settings = {"layer": layer, "baseline": baseline, "steps": steps,
-                "target": "predicted" if predicted else "another class"}
+                "target": "predicted" if predicted else "another class", "placement": placement}
     return _curves_outputs(curves, str(curves.target), mnist_aggregate(layer), settings)
 
 
@@ -312,8 +318,10 @@ def _mnist_cascade_event(digit, target_choice, method, request: gr.Request = Non
 
 
 @user_errors
-def _mnist_curves_event(digit, target_choice, baseline, steps, request: gr.Request = None, progress=gr.Progress()):
-    return mnist_curves(digit, target_choice, baseline, steps, progress=progress_callback(progress, request))
+def _mnist_curves_event(digit, target_choice, baseline, steps, placement=None, request: gr.Request = None,
+                        progress=gr.Progress()):
+    return mnist_curves(digit, target_choice, baseline, steps, progress=progress_callback(progress, request),
+                        placement=placement)
 
 
 @user_errors
@@ -383,7 +391,8 @@ def _onto(fn, components: dict):
 
 
 def _build(prefix: str, inputs: list, cascade_fn, curves_fn, *, baseline: str, steps: int, max_steps: int,
-           concurrency_id: str, concurrency_limit, open: bool, note: str, preprocess: bool = True) -> TrustPanel:
+           concurrency_id: str, concurrency_limit, open: bool, note: str, preprocess: bool = True,
+           curves_tail: list | None = None) -> TrustPanel:
     with gr.Accordion("Can I trust it? Sanity checks", open=open) as acc:
         gr.Markdown(INTRO + (" " + note if note else ""), elem_classes="tight-md")
         gr.Markdown("### 1 · Randomise the model, block by block", elem_classes="tight-md")
@@ -418,20 +427,24 @@ def _build(prefix: str, inputs: list, cascade_fn, curves_fn, *, baseline: str, s
                   api_name=f"{prefix}cascade_view", concurrency_id=f"{prefix}view", concurrency_limit=None,
                   show_progress="hidden")
     drawn = {"plot": curves_plot, "table": auc_table, "reading": curves_reading}
-    curves_button.click(_onto(curves_fn, drawn), inputs + [baseline_dd, steps_sl], list(drawn.values()),
+    curves_button.click(_onto(curves_fn, drawn), inputs + [baseline_dd, steps_sl] + list(curves_tail or []),
+                        list(drawn.values()),
                         api_name=f"{prefix}curves", **common)
     return TrustPanel(acc, cascade_button, method, gallery, cascade_table, cascade_reading, cascade_state,
                       baseline_dd, steps_sl, curves_button, curves_plot, auc_table, curves_reading)
 
 
-def build_mnist_panel(digit_state, target, *, concurrency_id: str = "lenet",
+def build_mnist_panel(digit_state, target, *, placement=None, concurrency_id: str = "lenet",
                       concurrency_limit: int | None | str = "default", open: bool = False) -> TrustPanel:
     """The panel for the MNIST tab.  ``digit_state``: the gr.State holding the current 28×28
-    digit in [0, 1]; ``target``: the "predicted"/"0"…"9" dropdown.  Call it inside the tab."""
+    digit in [0, 1]; ``target``: the "predicted"/"0"…"9" dropdown; ``placement``: the tab's *Map
+    placement* radio (deletion/insertion rank the pixels by the map as drawn; the API's optional
+    last input of ``trust_mnist_curves``).  Call it inside the tab."""
     return _build("trust_mnist_", [digit_state, target], _mnist_cascade_event, _mnist_curves_event,
-                  baseline="zero", steps=20,
+                  baseline="zero", steps=20, curves_tail=[placement] if placement is not None else None,
                   max_steps=sanity.MAX_STEPS, concurrency_id=concurrency_id, concurrency_limit=concurrency_limit,
-                  open=open, note=f"LeNet, Grad-CAM on {_lenet_layer()}; the digit and class are the ones chosen above.")
+                  open=open, note=f"LeNet, Grad-CAM on {_lenet_layer()}; the digit, class and *Map placement* are the "
+                                  "ones chosen above (deletion and insertion rank the pixels by the map as drawn).")
 
 
 def build_imagenet_panel(image, model, layer, target, *, concurrency_id: str = "imagenet",
