@@ -630,8 +630,11 @@ def _wire_crop(ui: MnistComponents, upload, go_upload, crop: CropOffer, concurre
         box.failure(by_name(after_box_refusal, names), [upload, crop.box] + tail, [crop.note] + cleared, **common,
                     **private).then(**after_failure)
 
-    upload.change(lambda: {crop.column: gr.Column(visible=False), crop.box: ""}, None, [crop.column, crop.box],
-                  queue=False, js=_NEW_PHOTO_JS, show_progress="hidden", **private)
+    def hide_offer():  # a new photo (or none): the old offer and its box go
+        return {crop.column: gr.Column(visible=False), crop.box: ""}
+
+    upload.change(hide_offer, None, [crop.column, crop.box], queue=False, js=_NEW_PHOTO_JS, show_progress="hidden",
+                  **private)
 
 
 def _result_and_settings(ui: MnistComponents, first: MnistView | None):
