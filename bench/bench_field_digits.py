@@ -104,7 +104,6 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     entries = json.loads((SET_DIR / "manifest.json").read_text(encoding="utf-8"))["items"]
     model = load_lenet()
-    from gradcam_core.data import mnist
 
     from gradcam_core.models.registry import get_model
 

@@ -240,7 +240,7 @@ def report(runs: list[dict], url: str, args, plain: tuple[int, int, str]) -> Non
         r = log.req[rid]
         print(f"| `{short_url(r['url'], url)}` | {r.get('type', '')} | {r.get('encoding') or 'none'} | {mb(n)} |")
     ok_b, ok_t = med(b_pred) <= TARGET_BYTES, med(pred) <= TARGET_SECONDS
-    print(f"\n| target | measured (median) | result |\n|---|---:|---|")
+    print("\n| target | measured (median) | result |\n|---|---:|---|")
     print(f"| ≤ {TARGET_BYTES / 1e6:g} MB on the wire before the first prediction | {mb(med(b_pred))} MB | "
           f"{'pass' if ok_b else 'FAIL'} |")
     print(f"| first prediction within {TARGET_SECONDS:g} s | {med(pred):.2f} s | {'pass' if ok_t else 'FAIL'} |")

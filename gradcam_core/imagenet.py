@@ -493,7 +493,7 @@ def compare_models(
         sub = None
         if progress is not None:
             progress(j / n, f"{spec.title} ({j + 1}/{n})")
-            sub = (lambda f, text, j=j: progress((j + f) / n, f"{spec.title}: {text}"))
+            sub = (lambda f, text, j=j: progress((j + f) / n, f"{spec.title}: {text}"))  # noqa: E731 - binds j
         x = spec.preprocess(pil)
         image = np.asarray(spec.display_image(pil), dtype=np.uint8)
         results, _ = _run_model(spec, model, x, spec.default_layer, method, [target], sub, time_limit)

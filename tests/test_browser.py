@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import CHROMIUM, stop_process
+from conftest import CHROMIUM, free_port, stop_process
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,15 +28,9 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's ch
                                 "(tests/run.sh installs it with apt-get)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
+    port = free_port()
     # no time limit on Score-CAM: the leaving-phone test needs a job that would run for minutes
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", GRADCAM_SCORE_CAM_LIMIT="0")
     ARTIFACTS.mkdir(exist_ok=True)

@@ -388,7 +388,7 @@ def _offered_models():
         if key == "efficientnet_lite0":
             build = (lambda s=spec: s.load()) if spec.available else None
         else:
-            build = (lambda k=key: getattr(torchvision.models, k)(weights=None))
+            build = (lambda k=key: getattr(torchvision.models, k)(weights=None))  # noqa: E731
         out.append((key, build, spec.default_layer, grid, (3, 224, 224)))
     return out
 

@@ -1,7 +1,6 @@
 """The ImageNet tab, launched on its own and driven through its API with gradio_client."""
 from __future__ import annotations
 
-import socket
 
 import numpy as np
 import pytest
@@ -17,17 +16,12 @@ from gradcam_core.ui import imagenet_tab  # noqa: E402
 from gradcam_core.ui.common import CSS  # noqa: E402
 from hostile import bomb_header_png
 from outputs import imagenet_result, png as _png  # noqa: E402
+from conftest import free_port
 
 LITE = "efficientnet_lite0"
 CATS = {"tiger cat", "tabby", "Egyptian cat"}
 DEFAULTS = dict(model=LITE, layer="_head_act", method="Grad-CAM", target="predicted", target2="none",
                 norm="max", cmap="jet", alpha=0.5)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +38,7 @@ def client(tmp_path_factory):
             with gr.Tab("ImageNet", id="imagenet"):
                 imagenet_tab.build(demo, concurrency_limit=2)
         demo.queue(default_concurrency_limit=2)
-        port = _free_port()
+        port = free_port()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
                     css=CSS + imagenet_tab.CSS, max_file_size="10mb", show_error=False)
         try:

@@ -2,26 +2,19 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from conftest import stop_process
+from conftest import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_share_requested_offline_still_serves_locally_and_says_why():
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, GRADCAM_SHARE="1", GRADCAM_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False",
                PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,

@@ -42,7 +42,6 @@ map (Sobel), which follows the ink, beats Grad-CAM on both curves for MNIST.
 """
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +53,7 @@ from gradcam_core import GradCAM
 from gradcam_core.analysis import sanity
 from gradcam_core.models.lenet import load_lenet
 from gradcam_core.data.mnist import test_digits as held_out_digits
+from conftest import free_port
 
 LAYER = "conv2"
 
@@ -288,12 +288,6 @@ def test_reading_sentences(lenet, digits):
 
 
 # --------------------------------------------------------------------------- the panel
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_panel_mounts_and_runs(digits):
     gr = pytest.importorskip("gradio")
     pytest.importorskip("gradio_client")
@@ -316,7 +310,7 @@ def test_panel_mounts_and_runs(digits):
             trust.build_imagenet_panel(image, model_dd, layer_dd, target_dd)
     assert isinstance(panel, trust.TrustPanel)
     demo.queue(default_concurrency_limit=2)
-    port = _free_port()
+    port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=CSS, show_error=False)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False, ssl_verify=False)

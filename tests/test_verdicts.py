@@ -374,7 +374,6 @@ def card_numbers(experiment: str, h0: float, a0: float, h1: float, a1: float) ->
 ])
 def test_context_card_compares_heat_per_area(h0, a0, h1, a1, word, d1, d0):
     from gradcam_core.analysis import photo_cards
-    from gradcam_core.present import shortcut_view as sview
 
     s = photo_cards.card_sentence(card_numbers("context", h0, a0, h1, a1))
     assert f"{100 * h1:.0f} % of the heat lies on the grass background, which covers {100 * a1:.0f} % of the picture" in s
@@ -390,7 +389,6 @@ def test_context_card_compares_heat_per_area(h0, a0, h1, a1, word, d1, d0):
 ])
 def test_same_area_cards_state_the_area_and_compare(experiment, h0, h1, word):
     from gradcam_core.analysis import photo_cards
-    from gradcam_core.present import shortcut_view as sview
 
     n = card_numbers(experiment, h0, 0.18, h1, 0.18)
     s = photo_cards.card_sentence(n)
@@ -400,7 +398,6 @@ def test_same_area_cards_state_the_area_and_compare(experiment, h0, h1, word):
 
 def test_per_area_comparison_edge_cases():
     from gradcam_core.analysis import photo_cards
-    from gradcam_core.present import shortcut_view as sview
 
     assert photo_cards.heat_per_area(0.2, 0.0) == 0.0
     assert photo_cards.heat_per_area(0.17, 0.6) == pytest.approx(0.2833, abs=1e-4)
@@ -415,7 +412,6 @@ def test_card_captions_name_the_region_they_measure():
     say 'background', never 'in outline'."""
     from types import SimpleNamespace
 
-    from gradcam_core.analysis import photo_cards
 
     from gradcam_core.present import shortcut_view as sview
 

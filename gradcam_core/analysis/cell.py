@@ -564,7 +564,6 @@ def occlude(model: nn.Module, x: torch.Tensor, target: int, row: int, col: int, 
     and ``x`` itself run in one batch."""
     from gradcam_core.analysis.sanity import make_baseline
 
-    H, W = int(x.shape[-2]), int(x.shape[-1])
     row, col = check_cell(row, col, grid)
     fp = None
     if box is None:

@@ -14,7 +14,7 @@ from gradcam_core.cam.engine import CAMResult
 from gradcam_core.cam.guided import guided_image
 from gradcam_core.present.method_texts import (MethodText, average_text, features_sign_text, fill, method_text, normalisation_code,
                            normalisation_equation, overlay_code, weights_sign_text, zero_gradient_text)
-from gradcam_core.cam.postprocess import heat_picture, normalize, upsample
+from gradcam_core.cam.postprocess import heat_picture, normalize
 
 __all__ = ["Step", "StepContext", "STEP_BUILDERS", "step_context", "build_steps", "selected_channels", "result_numbers", "overlay_image", "STEP_ORDER"]
 

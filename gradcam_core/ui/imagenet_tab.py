@@ -75,7 +75,7 @@ SCORE_CAM_WARNING = _score_cam_warning()
 
 
 # --------------------------------------------------------------------------- helpers
-from gradcam_core.inputs import photo_source as _photo_source  # the one photo-source parser (also the trust panels')
+from gradcam_core.inputs import photo_source as _photo_source  # noqa: E402 - the one photo-source parser (also the trust panels')
 
 
 #: Raw results for re-drawing (a new colour map, opacity…) without a new model run, shared by all

@@ -259,7 +259,7 @@ def mnist_curves(digit, target_choice="predicted", baseline="zero", steps=20, pr
 
 
 # =========================================================================== ImageNet
-from gradcam_core.inputs import photo_source as _photo_source  # the one photo-source parser (also the ImageNet tab's)
+from gradcam_core.inputs import photo_source as _photo_source  # noqa: E402 - the one photo-source parser (also the ImageNet tab's)
 
 
 def _spec(model_value):
