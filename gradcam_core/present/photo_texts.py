@@ -13,8 +13,8 @@ __all__ = ["UNSURE_BELOW", "is_unsure", "upload_line", "refusal_line", "box_line
 
 #: A read whose top-1 probability is below this is "unsure" and the page offers a box.
 #: Chosen on the 1 000 held-out MNIST digits with the shipped LeNet (tests/test_photo_crop.py
-#: re-measures it): below 0.9 lie 11 of its 15 wrong reads but only 12 of its 985 right ones
-#: (1.2 %); below 0.6 lie only 2 of the 15 wrong reads. The offer costs the user nothing (the
+#: re-measures it; LeNet of 2026-12-07): below 0.9 lie 7 of its 12 wrong reads but only 5 of its
+#: 988 right ones (0.5 %); below 0.6 lie only 2 of the 12 wrong reads. The offer costs the user nothing (the
 #: result is shown as usual next to it), so catching most wrong reads is worth the rare needless
 #: offer. On photos LeNet is often confidently wrong (two wrong field-photo reads on the day
 #: this was set were at 96 % and 99.9 %), so no threshold catches every bad read: the page also
