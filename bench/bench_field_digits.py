@@ -8,7 +8,9 @@ Section 1, the seeded set (below).  Section 2, **real photos by other people**: 
 ``../shared/field/digits`` (five writers; read from ``../shared``, never copied here), each read as
 the app reads an upload (``load_image(path, max_side=1024)`` -> ``LeNetSpec.digit``: both readings,
 the sheet and the whole picture, the model's confidence choosing) and counted right, refused or
-wrong per source.  With ``--old`` the previous ``preprocess_digit`` runs on them too.
+wrong per source.  With ``--old`` the previous ``preprocess_digit`` runs on them too.  ``--weights F``
+measures another LeNet (BENCHMARKS §11's variants: ``python tools/train_lenet.py --no-download
+--epochs N --seed S --out F``).
 
 Every photo of ``tests/field_digits/`` (made by ``tools/make_field_digits.py``) goes the way an
 upload goes: ``load_image(path, max_side=1024)`` -> ``preprocess_digit`` -> LeNet.  A digit photo
@@ -100,10 +102,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--old", type=Path, help="a previous gradcam_core/data/mnist.py to compare with")
     ap.add_argument("--show-wrong", action="store_true")
+    ap.add_argument("--weights", type=Path, help="another LeNet weights file (e.g. from tools/train_lenet.py --out), "
+                    "used both to read and to choose between the two readings")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     entries = json.loads((SET_DIR / "manifest.json").read_text(encoding="utf-8"))["items"]
-    model = load_lenet()
+    model = load_lenet(args.weights)
+    if args.weights:  # the app's shared LeNet chooses between the readings: the same weights there
+        from gradcam_core.models.registry import lenet_model
+
+        lenet_model().load_state_dict(model.state_dict())
 
     from gradcam_core.models.registry import get_model
 

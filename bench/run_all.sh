@@ -138,7 +138,7 @@ faint ink) was trained for 60, 100 and 150 epochs (seed 0) and 100 epochs (seed 
 variant (rotation ±20°, elastic 2.5 px) for 100. Held-out accuracy / shared real photos right / seeded
 field set right: previous weights 98.5 % / 43 / 146; 60 ep 98.9 % / 44 / –; 100 ep 98.7 % / 45 / 144;
 100 ep seed 1 98.6 % / 44 / 146; stronger 98.4 % / 42 / –; **150 ep 98.8 % / 45 / 146 (committed: the
-one no worse than the previous weights on any of the three)**. The seeds move the real-photo count by
+one no worse than the previous weights on any of the three)**. Each variant but the stronger one is `python tools/train_lenet.py --no-download --epochs N --seed S --out F`, measured with `python bench/bench_field_digits.py --weights F`; the stronger one was a one-off script (ranges above), not kept. The seeds move the real-photo count by
 one or two photos: read 45 as "44 ± 1", not as a fit to these 47. The two still misread: 5_andrew_1
 (faint bar detached from the body, read 3) and 9_scholich_1 (open loop, read 3 at 93 %). The previous
 main, old reader with old weights, read 20 right and refused 25.
