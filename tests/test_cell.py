@@ -264,8 +264,8 @@ def test_counterfactual_cover_readings_both_ways():
 def test_the_panel_states_the_rule_it_applies():
     assert "more than one spread apart" in cell_view.COVER_RULE and "standard deviation" in cell_view.COVER_RULE
     assert cell_view.COVER_RULE in cell_view.READ_TEXT
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    part = readme[readme.index("**How to read the breakdown.**"):readme.index("## The two commands")]
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "TEACHING.md").read_text(encoding="utf-8")
+    part = readme[readme.index("**How to read the breakdown.**"):readme.index("## When the photo reader is unsure")]
     for words in ("receptive field", "2r … 2r+13", "holds half of it", "within half a cell",
                   "standard deviation of the 7 random boxes' scores", "more than one spread apart", "blank margin"):
         assert words in part, words
@@ -578,8 +578,8 @@ def test_pictures_have_the_right_rows(lenet, digit):
 
 # =========================================================================== the API on the launched app
 def _readme_example() -> str:
-    """The README's Python block for the cell endpoints, exactly as written there."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    """The API guide's Python block for the cell endpoints (docs/API.md), exactly as written there."""
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "API.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
     return next(b for b in blocks if "/mnist_inspect_cell" in b)
 

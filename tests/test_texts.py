@@ -348,7 +348,7 @@ def test_ink_means_one_quantity_everywhere(digit17):
     for text in (seen, overlay, step8):  # "ink covers" is always the ink itself
         for m in re.finditer(r"ink[^.;]*? covers (\d+) %", text):
             assert m.group(1) + " %" in (MT.pct(ink), alt_text.percent(ink)) or "zone" in text[m.start() - 60:m.end()]
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "TEACHING.md").read_text(encoding="utf-8")
     assert "*Ink* means one thing everywhere: the pixels of value ≥ 0.5" in readme
 
 

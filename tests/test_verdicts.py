@@ -306,7 +306,7 @@ def test_mnist_curves_quote_the_aggregate_only_with_its_settings(agg_file, one_t
 
 def test_readme_quotes_the_committed_aggregate(agg_file):
     share = agg_file["layers"]["relu2"]["summary"]["deletion_vs_random"]["better"]
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "TEACHING.md").read_text(encoding="utf-8")
     assert f"`relu2` Grad-CAM beats random on deletion for {100 * share:.1f} % of them" in readme
 
 
