@@ -410,45 +410,53 @@ def test_mnist_curves_rank_pixels_by_the_map_as_drawn(one_torch_thread):
 
 # ----------------------------------------------------------------------------- Shortcuts cards: heat per area
 def card_numbers(experiment: str, h0: float, a0: float, h1: float, a1: float) -> dict:
-    regions = {"context": ("the grass background", "the original background"),
-               "removed": ("the area the rocket filled", "the rocket (and 3 px around it)"),
-               "text": ("the caption strip", "the same area (strip)")}[experiment]
-    return {"experiment": experiment, "original_top3": [["espresso", 0.95], ["cup", 0.01], ["x", 0.01]],
+    photo, variant = {"context": ("coffee", "grass"), "removed": ("rocket", ""), "text": ("cat", "caption")}[experiment]
+    return {"experiment": experiment, "photo": photo, "variant": variant,
+            "original_top3": [["espresso", 0.95], ["cup", 0.01], ["x", 0.01]],
             "altered_top3": [["espresso", 0.40], ["cup", 0.2], ["x", 0.01]], "original_class_prob_after": 0.40,
-            "region": regions[0], "region_original": regions[1], "region_area": a1, "region_area_original": a0,
-            "heat_share_original": h0, "heat_share_altered": h1}
+            "region_area": a1, "region_area_original": a0, "heat_share_original": h0, "heat_share_altered": h1}
 
 
 @pytest.mark.parametrize("h0, a0, h1, a1, word, d1, d0", [
     # more heat share but on a region twice as large: LESS heat per area (the card)
-    (0.12, 0.28, 0.17, 0.60, "less heat than before", "0.28", "0.43"),
+    (0.12, 0.28, 0.17, 0.60, "less", 0.17 / 0.60, 0.12 / 0.28),
     # the same heat share on a smaller region: MORE heat per area
-    (0.20, 0.40, 0.20, 0.25, "more heat than before", "0.80", "0.50"),
+    (0.20, 0.40, 0.20, 0.25, "more", 0.80, 0.50),
     # twice the share on twice the area: the same per area (within 10 %)
-    (0.10, 0.30, 0.21, 0.60, "about the same heat as before (within 10 %)", "0.35", "0.33"),
+    (0.10, 0.30, 0.21, 0.60, "same", 0.35, 0.10 / 0.30),
 ])
 def test_context_card_compares_heat_per_area(h0, a0, h1, a1, word, d1, d0):
     from gradcam_core.analysis import photo_cards
+    from gradcam_core.present import cards
 
-    s = photo_cards.card_sentence(card_numbers("context", h0, a0, h1, a1))
-    assert f"{100 * h1:.0f} % of the heat lies on the grass background, which covers {100 * a1:.0f} % of the picture" in s
-    assert f"the original background covered {100 * a0:.0f} % and held {100 * h0:.0f} %" in s
-    assert f"Per unit of area that is {word}: {d1} vs {d0} (1.00 = heat spread evenly)." in s
+    assert photo_cards.compare_per_area(photo_cards.heat_per_area(h1, a1), photo_cards.heat_per_area(h0, a0)) == word
+    s = cards.card_sentence(card_numbers("context", h0, a0, h1, a1))
+    tol = say("analysis.card.tolerance", tol_pct=10) if word == "same" else ""
+    heat = say("analysis.card.heat.context", heat_pct=100 * h1, region="the grass background", area_pct=100 * a1,
+               old_region="the original background", old_area_pct=100 * a0, old_heat_pct=100 * h0,
+               amount=say(f"analysis.card.amount.context.{word}"), tolerance=tol, per_area=d1, old_per_area=d0)
+    assert s == say("analysis.card.sentence", prediction=say("analysis.card.stayed", top="espresso", p0=0.95, p1=0.40),
+                    heat=heat)
+    assert f"{d1:.2f} vs {d0:.2f}" in s and f"{100 * h1:.0f} %" in s and f"{100 * a1:.0f} %" in s
 
 
 @pytest.mark.parametrize("experiment, h0, h1, word", [
-    ("removed", 0.16, 0.07, "less heat on the same area"),
-    ("removed", 0.07, 0.16, "more heat on the same area"),
-    ("text", 0.16, 0.17, "about the same heat on the same area (within 10 %)"),
-    ("text", 0.16, 0.02, "less heat on the same area"),
+    ("removed", 0.16, 0.07, "less"),
+    ("removed", 0.07, 0.16, "more"),
+    ("text", 0.16, 0.17, "same"),
+    ("text", 0.16, 0.02, "less"),
 ])
 def test_same_area_cards_state_the_area_and_compare(experiment, h0, h1, word):
-    from gradcam_core.analysis import photo_cards
+    from gradcam_core.present import cards
 
     n = card_numbers(experiment, h0, 0.18, h1, 0.18)
-    s = photo_cards.card_sentence(n)
-    assert f"lies on {n['region']} (18 % of the picture)" in s
-    assert f"the same area held {100 * h0:.0f} %: {word}, {h1 / 0.18:.2f} vs {h0 / 0.18:.2f} per unit of area" in s
+    region, _ = cards.region_names(experiment, n["photo"], n["variant"])
+    tol = say("analysis.card.tolerance", tol_pct=10) if word == "same" else ""
+    heat = say(f"analysis.card.heat.{experiment}", heat_pct=100 * h1, region=region, area_pct=18, old_heat_pct=100 * h0,
+               amount=say(f"analysis.card.amount.same_area.{word}"), tolerance=tol, per_area=h1 / 0.18,
+               old_per_area=h0 / 0.18)
+    assert cards.card_sentence(n).endswith("; " + heat + ".")
+    assert f"{h1 / 0.18:.2f} vs {h0 / 0.18:.2f}" in heat and "18 %" in heat
 
 
 def test_per_area_comparison_edge_cases():
