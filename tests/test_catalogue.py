@@ -46,6 +46,8 @@ _LOG_CALLS = {"debug", "info", "warning", "error", "exception", "critical", "log
 def _is_prose(text: str) -> bool:
     if _CODE.search(text) or _KEY.fullmatch(text):
         return False
+    if not any(ch.isspace() for ch in text.strip()):  # one token: an identifier, a file path, a font name
+        return False
     plain = _TAG.sub(" ", text)
     return len(_WORD.findall(plain)) >= 4
 
@@ -93,6 +95,7 @@ def test_the_prose_finder_tells_words_from_code():
     assert not _is_prose("image/png")
     assert not _is_prose("three short words")
     assert not _is_prose("error.engine.layer_not_in_model")  # a key names words, it holds none
+    assert not _is_prose("original_class_prob_after") and not _is_prose("textures/brick_wall.jpg")
 
 
 @pytest.mark.parametrize("module", sorted(set(_modules()) - PENDING))

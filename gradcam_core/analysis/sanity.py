@@ -51,8 +51,8 @@ from gradcam_core.analysis.deletion import (  # noqa: F401  (re-exported: one im
     BASELINES, MAX_STEPS, Curves, ProgressFn, blur_sigma, deletion_insertion, make_baseline, sobel_map)
 from gradcam_core.analysis.verdict_codes import (  # noqa: F401  (re-exported)
     AUC_TOLERANCE, RECORD_FIELDS, REVERSED, SIMILAR, STRONGLY_REVERSED, CascadeVerdict, CurvesVerdict,
-    aggregate_mismatch, aggregate_records, cascade_pattern, cascade_verdict, compare_area, curve_record,
-    curve_verdicts, curves_verdict, how_common, map_name)
+    aggregate_mismatch, aggregate_records, cascade_pattern, compare_area, curve_record,
+    curve_verdicts, curves_verdict, how_common, map_name, reversal)
 from gradcam_core.cam.engine import CAMResult, GradCAM, Target, _check_input, resolve_layer
 from gradcam_core.cam.guided import SANITY_MAPS, GuidedGradCAM
 from gradcam_core.cam.postprocess import normalize_max, upsample
@@ -427,3 +427,20 @@ def cascading_randomization(
     """``[(stage_name, map, spearman, ssim), ...]`` for one method; the first entry is the
     original model (ρ = SSIM = 1).  See :func:`cascade`."""
     return cascade(model, layer, x, target, stages, seed, (method,), progress).results[method]
+
+
+# =========================================================================== the verdict
+def cascade_verdict(result: Cascade, method: str = "Grad-CAM", high: float = SIMILAR) -> CascadeVerdict | None:
+    """The verdict of ``method``'s map in ``result``, read from every stage of the table (first,
+    lowest, highest and last), not from the first one alone; None with no randomised stage."""
+    rows = result.results[method]
+    if len(rows) < 2:
+        return None
+    rho = [float(v) for v in result.mean_spearman(method)]
+    r, names = rho[1:], [st.name for st in rows][1:]
+    pattern = cascade_pattern(rho, high)
+    first_low = next(j for j, v in enumerate(r) if v < high) if pattern == "falls_later" else None
+    others = tuple((m, float(result.mean_spearman(m)[1]), float(result.mean_spearman(m)[-1]))
+                   for m in result.results if m != method)
+    return CascadeVerdict(method, pattern, float(high), tuple(names), tuple(r), int(np.argmin(r)), int(np.argmax(r)),
+                          first_low, reversal(min(r)), others)

@@ -9,7 +9,7 @@ Public API::
 
     compare_area(value, reference, lower_is_better) -> "better" | "same" | "worse"
     cascade_pattern(rho) -> "falls" | "stays" | "falls_later" | "recovers" | ""
-    cascade_verdict(cascade, method) -> CascadeVerdict | None
+    CascadeVerdict (made by sanity.cascade_verdict, which reads a Cascade)
     curve_verdicts(curves, name) -> {"deletion_random": "better", ...}
     curves_verdict(curves, name) -> CurvesVerdict
     curve_record(curves, index, label), aggregate_records(records) -> dict   # many inputs
@@ -25,13 +25,12 @@ import numpy as np
 
 from gradcam_core.errors import Refusal
 
-if TYPE_CHECKING:  # types only: no import cycle with sanity (which re-exports this module)
+if TYPE_CHECKING:
     from gradcam_core.analysis.deletion import Curves
-    from gradcam_core.analysis.sanity import Cascade
 
 __all__ = [
     "AUC_TOLERANCE", "SIMILAR", "REVERSED", "STRONGLY_REVERSED", "RECORD_FIELDS",
-    "compare_area", "cascade_pattern", "reversal", "CascadeVerdict", "cascade_verdict",
+    "compare_area", "cascade_pattern", "reversal", "CascadeVerdict",
     "curve_verdicts", "map_name", "CurvesVerdict", "curves_verdict",
     "curve_record", "aggregate_records", "aggregate_mismatch", "how_common",
 ]
@@ -105,22 +104,6 @@ class CascadeVerdict:
     @property
     def several(self) -> bool:
         return len(self.rho) > 1
-
-
-def cascade_verdict(result: Cascade, method: str = "Grad-CAM", high: float = SIMILAR) -> CascadeVerdict | None:
-    """The verdict of ``method``'s map in ``result``, read from every stage of the table (first,
-    lowest, highest and last), not from the first one alone; None with no randomised stage."""
-    rows = result.results[method]
-    if len(rows) < 2:
-        return None
-    rho = [float(v) for v in result.mean_spearman(method)]
-    r, names = rho[1:], [st.name for st in rows][1:]
-    pattern = cascade_pattern(rho, high)
-    first_low = next(j for j, v in enumerate(r) if v < high) if pattern == "falls_later" else None
-    others = tuple((m, float(result.mean_spearman(m)[1]), float(result.mean_spearman(m)[-1]))
-                   for m in result.results if m != method)
-    return CascadeVerdict(method, pattern, float(high), tuple(names), tuple(r), int(np.argmin(r)), int(np.argmax(r)),
-                          first_low, reversal(min(r)), others)
 
 
 def map_name(curves: Curves, name: str | None = None) -> str:

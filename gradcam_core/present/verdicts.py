@@ -19,9 +19,9 @@ from __future__ import annotations
 from typing import Mapping
 
 from gradcam_core.analysis.deletion import Curves
-from gradcam_core.analysis.sanity import Cascade
+from gradcam_core.analysis.sanity import Cascade, cascade_verdict
 from gradcam_core.analysis.verdict_codes import (AUC_TOLERANCE, SIMILAR, CascadeVerdict, CurvesVerdict,
-                                                 aggregate_mismatch, cascade_verdict, curves_verdict, how_common)
+                                                 aggregate_mismatch, curves_verdict, how_common)
 from gradcam_core.present.words import say
 
 __all__ = ["reading", "reading_cascade", "reading_curves", "reading_aggregate", "cascade_text", "curves_lines"]
