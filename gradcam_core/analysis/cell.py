@@ -35,6 +35,7 @@ import torch
 import torch.nn as nn
 
 from gradcam_core.cam.engine import BaseCAM, CAMResult, eval_mode
+from gradcam_core.errors import Refusal
 # how a map is drawn over the input: the one parser of the app (re-exported here)
 from gradcam_core.inputs import DEFAULT_PLACEMENT, PLACEMENTS, parse_placement
 
@@ -101,15 +102,15 @@ def check_cell(row, col, grid: tuple[int, int]) -> tuple[int, int]:
     out = []
     for name, v, n in (("row", row, h), ("column", col, w)):
         if v is None or v == "" or isinstance(v, bool):
-            raise ValueError(f"Give a {name} between 0 and {n - 1}.")
+            raise Refusal(f"analysis.error.cell.missing_{name}", last=n - 1)
         try:
             f = float(v)
         except (TypeError, ValueError):
-            raise ValueError(f"The {name} must be a whole number between 0 and {n - 1}, not {v!r}.") from None
+            raise Refusal(f"analysis.error.cell.not_whole_{name}", last=n - 1, value=v) from None
         if not math.isfinite(f) or f != int(f):
-            raise ValueError(f"The {name} must be a whole number between 0 and {n - 1}, not {v!r}.")
+            raise Refusal(f"analysis.error.cell.not_whole_{name}", last=n - 1, value=v)
         if not 0 <= int(f) < n:
-            raise ValueError(f"The {name} {int(f)} is outside the {h}×{w} map: choose 0 to {n - 1}.")
+            raise Refusal(f"analysis.error.cell.outside_{name}", index=int(f), h=h, w=w, last=n - 1)
         out.append(int(f))
     return out[0], out[1]
 
@@ -127,10 +128,10 @@ def cell_of_pixel(x, y, box: Sequence[float], grid: tuple[int, int], centres=Non
     try:
         x, y = float(x), float(y)
     except (TypeError, ValueError):
-        raise ValueError("Tap on the map itself.") from None
+        raise Refusal("analysis.error.cell.tap_off_map") from None
     x0, y0, x1, y1 = (float(v) for v in box)
     if not (math.isfinite(x) and math.isfinite(y)) or not (x0 <= x <= x1 and y0 <= y <= y1):
-        raise ValueError("That point is not on the map: tap inside the coloured map itself.")
+        raise Refusal("analysis.error.cell.point_off_map")
     h, w = int(grid[0]), int(grid[1])
     if centres is not None:
         H, W = (int(v) for v in size)
@@ -239,7 +240,7 @@ def layer_output(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
     finally:
         handle.remove()
     if "o" not in out:
-        raise ValueError(f"The layer {layer!r} did not run.")
+        raise Refusal("analysis.error.cell.layer_did_not_run", layer=layer)
     return out["o"]
 
 
@@ -281,7 +282,7 @@ def _grow(energy: np.ndarray, centre, support, cell, share: float) -> tuple[tupl
     return best, (mass(*best) / total if total > 0 else 0.0)
 
 
-_footprints: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+_footprints: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
 _fp_lock = threading.Lock()
 
 
@@ -300,7 +301,7 @@ def footprint(model: nn.Module, layer: str, row: int, col: int, grid: tuple[int,
     g = input_gradient(model, layer, probes, row, col).double().numpy()
     nz = (g > 0).any(0)
     if not nz.any():
-        raise ValueError(f"Cell ({row}, {col}) of {layer} does not depend on the input.")
+        raise Refusal("analysis.error.cell.independent", row=row, col=col, layer=layer)
     rows, cols = np.flatnonzero(nz.any(1)), np.flatnonzero(nz.any(0))
     support = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
     energy = (g ** 2).mean(0)
@@ -408,8 +409,7 @@ def _kind(method: str) -> str:
         return "centred"
     cls = METHODS.get(method)
     if cls is not None and cls.combine is not BaseCAM.combine:
-        raise ValueError(f"{method} does not combine its maps as one weight per channel; its cells cannot be "
-                         "split into channel terms.")
+        raise Refusal("analysis.error.cell.not_channel_weights", method=method)
     return "channel"
 
 
@@ -428,7 +428,7 @@ def cell_terms(result: CAMResult, row, col, index: int = 0) -> CellTerms:
         a = act[:, row, col] - act.mean(dim=(1, 2))
     else:
         if result.gradients is None:
-            raise ValueError(f"{method} needs the gradients, which this result does not hold.")
+            raise Refusal("analysis.error.cell.needs_gradients", method=method)
         g = result.gradients[index, :, row, col].double()
         weights = torch.relu(g) if kind == "positive gradient" else g
         a = act[:, row, col]
@@ -437,8 +437,7 @@ def cell_terms(result: CAMResult, row, col, index: int = 0) -> CellTerms:
     total = float(terms.sum())
     scale = float(np.abs(terms).sum())
     if abs(total - value) > SUM_RTOL * max(abs(value), scale * 1e-2, 1e-12):
-        raise ValueError(f"The channel terms of {method} add up to {total:.6g}, not the map's {value:.6g}; "
-                         "this method's cells cannot be split into channel terms.")
+        raise Refusal("analysis.error.cell.terms_do_not_add_up", method=method, total=total, value=value)
     return CellTerms(row=row, col=col, grid=grid, method=method, kind=kind, weights=weights.numpy(),
                      activations=a.numpy(), terms=terms, value=value, relu=float(result.cam[index, row, col]),
                      peak=float(result.cam[index].max()), target=int(result.targets[index]))
@@ -568,7 +567,7 @@ def occlude(model: nn.Module, x: torch.Tensor, target: int, row: int, col: int, 
     fp = None
     if box is None:
         if layer is None:
-            raise ValueError("occlude needs the layer whose cell is covered (or a box).")
+            raise Refusal("analysis.error.cell.occlude_needs_layer")
         fp = footprint(model, layer, row, col, grid, tuple(x.shape[1:]))
         box = fp.box
     base = make_baseline(x, baseline)
@@ -604,7 +603,7 @@ def model_input(spec, image: np.ndarray) -> torch.Tensor:
         t = spec.transforms()
         x = TF.normalize(TF.pil_to_tensor(Image.fromarray(arr)).float() / 255.0, list(t.mean), list(t.std))
         return x.unsqueeze(0)
-    raise ValueError(f"Cannot rebuild the input of {getattr(spec, 'title', spec)} from its picture.")
+    raise Refusal("analysis.error.cell.cannot_rebuild_input", model=getattr(spec, "title", spec))
 
 
 # =========================================================================== words

@@ -30,6 +30,7 @@ import torch
 from scipy import ndimage
 
 from gradcam_core.cam.postprocess import heat_picture
+from gradcam_core.errors import Refusal
 
 __all__ = ["INK_THRESHOLD", "DILATE_PX", "InkShare", "DatasetInkShare", "ink_mask", "heat_on_ink",
            "share_of_result", "dataset_share"]
@@ -84,7 +85,7 @@ def heat_on_ink(heat: np.ndarray, digit: np.ndarray) -> InkShare:
     heat = np.asarray(heat, dtype=np.float64)
     mask = ink_mask(digit)
     if heat.shape != mask.shape:
-        raise ValueError(f"heat map {heat.shape} and digit {mask.shape} differ in size")
+        raise Refusal("analysis.error.heat_digit_sizes", heat=heat.shape, digit=mask.shape)
     total = float(heat.sum())
     area = float(mask.mean())
     d = np.asarray(digit, dtype=np.float32)

@@ -116,7 +116,7 @@ def object_mask(key: str) -> np.ndarray:
         mask = ndimage.binary_fill_holes(lab == 1 + int(np.argmax(sizes)))
         mask = ndimage.binary_closing(mask, iterations=3)
     else:  # pragma: no cover - the table above is fixed
-        raise ValueError(f"unknown outline {p.outline!r}")
+        raise Refusal("analysis.error.unknown_outline", outline=p.outline)
     mask = np.asarray(mask, dtype=bool)
     mask.setflags(write=False)
     return mask
@@ -125,7 +125,7 @@ def object_mask(key: str) -> np.ndarray:
 @functools.lru_cache(maxsize=8)
 def background_view(name: str) -> np.ndarray:
     if name not in BACKGROUNDS:
-        raise ValueError(f"Unknown background {name!r}; choose from {', '.join(BACKGROUNDS)}.")
+        raise Refusal("analysis.error.unknown_background", variant=name, choices=", ".join(BACKGROUNDS))
     file = BACKGROUNDS[name]
     if file is None:
         arr = np.full((SIZE, SIZE, 3), PLAIN_GREY, np.uint8)
@@ -222,7 +222,7 @@ def stamp_text(key: str, text: str = DEFAULT_TEXT, style: str = "watermark") -> 
 
     text = check_text(text)
     if style not in TEXT_STYLES:
-        raise ValueError(f"Unknown text style {style!r}; choose {' or '.join(TEXT_STYLES)}.")
+        raise Refusal("analysis.error.unknown_text_style", variant=style, choices=" or ".join(TEXT_STYLES))
     base = Image.fromarray(np.ascontiguousarray(model_view(PHOTOS[key].file)))
     layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
