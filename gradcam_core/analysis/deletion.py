@@ -205,7 +205,8 @@ def _curves(tgt: int, baseline: str, fractions: np.ndarray, rankings: Mapping, p
     )
 
 
-def deletion_insertion(model: nn.Module, x: torch.Tensor, target: Target, saliency, steps: int = 20,
+def deletion_insertion(model: nn.Module, x: torch.Tensor, target: Target,
+                       saliency: np.ndarray | torch.Tensor | Mapping[str, np.ndarray], steps: int = 20,
                        baseline: str = "blur", batch: int | None = None, progress: ProgressFn | None = None,
                        logits: torch.Tensor | None = None, name: str = "Grad-CAM",
                        compare: Sequence[str] = ("random", "Sobel"), seed: int = 0,

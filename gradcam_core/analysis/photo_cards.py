@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -17,6 +18,9 @@ from gradcam_core.analysis.photo_edits import (BACKGROUNDS, DEFAULT_TEXT, PHOTOS
                                               stamp_text)
 from gradcam_core.analysis.shortcut import cue_mass
 from gradcam_core.errors import Refusal
+
+if TYPE_CHECKING:
+    from gradcam_core.cam.engine import CAMResult
 
 
 # ------------------------------------------------------------------------------- cards
@@ -85,7 +89,7 @@ def _explain_photo_cached(img_bytes: bytes) -> object:
     return GradCAM(spec.load(), spec.default_layer)(x)
 
 
-def explain_photo(img: np.ndarray):
+def explain_photo(img: np.ndarray) -> CAMResult:
     """Grad-CAM (top-1 class, Lite0's default layer) of a 224×224 uint8 RGB image as the model sees it."""
     from gradcam_core.models.registry import LITE0_MEAN, LITE0_STD
 

@@ -79,7 +79,7 @@ def _rank_rows(a: np.ndarray) -> np.ndarray:
     return rankdata(a, method="average", axis=1)
 
 
-def spearman(a, b) -> np.ndarray | float:
+def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
     """Spearman rank correlation between maps ``a`` and ``b``, per map.
 
     ``a``, ``b``: (H, W) -> float, or (N, H, W) -> (N,) array.  Ties get average ranks.  A
@@ -103,7 +103,7 @@ def spearman(a, b) -> np.ndarray | float:
     return float(rho[0]) if single else rho
 
 
-def ssim(a, b) -> np.ndarray | float:
+def ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
     """Structural similarity of maps in [0, 1] (skimage, ``data_range=1``), per map.
 
     (H, W) -> float; (N, H, W) -> (N,).  Maps smaller than 7 pixels on a side use a
@@ -419,7 +419,7 @@ def cascading_randomization(
     layer: Union[str, nn.Module],
     x: torch.Tensor,
     target: Target = None,
-    stages=None,
+    stages: Sequence[tuple[str, Sequence[str]]] | Sequence[str] | None = None,
     seed: int = 0,
     method: str = "Grad-CAM",
     progress: ProgressFn | None = None,

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
 
 from gradcam_core.errors import Refusal
+
+if TYPE_CHECKING:
+    from gradcam_core.cam.engine import CAMResult
 from gradcam_core.models import lenet as _lenet
 
 # =============================================================================== MNIST cue
@@ -143,7 +147,7 @@ def misleading_classes(labels: np.ndarray, seed: int = MISLEAD_SEED) -> np.ndarr
     return (labels + shift) % 10
 
 
-def map_centres(model: torch.nn.Module, placement=None):
+def map_centres(model: torch.nn.Module, placement: str | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """Where each cell of ``model``'s :data:`LAYER` map is drawn on the 28×28 digit: the centres of
     what the cells see (``analysis.cell.placement_centres``, as the MNIST tab), or None when
     ``placement`` is "stretched"."""
@@ -152,7 +156,8 @@ def map_centres(model: torch.nn.Module, placement=None):
     return placement_centres(model, LAYER, _lenet.SPATIAL_LAYERS[LAYER][1:], (1, 28, 28), placement)
 
 
-def cue_mass(cam, region, centres=None) -> float | np.ndarray:
+def cue_mass(cam: torch.Tensor | np.ndarray, region: np.ndarray | Sequence[int],
+             centres: tuple[np.ndarray, np.ndarray] | None = None) -> float | np.ndarray:
     """Fraction of the Grad-CAM heat that lies inside ``region``.
 
     ``cam``: a raw map (h, w) or batch (N, h, w) at the layer's resolution (a tensor or array;
@@ -222,7 +227,7 @@ def held_out_sets(images_u8: np.ndarray | None = None, labels: np.ndarray | None
 
 
 def evaluate_models(models: dict[str, torch.nn.Module], sets: dict | None = None,
-                    mass_digits: int = 300, placement=None) -> dict:
+                    mass_digits: int = 300, placement: str | None = None) -> dict:
     """Accuracy of each model in each condition, how often it follows a misleading cue, and the
     mean share of its Grad-CAM heat on the cue (predicted class, first ``mass_digits`` digits; the
     map drawn with ``placement``, default: each cell at the centre of what it sees)."""
@@ -259,7 +264,8 @@ def evaluate_models(models: dict[str, torch.nn.Module], sets: dict | None = None
     return out
 
 
-def cue_mass_batch(cams, regions: np.ndarray, centres=None) -> np.ndarray:
+def cue_mass_batch(cams: torch.Tensor | np.ndarray, regions: np.ndarray,
+                   centres: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """:func:`cue_mass` for N maps (N, h, w) with one mask each (N, H, W), at once."""
     from gradcam_core.cam.postprocess import heat_picture
 
@@ -286,7 +292,7 @@ def shortcut_table() -> dict:
     return evaluate_models({"clean": load_clean(), "shortcut": load_shortcut()})
 
 
-def mnist_case(model, digit: np.ndarray, cls=None):
+def mnist_case(model: torch.nn.Module, digit: np.ndarray, cls: int | None = None) -> CAMResult:
     """Grad-CAM (predicted class) of ``model`` on one (28, 28) digit in [0, 1]: the CAMResult."""
     from gradcam_core.cam.engine import GradCAM
 
