@@ -420,7 +420,7 @@ def test_covered_box_lies_in_the_gradient_support_for_every_model(key, build, la
     (0, -1, "outside_column", {"index": -1, "h": 8, "w": 8, "last": 7}),
     (None, 1, "missing_row", {"last": 7}), ("a", 1, "not_whole_row", {"last": 7, "value": "a"}),
     (1.5, 1, "not_whole_row", {"last": 7, "value": 1.5}), (True, 1, "missing_row", {"last": 7}),
-    (1, 1.5, "not_whole_column", {"last": 7, "value": 1.5}),
+    (1, 1.5, "not_whole_column", {"last": 7, "value": 1.5}), (1, "", "missing_column", {"last": 7}),
 ])
 def test_bad_cells_are_refused_with_the_range(row, col, key, values):
     with pytest.raises(Refusal) as err:

@@ -412,6 +412,26 @@ def test_card_numbers_come_from_the_model(cards):
     assert pic.dtype == np.uint8 and pic.shape[2] == 3
 
 
+def test_every_card_code_has_its_words():
+    """Every experiment, photo and variant a card can carry is worded by the catalogue (the keys are
+    built from the codes, so a missing entry would only show when that card is made)."""
+    from gradcam_core.present.words import has
+
+    for exp, spec in photo_cards.EXPERIMENTS.items():
+        assert card_words.experiment_title(exp) and card_words.experiment_about(exp)
+        assert has(f"analysis.error.photo_not_in.{exp}")
+        for photo in spec["photos"]:
+            assert card_words.photo_name(photo) in card_words.photo_title(photo)
+            for variant in spec["variants"]:
+                title = card_words.card_title(exp, photo, variant)
+                assert title.lower().startswith(card_words.photo_title(photo)) and variant in title
+                region, region_original = card_words.region_names(exp, photo, variant)
+                assert region and region_original and region != region_original
+        for kind in ("context", "same_area"):
+            assert all(has(f"analysis.card.amount.{kind}.{w}") for w in ("more", "less", "same"))
+        assert has(f"analysis.card.heat.{exp}")
+
+
 def test_photo_alterations_do_what_they_say():
     img, bg = edits.context_swap("dahlia", "plain grey")
     # far from the object the picture is the plain background
