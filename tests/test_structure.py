@@ -144,6 +144,9 @@ def test_analysis_imports_no_words_and_no_page():
     """analysis returns numbers and codes: it imports neither present (pictures and words) nor ui."""
     pkg = _package_graph()
     assert "analysis" in pkg and not pkg["analysis"] & {"present", "ui", "services", "cli"}, pkg["analysis"]
+    # only the layers below it, and inputs for the one placement parser (parse_placement; an upward
+    # edge that goes once placement codes are parsed before they reach analysis)
+    assert pkg["analysis"] <= {"errors", "cam", "models", "data", "inputs"}, pkg["analysis"]
 
 
 def test_only_the_ui_and_app_import_gradio():
