@@ -51,6 +51,9 @@ import torch
 from gradcam_core import GradCAM
 
 from gradcam_core.analysis import sanity
+from gradcam_core.errors import Refusal
+from gradcam_core.present import verdicts
+from gradcam_core.present.words import say
 from gradcam_core.models.lenet import load_lenet
 from gradcam_core.data.mnist import test_digits as held_out_digits
 from conftest import free_port
@@ -203,11 +206,18 @@ def test_guided_backprop_survives_randomisation(cascade20):
     assert (ggc[1:] < gb[1:]).all(), (ggc, gb)
     # the verdicts read the whole table: Grad-CAM below 0.5 at every stage, guided backprop above
     assert sanity.cascade_pattern(gc) == "falls" and sanity.cascade_pattern(gb) == "stays"
-    gc_text = sanity.reading_cascade(cascade20, "Grad-CAM")
-    assert f"is {gc[1]:.2f} after randomising fc3" in gc_text and "stays below 0.50 at every stage" in gc_text
-    assert f"{gc[-1]:.2f} with everything down to conv1 random" in gc_text
-    gb_text = sanity.reading_cascade(cascade20, "Guided backprop")
-    assert "stays at or above 0.50 at every stage" in gb_text and f"lowest {gb[1:].min():.2f}" in gb_text
+    v = sanity.cascade_verdict(cascade20, "Grad-CAM")
+    assert (v.pattern, v.stages[0], v.stages[-1]) == ("falls", "fc3", "conv1")
+    assert v.rho == pytest.approx(tuple(gc[1:])) and v.rho[v.lowest] == pytest.approx(gc[1:].min())
+    # the words are the catalogue's sentence for those numbers
+    gc_text = verdicts.reading_cascade(cascade20, "Grad-CAM")
+    assert gc_text.startswith(say("verdict.cascade.falls", method="Grad-CAM", first_rho=gc[1], first="fc3"))
+    assert say("verdict.cascade.end", last_rho=gc[-1], last="conv1") in gc_text
+    vb = sanity.cascade_verdict(cascade20, "Guided backprop")
+    assert vb.pattern == "stays" and vb.rho[vb.lowest] == pytest.approx(gb[1:].min())
+    gb_text = verdicts.reading_cascade(cascade20, "Guided backprop")
+    assert say("verdict.cascade.stays_several", high=0.5, low_rho=gb[1:].min(), low_stage=vb.stages[vb.lowest],
+               end=say("verdict.cascade.end", last_rho=gb[-1], last="conv1")) in gb_text
 
 
 def test_cascade_is_seeded(lenet, digits):
@@ -219,8 +229,9 @@ def test_cascade_is_seeded(lenet, digits):
     for s, t in zip(a, b):
         np.testing.assert_array_equal(s.map, t.map)
     assert not np.array_equal(a[1].map, c[1].map)
-    with pytest.raises(ValueError, match="no module"):
+    with pytest.raises(ValueError) as err:  # a Refusal: a key and the numbers
         sanity.cascade(lenet, LAYER, x, None, stages=["fc9"])
+    assert (err.value.key, err.value.values) == ("analysis.error.no_module", {"stage": "fc9", "module": "fc9"})
 
 
 # --------------------------------------------------------------------------- deletion / insertion
@@ -246,10 +257,12 @@ def test_deletion_insertion_mechanics(lenet, digits):
     assert a.n_forwards == 3 * 2 * 9 + 1 and b.n_forwards == a.n_forwards + 1  # step 0 reused
     assert calls and calls[-1] == pytest.approx(1.0)
     np.testing.assert_allclose(a.fractions, np.linspace(0, 1, 11), atol=1e-3)
-    with pytest.raises(ValueError, match="steps"):
+    with pytest.raises(Refusal) as err:
         sanity.deletion_insertion(lenet, x, None, sal, steps=500)
-    with pytest.raises(ValueError, match="baseline"):
+    assert (err.value.key, err.value.values) == ("analysis.error.steps_range", {"max_steps": 50, "steps": 500})
+    with pytest.raises(Refusal) as err:
         sanity.deletion_insertion(lenet, x, None, sal, baseline="noise")
+    assert err.value.key == "analysis.error.unknown_baseline" and err.value.values["baseline"] == "noise"
 
 
 def test_deletion_beats_random_over_100_digits(lenet, digits):
@@ -278,12 +291,14 @@ def test_reading_sentences(lenet, digits):
     x = digits[0][3:4]
     res = GradCAM(lenet, LAYER)(x)
     c = sanity.deletion_insertion(lenet, x, None, res.upsampled()[0].numpy(), steps=10, baseline="zero")
-    text = sanity.reading(curves=c)
     d, dr = c.auc_deletion["Grad-CAM"], c.auc_deletion["random"]
-    assert f"Grad-CAM {d:.2f}, random order {dr:.2f}" in text
     verdict = sanity.compare_area(d, dr, lower_is_better=True)
-    assert {"better": "better than chance", "same": "about the same as chance",
-            "worse": "worse than chance"}[verdict] in text.splitlines()[0]
+    v = sanity.curves_verdict(c)
+    assert (v.name, v.deletion, v.auc_deletion["random"]) == ("Grad-CAM", d, dr)
+    assert v.verdicts["deletion_random"] == verdict
+    text = verdicts.reading(curves=c)
+    assert text.splitlines()[0].startswith("- " + say("verdict.curves.deletion", name="Grad-CAM", area=d, random=dr,
+                                                        verdict=say(f"verdict.vs_chance.{verdict}")))
     # (every wording branch is fed numbers in tests/test_verdicts.py)
 
 

@@ -33,8 +33,11 @@ from gradcam_core.analysis import photo_edits as edits
 
 from gradcam_core.analysis import shortcut
 
+from gradcam_core.present import cards as card_words
 from gradcam_core.present import shortcut_view as sview
 from gradcam_core.cam.engine import GradCAM
+from gradcam_core.errors import Refusal
+from gradcam_core.present.words import text_of
 from gradcam_core.models.lenet import load_lenet
 from gradcam_core.data.mnist import test_digits as held_out_digits
 from scipy.interpolate import RegularGridInterpolator
@@ -316,12 +319,13 @@ def check_sentence(sentence: str, numbers: dict) -> None:
     else:
         assert n0 != n1 and m["n0"] == n0 and m["n1"] == n1
         assert (m["p0"], m["p1"], m["after"]) == (two(p0), two(p1), two(numbers["original_class_prob_after"]))
-    assert m["region"] == numbers["region"]
+    region, region_original = card_words.region_names(numbers["experiment"], numbers["photo"], numbers["variant"])
+    assert m["region"] == region
     assert m["h1"] == f"{100 * numbers['heat_share_altered']:.0f}"
     assert m["h0"] == f"{100 * numbers['heat_share_original']:.0f}"
     assert m["a1"] == f"{100 * numbers['region_area']:.0f}"
     if context:
-        assert m["a0"] == f"{100 * numbers['region_area_original']:.0f}" and m["old"] == numbers["region_original"]
+        assert m["a0"] == f"{100 * numbers['region_area_original']:.0f}" and m["old"] == region_original
     else:  # the same region in both pictures
         assert numbers["region_area"] == numbers["region_area_original"]
     assert m["d1"] == two(numbers["heat_share_altered"] / numbers["region_area"])
@@ -336,19 +340,19 @@ def check_sentence(sentence: str, numbers: dict) -> None:
     # the issue's card: 17 % on grass covering 60 % vs 12 % on the old background covering 28 %: LESS per area
     {"experiment": "context", "original_top3": [["espresso", 0.953], ["cup", 0.01], ["x", 0.01]],
      "altered_top3": [["espresso", 0.404], ["cup", 0.2], ["x", 0.01]], "original_class_prob_after": 0.404,
-     "region": "the grass background", "region_original": "the original background",
+     "photo": "coffee", "variant": "grass",
      "region_area": 0.5965, "region_area_original": 0.2836, "heat_share_original": 0.1207, "heat_share_altered": 0.1689},
     {"experiment": "text", "original_top3": [["daisy", 0.28], ["bee", 0.05], ["x", 0.01]],
      "altered_top3": [["fig", 0.08], ["daisy", 0.02], ["x", 0.01]], "original_class_prob_after": 0.021,
-     "region": "the watermark", "region_original": "the same area (box)", "region_area": 0.08,
+     "photo": "dahlia", "variant": "watermark", "region_area": 0.08,
      "region_area_original": 0.08, "heat_share_original": 0.004, "heat_share_altered": 0.415},
     {"experiment": "removed", "original_top3": [["missile", 0.245], ["projectile", 0.14], ["x", 0.01]],
      "altered_top3": [["drilling platform", 0.29], ["missile", 0.18], ["x", 0.01]],
-     "original_class_prob_after": 0.18, "region": "the area the rocket filled", "region_original": "the rocket",
+     "original_class_prob_after": 0.18, "photo": "rocket", "variant": "",
      "region_area": 0.1116, "region_area_original": 0.1116, "heat_share_original": 0.16, "heat_share_altered": 0.07},
 ])
 def test_sentence_is_built_from_the_numbers(numbers):
-    s = photo_cards.card_sentence(numbers)
+    s = card_words.card_sentence(numbers)
     check_sentence(s, numbers)
     if numbers["experiment"] == "text":
         assert "changed from daisy (0.28) to fig (0.08; daisy now 0.02)" in s and "42 %" in s
@@ -364,8 +368,8 @@ def cards():
 def test_every_card_sentence_matches_its_numbers(cards):
     for card in cards.values():
         numbers = photo_cards.card_numbers(card)
-        assert card.sentence == photo_cards.card_sentence(numbers)
-        check_sentence(card.sentence, numbers)
+        assert {"experiment": card.experiment, "photo": card.photo, "variant": card.variant}.items() <= numbers.items()
+        check_sentence(card_words.card_sentence(numbers), numbers)
         assert card.region.any() and not card.region.all()
         assert card.altered.shape == card.original.shape == (224, 224, 3)
         assert not np.array_equal(card.altered, card.original)
@@ -398,12 +402,34 @@ def test_card_numbers_come_from_the_model(cards):
                                .permute(2, 0, 1)[None], ref, atol=1e-6)
     # a card's picture and text show these numbers
     md = sview.card_markdown(card)
-    assert f"{numbers['altered_top3'][0][0]} ({numbers['altered_top3'][0][1]:.2f})" in md and card.sentence in md
+    assert f"{numbers['altered_top3'][0][0]} ({numbers['altered_top3'][0][1]:.2f})" in md
+    assert card_words.card_sentence(numbers) in md
     assert (f"| its share of the picture | {100 * numbers['region_area_original']:.0f} % "
             f"| {100 * numbers['region_area']:.0f} % |") in md
-    assert f"| measured region | {numbers['region_original']} | {numbers['region']} |" in md
+    region, region_original = card_words.region_names(card.experiment, card.photo, card.variant)
+    assert f"| measured region | {region_original} | {region} |" in md
     pic = sview.card_image(card)
     assert pic.dtype == np.uint8 and pic.shape[2] == 3
+
+
+def test_every_card_code_has_its_words():
+    """Every experiment, photo and variant a card can carry is worded by the catalogue (the keys are
+    built from the codes, so a missing entry would only show when that card is made)."""
+    from gradcam_core.present.words import has
+
+    for exp, spec in photo_cards.EXPERIMENTS.items():
+        assert card_words.experiment_title(exp) and card_words.experiment_about(exp)
+        assert has(f"analysis.error.photo_not_in.{exp}")
+        for photo in spec["photos"]:
+            assert card_words.photo_name(photo) in card_words.photo_title(photo)
+            for variant in spec["variants"]:
+                title = card_words.card_title(exp, photo, variant)
+                assert title.lower().startswith(card_words.photo_title(photo)) and variant in title
+                region, region_original = card_words.region_names(exp, photo, variant)
+                assert region and region_original and region != region_original
+        for kind in ("context", "same_area"):
+            assert all(has(f"analysis.card.amount.{kind}.{w}") for w in ("more", "less", "same"))
+        assert has(f"analysis.card.heat.{exp}")
 
 
 def test_photo_alterations_do_what_they_say():
@@ -420,13 +446,18 @@ def test_photo_alterations_do_what_they_say():
     assert np.abs(band - sides).max() < 25
     stamped, box = edits.stamp_text("cat", "HELLO", "caption")
     assert box[-1].all() and not box[0].any() and stamped[-2, 2].max() < 10  # black strip
-    for bad in ("", "x" * 40, "a\x00b", None):
-        with pytest.raises(ValueError):
+    for bad, key, values in (("", "text_empty", {}), ("x" * 40, "text_too_long", {"max_chars": 24, "chars": 40}),
+                             ("a\x00b", "text_unprintable", {}), (None, "text_empty", {})):
+        with pytest.raises(Refusal) as err:
             edits.stamp_text("cat", bad)
-    with pytest.raises(ValueError):
+        assert (err.value.key, err.value.values) == (f"analysis.error.{key}", values)
+    with pytest.raises(Refusal) as err:
         photo_cards.make_card("context", "rocket", "grass")
-    with pytest.raises(ValueError):
+    assert err.value.key == "analysis.error.photo_not_in.context" and err.value.values["photo"] == "rocket"
+    assert text_of(err.value) == "The context swap experiment uses these photos: cat, coffee, dahlia; not 'rocket'."
+    with pytest.raises(Refusal) as err:
         photo_cards.make_card("context", "cat", "moon")
+    assert (err.value.key, err.value.values["variant"]) == ("analysis.error.unknown_background", "moon")
 
 
 def test_shortcuts_step_by_step_draws_each_cell_where_it_looks():

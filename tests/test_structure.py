@@ -93,6 +93,62 @@ def test_no_import_cycles_among_gradcam_core_modules():
     assert _cycles(_graph()) == []
 
 
+def _layer_of(module: str) -> str:
+    """The package a module belongs to (``gradcam_core.present.words`` → ``present``), or the
+    top-level module itself (``gradcam_core.inputs`` → ``inputs``)."""
+    parts = module.split(".")
+    if len(parts) > 2 or (PKG / parts[1]).is_dir():
+        return parts[1]
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def _package_graph(graph: dict[str, set[str]] | None = None) -> dict[str, set[str]]:
+    """The module graph collapsed to packages (``cam``, ``models``, ``data``, ``analysis``,
+    ``services``, ``present``, ``ui``) and top-level modules (``inputs``, ``errors``, ``cli``, ...):
+    an edge A → B when any module of A imports any module of B (lazy imports included)."""
+    graph = _graph() if graph is None else graph
+    out: dict[str, set[str]] = {}
+    for mod, deps in graph.items():
+        if mod == "gradcam_core":
+            continue
+        out.setdefault(_layer_of(mod), set()).update(_layer_of(d) for d in deps if d != "gradcam_core")
+    for layer, deps in out.items():
+        deps.discard(layer)
+    for deps in list(out.values()):
+        for d in deps:
+            out.setdefault(d, set())
+    return out
+
+
+def test_the_package_graph_collapses_modules_to_their_package():
+    graph = {"gradcam_core.present.words": set(), "gradcam_core.present.verdicts": {"gradcam_core.analysis.sanity",
+                                                                                    "gradcam_core.present.words"},
+             "gradcam_core.analysis.sanity": {"gradcam_core.cam.engine", "gradcam_core.errors"},
+             "gradcam_core.cam.engine": set(), "gradcam_core.errors": set()}
+    assert _package_graph(graph) == {"present": {"analysis"}, "analysis": {"cam", "errors"}, "cam": set(),
+                                     "errors": set()}
+    # two packages that import each other through different modules are a cycle at package level
+    # even though no module cycle exists
+    graph["gradcam_core.analysis.cards"] = {"gradcam_core.present.words"}
+    assert _cycles(graph) == [] and _cycles(_package_graph(graph)) == [["analysis", "present"]]
+
+
+def test_no_import_cycles_among_packages():
+    """The layers (errors, cam → models, data → analysis → inputs, services → present → ui, cli,
+    app) only import downwards, so no two packages import each other, not even through
+    different modules."""
+    assert _cycles(_package_graph()) == []
+
+
+def test_analysis_imports_no_words_and_no_page():
+    """analysis returns numbers and codes: it imports neither present (pictures and words) nor ui."""
+    pkg = _package_graph()
+    assert "analysis" in pkg and not pkg["analysis"] & {"present", "ui", "services", "cli"}, pkg["analysis"]
+    # only the layers below it, and inputs for the one placement parser (parse_placement; an upward
+    # edge that goes once placement codes are parsed before they reach analysis)
+    assert pkg["analysis"] <= {"errors", "cam", "models", "data", "inputs"}, pkg["analysis"]
+
+
 def test_only_the_ui_and_app_import_gradio():
     offenders = []
     for path in [*ROOT.glob("*.py"), *PKG.rglob("*.py")]:

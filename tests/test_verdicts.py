@@ -1,8 +1,10 @@
-"""Every wording branch of the trust verdicts, fed numbers, checked word by word.
+"""Every wording branch of the trust verdicts, fed numbers, checked against the catalogue.
 
-The verdicts are generated from the numbers they describe (``gradcam_core.analysis.sanity``), so each
-test builds the numbers by hand (a fake ``Curves`` / ``Cascade``), calls the reading, and checks
-both the words (which branch) and the figures quoted.  The last tests recompute digits of the
+The verdicts are codes and numbers (``gradcam_core.analysis.verdict_codes``, re-exported by
+``sanity``); their words are the catalogue's ``[verdict]`` sentences, chosen and filled in by
+``gradcam_core.present.verdicts``.  Each test builds the numbers by hand (a fake ``Curves`` /
+``Cascade``), checks the code and the numbers the verdict carries, then checks that the reading is
+the catalogue's sentence for that code with those numbers.  The last tests recompute digits of the
 committed 200-digit aggregate (``weights/trust_aggregate_mnist.json``) and check the MNIST
 panel quotes it only under the same settings.
 """
@@ -16,9 +18,13 @@ import pytest
 import torch
 
 from gradcam_core.analysis import sanity as S
+from gradcam_core.errors import Refusal
+from gradcam_core.present import verdicts as V
+from gradcam_core.present.words import say
 
 ROOT = Path(__file__).resolve().parents[1]
 AGG_FILE = ROOT / "weights" / "trust_aggregate_mnist.json"
+TOL = say("verdict.curves.tolerance", tol=S.AUC_TOLERANCE)
 
 
 def curves(d: dict, i: dict, p0: float = 0.9) -> S.Curves:
@@ -31,6 +37,10 @@ def curves(d: dict, i: dict, p0: float = 0.9) -> S.Curves:
 def lines(text: str) -> list[str]:
     assert all(line.startswith("- ") for line in text.splitlines()), text
     return [line[2:] for line in text.splitlines()]
+
+
+def chance(verdict: str) -> str:
+    return say(f"verdict.vs_chance.{verdict}")
 
 
 # ----------------------------------------------------------------------------- compare_area
@@ -50,53 +60,68 @@ def test_compare_area_directions_and_tolerance(value, ref, lower, want):
 
 # ----------------------------------------------------------------------------- deletion / insertion
 def test_deletion_worse_than_chance_says_so():
-    text = S.reading_curves(curves({"Grad-CAM": 0.77, "random": 0.69}, {"Grad-CAM": 0.64, "random": 0.63}))
-    dl, il = lines(text)
-    assert dl.startswith("**Deletion** (lower area is better): Grad-CAM 0.77, random order 0.69: **worse than chance**")
-    assert "keeps the probability higher" in dl and "no more than chance" not in text
-    assert il.startswith("**Insertion** (higher area is better): Grad-CAM 0.64, random order 0.63: "
-                         "**about the same as chance** (differences up to 0.02 count as the same)")
+    c = curves({"Grad-CAM": 0.77, "random": 0.69}, {"Grad-CAM": 0.64, "random": 0.63})
+    v = S.curves_verdict(c)
+    assert v.verdicts == {"deletion_random": "worse", "insertion_random": "same"} and v.sobel_pair == ""
+    dl, il = lines(V.reading_curves(c))
+    assert dl == (say("verdict.curves.deletion", name="Grad-CAM", area=0.77, random=0.69, verdict=chance("worse"))
+                  + say("verdict.curves.deletion_worse"))
+    assert il == (say("verdict.curves.insertion", name="Grad-CAM", area=0.64, random=0.63, verdict=chance("same"))
+                  + say("verdict.curves.same_close", tolerance=TOL))
+    # the figures as the catalogue writes them, and the stated tolerance
+    assert "Grad-CAM 0.77, random order 0.69" in dl and "0.02" in il
 
 
 def test_better_than_chance_is_a_ratio_of_areas_not_a_speed():
-    text = S.reading_curves(curves({"Grad-CAM": 0.12, "random": 0.41}, {"Grad-CAM": 0.80, "random": 0.50}))
-    dl, il = lines(text)
-    assert "**better than chance**" in dl and "random's area is 3.4× Grad-CAM's" in dl  # 0.41 / 0.12
-    assert "**better than chance**" in il and "its area is 1.6× random's" in il  # 0.80 / 0.50
-    assert "faster" not in text
+    c = curves({"Grad-CAM": 0.12, "random": 0.41}, {"Grad-CAM": 0.80, "random": 0.50})
+    assert S.curve_verdicts(c) == {"deletion_random": "better", "insertion_random": "better"}
+    dl, il = lines(V.reading_curves(c))
+    assert dl.endswith(say("verdict.curves.deletion_better", name="Grad-CAM", ratio=0.41 / 0.12))
+    assert il.endswith(say("verdict.curves.insertion_better", ratio=0.80 / 0.50))
+    assert "3.4×" in dl and "1.6×" in il  # 0.41 / 0.12, 0.80 / 0.50
 
 
 def test_deletion_same_and_insertion_worse():
-    dl, il = lines(S.reading_curves(curves({"Grad-CAM": 0.60, "random": 0.61}, {"Grad-CAM": 0.40, "random": 0.55})))
-    assert "**about the same as chance** (differences up to 0.02" in dl
-    assert "**worse than chance**" in il and "back later than revealing random ones" in il
+    c = curves({"Grad-CAM": 0.60, "random": 0.61}, {"Grad-CAM": 0.40, "random": 0.55})
+    assert S.curve_verdicts(c) == {"deletion_random": "same", "insertion_random": "worse"}
+    dl, il = lines(V.reading_curves(c))
+    assert dl.endswith(say("verdict.curves.same_close", tolerance=TOL))
+    assert il.endswith(say("verdict.curves.insertion_worse")) and chance("worse") in il
 
 
-@pytest.mark.parametrize("sobel_d, sobel_i, words", [
-    (0.28, 0.90, "a model-free edge map does better on both curves (Sobel: deletion 0.28, insertion 0.90): on "
-                 "this input Grad-CAM's ranking is weaker than one that knows nothing about the model"),
-    (0.28, 0.71, "a model-free edge map does better on deletion (about the same on insertion)"),
-    (0.51, 0.90, "a model-free edge map does better on insertion (about the same on deletion)"),
-    (0.70, 0.40, "Grad-CAM beats a model-free edge map on both curves (Sobel: deletion 0.70, insertion 0.40): its "
-                 "ranking finds the pixels this model needs better than the image's edges alone do"),
-    (0.60, 0.69, "Grad-CAM beats a model-free edge map on deletion (about the same on insertion)"),
-    (0.51, 0.69, "a model-free edge map scores about the same"),
-    (0.70, 0.90, "the result is mixed: Grad-CAM is better on deletion and worse on insertion"),
-    (0.28, 0.40, "the result is mixed: Grad-CAM is worse on deletion and better on insertion"),
+@pytest.mark.parametrize("sobel_d, sobel_i, pair, where", [
+    (0.28, 0.90, "worse", "both"),
+    (0.28, 0.71, "worse", ("deletion", "insertion")),
+    (0.51, 0.90, "worse", ("insertion", "deletion")),
+    (0.70, 0.40, "better", "both"),
+    (0.60, 0.69, "better", ("deletion", "insertion")),
+    (0.51, 0.69, "same", None),
+    (0.70, 0.90, "mixed", ("better", "worse")),
+    (0.28, 0.40, "mixed", ("worse", "better")),
 ])
-def test_edge_map_comparison_reads_the_right_way_round(sobel_d, sobel_i, words):
+def test_edge_map_comparison_reads_the_right_way_round(sobel_d, sobel_i, pair, where):
     c = curves({"Grad-CAM": 0.50, "random": 0.60, "Sobel": sobel_d}, {"Grad-CAM": 0.70, "random": 0.60, "Sobel": sobel_i})
-    edge = [x for x in lines(S.reading_curves(c)) if x.startswith("**Edge map:**")]
-    assert len(edge) == 1 and words in edge[0], edge
-    # never the old, backwards inference
-    assert "may simply be the image's edges" not in edge[0]
+    assert S.curves_verdict(c).sobel_pair == pair
+    edge = [x for x in lines(V.reading_curves(c)) if x.startswith("**Edge map:**")]
+    nums = dict(name="Grad-CAM", sobel_deletion=sobel_d, sobel_insertion=sobel_i)
+    if pair in ("better", "worse"):
+        w = (say("verdict.curves.both_curves") if where == "both" else
+             say("verdict.curves.one_curve", won=say(f"verdict.curve.{where[0]}"), other=say(f"verdict.curve.{where[1]}")))
+        want = say(f"verdict.curves.edge_{pair}", where=w, **nums)
+    elif pair == "same":
+        want = say("verdict.curves.edge_same", tolerance=TOL, **nums)
+    else:
+        want = say("verdict.curves.edge_mixed", on_deletion=say(f"verdict.word.{where[0]}"),
+                   on_insertion=say(f"verdict.word.{where[1]}"), **nums)
+    assert edge == [want]
+    assert f"{sobel_d:.2f}" in want and f"{sobel_i:.2f}" in want
 
 
 def test_low_starting_probability_is_noted():
-    text = S.reading_curves(curves({"Grad-CAM": 0.1, "random": 0.1}, {"Grad-CAM": 0.1, "random": 0.1}, p0=0.08))
-    assert "only 8 % to begin with" in text
-    assert "to begin with" not in S.reading_curves(curves({"Grad-CAM": 0.1, "random": 0.1},
-                                                          {"Grad-CAM": 0.1, "random": 0.1}, p0=0.5))
+    low = V.reading_curves(curves({"Grad-CAM": 0.1, "random": 0.1}, {"Grad-CAM": 0.1, "random": 0.1}, p0=0.08))
+    assert lines(low)[-1] == say("verdict.curves.low_start", start_pct=8.0) and "8 %" in lines(low)[-1]
+    high = V.reading_curves(curves({"Grad-CAM": 0.1, "random": 0.1}, {"Grad-CAM": 0.1, "random": 0.1}, p0=0.5))
+    assert say("verdict.curves.low_start", start_pct=50.0) not in high and len(lines(high)) == 2
 
 
 # ----------------------------------------------------------------------------- one input vs many
@@ -120,43 +145,57 @@ def test_aggregate_records_counts_with_the_same_tolerance():
     assert agg["deletion_vs_random"] == {"better": 0.75, "same": 0.0, "worse": 0.25}
     assert agg["insertion_vs_random"] == {"better": 0.25, "same": 0.25, "worse": 0.5}
     assert agg["deletion_mean"] == {"map": pytest.approx(0.4825), "random": 0.6, "Sobel": 0.3}
-    with pytest.raises(ValueError):
+    with pytest.raises(Refusal) as err:
         S.aggregate_records([])
+    assert err.value.key == "analysis.error.no_records"
+
+
+def _curve_part(curve: str, share: dict, mean: dict, mine: str | None = None) -> str:
+    s = say("verdict.aggregate.curve", curve=say(f"verdict.curve_title.{curve}"), better_pct=100 * share["better"],
+            same_pct=100 * share["same"], worse_pct=100 * share["worse"], name="Grad-CAM", mean_map=mean["map"],
+            mean_random=mean["random"], mean_sobel=mean["Sobel"])
+    if mine is not None:
+        s += say("verdict.aggregate.this_one", one="digit", verdict=chance(mine),
+                 common=say(f"verdict.common.{S.how_common(share[mine])}"), pct=100 * share[mine])
+    return s + say("verdict.aggregate.curve_close")
 
 
 def test_single_digit_next_to_the_aggregate_gives_both():
     """'this digit: worse than random; over N digits: better than random x % of the time'."""
+    agg = aggregate()
     c = curves({"Grad-CAM": 0.77, "random": 0.69, "Sobel": 0.28}, {"Grad-CAM": 0.64, "random": 0.63, "Sobel": 0.9})
-    last = lines(S.reading_curves(c, aggregate=aggregate(), settings=SETTINGS))[-1]
-    assert last.startswith("**This digit vs 4 held-out digits** (same settings). Deletion: better than chance for "
-                           "75 % (about the same 0 %, worse 25 %; mean areas Grad-CAM 0.48, random 0.60, Sobel 0.30)")
-    assert "; this digit's \"worse than chance\" is less common (25 %)." in last
-    assert "Insertion: better than chance for 25 % (about the same 25 %, worse 50 %" in last
-    assert "; this digit's \"about the same as chance\" is less common (25 %)." in last
-    # a digit that is better than chance on deletion is typical here (75 %)
+    last = lines(V.reading_curves(c, aggregate=agg, settings=SETTINGS))[-1]
+    parts = [_curve_part("deletion", agg["deletion_vs_random"], agg["deletion_mean"], "worse"),
+             _curve_part("insertion", agg["insertion_vs_random"], agg["insertion_mean"], "same")]
+    assert last == say("verdict.aggregate.head", one="digit", n=4, what="held-out digits", parts=" ".join(parts))
+    # the numbers as written: 75 % better, mean area 0.48; this digit's verdict is less common (25 %)
+    assert "75 %" in parts[0] and "0.48" in parts[0] and say("verdict.common.less_common") in parts[0]
+    # a digit that is better than chance on deletion is typical here (75 %); insertion worse than
+    # chance: exactly half of the digits is neither typical nor less common
     c2 = curves({"Grad-CAM": 0.3, "random": 0.6, "Sobel": 0.2}, {"Grad-CAM": 0.5, "random": 0.6, "Sobel": 0.9})
-    last2 = lines(S.reading_curves(c2, aggregate=aggregate(), settings=SETTINGS))[-1]
-    assert "this digit's \"better than chance\" is typical (75 %)" in last2
-    # insertion worse than chance: exactly half of the digits is neither typical nor less common
-    assert "this digit's \"worse than chance\" is shared by half of them (50 %)" in last2
+    last2 = lines(V.reading_curves(c2, aggregate=agg, settings=SETTINGS))[-1]
+    assert _curve_part("deletion", agg["deletion_vs_random"], agg["deletion_mean"], "better") in last2
+    assert _curve_part("insertion", agg["insertion_vs_random"], agg["insertion_mean"], "worse") in last2
+    assert S.how_common(0.75) == "typical" and S.how_common(0.5) == "half"
 
 
-@pytest.mark.parametrize("share, words", [(0.505, "shared by half of them"), (0.5049, "shared by half of them"),
-                                          (0.506, "typical"), (0.494, "less common"), (0.9, "typical")])
-def test_how_common_is_decided_on_the_percent_shown(share, words):
-    assert S._how_common(share) == words
+@pytest.mark.parametrize("share, code", [(0.505, "half"), (0.5049, "half"), (0.506, "typical"),
+                                         (0.494, "less_common"), (0.9, "typical")])
+def test_how_common_is_decided_on_the_percent_shown(share, code):
+    assert S.how_common(share) == code
+    assert say(f"verdict.common.{code}")  # every code has its words
 
 
-@pytest.mark.parametrize("change, words", [
-    ({"layer": "conv2"}, "layer relu2 (here: conv2)"),
-    ({"baseline": "blur"}, "baseline zero (here: blur)"),
-    ({"steps": 8}, "steps 20 (here: 8)"),
-    ({"target": "another class"}, "target predicted (here: another class)"),
-])
-def test_aggregate_is_not_quoted_for_other_settings(change, words):
+@pytest.mark.parametrize("change", [{"layer": "conv2"}, {"baseline": "blur"}, {"steps": 8},
+                                    {"target": "another class"}])
+def test_aggregate_is_not_quoted_for_other_settings(change):
+    ((k, ours),) = change.items()
+    assert S.aggregate_mismatch(aggregate(), {**SETTINGS, **change}) == [(k, SETTINGS[k], ours)]
     c = curves({"Grad-CAM": 0.77, "random": 0.69, "Sobel": 0.28}, {"Grad-CAM": 0.64, "random": 0.63, "Sobel": 0.9})
-    last = lines(S.reading_curves(c, aggregate=aggregate(), settings={**SETTINGS, **change}))[-1]
-    assert words in last and "so it is not quoted here" in last
+    last = lines(V.reading_curves(c, aggregate=aggregate(), settings={**SETTINGS, **change}))[-1]
+    listed = say("verdict.aggregate.setting", setting=k, theirs=SETTINGS[k], ours=ours)
+    assert last == say("verdict.aggregate.other_settings", n=4, what="held-out digits", settings=listed)
+    assert f"{SETTINGS[k]} (here: {ours})" in last
     assert "%" not in last  # no share from the wrong settings
 
 
@@ -169,69 +208,83 @@ def cascade(table: dict[str, list[float]], stages=("fc", "layer4", "layer3", "la
     return S.Cascade("layer", torch.tensor([0]), torch.zeros(1, 3), ["original", *stages], results)
 
 
+def end(rho: float, stage: str) -> str:
+    return say("verdict.cascade.end", last_rho=rho, last=stage)
+
+
 def test_cascade_falls_at_every_stage():
     cas = cascade({"Grad-CAM": [1, 0.10, 0.05, -0.02, 0.08, 0.13], "Guided backprop": [1, 0.94, 0.92, 0.79, 0.68, 0.61]})
-    assert S.cascade_pattern(cas.mean_spearman("Grad-CAM")) == "falls"
-    text = S.reading_cascade(cas, "Grad-CAM")
-    assert text.startswith("The Grad-CAM map changes as soon as the model's weights are replaced: its rank correlation "
-                           "with the original map is 0.10 after randomising fc and stays below 0.50 at every stage "
-                           "(lowest -0.02, after layer3, and 0.13 with everything down to layer1 random). "
-                           "It depends on what the model learned.")
-    assert "(Other maps, first → last stage: Guided backprop 0.94 → 0.61.)" in text
-    assert "reversed" not in text
+    v = S.cascade_verdict(cas, "Grad-CAM")
+    assert (v.pattern, v.stages[v.lowest], v.reversal) == ("falls", "layer3", "")
+    assert v.others == (("Guided backprop", 0.94, 0.61),)
+    nums = dict(method="Grad-CAM", first_rho=0.10, first="fc", high=0.5, low_rho=-0.02, low_stage="layer3",
+                end=end(0.13, "layer1"))
+    other = say("verdict.cascade.other", method="Guided backprop", first_rho=0.94, last_rho=0.61)
+    assert V.reading_cascade(cas, "Grad-CAM") == (
+        say("verdict.cascade.falls", **nums) + say("verdict.cascade.falls_several", **nums)
+        + say("verdict.cascade.falls_close") + say("verdict.cascade.others", maps=other))
+    assert "0.10" in say("verdict.cascade.falls", **nums) and "-0.02" in say("verdict.cascade.falls_several", **nums)
 
 
 def test_cascade_stays_high_at_every_stage():
     cas = cascade({"Guided backprop": [1, 0.94, 0.92, 0.79, 0.68, 0.61]})
-    text = S.reading_cascade(cas, "Guided backprop")
-    assert S.cascade_pattern(cas.mean_spearman("Guided backprop")) == "stays"
-    assert "barely changes" in text and "stays at or above 0.50 at every stage (lowest 0.61, after layer1" in text
-    assert text.rstrip().endswith("It shows the picture's structure more than what the model learned.")
+    v = S.cascade_verdict(cas, "Guided backprop")
+    assert (v.pattern, v.stages[v.lowest], v.others) == ("stays", "layer1", ())
+    nums = dict(method="Guided backprop", first_rho=0.94, first="fc", high=0.5, low_rho=0.61, low_stage="layer1",
+                end=end(0.61, "layer1"))
+    assert V.reading_cascade(cas, "Guided backprop") == (
+        say("verdict.cascade.stays", **nums) + say("verdict.cascade.stays_several", **nums)
+        + say("verdict.cascade.stays_close"))
 
 
 def test_cascade_high_first_then_falls_reads_the_whole_table():
     """The issue's case: the first stage alone looked like 'structure', the table falls to −0.34 and 0.03."""
     cas = cascade({"Guided Grad-CAM": [1, 0.72, 0.55, -0.34, 0.03]}, stages=("_fc", "_conv_head", "_blocks.15", "_blocks.0"))
-    text = S.reading_cascade(cas, "Guided Grad-CAM")
-    assert S.cascade_pattern(cas.mean_spearman("Guided Grad-CAM")) == "falls_later"
-    assert "still 0.72 after randomising _fc, but falls to -0.34 once _blocks.15 is random too" in text
-    assert "0.03 with everything down to _blocks.0 random" in text
-    assert "depends on what the lower layers learned" in text
-    assert "shows the picture's structure more than" not in text
-    assert "A negative value (-0.34) means a moderate reversal, not just a loss" in text
-    assert "brightest is now among the darkest" not in text
+    v = S.cascade_verdict(cas, "Guided Grad-CAM")
+    assert (v.pattern, v.stages[v.first_low], v.stages[v.lowest], v.reversal) == (
+        "falls_later", "_blocks.15", "_blocks.15", "moderate")
+    text = V.reading_cascade(cas, "Guided Grad-CAM")
+    assert text == (say("verdict.cascade.falls_later", method="Guided Grad-CAM", first_rho=0.72, first="_fc",
+                        fall_rho=-0.34, fall_stage="_blocks.15", low_rho=-0.34, low_stage="_blocks.15",
+                        end=end(0.03, "_blocks.0"))
+                    + say("verdict.cascade.reversal_moderate", low_rho=-0.34))
+    assert "-0.34" in text and "0.03" in text and "0.72" in text
 
 
-@pytest.mark.parametrize("low, words, not_words", [
-    (-0.40, "A negative value (-0.40) means a moderate reversal", "brightest is now among the darkest"),
-    (-0.69, "A negative value (-0.69) means a moderate reversal", "brightest is now among the darkest"),
-    (-0.70, "A value this negative (-0.70) means the ranking is largely reversed", "moderate"),
-    (-0.85, "what was brightest is now among the darkest", "moderate"),
-    (-0.19, None, "revers"),
-])
-def test_a_negative_rank_correlation_is_read_by_its_size(low, words, not_words):
+@pytest.mark.parametrize("low, code", [(-0.40, "moderate"), (-0.69, "moderate"), (-0.70, "strong"),
+                                       (-0.85, "strong"), (-0.19, "")])
+def test_a_negative_rank_correlation_is_read_by_its_size(low, code):
     """Issue 24: ρ = −0.40 was read as "what was brightest is now among the darkest"."""
     cas = cascade({"Grad-CAM": [1, 0.10, low, 0.05, 0.08, 0.13]})
-    text = S.reading_cascade(cas, "Grad-CAM")
-    if words:
-        assert words in text
-    assert not_words not in text
+    assert S.cascade_verdict(cas, "Grad-CAM").reversal == code
+    text = V.reading_cascade(cas, "Grad-CAM")
+    for kind in ("moderate", "strong"):
+        sentence = say(f"verdict.cascade.reversal_{kind}", low_rho=low)
+        assert (sentence in text) == (kind == code)
+    if code:
+        assert f"({low:.2f})" in text
 
 
 def test_cascade_falls_then_recovers():
     cas = cascade({"Grad-CAM": [1, 0.20, 0.10, 0.40, 0.62, 0.70]})
-    text = S.reading_cascade(cas, "Grad-CAM")
-    assert S.cascade_pattern(cas.mean_spearman("Grad-CAM")) == "recovers"
-    assert "falls to 0.20 after randomising fc, but is back at 0.70 once layer1 is random too" in text
-    assert "a partly random network can draw a similar map, so part of the map follows the picture itself" in text
+    v = S.cascade_verdict(cas, "Grad-CAM")
+    assert (v.pattern, v.stages[v.highest], v.rho[v.highest]) == ("recovers", "layer1", 0.70)
+    assert V.reading_cascade(cas, "Grad-CAM") == say(
+        "verdict.cascade.recovers", method="Grad-CAM", first_rho=0.20, first="fc", high_rho=0.70, high_stage="layer1",
+        end=end(0.70, "layer1"), high=0.5, low_rho=0.10, low_stage="layer4")
 
 
 def test_cascade_with_one_stage():
     cas = cascade({"Grad-CAM": [1, 0.3], "Guided backprop": [1, 0.9]}, stages=("fc3",))
-    text = S.reading_cascade(cas, "Grad-CAM")
-    assert "is 0.30 after randomising fc3. It depends on what the model learned." in text
-    assert "(Other maps, same stage: Guided backprop 0.90.)" in text
-    assert "at or above 0.50 at every stage" not in S.reading_cascade(cas, "Guided backprop")
+    assert not S.cascade_verdict(cas, "Grad-CAM").several
+    other = say("verdict.cascade.other_one_stage", method="Guided backprop", first_rho=0.9)
+    assert V.reading_cascade(cas, "Grad-CAM") == (
+        say("verdict.cascade.falls", method="Grad-CAM", first_rho=0.3, first="fc3") + say("verdict.cascade.falls_close")
+        + say("verdict.cascade.others_one_stage", maps=other))
+    gb = V.reading_cascade(cas, "Guided backprop")
+    assert gb.startswith(say("verdict.cascade.stays", method="Guided backprop", first_rho=0.9, first="fc3")
+                         + say("verdict.cascade.stays_close"))
+    assert V.reading_cascade(cascade({"Grad-CAM": [1]}, stages=()), "Grad-CAM") == ""
 
 
 # ----------------------------------------------------------------------------- the committed aggregate
@@ -295,13 +348,15 @@ def test_mnist_curves_quote_the_aggregate_only_with_its_settings(agg_file, one_t
     digit = images[17].astype(np.float32) / 255.0
     share = agg_file["layers"][LAYER]["summary"]["deletion_vs_random"]["better"]
     text = trust.mnist_curves(digit, "predicted", "zero", 20).reading
-    assert (f"**This digit vs 200 held-out digits** (same settings). Deletion: better than chance for "
-            f"{100 * share:.0f} %") in text
+    head = say("verdict.aggregate.head", one="digit", n=200, what="held-out digits", parts="")
+    assert head in text and f"{100 * share:.0f} %" in text.split(head)[1]
     text8 = trust.mnist_curves(digit, "predicted", "zero", 8).reading
-    assert "steps 20 (here: 8)" in text8 and "not quoted" in text8
+    listed = say("verdict.aggregate.setting", setting="steps", theirs=20, ours=8)
+    assert say("verdict.aggregate.other_settings", n=200, what="held-out digits", settings=listed) in text8
     # ranked by the stretched drawing, the digit is not compared with digits ranked by the aligned one
     text_s = trust.mnist_curves(digit, "predicted", "zero", 20, placement="stretched").reading
-    assert "placement receptive field (here: stretched)" in text_s and "not quoted" in text_s
+    listed = say("verdict.aggregate.setting", setting="placement", theirs="receptive field", ours="stretched")
+    assert say("verdict.aggregate.other_settings", n=200, what="held-out digits", settings=listed) in text_s
 
 
 def test_readme_quotes_the_committed_aggregate(agg_file):
@@ -355,45 +410,53 @@ def test_mnist_curves_rank_pixels_by_the_map_as_drawn(one_torch_thread):
 
 # ----------------------------------------------------------------------------- Shortcuts cards: heat per area
 def card_numbers(experiment: str, h0: float, a0: float, h1: float, a1: float) -> dict:
-    regions = {"context": ("the grass background", "the original background"),
-               "removed": ("the area the rocket filled", "the rocket (and 3 px around it)"),
-               "text": ("the caption strip", "the same area (strip)")}[experiment]
-    return {"experiment": experiment, "original_top3": [["espresso", 0.95], ["cup", 0.01], ["x", 0.01]],
+    photo, variant = {"context": ("coffee", "grass"), "removed": ("rocket", ""), "text": ("cat", "caption")}[experiment]
+    return {"experiment": experiment, "photo": photo, "variant": variant,
+            "original_top3": [["espresso", 0.95], ["cup", 0.01], ["x", 0.01]],
             "altered_top3": [["espresso", 0.40], ["cup", 0.2], ["x", 0.01]], "original_class_prob_after": 0.40,
-            "region": regions[0], "region_original": regions[1], "region_area": a1, "region_area_original": a0,
-            "heat_share_original": h0, "heat_share_altered": h1}
+            "region_area": a1, "region_area_original": a0, "heat_share_original": h0, "heat_share_altered": h1}
 
 
 @pytest.mark.parametrize("h0, a0, h1, a1, word, d1, d0", [
     # more heat share but on a region twice as large: LESS heat per area (the issue's card)
-    (0.12, 0.28, 0.17, 0.60, "less heat than before", "0.28", "0.43"),
+    (0.12, 0.28, 0.17, 0.60, "less", 0.17 / 0.60, 0.12 / 0.28),
     # the same heat share on a smaller region: MORE heat per area
-    (0.20, 0.40, 0.20, 0.25, "more heat than before", "0.80", "0.50"),
+    (0.20, 0.40, 0.20, 0.25, "more", 0.80, 0.50),
     # twice the share on twice the area: the same per area (within 10 %)
-    (0.10, 0.30, 0.21, 0.60, "about the same heat as before (within 10 %)", "0.35", "0.33"),
+    (0.10, 0.30, 0.21, 0.60, "same", 0.35, 0.10 / 0.30),
 ])
 def test_context_card_compares_heat_per_area(h0, a0, h1, a1, word, d1, d0):
     from gradcam_core.analysis import photo_cards
+    from gradcam_core.present import cards
 
-    s = photo_cards.card_sentence(card_numbers("context", h0, a0, h1, a1))
-    assert f"{100 * h1:.0f} % of the heat lies on the grass background, which covers {100 * a1:.0f} % of the picture" in s
-    assert f"the original background covered {100 * a0:.0f} % and held {100 * h0:.0f} %" in s
-    assert f"Per unit of area that is {word}: {d1} vs {d0} (1.00 = heat spread evenly)." in s
+    assert photo_cards.compare_per_area(photo_cards.heat_per_area(h1, a1), photo_cards.heat_per_area(h0, a0)) == word
+    s = cards.card_sentence(card_numbers("context", h0, a0, h1, a1))
+    tol = say("analysis.card.tolerance", tol_pct=10) if word == "same" else ""
+    heat = say("analysis.card.heat.context", heat_pct=100 * h1, region="the grass background", area_pct=100 * a1,
+               old_region="the original background", old_area_pct=100 * a0, old_heat_pct=100 * h0,
+               amount=say(f"analysis.card.amount.context.{word}"), tolerance=tol, per_area=d1, old_per_area=d0)
+    assert s == say("analysis.card.sentence", prediction=say("analysis.card.stayed", top="espresso", p0=0.95, p1=0.40),
+                    heat=heat)
+    assert f"{d1:.2f} vs {d0:.2f}" in s and f"{100 * h1:.0f} %" in s and f"{100 * a1:.0f} %" in s
 
 
 @pytest.mark.parametrize("experiment, h0, h1, word", [
-    ("removed", 0.16, 0.07, "less heat on the same area"),
-    ("removed", 0.07, 0.16, "more heat on the same area"),
-    ("text", 0.16, 0.17, "about the same heat on the same area (within 10 %)"),
-    ("text", 0.16, 0.02, "less heat on the same area"),
+    ("removed", 0.16, 0.07, "less"),
+    ("removed", 0.07, 0.16, "more"),
+    ("text", 0.16, 0.17, "same"),
+    ("text", 0.16, 0.02, "less"),
 ])
 def test_same_area_cards_state_the_area_and_compare(experiment, h0, h1, word):
-    from gradcam_core.analysis import photo_cards
+    from gradcam_core.present import cards
 
     n = card_numbers(experiment, h0, 0.18, h1, 0.18)
-    s = photo_cards.card_sentence(n)
-    assert f"lies on {n['region']} (18 % of the picture)" in s
-    assert f"the same area held {100 * h0:.0f} %: {word}, {h1 / 0.18:.2f} vs {h0 / 0.18:.2f} per unit of area" in s
+    region, _ = cards.region_names(experiment, n["photo"], n["variant"])
+    tol = say("analysis.card.tolerance", tol_pct=10) if word == "same" else ""
+    heat = say(f"analysis.card.heat.{experiment}", heat_pct=100 * h1, region=region, area_pct=18, old_heat_pct=100 * h0,
+               amount=say(f"analysis.card.amount.same_area.{word}"), tolerance=tol, per_area=h1 / 0.18,
+               old_per_area=h0 / 0.18)
+    assert cards.card_sentence(n).endswith("; " + heat + ".")
+    assert f"{h1 / 0.18:.2f} vs {h0 / 0.18:.2f}" in heat and "18 %" in heat
 
 
 def test_per_area_comparison_edge_cases():

@@ -24,12 +24,17 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from scipy import ndimage
 
 from gradcam_core.cam.postprocess import heat_picture
+from gradcam_core.errors import Refusal
+
+if TYPE_CHECKING:
+    from gradcam_core.cam.engine import CAMResult
 
 __all__ = ["INK_THRESHOLD", "DILATE_PX", "InkShare", "DatasetInkShare", "ink_mask", "heat_on_ink",
            "share_of_result", "dataset_share"]
@@ -84,7 +89,7 @@ def heat_on_ink(heat: np.ndarray, digit: np.ndarray) -> InkShare:
     heat = np.asarray(heat, dtype=np.float64)
     mask = ink_mask(digit)
     if heat.shape != mask.shape:
-        raise ValueError(f"heat map {heat.shape} and digit {mask.shape} differ in size")
+        raise Refusal("analysis.error.heat_digit_sizes", heat=heat.shape, digit=mask.shape)
     total = float(heat.sum())
     area = float(mask.mean())
     d = np.asarray(digit, dtype=np.float32)
@@ -94,7 +99,8 @@ def heat_on_ink(heat: np.ndarray, digit: np.ndarray) -> InkShare:
     return InkShare(float(heat[mask].sum()) / total, area, pixels)
 
 
-def share_of_result(result, digit: np.ndarray, index: int = 0, centres=None) -> InkShare:
+def share_of_result(result: CAMResult, digit: np.ndarray, index: int = 0,
+                    centres: tuple[np.ndarray, np.ndarray] | None = None) -> InkShare:
     """:func:`heat_on_ink` for sample ``index`` of a CAMResult on a 28×28 digit, the heat drawn
     at ``centres`` (None: stretched)."""
     heat = heat_picture(result.cam[index], result.input_size, centres).numpy()

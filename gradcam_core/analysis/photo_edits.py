@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gradcam_core.errors import Refusal
+
 
 # =============================================================================== photos
 
@@ -21,8 +23,7 @@ PLAIN_GREY = 128
 @dataclass(frozen=True)
 class Photo:
     key: str
-    file: str  # relative to examples/
-    title: str  # "the cat", used in sentences
+    file: str  # relative to examples/  (its name in words: the catalogue's analysis.photo.<key>)
     # the object, in the model's 224×224 view (for the context swap and the removal):
     # ("ellipse", cx, cy, rx, ry) or ("box", x0, y0, x1, y1) set by hand, or ("threshold",) =
     # saturated, bright pixels (largest blob, holes filled); () = no outline (text only)
@@ -30,11 +31,11 @@ class Photo:
 
 
 PHOTOS: dict[str, Photo] = {p.key: p for p in [
-    Photo("cat", "animals/chelsea_cat.jpg", "the cat", ("ellipse", 112, 120, 106, 104)),
-    Photo("coffee", "food/coffee_cup.jpg", "the cup and saucer", ("ellipse", 110, 116, 108, 106)),
-    Photo("dahlia", "plants/dahlia.jpg", "the dahlia", ("threshold",)),
-    Photo("rocket", "objects_vehicles/rocket_launch.jpg", "the rocket", ("box", 101, 28, 124, 216)),
-    Photo("motorcycle", "objects_vehicles/motorcycle.jpg", "the motorcycle"),
+    Photo("cat", "animals/chelsea_cat.jpg", ("ellipse", 112, 120, 106, 104)),
+    Photo("coffee", "food/coffee_cup.jpg", ("ellipse", 110, 116, 108, 106)),
+    Photo("dahlia", "plants/dahlia.jpg", ("threshold",)),
+    Photo("rocket", "objects_vehicles/rocket_launch.jpg", ("box", 101, 28, 124, 216)),
+    Photo("motorcycle", "objects_vehicles/motorcycle.jpg"),
 ]}
 
 BACKGROUNDS: dict[str, str | None] = {
@@ -93,7 +94,7 @@ def object_mask(key: str) -> np.ndarray:
 
     p = PHOTOS[key]
     if not p.outline:
-        raise ValueError(f"No object outline is defined for {p.title}.")
+        raise Refusal("analysis.error.no_outline", photo=key)
     kind = p.outline[0]
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
     if kind == "ellipse":
@@ -110,12 +111,12 @@ def object_mask(key: str) -> np.ndarray:
         raw = ndimage.binary_opening(raw, iterations=2)
         lab, n = ndimage.label(raw)
         if n == 0:
-            raise ValueError(f"No object found in {p.file}.")
+            raise Refusal("analysis.error.no_object", file=p.file)
         sizes = ndimage.sum_labels(raw, lab, index=np.arange(1, n + 1))
         mask = ndimage.binary_fill_holes(lab == 1 + int(np.argmax(sizes)))
         mask = ndimage.binary_closing(mask, iterations=3)
     else:  # pragma: no cover - the table above is fixed
-        raise ValueError(f"unknown outline {p.outline!r}")
+        raise Refusal("analysis.error.unknown_outline", outline=p.outline)
     mask = np.asarray(mask, dtype=bool)
     mask.setflags(write=False)
     return mask
@@ -124,7 +125,7 @@ def object_mask(key: str) -> np.ndarray:
 @functools.lru_cache(maxsize=8)
 def background_view(name: str) -> np.ndarray:
     if name not in BACKGROUNDS:
-        raise ValueError(f"Unknown background {name!r}; choose from {', '.join(BACKGROUNDS)}.")
+        raise Refusal("analysis.error.unknown_background", variant=name, choices=", ".join(BACKGROUNDS))
     file = BACKGROUNDS[name]
     if file is None:
         arr = np.full((SIZE, SIZE, 3), PLAIN_GREY, np.uint8)
@@ -187,16 +188,17 @@ def remove_object(key: str, sigma: float = 12.0) -> tuple[np.ndarray, np.ndarray
     return np.clip(out + 0.5, 0, 255).astype(np.uint8), grown
 
 
-def check_text(text) -> str:
+def check_text(text: object) -> str:
+    """``text`` with its white space collapsed; a Refusal when it is empty, too long or not printable."""
     if text is None:
-        raise ValueError("Type a short text to stamp on the photo.")
+        raise Refusal("analysis.error.text_empty")
     s = " ".join(str(text).split())
     if not s:
-        raise ValueError("Type a short text to stamp on the photo.")
+        raise Refusal("analysis.error.text_empty")
     if len(s) > MAX_TEXT:
-        raise ValueError(f"Keep the text to {MAX_TEXT} characters or fewer (got {len(s)}).")
+        raise Refusal("analysis.error.text_too_long", max_chars=MAX_TEXT, chars=len(s))
     if any(not ch.isprintable() for ch in s):
-        raise ValueError("The text may only contain printable characters.")
+        raise Refusal("analysis.error.text_unprintable")
     return s
 
 
@@ -220,7 +222,7 @@ def stamp_text(key: str, text: str = DEFAULT_TEXT, style: str = "watermark") -> 
 
     text = check_text(text)
     if style not in TEXT_STYLES:
-        raise ValueError(f"Unknown text style {style!r}; choose {' or '.join(TEXT_STYLES)}.")
+        raise Refusal("analysis.error.unknown_text_style", variant=style, choices=" or ".join(TEXT_STYLES))
     base = Image.fromarray(np.ascontiguousarray(model_view(PHOTOS[key].file)))
     layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)

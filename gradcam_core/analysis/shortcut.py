@@ -16,10 +16,15 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
 
+from gradcam_core.errors import Refusal
+
+if TYPE_CHECKING:
+    from gradcam_core.cam.engine import CAMResult
 from gradcam_core.models import lenet as _lenet
 
 # =============================================================================== MNIST cue
@@ -56,9 +61,9 @@ def cue_position(cls: int) -> tuple[int, int]:
     try:
         c = int(cls)
     except (TypeError, ValueError):
-        raise ValueError(f"The cue class must be a digit 0–9, not {cls!r}.") from None
+        raise Refusal("analysis.error.cue_class", value=cls) from None
     if not 0 <= c <= 9 or isinstance(cls, bool):
-        raise ValueError(f"The cue class must be a digit 0–9, not {cls!r}.")
+        raise Refusal("analysis.error.cue_class", value=cls)
     return CUE_POSITIONS[c]
 
 
@@ -67,10 +72,10 @@ def _check_pos(pos, size: int | None = None) -> tuple[int, int]:
     try:
         r, c = (int(v) for v in pos)
     except (TypeError, ValueError):
-        raise ValueError(f"A cue position must be (row, col), not {pos!r}.") from None
+        raise Refusal("analysis.error.cue_position", value=pos) from None
     hi = 28 - size
     if not (0 <= r <= hi and 0 <= c <= hi):
-        raise ValueError(f"The cue square must lie inside the 28×28 frame: row and col from 0 to {hi}, got ({r}, {c}).")
+        raise Refusal("analysis.error.cue_outside", last=hi, row=r, col=c)
     return r, c
 
 
@@ -113,7 +118,7 @@ def add_cue(digit: np.ndarray, cls=None, pos: tuple[int, int] | None = None,
     size = CUE_SIZE if size is None else int(size)
     a = np.array(digit, copy=True)
     if a.shape[-2:] != (28, 28) or a.ndim not in (2, 3):
-        raise ValueError(f"Expected a 28×28 digit (or a batch of them), got shape {a.shape}.")
+        raise Refusal("analysis.error.digit_shape", shape=a.shape)
     patch = cue_patch(size) * (value * 255.0 if a.dtype == np.uint8 else value)
     patch = np.rint(patch).astype(a.dtype) if a.dtype == np.uint8 else patch.astype(a.dtype)
     if cls is None and pos is None:
@@ -121,7 +126,7 @@ def add_cue(digit: np.ndarray, cls=None, pos: tuple[int, int] | None = None,
     if pos is None and np.ndim(cls) == 1:
         classes = np.asarray(cls)
         if a.ndim != 3 or len(classes) != a.shape[0]:
-            raise ValueError(f"Got {len(classes)} cue classes for an input of shape {a.shape}.")
+            raise Refusal("analysis.error.cue_count", n=len(classes), shape=a.shape)
         for i, c in enumerate(classes.tolist()):
             if c < 0:
                 continue
@@ -142,7 +147,7 @@ def misleading_classes(labels: np.ndarray, seed: int = MISLEAD_SEED) -> np.ndarr
     return (labels + shift) % 10
 
 
-def map_centres(model: torch.nn.Module, placement=None):
+def map_centres(model: torch.nn.Module, placement: str | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """Where each cell of ``model``'s :data:`LAYER` map is drawn on the 28×28 digit: the centres of
     what the cells see (``analysis.cell.placement_centres``, as the MNIST tab), or None when
     ``placement`` is "stretched"."""
@@ -151,7 +156,8 @@ def map_centres(model: torch.nn.Module, placement=None):
     return placement_centres(model, LAYER, _lenet.SPATIAL_LAYERS[LAYER][1:], (1, 28, 28), placement)
 
 
-def cue_mass(cam, region, centres=None) -> float | np.ndarray:
+def cue_mass(cam: torch.Tensor | np.ndarray, region: np.ndarray | Sequence[int],
+             centres: tuple[np.ndarray, np.ndarray] | None = None) -> float | np.ndarray:
     """Fraction of the Grad-CAM heat that lies inside ``region``.
 
     ``cam``: a raw map (h, w) or batch (N, h, w) at the layer's resolution (a tensor or array;
@@ -168,10 +174,10 @@ def cue_mass(cam, region, centres=None) -> float | np.ndarray:
     else:
         mask = np.asarray(region, dtype=bool)
     if mask.ndim != 2:
-        raise ValueError(f"region must be a 2-D mask or a (r0, c0, r1, c1) box, got shape {mask.shape}.")
+        raise Refusal("analysis.error.region_shape", shape=mask.shape)
     c = torch.as_tensor(cam, dtype=torch.float32)
     if c.dim() not in (2, 3):
-        raise ValueError(f"cam must be (h, w) or (N, h, w), got shape {tuple(c.shape)}.")
+        raise Refusal("analysis.error.cam_shape", shape=tuple(c.shape))
     single = c.dim() == 2
     c = c[None] if single else c
     frac = cue_mass_batch(c, np.broadcast_to(mask, (c.shape[0],) + mask.shape), centres)
@@ -221,7 +227,7 @@ def held_out_sets(images_u8: np.ndarray | None = None, labels: np.ndarray | None
 
 
 def evaluate_models(models: dict[str, torch.nn.Module], sets: dict | None = None,
-                    mass_digits: int = 300, placement=None) -> dict:
+                    mass_digits: int = 300, placement: str | None = None) -> dict:
     """Accuracy of each model in each condition, how often it follows a misleading cue, and the
     mean share of its Grad-CAM heat on the cue (predicted class, first ``mass_digits`` digits; the
     map drawn with ``placement``, default: each cell at the centre of what it sees)."""
@@ -258,13 +264,14 @@ def evaluate_models(models: dict[str, torch.nn.Module], sets: dict | None = None
     return out
 
 
-def cue_mass_batch(cams, regions: np.ndarray, centres=None) -> np.ndarray:
+def cue_mass_batch(cams: torch.Tensor | np.ndarray, regions: np.ndarray,
+                   centres: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """:func:`cue_mass` for N maps (N, h, w) with one mask each (N, H, W), at once."""
     from gradcam_core.cam.postprocess import heat_picture
 
     regions = torch.from_numpy(np.array(regions, dtype=bool))  # a writable copy
     if regions.dim() != 3:
-        raise ValueError(f"regions must be (N, H, W) masks, got shape {tuple(regions.shape)}.")
+        raise Refusal("analysis.error.regions_shape", shape=tuple(regions.shape))
     c = torch.relu(torch.as_tensor(cams, dtype=torch.float32))
     heat = torch.relu(heat_picture(c, tuple(regions.shape[1:]), centres))
     total = heat.flatten(1).sum(1)
@@ -285,7 +292,7 @@ def shortcut_table() -> dict:
     return evaluate_models({"clean": load_clean(), "shortcut": load_shortcut()})
 
 
-def mnist_case(model, digit: np.ndarray, cls=None):
+def mnist_case(model: torch.nn.Module, digit: np.ndarray, cls: int | None = None) -> CAMResult:
     """Grad-CAM (predicted class) of ``model`` on one (28, 28) digit in [0, 1]: the CAMResult."""
     from gradcam_core.cam.engine import GradCAM
 

@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from gradcam_core.analysis import photo_cards
+from gradcam_core.present import cards
 
 from gradcam_core.analysis import photo_edits as edits
 
@@ -39,7 +40,7 @@ CSS = """
 .spurious-card { border-left: 4px solid #0a8f5a; padding-left: 6px; }
 """
 
-PHOTO_NAMES = {k: p.title.removeprefix("the ") for k, p in edits.PHOTOS.items()}
+PHOTO_NAMES = {k: cards.photo_name(k) for k in edits.PHOTOS}
 
 #: Why shortcuts matter outside this page: published cases, in our own words, with references.
 STAKES_MD = """
@@ -215,7 +216,7 @@ def _card_steps_fn(experiment: str, which: str):
         res = card.result_original if which == "original" else card.result_altered
         img = card.original if which == "original" else card.altered
         name = card.categories[int(res.targets[0])]
-        what = "the original photo" if which == "original" else card.title.lower()
+        what = "the original photo" if which == "original" else cards.card_title(card.experiment, card.photo, card.variant).lower()
         heading = f"### Step by step · photo\n\n**EfficientNet-Lite0** on {what}; Grad-CAM of its top class, **{name}**."
         return _step_outputs(res, img, name, heading, cmap)
 
@@ -383,7 +384,7 @@ def _exhibit_photos(photos_ready: bool, why: str) -> dict:
     cards = {}
     for exp, spec in photo_cards.EXPERIMENTS.items():
         with gr.Column(elem_classes="spurious-card"):
-            gr.Markdown(f"### {spec['title']}\n\n{spec['about']}", elem_classes="tight-md")
+            gr.Markdown(f"### {cards.experiment_title(exp)}\n\n{cards.experiment_about(exp)}", elem_classes="tight-md")
             photo = gr.Dropdown([PHOTO_NAMES[k] for k in spec["photos"]], value=PHOTO_NAMES[spec["default"][0]],
                                 label="Photo")
             variant = text = None

@@ -26,6 +26,7 @@ from gradcam_core.present import render
 from gradcam_core.analysis import sanity
 from gradcam_core.cam.engine import GradCAM
 from gradcam_core.present import charts
+from gradcam_core.present import verdicts
 from gradcam_core.ui.common import ResultImage, by_name, user_errors
 from gradcam_core.ui.kept import KeptResults
 from gradcam_core.ui.serving import progress_callback
@@ -165,7 +166,7 @@ class CurvesView:
 
 def _curves_outputs(curves: sanity.Curves, class_name: str, aggregate: dict | None = None,
                     settings: dict | None = None) -> CurvesView:
-    reading = sanity.reading_curves(curves, aggregate=aggregate, settings=settings)
+    reading = verdicts.reading_curves(curves, aggregate=aggregate, settings=settings)
     return CurvesView(charts.curves_figure(curves, class_name), _auc_rows(curves), reading)
 
 
@@ -174,7 +175,7 @@ def mnist_aggregate(layer: str) -> dict | None:
     """The summary over held-out digits for ``layer`` from :data:`AGGREGATE_FILE`, with its
     "settings" (layer, baseline, steps, target) and "what"; None if the file is missing.  If the
     file has no entry for ``layer``, the first layer's summary is returned: its settings then
-    differ and :func:`sanity.reading_aggregate` says so instead of quoting it."""
+    differ and :func:`verdicts.reading_aggregate` says so instead of quoting it."""
     try:
         data = json.loads(AGGREGATE_FILE.read_text(encoding="utf-8"))
         layers = data["layers"]
@@ -193,7 +194,7 @@ def mnist_aggregate(layer: str) -> dict | None:
 
 def _cascade_outputs(cas: sanity.Cascade, picture: np.ndarray, method: str, size: int | None) -> CascadeView:
     items = _gallery_items(cas, picture, size)
-    readings = {m: sanity.reading_cascade(cas, m) for m in cas.results}
+    readings = {m: verdicts.reading_cascade(cas, m) for m in cas.results}
     # the session keeps a key; the pictures of every method live in a shared, bounded store
     state = {"key": KEPT.put({"items": items, "readings": readings})}
     return CascadeView(items[method], _cascade_table(cas), readings[method], state)
