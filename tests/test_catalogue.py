@@ -28,7 +28,7 @@ PENDING = {
     "imagenet.py",
     "inputs.py",
     "models/__main__.py", "models/fetch.py", "models/lenet.py", "models/registry.py", "models/weights.py",
-    "present/cell_view.py", "present/method_texts.py",
+    "present/method_texts.py",
     "present/render.py", "present/steps.py",
     "ui/a11y.py", "ui/cell_panel.py", "ui/colour_menu.py", "ui/common.py", "ui/imagenet_tab.py", "ui/join.py",
     "ui/mnist_tab.py", "ui/serving.py", "ui/spurious_tab.py", "ui/trust.py",
