@@ -405,3 +405,33 @@ def test_view_words():
         view.whole_photo_overlay(np.zeros((10, 10, 3), np.uint8), (20, 20, 30, 30), torch.rand(4, 4))
     assert outside.value.key == "imagenet.crop_outside"
     assert say("imagenet.view_caption", name="tabby", prob=0.412) == "tabby · 41%"
+
+
+def test_the_curves_chart_draws_its_words_from_the_catalogue(monkeypatch):
+    """charts.curves_figure labels every axis, title and legend entry through the catalogue, with the AUCs."""
+    from gradcam_core.analysis.sanity import Curves
+    from gradcam_core.present import charts, words
+
+    f = np.linspace(0, 1, 11)
+    curves = Curves(3, "blur", f, {"Grad-CAM": 1 - f, "random": 1 - f ** 2}, {"Grad-CAM": f, "random": f ** 2},
+                    {"Grad-CAM": 0.5, "random": 0.6}, {"Grad-CAM": 0.55, "random": 0.3}, 30)
+    asked = []
+    real = words.say
+
+    def spy(key, lang=None, /, **values):
+        asked.append((key, values))
+        return real(key, lang, **values)
+
+    monkeypatch.setattr(charts, "say", spy)
+    img = charts.curves_figure(curves, "tabby")
+    assert img.dtype == np.uint8 and img.shape[2] == 3
+    keys = [k for k, _ in asked]
+    assert {"imagenet.curves.deletion", "imagenet.curves.insertion", "imagenet.curves.fraction"} <= set(keys)
+    assert ("imagenet.curves.class_prob", {"name": "tabby"}) in asked
+    legends = [v for k, v in asked if k == "imagenet.curves.legend"]
+    assert {(v["name"], v["auc"]) for v in legends} == {("Grad-CAM", 0.5), ("random", 0.6), ("Grad-CAM", 0.55),
+                                                          ("random", 0.3)}
+    assert real("imagenet.curves.legend", name="random", auc=0.6) == "random (AUC 0.60)"
+    asked.clear()
+    charts.curves_figure(curves)
+    assert ("imagenet.curves.probability", {}) in asked
