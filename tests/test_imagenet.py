@@ -427,7 +427,7 @@ def test_the_curves_chart_draws_its_words_from_the_catalogue(monkeypatch):
     assert img.dtype == np.uint8 and img.shape[2] == 3
     keys = [k for k, _ in asked]
     assert {"imagenet.curves.deletion", "imagenet.curves.insertion", "imagenet.curves.fraction"} <= set(keys)
-    assert ("imagenet.curves.class_prob", {"name": "tabby"}) in asked
+    assert ("imagenet.curves.p_of", {"name": "tabby"}) in asked
     legends = [v for k, v in asked if k == "imagenet.curves.legend"]
     assert {(v["name"], v["auc"]) for v in legends} == {("Grad-CAM", 0.5), ("random", 0.6), ("Grad-CAM", 0.55),
                                                           ("random", 0.3)}

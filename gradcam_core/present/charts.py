@@ -36,7 +36,7 @@ def curves_figure(curves: sanity.Curves, class_name: str = "") -> np.ndarray:
             ax.set_xlim(0, 1)
             ax.grid(alpha=0.3)
             ax.set_title(say(f"imagenet.curves.{kind}"), fontsize=10)
-            ax.set_ylabel(say("imagenet.curves.class_prob", name=class_name) if class_name
+            ax.set_ylabel(say("imagenet.curves.p_of", name=class_name) if class_name
                           else say("imagenet.curves.probability"), fontsize=9)
             ax.legend(fontsize=8, loc="best", frameon=False)
             ax.tick_params(labelsize=8)
