@@ -209,7 +209,8 @@ def views_markdown(views: list[DigitView], label: int | None = None) -> str:
 
 def region_labels(card: Card) -> tuple[str, str]:
     """Short names (for image captions) of the region measured in the original and the altered image."""
-    return tuple(say(f"shortcut.region.{code}") for code in region_codes(card))  # type: ignore[return-value]
+    before, after = region_codes(card)
+    return say(f"shortcut.region.{before}"), say(f"shortcut.region.{after}")
 
 
 def region_codes(card: Card) -> tuple[str, str]:
