@@ -10,6 +10,7 @@ import torch
 
 from gradcam_core.analysis import cell
 from gradcam_core.present import cell_view
+from gradcam_core.present.words import catalogue, say
 from gradcam_core.analysis.cell import CellTerms, Occlusion
 from gradcam_core.cam.engine import GradCAM
 from gradcam_core.cam.methods import METHODS, make_cam
@@ -81,9 +82,15 @@ def test_many_channels_top_n_and_the_rest_in_one_bar_still_add_up():
 def test_equation_text_adds_up_and_names_the_relu():
     terms = np.array([0.041, -0.007, 0.0, 0.019, 0.0])
     ct = CellTerms(1, 2, (8, 8), "Grad-CAM", "channel", terms, np.ones(5), terms, 0.053, 0.053, 0.1, 3)
-    assert cell_view.equation_text(ct) == "0.0410 + 0.0190 − 0.0070 (+ 0 from 2 channels) = 0.0530 → ReLU → 0.0530"
+    zeros = say("cell.zeros_many", n=2)
+    assert cell_view.equation_text(ct) == say("cell.equation", terms=f"0.0410 + 0.0190 − 0.0070 {zeros}", value="0.0530",
+                                              relu="0.0530")
+    assert "= 0.0530 → ReLU → 0.0530" in cell_view.equation_text(ct)  # the terms add up to the value
     neg = CellTerms(1, 2, (8, 8), "Grad-CAM", "channel", -terms, np.ones(5), -terms, -0.053, 0.0, 0.1, 3)
-    assert cell_view.equation_text(neg).endswith("= −0.0530 → ReLU → 0.0000")
+    assert cell_view.equation_text(neg) == say("cell.equation", terms=f"0.0070 − 0.0190 − 0.0410 {zeros}",
+                                               value="−0.0530", relu="0.0000")
+    one = CellTerms(1, 2, (8, 8), "Grad-CAM", "channel", terms[:3], np.ones(3), terms[:3], 0.034, 0.034, 0.1, 3)
+    assert say("cell.zeros_one", n=1) in cell_view.equation_text(one)
 
 
 def _ct(terms, value=None, peak=0.2, kind="channel"):
@@ -93,47 +100,79 @@ def _ct(terms, value=None, peak=0.2, kind="channel"):
                      peak, 3)
 
 
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _chans(*cs: int) -> str:
+    """The catalogue's words for channels ``cs`` ("channel 0", "channels 3 and 2")."""
+    if len(cs) == 1:
+        return say("cell.channel_one", c=cs[0])
+    return say("cell.channels_many", first=", ".join(map(str, cs[:-1])), last=cs[-1])
+
+
+def _ups(values: str, *cs: int) -> str:
+    return say("cell.ups_one" if len(cs) == 1 else "cell.ups_many", channels=_cap(_chans(*cs)), values=values)
+
+
+def _downs(values: str, *cs: int) -> str:
+    return say("cell.downs_one" if len(cs) == 1 else "cell.downs_many", channels=_chans(*cs), values=values)
+
+
 def test_sum_sentence_every_branch():
+    kind = say("cell.kind.channel")
     s = cell_view.sum_sentence(_ct([0.05, 0.02, -0.01, -0.03, 0.0], peak=0.1))
-    assert s.startswith("Channels 0 and 1 push this cell up most (+0.0500, +0.0200); channels 3 and 2 pull it "
-                        "down most (−0.0300, −0.0100).")
-    assert "The sum is positive (0.030), so the ReLU keeps it: this cell's heat is 30% of the map's peak (0.100)." in s
+    assert s == " ".join([say("cell.both", up=_ups("+0.0500, +0.0200", 0, 1), down=_downs("−0.0300, −0.0100", 3, 2)),
+                          say("cell.positive", value="0.030", share=say("cell.peak_share", share=0.3), peak="0.100"),
+                          kind])
+    assert "(0.030)" in s and "30% of the map's peak (0.100)" in s  # 0.03 / 0.1
     s = cell_view.sum_sentence(_ct([0.02, 0.01, 0.0]))
-    assert s.startswith("Every non-zero term pushes this cell up; the largest come from channels 0 and 1")
+    assert s.startswith(say("cell.all_up", channels=_chans(0, 1), values="+0.0200, +0.0100"))
     s = cell_view.sum_sentence(_ct([-0.02, 0.0]))
-    assert s.startswith("Every non-zero term pulls this cell down; the largest come from channel 0 (−0.0200).")
-    assert "The sum is negative (−0.020), so the ReLU turns it into 0: the cell is cold in the heat map." in s
+    assert s == " ".join([say("cell.all_down", channels=_chans(0), values="−0.0200"),
+                          say("cell.negative", value="−0.020"), kind])
     s = cell_view.sum_sentence(_ct([0.01, -0.03]))
-    assert "turns it into 0: the cell is cold in the heat map although some channels push it up." in s
+    assert s == " ".join([say("cell.both", up=_ups("+0.0100", 0), down=_downs("−0.0300", 1)),
+                          say("cell.negative_up", value="−0.020"), kind])
     s = cell_view.sum_sentence(_ct([0.0, 0.0]))
-    assert s.startswith("Every term is zero here") and "The sum is 0, and so is the cell after the ReLU." in s
-    assert "gradient *at this cell*" in cell_view.sum_sentence(_ct([0.01], kind="gradient"))
-    assert "Eigen-CAM has no class weights" in cell_view.sum_sentence(_ct([0.01], kind="centred"))
+    assert s == " ".join([say("cell.all_zero"), say("cell.sum_zero"), kind])
+    s = cell_view.sum_sentence(_ct([1e-12, -1e-12]))  # non-zero, but below what six decimals show
+    assert s == " ".join([say("cell.all_tiny", tiny="0.0000005"), say("cell.sum_zero"), kind])
+    s = cell_view.sum_sentence(_ct([-0.04, -0.03, 0.00001]))  # two pull, one pushes by less than shows
+    assert s.startswith(say("cell.down_only", tiny="0.00005", down=say(
+        "cell.pulls_many", channels=_cap(_chans(0, 1)), values="−0.0400, −0.0300")))
+    for k in ("gradient", "positive gradient", "centred"):
+        assert cell_view.sum_sentence(_ct([0.01], kind=k)).endswith(say("cell.kind." + k.replace(" ", "_")))
+    assert "gradient *at this cell*" in say("cell.kind.gradient") and "no class weights" in say("cell.kind.centred")
 
 
 def test_one_channel_pushes_and_one_pulls():
     """Issue 24: "Channel 1 push" / "channel 4 pull" — the verb agrees with one channel."""
     s = cell_view.sum_sentence(_ct([0.0, 0.05, 0.0, 0.0, -0.02]))
-    assert s.startswith("Channel 1 pushes this cell up most (+0.0500); channel 4 pulls it down most (−0.0200).")
+    assert s.startswith(say("cell.both", up=_ups("+0.0500", 1), down=_downs("−0.0200", 4)))
+    assert say("cell.ups_one", channels="X", values="") != say("cell.ups_many", channels="X", values="")
 
 
 def test_terms_that_show_as_zero_are_not_among_those_that_push_most():
     """Issue 24: terms printed as ±0.0000 were listed among the channels that "push this cell up most"."""
     s = cell_view.sum_sentence(_ct([0.05, 0.00001, 0.00002, -0.03, -0.00001]))
     assert not re.search(r"[+−]0\.0+\b", s)
-    assert s.startswith("Channel 0 pushes this cell up most (+0.0500); channel 3 pulls it down most (−0.0300).")
+    assert s.startswith(say("cell.both", up=_ups("+0.0500", 0), down=_downs("−0.0300", 3)))
     s = cell_view.sum_sentence(_ct([0.05, 0.02, -0.00001]))
-    assert s.startswith("Channels 0 and 1 push this cell up most (+0.0500, +0.0200); no term pulls it down by "
-                        "0.00005 or more.")
+    assert s.startswith(say("cell.up_only", up=_ups("+0.0500, +0.0200", 0, 1), tiny="0.00005"))
     s = cell_view.sum_sentence(_ct([-0.05, 0.00001]))
-    assert not re.search(r"[+−]0\.0+\b", s) and "no term pushes it up by 0.00005 or more" in s
+    assert not re.search(r"[+−]0\.0+\b", s)
+    assert s.startswith(say("cell.down_only", down=say("cell.pulls_one", channels=_cap(_chans(0)), values="−0.0500"),
+                            tiny="0.00005"))
 
 
 def test_a_positive_cell_is_never_zero_percent_of_the_peak():
     """Issue 24: a positive cell was called "0 % of the map's peak" (0.00368 vs 0.969)."""
     s = cell_view.sum_sentence(_ct([0.00368], peak=0.969))
-    assert "this cell's heat is 0.38% of the map's peak (0.969)" in s
-    assert "0% of" not in s
+    assert say("cell.positive", value="0.004", share=say("cell.peak_small", pct=100 * 0.00368 / 0.969), peak="0.969") in s
+    assert "0.38% of the map's peak (0.969)" in s and "0% of" not in s
+    assert cell_view._share_of_peak(0.0) == say("cell.peak_share", share=0.0)
+    assert cell_view._share_of_peak(0.01) == say("cell.peak_share", share=0.01) == "1%"
 
 
 def _occ(before, after, randoms, pb=0.9, pa=0.5, content=5.0, on_content=True):
@@ -142,46 +181,54 @@ def _occ(before, after, randoms, pb=0.9, pa=0.5, content=5.0, on_content=True):
                      on_content=on_content)
 
 
+def _nums(before: str, after: str, name: str = "3", p_before: str = "90.0%", p_after: str = "50.0%",
+          median: str = "10.0", n: int = 3, spread: str = "1.00", p_median: str = "80.0%") -> str:
+    return say("cell.nums", before=before, after=after, name=name, p_before=p_before, p_after=p_after, median=median,
+               n=n, spread=spread, p_median=p_median)
+
+
+ONE = say("cell.one_spread")
+
+
+def _head(key: str) -> str:
+    """A catalogue sentence up to its first placeholder ("Covering this cell lowers the score of '")."""
+    return catalogue()[key].split("{")[0]
+
+
 # randoms [9, 10, 11]: median 10, spread (standard deviation, ddof 1) exactly 1
-@pytest.mark.parametrize("before, after, randoms, start, end", [
-    (14.0, 8.0, [9.0, 10.0, 11.0], "Covering this cell lowers the score of '3' from 14.0 to 8.0 (P(3) 90.0% → 50.0%)",
-     "the model uses what is in this cell as evidence for '3'."),
-    (14.0, 9.5, [9.0, 10.0, 11.0], "Covering this cell lowers the score of '3'",
-     "That is about as much as a random box (within one spread): this cell matters no more than other places of "
-     "its size that hold as much of the picture."),
-    (14.0, 11.5, [9.0, 10.0, 11.0], "Covering this cell lowers the score of '3'",
-     "The random boxes cost more (by more than one spread): other places matter more than this one."),
-    (8.0, 12.0, [9.0, 10.0, 11.0], "Covering this cell raises the score of '3'",
-     "what is in this cell speaks against '3'; without it the model is surer."),
-    (8.0, 10.5, [9.0, 10.0, 11.0], "Covering this cell raises the score of '3'",
-     "Random boxes raise it as much or more (within one spread, or above), so the rise says little about this cell."),
-    (12.0, 12.5, [9.0, 10.0, 11.0], "Covering this cell barely changes the score of '3' (within one spread)",
-     "The random boxes lower it more, so the model hardly needs this cell."),
-    (8.0, 8.5, [9.0, 10.0, 11.0], "Covering this cell barely changes the score of '3' (within one spread)",
-     "The random boxes raise it more: other places speak against '3' more than this one does."),
-    (10.0, 10.5, [9.0, 10.0, 11.0], "Covering this cell barely changes the score of '3' (within one spread)",
-     "Neither do random boxes that cover as much of the picture: the model does not depend on any one place of "
-     "this size."),
+@pytest.mark.parametrize("before, after, randoms, head, tail", [
+    (14.0, 8.0, [9.0, 10.0, 11.0], "cell.lowers", "cell.lower_below"),
+    (14.0, 9.5, [9.0, 10.0, 11.0], "cell.lowers", "cell.lower_same"),
+    (14.0, 11.5, [9.0, 10.0, 11.0], "cell.lowers", "cell.lower_above"),
+    (8.0, 12.0, [9.0, 10.0, 11.0], "cell.raises", "cell.raise_above"),
+    (8.0, 10.5, [9.0, 10.0, 11.0], "cell.raises", "cell.raise_other"),
+    (12.0, 12.5, [9.0, 10.0, 11.0], "cell.barely", "cell.same_above"),
+    (8.0, 8.5, [9.0, 10.0, 11.0], "cell.barely", "cell.same_below"),
+    (10.0, 10.5, [9.0, 10.0, 11.0], "cell.barely", "cell.same_content"),
 ])
-def test_occlusion_sentence_every_branch(before, after, randoms, start, end):
+def test_occlusion_sentence_every_branch(before, after, randoms, head, tail):
     s = cell_view.occlusion_sentence(_occ(before, after, randoms), "3")
-    assert s.startswith(start) and s.endswith(end), s
-    assert f"median of {len(randoms)}, spread 1.00" in s
+    nums = _nums(f"{before:.1f}", f"{after:.1f}")
+    assert s == say(head, name="3", nums=nums, more=ONE) + " " + say(tail, more=ONE, name="3"), s
+    assert f"from {before:.1f} to {after:.1f}" in s and "median of 3, spread 1.00" in s
+    # "one spread" is the rule's margin; another margin is written with its number
+    wider = cell_view.occlusion_sentence(_occ(before, after, randoms), "3", spreads=2.5)
+    assert ONE not in wider and say("cell.spreads", n=2.5) in wider
 
 
 def test_no_claim_about_any_place_rests_on_boxes_that_change_nothing():
     s = cell_view.occlusion_sentence(_occ(10.0, 10.5, [9.0, 10.0, 11.0], on_content=False), "3")
-    assert "does not depend on any one place" not in s and "says nothing about other places" in s
+    assert s.endswith(say("cell.same_blank")) and say("cell.same_content") not in s
 
 
 def test_a_covered_square_that_is_already_the_baseline_cannot_be_judged():
     """Issue 24, #17: the old box held no ink, the score stayed bit-identical and the app concluded
     "covering it costs no more than chance"."""
     s = cell_view.occlusion_sentence(_occ(14.236, 14.236, [11.0, 12.0, 13.0], content=0.0), "7", relu=0.2)
-    assert s.startswith("The covered square already equals the *zero* baseline")
-    assert "this test cannot tell" in s and "no more than chance" not in s
-
-
+    assert s == say("cell.blank", baseline="zero", name="7", after="14.2", median="12.0", n=3) + " " + say("cell.blank_heat")
+    assert say("cell.no_proof", says="x").split(":")[-1] not in s
+    cold = cell_view.occlusion_sentence(_occ(14.236, 14.236, [11.0, 12.0, 13.0], content=0.0), "7", relu=0.0)
+    assert cold == say("cell.blank", baseline="zero", name="7", after="14.2", median="12.0", n=3)
 # the comparison rule's boundaries: u = one spread; "more than" is strict
 @pytest.mark.parametrize("after, change, versus", [
     (9.0, "same", "same"),  # exactly one spread below before (10) and the median (10): not more than
@@ -205,32 +252,35 @@ def test_the_tolerance_is_no_longer_five_percent_of_the_score():
     spread of 0.05) they are bigger drops than chance."""
     for b, drop, rdrop in [(9.3, 0.65, 0.29), (11.4, 0.51, 0.13)]:
         s = cell_view.occlusion_sentence(_plain(b, b - drop, [b - rdrop + d for d in (-0.05, 0.0, 0.05)]), "beagle")
-        assert "bigger drop than" in s and "about as much as" not in s, s
+        assert s.endswith(say("cell.lower_below", more=ONE, name="beagle")), s
     # MNIST: a rise of 1.10 (#333, class 6) was "barely changes" while a rise of 0.23 (#0, class 3) was
     # "raises": one rule for both now (here both with a spread of 0.5)
     big = cell_view.occlusion_sentence(_plain(-22.57, -22.57 + 1.10, [-23.07, -22.57, -22.07]), "6")
     small = cell_view.occlusion_sentence(_plain(-2.70, -2.70 + 0.23, [-3.20, -2.70, -2.20]), "3")
-    assert big.startswith("Covering this cell raises the score of '6'"), big
-    assert small.startswith("Covering this cell barely changes the score of '3'"), small
+    assert big.startswith(say("cell.raises", name="6", nums="")[:-2]), big
+    assert small.startswith(say("cell.barely", name="3", more=ONE, nums="")[:-2]), small
 
 
 def test_occlusion_sentence_says_whether_map_and_test_agree():
     hit = _occ(14.0, 8.0, [9.0, 10.0, 11.0])
     miss = _occ(10.0, 10.5, [9.0, 10.0, 11.0])
     rise = _occ(8.0, 12.0, [9.0, 10.0, 11.0])
-    assert cell_view.occlusion_sentence(hit, "3", relu=0.1).endswith(
-        "The heat map and the test agree: the map marks this cell as speaking for '3', and covering it lowered the "
-        "score more than chance.")
-    assert cell_view.occlusion_sentence(miss, "3", relu=0.1).endswith("heat alone is no proof.")
-    assert cell_view.occlusion_sentence(hit, "3", relu=0.0).endswith("the map misses evidence for '3' here.")
-    assert cell_view.occlusion_sentence(miss, "3", relu=0.0).endswith("the model does not depend on any one place of "
-                                                                      "this size.")
+    says_for, says_against = say("cell.says_for", name="3"), say("cell.says_against", name="3")
+    lowered, raised = say("cell.moved_for"), say("cell.moved_against")
+    assert cell_view.occlusion_sentence(hit, "3", relu=0.1).endswith(" " + say("cell.agree", says=says_for, moved=lowered))
+    assert cell_view.occlusion_sentence(miss, "3", relu=0.1).endswith(" " + say("cell.no_proof", says=says_for))
+    assert cell_view.occlusion_sentence(hit, "3", relu=0.0).endswith(" " + say("cell.missed_for", moved=lowered, name="3"))
+    assert cell_view.occlusion_sentence(miss, "3", relu=0.0).endswith(" " + say("cell.same_content"))
     assert cell_view.occlusion_sentence(rise, "3", relu=0.1).endswith(
-        "The heat map and the test disagree: the map marks this cell as speaking for '3', yet covering it raised the "
-        "score more than chance, so it was speaking against '3'.")
+        " " + say("cell.disagree", says=says_for, moved=raised, found=says_against))
     # the numbers are in the sentence: P before/after, the random median, its spread and probability
     s = cell_view.occlusion_sentence(hit, "3")
+    assert s.startswith(say("cell.lowers", name="3", nums=_nums("14.0", "8.0")))
     assert "P(3) 90.0% → 50.0%" in s and "gives 10.0 (median of 3, spread 1.00, P 80.0%)" in s
+    # probabilities near 1 keep a second decimal (99.6% is not 100.0%)
+    sure = cell_view.occlusion_sentence(_occ(14.0, 8.0, [9.0, 10.0, 11.0], pb=0.996, pa=0.9999), "3")
+    assert _nums("14.0", "8.0", p_before=say("cell.prob_fine", p=0.996), p_after=say("cell.prob", p=0.9999)) in sure
+    assert "P(3) 99.60% → 100.0%" in sure
 
 
 def _reading(method, occ, relu=0.3, name="goldfish"):
@@ -248,24 +298,27 @@ def test_counterfactual_cover_readings_both_ways():
     lowered = _plain(0.686, 0.509, [0.699 - 0.01, 0.699, 0.699 + 0.01])
     raised = _plain(0.686, 0.845, [0.686 - 0.01, 0.686, 0.686 + 0.01])
     s = _reading("Counterfactual", lowered)
-    assert "agree" not in s.replace("disagree", "")
-    assert s.endswith("The heat map and the test disagree: the map marks this cell as speaking against 'goldfish', "
-                      "yet covering it lowered the score more than chance, so it was speaking for 'goldfish'.")
+    says_for, says_against = say("cell.says_for", name="goldfish"), say("cell.says_against", name="goldfish")
+    assert s.endswith(" " + say("cell.disagree", says=says_against, moved=say("cell.moved_for"), found=says_for))
+    assert say("cell.agree", says=says_against, moved=say("cell.moved_for")) not in s
     s = _reading("Counterfactual", raised)
-    assert s.endswith("The heat map and the test agree: the map marks this cell as speaking against 'goldfish', and "
-                      "covering it raised the score more than chance.")
-    assert _reading("Counterfactual", raised, relu=-0.2).endswith("the map misses evidence against 'goldfish' here.")
+    assert s.endswith(" " + say("cell.agree", says=says_against, moved=say("cell.moved_against")))
+    assert _reading("Counterfactual", raised, relu=-0.2).endswith(
+        " " + say("cell.missed_against", moved=say("cell.moved_against"), name="goldfish"))
     # a cold Counterfactual cell that speaks for the class: as the map says, no second sentence
-    assert _reading("Counterfactual", lowered, relu=-0.2).endswith("as evidence for 'goldfish'.")
-    assert _reading("Eigen-CAM", lowered).endswith(
-        "Eigen-CAM's map is class-free: it claims nothing about 'goldfish', so the test neither confirms nor "
-        "refutes it.")
-    assert _reading("Grad-CAM", lowered).endswith("and covering it lowered the score more than chance.")
+    assert _reading("Counterfactual", lowered, relu=-0.2).endswith(say("cell.lower_below", more=ONE, name="goldfish"))
+    assert _reading("Eigen-CAM", lowered).endswith(" " + say("cell.class_free", method="Eigen-CAM", name="goldfish"))
+    assert _reading("Eigen-CAM", lowered, relu=0.0).endswith(say("cell.lower_below", more=ONE, name="goldfish"))
+    assert _reading("Grad-CAM", lowered).endswith(" " + say("cell.agree", says=says_for, moved=say("cell.moved_for")))
 
 
 def test_the_panel_states_the_rule_it_applies():
-    assert "more than one spread apart" in cell_view.COVER_RULE and "standard deviation" in cell_view.COVER_RULE
-    assert cell_view.COVER_RULE in cell_view.READ_TEXT
+    from gradcam_core.analysis.cell import CONTENT_SHARE, ERF_SHARE, SPREADS
+
+    more = ONE if SPREADS == 1 else say("cell.spreads", n=SPREADS)
+    assert cell_view.COVER_RULE == say("cell.cover_rule", erf_share=ERF_SHARE, content_share=CONTENT_SHARE, more=more)
+    assert f"more than {more} apart" in cell_view.COVER_RULE and f"{ERF_SHARE:.0%} of it" in cell_view.COVER_RULE
+    assert cell_view.READ_TEXT == say("cell.read_text", cover_rule=cell_view.COVER_RULE)
     readme = (Path(__file__).resolve().parents[1] / "docs" / "TEACHING.md").read_text(encoding="utf-8")
     part = readme[readme.index("**How to read the breakdown.**"):readme.index("## When the photo reader is unsure")]
     for words in ("receptive field", "2r … 2r+13", "holds half of it", "within half a cell",
@@ -497,7 +550,9 @@ def test_issue_examples_on_mnist(lenet):
     box = occ["covered"]  # inside what relu2 cell (6, 2) sees: rows [12, 26), columns [4, 18)
     assert 12 <= box["top"] < box["bottom"] <= 26 and 4 <= box["left"] < box["right"] <= 18
     assert abs((box["top"] + box["bottom"] - 1) / 2 - 18.5) <= 1.75 and abs((box["left"] + box["right"] - 1) / 2 - 10.5) <= 1.75
-    assert "evidence for '1'" in rep["occlusion_reading"] and "The heat map and the test agree" in rep["occlusion_reading"]
+    one = rep["class"]
+    assert say("cell.lower_below", more=ONE, name=one) in rep["occlusion_reading"]
+    assert rep["occlusion_reading"].endswith(" " + say("cell.agree", says=say("cell.says_for", name=one), moved=say("cell.moved_for")))
     d17 = images[17].astype(np.float32) / 255.0
     res = GradCAM(lenet, "relu2")(to_tensor(d17))
     target = int(res.targets[0])
@@ -506,8 +561,8 @@ def test_issue_examples_on_mnist(lenet):
         assert rep["occlusion"]["score_after"] == rep["occlusion"]["score_before"] == pytest.approx(
             float(res.logits[0, target]), abs=1e-4)
         assert rep["occlusion"]["covered_change"] == 0.0
-        assert "this test cannot tell" in rep["occlusion_reading"]
-        assert "no more than chance" not in rep["occlusion_reading"]
+        assert rep["occlusion_reading"].startswith(_head("cell.blank"))
+        assert _head("cell.no_proof") not in rep["occlusion_reading"]
 
 
 def test_every_reading_follows_the_rule_on_the_numbers_it_shows(lenet):
@@ -525,13 +580,13 @@ def test_every_reading_follows_the_rule_on_the_numbers_it_shows(lenet):
             if o["covered_change"] == 0:
                 continue
             if a < b - sp:
-                assert "lowers the score" in text
+                assert text.startswith(_head("cell.lowers"))
             elif a > b + sp:
-                assert "raises the score" in text
+                assert text.startswith(_head("cell.raises"))
             else:
-                assert "barely changes the score" in text
+                assert text.startswith(_head("cell.barely"))
             if a < m - sp and a < b - sp:
-                assert "bigger drop than the random boxes'" in text
+                assert say("cell.lower_below", more=ONE, name=rep["class"]) in text
 
 
 def test_imagenet_cell_and_occlusion_on_the_rebuilt_input():

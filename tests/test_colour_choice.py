@@ -14,14 +14,22 @@ from gradcam_core.cam.postprocess import normalize, upsample
 from gradcam_core.data.mnist import test_digits as held_out_digits, to_tensor
 from gradcam_core.models.lenet import load_lenet
 from gradcam_core.present import colour_choice, render
+from gradcam_core.present.words import has, say
 from gradcam_core.present import colour_vision as cv
 from gradcam_core.present import shortcut_view as sview
 from gradcam_core.ui import mnist_tab, spurious_tab
 from outputs import mnist_result, returns_by_label
 from outputs import png as _png
 
-SAFE_PLAIN = {"jet": ("dark blue", "dark red"), "cividis": ("dark blue", "yellow"), "viridis": ("dark purple", "yellow"),
-              "inferno": ("black", "pale yellow"), "magma": ("black", "pale yellow"), "gray": ("black", "white")}
+#: the plain colours (codes of colour_choice.NAMED) each map gives to no heat and to the most heat
+SAFE_PLAIN = {"jet": ("dark_blue", "dark_red"), "cividis": ("dark_blue", "yellow"), "viridis": ("dark_purple", "yellow"),
+              "inferno": ("black", "pale_yellow"), "magma": ("black", "pale_yellow"), "gray": ("black", "white")}
+
+
+def _sentence(cmap: str) -> str:
+    """The catalogue's colour sentence for ``cmap``, its two ends named as SAFE_PLAIN measures them."""
+    low, high = SAFE_PLAIN[cmap]
+    return say("colour.sentence", name=cmap, low=say(f"colour.name.{low}"), high=say(f"colour.name.{high}"))
 
 
 def _digit(i: int) -> np.ndarray:
@@ -101,24 +109,33 @@ def test_mnist_steps_6_to_8_use_the_map_and_the_rest_do_not():
 
 def test_mnist_text_alternatives_name_the_maps_colours():
     view = mnist_tab.explain_index(17, "predicted", "strongest", None, "cividis")
-    sentence = "Colour map cividis: dark blue where there is no heat, yellow where it is strongest."
+    sentence = _sentence("cividis")
     assert view.alts["overlay"].endswith(sentence)
     steps = view.alts["steps"]
     assert [sentence in a for a in steps] == [False] * 5 + [True] * 3
     jet = mnist_tab.explain_index(17, "predicted", "strongest")
-    assert jet.alts["overlay"].endswith("Colour map jet: dark blue where there is no heat, dark red where it is strongest.")
+    assert jet.alts["overlay"].endswith(_sentence("jet"))
     # the sentences before it are the same: the colour map changes only the colours
-    assert view.alts["overlay"].rsplit(" Colour map", 1)[0] == jet.alts["overlay"].rsplit(" Colour map", 1)[0]
+    assert view.alts["overlay"].removesuffix(" " + sentence) == jet.alts["overlay"].removesuffix(" " + _sentence("jet"))
 
 
 @pytest.mark.parametrize("cmap", list(SAFE_PLAIN))
 def test_colour_words_are_read_from_the_map(cmap):
-    assert colour_choice.end_names(cmap) == SAFE_PLAIN[cmap]
+    assert colour_choice.end_codes(cmap) == SAFE_PLAIN[cmap]
+    assert colour_choice.end_names(cmap) == tuple(say(f"colour.name.{c}") for c in SAFE_PLAIN[cmap])
+    assert colour_choice.colour_sentence(cmap) == _sentence(cmap)
+
+
+def test_every_plain_colour_has_its_words():
+    for code, _ in colour_choice.NAMED:
+        assert has(f"colour.name.{code}"), code
+    assert colour_choice.colour_code((1.0, 1.0, 1.0)) == "white" and colour_choice.colour_name((0, 0, 0)) == say("colour.name.black")
 
 
 def test_every_choice_has_a_sentence_and_bad_maps_are_refused():
     for _, name in cv.HEAT_CHOICES:
-        assert colour_choice.colour_sentence(name).startswith(f"Colour map {name}: ")
+        low, high = colour_choice.end_names(name)
+        assert colour_choice.colour_sentence(name) == say("colour.sentence", name=name, low=low, high=high)
     with pytest.raises(gr.Error, match="Unknown colormap"):
         mnist_tab.explain_index(3, "predicted", "strongest", None, "rainbowish")
     assert colour_choice.parse(None) == colour_choice.parse("") == "jet"
@@ -143,8 +160,20 @@ def test_the_note_states_the_measured_signed_map_distances():
     d = [cv.end_distance("RdBu_r", k) for k in ("protanopia", "deuteranopia", "tritanopia")]
     assert f"ΔE {d[0]:.0f}, {d[1]:.0f} and {d[2]:.0f} apart" in note
     assert [round(x) for x in d] == [35, 53, 69]  # tests/test_colour_vision.py measures the same
-    assert "`RdBu_r`" in note and "stays readable" in note
-    assert "colour-blind safe" in note
+    assert note == say("colour.heat_note") + " " + say(
+        "colour.signed_note", cmap="RdBu_r", protanopia=d[0], deuteranopia=d[1], tritanopia=d[2],
+        normal=cv.end_distance("RdBu_r"), jnd=cv.JND, verdict=say("colour.signed_readable"))
+    assert "`RdBu_r`" in note and f"ΔE {d[0]:.0f}, {d[1]:.0f} and {d[2]:.0f}" in note
+
+
+def test_the_signed_maps_verdict_follows_the_distances(monkeypatch):
+    """Both wordings, fed numbers: ends more than 10 just-noticeable differences apart read as safe."""
+    for far, key in ((10 * cv.JND + 0.1, "colour.signed_readable"), (10 * cv.JND, "colour.signed_numbers")):
+        monkeypatch.setattr(cv, "end_distance", lambda cmap, kind="none", far=far: far if kind != "protanopia" else far + 5)
+        note = cv.signed_map_note()
+        assert note == say("colour.signed_note", cmap="RdBu_r", protanopia=far + 5, deuteranopia=far,
+                           tritanopia=far, normal=far, jnd=cv.JND, verdict=say(key))
+        assert f"ΔE {far + 5:.0f}, {far:.0f} and {far:.0f}" in note
 
 
 # ----------------------------------------------------------------------------- Shortcuts, in-process

@@ -5,6 +5,7 @@ import pytest
 
 from gradcam_core.present import colour_vision as cv
 from gradcam_core.inputs import CMAPS
+from gradcam_core.present.words import say
 
 KINDS = ["none", "protanopia", "deuteranopia", "tritanopia"]
 
@@ -28,4 +29,6 @@ def test_diverging_ends_stay_apart():
 
 def test_every_choice_is_offered_where_maps_are_chosen():
     assert {v for _, v in cv.HEAT_CHOICES} == set(CMAPS)
-    assert {v for _, v in cv.HEAT_CHOICES if "colour-blind safe" in _} == set(cv.CVD_SAFE) - {"gray"}
+    labels = dict((v, label) for label, v in cv.HEAT_CHOICES)
+    assert {v for v in labels if labels[v] == say("colour.choice_safe", name=v)} == set(cv.CVD_SAFE) - {"gray"}
+    assert labels["jet"] == say("colour.choice_jet", name="jet") and labels["gray"] == "gray"

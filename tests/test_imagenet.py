@@ -316,3 +316,122 @@ def test_example_cache_modes(monkeypatch):
     svc._cache.clear()
     assert svc.warm_example_cache("efficientnet_lite0") == len(load_manifest())
     assert explain_source(path, "efficientnet_lite0", spec.default_layer, "Grad-CAM", None, None).cached
+
+
+# --------------------------------------------------------------------------- the tab's words, fed numbers
+def _fake_explanation(method: str, probs: list[float], zero: bool = False):
+    """An Explanation-like stand-in: only what imagenet_text.summary reads (no model runs)."""
+    from types import SimpleNamespace as NS
+
+    cam = torch.zeros(1, 7, 7) if zero else torch.rand(1, 7, 7, generator=torch.Generator().manual_seed(0)) + 0.1
+    names = ["tabby", "tiger cat", "lynx"]
+    views = [NS(name=names[i], prob=p, result=NS(cam=cam)) for i, p in enumerate(probs)]
+    return NS(predicted=(281, "tabby", 0.734), result=NS(cam=cam), model_title="ResNet-50", method=method,
+              layer="layer4", views=views)
+
+
+def test_summary_wording_follows_the_numbers():
+    from gradcam_core.present.method_texts import fill, method_text
+    from gradcam_core.present.words import say
+
+    sees = say("imagenet.sees", model="ResNet-50", name="tabby", prob=0.734)
+    assert sees == "**ResNet-50** sees **tabby** (73%)."
+    for probs, each in (([0.4123], "imagenet.the_class"), ([0.4123, 0.1], "imagenet.each_class")):
+        s = itext.summary(_fake_explanation("Grad-CAM", probs))
+        shown = [say("imagenet.shown_class", name=n, prob=p) for n, p in zip(["tabby", "tiger cat"], probs)]
+        if len(shown) == 2:
+            shown = [say("imagenet.two_classes", first=shown[0], second=shown[1])]
+        cap = fill(method_text("Grad-CAM").overlay_caption, say(each))
+        assert s == " ".join([sees, say("imagenet.for_classes", method="Grad-CAM", layer="layer4", h=7, w=7, shown=shown[0]),
+                              say("imagenet.warm", caption=cap[0].lower() + cap[1:])])
+        assert "(41.2%)" in s and ("(10.0%)" in s) == (len(probs) == 2)
+    s = itext.summary(_fake_explanation("Eigen-CAM", [0.4, 0.1]))
+    assert say("imagenet.class_free", method="Eigen-CAM", layer="layer4", h=7, w=7) in s and "tiger cat" not in s
+    zero = itext.summary(_fake_explanation("Grad-CAM", [0.4, 0.1], zero=True))
+    for name in ("tabby", "tiger cat"):  # an all-zero map says so for each class
+        assert fill(method_text("Grad-CAM").zero_text, f"**{name}**") in zero
+
+
+def test_steps_and_comparison_wording():
+    from types import SimpleNamespace as NS
+
+    from gradcam_core.present.words import say
+
+    step = NS(title="Step", text="text", code="x = 1")
+    for steps, extra in (({"gradients": step, "average": step}, None), ({"gradients": step}, "imagenet.no_average"),
+                         ({"weights": step}, "imagenet.no_gradients")):
+        md = itext.steps_markdown(NS(method="Grad-CAM", steps=steps))
+        head = say("imagenet.steps_head", method="Grad-CAM", note=itext.METHOD_NOTES["Grad-CAM"])
+        parts = [head] + ([say(extra)] if extra else []) + ["#### Step\n\ntext\n\n```python\nx = 1\n```"] * len(steps)
+        assert md == "\n\n".join(parts)
+    cmp = NS(method="Grad-CAM", target=281, name="tabby", skipped=[("ViT", "no weights")],
+             panels=[NS(title="ResNet-50", prob=0.51234, rank=1, predicted_name="tabby"),
+                     NS(title="VGG", prob=0.0012, rank=12, predicted_name="lynx")])
+    assert itext.comparison_summary(cmp).split("\n") == [
+        say("imagenet.compare_head", method="Grad-CAM", target=281, name="tabby"),
+        say("imagenet.compare_row", title="ResNet-50", prob=0.51234, rank=1, predicted="tabby"),
+        say("imagenet.compare_row", title="VGG", prob=0.0012, rank=12, predicted="lynx"),
+        say("imagenet.compare_skipped", title="ViT", why="no weights")]
+    assert "p = 51.2%, rank 1" in itext.comparison_summary(cmp) and "p = 0.1%, rank 12" in itext.comparison_summary(cmp)
+
+
+def test_score_cam_notes_state_the_measured_cost(monkeypatch):
+    from gradcam_core.present.words import say
+
+    title, layer, channels = budget.SCORE_CAM_REFERENCE
+    n = budget.score_cam_forwards("Score-CAM", channels)
+    cost = say("imagenet.score_cost", forwards=itext._thousands(n), title=title, layer=layer,
+               channels=itext._thousands(channels), duration=budget.format_duration(budget.score_cam_seconds("Score-CAM", channels)),
+               ms=budget.SCORE_CAM_SECONDS_PER_FORWARD * 1e3)
+    assert itext.METHOD_NOTES["Score-CAM"].startswith(say("imagenet.score_cam", max_channels=budget.SCORE_CAM_MAX_CHANNELS, cost=cost))
+    assert f"{channels:,}".replace(",", "\u202f") in cost
+    mean, low, photos = budget.SCORE_CAM_RHO
+    if photos:
+        assert itext.METHOD_NOTES["Score-CAM"].endswith(" " + say("imagenet.score_fidelity", photos=photos, mean=mean, low=low))
+    monkeypatch.setattr(itext, "SCORE_CAM_RHO", (0.9, 0.8, 0))
+    assert itext._score_cam_fidelity() == ""  # no photos measured: no claim
+    exact = itext._score_cam_cost(budget.SCORE_CAM_EXACT)
+    monkeypatch.setattr(itext, "SCORE_CAM_LIMIT", 0)
+    assert itext._score_cam_exact_note() == say("imagenet.score_exact", cost=exact)
+    monkeypatch.setattr(itext, "SCORE_CAM_LIMIT", 90.0)
+    assert itext._score_cam_exact_note() == say("imagenet.score_limited", cost=exact, limit=budget.format_duration(90.0))
+
+
+def test_view_words():
+    from gradcam_core.present.words import say
+
+    assert view.NOT_SEEN_CAPTION == say("imagenet.not_seen")
+    with pytest.raises(ValueError) as outside:
+        view.whole_photo_overlay(np.zeros((10, 10, 3), np.uint8), (20, 20, 30, 30), torch.rand(4, 4))
+    assert outside.value.key == "imagenet.crop_outside"
+    assert say("imagenet.view_caption", name="tabby", prob=0.412) == "tabby · 41%"
+
+
+def test_the_curves_chart_draws_its_words_from_the_catalogue(monkeypatch):
+    """charts.curves_figure labels every axis, title and legend entry through the catalogue, with the AUCs."""
+    from gradcam_core.analysis.sanity import Curves
+    from gradcam_core.present import charts, words
+
+    f = np.linspace(0, 1, 11)
+    curves = Curves(3, "blur", f, {"Grad-CAM": 1 - f, "random": 1 - f ** 2}, {"Grad-CAM": f, "random": f ** 2},
+                    {"Grad-CAM": 0.5, "random": 0.6}, {"Grad-CAM": 0.55, "random": 0.3}, 30)
+    asked = []
+    real = words.say
+
+    def spy(key, lang=None, /, **values):
+        asked.append((key, values))
+        return real(key, lang, **values)
+
+    monkeypatch.setattr(charts, "say", spy)
+    img = charts.curves_figure(curves, "tabby")
+    assert img.dtype == np.uint8 and img.shape[2] == 3
+    keys = [k for k, _ in asked]
+    assert {"imagenet.curves.deletion", "imagenet.curves.insertion", "imagenet.curves.fraction"} <= set(keys)
+    assert ("imagenet.curves.p_of", {"name": "tabby"}) in asked
+    legends = [v for k, v in asked if k == "imagenet.curves.legend"]
+    assert {(v["name"], v["auc"]) for v in legends} == {("Grad-CAM", 0.5), ("random", 0.6), ("Grad-CAM", 0.55),
+                                                          ("random", 0.3)}
+    assert real("imagenet.curves.legend", name="random", auc=0.6) == "random (AUC 0.60)"
+    asked.clear()
+    charts.curves_figure(curves)
+    assert ("imagenet.curves.probability", {}) in asked

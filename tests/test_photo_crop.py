@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 
 from gradcam_core.data.mnist import test_digits as held_out_digits
 from gradcam_core.present import photo_texts
+from gradcam_core.present.words import say
 from outputs import mnist_result
 
 #: where make_photo puts the digit (x0, y0, x1, y1), and a box around it with some paper
@@ -167,7 +168,7 @@ def test_a_refusal_offers_the_box_with_the_readers_own_message(tmp_path):
     out = mnist_tab.offer_after_refusal(str(paper))
     assert out["column"].visible is True
     assert out["note"] == photo_texts.refusal_line(str(excinfo.value))
-    assert str(excinfo.value) in out["note"] and "Draw a box around the digit" in out["note"]
+    assert str(excinfo.value) in out["note"] and out["note"].endswith(say("photo.draw_box"))
     assert out["box"] == ""
     # nothing of the refused photo can be shown: the previous digit's result is not left beside it
     assert out["label"] is None and out["overlay"] is None and out["seen"] is None
@@ -198,7 +199,7 @@ def test_a_refusal_with_a_monkeypatched_reader_still_offers_the_box(tmp_path, mo
         mnist_tab.explain_upload(photo)
     out = mnist_tab.offer_after_refusal(photo)
     assert out["column"].visible is True
-    assert out["note"].startswith("No digit found: a test reader refuses everything. **Draw a box around the digit**")
+    assert out["note"] == "No digit found: a test reader refuses everything. " + say("photo.draw_box")
     after = mnist_tab.after_box_refusal(photo, _box(AROUND_DIGIT))
     assert after["note"] == photo_texts.box_refusal_line("No digit found: a test reader refuses everything.")
 
@@ -209,7 +210,7 @@ def test_the_offer_follows_the_reads_top_probability():
     unsure = {"8": 0.70, "3": 0.25, **{str(k): 0.05 / 8 for k in (0, 1, 2, 4, 5, 6, 7, 9)}}
     out = mnist_tab.offer_after_read(unsure)
     assert out["column"].visible is True
-    assert out["note"].startswith("**Not sure:** LeNet reads 8 at 70 %.")
+    assert out["note"] == say("photo.not_sure", digit="8", pct=70) + " " + say("photo.draw_box")
     sure = {"3": 0.97, "8": 0.03}
     out = mnist_tab.offer_after_read(sure)
     assert out["column"].visible is False and out["note"] == ""
@@ -217,7 +218,7 @@ def test_the_offer_follows_the_reads_top_probability():
     assert mnist_tab.offer_after_read(at_threshold)["column"].visible is False
     none = mnist_tab.offer_after_read(None)
     assert none["column"].visible is False and none["note"] == ""
-    assert mnist_tab.after_box_read({"4": 0.99, "9": 0.01})["note"].startswith("In the box, LeNet reads **4** at 99 %.")
+    assert mnist_tab.after_box_read({"4": 0.99, "9": 0.01})["note"] == say("photo.box_sure", digit="4", pct=99)
     assert mnist_tab.after_box_read(None) == {}
 
 
@@ -232,21 +233,28 @@ def test_a_bad_box_on_the_page_gets_the_parsers_message_in_the_line(tmp_path):
 
 # --------------------------------------------------------------------------- the words, with numbers
 def test_each_wording_branch():
+    """Each line, fed numbers: the branch follows the probability (UNSURE_BELOW), the number is written
+    as the catalogue writes it, and the reader's own message is kept, ended with a full stop."""
+    draw = say("photo.draw_box")
     assert photo_texts.top1({"1": 0.2, "7": 0.8}) == ("7", 0.8)
-    assert photo_texts.upload_line("7", 0.42) == (
-        "**Not sure:** LeNet reads 7 at 42 %. **Draw a box around the digit** on the photo with a finger "
-        "or the mouse, leaving a little paper around it, then tap “Read the box”.")
+    assert photo_texts.upload_line("7", 0.42) == say("photo.not_sure", digit="7", pct=42) + " " + draw
+    assert "LeNet reads 7 at 42 %" in photo_texts.upload_line("7", 0.42)
     assert photo_texts.upload_line("7", 0.95) is None
+    assert photo_texts.upload_line("7", photo_texts.UNSURE_BELOW) is None
     assert photo_texts.refusal_line("No digit found: the only marks are at the picture's edges") == (
-        "No digit found: the only marks are at the picture's edges. **Draw a box around the digit** on the photo "
-        "with a finger or the mouse, leaving a little paper around it, then tap “Read the box”.")
-    assert photo_texts.box_line("4", 0.987) == "In the box, LeNet reads **4** at 99 %. Compare with “What LeNet sees” below."
-    assert photo_texts.box_line("4", 0.55) == ("**Still not sure:** in the box, LeNet reads 4 at 55 %. Try a box that "
-                                               "holds the whole digit and nothing else.")
-    assert photo_texts.box_refusal_line("No ink found: the image looks blank.") == (
-        "**In the box:** No ink found: the image looks blank. Draw the box around the whole digit and read again.")
-    with pytest.raises(ValueError):
+        "No digit found: the only marks are at the picture's edges. " + draw)
+    assert photo_texts.refusal_line("Blank!  \n Really?") == "Blank! Really? " + draw
+    assert photo_texts.box_line("4", 0.987) == say("photo.box_sure", digit="4", pct=99)
+    assert "**4** at 99 %" in photo_texts.box_line("4", 0.987)
+    assert photo_texts.box_line("4", 0.55) == say("photo.box_unsure", digit="4", pct=55)
+    assert "reads 4 at 55 %" in photo_texts.box_line("4", 0.55)
+    assert photo_texts.box_line("4", 0.899) == say("photo.box_unsure", digit="4", pct=90)  # unsure, though it rounds to 90
+    assert photo_texts.box_refusal_line("No ink found: the image looks blank.") == say(
+        "photo.box_refusal", message="No ink found: the image looks blank.")
+    assert photo_texts.box_refusal_line("No ink") == say("photo.box_refusal", message="No ink.")
+    with pytest.raises(ValueError) as no_probs:
         photo_texts.top1({})
+    assert no_probs.value.key == "photo.no_probabilities"
     # the README tells users the same threshold
     from pathlib import Path
 

@@ -35,6 +35,7 @@ from gradcam_core.analysis import shortcut
 
 from gradcam_core.present import cards as card_words
 from gradcam_core.present import shortcut_view as sview
+from gradcam_core.present.words import lines, say
 from gradcam_core.cam.engine import GradCAM
 from gradcam_core.errors import Refusal
 from gradcam_core.present.words import text_of
@@ -235,8 +236,10 @@ def test_heat_on_the_cue_is_far_higher_for_the_shortcut_model(models, sets):
 
 def test_digit_views_match_the_models(models):
     views = sview.compare_views(7)
-    assert [v.name.split(" (")[0] for v in views] == ["matching cue", "misleading cue", "no cue"]
     d, label, wrong = sview.held_out_digit(7)
+    assert [v.name for v in views] == [say("shortcut.matching_cue", digit=label),
+                                       say("shortcut.misleading_cue", digit=wrong), say("shortcut.no_cue")]
+    assert (views[0].cue_class, views[1].cue_class, views[2].cue_class) == (label, wrong, None)
     x = torch.from_numpy(shortcut.add_cue(d, wrong)).reshape(1, 1, 28, 28)
     for name, model in models.items():
         with torch.inference_mode():
@@ -253,13 +256,28 @@ def test_digit_views_match_the_models(models):
     table = sview.views_markdown(views, label)
     head, note = table.split("\n\n")
     assert head.count("\n") == 4 and f"**{views[1].pred('shortcut')[0]}**" in head
+    # each cell: the prediction, ✓/✗ against the label, its probability and (with a cue) the heat on it
+    c, p = views[1].pred("shortcut")
+    assert say("shortcut.cell_cue", digit=c, mark=" ✓" if c == label else " ✗", pct=100 * p,
+               cue_pct=100 * views[1].mass("shortcut")) in head
+    c, p = views[2].pred("clean")
+    assert say("shortcut.view_cell", digit=c, mark=" ✓" if c == label else " ✗", pct=100 * p) in head
     # the heat shares on the cue come with the cue region's own share of the picture
+    areas = sorted({say("shortcut.pct", pct=100 * shortcut.cue_region(pos=v.cue_pos).mean()) for v in views[:2]})
+    a = areas[0] if len(areas) == 1 else say("shortcut.area_range", low=areas[0], high=areas[-1])
+    assert note == say("shortcut.cue_area", margin=shortcut.CUE_MARGIN, area=a)
     area = shortcut.cue_region(pos=views[0].cue_pos).mean()
-    assert f"covers {100 * area:.0f} % of the picture" in note
+    assert f"{100 * area:.0f} %" in note
+    assert "\n\n" not in sview.views_markdown(views[2:])  # no cue shown: no note on its area
     img = sview.views_image(views)
     assert img.dtype == np.uint8 and img.shape[2] == 3 and img.shape[1] <= 420  # fits a phone at 1:1
-    with pytest.raises(ValueError):
-        sview.held_out_digit(1000)
+    for bad, key, values in ((1000, "shortcut.index_range", {"n": 1000, "last": 999}),
+                             (-1, "shortcut.index_range", {"n": 1000, "last": 999}),
+                             ("abc", "shortcut.not_whole", {"index": "abc"}), (None, "shortcut.not_whole", {"index": None})):
+        with pytest.raises(ValueError) as refused:
+            sview.held_out_digit(bad)
+        assert (refused.value.key, refused.value.values) == (key, values)
+    assert say("shortcut.not_whole", index="abc") == "The digit index must be a whole number, not 'abc'."
 
 
 def test_table_and_lesson_are_filled_from_the_numbers():
@@ -267,9 +285,16 @@ def test_table_and_lesson_are_filled_from_the_numbers():
     md = sview.table_markdown(t)
     assert f"{100 * t['shortcut']['misleading']:.1f} %" in md
     area = np.mean([shortcut.cue_region(k).mean() for k in range(10)])
-    assert f"| the cue region's share of the picture | {100 * area:.1f} % |" in md
-    assert md.endswith(sview.placement_note("receptive field")) and "centre of what it sees" in md
-    assert "stretched evenly" in sview.table_markdown({**t, "placement": "stretched"})
+    rows = md.split("\n\n")[0].split("\n")
+    assert rows[-1] == say("shortcut.table_rows.8", area=100 * area) and f"{100 * area:.1f} %" in rows[-1]
+    assert rows[2] == say("shortcut.table_rows.2", clean_clean=100 * t["clean"]["clean"],
+                          shortcut_clean=100 * t["shortcut"]["clean"])
+    from gradcam_core.models.lenet import SPATIAL_LAYERS
+
+    h, w = SPATIAL_LAYERS[shortcut.LAYER][1:]
+    assert md.endswith(say("shortcut.placement_drawn", h=h, w=w, layer=shortcut.LAYER))
+    assert sview.table_markdown({**t, "placement": "stretched"}).endswith(
+        say("shortcut.placement_stretched", h=h, w=w, layer=shortcut.LAYER))
     lesson = sview.lesson_markdown(t)
     assert f"{100 * t['shortcut']['misleading']:.1f} %" in lesson
     assert f"{100 * t['clean']['misleading']:.1f} %" in lesson
@@ -278,6 +303,42 @@ def test_table_and_lesson_are_filled_from_the_numbers():
     assert f"cover {100 * area:.1f} % of the picture" in lesson
     for pct in re.findall(r"(\d+(?:\.\d+)?) %", lesson):
         assert "." in pct and f"{pct} %" in md, pct
+
+
+def _table(shortcut_matching: float, clean_clean: float) -> dict:
+    """A shortcut_table-like dict with chosen rates (no model runs)."""
+    c = dict(clean=clean_clean, matching=0.99, misleading=0.97, follows_cue=0.012, mass_digits=300,
+             cue_mass_matching=0.05, cue_mass_misleading=0.06)
+    s = dict(clean=0.755, matching=shortcut_matching, misleading=0.2, follows_cue=0.75, mass_digits=300,
+             cue_mass_matching=0.6, cue_mass_misleading=0.7)
+    return dict(n_digits=1000, clean=c, shortcut=s, placement="receptive field")
+
+
+@pytest.mark.parametrize("matching, clean, key", [(1.0, 0.98, "shortcut.better_even"), (0.98, 0.98, "shortcut.better_same"),
+                                                  (0.961, 0.98, "shortcut.better_same"), (0.95, 0.98, "shortcut.better_worse")])
+def test_the_lessons_comparison_follows_the_numbers(matching, clean, key):
+    t = _table(matching, clean)
+    lesson = sview.lesson_markdown(t)
+    area = 100 * float(np.mean([shortcut.cue_region(k).mean() for k in range(10)]))
+    rates = {f"{net}_{r}": 100 * t[net][r] for net in ("clean", "shortcut") for r in sview._RATES}
+    assert lesson == say("shortcut.lesson", **rates, n_digits=1000, mass_digits=300, area=area, better=say(key),
+                         ratio=0.6 / 0.05)
+    assert f"{100 * matching:.1f} %, {say(key)} ({100 * clean:.1f} %)" in lesson and "(12× as much)" in lesson
+    table = sview.table_markdown(t).split("\n\n")[0]
+    assert table.split("\n") == lines("shortcut.table_rows", **rates, n_digits=1000, mass_digits=300, area=area)
+    assert table.startswith("| 1000 held-out digits |") and f"| {100 * matching:.1f} % |" in table
+
+
+def test_region_labels_name_the_measured_regions():
+    from types import SimpleNamespace as NS
+
+    for exp, variant, codes in (("context", "grass", ("old_background", "new_background")),
+                                ("removed", "", ("object", "filled_area")),
+                                ("text", "caption", ("strip_area", "caption_strip")),
+                                ("text", "watermark", ("text_box_area", "watermark_box"))):
+        card = NS(experiment=exp, variant=variant)
+        assert sview.region_codes(card) == codes
+        assert sview.region_labels(card) == tuple(say(f"shortcut.region.{c}") for c in codes)
 
 
 # ------------------------------------------------------------------------------ photos
@@ -408,6 +469,17 @@ def test_card_numbers_come_from_the_model(cards):
             f"| {100 * numbers['region_area']:.0f} % |") in md
     region, region_original = card_words.region_names(card.experiment, card.photo, card.variant)
     assert f"| measured region | {region_original} | {region} |" in md
+    title = card_words.card_title(card.experiment, card.photo, card.variant)
+    assert md.startswith(say("shortcut.card_head", title=title.lower()))
+    assert md.endswith("\n\n" + say("shortcut.notice", sentence=card_words.card_sentence(numbers)))
+    from gradcam_core.analysis.photo_cards import heat_per_area
+
+    assert md.split("\n\n")[0].split("\n")[-4:] == lines(
+        "shortcut.card_rows", region_original=region_original, region=region,
+        area_original=100 * numbers["region_area_original"], area=100 * numbers["region_area"],
+        heat_original=100 * numbers["heat_share_original"], heat=100 * numbers["heat_share_altered"],
+        density_original=heat_per_area(numbers["heat_share_original"], numbers["region_area_original"]),
+        density=heat_per_area(numbers["heat_share_altered"], numbers["region_area"]))
     pic = sview.card_image(card)
     assert pic.dtype == np.uint8 and pic.shape[2] == 3
 

@@ -5,34 +5,24 @@ marked.  The numbers come from :mod:`gradcam_core.analysis.cell`."""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from gradcam_core.analysis.cell import CONTENT_SHARE, ERF_SHARE, SPREADS, CellTerms, Occlusion, claim_of, grouped_terms
 from gradcam_core.cam.engine import CAMResult
+from gradcam_core.present.words import say
+
+def _more(spreads: float) -> str:
+    """"one spread" or "2.5 spreads": the margin two scores must differ by."""
+    return say("cell.one_spread") if spreads == 1 else say("cell.spreads", n=spreads)
+
 
 #: The cover test's geometry and its comparison rule, as the panel and the README state them.
-COVER_RULE = (
-    "What a cell sees is measured on the network itself: the input pixels where the gradient of the cell "
-    "(summed over its channels) is non-zero, on seeded noise inputs, are its receptive field; the test covers "
-    f"the square around the centre of that gradient's energy that holds {ERF_SHARE:.0%} of it (staying inside "
-    "the receptive field, its centre within half a cell of the energy's centre). Random boxes of the same size "
-    "are drawn where covering changes the input at least as much as at the median place and at least "
-    f"{CONTENT_SHARE:.0%} of the most it changes anywhere, so none falls on blank margin. Two scores count as different when they lie more than "
-    + ("one spread" if SPREADS == 1 else f"{SPREADS:g} spreads") + " apart, the spread being the standard "
-    "deviation of the random boxes' scores (shown)."
-)
+COVER_RULE = say("cell.cover_rule", erf_share=ERF_SHARE, content_share=CONTENT_SHARE, more=_more(SPREADS))
 
 #: How to read the breakdown (the panel's text).
-READ_TEXT = (
-    "Each bar is one channel's term, its weight times its activation at the tapped cell: red bars push the "
-    "cell's value up, blue bars pull it down, and each bar starts where the previous one ended, so the last "
-    "grey bar is their sum, the cell's signed value, and the ReLU then keeps it or turns it to 0. "
-    "Below, what the cell sees on the input is covered and the model runs again: if the class score falls "
-    "more than when random boxes of the same size are covered, the model really uses what is in that cell. "
-    + COVER_RULE
-)
+READ_TEXT = say("cell.read_text", cover_rule=COVER_RULE)
 
 
 def _decimals(values: Sequence[float]) -> int:
@@ -48,6 +38,11 @@ def _num(v: float, d: int, plus: bool = False) -> str:
     if float(s) == 0:
         return s
     return ("−" if v < 0 else ("+" if plus else "")) + s
+
+
+def _cap(text: str) -> str:
+    """``text`` with its first letter in capitals (a sentence that starts with a fragment)."""
+    return text[:1].upper() + text[1:]
 
 
 def equation_text(ct: CellTerms, top: int | None = None, max_terms: int = 16) -> str:
@@ -71,38 +66,30 @@ def equation_text(ct: CellTerms, top: int | None = None, max_terms: int = 16) ->
     if not parts:
         parts = ["0"]
     if zeros and bars:
-        parts.append(f"(+ 0 from {zeros} channel{'s' if zeros > 1 else ''})")
-    return f"{' '.join(parts)} = {_num(ct.value, d)} → ReLU → {_num(ct.relu, d)}"
+        parts.append(say("cell.zeros_many" if zeros > 1 else "cell.zeros_one", n=zeros))
+    return say("cell.equation", terms=" ".join(parts), value=_num(ct.value, d), relu=_num(ct.relu, d))
 
 
 def _channels(cs: Sequence[int]) -> str:
     cs = [str(int(c)) for c in cs]
     if len(cs) == 1:
-        return f"channel {cs[0]}"
-    return "channels " + ", ".join(cs[:-1]) + " and " + cs[-1]
+        return say("cell.channel_one", c=cs[0])
+    return say("cell.channels_many", first=", ".join(cs[:-1]), last=cs[-1])
 
 
-_KIND_NOTE = {
-    "channel": "Each term is the channel's weight (one number for the whole map) times its activation at this "
-               "cell.",
-    "gradient": "HiResCAM has no single weight per channel: each term is the channel's gradient *at this cell* "
-                "times its activation there.",
-    "positive gradient": "LayerCAM has no single weight per channel: each term is the channel's positive "
-                         "gradient *at this cell* times its activation there.",
-    "centred": "Eigen-CAM has no class weights: its map is the activations' first principal component, so each "
-               "term is the component's loading for the channel times the channel's activation here minus its "
-               "mean over the map. The class does not enter the map (covering the cell below still measures "
-               "the class score).",
-}
+def _kind_note(kind: str) -> str:
+    """What a term is for this method's kind of terms (:attr:`CellTerms.kind`: "channel",
+    "gradient", "positive gradient" or "centred")."""
+    return say("cell.kind." + kind.replace(" ", "_"))
 
 
 def _share_of_peak(share: float) -> str:
     """A cell's heat as a share of the map's peak, never "0 %" for a positive cell."""
     if share <= 0:
-        return "0%"
+        return say("cell.peak_share", share=0.0)
     if share >= 0.01:
-        return f"{share:.0%}"
-    return f"{100 * share:.2g}%"
+        return say("cell.peak_share", share=share)
+    return say("cell.peak_small", pct=100 * share)
 
 
 def sum_sentence(ct: CellTerms, n: int = 3) -> str:
@@ -115,40 +102,36 @@ def sum_sentence(ct: CellTerms, n: int = 3) -> str:
     downs = [int(c) for c in ct.order[::-1] if ct.terms[c] < 0 and shown(c)][:n]
     any_up, any_down = bool((ct.terms > 0).any()), bool((ct.terms < 0).any())
     val = lambda cs: ", ".join(_num(ct.terms[c], d, plus=True) for c in cs)  # noqa: E731
-    verb = lambda cs, one, many: one if len(cs) == 1 else many  # noqa: E731
+    many = lambda cs, key: f"{key}_{'one' if len(cs) == 1 else 'many'}"  # noqa: E731
     tiny = _num(0.5 * 10 ** -d, d + 1)
     if ups and downs:
-        s = (f"{_channels(ups).capitalize()} {verb(ups, 'pushes', 'push')} this cell up most ({val(ups)}); "
-             f"{_channels(downs)} {verb(downs, 'pulls', 'pull')} it down most ({val(downs)}).")
+        s = say("cell.both", up=say(many(ups, "cell.ups"), channels=_cap(_channels(ups)), values=val(ups)),
+                down=say(many(downs, "cell.downs"), channels=_channels(downs), values=val(downs)))
     elif ups:
-        s = (f"Every non-zero term pushes this cell up; the largest come from {_channels(ups)} ({val(ups)})."
-             if not any_down else
-             f"{_channels(ups).capitalize()} {verb(ups, 'pushes', 'push')} this cell up most ({val(ups)}); no term "
-             f"pulls it down by {tiny} or more.")
+        s = (say("cell.all_up", channels=_channels(ups), values=val(ups)) if not any_down else
+             say("cell.up_only", up=say(many(ups, "cell.ups"), channels=_cap(_channels(ups)), values=val(ups)),
+                 tiny=tiny))
     elif downs:
-        s = (f"Every non-zero term pulls this cell down; the largest come from {_channels(downs)} ({val(downs)})."
-             if not any_up else
-             f"{_channels(downs).capitalize()} {verb(downs, 'pulls', 'pull')} this cell down most ({val(downs)}); "
-             f"no term pushes it up by {tiny} or more.")
+        s = (say("cell.all_down", channels=_channels(downs), values=val(downs)) if not any_up else
+             say("cell.down_only", down=say(many(downs, "cell.pulls"), channels=_cap(_channels(downs)),
+                                            values=val(downs)), tiny=tiny))
     elif any_up or any_down:
-        s = f"Every term is smaller than {tiny} here."
+        s = say("cell.all_tiny", tiny=tiny)
     else:
-        s = "Every term is zero here: no channel's weighted activation reaches this cell."
+        s = say("cell.all_zero")
     dv = _decimals([ct.value, ct.peak])
     if ct.value > 0:
         share = ct.relu / ct.peak if ct.peak > 0 else 1.0
-        s += (f" The sum is positive ({_num(ct.value, dv)}), so the ReLU keeps it: this cell's heat is "
-              f"{_share_of_peak(share)} of the map's peak ({_num(ct.peak, dv)}).")
+        s += " " + say("cell.positive", value=_num(ct.value, dv), share=_share_of_peak(share), peak=_num(ct.peak, dv))
     elif ct.value < 0:
-        s += (f" The sum is negative ({_num(ct.value, dv)}), so the ReLU turns it into 0: the cell is cold in "
-              "the heat map" + (" although some channels push it up." if any_up else "."))
+        s += " " + say("cell.negative_up" if any_up else "cell.negative", value=_num(ct.value, dv))
     else:
-        s += " The sum is 0, and so is the cell after the ReLU."
-    return s + " " + _KIND_NOTE[ct.kind]
+        s += " " + say("cell.sum_zero")
+    return s + " " + _kind_note(ct.kind)
 
 
 def _pct(p: float) -> str:
-    return f"{p:.1%}" if p < 0.995 or p >= 0.9995 else f"{p:.2%}"
+    return say("cell.prob" if p < 0.995 or p >= 0.9995 else "cell.prob_fine", p=p)
 
 
 def cover_verdict(occ: Occlusion, spreads: float = SPREADS) -> tuple[str, str]:
@@ -179,79 +162,64 @@ def occlusion_sentence(occ: Occlusion, class_name: str, relu: float | None = Non
     by the stated rule (:func:`cover_verdict`).  With ``relu`` (the cell's heat), a second sentence
     says whether ``method``'s map and the test agree: a warm Grad-CAM cell claims its features speak
     *for* the class, a warm Counterfactual cell that they speak *against* it, Eigen-CAM claims nothing."""
-    c = f"'{class_name}'"
     b, a, m = occ.score_before, occ.score_after, occ.random_median_after
     n = len(occ.random_scores)
     sp = occ.spread
     d = _decimals([b, a, m])
     ds = max(d, _decimals([sp]))
-    nums = (f"from {_num(b, d)} to {_num(a, d)} (P({class_name}) {_pct(occ.prob_before)} → {_pct(occ.prob_after)}); "
-            f"covering a random box of the same size gives {_num(m, d)} (median of {n}, spread {_num(sp, ds)}, "
-            f"P {_pct(occ.random_median_prob_after)})")
+    nums = say("cell.nums", before=_num(b, d), after=_num(a, d), name=class_name, p_before=_pct(occ.prob_before),
+               p_after=_pct(occ.prob_after), median=_num(m, d), n=n, spread=_num(sp, ds),
+               p_median=_pct(occ.random_median_prob_after))
     if occ.content <= 0:
-        s = (f"The covered square already equals the *{occ.baseline}* baseline, so covering it changes nothing in the "
-             f"input and the score of {c} stays {_num(a, d)}: this test cannot tell whether the model uses what is "
-             f"in this cell (random boxes of the same size give {_num(m, d)}, median of {n}).")
+        s = say("cell.blank", baseline=occ.baseline, name=class_name, after=_num(a, d), median=_num(m, d), n=n)
         if relu is not None and relu > 0 and claim_of(method) is not None:
-            s += " The heat here comes from the blank itself, which covering cannot remove."
+            s += " " + say("cell.blank_heat")
         return s
     change, versus = cover_verdict(occ, spreads)
-    more = "one spread" if spreads == 1 else f"{spreads:g} spreads"
+    more = _more(spreads)
     if change == "lower":
-        head = f"Covering this cell lowers the score of {c} {nums}."
-        tail = {"below": f" That is a bigger drop than the random boxes' (by more than {more}): the model uses what "
-                         f"is in this cell as evidence for {c}.",
-                "same": f" That is about as much as a random box (within {more}): this cell matters no more than "
-                        "other places of its size that hold as much of the picture.",
-                "above": f" The random boxes cost more (by more than {more}): other places matter more than this "
-                         "one."}[versus]
+        head = say("cell.lowers", name=class_name, nums=nums)
+        tail = say({"below": "cell.lower_below", "same": "cell.lower_same", "above": "cell.lower_above"}[versus],
+                   more=more, name=class_name)
     elif change == "raise":
-        head = f"Covering this cell raises the score of {c} {nums}."
-        tail = (f" The random boxes do not (it rises more than {more} above them): what is in this cell speaks "
-                f"against {c}; without it the model is surer." if versus == "above" else
-                f" Random boxes raise it as much or more (within {more}, or above), so the rise says little about "
-                "this cell.")
+        head = say("cell.raises", name=class_name, nums=nums)
+        tail = say("cell.raise_above" if versus == "above" else "cell.raise_other", more=more, name=class_name)
     else:
-        head = f"Covering this cell barely changes the score of {c} (within {more}): {nums}."
+        head = say("cell.barely", name=class_name, more=more, nums=nums)
         if versus == "above":  # the random boxes' scores lie below: covering them lowers it more
-            tail = " The random boxes lower it more, so the model hardly needs this cell."
+            tail = say("cell.same_above")
         elif versus == "below":  # theirs lie above: covering them raises it more
-            tail = f" The random boxes raise it more: other places speak against {c} more than this one does."
+            tail = say("cell.same_below", name=class_name)
         elif occ.on_content:
-            tail = (" Neither do random boxes that cover as much of the picture: the model does not depend on any "
-                    "one place of this size.")
+            tail = say("cell.same_content")
         else:
-            tail = (" Neither do the random boxes, but covering them changes the input little, so this says "
-                    "nothing about other places.")
-    s = head + tail
+            tail = say("cell.same_blank")
+    s = head + " " + tail
     if relu is None:
         return s
-    return s + _agreement(claim_of(method), cover_finding(occ, spreads), relu, c, method)
+    return s + _agreement(claim_of(method), cover_finding(occ, spreads), relu, class_name, method)
 
 
-def _agreement(claim: str | None, found: str | None, relu: float, c: str, method: str) -> str:
-    """The second sentence of :func:`occlusion_sentence`: the map's claim against the test."""
+def _agreement(claim: str | None, found: str | None, relu: float, name: str, method: str) -> str:
+    """The second sentence of :func:`occlusion_sentence` (with its leading space, or ""): the map's
+    claim against the test."""
     if claim is None:
-        return (f" {method}'s map is class-free: it claims nothing about {c}, so the test neither confirms nor "
-                "refutes it." if relu > 0 else "")
-    says = {"for": f"speaking for {c}", "against": f"speaking against {c}"}
-    moved = {"for": "lowered the score more than chance", "against": "raised the score more than chance"}
+        return " " + say("cell.class_free", method=method, name=name) if relu > 0 else ""
+    says = lambda side: say(f"cell.says_{side}", name=name)  # noqa: E731
+    moved = lambda side: say(f"cell.moved_{side}")  # noqa: E731
     if relu > 0:
         if found == claim:
-            return f" The heat map and the test agree: the map marks this cell as {says[claim]}, and covering it {moved[claim]}."
+            return " " + say("cell.agree", says=says(claim), moved=moved(claim))
         if found is not None:
-            return (f" The heat map and the test disagree: the map marks this cell as {says[claim]}, yet covering "
-                    f"it {moved[found]}, so it was {says[found]}.")
-        return (f" The heat map marks this cell as {says[claim]}, but covering it moves the score no more than "
-                "chance: heat alone is no proof.")
+            return " " + say("cell.disagree", says=says(claim), moved=moved(found), found=says(found))
+        return " " + say("cell.no_proof", says=says(claim))
     if found == claim:
-        return (f" The heat map leaves this cell cold, yet covering it {moved[found]}: the map misses evidence "
-                f"{'for' if claim == 'for' else 'against'} {c} here.")
+        return " " + say(f"cell.missed_{claim}", moved=moved(found), name=name)
     return ""
 
 
 # =========================================================================== the API's answer
-def report(ct: CellTerms, occ: Occlusion | None, class_name: str, top: int | None = None, **extra) -> dict:
+def report(ct: CellTerms, occ: Occlusion | None, class_name: str, top: int | None = None, **extra: Any) -> dict:
     """The JSON of ``/…_inspect_cell``: row, col, value, relu, contributions (all channels, sorted),
     occlusion, the sentences (``top``: as :func:`grouped_terms`), and ``extra`` (model, layer, method…)."""
     out = {"row": ct.row, "col": ct.col, "grid": list(ct.grid), **extra, "method": ct.method,
@@ -279,7 +247,8 @@ def waterfall_image(ct: CellTerms, top: int | None = None, width: int = 460, row
     starts = np.concatenate([[0.0], ends[:-1]]) if bars else np.zeros(0)
     rows = [(lab, float(s0), float(v), render.POS_COLOR if v >= 0 else render.NEG_COLOR, True)
             for (lab, v), s0 in zip(bars, starts)]
-    rows += [("= sum", 0.0, ct.value, (90, 90, 90), False), ("ReLU", 0.0, ct.relu, (224, 130, 20), False)]
+    rows += [(say("cell.sum_bar"), 0.0, ct.value, (90, 90, 90), False),
+             (say("cell.relu_bar"), 0.0, ct.relu, (224, 130, 20), False)]
     lo = min([0.0, ct.value] + [float(e) for e in ends])
     hi = max([0.0, ct.value] + [float(e) for e in ends])
     if hi <= lo:
@@ -292,7 +261,7 @@ def waterfall_image(ct: CellTerms, top: int | None = None, width: int = 460, row
     height = title_h + row_h * len(rows) + 8
     canvas = np.full((height, width, 3), 255, np.uint8)
     px = lambda v: left + (float(v) - lo) / (hi - lo) * (right - left)  # noqa: E731
-    title = f"cell (row {ct.row}, col {ct.col}): the terms add up to {_num(ct.value, d)}, ReLU → {_num(ct.relu, d)}"
+    title = say("cell.waterfall", row=ct.row, col=ct.col, value=_num(ct.value, d), relu=_num(ct.relu, d))
     tx.draw(canvas, (4, 3), tx.fit(tx.clean(title), width - 8), render.TEXT, "la")
     for i, ((lab, s0, v, color, _), label, text) in enumerate(zip(rows, labels, texts)):
         y0 = title_h + i * row_h
@@ -334,9 +303,9 @@ def channel_maps_image(result: CAMResult, ct: CellTerms, n: int = 3, index: int 
 
     strongest = [int(c) for c in np.argsort(-np.abs(ct.terms), kind="stable")[:n]]
     act = result.activations[index].numpy()
-    titles = [f"ch {c}: {render.format_number(float(ct.terms[c]), plus=True)}" for c in strongest]
+    titles = [say("cell.channel_title", c=c, term=render.format_number(float(ct.terms[c]), plus=True)) for c in strongest]
     canvas, boxes = render.map_grid(act[strongest], cmap="RdBu_r", signed=True, titles=titles,
-                                    ncols=len(strongest), cell=cell, colorbar_label="activation",
+                                    ncols=len(strongest), cell=cell, colorbar_label=say("cell.activation"),
                                     return_layout=True)
     canvas = np.array(canvas)
     for bx in boxes:

@@ -10,6 +10,7 @@ import threading
 import numpy as np
 
 from gradcam_core.analysis import sanity
+from gradcam_core.present.words import say
 
 _mpl_lock = threading.Lock()
 
@@ -25,20 +26,20 @@ def curves_figure(curves: sanity.Curves, class_name: str = "") -> np.ndarray:
         FigureCanvasAgg(fig)
         axes = fig.subplots(2, 1, sharex=True)
         for ax, kind, data, aucs in (
-            (axes[0], "Deletion", curves.deletion, curves.auc_deletion),
-            (axes[1], "Insertion", curves.insertion, curves.auc_insertion),
+            (axes[0], "deletion", curves.deletion, curves.auc_deletion),
+            (axes[1], "insertion", curves.insertion, curves.auc_insertion),
         ):
             for name, ys in data.items():
                 st = styles.get(name, dict(color="#ca0020", ls="-", lw=2))
-                ax.plot(curves.fractions, ys, label=f"{name} (AUC {aucs[name]:.2f})", **st)
+                ax.plot(curves.fractions, ys, label=say("imagenet.curves.legend", name=name, auc=aucs[name]), **st)
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlim(0, 1)
             ax.grid(alpha=0.3)
-            ax.set_title(f"{kind}: pixels {'removed' if kind == 'Deletion' else 'revealed'}, best first",
-                         fontsize=10)
-            ax.set_ylabel(f"P({class_name})" if class_name else "probability", fontsize=9)
+            ax.set_title(say(f"imagenet.curves.{kind}"), fontsize=10)
+            ax.set_ylabel(say("imagenet.curves.p_of", name=class_name) if class_name
+                          else say("imagenet.curves.probability"), fontsize=9)
             ax.legend(fontsize=8, loc="best", frameon=False)
             ax.tick_params(labelsize=8)
-        axes[1].set_xlabel("fraction of pixels", fontsize=9)
+        axes[1].set_xlabel(say("imagenet.curves.fraction"), fontsize=9)
         fig.canvas.draw()
         return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()

@@ -12,7 +12,11 @@ No gradio import.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
+
+from gradcam_core.present.words import say
 
 __all__ = ["MACHADO", "HEAT_CHOICES", "CVD_SAFE", "simulate", "lightness", "lightness_profile",
            "is_monotonic", "end_distance", "heat_map_note",
@@ -31,18 +35,17 @@ MACHADO = {
 #: colour maps that keep their order under all three simulations (tests/test_colour_vision.py)
 CVD_SAFE = ("cividis", "viridis", "inferno", "magma", "gray")
 
-#: the heat-map choices as the UI shows them: (label, matplotlib name)
-HEAT_CHOICES = [("jet (the Grad-CAM tradition)", "jet"), ("turbo", "turbo"),
-                ("cividis (colour-blind safe)", "cividis"), ("viridis (colour-blind safe)", "viridis"),
-                ("inferno (colour-blind safe)", "inferno"), ("magma (colour-blind safe)", "magma"),
-                ("gray", "gray")]
+#: the heat-map choices as the UI shows them: (label, matplotlib name), labels from the catalogue
+#: (``colour.choice_*``): jet is the tradition, the CVD-safe maps say so
+HEAT_CHOICES: list[tuple[str, str]] = [
+    (say("colour.choice_jet" if name == "jet" else "colour.choice_safe" if name in CVD_SAFE and name != "gray"
+         else "colour.choice_plain", name=name), name)
+    for name in ("jet", "turbo", "cividis", "viridis", "inferno", "magma", "gray")]
 
 
 def heat_map_note() -> str:
     """Why the colour-blind-safe maps are offered (for the UI, next to the choice)."""
-    return ("About 1 in 12 men and 1 in 200 women see red and green alike. In `jet` the low and the high "
-            "end then look alike; the maps marked colour-blind safe get lighter from low to high, so the "
-            "order of the heat stays readable. " + signed_map_note())
+    return say("colour.heat_note") + " " + signed_map_note()
 
 
 #: the diverging map of gradients and signed sums (present/steps.py), and a just-noticeable CIE76 ΔE
@@ -54,13 +57,10 @@ def signed_map_note() -> str:
     """One sentence on the signed maps' red–blue, with its ends' distance measured under each simulation
     (:func:`end_distance`), so the claim follows the numbers."""
     kinds = ("protanopia", "deuteranopia", "tritanopia")
-    d = [end_distance(SIGNED_MAP, k) for k in kinds]
-    verdict = ("so the sign stays readable" if min(d) > 10 * JND
-               else "so tell the signs apart by the colour bar's numbers too")
-    return (f"Gradients and signed sums use red–blue (`{SIGNED_MAP}`, blue below 0, red above): simulated, "
-            f"its two ends stay ΔE {d[0]:.0f}, {d[1]:.0f} and {d[2]:.0f} apart with protanopia, deuteranopia "
-            f"and tritanopia ({end_distance(SIGNED_MAP):.0f} with normal vision; about {JND:g} is just "
-            f"noticeable), {verdict}.")
+    d = {k: end_distance(SIGNED_MAP, k) for k in kinds}
+    verdict = say("colour.signed_readable" if min(d.values()) > 10 * JND else "colour.signed_numbers")
+    return say("colour.signed_note", cmap=SIGNED_MAP, **d, normal=end_distance(SIGNED_MAP), jnd=JND,
+               verdict=verdict)
 
 
 def _linear(rgb: np.ndarray) -> np.ndarray:
@@ -68,7 +68,7 @@ def _linear(rgb: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 
-def simulate(rgb, kind: str) -> np.ndarray:
+def simulate(rgb: np.ndarray | Sequence[float], kind: str) -> np.ndarray:
     """sRGB colours in [0, 1] (..., 3) as seen with ``kind`` of CVD; linear RGB (..., 3) in [0, 1]."""
     lin = _linear(rgb)
     return np.clip(lin @ MACHADO[kind].T, 0.0, 1.0) if kind != "none" else lin

@@ -5,22 +5,24 @@ here: :func:`draw` fills the drawn fields of an :class:`gradcam_core.imagenet.Ex
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from gradcam_core import inputs
+from gradcam_core.errors import Refusal
 from gradcam_core.cam.postprocess import normalize, upsample
 from gradcam_core.present import render
 from gradcam_core.present.steps import Step, build_steps
+from gradcam_core.present.words import say
 
 #: Maps with more cells than this are left out of the JSON (a 112×112 map is 12 544 numbers).
 JSON_MAX_CELLS = 28 * 28
 STEPS_MAX_CHANNELS = 16
 
 
-def numbers(expl) -> dict:
+def numbers(expl: Any) -> dict:
     """JSON for API users: model, top-5, the explained class(es), weights, the map if small."""
     def one(v) -> dict:
         r = v.result
@@ -66,18 +68,18 @@ def _heat_range(heats: Sequence[np.ndarray], norm: str) -> tuple[float, float]:
     return lo, hi
 
 
-def heatmap_image(expl) -> np.ndarray:
+def heatmap_image(expl: Any) -> np.ndarray:
     """The raw map(s), upsampled, in real units with a colour bar; two classes share one scale."""
     H, W_ = expl.image.shape[:2]
     heats = [_display_heat(v.result.cam[0], (H, W_)) for v in expl.views]
     lo, hi = _heat_range(heats, expl.norm)
     tiles = [render.colorize(h, expl.cmap, lo, hi) for h in heats]
     body = _side_by_side(tiles, [v.name for v in expl.views])
-    label = f"{expl.method}, raw value" + (" (shared scale)" if len(heats) > 1 else "")
+    label = say("imagenet.raw_shared" if len(heats) > 1 else "imagenet.raw_value", method=expl.method)
     return render.with_colorbar(body, lo, hi, cmap=expl.cmap, label=label)
 
 
-def overlay_images(expl) -> list[np.ndarray]:
+def overlay_images(expl: Any) -> list[np.ndarray]:
     if expl.whole and expl.photo is not None and expl.crop_box is not None:
         return [whole_photo_overlay(expl.photo, expl.crop_box, v.result.cam[0], norm=expl.norm, alpha=expl.alpha,
                                     cmap=expl.cmap) for v in expl.views]
@@ -89,7 +91,7 @@ def overlay_images(expl) -> list[np.ndarray]:
     return out
 
 
-NOT_SEEN_CAPTION = "Hatched: not seen by the model (outside its centre crop)"
+NOT_SEEN_CAPTION = say("imagenet.not_seen")
 
 
 def _mark_unseen(photo: np.ndarray) -> np.ndarray:
@@ -101,7 +103,7 @@ def _mark_unseen(photo: np.ndarray) -> np.ndarray:
     return np.rint(out).astype(np.uint8)
 
 
-def whole_photo_overlay(photo: np.ndarray, box: tuple[float, float, float, float], cam, *, norm: str = "max",
+def whole_photo_overlay(photo: np.ndarray, box: tuple[float, float, float, float], cam: Any, *, norm: str = "max",
                         alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
     """The heat map mapped back through the model's resize and crop onto the whole ``photo``.
 
@@ -112,7 +114,7 @@ def whole_photo_overlay(photo: np.ndarray, box: tuple[float, float, float, float
     l, t = max(0, int(round(box[0]))), max(0, int(round(box[1])))
     r, b = min(W_, int(round(box[2]))), min(H, int(round(box[3])))
     if r <= l or b <= t:
-        raise ValueError("The model's crop lies outside the photo.")
+        raise Refusal("imagenet.crop_outside")
     out = _mark_unseen(photo)
     heat = normalize(upsample(torch.as_tensor(cam, dtype=torch.float32), (b - t, r - l)), norm).numpy()
     out[t:b, l:r] = render.overlay(photo[t:b, l:r], heat, alpha=alpha, cmap=cmap)
@@ -135,10 +137,10 @@ def _side_by_side(tiles: Sequence[np.ndarray], captions: Sequence[str]) -> np.nd
     return np.concatenate([tiles[0], gap, tiles[1]], axis=1)
 
 
-def overlay_panel(expl) -> np.ndarray:
+def overlay_panel(expl: Any) -> np.ndarray:
     """The overlay(s) for the page: one per explained class, side by side, each captioned."""
     overlays = expl.overlays or overlay_images(expl)
-    return _side_by_side(overlays, [f"{v.name} · {v.prob:.0%}" for v in expl.views])
+    return _side_by_side(overlays, [say("imagenet.view_caption", name=v.name, prob=v.prob) for v in expl.views])
 
 
 def _steps(expl) -> dict[str, Step]:
@@ -176,7 +178,7 @@ def restyle(expl, norm: str | None = None, cmap: str | None = None, alpha: float
     return draw(new, steps=steps)
 
 
-def comparison_overlays(cmp) -> list[np.ndarray]:
+def comparison_overlays(cmp: Any) -> list[np.ndarray]:
     """Each model's map over the crop it saw, in the comparison's style."""
     return [render.overlay(p.image, normalize(upsample(p.cam, p.image.shape[:2]), cmp.norm).numpy(), alpha=cmp.alpha,
                            cmap=cmp.cmap) for p in cmp.panels]

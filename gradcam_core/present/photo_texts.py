@@ -7,7 +7,8 @@ branch and checks the words.
 """
 from __future__ import annotations
 
-from gradcam_core.present.alt_text import percent
+from gradcam_core.errors import Refusal
+from gradcam_core.present.words import say
 
 __all__ = ["UNSURE_BELOW", "is_unsure", "upload_line", "refusal_line", "box_line", "box_refusal_line", "top1"]
 
@@ -21,14 +22,15 @@ __all__ = ["UNSURE_BELOW", "is_unsure", "upload_line", "refusal_line", "box_line
 #: always shows "What LeNet sees".
 UNSURE_BELOW = 0.9
 
-_DRAW = ("**Draw a box around the digit** on the photo with a finger or the mouse, leaving a little paper around it, "
-         "then tap “Read the box”.")
+def _pct(p: float) -> int:
+    """A probability as the whole percentage the sentences write (0.987 → 99)."""
+    return round(100 * float(p))
 
 
 def top1(probs: dict) -> tuple[str, float]:
     """The most probable class and its probability, from ``{class: probability}``."""
     if not probs:
-        raise ValueError("no probabilities to read")
+        raise Refusal("photo.no_probabilities")
     name = max(probs, key=lambda k: probs[k])
     return str(name), float(probs[name])
 
@@ -41,25 +43,24 @@ def upload_line(digit: str, p: float) -> str | None:
     """The line after a whole photo was read; None when the read is sure (nothing to offer)."""
     if not is_unsure(p):
         return None
-    return f"**Not sure:** LeNet reads {digit} at {percent(p)}. {_DRAW}"
+    return f"{say('photo.not_sure', digit=digit, pct=_pct(p))} {say('photo.draw_box')}"
 
 
 def refusal_line(message: str) -> str:
     """The line after the reader refused the whole photo: its own message, then the offer."""
-    return f"{_sentence(message)} {_DRAW}"
+    return f"{_sentence(message)} {say('photo.draw_box')}"
 
 
 def box_line(digit: str, p: float) -> str:
     """The line after the part inside a box was read."""
     if is_unsure(p):
-        return (f"**Still not sure:** in the box, LeNet reads {digit} at {percent(p)}. Try a box that holds "
-                "the whole digit and nothing else.")
-    return f"In the box, LeNet reads **{digit}** at {percent(p)}. Compare with “What LeNet sees” below."
+        return say("photo.box_unsure", digit=digit, pct=_pct(p))
+    return say("photo.box_sure", digit=digit, pct=_pct(p))
 
 
 def box_refusal_line(message: str) -> str:
     """The line after the reader refused the part inside a box (or the box itself was not usable)."""
-    return f"**In the box:** {_sentence(message)} Draw the box around the whole digit and read again."
+    return say("photo.box_refusal", message=_sentence(message))
 
 
 def _sentence(message: str) -> str:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from gradcam_core.analysis.photo_cards import Card, _pct_word, card_numbers, heat_per_area
+from gradcam_core.analysis.photo_cards import Card, card_numbers, heat_per_area
+from gradcam_core.errors import Refusal
+from gradcam_core.present import cards as card_words
 from gradcam_core.models.lenet import SPATIAL_LAYERS
 from gradcam_core.analysis.shortcut import (LAYER, CUE_MARGIN, _check_pos, add_cue, cue_box, cue_mass, cue_position, cue_region,
                                            load_clean, load_shortcut, map_centres, misleading_classes, mnist_case,
                                            shortcut_table)
+from gradcam_core.present.words import lines, say
 
 
 # =============================================================================== pictures
@@ -25,8 +29,17 @@ def _rgb(img) -> np.ndarray:
     """uint8 (H, W) or (H, W, 3) -> uint8 (H, W, 3)."""
     a = np.asarray(img)
     if a.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 image, got {a.dtype}")
+        raise Refusal("shortcut.not_uint8", dtype=str(a.dtype))
     return np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else np.ascontiguousarray(a[..., :3])
+
+
+def _pct(share: float) -> float:
+    """A share as the percentage the texts write (``shortcut.pct``: whole per cent)."""
+    return 100 * float(share)
+
+
+def _pct_word(share: float) -> str:
+    return say("shortcut.pct", pct=_pct(share))
 
 
 def _outline_mask(img: np.ndarray, mask: np.ndarray, color=OUTLINE) -> np.ndarray:
@@ -62,9 +75,9 @@ def grid_image(rows: list[list[tuple[np.ndarray, list[str]]]], font_size: int = 
     cells = []
     for row in rows:
         out_row = []
-        for img, lines in row:
+        for img, caption in row:
             im = _rgb(img)
-            for line in reversed(lines):
+            for line in reversed(caption):
                 im = render.caption_image(im, line, font_size=font_size)
             out_row.append(im)
         cells.append(out_row)
@@ -104,7 +117,7 @@ class DigitView:
     results: dict  # model name -> CAMResult (predicted class)
     placement: str = "receptive field"  # how the maps are drawn (and measured): see analysis.cell.PLACEMENTS
 
-    def centres(self, model: str):
+    def centres(self, model: str) -> Any:
         """Where the cells of ``model``'s map are drawn (None: stretched), see shortcut.map_centres."""
         return map_centres(MODELS[model](), self.placement)
 
@@ -130,7 +143,7 @@ def digit_view(name: str, digit: np.ndarray, cue_class: int | None = None, cue_o
                      {k: mnist_case(load(), d) for k, load in MODELS.items()})
 
 
-def held_out_digit(index) -> tuple[np.ndarray, int, int]:
+def held_out_digit(index: Any) -> tuple[np.ndarray, int, int]:
     """(digit float (28, 28), true label, its misleading cue class) of held-out digit ``index``."""
     from gradcam_core.data.mnist import test_digits
 
@@ -138,17 +151,18 @@ def held_out_digit(index) -> tuple[np.ndarray, int, int]:
     try:
         i = int(float(index))
     except (TypeError, ValueError):
-        raise ValueError(f"The digit index must be a whole number, not {index!r}.") from None
+        raise Refusal("shortcut.not_whole", index=index) from None
     if not 0 <= i < len(labels):
-        raise ValueError(f"There are {len(labels)} held-out digits: choose an index from 0 to {len(labels) - 1}.")
+        raise Refusal("shortcut.index_range", n=len(labels), last=len(labels) - 1)
     return images[i].astype(np.float32) / 255.0, int(labels[i]), int(misleading_classes(labels)[i])
 
 
-def compare_views(index) -> list[DigitView]:
+def compare_views(index: Any) -> list[DigitView]:
     """Held-out digit ``index`` with the matching cue, a misleading cue and no cue."""
     d, y, wrong = held_out_digit(index)
-    return [digit_view(f"matching cue ({y})", d, y), digit_view(f"misleading cue ({wrong})", d, wrong),
-            digit_view("no cue", d, None)]
+    return [digit_view(say("shortcut.matching_cue", digit=y), d, y),
+            digit_view(say("shortcut.misleading_cue", digit=wrong), d, wrong),
+            digit_view(say("shortcut.no_cue"), d, None)]
 
 
 def views_image(views: list[DigitView], cell: int = MNIST_CELL, title: str = "", cmap: str = "jet") -> np.ndarray:
@@ -162,62 +176,72 @@ def views_image(views: list[DigitView], cell: int = MNIST_CELL, title: str = "",
         seen = _rgb(render.enlarge((v.digit * 255 + 0.5).astype(np.uint8), cell))
         if v.cue_pos is not None:
             seen = _box_outline(seen, cue_box(pos=v.cue_pos, margin=0), cell / 28.0)
-        row = [(seen, [v.name, "input", ""])]
-        for m, who in (("clean", "clean LeNet"), ("shortcut", "shortcut LeNet")):
+        row = [(seen, [v.name, say("shortcut.input"), ""])]
+        for m, who in (("clean", "shortcut.clean_lenet"), ("shortcut", "shortcut.shortcut_lenet")):
             c, p = v.pred(m)
             mass = v.mass(m)
             ov = render.enlarge(overlay_image(v.results[m], v.digit, cmap=cmap, centres=v.centres(m)), cell)
-            row.append((ov, [who, f"says {c} ({_pct_word(p)})",
-                             "no cue" if mass is None else f"heat on cue {_pct_word(mass)}"]))
+            row.append((ov, [say(who), say("shortcut.says", digit=c, pct=_pct(p)),
+                             say("shortcut.no_cue") if mass is None else say("shortcut.cue_heat", pct=_pct(mass))]))
         rows.append(row)
     return grid_image(rows, title=title)
 
 
 def views_markdown(views: list[DigitView], label: int | None = None) -> str:
     """A small Markdown table of what :func:`views_image` shows, in numbers."""
-    head = "| digit | clean LeNet | shortcut LeNet |\n|---|---|---|\n"
-    lines = []
+    head = say("shortcut.views_head") + "\n|---|---|---|\n"
+    rows = []
     for v in views:
         cells = []
         for m in ("clean", "shortcut"):
             c, p = v.pred(m)
             mass = v.mass(m)
             ok = "" if label is None else (" ✓" if c == label else " ✗")
-            cells.append(f"**{c}**{ok} ({_pct_word(p)})" + ("" if mass is None else f", {_pct_word(mass)} of heat on cue"))
-        lines.append(f"| {v.name} | {cells[0]} | {cells[1]} |")
+            cells.append(say("shortcut.view_cell", digit=c, mark=ok, pct=_pct(p)) if mass is None else
+                         say("shortcut.cell_cue", digit=c, mark=ok, pct=_pct(p), cue_pct=_pct(mass)))
+        rows.append(f"| {v.name} | {cells[0]} | {cells[1]} |")
     areas = sorted({_pct_word(cue_region(pos=v.cue_pos).mean()) for v in views if v.cue_pos is not None})
     note = ""
     if areas:
-        a = areas[0] if len(areas) == 1 else " to ".join((areas[0], areas[-1]))
-        note = (f"\n\nThe cue region (the square and {CUE_MARGIN} px around it) covers {a} of the picture: "
-                f"a map that spread its heat evenly would put {a} there.")
-    return head + "\n".join(lines) + note
+        a = areas[0] if len(areas) == 1 else say("shortcut.area_range", low=areas[0], high=areas[-1])
+        note = "\n\n" + say("shortcut.cue_area", margin=CUE_MARGIN, area=a)
+    return head + "\n".join(rows) + note
 
 
 def region_labels(card: Card) -> tuple[str, str]:
     """Short names (for image captions) of the region measured in the original and the altered image."""
+    before, after = region_codes(card)
+    return say(f"shortcut.region.{before}"), say(f"shortcut.region.{after}")
+
+
+def region_codes(card: Card) -> tuple[str, str]:
+    """The codes (``shortcut.region.<code>``) of :func:`region_labels`."""
     if card.experiment == "context":
-        return "old background", "new background"
+        return "old_background", "new_background"
     if card.experiment == "removed":
-        return "object", "filled area"
-    return ("strip area", "caption strip") if card.variant == "caption" else ("text box area", "watermark box")
+        return "object", "filled_area"
+    return ("strip_area", "caption_strip") if card.variant == "caption" else ("text_box_area", "watermark_box")
 
 
 def card_image(card: Card, cmap: str = "jet") -> np.ndarray:
     """2×2: original | altered, then their Grad-CAM overlays (drawn with ``cmap``); a white line marks
     the edge of the measured region, and each caption names that region with its heat share and its area."""
     t0, t1 = card.top3("original"), card.top3("altered")
-    ov0 = _outline_mask(card.overlay("original", cmap), card.region_original, (255, 255, 255))
-    ov1 = _outline_mask(card.overlay("altered", cmap), card.region, (255, 255, 255))
+    ov0 = _outline_mask(card_words.card_overlay(card, "original", cmap), card.region_original, (255, 255, 255))
+    ov1 = _outline_mask(card_words.card_overlay(card, "altered", cmap), card.region, (255, 255, 255))
+    title = card_words.card_title(card.experiment, card.photo, card.variant)
     m0, m1 = card.mass("original"), card.mass("altered")
     a0, a1 = float(card.region_original.mean()), float(card.region.mean())
     r0, r1 = region_labels(card)
+    top = lambda t: say("shortcut.top_class", name=t[0][0], prob=t[0][1])  # noqa: E731
     return grid_image([
-        [(card.original, ["original", f"{t0[0][0]} ({t0[0][1]:.2f})"]),
-         (card.altered, [card.title.lower() if len(card.title) < 30 else "altered", f"{t1[0][0]} ({t1[0][1]:.2f})"])],
-        [(ov0, [f"Grad-CAM: {t0[0][0]}", f"heat on {r0}: {_pct_word(m0)}", f"{r0} area: {_pct_word(a0)}"]),
-         (ov1, [f"Grad-CAM: {t1[0][0]}", f"heat on {r1}: {_pct_word(m1)}", f"{r1} area: {_pct_word(a1)}"])],
-    ], font_size=12, title=card.title)
+        [(card.original, [say("shortcut.original"), top(t0)]),
+         (card.altered, [title.lower() if len(title) < 30 else say("shortcut.altered"), top(t1)])],
+        [(ov0, [say("shortcut.gradcam_of", name=t0[0][0]), say("shortcut.heat_on", region=r0, pct=_pct(m0)),
+                say("shortcut.area_of", region=r0, pct=_pct(a0))]),
+         (ov1, [say("shortcut.gradcam_of", name=t1[0][0]), say("shortcut.heat_on", region=r1, pct=_pct(m1)),
+                say("shortcut.area_of", region=r1, pct=_pct(a1))])],
+    ], font_size=12, title=title)
 
 
 def card_markdown(card: Card) -> str:
@@ -225,46 +249,44 @@ def card_markdown(card: Card) -> str:
     of the heat and the heat per area; then the sentence."""
     t0, t1 = card.top3("original"), card.top3("altered")
     n = card_numbers(card)
-    rows = "\n".join(f"| {k + 1} | {a[0]} ({a[1]:.2f}) | {b[0]} ({b[1]:.2f}) |" for k, (a, b) in enumerate(zip(t0, t1)))
-    d0 = heat_per_area(n["heat_share_original"], n["region_area_original"])
-    d1 = heat_per_area(n["heat_share_altered"], n["region_area"])
-    rows += (f"\n| measured region | {n['region_original']} | {n['region']} |"
-             f"\n| its share of the picture | {_pct_word(n['region_area_original'])} | {_pct_word(n['region_area'])} |"
-             f"\n| share of the heat on it | {_pct_word(n['heat_share_original'])} | {_pct_word(n['heat_share_altered'])} |"
-             f"\n| heat per area (1.00 = even) | {d0:.2f} | {d1:.2f} |")
-    return (f"| | original | {card.title.lower()} |\n|---|---|---|\n{rows}\n\n"
-            f"**What to notice:** {card.sentence}")
+    rows = [f"| {k + 1} | {say('shortcut.top_class', name=a[0], prob=a[1])} | {say('shortcut.top_class', name=b[0], prob=b[1])} |"
+            for k, (a, b) in enumerate(zip(t0, t1))]
+    region, region_original = card_words.region_names(card.experiment, card.photo, card.variant)
+    rows += lines("shortcut.card_rows", region_original=region_original, region=region,
+                  area_original=_pct(n["region_area_original"]), area=_pct(n["region_area"]),
+                  heat_original=_pct(n["heat_share_original"]), heat=_pct(n["heat_share_altered"]),
+                  density_original=heat_per_area(n["heat_share_original"], n["region_area_original"]),
+                  density=heat_per_area(n["heat_share_altered"], n["region_area"]))
+    title = card_words.card_title(card.experiment, card.photo, card.variant)
+    return (say("shortcut.card_head", title=title.lower()) + "\n|---|---|---|\n" + "\n".join(rows) + "\n\n"
+            + say("shortcut.notice", sentence=card_words.card_sentence(n)))
 
 
 def table_markdown(table: dict | None = None) -> str:
     """:func:`shortcut_table` as a Markdown table."""
     t = table or shortcut_table()
-    c, s = t["clean"], t["shortcut"]
-    pct = lambda v: f"{100 * v:.1f} %"  # noqa: E731
-    area = float(np.mean([cue_region(k).mean() for k in range(10)]))
-    return (
-        f"| {t['n_digits']} held-out digits | clean LeNet | shortcut LeNet |\n|---|---|---|\n"
-        f"| no cue | {pct(c['clean'])} | {pct(s['clean'])} |\n"
-        f"| matching cue | {pct(c['matching'])} | {pct(s['matching'])} |\n"
-        f"| misleading cue | {pct(c['misleading'])} | {pct(s['misleading'])} |\n"
-        f"| … predicts the cue's class | {pct(c['follows_cue'])} | {pct(s['follows_cue'])} |\n"
-        f"| heat on the cue region, matching (first {c['mass_digits']}) | {pct(c['cue_mass_matching'])} "
-        f"| {pct(s['cue_mass_matching'])} |\n"
-        f"| heat on the cue region, misleading (first {c['mass_digits']}) | {pct(c['cue_mass_misleading'])} "
-        f"| {pct(s['cue_mass_misleading'])} |\n"
-        f"| the cue region's share of the picture | {pct(area)} | {pct(area)} |\n\n"
-        + placement_note(t.get("placement", "receptive field"))
-    )
+    return "\n".join(lines("shortcut.table_rows", **_table_values(t))) + "\n\n" + placement_note(
+        t.get("placement", "receptive field"))
+
+
+#: the rates of :func:`shortcut_table` the texts quote, per network (as percentages)
+_RATES = ("clean", "matching", "misleading", "follows_cue", "cue_mass_matching", "cue_mass_misleading")
+
+
+def _table_values(t: dict) -> dict[str, Any]:
+    """The numbers the table and the lesson quote: ``clean_matching`` = the clean LeNet's accuracy on
+    digits with the matching cue, in per cent, …; ``area``: the cue region's mean share of the picture."""
+    out: dict[str, Any] = {f"{net}_{rate}": 100 * t[net][rate] for net in ("clean", "shortcut") for rate in _RATES}
+    out.update(n_digits=t["n_digits"], mass_digits=t["clean"]["mass_digits"],
+               area=100 * float(np.mean([cue_region(k).mean() for k in range(10)])))
+    return out
 
 
 def placement_note(placement: str) -> str:
     """How the heat on the cue is measured: on the map as the tab draws it."""
     h, w = SPATIAL_LAYERS[LAYER][1:]
-    if placement == "stretched":
-        return (f"Heat is measured on the {h}×{w} {LAYER} map stretched evenly over the 28×28 digit "
-                "(the usual drawing).")
-    return (f"Heat is measured on the maps as drawn here: each cell of the {h}×{w} {LAYER} map at the centre of "
-            "what it sees on the digit (LeNet has no padding; the MNIST tab's step 7 says why).")
+    key = "shortcut.placement_stretched" if placement == "stretched" else "shortcut.placement_drawn"
+    return say(key, h=h, w=w, layer=LAYER)
 
 
 def lesson_markdown(table: dict | None = None) -> str:
@@ -272,21 +294,8 @@ def lesson_markdown(table: dict | None = None) -> str:
     worded from them, so the text stays true whatever the weights do)."""
     t = table or shortcut_table()
     c, s = t["clean"], t["shortcut"]
-    pc = lambda v: f"{100 * v:.1f} %"  # noqa: E731  (as table_markdown: one number, one spelling)
-    area = float(np.mean([cue_region(k).mean() for k in range(10)]))
-    better = ("even better than the clean network without it" if s["matching"] > c["clean"]
-              else "about as good as the clean network" if s["matching"] >= c["clean"] - 0.02
-              else "still worse than the clean network")
+    better = ("shortcut.better_even" if s["matching"] > c["clean"]
+              else "shortcut.better_same" if s["matching"] >= c["clean"] - 0.02
+              else "shortcut.better_worse")
     ratio = s["cue_mass_matching"] / max(c["cue_mass_matching"], 1e-9)
-    return (
-        f"**The lesson.** Score both networks on digits that carry the matching square and the shortcut "
-        f"network looks perfect: {pc(s['matching'])}, {better} ({pc(c['clean'])}). Move the square to a wrong "
-        f"place and the truth comes out: the clean network still reads {pc(c['misleading'])} of the digits, "
-        f"the shortcut network {pc(s['misleading'])} — {pc(s['follows_cue'])} of the time it names the class "
-        f"the square stands for, whatever digit is drawn. Without any square it reads {pc(s['clean'])}: it "
-        f"learned the digits only partly, because the square was the easier and more reliable signal.\n\n"
-        f"Grad-CAM gives this away without a special test set. The square and the pixels around it cover "
-        f"{pc(area)} of the picture, yet on average they hold {pc(s['cue_mass_matching'])} of the shortcut "
-        f"network's heat and {pc(c['cue_mass_matching'])} of the clean network's ({ratio:.0f}× as much). "
-        f"A high score on data that shares a shortcut proves nothing; look at *where* the evidence is."
-    )
+    return say("shortcut.lesson", **_table_values(t), better=say(better), ratio=ratio)
