@@ -4,33 +4,10 @@ summaries of an explanation and of a model comparison."""
 from __future__ import annotations
 
 from gradcam_core.cam import methods as _methods
-from gradcam_core.cam.scorecam_budget import (SCORE_CAM_EXACT, SCORE_CAM_LIMIT, SCORE_CAM_MAX_CHANNELS,
-                                              SCORE_CAM_REFERENCE, SCORE_CAM_RHO, SCORE_CAM_SECONDS_PER_FORWARD,
-                                              format_duration, score_cam_forwards, score_cam_seconds)
-from gradcam_core.present.method_texts import fill, method_text
+from gradcam_core.cam.methods import METHODS
+from gradcam_core.present.method_texts import fill, method_note, method_text
 
 GUIDED = _methods.GuidedGradCAM.name
-
-
-def _score_cam_cost(method: str) -> str:
-    """What ``method`` costs on the reference layer, computed from the measured figures."""
-    title, layer, channels = SCORE_CAM_REFERENCE
-    n = score_cam_forwards(method, channels)
-    return (f"{_thousands(n)} extra forward passes on {title}'s last layer (`{layer}`, {_thousands(channels)} "
-            f"channels): about {format_duration(score_cam_seconds(method, channels))} with 2 CPU threads "
-            f"({_thousands(n)} × {SCORE_CAM_SECONDS_PER_FORWARD * 1e3:.0f} ms, measured)")
-
-
-def _thousands(n: int) -> str:
-    return f"{n:,}".replace(",", "\u202f")
-
-
-def _score_cam_fidelity() -> str:
-    mean, low, photos = SCORE_CAM_RHO
-    if not photos:
-        return ""
-    return (f" On {photos} of the example photos its map ranks the cells like exact Score-CAM's with "
-            f"Spearman ρ {mean:.2f} on average (lowest {low:.2f}).")
 
 
 NORM_NOTE = (
@@ -45,28 +22,9 @@ HEAT_NOTE = (
     "signed map (step 5) add up to the class logit minus its bias."
 )
 
-#: What each method computes, from gradcam_core.present.method_texts (the Score-CAM entries add their cost).
-METHOD_NOTES: dict[str, str] = {
-    "Grad-CAM": method_text("Grad-CAM").summary,
-    "Grad-CAM++": method_text("Grad-CAM++").summary,
-    "HiResCAM": method_text("HiResCAM").summary,
-    "XGrad-CAM": method_text("XGrad-CAM").summary,
-    "LayerCAM": method_text("LayerCAM").summary,
-    "Score-CAM": "No gradients: each channel's map, scaled to 0–1, masks the photo and the model scores "
-                 "the masked photo for the class; the weights are a softmax over those scores, so a channel "
-                 "whose masked photo scores higher weighs more. To be quick it runs only the top "
-                 f"{SCORE_CAM_MAX_CHANNELS} of the layer's channels, those whose maps vary most across the "
-                 "photo (“Faster Score-CAM”); the others weigh 0. "
-                 f"{_score_cam_cost('Score-CAM')}.{_score_cam_fidelity()}",
-    SCORE_CAM_EXACT: "Score-CAM on every channel of the layer, as in the paper: the weights are a softmax "
-                     "over all the channels' masked-photo scores. "
-                     f"{_score_cam_cost(SCORE_CAM_EXACT)}"
-                     + (f"; runs that would take over {format_duration(SCORE_CAM_LIMIT)} are stopped." if SCORE_CAM_LIMIT
-                        else "."),
-    "Eigen-CAM": method_text("Eigen-CAM").summary,
-    "Counterfactual": method_text("Counterfactual").summary,
-    GUIDED: method_text(GUIDED).summary,
-}
+#: What each method computes, read from its class (cam.methods) and its catalogue words through
+#: method_texts.method_note (the slow methods' notes add their cost, from the measured figures).
+METHOD_NOTES: dict[str, str] = {name: method_note(name) for name in METHODS}
 
 
 def summary(expl) -> str:
