@@ -310,9 +310,9 @@ def register(cls: type[BaseCAM]) -> type[BaseCAM]:
     """Add a method class to :data:`METHODS` under its ``name`` (usable as a class decorator).  Its
     facts (:data:`FACTS`) must be valid; its words are checked by ``present.method_texts``."""
     if not (isinstance(cls, type) and issubclass(cls, BaseCAM)):
-        raise TypeError(f"{cls!r} is not a BaseCAM subclass")
+        raise TypeError(f"register({cls!r}): BaseCAM subclass expected")
     if not isinstance(cls.text_key, str) or not cls.text_key:
-        raise TypeError(f"{cls.__name__} has no text_key")
+        raise TypeError(f"{cls.__name__}.text_key: missing")
     if cls.cell_terms not in CELL_TERMS:
         raise TypeError(f"{cls.__name__}.cell_terms is {cls.cell_terms!r}, not one of {CELL_TERMS}")
     METHODS[cls.name] = cls

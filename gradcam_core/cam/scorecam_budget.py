@@ -14,7 +14,7 @@ from gradcam_core.cam import methods as _methods
 from gradcam_core.cam.methods import ScoreCAM, method_class
 from gradcam_core.errors import Refusal
 
-SCORE_CAM_EXACT = "Score-CAM (exact)"
+SCORE_CAM_EXACT = _methods.ScoreCAMExact.name
 #: Masked inputs per forward inside Score-CAM, and its default channel subset ("Score-CAM" keeps
 #: the top SCORE_CAM_MAX_CHANNELS channels by activation variance); see gradcam_core.cam.methods.
 SCORE_CAM_BATCH = _methods.SCORE_CAM_BATCH

@@ -90,7 +90,7 @@ def check_method(cls: type[BaseCAM]) -> None:
     fail loudly here, not in the middle of a page)."""
     missing = [w for w in WORDS if not any(has(f"{k}.{w}") for k in text_keys(cls))]
     if missing:
-        raise KeyError(f"{cls.__name__} ({cls.name}) has no catalogue words for {missing} under {text_keys(cls)}")
+        raise KeyError(f"{cls.__name__} ({cls.name}), text keys {text_keys(cls)}: missing catalogue words {missing}")
 
 
 @lru_cache(maxsize=None)
@@ -227,9 +227,7 @@ def average_text(k: int, h: int, w: int) -> str:
 
 # --------------------------------------------------------------------------- normalisation / colour map
 def normalisation_code(norm: str) -> str:
-    if norm == "minmax":
-        return "heat = (heat - heat.min()) / (heat.max() - heat.min()).clamp_min(1e-12)   # min-max"
-    return "heat = heat / heat.max().clamp_min(1e-12)   # max: 0 stays 0"
+    return say("steps.code.norm_minmax" if norm == "minmax" else "steps.code.norm_max")
 
 
 def normalisation_equation(norm: str) -> str:
@@ -239,8 +237,7 @@ def normalisation_equation(norm: str) -> str:
 
 
 def overlay_code(cmap: str, alpha: float) -> str:
-    return (f"import matplotlib\nrgb = matplotlib.colormaps['{cmap}'](heat[0].numpy())[..., :3]\n"
-            f"a = {alpha:g}\noverlay = (1 - a) * image + a * rgb")
+    return say("steps.code.overlay", cmap=cmap, alpha=alpha)
 
 
 # --------------------------------------------------------------------------- What is Grad-CAM?

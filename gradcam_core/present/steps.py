@@ -132,10 +132,7 @@ def _features(c: StepContext) -> Step:
         say("steps.features.caption", shown=shown, k=k, h=h, w=w),
         c.para("features", say("steps.features.text", layer=layer, k=k, h=h, w=w, shown=shown, sign=sign))
         + "\n\n$$A^k \\in \\mathbb{R}^{h\\times w},\\quad k = 1,\\dots,K$$",
-        "feats = {}\n"
-        f"hook = model.get_submodule('{layer}').register_forward_hook(\n"
-        "    lambda m, i, out: feats.update(A=out))\n"
-        "logits = model(x)\nhook.remove()\nA = feats['A']            # (1, K, h, w)",
+        say("steps.code.features", layer=layer),
     )
 
 
@@ -152,9 +149,7 @@ def _gradients(c: StepContext) -> Step | None:
         say("steps.gradients.caption", c=c.cname),
         c.para("gradients", say("steps.gradients.text", c=c.cname, score=score))
         + "\n\n$$\\frac{\\partial y^c}{\\partial A^k_{ij}}$$",
-        "A = A.detach().requires_grad_()      # backward stops here\n"
-        "score = head(A)[0, c]                # layers after the hooked one\n"
-        "(dA,) = torch.autograd.grad(score, A)",
+        say("steps.code.gradients"),
     )
 
 
@@ -182,8 +177,7 @@ def _average(c: StepContext) -> Step | None:
         say("steps.average.caption", channel=ch, n=h * w, mean=alpha),
         c.para("average", text + "\n\n" + average_text(k, h, w))
         + f"\n\n$$\\alpha_k^c = \\frac{{1}}{{Z}}\\sum_i\\sum_j \\frac{{\\partial y^c}}{{\\partial A^k_{{ij}}}},\\quad Z = {h}\\times{w} = {h * w}$$",
-        "alpha = dA.mean(dim=(2, 3))         # (1, K): one weight per channel\n"
-        f"alpha[0, {ch}]                       # = {mean:+.5f}",
+        say("steps.code.average", channel=ch, mean=mean),
     )
 
 
@@ -206,7 +200,7 @@ def _weights(c: StepContext) -> Step:
         say("steps.weights.caption"),
         c.para("weights", w_text + (say("steps.weights.top_note") if top else ""))
         + f"\n\n$${mt.weights_eq}$$",
-        "order = w[0].argsort(descending=True)\nprint('largest:', order[:3].tolist(), ' smallest:', order[-3:].tolist())",
+        say("steps.code.weights"),
     )
 
 
@@ -239,7 +233,7 @@ def _relu(c: StepContext) -> Step:
         c.para("relu", say("steps.relu.text", text=fill(mt.relu_text, cname), h=h, w=w)
                + (say("steps.relu.all_zero", zero=fill(mt.zero_text, cname)) if cmax == 0 else ""))
         + f"\n\n$${mt.relu_eq}$$",
-        "cam = torch.relu(weighted)",
+        say("steps.code.relu"),
     )
 
 
@@ -275,15 +269,13 @@ def _upsample(c: StepContext) -> Step:
         what = say("steps.upsample.stretched", h=h, w=w, H=H, W=W)
         caption = say("steps.upsample.stretched_caption", H=H, W=W)
         eq = say("steps.upsample.stretched_eq", H=H, W=W)
-        code = "heat = F.interpolate(cam[:, None], size=x.shape[-2:], mode='bilinear', align_corners=False)[:, 0]\n"
+        code = say("steps.code.upsample_stretched")
     else:
         what = say("steps.upsample.placed", h=h, w=w, H=H, W=W,
                    placement=placement_text(c.centres, (h, w), (H, W), c.placement_choice))
         caption = say("steps.upsample.placed_caption", H=H, W=W)
         eq = say("steps.upsample.placed_eq", H=H, W=W)
-        code = ("ys, xs = row_centres, col_centres   # where each cell looks (its gradient's support, centred)\n"
-                "heat = np.stack([np.interp(np.arange(W), xs, r) for r in cam])      # along each row\n"
-                "heat = np.stack([np.interp(np.arange(H), ys, col) for col in heat.T], axis=1)\n")
+        code = say("steps.code.upsample_placed")
     return Step(
         "upsample",
         say("steps.upsample.title", h=h, w=w, H=H, W=W),
@@ -318,8 +310,7 @@ def _guided_backprop(c: StepContext) -> Step | None:
         "guided_backprop", say("steps.guided_backprop.title"), guided_image(c.result.extras["guided_backprop"][c.index]),
         say("steps.guided_backprop.caption"),
         say("steps.guided_backprop.text") + f"\n\n$${say('steps.guided_backprop.eq')}$$",
-        "from gradcam_core.cam.guided import guided_backprop\n"
-        "R = guided_backprop(model, x, targets)   # (1, 3, H, W)",
+        say("steps.code.guided_backprop"),
     )
 
 
@@ -330,7 +321,7 @@ def _guided_gradcam(c: StepContext) -> Step | None:
         "guided_gradcam", say("steps.guided_gradcam.title"), guided_image(c.result.extras["guided_gradcam"][c.index]),
         say("steps.guided_gradcam.caption", c=c.cname),
         say("steps.guided_gradcam.text", c=c.cname) + f"\n\n$${say('steps.guided_gradcam.eq')}$$",
-        "mask = heat / heat.max()\nguided_gradcam = R * mask[:, None]",
+        say("steps.code.guided_gradcam"),
     )
 
 
