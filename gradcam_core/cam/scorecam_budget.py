@@ -87,7 +87,7 @@ class TimeGuard:
     (forwards, kept, channels) first.  ``text`` is ``describe(done, total, kept, channels)`` (by
     default :data:`describe_progress`)."""
 
-    def __init__(self, progress: Callable | None, limit: float | None, what: str, method: str = "Score-CAM",
+    def __init__(self, progress: Callable | None, limit: float | None, what: str, method: str = ScoreCAM.name,
                  describe: Callable[[int, int, int, int], str] | None = None):
         self.progress, self.limit, self.what, self.method = progress, limit, what, method
         self.describe = describe

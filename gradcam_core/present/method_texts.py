@@ -189,7 +189,7 @@ def method_note(method: str) -> str:
     ``note``, that note with its cost on the reference layer (from the measured figures)."""
     cls = METHODS[method]
     if not cls.slow or not any(has(f"{k}.note") for k in text_keys(cls)):
-        return method_words(cls, "summary")
+        return _texts(cls).summary
     limit = budget.SCORE_CAM_LIMIT
     stop = say("method.stop_over", limit=budget.Duration(limit)) if limit else say("method.stop_none")
     return method_words(cls, "note", max_channels=budget.SCORE_CAM_MAX_CHANNELS, cost=_cost(cls),
