@@ -11,7 +11,7 @@ leave open, we follow it so it can serve as a test oracle):
 from __future__ import annotations
 
 import inspect
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
 import torch
 import torch.nn as nn
@@ -85,7 +85,7 @@ class GradCAMPlusPlus(BaseCAM):
     name = "Grad-CAM++"
     text_key = "method.gradcampp"
 
-    def channel_weights(self, activations, gradients, ctx):
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, ctx: dict) -> torch.Tensor:
         g2 = gradients.pow(2)
         g3 = g2 * gradients
         sum_a = activations.sum(dim=(2, 3), keepdim=True)
@@ -100,7 +100,7 @@ class XGradCAM(BaseCAM):
     name = "XGrad-CAM"
     text_key = "method.xgradcam"
 
-    def channel_weights(self, activations, gradients, ctx):
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, ctx: dict) -> torch.Tensor:
         sum_a = activations.sum(dim=(2, 3), keepdim=True)
         return (gradients * activations / (sum_a + EPS)).sum(dim=(2, 3))
 
@@ -116,10 +116,11 @@ class HiResCAM(BaseCAM):
     text_key = "method.hirescam"
     cell_terms = "gradient"
 
-    def channel_weights(self, activations, gradients, ctx):
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, ctx: dict) -> torch.Tensor:
         return (gradients * activations).mean(dim=(2, 3))
 
-    def combine(self, activations, gradients, weights, ctx):
+    def combine(self, activations: torch.Tensor, gradients: torch.Tensor | None, weights: torch.Tensor,
+                ctx: dict) -> torch.Tensor:
         return (gradients * activations).sum(dim=1)
 
 
@@ -130,10 +131,11 @@ class LayerCAM(BaseCAM):
     text_key = "method.layercam"
     cell_terms = "positive gradient"
 
-    def channel_weights(self, activations, gradients, ctx):
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, ctx: dict) -> torch.Tensor:
         return (F.relu(gradients) * activations).mean(dim=(2, 3))
 
-    def combine(self, activations, gradients, weights, ctx):
+    def combine(self, activations: torch.Tensor, gradients: torch.Tensor | None, weights: torch.Tensor,
+                ctx: dict) -> torch.Tensor:
         return (F.relu(gradients) * activations).sum(dim=1)
 
 
@@ -144,7 +146,7 @@ class CounterfactualCAM(BaseCAM):
     text_key = "method.counterfactual"
     negated = True
 
-    def channel_weights(self, activations, gradients, ctx):
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, ctx: dict) -> torch.Tensor:
         return (-gradients).mean(dim=(2, 3))
 
 
@@ -201,9 +203,9 @@ class ScoreCAM(BaseCAM):
     #: Score-CAM on the shipped photos, and time on 2 cores).
     DEFAULT_MAX_CHANNELS: int | None = SCORE_CAM_MAX_CHANNELS
 
-    def __init__(self, model: nn.Module, layer, batch_size: int = SCORE_CAM_BATCH,
+    def __init__(self, model: nn.Module, layer: Union[str, nn.Module], batch_size: int = SCORE_CAM_BATCH,
                  progress: Callable | None = None, max_channels: int | None = _DEFAULT,  # type: ignore[assignment]
-                 on_plan: Callable[[int, int, int], None] | None = None):
+                 on_plan: Callable[[int, int, int], None] | None = None) -> None:
         super().__init__(model, layer)
         if max_channels is _DEFAULT:
             max_channels = self.DEFAULT_MAX_CHANNELS
@@ -227,7 +229,7 @@ class ScoreCAM(BaseCAM):
         """(N, kept) channel indices, by falling spatial variance of the activation maps."""
         return top_variance_channels(activations, self.max_channels)
 
-    def channel_weights(self, activations, gradients, ctx):
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, ctx: dict) -> torch.Tensor:
         x, targets = ctx["_x"], ctx["_targets"]
         n, k = activations.shape[:2]
         keep = self.kept_channels(activations)
@@ -285,7 +287,7 @@ class EigenCAM(BaseCAM):
     cell_terms = "centred"
     uses_gradients = False
 
-    def channel_weights(self, activations, gradients, ctx):
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, ctx: dict) -> torch.Tensor:
         n, k, h, w = activations.shape
         a = activations.reshape(n, k, h * w).transpose(1, 2)  # (n, hw, k)
         centered = a - a.mean(dim=1, keepdim=True)
@@ -298,7 +300,8 @@ class EigenCAM(BaseCAM):
         ctx["_centered"] = centered
         return v
 
-    def combine(self, activations, gradients, weights, ctx):
+    def combine(self, activations: torch.Tensor, gradients: torch.Tensor | None, weights: torch.Tensor,
+                ctx: dict) -> torch.Tensor:
         n, k, h, w = activations.shape
         return torch.einsum("npk,nk->np", ctx["_centered"], weights).reshape(n, h, w)
 
@@ -340,7 +343,7 @@ for _cls in (GradCAM, GradCAMPlusPlus, HiResCAM, XGradCAM, LayerCAM, ScoreCAM, S
     register(_cls)
 
 
-def make_cam(method: str, model: nn.Module, layer: Union[str, nn.Module], **kwargs) -> BaseCAM:
+def make_cam(method: str, model: nn.Module, layer: Union[str, nn.Module], **kwargs: Any) -> BaseCAM:
     """Build a CAM method by its display name (see ``METHODS``).  Options of other methods (e.g.
     Score-CAM's ``batch_size``) are ignored; an option no method knows is a TypeError."""
     cls = method_class(method)

@@ -25,7 +25,7 @@ __all__ = ["MethodText", "TEXTS", "WORDS", "method_text", "method_words", "text_
            "progress_text", "fill", "GRADCAM_OVERVIEW", "LENET_LAYERS", "LENET_DEFAULT_LAYER",
            "lenet_layer_label", "lenet_layer_note", "lenet_zero_gradient_note", "ink_text", "pct", "grouped",
            "INK_DEFINITION", "NEAR_INK", "near_ink_sentence", "normalisation_code", "normalisation_equation",
-           "overlay_code", "features_sign_text", "weights_sign_text", "zero_gradient_text", "average_text",
+           "overlay_code", "Px", "features_sign_text", "weights_sign_text", "zero_gradient_text", "average_text",
            "stretched_shift_text"]
 
 #: The words every method has in its catalogue table (``[method.<id>]``, or a parent's).
@@ -146,7 +146,7 @@ def grouped(n: int, sep_key: str = "steps.thousands_sep") -> int:
     return cls(int(n))
 
 
-class _Px(float):
+class Px(float):
     """Pixels written with up to 2 decimals, trailing zeros dropped ("6.5", "7")."""
 
     def __format__(self, spec: str) -> str:

@@ -5,6 +5,7 @@ No gradio import: the UI only places these on the page.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -12,7 +13,7 @@ import torch
 from gradcam_core.present import render
 from gradcam_core.cam.engine import CAMResult
 from gradcam_core.cam.guided import guided_image
-from gradcam_core.present.method_texts import (MethodText, _Px, average_text, features_sign_text, fill, method_text,
+from gradcam_core.present.method_texts import (MethodText, Px, average_text, features_sign_text, fill, method_text,
                                                normalisation_code, normalisation_equation, overlay_code,
                                                weights_sign_text, zero_gradient_text)
 from gradcam_core.cam.postprocess import heat_picture, normalize
@@ -20,6 +21,9 @@ from gradcam_core.errors import Refusal
 from gradcam_core.present.words import say
 
 __all__ = ["Step", "StepContext", "STEP_BUILDERS", "step_context", "build_steps", "selected_channels", "result_numbers", "overlay_image", "STEP_ORDER"]
+
+#: Where each cell is drawn: (row centres, column centres) in input pixels (analysis.cell.cell_centres).
+Centres = tuple[Sequence[float], Sequence[float]]
 
 STEP_ORDER = ["features", "gradients", "average", "weights", "weighted", "relu", "upsample", "overlay"]
 
@@ -62,7 +66,7 @@ def _marks(weights: np.ndarray, chans: np.ndarray, n: int = 3) -> dict[int, tupl
 
 
 def overlay_image(result: CAMResult, image: np.ndarray, *, index: int = 0, norm: str = "max",
-                  alpha: float = 0.5, cmap: str = "jet", centres=None) -> np.ndarray:
+                  alpha: float = 0.5, cmap: str = "jet", centres: Centres | None = None) -> np.ndarray:
     """The heat map (drawn at the input size, normalised) blended over ``image``: each cell at the
     centre of what it sees with ``centres`` (postprocess.place), else stretched (upsample)."""
     heat = normalize(heat_picture(result.cam[index], result.input_size, centres), norm).numpy()
@@ -237,7 +241,7 @@ def _relu(c: StepContext) -> Step:
     )
 
 
-def placement_shift(centres, grid: tuple[int, int], size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def placement_shift(centres: Centres, grid: tuple[int, int], size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """How far each cell's drawn centre moves from the stretched drawing's, (rows, columns) in input
     pixels: ``centres`` minus (r + 0.5)·H/h − 0.5."""
     (h, w), (H, W) = grid, size
@@ -245,7 +249,7 @@ def placement_shift(centres, grid: tuple[int, int], size: tuple[int, int]) -> tu
     return ys - ((np.arange(h) + 0.5) * H / h - 0.5), xs - ((np.arange(w) + 0.5) * W / w - 0.5)
 
 
-def placement_text(centres, grid: tuple[int, int], size: tuple[int, int], choice: bool = True) -> str:
+def placement_text(centres: Centres, grid: tuple[int, int], size: tuple[int, int], choice: bool = True) -> str:
     """Step 7: why each cell is drawn at the centre of what it sees, and by how many pixels that
     moves it from the stretched drawing (every number computed from ``centres``).  ``choice``: the
     page has the *Map placement* choice (else the text says where the stretched drawing is offered)."""
@@ -254,9 +258,9 @@ def placement_text(centres, grid: tuple[int, int], size: tuple[int, int], choice
     dy, dx = placement_shift(centres, grid, size)
     far = max(float(np.abs(dy).max()), float(np.abs(dx).max()))
     step = float(np.diff(ys).mean()) if h > 1 else 0.0
-    return say("steps.placement.text", first=_Px(ys[0]), last_row=h - 1, last=_Px(ys[-1]),
-               apart=say("steps.placement.apart", step=_Px(step)) if h > 1 else "", h=h, w=w, H=H, W=W,
-               stretched_first=_Px(0.5 * H / h - 0.5), stretched_last=_Px((h - 0.5) * H / h - 0.5), far=_Px(far),
+    return say("steps.placement.text", first=Px(ys[0]), last_row=h - 1, last=Px(ys[-1]),
+               apart=say("steps.placement.apart", step=Px(step)) if h > 1 else "", h=h, w=w, H=H, W=W,
+               stretched_first=Px(0.5 * H / h - 0.5), stretched_last=Px((h - 0.5) * H / h - 0.5), far=Px(far),
                choice=say("steps.placement.choice" if choice else "steps.placement.no_choice"))
 
 
@@ -346,7 +350,7 @@ def step_context(
     display_size: int = 280,
     notes: dict[str, str] | None = None,
     zero_gradient_reason: str | None = None,
-    centres=None,
+    centres: Centres | None = None,
     placement_choice: bool = True,
 ) -> StepContext:
     """What the step builders read, for sample ``index`` of ``result`` (see :func:`build_steps`)."""
@@ -369,7 +373,7 @@ def step_context(
     )
 
 
-def build_steps(result: CAMResult, image: np.ndarray, **options) -> dict[str, Step]:
+def build_steps(result: CAMResult, image: np.ndarray, **options: Any) -> dict[str, Step]:
     """Every step of ``result`` (sample ``index``) as images with explanations, one builder of
     :data:`STEP_BUILDERS` per step.  ``options``: the keywords of :func:`step_context` (index,
     channel, max_channels, cmap, norm, alpha, class_name, display_size, notes, zero_gradient_reason,
