@@ -57,6 +57,7 @@ def registered(monkeypatch):
     """TwiceGradCAM registered, with its words in the English catalogue, for one test."""
     table = dict(words.catalogue("en"))
     table.update({f"method.twice.{w}": t for w, t in TWICE_WORDS.items()})
+    table["method.twice.label"] = "Twice"
     table["method.loadings.summary"] = "Loadings of {c}."
     monkeypatch.setattr(words, "catalogue", lambda lang="en": table)
     monkeypatch.setattr(M, "METHODS", dict(M.METHODS))
@@ -95,6 +96,7 @@ def test_a_new_method_is_its_class_and_its_words(registered, digit):
     for w in MT.WORDS:
         assert getattr(t, w) == words.say(f"method.twice.{w}", c="{c}") == f"twice-{w} of {{c}}"
     assert MT.method_note("Twice-CAM") == "twice-summary of {c}"
+    assert MT.method_label("Twice-CAM") == "Twice"
     steps = build_steps(res, d, class_name="seven")
     assert steps["weighted"].caption == "twice-map_caption of seven"
     assert steps["weighted"].title == words.say("steps.weighted.title", title="twice-map_title of {c}")
@@ -114,6 +116,9 @@ def test_a_subclass_says_only_what_differs(registered):
         text_key = "method.quieter"
 
     assert MT.text_keys(Quieter) == ["method.quieter", "method.twice"]
+    with pytest.raises(KeyError, match="label"):  # a label is always a method's own
+        MT.check_method(Quieter)
+    words.catalogue()["method.quieter.label"] = "Quieter"
     MT.check_method(Quieter)
     for cls in M.METHODS.values():
         MT.check_method(cls)
@@ -148,6 +153,10 @@ def test_missing_words_fail_loudly(registered):
         M.register(BadTerms)
     with pytest.raises(TypeError):
         M.register(int)
+
+
+def test_every_shipped_method_has_its_own_label():
+    assert {name: MT.method_label(name) for name in M.METHODS} == {name: name for name in M.METHODS}
 
 
 def test_facts_of_the_shipped_methods():

@@ -55,7 +55,8 @@ SCORE_CAM_BATCH = 16
 #:
 #: - ``text_key``: the catalogue table of its words (summary, step titles, captions, equations…);
 #:   a key missing there is looked up in the parent class's table (Guided Grad-CAM and exact
-#:   Score-CAM say only what differs), and missing in every ancestor it is a KeyError.
+#:   Score-CAM say only what differs), and missing in every ancestor it is a KeyError.  Its label
+#:   for people is ``<text_key>.label``, always its own (``name`` stays the code the API takes).
 #: - ``class_free``: the map is the same for every class (Eigen-CAM): never evidence about one.
 #: - ``slow``: one extra forward pass per (kept) channel; the UI gives it its own queue.
 #: - ``uses_average``: step 3 (each channel's gradients averaged into its weight) applies.

@@ -21,7 +21,7 @@ from gradcam_core.cam.engine import BaseCAM
 from gradcam_core.cam.methods import METHODS, GradCAM
 from gradcam_core.present.words import has, say
 
-__all__ = ["MethodText", "TEXTS", "WORDS", "method_text", "method_words", "text_keys", "check_method", "method_note",
+__all__ = ["MethodText", "TEXTS", "WORDS", "method_text", "method_label", "method_words", "text_keys", "check_method", "method_note",
            "progress_text", "fill", "GRADCAM_OVERVIEW", "LENET_LAYERS", "LENET_DEFAULT_LAYER",
            "lenet_layer_label", "lenet_layer_note", "lenet_zero_gradient_note", "ink_text", "pct", "grouped",
            "INK_DEFINITION", "NEAR_INK", "near_ink_sentence", "normalisation_code", "normalisation_equation",
@@ -85,10 +85,18 @@ def method_words(cls: type[BaseCAM], word: str, lang: str | None = None, /, **va
     raise KeyError(f"{cls.__name__} ({cls.name}): no catalogue entry {word!r} under {text_keys(cls) or 'no text_key'}")
 
 
+def method_label(method: str, lang: str | None = None) -> str:
+    """What people read as the method's name: its own ``<text_key>.label`` (never a parent's)."""
+    cls = METHODS[method]
+    return say(f"{cls.text_key}.label", lang)
+
+
 def check_method(cls: type[BaseCAM]) -> None:
     """KeyError unless every word of :data:`WORDS` is in the catalogue for ``cls`` (missing words
     fail loudly here, not in the middle of a page)."""
     missing = [w for w in WORDS if not any(has(f"{k}.{w}") for k in text_keys(cls))]
+    if not has(f"{cls.text_key}.label"):
+        missing.append("label")
     if missing:
         raise KeyError(f"{cls.__name__} ({cls.name}), text keys {text_keys(cls)}: missing catalogue words {missing}")
 
