@@ -148,10 +148,14 @@ class _Grouped(int):
         return format(int(self), spec).replace(",", self.sep)
 
 
+@lru_cache(maxsize=None)
+def _grouped_type(sep: str) -> type[_Grouped]:
+    return type("Grouped", (_Grouped,), {"sep": sep})
+
+
 def grouped(n: int, sep_key: str = "steps.thousands_sep") -> int:
     """``n``, still an int, written with the thousands separator of ``sep_key`` by ``{n:,}``."""
-    cls = type("Grouped", (_Grouped,), {"sep": say(sep_key)})
-    return cls(int(n))
+    return _grouped_type(say(sep_key))(int(n))
 
 
 class Px(float):
