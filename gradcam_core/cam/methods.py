@@ -326,9 +326,9 @@ def register(cls: type[BaseCAM]) -> type[BaseCAM]:
 
 def method_class(name: str | None) -> type[BaseCAM]:
     """The registered class of the method called ``name`` (its display name)."""
-    if name not in METHODS:
+    if not isinstance(name, str) or name not in METHODS:
         raise Refusal("method.refusal.unknown", method=str(name), choices=", ".join(METHODS))
-    return METHODS[str(name)]
+    return METHODS[name]
 
 
 def _options(cls: type[BaseCAM]) -> set[str]:
