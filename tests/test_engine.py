@@ -376,5 +376,7 @@ def test_every_method_runs_on_every_lenet_layer(lenet):
             r = make_cam(name, lenet, layer, batch_size=8)(x, target=3)
             assert r.cam.shape[0] == 1 and torch.isfinite(r.cam).all(), (name, layer)
             assert (r.cam >= 0).all()
-    with pytest.raises(ValueError, match="choose one of"):
+    with pytest.raises(ValueError) as info:  # a Refusal: the key and the numbers, worded by present
         make_cam("Magic-CAM", lenet, "conv2")
+    assert info.value.key == "method.refusal.unknown"
+    assert info.value.values == {"method": "Magic-CAM", "choices": ", ".join(METHODS)}

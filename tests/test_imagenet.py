@@ -5,6 +5,8 @@ torchvision's format into a temporary weights folder (the maths does not care ab
 """
 from __future__ import annotations
 
+import re
+
 
 import numpy as np
 import pytest
@@ -150,8 +152,11 @@ def test_every_method_runs_on_lite0(cat):
 def test_a_score_cam_run_that_would_take_too_long_is_stopped_with_a_message(cat, monkeypatch):
     monkeypatch.setattr(I, "SCORE_CAM_BATCH", 4)  # 16 channels → 4 batches; the first one sets the estimate
     seen = []
-    with pytest.raises(budget.TooSlowError, match=r"needs 16 masked forward passes.*earlier layer"):
+    with pytest.raises(budget.TooSlowError) as info:
         explain_photo(cat, LITE, "_blocks.0", "Score-CAM", progress=lambda f, t: seen.append(f), time_limit=1e-6)
+    from gradcam_core.present.words import text_of
+
+    assert re.search(r"needs 16 masked forward passes.*earlier layer", text_of(info.value))
     assert seen == [0.25]  # stopped after the first batch
     e = explain_photo(cat, LITE, "_blocks.0", "Score-CAM", time_limit=600)  # a generous limit: runs
     assert e.result.cam.shape[-2:] == (112, 112)
@@ -376,25 +381,25 @@ def test_steps_and_comparison_wording():
 
 
 def test_score_cam_notes_state_the_measured_cost(monkeypatch):
+    from gradcam_core.present import method_texts as MT
     from gradcam_core.present.words import say
 
     title, layer, channels = budget.SCORE_CAM_REFERENCE
     n = budget.score_cam_forwards("Score-CAM", channels)
-    cost = say("imagenet.score_cost", forwards=itext._thousands(n), title=title, layer=layer,
-               channels=itext._thousands(channels), duration=budget.format_duration(budget.score_cam_seconds("Score-CAM", channels)),
-               ms=budget.SCORE_CAM_SECONDS_PER_FORWARD * 1e3)
-    assert itext.METHOD_NOTES["Score-CAM"].startswith(say("imagenet.score_cam", max_channels=budget.SCORE_CAM_MAX_CHANNELS, cost=cost))
-    assert f"{channels:,}".replace(",", "\u202f") in cost
+    note = MT.method_note("Score-CAM")
+    assert itext.METHOD_NOTES["Score-CAM"] == note
+    # the cost is computed from the measured figures: forwards, channels and the time they take
+    assert f"{n:,}".replace(",", "\u202f") in note and f"{channels:,}".replace(",", "\u202f") in note
+    assert str(budget.Duration(n * budget.SCORE_CAM_SECONDS_PER_FORWARD)) in note or f"{budget.Duration(n * budget.SCORE_CAM_SECONDS_PER_FORWARD)}" in note
     mean, low, photos = budget.SCORE_CAM_RHO
     if photos:
-        assert itext.METHOD_NOTES["Score-CAM"].endswith(" " + say("imagenet.score_fidelity", photos=photos, mean=mean, low=low))
-    monkeypatch.setattr(itext, "SCORE_CAM_RHO", (0.9, 0.8, 0))
-    assert itext._score_cam_fidelity() == ""  # no photos measured: no claim
-    exact = itext._score_cam_cost(budget.SCORE_CAM_EXACT)
-    monkeypatch.setattr(itext, "SCORE_CAM_LIMIT", 0)
-    assert itext._score_cam_exact_note() == say("imagenet.score_exact", cost=exact)
-    monkeypatch.setattr(itext, "SCORE_CAM_LIMIT", 90.0)
-    assert itext._score_cam_exact_note() == say("imagenet.score_limited", cost=exact, limit=budget.format_duration(90.0))
+        assert say("method.fidelity", photos=photos, mean=mean, low=low) in note
+    monkeypatch.setattr(budget, "SCORE_CAM_RHO", (0.9, 0.8, 0))
+    assert MT._fidelity() == ""  # no photos measured: no claim
+    monkeypatch.setattr(budget, "SCORE_CAM_LIMIT", 0)
+    assert MT.method_note(budget.SCORE_CAM_EXACT).endswith(say("method.stop_none"))
+    monkeypatch.setattr(budget, "SCORE_CAM_LIMIT", 90.0)
+    assert MT.method_note(budget.SCORE_CAM_EXACT).endswith(say("method.stop_over", limit=budget.Duration(90.0)))
 
 
 def test_view_words():

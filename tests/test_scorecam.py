@@ -24,9 +24,11 @@ from gradcam_core.cam.methods import (
     ScoreCAM,
     ScoreCAMExact,
     make_cam,
-    progress_text,
     top_variance_channels,
 )
+from gradcam_core.errors import Refusal
+from gradcam_core.present.method_texts import progress_text
+from gradcam_core.present.words import say, text_of
 
 def explain_photo(*args, steps=True, **kwargs):
     """Explain and draw, as the tab does (gradcam_core.imagenet.explain_photo returns raw results)."""
@@ -173,10 +175,12 @@ def test_progress_and_plan(net, x):
              on_plan=lambda *a: plans.append(a))(x, target=0)
     assert plans == [(10, 5, K)]  # 2 images × 5 kept channels, of 12
     assert seen == [(3, 10), (5, 10), (8, 10), (10, 10)]  # batches of 3 within each image: reaches 10/10
+    assert progress_text(10, 10, 5, K) == say("method.progress_top", done=10, total=10, kept=5, channels=K)
     assert progress_text(10, 10, 5, K) == "Score-CAM: 10/10 masked forwards (top 5 of 12 channels)"
     seen.clear()
     ScoreCAMExact(net, "relu2", batch_size=K, progress=lambda done, total: seen.append((done, total)))(x[:1], target=0)
     assert seen == [(K, K)]
+    assert progress_text(K, K, K, K) == say("method.progress_all", done=K, total=K, kept=K, channels=K)
     assert progress_text(K, K, K, K) == "Score-CAM: 12/12 masked forwards (all 12 channels)"
 
 
@@ -187,10 +191,14 @@ def test_make_cam_names_and_defaults(net):
     assert make_cam("Score-CAM", net, "relu2", max_channels=None).max_channels is None
     # the Score-CAM-only options are ignored by the other methods
     make_cam("Grad-CAM", net, "relu2", batch_size=4, progress=print, max_channels=3, on_plan=print)
-    with pytest.raises(ValueError, match="max_channels must be at least 1"):
+    with pytest.raises(Refusal) as info:
         ScoreCAM(net, "relu2", max_channels=0)
-    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+    assert (info.value.key, info.value.values) == ("method.refusal.max_channels", {"value": 0})
+    assert text_of(info.value) == "max_channels must be at least 1 (or None for exact Score-CAM), not 0."
+    with pytest.raises(Refusal) as info:
         ScoreCAM(net, "relu2", batch_size=0)
+    assert (info.value.key, info.value.values) == ("method.refusal.batch_size", {"value": 0})
+    assert text_of(info.value) == say("method.refusal.batch_size", value=0)
 
 
 def test_slow_methods():
@@ -210,6 +218,10 @@ def test_the_notes_state_the_measured_cost_and_the_softmax():
     assert budget.score_cam_seconds("Score-CAM") == pytest.approx(k * spf)
     assert budget.score_cam_seconds(budget.SCORE_CAM_EXACT) == pytest.approx(channels * spf)
     assert budget.score_cam_forwards("Score-CAM", 16) == min(16, k)
+    assert budget.score_cam_forwards("Score-CAM", 1280) == k and budget.score_cam_forwards(budget.SCORE_CAM_EXACT, 1280) == 1280
+    with pytest.raises(Refusal):  # a method with no masked forwards has no Score-CAM cost
+        budget.score_cam_forwards("Grad-CAM", 16)
+    assert [budget.format_duration(s) for s in (0.4, 47, 119.4, 120, 3000)] == ["0 s", "47 s", "119 s", "2.0 min", "50.0 min"]
     assert f"top {k} of the layer's channels" in fast and f"{k} extra forward passes" in fast
     assert f"about {k * spf:.0f} s" in fast and f"{spf * 1e3:.0f} ms" in fast
     assert "1\u202f280 extra forward passes" in ex and f"about {channels * spf:.0f} s" in ex
@@ -255,9 +267,60 @@ def test_exact_score_cam_too_slow_message_points_to_the_quick_one(cat, monkeypat
     monkeypatch.setattr(I, "SCORE_CAM_BATCH", 4)  # 16 channels → 4 batches; the first sets the estimate
     with pytest.raises(budget.TooSlowError) as info:
         explain_photo(cat, LITE, "_blocks.0", budget.SCORE_CAM_EXACT, time_limit=1e-6)
-    msg = str(info.value)
+    err = info.value
+    assert err.key == "method.too_slow.exact"
+    assert {k: err.values[k] for k in ("method", "what", "forwards", "kept", "channels", "quick")} == {
+        "method": "Score-CAM (exact)", "what": "_blocks.0 of EfficientNet-Lite0", "forwards": 16, "kept": 16,
+        "channels": 16, "quick": 16}
+    assert err.values["estimate"] > err.values["limit"] == 1e-6
+    msg = text_of(err)
+    assert msg == say(err.key, **err.values)
     assert msg.startswith("Score-CAM (exact) on _blocks.0 of EfficientNet-Lite0 needs 16 masked forward passes")
     assert "Pick “Score-CAM” (the top 16 channels" in msg
     monkeypatch.setattr(ScoreCAM, "DEFAULT_MAX_CHANNELS", 8)
-    with pytest.raises(budget.TooSlowError, match=r"needs 8 masked forward passes \(the top 8 of 16 channels\)"):
+    with pytest.raises(budget.TooSlowError) as info:
         explain_photo(cat, LITE, "_blocks.0", "Score-CAM", time_limit=1e-6)
+    err = info.value
+    assert err.key == "method.too_slow.top" and (err.values["forwards"], err.values["kept"], err.values["channels"]) == (8, 8, 16)
+    assert "needs 8 masked forward passes (the top 8 of 16 channels)" in text_of(err)
+
+
+@pytest.mark.parametrize("method,plan,key", [
+    ("Score-CAM", (96, 96, 1280), "method.too_slow.top"),
+    ("Score-CAM", (16, 16, 16), "method.too_slow.all"),
+    ("Score-CAM (exact)", (1280, 1280, 1280), "method.too_slow.exact"),
+    ("Score-CAM", None, "method.too_slow.unplanned"),
+    ("Score-CAM (exact)", None, "method.too_slow.unplanned"),
+])
+def test_too_slow_branch_follows_the_plan(method, plan, key):
+    """Each sentence of the too-slow refusal, chosen by the numbers of the plan, and its durations
+    extrapolated from the pace (1 of 4 batches after 10 s: 40 s in all; exact: 96 of 1280 → 3 s)."""
+    guard = budget.TimeGuard(None, 30.0, "layer of Model", method)
+    if plan:
+        guard.plan(*plan)
+    err = guard.refusal(40.0)
+    assert isinstance(err, Refusal) and err.key == key
+    text = text_of(err)
+    assert text == say(key, **err.values)
+    assert text.startswith(f"{method} on layer of Model needs ") and "about 40 s on this server, more than the 30 s allowed" in text
+    if key == "method.too_slow.top":
+        assert "96 masked forward passes (the top 96 of 1280 channels)" in text
+    if key == "method.too_slow.exact":
+        assert err.values["quick"] == 96 and float(err.values["quick_estimate"]) == pytest.approx(40.0 * 96 / 1280)
+        assert "Pick “Score-CAM” (the top 96 channels: about 3 s at this pace)" in text
+    else:
+        assert text.endswith("Pick an earlier layer (fewer channels) or another method.")
+    if plan is None:
+        assert "one masked forward pass per channel" in text
+
+
+def test_time_guard_words_its_progress_through_present():
+    seen = []
+    guard = budget.TimeGuard(lambda f, t: seen.append((f, t)), None, "x", "Score-CAM")
+    guard.plan(10, 5, 12)
+    guard(5, 10)
+    assert seen == [(0.5, progress_text(5, 10, 5, 12))]
+    own = budget.TimeGuard(lambda f, t: seen.append((f, t)), None, "x", describe=lambda *n: repr(n))
+    own.plan(10, 5, 12)
+    own(10, 10)
+    assert seen[-1] == (1.0, "(10, 10, 5, 12)")

@@ -26,6 +26,7 @@ from gradcam_core.data.mnist import test_digits as held_out_digits
 from gradcam_core.data.mnist import to_tensor
 from gradcam_core.present.steps import build_steps
 from gradcam_core.present import imagenet_text as itext
+from gradcam_core.present.words import say
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -186,10 +187,81 @@ def test_features_text_follows_the_signs(lenet, digit17):
 
 
 def test_sign_text_branches():
+    assert MT.features_sign_text(10, 0, 10) == say("steps.features.rectified")
+    assert MT.features_sign_text(3, 1, 4) == say("steps.features.signed", neg_pct=25.0, n_neg=1, n_total=4)
     assert "bright where" in MT.features_sign_text(10, 0, 10)
     assert "25 % of its values are negative (1 of 4)" in MT.features_sign_text(3, 1, 4)
     assert "*presence*" in MT.weights_sign_text(3, 16, True) and "Here 3 of 16" in MT.weights_sign_text(3, 16, True)
     assert "negative weight on a negative activation" in MT.weights_sign_text(3, 16, False)
+    # every branch: the count sentence, then what a sign means on a rectified or a signed layer
+    for negated, tail in ((False, ""), (True, "_negated")):
+        for rectified, what in ((True, "rectified"), (False, "signed")):
+            assert MT.weights_sign_text(5, 12, rectified, negated=negated) == (
+                say(f"steps.weights.positive{tail}", n_pos=5, k=12) + say(f"steps.weights.{what}{tail}"))
+    assert "lowers the score" in MT.weights_sign_text(5, 12, True, negated=True)
+    assert "a positive weight on a negative activation raises" in MT.weights_sign_text(5, 12, False, negated=True)
+
+
+def test_step_words_come_from_the_catalogue(method_steps):
+    """Each step's words are the catalogue's templates filled with this result's numbers."""
+    res, steps = method_steps["Grad-CAM"]
+    k, h, w = res.activations.shape[1:]
+    assert steps["features"].title == say("steps.features.title", layer="relu2")
+    assert steps["features"].caption == say("steps.features.caption", shown=say("steps.features.shown_all"), k=k, h=h, w=w)
+    assert steps["gradients"].text.startswith(say("steps.gradients.text", c="seven", score=float(res.scores[0])))
+    assert f"y^c = {float(res.scores[0]):.3f}" in steps["gradients"].text
+    ch = int(np.argmax(res.weights[0].numpy()))
+    assert steps["average"].title == say("steps.average.title", channel=ch) == f"3 · Averaging: channel {ch} becomes one weight"
+    assert steps["average"].code == say("steps.code.average", channel=ch, mean=float(res.gradients[0, ch].mean()))
+    assert steps["weights"].title == say("steps.weights.title")
+    assert steps["weighted"].text.startswith(say("steps.weighted.text", text=MT.fill(MT.method_text("Grad-CAM").map_text,
+                                                                                   "seven"), h=h, w=w))
+    assert steps["upsample"].title == say("steps.upsample.title", h=h, w=w, H=28, W=28) == "7 · Upsample 8×8 → 28×28"
+    assert say("steps.upsample.norm_max") in steps["upsample"].text
+    assert steps["overlay"].text.startswith(say("steps.overlay.text", cmap="jet", alpha=0.5,
+                                                overlay=MT.fill(MT.method_text("Grad-CAM").overlay_text, "seven")))
+    eig = method_steps["Eigen-CAM"][1]
+    assert eig["weights"].title == say("steps.weights.title_class_free")
+    guided = method_steps["Guided Grad-CAM"][1]
+    assert guided["guided_gradcam"].caption == say("steps.guided_gradcam.caption", c="seven")
+    assert guided["guided_backprop"].text.startswith(say("steps.guided_backprop.text"))
+
+
+def _random_result(k: int, h: int = 4):
+    from gradcam_core.cam.engine import CAMResult
+
+    rng = np.random.default_rng(k)
+    act = torch.tensor(rng.normal(size=(1, k, h, h)), dtype=torch.float32)
+    weights = torch.tensor(rng.normal(size=(1, k)), dtype=torch.float32)
+    weighted = torch.einsum("nk,nkhw->nhw", weights, act)
+    return CAMResult(method="Grad-CAM", layer="x", input_size=(16, 16), logits=torch.zeros(1, 3),
+                     targets=torch.tensor([1]), activations=act, gradients=act.clone(), weights=weights,
+                     weighted=weighted, cam=torch.relu(weighted))
+
+
+def test_many_channels_show_the_top_ten_and_say_so():
+    """k > 32: the chart keeps the 10 most positive and 10 most negative, and the text says it; the
+    feature grids show the 16 strongest of them."""
+    image = np.zeros((16, 16), np.float32)
+    many = build_steps(_random_result(40), image, class_name="cat")
+    assert many["weights"].text.split("\n\n$$")[0].endswith(say("steps.weights.top_note"))
+    assert many["features"].caption == say("steps.features.caption", shown=say("steps.features.shown_some", n=16), k=40,
+                                           h=4, w=4)
+    assert "the 16 strongest (by weight) of 40 channels" in many["features"].caption
+    few = build_steps(_random_result(32), image, class_name="cat", max_channels=32)
+    assert say("steps.weights.top_note") not in few["weights"].text
+    assert few["features"].caption.startswith("Feature maps A^k: all 32 channels")
+
+
+def test_refused_channel_is_a_code_and_its_bound():
+    from gradcam_core.errors import Refusal
+    from gradcam_core.present.words import text_of
+
+    res = GradCAM(load_lenet(), "relu2")(torch.zeros(1, 1, 28, 28))
+    with pytest.raises(Refusal) as info:
+        build_steps(res, np.zeros((28, 28), np.float32), channel=16)
+    assert (info.value.key, info.value.values) == ("steps.refusal.channel", {"high": 15})
+    assert text_of(info.value) == "channel must be between 0 and 15"
 
 
 def test_zero_gradients_counted_and_explained(lenet, digit17):
@@ -203,14 +275,18 @@ def test_zero_gradients_counted_and_explained(lenet, digit17):
         text = build_steps(res, digit17, zero_gradient_reason=MT.lenet_zero_gradient_note(layer))["average"].text
         assert f"{n_zero} of these 64 are exactly zero ({MT.pct(n_zero / 64)})" in text
         assert "2×2 window" in text
-    assert MT.zero_gradient_text(0, 64) == "None of them is exactly zero."
+    assert MT.zero_gradient_text(0, 64) == say("steps.average.none_zero") == "None of them is exactly zero."
     assert "max-pool" in MT.zero_gradient_text(3, 64)
+    assert MT.zero_gradient_text(3, 64) == say("steps.average.zeros", n_zero=3, n_total=64, zero_pct=100 * 3 / 64,
+                                               why=say("steps.average.why_zero"))
+    assert MT.zero_gradient_text(3, 64, "Own reason.").endswith("(5 %). Own reason.")
 
 
 def test_why_average_numbers_come_from_the_shapes(method_steps):
     assert "16 × 8 × 8 = 1 024 gradient numbers" in MT.average_text(16, 8, 8)
     assert "into 16 weights" in MT.average_text(16, 8, 8)
     assert "1280 × 7 × 7 = 62 720" in MT.average_text(1280, 7, 7)
+    assert MT.average_text(2, 3, 4) == say("steps.average.why_average", k=2, h=3, w=4, n=24)
     assert "1 024 gradient numbers" in method_steps["Grad-CAM"][1]["average"].text
 
 
@@ -230,6 +306,12 @@ def test_lenet_layer_table_matches_the_model(lenet):
     assert MT.LENET_DEFAULT_LAYER == "relu2" and "(default)" in MT.lenet_layer_label("relu2")
     assert "rectified" in MT.lenet_layer_note("relu2") and "4×4" in MT.lenet_layer_note("pool2")
     assert "negative" in MT.lenet_layer_note("conv2")
+    assert MT.lenet_layer_label("pool2") == say("steps.lenet.label", name="pool2", k=16, h=4, w=4)
+    assert MT.lenet_layer_label("relu2") == say("steps.lenet.label_default", name="relu2", k=16, h=8, w=8)
+    for name in MT.LENET_LAYERS:
+        assert MT.lenet_layer_note(name) == say("steps.lenet.why") + say(f"steps.lenet.note_{name}")
+        assert MT.lenet_zero_gradient_note(name) == say(f"steps.lenet.zero_{name}")
+    assert MT.lenet_layer_note("fc1") == say("steps.lenet.why") and MT.lenet_zero_gradient_note("fc1") is None
 
 
 # --------------------------------------------------------------------------- heat on ink
@@ -307,6 +389,41 @@ def test_ink_text_branches(this, area, expect):
     assert "*absent*" in text
     assert "strokes themselves" in MT.ink_text(this, area, 0.6, 0.3, 1000)
     assert "held-out" not in MT.ink_text(this, area)
+    assert MT.ink_text(this, area, 0.4, 0.3, None).endswith(
+        say("steps.ink.dataset_unknown", heat_pct=40.0, area_pct=30.0) + say("steps.ink.lesson_absent"))
+    assert say("steps.ink.dataset", n=MT.grouped(12345), heat_pct=60.0, area_pct=30.0) in MT.ink_text(this, area, 0.6, 0.3, 12345)
+    assert "Over 12 345 held-out digits" in MT.ink_text(this, area, 0.6, 0.3, 12345)
+
+
+@pytest.mark.parametrize("this,area,keys", [
+    (None, 0.3, ["zero"]),
+    (0.12, 0.27, ["this", "far", "ratio_less"]),
+    (0.6, 0.3, ["this", "most", "ratio_more"]),
+    (0.31, 0.3, ["this", "far", "ratio_same"]),
+    (0.6, 0.0, ["this", "most"]),
+])
+def test_ink_text_is_the_catalogue_filled_with_numbers(this, area, keys):
+    """Each branch of ink_text, rebuilt from its keys and numbers (percentages as numbers, ×100)."""
+    ink = say("steps.ink.ink_area", ink_pct=13.0)
+    numbers = {"zero": dict(area_pct=100 * area, ink=ink), "this": dict(heat_pct=100 * (this or 0), area_pct=100 * area, ink=ink),
+               "far": dict(far_pct=100 * (1 - (this or 0))), "most": {},
+               "ratio_less": dict(ratio=(this or 0) / (area or 1)), "ratio_more": dict(ratio=(this or 0) / (area or 1)),
+               "ratio_same": {}}
+    want = "".join(say(f"steps.ink.{k}", **numbers[k]) for k in keys)
+    assert MT.ink_text(this, area, this_ink=0.13) == want
+    assert MT.ink_text(this, area).startswith(want.split(" (ink:")[0])
+
+
+def test_near_ink_and_shift_sentences():
+    assert MT.near_ink_sentence(None, 0.3) is None
+    assert MT.near_ink_sentence(0.41, 0.3) == say("steps.ink.near_sentence", heat="41 %", area="30 %")
+    assert MT.near_ink_sentence(0.41, 0.3, lambda v: f"{v:.2f}") == say("steps.ink.near_sentence", heat="0.41", area="0.30")
+    assert MT.INK_DEFINITION == say("steps.ink.definition") and MT.NEAR_INK == say("steps.ink.near")
+    assert MT.stretched_shift_text("M", "l", None) == say("steps.shift.lead") + say("steps.shift.unmeasured", model="M", layer="l")
+    m = {"corners": (12.3, 45.6), "middle": 1.2}
+    text = MT.stretched_shift_text("M", "l", m)
+    assert text == say("steps.shift.lead") + say("steps.shift.measured", model="M", layer="l", low=12.3, high=45.6, middle=1.2)
+    assert "12–46 px from the block's centre" in text and "1 px for the middle one" in text
 
 
 def test_mnist_tab_states_this_digit_and_the_test_set(digit17):
@@ -400,10 +517,14 @@ def test_summary_per_method():
 
 
 def test_method_notes_read_the_method_texts():
+    from gradcam_core.cam.scorecam_budget import SCORE_CAM_LIMIT, Duration
     from gradcam_core.present.imagenet_text import METHOD_NOTES
 
     for name in ("Grad-CAM", "HiResCAM", "LayerCAM", "Eigen-CAM", "Counterfactual"):
-        assert METHOD_NOTES[name] == MT.TEXTS[name].summary
+        assert METHOD_NOTES[name] == MT.TEXTS[name].summary == say(f"{MT.text_keys(MT.METHODS[name])[0]}.summary")
+    exact = METHOD_NOTES["Score-CAM (exact)"]
+    assert exact.endswith(say("method.stop_over", limit=Duration(SCORE_CAM_LIMIT)) if SCORE_CAM_LIMIT
+                          else say("method.stop_none"))
     assert "softmax" in METHOD_NOTES["Score-CAM"]
     assert "class-free" in METHOD_NOTES["Eigen-CAM"] and "against" in METHOD_NOTES["Counterfactual"]
 

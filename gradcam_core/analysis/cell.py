@@ -32,6 +32,7 @@ import torch
 import torch.nn as nn
 
 from gradcam_core.cam.engine import BaseCAM, CAMResult, eval_mode
+from gradcam_core.cam.methods import METHODS
 # how a map is drawn over the input: the one parser of the app (re-exported here)
 from gradcam_core.inputs import DEFAULT_PLACEMENT, PLACEMENTS, parse_placement
 
@@ -73,22 +74,14 @@ SPREADS = 1.0
 #: Relative tolerance of the check that the terms add up to the engine's value.
 SUM_RTOL = 1e-4
 
-#: What a warm cell of each method's map claims about the class: its features raise the score
-#: ("for"), lower it ("against"), or nothing about any class (None: Eigen-CAM is class-free).
-AGAINST = {"Counterfactual"}
-CLASS_FREE = {"Eigen-CAM"}
-
-
 def claim_of(method: str) -> str | None:
-    """"for", "against" or None (see :data:`AGAINST`, :data:`CLASS_FREE`)."""
-    if method in CLASS_FREE:
+    """What a warm cell of ``method``'s map claims about the class, from its class's facts
+    (cam.methods): its features raise the score ("for"), lower it ("against": ``negated``), or
+    nothing about any class (None: ``class_free``)."""
+    cls = METHODS.get(method)
+    if cls is not None and cls.class_free:
         return None
-    return "against" if method in AGAINST else "for"
-
-
-# how each method combines the maps (see methods.py); anything else: a plain weighted sum
-_LOCAL = {"HiResCAM": "gradient", "LayerCAM": "positive gradient"}
-_CENTRED = {"Eigen-CAM"}
+    return "against" if cls is not None and cls.negated else "for"
 
 
 # where a cell lies and what it sees (re-exported: cell is the one import for a cell)
@@ -129,13 +122,11 @@ class CellTerms:
 
 
 def _kind(method: str) -> str:
-    from gradcam_core.cam.methods import METHODS
-
-    if method in _LOCAL:
-        return _LOCAL[method]
-    if method in _CENTRED:
-        return "centred"
+    """How ``method``'s cells split into channel terms: its class's ``cell_terms`` (cam.methods)."""
     cls = METHODS.get(method)
+    kind = "channel" if cls is None else cls.cell_terms
+    if kind != "channel":
+        return kind
     if cls is not None and cls.combine is not BaseCAM.combine:
         raise Refusal("analysis.error.cell.not_channel_weights", method=method)
     return "channel"

@@ -11,13 +11,14 @@ leave open, we follow it so it can serve as a test oracle):
 from __future__ import annotations
 
 import inspect
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from gradcam_core.cam.engine import BaseCAM, GradCAM, eval_mode
+from gradcam_core.errors import Refusal
 from gradcam_core.cam.guided import GuidedGradCAM
 
 __all__ = [
@@ -32,9 +33,12 @@ __all__ = [
     "top_variance_channels",
     "EigenCAM",
     "GuidedGradCAM",
-    "progress_text",
     "METHODS",
     "make_cam",
+    "method_class",
+    "register",
+    "FACTS",
+    "CELL_TERMS",
 ]
 
 EPS = 1e-7
@@ -43,13 +47,46 @@ EPS = 1e-7
 SCORE_CAM_MAX_CHANNELS = 96
 SCORE_CAM_BATCH = 16
 
+# --------------------------------------------------------------------------- a method's facts
+#: What a method's class says about itself (class attributes), besides ``name`` and
+#: ``uses_gradients``; the defaults are BaseCAM's.  ``present/`` words a method from these facts
+#: and its ``text_key`` alone (``present/words/en.toml``, table ``[method.<id>]``); nothing outside
+#: the class is keyed by its name.
+#:
+#: - ``text_key``: the catalogue table of its words (summary, step titles, captions, equations…);
+#:   a key missing there is looked up in the parent class's table (Guided Grad-CAM and exact
+#:   Score-CAM say only what differs), and missing in every ancestor it is a KeyError.  Its label
+#:   for people is ``<text_key>.label``, always its own (``name`` stays the code the API takes).
+#: - ``class_free``: the map is the same for every class (Eigen-CAM): never evidence about one.
+#: - ``slow``: one extra forward pass per (kept) channel; the UI gives it its own queue.
+#: - ``uses_average``: step 3 (each channel's gradients averaged into its weight) applies.
+#: - ``negated``: the weights are the negated gradients: a warm cell speaks *against* the class.
+#: - ``cell_terms``: how one cell of the signed map splits into per-channel terms (see CELL_TERMS).
+FACTS = {"text_key": None, "class_free": False, "slow": False, "uses_average": False, "negated": False,
+         "cell_terms": "channel"}
+#: ``cell_terms`` values: the weight of channel k at a cell is
+#: "channel" — its one weight w_k (map = sum_k w_k A^k, the default combine);
+#: "gradient" — the gradient at that cell (HiResCAM); "positive gradient" — its ReLU (LayerCAM);
+#: "centred" — the loading v_k, times the activation minus its spatial mean (Eigen-CAM).
+CELL_TERMS = ("channel", "gradient", "positive gradient", "centred")
+
+# BaseCAM and GradCAM live in cam/engine.py and GuidedGradCAM in cam/guided.py: their facts are
+# set here so that every method's facts sit in this one file (the defaults go on BaseCAM only
+# where engine.py does not already declare them).
+for _fact, _default in FACTS.items():
+    if not hasattr(BaseCAM, _fact):
+        setattr(BaseCAM, _fact, _default)
+GradCAM.text_key, GradCAM.uses_average = "method.gradcam", True
+GuidedGradCAM.text_key = "method.guided"
+
 
 class GradCAMPlusPlus(BaseCAM):
     """Grad-CAM++: positive gradients weighted by alpha_ij from 2nd/3rd-order terms."""
 
     name = "Grad-CAM++"
+    text_key = "method.gradcampp"
 
-    def channel_weights(self, activations, gradients, ctx):
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, ctx: dict) -> torch.Tensor:
         g2 = gradients.pow(2)
         g3 = g2 * gradients
         sum_a = activations.sum(dim=(2, 3), keepdim=True)
@@ -62,8 +99,9 @@ class XGradCAM(BaseCAM):
     """XGrad-CAM: gradients weighted by the normalised activations."""
 
     name = "XGrad-CAM"
+    text_key = "method.xgradcam"
 
-    def channel_weights(self, activations, gradients, ctx):
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, ctx: dict) -> torch.Tensor:
         sum_a = activations.sum(dim=(2, 3), keepdim=True)
         return (gradients * activations / (sum_a + EPS)).sum(dim=(2, 3))
 
@@ -76,11 +114,14 @@ class HiResCAM(BaseCAM):
     """
 
     name = "HiResCAM"
+    text_key = "method.hirescam"
+    cell_terms = "gradient"
 
-    def channel_weights(self, activations, gradients, ctx):
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, ctx: dict) -> torch.Tensor:
         return (gradients * activations).mean(dim=(2, 3))
 
-    def combine(self, activations, gradients, weights, ctx):
+    def combine(self, activations: torch.Tensor, gradients: torch.Tensor | None, weights: torch.Tensor,
+                ctx: dict) -> torch.Tensor:
         return (gradients * activations).sum(dim=1)
 
 
@@ -88,11 +129,14 @@ class LayerCAM(BaseCAM):
     """LayerCAM: element-wise ReLU(gradient) × activation, summed over channels."""
 
     name = "LayerCAM"
+    text_key = "method.layercam"
+    cell_terms = "positive gradient"
 
-    def channel_weights(self, activations, gradients, ctx):
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, ctx: dict) -> torch.Tensor:
         return (F.relu(gradients) * activations).mean(dim=(2, 3))
 
-    def combine(self, activations, gradients, weights, ctx):
+    def combine(self, activations: torch.Tensor, gradients: torch.Tensor | None, weights: torch.Tensor,
+                ctx: dict) -> torch.Tensor:
         return (F.relu(gradients) * activations).sum(dim=1)
 
 
@@ -100,8 +144,10 @@ class CounterfactualCAM(BaseCAM):
     """Grad-CAM of the negated gradients: regions whose removal would raise the class score."""
 
     name = "Counterfactual"
+    text_key = "method.counterfactual"
+    negated = True
 
-    def channel_weights(self, activations, gradients, ctx):
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, ctx: dict) -> torch.Tensor:
         return (-gradients).mean(dim=(2, 3))
 
 
@@ -145,36 +191,46 @@ class ScoreCAM(BaseCAM):
 
     The masked inputs run in batches of ``batch_size`` under ``torch.inference_mode``;
     ``progress(done, total)`` (masked forwards run so far, of all) is called after each batch and
-    ``on_plan(forwards, kept, channels)`` once before the first; see :func:`progress_text`.  ``extras`` of the result: ``masked_scores`` (N, K),
+    ``on_plan(forwards, kept, channels)`` once before the first (``present.method_texts.progress_text``
+    words them).  ``extras`` of the result: ``masked_scores`` (N, K),
     NaN for channels that were not run, and ``kept_channels`` (N, kept), by falling variance.
     """
 
     name = "Score-CAM"
+    text_key = "method.scorecam"
+    slow = True
     uses_gradients = False
     #: The default channel subset; chosen by bench/bench_scorecam.py (rank correlation with exact
     #: Score-CAM on the shipped photos, and time on 2 cores).
     DEFAULT_MAX_CHANNELS: int | None = SCORE_CAM_MAX_CHANNELS
 
-    def __init__(self, model: nn.Module, layer, batch_size: int = SCORE_CAM_BATCH,
+    def __init__(self, model: nn.Module, layer: Union[str, nn.Module], batch_size: int = SCORE_CAM_BATCH,
                  progress: Callable | None = None, max_channels: int | None = _DEFAULT,  # type: ignore[assignment]
-                 on_plan: Callable[[int, int, int], None] | None = None):
+                 on_plan: Callable[[int, int, int], None] | None = None) -> None:
         super().__init__(model, layer)
         if max_channels is _DEFAULT:
             max_channels = self.DEFAULT_MAX_CHANNELS
         if max_channels is not None and int(max_channels) < 1:
-            raise ValueError(f"max_channels must be at least 1 (or None for exact Score-CAM), not {max_channels}.")
+            raise Refusal("method.refusal.max_channels", value=max_channels)
         if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
+            raise Refusal("method.refusal.batch_size", value=batch_size)
         self.batch_size = int(batch_size)
         self.max_channels = None if max_channels is None else int(max_channels)
         self.progress = progress
         self.on_plan = on_plan
 
+    @classmethod
+    def forwards(cls, channels: int) -> int:
+        """Masked forward passes this method runs by default on a layer of ``channels`` channels
+        (one photo): one per kept channel."""
+        keep = cls.DEFAULT_MAX_CHANNELS
+        return int(channels) if keep is None else min(int(channels), int(keep))
+
     def kept_channels(self, activations: torch.Tensor) -> torch.Tensor:
         """(N, kept) channel indices, by falling spatial variance of the activation maps."""
         return top_variance_channels(activations, self.max_channels)
 
-    def channel_weights(self, activations, gradients, ctx):
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, ctx: dict) -> torch.Tensor:
         x, targets = ctx["_x"], ctx["_targets"]
         n, k = activations.shape[:2]
         keep = self.kept_channels(activations)
@@ -210,17 +266,11 @@ class ScoreCAM(BaseCAM):
         return weights
 
 
-def progress_text(done: int, total: int, kept: int, channels: int) -> str:
-    """Score-CAM's progress in words, from its numbers: ``progress(done, total)`` and
-    ``on_plan(total, kept, channels)``."""
-    what = f"top {kept} of {channels} channels" if kept < channels else f"all {channels} channels"
-    return f"Score-CAM: {done}/{total} masked forwards ({what})"
-
-
 class ScoreCAMExact(ScoreCAM):
     """Exact Score-CAM: one masked forward for every channel of the layer (``max_channels=None``)."""
 
     name = "Score-CAM (exact)"
+    text_key = "method.scorecam_exact"
     DEFAULT_MAX_CHANNELS = None
 
 
@@ -233,9 +283,12 @@ class EigenCAM(BaseCAM):
     """
 
     name = "Eigen-CAM"
+    text_key = "method.eigencam"
+    class_free = True
+    cell_terms = "centred"
     uses_gradients = False
 
-    def channel_weights(self, activations, gradients, ctx):
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, ctx: dict) -> torch.Tensor:
         n, k, h, w = activations.shape
         a = activations.reshape(n, k, h * w).transpose(1, 2)  # (n, hw, k)
         centered = a - a.mean(dim=1, keepdim=True)
@@ -248,16 +301,34 @@ class EigenCAM(BaseCAM):
         ctx["_centered"] = centered
         return v
 
-    def combine(self, activations, gradients, weights, ctx):
+    def combine(self, activations: torch.Tensor, gradients: torch.Tensor | None, weights: torch.Tensor,
+                ctx: dict) -> torch.Tensor:
         n, k, h, w = activations.shape
         return torch.einsum("npk,nk->np", ctx["_centered"], weights).reshape(n, h, w)
 
 
-METHODS: dict[str, type[BaseCAM]] = {
-    cls.name: cls
-    for cls in (GradCAM, GradCAMPlusPlus, HiResCAM, XGradCAM, LayerCAM, ScoreCAM, ScoreCAMExact, EigenCAM,
-                CounterfactualCAM, GuidedGradCAM)
-}
+METHODS: dict[str, type[BaseCAM]] = {}
+
+
+def register(cls: type[BaseCAM]) -> type[BaseCAM]:
+    """Add a method class to :data:`METHODS` under its ``name`` (usable as a class decorator).  Its
+    facts (:data:`FACTS`) must be valid; its words are checked by ``present.method_texts``."""
+    if not (isinstance(cls, type) and issubclass(cls, BaseCAM)):
+        raise TypeError(f"register({cls!r}): BaseCAM subclass expected")
+    if not isinstance(cls.text_key, str) or not cls.text_key:
+        raise TypeError(f"{cls.__name__}.text_key: missing")
+    if cls.cell_terms not in CELL_TERMS:
+        raise TypeError(f"{cls.__name__}.cell_terms is {cls.cell_terms!r}, not one of {CELL_TERMS}")
+    METHODS[cls.name] = cls
+    _ALL_OPTIONS.update(_options(cls))
+    return cls
+
+
+def method_class(name: str | None) -> type[BaseCAM]:
+    """The registered class of the method called ``name`` (its display name)."""
+    if not isinstance(name, str) or name not in METHODS:
+        raise Refusal("method.refusal.unknown", method=str(name), choices=", ".join(METHODS))
+    return METHODS[name]
 
 
 def _options(cls: type[BaseCAM]) -> set[str]:
@@ -266,14 +337,16 @@ def _options(cls: type[BaseCAM]) -> set[str]:
 
 
 #: Every option some registered method takes; a method that does not take one ignores it.
-_ALL_OPTIONS = set().union(*(_options(cls) for cls in METHODS.values()))
+_ALL_OPTIONS: set[str] = set()
+
+for _cls in (GradCAM, GradCAMPlusPlus, HiResCAM, XGradCAM, LayerCAM, ScoreCAM, ScoreCAMExact, EigenCAM,
+             CounterfactualCAM, GuidedGradCAM):
+    register(_cls)
 
 
-def make_cam(method: str, model: nn.Module, layer: Union[str, nn.Module], **kwargs) -> BaseCAM:
+def make_cam(method: str, model: nn.Module, layer: Union[str, nn.Module], **kwargs: Any) -> BaseCAM:
     """Build a CAM method by its display name (see ``METHODS``).  Options of other methods (e.g.
     Score-CAM's ``batch_size``) are ignored; an option no method knows is a TypeError."""
-    if method not in METHODS:
-        raise ValueError(f"Unknown CAM method {method!r}; choose one of: {', '.join(METHODS)}.")
-    cls = METHODS[method]
+    cls = method_class(method)
     own = _options(cls)
     return cls(model, layer, **{k: v for k, v in kwargs.items() if k in own or k not in _ALL_OPTIONS})

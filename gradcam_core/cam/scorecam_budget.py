@@ -11,9 +11,10 @@ import time
 from typing import Callable
 
 from gradcam_core.cam import methods as _methods
-from gradcam_core.cam.methods import METHODS, ScoreCAM
+from gradcam_core.cam.methods import ScoreCAM, method_class
+from gradcam_core.errors import Refusal
 
-SCORE_CAM_EXACT = "Score-CAM (exact)"
+SCORE_CAM_EXACT = _methods.ScoreCAMExact.name
 #: Masked inputs per forward inside Score-CAM, and its default channel subset ("Score-CAM" keeps
 #: the top SCORE_CAM_MAX_CHANNELS channels by activation variance); see gradcam_core.cam.methods.
 SCORE_CAM_BATCH = _methods.SCORE_CAM_BATCH
@@ -33,18 +34,19 @@ SCORE_CAM_REFERENCE = ("EfficientNet-Lite0", "_head_act", 1280)
 SCORE_CAM_LIMIT = float(os.environ.get("GRADCAM_SCORE_CAM_LIMIT", "180") or 0)
 
 
-def is_slow_method(name) -> bool:
-    """True for the methods that run many forward passes per explanation: "Score-CAM" (one per
-    kept channel) and "Score-CAM (exact)" (one per channel).  The UI gives them their own queue."""
-    cls = METHODS.get(str(name)) if name is not None else None
-    return cls is not None and issubclass(cls, ScoreCAM)
+def is_slow_method(name: object) -> bool:
+    """True for the methods whose class says ``slow``: those that run one forward pass per (kept)
+    channel ("Score-CAM", "Score-CAM (exact)").  The UI gives them their own queue."""
+    cls = _methods.METHODS.get(name) if isinstance(name, str) else None
+    return cls is not None and bool(cls.slow)
 
 
 def score_cam_forwards(method: str, channels: int) -> int:
     """Masked forward passes that ``method`` runs on a layer of ``channels`` channels (one photo)."""
-    if METHODS[method] is _methods.ScoreCAMExact:
-        return int(channels)
-    return min(int(channels), SCORE_CAM_MAX_CHANNELS)
+    cls = method_class(method)
+    if not issubclass(cls, ScoreCAM):
+        raise Refusal("method.refusal.not_slow", method=method)
+    return cls.forwards(channels)
 
 
 def score_cam_seconds(method: str, channels: int = SCORE_CAM_REFERENCE[2]) -> float:
@@ -52,24 +54,46 @@ def score_cam_seconds(method: str, channels: int = SCORE_CAM_REFERENCE[2]) -> fl
     return score_cam_forwards(method, channels) * SCORE_CAM_SECONDS_PER_FORWARD
 
 
+class Duration(float):
+    """Seconds, a number like any float, written for people as "47 s", or "3.2 min" from 120 s on
+    (``format(d)``, or ``{d}`` in a catalogue template: SI unit symbols, no words)."""
+
+    def __format__(self, spec: str) -> str:
+        seconds = float(self)
+        return format(seconds, ".0f") + " s" if seconds < 120 else format(seconds / 60, ".1f") + " min"
+
+
 def format_duration(seconds: float) -> str:
     """A duration for people: "47 s", or "3.2 min" from 120 s on."""
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+    return format(Duration(seconds))
 
 
-class TooSlowError(ValueError):
-    """Score-CAM would run longer than the time allowed (the message says how long, and what to do)."""
+class TooSlowError(Refusal):
+    """Score-CAM would run longer than the time allowed: a catalogue key (``method.too_slow.*``) and
+    its numbers (``method``, ``what``, ``forwards``, ``kept``, ``channels``, ``estimate``, ``limit``
+    and, for exact Score-CAM, ``quick``/``quick_estimate``: the default subset's cost at this pace)."""
+
+
+#: ``describe(done, total, kept, channels) -> str``: Score-CAM's progress in words, set by
+#: ``present.method_texts`` when it is imported (``cam`` holds no words and imports no ``present``);
+#: a TimeGuard made with its own ``describe`` uses that one.  None: the progress carries no text.
+describe_progress: Callable[[int, int, int, int], str] | None = None
 
 
 class TimeGuard:
     """A Score-CAM progress callback ``(done, total)``: passes ``progress(fraction, text)`` on and,
     with a ``limit`` (seconds; None or 0: never stops), extrapolates the total time after each batch
     and stops the run (TooSlowError) if it would exceed the limit.  ScoreCAM tells it the plan
-    (forwards, kept, channels) first."""
+    (forwards, kept, channels) first.  ``text`` is ``describe(done, total, kept, channels)`` (by
+    default :data:`describe_progress`)."""
 
-    def __init__(self, progress: Callable | None, limit: float | None, what: str, method: str = "Score-CAM"):
+    def __init__(self, progress: Callable | None, limit: float | None, what: str, method: str = ScoreCAM.name,
+                 describe: Callable[[int, int, int, int], str] | None = None):
         self.progress, self.limit, self.what, self.method = progress, limit, what, method
-        self.forwards = self.kept = self.channels = None
+        self.describe = describe
+        self.forwards: int | None = None
+        self.kept: int | None = None
+        self.channels: int | None = None
         self.start = time.perf_counter()
 
     def plan(self, forwards: int, kept: int, channels: int) -> None:
@@ -79,23 +103,28 @@ class TimeGuard:
     def __call__(self, done: int, total: int) -> None:
         fraction = done / total
         if self.progress is not None:
-            self.progress(fraction, _methods.progress_text(done, total, self.kept or 0, self.channels or 0))
+            describe = self.describe or describe_progress
+            text = describe(done, total, self.kept or 0, self.channels or 0) if describe is not None else ""
+            self.progress(fraction, text)
         if not self.limit or not 0 < fraction < 1:
             return
         estimate = (time.perf_counter() - self.start) / fraction
         if estimate <= self.limit:
             return
-        n = (f"{self.forwards} masked forward passes" if self.forwards is not None
-             else "one masked forward pass per channel")
-        if self.kept is not None and self.kept < (self.channels or 0):
-            n += f" (the top {self.kept} of {self.channels} channels)"
-        advice = "Pick an earlier layer (fewer channels) or another method."
-        if METHODS.get(self.method) is _methods.ScoreCAMExact and self.forwards:
+        raise self.refusal(estimate)
+
+    def refusal(self, estimate: float) -> TooSlowError:
+        """The error that stops a run estimated at ``estimate`` seconds: which sentence (the key) and
+        its numbers."""
+        values = dict(method=self.method, what=self.what, estimate=Duration(estimate), limit=Duration(self.limit or 0))
+        if self.forwards is None:
+            return TooSlowError("method.too_slow.unplanned", **values)
+        values.update(forwards=self.forwards, kept=self.kept, channels=self.channels)
+        cls = _methods.METHODS.get(self.method)
+        if cls is not None and issubclass(cls, ScoreCAM) and cls.DEFAULT_MAX_CHANNELS is None and self.forwards:
             quick = min(self.forwards, SCORE_CAM_MAX_CHANNELS)
-            advice = (f"Pick “Score-CAM” (the top {quick} channels: about "
-                      f"{format_duration(estimate * quick / self.forwards)} at this pace), an earlier layer "
-                      "(fewer channels) or another method.")
-        raise TooSlowError(
-            f"{self.method} on {self.what} needs {n}: about {format_duration(estimate)} on this server, more "
-            f"than the {format_duration(self.limit)} allowed, so it was stopped. {advice}"
-        )
+            return TooSlowError("method.too_slow.exact", quick=quick,
+                                quick_estimate=Duration(estimate * quick / self.forwards), **values)
+        if self.kept is not None and self.kept < (self.channels or 0):
+            return TooSlowError("method.too_slow.top", **values)
+        return TooSlowError("method.too_slow.all", **values)

@@ -6,65 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 from gradcam_core.cam import methods as _methods
-from gradcam_core.cam.scorecam_budget import (SCORE_CAM_EXACT, SCORE_CAM_LIMIT, SCORE_CAM_MAX_CHANNELS,
-                                              SCORE_CAM_REFERENCE, SCORE_CAM_RHO, SCORE_CAM_SECONDS_PER_FORWARD,
-                                              format_duration, score_cam_forwards, score_cam_seconds)
-from gradcam_core.present.method_texts import fill, method_text
+from gradcam_core.cam.methods import METHODS
+from gradcam_core.present.method_texts import fill, method_note, method_text
 from gradcam_core.present.words import say
 
 GUIDED = _methods.GuidedGradCAM.name
 
-
-def _score_cam_cost(method: str) -> str:
-    """What ``method`` costs on the reference layer, computed from the measured figures."""
-    title, layer, channels = SCORE_CAM_REFERENCE
-    n = score_cam_forwards(method, channels)
-    return say("imagenet.score_cost", forwards=_thousands(n), title=title, layer=layer, channels=_thousands(channels),
-               duration=format_duration(score_cam_seconds(method, channels)), ms=SCORE_CAM_SECONDS_PER_FORWARD * 1e3)
-
-
-def _thousands(n: int) -> str:
-    return f"{n:,}".replace(",", "\u202f")
-
-
-def _score_cam_fidelity() -> str:
-    mean, low, photos = SCORE_CAM_RHO
-    if not photos:
-        return ""
-    return " " + say("imagenet.score_fidelity", photos=photos, mean=mean, low=low)
-
-
-def _score_cam_note() -> str:
-    """Faster Score-CAM: what it computes, what it costs and how close it comes to exact Score-CAM."""
-    return say("imagenet.score_cam", max_channels=SCORE_CAM_MAX_CHANNELS, cost=_score_cam_cost("Score-CAM")) \
-        + _score_cam_fidelity()
-
-
-def _score_cam_exact_note() -> str:
-    """Exact Score-CAM: what it computes, what it costs, and the time limit when there is one."""
-    cost = _score_cam_cost(SCORE_CAM_EXACT)
-    if SCORE_CAM_LIMIT:
-        return say("imagenet.score_limited", cost=cost, limit=format_duration(SCORE_CAM_LIMIT))
-    return say("imagenet.score_exact", cost=cost)
 
 
 NORM_NOTE = say("imagenet.norm_note")
 
 HEAT_NOTE = say("imagenet.heat_note")
 
-#: What each method computes, from gradcam_core.present.method_texts (the Score-CAM entries add their cost).
-METHOD_NOTES: dict[str, str] = {
-    "Grad-CAM": method_text("Grad-CAM").summary,
-    "Grad-CAM++": method_text("Grad-CAM++").summary,
-    "HiResCAM": method_text("HiResCAM").summary,
-    "XGrad-CAM": method_text("XGrad-CAM").summary,
-    "LayerCAM": method_text("LayerCAM").summary,
-    "Score-CAM": _score_cam_note(),
-    SCORE_CAM_EXACT: _score_cam_exact_note(),
-    "Eigen-CAM": method_text("Eigen-CAM").summary,
-    "Counterfactual": method_text("Counterfactual").summary,
-    GUIDED: method_text(GUIDED).summary,
-}
+#: What each method computes, read from its class (cam.methods) and its catalogue words through
+#: method_texts.method_note (the slow methods' notes add their cost, from the measured figures).
+METHOD_NOTES: dict[str, str] = {name: method_note(name) for name in METHODS}
 
 
 def summary(expl: Any) -> str:

@@ -5,6 +5,8 @@ No gradio import: the UI only places these on the page.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -12,11 +14,17 @@ import torch
 from gradcam_core.present import render
 from gradcam_core.cam.engine import CAMResult
 from gradcam_core.cam.guided import guided_image
-from gradcam_core.present.method_texts import (MethodText, average_text, features_sign_text, fill, method_text, normalisation_code,
-                           normalisation_equation, overlay_code, weights_sign_text, zero_gradient_text)
+from gradcam_core.present.method_texts import (MethodText, Px, average_text, features_sign_text, fill, method_text,
+                                               normalisation_code, normalisation_equation, overlay_code,
+                                               weights_sign_text, zero_gradient_text)
 from gradcam_core.cam.postprocess import heat_picture, normalize
+from gradcam_core.errors import Refusal
+from gradcam_core.present.words import say
 
 __all__ = ["Step", "StepContext", "STEP_BUILDERS", "step_context", "build_steps", "selected_channels", "result_numbers", "overlay_image", "STEP_ORDER"]
+
+#: Where each cell is drawn: (row centres, column centres) in input pixels (analysis.cell.cell_centres).
+Centres = tuple[Sequence[float], Sequence[float]]
 
 STEP_ORDER = ["features", "gradients", "average", "weights", "weighted", "relu", "upsample", "overlay"]
 
@@ -59,7 +67,7 @@ def _marks(weights: np.ndarray, chans: np.ndarray, n: int = 3) -> dict[int, tupl
 
 
 def overlay_image(result: CAMResult, image: np.ndarray, *, index: int = 0, norm: str = "max",
-                  alpha: float = 0.5, cmap: str = "jet", centres=None) -> np.ndarray:
+                  alpha: float = 0.5, cmap: str = "jet", centres: Centres | None = None) -> np.ndarray:
     """The heat map (drawn at the input size, normalised) blended over ``image``: each cell at the
     centre of what it sees with ``centres`` (postprocess.place), else stretched (upsample)."""
     heat = normalize(heat_picture(result.cam[index], result.input_size, centres), norm).numpy()
@@ -100,9 +108,12 @@ class StepContext:
     def marks(self) -> dict[int, tuple[int, int, int]]:
         return _marks(self.weights, self.chans)
 
-    @property
+    @cached_property
     def titles(self) -> list[str]:
-        return [f"ch {c}  {self.mt.weight_symbol}={render.format_number(self.weights[c], plus=True)}"
+        """One title per shown channel: the catalogue's template filled once with slots, then each
+        channel's numbers (a ``say`` per channel costs more than the rest of the titles)."""
+        template = say("steps.channel_title", channel="{0}", symbol="{1}", weight="{2}")
+        return [template.format(c, self.mt.weight_symbol, render.format_number(self.weights[c], plus=True))
                 for c in self.chans]
 
     @property
@@ -118,26 +129,18 @@ class StepContext:
 def _features(c: StepContext) -> Step:
     k, h, w = c.shape
     layer = c.result.layer
-    shown = "all" if len(c.chans) == k else f"the {len(c.chans)} strongest (by weight) of"
+    shown = say("steps.features.shown_all") if len(c.chans) == k else say("steps.features.shown_some", n=len(c.chans))
     n_neg = int((c.act < 0).sum())
+    sign = features_sign_text(int(c.act.size) - n_neg, n_neg, int(c.act.size))
     return Step(
         "features",
-        f"1 · Feature maps of {layer}",
+        say("steps.features.title", layer=layer),
         render.map_grid(c.act[c.chans], cmap="viridis", titles=c.titles, cell=c.cell, highlight=c.marks,
-                        colorbar_label="activation"),
-        f"Feature maps A^k: {shown} {k} channels, {h}×{w}, one shared scale",
-        c.para("features",
-               f"The hooked layer `{layer}` turns the input into {k} feature maps of {h}×{w}; this shows {shown} "
-               f"{k}. Each map is the response of one learned filter, and each cell still stands for one place "
-               "in the input: Grad-CAM needs a layer that keeps *where*. "
-               + features_sign_text(int(c.act.size) - n_neg, n_neg, int(c.act.size)) + " "
-               "All maps share one colour scale, so a dim map really is weak. Red borders mark the channels "
-               "with the largest positive weights (step 4), blue the most negative.")
+                        colorbar_label=say("steps.features.colorbar")),
+        say("steps.features.caption", shown=shown, k=k, h=h, w=w),
+        c.para("features", say("steps.features.text", layer=layer, k=k, h=h, w=w, shown=shown, sign=sign))
         + "\n\n$$A^k \\in \\mathbb{R}^{h\\times w},\\quad k = 1,\\dots,K$$",
-        "feats = {}\n"
-        f"hook = model.get_submodule('{layer}').register_forward_hook(\n"
-        "    lambda m, i, out: feats.update(A=out))\n"
-        "logits = model(x)\nhook.remove()\nA = feats['A']            # (1, K, h, w)",
+        say("steps.code.features", layer=layer),
     )
 
 
@@ -148,19 +151,13 @@ def _gradients(c: StepContext) -> Step | None:
     score = float(c.result.scores[c.index])
     return Step(
         "gradients",
-        "2 · Gradients of the class score",
+        say("steps.gradients.title"),
         render.map_grid(c.grads[c.chans], cmap="RdBu_r", signed=True, vmin=-glim, vmax=glim, titles=c.titles,
-                        cell=c.cell, highlight=c.marks, colorbar_label=f"∂y/∂A  (class {c.cname})"),
-        f"Gradients ∂y^c/∂A^k for class {c.cname}: red raises the score, blue lowers it",
-        c.para("gradients",
-               f"Backpropagate the score of class **{c.cname}** (the logit y^c = {score:.3f}, before softmax) "
-               "to the feature maps, and no further. Each number says how much the score would change "
-               "if that activation grew a little: red raises the score, blue lowers it, white is "
-               "indifferent. Colours are symmetric about zero on one shared scale.")
+                        cell=c.cell, highlight=c.marks, colorbar_label=say("steps.gradients.colorbar", c=c.cname)),
+        say("steps.gradients.caption", c=c.cname),
+        c.para("gradients", say("steps.gradients.text", c=c.cname, score=score))
         + "\n\n$$\\frac{\\partial y^c}{\\partial A^k_{ij}}$$",
-        "A = A.detach().requires_grad_()      # backward stops here\n"
-        "score = head(A)[0, c]                # layers after the hooked one\n"
-        "(dA,) = torch.autograd.grad(score, A)",
+        say("steps.code.gradients"),
     )
 
 
@@ -177,41 +174,48 @@ def _average(c: StepContext) -> Step | None:
         grid = render.with_colorbar(render.enlarge(render.colorize_signed(g), c.display_size), -np.abs(g).max(),
                                     np.abs(g).max(), cmap="RdBu_r", signed=True)
     n_zero = int((g == 0).sum())
+    alpha = render.format_number(mean, plus=True)
+    text = say("steps.average.text", channel=ch, n=h * w, zeros=zero_gradient_text(n_zero, h * w, c.zero_gradient_reason),
+               pos=render.format_number(float(g[g > 0].sum())), neg=render.format_number(float(g[g < 0].sum())),
+               mean=alpha)
     return Step(
         "average",
-        f"3 · Averaging: channel {ch} becomes one weight",
+        say("steps.average.title", channel=ch),
         grid,
-        f"Channel {ch}: the mean of its {h * w} gradients is α = {render.format_number(mean, plus=True)}",
-        c.para("average",
-               f"Grad-CAM squeezes each gradient map into one number, its average. Channel {ch} has "
-               f"{h * w} gradients (shown). " + zero_gradient_text(n_zero, h * w, c.zero_gradient_reason) + " "
-               f"The positive ones sum to {render.format_number(float(g[g > 0].sum()))}, "
-               f"the negative ones to {render.format_number(float(g[g < 0].sum()))}; the mean is "
-               f"**α = {render.format_number(mean, plus=True)}**.\n\n" + average_text(k, h, w))
+        say("steps.average.caption", channel=ch, n=h * w, mean=alpha),
+        c.para("average", text + "\n\n" + average_text(k, h, w))
         + f"\n\n$$\\alpha_k^c = \\frac{{1}}{{Z}}\\sum_i\\sum_j \\frac{{\\partial y^c}}{{\\partial A^k_{{ij}}}},\\quad Z = {h}\\times{w} = {h * w}$$",
-        "alpha = dA.mean(dim=(2, 3))         # (1, K): one weight per channel\n"
-        f"alpha[0, {ch}]                       # = {mean:+.5f}",
+        say("steps.code.average", channel=ch, mean=mean),
     )
+
+
+def _channel_labels(k: int) -> list[str]:
+    """"ch0" … for every channel: the catalogue's template filled once with a slot, then the slot with
+    each index (EfficientNet's head has 1 280 channels; one ``say`` each cost about 10 ms)."""
+    template = say("steps.channel_label", channel="{0}")
+    return [template.format(i) for i in range(k)]
 
 
 def _weights(c: StepContext) -> Step:
     k = c.shape[0]
     mt, method = c.mt, c.result.method
-    top_note = "" if k <= 32 else " (the 10 most positive and 10 most negative)"
+    top = k > 32
     w_text = fill(mt.weights_text, c.cname)
-    if c.grads is not None and mt.name not in ("HiResCAM", "LayerCAM"):
+    if c.grads is not None and mt.cell_terms == "channel":  # one weight per whole map: its sign has a meaning
         w_text += " " + weights_sign_text(int((c.weights > 0).sum()), k, int((c.act < 0).sum()) == 0,
                                             negated=mt.negated)
+    chart = (say("steps.weights.chart_class_free", method=method) if mt.class_free
+             else say("steps.weights.chart", method=method, c=c.cname))
     return Step(
         "weights",
-        "4 · Channel importance" if not mt.class_free else "4 · Channel loadings (class-free)",
-        render.bar_chart(c.weights, labels=[f"ch{i}" for i in range(k)], top=None if k <= 32 else 10, width=480,
-                         height=240, title=(f"{method} loadings (any class){top_note}" if mt.class_free
-                                            else f"{method} weights for class {c.cname}{top_note}")),
-        "One number per channel; the largest positive and negative are labelled",
-        c.para("weights", w_text + (" The chart shows the 10 most positive and the 10 most negative." if top_note else ""))
+        say("steps.weights.title_class_free" if mt.class_free else "steps.weights.title"),
+        render.bar_chart(c.weights, labels=_channel_labels(k),
+                         top=10 if top else None, width=480, height=240,
+                         title=say("steps.weights.chart_top", chart=chart) if top else chart),
+        say("steps.weights.caption"),
+        c.para("weights", w_text + (say("steps.weights.top_note") if top else ""))
         + f"\n\n$${mt.weights_eq}$$",
-        "order = w[0].argsort(descending=True)\nprint('largest:', order[:3].tolist(), ' smallest:', order[-3:].tolist())",
+        say("steps.code.weights"),
     )
 
 
@@ -221,11 +225,11 @@ def _weighted(c: StepContext) -> Step:
     lim = float(np.abs(c.weighted).max()) or 1.0
     return Step(
         "weighted",
-        f"5 · {mt.map_title}",
+        say("steps.weighted.title", title=mt.map_title),
         render.with_colorbar(render.enlarge(render.colorize_signed(c.weighted, limit=lim), c.display_size), -lim, lim,
                              cmap="RdBu_r", signed=True, label=mt.map_label),
         fill(mt.map_caption, c.cname),
-        c.para("weighted", fill(mt.map_text, c.cname) + f" It is a single {h}×{w} map.")
+        c.para("weighted", say("steps.weighted.text", text=fill(mt.map_text, c.cname), h=h, w=w))
         + f"\n\n$${mt.map_eq}$$",
         mt.map_code,
     )
@@ -237,18 +241,18 @@ def _relu(c: StepContext) -> Step:
     cmax = float(c.cam.max())
     return Step(
         "relu",
-        f"6 · {mt.relu_title}",
+        say("steps.relu.title", title=mt.relu_title),
         render.with_colorbar(render.enlarge(render.colorize(c.cam, cmap=c.cmap, vmin=0.0, vmax=cmax or 1.0), c.display_size),
-                             0.0, cmax or 1.0, cmap=c.cmap, label="after ReLU"),
-        fill(mt.relu_caption, cname) + f" (peak {render.format_number(cmax)})",
-        c.para("relu", fill(mt.relu_text, cname) + f" The map is still at the layer's {h}×{w} resolution."
-               + (" Here it is all zero. " + fill(mt.zero_text, cname) if cmax == 0 else ""))
+                             0.0, cmax or 1.0, cmap=c.cmap, label=say("steps.relu.colorbar")),
+        say("steps.relu.caption", caption=fill(mt.relu_caption, cname), peak=render.format_number(cmax)),
+        c.para("relu", say("steps.relu.text", text=fill(mt.relu_text, cname), h=h, w=w)
+               + (say("steps.relu.all_zero", zero=fill(mt.zero_text, cname)) if cmax == 0 else ""))
         + f"\n\n$${mt.relu_eq}$$",
-        "cam = torch.relu(weighted)",
+        say("steps.code.relu"),
     )
 
 
-def placement_shift(centres, grid: tuple[int, int], size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def placement_shift(centres: Centres, grid: tuple[int, int], size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """How far each cell's drawn centre moves from the stretched drawing's, (rows, columns) in input
     pixels: ``centres`` minus (r + 0.5)·H/h − 0.5."""
     (h, w), (H, W) = grid, size
@@ -256,11 +260,7 @@ def placement_shift(centres, grid: tuple[int, int], size: tuple[int, int]) -> tu
     return ys - ((np.arange(h) + 0.5) * H / h - 0.5), xs - ((np.arange(w) + 0.5) * W / w - 0.5)
 
 
-def _px(v: float) -> str:
-    return f"{v:.2f}".rstrip("0").rstrip(".")
-
-
-def placement_text(centres, grid: tuple[int, int], size: tuple[int, int], choice: bool = True) -> str:
+def placement_text(centres: Centres, grid: tuple[int, int], size: tuple[int, int], choice: bool = True) -> str:
     """Step 7: why each cell is drawn at the centre of what it sees, and by how many pixels that
     moves it from the stretched drawing (every number computed from ``centres``).  ``choice``: the
     page has the *Map placement* choice (else the text says where the stretched drawing is offered)."""
@@ -269,15 +269,10 @@ def placement_text(centres, grid: tuple[int, int], size: tuple[int, int], choice
     dy, dx = placement_shift(centres, grid, size)
     far = max(float(np.abs(dy).max()), float(np.abs(dx).max()))
     step = float(np.diff(ys).mean()) if h > 1 else 0.0
-    return (f"Each cell is drawn at the centre of what it sees on the input, not stretched evenly over it: the "
-            f"layer has no padding, so row 0 looks at the input around row {_px(ys[0])} and row {h - 1} around "
-            f"row {_px(ys[-1])}" + (f", {_px(step)} px apart" if h > 1 else "") + f" (the rows where the cell's gradient is "
-            f"not zero, centred). Stretching the {h}×{w} map over {H}×{W} would put row 0 at "
-            f"{_px((0.5) * H / h - 0.5)} and row {h - 1} at {_px((h - 0.5) * H / h - 0.5)}: up to {_px(far)} px away from "
-            "what the cell sees, at the edges. Beyond the outermost centres each edge cell's value is kept. "
-            + ("The usual, stretched drawing stays one choice away (*Map placement*: stretched)." if choice else
-               "Every map on this page is drawn, and its heat measured, this way; the MNIST tab's *Map placement* "
-               "shows the usual, stretched drawing."))
+    return say("steps.placement.text", first=Px(ys[0]), last_row=h - 1, last=Px(ys[-1]),
+               apart=say("steps.placement.apart", step=Px(step)) if h > 1 else "", h=h, w=w, H=H, W=W,
+               stretched_first=Px(0.5 * H / h - 0.5), stretched_last=Px((h - 0.5) * H / h - 0.5), far=Px(far),
+               choice=say("steps.placement.choice" if choice else "steps.placement.no_choice"))
 
 
 def _upsample(c: StepContext) -> Step:
@@ -286,29 +281,24 @@ def _upsample(c: StepContext) -> Step:
     up = heat_picture(c.result.cam[c.index], (H, W), c.centres).numpy()
     umax = float(up.max())
     if c.centres is None:
-        what = (f"The map is only {h}×{w}, so it is stretched to the input's {H}×{W} with bilinear interpolation, "
-                "each cell spread over its own block of the input. ")
-        caption = f"Bilinear upsampling to the input size, {H}×{W}"
-        eq = f"\\tilde L^c = \\mathrm{{bilinear}}(\\text{{map}}^c,\\ {H}\\times{W})"
-        code = "heat = F.interpolate(cam[:, None], size=x.shape[-2:], mode='bilinear', align_corners=False)[:, 0]\n"
+        what = say("steps.upsample.stretched", h=h, w=w, H=H, W=W)
+        caption = say("steps.upsample.stretched_caption", H=H, W=W)
+        eq = say("steps.upsample.stretched_eq", H=H, W=W)
+        code = say("steps.code.upsample_stretched")
     else:
-        what = f"The map is only {h}×{w}, so it is drawn at the input's {H}×{W} by linear interpolation. " + \
-            placement_text(c.centres, (h, w), (H, W), c.placement_choice) + " "
-        caption = f"Each cell at the centre of what it sees, {H}×{W}"
-        eq = f"\\tilde L^c(y, x) = \\mathrm{{interp}}\\big(\\text{{map}}^c;\\ \\text{{cell centres}}\\big),\\ {H}\\times{W}"
-        code = ("ys, xs = row_centres, col_centres   # where each cell looks (its gradient's support, centred)\n"
-                "heat = np.stack([np.interp(np.arange(W), xs, r) for r in cam])      # along each row\n"
-                "heat = np.stack([np.interp(np.arange(H), ys, col) for col in heat.T], axis=1)\n")
+        what = say("steps.upsample.placed", h=h, w=w, H=H, W=W,
+                   placement=placement_text(c.centres, (h, w), (H, W), c.placement_choice))
+        caption = say("steps.upsample.placed_caption", H=H, W=W)
+        eq = say("steps.upsample.placed_eq", H=H, W=W)
+        code = say("steps.code.upsample_placed")
     return Step(
         "upsample",
-        f"7 · Upsample {h}×{w} → {H}×{W}",
+        say("steps.upsample.title", h=h, w=w, H=H, W=W),
         render.with_colorbar(render.enlarge(render.colorize(up, cmap=c.cmap, vmin=0.0, vmax=umax or 1.0), c.display_size),
-                             0.0, umax or 1.0, cmap=c.cmap, label="heat (same units)"),
+                             0.0, umax or 1.0, cmap=c.cmap, label=say("steps.upsample.colorbar")),
         caption,
-        c.para("upsample",
-               what + "This smooths the blocks; it adds no information. For display the map is then divided by "
-               + ("its maximum (0 stays 0)." if c.norm == "max"
-                  else "its range (min→0, max→1: even a weak map fills the scale)."))
+        c.para("upsample", say("steps.upsample.text", what=what, norm=say(
+            "steps.upsample.norm_max" if c.norm == "max" else "steps.upsample.norm_minmax")))
         + f"\n\n$${eq}$$",
         code + normalisation_code(c.norm),
     )
@@ -318,16 +308,12 @@ def _overlay(c: StepContext) -> Step:
     cmap, alpha = c.cmap, c.alpha
     return Step(
         "overlay",
-        "8 · Overlay on the input",
+        say("steps.overlay.title"),
         render.enlarge(overlay_image(c.result, c.image, index=c.index, norm=c.norm, alpha=alpha, cmap=cmap,
                                    centres=c.centres), c.display_size),
         fill(c.mt.overlay_caption, c.cname),
-        c.para("overlay",
-               f"Finally the heat map is laid over the input with the '{cmap}' colour map at opacity {alpha:g}. "
-               + fill(c.mt.overlay_text, c.cname)
-               + " It is a coarse answer to 'where?', not 'why?': the resolution is that of the hooked layer, "
-               "and a convincing picture is no proof that the model relies on those pixels.")
-        + f"\n\n$$\\text{{overlay}} = (1-a)\\, I + a\\,\\mathrm{{{cmap}}}\\big({normalisation_equation(c.norm)}\\big)$$",
+        c.para("overlay", say("steps.overlay.text", cmap=cmap, alpha=alpha, overlay=fill(c.mt.overlay_text, c.cname)))
+        + f"\n\n$${say('steps.overlay.eq', cmap=cmap, norm=normalisation_equation(c.norm))}$$",
         overlay_code(cmap, alpha),
     )
 
@@ -336,14 +322,10 @@ def _guided_backprop(c: StepContext) -> Step | None:
     if "guided_backprop" not in c.result.extras:  # only Guided Grad-CAM gives it
         return None
     return Step(
-        "guided_backprop", "9 · Guided backpropagation", guided_image(c.result.extras["guided_backprop"][c.index]),
-        "Gradients of the score with respect to the photo, through positive ReLUs only",
-        "Guided backpropagation sends the class score back to the *pixels*, letting a gradient through "
-        "a ReLU only where the forward input was positive and the gradient itself is positive. It shows "
-        "fine edges, but hardly depends on the class — or on the weights."
-        "\n\n$$R = \\frac{\\partial y^c}{\\partial I}\\Big|_{\\text{guided ReLUs}}$$",
-        "from gradcam_core.cam.guided import guided_backprop\n"
-        "R = guided_backprop(model, x, targets)   # (1, 3, H, W)",
+        "guided_backprop", say("steps.guided_backprop.title"), guided_image(c.result.extras["guided_backprop"][c.index]),
+        say("steps.guided_backprop.caption"),
+        say("steps.guided_backprop.text") + f"\n\n$${say('steps.guided_backprop.eq')}$$",
+        say("steps.code.guided_backprop"),
     )
 
 
@@ -351,13 +333,10 @@ def _guided_gradcam(c: StepContext) -> Step | None:
     if "guided_gradcam" not in c.result.extras:
         return None
     return Step(
-        "guided_gradcam", "10 · Guided Grad-CAM", guided_image(c.result.extras["guided_gradcam"][c.index]),
-        f"Guided backprop × Grad-CAM: fine detail, only where Grad-CAM's map for {c.cname} is above zero",
-        "Multiplying the guided-backprop image by the upsampled Grad-CAM map (scaled to 0…1) keeps its "
-        f"sharp detail only where Grad-CAM's map for **{c.cname}** is above zero: where the features raise "
-        "its score."
-        "\n\n$$\\text{Guided Grad-CAM} = R \\odot \\tilde L^c / \\max \\tilde L^c$$",
-        "mask = heat / heat.max()\nguided_gradcam = R * mask[:, None]",
+        "guided_gradcam", say("steps.guided_gradcam.title"), guided_image(c.result.extras["guided_gradcam"][c.index]),
+        say("steps.guided_gradcam.caption", c=c.cname),
+        say("steps.guided_gradcam.text", c=c.cname) + f"\n\n$${say('steps.guided_gradcam.eq')}$$",
+        say("steps.code.guided_gradcam"),
     )
 
 
@@ -382,7 +361,7 @@ def step_context(
     display_size: int = 280,
     notes: dict[str, str] | None = None,
     zero_gradient_reason: str | None = None,
-    centres=None,
+    centres: Centres | None = None,
     placement_choice: bool = True,
 ) -> StepContext:
     """What the step builders read, for sample ``index`` of ``result`` (see :func:`build_steps`)."""
@@ -393,7 +372,7 @@ def step_context(
     if grads is not None:
         ch = int(np.argmax(weights)) if channel is None else int(channel)
         if not 0 <= ch < k:
-            raise ValueError(f"channel must be between 0 and {k - 1}")
+            raise Refusal("steps.refusal.channel", high=k - 1)
     return StepContext(
         result=result, image=image, index=index, cmap=cmap, norm=norm, alpha=alpha,
         cname=class_name or str(int(result.targets[index])), display_size=display_size, notes=notes or {},
@@ -405,7 +384,7 @@ def step_context(
     )
 
 
-def build_steps(result: CAMResult, image: np.ndarray, **options) -> dict[str, Step]:
+def build_steps(result: CAMResult, image: np.ndarray, **options: Any) -> dict[str, Step]:
     """Every step of ``result`` (sample ``index``) as images with explanations, one builder of
     :data:`STEP_BUILDERS` per step.  ``options``: the keywords of :func:`step_context` (index,
     channel, max_channels, cmap, norm, alpha, class_name, display_size, notes, zero_gradient_reason,

@@ -15,7 +15,7 @@ from typing import Any
 import gradio as gr
 
 from gradcam_core.analysis import photo_cards
-from gradcam_core.present import cards
+from gradcam_core.present import cards as card_words
 
 from gradcam_core.analysis import photo_edits as edits
 
@@ -40,7 +40,7 @@ CSS = """
 .spurious-card { border-left: 4px solid #0a8f5a; padding-left: 6px; }
 """
 
-PHOTO_NAMES = {k: cards.photo_name(k) for k in edits.PHOTOS}
+PHOTO_NAMES = {k: card_words.photo_name(k) for k in edits.PHOTOS}
 
 #: Why shortcuts matter outside this page: published cases, in our own words, with references.
 STAKES_MD = """
@@ -216,7 +216,7 @@ def _card_steps_fn(experiment: str, which: str):
         res = card.result_original if which == "original" else card.result_altered
         img = card.original if which == "original" else card.altered
         name = card.categories[int(res.targets[0])]
-        what = "the original photo" if which == "original" else cards.card_title(card.experiment, card.photo, card.variant).lower()
+        what = "the original photo" if which == "original" else card_words.card_title(card.experiment, card.photo, card.variant).lower()
         heading = f"### Step by step · photo\n\n**EfficientNet-Lite0** on {what}; Grad-CAM of its top class, **{name}**."
         return _step_outputs(res, img, name, heading, cmap)
 
@@ -384,7 +384,7 @@ def _exhibit_photos(photos_ready: bool, why: str) -> dict:
     cards = {}
     for exp, spec in photo_cards.EXPERIMENTS.items():
         with gr.Column(elem_classes="spurious-card"):
-            gr.Markdown(f"### {cards.experiment_title(exp)}\n\n{cards.experiment_about(exp)}", elem_classes="tight-md")
+            gr.Markdown(f"### {card_words.experiment_title(exp)}\n\n{card_words.experiment_about(exp)}", elem_classes="tight-md")
             photo = gr.Dropdown([PHOTO_NAMES[k] for k in spec["photos"]], value=PHOTO_NAMES[spec["default"][0]],
                                 label="Photo")
             variant = text = None
@@ -394,7 +394,7 @@ def _exhibit_photos(photos_ready: bool, why: str) -> dict:
                 variant = gr.Radio(spec["variants"], value=spec["default"][1], label="Style")
                 text = gr.Textbox(value=edits.DEFAULT_TEXT, label=f"Text (up to {edits.MAX_TEXT} characters)",
                                   max_lines=1, submit_btn=True)
-            img = ResultImage(label=spec["title"], interactive=False, elem_classes="spurious-exhibit",
+            img = ResultImage(label=card_words.experiment_title(exp), interactive=False, elem_classes="spurious-exhibit",
                               show_label=False, buttons=["fullscreen"])
             md = gr.Markdown(elem_classes="tight-md")
             with gr.Row():
