@@ -41,6 +41,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from gradcam_core.data.images import readable_extensions
+from gradcam_core.present.words import text_of
 
 __all__ = ["main", "build_parser", "IMAGE_EXTENSIONS", "LENET_KEY", "CSV_COLUMNS"]
 
@@ -88,7 +89,7 @@ def _imagenet_backend(key: str) -> Backend:
     try:
         model = spec.load()
     except ModelUnavailableError as e:
-        raise UsageError(str(e)) from None
+        raise UsageError(text_of(e)) from None
 
     def prepare(path: Path):
         img = load_image(path)
@@ -150,7 +151,7 @@ def _usage(parse, *args, **kwargs):
     try:
         return parse(*args, **kwargs)
     except ValueError as e:
-        raise UsageError(str(e)) from None
+        raise UsageError(text_of(e)) from None
 
 
 def resolve_method(name: str) -> str:
@@ -318,7 +319,7 @@ def output_names(files: Sequence[Path]) -> list[str]:
 
 
 def _one_line(e: BaseException) -> str:
-    msg = " ".join(str(e).split()) or type(e).__name__
+    msg = " ".join(text_of(e).split()) or type(e).__name__
     from gradcam_core.data.images import ImageError
 
     if not isinstance(e, (ImageError, ValueError, OSError)):

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gradcam_core.errors import Refusal
+
 __all__ = ["upsample", "place", "heat_picture", "normalize_max", "normalize_minmax", "normalize"]
 
 
@@ -20,7 +22,7 @@ def _batched(cam: torch.Tensor) -> tuple[torch.Tensor, bool]:
         return cam[None], True
     if cam.dim() == 3:
         return cam, False
-    raise ValueError(f"expected a map of shape (h, w) or (N, h, w), got {tuple(cam.shape)}")
+    raise Refusal("error.engine.map_shape", shape=tuple(cam.shape))
 
 
 def upsample(cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -78,4 +80,4 @@ def normalize(cam: torch.Tensor, how: str = "max") -> torch.Tensor:
         return normalize_max(cam)
     if how == "minmax":
         return normalize_minmax(cam)
-    raise ValueError(f"Unknown normalisation {how!r}; choose 'max' or 'minmax'.")
+    raise Refusal("error.norm.unknown", norm=how)
