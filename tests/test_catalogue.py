@@ -39,11 +39,12 @@ PENDING = {
 _CODE = re.compile(r"[;{}]|=>|\(\)|^\s*[.#@][\w-]+|\\[dswb]|\[\^|\(\?|^\s*<!--")
 _TAG = re.compile(r"<[^>]+>")
 _WORD = re.compile(r"[A-Za-z][a-z']+")
+_KEY = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_-]+)+")  # a catalogue key ("error.engine.layer_not_in_model")
 _LOG_CALLS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
 
 
 def _is_prose(text: str) -> bool:
-    if _CODE.search(text):
+    if _CODE.search(text) or _KEY.fullmatch(text):
         return False
     plain = _TAG.sub(" ", text)
     return len(_WORD.findall(plain)) >= 4
@@ -91,6 +92,7 @@ def test_the_prose_finder_tells_words_from_code():
     assert not _is_prose(r"^(\d+) pixels? wide$")
     assert not _is_prose("image/png")
     assert not _is_prose("three short words")
+    assert not _is_prose("error.engine.layer_not_in_model")  # a key names words, it holds none
 
 
 @pytest.mark.parametrize("module", sorted(set(_modules()) - PENDING))
