@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from gradcam_core.data import mnist
+from gradcam_core.data import digit_lines, digit_reader, mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 SET_DIR = ROOT / "tests" / "field_digits"
@@ -194,9 +194,9 @@ def test_a_dark_table_strip_at_the_border_is_not_ink(model):
     assert np.abs(a - b).mean() < 0.03            # the same digit, at most shifted by a pixel
     assert _read(model, a) == _read(model, b) == 3
     # the old global background treats the strip as ink: the strip is what the isolation removes
-    ink, sigma, drawn = mnist._ink_map(with_table)
+    ink, sigma, drawn = digit_reader._ink_map(with_table)
     assert not drawn
-    digit = mnist.isolate_digit(ink, sigma, drawn, with_table)
+    digit = digit_reader.isolate_digit(ink, sigma, drawn, with_table)
     assert not digit[:, :60].any() and not digit[:40].any()
     assert digit[150:330, 90:270].sum() == digit.sum() > 0
 
@@ -205,9 +205,9 @@ def test_ruled_lines_are_removed_but_a_stroke_across_them_stays():
     img = _paper()
     for y in range(20, 480, 28):                               # faint blue-ish ruled lines, 2 px
         img[y:y + 2, :] = 0.62
-    ink, sigma, _ = mnist._ink_map(img)
+    ink, sigma, _ = digit_reader._ink_map(img)
     low = ink > max(2.5 * sigma, 0.02)
-    lines = mnist._remove_lines(low, ink)
+    lines = digit_lines.remove_lines(low, ink)
     ruled = np.zeros_like(low)
     for y in range(20, 480, 28):
         ruled[y:y + 2, :] = True
@@ -215,8 +215,8 @@ def test_ruled_lines_are_removed_but_a_stroke_across_them_stays():
     # a vertical pen stroke crossing the lines is not a line
     stroke = img.copy()
     stroke[120:330, 178:183] = 0.15
-    ink, sigma, _ = mnist._ink_map(stroke)
-    lines = mnist._remove_lines(ink > max(2.5 * sigma, 0.02), ink)
+    ink, sigma, _ = digit_reader._ink_map(stroke)
+    lines = digit_lines.remove_lines(ink > max(2.5 * sigma, 0.02), ink)
     assert lines[120:330, 178:183].mean() < 0.05
     assert (lines & ruled).sum() >= 0.9 * ruled.sum()
 
@@ -224,8 +224,8 @@ def test_ruled_lines_are_removed_but_a_stroke_across_them_stays():
 def test_the_centred_compact_group_is_chosen_and_a_detached_bar_joins_it():
     img = _stamp(_paper(), 7, 160, 100, 170)                   # held-out #7 is a "7", in the middle
     img = _stamp(img, 1, 20, 250, 90)                          # a smaller mark near a corner
-    ink, sigma, drawn = mnist._ink_map(img)
-    digit = mnist.isolate_digit(ink, sigma, drawn, img)
+    ink, sigma, drawn = digit_reader._ink_map(img)
+    digit = digit_reader.isolate_digit(ink, sigma, drawn, img)
     assert digit.sum() > 0 and not digit[:130].any()           # the corner mark is not the digit
     ys, xs = np.nonzero(digit)
     assert 160 <= ys.min() and ys.max() < 330 and 100 <= xs.min() and xs.max() < 270
@@ -239,8 +239,8 @@ def test_the_centred_compact_group_is_chosen_and_a_detached_bar_joins_it():
     d[350:360, 140:210] = True
     d[180:188, 150:220] = True                                 # the bar, 12 px above the stem
     five[d] = 0.15
-    ink, sigma, drawn = mnist._ink_map(five)
-    got = mnist.isolate_digit(ink, sigma, drawn, five)
+    ink, sigma, drawn = digit_reader._ink_map(five)
+    got = digit_reader.isolate_digit(ink, sigma, drawn, five)
     assert got[180:188, 150:220].mean() > 0.9 and got[200:300, 140:148].mean() > 0.9
 
 
@@ -275,11 +275,11 @@ def test_no_digit_messages_say_what_failed_and_what_to_do():
     # dark strokes on a dark grey background: not light paper for the sheet reader, but plainly a
     # digit that fills the picture, so it is read (digit_frame), not refused
     dark = _stamp(_paper(level=0.3), 3, 150, 90, 180, dark=0.02)
-    arr, ink, sigma, drawn = mnist._ink_at_work_size(dark, None)
+    arr, ink, sigma, drawn = digit_reader._ink_at_work_size(dark, None)
     with pytest.raises(ValueError) as e:
-        mnist._sheet_digit(arr, ink, sigma, drawn)
+        digit_reader._sheet_digit(arr, ink, sigma, drawn)
     assert e.value.reason == "dark-background" and "light paper" in str(e.value)
-    assert np.array_equal(mnist.preprocess_digit(dark), mnist._frame_candidate(dark))
+    assert np.array_equal(mnist.preprocess_digit(dark), digit_reader._frame_candidate(dark))
 
     # a digit among scribbles: the best candidate does not stand alone
     busy = _stamp(_paper(), 3, 150, 90, 180)
@@ -296,10 +296,10 @@ def test_no_digit_messages_say_what_failed_and_what_to_do():
 
 def test_measured_criteria_of_a_good_photo():
     img = _stamp(_paper(), 3, 150, 90, 180)
-    ink, sigma, drawn = mnist._ink_map(img)
-    digit = mnist.isolate_digit(ink, sigma, drawn, img)
-    s = mnist.surroundings(digit, ink, sigma, np.zeros_like(digit), img)
-    assert s["snr"] >= mnist.MIN_SNR and s["share"] > 0.9 and abs(s["paper"] - 0.86) < 0.02
+    ink, sigma, drawn = digit_reader._ink_map(img)
+    digit = digit_reader.isolate_digit(ink, sigma, drawn, img)
+    s = digit_reader.surroundings(digit, ink, sigma, np.zeros_like(digit), img)
+    assert s["snr"] >= digit_reader.MIN_SNR and s["share"] > 0.9 and abs(s["paper"] - 0.86) < 0.02
 
 
 def test_clean_drawings_are_unchanged():

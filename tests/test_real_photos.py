@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from gradcam_core.data import digit_frame, mnist
+from gradcam_core.data import digit_frame, digit_reader, mnist
 from gradcam_core.data.images import load_image
 from gradcam_core.models import registry
 
@@ -165,9 +165,9 @@ def test_the_old_reader_refused_these_kinds(kind):
     too, 8 and 10 of 10; the real photos of those kinds that it refused are in the shared set.)"""
     refused = 0
     for i, (digit, _) in enumerate(_held_out()):
-        arr, ink, sigma, drawn = mnist._ink_at_work_size(np.asarray(_kind(kind, digit, seed=i)), None)
+        arr, ink, sigma, drawn = digit_reader._ink_at_work_size(np.asarray(_kind(kind, digit, seed=i)), None)
         try:
-            mnist._sheet_digit(arr, ink, sigma, drawn)
+            digit_reader._sheet_digit(arr, ink, sigma, drawn)
         except ValueError:
             refused += 1
     assert refused >= 5, (kind, refused)
@@ -233,7 +233,7 @@ def test_the_model_chooses_between_the_two_readings():
     images, _ = mnist.test_digits()
     arr = np.asarray(_ink_on_paper(images[3], (400, 400), (140, 140, 260, 260), (20, 20, 20), (230, 230, 230)))
     kept_sheet = mnist.preprocess_digit(arr)
-    frame = mnist._frame_candidate(arr)
+    frame = digit_reader._frame_candidate(arr)
     assert frame is not None and not np.array_equal(frame, kept_sheet)
     calls = []
 
