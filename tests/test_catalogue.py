@@ -24,7 +24,7 @@ PENDING = {
     "analysis/sanity.py", "analysis/shortcut.py",
     "cam/methods.py", "cam/scorecam_budget.py",
     "cli.py",
-    "data/digit_frame.py", "data/digit_reader.py", "data/images.py",
+    "data/images.py",
     "imagenet.py",
     "inputs.py",
     "models/__main__.py", "models/fetch.py", "models/lenet.py", "models/registry.py", "models/weights.py",

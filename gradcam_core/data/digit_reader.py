@@ -6,7 +6,7 @@ into what MNIST looks like: bright ink on black, the digit scaled to fit a
 For phone photos the digit is first isolated as a person sees it
 (``isolate_digit``): the largest compact group of strokes near the middle of
 the sheet, not a table strip, ruled lines or a fingertip at the border; when
-there is none, a ``NoDigitError`` (a ValueError) says what to do.  The seeded
+there is none, a ``NoDigitError`` (a ``Refusal``: a code and its numbers) says what to do.  The seeded
 field set ``tests/field_digits`` (``tools/make_field_digits.py``) measures it.
 """
 
@@ -20,6 +20,7 @@ from scipy import ndimage
 
 from gradcam_core.data.digit_frame import NoDigitError, frame_digit
 from gradcam_core.data.digit_lines import ruled_lines
+from gradcam_core.errors import Refusal
 
 __all__ = ["FRAME", "NoDigitError", "preprocess_digit", "isolate_digit", "surroundings"]
 
@@ -69,10 +70,9 @@ def _to_float_array(image, work_side: int = WORK_SIDE) -> np.ndarray:
     if arr.ndim == 3 and arr.shape[2] == 2:                 # gray + alpha
         arr = np.concatenate([np.repeat(arr[:, :, :1], 3, axis=2), arr[:, :, 1:]], axis=2)
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
-        raise ValueError(f"Expected a grey, RGB or RGBA image, got an array of shape {arr.shape}.")
+        raise Refusal("error.digit.not_an_image", shape=arr.shape)
     if min(arr.shape[:2]) < MIN_SIDE:
-        raise ValueError(f"The image is too small ({arr.shape[1]}x{arr.shape[0]} pixels); "
-                         f"it needs at least {MIN_SIDE} pixels on each side.")
+        raise Refusal("error.digit.too_small", width=arr.shape[1], height=arr.shape[0], min_side=MIN_SIDE)
 
     # Box-downscale very large inputs early (cheap, and averages out noise).
     k = math.ceil(max(arr.shape[:2]) / work_side)
@@ -160,7 +160,7 @@ def _ink_map(arr: np.ndarray, drawing: bool | None = None) -> tuple[np.ndarray, 
     if arr.ndim == 3 and arr.shape[2] == 4:
         alpha = arr[:, :, 3]
         if alpha.max() <= 0.02:
-            raise ValueError("The image is empty (fully transparent): draw a digit first.")
+            raise Refusal("error.digit.transparent")
         if alpha.min() < 0.98:
             # Transparent background.  If the clearly visible pixels all share
             # one colour, the strokes are described by alpha alone (works for
@@ -185,7 +185,7 @@ def _ink_map(arr: np.ndarray, drawing: bool | None = None) -> tuple[np.ndarray, 
         dark = float(np.clip(-resid - floor, 0, None).sum())
         bright = float(np.clip(resid - floor, 0, None).sum())
         if dark == bright == 0.0:
-            raise ValueError("No ink found: the image looks blank (a uniform background).")
+            raise Refusal("error.digit.uniform")
         ink = -resid if dark > bright else resid               # ink bright on dark
         return np.clip(ink, 0.0, None), sigma, True
     return (*_photo_ink(gray), False)
@@ -220,9 +220,8 @@ def _photo_ink(gray: np.ndarray) -> tuple[np.ndarray, float]:
             return br.astype(np.float32), s_br
     if mass_dk == 0.0:
         if s_dk > TEXTURED:
-            raise NoDigitError("No digit found: the picture is all texture, nothing stands out as pen "
-                               "strokes; " + NO_DIGIT_HINT, "texture")
-        raise NoDigitError("No ink found: the image looks blank (no visible strokes).", "blank")
+            raise NoDigitError("error.digit.texture", "texture")
+        raise NoDigitError("error.digit.blank", "blank")
     return dk.astype(np.float32), s_dk
 
 
@@ -256,10 +255,6 @@ def _thicken(crop: np.ndarray, width_box: float) -> np.ndarray:
         return mid
     peak = float(np.median(mid[mid > 0.5 * top]))
     return np.clip(mid / peak, 0.0, 1.0).astype(np.float32)
-
-
-NO_DIGIT_HINT = ("hold the phone closer so the digit is the largest mark near the middle of the "
-                 "picture, on plain paper, with nothing else in view.")
 
 
 def _groups(mask: np.ndarray, ink: np.ndarray, gap: int) -> list[dict]:
@@ -303,7 +298,7 @@ def isolate_digit(ink: np.ndarray, sigma: float, drawn: bool = False,
     h, w = ink.shape
     mask = ink > _ink_threshold(ink, sigma, drawn)
     if not mask.any():
-        raise NoDigitError("No ink found: the image looks blank (no visible strokes).", "blank")
+        raise NoDigitError("error.digit.blank", "blank")
     lines = np.zeros_like(mask) if drawn else ruled_lines(ink, sigma)
     mask &= ~lines
     marks = int(mask.sum())
@@ -350,12 +345,10 @@ def _nothing_left_error(marks: int, lines: np.ndarray) -> NoDigitError:
     """Why no group of strokes is left: the marks were all at the edges, only ruled lines, or none."""
     h, w = lines.shape
     if marks >= EDGE_MARKS * h * w:
-        return NoDigitError("No digit found: the only marks are at the picture's edges (a table, a "
-                            "finger, the paper's edge), none near the middle; " + NO_DIGIT_HINT, "edges")
+        return NoDigitError("error.digit.edges", "edges")
     if lines.any():
-        return NoDigitError("No digit found: only the paper's ruled lines are visible; write a digit "
-                            "and " + NO_DIGIT_HINT, "blank")
-    return NoDigitError("No ink found: the image looks blank (no visible strokes).", "blank")
+        return NoDigitError("error.digit.ruled_only", "blank")
+    return NoDigitError("error.digit.blank", "blank")
 
 
 def _could_be_digit(g: dict, drawn: bool, allow_border: bool = False) -> bool:
@@ -372,10 +365,8 @@ def _best_group(groups: list[dict], drawn: bool) -> dict:
     if not cands:
         inner = [g for g in groups if not g["border"]]
         if inner and max(g["extent"] for g in inner) < MIN_DIGIT:
-            raise NoDigitError("No digit found: the marks near the middle are too small to be a digit; "
-                               + NO_DIGIT_HINT, "too-small")
-        raise NoDigitError("No digit found: nothing in the picture looks like a handwritten digit; "
-                           + NO_DIGIT_HINT, "no-candidate")
+            raise NoDigitError("error.digit.marks_too_small", "too-small")
+        raise NoDigitError("error.digit.no_candidate", "no-candidate")
     return max(cands, key=lambda g: g["mass"] * math.exp(-(g["distance"] / CENTRE_SCALE) ** 2))
 
 
@@ -386,9 +377,7 @@ def _check_ink_share(best: dict, groups: list[dict], drawn: bool) -> None:
     near_mass = sum(g["mass"] for g in central) + (0.0 if best in central else best["mass"])
     share = best["mass"] / near_mass if near_mass > 0 else 1.0
     if share < MIN_INK_SHARE:
-        raise NoDigitError(f"No digit found: the largest group of strokes holds only {share:.0%} of the "
-                           f"marks near the middle (a digit needs {MIN_INK_SHARE:.0%}); "
-                           + NO_DIGIT_HINT, "cluttered")
+        raise NoDigitError("error.digit.cluttered", "cluttered", share=share, need=MIN_INK_SHARE)
 
 
 def _digit_with_its_parts(mask: np.ndarray, gap: int, best: dict, groups: list[dict]) -> np.ndarray:
@@ -437,17 +426,11 @@ def _check_surroundings(digit, ink, sigma, lines, gray) -> None:
     """A photo's candidate must be clear strokes on light paper, alone in its neighbourhood."""
     s = surroundings(digit, ink, sigma, lines, gray)
     if s["snr"] < MIN_SNR:
-        raise NoDigitError(f"No digit found: the strongest marks are faint (ink {s['snr']:.0f}x the "
-                           f"noise next to them; a written digit gives at least {MIN_SNR:.0f}x); "
-                           "write with a darker pen and " + NO_DIGIT_HINT, "faint")
+        raise NoDigitError("error.digit.faint", "faint", snr=s["snr"], need=MIN_SNR)
     if s["paper"] is not None and s["paper"] < MIN_PAPER:
-        raise NoDigitError(f"No digit found: the marks are not on light paper (the background next "
-                           f"to them is {s['paper']:.0%} bright; paper gives at least {MIN_PAPER:.0%}); "
-                           + NO_DIGIT_HINT, "dark-background")
+        raise NoDigitError("error.digit.dark_background", "dark-background", paper=s["paper"], need=MIN_PAPER)
     if s["share"] < MIN_LOCAL_SHARE:
-        raise NoDigitError(f"No digit found: the best candidate holds only {s['share']:.0%} of the marks "
-                           f"around it (a digit on paper stands alone: at least {MIN_LOCAL_SHARE:.0%}); "
-                           + NO_DIGIT_HINT, "cluttered")
+        raise NoDigitError("error.digit.not_alone", "cluttered", share=s["share"], need=MIN_LOCAL_SHARE)
 
 
 def preprocess_digit(image, drawing: bool | None = None, score=None) -> np.ndarray:
@@ -540,9 +523,8 @@ def _check_something_stands_out(ink: np.ndarray, sigma: float, drawn: bool) -> N
     peak_raw = float(ink.max())
     if peak_raw < max(6.0 * sigma, 0.06):
         if not drawn and sigma > TEXTURED:
-            raise NoDigitError("No digit found: the picture is all texture, nothing stands out as pen "
-                               "strokes; " + NO_DIGIT_HINT, "texture")
-        raise NoDigitError("No ink found: the image looks blank (no visible strokes).", "blank")
+            raise NoDigitError("error.digit.texture", "texture")
+        raise NoDigitError("error.digit.blank", "blank")
 
 
 def _digit_ink_above_noise(ink: np.ndarray, digit: np.ndarray, sigma: float) -> np.ndarray:
@@ -562,7 +544,7 @@ def _crop_without_specks(ink: np.ndarray) -> np.ndarray:
     mask = ink > 0.25
     labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
     if n == 0:
-        raise ValueError("No ink found: the strokes are too faint to read.")
+        raise Refusal("error.digit.too_faint")
     if n > 1:
         mass = ndimage.sum_labels(ink, labels, index=np.arange(1, n + 1))
         keep_ids = np.flatnonzero(mass >= 0.03 * mass.sum()) + 1
@@ -596,7 +578,7 @@ def _paste_centred(small: np.ndarray) -> np.ndarray:
     nh, nw = small.shape
     total = float(small.sum())
     if total <= 1e-6:
-        raise ValueError("No ink found: the strokes are too faint to read.")
+        raise Refusal("error.digit.too_faint")
     com_r = float((small.sum(axis=1) * np.arange(nh)).sum() / total)
     com_c = float((small.sum(axis=0) * np.arange(nw)).sum() / total)
     top = int(np.clip(round(CENTRE - com_r), 0, FRAME - nh))
