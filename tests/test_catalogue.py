@@ -24,7 +24,6 @@ PENDING = {
     "analysis/sanity.py", "analysis/shortcut.py",
     "cam/methods.py", "cam/scorecam_budget.py",
     "cli.py",
-    "data/images.py",
     "imagenet.py",
     "inputs.py",
     "models/__main__.py", "models/fetch.py", "models/lenet.py", "models/registry.py", "models/weights.py",
