@@ -26,7 +26,7 @@ PENDING = {
     "cli.py",
     "imagenet.py",
     "inputs.py",  # only NORMS' labels are left: they are the ImageNet tab's radio labels ([ui])
-    "models/__main__.py", "models/fetch.py", "models/lenet.py", "models/registry.py", "models/weights.py",
+    "models/__main__.py", "models/fetch.py", "models/registry.py", "models/weights.py",
     "present/alt_text.py", "present/cell_view.py", "present/colour_choice.py", "present/colour_vision.py",
     "present/imagenet_text.py", "present/imagenet_view.py", "present/method_texts.py", "present/photo_texts.py",
     "present/render.py", "present/shortcut_view.py", "present/steps.py",

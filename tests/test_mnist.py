@@ -74,8 +74,11 @@ def test_committed_weights_reach_97_percent_and_match_json(model):
 
 
 def test_load_lenet_missing_file_names_training_command(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"python tools/train_lenet\.py"):
+    with pytest.raises(FileNotFoundError) as e:
         load_lenet(tmp_path / "nope.pt")
+    assert (e.value.key, e.value.values) == ("error.model.lenet_missing",
+                                             {"path": str(tmp_path / "nope.pt"), "command": "python tools/train_lenet.py"})
+    assert text_of(e.value) == f"LeNet weights not found at {tmp_path / 'nope.pt'}. Train them first with: python tools/train_lenet.py"
 
 
 # --------------------------------------------------------------------------- preprocessing

@@ -15,11 +15,18 @@ Shapes for one (1, 28, 28) input::
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
 from torch import nn
+
+from gradcam_core.errors import Refusal
+
+
+class WeightsMissing(Refusal, FileNotFoundError):
+    """A LeNet's weights file is not there: the path and the command that trains it (a ``Refusal``,
+    and the FileNotFoundError callers of :func:`load_lenet` have always caught)."""
 
 CLASSES = [str(i) for i in range(10)]
 
@@ -28,10 +35,11 @@ MNIST_STD = 0.3081
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "lenet_mnist.pt"
 
-TRAIN_COMMAND = "python tools/train_lenet.py"
+TOOLS = PurePosixPath("tools")  # the training scripts, run from the repository's root
+TRAIN_COMMAND = f"python {TOOLS / 'train_lenet.py'}"
 #: the LeNet trained with a planted cue (the shortcut experiment, gradcam_core.analysis.shortcut)
 SHORTCUT_WEIGHTS = DEFAULT_WEIGHTS.parent / "lenet_shortcut.pt"
-SHORTCUT_TRAIN_COMMAND = "python tools/train_shortcut.py"
+SHORTCUT_TRAIN_COMMAND = f"python {TOOLS / 'train_shortcut.py'}"
 #: (module name, (maps, height, width)) of the layers that keep a spatial map, for one 28×28 digit
 SPATIAL_LAYERS = {"conv1": (6, 24, 24), "relu1": (6, 24, 24), "pool1": (6, 12, 12),
                   "conv2": (16, 8, 8), "relu2": (16, 8, 8), "pool2": (16, 4, 4)}
@@ -69,15 +77,12 @@ class LeNet(nn.Module):
 def load_lenet(path: str | Path | None = None) -> LeNet:
     """Build a LeNet, load trained weights on the CPU and switch to eval mode.
 
-    Raises FileNotFoundError (naming the training command) if the weights file
-    does not exist.
+    Raises ``WeightsMissing`` (a FileNotFoundError and a ``Refusal`` naming the training command)
+    if the weights file does not exist.
     """
     path = Path(path) if path is not None else DEFAULT_WEIGHTS
     if not path.is_file():
-        raise FileNotFoundError(
-            f"LeNet weights not found at {path}. "
-            f"Train them first with: {TRAIN_COMMAND}"
-        )
+        raise WeightsMissing("error.model.lenet_missing", path=str(path), command=TRAIN_COMMAND)
     model = LeNet()
     state = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
