@@ -37,11 +37,13 @@ from torch import nn
 from gradcam_core.cam.engine import GradCAM
 from gradcam_core.errors import Refusal
 from gradcam_core.models import weights as W
+from gradcam_core.models.lenet import WeightsMissing
 
 __all__ = [
     "LayerInfo",
     "ModelSpec",
     "ModelUnavailableError",
+    "NotListed",
     "REGISTRY",
     "MODELS",
     "LeNetSpec",
@@ -56,8 +58,13 @@ __all__ = [
 ]
 
 
-class ModelUnavailableError(RuntimeError):
-    """The model cannot be loaded here (no weights file and no download allowed)."""
+class ModelUnavailableError(Refusal, RuntimeError):
+    """The model cannot be loaded here (no weights file and no download allowed): a catalogue key
+    (``error.model.*``) with the model's title and why."""
+
+
+class NotListed(Refusal, KeyError):
+    """A model key or a listed layer that is not in the registry (a ``Refusal`` and a KeyError)."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +125,7 @@ class ModelSpec:
         for info in self.layers:
             if info.name == name:
                 return info
-        raise KeyError(f"{self.key} has no listed layer {name!r}; choose from {[l.name for l in self.layers]}")
+        raise NotListed("error.model.layer_not_listed", model=self.key, name=name, names=[l.name for l in self.layers])
 
     @property
     def layer_names(self) -> list[str]:
@@ -250,13 +257,13 @@ class TorchvisionSpec(ModelSpec):
         if found is None:
             allowed = W.download_allowed() if allow_download is None else allow_download
             if not allowed:
-                raise ModelUnavailableError(f"{self.title} is not available: {W.missing_reason(self.key)}")
+                raise ModelUnavailableError("error.model.unavailable", title=self.title, why=W.missing_reason(self.key))
             try:
                 from gradcam_core.models.fetch import download
 
                 path = download(self.key, progress=False)
             except W.WeightsError as e:
-                raise ModelUnavailableError(f"{self.title} is not available: {e}") from e
+                raise ModelUnavailableError("error.model.unavailable", title=self.title, why=str(e)) from e
             found = (path, self._candidates()[0])
         path = found[0]
         st = path.stat()
@@ -266,7 +273,7 @@ class TorchvisionSpec(ModelSpec):
         try:
             return W.build_torchvision(self.key, Path(source[0]))
         except W.WeightsError as e:
-            raise ModelUnavailableError(f"{self.title} could not be loaded: {e}") from e
+            raise ModelUnavailableError("error.model.unloadable", title=self.title, why=str(e)) from e
 
     def transforms(self):
         """torchvision's ImageClassification transform for the weights in use."""
@@ -348,7 +355,7 @@ class EfficientNetLite0Spec(ModelSpec):
     def _weights_source(self, allow_download: bool | None) -> Any:
         ok, why = self.availability()
         if not ok:
-            raise ModelUnavailableError(f"{self.title} is not available: {why}")
+            raise ModelUnavailableError("error.model.unavailable", title=self.title, why=why)
         return lite0_weights_path()
 
     def _build(self, source: Any) -> nn.Module:
@@ -358,7 +365,7 @@ class EfficientNetLite0Spec(ModelSpec):
             sd = torch.load(source, map_location="cpu", weights_only=True)
             model.load_state_dict(sd, strict=True)
         except Exception as e:
-            raise ModelUnavailableError(f"{self.title} could not be loaded from {source}: {e}") from e
+            raise ModelUnavailableError("error.model.unloadable_from", title=self.title, source=source, why=str(e)) from e
         return model
 
     def display_image(self, pil_image: Image.Image) -> Image.Image:
@@ -452,6 +459,7 @@ class LeNetSpec(ModelSpec):
     weights_file: Path = Path()
     train_command: str = ""
     missing_what: str = "LeNet weights"
+    missing_key: str = "error.model.lenet_missing"  # the refusal when the weights file is not there
 
     def availability(self) -> tuple[bool, str]:
         if self.weights_file.is_file():
@@ -461,7 +469,8 @@ class LeNetSpec(ModelSpec):
     def _weights_source(self, allow_download: bool | None) -> Any:
         ok, why = self.availability()
         if not ok:
-            raise FileNotFoundError(why)  # what callers of lenet.load_lenet have always caught
+            # what callers of lenet.load_lenet have always caught (a FileNotFoundError)
+            raise WeightsMissing(self.missing_key, path=str(self.weights_file), command=self.train_command)
         st = self.weights_file.stat()
         return (str(self.weights_file), st.st_size, st.st_mtime_ns)
 
@@ -507,7 +516,7 @@ def _lenet_specs() -> list[LeNetSpec]:
         LeNetSpec("lenet_shortcut", "LeNet with a shortcut (MNIST + planted cue)",
                   description="LeNet-5 trained on MNIST with a class-coded square (the shortcut experiment)",
                   weights_file=lenet.SHORTCUT_WEIGHTS, train_command=lenet.SHORTCUT_TRAIN_COMMAND,
-                  missing_what="Shortcut LeNet weights", **common),
+                  missing_what="Shortcut LeNet weights", missing_key="error.model.shortcut_missing", **common),
     ]
 
 
@@ -522,7 +531,7 @@ def get_model(key: str) -> ModelSpec:
     try:
         return MODELS[key]
     except KeyError:
-        raise KeyError(f"unknown model {key!r}; choose from {', '.join(MODELS)}") from None
+        raise NotListed("error.model.unknown", model=key, choices=", ".join(MODELS)) from None
 
 
 def lenet_model(key: str = "lenet") -> nn.Module:
