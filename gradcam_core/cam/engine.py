@@ -314,6 +314,6 @@ class GradCAM(BaseCAM):
 
     name = "Grad-CAM"
 
-    def channel_weights(self, activations, gradients, ctx):
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, ctx: dict) -> torch.Tensor:
         return gradients.mean(dim=(2, 3))
 

@@ -7,6 +7,8 @@
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -32,7 +34,7 @@ def upsample(cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return out[0] if single else out
 
 
-def place(cam: torch.Tensor, size: tuple[int, int], centres) -> torch.Tensor:
+def place(cam: torch.Tensor, size: tuple[int, int], centres: Sequence[np.ndarray]) -> torch.Tensor:
     """(h, w) or (N, h, w) maps drawn at ``size`` = (H, W) with each cell *at the centre of what it
     sees*: ``centres`` = (row centres (h,), column centres (w,)) in input pixel indices (see
     ``analysis.cell.cell_centres``).  Between two centres the value is interpolated linearly (row by
@@ -50,7 +52,7 @@ def place(cam: torch.Tensor, size: tuple[int, int], centres) -> torch.Tensor:
     return out[0] if single else out
 
 
-def heat_picture(cam: torch.Tensor, size: tuple[int, int], centres=None) -> torch.Tensor:
+def heat_picture(cam: torch.Tensor, size: tuple[int, int], centres: Sequence[np.ndarray] | None = None) -> torch.Tensor:
     """The map as it is drawn over the input: :func:`place` at ``centres``, or stretched
     (:func:`upsample`) when ``centres`` is None."""
     return upsample(cam, size) if centres is None else place(cam, size, centres)

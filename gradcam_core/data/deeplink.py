@@ -14,6 +14,7 @@ import re
 import tempfile
 import zlib
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import numpy as np
@@ -48,7 +49,7 @@ def decode_digit(text: str) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8).reshape(28, 28).astype(np.float32) / 255.0
 
 
-def query_string(**params) -> str:
+def query_string(**params: Any) -> str:
     """'?a=1&b=2' from the non-empty parameters, in the given order."""
     clean = {k: v for k, v in params.items() if v not in (None, "")}
     return "?" + urlencode(clean)

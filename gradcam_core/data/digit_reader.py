@@ -13,6 +13,7 @@ field set ``tests/field_digits`` (``tools/make_field_digits.py``) measures it.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -433,7 +434,8 @@ def _check_surroundings(digit, ink, sigma, lines, gray) -> None:
         raise NoDigitError("error.digit.not_alone", "cluttered", share=s["share"], need=MIN_LOCAL_SHARE)
 
 
-def preprocess_digit(image, drawing: bool | None = None, score=None) -> np.ndarray:
+def preprocess_digit(image: Image.Image | np.ndarray, drawing: bool | None = None,
+                     score: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Turn a drawn or photographed digit into an MNIST-like float32 (28, 28) in [0, 1].
 
     Accepts a PIL image or a numpy array (H, W), (H, W, 3) or (H, W, 4),

@@ -16,6 +16,7 @@ Shapes for one (1, 28, 28) input::
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
+from typing import Callable
 
 import numpy as np
 import torch
@@ -90,11 +91,11 @@ def load_lenet(path: str | Path | None = None) -> LeNet:
     return model
 
 
-def top_probability(model: nn.Module):
+def top_probability(model: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
     """A scorer for ``mnist.preprocess_digit(..., score=...)``: a stack of 28×28 digits in [0, 1]
     (N, 28, 28) → the model's top-1 softmax probability for each (N,), without gradients."""
 
-    def score(digits) -> "np.ndarray":
+    def score(digits: np.ndarray) -> np.ndarray:
         x = torch.as_tensor(np.asarray(digits, dtype=np.float32)).reshape(-1, 1, 28, 28)
         with torch.inference_mode():
             return torch.softmax(model(x), dim=1).amax(dim=1).numpy()

@@ -275,7 +275,7 @@ class TorchvisionSpec(ModelSpec):
         except W.WeightsError as e:
             raise ModelUnavailableError("error.model.unloadable", title=self.title, why=str(e)) from e
 
-    def transforms(self):
+    def transforms(self) -> Any:
         """torchvision's ImageClassification transform for the weights in use."""
         return self._current_weights().transforms()
 
