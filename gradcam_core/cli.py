@@ -110,14 +110,14 @@ def _lenet_backend() -> Backend:
     try:
         model = lenet_model()
     except FileNotFoundError as e:
-        raise UsageError(f"model 'lenet' is not available: {e}") from None
+        raise UsageError(f"model 'lenet' is not available: {text_of(e)}") from None
 
     def prepare(path: Path):
         img = load_image(path, max_side=1024)
         try:
             digit = get_model(LENET_KEY).digit(img)
         except ValueError as e:
-            raise ImageError(f"no digit found in this image ({e})") from None
+            raise ImageError(f"no digit found in this image ({text_of(e)})") from None
         return to_tensor(digit), (np.clip(digit, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
     return Backend(LENET_KEY, "LeNet (MNIST)", model, list(CLASSES), list(LENET_LAYERS), LENET_LAYER,
