@@ -15,7 +15,7 @@ from gradcam_core.models import registry as M
 from gradcam_core.models import weights as W
 from gradcam_core.models import __main__ as models_cli
 from gradcam_core.data.images import load_image
-from gradcam_core.present.words import text_of
+from gradcam_core.present.words import say, text_of
 
 CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat"}
 COFFEE_CLASSES = {"espresso", "cup", "coffee mug"}
@@ -166,6 +166,42 @@ def test_a_missing_lenet_is_a_refusal_with_the_training_command(tmp_path):
         "path": str(tmp_path / "none.pt"), "command": "python tools/train_shortcut.py"})
     assert text_of(e.value) == (f"Shortcut LeNet weights not found at {tmp_path / 'none.pt'}. "
                                 "Train them first with: python tools/train_shortcut.py")
+
+
+def _worded(a: M.Availability) -> tuple[bool, str]:
+    return a.ok, say(a.key, **a.values)
+
+
+def test_availability_codes_say_what_the_status_says(isolated_weights, monkeypatch, tmp_path):
+    """Every state of every model, as a code and numbers, words to today's status line; and each
+    model's description is in the catalogue."""
+    from dataclasses import replace
+
+    for key, spec in M.MODELS.items():
+        assert _worded(spec.availability_code()) == spec.availability(), key
+        assert say(f"model.description.{key}") == spec.description
+    r18 = M.get_model("resnet18")
+    code = r18.availability_code()
+    assert (code.ok, code.key) == (False, "model.status.missing")
+    assert code.values["names"] == "resnet18-f37072fd.pth" and code.values["env"] == W.ALLOW_DOWNLOAD_ENV
+    (isolated_weights / "resnet18-f37072fd.pth").write_bytes(b"x")
+    code = r18.availability_code()
+    assert (code.ok, code.key, code.values) == (True, "model.status.weights_file",
+                                                {"path": str(isolated_weights / "resnet18-f37072fd.pth")})
+    assert _worded(code) == r18.availability()
+    monkeypatch.setattr(W, "download_allowed", lambda: True)
+    for probe, key in [((True, "HTTP 200"), "model.status.will_download"), ((False, "offline"), "model.status.unreachable")]:
+        monkeypatch.setattr(W, "probe", lambda url, timeout=None, probe=probe: probe)
+        code = M.get_model("vgg16").availability_code()
+        assert code.key == key and _worded(code) == M.get_model("vgg16").availability(), key
+    gone = replace(M.get_model("lenet_shortcut"), weights_file=tmp_path / "none.pt")
+    assert gone.availability_code() == M.Availability(False, "error.model.shortcut_missing", {
+        "path": str(tmp_path / "none.pt"), "command": "python tools/train_shortcut.py"})
+    assert _worded(gone.availability_code()) == gone.availability()
+    monkeypatch.setattr(M.importlib.util, "find_spec", lambda name: None)
+    lite = M.get_model("efficientnet_lite0")
+    assert lite.availability_code() == M.Availability(False, "model.status.lite_code_package")
+    assert _worded(lite.availability_code()) == lite.availability()
 
 
 def test_resnet18_unavailable_without_weights_file():

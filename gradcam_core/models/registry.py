@@ -40,6 +40,7 @@ from gradcam_core.models import weights as W
 from gradcam_core.models.lenet import WeightsMissing
 
 __all__ = [
+    "Availability",
     "LayerInfo",
     "ModelSpec",
     "ModelUnavailableError",
@@ -65,6 +66,16 @@ class ModelUnavailableError(Refusal, RuntimeError):
 
 class NotListed(Refusal, KeyError):
     """A model key or a listed layer that is not in the registry (a ``Refusal`` and a KeyError)."""
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a model can be used here, as a catalogue key (``model.status.*``, or the refusal's
+    own key) and its numbers; ``present.words.say(a.key, **a.values)`` words it."""
+
+    ok: bool
+    key: str
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,11 @@ class ModelSpec:
 
     # -- availability (cheap: looks for files, never loads a model) ----------
     def availability(self) -> tuple[bool, str]:
+        raise NotImplementedError
+
+    def availability_code(self) -> Availability:
+        """:meth:`availability` as a code and numbers (the words are the catalogue's; the string
+        form stays until its callers word the code themselves)."""
         raise NotImplementedError
 
     @property
@@ -238,6 +254,20 @@ class TorchvisionSpec(ModelSpec):
         found = W.find_weights(self.key)
         return found[0] if found else None
 
+    def availability_code(self) -> Availability:
+        found = W.find_weights(self.key)
+        if found:
+            return Availability(True, "model.status.weights_file", {"path": str(found[0])})
+        if not W.download_allowed():
+            return Availability(False, "model.status.missing", W.missing_values(self.key))
+        from gradcam_core.models.fetch import source_url  # GRADCAM_WEIGHTS_URL, if set
+
+        url = source_url(self._candidates()[0])
+        ok, msg = W.probe(url)
+        if ok:
+            return Availability(True, "model.status.will_download", {"url": url})
+        return Availability(False, "model.status.unreachable", {**W.missing_values(self.key), "url": url, "why": msg})
+
     def availability(self) -> tuple[bool, str]:
         found = W.find_weights(self.key)
         if found:
@@ -341,6 +371,17 @@ LITE0_CROP_PADDING = 32
 
 @dataclass(eq=False)
 class EfficientNetLite0Spec(ModelSpec):
+    def availability_code(self) -> Availability:
+        try:
+            p = Path(lite0_weights_path())
+        except ImportError as e:
+            return Availability(False, "model.status.lite_weights_package", {"detail": str(e)})
+        if importlib.util.find_spec("efficientnet_lite_pytorch") is None:
+            return Availability(False, "model.status.lite_code_package")
+        if not p.is_file():
+            return Availability(False, "model.status.lite_weights_missing", {"path": str(p)})
+        return Availability(True, "model.status.bundled", {"path": str(p)})
+
     def availability(self) -> tuple[bool, str]:
         try:
             p = Path(lite0_weights_path())
@@ -460,6 +501,11 @@ class LeNetSpec(ModelSpec):
     train_command: str = ""
     missing_what: str = "LeNet weights"
     missing_key: str = "error.model.lenet_missing"  # the refusal when the weights file is not there
+
+    def availability_code(self) -> Availability:
+        if self.weights_file.is_file():
+            return Availability(True, "model.status.weights_file", {"path": str(self.weights_file)})
+        return Availability(False, self.missing_key, {"path": str(self.weights_file), "command": self.train_command})
 
     def availability(self) -> tuple[bool, str]:
         if self.weights_file.is_file():
