@@ -37,6 +37,7 @@ from torch import nn
 from gradcam_core.cam.engine import GradCAM
 from gradcam_core.errors import Refusal
 from gradcam_core.models import weights as W
+from gradcam_core.models import lenet
 from gradcam_core.models.lenet import WeightsMissing
 
 __all__ = [
@@ -521,9 +522,7 @@ class LeNetSpec(ModelSpec):
         return (str(self.weights_file), st.st_size, st.st_mtime_ns)
 
     def _build(self, source: Any) -> nn.Module:
-        from gradcam_core.models.lenet import load_lenet
-
-        return load_lenet(source[0])
+        return lenet.load_lenet(source[0])
 
     def display_image(self, pil_image: Image.Image) -> Image.Image:
         """The 28×28 digit the model sees (bright ink on black), as an RGB image."""
@@ -542,14 +541,11 @@ class LeNetSpec(ModelSpec):
         picture), the clean LeNet's confidence chooses (``mnist.preprocess_digit``); this is the one
         place where an uploaded digit photo becomes a digit, for the tab, the CLI and the API."""
         from gradcam_core.data.mnist import preprocess_digit
-        from gradcam_core.models.lenet import top_probability
 
-        return preprocess_digit(np.asarray(pil_image), score=top_probability(lenet_model()))
+        return preprocess_digit(np.asarray(pil_image), score=lenet.top_probability(lenet_model()))
 
 
 def _lenet_specs() -> list[LeNetSpec]:
-    from gradcam_core.models import lenet
-
     L = LayerInfo
     # labels as the MNIST tab's layer picker shows them (method_texts.lenet_layer_label)
     layers = [L(name, f"{name} · {k} maps of {h}×{w}" + (" (default)" if name == lenet.DEFAULT_LAYER else ""), (h, w))
