@@ -6,7 +6,7 @@ The UI (``gradcam_core/ui``), the HTTP API (the same handlers) and the command l
 same values, with the same message.  Every rejection is a ``Refusal`` (a ``ValueError``): a
 catalogue key and its numbers, whose sentence (``present.words.text_of``) tells a person what to
 type instead (the UI turns it into a ``gr.Error``, the CLI into exit code 2).  The layer parser
-is the registry's (``models.registry.parse_layer``): it tries a layer on the model.
+is ``models.layers.parse_layer``: it tries a layer on the model.
 """
 from __future__ import annotations
 

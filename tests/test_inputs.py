@@ -168,7 +168,8 @@ def test_layer_parser_lives_below_inputs():
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
         a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not {m for m in imported if m and m.startswith(("gradcam_core.cam", "gradcam_core.models"))}
-    from gradcam_core.models.registry import get_model, parse_layer
+    from gradcam_core.models.layers import parse_layer
+    from gradcam_core.models.registry import get_model
 
     lenet = get_model("lenet")
     picker = [(n, ()) for n in lenet.layer_names]
