@@ -41,6 +41,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from gradcam_core.data.images import readable_extensions
+from gradcam_core.present.words import text_of
 
 __all__ = ["main", "build_parser", "IMAGE_EXTENSIONS", "LENET_KEY", "CSV_COLUMNS"]
 
@@ -88,7 +89,7 @@ def _imagenet_backend(key: str) -> Backend:
     try:
         model = spec.load()
     except ModelUnavailableError as e:
-        raise UsageError(str(e)) from None
+        raise UsageError(text_of(e)) from None
 
     def prepare(path: Path):
         img = load_image(path)
@@ -109,14 +110,14 @@ def _lenet_backend() -> Backend:
     try:
         model = lenet_model()
     except FileNotFoundError as e:
-        raise UsageError(f"model 'lenet' is not available: {e}") from None
+        raise UsageError(f"model 'lenet' is not available: {text_of(e)}") from None
 
     def prepare(path: Path):
         img = load_image(path, max_side=1024)
         try:
             digit = get_model(LENET_KEY).digit(img)
         except ValueError as e:
-            raise ImageError(f"no digit found in this image ({e})") from None
+            raise ImageError(f"no digit found in this image ({text_of(e)})") from None
         return to_tensor(digit), (np.clip(digit, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
     return Backend(LENET_KEY, "LeNet (MNIST)", model, list(CLASSES), list(LENET_LAYERS), LENET_LAYER,
@@ -150,7 +151,7 @@ def _usage(parse, *args, **kwargs):
     try:
         return parse(*args, **kwargs)
     except ValueError as e:
-        raise UsageError(str(e)) from None
+        raise UsageError(text_of(e)) from None
 
 
 def resolve_method(name: str) -> str:
@@ -318,7 +319,7 @@ def output_names(files: Sequence[Path]) -> list[str]:
 
 
 def _one_line(e: BaseException) -> str:
-    msg = " ".join(str(e).split()) or type(e).__name__
+    msg = " ".join(text_of(e).split()) or type(e).__name__
     from gradcam_core.data.images import ImageError
 
     if not isinstance(e, (ImageError, ValueError, OSError)):

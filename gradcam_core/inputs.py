@@ -3,8 +3,10 @@ normalisation, colour map, map placement, opacity, photo source and data: URLs. 
 
 The UI (``gradcam_core/ui``), the HTTP API (the same handlers) and the command line
 (``gradcam_core/cli.py``) all call these functions, so all three accept and reject exactly the
-same values, with the same message.  Every rejection is a ``ValueError`` whose text tells a
-person what to type instead (the UI turns it into a ``gr.Error``, the CLI into exit code 2).
+same values, with the same message.  Every rejection is a ``Refusal`` (a ``ValueError``): a
+catalogue key and its numbers, whose sentence (``present.words.text_of``) tells a person what to
+type instead (the UI turns it into a ``gr.Error``, the CLI into exit code 2).  The layer parser
+is ``models.layers.parse_layer``: it tries a layer on the model.
 """
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ import binascii
 import difflib
 import re
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from gradcam_core.errors import Refusal
+
 __all__ = [
-    "PREDICTED_WORDS", "NORMS", "CMAPS", "parse_target", "find_classes", "parse_layer", "parse_method",
+    "PREDICTED_WORDS", "NORMS", "CMAPS", "parse_target", "find_classes", "parse_method",
     "parse_norm", "parse_cmap", "parse_alpha", "photo_source", "data_url_bytes", "is_data_url", "parse_box",
     "PLACEMENTS", "DEFAULT_PLACEMENT", "parse_placement",
 ]
@@ -54,6 +58,11 @@ def find_classes(query: str | None, categories: Sequence[str]) -> list[tuple[int
     return hits
 
 
+def _choice(predicted: bool, categories: Sequence[str]) -> str:
+    """Which "give …" a class refusal ends with: predicted allowed or not, names or only indexes."""
+    return ("predicted" if predicted else "index") + ("_or_name" if any(not c.isdigit() for c in categories) else "")
+
+
 def parse_target(value: Any, categories: Sequence[str], dataset: str = "ImageNet", *,
                  predicted: bool = True, what: str = "Class") -> int | None:
     """A class from the UI, the API or the CLI.
@@ -61,21 +70,21 @@ def parse_target(value: Any, categories: Sequence[str], dataset: str = "ImageNet
     None / "predicted" / "auto" → None (only with ``predicted``); 207, 207.0, "207",
     "207 · golden retriever", an exact name or an unambiguous part of a name → 207.
     ``dataset`` names the class list in messages ("ImageNet", "MNIST"); ``what`` names the value.
+    A refusal is ``Refusal("error.class.<what went wrong>.<what to give>", …)`` with the numbers.
     """
     n = len(categories)
-    choose = (f"give {'predicted, ' if predicted else ''}an index 0 to {n - 1}"
-              + (", or part of a class name, e.g. 'retriever'" if any(not c.isdigit() for c in categories) else ""))
+    choice = _choice(predicted, categories)
     if value is None or (isinstance(value, str) and value.strip().lower() in PREDICTED_WORDS):
         if predicted:
             return None
-        raise ValueError(f"{what} is missing; {choose}.")
+        raise Refusal(f"error.class.missing.{choice}", what=what, last=n - 1)
     if isinstance(value, bool):
-        raise ValueError(f"{what} must be a class, not {value!r}; {choose}.")
+        raise Refusal(f"error.class.not_class.{choice}", what=what, value=value, last=n - 1)
     if isinstance(value, (int, np.integer)):
         i = int(value)
     elif isinstance(value, (float, np.floating)):
         if not float(value).is_integer():
-            raise ValueError(f"{what} must be a whole class index, not {float(value):g}; {choose}.")
+            raise Refusal(f"error.class.not_whole.{choice}", what=what, value=float(value), last=n - 1)
         i = int(value)
     elif isinstance(value, str):
         text = value.strip()
@@ -89,65 +98,18 @@ def parse_target(value: Any, categories: Sequence[str], dataset: str = "ImageNet
                 return hits[0]
             if not hits:
                 close = difflib.get_close_matches(_fold(text), [_fold(c) for c in categories], n=3, cutoff=0.75)
-                similar = f" (similar names: {', '.join(repr(c) for c in close)})" if close else ""
-                raise ValueError(f"No {dataset} class matches {text!r}{similar}; {choose}.")
+                if close:
+                    raise Refusal(f"error.class.no_match_similar.{choice}", dataset=dataset, text=text,
+                                  names=", ".join(repr(c) for c in close), last=n - 1)
+                raise Refusal(f"error.class.no_match.{choice}", dataset=dataset, text=text, last=n - 1)
             some = ", ".join(f"{j} · {categories[j]}" for j in hits[:6])
-            raise ValueError(f"{text!r} matches {len(hits)} classes ({some}{' …' if len(hits) > 6 else ''}); "
-                             "pick one.")
+            raise Refusal("error.class.ambiguous_more" if len(hits) > 6 else "error.class.ambiguous",
+                          text=text, count=len(hits), some=some)
     else:
-        raise ValueError(f"{what} must be a class, not {value!r}; {choose}.")
+        raise Refusal(f"error.class.not_class.{choice}", what=what, value=value, last=n - 1)
     if not 0 <= i < n:
-        raise ValueError(f"{what} {i} is out of range: {dataset} classes go from 0 to {n - 1}.")
+        raise Refusal("error.class.out_of_range", what=what, index=i, dataset=dataset, last=n - 1)
     return i
-
-
-# --------------------------------------------------------------------------- layer
-_probed: dict[tuple[int, str], str | None] = {}
-
-
-def _probe(model, name: str, input_shape: tuple[int, ...]) -> str | None:
-    """None when GradCAM on ``name`` gives a usable (N, K, h, w) map, else the engine's reason."""
-    key = (id(model), name)
-    if key not in _probed:
-        import torch
-
-        from gradcam_core.cam.engine import GradCAM
-
-        try:
-            GradCAM(model, name)(torch.zeros((1, *input_shape)), target=0)
-            _probed[key] = None
-        except ValueError as e:
-            _probed[key] = str(e)
-    return _probed[key]
-
-
-def parse_layer(value: Any, layers: Iterable[tuple[str, Iterable[str]]], default: str, title: str, *,
-                model=None, input_shape: tuple[int, ...] | None = None) -> str:
-    """The module name of a layer.
-
-    ``layers``: (module name, labels people see for it) of the layers in the picker; empty →
-    ``default``; a name or a label → its name.  Any other module name of ``model`` is accepted
-    when it outputs a feature map (tried once on a blank input of ``input_shape``).
-    """
-    layers = [(name, tuple(labels)) for name, labels in layers]
-    names = [name for name, _ in layers]
-    if value in (None, ""):
-        return default
-    text = str(value).strip()
-    for name, labels in layers:
-        if text == name or text in labels:
-            return name
-    choose = f"choose one of: {', '.join(names)}"
-    modules = dict(model.named_modules()) if model is not None else {}
-    if text and text in modules:
-        why = _probe(model, text, input_shape) if input_shape is not None else None
-        if why is None:
-            return text
-        raise ValueError(f"{title} has no layer {text!r} that can be used here ({why.rstrip('.')}); {choose}.")
-    close = difflib.get_close_matches(text, list(modules) or names, n=3)
-    hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    raise ValueError(f"{title} has no layer {text!r}{hint}; {choose}"
-                     + (" (or any module name of the model that outputs a feature map)." if modules else "."))
 
 
 # --------------------------------------------------------------------------- method, norm, colours
@@ -167,14 +129,14 @@ def parse_method(value: Any, choices: Sequence[str], default: str = "Grad-CAM") 
                   if _method_key(k) not in ("counterfactual", "gradcam")})
     found = table.get(_method_key(text))
     if found is None:
-        raise ValueError(f"Unknown method {text!r}; choose one of: {', '.join(choices)}.")
+        raise Refusal("error.method.unknown", text=text, choices=", ".join(choices))
     return found
 
 
 def parse_norm(value: Any) -> str:
     norm = "max" if value in (None, "") else str(value).replace("-", "").replace("–", "").strip().lower()
     if norm not in NORMS:
-        raise ValueError(f"Unknown normalisation {norm!r}; choose 'max' or 'minmax'.")
+        raise Refusal("error.norm.unknown", norm=norm)
     return norm
 
 
@@ -186,8 +148,7 @@ def parse_cmap(value: Any) -> str:
     import matplotlib
 
     if name not in matplotlib.colormaps:
-        raise ValueError(f"Unknown colormap {name!r}; choose one of: {', '.join(CMAPS)} "
-                         "(or any other matplotlib colour map).")
+        raise Refusal("error.cmap.unknown", name=name, choices=", ".join(CMAPS))
     return name
 
 
@@ -204,9 +165,7 @@ def parse_placement(value: Any) -> str:
         return DEFAULT_PLACEMENT
     v = re.sub(r"[\s_-]+", " ", str(value).strip().lower()) if isinstance(value, str) else None
     if v not in PLACEMENTS:
-        raise ValueError(f"Unknown map placement {value!r}; choose {' or '.join(repr(p) for p in PLACEMENTS)} "
-                         "(where each cell of the map is drawn: at the centre of what it sees, or stretched "
-                         "evenly over the picture).")
+        raise Refusal("error.placement.unknown", value=value, choices=" or ".join(repr(p) for p in PLACEMENTS))
     return v
 
 
@@ -214,15 +173,15 @@ def parse_alpha(value: Any) -> float:
     try:
         a = float(0.5 if value is None else value)
     except (TypeError, ValueError):
-        raise ValueError(f"Opacity must be a number between 0 and 1, not {value!r}.") from None
+        raise Refusal("error.alpha.not_a_number", value=value) from None
     if not 0.0 <= a <= 1.0 or a != a:
-        raise ValueError(f"Opacity must be between 0 and 1, not {a:g}.")
+        raise Refusal("error.alpha.out_of_range", alpha=a)
     return a
 
 
 # --------------------------------------------------------------------------- photos, data URLs
-NO_PHOTO = "Upload a photo, take one with the camera, paste one, or tap an example first."
-PHOTO_LOST = "The photo did not arrive; please upload it again."
+NO_PHOTO = "error.photo.none"  # the catalogue keys of "no photo" and "the photo did not arrive"
+PHOTO_LOST = "error.photo.lost"
 
 
 def photo_source(photo: Any) -> Any:
@@ -233,14 +192,14 @@ def photo_source(photo: Any) -> Any:
     object with ``path``, or a ``data:`` URL in ``url``), a path, bytes, a PIL image or an array.
     """
     if photo is None or (isinstance(photo, str) and not photo.strip()):
-        raise ValueError(NO_PHOTO)
+        raise Refusal(NO_PHOTO)
     if isinstance(photo, dict):
         if photo.get("path"):
             return photo["path"]
         url = photo.get("url") or ""
         if is_data_url(url):
             return url
-        raise ValueError(PHOTO_LOST)
+        raise Refusal(PHOTO_LOST)
     if isinstance(photo, (str, Path)):
         return str(photo)
     path = getattr(photo, "path", None)
@@ -248,7 +207,7 @@ def photo_source(photo: Any) -> Any:
         return path
     if isinstance(photo, (bytes, bytearray, np.ndarray)) or hasattr(photo, "convert"):
         return photo
-    raise ValueError(PHOTO_LOST)
+    raise Refusal(PHOTO_LOST)
 
 
 def is_data_url(value: Any) -> bool:
@@ -263,7 +222,7 @@ def data_url_bytes(url: str) -> bytes:
             raise ValueError
         return base64.b64decode(payload, validate=False)
     except (AttributeError, ValueError, binascii.Error):
-        raise ValueError("could not read this image (the data: URL is damaged)") from None
+        raise Refusal("error.photo.data_url") from None
 
 
 
@@ -271,7 +230,6 @@ def data_url_bytes(url: str) -> bytes:
 #: the smallest box side (pixels) the reader can use: gradcam_core.data.images.MIN_SIDE
 MIN_BOX_SIDE = 8
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf(?:inity)?|nan)", re.I)
-BOX_HELP = "x0, y0, x1, y1: the left, top, right and bottom edges in pixels from the photo's top-left corner"
 
 
 def parse_box(value: Any, width: int, height: int) -> tuple[int, int, int, int]:
@@ -279,34 +237,31 @@ def parse_box(value: Any, width: int, height: int) -> tuple[int, int, int, int]:
     exclusive (PIL's ``crop``).  ``value``: "x0, y0, x1, y1" (commas, spaces, brackets all fine)
     or four numbers; a box drawn on the page is already in the photo's own pixels."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ValueError("Draw a box around the digit on the photo first (or type " + BOX_HELP + ").")
+        raise Refusal("error.box.missing")
     if isinstance(value, str):
         text = value.strip()
         parts = _NUMBER.findall(text)
         leftover = _NUMBER.sub(" ", text)
         if re.search(r"[^\s,;()\[\]]", leftover):
-            raise ValueError(f"A box is four numbers ({BOX_HELP}), not {value!r}.")
+            raise Refusal("error.box.not_numbers", value=value)
     elif isinstance(value, (list, tuple, np.ndarray)):
         parts = list(np.asarray(value, dtype=object).ravel())
     else:
-        raise ValueError(f"A box is four numbers ({BOX_HELP}), not {value!r}.")
+        raise Refusal("error.box.not_numbers", value=value)
     if len(parts) != 4:
-        raise ValueError(f"A box is four numbers ({BOX_HELP}); got {len(parts)}: {value!r}.")
+        raise Refusal("error.box.count", count=len(parts), value=value)
     try:
         x0, y0, x1, y1 = (float(v) for v in parts)
     except (TypeError, ValueError):
-        raise ValueError(f"A box is four numbers ({BOX_HELP}), not {value!r}.") from None
+        raise Refusal("error.box.not_numbers", value=value) from None
     if not all(np.isfinite([x0, y0, x1, y1])):
-        raise ValueError(f"The box's edges must be ordinary numbers, not {value!r}.")
+        raise Refusal("error.box.not_finite", value=value)
     if x1 <= x0 or y1 <= y0:
-        raise ValueError(f"The box's right and bottom edges must come after its left and top ones "
-                         f"(x0 < x1 and y0 < y1); got x0={x0:g}, y0={y0:g}, x1={x1:g}, y1={y1:g}.")
+        raise Refusal("error.box.order", x0=x0, y0=y0, x1=x1, y1=y1)
     if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
-        raise ValueError(f"The box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) reaches outside the photo, which is "
-                         f"{width}×{height} pixels: keep x between 0 and {width} and y between 0 and {height}.")
+        raise Refusal("error.box.outside", x0=x0, y0=y0, x1=x1, y1=y1, width=width, height=height)
     box = (int(np.floor(x0)), int(np.floor(y0)), int(np.ceil(x1)), int(np.ceil(y1)))
     w, h = box[2] - box[0], box[3] - box[1]
     if w < MIN_BOX_SIDE or h < MIN_BOX_SIDE:
-        raise ValueError(f"The box is only {w}×{h} pixels: draw it around the whole digit (at least "
-                         f"{MIN_BOX_SIDE} pixels on each side).")
+        raise Refusal("error.box.too_small", width=w, height=h, min_side=MIN_BOX_SIDE)
     return box

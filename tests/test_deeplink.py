@@ -9,6 +9,8 @@ import pytest
 
 from gradcam_core.data.deeplink import decode_digit, encode_digit, query_string
 from gradcam_core.data.mnist import test_digits as held_out_digits
+from gradcam_core.errors import Refusal
+from gradcam_core.present.words import say, text_of
 from gradcam_core.ui import mnist_tab
 
 
@@ -25,8 +27,10 @@ def test_digit_round_trip_is_exact_to_8_bits():
 
 @pytest.mark.parametrize("bad", ["", "!!!", "abc", "A" * 5000, encode_digit(np.zeros((28, 28)))[:-5]])
 def test_damaged_links_raise_clear_errors(bad):
-    with pytest.raises(ValueError, match="link"):
+    with pytest.raises(Refusal) as info:
         decode_digit(bad)
+    assert info.value.key in {"error.link.no_digit", "error.link.digit_undecodable", "error.link.digit_size"}
+    assert "link" in text_of(info.value) and text_of(info.value) == say(info.value.key)
 
 
 def test_link_reopens_the_same_result():
@@ -78,12 +82,16 @@ def test_photo_tokens(tmp_path, monkeypatch):
     assert up.startswith("up:") and up.endswith(".jpg")
     assert Path(recall_photo(up)).read_bytes() == upload.read_bytes()
     assert remember_photo(upload) == up  # same content, same token
-    for bad in ["", "nonsense", "ex:../../etc/passwd", "up:../../x", "up:0123"]:
-        with pytest.raises(ValueError):
+    for bad, key in [("", "error.link.no_photo"), ("nonsense", "error.link.no_photo"),
+                     ("ex:../../etc/passwd", "error.link.photo_damaged"), ("up:../../x", "error.link.photo_damaged"),
+                     ("up:0123", "error.link.photo_damaged")]:
+        with pytest.raises(Refusal) as info:
             recall_photo(bad)
+        assert info.value.key == key, bad
     Path(recall_photo(up)).unlink()
-    with pytest.raises(ValueError, match="no longer on the server"):
+    with pytest.raises(Refusal) as info:
         recall_photo(up)
+    assert info.value.key == "error.link.photo_gone" and "no longer on the server" in text_of(info.value)
 
 
 def test_imagenet_link_reopens_the_same_result(tmp_path, monkeypatch):
@@ -140,8 +148,9 @@ def test_link_store_keeps_a_byte_budget_oldest_removed_first(tmp_path, monkeypat
         assert sum(f.stat().st_size for f in links.iterdir()) <= 10_000
         # three fit (9 000 bytes); the fourth pushes out the oldest, the fifth the next one
         assert kept == sorted(t[3:] for t in tokens[-3:]), (i, kept)
-    with pytest.raises(ValueError, match="no longer on the server"):
+    with pytest.raises(Refusal) as info:
         deeplink.recall_photo(tokens[0])
+    assert info.value.key == "error.link.photo_gone"
     assert deeplink.recall_photo(tokens[4]).endswith(tokens[4][3:])
     # linking an old photo again makes it the newest: the oldest *other* one goes
     src = tmp_path / "p2.png"
@@ -153,8 +162,11 @@ def test_link_store_keeps_a_byte_budget_oldest_removed_first(tmp_path, monkeypat
     # one file larger than the whole budget: refused, clearly, and nothing is removed for it
     big = tmp_path / "big.jpg"
     big.write_bytes(b"\x07" * 10_001)
-    with pytest.raises(ValueError, match=r"This photo is 0\.0 MB, more than the 0\.0 MB the server keeps for links"):
+    with pytest.raises(Refusal) as info:
         deeplink.remember_photo(big)
+    assert info.value.key == "error.link.photo_too_big"
+    assert info.value.values == {"size_mb": 10_001 / 1024 / 1024, "budget_mb": 10_000 / 1024 / 1024}
+    assert text_of(info.value).startswith("This photo is 0.0 MB, more than the 0.0 MB the server keeps for links; ")
     assert len(list(links.iterdir())) == 3
 
 

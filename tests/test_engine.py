@@ -18,7 +18,9 @@ from gradcam_core import (
     normalize_minmax,
     upsample,
 )
+from gradcam_core.errors import Refusal
 from gradcam_core.models.lenet import LeNet
+from gradcam_core.present.words import say, text_of
 
 torch.set_num_threads(2)
 
@@ -277,28 +279,44 @@ def test_concurrent_calls_equal_sequential(resnet, lenet):
 # ----------------------------------------------------------------- bad input
 
 
+def _refused(fn, *args, **kwargs) -> Refusal:
+    with pytest.raises(Refusal) as info:
+        fn(*args, **kwargs)
+    return info.value
+
+
 def test_bad_layer_target_and_shape(lenet):
-    with pytest.raises(ValueError, match="conv2"):
-        GradCAM(lenet, "conv9")
-    with pytest.raises(ValueError, match="not part of this model"):
-        GradCAM(lenet, nn.Conv2d(1, 1, 1))
+    """Each refusal is a code and its numbers; the sentence comes from the catalogue."""
+    err = _refused(GradCAM, lenet, "conv9")
+    assert err.key == "error.engine.unknown_layer" and err.values["layer"] == "conv9"
+    assert "conv2" in err.values["choices"].split(", ")
+    assert text_of(err) == say("error.engine.unknown_layer", layer="conv9", choices=err.values["choices"])
+    assert "'conv9'" in text_of(err) and "conv2" in text_of(err)
+    assert _refused(GradCAM, lenet, nn.Conv2d(1, 1, 1)).key == "error.engine.layer_not_in_model"
+    assert _refused(GradCAM, lenet, 3).values == {"type": "int"}
     cam = GradCAM(lenet, lenet.conv2)  # by module
     assert cam.layer_name == "conv2"
     x = torch.rand(1, 1, 28, 28)
-    with pytest.raises(ValueError, match=r"out of range.*10 classes"):
-        cam(x, target=10)
-    with pytest.raises(ValueError, match="out of range"):
-        cam(x, target=-1)
-    with pytest.raises(ValueError, match="int class index"):
-        cam(x, target="3")
-    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
-        cam(torch.rand(1, 28, 28))
-    with pytest.raises(ValueError, match="could not run"):
-        cam(torch.rand(1, 3, 28, 28))
-    with pytest.raises(ValueError, match="2 targets for a batch of 1"):
-        cam(x, target=[1, 2])
-    with pytest.raises(ValueError, match="feature map"):
-        GradCAM(lenet, "fc1")(x)
+    err = _refused(cam, x, target=10)
+    assert (err.key, err.values) == ("error.engine.target_range", {"target": 10, "classes": 10, "last": 9})
+    assert text_of(err) == "target 10 is out of range: this model has 10 classes (valid: 0 to 9)."
+    assert _refused(cam, x, target=-1).values == {"target": -1, "classes": 10, "last": 9}
+    err = _refused(cam, x, target="3")
+    assert (err.key, err.values) == ("error.engine.target_type", {"target": "3"})
+    assert text_of(err) == "target must be an int class index or None, not '3'."
+    err = _refused(cam, torch.rand(1, 28, 28))
+    assert (err.key, err.values) == ("error.engine.input_shape", {"shape": (1, 28, 28)})
+    err = _refused(cam, torch.rand(1, 3, 28, 28))
+    assert err.key == "error.engine.model_failed" and err.values["shape"] == (1, 3, 28, 28)
+    assert text_of(err).startswith("The model could not run on an input of shape (1, 3, 28, 28): ")
+    err = _refused(cam, x, target=[1, 2])
+    assert (err.key, err.values) == ("error.engine.target_count", {"targets": 2, "inputs": 1})
+    assert text_of(err) == "Got 2 targets for a batch of 1 inputs; give one per input, or one int."
+    err = _refused(GradCAM(lenet, "fc1"), x)
+    assert (err.key, err.values) == ("error.engine.not_a_map", {"layer": "fc1", "shape": (1, 120)})
+    assert text_of(err) == "Layer 'fc1' outputs shape (1, 120); a CAM needs a (N, K, h, w) feature map."
+    assert _refused(cam, x.long()).values == {"dtype": "torch.int64"}
+    assert _refused(cam.explain_many, x, []).key == "error.engine.no_target"
     assert all(not mod._forward_hooks for mod in lenet.modules())
 
 

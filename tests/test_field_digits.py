@@ -17,7 +17,9 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from gradcam_core.data import mnist
+from gradcam_core.data import digit_lines, digit_reader, mnist
+from gradcam_core.data.digit_frame import NoDigitError
+from gradcam_core.present.words import has, say, text_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SET_DIR = ROOT / "tests" / "field_digits"
@@ -194,9 +196,9 @@ def test_a_dark_table_strip_at_the_border_is_not_ink(model):
     assert np.abs(a - b).mean() < 0.03            # the same digit, at most shifted by a pixel
     assert _read(model, a) == _read(model, b) == 3
     # the old global background treats the strip as ink: the strip is what the isolation removes
-    ink, sigma, drawn = mnist._ink_map(with_table)
+    ink, sigma, drawn = digit_reader._ink_map(with_table)
     assert not drawn
-    digit = mnist.isolate_digit(ink, sigma, drawn, with_table)
+    digit = digit_reader.isolate_digit(ink, sigma, drawn, with_table)
     assert not digit[:, :60].any() and not digit[:40].any()
     assert digit[150:330, 90:270].sum() == digit.sum() > 0
 
@@ -205,9 +207,9 @@ def test_ruled_lines_are_removed_but_a_stroke_across_them_stays():
     img = _paper()
     for y in range(20, 480, 28):                               # faint blue-ish ruled lines, 2 px
         img[y:y + 2, :] = 0.62
-    ink, sigma, _ = mnist._ink_map(img)
+    ink, sigma, _ = digit_reader._ink_map(img)
     low = ink > max(2.5 * sigma, 0.02)
-    lines = mnist._remove_lines(low, ink)
+    lines = digit_lines.remove_lines(low, ink)
     ruled = np.zeros_like(low)
     for y in range(20, 480, 28):
         ruled[y:y + 2, :] = True
@@ -215,8 +217,8 @@ def test_ruled_lines_are_removed_but_a_stroke_across_them_stays():
     # a vertical pen stroke crossing the lines is not a line
     stroke = img.copy()
     stroke[120:330, 178:183] = 0.15
-    ink, sigma, _ = mnist._ink_map(stroke)
-    lines = mnist._remove_lines(ink > max(2.5 * sigma, 0.02), ink)
+    ink, sigma, _ = digit_reader._ink_map(stroke)
+    lines = digit_lines.remove_lines(ink > max(2.5 * sigma, 0.02), ink)
     assert lines[120:330, 178:183].mean() < 0.05
     assert (lines & ruled).sum() >= 0.9 * ruled.sum()
 
@@ -224,8 +226,8 @@ def test_ruled_lines_are_removed_but_a_stroke_across_them_stays():
 def test_the_centred_compact_group_is_chosen_and_a_detached_bar_joins_it():
     img = _stamp(_paper(), 7, 160, 100, 170)                   # held-out #7 is a "7", in the middle
     img = _stamp(img, 1, 20, 250, 90)                          # a smaller mark near a corner
-    ink, sigma, drawn = mnist._ink_map(img)
-    digit = mnist.isolate_digit(ink, sigma, drawn, img)
+    ink, sigma, drawn = digit_reader._ink_map(img)
+    digit = digit_reader.isolate_digit(ink, sigma, drawn, img)
     assert digit.sum() > 0 and not digit[:130].any()           # the corner mark is not the digit
     ys, xs = np.nonzero(digit)
     assert 160 <= ys.min() and ys.max() < 330 and 100 <= xs.min() and xs.max() < 270
@@ -239,47 +241,58 @@ def test_the_centred_compact_group_is_chosen_and_a_detached_bar_joins_it():
     d[350:360, 140:210] = True
     d[180:188, 150:220] = True                                 # the bar, 12 px above the stem
     five[d] = 0.15
-    ink, sigma, drawn = mnist._ink_map(five)
-    got = mnist.isolate_digit(ink, sigma, drawn, five)
+    ink, sigma, drawn = digit_reader._ink_map(five)
+    got = digit_reader.isolate_digit(ink, sigma, drawn, five)
     assert got[180:188, 150:220].mean() > 0.9 and got[200:300, 140:148].mean() > 0.9
 
 
+def _no_digit(fn, *args) -> NoDigitError:
+    with pytest.raises(NoDigitError) as e:
+        fn(*args)
+    return e.value
+
+
 def test_no_digit_messages_say_what_failed_and_what_to_do():
+    """Each refusal is a reason code, a catalogue key and the numbers measured; its sentence is
+    the catalogue's, filled with those numbers."""
     from skimage import data
 
     # a photo of a cat: never "blank"
-    with pytest.raises(ValueError) as e:
-        mnist.preprocess_digit(data.chelsea())
-    assert str(e.value).startswith("No digit found") and "blank" not in str(e.value)
-    assert "hold the phone closer" in str(e.value)
-    assert e.value.reason in ("texture", "cluttered", "no-candidate")
+    err = _no_digit(mnist.preprocess_digit, data.chelsea())
+    assert err.reason in ("texture", "cluttered", "no-candidate")
+    assert err.key in ("error.digit.texture", "error.digit.cluttered", "error.digit.not_alone", "error.digit.no_candidate")
+    text = text_of(err)
+    assert text == say(err.key, **err.values)
+    assert text.startswith("No digit found") and "blank" not in text and "hold the phone closer" in text
 
     # a blank sheet of paper may say blank
-    with pytest.raises(ValueError, match="(?i)blank"):
-        mnist.preprocess_digit(_paper())
+    err = _no_digit(mnist.preprocess_digit, _paper())
+    assert (err.key, err.reason, err.values) == ("error.digit.blank", "blank", {})
+    assert text_of(err) == "No ink found: the image looks blank (no visible strokes)."
 
     # an empty sheet on a textured table: the marks are all at the edge
     table = _paper()
     table[:, :70] = 0.3 + 0.3 * ndimage.gaussian_filter(np.random.default_rng(2).standard_normal((480, 70)), 1.0)
-    with pytest.raises(ValueError) as e:
-        mnist.preprocess_digit(table)
-    assert e.value.reason == "edges" and "edges" in str(e.value) and "blank" not in str(e.value)
+    err = _no_digit(mnist.preprocess_digit, table)
+    assert (err.key, err.reason) == ("error.digit.edges", "edges")
+    assert "edges" in text_of(err) and "blank" not in text_of(err)
 
     # a mark too small to be a digit
     tiny = _paper()
     tiny[235:245, 175:185] = 0.1
-    with pytest.raises(ValueError) as e:
-        mnist.preprocess_digit(tiny)
-    assert e.value.reason == "too-small" and "too small" in str(e.value)
+    err = _no_digit(mnist.preprocess_digit, tiny)
+    assert (err.key, err.reason) == ("error.digit.marks_too_small", "too-small") and "too small" in text_of(err)
 
     # dark strokes on a dark grey background: not light paper for the sheet reader, but plainly a
     # digit that fills the picture, so it is read (digit_frame), not refused
     dark = _stamp(_paper(level=0.3), 3, 150, 90, 180, dark=0.02)
-    arr, ink, sigma, drawn = mnist._ink_at_work_size(dark, None)
-    with pytest.raises(ValueError) as e:
-        mnist._sheet_digit(arr, ink, sigma, drawn)
-    assert e.value.reason == "dark-background" and "light paper" in str(e.value)
-    assert np.array_equal(mnist.preprocess_digit(dark), mnist._frame_candidate(dark))
+    arr, ink, sigma, drawn = digit_reader._ink_at_work_size(dark, None)
+    err = _no_digit(digit_reader._sheet_digit, arr, ink, sigma, drawn)
+    assert (err.key, err.reason) == ("error.digit.dark_background", "dark-background")
+    assert err.values["need"] == digit_reader.MIN_PAPER and err.values["paper"] < digit_reader.MIN_PAPER
+    assert (f"the background next to them is {err.values['paper']:.0%} bright; paper gives at least 45%"
+            in text_of(err))
+    assert np.array_equal(mnist.preprocess_digit(dark), digit_reader._frame_candidate(dark))
 
     # a digit among scribbles: the best candidate does not stand alone
     busy = _stamp(_paper(), 3, 150, 90, 180)
@@ -289,17 +302,40 @@ def test_no_digit_messages_say_what_failed_and_what_to_do():
     for _ in range(120):
         x, y = rng.integers(40, 320), rng.integers(40, 440)
         draw.line([(x, y), (x + rng.integers(-30, 30), y + rng.integers(-30, 30))], fill=40, width=4)
-    with pytest.raises(ValueError) as e:
-        mnist.preprocess_digit(np.asarray(pic))
-    assert e.value.reason == "cluttered" and "holds only" in str(e.value)
+    err = _no_digit(mnist.preprocess_digit, np.asarray(pic))
+    assert err.reason == "cluttered" and err.key in ("error.digit.cluttered", "error.digit.not_alone")
+    assert err.values["share"] < err.values["need"] and "holds only" in text_of(err)
+    assert f"holds only {err.values['share']:.0%} of the marks" in text_of(err)
+
+
+def test_every_no_digit_wording_fills_its_numbers():
+    """Every sentence a digit refusal can say, fed numbers, writes them (the branches the photos
+    above do not reach included)."""
+    cases = {
+        "error.digit.cluttered": dict(share=0.31, need=0.5),
+        "error.digit.not_alone": dict(share=0.2, need=0.35),
+        "error.digit.faint": dict(snr=7.4, need=15.0),
+        "error.digit.dark_background": dict(paper=0.3, need=0.45),
+    }
+    said = {key: say(key, **values) for key, values in cases.items()}
+    assert "holds only 31% of the marks near the middle (a digit needs 50%)" in said["error.digit.cluttered"]
+    assert "holds only 20% of the marks around it (a digit on paper stands alone: at least 35%)" in said["error.digit.not_alone"]
+    assert ("(ink 7x the noise next to them; a written digit gives at least 15x); write with a darker pen and hold"
+            in said["error.digit.faint"])
+    assert "next to them is 30% bright; paper gives at least 45%)" in said["error.digit.dark_background"]
+    for key in ("texture", "edges", "ruled_only", "marks_too_small", "no_candidate"):
+        assert say(f"error.digit.{key}").startswith("No digit found: ")
+        assert say(f"error.digit.{key}").endswith("on plain paper, with nothing else in view.")
+    for reason in ("blank", "edges", "faint", "blob", "cluttered", "too_small"):
+        assert has(f"error.digit.frame.{reason}")
 
 
 def test_measured_criteria_of_a_good_photo():
     img = _stamp(_paper(), 3, 150, 90, 180)
-    ink, sigma, drawn = mnist._ink_map(img)
-    digit = mnist.isolate_digit(ink, sigma, drawn, img)
-    s = mnist.surroundings(digit, ink, sigma, np.zeros_like(digit), img)
-    assert s["snr"] >= mnist.MIN_SNR and s["share"] > 0.9 and abs(s["paper"] - 0.86) < 0.02
+    ink, sigma, drawn = digit_reader._ink_map(img)
+    digit = digit_reader.isolate_digit(ink, sigma, drawn, img)
+    s = digit_reader.surroundings(digit, ink, sigma, np.zeros_like(digit), img)
+    assert s["snr"] >= digit_reader.MIN_SNR and s["share"] > 0.9 and abs(s["paper"] - 0.86) < 0.02
 
 
 def test_clean_drawings_are_unchanged():

@@ -15,7 +15,9 @@ from gradio_client import handle_file
 from PIL import Image
 
 from gradcam_core import inputs
+from gradcam_core.errors import Refusal
 from gradcam_core.models.lenet import CLASSES
+from gradcam_core.present.words import say, text_of
 
 from outputs import returns_by_label  # noqa: E402
 from test_cli import run  # noqa: E402
@@ -30,6 +32,13 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def _message(exc: BaseException) -> str:
     """The text a person sees (the UI escapes HTML in messages; gradio_client adds nothing we need)."""
     return html.unescape(str(exc)).strip()
+
+
+def _refusal(fn, *args, **kwargs) -> Refusal:
+    """The refusal ``fn`` raises: its key and numbers are what tests of numbers check."""
+    with pytest.raises(Refusal) as ei:
+        fn(*args, **kwargs)
+    return ei.value
 
 
 def _ui(fn, *args):
@@ -69,35 +78,110 @@ def test_target_parser_values_and_messages():
                        ("Golden Retriever", 207), ("golden_retriever", 207), ("crane", 517), ("predicted", None), ("auto", None),
                        (None, None), ("", None)]:
         assert inputs.parse_target(good, im) == want, good
-    for bad, msg in [("1000", "Class 1000 is out of range: ImageNet classes go from 0 to 999."),
-                     ("xyzzy", "No ImageNet class matches 'xyzzy'; give predicted, an index 0 to 999, or part "
-                               "of a class name, e.g. 'retriever'."),
-                     (2.5, "Class must be a whole class index, not 2.5"),
-                     ("terrier", "'terrier' matches 19 classes (158 · toy terrier, ")]:
-        with pytest.raises(ValueError) as ei:
-            inputs.parse_target(bad, im)
-        assert str(ei.value).startswith(msg), str(ei.value)
+    for bad, key, values in [("1000", "error.class.out_of_range", dict(what="Class", index=1000, dataset="ImageNet", last=999)),
+                             ("xyzzy", "error.class.no_match.predicted_or_name", dict(dataset="ImageNet", text="xyzzy", last=999)),
+                             (2.5, "error.class.not_whole.predicted_or_name", dict(what="Class", value=2.5, last=999)),
+                             (True, "error.class.not_class.predicted_or_name", dict(what="Class", value=True, last=999)),
+                             ("crane x", "error.class.no_match_similar.predicted_or_name",
+                              dict(dataset="ImageNet", text="crane x", names="'crane'", last=999))]:
+        err = _refusal(inputs.parse_target, bad, im)
+        assert (err.key, err.values) == (key, values), bad
+    err = _refusal(inputs.parse_target, "terrier", im)
+    assert err.key == "error.class.ambiguous_more" and err.values["count"] == 19
+    assert err.values["some"].startswith("158 · toy terrier, 180 · American Staffordshire terrier")
     assert inputs.parse_target("7", CLASSES, "MNIST") == 7
-    with pytest.raises(ValueError, match=r"^Class 10 is out of range: MNIST classes go from 0 to 9\.$"):
-        inputs.parse_target(10, CLASSES, "MNIST")
-    with pytest.raises(ValueError, match=r"^No MNIST class matches 'banana'; give predicted, an index 0 to 9\.$"):
-        inputs.parse_target("banana", CLASSES, "MNIST")
-    with pytest.raises(ValueError, match="cue position is missing"):
-        inputs.parse_target(None, CLASSES, "MNIST", predicted=False, what="The cue position")
+    err = _refusal(inputs.parse_target, 10, CLASSES, "MNIST")
+    assert (err.key, err.values) == ("error.class.out_of_range", dict(what="Class", index=10, dataset="MNIST", last=9))
+    err = _refusal(inputs.parse_target, "banana", CLASSES, "MNIST")
+    assert err.key == "error.class.no_match.predicted"
+    err = _refusal(inputs.parse_target, None, CLASSES, "MNIST", predicted=False, what="The cue position")
+    assert (err.key, err.values) == ("error.class.missing.index", dict(what="The cue position", last=9))
+
+
+def test_target_wordings():
+    """Every wording of a class refusal, from the catalogue, with its numbers written in."""
+    assert say("error.class.out_of_range", what="Class", index=1000, dataset="ImageNet", last=999) == (
+        "Class 1000 is out of range: ImageNet classes go from 0 to 999.")
+    assert say("error.class.no_match.predicted_or_name", dataset="ImageNet", text="xyzzy", last=999) == (
+        "No ImageNet class matches 'xyzzy'; give predicted, an index 0 to 999, or part of a class name, e.g. 'retriever'.")
+    assert say("error.class.no_match.predicted", dataset="MNIST", text="banana", last=9) == (
+        "No MNIST class matches 'banana'; give predicted, an index 0 to 9.")
+    assert say("error.class.no_match_similar.index", dataset="MNIST", text="sevn", names="'seven'", last=9) == (
+        "No MNIST class matches 'sevn' (similar names: 'seven'); give an index 0 to 9.")
+    assert say("error.class.not_whole.predicted_or_name", what="Class", value=2.5, last=999).startswith(
+        "Class must be a whole class index, not 2.5; give predicted, an index 0 to 999, or part")
+    assert say("error.class.missing.index", what="The cue position", last=9) == (
+        "The cue position is missing; give an index 0 to 9.")
+    assert say("error.class.not_class.index_or_name", what="Class", value=True, last=9) == (
+        "Class must be a class, not True; give an index 0 to 9, or part of a class name, e.g. 'retriever'.")
+    assert say("error.class.ambiguous", text="cat", count=2, some="1 · a cat, 2 · b cat") == (
+        "'cat' matches 2 classes (1 · a cat, 2 · b cat); pick one.")
+    assert say("error.class.ambiguous_more", text="terrier", count=19, some="158 · toy terrier").endswith(
+        "(158 · toy terrier …); pick one.")
 
 
 def test_small_parsers():
     assert inputs.parse_method("gradcam++", ["Grad-CAM", "Grad-CAM++", "Score-CAM"]) == "Grad-CAM++"
     assert inputs.parse_method("score-cam", ["Grad-CAM", "Score-CAM"]) == "Score-CAM"
     assert inputs.parse_method(None, ["Grad-CAM"]) == "Grad-CAM"
-    with pytest.raises(ValueError, match=r"^Unknown method 'magic'; choose one of: Grad-CAM, Score-CAM\.$"):
-        inputs.parse_method("magic", ["Grad-CAM", "Score-CAM"])
+    err = _refusal(inputs.parse_method, "magic", ["Grad-CAM", "Score-CAM"])
+    assert (err.key, err.values) == ("error.method.unknown", dict(text="magic", choices="Grad-CAM, Score-CAM"))
+    assert text_of(err) == "Unknown method 'magic'; choose one of: Grad-CAM, Score-CAM."
     assert inputs.parse_norm("min-max") == "minmax" and inputs.parse_norm(None) == "max"
+    assert _refusal(inputs.parse_norm, "sum").values == {"norm": "sum"}
     assert inputs.parse_cmap("viridis") == "viridis" and inputs.parse_cmap("RdBu_r") == "RdBu_r"
+    err = _refusal(inputs.parse_cmap, "nocolours")
+    assert text_of(err).startswith("Unknown colormap 'nocolours'; choose one of: jet, turbo, cividis")
     assert inputs.parse_alpha("0.25") == 0.25 and inputs.parse_alpha(None) == 0.5
-    for bad, msg in [(2, "Opacity must be between 0 and 1, not 2."), ("x", "Opacity must be a number")]:
-        with pytest.raises(ValueError, match=msg):
-            inputs.parse_alpha(bad)
+    err = _refusal(inputs.parse_alpha, 2)
+    assert (err.key, err.values) == ("error.alpha.out_of_range", {"alpha": 2.0})
+    assert text_of(err) == "Opacity must be between 0 and 1, not 2."
+    err = _refusal(inputs.parse_alpha, "x")
+    assert (err.key, err.values) == ("error.alpha.not_a_number", {"value": "x"})
+    assert text_of(err) == "Opacity must be a number between 0 and 1, not 'x'."
+
+
+def test_box_parser_codes_and_wordings():
+    assert inputs.parse_box("10, 20, 50.5, 60", 100, 80) == (10, 20, 51, 60)
+    for bad, key, values in [(None, "error.box.missing", {}), ("1,2,3", "error.box.count", dict(count=3, value="1,2,3")),
+                             ("1,2,3,x", "error.box.not_numbers", dict(value="1,2,3,x")),
+                             ("1,2,inf,4", "error.box.not_finite", dict(value="1,2,inf,4")),
+                             ("50,20,10,60", "error.box.order", dict(x0=50.0, y0=20.0, x1=10.0, y1=60.0)),
+                             ("0,0,500,40", "error.box.outside", dict(x0=0.0, y0=0.0, x1=500.0, y1=40.0, width=100, height=80)),
+                             ("0,0,5,5", "error.box.too_small", dict(width=5, height=5, min_side=inputs.MIN_BOX_SIDE))]:
+        err = _refusal(inputs.parse_box, bad, 100, 80)
+        assert (err.key, err.values) == (key, values), bad
+    assert say("error.box.outside", x0=0.0, y0=0.0, x1=500.0, y1=40.5, width=100, height=80) == (
+        "The box (0, 0, 500, 40.5) reaches outside the photo, which is 100×80 pixels: keep x between 0 and 100 "
+        "and y between 0 and 80.")
+    assert say("error.box.order", x0=50.0, y0=20.0, x1=10.0, y1=60.0).endswith("got x0=50, y0=20, x1=10, y1=60.")
+    assert say("error.box.too_small", width=5, height=7, min_side=8) == (
+        "The box is only 5×7 pixels: draw it around the whole digit (at least 8 pixels on each side).")
+    assert say("error.box.count", count=3, value="1,2,3").endswith("top-left corner); got 3: '1,2,3'.")
+
+
+def test_layer_parser_lives_below_inputs():
+    """The layer parser tries a layer on the model, so it is the registry's (inputs imports no engine)."""
+    import ast
+
+    tree = ast.parse(Path(inputs.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {m for m in imported if m and m.startswith(("gradcam_core.cam", "gradcam_core.models"))}
+    from gradcam_core.models.layers import parse_layer
+    from gradcam_core.models.registry import get_model
+
+    lenet = get_model("lenet")
+    picker = [(n, ()) for n in lenet.layer_names]
+    assert parse_layer("conv2", picker, "relu2", "LeNet (MNIST)") == "conv2"
+    err = _refusal(parse_layer, "conv9", picker, "relu2", "LeNet (MNIST)", model=lenet.load(), input_shape=(1, 28, 28))
+    assert err.key == "error.layer.unknown_similar_any" and err.values["name"] == "conv9"
+    err = _refusal(parse_layer, "fc1", picker, "relu2", "LeNet (MNIST)", model=lenet.load(), input_shape=(1, 28, 28))
+    assert err.key == "error.layer.unusable.not_a_map" and err.values["shape"] == (1, 120)
+    assert text_of(err).startswith("LeNet (MNIST) has no layer 'fc1' that can be used here (Layer 'fc1' outputs "
+                                   "shape (1, 120); a CAM needs a (N, K, h, w) feature map); choose one of: ")
+    err = _refusal(parse_layer, "nope", picker, "relu2", "LeNet (MNIST)")
+    assert (err.key, err.values["names"]) == ("error.layer.unknown", ", ".join(lenet.layer_names))
 
 
 def test_placement_parser_values_and_message():
@@ -106,9 +190,9 @@ def test_placement_parser_values_and_message():
                        ("Receptive_Field", "receptive field")]:
         assert inputs.parse_placement(good) == want, good
     for bad in ("sideways", 3, "aligned"):
-        with pytest.raises(ValueError) as ei:
-            inputs.parse_placement(bad)
-        assert str(ei.value).startswith(f"Unknown map placement {bad!r}; choose 'receptive field' or 'stretched'")
+        err = _refusal(inputs.parse_placement, bad)
+        assert (err.key, err.values) == ("error.placement.unknown", {"value": bad, "choices": "'receptive field' or 'stretched'"})
+        assert text_of(err).startswith(f"Unknown map placement {bad!r}; choose 'receptive field' or 'stretched'")
     from gradcam_core.analysis import cell
 
     assert cell.parse_placement is inputs.parse_placement  # one parser
@@ -118,10 +202,10 @@ def test_photo_source_and_the_one_data_url_decoder():
     from gradcam_core import imagenet
     from gradcam_core.present import render
 
-    with pytest.raises(ValueError, match="^Upload a photo"):
-        inputs.photo_source(None)
-    with pytest.raises(ValueError, match="did not arrive"):
-        inputs.photo_source({"url": "https://example.com/x.png"})
+    assert _refusal(inputs.photo_source, None).key == inputs.NO_PHOTO == "error.photo.none"
+    assert text_of(_refusal(inputs.photo_source, None)).startswith("Upload a photo")
+    err = _refusal(inputs.photo_source, {"url": "https://example.com/x.png"})
+    assert err.key == inputs.PHOTO_LOST and "did not arrive" in text_of(err)
     assert inputs.photo_source({"path": "/a.png", "url": "x"}) == "/a.png"
     buf = io.BytesIO()
     Image.new("RGB", (40, 30), (200, 10, 10)).save(buf, "PNG")
@@ -132,8 +216,8 @@ def test_photo_source_and_the_one_data_url_decoder():
     b = np.asarray(imagenet.load_photo(url))
     assert a.shape == (30, 40, 3) and np.array_equal(a, b)
     for bad in ("data:image/png;base64", "data:image/png,abc"):
-        with pytest.raises(ValueError, match="data: URL is damaged"):
-            inputs.data_url_bytes(bad)
+        err = _refusal(inputs.data_url_bytes, bad)
+        assert err.key == "error.photo.data_url" and "data: URL is damaged" in text_of(err)
 
 
 # --------------------------------------------------------------------------- UI, API, CLI agree
@@ -239,7 +323,7 @@ def test_imagenet_photo_source_same_in_ui_and_api(app_client):
     args = [LITE, None, "Grad-CAM", "predicted", "none", "max", "jet", 0.5]
     _, ui_err = _ui(imagenet_tab.explain, None, *args)
     _, api_err = _api(app_client, "/imagenet_explain", None, *args)
-    assert ui_err == api_err == inputs.NO_PHOTO
+    assert ui_err == api_err == say(inputs.NO_PHOTO)
 
 
 @pytest.mark.parametrize("placement, want", [("stretched", "stretched"), ("Receptive-Field", "receptive field"),

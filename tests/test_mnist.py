@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -10,7 +11,9 @@ import torch
 from PIL import Image, ImageDraw
 
 from gradcam_core.data import mnist
+from gradcam_core.errors import Refusal
 from gradcam_core.models.lenet import DEFAULT_WEIGHTS, LeNet, load_lenet
+from gradcam_core.present.words import text_of
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +74,11 @@ def test_committed_weights_reach_97_percent_and_match_json(model):
 
 
 def test_load_lenet_missing_file_names_training_command(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"python tools/train_lenet\.py"):
+    with pytest.raises(FileNotFoundError) as e:
         load_lenet(tmp_path / "nope.pt")
+    assert (e.value.key, e.value.values) == ("error.model.lenet_missing",
+                                             {"path": str(tmp_path / "nope.pt"), "command": "python tools/train_lenet.py"})
+    assert text_of(e.value) == f"LeNet weights not found at {tmp_path / 'nope.pt'}. Train them first with: python tools/train_lenet.py"
 
 
 # --------------------------------------------------------------------------- preprocessing
@@ -174,13 +180,17 @@ def test_float_and_grey_inputs_agree():
     np.clip(np.random.default_rng(0).normal(180, 6, (200, 200)), 0, 255).astype(np.uint8),
 ], ids=["white-rgba", "transparent", "white-rgb", "black", "blank-paper"])
 def test_empty_inputs_raise(blank):
-    with pytest.raises(ValueError, match="(?i)no ink|empty"):
+    with pytest.raises(Refusal) as e:
         mnist.preprocess_digit(blank)
+    assert e.value.key in ("error.digit.blank", "error.digit.uniform", "error.digit.transparent"), e.value
+    assert re.search("(?i)no ink|empty", text_of(e.value))
 
 
 def test_tiny_image_raises():
-    with pytest.raises(ValueError, match="too small"):
-        mnist.preprocess_digit(np.zeros((3, 3), dtype=np.uint8))
+    with pytest.raises(Refusal) as e:
+        mnist.preprocess_digit(np.zeros((3, 5), dtype=np.uint8))
+    assert (e.value.key, e.value.values) == ("error.digit.too_small", {"width": 5, "height": 3, "min_side": 8})
+    assert text_of(e.value) == "The image is too small (5x3 pixels); it needs at least 8 pixels on each side."
 
 
 def test_to_tensor_shape_and_range():

@@ -15,6 +15,7 @@ from gradcam_core.models import registry as M
 from gradcam_core.models import weights as W
 from gradcam_core.models import __main__ as models_cli
 from gradcam_core.data.images import load_image
+from gradcam_core.present.words import say, text_of
 
 CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat"}
 COFFEE_CLASSES = {"espresso", "cup", "coffee mug"}
@@ -144,6 +145,65 @@ def test_layers_exist_with_advertised_sizes(key):
 
 
 # --------------------------------------------------------------------------- torchvision weights
+def test_unknown_model_and_unlisted_layer_are_codes():
+    with pytest.raises(KeyError) as e:
+        M.get_model("nope")
+    assert (e.value.key, e.value.values["model"]) == ("error.model.unknown", "nope")
+    assert text_of(e.value).startswith("unknown model 'nope'; choose from resnet18, resnet50, ")
+    with pytest.raises(KeyError) as e:
+        M.get_model("lenet").layer("fc9")
+    assert e.value.key == "error.model.layer_not_listed" and e.value.values["names"] == M.get_model("lenet").layer_names
+    assert text_of(e.value).startswith("lenet has no listed layer 'fc9'; choose from ['conv1', ")
+
+
+def test_a_missing_lenet_is_a_refusal_with_the_training_command(tmp_path):
+    from dataclasses import replace
+
+    spec = replace(M.get_model("lenet_shortcut"), weights_file=tmp_path / "none.pt")
+    with pytest.raises(FileNotFoundError) as e:
+        spec.load()
+    assert (e.value.key, e.value.values) == ("error.model.shortcut_missing", {
+        "path": str(tmp_path / "none.pt"), "command": "python tools/train_shortcut.py"})
+    assert text_of(e.value) == (f"Shortcut LeNet weights not found at {tmp_path / 'none.pt'}. "
+                                "Train them first with: python tools/train_shortcut.py")
+
+
+def _worded(a: M.Availability) -> tuple[bool, str]:
+    return a.ok, say(a.key, **a.values)
+
+
+def test_availability_codes_say_what_the_status_says(isolated_weights, monkeypatch, tmp_path):
+    """Every state of every model, as a code and numbers, words to today's status line; and each
+    model's description is in the catalogue."""
+    from dataclasses import replace
+
+    for key, spec in M.MODELS.items():
+        assert _worded(spec.availability_code()) == spec.availability(), key
+        assert say(f"model.description.{key}") == spec.description
+    r18 = M.get_model("resnet18")
+    code = r18.availability_code()
+    assert (code.ok, code.key) == (False, "model.status.missing")
+    assert code.values["names"] == "resnet18-f37072fd.pth" and code.values["env"] == W.ALLOW_DOWNLOAD_ENV
+    (isolated_weights / "resnet18-f37072fd.pth").write_bytes(b"x")
+    code = r18.availability_code()
+    assert (code.ok, code.key, code.values) == (True, "model.status.weights_file",
+                                                {"path": str(isolated_weights / "resnet18-f37072fd.pth")})
+    assert _worded(code) == r18.availability()
+    monkeypatch.setattr(W, "download_allowed", lambda: True)
+    for probe, key in [((True, "HTTP 200"), "model.status.will_download"), ((False, "offline"), "model.status.unreachable")]:
+        monkeypatch.setattr(W, "probe", lambda url, timeout=None, probe=probe: probe)
+        code = M.get_model("vgg16").availability_code()
+        assert code.key == key and _worded(code) == M.get_model("vgg16").availability(), key
+    gone = replace(M.get_model("lenet_shortcut"), weights_file=tmp_path / "none.pt")
+    assert gone.availability_code() == M.Availability(False, "error.model.shortcut_missing", {
+        "path": str(tmp_path / "none.pt"), "command": "python tools/train_shortcut.py"})
+    assert _worded(gone.availability_code()) == gone.availability()
+    monkeypatch.setattr(M.importlib.util, "find_spec", lambda name: None)
+    lite = M.get_model("efficientnet_lite0")
+    assert lite.availability_code() == M.Availability(False, "model.status.lite_code_package")
+    assert _worded(lite.availability_code()) == lite.availability()
+
+
 def test_resnet18_unavailable_without_weights_file():
     spec = M.get_model("resnet18")
     assert not spec.available
@@ -151,8 +211,10 @@ def test_resnet18_unavailable_without_weights_file():
     assert "weights/" in reason and "resnet18-f37072fd.pth" in reason
     assert "python -m gradcam_core.models download resnet18" in reason
     t = time.perf_counter()
-    with pytest.raises(M.ModelUnavailableError, match="weights"):
+    with pytest.raises(M.ModelUnavailableError) as e:
         spec.load()
+    assert (e.value.key, e.value.values) == ("error.model.unavailable", {"title": "ResNet-18", "why": reason})
+    assert text_of(e.value) == f"ResNet-18 is not available: {reason}"
     assert time.perf_counter() - t < 1.0
     assert "resnet18" not in [s.key for s in M.available_models()]
     assert M.availability()["efficientnet_lite0"][0]
@@ -204,8 +266,10 @@ def test_broken_weights_file_gives_a_clear_error(isolated_weights):
     (isolated_weights / "resnet18-f37072fd.pth").write_bytes(b"not a checkpoint")
     spec = M.get_model("resnet18")
     assert spec.available  # availability only looks for the file
-    with pytest.raises(M.ModelUnavailableError, match="could not"):
+    with pytest.raises(M.ModelUnavailableError) as e:
         spec.load()
+    assert e.value.key == "error.model.unloadable" and e.value.values["title"] == "ResNet-18"
+    assert text_of(e.value).startswith("ResNet-18 could not be loaded: could not read weights file ")
 
 
 def test_resnet50_accepts_v2_or_v1_and_uses_matching_transforms(isolated_weights):
@@ -243,8 +307,9 @@ def test_offline_download_fails_fast(monkeypatch):
     assert time.perf_counter() - t < 3.0
     spec = M.get_model("resnet18")
     assert not spec.available and "not reachable" in spec.reason
-    with pytest.raises(M.ModelUnavailableError, match="offline"):
+    with pytest.raises(M.ModelUnavailableError) as e:
         spec.load()
+    assert e.value.key == "error.model.unavailable" and "offline" in text_of(e.value)
     err = io.StringIO()
     with redirect_stderr(err), redirect_stdout(io.StringIO()):
         assert models_cli.main(["download", "resnet18"]) == 1

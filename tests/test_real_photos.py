@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from gradcam_core.data import digit_frame, mnist
+from gradcam_core.data import digit_frame, digit_reader, mnist
 from gradcam_core.data.images import load_image
 from gradcam_core.models import registry
+from gradcam_core.present.words import text_of
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -58,7 +59,7 @@ def test_the_shared_real_photos_are_read_per_writer():
         try:
             pred, _ = _read(load_image(SHARED / r["file"], max_side=1024))
         except ValueError as exc:
-            s["refused"].append((r["file"], str(exc)[:60]))
+            s["refused"].append((r["file"], text_of(exc)[:60]))
             continue
         if pred == int(r["label"]):
             s["right"] += 1
@@ -153,7 +154,7 @@ def test_each_kind_of_photo_is_read(kind):
         try:
             right += _read(_kind(kind, digit, seed=i))[0] == label
         except ValueError as exc:
-            refused.append((label, str(exc)[:80]))
+            refused.append((label, text_of(exc)[:80]))
     assert not refused, refused
     assert right >= 9, (kind, right)
 
@@ -165,9 +166,9 @@ def test_the_old_reader_refused_these_kinds(kind):
     too, 8 and 10 of 10; the real photos of those kinds that it refused are in the shared set.)"""
     refused = 0
     for i, (digit, _) in enumerate(_held_out()):
-        arr, ink, sigma, drawn = mnist._ink_at_work_size(np.asarray(_kind(kind, digit, seed=i)), None)
+        arr, ink, sigma, drawn = digit_reader._ink_at_work_size(np.asarray(_kind(kind, digit, seed=i)), None)
         try:
-            mnist._sheet_digit(arr, ink, sigma, drawn)
+            digit_reader._sheet_digit(arr, ink, sigma, drawn)
         except ValueError:
             refused += 1
     assert refused >= 5, (kind, refused)
@@ -197,7 +198,8 @@ def test_no_digit_is_still_refused(what):
         img = Image.fromarray({"cat": data.chelsea, "coffee": data.coffee, "brick": data.brick}[what]())
     with pytest.raises(ValueError) as excinfo:
         _read(img)
-    assert "no digit found" in str(excinfo.value).lower() or "no ink found" in str(excinfo.value).lower()
+    assert excinfo.value.key.startswith("error.digit."), excinfo.value
+    assert "no digit found" in text_of(excinfo.value).lower() or "no ink found" in text_of(excinfo.value).lower()
 
 
 @pytest.mark.parametrize("case, reason", [
@@ -225,6 +227,7 @@ def test_the_frame_reading_names_what_rules_out_a_digit(case, reason):
     with pytest.raises(digit_frame.NoDigitError) as excinfo:
         digit_frame.frame_digit(np.clip(img, 0, 1))
     assert excinfo.value.reason == reason
+    assert excinfo.value.key == "error.digit.frame." + reason.replace("-", "_")
 
 
 def test_the_model_chooses_between_the_two_readings():
@@ -233,7 +236,7 @@ def test_the_model_chooses_between_the_two_readings():
     images, _ = mnist.test_digits()
     arr = np.asarray(_ink_on_paper(images[3], (400, 400), (140, 140, 260, 260), (20, 20, 20), (230, 230, 230)))
     kept_sheet = mnist.preprocess_digit(arr)
-    frame = mnist._frame_candidate(arr)
+    frame = digit_reader._frame_candidate(arr)
     assert frame is not None and not np.array_equal(frame, kept_sheet)
     calls = []
 

@@ -31,6 +31,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from gradcam_core.errors import Refusal
+
 Target = Union[int, None, Sequence[Union[int, None]]]
 
 __all__ = [
@@ -94,13 +96,13 @@ def resolve_layer(model: nn.Module, layer: Union[str, nn.Module]) -> tuple[str, 
         for name, mod in model.named_modules():
             if mod is layer:
                 return name, mod
-        raise ValueError("The layer module given is not part of this model.")
+        raise Refusal("error.engine.layer_not_in_model")
     if not isinstance(layer, str):
-        raise ValueError(f"layer must be a module name (str) or an nn.Module, not {type(layer).__name__}.")
+        raise Refusal("error.engine.layer_type", type=type(layer).__name__)
     modules = dict(model.named_modules())
     if layer not in modules or layer == "":
         choices = layer_choices(model)
-        raise ValueError(f"Unknown layer {layer!r}. Valid choices include: {', '.join(choices)}.")
+        raise Refusal("error.engine.unknown_layer", layer=layer, choices=", ".join(choices))
     return layer, modules[layer]
 
 
@@ -132,10 +134,7 @@ def _capture(layer: nn.Module, with_grad: bool) -> Iterator[list[torch.Tensor]]:
         if threading.get_ident() != owner:  # another thread's forward on the shared model
             return None
         if not isinstance(output, torch.Tensor):
-            raise ValueError(
-                f"The hooked layer returns {type(output).__name__}, not a tensor; choose a layer "
-                "whose output is a (N, K, h, w) feature map."
-            )
+            raise Refusal("error.engine.not_a_tensor", type=type(output).__name__)
         leaf = output.detach()
         if with_grad:
             leaf.requires_grad_(True)
@@ -160,7 +159,7 @@ def _as_targets(target: Target, logits: torch.Tensor) -> torch.Tensor:
         target = target.tolist()
     if isinstance(target, (list, tuple)):
         if len(target) != n:
-            raise ValueError(f"Got {len(target)} targets for a batch of {n} inputs; give one per input, or one int.")
+            raise Refusal("error.engine.target_count", targets=len(target), inputs=n)
         items = list(target)
     else:
         items = [target] * n
@@ -170,24 +169,21 @@ def _as_targets(target: Target, logits: torch.Tensor) -> torch.Tensor:
             out.append(int(predicted[i]))
             continue
         if isinstance(t, bool) or not isinstance(t, (int,)) and not hasattr(t, "__index__"):
-            raise ValueError(f"target must be an int class index or None, not {t!r}.")
+            raise Refusal("error.engine.target_type", target=t)
         t = int(t)
         if not 0 <= t < c:
-            raise ValueError(f"target {t} is out of range: this model has {c} classes (valid: 0 to {c - 1}).")
+            raise Refusal("error.engine.target_range", target=t, classes=c, last=c - 1)
         out.append(t)
     return torch.tensor(out, dtype=torch.long)
 
 
 def _check_input(x: torch.Tensor) -> None:
     if not isinstance(x, torch.Tensor):
-        raise ValueError(f"x must be a torch.Tensor of shape (N, C, H, W), not {type(x).__name__}.")
+        raise Refusal("error.engine.input_type", type=type(x).__name__)
     if x.dim() != 4:
-        raise ValueError(
-            f"x must have shape (N, C, H, W); got {tuple(x.shape)}. "
-            "Add a batch dimension with x.unsqueeze(0) for a single image."
-        )
+        raise Refusal("error.engine.input_shape", shape=tuple(x.shape))
     if not x.is_floating_point():
-        raise ValueError(f"x must be a floating-point tensor, not {x.dtype}.")
+        raise Refusal("error.engine.input_dtype", dtype=str(x.dtype))
 
 
 # --------------------------------------------------------------------------- base class
@@ -231,28 +227,26 @@ class BaseCAM:
             try:
                 logits = self.model(x)
             except (RuntimeError, ValueError) as exc:
-                if "hooked layer" in str(exc):
+                if isinstance(exc, Refusal):
                     raise
-                raise ValueError(f"The model could not run on an input of shape {tuple(x.shape)}: {exc}") from exc
+                raise Refusal("error.engine.model_failed", shape=tuple(x.shape), detail=str(exc)) from exc
         if not leaves:
-            raise ValueError(f"Layer {self.layer_name!r} was not used in the forward pass; pick another layer.")
+            raise Refusal("error.engine.layer_unused", layer=self.layer_name)
         if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
-            raise ValueError("The model must return logits of shape (N, classes).")
+            raise Refusal("error.engine.not_logits")
         act = leaves[-1]
         if act.dim() != 4:
-            raise ValueError(
-                f"Layer {self.layer_name!r} outputs shape {tuple(act.shape)}; a CAM needs a (N, K, h, w) feature map."
-            )
+            raise Refusal("error.engine.not_a_map", layer=self.layer_name, shape=tuple(act.shape))
         return logits, act
 
     def _gradients(self, logits: torch.Tensor, act: torch.Tensor, targets: torch.Tensor, retain: bool) -> torch.Tensor:
         if logits.grad_fn is None:
-            raise ValueError(f"The output does not depend on layer {self.layer_name!r}; pick another layer.")
+            raise Refusal("error.engine.layer_unrelated", layer=self.layer_name)
         with torch.enable_grad():  # the caller may be in no_grad
             score = logits.gather(1, targets[:, None]).sum()
         (grad,) = torch.autograd.grad(score, act, retain_graph=retain, allow_unused=True)
         if grad is None:
-            raise ValueError(f"The output does not depend on layer {self.layer_name!r}; pick another layer.")
+            raise Refusal("error.engine.layer_unrelated", layer=self.layer_name)
         return grad
 
     @staticmethod
@@ -296,7 +290,7 @@ class BaseCAM:
         """Several explanations (e.g. for classes 3, 5 and the predicted one) from ONE forward pass."""
         targets = list(targets)
         if not targets:
-            raise ValueError("Give at least one target.")
+            raise Refusal("error.engine.no_target")
         return self._run(x, lambda logits: [_as_targets(t, logits) for t in targets])
 
     def topk(self, x: torch.Tensor, k: int = 3) -> list[CAMResult]:
@@ -320,6 +314,6 @@ class GradCAM(BaseCAM):
 
     name = "Grad-CAM"
 
-    def channel_weights(self, activations, gradients, ctx):
+    def channel_weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, ctx: dict) -> torch.Tensor:
         return gradients.mean(dim=(2, 3))
 

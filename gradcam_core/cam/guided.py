@@ -25,6 +25,7 @@ from torch.overrides import TorchFunctionMode
 
 from gradcam_core.cam.engine import GradCAM, _check_input, eval_mode
 from gradcam_core.cam.postprocess import normalize_max, upsample
+from gradcam_core.errors import Refusal
 
 __all__ = ["GuidedGradCAM", "SANITY_MAPS", "guided_backprop", "guided_image"]
 
@@ -117,7 +118,7 @@ def guided_image(t: torch.Tensor) -> np.ndarray:
     """Display a (C, H, W) gradient image: centre on grey, ±3 standard deviations → uint8 (H, W, 3)."""
     a = torch.as_tensor(t, dtype=torch.float32)
     if a.dim() != 3:
-        raise ValueError(f"expected (C, H, W), got {tuple(a.shape)}")
+        raise Refusal("error.engine.grad_shape", shape=tuple(a.shape))
     a = a - a.mean()
     a = a / (a.std() + 1e-8) * 0.15 + 0.5
     img = (a.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()

@@ -7,9 +7,13 @@
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from gradcam_core.errors import Refusal
 
 __all__ = ["upsample", "place", "heat_picture", "normalize_max", "normalize_minmax", "normalize"]
 
@@ -20,7 +24,7 @@ def _batched(cam: torch.Tensor) -> tuple[torch.Tensor, bool]:
         return cam[None], True
     if cam.dim() == 3:
         return cam, False
-    raise ValueError(f"expected a map of shape (h, w) or (N, h, w), got {tuple(cam.shape)}")
+    raise Refusal("error.engine.map_shape", shape=tuple(cam.shape))
 
 
 def upsample(cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -30,7 +34,7 @@ def upsample(cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return out[0] if single else out
 
 
-def place(cam: torch.Tensor, size: tuple[int, int], centres) -> torch.Tensor:
+def place(cam: torch.Tensor, size: tuple[int, int], centres: Sequence[np.ndarray]) -> torch.Tensor:
     """(h, w) or (N, h, w) maps drawn at ``size`` = (H, W) with each cell *at the centre of what it
     sees*: ``centres`` = (row centres (h,), column centres (w,)) in input pixel indices (see
     ``analysis.cell.cell_centres``).  Between two centres the value is interpolated linearly (row by
@@ -48,7 +52,7 @@ def place(cam: torch.Tensor, size: tuple[int, int], centres) -> torch.Tensor:
     return out[0] if single else out
 
 
-def heat_picture(cam: torch.Tensor, size: tuple[int, int], centres=None) -> torch.Tensor:
+def heat_picture(cam: torch.Tensor, size: tuple[int, int], centres: Sequence[np.ndarray] | None = None) -> torch.Tensor:
     """The map as it is drawn over the input: :func:`place` at ``centres``, or stretched
     (:func:`upsample`) when ``centres`` is None."""
     return upsample(cam, size) if centres is None else place(cam, size, centres)
@@ -78,4 +82,4 @@ def normalize(cam: torch.Tensor, how: str = "max") -> torch.Tensor:
         return normalize_max(cam)
     if how == "minmax":
         return normalize_minmax(cam)
-    raise ValueError(f"Unknown normalisation {how!r}; choose 'max' or 'minmax'.")
+    raise Refusal("error.norm.unknown", norm=how)

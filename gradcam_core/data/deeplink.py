@@ -14,9 +14,12 @@ import re
 import tempfile
 import zlib
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import numpy as np
+
+from gradcam_core.errors import Refusal
 
 __all__ = ["encode_digit", "decode_digit", "query_string", "remember_photo", "recall_photo", "link_dir",
            "link_budget_bytes"]
@@ -28,25 +31,25 @@ def encode_digit(digit: np.ndarray) -> str:
     """(28, 28) float in [0, 1] → compact URL-safe text."""
     arr = np.asarray(digit, dtype=np.float32)
     if arr.shape != (28, 28):
-        raise ValueError(f"a digit link needs a 28×28 image, not {arr.shape}")
+        raise Refusal("error.link.digit_shape", shape=arr.shape)
     q = np.clip(np.rint(arr * 255), 0, 255).astype(np.uint8)
     return base64.urlsafe_b64encode(zlib.compress(q.tobytes(), 9)).decode("ascii").rstrip("=")
 
 
 def decode_digit(text: str) -> np.ndarray:
-    """Inverse of :func:`encode_digit`; raises ValueError with a clear message if the link is damaged."""
+    """Inverse of :func:`encode_digit`; raises a ``Refusal`` (``error.link.*``) if the link is damaged."""
     if not isinstance(text, str) or not text or len(text) > _MAX_LINK_BYTES:
-        raise ValueError("This link does not contain a valid digit.")
+        raise Refusal("error.link.no_digit")
     try:
         raw = zlib.decompressobj().decompress(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), 784 + 1)
     except Exception:
-        raise ValueError("This link's digit is damaged (it could not be decoded).") from None
+        raise Refusal("error.link.digit_undecodable") from None
     if len(raw) != 784:
-        raise ValueError("This link's digit is damaged (wrong size).")
+        raise Refusal("error.link.digit_size")
     return np.frombuffer(raw, dtype=np.uint8).reshape(28, 28).astype(np.float32) / 255.0
 
 
-def query_string(**params) -> str:
+def query_string(**params: Any) -> str:
     """'?a=1&b=2' from the non-empty parameters, in the given order."""
     clean = {k: v for k, v in params.items() if v not in (None, "")}
     return "?" + urlencode(clean)
@@ -66,10 +69,6 @@ def link_budget_bytes() -> int:
     except ValueError:
         mb = _BUDGET_MB
     return int(max(mb, 0.0) * 1024 * 1024)
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MB"
 
 
 def _prune(keep: Path) -> None:
@@ -114,8 +113,7 @@ def remember_photo(path: str | os.PathLike) -> str:
     budget = link_budget_bytes()
     size = p.stat().st_size
     if size > budget:
-        raise ValueError(f"This photo is {_mb(size)}, more than the {_mb(budget)} the server keeps for links; "
-                         "it cannot be linked. Use a smaller copy of it (the result on screen is unaffected).")
+        raise Refusal("error.link.photo_too_big", size_mb=size / 1024 / 1024, budget_mb=budget / 1024 / 1024)
     data = p.read_bytes()
     name = hashlib.sha256(data).hexdigest()[:20] + (p.suffix.lower() if re.fullmatch(r"\.[a-z0-9]{1,5}", p.suffix.lower()) else "")
     dest = link_dir() / name
@@ -130,15 +128,14 @@ def remember_photo(path: str | os.PathLike) -> str:
 def recall_photo(token: str) -> str:
     """The file behind a token from :func:`remember_photo`; ValueError with advice if it is gone."""
     if not isinstance(token, str) or ":" not in token:
-        raise ValueError("This link does not name a photo.")
+        raise Refusal("error.link.no_photo")
     kind, name = token.split(":", 1)
     if kind == "ex" and re.fullmatch(r"[A-Za-z0-9_\-]+/[A-Za-z0-9_\-.]+", name):
         p = _EXAMPLES / name
     elif kind == "up" and re.fullmatch(r"[0-9a-f]{20}(\.[a-z0-9]{1,5})?", name):
         p = link_dir() / name
     else:
-        raise ValueError("This link's photo reference is damaged.")
+        raise Refusal("error.link.photo_damaged")
     if not p.is_file():
-        raise ValueError("The photo behind this link is no longer on the server (it was restarted or "
-                         "cleaned up); upload the photo again.")
+        raise Refusal("error.link.photo_gone")
     return str(p)

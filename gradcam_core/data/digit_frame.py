@@ -27,12 +27,15 @@ caller's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 from skimage.filters import apply_hysteresis_threshold, threshold_otsu
 from skimage.measure import label, regionprops
+
+from gradcam_core.errors import Refusal
 
 __all__ = ["NoDigitError", "FrameDigit", "frame_ink", "frame_digit"]
 
@@ -71,11 +74,12 @@ DARK = 0.5
 NOT_PAPER = 0.02
 
 
-class NoDigitError(ValueError):
-    """No digit could be isolated; ``reason`` names the criterion that failed (a code)."""
+class NoDigitError(Refusal):
+    """No digit could be isolated: ``reason`` names the criterion that failed (a code), ``key`` the
+    catalogue's sentence for it, ``values`` its numbers (a ``Refusal``, so a ``ValueError``)."""
 
-    def __init__(self, message: str, reason: str):
-        super().__init__(message)
+    def __init__(self, key: str, reason: str, **values: Any) -> None:
+        super().__init__(key, **values)
         self.reason = reason
 
 
@@ -162,7 +166,7 @@ def frame_digit(arr: np.ndarray) -> FrameDigit:
     med = float(np.median(ink))
     noise = 1.4826 * float(np.median(np.abs(ink - med)))
     if float(ink.max()) < max(MIN_CONTRAST, med + NOISE_SIGMAS * noise):
-        raise NoDigitError("nothing stands out from the paper", "blank")
+        raise NoDigitError("error.digit.frame.blank", "blank")
     high = max(float(threshold_otsu(ink)), med + NOISE_SIGMAS * noise, 0.08)
     low = max(HYSTERESIS * high, med + 0.75 * NOISE_SIGMAS * noise, 0.06)
     labels = label(apply_hysteresis_threshold(ink, low, high), connectivity=2)
@@ -172,7 +176,7 @@ def frame_digit(arr: np.ndarray) -> FrameDigit:
     top = max(masses, default=0.0)
     keep = [r.label for r, m in zip(regions, masses) if m >= MIN_PART * top and r.area >= min_area]
     if not keep:
-        raise NoDigitError("nothing stands out from the paper", "blank")
+        raise NoDigitError("error.digit.frame.blank", "blank")
     mask = np.isin(labels, keep)
     ys, xs = np.nonzero(mask)
     side = max(int(np.ptp(ys)) + 1, int(np.ptp(xs)) + 1)
@@ -190,12 +194,12 @@ def frame_digit(arr: np.ndarray) -> FrameDigit:
 def _check(d: FrameDigit) -> None:
     """NoDigitError naming the first measure that rules out one digit on paper."""
     if d.border_ink > MAX_BORDER_INK or d.not_paper > NOT_PAPER:
-        raise NoDigitError("the marks run along the picture's edge", "edges")
+        raise NoDigitError("error.digit.frame.edges", "edges")
     if d.snr < MIN_SNR:
-        raise NoDigitError("the marks are faint against the paper", "faint")
+        raise NoDigitError("error.digit.frame.faint", "faint")
     if d.stroke_ratio > MAX_STROKE_RATIO or d.ink_share > MAX_INK_SHARE:
-        raise NoDigitError("the marks are blobs, not pen strokes", "blob")
+        raise NoDigitError("error.digit.frame.blob", "blob")
     if d.parts > MAX_PARTS:
-        raise NoDigitError("too many separate marks for one digit", "cluttered")
+        raise NoDigitError("error.digit.frame.cluttered", "cluttered")
     if d.extent < MIN_EXTENT:
-        raise NoDigitError("the marks are too small for a digit that fills the picture", "too-small")
+        raise NoDigitError("error.digit.frame.too_small", "too-small")

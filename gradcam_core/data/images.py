@@ -2,8 +2,8 @@
 
 ``load_image(src)`` accepts a path, raw bytes, a binary file object, a PIL
 image or a numpy array and returns a new RGB ``PIL.Image`` whose longer side
-is at most ``max_side``.  Every failure is an ``ImageError`` (a ValueError)
-with a message meant for people; nothing is printed.
+is at most ``max_side``.  Every failure is an ``ImageError`` (a ``Refusal``,
+so a ValueError): a catalogue key (``error.image.*``) and its numbers; nothing is printed.
 
 What it takes care of:
 
@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from gradcam_core.errors import Refusal
+
 try:  # iPhone photos: HEIC/HEIF become ordinary Pillow images
     import pillow_heif
 
@@ -60,51 +62,49 @@ def readable_extensions() -> frozenset[str]:
     return frozenset(e for e, f in known.items() if f in Image.OPEN and f not in stubs)
 
 
-class ImageError(ValueError):
-    """The input cannot be used as a picture; str(error) says why, for people."""
+class ImageError(Refusal):
+    """The input cannot be used as a picture: a catalogue key (``error.image.*``) and its numbers;
+    ``present.words.text_of(error)`` says why, for people."""
+
+    def __str__(self) -> str:
+        # callers not converted yet (imagenet.py, cli.py) still pass a whole sentence as the key
+        return self.key if " " in self.key else super().__str__()
 
 
 # --------------------------------------------------------------------------- helpers
-def _megapixels(n: int) -> str:
+def _megapixels(key: str, n: int, limit: int, **values: Any) -> ImageError:
+    """``key`` with the picture's and the limit's megapixels: whole numbers from 10 up, one decimal
+    below (``key`` + ``_fine`` is the template that writes the picture's with a decimal)."""
     mp = n / 1e6
-    return f"{mp:.0f}" if mp >= 10 else f"{mp:.1f}"
+    return ImageError(key if mp >= 10 else key + "_fine", mp=mp, limit=limit / 1e6, **values)
 
 
 def _too_many_pixels(w: int, h: int, limit: int) -> ImageError:
-    return ImageError(
-        f"This image is {_megapixels(w * h)} megapixels ({w}×{h}); the limit is {_megapixels(limit)}. "
-        "Please use a smaller version of it."
-    )
+    return _megapixels("error.image.megapixels", w * h, limit, width=w, height=h)
 
 
 def _check_geometry(w: int, h: int, max_pixels: int) -> None:
     if w <= 0 or h <= 0:
-        raise ImageError(f"could not read this file as an image (it claims a size of {w}×{h} pixels)")
+        raise ImageError("error.image.claims_size", width=w, height=h)
     if w * h > max_pixels:
         raise _too_many_pixels(w, h, max_pixels)
     if min(w, h) < MIN_SIDE:
-        raise ImageError(
-            f"This image is only {w}×{h} pixels; each side must be at least {MIN_SIDE} pixels "
-            "(the models look at a 224×224 crop)."
-        )
+        raise ImageError("error.image.too_small", width=w, height=h, min_side=MIN_SIDE)
     if max(w, h) / min(w, h) > MAX_ASPECT:
-        raise ImageError(
-            f"This image is {w}×{h} pixels, too thin to classify: the longer side may be at most "
-            f"{MAX_ASPECT:g} times the shorter one (the models look at a square centre crop)."
-        )
+        raise ImageError("error.image.too_thin", width=w, height=h, max_aspect=MAX_ASPECT)
 
 
 def _sniff(head: bytes) -> str | None:
-    """A friendlier explanation for common non-images, from the first bytes."""
+    """What a common non-image is, from the first bytes: its catalogue key, or None."""
     text = head.lstrip(b"\xef\xbb\xbf").lstrip().lower()
     if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text) or b"<svg" in text[:512]:
-        return "it is an SVG vector drawing; export it as PNG or JPEG first"
+        return "error.image.not_an_image.svg"
     if text.startswith((b"<!doctype html", b"<html")):
-        return "it is a web page (HTML), not an image"
+        return "error.image.not_an_image.html"
     if text.startswith(b"%pdf"):
-        return "it is a PDF document; export the page as PNG or JPEG first"
+        return "error.image.not_an_image.pdf"
     if head and all(32 <= c < 127 or c in (9, 10, 13) for c in head[:256]):
-        return "it contains plain text, not image data"
+        return "error.image.not_an_image.text"
     return None
 
 
@@ -138,7 +138,7 @@ def _array_to_pil(arr: Any) -> Image.Image:
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
-        raise ImageError(f"an image array must be H×W, H×W×3 or H×W×4; got shape {a.shape}")
+        raise ImageError("error.image.array_shape", shape=a.shape)
     h, w = a.shape[:2]
     _check_geometry(w, h, MAX_PIXELS)
     if a.dtype == np.bool_:
@@ -161,7 +161,7 @@ def _array_to_pil(arr: Any) -> Image.Image:
         else:
             a = _scale_to_uint8(a, None)
     else:
-        raise ImageError(f"an image array cannot have dtype {a.dtype}")
+        raise ImageError("error.image.array_dtype", dtype=str(a.dtype))
     a = np.ascontiguousarray(a)
     if a.ndim == 2:
         return Image.fromarray(a, "L")
@@ -200,7 +200,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     try:  # LAB, HSV, ...
         return im.convert("RGB")
     except (ValueError, OSError) as e:
-        raise ImageError(f"could not read this file as an image (unsupported colour mode {mode}: {e})") from None
+        raise ImageError("error.image.colour_mode", mode=mode, detail=str(e)) from None
 
 
 _PIL_BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
@@ -213,34 +213,33 @@ def _open(src: Any) -> Image.Image:
         try:
             size = path.stat().st_size
         except FileNotFoundError:
-            raise ImageError(f"could not read this file as an image (no such file: {path.name})") from None
+            raise ImageError("error.image.no_file", name=path.name) from None
         except OSError as e:
-            raise ImageError(f"could not read this file as an image ({e.strerror or e})") from None
+            raise ImageError("error.image.os_error", detail=str(e.strerror or e)) from None
         if path.is_dir():
-            raise ImageError(f"could not read this file as an image ({path.name} is a folder)")
+            raise ImageError("error.image.folder", name=path.name)
         if size == 0:
-            raise ImageError("could not read this file as an image (the file is empty: 0 bytes)")
+            raise ImageError("error.image.empty")
         try:
             with open(path, "rb") as f:
                 head = f.read(1024)
         except OSError as e:
-            raise ImageError(f"could not read this file as an image ({e.strerror or e})") from None
+            raise ImageError("error.image.os_error", detail=str(e.strerror or e)) from None
         fp: Any = str(path)
     elif isinstance(src, (bytes, bytearray, memoryview)):
         data = bytes(src)
         if not data:
-            raise ImageError("could not read this file as an image (the file is empty: 0 bytes)")
+            raise ImageError("error.image.empty")
         head = data[:1024]
         fp = io.BytesIO(data)
     elif hasattr(src, "read"):
         data = src.read()
         if isinstance(data, str) or not data:
-            raise ImageError("could not read this file as an image (the file is empty: 0 bytes)"
-                             if not data else "could not read this file as an image (it was opened as text)")
+            raise ImageError("error.image.empty" if not data else "error.image.text_mode")
         head = data[:1024]
         fp = io.BytesIO(data)
     else:
-        raise ImageError(f"cannot use a {type(src).__name__} as an image (expected a path, bytes, PIL image or array)")
+        raise ImageError("error.image.not_a_source", type=type(src).__name__)
 
     try:
         # PIL warns past its own (global) limit; our explicit check below decides.
@@ -251,15 +250,12 @@ def _open(src: Any) -> Image.Image:
         m = _PIL_BOMB_PIXELS.search(str(e))
         n = int(m.group(1)) if m else None
         if n:
-            raise ImageError(f"This image is {_megapixels(n)} megapixels; the limit is {_megapixels(MAX_PIXELS)}. "
-                             "Please use a smaller version of it.") from None
-        raise ImageError(f"This image has too many pixels; the limit is {_megapixels(MAX_PIXELS)} megapixels.") from None
+            raise _megapixels("error.image.bomb", n, MAX_PIXELS) from None
+        raise ImageError("error.image.bomb_unsized", limit=MAX_PIXELS / 1e6) from None
     except UnidentifiedImageError:
-        why = _sniff(head) or ("the data is not in a format Pillow can decode, e.g. JPEG, PNG, HEIC, GIF, WebP, "
-                               "BMP or TIFF")
-        raise ImageError(f"could not read this file as an image ({why})") from None
+        raise ImageError(_sniff(head) or "error.image.not_an_image.unknown") from None
     except Exception as e:  # SyntaxError, struct.error, OSError... from broken headers
-        raise ImageError(f"could not read this file as an image (broken header: {e})") from None
+        raise ImageError("error.image.broken_header", detail=str(e)) from None
 
 
 def _reduced_size(w: int, h: int, max_side: int) -> tuple[int, int]:
@@ -276,7 +272,7 @@ def load_image(src: Any, max_side: int = DEFAULT_MAX_SIDE) -> Image.Image:
     Raises ImageError (a ValueError) with a human-readable message.
     """
     if max_side < MIN_SIDE:
-        raise ValueError(f"max_side must be at least {MIN_SIDE}")
+        raise Refusal("error.image.max_side", min_side=MIN_SIDE)
 
     opened = None
     if isinstance(src, Image.Image):
@@ -307,12 +303,12 @@ def _finish(im: Image.Image, src: Any, max_side: int) -> Image.Image:
     except Image.DecompressionBombError:
         raise _too_many_pixels(*im.size, MAX_PIXELS) from None
     except MemoryError:
-        raise ImageError("This image is too large to decode in memory.") from None
+        raise ImageError("error.image.memory") from None
     except Exception as e:
         msg = str(e).strip() or type(e).__name__
         if "truncated" in msg.lower() or "end of file" in msg.lower():  # PIL / libheif (HEIC)
-            msg = "the file is truncated: it ends before the picture does"
-        raise ImageError(f"could not read this file as an image ({msg})") from None
+            raise ImageError("error.image.truncated") from None
+        raise ImageError("error.image.undecodable", detail=msg) from None
 
     try:
         oriented = ImageOps.exif_transpose(im)
@@ -326,7 +322,7 @@ def _finish(im: Image.Image, src: Any, max_side: int) -> Image.Image:
     except ImageError:
         raise
     except Exception as e:
-        raise ImageError(f"could not read this file as an image (cannot convert colour mode {im.mode}: {e})") from None
+        raise ImageError("error.image.convert", mode=im.mode, detail=str(e)) from None
 
     if max(out.size) > max_side:
         out = out.resize(_reduced_size(*out.size, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)

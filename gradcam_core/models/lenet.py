@@ -15,11 +15,19 @@ Shapes for one (1, 28, 28) input::
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
+
+from gradcam_core.errors import Refusal
+
+
+class WeightsMissing(Refusal, FileNotFoundError):
+    """A LeNet's weights file is not there: the path and the command that trains it (a ``Refusal``,
+    and the FileNotFoundError callers of :func:`load_lenet` have always caught)."""
 
 CLASSES = [str(i) for i in range(10)]
 
@@ -28,10 +36,11 @@ MNIST_STD = 0.3081
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "lenet_mnist.pt"
 
-TRAIN_COMMAND = "python tools/train_lenet.py"
+TOOLS = PurePosixPath("tools")  # the training scripts, run from the repository's root
+TRAIN_COMMAND = f"python {TOOLS / 'train_lenet.py'}"
 #: the LeNet trained with a planted cue (the shortcut experiment, gradcam_core.analysis.shortcut)
 SHORTCUT_WEIGHTS = DEFAULT_WEIGHTS.parent / "lenet_shortcut.pt"
-SHORTCUT_TRAIN_COMMAND = "python tools/train_shortcut.py"
+SHORTCUT_TRAIN_COMMAND = f"python {TOOLS / 'train_shortcut.py'}"
 #: (module name, (maps, height, width)) of the layers that keep a spatial map, for one 28×28 digit
 SPATIAL_LAYERS = {"conv1": (6, 24, 24), "relu1": (6, 24, 24), "pool1": (6, 12, 12),
                   "conv2": (16, 8, 8), "relu2": (16, 8, 8), "pool2": (16, 4, 4)}
@@ -69,15 +78,12 @@ class LeNet(nn.Module):
 def load_lenet(path: str | Path | None = None) -> LeNet:
     """Build a LeNet, load trained weights on the CPU and switch to eval mode.
 
-    Raises FileNotFoundError (naming the training command) if the weights file
-    does not exist.
+    Raises ``WeightsMissing`` (a FileNotFoundError and a ``Refusal`` naming the training command)
+    if the weights file does not exist.
     """
     path = Path(path) if path is not None else DEFAULT_WEIGHTS
     if not path.is_file():
-        raise FileNotFoundError(
-            f"LeNet weights not found at {path}. "
-            f"Train them first with: {TRAIN_COMMAND}"
-        )
+        raise WeightsMissing("error.model.lenet_missing", path=str(path), command=TRAIN_COMMAND)
     model = LeNet()
     state = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
@@ -85,11 +91,11 @@ def load_lenet(path: str | Path | None = None) -> LeNet:
     return model
 
 
-def top_probability(model: nn.Module):
+def top_probability(model: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
     """A scorer for ``mnist.preprocess_digit(..., score=...)``: a stack of 28×28 digits in [0, 1]
     (N, 28, 28) → the model's top-1 softmax probability for each (N,), without gradients."""
 
-    def score(digits) -> "np.ndarray":
+    def score(digits: np.ndarray) -> np.ndarray:
         x = torch.as_tensor(np.asarray(digits, dtype=np.float32)).reshape(-1, 1, 28, 28)
         with torch.inference_mode():
             return torch.softmax(model(x), dim=1).amax(dim=1).numpy()

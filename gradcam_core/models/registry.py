@@ -25,7 +25,7 @@ import importlib.util
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -33,12 +33,18 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 from torch import nn
 
+from gradcam_core.errors import Refusal
 from gradcam_core.models import weights as W
+from gradcam_core.models import lenet
+from gradcam_core.models.layers import parse_layer
+from gradcam_core.models.lenet import WeightsMissing
 
 __all__ = [
+    "Availability",
     "LayerInfo",
     "ModelSpec",
     "ModelUnavailableError",
+    "NotListed",
     "REGISTRY",
     "MODELS",
     "LeNetSpec",
@@ -49,11 +55,27 @@ __all__ = [
     "default_model_key",
     "imagenet_categories",
     "lite0_weights_path",
+    "parse_layer",
 ]
 
 
-class ModelUnavailableError(RuntimeError):
-    """The model cannot be loaded here (no weights file and no download allowed)."""
+class ModelUnavailableError(Refusal, RuntimeError):
+    """The model cannot be loaded here (no weights file and no download allowed): a catalogue key
+    (``error.model.*``) with the model's title and why."""
+
+
+class NotListed(Refusal, KeyError):
+    """A model key or a listed layer that is not in the registry (a ``Refusal`` and a KeyError)."""
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a model can be used here, as a catalogue key (``model.status.*``, or the refusal's
+    own key) and its numbers; ``present.words.say(a.key, **a.values)`` words it."""
+
+    ok: bool
+    key: str
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,6 +116,11 @@ class ModelSpec:
     def availability(self) -> tuple[bool, str]:
         raise NotImplementedError
 
+    def availability_code(self) -> Availability:
+        """:meth:`availability` as a code and numbers (the words are the catalogue's; the string
+        form stays until its callers word the code themselves)."""
+        raise NotImplementedError
+
     @property
     def available(self) -> bool:
         return self.availability()[0]
@@ -114,18 +141,16 @@ class ModelSpec:
         for info in self.layers:
             if info.name == name:
                 return info
-        raise KeyError(f"{self.key} has no listed layer {name!r}; choose from {[l.name for l in self.layers]}")
+        raise NotListed("error.model.layer_not_listed", model=self.key, name=name, names=[l.name for l in self.layers])
 
     @property
     def layer_names(self) -> list[str]:
         return [l.name for l in self.layers]
 
-    def resolve_layer(self, value: Any, extra_labels=lambda name: ()) -> str:
-        """A layer typed or picked by a person → its module name (see gradcam_core.inputs.parse_layer):
+    def resolve_layer(self, value: Any, extra_labels: Callable[[str], Iterable[str]] = lambda name: ()) -> str:
+        """A layer typed or picked by a person → its module name (see :func:`parse_layer`):
         a listed name or label, or any other module of the model that outputs a feature map (the
-        model is loaded only for those).  ValueError with the choices otherwise."""
-        from gradcam_core.inputs import parse_layer
-
+        model is loaded only for those).  A ``Refusal`` with the choices otherwise."""
         picker = [(l.name, (l.label, *extra_labels(l.name))) for l in self.layers]
         listed = value in (None, "") or any(str(value).strip() in (n, *labels) for n, labels in picker)
         return parse_layer(value, picker, self.default_layer, self.title, model=None if listed else self.load(),
@@ -178,6 +203,20 @@ class TorchvisionSpec(ModelSpec):
         found = W.find_weights(self.key)
         return found[0] if found else None
 
+    def availability_code(self) -> Availability:
+        found = W.find_weights(self.key)
+        if found:
+            return Availability(True, "model.status.weights_file", {"path": str(found[0])})
+        if not W.download_allowed():
+            return Availability(False, "model.status.missing", W.missing_values(self.key))
+        from gradcam_core.models.fetch import source_url  # GRADCAM_WEIGHTS_URL, if set
+
+        url = source_url(self._candidates()[0])
+        ok, msg = W.probe(url)
+        if ok:
+            return Availability(True, "model.status.will_download", {"url": url})
+        return Availability(False, "model.status.unreachable", {**W.missing_values(self.key), "url": url, "why": msg})
+
     def availability(self) -> tuple[bool, str]:
         found = W.find_weights(self.key)
         if found:
@@ -197,13 +236,13 @@ class TorchvisionSpec(ModelSpec):
         if found is None:
             allowed = W.download_allowed() if allow_download is None else allow_download
             if not allowed:
-                raise ModelUnavailableError(f"{self.title} is not available: {W.missing_reason(self.key)}")
+                raise ModelUnavailableError("error.model.unavailable", title=self.title, why=W.missing_reason(self.key))
             try:
                 from gradcam_core.models.fetch import download
 
                 path = download(self.key, progress=False)
             except W.WeightsError as e:
-                raise ModelUnavailableError(f"{self.title} is not available: {e}") from e
+                raise ModelUnavailableError("error.model.unavailable", title=self.title, why=str(e)) from e
             found = (path, self._candidates()[0])
         path = found[0]
         st = path.stat()
@@ -213,9 +252,9 @@ class TorchvisionSpec(ModelSpec):
         try:
             return W.build_torchvision(self.key, Path(source[0]))
         except W.WeightsError as e:
-            raise ModelUnavailableError(f"{self.title} could not be loaded: {e}") from e
+            raise ModelUnavailableError("error.model.unloadable", title=self.title, why=str(e)) from e
 
-    def transforms(self):
+    def transforms(self) -> Any:
         """torchvision's ImageClassification transform for the weights in use."""
         return self._current_weights().transforms()
 
@@ -281,6 +320,17 @@ LITE0_CROP_PADDING = 32
 
 @dataclass(eq=False)
 class EfficientNetLite0Spec(ModelSpec):
+    def availability_code(self) -> Availability:
+        try:
+            p = Path(lite0_weights_path())
+        except ImportError as e:
+            return Availability(False, "model.status.lite_weights_package", {"detail": str(e)})
+        if importlib.util.find_spec("efficientnet_lite_pytorch") is None:
+            return Availability(False, "model.status.lite_code_package")
+        if not p.is_file():
+            return Availability(False, "model.status.lite_weights_missing", {"path": str(p)})
+        return Availability(True, "model.status.bundled", {"path": str(p)})
+
     def availability(self) -> tuple[bool, str]:
         try:
             p = Path(lite0_weights_path())
@@ -295,7 +345,7 @@ class EfficientNetLite0Spec(ModelSpec):
     def _weights_source(self, allow_download: bool | None) -> Any:
         ok, why = self.availability()
         if not ok:
-            raise ModelUnavailableError(f"{self.title} is not available: {why}")
+            raise ModelUnavailableError("error.model.unavailable", title=self.title, why=why)
         return lite0_weights_path()
 
     def _build(self, source: Any) -> nn.Module:
@@ -305,7 +355,7 @@ class EfficientNetLite0Spec(ModelSpec):
             sd = torch.load(source, map_location="cpu", weights_only=True)
             model.load_state_dict(sd, strict=True)
         except Exception as e:
-            raise ModelUnavailableError(f"{self.title} could not be loaded from {source}: {e}") from e
+            raise ModelUnavailableError("error.model.unloadable_from", title=self.title, source=source, why=str(e)) from e
         return model
 
     def display_image(self, pil_image: Image.Image) -> Image.Image:
@@ -399,6 +449,12 @@ class LeNetSpec(ModelSpec):
     weights_file: Path = Path()
     train_command: str = ""
     missing_what: str = "LeNet weights"
+    missing_key: str = "error.model.lenet_missing"  # the refusal when the weights file is not there
+
+    def availability_code(self) -> Availability:
+        if self.weights_file.is_file():
+            return Availability(True, "model.status.weights_file", {"path": str(self.weights_file)})
+        return Availability(False, self.missing_key, {"path": str(self.weights_file), "command": self.train_command})
 
     def availability(self) -> tuple[bool, str]:
         if self.weights_file.is_file():
@@ -408,14 +464,13 @@ class LeNetSpec(ModelSpec):
     def _weights_source(self, allow_download: bool | None) -> Any:
         ok, why = self.availability()
         if not ok:
-            raise FileNotFoundError(why)  # what callers of lenet.load_lenet have always caught
+            # what callers of lenet.load_lenet have always caught (a FileNotFoundError)
+            raise WeightsMissing(self.missing_key, path=str(self.weights_file), command=self.train_command)
         st = self.weights_file.stat()
         return (str(self.weights_file), st.st_size, st.st_mtime_ns)
 
     def _build(self, source: Any) -> nn.Module:
-        from gradcam_core.models.lenet import load_lenet
-
-        return load_lenet(source[0])
+        return lenet.load_lenet(source[0])
 
     def display_image(self, pil_image: Image.Image) -> Image.Image:
         """The 28×28 digit the model sees (bright ink on black), as an RGB image."""
@@ -434,14 +489,11 @@ class LeNetSpec(ModelSpec):
         picture), the clean LeNet's confidence chooses (``mnist.preprocess_digit``); this is the one
         place where an uploaded digit photo becomes a digit, for the tab, the CLI and the API."""
         from gradcam_core.data.mnist import preprocess_digit
-        from gradcam_core.models.lenet import top_probability
 
-        return preprocess_digit(np.asarray(pil_image), score=top_probability(lenet_model()))
+        return preprocess_digit(np.asarray(pil_image), score=lenet.top_probability(lenet_model()))
 
 
 def _lenet_specs() -> list[LeNetSpec]:
-    from gradcam_core.models import lenet
-
     L = LayerInfo
     # labels as the MNIST tab's layer picker shows them (method_texts.lenet_layer_label)
     layers = [L(name, f"{name} · {k} maps of {h}×{w}" + (" (default)" if name == lenet.DEFAULT_LAYER else ""), (h, w))
@@ -454,7 +506,7 @@ def _lenet_specs() -> list[LeNetSpec]:
         LeNetSpec("lenet_shortcut", "LeNet with a shortcut (MNIST + planted cue)",
                   description="LeNet-5 trained on MNIST with a class-coded square (the shortcut experiment)",
                   weights_file=lenet.SHORTCUT_WEIGHTS, train_command=lenet.SHORTCUT_TRAIN_COMMAND,
-                  missing_what="Shortcut LeNet weights", **common),
+                  missing_what="Shortcut LeNet weights", missing_key="error.model.shortcut_missing", **common),
     ]
 
 
@@ -469,7 +521,7 @@ def get_model(key: str) -> ModelSpec:
     try:
         return MODELS[key]
     except KeyError:
-        raise KeyError(f"unknown model {key!r}; choose from {', '.join(MODELS)}") from None
+        raise NotListed("error.model.unknown", model=key, choices=", ".join(MODELS)) from None
 
 
 def lenet_model(key: str = "lenet") -> nn.Module:

@@ -109,6 +109,13 @@ def download_command(key: str) -> str:
     return f"python -m gradcam_core.models download {key}"
 
 
+def missing_values(key: str) -> dict[str, str]:
+    """The numbers of "no weights file" (``model.status.missing``): the file names looked for, the
+    folder, the download command and the variable that allows downloading on first use."""
+    return {"names": ", ".join(weights_filename(w) for w in candidate_weights(key)), "folder": str(weights_dir()),
+            "command": download_command(key), "env": ALLOW_DOWNLOAD_ENV}
+
+
 def missing_reason(key: str) -> str:
     names = ", ".join(weights_filename(w) for w in candidate_weights(key))
     return (

@@ -5,10 +5,12 @@ import functools
 import html
 import logging
 import traceback
+from typing import Any, Callable
 
 import gradio as gr
 from gradio.data_classes import Base64ImageData
 
+from gradcam_core.present.words import say, text_of
 from gradcam_core.ui.serving import Cancelled
 
 log = logging.getLogger("gradcam_explorer")
@@ -66,9 +68,10 @@ def scroll_js(elem_id: str) -> str:
 PAGE_ONLY = dict(api_visibility="private")
 
 
-def user_errors(fn):
-    """Turn ValueError (bad input, with a human message) into gr.Error, and any other
-    exception into a short gr.Error while the traceback goes to the server log only."""
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn ValueError (bad input: a ``Refusal``'s catalogue sentence, or the error's own text)
+    into gr.Error, and any other exception into a short gr.Error while the traceback goes to the
+    server log only."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -78,18 +81,14 @@ def user_errors(fn):
             raise
         except Cancelled:  # the browser left: nobody is waiting for this answer
             log.info("%s stopped: its browser session closed", fn.__name__)
-            raise gr.Error("Stopped: this page was closed.", print_exception=False) from None
+            raise gr.Error(say("error.server.stopped"), print_exception=False) from None
         except (ValueError, FileNotFoundError) as exc:  # messages may quote user input: escape
-            raise gr.Error(html.escape(str(exc)), print_exception=False) from None
+            raise gr.Error(html.escape(text_of(exc)), print_exception=False) from None
         except MemoryError:
-            raise gr.Error("This input is too large for the server; try a smaller image.", print_exception=False) from None
+            raise gr.Error(say("error.server.memory"), print_exception=False) from None
         except Exception as exc:  # never a stack trace in the browser, never a dead server
             log.error("unexpected error in %s:\n%s", fn.__name__, traceback.format_exc())
-            raise gr.Error(
-                f"Something went wrong on the server ({type(exc).__name__}). Try another input; "
-                "if it keeps happening, please report it.",
-                print_exception=False,
-            ) from None
+            raise gr.Error(say("error.server.unexpected", type=type(exc).__name__), print_exception=False) from None
 
     return wrapper
 
