@@ -30,7 +30,7 @@ PENDING = {
     "models/__main__.py", "models/fetch.py", "models/lenet.py", "models/registry.py", "models/weights.py",
     "present/alt_text.py", "present/cell_view.py", "present/colour_choice.py", "present/colour_vision.py",
     "present/imagenet_text.py", "present/imagenet_view.py", "present/method_texts.py", "present/photo_texts.py",
-    "present/render.py", "present/shortcut_view.py", "present/steps.py",
+    "present/shortcut_view.py", "present/steps.py",
     "ui/a11y.py", "ui/cell_panel.py", "ui/colour_menu.py", "ui/common.py", "ui/imagenet_tab.py", "ui/join.py",
     "ui/mnist_tab.py", "ui/serving.py", "ui/spurious_tab.py", "ui/trust.py",
     "workshop.py",

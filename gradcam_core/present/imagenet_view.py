@@ -12,7 +12,7 @@ import torch
 
 from gradcam_core import inputs
 from gradcam_core.cam.postprocess import normalize, upsample
-from gradcam_core.present import render
+from gradcam_core.present import colourbar, grids, paint
 from gradcam_core.present.steps import Step, build_steps
 
 #: Maps with more cells than this are left out of the JSON (a 112×112 map is 12 544 numbers).
@@ -71,10 +71,10 @@ def heatmap_image(expl) -> np.ndarray:
     H, W_ = expl.image.shape[:2]
     heats = [_display_heat(v.result.cam[0], (H, W_)) for v in expl.views]
     lo, hi = _heat_range(heats, expl.norm)
-    tiles = [render.colorize(h, expl.cmap, lo, hi) for h in heats]
+    tiles = [paint.colorize(h, expl.cmap, lo, hi) for h in heats]
     body = _side_by_side(tiles, [v.name for v in expl.views])
     label = f"{expl.method}, raw value" + (" (shared scale)" if len(heats) > 1 else "")
-    return render.with_colorbar(body, lo, hi, cmap=expl.cmap, label=label)
+    return colourbar.with_colorbar(body, lo, hi, cmap=expl.cmap, label=label)
 
 
 def overlay_images(expl) -> list[np.ndarray]:
@@ -85,7 +85,7 @@ def overlay_images(expl) -> list[np.ndarray]:
     out = []
     for v in expl.views:
         heat = normalize(upsample(v.result.cam[0], (H, W_)), expl.norm).numpy()
-        out.append(render.overlay(expl.image, heat, alpha=expl.alpha, cmap=expl.cmap))
+        out.append(paint.overlay(expl.image, heat, alpha=expl.alpha, cmap=expl.cmap))
     return out
 
 
@@ -115,7 +115,7 @@ def whole_photo_overlay(photo: np.ndarray, box: tuple[float, float, float, float
         raise ValueError("The model's crop lies outside the photo.")
     out = _mark_unseen(photo)
     heat = normalize(upsample(torch.as_tensor(cam, dtype=torch.float32), (b - t, r - l)), norm).numpy()
-    out[t:b, l:r] = render.overlay(photo[t:b, l:r], heat, alpha=alpha, cmap=cmap)
+    out[t:b, l:r] = paint.overlay(photo[t:b, l:r], heat, alpha=alpha, cmap=cmap)
     if (l, t, r, b) == (0, 0, W_, H):
         return out
     return _caption_below(out, NOT_SEEN_CAPTION)
@@ -123,7 +123,7 @@ def whole_photo_overlay(photo: np.ndarray, box: tuple[float, float, float, float
 
 def _caption_below(img: np.ndarray, text: str) -> np.ndarray:
     """``img`` with a one-line caption strip underneath (a page's label badge covers the top)."""
-    strip = render.caption_image(np.zeros((1, img.shape[1], 3), np.uint8), text)[:-1]
+    strip = grids.caption_image(np.zeros((1, img.shape[1], 3), np.uint8), text)[:-1]
     return np.concatenate([img, strip], axis=0)
 
 
@@ -178,5 +178,5 @@ def restyle(expl, norm: str | None = None, cmap: str | None = None, alpha: float
 
 def comparison_overlays(cmp) -> list[np.ndarray]:
     """Each model's map over the crop it saw, in the comparison's style."""
-    return [render.overlay(p.image, normalize(upsample(p.cam, p.image.shape[:2]), cmp.norm).numpy(), alpha=cmp.alpha,
+    return [paint.overlay(p.image, normalize(upsample(p.cam, p.image.shape[:2]), cmp.norm).numpy(), alpha=cmp.alpha,
                            cmap=cmp.cmap) for p in cmp.panels]

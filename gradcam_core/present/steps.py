@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gradcam_core.present import render
+from gradcam_core.present import barchart, colourbar, grids, paint, ticks
 from gradcam_core.cam.engine import CAMResult
 from gradcam_core.cam.guided import guided_image
 from gradcam_core.present.method_texts import (MethodText, average_text, features_sign_text, fill, method_text, normalisation_code,
@@ -51,10 +51,10 @@ def _marks(weights: np.ndarray, chans: np.ndarray, n: int = 3) -> dict[int, tupl
     w = weights[chans]
     for pos in np.argsort(-w)[:n]:
         if w[pos] > 0:
-            marks[int(pos)] = render.POS_COLOR
+            marks[int(pos)] = paint.POS_COLOR
     for pos in np.argsort(w)[:n]:
         if w[pos] < 0:
-            marks[int(pos)] = render.NEG_COLOR
+            marks[int(pos)] = paint.NEG_COLOR
     return marks
 
 
@@ -63,7 +63,7 @@ def overlay_image(result: CAMResult, image: np.ndarray, *, index: int = 0, norm:
     """The heat map (drawn at the input size, normalised) blended over ``image``: each cell at the
     centre of what it sees with ``centres`` (postprocess.place), else stretched (upsample)."""
     heat = normalize(heat_picture(result.cam[index], result.input_size, centres), norm).numpy()
-    return render.overlay(image, heat, alpha=alpha, cmap=cmap)
+    return paint.overlay(image, heat, alpha=alpha, cmap=cmap)
 
 
 @dataclass
@@ -102,7 +102,7 @@ class StepContext:
 
     @property
     def titles(self) -> list[str]:
-        return [f"ch {c}  {self.mt.weight_symbol}={render.format_number(self.weights[c], plus=True)}"
+        return [f"ch {c}  {self.mt.weight_symbol}={ticks.format_number(self.weights[c], plus=True)}"
                 for c in self.chans]
 
     @property
@@ -123,7 +123,7 @@ def _features(c: StepContext) -> Step:
     return Step(
         "features",
         f"1 · Feature maps of {layer}",
-        render.map_grid(c.act[c.chans], cmap="viridis", titles=c.titles, cell=c.cell, highlight=c.marks,
+        grids.map_grid(c.act[c.chans], cmap="viridis", titles=c.titles, cell=c.cell, highlight=c.marks,
                         colorbar_label="activation"),
         f"Feature maps A^k: {shown} {k} channels, {h}×{w}, one shared scale",
         c.para("features",
@@ -149,7 +149,7 @@ def _gradients(c: StepContext) -> Step | None:
     return Step(
         "gradients",
         "2 · Gradients of the class score",
-        render.map_grid(c.grads[c.chans], cmap="RdBu_r", signed=True, vmin=-glim, vmax=glim, titles=c.titles,
+        grids.map_grid(c.grads[c.chans], cmap="RdBu_r", signed=True, vmin=-glim, vmax=glim, titles=c.titles,
                         cell=c.cell, highlight=c.marks, colorbar_label=f"∂y/∂A  (class {c.cname})"),
         f"Gradients ∂y^c/∂A^k for class {c.cname}: red raises the score, blue lowers it",
         c.para("gradients",
@@ -172,22 +172,22 @@ def _average(c: StepContext) -> Step | None:
     g = c.grads[ch]
     mean = float(g.mean())
     if h * w <= 14 * 14:
-        grid = render.number_grid(g, fmt=lambda v: render.format_number(v, plus=True))
+        grid = grids.number_grid(g, fmt=lambda v: ticks.format_number(v, plus=True))
     else:
-        grid = render.with_colorbar(render.enlarge(render.colorize_signed(g), c.display_size), -np.abs(g).max(),
+        grid = colourbar.with_colorbar(paint.enlarge(paint.colorize_signed(g), c.display_size), -np.abs(g).max(),
                                     np.abs(g).max(), cmap="RdBu_r", signed=True)
     n_zero = int((g == 0).sum())
     return Step(
         "average",
         f"3 · Averaging: channel {ch} becomes one weight",
         grid,
-        f"Channel {ch}: the mean of its {h * w} gradients is α = {render.format_number(mean, plus=True)}",
+        f"Channel {ch}: the mean of its {h * w} gradients is α = {ticks.format_number(mean, plus=True)}",
         c.para("average",
                f"Grad-CAM squeezes each gradient map into one number, its average. Channel {ch} has "
                f"{h * w} gradients (shown). " + zero_gradient_text(n_zero, h * w, c.zero_gradient_reason) + " "
-               f"The positive ones sum to {render.format_number(float(g[g > 0].sum()))}, "
-               f"the negative ones to {render.format_number(float(g[g < 0].sum()))}; the mean is "
-               f"**α = {render.format_number(mean, plus=True)}**.\n\n" + average_text(k, h, w))
+               f"The positive ones sum to {ticks.format_number(float(g[g > 0].sum()))}, "
+               f"the negative ones to {ticks.format_number(float(g[g < 0].sum()))}; the mean is "
+               f"**α = {ticks.format_number(mean, plus=True)}**.\n\n" + average_text(k, h, w))
         + f"\n\n$$\\alpha_k^c = \\frac{{1}}{{Z}}\\sum_i\\sum_j \\frac{{\\partial y^c}}{{\\partial A^k_{{ij}}}},\\quad Z = {h}\\times{w} = {h * w}$$",
         "alpha = dA.mean(dim=(2, 3))         # (1, K): one weight per channel\n"
         f"alpha[0, {ch}]                       # = {mean:+.5f}",
@@ -205,7 +205,7 @@ def _weights(c: StepContext) -> Step:
     return Step(
         "weights",
         "4 · Channel importance" if not mt.class_free else "4 · Channel loadings (class-free)",
-        render.bar_chart(c.weights, labels=[f"ch{i}" for i in range(k)], top=None if k <= 32 else 10, width=480,
+        barchart.bar_chart(c.weights, labels=[f"ch{i}" for i in range(k)], top=None if k <= 32 else 10, width=480,
                          height=240, title=(f"{method} loadings (any class){top_note}" if mt.class_free
                                             else f"{method} weights for class {c.cname}{top_note}")),
         "One number per channel; the largest positive and negative are labelled",
@@ -222,7 +222,7 @@ def _weighted(c: StepContext) -> Step:
     return Step(
         "weighted",
         f"5 · {mt.map_title}",
-        render.with_colorbar(render.enlarge(render.colorize_signed(c.weighted, limit=lim), c.display_size), -lim, lim,
+        colourbar.with_colorbar(paint.enlarge(paint.colorize_signed(c.weighted, limit=lim), c.display_size), -lim, lim,
                              cmap="RdBu_r", signed=True, label=mt.map_label),
         fill(mt.map_caption, c.cname),
         c.para("weighted", fill(mt.map_text, c.cname) + f" It is a single {h}×{w} map.")
@@ -238,9 +238,9 @@ def _relu(c: StepContext) -> Step:
     return Step(
         "relu",
         f"6 · {mt.relu_title}",
-        render.with_colorbar(render.enlarge(render.colorize(c.cam, cmap=c.cmap, vmin=0.0, vmax=cmax or 1.0), c.display_size),
+        colourbar.with_colorbar(paint.enlarge(paint.colorize(c.cam, cmap=c.cmap, vmin=0.0, vmax=cmax or 1.0), c.display_size),
                              0.0, cmax or 1.0, cmap=c.cmap, label="after ReLU"),
-        fill(mt.relu_caption, cname) + f" (peak {render.format_number(cmax)})",
+        fill(mt.relu_caption, cname) + f" (peak {ticks.format_number(cmax)})",
         c.para("relu", fill(mt.relu_text, cname) + f" The map is still at the layer's {h}×{w} resolution."
                + (" Here it is all zero. " + fill(mt.zero_text, cname) if cmax == 0 else ""))
         + f"\n\n$${mt.relu_eq}$$",
@@ -302,7 +302,7 @@ def _upsample(c: StepContext) -> Step:
     return Step(
         "upsample",
         f"7 · Upsample {h}×{w} → {H}×{W}",
-        render.with_colorbar(render.enlarge(render.colorize(up, cmap=c.cmap, vmin=0.0, vmax=umax or 1.0), c.display_size),
+        colourbar.with_colorbar(paint.enlarge(paint.colorize(up, cmap=c.cmap, vmin=0.0, vmax=umax or 1.0), c.display_size),
                              0.0, umax or 1.0, cmap=c.cmap, label="heat (same units)"),
         caption,
         c.para("upsample",
@@ -319,7 +319,7 @@ def _overlay(c: StepContext) -> Step:
     return Step(
         "overlay",
         "8 · Overlay on the input",
-        render.enlarge(overlay_image(c.result, c.image, index=c.index, norm=c.norm, alpha=alpha, cmap=cmap,
+        paint.enlarge(overlay_image(c.result, c.image, index=c.index, norm=c.norm, alpha=alpha, cmap=cmap,
                                    centres=c.centres), c.display_size),
         fill(c.mt.overlay_caption, c.cname),
         c.para("overlay",
