@@ -277,6 +277,79 @@ def test_cli_download_refuses_a_damaged_file(isolated, source, capsys):
     assert W.find_weights("resnet18") is None and src.gets == {R18: 1}
 
 
+class _Misbehaving(http.server.BaseHTTPRequestHandler):
+    """A source that promises 4 000 bytes and sends 1 000, then closes (``/short/…``) or stalls
+    (``/stall/…``: the connection stays open and silent until the test ends)."""
+
+    stalled: list = []
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "4000")
+        self.end_headers()
+        self.wfile.write(b"x" * 1000)
+        self.wfile.flush()
+        if self.path.startswith("/stall/"):
+            done = threading.Event()
+            self.stalled.append(done)
+            done.wait(30)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def misbehaving():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Misbehaving)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    for ev in _Misbehaving.stalled:
+        ev.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("name", ["weights.pth", R18])  # without a hash in its name, and with one
+def test_a_cut_download_says_how_much_arrived_and_leaves_nothing(tmp_path, misbehaving, name):
+    """torch.hub.download_url_to_file does not compare the bytes with Content-Length (with a hash
+    in the name, a cut file fails the hash): the adapter around it says what happened."""
+    seen = []
+    part = tmp_path / ".part"
+    with pytest.raises(W.WeightsError, match=r"failed: got 1000 of 4000 bytes$"):
+        fetch._stream(f"{misbehaving}/short/{name}", part, lambda done, total: seen.append((done, total)))
+    assert seen[0] == (0, 4000) and seen[-1] == (1000, 4000)
+    assert list(tmp_path.iterdir()) == []  # neither torch's temporary file nor the part
+
+
+def test_a_source_that_stops_sending_is_given_up_after_the_read_timeout(tmp_path, misbehaving, monkeypatch):
+    """download_url_to_file's urlopen has no timeout: the adapter gives it READ_TIMEOUT in this thread."""
+    monkeypatch.setattr(fetch, "READ_TIMEOUT", 1.0)
+    with pytest.raises(W.WeightsError, match="timed out"):
+        fetch._stream(f"{misbehaving}/stall/weights.pth", tmp_path / ".part", None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_users_of_torch_hub_keep_its_own_behaviour(tmp_path, source):
+    """The adapter acts only inside fetch's own download: elsewhere torch.hub's tqdm bar and its
+    urlopen (no timeout given) are what they were."""
+    import torch.hub
+
+    src, folder = source
+    (folder / "plain.bin").write_bytes(b"y" * 3000)
+    calls = []
+    real_urlopen = fetch._hub_urlopen
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(fetch, "_hub_urlopen", lambda req, *a, **k: calls.append(k) or real_urlopen(req, *a, **k))
+    try:
+        torch.hub.download_url_to_file(f"{src.url}/plain.bin", str(tmp_path / "plain.bin"), progress=False)
+        assert calls == [{}]  # no timeout added
+        assert (tmp_path / "plain.bin").read_bytes() == b"y" * 3000
+        fetch._stream(f"{src.url}/plain.bin", tmp_path / "again.bin", None)
+        assert calls[-1] == {"timeout": fetch.READ_TIMEOUT}
+    finally:
+        monkeypatch.undo()
+
+
 CHROMIUM = "/usr/bin/chromium"
 
 
