@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from gradcam_core.present import barchart, codec, colourbar, grids, paint, ticks  # noqa: E402
+from gradcam_core.present import barchart, codec, colourbar, glyphs, grids, paint, ticks  # noqa: E402
 
 
 def median_ms(fn, reps: int) -> float:
@@ -49,8 +49,12 @@ def titles_for(idx, alpha):
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=50)
+    ap.add_argument("--text-only", action="store_true", help="only the text-drawing comparison")
     args = ap.parse_args(argv)
     reps = args.reps
+    if args.text_only:
+        compare_text(reps)
+        return
     rng = np.random.default_rng(0)
 
     # LeNet-sized: 16 x 8 x 8 activations/gradients, 28x28 digit
@@ -138,6 +142,58 @@ def main(argv=None) -> None:
           f"{median_ms(mpl_grid16, mreps):8.3f}", flush=True)
 
     compare_matplotlib(reps)
+    compare_text(reps)
+
+
+# --------------------------------------------------------------------------- text drawing
+def compare_text(reps: int) -> None:
+    """Whether the glyph atlas (present/glyphs.py) earns its keep: the same labels drawn three ways
+    onto a white canvas, in one run. The labels are a map_grid's 64 titles (ResNet, 8 columns)
+    and a colour bar's 5 tick labels; each way draws them all, positioned, and ends with a uint8
+    RGB array (what every drawing function returns)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(0)
+    alpha = rng.normal(size=64) * 1e-4
+    sets = {
+        "64 titles (map_grid 64x7x7)": ([f"ch {k}  α={ticks.format_number(alpha[k], 2, plus=True)}" for k in range(64)],
+                                        (8 * 106, 8 * 122)),
+        "5 tick labels (colour bar)": (["0.000", "0.003", "0.006", "0.009", "0.012"], (256, 30)),
+    }
+    tx = glyphs.text_at(10)
+    font = tx.font
+
+    print()
+    print(f"text drawing, median of {reps} calls, ms per set of labels (same labels, positions, font size 10)")
+    print(f"{'labels':30s} {'atlas':>8s} {'PIL text':>9s} {'mpl text':>9s} {'PIL/atlas':>10s} {'mpl/atlas':>10s}")
+    for what, (labels, (w, h)) in sets.items():
+        cols = 8 if len(labels) > 8 else len(labels)
+        xy = [((i % cols) * (w / cols) + 2, (i // cols) * 20 + 2) for i in range(len(labels))]
+
+        def atlas():
+            canvas = np.full((h, w, 3), 255, np.uint8)
+            tx.draw_many(canvas, [(p, tx.clean(s), "la") for p, s in zip(xy, labels)], (33, 33, 33))
+            return canvas
+
+        def pil_text():
+            im = Image.new("RGB", (w, h), (255, 255, 255))
+            d = ImageDraw.Draw(im)
+            for p, s in zip(xy, labels):
+                d.text(p, s, font=font, fill=(33, 33, 33))
+            return np.asarray(im)
+
+        def mpl_text():
+            fig = Figure(figsize=(w / 100, h / 100), dpi=100)
+            FigureCanvasAgg(fig)
+            for (x, y), s in zip(xy, labels):
+                fig.text(x / w, 1 - y / h, s, fontsize=10 * 72 / 100, va="top", ha="left", color="#212121")
+            fig.canvas.draw()
+            return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+        a, b, c = (median_ms(f, reps) for f in (atlas, pil_text, mpl_text))
+        print(f"{what:30s} {a:8.3f} {b:9.3f} {c:9.3f} {b / a:9.1f}× {c / a:9.1f}×", flush=True)
 
 
 # --------------------------------------------------------------------------- matplotlib versions

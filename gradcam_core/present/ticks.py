@@ -10,6 +10,7 @@ axis.
 from __future__ import annotations
 
 import math
+import threading
 from functools import lru_cache
 from typing import Iterator, Sequence
 
@@ -53,6 +54,9 @@ def format_number(x: float, sig: int = 2, plus: bool = False) -> str:
 
 #: Plain labels for 1e-3 <= |tick| < 1e5, as format_number writes numbers; scientific outside.
 _POWER_LIMITS = (-3, 5)
+#: One locator per tick count: ``tick_values`` changes nothing in it, so threads share them.
+_LOCATORS = {n: ticker.MaxNLocator(nbins=n - 1, steps=[1, 2, 5, 10]) for n in (3, 4, 5, 6)}
+_local = threading.local()  # one formatter per thread: ``set_locs`` keeps its state in it
 
 
 def nice_ticks(lo: float, hi: float, n: int) -> list[float]:
@@ -60,52 +64,60 @@ def nice_ticks(lo: float, hi: float, n: int) -> list[float]:
     span = hi - lo
     if not (span > 0 and math.isfinite(span)):
         return [lo]
-    locator = ticker.MaxNLocator(nbins=max(1, n - 1), steps=[1, 2, 5, 10])
+    locator = _LOCATORS.get(n) or ticker.MaxNLocator(nbins=max(1, n - 1), steps=[1, 2, 5, 10])
     eps = 1e-9 * span
     return [float(f"{t:.12g}") for t in locator.tick_values(lo, hi) if lo - eps <= t <= hi + eps]
+
+
+def _formatter() -> ticker.ScalarFormatter:
+    fmt = getattr(_local, "fmt", None)
+    if fmt is None:
+        fmt = ticker.ScalarFormatter(useOffset=False)
+        fmt.set_powerlimits(_POWER_LIMITS)
+        fmt.create_dummy_axis()
+        _local.fmt = fmt
+    return fmt
 
 
 def tick_labels(ticks: Sequence[float]) -> list[str]:
     """Labels of evenly spaced ticks (ScalarFormatter): the same decimals on every label, distinct,
     and ``2e−4`` (the order of magnitude in each label) for very small or large values."""
+    return list(_labels(tuple(float(t) for t in ticks)))
+
+
+@lru_cache(maxsize=1024)
+def _labels(ticks: tuple[float, ...]) -> tuple[str, ...]:
     if len(ticks) < 2:
-        return [format_number(t, 3) for t in ticks]
-    fmt = ticker.ScalarFormatter(useOffset=False)
-    fmt.set_powerlimits(_POWER_LIMITS)
-    fmt.create_dummy_axis()
+        return tuple(format_number(t, 3) for t in ticks)
+    fmt = _formatter()
     fmt.axis.set_view_interval(min(ticks), max(ticks))
     fmt.set_locs(list(ticks))
     offset = fmt.get_offset()  # "1e−4" when an order of magnitude is factored out, else ""
     power = offset[1:] if offset.startswith("1e") else ""
-    labels = []
-    for t in ticks:
-        s = fmt(t)
-        labels.append(s if not power or t == 0 else s + power)
-    return labels
+    return tuple(s if not power or t == 0 else s + power for t, s in ((t, fmt(t)) for t in ticks))
 
 
 @lru_cache(maxsize=1024)
-def _candidates(lo: float, hi: float) -> tuple[tuple[tuple[float, ...], tuple[str, ...]], ...]:
-    out, seen = [], set()
-    for n in (6, 5, 4, 3):
-        ticks = tuple(nice_ticks(lo, hi, n))
-        if 3 <= len(ticks) <= 5 and ticks not in seen:
-            seen.add(ticks)
-            out.append((ticks, tuple(tick_labels(ticks))))
-    if hi > lo:
-        mid = (lo + hi) / 2
-        out.append(((lo, mid, hi), tuple(format_number(v, 2) for v in (lo, mid, hi))))
-        out.append(((lo, hi), tuple(format_number(v, 2) for v in (lo, hi))))
-    else:
-        out.append(((lo,), (format_number(lo, 3),)))
-    return tuple(out)
+def _nice(lo: float, hi: float, n: int) -> tuple[float, ...]:
+    return tuple(nice_ticks(lo, hi, n))
 
 
 def tick_candidates(lo: float, hi: float) -> Iterator[tuple[list[float], list[str]]]:
     """(ticks, labels) options, most ticks first: 3-5 nice ticks, then the ends and the middle,
-    then the ends alone (a caller takes the first whose labels fit)."""
-    for ticks, labels in _candidates(float(lo), float(hi)):
-        yield list(ticks), list(labels)
+    then the ends alone (a caller takes the first whose labels fit; the rest are never computed)."""
+    lo, hi = float(lo), float(hi)
+    seen = set()
+    for n in (6, 5, 4, 3):
+        ticks = _nice(lo, hi, n)
+        if 3 <= len(ticks) <= 5 and ticks not in seen:
+            seen.add(ticks)
+            yield list(ticks), list(_labels(ticks))
+    if hi > lo:
+        mid = (lo + hi) / 2
+        yield [lo, mid, hi], [format_number(v, 2) for v in (lo, mid, hi)]
+        yield [lo, hi], [format_number(v, 2) for v in (lo, hi)]
+    else:
+        yield [lo], [format_number(lo, 3)]
 
 
 def place_1d(centres: Sequence[float], sizes: Sequence[float], length: float,
