@@ -72,7 +72,7 @@ def base_url() -> str:
     return os.environ.get(WEIGHTS_URL_ENV, "").strip().rstrip("/")
 
 
-def source_url(w) -> str:
+def source_url(w: W.tvm.WeightsEnum) -> str:
     """Where the file of torchvision weights *w* is fetched from."""
     base = base_url()
     return f"{base}/{W.weights_filename(w)}" if base else w.url
@@ -365,7 +365,7 @@ def _run(st: FetchState) -> None:
     log.info("%s weights ready: %s (new pages open on it if it is the default)", title(st.key), path)
 
 
-def start_background(keys=AUTO_KEYS) -> list[FetchState]:
+def start_background(keys: tuple[str, ...] = AUTO_KEYS) -> list[FetchState]:
     """At app start: fetch ResNet-50 in the background when the source answers. Returns at once."""
     if opted_out():
         log.info("Fetching weights is switched off (%s=0)", W.ALLOW_DOWNLOAD_ENV)

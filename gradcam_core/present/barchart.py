@@ -5,11 +5,12 @@ extreme ones outlined and labelled, ticks from ``present.ticks``.
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 
 from gradcam_core.present.glyphs import _fill, _outline, _text
-from gradcam_core.present.paint import AXIS, GRID_LINE, MUTED, NEG_COLOR, POS_COLOR, TEXT, _rgb
+from gradcam_core.present.paint import AXIS, GRID_LINE, MUTED, NEG_COLOR, POS_COLOR, TEXT, ArrayLike, Colour, _rgb
 from gradcam_core.present.ticks import tick_candidates
 from gradcam_core.present.words import say
 
@@ -135,8 +136,9 @@ def _x_labels(canvas: np.ndarray, tx, labels: list[str], x0: float, slot: float,
     tx.draw_many(canvas, items, MUTED)
 
 
-def bar_chart(values, labels=None, top=None, width=480, height=220, pos_color=POS_COLOR,
-              neg_color=NEG_COLOR, highlight_top=3, title=None, font_size=11) -> np.ndarray:
+def bar_chart(values: ArrayLike, labels: Sequence[str] | None = None, top: int | None = None, width: int = 480,
+              height: int = 220, pos_color: Colour = POS_COLOR, neg_color: Colour = NEG_COLOR,
+              highlight_top: int = 3, title: str | None = None, font_size: int = 11) -> np.ndarray:
     """Plain bar chart of signed values with a zero line; exactly (height, width, 3).
 
     Bars are coloured by sign (``pos_color`` / ``neg_color``).  The

@@ -11,11 +11,11 @@ import numpy as np
 from PIL import Image
 
 from gradcam_core.errors import Refusal
-from gradcam_core.present.paint import _as_rgb_u8
+from gradcam_core.present.paint import ArrayLike, _as_rgb_u8
 
 __all__ = ["to_pil", "png_bytes", "png_data_url", "decode_data_url"]
 
-def to_pil(arr) -> Image.Image:
+def to_pil(arr: ArrayLike | Image.Image) -> Image.Image:
     """PIL image from an array: uint8 (H,W) -> 'L', (H,W,3) -> 'RGB', (H,W,4) ->
     'RGBA'; anything else goes through the same coercion as :func:`overlay`
     (-> 'RGB').  A PIL image is returned unchanged."""
@@ -30,7 +30,7 @@ def to_pil(arr) -> Image.Image:
     return Image.fromarray(_as_rgb_u8(a))
 
 
-def png_bytes(arr, compress_level=3) -> bytes:
+def png_bytes(arr: ArrayLike | Image.Image, compress_level: int = 3) -> bytes:
     """PNG-encoded bytes of an image array (or PIL image)."""
     buf = io.BytesIO()
     to_pil(arr).save(buf, format="PNG", compress_level=int(compress_level))
@@ -40,7 +40,7 @@ def png_bytes(arr, compress_level=3) -> bytes:
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".gif": "image/gif"}
 
 
-def png_data_url(img, compress_level: int = 1) -> str:
+def png_data_url(img: ArrayLike | Image.Image | str | os.PathLike, compress_level: int = 1) -> str:
     """``data:image/png;base64,…`` for an image array or PIL image, or the data URL of an
     existing image file (path) as it is.
 
@@ -61,7 +61,7 @@ def png_data_url(img, compress_level: int = 1) -> str:
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
-def decode_data_url(value) -> Image.Image:
+def decode_data_url(value: str | Mapping[str, str]) -> Image.Image:
     """The image in a ``data:image/…;base64,`` URL, or in ``{"url": …}`` as the app's API
     returns it (the inverse of :func:`png_data_url`)."""
     url = value.get("url") if isinstance(value, Mapping) else value

@@ -8,9 +8,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from PIL import Image
 
 from gradcam_core.present.glyphs import _Text, _text
-from gradcam_core.present.paint import AXIS, MUTED, TEXT, _as_rgb_u8, colorize
+from gradcam_core.present.paint import AXIS, MUTED, TEXT, ArrayLike, Cmap, _as_rgb_u8, colorize
 from gradcam_core.present.ticks import place_1d, tick_candidates
 
 __all__ = ["colorbar", "with_colorbar"]
@@ -101,8 +102,9 @@ def _vertical_bar(tx: _Text, grad: np.ndarray, lo: float, hi: float, thickness: 
     return canvas
 
 
-def colorbar(vmin, vmax, cmap="viridis", length=256, thickness=16, horizontal=True,
-             label=None, signed=False, font_size=11) -> np.ndarray:
+def colorbar(vmin: float, vmax: float, cmap: Cmap = "viridis", length: int = 256, thickness: int = 16,
+             horizontal: bool = True, label: str | None = None, signed: bool = False,
+             font_size: int = 11) -> np.ndarray:
     """A colour-bar strip with tick labels in real units.
 
     Horizontal (default): output width == ``length`` exactly; the strip
@@ -129,8 +131,9 @@ def colorbar(vmin, vmax, cmap="viridis", length=256, thickness=16, horizontal=Tr
     return draw(tx, grad, lo, hi, thickness, label)
 
 
-def with_colorbar(img, vmin, vmax, cmap="jet", label=None, signed=False,
-                  thickness=None, font_size=11) -> np.ndarray:
+def with_colorbar(img: ArrayLike | Image.Image, vmin: float, vmax: float, cmap: Cmap = "jet",
+                  label: str | None = None, signed: bool = False, thickness: int | None = None,
+                  font_size: int = 11) -> np.ndarray:
     """``img`` with a horizontal colour bar stacked *below* it.
 
     The width never changes (phones are narrow); the bar spans the width minus

@@ -5,15 +5,16 @@ value, and a caption strip above an image.
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, NamedTuple
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
+from PIL import Image
 
 from gradcam_core.errors import Refusal
 from gradcam_core.present.colourbar import colorbar
 from gradcam_core.present.glyphs import _outline, _Text, _text
 from gradcam_core.present.paint import (
-    BG, GRID_LINE, TEXT, _as_rgb_u8, _nn_resize, _resolve_range, _rgb, _target_size, colorize,
+    BG, GRID_LINE, TEXT, ArrayLike, Cmap, Colour, _as_rgb_u8, _nn_resize, _resolve_range, _rgb, _target_size, colorize,
 )
 
 __all__ = ["map_grid", "number_grid", "caption_image"]
@@ -91,10 +92,11 @@ def _draw_tiles(canvas: np.ndarray, big: np.ndarray, layout: _GridLayout, highli
     return boxes
 
 
-def map_grid(maps, cmap="viridis", vmin=None, vmax=None, signed=False, titles=None,
-             ncols=4, cell=96, pad=4, highlight: Mapping[int, object] | None = None,
-             border=3, colorbar_label=None, show_colorbar=True, font_size=None,
-             return_layout=False):
+def map_grid(maps: ArrayLike, cmap: Cmap = "viridis", vmin: float | None = None, vmax: float | None = None,
+             signed: bool = False, titles: Sequence[str | None] | None = None, ncols: int = 4, cell: int = 96,
+             pad: int = 4, highlight: Mapping[int, Colour] | None = None, border: int = 3,
+             colorbar_label: str | None = None, show_colorbar: bool = True, font_size: int | None = None,
+             return_layout: bool = False) -> np.ndarray | tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """Tile K small maps with ONE shared colour scale, plus a shared colour bar.
 
     ``maps``: (K, h, w) (a single (h, w) map is accepted).  Scale: ``vmin`` /
@@ -140,9 +142,9 @@ def map_grid(maps, cmap="viridis", vmin=None, vmax=None, signed=False, titles=No
 # --------------------------------------------------------------------------
 # Table of numbers
 # --------------------------------------------------------------------------
-def number_grid(arr2d, fmt: str | Callable[[float], str] = "{:+.3f}", cell=(56, 22),
-                cmap="RdBu_r", signed=True, vmin=None, vmax=None, tint=0.6,
-                font_size=None) -> np.ndarray:
+def number_grid(arr2d: ArrayLike, fmt: str | Callable[[float], str] = "{:+.3f}", cell: tuple[int, int] = (56, 22),
+                cmap: Cmap = "RdBu_r", signed: bool = True, vmin: float | None = None, vmax: float | None = None,
+                tint: float = 0.6, font_size: int | None = None) -> np.ndarray:
     """A table image of the numbers in an (h, w) array, each cell tinted by value.
 
     Output shape ``(h*ch + 1, w*cw + 1, 3)`` for ``cell=(cw, ch)`` (1-px grey grid
@@ -192,7 +194,8 @@ def number_grid(arr2d, fmt: str | Callable[[float], str] = "{:+.3f}", cell=(56, 
 # --------------------------------------------------------------------------
 # Caption, conversion
 # --------------------------------------------------------------------------
-def caption_image(img, text, font_size=12, bg=BG, fg=TEXT) -> np.ndarray:
+def caption_image(img: ArrayLike | Image.Image, text: str, font_size: int = 12, bg: Colour = BG,
+                  fg: Colour = TEXT) -> np.ndarray:
     """``img`` with a one-line caption strip (font height + 6 px) above it; same
     width, long text truncated with "…"."""
     im = _as_rgb_u8(img)

@@ -23,14 +23,23 @@ Conventions of every ``present`` drawing module (``paint``, ``glyphs``, ``ticks`
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Sequence, Union
 
 import matplotlib
 import matplotlib.colors
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageColor
 
 from gradcam_core.errors import Refusal
 from gradcam_core.present.words import say
+
+#: An array or anything numpy turns into one (lists, tensors on the CPU, PIL images).
+ArrayLike = npt.ArrayLike
+#: A colour: an (r, g, b) sequence in 0..255, or a PIL colour string ("#ff00ff", "red").
+Colour = Union[str, Sequence[float]]
+#: A colour map: its matplotlib name or a Colormap.
+Cmap = Union[str, matplotlib.colors.Colormap]
 
 __all__ = [
     "colorize", "colorize_signed", "enlarge", "overlay",
@@ -135,7 +144,8 @@ def _lut_index(a: np.ndarray, vmin: float, vmax: float, n: int) -> np.ndarray:
     return t.astype(np.intp)  # t >= 0, so truncation == floor
 
 
-def colorize(arr2d, cmap="jet", vmin=None, vmax=None, nan_color=NAN_COLOR) -> np.ndarray:
+def colorize(arr2d: ArrayLike, cmap: Cmap = "jet", vmin: float | None = None, vmax: float | None = None,
+             nan_color: Colour = NAN_COLOR) -> np.ndarray:
     """Map an array through a matplotlib colormap -> uint8 RGB ``arr.shape + (3,)``.
 
     ``vmin``/``vmax`` default to the min/max of the finite values.  ``vmin`` ->
@@ -156,7 +166,8 @@ def colorize(arr2d, cmap="jet", vmin=None, vmax=None, nan_color=NAN_COLOR) -> np
     return out
 
 
-def colorize_signed(arr2d, cmap="RdBu_r", limit=None, nan_color=NAN_COLOR) -> np.ndarray:
+def colorize_signed(arr2d: ArrayLike, cmap: Cmap = "RdBu_r", limit: float | None = None,
+                    nan_color: Colour = NAN_COLOR) -> np.ndarray:
     """Diverging colour mapping symmetric about zero.
 
     The range is ``[-limit, +limit]`` with ``limit`` defaulting to ``max |arr|``
@@ -207,7 +218,7 @@ def _nn_resize(a: np.ndarray, H: int, W: int, axes=(0, 1)) -> np.ndarray:
     return np.repeat(out, _nn_counts(a.shape[ay], H), axis=ay)
 
 
-def enlarge(img, size) -> np.ndarray:
+def enlarge(img: ArrayLike, size: int | tuple[int, int]) -> np.ndarray:
     """Nearest-neighbour resize (for tiny maps, e.g. 8x8 -> 160x160) so every
     source pixel stays an honest constant block.
 
@@ -256,7 +267,7 @@ def _as_rgb_u8(img) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def overlay(image_rgb, heat, alpha=0.5, cmap="jet") -> np.ndarray:
+def overlay(image_rgb: ArrayLike | Image.Image, heat: ArrayLike, alpha: float = 0.5, cmap: Cmap = "jet") -> np.ndarray:
     """Alpha-blend a colour-mapped heat map over an image.
 
     ``image_rgb``: uint8 (H, W, 3); a grayscale (H, W) / (H, W, 1) image (e.g. an

@@ -48,7 +48,7 @@ SLOW = "slow"
 SLOW_LIMIT = 1
 
 
-def app_kwargs() -> dict:
+def app_kwargs() -> dict[str, Any]:
     """Keyword arguments for ``Blocks.launch(app_kwargs=...)``: gzip for pages, config and JSON."""
     from starlette.middleware import Middleware
     from starlette.middleware.gzip import GZipMiddleware
@@ -157,7 +157,7 @@ MALLOC_ARENAS = 2
 MMAP_THRESHOLD = 0
 
 
-def tune_allocator(arenas: int | None = None, threshold: int | None = None) -> dict:
+def tune_allocator(arenas: int | None = None, threshold: int | None = None) -> dict[str, int]:
     """Set glibc's allocator for a long-running server (``mallopt``): at most ``arenas`` malloc arenas
     (default $GRADCAM_MALLOC_ARENAS, else :data:`MALLOC_ARENAS`) and, if ``threshold`` > 0 (default
     $GRADCAM_MMAP_THRESHOLD, else :data:`MMAP_THRESHOLD`), a fixed mmap threshold. A setting is left
@@ -270,7 +270,7 @@ def closed_at(session_hash: str | None) -> float | None:
         return _closed.get(session_hash) if session_hash else None
 
 
-def cancel_check(request: gr.Request | None):
+def cancel_check(request: gr.Request | None) -> Callable[[], None] | None:
     """A function to call between batches of slow work: raises :class:`Cancelled` once the
     browser that asked for the work has left *after* asking (a phone that left and came back
     keeps its session id, and its new requests run). ``None`` when there is no session (API
@@ -288,7 +288,8 @@ def cancel_check(request: gr.Request | None):
     return check
 
 
-def progress_callback(progress=None, request: gr.Request | None = None):
+def progress_callback(progress: Callable[..., Any] | None = None, request: gr.Request | None = None,
+                      ) -> Callable[[float, str], None] | None:
     """``fn(fraction, text)`` for the core's slow loops: shows progress in the browser (cosmetic:
     a failure there never fails the run) and stops the run once its browser has left."""
     if getattr(progress, "is_progress_callback", False):  # already one of these
@@ -297,7 +298,7 @@ def progress_callback(progress=None, request: gr.Request | None = None):
     if progress is None and check is None:
         return None
 
-    def cb(fraction, text):
+    def cb(fraction: float, text: str) -> None:
         if check is not None:
             check()
         if progress is not None:
@@ -320,7 +321,7 @@ LINK_QUERY_JS = "() => window.location.search || '?'"
 class LinkRequest:
     """A deep link's parameters where a handler expects ``request.query_params``."""
 
-    def __init__(self, query: str | None):
+    def __init__(self, query: str | None) -> None:
         from urllib.parse import parse_qsl
 
         self.query_params = dict(parse_qsl((query or "").lstrip("?"), keep_blank_values=False))
@@ -334,7 +335,7 @@ FIRST_VIEW_MODULES = (_TEST_ID.format("label-output-value"),)
 _PRELOAD = '<link rel="modulepreload" href="./assets/{}">'
 
 
-def preload_head(markers=FIRST_VIEW_MODULES) -> str:
+def preload_head(markers: tuple[str, ...] = FIRST_VIEW_MODULES) -> str:
     """``<link rel="modulepreload">`` tags for Gradio's front-end modules that contain ``markers``,
     so the browser fetches them first. Empty if this Gradio's files are laid out differently."""
     from pathlib import Path
