@@ -57,7 +57,18 @@ log = logging.getLogger("gradcam.fetch")
 TITLES = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "vgg16": "VGG-16", "densenet121": "DenseNet-121"}
 
 
-class ChecksumError(W.WeightsError):
+class FetchRefused(W.WeightsError):
+    """A fetch that failed or was refused, as a catalogue key (``fetch.bad.*``) and its values, which
+    ``present.fetch_text`` words (``present.words.text_of`` reads them too). ``str()`` is still
+    today's sentence, for the callers that print it (the model registry, the models CLI, this
+    module's notes) until they word the key instead; then the sentences here go."""
+
+    def __init__(self, text: str, key: str, **values: Any) -> None:
+        super().__init__(text)
+        self.key, self.values = key, values
+
+
+class ChecksumError(FetchRefused):
     """The fetched file's SHA-256 does not start with the hash in its torchvision name."""
 
 
@@ -97,6 +108,8 @@ class FetchState:
     done_bytes: int = 0
     total_bytes: int | None = None
     message: str = ""
+    #: why it is "offline" or "failed", as a key and values (``present.fetch_text`` words it)
+    reason: FetchRefused | None = None
     since: float = field(default_factory=time.monotonic)
     thread: threading.Thread | None = field(default=None, repr=False)
 
@@ -234,17 +247,21 @@ def _stream(url: str, part: Path, progress: Callable[[int, int | None], None] | 
     try:
         torch.hub.download_url_to_file(url, str(part), hash_prefix=hash_prefix, progress=False)
     except urllib.error.HTTPError as e:
-        raise W.WeightsError(f"downloading {url} failed: HTTP {e.code}") from e
+        raise FetchRefused(f"downloading {url} failed: HTTP {e.code}", "fetch.bad.http", url=url, code=e.code) from e
     except RuntimeError as e:  # the hash does not match (a short file included: checked below)
         m = _HUB_HASH.search(str(e))
         if m is None:
-            raise W.WeightsError(f"downloading {url} failed: {e}") from e
+            raise FetchRefused(f"downloading {url} failed: {e}", "fetch.bad.failed", url=url, why=str(e)) from e
         if _short():
             raise _short_error(url) from e
-        raise ChecksumError(_checksum_text(url, m.group(1), hash_prefix or "", name)) from e
+        want = hash_prefix or ""
+        key = "fetch.bad.mirrored" if base_url() else "fetch.bad.checksum"  # GRADCAM_WEIGHTS_URL named, or not
+        raise ChecksumError(_checksum_text(url, m.group(1), want, name), key, url=url,
+                            got=m.group(1)[:len(want)], want=want, env=WEIGHTS_URL_ENV, base=base_url(), name=name,
+                            folder=str(W.weights_dir())) from e
     except (OSError, ValueError) as e:
         reason = getattr(e, "reason", e)
-        raise W.WeightsError(f"downloading {url} failed: {reason}") from e
+        raise FetchRefused(f"downloading {url} failed: {reason}", "fetch.bad.failed", url=url, why=str(reason)) from e
     finally:
         _hooks.active, _hooks.progress, _hooks.timeout = False, None, None
     if _short():
@@ -257,8 +274,9 @@ def _short() -> bool:
     return _hooks.total is not None and _hooks.done != _hooks.total
 
 
-def _short_error(url: str) -> W.WeightsError:
-    return W.WeightsError(f"downloading {url} failed: got {_hooks.done} of {_hooks.total} bytes")
+def _short_error(url: str) -> FetchRefused:
+    return FetchRefused(f"downloading {url} failed: got {_hooks.done} of {_hooks.total} bytes", "fetch.bad.short",
+                        url=url, done=_hooks.done, total=_hooks.total)
 
 
 def _checksum_text(url: str, digest: str, want: str, name: str) -> str:
@@ -288,16 +306,18 @@ def fetch_file(key: str, dest_dir: Path | None = None,
             return final  # fetched meanwhile by another thread or process
         ok, msg = W.probe(url)
         if not ok:
-            raise W.WeightsError(
+            raise FetchRefused(
                 f"cannot download {title(key)} weights: {url} is not reachable ({msg}). This machine seems "
-                f"to be offline; copy {name} into {W.weights_dir()} instead.")
+                f"to be offline; copy {name} into {W.weights_dir()} instead.", "fetch.bad.offline",
+                title=title(key), url=url, why=msg, name=name, folder=str(W.weights_dir()))
         part = dest / f".{name}.{os.getpid()}.part"
         try:
             _stream(url, part, progress)
             try:
                 W.build_torchvision(key, part)  # refuses files that do not fit the model
             except W.WeightsError as e:
-                raise W.WeightsError(f"the file from {url} does not load into {title(key)} ({e}); it was deleted") from e
+                raise FetchRefused(f"the file from {url} does not load into {title(key)} ({e}); it was deleted",
+                                   "fetch.bad.noload", url=url, title=title(key), why=str(e)) from e
             os.replace(part, final)
         finally:
             part.unlink(missing_ok=True)
@@ -336,7 +356,8 @@ def _set(st: FetchState, **changes) -> None:
 def _run(st: FetchState) -> None:
     ok, msg = W.probe(st.url)
     if not ok:
-        _set(st, phase="offline", message=f"{st.url} is not reachable ({msg})")
+        _set(st, phase="offline", message=f"{st.url} is not reachable ({msg})",
+             reason=FetchRefused(f"{st.url} is not reachable ({msg})", "fetch.bad.unreachable", url=st.url, why=msg))
         log.info("Not fetching %s weights: %s", title(st.key), st.message)
         return
     _set(st, phase="fetching")
@@ -354,11 +375,14 @@ def _run(st: FetchState) -> None:
     try:
         path = fetch_file(st.key, progress=progress)
     except W.WeightsError as e:
-        _set(st, phase="failed", message=str(e))
+        reason = e if isinstance(e, FetchRefused) else FetchRefused(str(e), "fetch.bad.other", why=str(e))
+        _set(st, phase="failed", message=str(e), reason=reason)
         log.warning("%s weights refused: %s", title(st.key), e)
         return
     except Exception as e:  # never let a background thread die silently
-        _set(st, phase="failed", message=f"fetching failed: {type(e).__name__}: {e}")
+        text = f"fetching failed: {type(e).__name__}: {e}"
+        _set(st, phase="failed", message=text,
+             reason=FetchRefused(text, "fetch.bad.crashed", kind=type(e).__name__, why=str(e)))
         log.exception("Fetching %s weights failed", title(st.key))
         return
     _set(st, phase="done", message=str(path))
