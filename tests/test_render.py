@@ -442,3 +442,47 @@ def test_colorbar_draws_its_tick_labels_text():
     bar = colourbar.colorbar(0.0, 1.0, "gray", length=200, thickness=8)
     marks = np.nonzero((bar[8] == paint.AXIS).all(axis=1))[0]
     assert marks.tolist() == [0, 100, 199]
+
+
+# --------------------------------------------------------------- words drawn into pictures ([render])
+def _drawn(text: str, xy, anchor: str, shape) -> np.ndarray:
+    tx = glyphs.text_at(11)
+    canvas = np.full(shape + (3,), 255, np.uint8)
+    tx.draw(canvas, xy, tx.fit(tx.clean(text), shape[1] - 8) if anchor == "la" else tx.clean(text), paint.MUTED, anchor)
+    return canvas
+
+
+@pytest.mark.parametrize("top, n", [(3, 10), (8, 512)])
+def test_bar_chart_top_title_is_the_catalogues_with_its_numbers(top, n):
+    v = np.random.default_rng(n).normal(size=n)
+    img = barchart.bar_chart(v, top=top)
+    title = words.say("render.top_title", top=top, n=n)
+    assert title == f"top {top} positive / top {top} negative of {n}"
+    band = glyphs.text_at(11).h + 2  # the title's own band, above every bar, label and tick
+    assert np.array_equal(img[:band], _drawn(title, (4, 2), "la", (220, 480))[:band])
+
+
+def test_an_empty_bar_chart_says_so_from_the_catalogue():
+    img = barchart.bar_chart(np.zeros(10), top=3, width=300, height=120)
+    want = _drawn(words.say("render.top_title", top=3, n=10), (4, 2), "la", (120, 300))
+    glyphs.text_at(11).draw(want, (150, 60), words.say("render.no_values"), paint.MUTED, "mm")
+    assert words.say("render.no_values") == "no non-zero values"
+    assert np.array_equal(img, want)
+
+
+def test_default_channel_labels_come_from_the_catalogue(monkeypatch):
+    """The highlighted bars of a chart without labels are annotated "ch <index>" by the catalogue,
+    with the bar's own index: the two most extreme bars of 16 here."""
+    asked = []
+
+    def say(key, *args, **values):
+        asked.append((key, values))
+        return words.say(key, *args, **values)
+
+    v = np.zeros(16)
+    v[5], v[11] = 1.0, -0.5
+    plain = barchart.bar_chart(v, highlight_top=1)
+    monkeypatch.setattr(barchart, "say", say)
+    assert np.array_equal(barchart.bar_chart(v, highlight_top=1), plain)
+    assert asked == [("render.channel", {"label": "5"}), ("render.channel", {"label": "11"})]
+    assert words.say("render.channel", label="5") == "ch 5"
