@@ -1,4 +1,5 @@
-"""Benchmark gradcam_core.present.render against one matplotlib figure.
+"""Benchmark the drawing modules of gradcam_core.present (paint, grids, colourbar, barchart, codec)
+against one matplotlib figure.
 
 Times every renderer on LeNet-sized inputs (16 channels of 8x8, a 28x28
 digit) and ResNet-sized inputs (512 channels of 7x7 -> top-16 grid, a
@@ -28,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from gradcam_core.present import render as R  # noqa: E402
+from gradcam_core.present import barchart, codec, colourbar, glyphs, grids, paint, ticks  # noqa: E402
 
 
 def median_ms(fn, reps: int) -> float:
@@ -42,14 +43,18 @@ def median_ms(fn, reps: int) -> float:
 
 
 def titles_for(idx, alpha):
-    return [f"ch {int(k)}  α={R.format_number(alpha[k], 2, plus=True)}" for k in idx]
+    return [f"ch {int(k)}  α={ticks.format_number(alpha[k], 2, plus=True)}" for k in idx]
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=50)
+    ap.add_argument("--text-only", action="store_true", help="only the text-drawing comparison")
     args = ap.parse_args(argv)
     reps = args.reps
+    if args.text_only:
+        compare_text(reps)
+        return
     rng = np.random.default_rng(0)
 
     # LeNet-sized: 16 x 8 x 8 activations/gradients, 28x28 digit
@@ -57,7 +62,7 @@ def main(argv=None) -> None:
     alpha16 = rng.normal(size=16) * 0.01
     cam8 = rng.random((8, 8))
     digit = rng.integers(0, 256, size=(28, 28), dtype=np.uint8)
-    digit224 = R.enlarge(digit, 224)
+    digit224 = paint.enlarge(digit, 224)
     t16 = titles_for(range(16), alpha16)
     hl16 = {int(np.argmax(alpha16)): (214, 39, 40), int(np.argmin(alpha16)): (33, 102, 172)}
 
@@ -72,30 +77,30 @@ def main(argv=None) -> None:
     t64 = titles_for(range(64), alpha512)
 
     cases = [
-        ("LeNet", "colorize 8x8", lambda: R.colorize(cam8, "jet")),
-        ("LeNet", "colorize_signed 8x8", lambda: R.colorize_signed(A16[0] - 0.1)),
-        ("LeNet", "enlarge 8x8 -> 160", lambda: R.enlarge(R.colorize(cam8), 160)),
-        ("LeNet", "overlay 28x28 gray + 8x8", lambda: R.overlay(digit, cam8, 0.5)),
-        ("LeNet", "overlay 224 (enlarged digit) + 8x8", lambda: R.overlay(digit224, cam8, 0.5)),
-        ("LeNet", "colorbar 256 horizontal", lambda: R.colorbar(0, 0.012, "jet")),
-        ("LeNet", "colorbar 256 vertical", lambda: R.colorbar(-2.5, 2.5, "RdBu_r", horizontal=False)),
-        ("LeNet", "with_colorbar 160x160", lambda: R.with_colorbar(R.enlarge(R.colorize(cam8), 160), 0, 1.3e-4, "jet")),
-        ("LeNet", "map_grid 16x8x8 cell96 (no titles)", lambda: R.map_grid(A16)),
-        ("LeNet", "map_grid 16x8x8 cell96 titles+highlight", lambda: R.map_grid(
+        ("LeNet", "colorize 8x8", lambda: paint.colorize(cam8, "jet")),
+        ("LeNet", "colorize_signed 8x8", lambda: paint.colorize_signed(A16[0] - 0.1)),
+        ("LeNet", "enlarge 8x8 -> 160", lambda: paint.enlarge(paint.colorize(cam8), 160)),
+        ("LeNet", "overlay 28x28 gray + 8x8", lambda: paint.overlay(digit, cam8, 0.5)),
+        ("LeNet", "overlay 224 (enlarged digit) + 8x8", lambda: paint.overlay(digit224, cam8, 0.5)),
+        ("LeNet", "colorbar 256 horizontal", lambda: colourbar.colorbar(0, 0.012, "jet")),
+        ("LeNet", "colorbar 256 vertical", lambda: colourbar.colorbar(-2.5, 2.5, "RdBu_r", horizontal=False)),
+        ("LeNet", "with_colorbar 160x160", lambda: colourbar.with_colorbar(paint.enlarge(paint.colorize(cam8), 160), 0, 1.3e-4, "jet")),
+        ("LeNet", "map_grid 16x8x8 cell96 (no titles)", lambda: grids.map_grid(A16)),
+        ("LeNet", "map_grid 16x8x8 cell96 titles+highlight", lambda: grids.map_grid(
             A16, titles=t16, highlight=hl16)),
-        ("LeNet", "bar_chart 16", lambda: R.bar_chart(alpha16)),
-        ("LeNet", "number_grid 8x8", lambda: R.number_grid(A16[0] - 0.1)),
-        ("LeNet", "caption_image 160", lambda: R.caption_image(digit224[:160, :160], "Step 2: gradients")),
-        ("LeNet", "png_bytes 224x224", lambda: R.png_bytes(R.overlay(digit224, cam8))),
-        ("ResNet", "overlay 224x224 RGB + 7x7", lambda: R.overlay(rgb224, cam7, 0.5)),
-        ("ResNet", "map_grid top-16 of 512x7x7 (select+titles)", lambda: R.map_grid(
+        ("LeNet", "bar_chart 16", lambda: barchart.bar_chart(alpha16)),
+        ("LeNet", "number_grid 8x8", lambda: grids.number_grid(A16[0] - 0.1)),
+        ("LeNet", "caption_image 160", lambda: grids.caption_image(digit224[:160, :160], "Step 2: gradients")),
+        ("LeNet", "png_bytes 224x224", lambda: codec.png_bytes(paint.overlay(digit224, cam8))),
+        ("ResNet", "overlay 224x224 RGB + 7x7", lambda: paint.overlay(rgb224, cam7, 0.5)),
+        ("ResNet", "map_grid top-16 of 512x7x7 (select+titles)", lambda: grids.map_grid(
             A512[top16], titles=t512, signed=False)),
-        ("ResNet", "map_grid 64x7x7 cell96 (no titles)", lambda: R.map_grid(A64)),
-        ("ResNet", "map_grid 64x7x7 cell96 titles", lambda: R.map_grid(A64, titles=t64, ncols=8)),
-        ("ResNet", "bar_chart 512 (all bars)", lambda: R.bar_chart(alpha512)),
-        ("ResNet", "bar_chart 512 top=8", lambda: R.bar_chart(alpha512, top=8)),
-        ("ResNet", "number_grid 7x7", lambda: R.number_grid(A512[0])),
-        ("ResNet", "png_bytes 224x224 RGB", lambda: R.png_bytes(R.overlay(rgb224, cam7))),
+        ("ResNet", "map_grid 64x7x7 cell96 (no titles)", lambda: grids.map_grid(A64)),
+        ("ResNet", "map_grid 64x7x7 cell96 titles", lambda: grids.map_grid(A64, titles=t64, ncols=8)),
+        ("ResNet", "bar_chart 512 (all bars)", lambda: barchart.bar_chart(alpha512)),
+        ("ResNet", "bar_chart 512 top=8", lambda: barchart.bar_chart(alpha512, top=8)),
+        ("ResNet", "number_grid 7x7", lambda: grids.number_grid(A512[0])),
+        ("ResNet", "png_bytes 224x224 RGB", lambda: codec.png_bytes(paint.overlay(rgb224, cam7))),
     ]
 
     print(f"median of {reps} calls, ms per call")
@@ -137,6 +142,58 @@ def main(argv=None) -> None:
           f"{median_ms(mpl_grid16, mreps):8.3f}", flush=True)
 
     compare_matplotlib(reps)
+    compare_text(reps)
+
+
+# --------------------------------------------------------------------------- text drawing
+def compare_text(reps: int) -> None:
+    """Whether the glyph atlas (present/glyphs.py) earns its keep: the same labels drawn three ways
+    onto a white canvas, in one run. The labels are a map_grid's 64 titles (ResNet, 8 columns)
+    and a colour bar's 5 tick labels; each way draws them all, positioned, and ends with a uint8
+    RGB array (what every drawing function returns)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(0)
+    alpha = rng.normal(size=64) * 1e-4
+    sets = {
+        "64 titles (map_grid 64x7x7)": ([f"ch {k}  α={ticks.format_number(alpha[k], 2, plus=True)}" for k in range(64)],
+                                        (8 * 106, 8 * 122)),
+        "5 tick labels (colour bar)": (["0.000", "0.003", "0.006", "0.009", "0.012"], (256, 30)),
+    }
+    tx = glyphs.text_at(10)
+    font = tx.font
+
+    print()
+    print(f"text drawing, median of {reps} calls, ms per set of labels (same labels, positions, font size 10)")
+    print(f"{'labels':30s} {'atlas':>8s} {'PIL text':>9s} {'mpl text':>9s} {'PIL/atlas':>10s} {'mpl/atlas':>10s}")
+    for what, (labels, (w, h)) in sets.items():
+        cols = 8 if len(labels) > 8 else len(labels)
+        xy = [((i % cols) * (w / cols) + 2, (i // cols) * 20 + 2) for i in range(len(labels))]
+
+        def atlas():
+            canvas = np.full((h, w, 3), 255, np.uint8)
+            tx.draw_many(canvas, [(p, tx.clean(s), "la") for p, s in zip(xy, labels)], (33, 33, 33))
+            return canvas
+
+        def pil_text():
+            im = Image.new("RGB", (w, h), (255, 255, 255))
+            d = ImageDraw.Draw(im)
+            for p, s in zip(xy, labels):
+                d.text(p, s, font=font, fill=(33, 33, 33))
+            return np.asarray(im)
+
+        def mpl_text():
+            fig = Figure(figsize=(w / 100, h / 100), dpi=100)
+            FigureCanvasAgg(fig)
+            for (x, y), s in zip(xy, labels):
+                fig.text(x / w, 1 - y / h, s, fontsize=10 * 72 / 100, va="top", ha="left", color="#212121")
+            fig.canvas.draw()
+            return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+        a, b, c = (median_ms(f, reps) for f in (atlas, pil_text, mpl_text))
+        print(f"{what:30s} {a:8.3f} {b:9.3f} {c:9.3f} {b / a:9.1f}× {c / a:9.1f}×", flush=True)
 
 
 # --------------------------------------------------------------------------- matplotlib versions
@@ -236,7 +293,8 @@ def compare_matplotlib(reps: int) -> None:
         return S.build_steps(result, digit, class_name="7")
 
     swaps = {"bar_chart": mpl_bar_chart, "with_colorbar": mpl_with_colorbar, "map_grid": mpl_map_grid}
-    originals = {name: getattr(R, name) for name in swaps}
+    home = {"bar_chart": barchart, "with_colorbar": colourbar, "map_grid": grids}  # where steps.py looks them up
+    originals = {name: getattr(home[name], name) for name in swaps}
     uses = {"features": "map_grid", "gradients": "map_grid", "weights": "bar_chart", "weighted": "with_colorbar",
             "relu": "with_colorbar", "upsample": "with_colorbar"}
 
@@ -252,21 +310,21 @@ def compare_matplotlib(reps: int) -> None:
     old_steps, new_steps = {}, {}
     for key, part in uses.items():
         old_steps[key] = timed_step(key)
-        setattr(R, part, swaps[part])
+        setattr(home[part], part, swaps[part])
         try:
             new_steps[key] = timed_step(key)
         finally:
-            setattr(R, part, originals[part])
+            setattr(home[part], part, originals[part])
         print(f"{key:12s} {part:16s} {old_steps[key]:12.2f} {new_steps[key]:11.2f} "
               f"{new_steps[key] / old_steps[key]:6.0f}×", flush=True)
     old = median_ms(answer, mreps)
     for name, fn in swaps.items():
-        setattr(R, name, fn)
+        setattr(home[name], name, fn)
     try:
         new = median_ms(answer, mreps)
     finally:
         for name, fn in originals.items():
-            setattr(R, name, fn)
+            setattr(home[name], name, fn)
     print(f"{'whole MNIST answer (all 8 step images)':29s} {old:12.2f} {new:11.2f} {new / old:6.0f}×")
     assert len(steps) == 8
 

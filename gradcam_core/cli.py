@@ -332,7 +332,7 @@ def write_outputs(out: Path, name: str, path: Path, result, i: int, display: np.
     """Write the three PNGs and the JSON of sample ``i``; return the JSON dict."""
     from PIL import Image
 
-    from gradcam_core.present import render
+    from gradcam_core.present import codec, paint
     from gradcam_core.cam.postprocess import heat_picture, normalize
     from gradcam_core.present.steps import result_numbers
 
@@ -340,8 +340,8 @@ def write_outputs(out: Path, name: str, path: Path, result, i: int, display: np.
     heat = np.clip(np.nan_to_num(heat, nan=0.0), 0.0, 1.0)
     files = {k: f"{name}_{k}.png" for k in ("map", "heatmap", "overlay")}
     Image.fromarray((heat * 255.0 + 0.5).astype(np.uint8), "L").save(out / files["map"])
-    render.to_pil(render.colorize(heat, opts.cmap, 0.0, 1.0)).save(out / files["heatmap"])
-    render.to_pil(render.overlay(display, heat, alpha=opts.alpha, cmap=opts.cmap)).save(out / files["overlay"])
+    codec.to_pil(paint.colorize(heat, opts.cmap, 0.0, 1.0)).save(out / files["heatmap"])
+    codec.to_pil(paint.overlay(display, heat, alpha=opts.alpha, cmap=opts.cmap)).save(out / files["overlay"])
 
     numbers = result_numbers(result, backend.categories, index=i)
     # Full float32 precision for the numbers a script may recompute (result_numbers rounds them).

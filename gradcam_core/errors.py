@@ -9,7 +9,17 @@ prints it. This module imports nothing of the package: it is the bottom layer. I
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
+
+#: How a refusal becomes the person's sentence: set by ``present.words`` when it is imported (this
+#: module imports nothing of the package, so the words are handed down, never imported up).
+_wording: Callable[["Refusal"], str] | None = None
+
+
+def set_wording(fn: Callable[["Refusal"], str] | None) -> None:
+    """Install the function that words a refusal in the default language (``present.words`` does)."""
+    global _wording
+    _wording = fn
 
 
 class Refusal(ValueError):
@@ -20,7 +30,17 @@ class Refusal(ValueError):
         self.key = key
         self.values = values
 
-    def __str__(self) -> str:
-        """The code and its numbers (for logs and tests); people read ``present.words.text_of(err)``."""
+    def code(self) -> str:
+        """The key and its numbers, e.g. ``error.image.too_large(side=9000, limit=8000)`` (logs, tests)."""
         inner = ", ".join(f"{k}={v!r}" for k, v in self.values.items())
         return f"{self.key}({inner})"
+
+    def __str__(self) -> str:
+        """The sentence in the default language once the catalogue is loaded, else the code. A page
+        in another language reads ``present.words.text_of(err, lang)``."""
+        if _wording is not None:
+            try:
+                return _wording(self)
+            except (KeyError, IndexError, ValueError):  # a key or a number the catalogue lacks: the code
+                pass
+        return self.code()

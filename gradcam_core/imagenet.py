@@ -18,10 +18,10 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from cachetools import LRUCache
 import numpy as np
 import torch
 from PIL import Image
@@ -272,9 +272,11 @@ def photo_for_display(pil, box: tuple[float, float, float, float], max_side: int
 
 
 
-_cache: "OrderedDict[tuple, tuple]" = OrderedDict()
-_cache_lock = threading.Lock()
 CACHE_SIZE = 48
+#: Example photos' results (image, views, seconds) by (file, model, model id, layer, method,
+#: targets), the least recently used first to go; shared by Gradio's worker threads, hence the lock.
+_cache: LRUCache[tuple, tuple] = LRUCache(maxsize=CACHE_SIZE)
+_cache_lock = threading.Lock()
 
 
 EXAMPLE_CACHE_ENV = "GRADCAM_EXAMPLE_CACHE"
@@ -374,10 +376,7 @@ def _cached(key):
     if key is None:
         return None
     with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-        return hit
+        return _cache.get(key)  # a hit becomes the most recently used
 
 
 def _keep(key, value) -> None:
@@ -386,8 +385,6 @@ def _keep(key, value) -> None:
         return
     with _cache_lock:
         _cache[key] = value
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
 
 
 def _explain_views(spec, model, pil, layer: str, method: str, targets: list, progress, time_limit):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from gradcam_core.present.render import decode_data_url
+from gradcam_core.present.codec import decode_data_url
 
 
 def png(value) -> np.ndarray:

@@ -348,9 +348,9 @@ def test_pixel_to_cell_at_corners_and_edges():
 
 
 def test_a_tap_on_the_enlarged_picture_lands_in_the_block_it_hit():
-    from gradcam_core.present import render
+    from gradcam_core.present import paint
 
-    img = render.enlarge(np.arange(64).reshape(8, 8), 280)
+    img = paint.enlarge(np.arange(64).reshape(8, 8), 280)
     for x, y in [(0, 0), (34, 34), (35, 35), (139, 200), (279, 279), (200, 0), (0, 279)]:
         r, c = cell.cell_of_pixel(x, y, (0, 0, 280, 280), (8, 8))
         assert img[y, x] == r * 8 + c
@@ -749,12 +749,12 @@ def test_lenet_cells_are_drawn_at_the_centre_of_what_they_see(lenet, digit, laye
     steps_text = view.steps[6 * 3]  # step 7's paragraph
     assert f"up to {far:g} px away from what the cell sees" in steps_text
     assert f"row 0 looks at the input around row {first:g}" in steps_text
-    from gradcam_core.present import render
+    from gradcam_core.present import paint
 
-    want = render.enlarge(overlay_image(res, digit, centres=(ys, xs)), 280)
+    want = paint.enlarge(overlay_image(res, digit, centres=(ys, xs)), 280)
     assert np.array_equal(view.overlay, want)
     stretched = explain_array(digit, layer=layer, placement="stretched")
-    assert np.array_equal(stretched.overlay, render.enlarge(overlay_image(res, digit), 280))
+    assert np.array_equal(stretched.overlay, paint.enlarge(overlay_image(res, digit), 280))
     assert not np.array_equal(stretched.overlay, view.overlay)
     assert "stretched to the input's 28×28" in stretched.steps[6 * 3]
     assert view.explained["placement"] == "receptive field" and stretched.explained["placement"] == "stretched"
@@ -771,11 +771,11 @@ def test_a_tap_on_the_placed_overlay_hits_the_cell_drawn_there(lenet, digit):
     """With cells drawn at their receptive-field centres, a tap returns the cell whose one-hot map is
     brightest at that point of the 280×280 picture: the cell drawn there."""
     from gradcam_core.cam.postprocess import place
-    from gradcam_core.present import render
+    from gradcam_core.present import paint
     from gradcam_core.ui.cell_panel import MNIST_BOX, mnist_tap_cell
 
     centres = cell.cell_centres(lenet, "relu2", (8, 8), (1, 28, 28))
-    onehots = np.stack([render.enlarge(place(torch.eye(64)[k].reshape(8, 8), (28, 28), centres).numpy(), 280)
+    onehots = np.stack([paint.enlarge(place(torch.eye(64)[k].reshape(8, 8), (28, 28), centres).numpy(), 280)
                         for k in range(64)])
     found = (lenet, to_tensor(digit), GradCAM(lenet, "relu2")(to_tensor(digit)))
     for x, y in [(0, 0), (279, 279), (140, 140), (75, 75), (85, 85), (200, 30), (279, 0), (280, 280)]:

@@ -262,7 +262,7 @@ def test_lenet_overlay_is_drawn_where_the_cells_look_as_in_the_mnist_tab(tmp_pat
     centre 2r + 6.5), as the MNIST tab does; --placement stretched gives the usual drawing."""
     from scipy.interpolate import RegularGridInterpolator
 
-    from gradcam_core.present import render
+    from gradcam_core.present import paint
     from gradcam_core.ui import mnist_tab
 
     images, _ = mnist_test_digits([7])
@@ -280,7 +280,7 @@ def test_lenet_overlay_is_drawn_where_the_cells_look_as_in_the_mnist_tab(tmp_pat
         # the tab's overlay of the same file, with the same placement, is this picture enlarged
         view = mnist_tab.explain_upload(str(src), placement=placement)
         tab = np.asarray(view.overlay)[..., :3]
-        np.testing.assert_array_equal(tab, render.enlarge(cli_overlay, tab.shape[0])[..., :3])
+        np.testing.assert_array_equal(tab, paint.enlarge(cli_overlay, tab.shape[0])[..., :3])
         with Image.open(out / "seven_map.png") as im:
             outs[placement] = (np.asarray(im).astype(int), np.asarray(data["cam"]))
     # the map PNG: an independent drawing of the JSON's raw map (SciPy), normalised by its maximum

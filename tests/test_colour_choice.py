@@ -13,7 +13,7 @@ from gradcam_core.cam.engine import GradCAM
 from gradcam_core.cam.postprocess import normalize, upsample
 from gradcam_core.data.mnist import test_digits as held_out_digits, to_tensor
 from gradcam_core.models.lenet import load_lenet
-from gradcam_core.present import colour_choice, render
+from gradcam_core.present import colour_choice, paint
 from gradcam_core.present.words import has, say
 from gradcam_core.present import colour_vision as cv
 from gradcam_core.present import shortcut_view as sview
@@ -38,7 +38,7 @@ def _digit(i: int) -> np.ndarray:
 
 
 def _expected_overlay(i: int, cmap: str, layer: str = "relu2", placement: str = "receptive field") -> np.ndarray:
-    """The MNIST overlay composed here from the engine and render.overlay: what the tab must show
+    """The MNIST overlay composed here from the engine and paint.overlay: what the tab must show
     (issue 24: by default each cell drawn at the centre of what it sees; "stretched": upsampled)."""
     from gradcam_core.analysis.cell import cell_centres
     from gradcam_core.cam.postprocess import place
@@ -51,7 +51,7 @@ def _expected_overlay(i: int, cmap: str, layer: str = "relu2", placement: str = 
     else:
         centres = cell_centres(net, layer, tuple(res.cam.shape[-2:]), (1, 28, 28))
         heat = normalize(place(res.cam[0], res.input_size, centres), "max").numpy()
-    return render.enlarge(render.overlay(d, heat, alpha=0.5, cmap=cmap), 280)
+    return paint.enlarge(paint.overlay(d, heat, alpha=0.5, cmap=cmap), 280)
 
 
 def png(value) -> np.ndarray:
@@ -89,15 +89,15 @@ def test_mnist_steps_6_to_8_use_the_map_and_the_rest_do_not():
     images = view.steps[1::3]
     # step 6: the 8×8 map coloured with inferno from 0 to its peak, enlarged to 280 (the bar sits below)
     np.testing.assert_array_equal(images[5][:280],
-                                  render.enlarge(render.colorize(cam, "inferno", 0.0, float(cam.max())), 280))
+                                  paint.enlarge(paint.colorize(cam, "inferno", 0.0, float(cam.max())), 280))
     peak = np.unravel_index(np.argmax(cam), cam.shape)
-    lut = render._get_lut("inferno")
+    lut = paint._get_lut("inferno")
     assert tuple(images[5][peak[0] * 35 + 17, peak[1] * 35 + 17]) == tuple(lut[-1])
     from gradcam_core.analysis.cell import cell_centres
     from gradcam_core.cam.postprocess import place
 
     up = place(res.cam[0], (28, 28), cell_centres(load_lenet(), "relu2", (8, 8), (1, 28, 28))).numpy()
-    np.testing.assert_array_equal(images[6][:280], render.enlarge(render.colorize(up, "inferno", 0.0, float(up.max())), 280))
+    np.testing.assert_array_equal(images[6][:280], paint.enlarge(paint.colorize(up, "inferno", 0.0, float(up.max())), 280))
     np.testing.assert_array_equal(images[7], view.overlay)  # step 8 is the overlay
     # steps 1-5 (activations in viridis, the signed maps in RdBu_r, the weights) do not change
     for k in range(5):
@@ -198,7 +198,7 @@ def test_shortcut_pictures_use_the_chosen_map():
 
     def found(drawn):
         heat = normalize(drawn, "max").numpy()
-        cell = render.enlarge(render.overlay(v.digit, heat, cmap="cividis"), sview.MNIST_CELL)
+        cell = paint.enlarge(paint.overlay(v.digit, heat, cmap="cividis"), sview.MNIST_CELL)
         return [y for y in range(pic.shape[0] - cell.shape[0])
                 if np.array_equal(pic[y:y + cell.shape[0], x:x + cell.shape[1]], cell)]
 
@@ -221,8 +221,10 @@ def test_shortcut_card_and_steps_take_the_map_last():
     removed, _ = spurious_tab._card_fn("removed")("dahlia", "gray")
     assert "Colour map gray: black" in _alt(removed)
     steps = spurious_tab._card_steps_fn("removed", "original")("dahlia", "gray")["steps"]
-    overlay = spurious_tab._card_from("removed", "dahlia", None, None).overlay("original", "gray")
-    np.testing.assert_array_equal(steps[3 * 7 + 1]["value"], render.enlarge(overlay, 280))
+    from gradcam_core.present.cards import card_overlay
+
+    overlay = card_overlay(spurious_tab._card_from("removed", "dahlia", None, None), "original", "gray")
+    np.testing.assert_array_equal(steps[3 * 7 + 1]["value"], paint.enlarge(overlay, 280))
 
 
 # ----------------------------------------------------------------------------- the launched app

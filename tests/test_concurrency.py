@@ -4,6 +4,7 @@ one computed alone, exactly."""
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -85,3 +86,31 @@ def test_parallel_results_equal_sequential(app_client, tmp_path):
             assert got_numbers[key] == numbers[key], (jobs[j], key)
         assert np.array_equal(np.asarray(got_numbers["weights"]), np.asarray(numbers["weights"])), jobs[j]
         assert np.array_equal(np.asarray(got_numbers["cam"]), np.asarray(numbers["cam"])), jobs[j]
+
+
+def test_shared_caches_stay_bounded_and_consistent_under_threads(monkeypatch):
+    """The caches that Gradio's worker threads share (cachetools behind a lock each): 8 threads
+    writing and reading at once never read another's value, never exceed the bound, never raise."""
+    from gradcam_core import imagenet as svc
+    from gradcam_core.models import weights as W
+    from gradcam_core.ui.kept import KeptResults
+
+    kept = KeptResults(capacity=16)
+    monkeypatch.setattr(svc, "_cache", type(svc._cache)(maxsize=svc.CACHE_SIZE))
+    monkeypatch.setattr(W, "_probe_cache", type(W._probe_cache)(maxsize=8, ttl=60))
+    barrier = threading.Barrier(8)
+
+    def worker(w: int) -> None:
+        barrier.wait()
+        for i in range(400):
+            key = kept.put((w, i))
+            assert kept.get(key) in (None, (w, i))  # pushed out by the other threads' puts, or its own value
+            svc._keep(("photo", w, i), (w, i))
+            hit = svc._cached(("photo", w, i))
+            assert hit in (None, (w, i))  # evicted by another thread, or exactly what was kept
+            with W._probe_lock:
+                W._probe_cache[f"http://h{w}/{i}"] = (True, "HTTP 200")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(worker, range(8)))  # a worker's failure is raised here
+    assert len(kept) == 16 and len(svc._cache) == svc.CACHE_SIZE and len(W._probe_cache) == 8

@@ -23,6 +23,8 @@ from gradcam_core import imagenet as svc
 from gradcam_core.models import registry as M
 from gradcam_core.models import weights as W
 from gradcam_core.models import __main__ as models_cli
+from gradcam_core.present import fetch_text
+from gradcam_core.present.words import text_of
 from gradcam_core.ui import fetch_panel, imagenet_tab
 
 R50 = W.weights_filename(W.candidate_weights("resnet50")[0])  # resnet50-11ad3fa6.pth
@@ -126,6 +128,8 @@ def test_damaged_file_is_refused_deleted_and_explained(isolated, source):
     assert models["resnet50"]["status"].startswith("ResNet-50 weights were refused: the file does not match its checksum")
     assert "does not match its checksum" in svc.unavailable_note()
     assert "does not match its checksum" in fetch.page_note() and fetch.page_note().startswith("⚠️ ResNet-50")
+    assert st.reason.key == "fetch.bad.mirrored" and st.reason.values["want"] == "11ad3fa6"
+    _words_agree("resnet50")
     assert "does not match its checksum" in imagenet_tab._model_note("resnet50")
     # the offline default keeps answering
     assert M.default_model_key() == "efficientnet_lite0"
@@ -174,6 +178,7 @@ def test_good_file_is_fetched_once_loaded_and_becomes_the_default(isolated, sour
     models = {m["key"]: m for m in imagenet_tab.list_models()}
     assert models["resnet50"]["available"] is True and models["resnet50"]["status"] == f"weights file {final}"
     assert fetch.start("resnet50") is st and src.gets == {R50: 1}  # present: nothing more to do
+    _words_agree("resnet50")
 
 
 def test_progress_on_the_page_and_one_download_per_file(isolated, source, monkeypatch):
@@ -190,6 +195,7 @@ def test_progress_on_the_page_and_one_download_per_file(isolated, source, monkey
             if done == fetch.CHUNK and not first_chunk.is_set():
                 seen.append((fetch.page_note(), fetch.note("resnet18"), fetch.busy(),
                              fetch_panel.on_load()["timer"].active))
+                _words_agree("resnet18")
                 first_chunk.set()
                 assert go_on.wait(60)
         return real_stream(url, part, hold)
@@ -236,6 +242,7 @@ def test_unreachable_source_does_not_hold_the_start(isolated, monkeypatch):
         # start_background has returned while the probe is still waiting for its answer
         assert st.phase == "checking" and st.thread.is_alive() and st.thread.daemon
         assert fetch.busy() and fetch.page_note().startswith("⏳ Fetching ResNet-50 weights: checking http://127.0.0.1:")
+        _words_agree("resnet50")
         _wait(st)
     finally:
         silent.close()
@@ -255,6 +262,7 @@ def test_refused_connection_is_offline(isolated, monkeypatch):
     monkeypatch.setenv(fetch.WEIGHTS_URL_ENV, f"http://127.0.0.1:{port}")
     st = _wait(fetch.start_background()[0])
     assert st.phase == "offline" and "refused" in st.message.lower()
+    assert st.reason.key == "fetch.bad.unreachable" and text_of(st.reason) == st.message
     assert M.default_model_key() == "efficientnet_lite0"
 
 
@@ -275,6 +283,128 @@ def test_cli_download_refuses_a_damaged_file(isolated, source, capsys):
     err = capsys.readouterr().err
     assert "error: the file does not match its checksum" in err
     assert W.find_weights("resnet18") is None and src.gets == {R18: 1}
+    with pytest.raises(fetch.ChecksumError) as refused:
+        fetch.fetch_file("resnet18")
+    assert refused.value.key == "fetch.bad.mirrored" and text_of(refused.value) == str(refused.value)
+
+
+def _words_agree(key: str) -> None:
+    """present.fetch_text (the catalogue's [fetch]) says word for word what models/fetch.py says."""
+    assert fetch_text.page_note() == fetch.page_note()
+    assert fetch_text.note(key) == fetch.note(key)
+    for st in fetch.states().values():
+        assert fetch_text.progress_text(st) == st.progress_text()
+        if st.phase in ("failed", "offline"):
+            assert st.reason is not None and text_of(st.reason) == st.message
+
+
+@pytest.mark.parametrize("phase, done, total", [
+    ("checking", 0, None), ("fetching", 3 * 2**20 + 12345, None), ("fetching", 0, 97_800_000),
+    ("fetching", 42 * 2**20, 97_800_000), ("fetching", 97_800_000, 97_800_000),
+    ("failed", 0, None), ("offline", 0, None), ("done", 0, None)])
+@pytest.mark.parametrize("key", ["resnet50", "resnet18"])  # fetched at start, or on selection
+def test_every_fetch_wording_branch_comes_from_the_catalogue(isolated, monkeypatch, phase, done, total, key):
+    """Every branch of the progress, the model note and the page note, fed numbers: the catalogue's
+    words equal today's sentences, and the numbers are written into them."""
+    reason = fetch.ChecksumError("the file does not match its checksum: x", "fetch.bad.checksum", url="http://m/x.pth",
+                                 got="00ff00ff", want="11ad3fa6", env=fetch.WEIGHTS_URL_ENV, base="", name="x.pth",
+                                 folder="weights")
+    if phase == "offline":
+        reason = fetch.FetchRefused("http://m/x.pth is not reachable (timed out)", "fetch.bad.unreachable",
+                                    url="http://m/x.pth", why="timed out")
+    failed = phase in ("failed", "offline")
+    st = fetch.FetchState(key, phase, url=f"http://m/{key}.pth", done_bytes=done, total_bytes=total,
+                          message=text_of(reason) if failed else "", reason=reason if failed else None)
+    monkeypatch.setitem(fetch._states, key, st)
+    _words_agree(key)
+    page = fetch_text.page_note()
+    if phase == "fetching" and total:
+        assert f"{100 * done // total} % ({done / 2**20:.1f} MiB of {total / 2**20:.1f} MiB)" in page
+    elif phase == "fetching":
+        assert f"{done / 2**20:.1f} MiB so far" in page
+    elif phase == "failed":
+        assert page == f"⚠️ {fetch.title(key)} weights were refused: {text_of(reason)}."
+        assert "its name says 11ad3fa6…" in page and "copy torchvision's x.pth into weights by hand" in page
+    elif phase == "done":
+        assert page.startswith(f"✅ {fetch.title(key)} weights fetched: ")
+    elif phase == "offline":
+        assert page == "" and fetch_text.note(key) == "" and st.message == "http://m/x.pth is not reachable (timed out)"
+
+
+class _Misbehaving(http.server.BaseHTTPRequestHandler):
+    """A source that promises 4 000 bytes and sends 1 000, then closes (``/short/…``) or stalls
+    (``/stall/…``: the connection stays open and silent until the test ends)."""
+
+    stalled: list = []
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "4000")
+        self.end_headers()
+        self.wfile.write(b"x" * 1000)
+        self.wfile.flush()
+        if self.path.startswith("/stall/"):
+            done = threading.Event()
+            self.stalled.append(done)
+            done.wait(30)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def misbehaving():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Misbehaving)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    for ev in _Misbehaving.stalled:
+        ev.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("name", ["weights.pth", R18])  # without a hash in its name, and with one
+def test_a_cut_download_says_how_much_arrived_and_leaves_nothing(tmp_path, misbehaving, name):
+    """torch.hub.download_url_to_file does not compare the bytes with Content-Length (with a hash
+    in the name, a cut file fails the hash): the adapter around it says what happened."""
+    seen = []
+    part = tmp_path / ".part"
+    with pytest.raises(W.WeightsError, match=r"failed: got 1000 of 4000 bytes$") as cut:
+        fetch._stream(f"{misbehaving}/short/{name}", part, lambda done, total: seen.append((done, total)))
+    assert cut.value.key == "fetch.bad.short" and cut.value.values["done"] == 1000 and cut.value.values["total"] == 4000
+    assert text_of(cut.value) == str(cut.value)
+    assert seen[0] == (0, 4000) and seen[-1] == (1000, 4000)
+    assert list(tmp_path.iterdir()) == []  # neither torch's temporary file nor the part
+
+
+def test_a_source_that_stops_sending_is_given_up_after_the_read_timeout(tmp_path, misbehaving, monkeypatch):
+    """download_url_to_file's urlopen has no timeout: the adapter gives it READ_TIMEOUT in this thread."""
+    monkeypatch.setattr(fetch, "READ_TIMEOUT", 1.0)
+    with pytest.raises(W.WeightsError, match="timed out") as silent:
+        fetch._stream(f"{misbehaving}/stall/weights.pth", tmp_path / ".part", None)
+    assert silent.value.key == "fetch.bad.failed" and text_of(silent.value) == str(silent.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_users_of_torch_hub_keep_its_own_behaviour(tmp_path, source):
+    """The adapter acts only inside fetch's own download: elsewhere torch.hub's tqdm bar and its
+    urlopen (no timeout given) are what they were."""
+    import torch.hub
+
+    src, folder = source
+    (folder / "plain.bin").write_bytes(b"y" * 3000)
+    calls = []
+    real_urlopen = fetch._hub_urlopen
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(fetch, "_hub_urlopen", lambda req, *a, **k: calls.append(k) or real_urlopen(req, *a, **k))
+    try:
+        torch.hub.download_url_to_file(f"{src.url}/plain.bin", str(tmp_path / "plain.bin"), progress=False)
+        assert calls == [{}]  # no timeout added
+        assert (tmp_path / "plain.bin").read_bytes() == b"y" * 3000
+        fetch._stream(f"{src.url}/plain.bin", tmp_path / "again.bin", None)
+        assert calls[-1] == {"timeout": fetch.READ_TIMEOUT}
+    finally:
+        monkeypatch.undo()
 
 
 CHROMIUM = "/usr/bin/chromium"

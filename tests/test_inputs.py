@@ -200,7 +200,7 @@ def test_placement_parser_values_and_message():
 
 def test_photo_source_and_the_one_data_url_decoder():
     from gradcam_core import imagenet
-    from gradcam_core.present import render
+    from gradcam_core.present import codec
 
     assert _refusal(inputs.photo_source, None).key == inputs.NO_PHOTO == "error.photo.none"
     assert text_of(_refusal(inputs.photo_source, None)).startswith("Upload a photo")
@@ -212,7 +212,7 @@ def test_photo_source_and_the_one_data_url_decoder():
     url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
     assert inputs.photo_source({"url": url}) == url and inputs.data_url_bytes(url) == buf.getvalue()
     # the app's three readers of data: URLs give the same pixels
-    a = np.asarray(render.decode_data_url({"url": url}).convert("RGB"))
+    a = np.asarray(codec.decode_data_url({"url": url}).convert("RGB"))
     b = np.asarray(imagenet.load_photo(url))
     assert a.shape == (30, 40, 3) and np.array_equal(a, b)
     for bad in ("data:image/png;base64", "data:image/png,abc"):

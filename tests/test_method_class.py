@@ -184,8 +184,9 @@ def test_facts_of_the_shipped_methods():
     assert info.value.key == "method.refusal.unknown" and info.value.values["method"] == "Magic-CAM"
     assert words.text_of(info.value).startswith("Unknown CAM method 'Magic-CAM'; choose one of: Grad-CAM, ")
     for bad in (None, 3, ["Grad-CAM"]):  # wrong-typed names are refused the same way, never a TypeError
-        with pytest.raises(ValueError, match="method.refusal.unknown"):
+        with pytest.raises(ValueError) as info:
             M.method_class(bad)
+        assert info.value.key == "method.refusal.unknown"
 
 
 def test_no_module_keys_a_method_by_its_name():

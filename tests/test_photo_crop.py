@@ -7,6 +7,8 @@ The real-browser test with a finger is tests/test_crop_browser.py.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from gradio_client import handle_file
@@ -188,20 +190,24 @@ def test_a_refusal_with_a_monkeypatched_reader_still_offers_the_box(tmp_path, mo
     from gradcam_core.data.mnist import NoDigitError
     from gradcam_core.ui import mnist_tab
 
+    from gradcam_core.present.words import say
+
+    said = say("error.digit.texture")
+
     def refuse(pil_image):
-        raise NoDigitError("No digit found: a test reader refuses everything.", "test")
+        raise NoDigitError("error.digit.texture", "texture")
 
     from gradcam_core.models.registry import LeNetSpec
 
     monkeypatch.setattr(LeNetSpec, "digit", staticmethod(refuse))  # the one photo → digit step
     photo = _save(make_photo(3), tmp_path / "photo.png")
-    with pytest.raises(Exception, match="a test reader refuses everything"):
+    with pytest.raises(Exception, match=re.escape(said[:40])):
         mnist_tab.explain_upload(photo)
     out = mnist_tab.offer_after_refusal(photo)
     assert out["column"].visible is True
-    assert out["note"] == "No digit found: a test reader refuses everything. " + say("photo.draw_box")
+    assert out["note"] == said + " " + say("photo.draw_box")
     after = mnist_tab.after_box_refusal(photo, _box(AROUND_DIGIT))
-    assert after["note"] == photo_texts.box_refusal_line("No digit found: a test reader refuses everything.")
+    assert after["note"] == photo_texts.box_refusal_line(said)
 
 
 def test_the_offer_follows_the_reads_top_probability():

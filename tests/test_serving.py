@@ -233,6 +233,10 @@ def test_kept_results_are_bounded_and_evicted_results_ask_for_a_new_run():
     kept.get(keys[2])  # used: now the newest
     kept.put(99)
     assert kept.get(keys[2]) == 2 and kept.get(keys[3]) is None
+    kept.discard(keys[2])
+    assert kept.get(keys[2]) is None and len(kept) == 2
+    kept.discard(keys[2])  # already gone: nothing happens
+    kept.discard(None)
     with pytest.raises(ValueError, match="Explain"):
         imagenet_tab._recall({"key": "gone", "tag": None})
 
@@ -290,7 +294,7 @@ def test_slow_loop_really_stops(monkeypatch):
 
 
 class _Holder:
-    """The two attributes of Gradio's StateHolder that forget_closed_sessions uses."""
+    """The attributes of Gradio's StateHolder that forget_closed_sessions uses."""
 
     def __init__(self, sids, last_used):
         import threading
@@ -298,12 +302,18 @@ class _Holder:
         self.session_data = {sid: object() for sid in sids}
         self.time_last_used = dict(last_used)
         self.lock = threading.Lock()
+        self.states_deleted = []
+
+    def delete_state(self, sid):  # Gradio's: runs the delete_callback of every gr.State of the session
+        self.states_deleted.append(sid)
 
 
-def test_closed_sessions_are_forgotten_after_the_grace_period(monkeypatch):
+@pytest.mark.parametrize("grace", [900.0, 30.0])
+def test_closed_sessions_are_forgotten_after_the_grace_period(monkeypatch, grace):
     import datetime
     import time
 
+    monkeypatch.setattr(serving, "SESSION_GRACE", grace)  # never 0 here: the first assert must hold
     now_wall = datetime.datetime.now()
     old = now_wall - datetime.timedelta(seconds=2 * serving.SESSION_GRACE + 10)
     gone, back, open_ = ("g-" + uuid.uuid4().hex, "b-" + uuid.uuid4().hex, "o-" + uuid.uuid4().hex)
@@ -312,12 +322,53 @@ def test_closed_sessions_are_forgotten_after_the_grace_period(monkeypatch):
     for sid in (gone, back):
         serving.mark_closed(_Req(sid))
     later = time.monotonic() + serving.SESSION_GRACE + 1
-    assert serving.forget_closed_sessions(now=time.monotonic()) == 0 or serving.SESSION_GRACE == 0
+    assert serving.forget_closed_sessions(now=time.monotonic()) == 0  # within the grace: all kept
+    assert holder.states_deleted == []
     dropped = serving.forget_closed_sessions(now=later)
-    assert dropped == 1
+    assert dropped == 1 and holder.states_deleted == [gone]
     assert gone not in holder.session_data          # left long ago, unused since: forgotten
     assert back in holder.session_data              # left, but came back and was used: kept
     assert open_ in holder.session_data             # never left: kept
+
+
+def test_kept_state_releases_its_result_when_gradio_deletes_the_state():
+    """gr.State's own hooks: time_to_live as set, and the delete_callback Gradio calls (from its
+    StateHolder.delete_state) forgets the kept result the state pointed to."""
+    kept = KeptResults(capacity=4)
+    key, other = kept.put("explanation"), kept.put("another")
+    state = serving.kept_state(kept, time_to_live=120)
+    assert isinstance(state, gr.State) and state.time_to_live == 120
+    state.delete_callback({"key": key, "tag": None})  # the ImageNet tab's value
+    assert kept.get(key) is None and kept.get(other) == "another"
+    state.delete_callback(other)  # a bare key
+    assert kept.get(other) is None
+    state.delete_callback(None)  # a state never set: nothing to release
+    assert serving.kept_state(kept).time_to_live == serving.KEPT_STATE_TTL
+
+
+def test_gradio_runs_the_kept_states_callback_when_a_session_is_forgotten():
+    """The real StateHolder: forget_closed_sessions goes through its delete_state, so the callback runs."""
+    import datetime
+    import time
+
+    from gradio.state_holder import StateHolder
+
+    kept = KeptResults(capacity=4)
+    with gr.Blocks() as demo:
+        state = serving.kept_state(kept)
+    holder = StateHolder()
+    holder.set_blocks(demo)
+    sid = "k-" + uuid.uuid4().hex
+    key = kept.put("explanation")
+    holder[sid][state._id] = {"key": key, "tag": None}
+    holder.time_last_used[sid] = datetime.datetime.now() - datetime.timedelta(seconds=serving.SESSION_GRACE + 10)
+    serving._holders[id(holder)] = holder
+    try:
+        serving.mark_closed(_Req(sid))
+        assert serving.forget_closed_sessions(now=time.monotonic() + serving.SESSION_GRACE + 1) >= 1
+    finally:
+        serving._holders.pop(id(holder), None)
+    assert sid not in holder.session_data and kept.get(key) is None
 
 
 def test_a_phone_that_comes_back_is_not_cancelled():

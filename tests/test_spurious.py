@@ -547,8 +547,8 @@ def test_shortcuts_step_by_step_draws_each_cell_where_it_looks():
     aligned = overlay_image(res, view.digit, centres=(CONV2_CENTRES, CONV2_CENTRES))
     stretched = overlay_image(res, view.digit)
     assert not np.array_equal(aligned, stretched)
-    from gradcam_core.present import render
+    from gradcam_core.present import paint
 
     shown = out["steps"][3 * 7 + 1]["value"]  # the image with its text alternative (a11y.with_alt)
-    np.testing.assert_array_equal(shown, render.enlarge(aligned, 280))
+    np.testing.assert_array_equal(shown, paint.enlarge(aligned, 280))
     assert "heat" in out["steps"][3 * 7 + 1]["alt_text"]

@@ -591,9 +591,9 @@ def test_whole_photo_overlay_puts_the_peak_in_place_and_marks_the_rest():
     py, px = np.unravel_index(np.argmax(heat), heat.shape)
     # the peak's centre in the crop is at ((5 + 0.5) / 7, (1 + 0.5) / 7) of its side
     assert abs(px - 5.5 / 7 * 180) <= 1.5 and abs(py - 1.5 / 7 * 180) <= 1.5
-    from gradcam_core.present import render
+    from gradcam_core.present import paint
 
-    red = render.colorize(np.ones((1, 1)), "jet", 0.0, 1.0)[0, 0]
+    red = paint.colorize(np.ones((1, 1)), "jet", 0.0, 1.0)[0, 0]
     assert np.array_equal(body[20 + py, 50 + px], red)  # the hottest colour, where the peak maps to
     inside = np.zeros((200, 300), bool)
     inside[20:200, 50:230] = True
@@ -632,7 +632,7 @@ def test_whole_photo_through_restyle_and_the_tab_handler():
     from gradcam_core.data import examples as catalogue
     from gradcam_core.models import registry
     from gradcam_core.present import imagenet_view as view
-    from gradcam_core.present import render
+    from gradcam_core.present import codec
     from gradcam_core.ui import imagenet_tab
 
     entry = catalogue.examples_by_category()[0]
@@ -657,8 +657,8 @@ def test_whole_photo_through_restyle_and_the_tab_handler():
     state = imagenet_tab._for_state(expl)
     img_whole = imagenet_tab.change_opacity(state, "max", "jet", 0.5, True)["overlay"]
     img_crop = imagenet_tab.change_opacity(state, "max", "jet", 0.5)["overlay"]
-    w_shape = np.asarray(Image.open(img_whole) if isinstance(img_whole, str) else render.decode_data_url(img_whole)).shape
-    c_shape = np.asarray(Image.open(img_crop) if isinstance(img_crop, str) else render.decode_data_url(img_crop)).shape
+    w_shape = np.asarray(Image.open(img_whole) if isinstance(img_whole, str) else codec.decode_data_url(img_whole)).shape
+    c_shape = np.asarray(Image.open(img_crop) if isinstance(img_crop, str) else codec.decode_data_url(img_crop)).shape
     assert w_shape[1] == expl.photo.shape[1] and c_shape[1] == expl.image.shape[1]
 
 

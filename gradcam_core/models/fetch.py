@@ -10,44 +10,46 @@ when someone first selects them.
 * ``GRADCAM_WEIGHTS_URL``: a base URL where torchvision's file names are looked up instead of
   torchvision's own host (a company mirror, a USB stick served on a workshop's LAN with
   ``python -m http.server``).
-* Every fetched file is verified against the SHA-256 prefix in torchvision's file name (the
-  check ``torch.hub.download_url_to_file`` does), then loaded into its model once, before it is
-  moved to its final name. A damaged or foreign file is deleted, and the reason is kept for
-  ``/imagenet_models`` and the page.
-* One download per file: a lock per destination file in this process, and an ``flock`` on a
-  ``.lock`` file next to it for other processes sharing the folder (replicas).
+* The download is ``torch.hub.download_url_to_file``: it streams into a temporary file, checks
+  the SHA-256 prefix in torchvision's file name and only then moves the file into place. The file
+  is then loaded into its model once, before it gets its final name. A damaged or foreign file is
+  deleted, and the reason is kept for ``/imagenet_models`` and the page.
+* What ``download_url_to_file`` has no parameter for is added around it (:class:`_HubHooks`), for
+  the thread that fetches only: a read timeout (its ``urlopen`` has none, so a source that stops
+  sending would hold the file's lock for ever) and the bytes done (it reports them only to a
+  ``tqdm`` bar on stderr; the page shows them).
+* One download per file: ``filelock.FileLock`` on a ``.lock`` file next to it, which other threads
+  of this process and other processes sharing the folder (replicas) wait for.
 
 Progress goes to the log ("Fetching ResNet-50 weights: 43 % (42.0 of 97.8 MiB)") and to the
 page (``page_note()``).
 """
 from __future__ import annotations
 
-import contextlib
-import hashlib
+import inspect
 import logging
 import os
-import threading
+import re
 import sys
+import threading
 import time
 import urllib.error
-import urllib.request
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+
+import torch.hub
+from filelock import FileLock
 
 from gradcam_core.models import weights as W
-
-try:  # other processes (replicas) sharing the weights folder; not on Windows
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None
 
 WEIGHTS_URL_ENV = "GRADCAM_WEIGHTS_URL"
 #: fetched at start when the source answers; the others on first selection
 AUTO_KEYS = ("resnet50",)
 #: a failed fetch is tried again on a new selection only after this many seconds
 RETRY_AFTER = 300.0
-CHUNK = 1 << 20
+CHUNK = 1 << 20  # the log's progress step when the size is unknown (a multiple of torch.hub's read size)
 READ_TIMEOUT = 30.0  # seconds without a byte before a download is given up
 
 log = logging.getLogger("gradcam.fetch")
@@ -55,7 +57,18 @@ log = logging.getLogger("gradcam.fetch")
 TITLES = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "vgg16": "VGG-16", "densenet121": "DenseNet-121"}
 
 
-class ChecksumError(W.WeightsError):
+class FetchRefused(W.WeightsError):
+    """A fetch that failed or was refused, as a catalogue key (``fetch.bad.*``) and its values, which
+    ``present.fetch_text`` words (``present.words.text_of`` reads them too). ``str()`` is still
+    today's sentence, for the callers that print it (the model registry, the models CLI, this
+    module's notes) until they word the key instead; then the sentences here go."""
+
+    def __init__(self, text: str, key: str, **values: Any) -> None:
+        super().__init__(text)
+        self.key, self.values = key, values
+
+
+class ChecksumError(FetchRefused):
     """The fetched file's SHA-256 does not start with the hash in its torchvision name."""
 
 
@@ -70,7 +83,7 @@ def base_url() -> str:
     return os.environ.get(WEIGHTS_URL_ENV, "").strip().rstrip("/")
 
 
-def source_url(w) -> str:
+def source_url(w: W.tvm.WeightsEnum) -> str:
     """Where the file of torchvision weights *w* is fetched from."""
     base = base_url()
     return f"{base}/{W.weights_filename(w)}" if base else w.url
@@ -95,6 +108,8 @@ class FetchState:
     done_bytes: int = 0
     total_bytes: int | None = None
     message: str = ""
+    #: why it is "offline" or "failed", as a key and values (``present.fetch_text`` words it)
+    reason: FetchRefused | None = None
     since: float = field(default_factory=time.monotonic)
     thread: threading.Thread | None = field(default=None, repr=False)
 
@@ -116,7 +131,6 @@ class FetchState:
 
 _states: dict[str, FetchState] = {}
 _states_lock = threading.Lock()
-_file_locks: dict[str, threading.Lock] = {}
 
 
 def state(key: str) -> FetchState | None:
@@ -145,23 +159,69 @@ def _mib(n: int) -> str:
 
 
 # --------------------------------------------------------------------------- download
-def _file_lock(name: str) -> threading.Lock:
-    with _states_lock:
-        return _file_locks.setdefault(name, threading.Lock())
+class _HubHooks(threading.local):
+    """What ``torch.hub.download_url_to_file`` has no parameter for, for the calling thread only:
+    a read timeout for its ``urlopen`` and a callback for its ``tqdm`` bar. Other callers of
+    ``torch.hub`` (no hooks set in their thread) get torch's own behaviour unchanged."""
+
+    active: bool = False  # this thread is in _stream
+    progress: Callable[[int, int | None], None] | None = None
+    timeout: float | None = None
+    done: int = 0
+    total: int | None = None
 
 
-@contextlib.contextmanager
-def _process_lock(path: Path):
-    """An exclusive flock on *path* (other processes fetching into the same folder wait)."""
-    if fcntl is None:
-        yield
-        return
-    with open(path, "a+b") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+_hooks = _HubHooks()
+_hub_urlopen, _hub_tqdm = torch.hub.urlopen, torch.hub.tqdm
+
+
+def _urlopen(req: Any, *args: Any, **kwargs: Any) -> Any:
+    if _hooks.active and not args:
+        kwargs.setdefault("timeout", _hooks.timeout)
+    return _hub_urlopen(req, *args, **kwargs)
+
+
+class _Progress:
+    """Stands in for torch.hub's ``tqdm(total=…)`` bar: reports the bytes to this thread's callback."""
+
+    def __init__(self, *args: Any, total: int | None = None, **kwargs: Any) -> None:
+        self._bar = None if _hooks.active else _hub_tqdm(*args, total=total, **kwargs)
+        if self._bar is None:
+            _hooks.done, _hooks.total = 0, total
+            if _hooks.progress is not None:
+                _hooks.progress(0, total)
+
+    def update(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+            return
+        _hooks.done += int(n)
+        if _hooks.progress is not None:
+            _hooks.progress(_hooks.done, _hooks.total)
+
+    def __enter__(self) -> "_Progress":
+        if self._bar is not None:
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+
+torch.hub.urlopen, torch.hub.tqdm = _urlopen, _Progress
+
+_HUB_HASH = re.compile(r'got "([0-9a-f]+)"')  # download_url_to_file's RuntimeError on a wrong hash
+
+
+#: newer filelock versions delete a lock file on release unless told not to (older ones always kept it):
+#: kept, so a process waiting on it never locks a file that another has just replaced
+_KEEP_LOCK_FILE = {"preserve_lock_file": True} if "preserve_lock_file" in inspect.signature(FileLock).parameters else {}
+
+
+def _file_lock(path: Path) -> FileLock:
+    """The lock of one destination file: other threads and processes fetching it wait."""
+    return FileLock(path, **_KEEP_LOCK_FILE)
 
 
 def _dest_dir(dest_dir: Path | None) -> Path:
@@ -178,31 +238,52 @@ def _dest_dir(dest_dir: Path | None) -> Path:
     return d
 
 
-def _stream(url: str, part: Path, progress: Callable[[int, int | None], None] | None) -> str:
-    """Download *url* into *part*; returns the SHA-256 hex digest of what was written."""
-    req = urllib.request.Request(url, headers={"User-Agent": "gradcam-explorer"})
-    sha = hashlib.sha256()
+def _stream(url: str, part: Path, progress: Callable[[int, int | None], None] | None) -> None:
+    """Download *url* into *part* with ``torch.hub.download_url_to_file``, which checks the hash
+    prefix in the URL's torchvision file name (ChecksumError on a mismatch; no file is left)."""
+    name = urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]
+    hash_prefix = expected_sha256_prefix(name)
+    _hooks.active, _hooks.progress, _hooks.timeout, _hooks.done, _hooks.total = True, progress, READ_TIMEOUT, 0, None
     try:
-        with urllib.request.urlopen(req, timeout=READ_TIMEOUT) as r, open(part, "wb") as f:
-            length = r.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            done = 0
-            if progress:
-                progress(0, total)
-            for chunk in iter(lambda: r.read(CHUNK), b""):
-                f.write(chunk)
-                sha.update(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
+        torch.hub.download_url_to_file(url, str(part), hash_prefix=hash_prefix, progress=False)
     except urllib.error.HTTPError as e:
-        raise W.WeightsError(f"downloading {url} failed: HTTP {e.code}") from e
+        raise FetchRefused(f"downloading {url} failed: HTTP {e.code}", "fetch.bad.http", url=url, code=e.code) from e
+    except RuntimeError as e:  # the hash does not match (a short file included: checked below)
+        m = _HUB_HASH.search(str(e))
+        if m is None:
+            raise FetchRefused(f"downloading {url} failed: {e}", "fetch.bad.failed", url=url, why=str(e)) from e
+        if _short():
+            raise _short_error(url) from e
+        want = hash_prefix or ""
+        key = "fetch.bad.mirrored" if base_url() else "fetch.bad.checksum"  # GRADCAM_WEIGHTS_URL named, or not
+        raise ChecksumError(_checksum_text(url, m.group(1), want, name), key, url=url,
+                            got=m.group(1)[:len(want)], want=want, env=WEIGHTS_URL_ENV, base=base_url(), name=name,
+                            folder=str(W.weights_dir())) from e
     except (OSError, ValueError) as e:
         reason = getattr(e, "reason", e)
-        raise W.WeightsError(f"downloading {url} failed: {reason}") from e
-    if total is not None and done != total:
-        raise W.WeightsError(f"downloading {url} failed: got {done} of {total} bytes")
-    return sha.hexdigest()
+        raise FetchRefused(f"downloading {url} failed: {reason}", "fetch.bad.failed", url=url, why=str(reason)) from e
+    finally:
+        _hooks.active, _hooks.progress, _hooks.timeout = False, None, None
+    if _short():
+        part.unlink(missing_ok=True)
+        raise _short_error(url)
+
+
+def _short() -> bool:
+    """Did this thread's last download end before its Content-Length?"""
+    return _hooks.total is not None and _hooks.done != _hooks.total
+
+
+def _short_error(url: str) -> FetchRefused:
+    return FetchRefused(f"downloading {url} failed: got {_hooks.done} of {_hooks.total} bytes", "fetch.bad.short",
+                        url=url, done=_hooks.done, total=_hooks.total)
+
+
+def _checksum_text(url: str, digest: str, want: str, name: str) -> str:
+    return (f"the file does not match its checksum: {url} has SHA-256 {digest[:len(want)]}…, "
+            f"its name says {want}…. It was deleted; check the source"
+            + (f" ({WEIGHTS_URL_ENV}={base_url()})" if base_url() else "")
+            + f" or copy torchvision's {name} into {W.weights_dir()} by hand")
 
 
 def fetch_file(key: str, dest_dir: Path | None = None,
@@ -220,28 +301,23 @@ def fetch_file(key: str, dest_dir: Path | None = None,
     url = source_url(w)
     dest = _dest_dir(dest_dir)
     final = dest / name
-    with _file_lock(str(final)), _process_lock(dest / f".{name}.lock"):
+    with _file_lock(dest / f".{name}.lock"):
         if final.is_file() and final.stat().st_size > 0:
             return final  # fetched meanwhile by another thread or process
         ok, msg = W.probe(url)
         if not ok:
-            raise W.WeightsError(
+            raise FetchRefused(
                 f"cannot download {title(key)} weights: {url} is not reachable ({msg}). This machine seems "
-                f"to be offline; copy {name} into {W.weights_dir()} instead.")
+                f"to be offline; copy {name} into {W.weights_dir()} instead.", "fetch.bad.offline",
+                title=title(key), url=url, why=msg, name=name, folder=str(W.weights_dir()))
         part = dest / f".{name}.{os.getpid()}.part"
         try:
-            digest = _stream(url, part, progress)
-            want = expected_sha256_prefix(name)
-            if want is not None and not digest.startswith(want):
-                raise ChecksumError(
-                    f"the file does not match its checksum: {url} has SHA-256 {digest[:len(want)]}…, "
-                    f"its name says {want}…. It was deleted; check the source"
-                    + (f" ({WEIGHTS_URL_ENV}={base_url()})" if base_url() else "")
-                    + f" or copy torchvision's {name} into {W.weights_dir()} by hand")
+            _stream(url, part, progress)
             try:
                 W.build_torchvision(key, part)  # refuses files that do not fit the model
             except W.WeightsError as e:
-                raise W.WeightsError(f"the file from {url} does not load into {title(key)} ({e}); it was deleted") from e
+                raise FetchRefused(f"the file from {url} does not load into {title(key)} ({e}); it was deleted",
+                                   "fetch.bad.noload", url=url, title=title(key), why=str(e)) from e
             os.replace(part, final)
         finally:
             part.unlink(missing_ok=True)
@@ -280,7 +356,8 @@ def _set(st: FetchState, **changes) -> None:
 def _run(st: FetchState) -> None:
     ok, msg = W.probe(st.url)
     if not ok:
-        _set(st, phase="offline", message=f"{st.url} is not reachable ({msg})")
+        _set(st, phase="offline", message=f"{st.url} is not reachable ({msg})",
+             reason=FetchRefused(f"{st.url} is not reachable ({msg})", "fetch.bad.unreachable", url=st.url, why=msg))
         log.info("Not fetching %s weights: %s", title(st.key), st.message)
         return
     _set(st, phase="fetching")
@@ -298,18 +375,21 @@ def _run(st: FetchState) -> None:
     try:
         path = fetch_file(st.key, progress=progress)
     except W.WeightsError as e:
-        _set(st, phase="failed", message=str(e))
+        reason = e if isinstance(e, FetchRefused) else FetchRefused(str(e), "fetch.bad.other", why=str(e))
+        _set(st, phase="failed", message=str(e), reason=reason)
         log.warning("%s weights refused: %s", title(st.key), e)
         return
     except Exception as e:  # never let a background thread die silently
-        _set(st, phase="failed", message=f"fetching failed: {type(e).__name__}: {e}")
+        text = f"fetching failed: {type(e).__name__}: {e}"
+        _set(st, phase="failed", message=text,
+             reason=FetchRefused(text, "fetch.bad.crashed", kind=type(e).__name__, why=str(e)))
         log.exception("Fetching %s weights failed", title(st.key))
         return
     _set(st, phase="done", message=str(path))
     log.info("%s weights ready: %s (new pages open on it if it is the default)", title(st.key), path)
 
 
-def start_background(keys=AUTO_KEYS) -> list[FetchState]:
+def start_background(keys: tuple[str, ...] = AUTO_KEYS) -> list[FetchState]:
     """At app start: fetch ResNet-50 in the background when the source answers. Returns at once."""
     if opted_out():
         log.info("Fetching weights is switched off (%s=0)", W.ALLOW_DOWNLOAD_ENV)

@@ -34,6 +34,7 @@ from typing import Callable
 
 import torch
 import torchvision.models as tvm
+from cachetools import TTLCache
 from torch import nn
 
 WEIGHTS_DIR_ENV = "GRADCAM_WEIGHTS_DIR"
@@ -126,9 +127,11 @@ def missing_reason(key: str) -> str:
 
 
 # --------------------------------------------------------------------------- network
-_probe_cache: dict[str, tuple[float, bool, str]] = {}
-_probe_lock = threading.Lock()
 _PROBE_TTL = 300.0
+#: Answers of :func:`probe` for a few minutes: (ok, message) by URL, or by ``"host:<host>"`` when
+#: the host did not answer at all. Probes run in several threads (the page, the background fetch).
+_probe_cache: TTLCache[str, tuple[bool, str]] = TTLCache(maxsize=256, ttl=_PROBE_TTL, timer=time.monotonic)
+_probe_lock = threading.Lock()
 
 
 def probe(url: str, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
@@ -140,12 +143,11 @@ def probe(url: str, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
     models on an offline machine costs one probe, not four.
     """
     host = urllib.parse.urlsplit(url).netloc
-    now = time.monotonic()
     with _probe_lock:
         for key in (url, "host:" + host):
             hit = _probe_cache.get(key)
-            if hit and now - hit[0] < _PROBE_TTL:
-                return hit[1], hit[2]
+            if hit is not None:
+                return hit
 
     result: list[tuple[bool, str, bool]] = []  # (ok, message, server answered)
 
@@ -165,7 +167,7 @@ def probe(url: str, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
     t.join(timeout)
     ok, msg, answered = result[0] if result else (False, f"no answer within {timeout:g} s", False)
     with _probe_lock:
-        _probe_cache[url if answered else "host:" + host] = (time.monotonic(), ok, msg)
+        _probe_cache[url if answered else "host:" + host] = (ok, msg)
     return ok, msg
 
 

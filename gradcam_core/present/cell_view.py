@@ -238,14 +238,14 @@ def waterfall_image(ct: CellTerms, top: int | None = None, width: int = 460, row
     """The terms as a horizontal waterfall (RGB uint8, ``width`` px wide): one row per bar of
     :func:`grouped_terms`, each starting where the previous one ended (red: pushes up, blue: pulls
     down), then "= sum" from 0 to the signed value (grey) and "ReLU" from 0 to the cell's heat."""
-    from gradcam_core.present import render
+    from gradcam_core.present import glyphs, paint
 
     bars = grouped_terms(ct, top)
     d = _decimals([v for _, v in bars] + [ct.value])
-    tx = render._text(11)
+    tx = glyphs.text_at(11)
     ends = np.cumsum([v for _, v in bars]) if bars else np.zeros(0)
     starts = np.concatenate([[0.0], ends[:-1]]) if bars else np.zeros(0)
-    rows = [(lab, float(s0), float(v), render.POS_COLOR if v >= 0 else render.NEG_COLOR, True)
+    rows = [(lab, float(s0), float(v), paint.POS_COLOR if v >= 0 else paint.NEG_COLOR, True)
             for (lab, v), s0 in zip(bars, starts)]
     rows += [(say("cell.sum_bar"), 0.0, ct.value, (90, 90, 90), False),
              (say("cell.relu_bar"), 0.0, ct.relu, (224, 130, 20), False)]
@@ -262,7 +262,7 @@ def waterfall_image(ct: CellTerms, top: int | None = None, width: int = 460, row
     canvas = np.full((height, width, 3), 255, np.uint8)
     px = lambda v: left + (float(v) - lo) / (hi - lo) * (right - left)  # noqa: E731
     title = say("cell.waterfall", row=ct.row, col=ct.col, value=_num(ct.value, d), relu=_num(ct.relu, d))
-    tx.draw(canvas, (4, 3), tx.fit(tx.clean(title), width - 8), render.TEXT, "la")
+    tx.draw(canvas, (4, 3), tx.fit(tx.clean(title), width - 8), paint.TEXT, "la")
     for i, ((lab, s0, v, color, _), label, text) in enumerate(zip(rows, labels, texts)):
         y0 = title_h + i * row_h
         a, b = sorted((px(s0), px(s0 + v)))
@@ -271,8 +271,8 @@ def waterfall_image(ct: CellTerms, top: int | None = None, width: int = 460, row
             canvas[y0 - 1, left:right] = (150, 150, 150)
         if v != 0:
             canvas[y0 + 3:y0 + row_h - 3, x0:x1] = color
-        tx.draw(canvas, (left - 6, y0 + row_h / 2), label, render.TEXT, "rm")
-        tx.draw(canvas, (max(x1, int(round(px(s0)))) + 4, y0 + row_h / 2), text, render.TEXT, "lm")
+        tx.draw(canvas, (left - 6, y0 + row_h / 2), label, paint.TEXT, "rm")
+        tx.draw(canvas, (max(x1, int(round(px(s0)))) + 4, y0 + row_h / 2), text, paint.TEXT, "lm")
     z = int(round(px(0.0)))
     canvas[title_h:height - 6, z] = (40, 40, 40)
     return canvas
@@ -299,12 +299,12 @@ def _mark(canvas: np.ndarray, box, row: int, col: int, grid, color=(0, 0, 0), wi
 def channel_maps_image(result: CAMResult, ct: CellTerms, n: int = 3, index: int = 0, cell: int = 112) -> np.ndarray:
     """The ``n`` channels with the largest |term| at the cell, their whole activation maps on one
     shared colour scale, each with the cell outlined in black: which detectors fired there."""
-    from gradcam_core.present import render
+    from gradcam_core.present import grids, ticks
 
     strongest = [int(c) for c in np.argsort(-np.abs(ct.terms), kind="stable")[:n]]
     act = result.activations[index].numpy()
-    titles = [say("cell.channel_title", c=c, term=render.format_number(float(ct.terms[c]), plus=True)) for c in strongest]
-    canvas, boxes = render.map_grid(act[strongest], cmap="RdBu_r", signed=True, titles=titles,
+    titles = [say("cell.channel_title", c=c, term=ticks.format_number(float(ct.terms[c]), plus=True)) for c in strongest]
+    canvas, boxes = grids.map_grid(act[strongest], cmap="RdBu_r", signed=True, titles=titles,
                                     ncols=len(strongest), cell=cell, colorbar_label=say("cell.activation"),
                                     return_layout=True)
     canvas = np.array(canvas)

@@ -13,7 +13,7 @@ import torch
 from gradcam_core import inputs
 from gradcam_core.errors import Refusal
 from gradcam_core.cam.postprocess import normalize, upsample
-from gradcam_core.present import render
+from gradcam_core.present import colourbar, grids, paint
 from gradcam_core.present.steps import Step, build_steps
 from gradcam_core.present.words import say
 
@@ -73,10 +73,10 @@ def heatmap_image(expl: Any) -> np.ndarray:
     H, W_ = expl.image.shape[:2]
     heats = [_display_heat(v.result.cam[0], (H, W_)) for v in expl.views]
     lo, hi = _heat_range(heats, expl.norm)
-    tiles = [render.colorize(h, expl.cmap, lo, hi) for h in heats]
+    tiles = [paint.colorize(h, expl.cmap, lo, hi) for h in heats]
     body = _side_by_side(tiles, [v.name for v in expl.views])
     label = say("imagenet.raw_shared" if len(heats) > 1 else "imagenet.raw_value", method=expl.method)
-    return render.with_colorbar(body, lo, hi, cmap=expl.cmap, label=label)
+    return colourbar.with_colorbar(body, lo, hi, cmap=expl.cmap, label=label)
 
 
 def overlay_images(expl: Any) -> list[np.ndarray]:
@@ -87,7 +87,7 @@ def overlay_images(expl: Any) -> list[np.ndarray]:
     out = []
     for v in expl.views:
         heat = normalize(upsample(v.result.cam[0], (H, W_)), expl.norm).numpy()
-        out.append(render.overlay(expl.image, heat, alpha=expl.alpha, cmap=expl.cmap))
+        out.append(paint.overlay(expl.image, heat, alpha=expl.alpha, cmap=expl.cmap))
     return out
 
 
@@ -117,7 +117,7 @@ def whole_photo_overlay(photo: np.ndarray, box: tuple[float, float, float, float
         raise Refusal("imagenet.crop_outside")
     out = _mark_unseen(photo)
     heat = normalize(upsample(torch.as_tensor(cam, dtype=torch.float32), (b - t, r - l)), norm).numpy()
-    out[t:b, l:r] = render.overlay(photo[t:b, l:r], heat, alpha=alpha, cmap=cmap)
+    out[t:b, l:r] = paint.overlay(photo[t:b, l:r], heat, alpha=alpha, cmap=cmap)
     if (l, t, r, b) == (0, 0, W_, H):
         return out
     return _caption_below(out, NOT_SEEN_CAPTION)
@@ -125,7 +125,7 @@ def whole_photo_overlay(photo: np.ndarray, box: tuple[float, float, float, float
 
 def _caption_below(img: np.ndarray, text: str) -> np.ndarray:
     """``img`` with a one-line caption strip underneath (a page's label badge covers the top)."""
-    strip = render.caption_image(np.zeros((1, img.shape[1], 3), np.uint8), text)[:-1]
+    strip = grids.caption_image(np.zeros((1, img.shape[1], 3), np.uint8), text)[:-1]
     return np.concatenate([img, strip], axis=0)
 
 
@@ -180,5 +180,5 @@ def restyle(expl, norm: str | None = None, cmap: str | None = None, alpha: float
 
 def comparison_overlays(cmp: Any) -> list[np.ndarray]:
     """Each model's map over the crop it saw, in the comparison's style."""
-    return [render.overlay(p.image, normalize(upsample(p.cam, p.image.shape[:2]), cmp.norm).numpy(), alpha=cmp.alpha,
+    return [paint.overlay(p.image, normalize(upsample(p.cam, p.image.shape[:2]), cmp.norm).numpy(), alpha=cmp.alpha,
                            cmap=cmp.cmap) for p in cmp.panels]

@@ -70,7 +70,7 @@ def _box_outline(img: np.ndarray, box: tuple[int, int, int, int], scale: float, 
 def grid_image(rows: list[list[tuple[np.ndarray, list[str]]]], font_size: int = 11, title: str = "") -> np.ndarray:
     """Cells (image, caption lines) in rows, on white, with ``PAD`` px between them; ``title`` is a
     strip on top (it also keeps the page's image buttons off the captions)."""
-    from gradcam_core.present import render
+    from gradcam_core.present import grids
 
     cells = []
     for row in rows:
@@ -78,7 +78,7 @@ def grid_image(rows: list[list[tuple[np.ndarray, list[str]]]], font_size: int = 
         for img, caption in row:
             im = _rgb(img)
             for line in reversed(caption):
-                im = render.caption_image(im, line, font_size=font_size)
+                im = grids.caption_image(im, line, font_size=font_size)
             out_row.append(im)
         cells.append(out_row)
     cols = max(len(r) for r in cells)
@@ -95,7 +95,7 @@ def grid_image(rows: list[list[tuple[np.ndarray, list[str]]]], font_size: int = 
         y += heights[r] + PAD
     if title:
         room = max(40, W - 44)  # the right end stays blank for the page's fullscreen button
-        strip = render.caption_image(np.full((1, room, 3), 255, np.uint8), title, font_size=font_size + 1,
+        strip = grids.caption_image(np.full((1, room, 3), 255, np.uint8), title, font_size=font_size + 1,
                                      bg=(255, 255, 255))[:-1]
         strip = np.pad(strip, ((0, 8), (0, W - room), (0, 0)), constant_values=255)
         canvas = np.concatenate([strip, canvas])
@@ -168,19 +168,19 @@ def compare_views(index: Any) -> list[DigitView]:
 def views_image(views: list[DigitView], cell: int = MNIST_CELL, title: str = "", cmap: str = "jet") -> np.ndarray:
     """Rows = views; columns = the digit (cue framed in green), clean LeNet's and shortcut LeNet's
     Grad-CAM of their own prediction (each map scaled by its maximum, drawn with ``cmap``)."""
-    from gradcam_core.present import render
+    from gradcam_core.present import paint
     from gradcam_core.present.steps import overlay_image
 
     rows = []
     for v in views:
-        seen = _rgb(render.enlarge((v.digit * 255 + 0.5).astype(np.uint8), cell))
+        seen = _rgb(paint.enlarge((v.digit * 255 + 0.5).astype(np.uint8), cell))
         if v.cue_pos is not None:
             seen = _box_outline(seen, cue_box(pos=v.cue_pos, margin=0), cell / 28.0)
         row = [(seen, [v.name, say("shortcut.input"), ""])]
         for m, who in (("clean", "shortcut.clean_lenet"), ("shortcut", "shortcut.shortcut_lenet")):
             c, p = v.pred(m)
             mass = v.mass(m)
-            ov = render.enlarge(overlay_image(v.results[m], v.digit, cmap=cmap, centres=v.centres(m)), cell)
+            ov = paint.enlarge(overlay_image(v.results[m], v.digit, cmap=cmap, centres=v.centres(m)), cell)
             row.append((ov, [say(who), say("shortcut.says", digit=c, pct=_pct(p)),
                              say("shortcut.no_cue") if mass is None else say("shortcut.cue_heat", pct=_pct(mass))]))
         rows.append(row)

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from gradcam_core.present import render
+from gradcam_core.present import barchart, colourbar, grids, paint, ticks
 from gradcam_core.cam.engine import CAMResult
 from gradcam_core.cam.guided import guided_image
 from gradcam_core.present.method_texts import (MethodText, Px, average_text, features_sign_text, fill, method_text,
@@ -59,10 +59,10 @@ def _marks(weights: np.ndarray, chans: np.ndarray, n: int = 3) -> dict[int, tupl
     w = weights[chans]
     for pos in np.argsort(-w)[:n]:
         if w[pos] > 0:
-            marks[int(pos)] = render.POS_COLOR
+            marks[int(pos)] = paint.POS_COLOR
     for pos in np.argsort(w)[:n]:
         if w[pos] < 0:
-            marks[int(pos)] = render.NEG_COLOR
+            marks[int(pos)] = paint.NEG_COLOR
     return marks
 
 
@@ -71,7 +71,7 @@ def overlay_image(result: CAMResult, image: np.ndarray, *, index: int = 0, norm:
     """The heat map (drawn at the input size, normalised) blended over ``image``: each cell at the
     centre of what it sees with ``centres`` (postprocess.place), else stretched (upsample)."""
     heat = normalize(heat_picture(result.cam[index], result.input_size, centres), norm).numpy()
-    return render.overlay(image, heat, alpha=alpha, cmap=cmap)
+    return paint.overlay(image, heat, alpha=alpha, cmap=cmap)
 
 
 @dataclass
@@ -113,7 +113,7 @@ class StepContext:
         """One title per shown channel: the catalogue's template filled once with slots, then each
         channel's numbers (a ``say`` per channel costs more than the rest of the titles)."""
         template = say("steps.channel_title", channel="{0}", symbol="{1}", weight="{2}")
-        return [template.format(c, self.mt.weight_symbol, render.format_number(self.weights[c], plus=True))
+        return [template.format(c, self.mt.weight_symbol, ticks.format_number(self.weights[c], plus=True))
                 for c in self.chans]
 
     @property
@@ -135,7 +135,7 @@ def _features(c: StepContext) -> Step:
     return Step(
         "features",
         say("steps.features.title", layer=layer),
-        render.map_grid(c.act[c.chans], cmap="viridis", titles=c.titles, cell=c.cell, highlight=c.marks,
+        grids.map_grid(c.act[c.chans], cmap="viridis", titles=c.titles, cell=c.cell, highlight=c.marks,
                         colorbar_label=say("steps.features.colorbar")),
         say("steps.features.caption", shown=shown, k=k, h=h, w=w),
         c.para("features", say("steps.features.text", layer=layer, k=k, h=h, w=w, shown=shown, sign=sign))
@@ -152,7 +152,7 @@ def _gradients(c: StepContext) -> Step | None:
     return Step(
         "gradients",
         say("steps.gradients.title"),
-        render.map_grid(c.grads[c.chans], cmap="RdBu_r", signed=True, vmin=-glim, vmax=glim, titles=c.titles,
+        grids.map_grid(c.grads[c.chans], cmap="RdBu_r", signed=True, vmin=-glim, vmax=glim, titles=c.titles,
                         cell=c.cell, highlight=c.marks, colorbar_label=say("steps.gradients.colorbar", c=c.cname)),
         say("steps.gradients.caption", c=c.cname),
         c.para("gradients", say("steps.gradients.text", c=c.cname, score=score))
@@ -169,14 +169,14 @@ def _average(c: StepContext) -> Step | None:
     g = c.grads[ch]
     mean = float(g.mean())
     if h * w <= 14 * 14:
-        grid = render.number_grid(g, fmt=lambda v: render.format_number(v, plus=True))
+        grid = grids.number_grid(g, fmt=lambda v: ticks.format_number(v, plus=True))
     else:
-        grid = render.with_colorbar(render.enlarge(render.colorize_signed(g), c.display_size), -np.abs(g).max(),
+        grid = colourbar.with_colorbar(paint.enlarge(paint.colorize_signed(g), c.display_size), -np.abs(g).max(),
                                     np.abs(g).max(), cmap="RdBu_r", signed=True)
     n_zero = int((g == 0).sum())
-    alpha = render.format_number(mean, plus=True)
+    alpha = ticks.format_number(mean, plus=True)
     text = say("steps.average.text", channel=ch, n=h * w, zeros=zero_gradient_text(n_zero, h * w, c.zero_gradient_reason),
-               pos=render.format_number(float(g[g > 0].sum())), neg=render.format_number(float(g[g < 0].sum())),
+               pos=ticks.format_number(float(g[g > 0].sum())), neg=ticks.format_number(float(g[g < 0].sum())),
                mean=alpha)
     return Step(
         "average",
@@ -209,7 +209,7 @@ def _weights(c: StepContext) -> Step:
     return Step(
         "weights",
         say("steps.weights.title_class_free" if mt.class_free else "steps.weights.title"),
-        render.bar_chart(c.weights, labels=_channel_labels(k),
+        barchart.bar_chart(c.weights, labels=_channel_labels(k),
                          top=10 if top else None, width=480, height=240,
                          title=say("steps.weights.chart_top", chart=chart) if top else chart),
         say("steps.weights.caption"),
@@ -226,7 +226,7 @@ def _weighted(c: StepContext) -> Step:
     return Step(
         "weighted",
         say("steps.weighted.title", title=mt.map_title),
-        render.with_colorbar(render.enlarge(render.colorize_signed(c.weighted, limit=lim), c.display_size), -lim, lim,
+        colourbar.with_colorbar(paint.enlarge(paint.colorize_signed(c.weighted, limit=lim), c.display_size), -lim, lim,
                              cmap="RdBu_r", signed=True, label=mt.map_label),
         fill(mt.map_caption, c.cname),
         c.para("weighted", say("steps.weighted.text", text=fill(mt.map_text, c.cname), h=h, w=w))
@@ -242,9 +242,9 @@ def _relu(c: StepContext) -> Step:
     return Step(
         "relu",
         say("steps.relu.title", title=mt.relu_title),
-        render.with_colorbar(render.enlarge(render.colorize(c.cam, cmap=c.cmap, vmin=0.0, vmax=cmax or 1.0), c.display_size),
+        colourbar.with_colorbar(paint.enlarge(paint.colorize(c.cam, cmap=c.cmap, vmin=0.0, vmax=cmax or 1.0), c.display_size),
                              0.0, cmax or 1.0, cmap=c.cmap, label=say("steps.relu.colorbar")),
-        say("steps.relu.caption", caption=fill(mt.relu_caption, cname), peak=render.format_number(cmax)),
+        say("steps.relu.caption", caption=fill(mt.relu_caption, cname), peak=ticks.format_number(cmax)),
         c.para("relu", say("steps.relu.text", text=fill(mt.relu_text, cname), h=h, w=w)
                + (say("steps.relu.all_zero", zero=fill(mt.zero_text, cname)) if cmax == 0 else ""))
         + f"\n\n$${mt.relu_eq}$$",
@@ -294,7 +294,7 @@ def _upsample(c: StepContext) -> Step:
     return Step(
         "upsample",
         say("steps.upsample.title", h=h, w=w, H=H, W=W),
-        render.with_colorbar(render.enlarge(render.colorize(up, cmap=c.cmap, vmin=0.0, vmax=umax or 1.0), c.display_size),
+        colourbar.with_colorbar(paint.enlarge(paint.colorize(up, cmap=c.cmap, vmin=0.0, vmax=umax or 1.0), c.display_size),
                              0.0, umax or 1.0, cmap=c.cmap, label=say("steps.upsample.colorbar")),
         caption,
         c.para("upsample", say("steps.upsample.text", what=what, norm=say(
@@ -309,7 +309,7 @@ def _overlay(c: StepContext) -> Step:
     return Step(
         "overlay",
         say("steps.overlay.title"),
-        render.enlarge(overlay_image(c.result, c.image, index=c.index, norm=c.norm, alpha=alpha, cmap=cmap,
+        paint.enlarge(overlay_image(c.result, c.image, index=c.index, norm=c.norm, alpha=alpha, cmap=cmap,
                                    centres=c.centres), c.display_size),
         fill(c.mt.overlay_caption, c.cname),
         c.para("overlay", say("steps.overlay.text", cmap=cmap, alpha=alpha, overlay=fill(c.mt.overlay_text, c.cname)))

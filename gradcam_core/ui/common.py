@@ -165,7 +165,7 @@ class ResultImage(gr.Image):
     then fetch each image with one more request; an MNIST answer has ten images. Inline, the
     server does one fast PNG encode per image and nothing else (on the MNIST endpoint the
     server's CPU per request fell from 76 to 46 ms; README, "Measured figures"). The API returns each such
-    image as ``{"url": "data:image/png;base64,…"}``; ``gradcam_core.present.render.decode_data_url``
+    image as ``{"url": "data:image/png;base64,…"}``; ``gradcam_core.present.codec.decode_data_url``
     turns it back into a PIL image.
 
     (No ``__init__`` override: Gradio builds the page's config from the constructor's signature.)
@@ -177,7 +177,7 @@ class ResultImage(gr.Image):
     def postprocess(self, value):
         if value is None:
             return None
-        from gradcam_core.present.render import png_data_url
+        from gradcam_core.present.codec import png_data_url
 
         return Base64ImageData(url=png_data_url(value))
 

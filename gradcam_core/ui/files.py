@@ -15,7 +15,7 @@ import numpy as np
 from gradio.utils import get_upload_folder
 
 from gradcam_core.cam.postprocess import normalize, upsample
-from gradcam_core.present import render
+from gradcam_core.present import codec, paint
 from gradcam_core.present.imagenet_view import overlay_images
 
 
@@ -31,7 +31,7 @@ def _slug(text: str) -> str:
 
 
 def _save_png(arr, path: Path) -> str:
-    render.to_pil(arr).save(path, format="PNG", compress_level=1)
+    codec.to_pil(arr).save(path, format="PNG", compress_level=1)
     return str(path)
 
 
@@ -56,7 +56,7 @@ def write_downloads(expl, folder: str | Path | None = None) -> list[str]:
     overlay = expl.overlays[0] if expl.overlays else overlay_images(expl)[0]
     return [
         _save_png(gray, d / f"{stem}_gray.png"),
-        _save_png(render.colorize(heat, expl.cmap, 0.0, 1.0), d / f"{stem}_heatmap.png"),
+        _save_png(paint.colorize(heat, expl.cmap, 0.0, 1.0), d / f"{stem}_heatmap.png"),
         _save_png(overlay, d / f"{stem}_overlay.png"),
     ]
 

@@ -9,32 +9,38 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections import OrderedDict
 from typing import Any
+
+from cachetools import LRUCache
 
 
 class KeptResults:
-    """A thread-safe LRU of ``capacity`` objects under random keys."""
+    """A thread-safe LRU (``cachetools.LRUCache``) of ``capacity`` objects under random keys."""
 
-    def __init__(self, capacity: int):
+    def __init__(self, capacity: int) -> None:
         self.capacity = int(capacity)
-        self._items: OrderedDict[str, Any] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: LRUCache[str, Any] = LRUCache(maxsize=max(1, self.capacity))
+        self._lock = threading.Lock()  # cachetools' caches are not thread-safe by themselves
 
     def put(self, obj: Any) -> str:
+        """Keep ``obj`` (the least recently used one goes when full); returns its new key."""
         key = secrets.token_hex(8)
         with self._lock:
             self._items[key] = obj
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
         return key
 
     def get(self, key: str | None) -> Any | None:
+        """The object under ``key`` (now the most recently used), or None when unknown or evicted."""
+        if not key:
+            return None
         with self._lock:
-            obj = self._items.get(key) if key else None
-            if obj is not None:
-                self._items.move_to_end(key)
-            return obj
+            return self._items.get(key)
+
+    def discard(self, key: str | None) -> None:
+        """Forget the object under ``key`` (nothing happens when it is unknown or already gone)."""
+        if key:
+            with self._lock:
+                self._items.pop(key, None)
 
     def __len__(self) -> int:
         with self._lock:

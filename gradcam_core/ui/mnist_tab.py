@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from gradcam_core.present import alt_text, colour_choice, photo_texts, render
+from gradcam_core.present import alt_text, colour_choice, paint, photo_texts
 from gradcam_core.data.deeplink import decode_digit, encode_digit, query_string
 from gradcam_core.cam.engine import GradCAM
 from gradcam_core.data.images import load_image, shown_size
@@ -53,7 +53,7 @@ def grid_page(page: int) -> list[tuple[np.ndarray, str]]:
     start = page * PAGE
     out = []
     for i in range(start, min(start + PAGE, len(labels))):
-        out.append((render.enlarge(255 - images[i], 56), f"#{i} · {labels[i]}"))
+        out.append((paint.enlarge(255 - images[i], 56), f"#{i} · {labels[i]}"))
     return out
 
 
@@ -170,7 +170,7 @@ def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, so
     numbers["heat_on_ink"] = {"digit": this.heat_on_ink, "ink_area": this.ink_area, "ink_pixels": this.ink_pixels,
                               "test_set": ds.heat_on_ink, "test_set_ink_area": ds.ink_area,
                               "test_set_digits": ds.n_digits}
-    seen = render.enlarge((digit * 255).astype(np.uint8), 168)
+    seen = paint.enlarge((digit * 255).astype(np.uint8), 168)
     link = query_string(tab="mnist", d=encode_digit(digit), target=target_choice or "predicted",
                         channel=channel if channel not in (None, "") else "strongest", layer=layer,
                         cmap=None if cmap == colour_choice.DEFAULT else cmap,

@@ -9,6 +9,25 @@ responses, and stopping work for browsers that have left.
 - When a browser leaves, Gradio drops its queued jobs; a slow job already running checks
   :func:`cancel_check` between batches and stops. What Gradio keeps of a closed session (its
   copy of the page config and of every result shown) is dropped after :data:`SESSION_GRACE`.
+
+Session lifetime, and which of Gradio's hooks serve (Gradio 6.31's ``state_holder.py``):
+
+- ``demo.unload`` serves and is used: :func:`mark_closed` learns there that a browser left.
+- ``gr.State(time_to_live=…, delete_callback=…)`` serves for what a ``gr.State`` holds, and is
+  used for the keys into the kept results (:func:`kept_state`): when Gradio deletes such a state,
+  its ``delete_callback`` releases the result it points to at once.
+- It does not serve to forget a closed session, for three reasons, so :func:`forget_closed_sessions`
+  still drops the session from ``StateHolder.session_data`` itself:
+  1. ``time_to_live`` and ``delete_callback`` act only on ``SessionState.state_data`` (the values of
+     ``gr.State`` components). The megabytes are elsewhere: ``SessionState.blocks_config`` and
+     ``config_values``, Gradio's copy of the page config and of every result the page was shown.
+     Gradio deletes the ``SessionState`` itself only when more than ``state_session_capacity``
+     (10 000) sessions exist.
+  2. For a closed session Gradio replaces every state's ``time_to_live`` by
+     ``SessionState.STATE_TTL_WHEN_CLOSED`` (3600 s): a shorter grace cannot be set through it.
+  3. There is no public call to drop one session; ``StateHolder.delete_state(session)`` is used
+     first, so that every ``delete_callback`` still runs, then the entry is removed under
+     ``StateHolder.lock``.
 """
 from __future__ import annotations
 
@@ -16,9 +35,12 @@ import datetime
 import os
 import threading
 import time
-from collections import OrderedDict
+from typing import Any, Callable
 
 import gradio as gr
+from cachetools import LRUCache
+
+from gradcam_core.ui.kept import KeptResults
 
 #: Concurrency group of slow work and how many such jobs run at once. On a 2-core server one
 #: slow job at a time leaves a core for quick work.
@@ -26,7 +48,7 @@ SLOW = "slow"
 SLOW_LIMIT = 1
 
 
-def app_kwargs() -> dict:
+def app_kwargs() -> dict[str, Any]:
     """Keyword arguments for ``Blocks.launch(app_kwargs=...)``: gzip for pages, config and JSON."""
     from starlette.middleware import Middleware
     from starlette.middleware.gzip import GZipMiddleware
@@ -40,7 +62,8 @@ class Cancelled(Exception):
 
 
 _MAX_REMEMBERED = 20_000
-_closed: OrderedDict[str, float] = OrderedDict()  # session → when its browser left
+#: session → when its browser left (``time.monotonic()``); the longest-gone are forgotten first
+_closed: LRUCache[str, float] = LRUCache(maxsize=_MAX_REMEMBERED)
 _lock = threading.Lock()
 _holders: dict[int, object] = {}  # Gradio's per-app session stores seen so far (one per app)
 
@@ -66,9 +89,6 @@ def mark_closed(request: gr.Request | None = None) -> None:
     holder = getattr(getattr(getattr(request, "request", None), "app", None), "state_holder", None)
     with _lock:
         _closed[sid] = time.monotonic()
-        _closed.move_to_end(sid)
-        while len(_closed) > _MAX_REMEMBERED:
-            _closed.popitem(last=False)
         if holder is not None and id(holder) not in _holders:
             _holders[id(holder)] = holder
             _start_sweeper()
@@ -78,7 +98,9 @@ def mark_closed(request: gr.Request | None = None) -> None:
 def forget_closed_sessions(now: float | None = None) -> int:
     """Drop Gradio's data of sessions closed more than SESSION_GRACE seconds ago and not used
     since (``StateHolder.session_data`` holds it; Gradio itself only drops it past 10 000
-    sessions). Returns how many were dropped."""
+    sessions: see this module's docstring for why ``gr.State(time_to_live=…)`` does not do it).
+    Each session's ``gr.State`` values go through Gradio's own ``delete_state`` first, so their
+    ``delete_callback`` runs. Returns how many were dropped."""
     now = time.monotonic() if now is None else now
     cutoff_wall = datetime.datetime.now() - datetime.timedelta(seconds=SESSION_GRACE)
     with _lock:
@@ -91,10 +113,16 @@ def forget_closed_sessions(now: float | None = None) -> int:
         lock = getattr(holder, "lock", None)
         if data is None or lock is None:
             continue
+        delete_state = getattr(holder, "delete_state", None)
         with lock:
             for sid in due:
                 last = used.get(sid)
                 if sid in data and (last is None or last <= cutoff_wall):
+                    if delete_state is not None:
+                        try:
+                            delete_state(sid)  # every gr.State's delete_callback (kept results)
+                        except Exception:  # noqa: BLE001 - a callback's failure must not keep the session
+                            pass
                     del data[sid]
                     used.pop(sid, None)
                     dropped += 1
@@ -129,7 +157,7 @@ MALLOC_ARENAS = 2
 MMAP_THRESHOLD = 0
 
 
-def tune_allocator(arenas: int | None = None, threshold: int | None = None) -> dict:
+def tune_allocator(arenas: int | None = None, threshold: int | None = None) -> dict[str, int]:
     """Set glibc's allocator for a long-running server (``mallopt``): at most ``arenas`` malloc arenas
     (default $GRADCAM_MALLOC_ARENAS, else :data:`MALLOC_ARENAS`) and, if ``threshold`` > 0 (default
     $GRADCAM_MMAP_THRESHOLD, else :data:`MMAP_THRESHOLD`), a fixed mmap threshold. A setting is left
@@ -212,13 +240,37 @@ def _start_sweeper() -> None:
 _sweeper: threading.Thread | None = None
 
 
+#: Seconds a kept result's key lives in a session's ``gr.State`` after it was last set; Gradio then
+#: deletes the state and :func:`kept_state`'s callback releases the result. An hour, as Gradio keeps
+#: a closed session's states (``STATE_TTL_WHEN_CLOSED``): a re-draw after that asks for a new run.
+KEPT_STATE_TTL = 3600
+
+
+def kept_state(kept: KeptResults, value: Any = None, time_to_live: float = KEPT_STATE_TTL) -> gr.State:
+    """A ``gr.State`` that holds a key into ``kept`` (a str, or a dict with a ``"key"``): when Gradio
+    deletes it (``time_to_live`` seconds after it was last set, or with its session), the kept result
+    goes too, instead of waiting to be pushed out of the shared store."""
+    return gr.State(value, time_to_live=time_to_live, delete_callback=release_kept(kept))
+
+
+def release_kept(kept: KeptResults) -> Callable[[Any], None]:
+    """``delete_callback`` for a state holding a key into ``kept``: forget that result."""
+
+    def release(value: Any) -> None:
+        key = value.get("key") if isinstance(value, dict) else value
+        if isinstance(key, str):
+            kept.discard(key)
+
+    return release
+
+
 def closed_at(session_hash: str | None) -> float | None:
     """When the browser of this session last left (``time.monotonic()``), or None."""
     with _lock:
         return _closed.get(session_hash) if session_hash else None
 
 
-def cancel_check(request: gr.Request | None):
+def cancel_check(request: gr.Request | None) -> Callable[[], None] | None:
     """A function to call between batches of slow work: raises :class:`Cancelled` once the
     browser that asked for the work has left *after* asking (a phone that left and came back
     keeps its session id, and its new requests run). ``None`` when there is no session (API
@@ -236,7 +288,8 @@ def cancel_check(request: gr.Request | None):
     return check
 
 
-def progress_callback(progress=None, request: gr.Request | None = None):
+def progress_callback(progress: Callable[..., Any] | None = None, request: gr.Request | None = None,
+                      ) -> Callable[[float, str], None] | None:
     """``fn(fraction, text)`` for the core's slow loops: shows progress in the browser (cosmetic:
     a failure there never fails the run) and stops the run once its browser has left."""
     if getattr(progress, "is_progress_callback", False):  # already one of these
@@ -245,7 +298,7 @@ def progress_callback(progress=None, request: gr.Request | None = None):
     if progress is None and check is None:
         return None
 
-    def cb(fraction, text):
+    def cb(fraction: float, text: str) -> None:
         if check is not None:
             check()
         if progress is not None:
@@ -268,7 +321,7 @@ LINK_QUERY_JS = "() => window.location.search || '?'"
 class LinkRequest:
     """A deep link's parameters where a handler expects ``request.query_params``."""
 
-    def __init__(self, query: str | None):
+    def __init__(self, query: str | None) -> None:
         from urllib.parse import parse_qsl
 
         self.query_params = dict(parse_qsl((query or "").lstrip("?"), keep_blank_values=False))
@@ -277,10 +330,12 @@ class LinkRequest:
 #: Text that identifies the browser module of a component the first view needs at once: Gradio
 #: loads every component's module in parallel over a phone's 6 connections, and the prediction's
 #: (gr.Label) came last, ~1 s after the page was drawn (bench/bench_first_load.py).
-FIRST_VIEW_MODULES = ('data-testid="label-output-value"',)
+_TEST_ID = 'data-testid="{}"'
+FIRST_VIEW_MODULES = (_TEST_ID.format("label-output-value"),)
+_PRELOAD = '<link rel="modulepreload" href="./assets/{}">'
 
 
-def preload_head(markers=FIRST_VIEW_MODULES) -> str:
+def preload_head(markers: tuple[str, ...] = FIRST_VIEW_MODULES) -> str:
     """``<link rel="modulepreload">`` tags for Gradio's front-end modules that contain ``markers``,
     so the browser fetches them first. Empty if this Gradio's files are laid out differently."""
     from pathlib import Path
@@ -292,7 +347,7 @@ def preload_head(markers=FIRST_VIEW_MODULES) -> str:
             if f.stat().st_size < 200_000:
                 text = f.read_text(encoding="utf-8", errors="ignore")
                 if any(m in text for m in markers):
-                    links.append(f'<link rel="modulepreload" href="./assets/{f.name}">')
+                    links.append(_PRELOAD.format(f.name))
     except OSError:
         return ""
     return "\n".join(links)

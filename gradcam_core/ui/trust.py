@@ -21,7 +21,7 @@ from typing import Callable
 import gradio as gr
 import numpy as np
 
-from gradcam_core.present import render
+from gradcam_core.present import grids, paint
 
 from gradcam_core.analysis import sanity
 from gradcam_core.cam.engine import GradCAM
@@ -103,10 +103,10 @@ def _stage_caption(stages: list[str], k: int) -> str:
 
 def _tile(method: str, m: np.ndarray, picture: np.ndarray, size: int | None) -> np.ndarray:
     if method == "Grad-CAM":
-        img = render.overlay(picture, m, alpha=0.5)
+        img = paint.overlay(picture, m, alpha=0.5)
     else:
-        img = render.colorize(m, "gray", 0.0, 1.0)
-    return render.enlarge(img, size) if size else img
+        img = paint.colorize(m, "gray", 0.0, 1.0)
+    return paint.enlarge(img, size) if size else img
 
 
 def _gallery_items(cas: sanity.Cascade, picture: np.ndarray, size: int | None) -> dict[str, list]:
@@ -118,7 +118,7 @@ def _gallery_items(cas: sanity.Cascade, picture: np.ndarray, size: int | None) -
         for k, st in enumerate(rows):
             tile = _tile(method, st.map, picture, size)
             numbers = "reference" if k == 0 else f"ρ {st.spearman:.2f} · SSIM {st.ssim:.2f}"
-            tile = render.caption_image(tile, numbers, font_size=13)
+            tile = grids.caption_image(tile, numbers, font_size=13)
             cap = _stage_caption(cas.stages, k)
             if k:
                 cap += f" · ρ={st.spearman:.2f} · SSIM={st.ssim:.2f}"

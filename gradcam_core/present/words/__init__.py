@@ -21,6 +21,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from gradcam_core import errors
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_LANG = "en"
 
@@ -108,6 +110,13 @@ def lines(key: str, lang: str | None = None, /, **values: Any) -> list[str]:
         found = _lists(DEFAULT_LANG)[key]
     fmt = _Formatter(lang)
     return [fmt.vformat(t, (), values) for t in found]
+
+
+def _word_refusal(err: Any) -> str:
+    return say(err.key, None, **err.values)
+
+
+errors.set_wording(_word_refusal)
 
 
 def text_of(err: BaseException, lang: str | None = None) -> str:
