@@ -17,6 +17,11 @@ axe-core, and each fix is harmless if Gradio changes the markup):
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    import gradio as gr
+
 #: CSS: focus that can be seen, a visually hidden text class, and the focused equation.
 CSS = """
 /* dark mode: Gradio's theme has no dark accent colour; the AA orange (primary-500) is too dark on black */
@@ -99,7 +104,7 @@ def head() -> str:
     return f"<style>{CSS}</style>\n{_SCRIPT}"
 
 
-def with_alt(value, text: str | None):
+def with_alt(value: Any, text: str | None) -> Any:
     """An image output's value marked with its text alternative.  Events wired through
     :func:`alt_event` send the image alone (so the API's outputs are unchanged) and the text
     through the tab's :func:`alt_state`, whose change sets ``gr.Image(alt_text=...)`` on the page."""
@@ -114,7 +119,7 @@ def _is_alt(v) -> bool:
     return isinstance(v, dict) and v.get("__type__") == "update" and "alt_text" in v and "value" in v
 
 
-def split_alt(v, key, alts: dict):
+def split_alt(v: Any, key: Any, alts: dict) -> Any:
     """``v`` without its alt mark; the text goes into ``alts[key]``."""
     if _is_alt(v):
         alts[key] = v["alt_text"]
@@ -122,14 +127,14 @@ def split_alt(v, key, alts: dict):
     return v
 
 
-def alt_state():
+def alt_state() -> gr.State:
     """A tab's hidden store of its images' text alternatives ({component id: text})."""
     import gradio as gr
 
     return gr.State(None)
 
 
-def alt_event(fn, outputs: list, state):
+def alt_event(fn: Callable, outputs: list, state: gr.State) -> Callable:
     """``fn`` as an event whose image values may carry :func:`with_alt` marks: the images go out
     plain and their texts into ``state`` (which must be the LAST of the event's outputs, after
     ``outputs``).  ``fn`` may return a {component: value} dict, a tuple/list in ``outputs``' order,
@@ -154,7 +159,7 @@ def alt_event(fn, outputs: list, state):
     return event
 
 
-def wire_alts(state, images) -> None:
+def wire_alts(state: gr.State, images: list | dict) -> None:
     """When ``state`` changes, set each image's text alternative (a page-only event, no API).
     ``images``: the components (``state`` keyed by their ids), or {key: component}."""
     import gradio as gr
