@@ -23,7 +23,6 @@ PENDING = {
     "analysis/cell.py", "analysis/ink_share.py", "analysis/photo_cards.py", "analysis/photo_edits.py",
     "analysis/sanity.py", "analysis/shortcut.py",
     "cam/engine.py", "cam/guided.py", "cam/methods.py", "cam/postprocess.py", "cam/scorecam_budget.py",
-    "cli.py",
     "data/deeplink.py", "data/digit_frame.py", "data/images.py", "data/mnist.py",
     "imagenet.py",
     "inputs.py",
