@@ -30,7 +30,7 @@ PENDING = {
     "present/alt_text.py", "present/cell_view.py", "present/colour_choice.py", "present/colour_vision.py",
     "present/imagenet_text.py", "present/imagenet_view.py", "present/method_texts.py", "present/photo_texts.py",
     "present/render.py", "present/shortcut_view.py", "present/steps.py",
-    "ui/cell_panel.py", "ui/common.py",
+    "ui/common.py",
     "ui/trust.py",
 }
 
