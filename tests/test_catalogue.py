@@ -31,7 +31,6 @@ PENDING = {
     "present/imagenet_text.py", "present/imagenet_view.py", "present/method_texts.py", "present/photo_texts.py",
     "present/render.py", "present/shortcut_view.py", "present/steps.py",
     "ui/common.py",
-    "ui/trust.py",
 }
 
 _CODE = re.compile(r"[;{}]|=>|\(\)|^\s*[.#@][\w-]+|\\[dswb]|\[\^|\(\?|^\s*<!--|[\w-]+=[\"'][^\"'\s]*([\"']|$)")
