@@ -139,8 +139,8 @@ def test_bad_inputs_give_clear_messages_and_server_survives(app_client, tmp_path
                                 "predicted", "strongest", api_name="/mnist_explain_drawing"), say("ui.mnist.canvas_empty")),
         (lambda: app_client.predict(None, "predicted", "strongest", api_name="/mnist_explain_upload"),
          say("ui.mnist.upload_first")),
-        (lambda: app_client.predict(5000, "predicted", "strongest", api_name="/mnist_explain_index"),
-         say("ui.mnist.index_range", n=len(held_out_digits()[1]), last=len(held_out_digits()[1]) - 1)),
+        # (Gradio's own check of the Number's maximum answers first: "Value 5000 is greater than maximum value 999.")
+        (lambda: app_client.predict(5000, "predicted", "strongest", api_name="/mnist_explain_index"), "999"),
         (lambda: app_client.predict(5, "banana", "strongest", api_name="/mnist_explain_index"), ""),
     ]
     white = tmp_path / "white.jpg"
