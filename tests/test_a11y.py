@@ -184,8 +184,9 @@ def test_keyboard_reaches_controls_and_focus_is_visible(server, browser):  # noq
         bad = [o for o in outlines if o["outline"] == "none" or o["width"] < 2]
         assert outlines and not bad, bad
         # every display equation can take the focus (its region scrolls sideways on a phone)
-        n, focusable = page.evaluate("""() => { const d = [...document.querySelectorAll('.katex-display')];
-            return [d.length, d.filter(e => e.tabIndex === 0 && e.getAttribute('aria-label')).length]; }""")
+        n, focusable = page.evaluate("""(name) => { const d = [...document.querySelectorAll('.katex-display')];
+            return [d.length, d.filter(e => e.tabIndex === 0 && e.getAttribute('aria-label') === name).length]; }""",
+                                     say("ui.a11y.equation"))  # named by the catalogue's words
         assert n > 0 and focusable == n, (n, focusable)
     finally:
         ctx.close()

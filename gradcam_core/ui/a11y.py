@@ -17,7 +17,10 @@ axe-core, and each fix is harmless if Gradio changes the markup):
 """
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, Callable
+
+from gradcam_core.present.words import say
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -49,7 +52,7 @@ _SCRIPT = r"""
     document.querySelectorAll('.image-container > button').forEach((b) => {
       const img = b.querySelector('img');
       const alt = img ? norm(img.getAttribute('alt')) : '';
-      const name = alt || blockLabel(b) || 'Result image';
+      const name = alt || blockLabel(b) || __RESULT_IMAGE__;
       if (!alt && b.getAttribute('aria-label') !== name) b.setAttribute('aria-label', name);
       if (alt && b.hasAttribute('aria-label')) b.removeAttribute('aria-label');
     });
@@ -72,7 +75,7 @@ _SCRIPT = r"""
     document.querySelectorAll('.katex-display:not([tabindex])').forEach((e) => {
       e.setAttribute('tabindex', '0');
       e.setAttribute('role', 'group');
-      e.setAttribute('aria-label', 'Equation (scroll sideways with the arrow keys)');
+      e.setAttribute('aria-label', __EQUATION__);
     });
     // 6. anything else that scrolls sideways (a wide table on a phone): focusable, so arrow keys scroll it
     document.querySelectorAll('.gradio-container .block, .gradio-container .prose table, .gradio-container pre')
@@ -82,7 +85,7 @@ _SCRIPT = r"""
         if ((ox !== 'auto' && ox !== 'scroll') || e.querySelector('a[href], button, input, select, textarea, [tabindex]')) return;
         e.setAttribute('tabindex', '0');
         e.setAttribute('role', 'region');
-        e.setAttribute('aria-label', 'Wide content (scroll sideways with the arrow keys)');
+        e.setAttribute('aria-label', __WIDE__);
       });
   };
   let queued = false;
@@ -101,7 +104,11 @@ _SCRIPT = r"""
 def head() -> str:
     """For ``launch(head=...)``: the CSS above and the script that adds the missing names and
     keyboard access."""
-    return f"<style>{CSS}</style>\n{_SCRIPT}"
+    script = _SCRIPT  # the names it gives, from the catalogue, as JavaScript strings
+    for mark, key in (("__RESULT_IMAGE__", "ui.a11y.result_image"), ("__EQUATION__", "ui.a11y.equation"),
+                      ("__WIDE__", "ui.a11y.wide_content")):
+        script = script.replace(mark, json.dumps(say(key)))
+    return f"<style>{CSS}</style>\n{script}"
 
 
 def with_alt(value: Any, text: str | None) -> Any:
