@@ -105,9 +105,9 @@ def head() -> str:
     """For ``launch(head=...)``: the CSS above and the script that adds the missing names and
     keyboard access."""
     script = _SCRIPT  # the names it gives, from the catalogue, as JavaScript strings
-    for mark, key in (("__RESULT_IMAGE__", "ui.a11y.result_image"), ("__EQUATION__", "ui.a11y.equation"),
-                      ("__WIDE__", "ui.a11y.wide_content")):
-        script = script.replace(mark, json.dumps(say(key)))
+    for mark, name in (("__RESULT_IMAGE__", say("ui.a11y.result_image")), ("__EQUATION__", say("ui.a11y.equation")),
+                       ("__WIDE__", say("ui.a11y.wide_content"))):
+        script = script.replace(mark, json.dumps(name))
     return f"<style>{CSS}</style>\n{script}"
 
 
