@@ -20,9 +20,10 @@ from gradcam_core.models import fetch
 from gradcam_core.ui import imagenet_tab, join, mnist_tab, spurious_tab
 from gradcam_core.ui import a11y, serving
 from gradcam_core.present.method_texts import GRADCAM_OVERVIEW
+from gradcam_core.present.words import say
 from gradcam_core.ui.common import CSS, PAGE_ONLY, THEME
 
-TITLE = "Grad-CAM Explorer"
+TITLE = say("ui.app.title")
 PAGE_CSS = CSS + imagenet_tab.CSS + spurious_tab.CSS
 
 
@@ -30,19 +31,19 @@ def build_app(concurrency: int = 2, join_url=None) -> gr.Blocks:
     """The whole app as a gr.Blocks (launch it yourself, or run this file). ``join_url`` (an address,
     or a function returning one): show the workshop's "Join on your phone" QR panel for it."""
     with gr.Blocks(title=TITLE, delete_cache=serving.DELETE_CACHE) as demo:
-        gr.Markdown(f"# {TITLE}\nWhere does a neural network look when it decides? Grad-CAM, one step at a time.")
-        with gr.Accordion("What is Grad-CAM?", open=False):  # closed: on a phone it must not push results down
+        gr.Markdown(say("ui.app.heading", title=TITLE))
+        with gr.Accordion(say("ui.app.what_is"), open=False):  # closed: on a phone it must not push results down
             gr.Markdown(GRADCAM_OVERVIEW)
         if join_url is not None:
             join.build(join_url, demo)
         # the page's query string (a deep link), read in the browser: without one, no server call
         query = gr.Textbox(serving.NO_LINK, visible=False)
         with gr.Tabs() as tabs:
-            with gr.Tab("MNIST · LeNet", id="mnist"):
+            with gr.Tab(say("ui.app.tab_mnist"), id="mnist"):
                 mnist_tab.build(demo, concurrency_limit=concurrency, query=query)
-            with gr.Tab("ImageNet", id="imagenet"):
+            with gr.Tab(say("ui.app.tab_imagenet"), id="imagenet"):
                 imagenet_tab.build(demo, concurrency_limit=concurrency, query=query)
-            with gr.Tab("Shortcuts", id="spurious") as shortcuts:
+            with gr.Tab(say("ui.app.tab_shortcuts"), id="spurious") as shortcuts:
                 spurious_tab.build(demo, concurrency_limit=concurrency, tab=shortcuts, query=query)
         demo.load(None, None, query, js=serving.LINK_QUERY_JS, api_name="read_link", queue=False)
         query.change(_tab_from_link, query, tabs, api_name="select_tab_from_link", queue=False, **PAGE_ONLY)
@@ -68,29 +69,26 @@ def _env(name: str, default):
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Each option: its flag, else GRADCAM_*, else (host, port) Gradio's GRADIO_SERVER_*, else the default."""
-    ap = argparse.ArgumentParser(description="Grad-CAM Explorer web app")
+    ap = argparse.ArgumentParser(description=say("cli.app.description"))
     on_space = os.environ.get("SYSTEM") == "spaces"  # Hugging Face Spaces sets this
     ap.add_argument("--host", default=None,
-                    help="address to listen on (default 127.0.0.1; 0.0.0.0 with --workshop or on a Space)")
+                    help=say("cli.app.host_help"))
     ap.add_argument("--port", type=int, default=_env("GRADCAM_PORT", _env("GRADIO_SERVER_PORT", 7860)))
     ap.add_argument("--workshop", action="store_true", default=_env("GRADCAM_WORKSHOP", False),
-                    help="phones on this Wi-Fi join: listen on all interfaces, print the LAN address and "
-                         "a QR code, show a 'Join on your phone' QR code on the page")
+                    help=say("cli.app.workshop_help"))
     ap.add_argument("--share", action="store_true", default=_env("GRADCAM_SHARE", False),
-                    help="ask Gradio for a public share link (needs internet; falls back to local)")
-    ap.add_argument("--max-file-size", default=_env("GRADCAM_MAX_FILE_SIZE", "10mb"), help="upload limit, e.g. 10mb")
-    ap.add_argument("--queue-size", type=int, default=_env("GRADCAM_QUEUE_SIZE", 64), help="max waiting requests")
+                    help=say("cli.app.share_help"))
+    ap.add_argument("--max-file-size", default=_env("GRADCAM_MAX_FILE_SIZE", "10mb"), help=say("cli.app.max_file_size_help"))
+    ap.add_argument("--queue-size", type=int, default=_env("GRADCAM_QUEUE_SIZE", 64), help=say("cli.app.queue_size_help"))
     ap.add_argument("--concurrency", type=int, default=_env("GRADCAM_CONCURRENCY", 2),
-                    help="requests run at once per model (≤ cores makes sense)")
+                    help=say("cli.app.concurrency_help"))
     ap.add_argument("--status-every", type=float, default=_env("GRADCAM_STATUS_EVERY", 1.0),
-                    help="seconds between queue-position updates to waiting browsers (0: after every "
-                         "finished request, Gradio's default, which costs the server a broadcast per answer)")
+                    help=say("cli.app.status_every_help"))
     ap.add_argument("--threads", type=int, default=_env("GRADCAM_TORCH_THREADS", 0),
-                    help="torch intra-op threads per request (0: cores ÷ concurrency)")
+                    help=say("cli.app.threads_help"))
     ap.add_argument("--cache-examples", choices=["lazy", "eager", "off"],
                     default=_env("GRADCAM_EXAMPLE_CACHE", "lazy"),
-                    help="example photos' results: cached on first use (lazy), computed at start-up "
-                         "in the background (eager), or never cached (off)")
+                    help=say("cli.app.cache_examples_help"))
     args = ap.parse_args(argv)
     if args.host is None:
         args.host = (os.environ.get("GRADCAM_HOST") or os.environ.get("GRADIO_SERVER_NAME")

@@ -41,7 +41,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from gradcam_core.data.images import readable_extensions
-from gradcam_core.present.words import text_of
+from gradcam_core.present.words import say, text_of
 
 __all__ = ["main", "build_parser", "IMAGE_EXTENSIONS", "LENET_KEY", "CSV_COLUMNS"]
 
@@ -85,7 +85,7 @@ def _imagenet_backend(key: str) -> Backend:
     spec = get_model(key)
     ok, why = spec.availability()
     if not ok:
-        raise UsageError(f"model {key!r} ({spec.title}) is not available: {why}")
+        raise UsageError(say("cli.explain.model_unavailable", key=key, title=spec.title, why=why))
     try:
         model = spec.load()
     except ModelUnavailableError as e:
@@ -110,17 +110,17 @@ def _lenet_backend() -> Backend:
     try:
         model = lenet_model()
     except FileNotFoundError as e:
-        raise UsageError(f"model 'lenet' is not available: {text_of(e)}") from None
+        raise UsageError(say("cli.explain.lenet_unavailable", reason=text_of(e))) from None
 
     def prepare(path: Path):
         img = load_image(path, max_side=1024)
         try:
             digit = get_model(LENET_KEY).digit(img)
         except ValueError as e:
-            raise ImageError(f"no digit found in this image ({text_of(e)})") from None
+            raise ImageError(say("cli.explain.no_digit", reason=text_of(e))) from None
         return to_tensor(digit), (np.clip(digit, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
-    return Backend(LENET_KEY, "LeNet (MNIST)", model, list(CLASSES), list(LENET_LAYERS), LENET_LAYER,
+    return Backend(LENET_KEY, say("cli.explain.lenet_title"), model, list(CLASSES), list(LENET_LAYERS), LENET_LAYER,
                    (1, FRAME, FRAME), prepare, dataset="MNIST")
 
 
@@ -136,7 +136,7 @@ def load_backend(key: str) -> Backend:
     from gradcam_core.models.registry import REGISTRY
 
     if key not in REGISTRY:
-        raise UsageError(f"unknown model {key!r}; choose from: {', '.join(_model_keys())}")
+        raise UsageError(say("cli.explain.unknown_model", key=key, keys=', '.join(_model_keys())))
     return _imagenet_backend(key)
 
 
@@ -190,8 +190,7 @@ def resolve_placement(backend: Backend, value: str | None) -> str:
         return _usage(parse_placement, value)
     placement = "stretched" if value in (None, "") else _usage(parse_placement, value)
     if placement != "stretched":
-        raise UsageError(f"--placement {placement!r} is for --model lenet only: the ImageNet models are padded, so "
-                         "their maps are drawn stretched (use --placement stretched or leave it out)")
+        raise UsageError(say("cli.explain.placement_lenet_only", placement=placement))
     return placement
 
 
@@ -385,46 +384,35 @@ def _error_row(path: Path, name: str, msg: str) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Grad-CAM Explorer from the command line: explain images with class activation maps.",
-        epilog="Other tools: python -m gradcam_core.models (list/download weights), "
-               "python tools/train_lenet.py (train the MNIST LeNet).",
+        description=say("cli.help.description"),
+        epilog=say("cli.help.epilog"),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     ex = sub.add_parser(
         "explain",
-        help="explain image files or folders; write maps, heat maps, overlays, JSON and a CSV",
-        description="Explain image files or folders. Per image NAME, writes NAME_map.png (grayscale map), "
-                    "NAME_heatmap.png, NAME_overlay.png and NAME.json into --out, plus predictions.csv. "
-                    "Exit code 0: all explained; 1: some files failed; 2: usage error.",
+        help=say("cli.help.explain"),
+        description=say("cli.help.explain_description"),
     )
-    ex.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders of images")
+    ex.add_argument("paths", nargs="+", metavar="PATH", help=say("cli.help.paths"))
     ex.add_argument("--model", default=None,
-                    help="model key (see the 'models' command) or 'lenet' for MNIST digits; "
-                         "default: the best available ImageNet model")
-    ex.add_argument("--layer", default=None, help="layer to explain (default: the model's default layer)")
-    ex.add_argument("--method", default="Grad-CAM", help="CAM method, e.g. Grad-CAM, Grad-CAM++, HiResCAM, "
-                                                          "XGrad-CAM, LayerCAM, Score-CAM (the top channels by "
-                                                          "variance), score-cam-exact, Eigen-CAM, Counterfactual")
-    ex.add_argument("--target", default="auto", help="class to explain: auto (each image's prediction), "
-                                                      "a class index, or a class name (default: auto)")
-    ex.add_argument("--out", default="gradcam_output", metavar="DIR", help="output folder (default: gradcam_output)")
-    ex.add_argument("--batch-size", type=int, default=8, metavar="N", help="images per forward pass (default: 8)")
+                    help=say("cli.help.model"))
+    ex.add_argument("--layer", default=None, help=say("cli.help.layer"))
+    ex.add_argument("--method", default="Grad-CAM", help=say("cli.help.method"))
+    ex.add_argument("--target", default="auto", help=say("cli.help.target"))
+    ex.add_argument("--out", default="gradcam_output", metavar="DIR", help=say("cli.help.out"))
+    ex.add_argument("--batch-size", type=int, default=8, metavar="N", help=say("cli.help.batch_size"))
     ex.add_argument("--norm", default="max",
-                    help="map normalisation for the PNGs: max (0 stays 0) or minmax (default: max)")
-    ex.add_argument("--cmap", default="jet", help="matplotlib colour map for heat map and overlay (default: jet)")
-    ex.add_argument("--alpha", default=0.5, help="heat map opacity in the overlay, 0..1 (default: 0.5)")
+                    help=say("cli.help.norm"))
+    ex.add_argument("--cmap", default="jet", help=say("cli.help.cmap"))
+    ex.add_argument("--alpha", default=0.5, help=say("cli.help.alpha"))
     ex.add_argument("--placement", default=None, metavar="'receptive field'|stretched",
-                    help="where each cell of the map is drawn, with --model lenet: 'receptive field' (default: "
-                         "at the centre of what the cell sees, as the app's MNIST tab; LeNet has no padding) or "
-                         "stretched (evenly over the image, the usual drawing). ImageNet models are always "
-                         "drawn stretched.")
-    ex.add_argument("--recursive", "-r", action="store_true", help="also look into sub-folders")
+                    help=say("cli.help.placement"))
+    ex.add_argument("--recursive", "-r", action="store_true", help=say("cli.help.recursive"))
     ex.add_argument("--threads", type=int, default=None, metavar="N",
-                    help="CPU threads for torch (default: torch's choice, usually one per core; "
-                         "use 1 on a busy machine)")
-    ex.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    sub.add_parser("models", help="list the models with their availability and layers",
-                   description="List the models with their availability (or why not) and their layers.")
+                    help=say("cli.help.threads"))
+    ex.add_argument("--no-progress", action="store_true", help=say("cli.help.no_progress"))
+    sub.add_parser("models", help=say("cli.help.models"),
+                   description=say("cli.help.models_description"))
     return parser
 
 
@@ -439,18 +427,18 @@ def cmd_models(out=None) -> int:
         ok, status = spec.availability()
         rows.append((key, spec.title, ok, status, spec.layer_names, spec.default_layer, key == default))
     ok = DEFAULT_WEIGHTS.is_file()
-    status = f"weights file {DEFAULT_WEIGHTS}" if ok else f"no weights at {DEFAULT_WEIGHTS}; train with: {TRAIN_COMMAND}"
-    rows.append((LENET_KEY, "LeNet (MNIST digits, 28x28)", ok, status, LENET_LAYERS, LENET_LAYER, False))
+    status = say("cli.models.weights_file", path=DEFAULT_WEIGHTS) if ok else say("cli.models.no_weights", path=DEFAULT_WEIGHTS, command=TRAIN_COMMAND)
+    rows.append((LENET_KEY, say("cli.models.lenet_title"), ok, status, LENET_LAYERS, LENET_LAYER, False))
     for key, title, ok, status, layers, dl, is_default in rows:
-        mark = "  (default)" if is_default else ""
-        print(f"{key}  [{'available' if ok else 'NOT available'}]  {title}{mark}", file=out)
-        print(f"    {'source' if ok else 'reason'}: {status}", file=out)
-        print(f"    layers: {', '.join(layers)}  (default: {dl})", file=out)
+        mark = say("cli.models.default_mark") if is_default else ""
+        print(say("cli.models.row", key=key, state=say("cli.models.available") if ok else say("cli.models.not_available"), title=title, mark=mark), file=out)
+        print(say("cli.models.status", what=say("cli.models.source") if ok else say("cli.models.reason"), status=status), file=out)
+        print(say("cli.models.layers", layers=', '.join(layers), dl=dl), file=out)
     return 0
 
 
 def _err(msg: str) -> None:
-    print(f"{PROG} explain: error: {msg}", file=sys.stderr)
+    print(say("cli.explain.usage_error", prog=PROG, msg=msg), file=sys.stderr)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -458,9 +446,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     try:
         if args.batch_size < 1:
-            raise UsageError(f"--batch-size must be at least 1, not {args.batch_size}")
+            raise UsageError(say("cli.explain.batch_size_too_small", value=args.batch_size))
         if args.threads is not None and args.threads < 1:
-            raise UsageError(f"--threads must be at least 1, not {args.threads}")
+            raise UsageError(say("cli.explain.threads_too_small", value=args.threads))
         from gradcam_core.inputs import parse_alpha, parse_norm
 
         args.alpha, args.norm = _usage(parse_alpha, args.alpha), _usage(parse_norm, args.norm)
@@ -472,12 +460,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
         args.placement = resolve_placement(backend, args.placement)
         out = Path(args.out)
         if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {out} exists and is not a folder")
+            raise UsageError(say("cli.explain.out_not_folder", out=out))
         files, skipped = collect_inputs(args.paths, args.recursive, exclude=out.resolve() if out.exists() else None)
         if not files:
             where = ", ".join(args.paths)
-            raise UsageError(f"no image files found in {where}"
-                             + ("" if args.recursive else " (use --recursive for sub-folders)"))
+            raise UsageError(say("cli.explain.no_images", where=where)
+                             + ("" if args.recursive else say("cli.explain.use_recursive")))
         out.mkdir(parents=True, exist_ok=True)
     except UsageError as e:
         _err(str(e))
@@ -501,7 +489,7 @@ def _run(backend: Backend, method: str, layer: str, target: int | None, files: l
     def fail(path: Path, msg: str) -> dict:
         nonlocal n_bad
         n_bad += 1
-        tqdm.write(f"error: {path}: {msg}", file=sys.stderr)
+        tqdm.write(say("cli.explain.file_error", path=path, msg=msg), file=sys.stderr)
         return _error_row(path, names[index[path]], msg)
 
     index = {p: i for i, p in enumerate(files)}
@@ -538,15 +526,15 @@ def _run(backend: Backend, method: str, layer: str, target: int | None, files: l
                         rows[p] = _ok_row(p, names[index[p]], data)
                         n_ok += 1
                     except Exception as e:
-                        rows[p] = fail(p, f"could not write the outputs: {_one_line(e)}")
+                        rows[p] = fail(p, say("cli.explain.write_failed", msg=_one_line(e)))
             for p in chunk:
                 writer.writerow(rows[p])
             fcsv.flush()
             bar.update(len(chunk))
     bar.close()
-    note = f"; skipped {skipped} non-image file(s) in the folders" if skipped else ""
-    print(f"Explained {n_ok} of {len(files)} image(s) with {method} on {backend.key}/{layer}"
-          f"{f', {n_bad} failed' if n_bad else ''}{note}. Outputs in {out}, summary in {csv_path}")
+    note = say("cli.explain.skipped", skipped=skipped) if skipped else ""
+    print(say("cli.explain.summary", n_ok=n_ok, n_files=len(files), method=method, model=backend.key, layer=layer,
+              failed=say("cli.explain.failed", n_bad=n_bad) if n_bad else "", note=note, out=out, csv_path=csv_path))
     return 0 if n_bad == 0 and n_ok > 0 else 1
 
 

@@ -20,6 +20,8 @@ import sys
 
 import segno
 
+from gradcam_core.present.words import say
+
 __all__ = ["lan_addresses", "join_urls", "choose_join_url", "qr_svg", "qr_png", "qr_terminal",
            "SOURCES_NOTE", "banner", "ALL_INTERFACES"]
 
@@ -28,11 +30,7 @@ ALL_INTERFACES = {"0.0.0.0", "", "::", "*"}
 # Browsers expose the camera (getUserMedia) and the clipboard API only to secure contexts:
 # HTTPS pages or localhost. A phone opening http://10.x.y.z:7860/ gets neither.
 SOURCES_NOTE = (
-    "On a plain-HTTP address like this one, phones allow the camera and the clipboard only on "
-    "HTTPS or localhost, so the in-page camera and paste buttons will not work. What works: the "
-    "file picker (tap the upload area; phones offer \"Take photo\" there, which opens the camera "
-    "app), the example photos, drawing a digit with a finger and picking a held-out digit. "
-    "\"Copy link\" cannot write to the clipboard; the link is still shown to copy by hand."
+    say("ui.workshop.sources_note")
 )
 
 
@@ -126,7 +124,7 @@ def choose_join_url(share_url: str | None, lan_urls: list[str]) -> str | None:
 
 def _qr(url: str) -> segno.QRCode:
     if not url:
-        raise ValueError("no address to put in a QR code")
+        raise ValueError(say("ui.workshop.no_qr_address"))
     return segno.make(url, error="m", micro=False)
 
 
@@ -154,17 +152,16 @@ def qr_terminal(url: str) -> str:
 
 def banner(lan_urls: list[str], share_url: str | None = None, qr: bool = True) -> str:
     """What the terminal shows at start in workshop mode."""
-    lines = ["", "Workshop mode: phones on this Wi-Fi open"]
+    lines = ["", say("ui.workshop.banner_title")]
     if share_url:
-        lines.append(f"  {share_url}   (public share link, in the QR code)")
+        lines.append(say("ui.workshop.banner_share", share_url=share_url))
     for u in lan_urls:
         lines.append(f"  {u}")
     if not lan_urls and not share_url:
-        lines.append("  (no network address found: connect this computer to the venue's Wi-Fi, leave --host "
-                     "unset or 0.0.0.0, and restart)")
+        lines.append(say("ui.workshop.banner_no_address"))
     target = choose_join_url(share_url, lan_urls)
     if qr and target:
-        lines += [f"QR code of {target}:", qr_terminal(target).rstrip("\n")]
+        lines += [say("ui.workshop.banner_qr", target=target), qr_terminal(target).rstrip("\n")]
     if not share_url or lan_urls:
         lines.append(SOURCES_NOTE)
     return "\n".join(lines) + "\n"

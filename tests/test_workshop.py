@@ -8,6 +8,7 @@ printed 10.x.y.1 address from inside the namespace.
 from __future__ import annotations
 
 import base64
+import html as html_mod
 import io
 import json
 import os
@@ -26,6 +27,7 @@ import zxingcpp
 from PIL import Image
 
 from gradcam_core import workshop
+from gradcam_core.present.words import say
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
@@ -112,11 +114,13 @@ def test_qr_svg_and_terminal_are_the_same_symbol_as_the_png():
 def test_banner_gives_addresses_a_qr_and_which_sources_work():
     text = workshop.banner(["http://10.1.2.3:8000/", "http://192.168.0.9:8000/"])
     assert "http://10.1.2.3:8000/" in text and "http://192.168.0.9:8000/" in text
-    assert "QR code of http://10.1.2.3:8000/" in text and "▄" in text
-    assert "HTTPS or localhost" in text and "file picker" in text and "Take photo" in text
+    assert say("ui.workshop.banner_qr", target="http://10.1.2.3:8000/") in text and "▄" in text
+    assert say("ui.workshop.sources_note") in text  # plain HTTP: which sources work
     shared = workshop.banner([], "https://abc.gradio.live/")
-    assert "QR code of https://abc.gradio.live/" in shared and "HTTPS or localhost" not in shared
-    assert "no network address found" in workshop.banner([])
+    assert say("ui.workshop.banner_share", share_url="https://abc.gradio.live/") in shared
+    assert say("ui.workshop.banner_qr", target="https://abc.gradio.live/") in shared
+    assert say("ui.workshop.sources_note") not in shared
+    assert say("ui.workshop.banner_no_address") in workshop.banner([])
 
 
 def test_join_panel_shows_a_qr_of_the_address_and_what_works():
@@ -126,10 +130,11 @@ def test_join_panel_shows_a_qr_of_the_address_and_what_works():
     html = join.panel_html(url)
     assert _qr_in_html(html) == [url]
     assert f"class='join-url'>{url}<" in html
-    assert "HTTPS or localhost" in html and "file picker" in html
+    assert html_mod.escape(say("ui.workshop.sources_note")) in html
     https = join.panel_html("https://abc.gradio.live/")
-    assert _qr_in_html(https) == ["https://abc.gradio.live/"] and "HTTPS or localhost" not in https
-    assert "No network address" in join.panel_html(None)
+    assert _qr_in_html(https) == ["https://abc.gradio.live/"] and say("ui.join.https_note") in https
+    assert html_mod.escape(say("ui.workshop.sources_note")) not in https
+    assert join.panel_html(None).endswith(say("ui.join.no_address"))
 
 
 def test_join_panel_on_the_built_page(monkeypatch):
@@ -141,9 +146,9 @@ def test_join_panel_on_the_built_page(monkeypatch):
     htmls = [c["props"].get("value") or "" for c in with_panel["components"] if c["type"] == "html"]
     assert [q for h in htmls for q in _qr_in_html(h)] == [url]
     labels = [c["props"].get("label") for c in with_panel["components"] if c["type"] == "accordion"]
-    assert "Join on your phone" in labels
+    assert say("ui.join.title") in labels
     plain = app.build_app().get_config_file()
-    assert "Join on your phone" not in [c["props"].get("label") for c in plain["components"]]
+    assert say("ui.join.title") not in [c["props"].get("label") for c in plain["components"]]
 
 
 # ----------------------------------------------------------------------------- the real thing
@@ -235,7 +240,7 @@ def test_workshop_launch_binds_all_interfaces_prints_a_reachable_address_and_sho
         printed = re.findall(r"^  (http://[\d.]+:\d+/)", log, flags=re.M)
         assert printed, log
         assert all(u.endswith(f":{port}/") and "//127." not in u and "//169.254." not in u for u in printed)
-        assert f"QR code of {printed[0]}:" in log and "HTTPS or localhost" in log and "file picker" in log
+        assert say("ui.workshop.banner_qr", target=printed[0]) in log and say("ui.workshop.sources_note") in log
         # 3. the page's QR code decodes to the (first) printed address
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=20) as r:
             config = json.load(r)

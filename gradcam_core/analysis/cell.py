@@ -3,7 +3,7 @@
 Pure torch/numpy (no gradio): the UI (``gradcam_core.ui.cell_panel``) only places these on the page.
 
 * :func:`cell_of_pixel` maps a tapped pixel of a picture to the (row, col) of the hooked layer's grid
-  (the pixel-centre rule of ``render.enlarge``, so a tap lands in the block it visibly hit).
+  (the pixel-centre rule of ``paint.enlarge``, so a tap lands in the block it visibly hit).
 * :func:`cell_terms` splits the signed map at that cell into one term per channel,
   ``value = sum_k weight_k · activation_k``, exactly as the method combined them (Grad-CAM:
   ``alpha_k · A^k[row, col]``; HiResCAM and LayerCAM: the gradient *at this cell* is the weight;

@@ -53,7 +53,7 @@ def cell_of_pixel(x: object, y: object, box: Sequence[float], grid: tuple[int, i
                   centres: tuple[np.ndarray, np.ndarray] | None = None,
                   size: tuple[int, int] | None = None) -> tuple[int, int]:
     """The (row, col) of the ``grid`` = (h, w) cell under picture pixel (x, y), the map being drawn
-    in ``box`` = (x0, y0, x1, y1) (x1, y1 exclusive).  Pixel-centre rule, as ``render.enlarge``:
+    in ``box`` = (x0, y0, x1, y1) (x1, y1 exclusive).  Pixel-centre rule, as ``paint.enlarge``:
     col = floor((x - x0 + 0.5) · w / (x1 - x0)).  A browser may report x1 for the last pixel column
     (it rounds), which counts as the last column; anything else outside the box is a ValueError.
 

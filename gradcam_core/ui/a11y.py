@@ -17,6 +17,14 @@ axe-core, and each fix is harmless if Gradio changes the markup):
 """
 from __future__ import annotations
 
+import json
+from typing import TYPE_CHECKING, Any, Callable
+
+from gradcam_core.present.words import say
+
+if TYPE_CHECKING:
+    import gradio as gr
+
 #: CSS: focus that can be seen, a visually hidden text class, and the focused equation.
 CSS = """
 /* dark mode: Gradio's theme has no dark accent colour; the AA orange (primary-500) is too dark on black */
@@ -44,7 +52,7 @@ _SCRIPT = r"""
     document.querySelectorAll('.image-container > button').forEach((b) => {
       const img = b.querySelector('img');
       const alt = img ? norm(img.getAttribute('alt')) : '';
-      const name = alt || blockLabel(b) || 'Result image';
+      const name = alt || blockLabel(b) || __RESULT_IMAGE__;
       if (!alt && b.getAttribute('aria-label') !== name) b.setAttribute('aria-label', name);
       if (alt && b.hasAttribute('aria-label')) b.removeAttribute('aria-label');
     });
@@ -67,7 +75,7 @@ _SCRIPT = r"""
     document.querySelectorAll('.katex-display:not([tabindex])').forEach((e) => {
       e.setAttribute('tabindex', '0');
       e.setAttribute('role', 'group');
-      e.setAttribute('aria-label', 'Equation (scroll sideways with the arrow keys)');
+      e.setAttribute('aria-label', __EQUATION__);
     });
     // 6. anything else that scrolls sideways (a wide table on a phone): focusable, so arrow keys scroll it
     document.querySelectorAll('.gradio-container .block, .gradio-container .prose table, .gradio-container pre')
@@ -77,7 +85,7 @@ _SCRIPT = r"""
         if ((ox !== 'auto' && ox !== 'scroll') || e.querySelector('a[href], button, input, select, textarea, [tabindex]')) return;
         e.setAttribute('tabindex', '0');
         e.setAttribute('role', 'region');
-        e.setAttribute('aria-label', 'Wide content (scroll sideways with the arrow keys)');
+        e.setAttribute('aria-label', __WIDE__);
       });
   };
   let queued = false;
@@ -96,10 +104,14 @@ _SCRIPT = r"""
 def head() -> str:
     """For ``launch(head=...)``: the CSS above and the script that adds the missing names and
     keyboard access."""
-    return f"<style>{CSS}</style>\n{_SCRIPT}"
+    script = _SCRIPT  # the names it gives, from the catalogue, as JavaScript strings
+    for mark, name in (("__RESULT_IMAGE__", say("ui.a11y.result_image")), ("__EQUATION__", say("ui.a11y.equation")),
+                       ("__WIDE__", say("ui.a11y.wide_content"))):
+        script = script.replace(mark, json.dumps(name))
+    return f"<style>{CSS}</style>\n{script}"
 
 
-def with_alt(value, text: str | None):
+def with_alt(value: Any, text: str | None) -> Any:
     """An image output's value marked with its text alternative.  Events wired through
     :func:`alt_event` send the image alone (so the API's outputs are unchanged) and the text
     through the tab's :func:`alt_state`, whose change sets ``gr.Image(alt_text=...)`` on the page."""
@@ -114,7 +126,7 @@ def _is_alt(v) -> bool:
     return isinstance(v, dict) and v.get("__type__") == "update" and "alt_text" in v and "value" in v
 
 
-def split_alt(v, key, alts: dict):
+def split_alt(v: Any, key: Any, alts: dict) -> Any:
     """``v`` without its alt mark; the text goes into ``alts[key]``."""
     if _is_alt(v):
         alts[key] = v["alt_text"]
@@ -122,14 +134,14 @@ def split_alt(v, key, alts: dict):
     return v
 
 
-def alt_state():
+def alt_state() -> gr.State:
     """A tab's hidden store of its images' text alternatives ({component id: text})."""
     import gradio as gr
 
     return gr.State(None)
 
 
-def alt_event(fn, outputs: list, state):
+def alt_event(fn: Callable, outputs: list, state: gr.State) -> Callable:
     """``fn`` as an event whose image values may carry :func:`with_alt` marks: the images go out
     plain and their texts into ``state`` (which must be the LAST of the event's outputs, after
     ``outputs``).  ``fn`` may return a {component: value} dict, a tuple/list in ``outputs``' order,
@@ -154,7 +166,7 @@ def alt_event(fn, outputs: list, state):
     return event
 
 
-def wire_alts(state, images) -> None:
+def wire_alts(state: gr.State, images: list | dict) -> None:
     """When ``state`` changes, set each image's text alternative (a page-only event, no API).
     ``images``: the components (``state`` keyed by their ids), or {key: component}."""
     import gradio as gr

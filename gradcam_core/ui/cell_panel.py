@@ -23,6 +23,7 @@ import numpy as np
 
 from gradcam_core.analysis import cell
 from gradcam_core.present import cell_view
+from gradcam_core.present.words import say
 from gradcam_core.ui.common import ResultImage, by_name, user_errors
 
 __all__ = ["CellPanel", "build_panel", "wire_mnist", "wire_imagenet", "mnist_inspect", "imagenet_inspect",
@@ -38,9 +39,8 @@ MNIST_BOX = (0, 0, 280, 280)
 IMAGENET_TOP = 10
 GAP = 6  # px between two classes' pictures side by side (imagenet._side_by_side)
 
-NO_MNIST = "Choose, draw or upload a digit first; then tap a cell of its map."
-NO_IMAGENET = ("Explain a photo first (upload one or tap an example); then tap a cell of its heat map or call "
-               "/imagenet_inspect_cell.")
+NO_MNIST = say("ui.cell.no_mnist")
+NO_IMAGENET = (say("ui.cell.no_imagenet"))
 
 
 @dataclass
@@ -75,24 +75,23 @@ class CellPanel:
 
 def build_panel(prefix: str, where: str = "") -> CellPanel:
     """The panel, closed until the first tap; ``where`` names the pictures to tap."""
-    with gr.Accordion("Why is this cell hot? Tap a cell of the map", open=False,
+    with gr.Accordion(say("ui.cell.title"), open=False,
                       elem_id=f"{prefix}-cell") as acc:
-        gr.Markdown(f"Tap any cell of {where or 'the map'} (or give its row and column) to see its sum, channel "
-                    "by channel, and what covering it does to the class score.", elem_classes="tight-md")
+        gr.Markdown(say("ui.cell.intro", where=where or say("ui.cell.the_map")), elem_classes="tight-md")
         with gr.Row(equal_height=True):
-            row = gr.Number(label="Row", precision=0, scale=1, min_width=70)
-            col = gr.Number(label="Column", precision=0, scale=1, min_width=70)
-            show = gr.Button("Show this cell", scale=1, min_width=90)
+            row = gr.Number(label=say("ui.cell.row_label"), precision=0, scale=1, min_width=70)
+            col = gr.Number(label=say("ui.cell.col_label"), precision=0, scale=1, min_width=70)
+            show = gr.Button(say("ui.cell.show_button"), scale=1, min_width=90)
         # after a tap the page scrolls here: the numbers, then the bars, fill the screen
-        summary = gr.Markdown(elem_id=f"{prefix}-cell-sum", elem_classes="tight-md", label="The sum at this cell")
-        bars = ResultImage(label="The sum at this cell, term by term", interactive=False, show_label=True,
+        summary = gr.Markdown(elem_id=f"{prefix}-cell-sum", elem_classes="tight-md", label=say("ui.cell.summary_label"))
+        bars = ResultImage(label=say("ui.cell.bars_label"), interactive=False, show_label=True,
                            buttons=["download", "fullscreen"])
-        gr.Markdown(f"**How to read it.** {cell_view.READ_TEXT}", elem_classes=["tight-md", "imagenet-small"])
-        maps = ResultImage(label="The strongest channels here (the cell outlined)", interactive=False,
+        gr.Markdown(say("ui.cell.how_to_read", text=cell_view.READ_TEXT), elem_classes=["tight-md", "imagenet-small"])
+        maps = ResultImage(label=say("ui.cell.maps_label"), interactive=False,
                            show_label=True, elem_classes="step-image", buttons=["download", "fullscreen"])
-        cover = gr.Markdown(elem_classes="tight-md", label="Cover it and see")
-        with gr.Accordion("Numbers (JSON)", open=False):
-            numbers = gr.JSON(label="The cell's numbers", show_label=False)
+        cover = gr.Markdown(elem_classes="tight-md", label=say("ui.cell.cover_label"))
+        with gr.Accordion(say("ui.cell.numbers_title"), open=False):
+            numbers = gr.JSON(label=say("ui.cell.numbers_label"), show_label=False)
         api = gr.Button(visible=False)
     return CellPanel(prefix, acc, row, col, show, summary, bars, maps, cover, numbers, api)
 
@@ -106,8 +105,8 @@ def _views(result, ct: cell.CellTerms, rep: dict, top) -> dict:
     """The panel's values by name (see CellPanel.SHOWN) for one inspected cell."""
     occ = rep.get("occlusion")
     h, w = ct.grid
-    summary = (f"**Cell (row {ct.row}, column {ct.col})** of the {h}×{w} map, class **{rep['class']}**:\n\n"
-               f"{rep['equation']}\n\n{rep['reading']}")
+    summary = (say("ui.cell.summary", row=ct.row, col=ct.col, h=h, w=w, cls=rep['class'], equation=rep['equation'],
+                   reading=rep['reading']))
     cover = ""
     if occ:
         c = occ["covered"]
@@ -115,19 +114,14 @@ def _views(result, ct: cell.CellTerms, rep: dict, top) -> dict:
         seen = ""
         if fp:
             s_ = fp["support"]
-            seen = (f"This cell sees input rows {s_['top']}–{s_['bottom'] - 1}, columns {s_['left']}–{s_['right'] - 1} "
-                    f"(its receptive field: where its gradient is not zero); the covered square holds {fp['energy_in_box']:.0%} of its "
-                    "gradient's energy. ")
-        cover = (f"**Cover it and see.** {seen}Input pixels rows {c['top']}–{c['bottom'] - 1}, columns "
-                 f"{c['left']}–{c['right'] - 1} become the *{occ['baseline']}* baseline of the trust checks, "
-                 f"and the model runs again.\n\n"
-                 f"| | score | probability |\n|---|---:|---:|\n"
-                 f"| before | {_fmt(occ['score_before'])} | {occ['prob_before']:.1%} |\n"
-                 f"| this cell covered | {_fmt(occ['score_after'])} | {occ['prob_after']:.1%} |\n"
-                 f"| a random box covered (median of {len(occ['random_scores_after'])}) | "
-                 f"{_fmt(occ['random_median_after'])} | {occ['random_median_prob_after']:.1%} |\n"
-                 f"| spread of the random boxes (standard deviation) | {_fmt(occ['random_spread'])} | |\n\n"
-                 f"{rep['occlusion_reading']}")
+            seen = (say("ui.cell.sees", top=s_['top'], bottom=s_['bottom'] - 1, left=s_['left'], right=s_['right'] - 1,
+                        energy=fp['energy_in_box']))
+        cover = (say("ui.cell.cover", seen=seen, top=c['top'], bottom=c['bottom'] - 1, left=c['left'], right=c['right'] - 1,
+                     baseline=occ['baseline'], score_before=occ['score_before'], prob_before=occ['prob_before'],
+                     score_after=occ['score_after'], prob_after=occ['prob_after'],
+                     n_random=len(occ['random_scores_after']), random_median=occ['random_median_after'],
+                     random_median_prob=occ['random_median_prob_after'], random_spread=occ['random_spread'],
+                     reading=rep['occlusion_reading']))
     return {"accordion": gr.Accordion(open=True), "row": ct.row, "col": ct.col, "summary": summary,
             "bars": cell_view.waterfall_image(ct, top), "maps": cell_view.channel_maps_image(result, ct),
             "cover": cover, "numbers": rep}
@@ -293,8 +287,8 @@ def tap_to_cell(expl, x, y, whole: bool = False) -> tuple[int, int, int]:
         except ValueError:
             continue
     if whole:
-        raise ValueError("That point is outside the part of the photo the model saw (hatched): tap inside the map.")
-    raise ValueError("That point is not on the map: tap inside the coloured map itself.")
+        raise ValueError(say("ui.cell.outside_seen_part"))
+    raise ValueError(say("ui.cell.not_on_map"))
 
 
 def imagenet_api(row, col, state, recall):

@@ -3,25 +3,26 @@ an optional last input of events whose other inputs vary (the Shortcuts photo ca
 from __future__ import annotations
 
 import inspect
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import gradio as gr
 
 from gradcam_core.present import colour_choice
 from gradcam_core.present.colour_vision import HEAT_CHOICES, heat_map_note
+from gradcam_core.present.words import say
 from gradcam_core.ui.common import ParsedDropdown
 
-LABEL = "Colour map"
+LABEL = say("ui.colour.label")
 
 
-def dropdown(**kw) -> gr.Dropdown:
+def dropdown(**kw: Any) -> gr.Dropdown:
     """The colour-map dropdown (``HEAT_CHOICES``, default jet). A ParsedDropdown: an API call with a
     value outside the choices reaches the handler's parser (any matplotlib map, or a clear message)."""
-    kw.setdefault("info", "of the heat maps (the overlays, steps 6–8)")
+    kw.setdefault("info", say("ui.colour.info"))
     return ParsedDropdown(HEAT_CHOICES, value=colour_choice.DEFAULT, label=LABEL, filterable=False, **kw)
 
 
-def note(**kw) -> gr.Markdown:
+def note(**kw: Any) -> gr.Markdown:
     """Why the colour-blind-safe maps exist, and why the signed maps need no choice (measured)."""
     kw.setdefault("elem_classes", "tight-md")
     return gr.Markdown(heat_map_note(), **kw)

@@ -215,11 +215,11 @@ def step_sections(values: list | None = None, after: dict | None = None, alts: l
     for n, key in enumerate(STEP_ORDER, 1):  # labels (not shown) name the outputs in the API
         first = values[3 * (n - 1):3 * n] if values else [f"### {key}", None, ""]
         with gr.Group():
-            md = gr.Markdown(first[0], elem_classes="tight-md", label=f"Step {n} text")
+            md = gr.Markdown(first[0], elem_classes="tight-md", label=say("ui.common.step_text_label", n=n))
             img = ResultImage(first[1], interactive=False, show_label=False, elem_classes="step-image",
-                              label=f"Step {n} image", alt_text=alts[n - 1] if alts else None)
-            with gr.Accordion("Code", open=False):
-                code = code_block(first[2], label=f"Step {n} code")
+                              label=say("ui.common.step_image_label", n=n), alt_text=alts[n - 1] if alts else None)
+            with gr.Accordion(say("ui.common.code"), open=False):
+                code = code_block(first[2], label=say("ui.common.step_code_label", n=n))
         outs += [md, img, code]
         if after and n in after:
             after[n]()

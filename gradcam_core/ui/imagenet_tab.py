@@ -35,6 +35,7 @@ from gradcam_core.models.registry import REGISTRY, default_model_key
 from gradcam_core.ui import cell_panel, fetch_panel, trust
 from gradcam_core.present import alt_text
 from gradcam_core.present.colour_vision import HEAT_CHOICES, heat_map_note
+from gradcam_core.present.words import say
 from gradcam_core.ui import a11y
 from gradcam_core.ui.common import PAGE_ONLY, ResultImage, by_name, scroll_js, user_errors
 from gradcam_core.ui.kept import KeptResults
@@ -44,7 +45,7 @@ CONCURRENCY = "imagenet"  # model runs: at most `concurrency_limit` at once, wha
 RENDER_CONCURRENCY = "imagenet-render"  # re-drawing only: never waits behind a long Score-CAM
 PREDICTED = "predicted"
 NO_SECOND = "none"
-ALL_AVAILABLE = "All models are available."
+ALL_AVAILABLE = say("ui.imagenet.all_available")
 
 CSS = """
 .imagenet-small, .imagenet-small p, .imagenet-small li { font-size: 0.85em; }
@@ -54,21 +55,17 @@ CSS = """
 """
 
 INTRO = (
-    "Upload a photo, take one with your phone, paste one or tap an example. An ImageNet model names "
-    "what it sees (top 5) and the heat map shows **where** it found the evidence. Then pick another "
-    "class, layer or method, compare models, and follow every step below."
+    say("ui.imagenet.intro")
 )
 def _score_cam_warning() -> str:
     """What both Score-CAMs cost, computed from the figures measured by bench/bench_scorecam.py."""
     title, _, channels = budget.SCORE_CAM_REFERENCE
     quick, exact = (budget.score_cam_forwards(m, channels) for m in ("Score-CAM", budget.SCORE_CAM_EXACT))
     quick_s, exact_s = (budget.format_duration(budget.score_cam_seconds(m, channels)) for m in ("Score-CAM", budget.SCORE_CAM_EXACT))
-    stop = (f"; runs that would take over {budget.format_duration(budget.SCORE_CAM_LIMIT)} are stopped"
+    stop = (say("ui.imagenet.score_cam_stop", limit=budget.format_duration(budget.SCORE_CAM_LIMIT))
             if budget.SCORE_CAM_LIMIT else "")
     exact_n = f"{exact:,}".replace(",", "\u202f")
-    return (f"Score-CAM runs {quick} extra forward passes on {title}'s last layer (about {quick_s} with 2 CPU "
-            f"threads, measured); Score-CAM (exact) runs one per channel, {exact_n} there (about {exact_s})"
-            f"{stop}. Example photos are cached after their first run.")
+    return (say("ui.imagenet.score_cam_warning", quick=quick, title=title, quick_s=quick_s, exact_n=exact_n, exact_s=exact_s, stop=stop))
 
 
 SCORE_CAM_WARNING = _score_cam_warning()
@@ -81,8 +78,7 @@ from gradcam_core.inputs import photo_source as _photo_source  # noqa: E402 - th
 #: Raw results for re-drawing (a new colour map, opacity…) without a new model run, shared by all
 #: sessions: a session's state is only {"key", "tag"} (see kept.py). 48 results ≈ 150 MB at most.
 KEPT = KeptResults(capacity=48)
-EXPIRED = ("This result is no longer kept on the server (many newer ones came after it); "
-           "tap Explain to compute it again.")
+EXPIRED = (say("ui.imagenet.expired"))
 
 
 def _for_state(expl: svc.Explanation, tag=None) -> dict:
@@ -164,8 +160,7 @@ def explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha,
     """API ``/imagenet_explain``: quick methods. The slow ones (Score-CAM) wait in their own queue,
     so that they never hold a worker that quick requests need: ``/imagenet_explain_slow``."""
     if budget.is_slow_method(method):
-        raise ValueError(f"{method} runs many forward passes and waits in its own queue: call "
-                         "/imagenet_explain_slow with the same inputs.")
+        raise ValueError(say("ui.imagenet.slow_method_queue", method=method))
     return _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress, whole)
 
 
@@ -250,7 +245,7 @@ def change_model(model_key) -> dict:
     fetch.on_select(spec.key)  # missing weights: fetched in the background if possible
     if not spec.available:
         why = svc._short_reason(spec.key, spec).replace("`", "")
-        gr.Warning(f"{spec.title} is not available here: {why}", duration=10)
+        gr.Warning(say("ui.imagenet.model_not_available", title=spec.title, why=why), duration=10)
     layers = gr.Dropdown(choices=svc.layer_choices(spec.key), value=spec.default_layer)
     return {"layer": layers, "model_note": _model_note(spec.key)}
 
@@ -262,7 +257,7 @@ def make_link(photo, model_key, layer, method, target, target2, norm, cmap, alph
     src = _photo_source(photo)
     svc.load_photo(src)  # only pictures are kept and linked: same loader and refusals as Explain
     if not isinstance(src, str) or src.startswith("data:") or not Path(src).is_file():
-        raise ValueError("This photo cannot be linked; upload it as a file first.")
+        raise ValueError(say("ui.imagenet.photo_not_linkable"))
     return query_string(tab="imagenet", photo=remember_photo(src), model=model_key, layer=layer, method=method,
                         target=target, target2=target2, norm=norm, cmap=cmap, alpha=alpha)
 
@@ -280,7 +275,7 @@ def explain_from_link(request: gr.Request, progress=gr.Progress()):
         return {}
     model_key = params.get("model") or default_model_key()
     if model_key not in REGISTRY:
-        gr.Warning(f"The link names an unknown model ({model_key}); using the default one.")
+        gr.Warning(say("ui.imagenet.link_unknown_model", model_key=model_key))
         model_key = default_model_key()
     spec = svc.get_spec(model_key)
     layer = params.get("layer") if params.get("layer") in spec.layer_names else spec.default_layer
@@ -309,15 +304,15 @@ def _model_note(model_key: str | None) -> str:
     """One line on the selected model: what it is, or why it cannot run here."""
     spec = svc.get_spec(model_key)
     if spec.available:
-        return f"**{spec.title}**: {spec.description}."
-    return f"**{spec.title} cannot run here**: {svc._short_reason(spec.key, spec)}."
+        return say("ui.imagenet.model_note", title=spec.title, description=spec.description)
+    return say("ui.imagenet.model_cannot_run", title=spec.title, reason=svc._short_reason(spec.key, spec))
 
 
 def method_note(method) -> str:
     """What the method computes (gradcam_core.present.method_texts, through METHOD_NOTES)."""
     text = itext.METHOD_NOTES.get(method, "") or method_text(method).summary
     if method == budget.SCORE_CAM_EXACT:  # the quick Score-CAM's note states its cost already
-        text += f"\n\n**Slow.** {SCORE_CAM_WARNING}"
+        text += say("ui.imagenet.slow_note", warning=SCORE_CAM_WARNING)
     return text
 
 
@@ -330,7 +325,7 @@ def compare(photo, model_key, method, target, norm, cmap, alpha, request: gr.Req
     first = svc.get_spec(model_key).key
     keys = [first] + [k for k in REGISTRY if k != first]  # unavailable ones are listed with their reason
     if budget.is_slow_method(method):
-        gr.Warning(SCORE_CAM_WARNING + " Comparing runs it once per model.", duration=8)
+        gr.Warning(SCORE_CAM_WARNING + say("ui.imagenet.compare_slow_note"), duration=8)
     cmp = svc.compare_models(pil, keys, target, method=method, norm=norm, cmap=cmap, alpha=alpha,
                              progress=progress_callback(progress, request), time_limit=budget.SCORE_CAM_LIMIT or None)
     paths = outfiles.write_pngs(view.comparison_overlays(cmp), stem="compare")
@@ -343,7 +338,7 @@ def pick_example(evt: gr.SelectData) -> dict:
     entries = catalogue.examples_by_category()
     i = int(evt.index)
     if not 0 <= i < len(entries):
-        raise gr.Error("That example is no longer available.")
+        raise gr.Error(say("ui.imagenet.example_gone"))
     e = entries[i]
     # a copy in the temp folder: gradio only serves files from there (or cwd), wherever the app runs
     path = outfiles._out_dir(None) / Path(e["path"]).name
@@ -398,8 +393,9 @@ def list_models() -> list:
 
 # --------------------------------------------------------------------------- layout
 def _credits_markdown(entries) -> str:
-    lines = [f"- **{html.escape(e['title'])}** ({e['category']}): {html.escape(e['credit'])} — "
-             f"{html.escape(e['licence'])}; from {e['package']}" for e in entries]
+    lines = [say("ui.imagenet.credit_line", title=html.escape(e['title']), category=e['category'],
+                 credit=html.escape(e['credit']), licence=html.escape(e['licence']), package=e['package'])
+             for e in entries]
     return "\n".join(lines)
 
 
@@ -407,63 +403,62 @@ def _photo_and_result() -> dict:
     """Intro, photo, Explain, and the result right under the photo (so after an upload on a phone the
     top 5 and the overlay are on screen; the events also scroll to it)."""
     gr.Markdown(INTRO, elem_classes="tight-md")
-    photo = gr.Image(label="Your photo", type="filepath", sources=["upload", "webcam", "clipboard"],
+    photo = gr.Image(label=say("ui.imagenet.photo_label"), type="filepath", sources=["upload", "webcam", "clipboard"],
                      image_mode=None, height=260, format="png", elem_id="imagenet-photo")
-    go = gr.Button("Explain", variant="primary")
+    go = gr.Button(say("ui.imagenet.explain_button"), variant="primary")
     credit = gr.Markdown("", elem_classes=["tight-md", "imagenet-small"])
 
     # The result comes right under the photo, so after an upload on a phone the top 5 and the
     # overlay are on screen (the events also scroll to it): photo → result → examples → settings → steps.
     with gr.Column(elem_id="imagenet-result", elem_classes="result-block"):
-        label = gr.Label(num_top_classes=5, label="Top 5", elem_id="imagenet-label", elem_classes="compact-label")
-        overlay = ResultImage(label="Where the model found the evidence", interactive=False,
+        label = gr.Label(num_top_classes=5, label=say("ui.imagenet.top5_label"), elem_id="imagenet-label", elem_classes="compact-label")
+        overlay = ResultImage(label=say("ui.imagenet.overlay_label"), interactive=False,
                               elem_classes="imagenet-map", buttons=["download", "fullscreen"])
-        summary = gr.Markdown(elem_classes="tight-md", label="Summary")  # (labels name API outputs)
+        summary = gr.Markdown(elem_classes="tight-md", label=say("ui.imagenet.summary_label"))  # (labels name API outputs)
     return dict(photo=photo, go=go, credit=credit, label=label, overlay=overlay, summary=summary)
 
 
 def _examples(entries) -> dict:
     """The example photos and their credits."""
-    with gr.Accordion("Example photos", open=True):
+    with gr.Accordion(say("ui.imagenet.examples_title"), open=True):
         examples = gr.Gallery(
             value=[(e["path"], e["title"].split(" (")[0]) for e in entries],
-            label="Tap an example: " + ", ".join(dict.fromkeys(e["category"] for e in entries)), columns=3,
+            label=say("ui.imagenet.examples_label") + ", ".join(dict.fromkeys(e["category"] for e in entries)), columns=3,
             height="auto", allow_preview=False, object_fit="cover", elem_classes="imagenet-examples",
             interactive=False,
         )
         gr.Markdown(catalogue.attribution_note(entries), elem_classes=["tight-md", "imagenet-small"])
-        with gr.Accordion("All photo credits and licences", open=False):
+        with gr.Accordion(say("ui.imagenet.credits_title"), open=False):
             gr.Markdown(_credits_markdown(entries), elem_classes="imagenet-small")
     return dict(examples=examples)
 
 
 def _settings(default, spec) -> dict:
     """Model, layer, method, classes, opacity, normalisation, colour map and the raw map."""
-    model = gr.Dropdown(svc.model_choices(), value=default, label="Model", filterable=False)
+    model = gr.Dropdown(svc.model_choices(), value=default, label=say("ui.imagenet.model_label"), filterable=False)
     model_note = gr.Markdown(_model_note(default), elem_classes=["tight-md", "imagenet-small"])
     fetch_md, fetch_timer = fetch_panel.build()
-    with gr.Accordion("Models not available on this server, and why", open=False):
+    with gr.Accordion(say("ui.imagenet.unavailable_title"), open=False):
         unavailable_md = gr.Markdown(svc.unavailable_note() or ALL_AVAILABLE, elem_classes="imagenet-small")
-    layer = gr.Dropdown(svc.layer_choices(default), value=spec.default_layer, label="Layer", filterable=False,
-                        info="early: sharp but generic · late: coarse but about the class")
-    method = gr.Dropdown(svc.method_names(), value="Grad-CAM", label="Method", filterable=False)
+    layer = gr.Dropdown(svc.layer_choices(default), value=spec.default_layer, label=say("ui.imagenet.layer_label"), filterable=False,
+                        info=say("ui.imagenet.layer_info"))
+    method = gr.Dropdown(svc.method_names(), value="Grad-CAM", label=say("ui.imagenet.method_label"), filterable=False)
     m_note = gr.Markdown(method_note("Grad-CAM"), elem_classes=["tight-md", "imagenet-small"])
     # The 1 000 class names are searched on the server as you type, not sent with the page (they
     # were 250 KB of every page load, and a copy in every session's memory).
-    target = gr.Dropdown([PREDICTED], value=PREDICTED, label="Explain class", allow_custom_value=True,
-                         filterable=True, info="type part of a name, e.g. 'retriever', then pick one")
-    target2 = gr.Dropdown([NO_SECOND], value=NO_SECOND, label="Second class, side by side",
+    target = gr.Dropdown([PREDICTED], value=PREDICTED, label=say("ui.imagenet.target_label"), allow_custom_value=True,
+                         filterable=True, info=say("ui.imagenet.target_info"))
+    target2 = gr.Dropdown([NO_SECOND], value=NO_SECOND, label=say("ui.imagenet.target2_label"),
                           allow_custom_value=True, filterable=True,
-                          info="same forward pass; type e.g. 'tabby', then pick one")
-    alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Opacity of the heat map")
-    whole = gr.Checkbox(value=False, label="Show on the whole photo",
-                        info="the map mapped back through the model's resize and crop; the rest is hatched: not "
-                             "seen by the model")
+                          info=say("ui.imagenet.target2_info"))
+    alpha = gr.Slider(0, 1, value=0.5, step=0.05, label=say("ui.imagenet.alpha_label"))
+    whole = gr.Checkbox(value=False, label=say("ui.imagenet.whole_label"),
+                        info=say("ui.imagenet.whole_info"))
     with gr.Row():
-        norm = gr.Radio([(v, k) for k, v in svc.NORMS.items()], value="max", label="Normalisation", min_width=200)
-        cmap = gr.Dropdown(HEAT_CHOICES, value="jet", label="Colormap", filterable=False, min_width=120)
+        norm = gr.Radio([(v, k) for k, v in svc.NORMS.items()], value="max", label=say("ui.imagenet.norm_label"), min_width=200)
+        cmap = gr.Dropdown(HEAT_CHOICES, value="jet", label=say("ui.imagenet.cmap_label"), filterable=False, min_width=120)
     gr.Markdown(itext.NORM_NOTE + "\n\n" + heat_map_note(), elem_classes=["tight-md", "imagenet-small"])
-    heatmap = ResultImage(label="Raw map, real units (colour bar)", interactive=False, elem_classes="imagenet-map",
+    heatmap = ResultImage(label=say("ui.imagenet.heatmap_label"), interactive=False, elem_classes="imagenet-map",
                           buttons=["download", "fullscreen"])
     gr.Markdown(itext.HEAT_NOTE, elem_classes=["tight-md", "imagenet-small"])
     return dict(model=model, model_note=model_note, fetch_md=fetch_md, fetch_timer=fetch_timer,
@@ -474,30 +469,29 @@ def _settings(default, spec) -> dict:
 
 def _details() -> dict:
     """Steps, compare, downloads and numbers, the link."""
-    gr.Markdown("### Step by step")
-    steps = gr.Gallery(label="Steps (tap to enlarge)", columns=2, height="auto", object_fit="contain",
+    gr.Markdown(say("ui.imagenet.steps_heading"))
+    steps = gr.Gallery(label=say("ui.imagenet.steps_label"), columns=2, height="auto", object_fit="contain",
                        format="png", elem_classes="imagenet-steps", interactive=False)
-    with gr.Accordion("What each step does: text, equation, code", open=False):
-        steps_md = gr.Markdown(label="What each step does")
+    with gr.Accordion(say("ui.imagenet.steps_text_title"), open=False):
+        steps_md = gr.Markdown(label=say("ui.imagenet.steps_text_label"))
 
-    with gr.Accordion("Compare models (same photo, same class)", open=False):
-        compare_btn = gr.Button("Compare all available models")
-        compare_gallery = gr.Gallery(label="One model per picture", columns=2, height="auto",
+    with gr.Accordion(say("ui.imagenet.compare_title"), open=False):
+        compare_btn = gr.Button(say("ui.imagenet.compare_button"))
+        compare_gallery = gr.Gallery(label=say("ui.imagenet.compare_gallery_label"), columns=2, height="auto",
                                      object_fit="contain", format="png", interactive=False)
         compare_md = gr.Markdown(elem_classes=["tight-md", "imagenet-small"])
 
-    with gr.Accordion("Downloads (PNG) and numbers (JSON)", open=False):
-        downloads = gr.File(label="Grayscale map, coloured heat map, overlay", file_count="multiple",
+    with gr.Accordion(say("ui.imagenet.downloads_title"), open=False):
+        downloads = gr.File(label=say("ui.imagenet.downloads_label"), file_count="multiple",
                             interactive=False)
-        numbers = gr.JSON(label="Numbers: top 5, target, weights, map", open=False)
+        numbers = gr.JSON(label=say("ui.imagenet.numbers_label"), open=False)
 
     with gr.Row():
         link_query = gr.Textbox(visible=False)
-        link_btn = gr.Button("Copy a link to this result", size="sm", variant="secondary")
-    link_box = gr.Textbox(label="Link (reopens this photo, model, layer, method and class)", interactive=False,
+        link_btn = gr.Button(say("ui.imagenet.copy_link_button"), size="sm", variant="secondary")
+    link_box = gr.Textbox(label=say("ui.imagenet.link_label"), interactive=False,
                           buttons=["copy"], max_lines=3,
-                          info="Making a link keeps a copy of an uploaded photo on this server until it is "
-                               "restarted or cleans up; links to example photos always work.")
+                          info=say("ui.imagenet.link_info"))
     return dict(steps=steps, steps_md=steps_md, compare_btn=compare_btn, compare_gallery=compare_gallery,
                 compare_md=compare_md, downloads=downloads, numbers=numbers, link_query=link_query,
                 link_btn=link_btn, link_box=link_box)
@@ -527,7 +521,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     entries = catalogue.examples_by_category()
     c = _photo_and_result()
     # right under the result: a tap on the overlay (or the raw map further down) fills it
-    cells = cell_panel.build_panel("imagenet", "the heat map above (or the raw map below)")
+    cells = cell_panel.build_panel("imagenet", say("ui.imagenet.cell_panel_where"))
     c.update({**_examples(entries), **_settings(default, spec), **_details()})
     trust.build_imagenet_panel(c["photo"], c["model"], c["layer"], c["target"], concurrency_id=SLOW,
                                concurrency_limit=SLOW_LIMIT)

@@ -16,6 +16,7 @@ from typing import Callable
 import gradio as gr
 
 from gradcam_core import workshop
+from gradcam_core.present.words import say
 
 PANEL_ID = "join-panel"
 QR_ID = "join-qr"
@@ -33,26 +34,20 @@ _STYLE = f"""<style>
 def panel_html(url: str | None) -> str:
     """The panel's HTML: the QR code of ``url`` as an inline PNG, the address, and what works."""
     if not url:
-        return (_STYLE + "<div class='join-note'>No network address was found for phones to open: connect "
-                "this computer to the venue's Wi-Fi, leave <code>--host</code> unset (or 0.0.0.0) and restart "
-                "with <code>--workshop</code>.</div>")
+        return (_STYLE + say("ui.join.no_address"))
     png = base64.b64encode(workshop.qr_png(url, scale=8)).decode("ascii")
     u = html.escape(url)
     if url.startswith("https://"):
-        note = ("This is an HTTPS link: the camera, paste and copy buttons work on phones too.")
+        note = (say("ui.join.https_note"))
     else:
         note = html.escape(workshop.SOURCES_NOTE)
-    return (f"{_STYLE}<div class='join-box'>"
-            f"<img id='{QR_ID}-img' alt='QR code of {u}' src='data:image/png;base64,{png}'>"
-            f"<div><div>Scan, or type this address on a phone on the same Wi-Fi:</div>"
-            f"<div class='join-url'>{u}</div>"
-            f"<div class='join-note'>{note}</div></div></div>")
+    return (say("ui.join.panel", style=_STYLE, qr_id=QR_ID, u=u, png=png, note=note))
 
 
 def build(url: str | Callable[[], str | None] | None, demo: gr.Blocks | None = None) -> gr.HTML:
     """Add the panel (an open accordion near the top of the page) inside the current Blocks."""
     current = url() if callable(url) else url
-    with gr.Accordion("Join on your phone", open=True, elem_id=PANEL_ID):
+    with gr.Accordion(say("ui.join.title"), open=True, elem_id=PANEL_ID):
         panel = gr.HTML(panel_html(current), elem_id=QR_ID)
     if callable(url) and demo is not None:
         demo.load(lambda: panel_html(url()), None, panel, queue=False, show_progress="hidden",

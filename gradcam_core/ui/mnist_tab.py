@@ -22,6 +22,7 @@ from gradcam_core.present.method_texts import (LENET_DEFAULT_LAYER, LENET_LAYERS
 from gradcam_core.analysis import cell as cell_analysis
 from gradcam_core.data.mnist import preprocess_digit, test_digits, to_tensor
 from gradcam_core.present.steps import build_steps, result_numbers
+from gradcam_core.present.words import say
 from gradcam_core.ui import a11y, cell_panel, colour_menu, trust
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest
 from gradcam_core.ui.common import (PAGE_ONLY, ParsedDropdown, ParsedRadio, by_name, ResultImage, SafeImage, SafeSketchpad,
@@ -33,8 +34,8 @@ PAGE = 50
 TARGETS = ["predicted"] + CLASSES
 CONCURRENCY = "lenet"
 #: the map placement picker: (label, value) for each of analysis.cell.PLACEMENTS
-PLACEMENT_CHOICES = [("at what each cell sees (receptive-field centre)", "receptive field"),
-                     ("stretched over the digit (the usual drawing)", "stretched")]
+PLACEMENT_CHOICES = [(say("ui.mnist.placement_receptive_choice"), "receptive field"),
+                     (say("ui.mnist.placement_stretched_choice"), "stretched")]
 
 def model():
     """The shared LeNet of the model registry, loaded once per process (never modified: the engine
@@ -191,14 +192,14 @@ def notes_alt(share) -> str:
 
 def _index(index) -> int:
     if index is None or index == "":
-        raise ValueError("Enter a digit index.")
+        raise ValueError(say("ui.mnist.enter_index"))
     try:
         i = int(float(index))
     except (TypeError, ValueError):
-        raise ValueError(f"The index must be a whole number, not {index!r}.") from None
+        raise ValueError(say("ui.mnist.index_not_whole", index=index)) from None
     n = n_digits()
     if not 0 <= i < n:
-        raise ValueError(f"There are {n} test digits: choose an index from 0 to {n - 1}.")
+        raise ValueError(say("ui.mnist.index_range", n=n, last=n - 1))
     return i
 
 
@@ -207,26 +208,26 @@ def explain_index(index, target_choice="predicted", channel=None, layer=None, cm
     i = _index(index)
     images, labels = test_digits()
     return explain_array(images[i].astype(np.float32) / 255.0, target_choice, channel,
-                         source=f"held-out MNIST digit #{i} (true label {labels[i]})", layer=layer, cmap=cmap,
+                         source=say("ui.mnist.source_held_out", i=i, label=labels[i]), layer=layer, cmap=cmap,
                          placement=placement)
 
 
 @user_errors
 def explain_drawing(sketch, target_choice="predicted", channel=None, layer=None, cmap=None, placement=None):
     if sketch is None:
-        raise ValueError("The canvas is empty: draw a digit first.")
+        raise ValueError(say("ui.mnist.canvas_empty"))
     image = sketch.get("composite") if isinstance(sketch, dict) else sketch
     if image is None:
-        raise ValueError("The canvas is empty: draw a digit first.")
+        raise ValueError(say("ui.mnist.canvas_empty"))
     if isinstance(image, str):  # Gradio could not decode it: our loader says why
         image = load_image(image, max_side=1024)
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[2] == 4 and image[..., 3].max() == 0:
-        raise ValueError("The canvas is empty: draw a digit first.")
+        raise ValueError(say("ui.mnist.canvas_empty"))
     try:
         digit = preprocess_digit(image, drawing=True)  # from the canvas: a drawing, even edge to edge
     except ValueError as exc:
-        raise ValueError(f"Could not find a digit in the drawing: {exc}") from None
+        raise ValueError(say("ui.mnist.no_digit_in_drawing", exc=exc)) from None
     return explain_array(digit, target_choice, channel, source="drawing", layer=layer, cmap=cmap, placement=placement)
 
 
@@ -253,7 +254,7 @@ def read_photo(img, target_choice="predicted", channel=None, layer=None, cmap=No
     except ValueError as exc:  # "No digit found: ..." already says it; others get the context
         msg = str(exc)
         raise PhotoRefused(msg if msg.startswith("No digit found") else
-                           f"Could not find a digit in this photo: {msg}") from None
+                           say("ui.mnist.no_digit_in_photo", msg=msg)) from None
     return explain_array(digit, target_choice, channel, source=source, layer=layer, cmap=cmap, placement=placement)
 
 
@@ -267,7 +268,7 @@ def _said_in_the_line(exc: Exception) -> gr.Error:
 @user_errors
 def explain_upload(path, target_choice="predicted", channel=None, layer=None, cmap=None, placement=None):
     if path is None:
-        raise ValueError("Upload or photograph a handwritten digit first.")
+        raise ValueError(say("ui.mnist.upload_first"))
     img = load_image(path, max_side=PHOTO_SIDE)
     try:
         return read_photo(img, target_choice, channel, layer, cmap, placement=placement)
@@ -278,14 +279,14 @@ def explain_upload(path, target_choice="predicted", channel=None, layer=None, cm
 def _read_box(path, box, target_choice="predicted", channel=None, layer=None, cmap=None,
               placement=None) -> MnistView:
     if path is None:
-        raise ValueError("Upload or photograph a handwritten digit first, then draw a box around it.")
+        raise ValueError(say("ui.mnist.upload_first_then_box"))
     photo = load_image(path, max_side=CUT_SIDE)
     width, height = shown_size(path)  # the box is in the photo's own pixels, as shown (EXIF-rotated)
     x0, y0, x1, y1 = parse_box(box, width, height)
     kx, ky = photo.width / width, photo.height / height  # 1 unless the photo is larger than CUT_SIDE
     cut = (int(np.floor(x0 * kx)), int(np.floor(y0 * ky)), int(np.ceil(x1 * kx)), int(np.ceil(y1 * ky)))
     part = load_image(photo.crop(cut), max_side=PHOTO_SIDE)
-    return read_photo(part, target_choice, channel, layer, cmap, source=f"upload, box ({x0}, {y0}, {x1}, {y1})",
+    return read_photo(part, target_choice, channel, layer, cmap, source=say("ui.mnist.source_box", x0=x0, y0=y0, x1=x1, y1=y1),
                       placement=placement)
 
 
@@ -303,8 +304,8 @@ def explain_crop(path, box, target_choice="predicted", channel=None, layer=None,
 @user_errors
 def explain_state(digit, target_choice="predicted", channel=None, layer=None, cmap=None, placement=None):
     if digit is None:
-        raise ValueError("Choose, draw or upload a digit first.")
-    return explain_array(np.asarray(digit, dtype=np.float32), target_choice, channel, source="current digit",
+        raise ValueError(say("ui.mnist.choose_first"))
+    return explain_array(np.asarray(digit, dtype=np.float32), target_choice, channel, source=say("ui.mnist.source_current"),
                          layer=layer, cmap=cmap, placement=placement)
 
 
@@ -314,19 +315,18 @@ def explain_from_link(request: gr.Request):
     params = dict(request.query_params) if request is not None else {}
     target = params.get("target", "predicted")
     if target not in TARGETS:
-        gr.Warning(f"The link's target {target!r} is not a digit; showing the predicted class.")
+        gr.Warning(say("ui.mnist.link_target_not_digit", target=target))
         target = "predicted"
     channel = params.get("channel", "strongest")
     if channel not in ["strongest"] + [str(k) for k in range(16)]:
         channel = "strongest"
     layer = params.get("layer", LAYER)
     if layer not in LAYERS:
-        gr.Warning(f"The link's layer {layer!r} is not one of {', '.join(LAYERS)}; showing {LAYER}.")
+        gr.Warning(say("ui.mnist.link_layer_unknown", layer=layer, layers=', '.join(LAYERS), default=LAYER))
         layer = LAYER
     cmap = params.get("cmap") or colour_choice.DEFAULT
     if cmap not in colour_choice.CMAPS:
-        gr.Warning(f"The link's colour map {cmap!r} is not one of {', '.join(colour_choice.CMAPS)}; showing "
-                   f"{colour_choice.DEFAULT}.")
+        gr.Warning(say("ui.mnist.link_cmap_unknown", cmap=cmap, cmaps=', '.join(colour_choice.CMAPS), default=colour_choice.DEFAULT))
         cmap = colour_choice.DEFAULT
     placement = params.get("placement") or cell_analysis.DEFAULT_PLACEMENT
     if placement not in cell_analysis.PLACEMENTS:
@@ -335,12 +335,12 @@ def explain_from_link(request: gr.Request):
     if params.get("tab", "mnist") == "mnist" and params.get("d"):
         try:
             digit = decode_digit(params["d"])
-            view = explain_array(digit, target, channel, source="shared link", layer=layer, cmap=cmap,
+            view = explain_array(digit, target, channel, source=say("ui.mnist.source_link"), layer=layer, cmap=cmap,
                                  placement=placement)
             view.target, view.channel, view.layer, view.cmap, view.placement = target, channel, layer, cmap, placement
             return view
         except ValueError as exc:
-            gr.Warning(f"{exc} Showing digit #0 instead.")
+            gr.Warning(say("ui.mnist.link_digit_fallback", exc=exc))
     elif params.get("digit"):
         try:
             index = _index(params["digit"])
@@ -377,9 +377,9 @@ def show_page(page):
     try:
         p = int(page) - 1
     except (TypeError, ValueError):
-        raise ValueError("The page must be a number.") from None
+        raise ValueError(say("ui.mnist.page_not_number")) from None
     if not 0 <= p < n_pages():
-        raise ValueError(f"Pages go from 1 to {n_pages()}.")
+        raise ValueError(say("ui.mnist.page_range", pages=n_pages()))
     return grid_page(p)
 
 
@@ -409,18 +409,18 @@ def _shown(fn, ui: MnistComponents):
 def _input_tabs():
     """Pick / Draw / Photo: (index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload, crop)."""
     with gr.Tabs():
-        with gr.Tab("Pick", id="mnist-pick"):
+        with gr.Tab(say("ui.mnist.tab_pick"), id="mnist-pick"):
             with gr.Row(equal_height=True):
-                index = gr.Number(value=0, label=f"Digit index (0–{n_digits() - 1})", precision=0, minimum=0,
+                index = gr.Number(value=0, label=say("ui.mnist.index_label", last=n_digits() - 1), precision=0, minimum=0,
                                   maximum=n_digits() - 1, scale=2)
-                go_index = gr.Button("Explain", variant="primary", scale=1)
-            page = gr.Slider(1, n_pages(), value=1, step=1, label="Page of 50 held-out digits")
+                go_index = gr.Button(say("ui.mnist.explain_button"), variant="primary", scale=1)
+            page = gr.Slider(1, n_pages(), value=1, step=1, label=say("ui.mnist.page_label"))
             grid = gr.Gallery(value=grid_page(0), columns=5, height="auto", allow_preview=False,
-                              label="Tap a digit", show_label=True, object_fit="contain", elem_classes="digit-grid",
+                              label=say("ui.mnist.grid_label"), show_label=True, object_fit="contain", elem_classes="digit-grid",
                               format="png")
-        with gr.Tab("Draw", id="mnist-draw") as draw_tab:
+        with gr.Tab(say("ui.mnist.tab_draw"), id="mnist-draw") as draw_tab:
             sketch = SafeSketchpad(
-                label="Draw one digit, large, in the middle",
+                label=say("ui.mnist.sketch_label"),
                 type="numpy",
                 image_mode="RGBA",
                 canvas_size=(280, 280),
@@ -429,11 +429,11 @@ def _input_tabs():
                 transforms=(),
                 elem_id="mnist-sketch",
             )
-            go_draw = gr.Button("Read my drawing", variant="primary")
-        with gr.Tab("Photo", id="mnist-photo"):
-            upload = SafeImage(label="Photo of one handwritten digit (dark ink on paper)", type="filepath",
+            go_draw = gr.Button(say("ui.mnist.read_drawing_button"), variant="primary")
+        with gr.Tab(say("ui.mnist.tab_photo"), id="mnist-photo"):
+            upload = SafeImage(label=say("ui.mnist.upload_label"), type="filepath",
                               sources=["upload", "webcam", "clipboard"], height=280, elem_id="mnist-upload")
-            go_upload = gr.Button("Read my photo", variant="primary")
+            go_upload = gr.Button(say("ui.mnist.read_photo_button"), variant="primary")
             crop = _crop_offer()
     return index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload, crop
 
@@ -453,10 +453,10 @@ def _crop_offer() -> CropOffer:
     with gr.Column(visible=False, elem_id="mnist-crop") as column:
         note = gr.Markdown(elem_id="mnist-crop-note", elem_classes="tight-md")
         with gr.Row(equal_height=True):
-            box = gr.Textbox(label="Box: x0, y0, x1, y1 (pixels)", max_lines=1,
-                             placeholder="draw it on the photo with a finger", elem_id="mnist-crop-box", scale=2,
+            box = gr.Textbox(label=say("ui.mnist.box_label"), max_lines=1,
+                             placeholder=say("ui.mnist.box_placeholder"), elem_id="mnist-crop-box", scale=2,
                              min_width=150)
-            go = gr.Button("Read the box", variant="primary", scale=1, min_width=110, elem_id="mnist-crop-go")
+            go = gr.Button(say("ui.mnist.read_box_button"), variant="primary", scale=1, min_width=110, elem_id="mnist-crop-go")
     return CropOffer(column, note, box, go)
 
 
@@ -644,33 +644,33 @@ def _result_and_settings(ui: MnistComponents, first: MnistView | None):
     with gr.Column(elem_id="mnist-result", elem_classes="result-block"):
         with gr.Row(equal_height=False, elem_classes="result-pair"):
             alts = first.alts if first else {}
-            ui.overlay = ResultImage(first and first.overlay, label="Grad-CAM heat map", height=170,
+            ui.overlay = ResultImage(first and first.overlay, label=say("ui.mnist.overlay_label"), height=170,
                                      alt_text=alts.get("overlay"),
                                      interactive=False, elem_classes="step-image", min_width=140)
-            ui.seen = ResultImage(first and first.seen, label="What LeNet sees (28×28)", height=170,
+            ui.seen = ResultImage(first and first.seen, label=say("ui.mnist.seen_label"), height=170,
                                   alt_text=alts.get("seen"),
                                   interactive=False, elem_classes="step-image", min_width=140)
-        ui.label = gr.Label(first and first.label, num_top_classes=10, label="Prediction (all 10 probabilities)",
+        ui.label = gr.Label(first and first.label, num_top_classes=10, label=say("ui.mnist.prediction_label"),
                             elem_id="mnist-label", elem_classes="compact-label")
     with gr.Row():
         # ParsedDropdown: any value reaches the one parser (gradcam_core.inputs), so the API and the
         # CLI accept and reject the same values with the same message
-        ui.target = ParsedDropdown(TARGETS, value="predicted", label="Explain which class?",
-                                info="'predicted', or any other digit: what speaks for it", scale=2)
+        ui.target = ParsedDropdown(TARGETS, value="predicted", label=say("ui.mnist.target_label"),
+                                info=say("ui.mnist.target_info"), scale=2)
         ui.channel = gr.Dropdown(["strongest"] + [str(k) for k in range(16)], value="strongest",
-                                 label="Channel for step 3", info="whose gradients are averaged", scale=2)
-        ui.layer = ParsedDropdown([(lenet_layer_label(n), n) for n in LAYERS], value=LAYER, label="Layer",
-                               info="which layer Grad-CAM reads (step 1 says why)", filterable=False, scale=2)
+                                 label=say("ui.mnist.channel_label"), info=say("ui.mnist.channel_info"), scale=2)
+        ui.layer = ParsedDropdown([(lenet_layer_label(n), n) for n in LAYERS], value=LAYER, label=say("ui.mnist.layer_label"),
+                               info=say("ui.mnist.layer_info"), filterable=False, scale=2)
         ui.cmap = colour_menu.dropdown(scale=2)
     colour_menu.note()
-    ui.placement = ParsedRadio(PLACEMENT_CHOICES, value=cell_analysis.DEFAULT_PLACEMENT, label="Map placement",
-                            info="where each cell of the map is drawn over the digit (step 7 says why)")
-    with gr.Accordion("Numbers (JSON: probabilities, weights, map)", open=False):
-        ui.numbers = gr.JSON(first and first.numbers, label="Numbers", show_label=False)
+    ui.placement = ParsedRadio(PLACEMENT_CHOICES, value=cell_analysis.DEFAULT_PLACEMENT, label=say("ui.mnist.placement_label"),
+                            info=say("ui.mnist.placement_info"))
+    with gr.Accordion(say("ui.mnist.numbers_title"), open=False):
+        ui.numbers = gr.JSON(first and first.numbers, label=say("ui.mnist.numbers_label"), show_label=False)
     with gr.Row():
-        ui.link = gr.Textbox(first and first.link, label="Link query", visible=False)
-        copy_link = gr.Button("Copy a link to this result", size="sm", variant="secondary")
-    link_box = gr.Textbox(label="Link (reopens this exact digit, class and channel)", visible=True,
+        ui.link = gr.Textbox(first and first.link, label=say("ui.mnist.link_query_label"), visible=False)
+        copy_link = gr.Button(say("ui.mnist.copy_link_button"), size="sm", variant="secondary")
+    link_box = gr.Textbox(label=say("ui.mnist.link_label"), visible=True,
                           interactive=False, buttons=["copy"], max_lines=2)
     return copy_link, link_box
 
@@ -693,11 +693,10 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
         ready = True
     except FileNotFoundError as exc:
         ready = False
-        gr.Markdown(f"**The LeNet weights are missing.** {exc}")
+        gr.Markdown(say("ui.mnist.weights_missing", exc=exc))
     first = first_view() if ready and query is not None else None
     gr.Markdown(
-        "A small network (LeNet) reads handwritten digits. Pick one, draw one or photograph one, "
-        "and follow Grad-CAM from the network's feature maps to the heat map, step by step.",
+        say("ui.mnist.intro"),
         elem_classes="tight-md",
     )
     ui = MnistComponents(digit=gr.State(first.digit if first else None),
@@ -705,10 +704,10 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload, crop = _input_tabs()
     ui.index = index
     copy_link, link_box = _result_and_settings(ui, first)
-    gr.Markdown("## Grad-CAM, step by step")
+    gr.Markdown(say("ui.mnist.steps_heading"))
     panels = []  # the cell panel sits right under step 6 (taps on steps 5, 6 and the overlay fill it)
     ui.steps = step_sections(first.steps if first else None, alts=first.alts.get("steps") if first else None, after={6: lambda: panels.append(
-        cell_panel.build_panel("mnist", "step 5, step 6 or the heat map above"))})
+        cell_panel.build_panel("mnist", say("ui.mnist.cell_panel_where")))})
     trust.build_mnist_panel(ui.digit, ui.target, placement=ui.placement, concurrency_id=SLOW,
                             concurrency_limit=SLOW_LIMIT)
     _wire(demo, ui, concurrency_limit, ready, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload,

@@ -24,6 +24,7 @@ from gradcam_core.analysis import shortcut
 from gradcam_core.present import shortcut_view as sview
 from gradcam_core.present.steps import build_steps
 from gradcam_core.present import alt_text, colour_choice
+from gradcam_core.present.words import say
 from gradcam_core.ui import a11y, colour_menu
 from gradcam_core.ui.a11y import with_alt
 from gradcam_core.ui.common import PAGE_ONLY, ResultImage, scroll_js, step_sections, step_values, user_errors
@@ -43,34 +44,7 @@ CSS = """
 PHOTO_NAMES = {k: card_words.photo_name(k) for k in edits.PHOTOS}
 
 #: Why shortcuts matter outside this page: published cases, in our own words, with references.
-STAKES_MD = """
-**Animals known by their surroundings.** Beery, Van Horn and Perona open their paper with a cow that
-a network recognises on a mountain pasture but not on a beach. On camera-trap photos, classifiers did
-well at the sites they were trained on and much worse at new sites.
-*Recognition in Terra Incognita*, ECCV 2018.
-
-**Pneumonia read from the hospital, not the lungs.** Networks could tell which hospital, and even which
-department, a chest X-ray came from. Pneumonia was far more common at one hospital (34 % against about
-1 %), so knowing the hospital alone already scored well (AUC 0.86), and models did worse at hospitals
-they had not seen. Zech et al., *PLOS Medicine* 15(11): e1002683, 2018.
-
-**COVID-19 read from the data source.** Detectors trained on X-rays where the positive and negative
-cases came from different collections relied on signs of how and where the image was taken rather
-than on the disease. Explanation maps exposed this, and a test at a new hospital did not always catch
-it. DeGrave, Janizek and Lee, *Nature Machine Intelligence* 3: 610–619, 2021
-(doi:10.1038/s42256-021-00338-7).
-
-**Hiring.** Reuters (J. Dastin, 10 October 2018) reported that an experimental Amazon tool that
-scored CVs, trained on ten years of applications that came mostly from men, marked down CVs
-containing the word "women's"; the project was dropped. Amazon said recruiters never used it to
-evaluate candidates. Not an image model, but the same failure: it learned what went with success in
-the past data.
-
-**The common thread.** Geirhos et al. call these decision rules *shortcuts*: they score well on the
-usual test set and fail when conditions change. Test on data unlike the training data, and check what
-the model actually uses. *Shortcut learning in deep neural networks*, *Nature Machine Intelligence* 2:
-665–673, 2020 (doi:10.1038/s42256-020-00257-z).
-"""
+STAKES_MD = say("ui.shortcut.stakes")
 
 
 # ----------------------------------------------------------------------------- MNIST
@@ -81,7 +55,7 @@ def _cue_class(pos) -> int:
     from gradcam_core.inputs import parse_target
     from gradcam_core.models.lenet import CLASSES
 
-    return parse_target(pos, CLASSES, "MNIST", predicted=False, what="The cue position")
+    return parse_target(pos, CLASSES, "MNIST", predicted=False, what=say("ui.shortcut.cue_position"))
 
 
 def _alt(text: str, cmap: str) -> str:
@@ -95,7 +69,7 @@ def mnist_compare(index, cmap=None):
     cmap = colour_choice.parse(cmap)
     views = sview.compare_views(index)
     _, label, _ = sview.held_out_digit(index)
-    title = "Matching square · misleading square · none"
+    title = say("ui.shortcut.compare_title")
     return (with_alt(sview.views_image(views, title=title, cmap=cmap), _alt(alt_text.views_alt(views, title), cmap)),
             sview.views_markdown(views, label))
 
@@ -103,7 +77,7 @@ def mnist_compare(index, cmap=None):
 def _play(index, cue_on, pos):
     d, label, _ = sview.held_out_digit(index)
     cls = _cue_class(pos)
-    name = f"cue of class {cls}" if cue_on else "no cue"
+    name = say("ui.shortcut.cue_of_class", cls=cls) if cue_on else say("ui.shortcut.no_cue")
     view = sview.digit_view(name, d, cls, bool(cue_on))
     return view, label
 
@@ -113,8 +87,8 @@ def mnist_play(index, cue_on, pos, cmap=None):
     """The digit with the cue at the chosen class position (or none), both models."""
     cmap = colour_choice.parse(cmap)
     view, label = _play(index, cue_on, pos)
-    return (with_alt(sview.views_image([view], title="Your version", cmap=cmap),
-                     _alt(alt_text.views_alt([view], "Your version"), cmap)),
+    return (with_alt(sview.views_image([view], title=say("ui.shortcut.your_version"), cmap=cmap),
+                     _alt(alt_text.views_alt([view], say("ui.shortcut.your_version")), cmap)),
             sview.views_markdown([view], label))
 
 
@@ -144,8 +118,7 @@ def _mnist_steps(model_name: str):
         view, label = _play(index, cue_on, pos)
         res = view.results[model_name]
         pred = int(res.targets[0])
-        heading = (f"### Step by step · your version of the digit\n\n**{model_name.capitalize()} LeNet** on held-out digit #{int(float(index))} "
-                   f"(true label {label}, {view.name}); Grad-CAM of its prediction, **{pred}**.")
+        heading = (say("ui.shortcut.steps_heading_digit", model=model_name.capitalize(), index=int(float(index)), label=label, version=view.name, pred=pred))
         return _step_outputs(res, view.digit, str(pred), heading, cmap, view.centres(model_name))
 
     run.__name__ = f"steps_mnist_{model_name}"
@@ -165,7 +138,7 @@ def _photo_key(experiment: str, photo) -> str:
     key = names.get(photo, photo)
     if key not in photo_cards.EXPERIMENTS[experiment]["photos"]:
         choices = ", ".join(PHOTO_NAMES[k] for k in photo_cards.EXPERIMENTS[experiment]["photos"])
-        raise ValueError(f"Choose one of these photos: {choices}.")
+        raise ValueError(say("ui.shortcut.choose_photo", choices=choices))
     return key
 
 
@@ -216,8 +189,8 @@ def _card_steps_fn(experiment: str, which: str):
         res = card.result_original if which == "original" else card.result_altered
         img = card.original if which == "original" else card.altered
         name = card.categories[int(res.targets[0])]
-        what = "the original photo" if which == "original" else card_words.card_title(card.experiment, card.photo, card.variant).lower()
-        heading = f"### Step by step · photo\n\n**EfficientNet-Lite0** on {what}; Grad-CAM of its top class, **{name}**."
+        what = say("ui.shortcut.the_original_photo") if which == "original" else card_words.card_title(card.experiment, card.photo, card.variant).lower()
+        heading = say("ui.shortcut.steps_heading_photo", what=what, name=name)
         return _step_outputs(res, img, name, heading, cmap)
 
     run.__name__ = f"steps_{experiment}_{which}"
@@ -288,9 +261,9 @@ class StepsBlock:
 
 
 def _steps_block(title: str, elem_id: str) -> StepsBlock:
-    head = gr.Markdown(f"### {title}\n\nPress a *Step by step* button above to see every step here.",
-                       elem_classes="tight-md", elem_id=elem_id, label="Steps heading")
-    with gr.Accordion("The eight steps of Grad-CAM", open=False) as acc:
+    head = gr.Markdown(say("ui.shortcut.steps_block_heading", title=title),
+                       elem_classes="tight-md", elem_id=elem_id, label=say("ui.shortcut.steps_heading_label"))
+    with gr.Accordion(say("ui.shortcut.steps_accordion"), open=False) as acc:
         steps = step_sections()
     return StepsBlock(head, steps, acc)
 
@@ -306,19 +279,17 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None
         mnist_ready = True
     except FileNotFoundError as exc:
         mnist_ready = False
-        gr.Markdown(f"**The shortcut LeNet's weights are missing.** {exc}")
+        gr.Markdown(say("ui.shortcut.weights_missing", exc=exc))
     photos_ready, why = edits.photo_model_availability()
 
     gr.Markdown(
-        "A network can be right for the wrong reason. Here you first watch a shortcut being planted on "
-        "purpose and caught by Grad-CAM, then test a real ImageNet network on altered photos. "
-        "Every number on this page is computed live.",
+        say("ui.shortcut.intro"),
         elem_classes="tight-md",
     )
-    with gr.Accordion("Why it matters: shortcuts found in real systems", open=False):
+    with gr.Accordion(say("ui.shortcut.stakes_title"), open=False):
         gr.Markdown(STAKES_MD, elem_classes="tight-md")
     with gr.Row():
-        cmap = colour_menu.dropdown(info="of every heat map on this page (the overlays, steps 6–8)")
+        cmap = colour_menu.dropdown(info=say("ui.shortcut.cmap_info"))
     colour_menu.note()
     c = {**_exhibit_digits(), **_exhibit_photos(photos_ready, why), "cmap": cmap}
     _wire(demo, c, common, tab, query, mnist_ready, photos_ready)
@@ -327,38 +298,33 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None
 def _exhibit_digits() -> dict:
     """Exhibit 1, a planted shortcut: the digit, its three versions, the cue you move, the
     accuracy table and the step-by-step block."""
-    gr.Markdown("## Exhibit 1 · A planted shortcut")
+    gr.Markdown(say("ui.shortcut.exhibit1_heading"))
     gr.Markdown(
-        "Two copies of the same small network (LeNet) learned to read digits from the same 4000 "
-        "training pictures. For the **shortcut LeNet**, most training digits also carried a small bright "
-        "square on the edge of the picture whose *position* gives the answer away: classes 0–4 on the "
-        "left edge, 5–9 on the right, from top to bottom. The **clean LeNet** never saw a square. "
-        "Below, one held-out digit with the square in the right place, in a wrong place and without it; "
-        "the green frame marks the square.",
+        say("ui.shortcut.exhibit1_intro"),
         elem_classes="tight-md",
     )
     with gr.Row(equal_height=True):
-        index = gr.Number(value=DEFAULT_DIGIT, label="Held-out digit (0–999)", precision=0, minimum=0, maximum=999, scale=2)
-        show = gr.Button("Show", variant="primary", scale=1)
-    compare_img = ResultImage(label="Matching square · misleading square · none", interactive=False,
+        index = gr.Number(value=DEFAULT_DIGIT, label=say("ui.shortcut.index_label"), precision=0, minimum=0, maximum=999, scale=2)
+        show = gr.Button(say("ui.shortcut.show_button"), variant="primary", scale=1)
+    compare_img = ResultImage(label=say("ui.shortcut.compare_title"), interactive=False,
                               elem_classes="spurious-exhibit", show_label=False, buttons=["fullscreen"])
     compare_md = gr.Markdown(elem_classes="tight-md")
 
-    gr.Markdown("### Move the square yourself")
-    cue_on = gr.Checkbox(value=True, label="Show the square")
-    cue_pos = gr.Slider(0, 9, value=3, step=1, label="Put the square where class … belongs",
-                        info="0–4: left edge, 5–9: right edge (top to bottom)")
-    play_img = ResultImage(label="Your version", interactive=False, elem_classes="spurious-exhibit", show_label=False,
+    gr.Markdown(say("ui.shortcut.move_heading"))
+    cue_on = gr.Checkbox(value=True, label=say("ui.shortcut.cue_on_label"))
+    cue_pos = gr.Slider(0, 9, value=3, step=1, label=say("ui.shortcut.cue_pos_label"),
+                        info=say("ui.shortcut.cue_pos_info"))
+    play_img = ResultImage(label=say("ui.shortcut.your_version"), interactive=False, elem_classes="spurious-exhibit", show_label=False,
                            buttons=["fullscreen"])
     play_md = gr.Markdown(elem_classes="tight-md")
     with gr.Row():
-        steps_clean = gr.Button("Step by step · clean LeNet", size="sm")
-        steps_short = gr.Button("Step by step · shortcut LeNet", size="sm")
+        steps_clean = gr.Button(say("ui.shortcut.steps_clean_button"), size="sm")
+        steps_short = gr.Button(say("ui.shortcut.steps_shortcut_button"), size="sm")
 
-    gr.Markdown("### Accuracy, measured on all 1000 held-out digits")
+    gr.Markdown(say("ui.shortcut.accuracy_heading"))
     table_md = gr.Markdown(elem_classes="tight-md")
     lesson_md = gr.Markdown()
-    mnist_steps = _steps_block("Step by step · your version of the digit", MNIST_STEPS_ID)
+    mnist_steps = _steps_block(say("ui.shortcut.steps_digit_title"), MNIST_STEPS_ID)
     return dict(index=index, show=show, compare_img=compare_img, compare_md=compare_md, cue_on=cue_on,
                 cue_pos=cue_pos, play_img=play_img, play_md=play_md, steps_clean=steps_clean,
                 steps_short=steps_short, table_md=table_md, lesson_md=lesson_md, mnist_steps=mnist_steps)
@@ -366,43 +332,35 @@ def _exhibit_digits() -> dict:
 
 def _exhibit_photos(photos_ready: bool, why: str) -> dict:
     """Exhibit 2, real photos altered: one card per experiment and the step-by-step block."""
-    gr.Markdown("## Exhibit 2 · Real photos, altered")
+    gr.Markdown(say("ui.shortcut.exhibit2_heading"))
     gr.Markdown(
-        "EfficientNet-Lite0 (trained on ImageNet) looks at photos that ship with scikit-image and "
-        "scikit-learn, before and after a change. Each card shows the top-3 answers for both, their Grad-CAM "
-        "maps (a white line marks the edge of the measured region; each caption names that region, its share "
-        "of the heat and its share of the picture) and one sentence written from the measured numbers. "
-        "Regions of different sizes are compared by heat per area: a region covering 60 % of the picture "
-        "holds 60 % of the heat if the heat is spread evenly. One photo "
-        "proves little either way: a prediction can change because part of the object is covered, and a "
-        "network that ignores a watermark here may have learned one elsewhere — compare with the "
-        "plain-grey background and with the heat shares.",
+        say("ui.shortcut.exhibit2_intro"),
         elem_classes="tight-md",
     )
     if not photos_ready:
-        gr.Markdown(f"**EfficientNet-Lite0 is not available here:** {why}")
+        gr.Markdown(say("ui.shortcut.photos_unavailable", why=why))
     cards = {}
     for exp, spec in photo_cards.EXPERIMENTS.items():
         with gr.Column(elem_classes="spurious-card"):
             gr.Markdown(f"### {card_words.experiment_title(exp)}\n\n{card_words.experiment_about(exp)}", elem_classes="tight-md")
             photo = gr.Dropdown([PHOTO_NAMES[k] for k in spec["photos"]], value=PHOTO_NAMES[spec["default"][0]],
-                                label="Photo")
+                                label=say("ui.shortcut.photo_label"))
             variant = text = None
             if exp == "context":
-                variant = gr.Radio(spec["variants"], value=spec["default"][1], label="New background")
+                variant = gr.Radio(spec["variants"], value=spec["default"][1], label=say("ui.shortcut.background_label"))
             elif exp == "text":
-                variant = gr.Radio(spec["variants"], value=spec["default"][1], label="Style")
-                text = gr.Textbox(value=edits.DEFAULT_TEXT, label=f"Text (up to {edits.MAX_TEXT} characters)",
+                variant = gr.Radio(spec["variants"], value=spec["default"][1], label=say("ui.shortcut.style_label"))
+                text = gr.Textbox(value=edits.DEFAULT_TEXT, label=say("ui.shortcut.text_label", max_chars=edits.MAX_TEXT),
                                   max_lines=1, submit_btn=True)
             img = ResultImage(label=card_words.experiment_title(exp), interactive=False, elem_classes="spurious-exhibit",
                               show_label=False, buttons=["fullscreen"])
             md = gr.Markdown(elem_classes="tight-md")
             with gr.Row():
-                b0 = gr.Button("Step by step · original", size="sm")
-                b1 = gr.Button("Step by step · altered", size="sm")
+                b0 = gr.Button(say("ui.shortcut.steps_original_button"), size="sm")
+                b1 = gr.Button(say("ui.shortcut.steps_altered_button"), size="sm")
         inputs = [photo] + ([variant] if variant is not None else []) + ([text] if text is not None else [])
         cards[exp] = dict(inputs=inputs, photo=photo, variant=variant, text=text, img=img, md=md, b0=b0, b1=b1)
-    photo_steps = _steps_block("Step by step · photo", PHOTO_STEPS_ID)
+    photo_steps = _steps_block(say("ui.shortcut.steps_photo_title"), PHOTO_STEPS_ID)
     return dict(cards=cards, photo_steps=photo_steps)
 
 

@@ -27,6 +27,7 @@ from gradcam_core.analysis import sanity
 from gradcam_core.cam.engine import GradCAM
 from gradcam_core.present import charts
 from gradcam_core.present import verdicts
+from gradcam_core.present.words import say
 from gradcam_core.ui.common import ResultImage, by_name, user_errors
 from gradcam_core.ui.kept import KeptResults
 from gradcam_core.ui.serving import progress_callback
@@ -48,18 +49,14 @@ __all__ = [
 ]
 
 BASELINE_CHOICES = [
-    ("black / zero", "zero"),
-    ("blurred image", "blur"),
-    ("mean colour", "mean"),
+    (say("ui.trust.baseline_zero"), "zero"),
+    (say("ui.trust.baseline_blur"), "blur"),
+    (say("ui.trust.baseline_mean"), "mean"),
 ]
 TILE_MNIST = 140  # gallery tile (px) of a 28×28 map (5 px per pixel)
 IMAGENET_MAX_STEPS = 30  # 3 rankings × 2 curves × 29 + 1 = 175 forwards of a 224×224 model at most
 INTRO = (
-    "Two checks from the research literature. **Randomise the model:** the network's learned weights are "
-    "replaced by random ones, one block at a time from the output down; a map that explains *the model* "
-    "must change (Adebayo et al., 2018). **Delete / insert pixels:** remove the pixels the map ranks first "
-    "and watch the class probability; a good map makes it fall sooner than a random order does, so the area "
-    "under its curve is smaller (RISE, Petsiuk et al., 2018)."
+    say("ui.trust.intro")
 )
 #: deletion/insertion over 200 held-out digits, written by tools/trust_aggregate.py
 AGGREGATE_FILE = Path(__file__).resolve().parents[2] / "weights" / "trust_aggregate_mnist.json"
@@ -78,15 +75,15 @@ def _steps(value, lo: int = 4, hi: int = sanity.MAX_STEPS) -> int:
     try:
         s = int(round(float(value)))
     except (TypeError, ValueError):
-        raise ValueError(f"The number of steps must be a number, not {value!r}.") from None
+        raise ValueError(say("ui.trust.steps_not_number", value=value)) from None
     if not lo <= s <= hi:
-        raise ValueError(f"The number of steps must be between {lo} and {hi}.")
+        raise ValueError(say("ui.trust.steps_range", lo=lo, hi=hi))
     return s
 
 
 def _baseline(value) -> str:
     if value not in sanity.BASELINES:
-        raise ValueError(f"Unknown baseline {value!r}; choose one of: {', '.join(sanity.BASELINES)}.")
+        raise ValueError(say("ui.trust.unknown_baseline", value=value, choices=', '.join(sanity.BASELINES)))
     return value
 
 
@@ -97,8 +94,8 @@ def _method(value) -> str:
 # =========================================================================== drawing
 def _stage_caption(stages: list[str], k: int) -> str:
     if k == 0:
-        return "original model"
-    return f"{stages[1]} randomised" if k == 1 else f"{stages[1]}→{stages[k]} randomised"
+        return say("ui.trust.original_model")
+    return say("ui.trust.stage_randomised", first=stages[1]) if k == 1 else say("ui.trust.stages_randomised", first=stages[1], last=stages[k])
 
 
 def _tile(method: str, m: np.ndarray, picture: np.ndarray, size: int | None) -> np.ndarray:
@@ -117,7 +114,7 @@ def _gallery_items(cas: sanity.Cascade, picture: np.ndarray, size: int | None) -
         items = []
         for k, st in enumerate(rows):
             tile = _tile(method, st.map, picture, size)
-            numbers = "reference" if k == 0 else f"ρ {st.spearman:.2f} · SSIM {st.ssim:.2f}"
+            numbers = say("ui.trust.reference") if k == 0 else f"ρ {st.spearman:.2f} · SSIM {st.ssim:.2f}"
             tile = grids.caption_image(tile, numbers, font_size=13)
             cap = _stage_caption(cas.stages, k)
             if k:
@@ -130,13 +127,13 @@ def _gallery_items(cas: sanity.Cascade, picture: np.ndarray, size: int | None) -
 def _cascade_table(cas: sanity.Cascade) -> list[list]:
     rows = []
     for k, name in enumerate(cas.stages):
-        label = "none (original)" if k == 0 else ("…→" if k > 1 else "") + name
+        label = say("ui.trust.cascade_none") if k == 0 else ("…→" if k > 1 else "") + name
         rows.append([label] + [round(float(cas.results[m][k].spearman), 2) for m in sanity.METHODS])
     return rows
 
 
-CASCADE_HEADERS = ["randomised", "Grad-CAM", "Guided GC", "Guided BP"]
-AUC_HEADERS = ["ranking", "deletion AUC ↓", "insertion AUC ↑"]
+CASCADE_HEADERS = [say("ui.trust.header_randomised"), "Grad-CAM", say("ui.trust.header_guided_gc"), say("ui.trust.header_guided_bp")]
+AUC_HEADERS = [say("ui.trust.header_ranking"), say("ui.trust.header_deletion"), say("ui.trust.header_insertion")]
 
 
 
@@ -207,10 +204,10 @@ def _progress_fn(progress) -> Callable[[float, str], None] | None:
 # =========================================================================== MNIST
 def _digit(digit) -> np.ndarray:
     if digit is None:
-        raise ValueError("Choose, draw or upload a digit first.")
+        raise ValueError(say("ui.trust.choose_first"))
     d = np.asarray(digit, dtype=np.float32)
     if d.shape != (28, 28):
-        raise ValueError(f"The current digit must be 28×28, not {d.shape}.")
+        raise ValueError(say("ui.trust.digit_shape", shape=d.shape))
     return d
 
 
@@ -270,7 +267,7 @@ def _spec(model_value):
     spec = svc.get_spec(model_value)
     ok, why = spec.availability()
     if not ok:
-        raise ValueError(f"{spec.title} is not available here: {why}")
+        raise ValueError(say("ui.trust.model_not_available", title=spec.title, why=why))
     try:
         return spec, spec.load()
     except ModelUnavailableError as exc:
@@ -375,7 +372,7 @@ def _view_event(method, state) -> MethodView:
     method = _method(method)
     kept = KEPT.get(state.get("key")) if isinstance(state, dict) else None
     if kept is None:
-        raise ValueError("These maps are no longer kept on the server; tap 'Randomise the model' again.")
+        raise ValueError(say("ui.trust.maps_expired"))
     return MethodView(kept["items"][method], kept["readings"][method])
 
 
@@ -394,29 +391,28 @@ def _onto(fn, components: dict):
 def _build(prefix: str, inputs: list, cascade_fn, curves_fn, *, baseline: str, steps: int, max_steps: int,
            concurrency_id: str, concurrency_limit, open: bool, note: str, preprocess: bool = True,
            curves_tail: list | None = None) -> TrustPanel:
-    with gr.Accordion("Can I trust it? Sanity checks", open=open) as acc:
+    with gr.Accordion(say("ui.trust.title"), open=open) as acc:
         gr.Markdown(INTRO + (" " + note if note else ""), elem_classes="tight-md")
-        gr.Markdown("### 1 · Randomise the model, block by block", elem_classes="tight-md")
-        cascade_button = gr.Button("Randomise the model", variant="primary")
-        method = gr.Radio(list(sanity.METHODS), value="Grad-CAM", label="Show the maps of")
+        gr.Markdown(say("ui.trust.cascade_heading"), elem_classes="tight-md")
+        cascade_button = gr.Button(say("ui.trust.cascade_button"), variant="primary")
+        method = gr.Radio(list(sanity.METHODS), value="Grad-CAM", label=say("ui.trust.method_label"))
         gallery = gr.Gallery(columns=2, height="auto", allow_preview=True, object_fit="contain", format="png",
-                             label="Maps, top layers randomised first", show_label=False, buttons=[],
+                             label=say("ui.trust.gallery_label"), show_label=False, buttons=[],
                              elem_classes="step-image")
         cascade_table = gr.Dataframe(headers=CASCADE_HEADERS, interactive=False, wrap=True,
-                                     label="ρ: rank correlation with the original map (1 = unchanged; "
-                                           "GC = Grad-CAM, BP = backprop)")
+                                     label=say("ui.trust.table_label"))
         cascade_reading = gr.Markdown(elem_classes="tight-md")
         cascade_state = gr.State(None)
 
-        gr.Markdown("### 2 · Delete or insert pixels, most important first", elem_classes="tight-md")
+        gr.Markdown(say("ui.trust.curves_heading"), elem_classes="tight-md")
         with gr.Row():
-            baseline_dd = gr.Dropdown(BASELINE_CHOICES, value=baseline, label="Removed pixels become", scale=1)
-            steps_sl = gr.Slider(4, max_steps, value=steps, step=1, label="Steps (fewer = faster)", scale=1)
-        curves_button = gr.Button("Delete and insert pixels", variant="primary")
-        curves_plot = ResultImage(label="Class probability as pixels are removed / revealed", interactive=False,
+            baseline_dd = gr.Dropdown(BASELINE_CHOICES, value=baseline, label=say("ui.trust.baseline_label"), scale=1)
+            steps_sl = gr.Slider(4, max_steps, value=steps, step=1, label=say("ui.trust.steps_label"), scale=1)
+        curves_button = gr.Button(say("ui.trust.curves_button"), variant="primary")
+        curves_plot = ResultImage(label=say("ui.trust.plot_label"), interactive=False,
                                   show_label=True)
         auc_table = gr.Dataframe(headers=AUC_HEADERS, interactive=False, wrap=True,
-                                 label="Area under each curve (ranking: which pixels go first)")
+                                 label=say("ui.trust.auc_label"))
         curves_reading = gr.Markdown(elem_classes="tight-md")
 
     common = dict(concurrency_id=concurrency_id, concurrency_limit=concurrency_limit, preprocess=preprocess)
@@ -444,8 +440,7 @@ def build_mnist_panel(digit_state, target, *, placement=None, concurrency_id: st
     return _build("trust_mnist_", [digit_state, target], _mnist_cascade_event, _mnist_curves_event,
                   baseline="zero", steps=20, curves_tail=[placement] if placement is not None else None,
                   max_steps=sanity.MAX_STEPS, concurrency_id=concurrency_id, concurrency_limit=concurrency_limit,
-                  open=open, note=f"LeNet, Grad-CAM on {_lenet_layer()}; the digit, class and *Map placement* are the "
-                                  "ones chosen above (deletion and insertion rank the pixels by the map as drawn).")
+                  open=open, note=say("ui.trust.mnist_note", layer=_lenet_layer()))
 
 
 def build_imagenet_panel(image, model, layer, target, *, concurrency_id: str = "imagenet",
@@ -459,4 +454,4 @@ def build_imagenet_panel(image, model, layer, target, *, concurrency_id: str = "
                   _imagenet_curves_event,
                   baseline="blur", steps=10, max_steps=IMAGENET_MAX_STEPS, concurrency_id=concurrency_id,
                   concurrency_limit=concurrency_limit, open=open, preprocess=False,
-                  note="Uses the picture, model, layer and class chosen above; expect a few seconds per check.")
+                  note=say("ui.trust.imagenet_note"))
