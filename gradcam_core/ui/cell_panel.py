@@ -23,6 +23,7 @@ import numpy as np
 
 from gradcam_core.analysis import cell
 from gradcam_core.present import cell_view
+from gradcam_core.ui.coerce import CoercedNumber
 from gradcam_core.ui.common import ResultImage, by_name, user_errors
 
 __all__ = ["CellPanel", "build_panel", "wire_mnist", "wire_imagenet", "mnist_inspect", "imagenet_inspect",
@@ -80,8 +81,8 @@ def build_panel(prefix: str, where: str = "") -> CellPanel:
         gr.Markdown(f"Tap any cell of {where or 'the map'} (or give its row and column) to see its sum, channel "
                     "by channel, and what covering it does to the class score.", elem_classes="tight-md")
         with gr.Row(equal_height=True):
-            row = gr.Number(label="Row", precision=0, scale=1, min_width=70)
-            col = gr.Number(label="Column", precision=0, scale=1, min_width=70)
+            row = CoercedNumber(label="Row", precision=0, scale=1, min_width=70)
+            col = CoercedNumber(label="Column", precision=0, scale=1, min_width=70)
             show = gr.Button("Show this cell", scale=1, min_width=90)
         # after a tap the page scrolls here: the numbers, then the bars, fill the screen
         summary = gr.Markdown(elem_id=f"{prefix}-cell-sum", elem_classes="tight-md", label="The sum at this cell")

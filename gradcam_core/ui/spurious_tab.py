@@ -23,6 +23,7 @@ from gradcam_core.analysis import shortcut
 from gradcam_core.present import shortcut_view as sview
 from gradcam_core.present.steps import build_steps
 from gradcam_core.present import alt_text, colour_choice
+from gradcam_core.ui.coerce import ChoiceDropdown, ChoiceRadio, CoercedCheckbox, CoercedNumber, CoercedSlider
 from gradcam_core.ui import a11y, colour_menu
 from gradcam_core.ui.a11y import with_alt
 from gradcam_core.ui.common import PAGE_ONLY, ResultImage, scroll_js, step_sections, step_values, user_errors
@@ -337,15 +338,15 @@ def _exhibit_digits() -> dict:
         elem_classes="tight-md",
     )
     with gr.Row(equal_height=True):
-        index = gr.Number(value=DEFAULT_DIGIT, label="Held-out digit (0–999)", precision=0, minimum=0, maximum=999, scale=2)
+        index = CoercedNumber(value=DEFAULT_DIGIT, label="Held-out digit (0–999)", precision=0, minimum=0, maximum=999, scale=2)
         show = gr.Button("Show", variant="primary", scale=1)
     compare_img = ResultImage(label="Matching square · misleading square · none", interactive=False,
                               elem_classes="spurious-exhibit", show_label=False, buttons=["fullscreen"])
     compare_md = gr.Markdown(elem_classes="tight-md")
 
     gr.Markdown("### Move the square yourself")
-    cue_on = gr.Checkbox(value=True, label="Show the square")
-    cue_pos = gr.Slider(0, 9, value=3, step=1, label="Put the square where class … belongs",
+    cue_on = CoercedCheckbox(value=True, label="Show the square")
+    cue_pos = CoercedSlider(0, 9, value=3, step=1, label="Put the square where class … belongs",
                         info="0–4: left edge, 5–9: right edge (top to bottom)")
     play_img = ResultImage(label="Your version", interactive=False, elem_classes="spurious-exhibit", show_label=False,
                            buttons=["fullscreen"])
@@ -384,13 +385,13 @@ def _exhibit_photos(photos_ready: bool, why: str) -> dict:
     for exp, spec in photo_cards.EXPERIMENTS.items():
         with gr.Column(elem_classes="spurious-card"):
             gr.Markdown(f"### {spec['title']}\n\n{spec['about']}", elem_classes="tight-md")
-            photo = gr.Dropdown([PHOTO_NAMES[k] for k in spec["photos"]], value=PHOTO_NAMES[spec["default"][0]],
+            photo = ChoiceDropdown([PHOTO_NAMES[k] for k in spec["photos"]], value=PHOTO_NAMES[spec["default"][0]],
                                 label="Photo")
             variant = text = None
             if exp == "context":
-                variant = gr.Radio(spec["variants"], value=spec["default"][1], label="New background")
+                variant = ChoiceRadio(spec["variants"], value=spec["default"][1], label="New background")
             elif exp == "text":
-                variant = gr.Radio(spec["variants"], value=spec["default"][1], label="Style")
+                variant = ChoiceRadio(spec["variants"], value=spec["default"][1], label="Style")
                 text = gr.Textbox(value=edits.DEFAULT_TEXT, label=f"Text (up to {edits.MAX_TEXT} characters)",
                                   max_lines=1, submit_btn=True)
             img = ResultImage(label=spec["title"], interactive=False, elem_classes="spurious-exhibit",
@@ -473,12 +474,15 @@ def _redraw_event(cmap, jobs: list, common: dict, names: dict, alts=None) -> Non
 
     def redraw(*values):
         value = {id(x): v for x, v in zip(inputs, values)}
-        out = {}
+        out, failed = {}, []
         for fn, ins, outs in jobs:
             try:
                 out.update(zip(outs, fn(*(value[id(x)] for x in ins))))
             except gr.Error as exc:  # one failed exhibit must not blank the others
                 gr.Warning(str(exc))
+                failed.append(exc)
+        if failed and not out:  # every exhibit refused (an API call's unknown colour map): say why
+            raise failed[0]
         return out
 
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD

@@ -26,6 +26,7 @@ from gradcam_core.present import render
 from gradcam_core.analysis import sanity
 from gradcam_core.cam.engine import GradCAM
 from gradcam_core.present import charts
+from gradcam_core.ui.coerce import ChoiceDropdown, ChoiceRadio, CoercedSlider
 from gradcam_core.ui.common import ResultImage, by_name, user_errors
 from gradcam_core.ui.kept import KeptResults
 from gradcam_core.ui.serving import progress_callback
@@ -397,7 +398,7 @@ def _build(prefix: str, inputs: list, cascade_fn, curves_fn, *, baseline: str, s
         gr.Markdown(INTRO + (" " + note if note else ""), elem_classes="tight-md")
         gr.Markdown("### 1 · Randomise the model, block by block", elem_classes="tight-md")
         cascade_button = gr.Button("Randomise the model", variant="primary")
-        method = gr.Radio(list(sanity.METHODS), value="Grad-CAM", label="Show the maps of")
+        method = ChoiceRadio(list(sanity.METHODS), value="Grad-CAM", label="Show the maps of")
         gallery = gr.Gallery(columns=2, height="auto", allow_preview=True, object_fit="contain", format="png",
                              label="Maps, top layers randomised first", show_label=False, buttons=[],
                              elem_classes="step-image")
@@ -409,8 +410,8 @@ def _build(prefix: str, inputs: list, cascade_fn, curves_fn, *, baseline: str, s
 
         gr.Markdown("### 2 · Delete or insert pixels, most important first", elem_classes="tight-md")
         with gr.Row():
-            baseline_dd = gr.Dropdown(BASELINE_CHOICES, value=baseline, label="Removed pixels become", scale=1)
-            steps_sl = gr.Slider(4, max_steps, value=steps, step=1, label="Steps (fewer = faster)", scale=1)
+            baseline_dd = ChoiceDropdown(BASELINE_CHOICES, value=baseline, label="Removed pixels become", scale=1)
+            steps_sl = CoercedSlider(4, max_steps, value=steps, step=1, label="Steps (fewer = faster)", scale=1)
         curves_button = gr.Button("Delete and insert pixels", variant="primary")
         curves_plot = ResultImage(label="Class probability as pixels are removed / revealed", interactive=False,
                                   show_label=True)
