@@ -200,6 +200,8 @@ def _accepts(value: Any, hint: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if origin is not None:
         return isinstance(value, origin)
+    if hasattr(hint, "model_validate"):  # a pydantic model (FileData): its JSON form is a dict
+        return isinstance(value, (hint, dict))
     return isinstance(value, hint) if isinstance(hint, type) else True
 
 
@@ -211,7 +213,7 @@ def checked_api(fn: Callable) -> Callable:
     """``fn`` for ``gr.api``: each argument must match its type hint (a ``str`` no longer than
     :data:`MAX_TEXT`), else the caller reads a catalogue sentence naming the parameter. The
     signature and docstring stay ``fn``'s (Gradio derives the API's types and descriptions from them)."""
-    hints = typing.get_type_hints(fn)
+    hints = typing.get_type_hints(inspect.unwrap(fn))
     sig = inspect.signature(fn)
 
     @functools.wraps(fn)
