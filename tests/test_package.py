@@ -39,7 +39,8 @@ def package(tmp_path_factory):
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy2)(ROOT / name, src / name, **(
             {"ignore": ignore} if (ROOT / name).is_dir() else {}))
     env_dir = base / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=True).create(env_dir)
+    # no pip of its own: the system's pip and setuptools (visible through system-site-packages) install into it
+    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
     bindir = env_dir / ("Scripts" if os.name == "nt" else "bin")
     elsewhere = base / "elsewhere"
     elsewhere.mkdir()
