@@ -3,6 +3,7 @@
     python app.py                  # http://127.0.0.1:7860
     python app.py --share          # also ask Gradio for a public link (needs internet)
     python app.py --workshop       # phones on the venue's Wi-Fi join by QR code (listens on 0.0.0.0)
+    python app.py --mcp            # also serve the explain tools to AI assistants (Gradio's MCP server)
     python app.py --help           # host, port, upload limit, queue size, concurrency
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import logging
 import os
 import threading
+from collections.abc import Callable
 
 import gradio as gr
 import torch
@@ -18,7 +20,7 @@ import torch
 from gradcam_core import workshop
 from gradcam_core.models import fetch
 from gradcam_core.ui import imagenet_tab, join, mnist_tab, spurious_tab
-from gradcam_core.ui import a11y, serving
+from gradcam_core.ui import a11y, serving, tools
 from gradcam_core.present.method_texts import GRADCAM_OVERVIEW
 from gradcam_core.present.words import say
 from gradcam_core.ui.common import CSS, PAGE_ONLY, THEME
@@ -27,7 +29,7 @@ TITLE = say("ui.app.title")
 PAGE_CSS = CSS + imagenet_tab.CSS + spurious_tab.CSS
 
 
-def build_app(concurrency: int = 2, join_url=None) -> gr.Blocks:
+def build_app(concurrency: int = 2, join_url: str | Callable[[], str] | None = None) -> gr.Blocks:
     """The whole app as a gr.Blocks (launch it yourself, or run this file). ``join_url`` (an address,
     or a function returning one): show the workshop's "Join on your phone" QR panel for it."""
     with gr.Blocks(title=TITLE, delete_cache=serving.DELETE_CACHE) as demo:
@@ -45,6 +47,8 @@ def build_app(concurrency: int = 2, join_url=None) -> gr.Blocks:
                 imagenet_tab.build(demo, concurrency_limit=concurrency, query=query)
             with gr.Tab(say("ui.app.tab_shortcuts"), id="spurious") as shortcuts:
                 spurious_tab.build(demo, concurrency_limit=concurrency, tab=shortcuts, query=query)
+        # the explain tools: typed, state-free API endpoints (MCP tools with --mcp)
+        tools.register(concurrency_limit=concurrency)
         demo.load(None, None, query, js=serving.LINK_QUERY_JS, api_name="read_link", queue=False)
         query.change(_tab_from_link, query, tabs, api_name="select_tab_from_link", queue=False, **PAGE_ONLY)
         # a browser that leaves: its slow job still running stops at its next batch (serving.py)
@@ -52,13 +56,13 @@ def build_app(concurrency: int = 2, join_url=None) -> gr.Blocks:
     return demo
 
 
-def _tab_from_link(query: str | None):
+def _tab_from_link(query: str | None) -> gr.Tabs | dict:
     """A deep link opens on its own tab (?tab=mnist|imagenet|spurious)."""
     tab = serving.LinkRequest(query).query_params.get("tab")
     return gr.Tabs(selected=tab) if tab in {"mnist", "imagenet", "spurious"} else gr.skip()
 
 
-def _env(name: str, default):
+def _env(name: str, default: bool | int | float | str) -> bool | int | float | str:
     value = os.environ.get(name)
     if value is None:
         return default
@@ -67,7 +71,7 @@ def _env(name: str, default):
     return type(default)(value)
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Each option: its flag, else GRADCAM_*, else (host, port) Gradio's GRADIO_SERVER_*, else the default."""
     ap = argparse.ArgumentParser(description=say("cli.app.description"))
     on_space = os.environ.get("SYSTEM") == "spaces"  # Hugging Face Spaces sets this
@@ -89,6 +93,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--cache-examples", choices=["lazy", "eager", "off"],
                     default=_env("GRADCAM_EXAMPLE_CACHE", "lazy"),
                     help=say("cli.app.cache_examples_help"))
+    ap.add_argument("--mcp", action="store_true", default=_env("GRADCAM_MCP", False),
+                    help=say("cli.app.mcp_help"))
     args = ap.parse_args(argv)
     if args.host is None:
         args.host = (os.environ.get("GRADCAM_HOST") or os.environ.get("GRADIO_SERVER_NAME")
@@ -96,7 +102,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def main(argv=None) -> None:
+def mcp_available() -> bool:
+    """Whether Gradio's MCP server can run here (its extra, ``gradio[mcp]``, is installed); if not,
+    the log says how to get it and the app runs without it."""
+    try:
+        import mcp  # noqa: F401 - only its presence is checked
+    except ImportError:
+        logging.warning("No MCP server: the 'mcp' package is missing. Install it with: pip install 'gradio[mcp]'")
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     serving.tune_allocator()  # two malloc arenas: memory of closed sessions goes back (issue 23)
     args = parse_args(argv)
@@ -119,7 +136,8 @@ def main(argv=None) -> None:
                status_update_rate=args.status_every or "auto")
     launch = dict(server_name=args.host, server_port=args.port, max_file_size=args.max_file_size, css=PAGE_CSS,
                   show_error=False, app_kwargs=serving.app_kwargs(), theme=THEME,
-                  head=serving.preload_head() + a11y.head())  # a11y: names, keyboard, focus
+                  head=serving.preload_head() + a11y.head(),  # a11y: names, keyboard, focus
+                  mcp_server=mcp_available() if args.mcp else False)
     if not args.share:
         demo.launch(**launch)
         return

@@ -94,7 +94,8 @@ def weights_isolated(tmp_path, monkeypatch):
 #: Modules whose tests start a server of their own (a launched app, HAProxy replicas, a weights
 #: source) or a real browser; their tests are marked ``app`` / ``browser``, never ``fast``.
 _BROWSER_MODULES = {"test_browser", "test_cell_browser", "test_a11y"}
-_APP_MODULES = {"test_launch", "test_replicas", "test_serving", "test_concurrency", "test_workshop", "test_fetch"}
+_APP_MODULES = {"test_launch", "test_replicas", "test_serving", "test_concurrency", "test_workshop", "test_fetch", "test_package",
+                "test_mcp"}
 
 
 def pytest_collection_modifyitems(config, items):

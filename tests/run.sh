@@ -23,6 +23,6 @@ if [ ! -f tests/.node/node_modules/axe-core/axe.min.js ] || \
   npm install --prefix tests/.node --no-save --no-audit --no-fund --loglevel=error "axe-core@$AXE_VERSION" >/dev/null
 fi
 python -m pip install -q -r requirements-test.txt
-# lint first (ruff.toml): a failing check stops the run before the tests
+# lint first (ruff's settings: [tool.ruff] in pyproject.toml): a failing check stops the run before the tests
 python -m ruff check .
 python -m pytest -q "$@"

@@ -24,6 +24,7 @@ import numpy as np
 from gradcam_core.analysis import cell
 from gradcam_core.present import cell_view
 from gradcam_core.present.words import say
+from gradcam_core.ui.coerce import CoercedNumber
 from gradcam_core.ui.common import ResultImage, by_name, user_errors
 
 __all__ = ["CellPanel", "build_panel", "wire_mnist", "wire_imagenet", "mnist_inspect", "imagenet_inspect",
@@ -79,8 +80,8 @@ def build_panel(prefix: str, where: str = "") -> CellPanel:
                       elem_id=f"{prefix}-cell") as acc:
         gr.Markdown(say("ui.cell.intro", where=where or say("ui.cell.the_map")), elem_classes="tight-md")
         with gr.Row(equal_height=True):
-            row = gr.Number(label=say("ui.cell.row_label"), precision=0, scale=1, min_width=70)
-            col = gr.Number(label=say("ui.cell.col_label"), precision=0, scale=1, min_width=70)
+            row = CoercedNumber(label=say("ui.cell.row_label"), precision=0, scale=1, min_width=70)
+            col = CoercedNumber(label=say("ui.cell.col_label"), precision=0, scale=1, min_width=70)
             show = gr.Button(say("ui.cell.show_button"), scale=1, min_width=90)
         # after a tap the page scrolls here: the numbers, then the bars, fill the screen
         summary = gr.Markdown(elem_id=f"{prefix}-cell-sum", elem_classes="tight-md", label=say("ui.cell.summary_label"))

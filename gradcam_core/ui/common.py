@@ -11,6 +11,7 @@ import gradio as gr
 from gradio.data_classes import Base64ImageData
 
 from gradcam_core.present.words import say, text_of
+from gradcam_core.ui.coerce import scalar_or_refuse
 from gradcam_core.ui.serving import Cancelled
 
 log = logging.getLogger("gradcam_explorer")
@@ -120,8 +121,8 @@ class ParsedDropdown(gr.Dropdown):
     def get_block_name(self) -> str:  # render with Gradio's own dropdown (a subclass would be looked
         return "dropdown"             # up as a custom component, whose files do not exist)
 
-    def preprocess(self, payload):
-        return payload
+    def preprocess(self, payload: Any) -> Any:
+        return scalar_or_refuse(payload, self)  # a list, a dict or megabytes of text: refused here
 
 
 class ParsedRadio(gr.Radio):
@@ -133,8 +134,8 @@ class ParsedRadio(gr.Radio):
     def get_block_name(self) -> str:  # render with Gradio's own radio
         return "radio"
 
-    def preprocess(self, payload):
-        return payload
+    def preprocess(self, payload: Any) -> Any:
+        return scalar_or_refuse(payload, self)
 
 
 class SafeImage(gr.Image):

@@ -24,6 +24,8 @@ from gradcam_core.cam import scorecam_budget as budget
 
 from gradcam_core.data import examples as catalogue
 
+from gradcam_core.ui.coerce import (ChoiceDropdown, ChoiceRadio, CoercedCheckbox, CoercedSlider,
+                                     checked_api)
 from gradcam_core.ui import files as outfiles
 
 from gradcam_core.present import imagenet_text as itext
@@ -435,28 +437,28 @@ def _examples(entries) -> dict:
 
 def _settings(default, spec) -> dict:
     """Model, layer, method, classes, opacity, normalisation, colour map and the raw map."""
-    model = gr.Dropdown(svc.model_choices(), value=default, label=say("ui.imagenet.model_label"), filterable=False)
+    model = ChoiceDropdown(svc.model_choices(), value=default, label=say("ui.imagenet.model_label"), filterable=False)
     model_note = gr.Markdown(_model_note(default), elem_classes=["tight-md", "imagenet-small"])
     fetch_md, fetch_timer = fetch_panel.build()
     with gr.Accordion(say("ui.imagenet.unavailable_title"), open=False):
         unavailable_md = gr.Markdown(svc.unavailable_note() or ALL_AVAILABLE, elem_classes="imagenet-small")
-    layer = gr.Dropdown(svc.layer_choices(default), value=spec.default_layer, label=say("ui.imagenet.layer_label"), filterable=False,
+    layer = ChoiceDropdown(svc.layer_choices(default), value=spec.default_layer, label=say("ui.imagenet.layer_label"), filterable=False,
                         info=say("ui.imagenet.layer_info"))
-    method = gr.Dropdown(svc.method_names(), value="Grad-CAM", label=say("ui.imagenet.method_label"), filterable=False)
+    method = ChoiceDropdown(svc.method_names(), value="Grad-CAM", label=say("ui.imagenet.method_label"), filterable=False)
     m_note = gr.Markdown(method_note("Grad-CAM"), elem_classes=["tight-md", "imagenet-small"])
     # The 1 000 class names are searched on the server as you type, not sent with the page (they
     # were 250 KB of every page load, and a copy in every session's memory).
-    target = gr.Dropdown([PREDICTED], value=PREDICTED, label=say("ui.imagenet.target_label"), allow_custom_value=True,
+    target = ChoiceDropdown([PREDICTED], value=PREDICTED, label=say("ui.imagenet.target_label"), allow_custom_value=True,
                          filterable=True, info=say("ui.imagenet.target_info"))
-    target2 = gr.Dropdown([NO_SECOND], value=NO_SECOND, label=say("ui.imagenet.target2_label"),
+    target2 = ChoiceDropdown([NO_SECOND], value=NO_SECOND, label=say("ui.imagenet.target2_label"),
                           allow_custom_value=True, filterable=True,
                           info=say("ui.imagenet.target2_info"))
-    alpha = gr.Slider(0, 1, value=0.5, step=0.05, label=say("ui.imagenet.alpha_label"))
-    whole = gr.Checkbox(value=False, label=say("ui.imagenet.whole_label"),
+    alpha = CoercedSlider(0, 1, value=0.5, step=0.05, label=say("ui.imagenet.alpha_label"))
+    whole = CoercedCheckbox(value=False, label=say("ui.imagenet.whole_label"),
                         info=say("ui.imagenet.whole_info"))
     with gr.Row():
-        norm = gr.Radio([(v, k) for k, v in svc.NORMS.items()], value="max", label=say("ui.imagenet.norm_label"), min_width=200)
-        cmap = gr.Dropdown(HEAT_CHOICES, value="jet", label=say("ui.imagenet.cmap_label"), filterable=False, min_width=120)
+        norm = ChoiceRadio([(v, k) for k, v in svc.NORMS.items()], value="max", label=say("ui.imagenet.norm_label"), min_width=200)
+        cmap = ChoiceDropdown(HEAT_CHOICES, value="jet", label=say("ui.imagenet.cmap_label"), filterable=False, min_width=120)
     gr.Markdown(itext.NORM_NOTE + "\n\n" + heat_map_note(), elem_classes=["tight-md", "imagenet-small"])
     heatmap = ResultImage(label=say("ui.imagenet.heatmap_label"), interactive=False, elem_classes="imagenet-map",
                           buttons=["download", "fullscreen"])
@@ -629,7 +631,7 @@ def _wire_extras(demo: gr.Blocks, u, named: dict, ev: dict, kinds: dict, query) 
         query.change(ev["explain_from_query"], query, link_outputs, api_name="imagenet_from_link", **PAGE_ONLY, **run)
     else:
         demo.load(ev["explain_from_link"], None, link_outputs, api_name="imagenet_from_link", **PAGE_ONLY, **run)
-    gr.api(find_classes, api_name="imagenet_find_classes", **draw)
+    gr.api(checked_api(find_classes), api_name="imagenet_find_classes", **draw)
     gr.api(list_models, api_name="imagenet_models", **draw)
     loaded = {"model": u.model, "model_note": u.model_note, "unavailable": u.unavailable_md, "box": u.fetch_md,
               "timer": u.fetch_timer}

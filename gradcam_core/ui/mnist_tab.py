@@ -23,6 +23,7 @@ from gradcam_core.analysis import cell as cell_analysis
 from gradcam_core.data.mnist import preprocess_digit, test_digits, to_tensor
 from gradcam_core.present.steps import build_steps, result_numbers
 from gradcam_core.present.words import say
+from gradcam_core.ui.coerce import ChoiceDropdown, CoercedNumber, CoercedSlider
 from gradcam_core.ui import a11y, cell_panel, colour_menu, trust
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest
 from gradcam_core.ui.common import (PAGE_ONLY, ParsedDropdown, ParsedRadio, by_name, ResultImage, SafeImage, SafeSketchpad,
@@ -411,10 +412,10 @@ def _input_tabs():
     with gr.Tabs():
         with gr.Tab(say("ui.mnist.tab_pick"), id="mnist-pick"):
             with gr.Row(equal_height=True):
-                index = gr.Number(value=0, label=say("ui.mnist.index_label", last=n_digits() - 1), precision=0, minimum=0,
+                index = CoercedNumber(value=0, label=say("ui.mnist.index_label", last=n_digits() - 1), precision=0, minimum=0,
                                   maximum=n_digits() - 1, scale=2)
                 go_index = gr.Button(say("ui.mnist.explain_button"), variant="primary", scale=1)
-            page = gr.Slider(1, n_pages(), value=1, step=1, label=say("ui.mnist.page_label"))
+            page = CoercedSlider(1, n_pages(), value=1, step=1, label=say("ui.mnist.page_label"))
             grid = gr.Gallery(value=grid_page(0), columns=5, height="auto", allow_preview=False,
                               label=say("ui.mnist.grid_label"), show_label=True, object_fit="contain", elem_classes="digit-grid",
                               format="png")
@@ -657,7 +658,7 @@ def _result_and_settings(ui: MnistComponents, first: MnistView | None):
         # CLI accept and reject the same values with the same message
         ui.target = ParsedDropdown(TARGETS, value="predicted", label=say("ui.mnist.target_label"),
                                 info=say("ui.mnist.target_info"), scale=2)
-        ui.channel = gr.Dropdown(["strongest"] + [str(k) for k in range(16)], value="strongest",
+        ui.channel = ChoiceDropdown(["strongest"] + [str(k) for k in range(16)], value="strongest",
                                  label=say("ui.mnist.channel_label"), info=say("ui.mnist.channel_info"), scale=2)
         ui.layer = ParsedDropdown([(lenet_layer_label(n), n) for n in LAYERS], value=LAYER, label=say("ui.mnist.layer_label"),
                                info=say("ui.mnist.layer_info"), filterable=False, scale=2)

@@ -25,6 +25,7 @@ from gradcam_core.present import shortcut_view as sview
 from gradcam_core.present.steps import build_steps
 from gradcam_core.present import alt_text, colour_choice
 from gradcam_core.present.words import say
+from gradcam_core.ui.coerce import ChoiceDropdown, ChoiceRadio, CoercedCheckbox, CoercedNumber, CoercedSlider
 from gradcam_core.ui import a11y, colour_menu
 from gradcam_core.ui.a11y import with_alt
 from gradcam_core.ui.common import PAGE_ONLY, ResultImage, scroll_js, step_sections, step_values, user_errors
@@ -304,15 +305,15 @@ def _exhibit_digits() -> dict:
         elem_classes="tight-md",
     )
     with gr.Row(equal_height=True):
-        index = gr.Number(value=DEFAULT_DIGIT, label=say("ui.shortcut.index_label"), precision=0, minimum=0, maximum=999, scale=2)
+        index = CoercedNumber(value=DEFAULT_DIGIT, label=say("ui.shortcut.index_label"), precision=0, minimum=0, maximum=999, scale=2)
         show = gr.Button(say("ui.shortcut.show_button"), variant="primary", scale=1)
     compare_img = ResultImage(label=say("ui.shortcut.compare_title"), interactive=False,
                               elem_classes="spurious-exhibit", show_label=False, buttons=["fullscreen"])
     compare_md = gr.Markdown(elem_classes="tight-md")
 
     gr.Markdown(say("ui.shortcut.move_heading"))
-    cue_on = gr.Checkbox(value=True, label=say("ui.shortcut.cue_on_label"))
-    cue_pos = gr.Slider(0, 9, value=3, step=1, label=say("ui.shortcut.cue_pos_label"),
+    cue_on = CoercedCheckbox(value=True, label=say("ui.shortcut.cue_on_label"))
+    cue_pos = CoercedSlider(0, 9, value=3, step=1, label=say("ui.shortcut.cue_pos_label"),
                         info=say("ui.shortcut.cue_pos_info"))
     play_img = ResultImage(label=say("ui.shortcut.your_version"), interactive=False, elem_classes="spurious-exhibit", show_label=False,
                            buttons=["fullscreen"])
@@ -343,13 +344,13 @@ def _exhibit_photos(photos_ready: bool, why: str) -> dict:
     for exp, spec in photo_cards.EXPERIMENTS.items():
         with gr.Column(elem_classes="spurious-card"):
             gr.Markdown(f"### {card_words.experiment_title(exp)}\n\n{card_words.experiment_about(exp)}", elem_classes="tight-md")
-            photo = gr.Dropdown([PHOTO_NAMES[k] for k in spec["photos"]], value=PHOTO_NAMES[spec["default"][0]],
+            photo = ChoiceDropdown([PHOTO_NAMES[k] for k in spec["photos"]], value=PHOTO_NAMES[spec["default"][0]],
                                 label=say("ui.shortcut.photo_label"))
             variant = text = None
             if exp == "context":
-                variant = gr.Radio(spec["variants"], value=spec["default"][1], label=say("ui.shortcut.background_label"))
+                variant = ChoiceRadio(spec["variants"], value=spec["default"][1], label=say("ui.shortcut.background_label"))
             elif exp == "text":
-                variant = gr.Radio(spec["variants"], value=spec["default"][1], label=say("ui.shortcut.style_label"))
+                variant = ChoiceRadio(spec["variants"], value=spec["default"][1], label=say("ui.shortcut.style_label"))
                 text = gr.Textbox(value=edits.DEFAULT_TEXT, label=say("ui.shortcut.text_label", max_chars=edits.MAX_TEXT),
                                   max_lines=1, submit_btn=True)
             img = ResultImage(label=card_words.experiment_title(exp), interactive=False, elem_classes="spurious-exhibit",
@@ -432,12 +433,15 @@ def _redraw_event(cmap, jobs: list, common: dict, names: dict, alts=None) -> Non
 
     def redraw(*values):
         value = {id(x): v for x, v in zip(inputs, values)}
-        out = {}
+        out, failed = {}, []
         for fn, ins, outs in jobs:
             try:
                 out.update(zip(outs, fn(*(value[id(x)] for x in ins))))
             except gr.Error as exc:  # one failed exhibit must not blank the others
                 gr.Warning(str(exc))
+                failed.append(exc)
+        if failed and not out:  # every exhibit refused (an API call's unknown colour map): say why
+            raise failed[0]
         return out
 
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD

@@ -28,6 +28,7 @@ from gradcam_core.cam.engine import GradCAM
 from gradcam_core.present import charts
 from gradcam_core.present import verdicts
 from gradcam_core.present.words import say
+from gradcam_core.ui.coerce import ChoiceDropdown, ChoiceRadio, CoercedSlider
 from gradcam_core.ui.common import ResultImage, by_name, user_errors
 from gradcam_core.ui.kept import KeptResults
 from gradcam_core.ui.serving import progress_callback
@@ -395,7 +396,7 @@ def _build(prefix: str, inputs: list, cascade_fn, curves_fn, *, baseline: str, s
         gr.Markdown(INTRO + (" " + note if note else ""), elem_classes="tight-md")
         gr.Markdown(say("ui.trust.cascade_heading"), elem_classes="tight-md")
         cascade_button = gr.Button(say("ui.trust.cascade_button"), variant="primary")
-        method = gr.Radio(list(sanity.METHODS), value="Grad-CAM", label=say("ui.trust.method_label"))
+        method = ChoiceRadio(list(sanity.METHODS), value="Grad-CAM", label=say("ui.trust.method_label"))
         gallery = gr.Gallery(columns=2, height="auto", allow_preview=True, object_fit="contain", format="png",
                              label=say("ui.trust.gallery_label"), show_label=False, buttons=[],
                              elem_classes="step-image")
@@ -406,8 +407,8 @@ def _build(prefix: str, inputs: list, cascade_fn, curves_fn, *, baseline: str, s
 
         gr.Markdown(say("ui.trust.curves_heading"), elem_classes="tight-md")
         with gr.Row():
-            baseline_dd = gr.Dropdown(BASELINE_CHOICES, value=baseline, label=say("ui.trust.baseline_label"), scale=1)
-            steps_sl = gr.Slider(4, max_steps, value=steps, step=1, label=say("ui.trust.steps_label"), scale=1)
+            baseline_dd = ChoiceDropdown(BASELINE_CHOICES, value=baseline, label=say("ui.trust.baseline_label"), scale=1)
+            steps_sl = CoercedSlider(4, max_steps, value=steps, step=1, label=say("ui.trust.steps_label"), scale=1)
         curves_button = gr.Button(say("ui.trust.curves_button"), variant="primary")
         curves_plot = ResultImage(label=say("ui.trust.plot_label"), interactive=False,
                                   show_label=True)

@@ -1,0 +1,104 @@
+"""A real package: ``pip install .`` and ``pip install -e .`` into a fresh venv, then, from another
+directory, ``python -m gradcam_core models`` and the console script work, and the installed package
+finds its catalogue, weights and example photos.
+
+The venv reuses the system's packages (``--system-site-packages``: torch is large) and installs only
+this package (``--no-deps --no-build-isolation``: no network). It builds from a copy of the files a
+clone has, so no build/ or .egg-info lands in the working copy.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import venv
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.app  # slow-ish: a venv and two pip installs (conftest: add to _APP_MODULES)
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ["gradcam_core", "weights", "examples", "pyproject.toml", "setup.py", "README.md", "requirements.txt", "LICENSE"]
+
+
+def _run(cmd: list, cwd: Path, **env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "GRADCAM_HOME", "GRADCAM_WEIGHTS_DIR"}}
+    return subprocess.run([str(c) for c in cmd], cwd=cwd, env={**clean, **env, "PIP_NO_INPUT": "1"},
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    """(venv's python, its console script, the source copy, an unrelated working directory)."""
+    base = tmp_path_factory.mktemp("package")
+    src = base / "src"
+    src.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyi")
+    for name in SOURCE:
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy2)(ROOT / name, src / name, **(
+            {"ignore": ignore} if (ROOT / name).is_dir() else {}))
+    env_dir = base / "venv"
+    # no pip of its own: the system's pip and setuptools (visible through system-site-packages) install into it
+    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    bindir = env_dir / ("Scripts" if os.name == "nt" else "bin")
+    elsewhere = base / "elsewhere"
+    elsewhere.mkdir()
+    return bindir / "python", bindir / "gradcam-explorer", src, elsewhere
+
+
+def _install(python: Path, src: Path, editable: bool) -> None:
+    cmd = [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"] + (["-e"] if editable else []) + [src]
+    done = _run(cmd, cwd=src.parent)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+_WHERE = ("import gradcam_core, gradcam_core.home as h; from gradcam_core.present.words import say; "
+          "print(gradcam_core.__file__); print(h.path('weights') / 'lenet_mnist.pt'); "
+          "print(h.path('examples') / 'manifest.json'); print(say('input.not_a_number', name='Row'))")
+
+
+def _check_cli(python: Path, script: Path, cwd: Path) -> None:
+    models = _run([python, "-m", "gradcam_core", "models"], cwd=cwd)
+    assert models.returncode == 0, models.stdout + models.stderr
+    assert "efficientnet_lite0  [available]" in models.stdout  # its weights ship in a registry package
+    assert "lenet  [" in models.stdout and "layers: conv1, relu1, pool1, conv2, relu2, pool2" in models.stdout
+    helped = _run([script, "--help"], cwd=cwd)
+    assert helped.returncode == 0, helped.stderr
+    assert "usage: " in helped.stdout and "explain" in helped.stdout and "models" in helped.stdout
+
+
+def test_pip_install_dot_gives_a_working_package_and_console_script(package):
+    python, script, src, elsewhere = package
+    _install(python, src, editable=False)
+    where = _run([python, "-c", _WHERE], cwd=elsewhere)
+    assert where.returncode == 0, where.stderr
+    module, weights, manifest, sentence = where.stdout.strip().splitlines()
+    site = Path(python).parent.parent
+    assert Path(module).is_relative_to(site) and not Path(module).is_relative_to(src)  # the installed copy
+    assert Path(weights).is_file() and Path(weights).is_relative_to(site)  # package data: gradcam_core/_home
+    assert Path(weights).read_bytes() == (ROOT / "weights" / "lenet_mnist.pt").read_bytes()
+    assert Path(manifest).is_file() and (Path(manifest).parent / "animals" / "chelsea_cat.jpg").is_file()
+    assert sentence == "Row must be a number."  # the catalogue travelled with the code
+    _check_cli(python, script, elsewhere)
+
+
+def test_pip_install_editable_runs_from_the_working_copy(package):
+    python, script, src, elsewhere = package
+    _install(python, src, editable=True)
+    where = _run([python, "-c", _WHERE], cwd=elsewhere)
+    assert where.returncode == 0, where.stderr
+    module, weights, manifest, _ = where.stdout.strip().splitlines()
+    assert Path(module).resolve().is_relative_to(src.resolve())  # the working copy's own files
+    assert Path(weights).resolve() == (src / "weights" / "lenet_mnist.pt").resolve()  # its top-level weights/
+    _check_cli(python, script, elsewhere)
+
+
+def test_gradcam_home_overrides_where_the_data_is(package, tmp_path):
+    python, _, _, elsewhere = package
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "examples").mkdir()
+    where = _run([python, "-c", _WHERE], cwd=elsewhere, GRADCAM_HOME=str(tmp_path))
+    assert where.returncode == 0, where.stderr
+    assert where.stdout.splitlines()[1] == str(tmp_path / "weights" / "lenet_mnist.pt")
+
