@@ -168,7 +168,7 @@ def resolve_layer(backend: Backend, name: str | None) -> str:
     spec = get_model(backend.key)
     if backend.key == LENET_KEY:
         return _usage(spec.resolve_layer, name)
-    from gradcam_core.imagenet import layer_label
+    from gradcam_core.services.imagenet import layer_label
 
     return _usage(spec.resolve_layer, name, lambda n: (layer_label(spec, n),))
 

@@ -25,7 +25,7 @@ PENDING = {
     "cam/engine.py", "cam/guided.py", "cam/methods.py", "cam/postprocess.py", "cam/scorecam_budget.py",
     "cli.py",
     "data/deeplink.py", "data/digit_frame.py", "data/images.py", "data/mnist.py",
-    "imagenet.py",
+    "services/imagenet.py",
     "inputs.py",
     "models/__main__.py", "models/fetch.py", "models/lenet.py", "models/registry.py", "models/weights.py",
     "present/alt_text.py", "present/cell_view.py", "present/colour_choice.py", "present/colour_vision.py",

@@ -526,7 +526,7 @@ def test_every_reading_follows_the_rule_on_the_numbers_it_shows(lenet):
 
 
 def test_imagenet_cell_and_occlusion_on_the_rebuilt_input():
-    from gradcam_core import imagenet as svc
+    from gradcam_core.services import imagenet as svc
     from gradcam_core.data.examples import load_manifest
     from gradcam_core.ui.cell_panel import imagenet_inspect, map_boxes, tap_to_cell
 
@@ -728,7 +728,7 @@ def test_a_tap_on_the_placed_overlay_hits_the_cell_drawn_there(lenet, digit):
 def test_the_measured_imagenet_offsets_are_what_the_network_gives():
     """Step 7 on EfficientNet-Lite0 states how far the stretched drawing is from where the cells look;
     the stated numbers are re-measured here."""
-    from gradcam_core import imagenet as svc
+    from gradcam_core.services import imagenet as svc
     from gradcam_core.present.method_texts import stretched_shift_text
 
     spec = svc.get_spec("efficientnet_lite0")

@@ -1,4 +1,4 @@
-"""ImageNet service layer (gradcam_core.imagenet): values, not pictures.
+"""ImageNet service layer (gradcam_core.services.imagenet): values, not pictures.
 
 EfficientNet-Lite0 has real weights offline; ResNet-18 runs on a random-weight file saved in
 torchvision's format into a temporary weights folder (the maths does not care about the values).
@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gradcam_core import imagenet as I
+from gradcam_core.services import imagenet as I
 
 from gradcam_core.cam import scorecam_budget as budget
 
@@ -27,7 +27,7 @@ from hostile import bomb_header_png
 
 
 def explain_photo(*args, steps=True, **kwargs):
-    """Explain and draw, as the tab does (gradcam_core.imagenet.explain_photo returns raw results)."""
+    """Explain and draw, as the tab does (gradcam_core.services.imagenet.explain_photo returns raw results)."""
     return view.draw(I.explain_photo(*args, **kwargs), steps=steps)
 
 
@@ -301,7 +301,7 @@ def test_hostile_files_give_clear_messages(tmp_path, data, needle):
 
 def test_example_cache_modes(monkeypatch):
     """lazy (default): the second run of an example is a cache hit; off: never; eager: warmed up front."""
-    from gradcam_core import imagenet as svc
+    from gradcam_core.services import imagenet as svc
     from gradcam_core.data.examples import load_manifest
 
     path = next(e["path"] for e in load_manifest() if e["file"].endswith("coffee_cup.jpg"))

@@ -115,7 +115,7 @@ def test_placement_parser_values_and_message():
 
 
 def test_photo_source_and_the_one_data_url_decoder():
-    from gradcam_core import imagenet
+    from gradcam_core.services import imagenet
     from gradcam_core.present import render
 
     with pytest.raises(ValueError, match="^Upload a photo"):

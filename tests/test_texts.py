@@ -373,7 +373,7 @@ def test_mnist_target_word_is_not_counterfactual():
 
 # --------------------------------------------------------------------------- ImageNet summary / opening
 def _explanation(method: str, zero: bool):
-    from gradcam_core.imagenet import ClassView, Explanation
+    from gradcam_core.services.imagenet import ClassView, Explanation
 
     x = to_tensor(held_out_digits()[0][17].astype(np.float32) / 255.0)
     res = make_cam(method, load_lenet(), "relu2")(x)
@@ -428,7 +428,7 @@ def test_overview_is_a_closed_accordion_under_the_title():
 
 def test_no_emoji_in_generated_texts():
     pat = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]")
-    for rel in ("gradcam_core/present/method_texts.py", "gradcam_core/present/steps.py", "gradcam_core/imagenet.py",
+    for rel in ("gradcam_core/present/method_texts.py", "gradcam_core/present/steps.py", "gradcam_core/services/imagenet.py",
                 "gradcam_core/analysis/ink_share.py", "gradcam_core/ui/mnist_tab.py"):
         assert not pat.search((ROOT / rel).read_text(encoding="utf-8")), rel
 
@@ -507,7 +507,7 @@ def test_api_layer_is_the_last_input_and_optional(app_client):
 
 
 def test_whole_photo_through_restyle_and_the_tab_handler():
-    from gradcam_core import imagenet as svc
+    from gradcam_core.services import imagenet as svc
     from gradcam_core.data import examples as catalogue
     from gradcam_core.models import registry
     from gradcam_core.present import imagenet_view as view
@@ -542,7 +542,7 @@ def test_whole_photo_through_restyle_and_the_tab_handler():
 
 
 def test_a_new_explanation_honours_the_whole_photo_checkbox():
-    from gradcam_core import imagenet as svc
+    from gradcam_core.services import imagenet as svc
     from gradcam_core.data import examples as catalogue
     from gradcam_core.ui import imagenet_tab
 

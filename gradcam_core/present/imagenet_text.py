@@ -103,7 +103,7 @@ def steps_markdown(expl) -> str:
 
 
 def comparison_summary(cmp) -> str:
-    """One line per model of a :class:`gradcam_core.imagenet.Comparison`."""
+    """One line per model of a :class:`gradcam_core.services.imagenet.Comparison`."""
     lines = [f"**{cmp.method}** for **{cmp.target} · {cmp.name}**, each model on its default layer."]
     for p in cmp.panels:
         lines.append(f"- {p.title}: p = {p.prob:.1%}, rank {p.rank}; its own top class: {p.predicted_name}")

@@ -1,6 +1,6 @@
 """An ImageNet explanation drawn: overlays (on the model's crop or the whole photo), the raw heat
 map with its colour bar, the teaching steps and the numbers for the API.  The model never runs
-here: :func:`draw` fills the drawn fields of an :class:`gradcam_core.imagenet.Explanation`, and
+here: :func:`draw` fills the drawn fields of an :class:`gradcam_core.services.imagenet.Explanation`, and
 :func:`restyle` draws it again with another normalisation, colour map or opacity."""
 from __future__ import annotations
 

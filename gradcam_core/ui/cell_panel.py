@@ -256,7 +256,7 @@ def _recall(state, recall):
 def imagenet_inspect(expl, row, col, view: int = 0) -> tuple[dict, Any, cell.CellTerms]:
     """(JSON report, CAM result, terms) of cell (row, col) of class ``view`` (0: the first class)
     of an ImageNet explanation (``imagenet.Explanation``)."""
-    from gradcam_core import imagenet as svc
+    from gradcam_core.services import imagenet as svc
 
     v = expl.views[view]
     res = v.result

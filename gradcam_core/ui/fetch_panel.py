@@ -10,7 +10,7 @@ from __future__ import annotations
 import gradio as gr
 
 from gradcam_core.models import fetch
-from gradcam_core import imagenet as svc
+from gradcam_core.services import imagenet as svc
 from gradcam_core.ui.common import by_name
 
 POLL_S = 2.0

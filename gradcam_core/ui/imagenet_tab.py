@@ -1,5 +1,5 @@
 """Tab 2 · ImageNet: your own photo through real ImageNet models — every step, any layer,
-several CAM methods.  All the work is in ``gradcam_core.imagenet``; this module only places
+several CAM methods.  All the work is in ``gradcam_core.services.imagenet``; this module only places
 its results on the page.
 
 API (every endpoint is prefixed ``imagenet_``; see ``build``): the main one is
@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from gradcam_core import imagenet as svc
+from gradcam_core.services import imagenet as svc
 from gradcam_core.models import fetch
 
 from gradcam_core.cam import scorecam_budget as budget

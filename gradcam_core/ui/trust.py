@@ -263,7 +263,7 @@ from gradcam_core.inputs import photo_source as _photo_source  # noqa: E402 - th
 
 
 def _spec(model_value):
-    from gradcam_core import imagenet as svc
+    from gradcam_core.services import imagenet as svc
     from gradcam_core.models.registry import ModelUnavailableError
 
     spec = svc.get_spec(model_value)
@@ -278,13 +278,13 @@ def _spec(model_value):
 
 def _layer(spec, layer_value) -> str:
     """The ImageNet tab's layer parser (names, both labels, or any module with a feature map)."""
-    from gradcam_core import imagenet as svc
+    from gradcam_core.services import imagenet as svc
 
     return svc._check_layer(spec, layer_value)
 
 
 def _imagenet_input(image, model_value, layer_value, target_value):
-    from gradcam_core import imagenet as svc
+    from gradcam_core.services import imagenet as svc
 
     spec, net = _spec(model_value)
     pil = svc.load_photo(_photo_source(image))
