@@ -9,6 +9,7 @@ import traceback
 import gradio as gr
 from gradio.data_classes import Base64ImageData
 
+from gradcam_core.present.words import text_of
 from gradcam_core.ui.serving import Cancelled
 
 log = logging.getLogger("gradcam_explorer")
@@ -80,7 +81,7 @@ def user_errors(fn):
             log.info("%s stopped: its browser session closed", fn.__name__)
             raise gr.Error("Stopped: this page was closed.", print_exception=False) from None
         except (ValueError, FileNotFoundError) as exc:  # messages may quote user input: escape
-            raise gr.Error(html.escape(str(exc)), print_exception=False) from None
+            raise gr.Error(html.escape(text_of(exc)), print_exception=False) from None
         except MemoryError:
             raise gr.Error("This input is too large for the server; try a smaller image.", print_exception=False) from None
         except Exception as exc:  # never a stack trace in the browser, never a dead server
