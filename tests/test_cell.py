@@ -713,7 +713,7 @@ def test_a_tap_on_the_placed_overlay_hits_the_cell_drawn_there(lenet, digit):
     centres = cell.cell_centres(lenet, "relu2", (8, 8), (1, 28, 28))
     onehots = np.stack([render.enlarge(place(torch.eye(64)[k].reshape(8, 8), (28, 28), centres).numpy(), 280)
                         for k in range(64)])
-    found = (lenet, to_tensor(digit), GradCAM(lenet, "relu2")(to_tensor(digit)))
+    found = (to_tensor(digit), GradCAM(lenet, "relu2")(to_tensor(digit)))  # the explanation's (input, result)
     for x, y in [(0, 0), (279, 279), (140, 140), (75, 75), (85, 85), (200, 30), (279, 0), (280, 280)]:
         r, c = mnist_tap_cell(found, {"placement": "receptive field"}, x, y, placed=True)
         xi, yi = min(x, 279), min(y, 279)

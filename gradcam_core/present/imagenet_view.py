@@ -1,7 +1,8 @@
 """An ImageNet explanation drawn: overlays (on the model's crop or the whole photo), the raw heat
 map with its colour bar, the teaching steps and the numbers for the API.  The model never runs
-here: :func:`draw` fills the drawn fields of an :class:`gradcam_core.services.imagenet.Explanation`, and
-:func:`restyle` draws it again with another normalisation, colour map or opacity."""
+here: :func:`draw` returns a new :class:`gradcam_core.services.imagenet.Explanation` with its drawn
+fields set (the service's result is never filled in), and :func:`restyle` draws it again with another
+normalisation, colour map or opacity."""
 from __future__ import annotations
 
 import dataclasses
@@ -152,17 +153,14 @@ def _steps(expl) -> dict[str, Step]:
 
 
 def draw(expl, steps: bool = True):
-    """Fill the drawn fields of ``expl`` (in place) and return it."""
-    expl.overlays = overlay_images(expl)
-    expl.heatmap = heatmap_image(expl)
-    if steps:
-        expl.steps = _steps(expl)
-    expl.numbers = numbers(expl)
-    return expl
+    """``expl`` drawn: a new Explanation with its overlays, heat map, steps (``steps`` False: the
+    ones it has) and numbers; ``expl`` itself is not changed."""
+    return dataclasses.replace(expl, overlays=overlay_images(expl), heatmap=heatmap_image(expl),
+                               steps=_steps(expl) if steps else expl.steps, numbers=numbers(expl))
 
 
 def restyle(expl, norm: str | None = None, cmap: str | None = None, alpha: float | None = None,
-            steps: bool = True, whole: bool | None = None):
+            steps: bool = True, whole: bool | None = None):  # -> Explanation
     """The same explanation drawn anew (the model does not run): a new Explanation.
     ``whole``: draw the overlay on the whole photo (True) or on the model's crop (False)."""
     new = dataclasses.replace(

@@ -32,12 +32,13 @@ from gradcam_core.cam.engine import CAMResult
 from gradcam_core.cam.guided import guided_image
 from gradcam_core.cam.methods import METHODS, make_cam
 from gradcam_core.cam.scorecam_budget import SCORE_CAM_BATCH, TimeGuard
+from gradcam_core.data import examples as _examples
+from gradcam_core.data import deeplink as _deeplink
 from gradcam_core.data.examples import example_for, load_manifest
 from gradcam_core.data.images import ImageError, load_image
 from gradcam_core.models import weights as W
 from gradcam_core.models.registry import (REGISTRY, ModelSpec, ModelUnavailableError, crop_box, default_model_key,
                                           imagenet_categories)
-from gradcam_core.present.steps import Step  # the drawn steps an Explanation carries
 
 GUIDED = _methods.GuidedGradCAM.name
 NORMS, CMAPS = inputs.NORMS, inputs.CMAPS
@@ -201,6 +202,30 @@ def load_photo(src: Any) -> Image.Image:
     return load_image(src, max_side=MAX_SIDE)
 
 
+def photo_link(src: Any, **settings: Any) -> str:
+    """The query string of a link that reopens this photo with these settings (the photo is kept
+    on the server now: examples are referenced by name)."""
+    return _deeplink.query_string(tab="imagenet", photo=_deeplink.remember_photo(src), **settings)
+
+
+def recall_photo(token: str) -> str:
+    """A link's photo (its path on the server); ValueError when it is no longer kept."""
+    return _deeplink.recall_photo(token)
+
+
+# --------------------------------------------------------------------------- example photos
+def examples_by_category() -> list[dict]:
+    return _examples.examples_by_category()
+
+
+def example_credit(entry: dict) -> str:
+    return _examples.example_credit(entry)
+
+
+def attribution_note(entries: Sequence[dict] | None = None) -> str:
+    return _examples.attribution_note(entries)
+
+
 # --------------------------------------------------------------------------- results
 @dataclass
 class ClassView:
@@ -217,7 +242,7 @@ class ClassView:
 @dataclass
 class Explanation:
     """One photo explained: the raw results and the style they are drawn in (the drawn fields are
-    filled by :func:`gradcam_core.present.imagenet_view.draw`)."""
+    set on a new copy by :func:`gradcam_core.present.imagenet_view.draw`: the service leaves them empty)."""
 
     model_key: str
     model_title: str
@@ -237,10 +262,10 @@ class Explanation:
     photo: np.ndarray | None = None  # uint8 (h, w, 3): the whole photo, downscaled for display
     crop_box: tuple[float, float, float, float] | None = None  # what the model saw, in ``photo``'s pixels
     whole: bool = False  # draw the overlay on the whole photo (see whole_photo_overlay)
-    # drawn by render():
+    # drawn by present.imagenet_view.draw (on a new copy):
     overlays: list[np.ndarray] = field(default_factory=list)
     heatmap: np.ndarray | None = None
-    steps: dict[str, Step] = field(default_factory=dict)
+    steps: dict = field(default_factory=dict)  # {key: present.steps.Step}
     numbers: dict = field(default_factory=dict)
 
     @property
@@ -510,4 +535,5 @@ def compare_models(
         raise ValueError("No model is available to compare: " + "; ".join(f"{t}: {w}" for t, w in skipped))
     return Comparison(target=int(target), name=cats[int(target)], method=method, panels=panels, skipped=skipped,
                       norm=norm, cmap=cmap, alpha=alpha)
+
 

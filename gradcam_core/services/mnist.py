@@ -378,3 +378,23 @@ def inspect_cell(digit: Any, explained: Any, row: Any, col: Any,
     occ = cell_analysis.occlude(model(), x, ct.target, ct.row, ct.col, ct.grid, baseline=CELL_BASELINE,
                                 layer=res.layer)
     return CellRun(ct, occ, res, CLASSES[ct.target])
+
+
+def cell_at(given: tuple[torch.Tensor, CAMResult], placement: Any, x: Any, y: Any, box: tuple, placed: bool
+            ) -> tuple[int, int]:
+    """The (row, col) under a tap at (x, y) of a picture whose map fills ``box``: steps 5 and 6 draw
+    the map as blocks; the overlay (``placed``) draws each cell where the explanation placed it (at
+    the centre of what it sees, the default, or stretched), and a tap there hits the cell drawn there."""
+    x_in, res = given
+    grid = tuple(res.weighted.shape[-2:])
+    if placed and inputs.parse_placement(placement) != "stretched":
+        centres = cell_analysis.cell_centres(model(), res.layer, grid, tuple(x_in.shape[1:]))
+        return cell_analysis.cell_of_pixel(x, y, box, grid, centres=centres, size=tuple(x_in.shape[-2:]))
+    return cell_analysis.cell_of_pixel(x, y, box, grid)
+
+
+def tapped_cell(digit: Any, explained: Any, x: Any, y: Any, box: tuple, placed: bool) -> CellRun:
+    """The cell under a tap on a picture of the session's last explanation, inspected."""
+    given = explained_result(digit, explained)
+    r, c = cell_at(given, (explained or {}).get("placement"), x, y, box, placed)
+    return inspect_cell(digit, explained, r, c, given=given)

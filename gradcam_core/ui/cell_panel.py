@@ -19,17 +19,18 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import gradio as gr
-import numpy as np
 
 from gradcam_core.analysis import cell
 from gradcam_core.present import cell_view
+from gradcam_core.services import imagenet_checks as imagenet_svc
+from gradcam_core.services import mnist as mnist_svc
 from gradcam_core.ui.common import ResultImage, by_name, user_errors
 
 __all__ = ["CellPanel", "build_panel", "wire_mnist", "wire_imagenet", "mnist_inspect", "imagenet_inspect",
            "MNIST_BASELINE", "IMAGENET_BASELINE", "MNIST_BOX"]
 
 #: What a covered cell becomes: the trust panel's default baseline on each tab (trust.py).
-MNIST_BASELINE = "zero"
+MNIST_BASELINE = mnist_svc.CELL_BASELINE
 IMAGENET_BASELINE = "blur"
 #: Where the 8×8 (or 4×4) map sits in the MNIST tab's step 5, step 6 and overlay pictures: the
 #: top 280×280 square (steps.build_steps' display_size; a colour bar may follow below it).
@@ -134,31 +135,16 @@ def _views(result, ct: cell.CellTerms, rep: dict, top) -> dict:
 
 
 # =========================================================================== MNIST
-def _mnist_result(digit, explained):
-    from gradcam_core.cam.engine import GradCAM
-    from gradcam_core.data.mnist import to_tensor
-    from gradcam_core.models.registry import lenet_model
-
-    if digit is None or not isinstance(explained, dict):
-        raise ValueError(NO_MNIST)
-    d = np.asarray(digit, dtype=np.float32)
-    if d.shape != (28, 28):
-        raise ValueError(NO_MNIST)
-    net = lenet_model()
-    x = to_tensor(d)
-    return net, x, GradCAM(net, explained["layer"])(x, int(explained["target"]))
+def _mnist_report(run: mnist_svc.CellRun) -> tuple[dict, Any, cell.CellTerms]:
+    rep = cell_view.report(run.terms, run.occlusion, run.name, model="lenet", layer=run.result.layer)
+    return rep, run.result, run.terms
 
 
 def mnist_inspect(digit, explained, row, col, result=None) -> tuple[dict, Any, cell.CellTerms]:
     """(JSON report, CAM result, terms) of cell (row, col) of the session's last MNIST explanation:
-    ``digit`` (28×28 in [0, 1]) and ``explained`` = {"target", "layer"} (mnist_tab keeps both)."""
-    from gradcam_core.models.lenet import CLASSES
-
-    net, x, res = _mnist_result(digit, explained) if result is None else result
-    ct = cell.cell_terms(res, row, col)
-    occ = cell.occlude(net, x, ct.target, ct.row, ct.col, ct.grid, baseline=MNIST_BASELINE, layer=res.layer)
-    rep = cell_view.report(ct, occ, CLASSES[ct.target], model="lenet", layer=res.layer)
-    return rep, res, ct
+    ``digit`` (28×28 in [0, 1]) and ``explained`` = {"target", "layer"} (mnist_tab keeps both);
+    ``result``: its (input, CAM result), when already run."""
+    return _mnist_report(mnist_svc.inspect_cell(digit, explained, row, col, given=result))
 
 
 @user_errors
@@ -174,22 +160,15 @@ def _mnist_show(row, col, digit, explained):
 
 
 def mnist_tap_cell(found, explained, x, y, placed: bool = False) -> tuple[int, int]:
-    """The (row, col) under a tap at (x, y) of an MNIST picture: step 5 and 6 draw the map as blocks;
-    the overlay (``placed``) draws each cell where the explanation placed it (explained["placement"]:
-    at the centre of what it sees, the default, or stretched), and a tap there hits the cell drawn there."""
-    net, x_in, res = found
-    grid = tuple(res.weighted.shape[-2:])
-    if placed and cell.parse_placement((explained or {}).get("placement")) != "stretched":
-        centres = cell.cell_centres(net, res.layer, grid, tuple(x_in.shape[1:]))
-        return cell.cell_of_pixel(x, y, MNIST_BOX, grid, centres=centres, size=tuple(x_in.shape[-2:]))
-    return cell.cell_of_pixel(x, y, MNIST_BOX, grid)
+    """The (row, col) under a tap at (x, y) of an MNIST picture (``found``: the explanation's
+    (input, CAM result)): step 5 and 6 draw the map as blocks; the overlay (``placed``) draws each
+    cell where the explanation placed it (explained["placement"])."""
+    return mnist_svc.cell_at(found, (explained or {}).get("placement"), x, y, MNIST_BOX, placed)
 
 
 def _mnist_tapped(digit, explained, evt, placed: bool):
-    found = _mnist_result(digit, explained)
     x, y = (evt.index if isinstance(evt.index, (list, tuple)) else (None, None))[:2]
-    r, c = mnist_tap_cell(found, explained, x, y, placed)
-    rep, res, ct = mnist_inspect(digit, explained, r, c, result=found)
+    rep, res, ct = _mnist_report(mnist_svc.tapped_cell(digit, explained, x, y, MNIST_BOX, placed))
     return _views(res, ct, rep, None)
 
 
@@ -256,17 +235,9 @@ def _recall(state, recall):
 def imagenet_inspect(expl, row, col, view: int = 0) -> tuple[dict, Any, cell.CellTerms]:
     """(JSON report, CAM result, terms) of cell (row, col) of class ``view`` (0: the first class)
     of an ImageNet explanation (``imagenet.Explanation``)."""
-    from gradcam_core.services import imagenet as svc
-
-    v = expl.views[view]
-    res = v.result
-    ct = cell.cell_terms(res, row, col)
-    spec = svc.get_spec(expl.model_key)
-    net = spec.load()
-    x = cell.model_input(spec, expl.image)
-    occ = cell.occlude(net, x, v.target, ct.row, ct.col, ct.grid, baseline=IMAGENET_BASELINE, layer=expl.layer)
-    rep = cell_view.report(ct, occ, v.name, top=IMAGENET_TOP, model=expl.model_key, layer=expl.layer)
-    return rep, res, ct
+    ct, occ = imagenet_svc.inspect_cell(expl, row, col, view, baseline=IMAGENET_BASELINE)
+    rep = cell_view.report(ct, occ, expl.views[view].name, top=IMAGENET_TOP, model=expl.model_key, layer=expl.layer)
+    return rep, expl.views[view].result, ct
 
 
 def map_boxes(expl, whole: bool = False) -> list[tuple[float, float, float, float]]:

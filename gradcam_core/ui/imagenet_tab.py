@@ -18,11 +18,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from gradcam_core.services import imagenet as svc
-from gradcam_core.models import fetch
-
-from gradcam_core.cam import scorecam_budget as budget
-
-from gradcam_core.data import examples as catalogue
+from gradcam_core.services import models
 
 from gradcam_core.ui import files as outfiles
 
@@ -30,8 +26,6 @@ from gradcam_core.present import imagenet_text as itext
 
 from gradcam_core.present import imagenet_view as view
 from gradcam_core.present.method_texts import method_text
-from gradcam_core.data.deeplink import query_string, recall_photo, remember_photo
-from gradcam_core.models.registry import REGISTRY, default_model_key
 from gradcam_core.ui import cell_panel, fetch_panel, trust
 from gradcam_core.present import alt_text
 from gradcam_core.present.colour_vision import HEAT_CHOICES, heat_map_note
@@ -60,11 +54,10 @@ INTRO = (
 )
 def _score_cam_warning() -> str:
     """What both Score-CAMs cost, computed from the figures measured by bench/bench_scorecam.py."""
-    title, _, channels = budget.SCORE_CAM_REFERENCE
-    quick, exact = (budget.score_cam_forwards(m, channels) for m in ("Score-CAM", budget.SCORE_CAM_EXACT))
-    quick_s, exact_s = (budget.format_duration(budget.score_cam_seconds(m, channels)) for m in ("Score-CAM", budget.SCORE_CAM_EXACT))
-    stop = (f"; runs that would take over {budget.format_duration(budget.SCORE_CAM_LIMIT)} are stopped"
-            if budget.SCORE_CAM_LIMIT else "")
+    cost = models.score_cam_cost()
+    title, quick, exact, quick_s, exact_s = (cost[k] for k in ("title", "quick", "exact", "quick_time", "exact_time"))
+    stop = (f"; runs that would take over {cost['limit_time']} are stopped"
+            if cost["limit_time"] else "")
     exact_n = f"{exact:,}".replace(",", "\u202f")
     return (f"Score-CAM runs {quick} extra forward passes on {title}'s last layer (about {quick_s} with 2 CPU "
             f"threads, measured); Score-CAM (exact) runs one per channel, {exact_n} there (about {exact_s})"
@@ -146,14 +139,14 @@ def _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha
              whole=False):
     """Run the model on the photo and draw everything (any method); ``whole``: the overlay on the whole photo."""
     src = _photo_source(photo)
-    slow = budget.is_slow_method(method)
+    slow = models.is_slow(method)
     if slow:
         gr.Warning(SCORE_CAM_WARNING, duration=8)
     second = None if target2 in (None, "", NO_SECOND) else target2
     expl = view.draw(svc.explain_source(
         src, model_key, layer, method, target, second, norm=norm, cmap=cmap, alpha=alpha,
         progress=progress_callback(progress, request) if slow else None,
-        time_limit=budget.SCORE_CAM_LIMIT or None, whole=bool(whole),
+        time_limit=models.SCORE_CAM_LIMIT or None, whole=bool(whole),
     ))
     return _full_outputs(expl, _request_key(photo, model_key, layer, method, target, target2))
 
@@ -163,7 +156,7 @@ def explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha,
             progress=gr.Progress(), whole=False):
     """API ``/imagenet_explain``: quick methods. The slow ones (Score-CAM) wait in their own queue,
     so that they never hold a worker that quick requests need: ``/imagenet_explain_slow``."""
-    if budget.is_slow_method(method):
+    if models.is_slow(method):
         raise ValueError(f"{method} runs many forward passes and waits in its own queue: call "
                          "/imagenet_explain_slow with the same inputs.")
     return _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress, whole)
@@ -176,7 +169,7 @@ def explain_slow(photo, model_key, layer, method, target, target2, norm, cmap, a
     return _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress, whole)
 
 
-SLOW_METHODS = [m for m in svc.method_names() if budget.is_slow_method(m)]
+SLOW_METHODS = [m for m in svc.method_names() if models.is_slow(m)]
 
 
 def _route_js(kind: str) -> str:
@@ -197,10 +190,9 @@ def _run(slow: bool, token, photo, model_key, layer, method, target, target2, no
     that cannot run — choosing it said why —, or the very request the page already shows: gradio 6's
     dropdowns report one pick twice, click and blur)."""
     skip = {}  # outputs left as they are
-    if photo is None or budget.is_slow_method(method) != slow:
+    if photo is None or models.is_slow(method) != slow:
         return skip
-    spec = REGISTRY.get(str(model_key))
-    if spec is not None and not spec.available:
+    if models.is_known(model_key) and not models.is_available(model_key):
         return skip
     if not str(token or "").startswith("force"):
         key = _request_key(photo, model_key, layer, method, target, target2)
@@ -247,7 +239,7 @@ def change_opacity(state, norm, cmap, alpha, whole=False):
 def change_model(model_key) -> dict:
     """New model: its layers (default selected) and a note; a warning if it cannot run here."""
     spec = svc.get_spec(model_key)
-    fetch.on_select(spec.key)  # missing weights: fetched in the background if possible
+    models.fetch_on_select(spec.key)  # missing weights: fetched in the background if possible
     if not spec.available:
         why = svc._short_reason(spec.key, spec).replace("`", "")
         gr.Warning(f"{spec.title} is not available here: {why}", duration=10)
@@ -263,8 +255,8 @@ def make_link(photo, model_key, layer, method, target, target2, norm, cmap, alph
     svc.load_photo(src)  # only pictures are kept and linked: same loader and refusals as Explain
     if not isinstance(src, str) or src.startswith("data:") or not Path(src).is_file():
         raise ValueError("This photo cannot be linked; upload it as a file first.")
-    return query_string(tab="imagenet", photo=remember_photo(src), model=model_key, layer=layer, method=method,
-                        target=target, target2=target2, norm=norm, cmap=cmap, alpha=alpha)
+    return svc.photo_link(src, model=model_key, layer=layer, method=method, target=target, target2=target2,
+                          norm=norm, cmap=cmap, alpha=alpha)
 
 
 @user_errors
@@ -274,14 +266,14 @@ def explain_from_link(request: gr.Request, progress=gr.Progress()):
     if params.get("tab") != "imagenet" or not params.get("photo"):
         return {}
     try:
-        path = recall_photo(params["photo"])
+        path = svc.recall_photo(params["photo"])
     except ValueError as exc:
         gr.Warning(str(exc), duration=12)
         return {}
-    model_key = params.get("model") or default_model_key()
-    if model_key not in REGISTRY:
+    model_key = params.get("model") or models.default_key()
+    if not models.is_known(model_key):
         gr.Warning(f"The link names an unknown model ({model_key}); using the default one.")
-        model_key = default_model_key()
+        model_key = models.default_key()
     spec = svc.get_spec(model_key)
     layer = params.get("layer") if params.get("layer") in spec.layer_names else spec.default_layer
     method = params.get("method") if params.get("method") in svc.method_names() else "Grad-CAM"
@@ -293,7 +285,7 @@ def explain_from_link(request: gr.Request, progress=gr.Progress()):
         alpha = min(1.0, max(0.0, float(params.get("alpha", 0.5))))
     except ValueError:
         alpha = 0.5
-    run = explain_slow if budget.is_slow_method(method) else explain
+    run = explain_slow if models.is_slow(method) else explain
     outs = run(path, model_key, layer, method, target, target2, norm, cmap, alpha, progress=progress)
     restored = dict(zip(LINK_INPUTS, [path, model_key, gr.Dropdown(choices=svc.layer_choices(model_key), value=layer),
                                       method, target, target2, norm, cmap, alpha]))
@@ -316,7 +308,7 @@ def _model_note(model_key: str | None) -> str:
 def method_note(method) -> str:
     """What the method computes (gradcam_core.present.method_texts, through METHOD_NOTES)."""
     text = itext.METHOD_NOTES.get(method, "") or method_text(method).summary
-    if method == budget.SCORE_CAM_EXACT:  # the quick Score-CAM's note states its cost already
+    if method == models.SCORE_CAM_EXACT:  # the quick Score-CAM's note states its cost already
         text += f"\n\n**Slow.** {SCORE_CAM_WARNING}"
     return text
 
@@ -328,11 +320,11 @@ def compare(photo, model_key, method, target, norm, cmap, alpha, request: gr.Req
     src = _photo_source(photo)
     pil = svc.load_photo(src)
     first = svc.get_spec(model_key).key
-    keys = [first] + [k for k in REGISTRY if k != first]  # unavailable ones are listed with their reason
-    if budget.is_slow_method(method):
+    keys = [first] + [k for k in models.keys() if k != first]  # unavailable ones are listed with their reason
+    if models.is_slow(method):
         gr.Warning(SCORE_CAM_WARNING + " Comparing runs it once per model.", duration=8)
     cmp = svc.compare_models(pil, keys, target, method=method, norm=norm, cmap=cmap, alpha=alpha,
-                             progress=progress_callback(progress, request), time_limit=budget.SCORE_CAM_LIMIT or None)
+                             progress=progress_callback(progress, request), time_limit=models.SCORE_CAM_LIMIT or None)
     paths = outfiles.write_pngs(view.comparison_overlays(cmp), stem="compare")
     return {"compare_gallery": [(p, panel.caption) for p, panel in zip(paths, cmp.panels)],
             "compare_md": itext.comparison_summary(cmp)}
@@ -340,7 +332,7 @@ def compare(photo, model_key, method, target, norm, cmap, alpha, request: gr.Req
 
 def pick_example(evt: gr.SelectData) -> dict:
     """Tap on an example: it becomes the photo (whose change runs the explanation)."""
-    entries = catalogue.examples_by_category()
+    entries = svc.examples_by_category()
     i = int(evt.index)
     if not 0 <= i < len(entries):
         raise gr.Error("That example is no longer available.")
@@ -348,7 +340,7 @@ def pick_example(evt: gr.SelectData) -> dict:
     # a copy in the temp folder: gradio only serves files from there (or cwd), wherever the app runs
     path = outfiles._out_dir(None) / Path(e["path"]).name
     shutil.copyfile(e["path"], path)
-    return {"photo": str(path), "credit": catalogue.example_credit(e)}
+    return {"photo": str(path), "credit": svc.example_credit(e)}
 
 
 MAX_CLASS_HITS = 30
@@ -377,7 +369,7 @@ def refresh_models(model_key) -> dict:
     """On page load ({name: value}): availability may have changed since start (a weights file was added or
     fetched: then the page opens on the new default, e.g. ResNet-50), and fetching's progress."""
     if model_key == _BUILT_DEFAULT.get("key"):
-        model_key = default_model_key()
+        model_key = models.default_key()
     return {"model": gr.Dropdown(choices=svc.model_choices(), value=model_key), "model_note": _model_note(model_key),
             "unavailable": svc.unavailable_note() or ALL_AVAILABLE, **fetch_panel.on_load()}
 
@@ -431,7 +423,7 @@ def _examples(entries) -> dict:
             height="auto", allow_preview=False, object_fit="cover", elem_classes="imagenet-examples",
             interactive=False,
         )
-        gr.Markdown(catalogue.attribution_note(entries), elem_classes=["tight-md", "imagenet-small"])
+        gr.Markdown(svc.attribution_note(entries), elem_classes=["tight-md", "imagenet-small"])
         with gr.Accordion("All photo credits and licences", open=False):
             gr.Markdown(_credits_markdown(entries), elem_classes="imagenet-small")
     return dict(examples=examples)
@@ -522,9 +514,9 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     """Add the ImageNet tab's contents inside the current ``gr.Tab``. ``query``: a hidden box that
     receives the page's query string (see serving.LINK_QUERY_JS); without it, links are read at
     page load."""
-    default = _BUILT_DEFAULT["key"] = default_model_key()
-    spec = REGISTRY[default]
-    entries = catalogue.examples_by_category()
+    default = _BUILT_DEFAULT["key"] = models.default_key()
+    spec = models.spec(default)
+    entries = svc.examples_by_category()
     c = _photo_and_result()
     # right under the result: a tap on the overlay (or the raw map further down) fills it
     cells = cell_panel.build_panel("imagenet", "the heat map above (or the raw map below)")
