@@ -2,15 +2,14 @@
 :mod:`gradcam_core.present.render`; the UI only shows them)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from gradcam_core.analysis.photo_cards import Card, _pct_word, card_numbers, heat_per_area
 from gradcam_core.models.lenet import SPATIAL_LAYERS
-from gradcam_core.analysis.shortcut import (LAYER, CUE_MARGIN, _check_pos, add_cue, cue_box, cue_mass, cue_position, cue_region,
-                                           load_clean, load_shortcut, map_centres, misleading_classes, mnist_case,
+from gradcam_core.analysis.shortcut import (LAYER, CUE_MARGIN, cue_box, cue_region,
                                            shortcut_table)
+# the model runs live in the shortcut service; their results are drawn here
+from gradcam_core.services.shortcut import MODELS, DigitView, compare_views, digit_view, held_out_digit  # noqa: F401
 
 
 # =============================================================================== pictures
@@ -90,67 +89,6 @@ def grid_image(rows: list[list[tuple[np.ndarray, list[str]]]], font_size: int = 
 
 
 #: the two LeNets of the tab, by name (shared through the model registry)
-MODELS = {"clean": load_clean, "shortcut": load_shortcut}
-
-
-@dataclass
-class DigitView:
-    """One digit (with or without a cue) explained by both models."""
-
-    name: str  # "matching cue", ...
-    digit: np.ndarray  # (28, 28) float
-    cue_class: int | None
-    cue_pos: tuple[int, int] | None
-    results: dict  # model name -> CAMResult (predicted class)
-    placement: str = "receptive field"  # how the maps are drawn (and measured): see analysis.cell.PLACEMENTS
-
-    def centres(self, model: str):
-        """Where the cells of ``model``'s map are drawn (None: stretched), see shortcut.map_centres."""
-        return map_centres(MODELS[model](), self.placement)
-
-    def pred(self, model: str) -> tuple[int, float]:
-        p = self.results[model].probs[0]
-        return int(p.argmax()), float(p.max())
-
-    def mass(self, model: str) -> float | None:
-        if self.cue_pos is None:
-            return None
-        return float(cue_mass(self.results[model].cam[0], cue_region(pos=self.cue_pos), self.centres(model)))
-
-
-def digit_view(name: str, digit: np.ndarray, cue_class: int | None = None, cue_on: bool = True,
-               pos: tuple[int, int] | None = None) -> DigitView:
-    """Add the cue of ``cue_class`` (or at ``pos``) when ``cue_on`` and explain with both models."""
-    if cue_on and (cue_class is not None or pos is not None):
-        p = _check_pos(pos) if pos is not None else cue_position(cue_class)
-        d = add_cue(digit, pos=p)
-    else:
-        p, d = None, np.array(digit, dtype=np.float32, copy=True)
-    return DigitView(name, d, cue_class if p is not None else None, p,
-                     {k: mnist_case(load(), d) for k, load in MODELS.items()})
-
-
-def held_out_digit(index) -> tuple[np.ndarray, int, int]:
-    """(digit float (28, 28), true label, its misleading cue class) of held-out digit ``index``."""
-    from gradcam_core.data.mnist import test_digits
-
-    images, labels = test_digits()
-    try:
-        i = int(float(index))
-    except (TypeError, ValueError):
-        raise ValueError(f"The digit index must be a whole number, not {index!r}.") from None
-    if not 0 <= i < len(labels):
-        raise ValueError(f"There are {len(labels)} held-out digits: choose an index from 0 to {len(labels) - 1}.")
-    return images[i].astype(np.float32) / 255.0, int(labels[i]), int(misleading_classes(labels)[i])
-
-
-def compare_views(index) -> list[DigitView]:
-    """Held-out digit ``index`` with the matching cue, a misleading cue and no cue."""
-    d, y, wrong = held_out_digit(index)
-    return [digit_view(f"matching cue ({y})", d, y), digit_view(f"misleading cue ({wrong})", d, wrong),
-            digit_view("no cue", d, None)]
-
-
 def views_image(views: list[DigitView], cell: int = MNIST_CELL, title: str = "", cmap: str = "jet") -> np.ndarray:
     """Rows = views; columns = the digit (cue framed in green), clean LeNet's and shortcut LeNet's
     Grad-CAM of their own prediction (each map scaled by its maximum, drawn with ``cmap``)."""

@@ -1,0 +1,134 @@
+"""The shortcut experiment's service: held-out digits with and without a planted cue square,
+explained by the clean and the shortcut LeNet; the table over the test set; the photo cards.
+Each call parses its input once, runs the models, and returns raw results (``present/shortcut_view.py``
+draws and words them; ``ui/spurious_tab.py`` places them)."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gradcam_core import inputs
+from gradcam_core.analysis import photo_cards
+from gradcam_core.analysis import photo_edits as edits
+from gradcam_core.analysis.shortcut import (_check_pos, add_cue, cue_mass, cue_position, cue_region, load_clean,
+                                           load_shortcut, map_centres, misleading_classes, mnist_case, shortcut_table)
+from gradcam_core.data.mnist import test_digits
+from gradcam_core.errors import Refusal
+from gradcam_core.models.lenet import CLASSES
+
+MODELS = {"clean": load_clean, "shortcut": load_shortcut}
+
+
+@dataclass
+class DigitView:
+    """One digit (with or without a cue) explained by both models."""
+
+    name: str  # "matching cue", ...
+    digit: np.ndarray  # (28, 28) float
+    cue_class: int | None
+    cue_pos: tuple[int, int] | None
+    results: dict  # model name -> CAMResult (predicted class)
+    placement: str = "receptive field"  # how the maps are drawn (and measured): see analysis.cell.PLACEMENTS
+
+    def centres(self, model: str):
+        """Where the cells of ``model``'s map are drawn (None: stretched), see shortcut.map_centres."""
+        return map_centres(MODELS[model](), self.placement)
+
+    def pred(self, model: str) -> tuple[int, float]:
+        p = self.results[model].probs[0]
+        return int(p.argmax()), float(p.max())
+
+    def mass(self, model: str) -> float | None:
+        if self.cue_pos is None:
+            return None
+        return float(cue_mass(self.results[model].cam[0], cue_region(pos=self.cue_pos), self.centres(model)))
+
+
+def digit_view(name: str, digit: np.ndarray, cue_class: int | None = None, cue_on: bool = True,
+               pos: tuple[int, int] | None = None) -> DigitView:
+    """Add the cue of ``cue_class`` (or at ``pos``) when ``cue_on`` and explain with both models."""
+    if cue_on and (cue_class is not None or pos is not None):
+        p = _check_pos(pos) if pos is not None else cue_position(cue_class)
+        d = add_cue(digit, pos=p)
+    else:
+        p, d = None, np.array(digit, dtype=np.float32, copy=True)
+    return DigitView(name, d, cue_class if p is not None else None, p,
+                     {k: mnist_case(load(), d) for k, load in MODELS.items()})
+
+
+def held_out_digit(index) -> tuple[np.ndarray, int, int]:
+    """(digit float (28, 28), true label, its misleading cue class) of held-out digit ``index``."""
+    images, labels = test_digits()
+    try:
+        i = int(float(index))
+    except (TypeError, ValueError, OverflowError):
+        raise Refusal("service.shortcut.index_number", value=index) from None
+    if not 0 <= i < len(labels):
+        raise Refusal("service.shortcut.index_range", n=len(labels), last=len(labels) - 1)
+    return images[i].astype(np.float32) / 255.0, int(labels[i]), int(misleading_classes(labels)[i])
+
+
+def compare_views(index) -> list[DigitView]:
+    """Held-out digit ``index`` with the matching cue, a misleading cue and no cue."""
+    d, y, wrong = held_out_digit(index)
+    return [digit_view(f"matching cue ({y})", d, y), digit_view(f"misleading cue ({wrong})", d, wrong),
+            digit_view("no cue", d, None)]
+
+
+def cue_class(pos: Any) -> int:
+    """The class whose cue square is planted: the one target parser, no 'predicted'."""
+    return inputs.parse_target(pos, CLASSES, "MNIST", predicted=False, what="The cue position")
+
+
+def play(index: Any, cue_on: Any, pos: Any) -> tuple[DigitView, int]:
+    """Held-out digit ``index`` with the cue of class ``pos`` (or none), both models: (view, true label)."""
+    d, label, _ = held_out_digit(index)
+    cls = cue_class(pos)
+    name = f"cue of class {cls}" if cue_on else "no cue"
+    return digit_view(name, d, cls, bool(cue_on)), label
+
+
+def compare(index: Any) -> tuple[list[DigitView], int]:
+    """:func:`compare_views` and the digit's true label."""
+    views = compare_views(index)
+    return views, held_out_digit(index)[1]
+
+
+def table() -> dict:
+    """Both models over the held-out digits with and without cues (computed once, then cached)."""
+    return shortcut_table()
+
+
+#: the photo experiments and their photos (analysis.photo_cards / photo_edits)
+EXPERIMENTS = photo_cards.EXPERIMENTS
+PHOTOS = edits.PHOTOS
+DEFAULT_TEXT, MAX_TEXT = edits.DEFAULT_TEXT, edits.MAX_TEXT
+
+
+def photo_model_availability() -> tuple[bool, str]:
+    """(True, "") when the photo cards' model (EfficientNet-Lite0) can run here, else (False, why)."""
+    return edits.photo_model_availability()
+
+
+def ready() -> tuple[bool, str]:
+    """(True, "") when the shortcut LeNet's weights load, else (False, why)."""
+    try:
+        load_shortcut()
+    except FileNotFoundError as exc:
+        return False, str(exc)
+    return True, ""
+
+
+@functools.lru_cache(maxsize=48)
+def _card(experiment: str, photo: str, variant: str, text: str) -> photo_cards.Card:
+    return photo_cards.make_card(experiment, photo, variant, text)
+
+
+def card(experiment: str, photo_key: str, variant: Any, text: Any) -> photo_cards.Card:
+    """One photo card: the photo before and after the edit, explained (``photo_key`` already checked)."""
+    variant = "" if experiment == "removed" else (variant or EXPERIMENTS[experiment]["default"][1])
+    text = edits.check_text(text) if experiment == "text" else ""
+    return _card(experiment, photo_key, variant, text)
