@@ -189,13 +189,13 @@ def as_digit(digit: Any, missing: str = "service.mnist.no_digit") -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- inputs → digit
-def digit_of_photo(img: Image.Image) -> np.ndarray:
+def digit_of_photo(img: Image.Image, net: torch.nn.Module | None = None) -> np.ndarray:
     """A photo or drawing (PIL) → the centred 28×28 digit in [0, 1]. Where the photo can be read two
     ways (one mark on a sheet, or a digit filling the picture), the clean LeNet's confidence chooses
     (``data.mnist.preprocess_digit``). The one place where a digit photo becomes a digit: the tab,
     the CLI and the API. :class:`PhotoRefused` when there is none."""
     try:
-        return preprocess_digit(np.asarray(img), score=lenet.top_probability(model()))
+        return preprocess_digit(np.asarray(img), score=lenet.top_probability(net if net is not None else model()))
     except Refusal as exc:
         raise PhotoRefused(exc.key, **exc.values) from None
     except ValueError as exc:  # "No digit found: ..." already says it; others get the context
@@ -255,53 +255,66 @@ def link_of(digit: np.ndarray, s: Settings) -> str:
 
 
 # --------------------------------------------------------------------------- run
-def run(digit: np.ndarray, settings: Settings, source: Source) -> DigitResult:
+# One request crosses each lower module once: the model and the layer first (models), then the
+# settings (inputs), then the digit (data), the engine, the analysis, the link
+# (tools/trace_request.py shows the order).
+def _prepared(target_choice: Any, channel: Any, layer: Any, cmap: Any, placement: Any
+              ) -> tuple[torch.nn.Module, Settings]:
+    net = model()
+    return net, parse_settings(target_choice, channel, layer, cmap, placement)
+
+
+def run(digit: np.ndarray, settings: Settings, source: Source, net: torch.nn.Module | None = None) -> DigitResult:
     """Grad-CAM on one digit with parsed settings: the engine's result, where its cells are drawn,
     and its heat on the ink next to the held-out digits'."""
-    net = model()
-    result = GradCAM(net, settings.layer)(to_tensor(digit), target=settings.target)
+    net = model() if net is None else net
+    x = to_tensor(digit)
+    result = GradCAM(net, settings.layer)(x, target=settings.target)
     centres = cell_analysis.placement_centres(net, settings.layer, tuple(result.cam.shape[-2:]), (1, FRAME, FRAME),
                                               settings.placement)
+    share = share_of_result(result, digit, centres=centres)
+    ds = dataset_share(settings.layer, placement=settings.placement)
     return DigitResult(digit=digit, result=result, settings=settings, source=source, centres=centres,
-                       share=share_of_result(result, digit, centres=centres),
-                       dataset=dataset_share(settings.layer, placement=settings.placement),
-                       link=link_of(digit, settings))
+                       share=share, dataset=ds, link=link_of(digit, settings))
 
 
 def explain_index(index: Any, target_choice: Any = "predicted", channel: Any = None, layer: Any = None,
                   cmap: Any = None, placement: Any = None) -> DigitResult:
+    net, settings = _prepared(target_choice, channel, layer, cmap, placement)
     digit, source = held_out(index)
-    return run(digit, parse_settings(target_choice, channel, layer, cmap, placement), source)
+    return run(digit, settings, source, net)
 
 
 def explain_drawing(sketch: Any, target_choice: Any = "predicted", channel: Any = None, layer: Any = None,
                     cmap: Any = None, placement: Any = None) -> DigitResult:
     if sketch is None:
         raise Refusal("service.mnist.empty_canvas")
-    digit = digit_of_drawing(sketch)
-    return run(digit, parse_settings(target_choice, channel, layer, cmap, placement), Source("drawing"))
+    net, settings = _prepared(target_choice, channel, layer, cmap, placement)
+    return run(digit_of_drawing(sketch), settings, Source("drawing"), net)
 
 
 def explain_upload(path: Any, target_choice: Any = "predicted", channel: Any = None, layer: Any = None,
                    cmap: Any = None, placement: Any = None) -> DigitResult:
     """A whole photo; :class:`PhotoRefused` when no digit is found in it."""
-    digit = digit_of_photo(photo(path))
-    return run(digit, parse_settings(target_choice, channel, layer, cmap, placement), Source("upload"))
+    img = photo(path)
+    net, settings = _prepared(target_choice, channel, layer, cmap, placement)
+    return run(digit_of_photo(img, net), settings, Source("upload"), net)
 
 
 def explain_crop(path: Any, box: Any, target_choice: Any = "predicted", channel: Any = None, layer: Any = None,
                  cmap: Any = None, placement: Any = None) -> DigitResult:
     """The part of a photo inside ``box``, read as an upload of that part is read."""
     part, parsed = photo_box(path, box)
-    digit = digit_of_photo(part)
-    return run(digit, parse_settings(target_choice, channel, layer, cmap, placement), Source("box", box=parsed))
+    net, settings = _prepared(target_choice, channel, layer, cmap, placement)
+    return run(digit_of_photo(part, net), settings, Source("box", box=parsed), net)
 
 
 def explain_digit(digit: Any, target_choice: Any = "predicted", channel: Any = None, layer: Any = None,
                   cmap: Any = None, placement: Any = None, source: str = "current") -> DigitResult:
     """The session's current digit (or a shared link's) with new settings."""
     d = as_digit(digit, "service.mnist.no_current")
-    return run(d, parse_settings(target_choice, channel, layer, cmap, placement), Source(source))
+    net, settings = _prepared(target_choice, channel, layer, cmap, placement)
+    return run(d, settings, Source(source), net)
 
 
 @functools.lru_cache(maxsize=1)

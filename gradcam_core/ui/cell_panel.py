@@ -15,7 +15,7 @@ JSON (see :func:`gradcam_core.cell_view.report`). The numbers and words come fro
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Sequence
 
 import gradio as gr
@@ -60,11 +60,10 @@ class CellPanel:
     numbers: Any
     api: Any
 
-    #: what a tap fills, by name (the handlers return {name: value}; see _views)
-    SHOWN = ("accordion", "row", "col", "summary", "bars", "maps", "cover", "numbers")
-
     def named(self) -> dict:
-        return {n: getattr(self, n) for n in self.SHOWN}
+        """What a tap fills, by name (the handlers return {name: value}; see _views): every
+        component but the button, the hidden API button and the prefix."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("prefix", "show", "api")}
 
     def outputs(self) -> list:
         return list(self.named().values())
@@ -104,7 +103,7 @@ def _fmt(v: float) -> str:
 
 
 def _views(result, ct: cell.CellTerms, rep: dict, top) -> dict:
-    """The panel's values by name (see CellPanel.SHOWN) for one inspected cell."""
+    """The panel's values by name (see CellPanel.named) for one inspected cell."""
     occ = rep.get("occlusion")
     h, w = ct.grid
     summary = (f"**Cell (row {ct.row}, column {ct.col})** of the {h}×{w} map, class **{rep['class']}**:\n\n"
