@@ -178,3 +178,21 @@ def comparison_overlays(cmp) -> list[np.ndarray]:
     """Each model's map over the crop it saw, in the comparison's style."""
     return [render.overlay(p.image, normalize(upsample(p.cam, p.image.shape[:2]), cmp.norm).numpy(), alpha=cmp.alpha,
                            cmap=cmp.cmap) for p in cmp.panels]
+
+
+def download_images(expl) -> tuple[str, dict[str, np.ndarray]]:
+    """The three downloads of the first class: (file stem, {"gray", "heatmap", "overlay"}). The
+    grayscale map is the normalised map at the input size (0 → black, 1 → white); the coloured one
+    uses the chosen colour map; the overlay the chosen opacity."""
+    import re
+
+    def slug(text: str) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "x"
+
+    v = expl.views[0]
+    H, W_ = expl.image.shape[:2]
+    heat = normalize(upsample(v.result.cam[0], (H, W_)), expl.norm).numpy()
+    stem = f"{slug(expl.model_key)}_{slug(expl.layer)}_{slug(expl.method)}_{v.target}-{slug(v.name)}"
+    return stem, {"gray": np.clip(np.rint(heat * 255), 0, 255).astype(np.uint8),
+                  "heatmap": render.colorize(heat, expl.cmap, 0.0, 1.0),
+                  "overlay": expl.overlays[0] if expl.overlays else overlay_images(expl)[0]}

@@ -193,13 +193,17 @@ def _label_key(index: int) -> str:
 def load_photo(src: Any) -> Image.Image:
     """A path, bytes, data: URL, PIL image or array → RGB PIL (downscaled); ImageError otherwise."""
     if src is None or (isinstance(src, str) and not src.strip()):
-        raise ImageError("Upload a photo, take one with the camera, paste one, or pick an example first.")
+        raise _no_photo()
     if inputs.is_data_url(src):
         try:
             src = inputs.data_url_bytes(src)
         except ValueError as e:
             raise ImageError(str(e)) from None
     return load_image(src, max_side=MAX_SIDE)
+
+
+def _no_photo() -> ImageError:
+    return ImageError("Upload a photo, take one with the camera, paste one, or pick an example first.")
 
 
 def photo_link(src: Any, **settings: Any) -> str:
@@ -340,6 +344,25 @@ def _run_model(spec: ModelSpec, model, x: torch.Tensor, layer: str, method: str,
                      for r in results]
 
 
+@dataclass(frozen=True)
+class Settings:
+    """One explanation's settings, parsed (by the one parser of each, gradcam_core.inputs)."""
+
+    method: str
+    norm: str
+    cmap: str
+    alpha: float
+    target: int | None
+    target2: int | None
+    whole: bool
+
+
+def parse_settings(method: Any = "Grad-CAM", target: Any = None, target2: Any = None, norm: Any = "max",
+                   cmap: Any = "jet", alpha: Any = 0.5, whole: Any = False) -> Settings:
+    return Settings(_check_method(method), inputs.parse_norm(norm), inputs.parse_cmap(cmap), inputs.parse_alpha(alpha),
+                    parse_class(target), parse_class(target2), bool(whole))
+
+
 def explain_photo(
     pil,
     model_key: str | None = None,
@@ -364,34 +387,41 @@ def explain_photo(
     Score-CAM run that would take longer is stopped early (TooSlowError).  Raises ValueError
     with a message for people on bad input, an unavailable model or an unknown layer / method.
     """
+    settings = parse_settings(method, target, target2, norm, cmap, alpha, whole)
+    return _explain(pil, model_key, layer, settings, progress, example, time_limit)
+
+
+def _explain(pil, model_key, layer, s: Settings, progress, example, time_limit) -> Explanation:
+    """The model's side, in one visit to the registry (the model, its weights, the layer, the
+    input and the picture it sees), then one run of the engine."""
     spec = get_spec(model_key)
-    layer = _check_layer(spec, layer)
-    method = _check_method(method)
-    norm, cmap, alpha = inputs.parse_norm(norm), inputs.parse_cmap(cmap), inputs.parse_alpha(alpha)
-    t1, t2 = parse_class(target), parse_class(target2)
     model = _load(spec)
+    layer = _check_layer(spec, layer)
+    label = layer_label(spec, layer)
+    x = spec.preprocess(pil)
+    image = np.ascontiguousarray(np.asarray(spec.display_image(pil), dtype=np.uint8))
+    box = crop_box(spec, pil.size)
 
     key = None
     if example is not None and example_cache_mode() != "off":
-        key = (example.get("file"), spec.key, id(model), layer, method, t1, t2)
+        key = (example.get("file"), spec.key, id(model), layer, s.method, s.target, s.target2)
     hit = _cached(key)
     cached = hit is not None
     if cached:
         image, views, seconds = hit
     else:
-        image, views, seconds = _explain_views(spec, model, pil, layer, method, [t1] if t2 is None else [t1, t2],
-                                               progress, time_limit)
+        targets = [s.target] if s.target2 is None else [s.target, s.target2]
+        views, seconds = _explain_views(spec, model, x, layer, s.method, targets, progress, time_limit)
         _keep(key, (image, views, seconds))
     cats = categories()
     top = torch.topk(views[0].result.probs[0], 5)
     top5 = [(int(i), cats[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
-    expl = Explanation(
-        model_key=spec.key, model_title=spec.title, layer=layer, layer_label=layer_label(spec, layer),
-        method=method, image=image, top5=top5, views=views, norm=norm, cmap=cmap, alpha=alpha,
-        example=example, seconds=seconds, cached=cached, whole=bool(whole),
+    photo, crop = photo_for_display(pil, box)
+    return Explanation(
+        model_key=spec.key, model_title=spec.title, layer=layer, layer_label=label,
+        method=s.method, image=image, top5=top5, views=views, norm=s.norm, cmap=s.cmap, alpha=s.alpha,
+        example=example, seconds=seconds, cached=cached, whole=s.whole, photo=photo, crop_box=crop,
     )
-    expl.photo, expl.crop_box = photo_for_display(pil, crop_box(spec, pil.size))
-    return expl
 
 
 def _cached(key):
@@ -415,10 +445,8 @@ def _keep(key, value) -> None:
             _cache.popitem(last=False)
 
 
-def _explain_views(spec, model, pil, layer: str, method: str, targets: list, progress, time_limit):
-    """Run the model on the photo: (display image, one ClassView per target, seconds)."""
-    x = spec.preprocess(pil)
-    image = np.ascontiguousarray(np.asarray(spec.display_image(pil), dtype=np.uint8))
+def _explain_views(spec, model, x: torch.Tensor, layer: str, method: str, targets: list, progress, time_limit):
+    """Run the model on its input: (one ClassView per target, seconds)."""
     start = time.perf_counter()
     results, guided = _run_model(spec, model, x, layer, method, targets, progress, time_limit)
     seconds = time.perf_counter() - start
@@ -430,19 +458,37 @@ def _explain_views(spec, model, pil, layer: str, method: str, targets: list, pro
         if guided:
             v.guided_backprop, v.guided_gradcam = guided[j]
         views.append(v)
-    return image, views, seconds
+    return views, seconds
 
 
-def explain_source(src: Any, *args, **kwargs) -> Explanation:
-    """:func:`explain_photo` from a path / bytes / data: URL; example photos are cached lazily."""
+_LOOK_UP = object()  # explain_source's default example: found from the photo itself
+
+
+def photo_of(photo: Any) -> Any:
+    """What a photo input carries → its source (a path, a data: URL, bytes, an image): the one
+    photo-source parser (gradcam_core.inputs); ValueError when there is none."""
+    return inputs.photo_source(photo)
+
+
+def explain_source(src: Any, model_key: str | None = None, layer: str | None = None, method: str = "Grad-CAM",
+                   target: Any = None, target2: Any = None, norm: str = "max", cmap: str = "jet", alpha: float = 0.5,
+                   progress: Callable[[float, str], None] | None = None, example: Any = _LOOK_UP,
+                   time_limit: float | None = None, whole: bool = False) -> Explanation:
+    """:func:`explain_photo` from a path / bytes / data: URL (a photo input's source, see
+    :func:`photo_of`); example photos are cached lazily. One request is parsed once, in order: the
+    photo's form and every setting (inputs), the photo (data), then the model (:func:`_explain`)."""
+    if src is None or (isinstance(src, str) and not src.strip()):
+        raise _no_photo()
     if inputs.is_data_url(src):
         try:
             src = inputs.data_url_bytes(src)
         except ValueError as e:
             raise ImageError(str(e)) from None
-    pil = load_photo(src)
-    kwargs.setdefault("example", example_for(src))
-    return explain_photo(pil, *args, **kwargs)
+    settings = parse_settings(method, target, target2, norm, cmap, alpha, whole)
+    pil = load_image(src, max_side=MAX_SIDE)
+    if example is _LOOK_UP:
+        example = example_for(src)
+    return _explain(pil, model_key, layer, settings, progress, example, time_limit)
 
 
 # --------------------------------------------------------------------------- compare models

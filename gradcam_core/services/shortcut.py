@@ -5,7 +5,7 @@ draws and words them; ``ui/spurious_tab.py`` places them)."""
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,19 +32,32 @@ class DigitView:
     cue_pos: tuple[int, int] | None
     results: dict  # model name -> CAMResult (predicted class)
     placement: str = "receptive field"  # how the maps are drawn (and measured): see analysis.cell.PLACEMENTS
+    # measured once by digit_view (the picture and the words only read them): model name -> value
+    centres_of: dict = field(default_factory=dict)  # where the map's cells are drawn (None: stretched)
+    masses: dict = field(default_factory=dict)  # the heat's share on the cue (None: no cue)
+    preds: dict = field(default_factory=dict)  # (predicted class, its probability)
 
     def centres(self, model: str):
         """Where the cells of ``model``'s map are drawn (None: stretched), see shortcut.map_centres."""
-        return map_centres(MODELS[model](), self.placement)
+        return self.centres_of[model]
 
     def pred(self, model: str) -> tuple[int, float]:
-        p = self.results[model].probs[0]
-        return int(p.argmax()), float(p.max())
+        return self.preds[model]
 
     def mass(self, model: str) -> float | None:
-        if self.cue_pos is None:
-            return None
-        return float(cue_mass(self.results[model].cam[0], cue_region(pos=self.cue_pos), self.centres(model)))
+        return self.masses[model]
+
+
+def _measured(view: DigitView) -> DigitView:
+    """``view`` with its centres, cue masses and predictions measured (analysis first, then the engine's numbers)."""
+    for m, load in MODELS.items():
+        view.centres_of[m] = map_centres(load(), view.placement)
+        view.masses[m] = (None if view.cue_pos is None else
+                          float(cue_mass(view.results[m].cam[0], cue_region(pos=view.cue_pos), view.centres_of[m])))
+    for m in MODELS:
+        p = view.results[m].probs[0]
+        view.preds[m] = (int(p.argmax()), float(p.max()))
+    return view
 
 
 def digit_view(name: str, digit: np.ndarray, cue_class: int | None = None, cue_on: bool = True,
@@ -55,8 +68,8 @@ def digit_view(name: str, digit: np.ndarray, cue_class: int | None = None, cue_o
         d = add_cue(digit, pos=p)
     else:
         p, d = None, np.array(digit, dtype=np.float32, copy=True)
-    return DigitView(name, d, cue_class if p is not None else None, p,
-                     {k: mnist_case(load(), d) for k, load in MODELS.items()})
+    return _measured(DigitView(name, d, cue_class if p is not None else None, p,
+                               {k: mnist_case(load(), d) for k, load in MODELS.items()}))
 
 
 def held_out_digit(index) -> tuple[np.ndarray, int, int]:
@@ -73,9 +86,7 @@ def held_out_digit(index) -> tuple[np.ndarray, int, int]:
 
 def compare_views(index) -> list[DigitView]:
     """Held-out digit ``index`` with the matching cue, a misleading cue and no cue."""
-    d, y, wrong = held_out_digit(index)
-    return [digit_view(f"matching cue ({y})", d, y), digit_view(f"misleading cue ({wrong})", d, wrong),
-            digit_view("no cue", d, None)]
+    return compare(index)[0]
 
 
 def cue_class(pos: Any) -> int:
@@ -83,18 +94,25 @@ def cue_class(pos: Any) -> int:
     return inputs.parse_target(pos, CLASSES, "MNIST", predicted=False, what="The cue position")
 
 
+def parse_cmap(value: Any) -> str:
+    """The colour map of the tab's pictures (the one parser, gradcam_core.inputs)."""
+    return inputs.parse_cmap(value)
+
+
 def play(index: Any, cue_on: Any, pos: Any) -> tuple[DigitView, int]:
     """Held-out digit ``index`` with the cue of class ``pos`` (or none), both models: (view, true label)."""
-    d, label, _ = held_out_digit(index)
     cls = cue_class(pos)
+    d, label, _ = held_out_digit(index)
     name = f"cue of class {cls}" if cue_on else "no cue"
     return digit_view(name, d, cls, bool(cue_on)), label
 
 
 def compare(index: Any) -> tuple[list[DigitView], int]:
     """:func:`compare_views` and the digit's true label."""
-    views = compare_views(index)
-    return views, held_out_digit(index)[1]
+    d, y, wrong = held_out_digit(index)
+    views = [digit_view(f"matching cue ({y})", d, y), digit_view(f"misleading cue ({wrong})", d, wrong),
+             digit_view("no cue", d, None)]
+    return views, y
 
 
 def table() -> dict:

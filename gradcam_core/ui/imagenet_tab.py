@@ -9,7 +9,6 @@ texts, PNG downloads, numbers).
 """
 from __future__ import annotations
 
-import dataclasses
 import html
 import shutil
 from pathlib import Path
@@ -68,8 +67,6 @@ SCORE_CAM_WARNING = _score_cam_warning()
 
 
 # --------------------------------------------------------------------------- helpers
-from gradcam_core.inputs import photo_source as _photo_source  # noqa: E402 - the one photo-source parser (also the trust panels')
-
 
 #: Raw results for re-drawing (a new colour map, opacity…) without a new model run, shared by all
 #: sessions: a session's state is only {"key", "tag"} (see kept.py). 48 results ≈ 150 MB at most.
@@ -79,10 +76,9 @@ EXPIRED = ("This result is no longer kept on the server (many newer ones came af
 
 
 def _for_state(expl: svc.Explanation, tag=None) -> dict:
-    """What the session keeps for re-drawing: a key to the raw results (not the pictures), and the
-    request that produced them."""
-    kept = dataclasses.replace(expl, overlays=[], heatmap=None, steps={}, numbers={})
-    return {"key": KEPT.put(kept), "tag": tag}
+    """What the session keeps for re-drawing: a key to the raw results (``expl`` as the service
+    returned it, never drawn: present draws on a copy), and the request that produced them."""
+    return {"key": KEPT.put(expl), "tag": tag}
 
 
 def _recall(state) -> svc.Explanation:
@@ -97,14 +93,14 @@ def _gallery(expl: svc.Explanation, paths: list[str]) -> list[tuple[str, str]]:
 
 
 def _drawn(expl: svc.Explanation, with_steps: bool = True):
-    """PNG files of what the page shows: (overlay, heat map, step gallery, downloads)."""
+    """What the page shows of a drawn explanation: (overlay, heat map, step gallery, downloads). The
+    overlay and the heat map go out as pictures (sent inline as PNG data URLs, see ResultImage); the
+    gallery's steps and the downloads are written as PNG files once."""
+    overlay = view.overlay_panel(expl)
     d = outfiles._out_dir(None)
-    images = [view.overlay_panel(expl)]
-    if with_steps:
-        images += [expl.heatmap] + [s.image for s in expl.steps.values()]
-    paths = outfiles.write_pngs(images, d, stem="view")
-    gallery = _gallery(expl, paths[2:]) if with_steps else None
-    return paths[0], (paths[1] if with_steps else None), gallery, outfiles.write_downloads(expl, d)
+    paths = outfiles.write_pngs([s.image for s in expl.steps.values()], d, stem="view") if with_steps else []
+    gallery = _gallery(expl, paths) if with_steps else None
+    return overlay, (expl.heatmap if with_steps else None), gallery, outfiles.write_downloads(expl, d)
 
 
 #: what an explanation fills, by name (the API returns them in this order)
@@ -115,40 +111,56 @@ N_EXPLAIN_OUTPUTS = len(EXPLAIN_OUTPUTS)
 LINK_INPUTS = ["photo", "model", "layer", "method", "target", "target2", "norm", "cmap", "alpha"]
 
 
-def _full_outputs(expl: svc.Explanation, request_key=None) -> dict:
+def _full_outputs(expl: svc.Explanation, label: dict, request_key=None, raw: svc.Explanation | None = None) -> dict:
+    """Everything an explanation fills, by name (``expl`` drawn; ``label``: its top-5; ``raw``: the
+    service's result, kept for re-drawing)."""
     overlay, heatmap, gallery, downloads = _drawn(expl)
-    return {"summary": itext.summary(expl), "label": expl.label(),
-            "overlay": overlay, "heatmap": heatmap,
-            "alts": {"overlay": alt_text.explanation_alt(expl), "heatmap": alt_text.explanation_alt(expl, "heatmap")},
-            "steps": gallery, "steps_md": itext.steps_markdown(expl), "downloads": downloads, "numbers": expl.numbers,
-            "state": _for_state(expl, request_key)}
+    summary, steps_md = itext.summary(expl), itext.steps_markdown(expl)
+    alts = {"overlay": alt_text.explanation_alt(expl), "heatmap": alt_text.explanation_alt(expl, "heatmap")}
+    return {"summary": summary, "label": label, "overlay": overlay, "heatmap": heatmap, "alts": alts,
+            "steps": gallery, "steps_md": steps_md, "downloads": downloads, "numbers": expl.numbers,
+            "state": _for_state(raw if raw is not None else expl, request_key)}
 
 
-def _request_key(photo, model_key, layer, method, target, target2):
-    """What decides the model run (not the drawing); used to drop repeated identical requests."""
-    try:
-        src = _photo_source(photo)
-    except ValueError:
-        return None
-    return (src if isinstance(src, str) and len(src) < 4096 else id(photo), model_key, layer, method,
+def _request_key(src, model_key, layer, method, target, target2):
+    """What decides the model run (not the drawing); used to drop repeated identical requests.
+    ``src``: the photo's source (svc.photo_of)."""
+    return (src if isinstance(src, str) and len(src) < 4096 else id(src), model_key, layer, method,
             str(target), str(target2))
 
 
+#: the slow methods (Score-CAM): they wait in their own queue
+SLOW_SET = frozenset(m for m in svc.method_names() if models.is_slow(m))
+
+
+def _slow(method) -> bool:
+    return str(method) in SLOW_SET
+
+
 # --------------------------------------------------------------------------- handlers
-def _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request=None, progress=None,
-             whole=False):
-    """Run the model on the photo and draw everything (any method); ``whole``: the overlay on the whole photo."""
-    src = _photo_source(photo)
-    slow = models.is_slow(method)
+def _explain(src, key, slow: bool, model_key, layer, method, target, target2, norm, cmap, alpha, request=None,
+             progress=None, whole=False):
+    """Run the model on the photo (``src``: its source, parsed once) and draw everything (any
+    method); ``key``: the request's key (kept with the result); ``whole``: the overlay on the whole photo.
+    One pass: the service runs and returns the raw result, present draws it, the tab places it."""
     if slow:
         gr.Warning(SCORE_CAM_WARNING, duration=8)
     second = None if target2 in (None, "", NO_SECOND) else target2
-    expl = view.draw(svc.explain_source(
+    raw = svc.explain_source(
         src, model_key, layer, method, target, second, norm=norm, cmap=cmap, alpha=alpha,
         progress=progress_callback(progress, request) if slow else None,
         time_limit=models.SCORE_CAM_LIMIT or None, whole=bool(whole),
-    ))
-    return _full_outputs(expl, _request_key(photo, model_key, layer, method, target, target2))
+    )
+    label = raw.label()
+    return _full_outputs(view.draw(raw), label, key, raw)
+
+
+def _explain_photo(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress, whole,
+                   slow: bool):
+    src = svc.photo_of(photo)
+    key = _request_key(src, model_key, layer, method, target, target2)
+    return _explain(src, key, slow, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress,
+                    whole)
 
 
 @user_errors
@@ -156,20 +168,22 @@ def explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha,
             progress=gr.Progress(), whole=False):
     """API ``/imagenet_explain``: quick methods. The slow ones (Score-CAM) wait in their own queue,
     so that they never hold a worker that quick requests need: ``/imagenet_explain_slow``."""
-    if models.is_slow(method):
+    if _slow(method):
         raise ValueError(f"{method} runs many forward passes and waits in its own queue: call "
                          "/imagenet_explain_slow with the same inputs.")
-    return _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress, whole)
+    return _explain_photo(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress,
+                          whole, False)
 
 
 @user_errors
 def explain_slow(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request: gr.Request = None,
                  progress=gr.Progress(), whole=False):
     """API ``/imagenet_explain_slow``: any method, in the queue for slow work (one at a time)."""
-    return _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress, whole)
+    return _explain_photo(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress,
+                          whole, _slow(method))
 
 
-SLOW_METHODS = [m for m in svc.method_names() if models.is_slow(m)]
+SLOW_METHODS = sorted(SLOW_SET)
 
 
 def _route_js(kind: str) -> str:
@@ -190,16 +204,23 @@ def _run(slow: bool, token, photo, model_key, layer, method, target, target2, no
     that cannot run — choosing it said why —, or the very request the page already shows: gradio 6's
     dropdowns report one pick twice, click and blur)."""
     skip = {}  # outputs left as they are
-    if photo is None or models.is_slow(method) != slow:
+    if photo is None or _slow(method) != slow:
         return skip
     if models.is_known(model_key) and not models.is_available(model_key):
         return skip
-    if not str(token or "").startswith("force"):
-        key = _request_key(photo, model_key, layer, method, target, target2)
-        if key is not None and isinstance(state, dict) and state.get("tag") == key:
-            return skip
-    return (explain_slow if slow else explain)(photo, model_key, layer, method, target, target2, norm, cmap, alpha,
-                                               request=request, progress=progress, whole=whole)
+    return _run_photo(slow, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state,
+                      request, progress, whole)
+
+
+@user_errors
+def _run_photo(slow: bool, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state,
+               request, progress, whole):
+    src = svc.photo_of(photo)
+    key = _request_key(src, model_key, layer, method, target, target2)
+    if not str(token or "").startswith("force") and isinstance(state, dict) and state.get("tag") == key:
+        return {}
+    return _explain(src, key, slow, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress,
+                    whole)
 
 
 def run_quick(token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state=None,
@@ -251,7 +272,7 @@ def change_model(model_key) -> dict:
 def make_link(photo, model_key, layer, method, target, target2, norm, cmap, alpha):
     """The query string of a link that reopens this result. Only now is an uploaded photo kept
     on the server (examples are referenced by name and need no copy)."""
-    src = _photo_source(photo)
+    src = svc.photo_of(photo)
     svc.load_photo(src)  # only pictures are kept and linked: same loader and refusals as Explain
     if not isinstance(src, str) or src.startswith("data:") or not Path(src).is_file():
         raise ValueError("This photo cannot be linked; upload it as a file first.")
@@ -285,7 +306,7 @@ def explain_from_link(request: gr.Request, progress=gr.Progress()):
         alpha = min(1.0, max(0.0, float(params.get("alpha", 0.5))))
     except ValueError:
         alpha = 0.5
-    run = explain_slow if models.is_slow(method) else explain
+    run = explain_slow if _slow(method) else explain
     outs = run(path, model_key, layer, method, target, target2, norm, cmap, alpha, progress=progress)
     restored = dict(zip(LINK_INPUTS, [path, model_key, gr.Dropdown(choices=svc.layer_choices(model_key), value=layer),
                                       method, target, target2, norm, cmap, alpha]))
@@ -317,11 +338,11 @@ def method_note(method) -> str:
 def compare(photo, model_key, method, target, norm, cmap, alpha, request: gr.Request = None,
             progress=gr.Progress()):
     """Every available model on the same photo and class (the selected model first)."""
-    src = _photo_source(photo)
+    src = svc.photo_of(photo)
     pil = svc.load_photo(src)
     first = svc.get_spec(model_key).key
     keys = [first] + [k for k in models.keys() if k != first]  # unavailable ones are listed with their reason
-    if models.is_slow(method):
+    if _slow(method):
         gr.Warning(SCORE_CAM_WARNING + " Comparing runs it once per model.", duration=8)
     cmp = svc.compare_models(pil, keys, target, method=method, norm=norm, cmap=cmap, alpha=alpha,
                              progress=progress_callback(progress, request), time_limit=models.SCORE_CAM_LIMIT or None)
@@ -559,7 +580,7 @@ def _wire_explain(u, named: dict, ev: dict, kinds: dict) -> None:
     explain_inputs = _explain_inputs(u)
     explain_outputs = [named[n] for n in EXPLAIN_OUTPUTS]
     run, slow, draw = kinds["run"], kinds["slow"], kinds["draw"]
-    # preprocess=False everywhere a photo goes in: gradio must not decode uploads itself (see _photo_source)
+    # preprocess=False everywhere a photo goes in: gradio must not decode uploads itself (see svc.photo_of)
     u.api_quick.click(ev["explain"], explain_inputs, explain_outputs, api_name="imagenet_explain", preprocess=False,
                       **run)
     u.api_slow.click(ev["explain_slow"], explain_inputs, explain_outputs, api_name="imagenet_explain_slow",

@@ -78,12 +78,11 @@ def _alt(text: str, cmap: str) -> str:
 @user_errors
 def mnist_compare(index, cmap=None):
     """The digit with matching cue, misleading cue and no cue, explained by both models."""
-    cmap = colour_choice.parse(cmap)
+    cmap = svc.parse_cmap(cmap)
     views, label = svc.compare(index)
     title = "Matching square · misleading square · none"
-    return {"image": with_alt(sview.views_image(views, title=title, cmap=cmap),
-                              _alt(alt_text.views_alt(views, title), cmap)),
-            "text": sview.views_markdown(views, label)}
+    image, text = sview.views_image(views, title=title, cmap=cmap), sview.views_markdown(views, label)
+    return {"image": with_alt(image, _alt(alt_text.views_alt(views, title), cmap)), "text": text}
 
 
 _play = svc.play  # (view, true label) of a digit with the cue where the person put it
@@ -92,11 +91,10 @@ _play = svc.play  # (view, true label) of a digit with the cue where the person 
 @user_errors
 def mnist_play(index, cue_on, pos, cmap=None):
     """The digit with the cue at the chosen class position (or none), both models."""
-    cmap = colour_choice.parse(cmap)
+    cmap = svc.parse_cmap(cmap)
     view, label = _play(index, cue_on, pos)
-    return {"image": with_alt(sview.views_image([view], title="Your version", cmap=cmap),
-                              _alt(alt_text.views_alt([view], "Your version"), cmap)),
-            "text": sview.views_markdown([view], label)}
+    image, text = sview.views_image([view], title="Your version", cmap=cmap), sview.views_markdown([view], label)
+    return {"image": with_alt(image, _alt(alt_text.views_alt([view], "Your version"), cmap)), "text": text}
 
 
 @user_errors
