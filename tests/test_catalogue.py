@@ -74,7 +74,7 @@ def prose_in(path: Path) -> list[tuple[int, str]]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skipped:
-            if _is_prose(node.value):
+            if _is_prose(node.value) and not words.has(node.value):  # a catalogue key is a code, not prose
                 found.append((node.lineno, node.value))
     return found
 
