@@ -15,6 +15,7 @@ from gradio_client import Client, handle_file
 
 import app
 from conftest import launch_blocks
+from gradcam_core.services import mnist as mnist_svc
 from gradcam_core.ui import imagenet_tab, mnist_tab, serving
 from gradcam_core.ui.common import user_errors
 from gradcam_core.ui.kept import KeptResults
@@ -183,7 +184,7 @@ def test_shortcuts_tab_is_computed_when_opened_not_at_page_load(served):
     # the MNIST tab's first view (digit #0) is part of the page: its prediction is in the config
     config = demo.get_config_file() if hasattr(demo, "get_config_file") else demo.config
     labels = [c for c in config["components"] if c.get("props", {}).get("elem_id") == "mnist-label"]
-    assert labels and labels[0]["props"]["value"]["label"] == str(int(mnist_tab.test_digits()[1][0]))
+    assert labels and labels[0]["props"]["value"]["label"] == str(mnist_svc.held_out(0)[1].label)
     spurious_ids = {b._id for b in deps["/spurious_open"].outputs}
     for fn in loads:
         assert not spurious_ids & {b._id for b in fn.outputs}, fn.api_name
