@@ -32,6 +32,7 @@ PENDING = {
     "present/imagenet_text.py", "present/imagenet_view.py", "present/method_texts.py", "present/photo_texts.py",
     "present/render.py", "present/shortcut_view.py", "present/steps.py",
     "ui/a11y.py", "ui/cell_panel.py", "ui/colour_menu.py", "ui/common.py", "ui/imagenet_tab.py", "ui/join.py",
+    "ui/imagenet_extras.py",  # split from ui/imagenet_tab.py with its words (helper "ui-words" moves them)
     "ui/mnist_tab.py", "ui/serving.py", "ui/spurious_tab.py", "ui/trust.py",
     "workshop.py",
 }

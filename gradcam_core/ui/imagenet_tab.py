@@ -10,7 +10,6 @@ texts, PNG downloads, numbers).
 from __future__ import annotations
 
 import html
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -30,13 +29,14 @@ from gradcam_core.present import alt_text
 from gradcam_core.present.colour_vision import HEAT_CHOICES, heat_map_note
 from gradcam_core.ui import a11y
 from gradcam_core.ui.common import PAGE_ONLY, ResultImage, by_name, scroll_js, user_errors
+from gradcam_core.ui.imagenet_extras import (MAX_CLASS_HITS, NO_SECOND, PREDICTED, SCORE_CAM_WARNING,  # noqa: F401
+                                              SLOW_SET, _slow, compare, find_classes, list_models, pick_example,
+                                              search_target, search_target2)
 from gradcam_core.ui.kept import KeptResults
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest, progress_callback
 
 CONCURRENCY = "imagenet"  # model runs: at most `concurrency_limit` at once, whatever the model
 RENDER_CONCURRENCY = "imagenet-render"  # re-drawing only: never waits behind a long Score-CAM
-PREDICTED = "predicted"
-NO_SECOND = "none"
 ALL_AVAILABLE = "All models are available."
 
 CSS = """
@@ -51,21 +51,6 @@ INTRO = (
     "what it sees (top 5) and the heat map shows **where** it found the evidence. Then pick another "
     "class, layer or method, compare models, and follow every step below."
 )
-def _score_cam_warning() -> str:
-    """What both Score-CAMs cost, computed from the figures measured by bench/bench_scorecam.py."""
-    cost = models.score_cam_cost()
-    title, quick, exact, quick_s, exact_s = (cost[k] for k in ("title", "quick", "exact", "quick_time", "exact_time"))
-    stop = (f"; runs that would take over {cost['limit_time']} are stopped"
-            if cost["limit_time"] else "")
-    exact_n = f"{exact:,}".replace(",", "\u202f")
-    return (f"Score-CAM runs {quick} extra forward passes on {title}'s last layer (about {quick_s} with 2 CPU "
-            f"threads, measured); Score-CAM (exact) runs one per channel, {exact_n} there (about {exact_s})"
-            f"{stop}. Example photos are cached after their first run.")
-
-
-SCORE_CAM_WARNING = _score_cam_warning()
-
-
 # --------------------------------------------------------------------------- helpers
 
 #: Raw results for re-drawing (a new colour map, opacity…) without a new model run, shared by all
@@ -129,15 +114,6 @@ def _request_key(src, model_key, layer, method, target, target2):
             str(target), str(target2))
 
 
-#: the slow methods (Score-CAM): they wait in their own queue
-SLOW_SET = frozenset(m for m in svc.method_names() if models.is_slow(m))
-
-
-def _slow(method) -> bool:
-    return str(method) in SLOW_SET
-
-
-# --------------------------------------------------------------------------- handlers
 def _explain(src, key, slow: bool, model_key, layer, method, target, target2, norm, cmap, alpha, request=None,
              progress=None, whole=False):
     """Run the model on the photo (``src``: its source, parsed once) and draw everything (any
@@ -334,54 +310,6 @@ def method_note(method) -> str:
     return text
 
 
-@user_errors
-def compare(photo, model_key, method, target, norm, cmap, alpha, request: gr.Request = None,
-            progress=gr.Progress()):
-    """Every available model on the same photo and class (the selected model first)."""
-    src = svc.photo_of(photo)
-    pil = svc.load_photo(src)
-    first = svc.get_spec(model_key).key
-    keys = [first] + [k for k in models.keys() if k != first]  # unavailable ones are listed with their reason
-    if _slow(method):
-        gr.Warning(SCORE_CAM_WARNING + " Comparing runs it once per model.", duration=8)
-    cmp = svc.compare_models(pil, keys, target, method=method, norm=norm, cmap=cmap, alpha=alpha,
-                             progress=progress_callback(progress, request), time_limit=models.SCORE_CAM_LIMIT or None)
-    paths = outfiles.write_pngs(view.comparison_overlays(cmp), stem="compare")
-    return {"compare_gallery": [(p, panel.caption) for p, panel in zip(paths, cmp.panels)],
-            "compare_md": itext.comparison_summary(cmp)}
-
-
-def pick_example(evt: gr.SelectData) -> dict:
-    """Tap on an example: it becomes the photo (whose change runs the explanation)."""
-    entries = svc.examples_by_category()
-    i = int(evt.index)
-    if not 0 <= i < len(entries):
-        raise gr.Error("That example is no longer available.")
-    e = entries[i]
-    # a copy in the temp folder: gradio only serves files from there (or cwd), wherever the app runs
-    path = outfiles._out_dir(None) / Path(e["path"]).name
-    shutil.copyfile(e["path"], path)
-    return {"photo": str(path), "credit": svc.example_credit(e)}
-
-
-MAX_CLASS_HITS = 30
-
-
-def _class_search(first: str, evt: gr.KeyUpData):
-    query = (evt.input_value or "").strip() if evt is not None else ""
-    hits = svc.find_classes(query, limit=MAX_CLASS_HITS) if query else []
-    return gr.Dropdown(choices=[first] + [svc.class_label(i) for i, _ in hits])
-
-
-def search_target(evt: gr.KeyUpData):
-    """Typing in the class box: the matching classes become its choices (at most 30)."""
-    return _class_search(PREDICTED, evt)
-
-
-def search_target2(evt: gr.KeyUpData):
-    return _class_search(NO_SECOND, evt)
-
-
 def clear_credit():
     return ""
 
@@ -396,17 +324,6 @@ def refresh_models(model_key) -> dict:
 
 
 _BUILT_DEFAULT: dict = {}  # the model the page is built with (page loads switch to a newer default)
-
-
-# API-only endpoints (typed, no components)
-def find_classes(query: str) -> list:
-    """ImageNet classes whose name contains the query: [[index, name], ...]."""
-    return [[i, n] for i, n in svc.find_classes(query)]
-
-
-def list_models() -> list:
-    """Every model with its status, layers (name, label, map size) and default layer."""
-    return svc.model_status()
 
 
 # --------------------------------------------------------------------------- layout
