@@ -36,11 +36,17 @@ from gradcam_core.data import examples as _examples
 from gradcam_core.data import deeplink as _deeplink
 from gradcam_core.data.examples import example_for, load_manifest
 from gradcam_core.data.images import ImageError, load_image
+from gradcam_core.errors import Refusal
 from gradcam_core.models import weights as W
 from gradcam_core.models.registry import (REGISTRY, ModelSpec, ModelUnavailableError, crop_box, default_model_key,
                                           imagenet_categories)
 
 GUIDED = _methods.GuidedGradCAM.name
+
+
+class NoPhoto(Refusal, ImageError):
+    """No photo was given (an ImageError, as the loader's own refusals, with a catalogue key)."""
+
 NORMS, CMAPS = inputs.NORMS, inputs.CMAPS
 MAX_SIDE = 1024  # photos are downscaled to this before anything else
 # --------------------------------------------------------------------------- small helpers
@@ -115,7 +121,7 @@ def get_spec(model_key: str) -> ModelSpec:
         titles = {s.title.lower(): k for k, s in REGISTRY.items()}
         key = titles.get(str(model_key).lower())
         if key is None:
-            raise ValueError(f"Unknown model {model_key!r}; choose one of: {', '.join(REGISTRY)}.")
+            raise Refusal("service.imagenet.unknown_model", model=model_key, choices=", ".join(REGISTRY))
         spec = REGISTRY[key]
     return spec
 
@@ -123,8 +129,8 @@ def get_spec(model_key: str) -> ModelSpec:
 def _load(spec: ModelSpec) -> torch.nn.Module:
     ok, _ = spec.availability()
     if not ok:
-        raise ValueError(f"{spec.title} is not available on this server: {_short_reason(spec.key, spec)}. "
-                         f"Choose another model, e.g. {REGISTRY[default_model_key()].title}.")
+        raise Refusal("service.imagenet.unavailable", title=spec.title, why=_short_reason(spec.key, spec),
+                      other=REGISTRY[default_model_key()].title)
     try:
         return spec.load()
     except ModelUnavailableError as exc:
@@ -203,7 +209,7 @@ def load_photo(src: Any) -> Image.Image:
 
 
 def _no_photo() -> ImageError:
-    return ImageError("Upload a photo, take one with the camera, paste one, or pick an example first.")
+    return NoPhoto("service.imagenet.no_photo")
 
 
 def photo_link(src: Any, **settings: Any) -> str:
@@ -301,7 +307,7 @@ def photo_for_display(pil, box: tuple[float, float, float, float], max_side: int
 
 
 
-_cache: "OrderedDict[tuple, tuple]" = OrderedDict()
+_cache: OrderedDict[tuple, tuple] = OrderedDict()
 _cache_lock = threading.Lock()
 CACHE_SIZE = 48
 
@@ -550,7 +556,7 @@ def compare_models(
         keys = [k for k, s in REGISTRY.items() if s.available]
     keys = [get_spec(k).key for k in keys]
     if not keys:
-        raise ValueError("Choose at least one model to compare.")
+        raise Refusal("service.imagenet.compare_none")
     cats = categories()
     panels, skipped = [], []
     n = len(keys)
@@ -578,7 +584,7 @@ def compare_models(
             predicted_name=cats[int(probs.argmax())], cam_max=float(r.cam[0].max()),
         ))
     if not panels:
-        raise ValueError("No model is available to compare: " + "; ".join(f"{t}: {w}" for t, w in skipped))
+        raise Refusal("service.imagenet.compare_unavailable", reasons="; ".join(f"{t}: {w}" for t, w in skipped))
     return Comparison(target=int(target), name=cats[int(target)], method=method, panels=panels, skipped=skipped,
                       norm=norm, cmap=cmap, alpha=alpha)
 
