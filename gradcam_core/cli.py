@@ -35,7 +35,7 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -253,7 +253,7 @@ def _one_line(e: BaseException) -> str:
     return msg
 
 
-def write_outputs(out: Path, name: str, path: Path, result, i: int, display: np.ndarray, backend: Backend,
+def write_outputs(out: Path, name: str, path: Path, result: Any, i: int, display: np.ndarray, backend: Backend,
                   opts: argparse.Namespace, target_arg: int | None) -> dict:
     """Write the three PNGs and the JSON of sample ``i``; return the JSON dict."""
     from PIL import Image
@@ -349,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_models(out=None) -> int:
+def cmd_models(out: Any = None) -> int:
     out = out or sys.stdout
     found = batch.model_rows()
     rows = [(r["key"], r["title"], r["available"], r["status"], r["layers"], r["default_layer"], r["default"])

@@ -6,7 +6,7 @@ normalisation, colour map or opacity."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ JSON_MAX_CELLS = 28 * 28
 STEPS_MAX_CHANNELS = 16
 
 
-def numbers(expl) -> dict:
+def numbers(expl: Any) -> dict:
     """JSON for API users: model, top-5, the explained class(es), weights, the map if small."""
     def one(v) -> dict:
         r = v.result
@@ -67,7 +67,7 @@ def _heat_range(heats: Sequence[np.ndarray], norm: str) -> tuple[float, float]:
     return lo, hi
 
 
-def heatmap_image(expl) -> np.ndarray:
+def heatmap_image(expl: Any) -> np.ndarray:
     """The raw map(s), upsampled, in real units with a colour bar; two classes share one scale."""
     H, W_ = expl.image.shape[:2]
     heats = [_display_heat(v.result.cam[0], (H, W_)) for v in expl.views]
@@ -78,7 +78,7 @@ def heatmap_image(expl) -> np.ndarray:
     return render.with_colorbar(body, lo, hi, cmap=expl.cmap, label=label)
 
 
-def overlay_images(expl) -> list[np.ndarray]:
+def overlay_images(expl: Any) -> list[np.ndarray]:
     if expl.whole and expl.photo is not None and expl.crop_box is not None:
         return [whole_photo_overlay(expl.photo, expl.crop_box, v.result.cam[0], norm=expl.norm, alpha=expl.alpha,
                                     cmap=expl.cmap) for v in expl.views]
@@ -102,7 +102,7 @@ def _mark_unseen(photo: np.ndarray) -> np.ndarray:
     return np.rint(out).astype(np.uint8)
 
 
-def whole_photo_overlay(photo: np.ndarray, box: tuple[float, float, float, float], cam, *, norm: str = "max",
+def whole_photo_overlay(photo: np.ndarray, box: tuple[float, float, float, float], cam: Any, *, norm: str = "max",
                         alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
     """The heat map mapped back through the model's resize and crop onto the whole ``photo``.
 
@@ -136,7 +136,7 @@ def _side_by_side(tiles: Sequence[np.ndarray], captions: Sequence[str]) -> np.nd
     return np.concatenate([tiles[0], gap, tiles[1]], axis=1)
 
 
-def overlay_panel(expl) -> np.ndarray:
+def overlay_panel(expl: Any) -> np.ndarray:
     """The overlay(s) for the page: one per explained class, side by side, each captioned."""
     overlays = expl.overlays or overlay_images(expl)
     return _side_by_side(overlays, [f"{v.name} · {v.prob:.0%}" for v in expl.views])
@@ -152,14 +152,14 @@ def _steps(expl) -> dict[str, Step]:
                        alpha=expl.alpha, class_name=v.name, notes={"upsample": note})
 
 
-def draw(expl, steps: bool = True):
+def draw(expl: Any, steps: bool = True):
     """``expl`` drawn: a new Explanation with its overlays, heat map, steps (``steps`` False: the
     ones it has) and numbers; ``expl`` itself is not changed."""
     return dataclasses.replace(expl, overlays=overlay_images(expl), heatmap=heatmap_image(expl),
                                steps=_steps(expl) if steps else expl.steps, numbers=numbers(expl))
 
 
-def restyle(expl, norm: str | None = None, cmap: str | None = None, alpha: float | None = None,
+def restyle(expl: Any, norm: str | None = None, cmap: str | None = None, alpha: float | None = None,
             steps: bool = True, whole: bool | None = None):  # -> Explanation
     """The same explanation drawn anew (the model does not run): a new Explanation.
     ``whole``: draw the overlay on the whole photo (True) or on the model's crop (False)."""
@@ -174,13 +174,13 @@ def restyle(expl, norm: str | None = None, cmap: str | None = None, alpha: float
     return draw(new, steps=steps)
 
 
-def comparison_overlays(cmp) -> list[np.ndarray]:
+def comparison_overlays(cmp: Any) -> list[np.ndarray]:
     """Each model's map over the crop it saw, in the comparison's style."""
     return [render.overlay(p.image, normalize(upsample(p.cam, p.image.shape[:2]), cmp.norm).numpy(), alpha=cmp.alpha,
                            cmap=cmp.cmap) for p in cmp.panels]
 
 
-def download_images(expl) -> tuple[str, dict[str, np.ndarray]]:
+def download_images(expl: Any) -> tuple[str, dict[str, np.ndarray]]:
     """The three downloads of the first class: (file stem, {"gray", "heatmap", "overlay"}). The
     grayscale map is the normalised map at the input size (0 → black, 1 → white); the coloured one
     uses the chosen colour map; the overlay the chosen opacity."""

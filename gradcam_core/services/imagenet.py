@@ -294,7 +294,7 @@ class Explanation:
 DISPLAY_PHOTO_SIDE = 640  # the whole photo is kept and drawn at most this large
 
 
-def photo_for_display(pil, box: tuple[float, float, float, float], max_side: int = DISPLAY_PHOTO_SIDE,
+def photo_for_display(pil: Any, box: tuple[float, float, float, float], max_side: int = DISPLAY_PHOTO_SIDE,
                       ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """The photo (uint8 RGB) downscaled to at most ``max_side``, and ``box`` in its pixels."""
     w, h = pil.size
@@ -370,7 +370,7 @@ def parse_settings(method: Any = "Grad-CAM", target: Any = None, target2: Any = 
 
 
 def explain_photo(
-    pil,
+    pil: Any,
     model_key: str | None = None,
     layer: str | None = None,
     method: str = "Grad-CAM",
@@ -536,7 +536,7 @@ class Comparison:
 
 
 def compare_models(
-    pil,
+    pil: Any,
     keys: Sequence[str] | None = None,
     class_index: Any = None,
     method: str = "Grad-CAM",

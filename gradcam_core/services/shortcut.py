@@ -72,7 +72,7 @@ def digit_view(name: str, digit: np.ndarray, cue_class: int | None = None, cue_o
                                {k: mnist_case(load(), d) for k, load in MODELS.items()}))
 
 
-def held_out_digit(index) -> tuple[np.ndarray, int, int]:
+def held_out_digit(index: Any) -> tuple[np.ndarray, int, int]:
     """(digit float (28, 28), true label, its misleading cue class) of held-out digit ``index``."""
     images, labels = test_digits()
     try:
@@ -84,7 +84,7 @@ def held_out_digit(index) -> tuple[np.ndarray, int, int]:
     return images[i].astype(np.float32) / 255.0, int(labels[i]), int(misleading_classes(labels)[i])
 
 
-def compare_views(index) -> list[DigitView]:
+def compare_views(index: Any) -> list[DigitView]:
     """Held-out digit ``index`` with the matching cue, a misleading cue and no cue."""
     return compare(index)[0]
 

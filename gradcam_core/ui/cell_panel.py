@@ -68,7 +68,7 @@ class CellPanel:
     def outputs(self) -> list:
         return list(self.named().values())
 
-    def on(self, fn):
+    def on(self, fn: Any):
         """``fn`` (returning {name: value}) as an event returning {component: value}."""
         return by_name(fn, self.named())
 
@@ -139,7 +139,7 @@ def _mnist_report(run: mnist_svc.CellRun) -> tuple[dict, Any, cell.CellTerms]:
     return rep, run.result, run.terms
 
 
-def mnist_inspect(digit, explained, row, col, result=None) -> tuple[dict, Any, cell.CellTerms]:
+def mnist_inspect(digit: Any, explained: Any, row: Any, col: Any, result: Any = None) -> tuple[dict, Any, cell.CellTerms]:
     """(JSON report, CAM result, terms) of cell (row, col) of the session's last MNIST explanation:
     ``digit`` (28×28 in [0, 1]) and ``explained`` = {"target", "layer"} (mnist_tab keeps both);
     ``result``: its (input, CAM result), when already run."""
@@ -147,7 +147,7 @@ def mnist_inspect(digit, explained, row, col, result=None) -> tuple[dict, Any, c
 
 
 @user_errors
-def mnist_api(row, col, digit, explained):
+def mnist_api(row: Any, col: Any, digit: Any, explained: Any):
     """API ``/mnist_inspect_cell(row, col)``: the JSON of one cell of the last MNIST explanation."""
     return mnist_inspect(digit, explained, row, col)[0]
 
@@ -158,7 +158,7 @@ def _mnist_show(row, col, digit, explained):
     return _views(res, ct, rep, None)
 
 
-def mnist_tap_cell(found, explained, x, y, placed: bool = False) -> tuple[int, int]:
+def mnist_tap_cell(found: Any, explained: Any, x: Any, y: Any, placed: bool = False) -> tuple[int, int]:
     """The (row, col) under a tap at (x, y) of an MNIST picture (``found``: the explanation's
     (input, CAM result)): step 5 and 6 draw the map as blocks; the overlay (``placed``) draws each
     cell where the explanation placed it (explained["placement"])."""
@@ -206,7 +206,7 @@ def _scroll(panel: CellPanel) -> dict:
     return dict(fn=None, inputs=None, outputs=None, js=_scroll_js(f"{panel.prefix}-cell-sum"), queue=False)
 
 
-def wire_mnist(panel: CellPanel, images: Sequence, digit_state, explained_state, common: dict,
+def wire_mnist(panel: CellPanel, images: Sequence, digit_state: Any, explained_state: Any, common: dict,
                placed: Sequence = ()) -> None:
     """Taps on ``images`` (step 5, step 6, the overlay) and the panel's button; the API endpoint.
     ``placed``: the images among them that draw the map over the digit (the overlay), where a tap
@@ -231,7 +231,7 @@ def _recall(state, recall):
     return recall(state)
 
 
-def imagenet_inspect(expl, row, col, view: int = 0) -> tuple[dict, Any, cell.CellTerms]:
+def imagenet_inspect(expl: Any, row: Any, col: Any, view: int = 0) -> tuple[dict, Any, cell.CellTerms]:
     """(JSON report, CAM result, terms) of cell (row, col) of class ``view`` (0: the first class)
     of an ImageNet explanation (``imagenet.Explanation``)."""
     ct, occ = imagenet_svc.inspect_cell(expl, row, col, view, baseline=IMAGENET_BASELINE)
@@ -239,7 +239,7 @@ def imagenet_inspect(expl, row, col, view: int = 0) -> tuple[dict, Any, cell.Cel
     return rep, expl.views[view].result, ct
 
 
-def map_boxes(expl, whole: bool = False) -> list[tuple[float, float, float, float]]:
+def map_boxes(expl: Any, whole: bool = False) -> list[tuple[float, float, float, float]]:
     """Where each class's map lies in the tab's overlay (``whole``: drawn on the whole photo) or,
     with ``whole`` False, in its raw heat map: one (x0, y0, x1, y1) box per class, left to right
     (imagenet.overlay_panel / heatmap_image: pictures side by side, 6 px apart, captions below)."""
@@ -252,7 +252,7 @@ def map_boxes(expl, whole: bool = False) -> list[tuple[float, float, float, floa
     return [(j * (W + GAP), 0, j * (W + GAP) + W, H) for j in range(len(expl.views))]
 
 
-def tap_to_cell(expl, x, y, whole: bool = False) -> tuple[int, int, int]:
+def tap_to_cell(expl: Any, x: Any, y: Any, whole: bool = False) -> tuple[int, int, int]:
     """(class index, row, col) under the tapped pixel (x, y) of the overlay or heat map."""
     boxes = map_boxes(expl, whole)
     grid = tuple(expl.views[0].result.weighted.shape[-2:])
@@ -267,7 +267,7 @@ def tap_to_cell(expl, x, y, whole: bool = False) -> tuple[int, int, int]:
     raise ValueError("That point is not on the map: tap inside the coloured map itself.")
 
 
-def imagenet_api(row, col, state, recall):
+def imagenet_api(row: Any, col: Any, state: Any, recall: Any):
     """API ``/imagenet_inspect_cell(row, col)``: the JSON of one cell of the last ImageNet
     explanation's first class."""
     return imagenet_inspect(_recall(state, recall), row, col)[0]
@@ -281,7 +281,7 @@ def _tapped(state, evt, whole, recall):
     return _views(res, ct, rep, IMAGENET_TOP)
 
 
-def wire_imagenet(panel: CellPanel, overlay, heatmap, state, whole, common: dict, recall) -> None:
+def wire_imagenet(panel: CellPanel, overlay: Any, heatmap: Any, state: Any, whole: Any, common: dict, recall: Any) -> None:
     """Taps on the overlay and the raw heat map, the panel's button, and the API endpoint.
     ``recall(state)``: the tab's explanation behind its state (imagenet_tab._recall)."""
 

@@ -7,6 +7,8 @@ tick that sees nothing running switches it off, after refreshing the model list.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import gradio as gr
 
 from gradcam_core.services import imagenet as svc
@@ -28,7 +30,7 @@ def on_load() -> dict:
     return {"box": models.fetch_note(), "timer": gr.Timer(active=models.fetch_busy())}
 
 
-def selected(model_key) -> dict:
+def selected(model_key: Any) -> dict:
     """A model was selected: fetch its weights if they are missing (in the background)."""
     models.fetch_on_select(model_key)
     return on_load()
@@ -49,7 +51,7 @@ def _poller(model_note_fn, all_available: str):
     return poll
 
 
-def wire(box: gr.Markdown, timer: gr.Timer, model, model_note, unavailable_md, model_note_fn, all_available: str
+def wire(box: gr.Markdown, timer: gr.Timer, model: Any, model_note: Any, unavailable_md: Any, model_note_fn: Any, all_available: str
          ) -> None:
     quiet = dict(queue=False, show_progress="hidden", api_visibility="private")
     shown = {"box": box, "model": model, "model_note": model_note, "unavailable": unavailable_md, "timer": timer}

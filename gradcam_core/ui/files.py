@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from gradio.utils import get_upload_folder
@@ -35,7 +35,7 @@ def write_pngs(images: Sequence[np.ndarray], folder: str | Path | None = None, s
     return [_save_png(a, d / f"{stem}-{i}.png") for i, a in enumerate(images)]
 
 
-def write_downloads(expl, folder: str | Path | None = None) -> list[str]:
+def write_downloads(expl: Any, folder: str | Path | None = None) -> list[str]:
     """Grayscale map, coloured heat map and overlay of the first class, as PNG files
     (drawn by :func:`gradcam_core.present.imagenet_view.download_images`)."""
     d = _out_dir(folder)

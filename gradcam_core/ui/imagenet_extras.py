@@ -3,6 +3,8 @@ every model on one photo, the example photos, the class search and the API-only 
 ``imagenet_tab.py`` (which places the main explanation) by job; the tab imports these names."""
 from __future__ import annotations
 
+from typing import Any
+
 import shutil
 from pathlib import Path
 
@@ -47,7 +49,7 @@ def _slow(method) -> bool:
 
 
 @user_errors
-def compare(photo, model_key, method, target, norm, cmap, alpha, request: gr.Request = None,
+def compare(photo: Any, model_key: Any, method: Any, target: Any, norm: Any, cmap: Any, alpha: Any, request: gr.Request = None,
             progress=gr.Progress()):
     """Every available model on the same photo and class (the selected model first)."""
     src = svc.photo_of(photo)

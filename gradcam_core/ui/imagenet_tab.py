@@ -9,6 +9,8 @@ texts, PNG downloads, numbers).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import html
 from pathlib import Path
 from types import SimpleNamespace
@@ -140,8 +142,8 @@ def _explain_photo(photo, model_key, layer, method, target, target2, norm, cmap,
 
 
 @user_errors
-def explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request: gr.Request = None,
-            progress=gr.Progress(), whole=False):
+def explain(photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any, request: gr.Request = None,
+            progress=gr.Progress(), whole: Any = False):
     """API ``/imagenet_explain``: quick methods. The slow ones (Score-CAM) wait in their own queue,
     so that they never hold a worker that quick requests need: ``/imagenet_explain_slow``."""
     if _slow(method):
@@ -152,8 +154,8 @@ def explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha,
 
 
 @user_errors
-def explain_slow(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request: gr.Request = None,
-                 progress=gr.Progress(), whole=False):
+def explain_slow(photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any, request: gr.Request = None,
+                 progress=gr.Progress(), whole: Any = False):
     """API ``/imagenet_explain_slow``: any method, in the queue for slow work (one at a time)."""
     return _explain_photo(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress,
                           whole, _slow(method))
@@ -199,20 +201,20 @@ def _run_photo(slow: bool, token, photo, model_key, layer, method, target, targe
                     whole)
 
 
-def run_quick(token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state=None,
-              request: gr.Request = None, progress=gr.Progress(), whole=False):
+def run_quick(token: Any, photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any, state: Any = None,
+              request: gr.Request = None, progress=gr.Progress(), whole: Any = False):
     return _run(False, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state, request,
                 progress, whole)
 
 
-def run_slow(token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state=None,
-             request: gr.Request = None, progress=gr.Progress(), whole=False):
+def run_slow(token: Any, photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any, state: Any = None,
+             request: gr.Request = None, progress=gr.Progress(), whole: Any = False):
     return _run(True, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state, request,
                 progress, whole)
 
 
 @user_errors
-def restyle(state, norm, cmap, alpha, whole=False):
+def restyle(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False):
     """New normalisation or colormap: redraw everything from the kept results (no model run)."""
     if state is None:
         return {}
@@ -223,7 +225,7 @@ def restyle(state, norm, cmap, alpha, whole=False):
 
 
 @user_errors
-def change_opacity(state, norm, cmap, alpha, whole=False):
+def change_opacity(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False):
     """New opacity, or the whole photo on/off: only the overlay (and the downloads) are redrawn."""
     if state is None:
         return {}
@@ -233,7 +235,7 @@ def change_opacity(state, norm, cmap, alpha, whole=False):
 
 
 @user_errors
-def change_model(model_key) -> dict:
+def change_model(model_key: Any) -> dict:
     """New model: its layers (default selected) and a note; a warning if it cannot run here."""
     spec = svc.get_spec(model_key)
     models.fetch_on_select(spec.key)  # missing weights: fetched in the background if possible
@@ -245,7 +247,7 @@ def change_model(model_key) -> dict:
 
 
 @user_errors
-def make_link(photo, model_key, layer, method, target, target2, norm, cmap, alpha):
+def make_link(photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any):
     """The query string of a link that reopens this result. Only now is an uploaded photo kept
     on the server (examples are referenced by name and need no copy)."""
     src = svc.photo_of(photo)
@@ -289,7 +291,7 @@ def explain_from_link(request: gr.Request, progress=gr.Progress()):
     return restored | outs
 
 
-def explain_from_query(query, progress=gr.Progress()):
+def explain_from_query(query: Any, progress=gr.Progress()):
     """:func:`explain_from_link` for the page's query string."""
     return explain_from_link(LinkRequest(query), progress=progress)
 
@@ -302,7 +304,7 @@ def _model_note(model_key: str | None) -> str:
     return f"**{spec.title} cannot run here**: {svc._short_reason(spec.key, spec)}."
 
 
-def method_note(method) -> str:
+def method_note(method: Any) -> str:
     """What the method computes (gradcam_core.present.method_texts, through METHOD_NOTES)."""
     text = itext.METHOD_NOTES.get(method, "") or method_text(method).summary
     if method == models.SCORE_CAM_EXACT:  # the quick Score-CAM's note states its cost already
@@ -314,7 +316,7 @@ def clear_credit():
     return ""
 
 
-def refresh_models(model_key) -> dict:
+def refresh_models(model_key: Any) -> dict:
     """On page load ({name: value}): availability may have changed since start (a weights file was added or
     fetched: then the page opens on the new default, e.g. ResNet-50), and fetching's progress."""
     if model_key == _BUILT_DEFAULT.get("key"):

@@ -96,8 +96,8 @@ class MnistComponents:
         return [self.label, self.overlay, self.numbers, self.seen, self.digit, *self.steps, self.link]
 
 
-def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, source: str = "current", layer=None,
-                  cmap=None, placement=None) -> MnistView:
+def explain_array(digit: np.ndarray, target_choice: Any = "predicted", channel: Any = None, source: str = "current", layer: Any = None,
+                  cmap: Any = None, placement: Any = None) -> MnistView:
     """Everything the tab shows, for one 28×28 digit in [0, 1], on ``layer`` (default relu2), the heat
     drawn with ``cmap`` (default jet; the overlay, steps 6-8 and their text alternatives) and placed
     by ``placement`` ("receptive field", the default: each cell at the centre of what it sees; or
@@ -106,12 +106,13 @@ def explain_array(digit: np.ndarray, target_choice="predicted", channel=None, so
 
 
 @user_errors
-def explain_index(index, target_choice="predicted", channel=None, layer=None, cmap=None, placement=None) -> MnistView:
+def explain_index(index: Any, target_choice: Any = "predicted", channel: Any = None, layer: Any = None, cmap: Any = None, placement: Any = None) -> MnistView:
     return mnist_view.view(svc.explain_index(index, target_choice, channel, layer, cmap, placement))
 
 
 @user_errors
-def explain_drawing(sketch, target_choice="predicted", channel=None, layer=None, cmap=None, placement=None) -> MnistView:
+def explain_drawing(sketch: Any, target_choice: Any = "predicted", channel: Any = None, layer: Any = None,
+                    cmap: Any = None, placement: Any = None) -> MnistView:
     return mnist_view.view(svc.explain_drawing(sketch, target_choice, channel, layer, cmap, placement))
 
 
@@ -123,7 +124,7 @@ def _said_in_the_line(exc: Exception) -> gr.Error:
 
 
 @user_errors
-def explain_upload(path, target_choice="predicted", channel=None, layer=None, cmap=None, placement=None) -> MnistView:
+def explain_upload(path: Any, target_choice: Any = "predicted", channel: Any = None, layer: Any = None, cmap: Any = None, placement: Any = None) -> MnistView:
     try:
         return mnist_view.view(svc.explain_upload(path, target_choice, channel, layer, cmap, placement))
     except PhotoRefused as exc:
@@ -131,8 +132,8 @@ def explain_upload(path, target_choice="predicted", channel=None, layer=None, cm
 
 
 @user_errors
-def explain_crop(path, box, target_choice="predicted", channel=None, layer=None, cmap=None,
-                 placement=None) -> MnistView:
+def explain_crop(path: Any, box: Any, target_choice: Any = "predicted", channel: Any = None, layer: Any = None, cmap: Any = None,
+                 placement: Any = None) -> MnistView:
     """The part of the photo inside ``box`` ("x0, y0, x1, y1" in the photo's pixels), read as an
     upload of that part is read. Its refusals, a bad box's included, are said in the page's line
     (:func:`after_box_refusal`)."""
@@ -143,7 +144,7 @@ def explain_crop(path, box, target_choice="predicted", channel=None, layer=None,
 
 
 @user_errors
-def explain_state(digit, target_choice="predicted", channel=None, layer=None, cmap=None, placement=None) -> MnistView:
+def explain_state(digit: Any, target_choice: Any = "predicted", channel: Any = None, layer: Any = None, cmap: Any = None, placement: Any = None) -> MnistView:
     return explain_array(digit, target_choice, channel, "current", layer, cmap, placement)
 
 
@@ -191,7 +192,7 @@ def explain_from_link(request: gr.Request):
 LINK_KEYS = ("d", "digit", "target", "channel", "layer", "cmap", "placement")
 
 
-def explain_from_query(query) -> MnistView | None:
+def explain_from_query(query: Any) -> MnistView | None:
     """:func:`explain_from_link` for the page's query string; None when it is not an MNIST link
     (the page already shows digit #0)."""
     params = LinkRequest(query).query_params
@@ -209,12 +210,12 @@ def _from_query_event(ui: "MnistComponents"):
 
 
 @user_errors
-def show_page(page):
+def show_page(page: Any):
     return grid_page(svc.parse_page(page))
 
 
 @user_errors
-def pick_from_grid(page, target_choice, channel, evt: gr.SelectData, layer=None, cmap=None, placement=None):
+def pick_from_grid(page: Any, target_choice: Any, channel: Any, evt: gr.SelectData, layer: Any = None, cmap: Any = None, placement: Any = None):
     i = (int(page) - 1) * PAGE + int(evt.index)
     return replace(explain_index(i, target_choice, channel, layer, cmap, placement), index=i)
 
@@ -290,7 +291,7 @@ def _probs(label) -> dict:
     return label if isinstance(label, dict) else {}
 
 
-def offer_after_read(label) -> dict:
+def offer_after_read(label: Any) -> dict:
     """After a whole photo was read: the crop offer with its line when the read is unsure, else none."""
     probs = _probs(label)
     line = photo_texts.upload_line(*photo_texts.top1(probs)) if probs else None
@@ -310,7 +311,7 @@ def _refusal(kinds, fn, *args) -> str | None:
     return None
 
 
-def offer_after_refusal(path, target_choice="predicted", channel=None, layer=None, cmap=None, placement=None) -> dict:
+def offer_after_refusal(path: Any, target_choice: Any = "predicted", channel: Any = None, layer: Any = None, cmap: Any = None, placement: Any = None) -> dict:
     """After the reader refused a whole photo: its message and the offer, with the photo kept (the
     box is drawn on it). Nothing of the refused photo can be shown, so the previous digit's
     prediction, heat map and "What LeNet sees" are cleared rather than left next to the refusal.
@@ -328,13 +329,13 @@ def offer_after_refusal(path, target_choice="predicted", channel=None, layer=Non
             "label": None, "overlay": None, "seen": None}
 
 
-def after_box_read(label) -> dict:
+def after_box_read(label: Any) -> dict:
     probs = _probs(label)
     return {"note": photo_texts.box_line(*photo_texts.top1(probs))} if probs else {}
 
 
-def after_box_refusal(path, box, target_choice="predicted", channel=None, layer=None, cmap=None,
-                      placement=None) -> dict:
+def after_box_refusal(path: Any, box: Any, target_choice: Any = "predicted", channel: Any = None, layer: Any = None, cmap: Any = None,
+                      placement: Any = None) -> dict:
     """After the box was refused (a bad box, or no digit inside it): the message in the line (the
     only place it is shown: :func:`explain_crop`); the previous read is cleared for the same reason
     as in :func:`offer_after_refusal`."""

@@ -76,7 +76,7 @@ def _alt(text: str, cmap: str) -> str:
 
 
 @user_errors
-def mnist_compare(index, cmap=None):
+def mnist_compare(index: Any, cmap: Any = None):
     """The digit with matching cue, misleading cue and no cue, explained by both models."""
     cmap = svc.parse_cmap(cmap)
     views, label = svc.compare(index)
@@ -89,7 +89,7 @@ _play = svc.play  # (view, true label) of a digit with the cue where the person 
 
 
 @user_errors
-def mnist_play(index, cue_on, pos, cmap=None):
+def mnist_play(index: Any, cue_on: Any, pos: Any, cmap: Any = None):
     """The digit with the cue at the chosen class position (or none), both models."""
     cmap = svc.parse_cmap(cmap)
     view, label = _play(index, cue_on, pos)
@@ -243,7 +243,7 @@ class StepsBlock:
         """The outputs of a step-by-step event, in the API's order."""
         return [self.head, *self.steps, self.accordion]
 
-    def event(self, fn):
+    def event(self, fn: Any):
         """``fn`` returns {"heading", "steps"} (see _step_outputs); the event fills this block and opens it."""
 
         @functools.wraps(fn)

@@ -16,7 +16,7 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import gradio as gr
 import numpy as np
@@ -197,13 +197,13 @@ def _progress_fn(progress) -> Callable[[float, str], None] | None:
 
 
 # =========================================================================== MNIST
-def mnist_cascade(digit, target_choice="predicted", method="Grad-CAM", seed=0, progress=None):
+def mnist_cascade(digit: Any, target_choice: Any = "predicted", method: Any = "Grad-CAM", seed: Any = 0, progress=None):
     """The cascade on one digit (:class:`CascadeView`)."""
     cas, d = mnist_svc.cascade(digit, target_choice, seed=int(seed), progress=_progress_fn(progress))
     return _cascade_outputs(cas, d, _method(method), TILE_MNIST)
 
 
-def mnist_curves(digit, target_choice="predicted", baseline="zero", steps=20, progress=None, placement=None):
+def mnist_curves(digit: Any, target_choice: Any = "predicted", baseline: Any = "zero", steps: Any = 20, progress=None, placement: Any = None):
     """Deletion/insertion on one digit (:class:`CurvesView`), the pixels ranked by the map as drawn
     with ``placement`` (default: each cell at the centre of what it sees)."""
     steps, baseline = _steps(steps), _baseline(baseline)
@@ -214,14 +214,14 @@ def mnist_curves(digit, target_choice="predicted", baseline="zero", steps=20, pr
 
 
 # =========================================================================== ImageNet
-def imagenet_cascade(image, model_value, layer_value=None, target_value="predicted", method="Grad-CAM", seed=0,
+def imagenet_cascade(image: Any, model_value: Any, layer_value: Any = None, target_value: Any = "predicted", method: Any = "Grad-CAM", seed: Any = 0,
                      progress=None):
     cas, picture = imagenet_svc.cascade(image, model_value, layer_value, target_value, seed=int(seed),
                                         progress=_progress_fn(progress))
     return _cascade_outputs(cas, picture, _method(method), None)
 
 
-def imagenet_curves(image, model_value, layer_value=None, target_value="predicted", baseline="blur", steps=10,
+def imagenet_curves(image: Any, model_value: Any, layer_value: Any = None, target_value: Any = "predicted", baseline: Any = "blur", steps: Any = 10,
                     progress=None):
     steps, baseline = _steps(steps, hi=IMAGENET_MAX_STEPS), _baseline(baseline)
     curves, name = imagenet_svc.curves(image, model_value, layer_value, target_value, baseline, steps,
@@ -353,7 +353,7 @@ def _build(prefix: str, inputs: list, cascade_fn, curves_fn, *, baseline: str, s
                       baseline_dd, steps_sl, curves_button, curves_plot, auc_table, curves_reading)
 
 
-def build_mnist_panel(digit_state, target, *, placement=None, concurrency_id: str = "lenet",
+def build_mnist_panel(digit_state: Any, target: Any, *, placement: Any = None, concurrency_id: str = "lenet",
                       concurrency_limit: int | None | str = "default", open: bool = False) -> TrustPanel:
     """The panel for the MNIST tab.  ``digit_state``: the gr.State holding the current 28×28
     digit in [0, 1]; ``target``: the "predicted"/"0"…"9" dropdown; ``placement``: the tab's *Map
@@ -366,7 +366,7 @@ def build_mnist_panel(digit_state, target, *, placement=None, concurrency_id: st
                                   "ones chosen above (deletion and insertion rank the pixels by the map as drawn).")
 
 
-def build_imagenet_panel(image, model, layer, target, *, concurrency_id: str = "imagenet",
+def build_imagenet_panel(image: Any, model: Any, layer: Any, target: Any, *, concurrency_id: str = "imagenet",
                          concurrency_limit: int | None | str = "default", open: bool = False) -> TrustPanel:
     """The panel for the ImageNet tab.  ``image``: the photo component (its events run with
     preprocess=False, like the tab's: the raw file payload goes to ``imagenet.load_photo``);
