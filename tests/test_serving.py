@@ -16,7 +16,7 @@ from gradio_client import Client, handle_file
 import app
 from conftest import launch_blocks
 from gradcam_core.services import mnist as mnist_svc
-from gradcam_core.ui import imagenet_tab, mnist_tab, serving
+from gradcam_core.ui import imagenet_extras, imagenet_tab, mnist_tab, serving
 from gradcam_core.ui.common import user_errors
 from gradcam_core.ui.kept import KeptResults
 
@@ -167,7 +167,7 @@ def test_class_names_are_searched_not_inlined(served):
     assert max(len(c["props"].get("choices") or []) for c in dropdowns) <= 1 + imagenet_tab.MAX_CLASS_HITS
     assert "golden retriever" not in json.dumps(config)
     # typing in the class box lists the matches
-    hits = imagenet_tab._class_search(imagenet_tab.PREDICTED, gr.KeyUpData(target=None, data={"key": "r",
+    hits = imagenet_extras._class_search(imagenet_tab.PREDICTED, gr.KeyUpData(target=None, data={"key": "r",
                                                                                              "input_value": "retriever"}))
     choices = [c[0] if isinstance(c, (list, tuple)) else c for c in hits.choices]
     assert choices[0] == "predicted" and all("retriever" in c for c in choices[1:]) and len(choices) == 6  # the five retriever classes
