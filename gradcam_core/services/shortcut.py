@@ -37,7 +37,7 @@ class DigitView:
     masses: dict = field(default_factory=dict)  # the heat's share on the cue (None: no cue)
     preds: dict = field(default_factory=dict)  # (predicted class, its probability)
 
-    def centres(self, model: str):
+    def centres(self, model: str) -> Any:
         """Where the cells of ``model``'s map are drawn (None: stretched), see shortcut.map_centres."""
         return self.centres_of[model]
 

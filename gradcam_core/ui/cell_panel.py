@@ -147,7 +147,7 @@ def mnist_inspect(digit: Any, explained: Any, row: Any, col: Any, result: Any = 
 
 
 @user_errors
-def mnist_api(row: Any, col: Any, digit: Any, explained: Any):
+def mnist_api(row: Any, col: Any, digit: Any, explained: Any) -> dict:
     """API ``/mnist_inspect_cell(row, col)``: the JSON of one cell of the last MNIST explanation."""
     return mnist_inspect(digit, explained, row, col)[0]
 
@@ -267,7 +267,7 @@ def tap_to_cell(expl: Any, x: Any, y: Any, whole: bool = False) -> tuple[int, in
     raise ValueError("That point is not on the map: tap inside the coloured map itself.")
 
 
-def imagenet_api(row: Any, col: Any, state: Any, recall: Any):
+def imagenet_api(row: Any, col: Any, state: Any, recall: Any) -> dict:
     """API ``/imagenet_inspect_cell(row, col)``: the JSON of one cell of the last ImageNet
     explanation's first class."""
     return imagenet_inspect(_recall(state, recall), row, col)[0]

@@ -50,7 +50,7 @@ def _slow(method) -> bool:
 
 @user_errors
 def compare(photo: Any, model_key: Any, method: Any, target: Any, norm: Any, cmap: Any, alpha: Any, request: gr.Request = None,
-            progress=gr.Progress()):
+            progress=gr.Progress()) -> dict:
     """Every available model on the same photo and class (the selected model first)."""
     src = svc.photo_of(photo)
     pil = svc.load_photo(src)
@@ -87,12 +87,12 @@ def _class_search(first: str, evt: gr.KeyUpData):
     return gr.Dropdown(choices=[first] + [svc.class_label(i) for i, _ in hits])
 
 
-def search_target(evt: gr.KeyUpData):
+def search_target(evt: gr.KeyUpData) -> gr.Dropdown:
     """Typing in the class box: the matching classes become its choices (at most 30)."""
     return _class_search(PREDICTED, evt)
 
 
-def search_target2(evt: gr.KeyUpData):
+def search_target2(evt: gr.KeyUpData) -> gr.Dropdown:
     return _class_search(NO_SECOND, evt)
 
 

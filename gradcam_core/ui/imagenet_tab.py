@@ -143,7 +143,7 @@ def _explain_photo(photo, model_key, layer, method, target, target2, norm, cmap,
 
 @user_errors
 def explain(photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any, request: gr.Request = None,
-            progress=gr.Progress(), whole: Any = False):
+            progress=gr.Progress(), whole: Any = False) -> dict:
     """API ``/imagenet_explain``: quick methods. The slow ones (Score-CAM) wait in their own queue,
     so that they never hold a worker that quick requests need: ``/imagenet_explain_slow``."""
     if _slow(method):
@@ -155,7 +155,7 @@ def explain(photo: Any, model_key: Any, layer: Any, method: Any, target: Any, ta
 
 @user_errors
 def explain_slow(photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any, request: gr.Request = None,
-                 progress=gr.Progress(), whole: Any = False):
+                 progress=gr.Progress(), whole: Any = False) -> dict:
     """API ``/imagenet_explain_slow``: any method, in the queue for slow work (one at a time)."""
     return _explain_photo(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress,
                           whole, _slow(method))
@@ -202,19 +202,19 @@ def _run_photo(slow: bool, token, photo, model_key, layer, method, target, targe
 
 
 def run_quick(token: Any, photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any, state: Any = None,
-              request: gr.Request = None, progress=gr.Progress(), whole: Any = False):
+              request: gr.Request = None, progress=gr.Progress(), whole: Any = False) -> dict:
     return _run(False, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state, request,
                 progress, whole)
 
 
 def run_slow(token: Any, photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any, state: Any = None,
-             request: gr.Request = None, progress=gr.Progress(), whole: Any = False):
+             request: gr.Request = None, progress=gr.Progress(), whole: Any = False) -> dict:
     return _run(True, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state, request,
                 progress, whole)
 
 
 @user_errors
-def restyle(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False):
+def restyle(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False) -> dict:
     """New normalisation or colormap: redraw everything from the kept results (no model run)."""
     if state is None:
         return {}
@@ -225,7 +225,7 @@ def restyle(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False):
 
 
 @user_errors
-def change_opacity(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False):
+def change_opacity(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False) -> dict:
     """New opacity, or the whole photo on/off: only the overlay (and the downloads) are redrawn."""
     if state is None:
         return {}
@@ -247,7 +247,7 @@ def change_model(model_key: Any) -> dict:
 
 
 @user_errors
-def make_link(photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any):
+def make_link(photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any) -> str:
     """The query string of a link that reopens this result. Only now is an uploaded photo kept
     on the server (examples are referenced by name and need no copy)."""
     src = svc.photo_of(photo)
@@ -259,7 +259,7 @@ def make_link(photo: Any, model_key: Any, layer: Any, method: Any, target: Any, 
 
 
 @user_errors
-def explain_from_link(request: gr.Request, progress=gr.Progress()):
+def explain_from_link(request: gr.Request, progress=gr.Progress()) -> dict:
     """On page load: if the URL is an ImageNet link, restore its inputs and show its result."""
     params = dict(request.query_params) if request is not None else {}
     if params.get("tab") != "imagenet" or not params.get("photo"):
@@ -291,7 +291,7 @@ def explain_from_link(request: gr.Request, progress=gr.Progress()):
     return restored | outs
 
 
-def explain_from_query(query: Any, progress=gr.Progress()):
+def explain_from_query(query: Any, progress=gr.Progress()) -> dict:
     """:func:`explain_from_link` for the page's query string."""
     return explain_from_link(LinkRequest(query), progress=progress)
 
@@ -312,7 +312,7 @@ def method_note(method: Any) -> str:
     return text
 
 
-def clear_credit():
+def clear_credit() -> str:
     return ""
 
 

@@ -149,7 +149,7 @@ def explain_state(digit: Any, target_choice: Any = "predicted", channel: Any = N
 
 
 @user_errors
-def explain_from_link(request: gr.Request):
+def explain_from_link(request: gr.Request) -> MnistView:
     """First view: the result a deep link describes, or held-out digit #0."""
     params = dict(request.query_params) if request is not None else {}
     target = params.get("target", "predicted")
@@ -210,12 +210,12 @@ def _from_query_event(ui: "MnistComponents"):
 
 
 @user_errors
-def show_page(page: Any):
+def show_page(page: Any) -> list:
     return grid_page(svc.parse_page(page))
 
 
 @user_errors
-def pick_from_grid(page: Any, target_choice: Any, channel: Any, evt: gr.SelectData, layer: Any = None, cmap: Any = None, placement: Any = None):
+def pick_from_grid(page: Any, target_choice: Any, channel: Any, evt: gr.SelectData, layer: Any = None, cmap: Any = None, placement: Any = None) -> MnistView:
     i = (int(page) - 1) * PAGE + int(evt.index)
     return replace(explain_index(i, target_choice, channel, layer, cmap, placement), index=i)
 

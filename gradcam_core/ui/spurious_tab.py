@@ -76,7 +76,7 @@ def _alt(text: str, cmap: str) -> str:
 
 
 @user_errors
-def mnist_compare(index: Any, cmap: Any = None):
+def mnist_compare(index: Any, cmap: Any = None) -> dict:
     """The digit with matching cue, misleading cue and no cue, explained by both models."""
     cmap = svc.parse_cmap(cmap)
     views, label = svc.compare(index)
@@ -89,7 +89,7 @@ _play = svc.play  # (view, true label) of a digit with the cue where the person 
 
 
 @user_errors
-def mnist_play(index: Any, cue_on: Any, pos: Any, cmap: Any = None):
+def mnist_play(index: Any, cue_on: Any, pos: Any, cmap: Any = None) -> dict:
     """The digit with the cue at the chosen class position (or none), both models."""
     cmap = svc.parse_cmap(cmap)
     view, label = _play(index, cue_on, pos)
@@ -98,7 +98,7 @@ def mnist_play(index: Any, cue_on: Any, pos: Any, cmap: Any = None):
 
 
 @user_errors
-def mnist_table():
+def mnist_table() -> dict:
     t = svc.table()
     return {"table": sview.table_markdown(t), "lesson": sview.lesson_markdown(t)}
 
