@@ -153,7 +153,7 @@ def layer_choices(model_key: str) -> list[tuple[str, str]]:
     return [(layer_label(spec, l.name), l.name) for l in spec.layers]
 
 
-def _check_layer(spec: ModelSpec, layer: str | None) -> str:
+def check_layer(spec: ModelSpec, layer: str | None) -> str:
     """The registry's layer parser (gradcam_core.inputs.parse_layer), also accepting the picker's
     "layer4 · 7×7" labels; a model that cannot run here says why before a module name is tried."""
     picker_labels = lambda name: (layer_label(spec, name),)  # noqa: E731
@@ -402,7 +402,7 @@ def _explain(pil, model_key, layer, s: Settings, progress, example, time_limit) 
     input and the picture it sees), then one run of the engine."""
     spec = get_spec(model_key)
     model = _load(spec)
-    layer = _check_layer(spec, layer)
+    layer = check_layer(spec, layer)
     label = layer_label(spec, layer)
     x = spec.preprocess(pil)
     image = np.ascontiguousarray(np.asarray(spec.display_image(pil), dtype=np.uint8))

@@ -14,7 +14,7 @@ from gradcam_core.analysis import cell, sanity
 from gradcam_core.cam.engine import GradCAM
 from gradcam_core.errors import Refusal
 from gradcam_core.models.registry import ModelSpec, ModelUnavailableError
-from gradcam_core.services.imagenet import Explanation, _check_layer, get_spec, load_photo, parse_class
+from gradcam_core.services.imagenet import Explanation, check_layer, get_spec, load_photo, parse_class
 
 
 def inspect_cell(expl: Explanation, row: Any, col: Any, view: int = 0, baseline: str = "blur"
@@ -51,7 +51,7 @@ def check_input(image: Any, model_value: Any, layer_value: Any, target_value: An
     except ModelUnavailableError as exc:
         raise ValueError(str(exc)) from None
     pil = load_photo(inputs.photo_source(image))
-    return CheckInput(spec, net, _check_layer(spec, layer_value), spec.preprocess(pil),
+    return CheckInput(spec, net, check_layer(spec, layer_value), spec.preprocess(pil),
                       np.asarray(spec.display_image(pil)), parse_class(target_value))
 
 
