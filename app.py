@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["GRADCAM_EXAMPLE_CACHE"] = args.cache_examples
     fetch.start_background()  # ResNet-50's weights, if their source answers (a thread: start never waits)
     if args.cache_examples == "eager":
-        from gradcam_core.imagenet import warm_example_cache
+        from gradcam_core.services.imagenet import warm_example_cache
 
         threading.Thread(target=warm_example_cache, name="warm-example-cache", daemon=True).start()
     lan = workshop.join_urls(args.host, args.port) if args.workshop else []

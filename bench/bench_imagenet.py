@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gradcam_core import imagenet as svc  # noqa: E402
+from gradcam_core.services import imagenet as svc  # noqa: E402
 from gradcam_core.cam import scorecam_budget  # noqa: E402
 from gradcam_core.models import weights as W  # noqa: E402
 from gradcam_core.data.examples import load_manifest  # noqa: E402

@@ -38,7 +38,7 @@ import torch
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gradcam_core import imagenet as svc  # noqa: E402
+from gradcam_core.services import imagenet as svc  # noqa: E402
 from gradcam_core.data.examples import load_manifest  # noqa: E402
 from gradcam_core.cam.methods import SCORE_CAM_BATCH, ScoreCAM, ScoreCAMExact, top_variance_channels  # noqa: E402
 from gradcam_core.models.registry import REGISTRY  # noqa: E402

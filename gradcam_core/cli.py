@@ -34,14 +34,17 @@ import os
 import re
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from gradcam_core.data.images import readable_extensions
+from gradcam_core.present import codec, paint
+from gradcam_core.present.steps import result_numbers
+from gradcam_core.inputs import parse_alpha, parse_cmap, parse_norm, parse_placement
 from gradcam_core.present.words import say, text_of
+from gradcam_core.services import batch
+from gradcam_core.services.batch import Runner
 
 __all__ = ["main", "build_parser", "IMAGE_EXTENSIONS", "LENET_KEY", "CSV_COLUMNS"]
 
@@ -50,10 +53,10 @@ LENET_KEY = "lenet"
 LENET_LAYER = "relu2"  # the rectified maps, as in the app (see method_texts.LENET_DEFAULT_LAYER)
 LENET_LAYERS = ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2"]
 #: Files picked up from folders (explicitly named files are always tried, whatever their name).
-IMAGE_EXTENSIONS = readable_extensions()
+IMAGE_EXTENSIONS = batch.IMAGE_EXTENSIONS
 CSV_NAME = "predictions.csv"
 CSV_COLUMNS = ["file", "name", "status", "top1", "top1_name", "top1_prob", "target", "target_name", "cam_max", "error"]
-SCORECAM_BATCH = 32  # masked forwards per batch inside Score-CAM (its own meaning of "batch")
+SCORECAM_BATCH = batch.SCORECAM_BATCH  # masked forwards per batch inside Score-CAM (its own meaning of "batch")
 
 
 class UsageError(Exception):
@@ -63,80 +66,32 @@ class UsageError(Exception):
 # --------------------------------------------------------------------------- models
 
 
-@dataclass
-class Backend:
-    """What the CLI needs from a model, ImageNet or LeNet alike."""
-
-    key: str
-    title: str
-    model: object  # torch.nn.Module (shared, never modified)
-    categories: list[str]
-    layers: list[str]  # the layers worth suggesting
-    default_layer: str
-    input_shape: tuple[int, int, int]  # (C, H, W)
-    prepare: Callable[[Path], tuple[object, np.ndarray]] = field(repr=False)  # path -> ((1,C,H,W), display)
-    dataset: str = "ImageNet"  # names the class list in messages
+Backend = Runner  # what the CLI needs from a model (services.batch)
 
 
-def _imagenet_backend(key: str) -> Backend:
-    from gradcam_core.data.images import load_image
-    from gradcam_core.models.registry import ModelUnavailableError, get_model
-
-    spec = get_model(key)
-    ok, why = spec.availability()
-    if not ok:
-        raise UsageError(say("cli.explain.model_unavailable", key=key, title=spec.title, why=why))
+def _imagenet_backend(key: str) -> Runner:
     try:
-        model = spec.load()
-    except ModelUnavailableError as e:
-        raise UsageError(text_of(e)) from None
-
-    def prepare(path: Path):
-        img = load_image(path)
-        x = spec.preprocess(img)
-        return x, np.asarray(spec.display_image(img))
-
-    h, w = spec.input_size
-    return Backend(key, spec.title, model, list(spec.categories), spec.layer_names, spec.default_layer,
-                   (3, h, w), prepare)
+        return batch.runner(key)
+    except batch.Unavailable as e:
+        raise UsageError(say("cli.explain.model_unavailable", key=key, title=e.title, why=e.why)) from None
 
 
-def _lenet_backend() -> Backend:
-    from gradcam_core.data.images import ImageError, load_image
-    from gradcam_core.models.lenet import CLASSES
-    from gradcam_core.data.mnist import FRAME, to_tensor
-    from gradcam_core.models.registry import get_model, lenet_model
-
+def _lenet_backend() -> Runner:
     try:
-        model = lenet_model()
-    except FileNotFoundError as e:
-        raise UsageError(say("cli.explain.lenet_unavailable", reason=text_of(e))) from None
-
-    def prepare(path: Path):
-        img = load_image(path, max_side=1024)
-        try:
-            digit = get_model(LENET_KEY).digit(img)
-        except ValueError as e:
-            raise ImageError(say("cli.explain.no_digit", reason=text_of(e))) from None
-        return to_tensor(digit), (np.clip(digit, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-    return Backend(LENET_KEY, say("cli.explain.lenet_title"), model, list(CLASSES), list(LENET_LAYERS), LENET_LAYER,
-                   (1, FRAME, FRAME), prepare, dataset="MNIST")
+        return batch.runner(LENET_KEY)
+    except batch.Unavailable as e:
+        raise UsageError(say("cli.explain.lenet_unavailable", reason=e.why)) from None
 
 
 def _model_keys() -> list[str]:
-    from gradcam_core.models.registry import REGISTRY
-
-    return list(REGISTRY) + [LENET_KEY]
+    return batch.model_keys()
 
 
 def load_backend(key: str) -> Backend:
     if key == LENET_KEY:
         return _lenet_backend()
-    from gradcam_core.models.registry import REGISTRY
-
-    if key not in REGISTRY:
-        raise UsageError(say("cli.explain.unknown_model", key=key, keys=', '.join(_model_keys())))
+    if key not in batch.model_keys():
+        raise UsageError(say("cli.explain.unknown_model", key=key, keys=", ".join(_model_keys())))
     return _imagenet_backend(key)
 
 
@@ -156,36 +111,22 @@ def _usage(parse, *args, **kwargs):
 
 def resolve_method(name: str) -> str:
     """The METHODS key for a name given loosely ('gradcam++', 'Score-CAM', 'eigencam')."""
-    from gradcam_core.inputs import parse_method
-    from gradcam_core.cam.methods import METHODS
-
-    return _usage(parse_method, name, list(METHODS))
+    return _usage(batch.method_key, name)
 
 
 def resolve_layer(backend: Backend, name: str | None) -> str:
     """The registry's layer parser, as in the app's tabs (ImageNet: also the picker's labels)."""
-    from gradcam_core.models.registry import get_model
-
-    spec = get_model(backend.key)
-    if backend.key == LENET_KEY:
-        return _usage(spec.resolve_layer, name)
-    from gradcam_core.imagenet import layer_label
-
-    return _usage(spec.resolve_layer, name, lambda n: (layer_label(spec, n),))
+    return _usage(backend.resolve_layer, name)
 
 
 def resolve_target(backend: Backend, s: str) -> int | None:
     """None for 'auto' (each image's predicted class), else a class index."""
-    from gradcam_core.inputs import parse_target
-
-    return _usage(parse_target, s, backend.categories, backend.dataset)
+    return _usage(backend.parse_target, s)
 
 
 def resolve_placement(backend: Backend, value: str | None) -> str:
     """How the map is drawn: LeNet at its cells' receptive-field centres (the default) or stretched;
     the padded ImageNet models always stretched (what their cells see is not centred on a block)."""
-    from gradcam_core.inputs import parse_placement
-
     if backend.key == LENET_KEY:
         return _usage(parse_placement, value)
     placement = "stretched" if value in (None, "") else _usage(parse_placement, value)
@@ -194,22 +135,7 @@ def resolve_placement(backend: Backend, value: str | None) -> str:
     return placement
 
 
-def _centres(backend: Backend, result, opts: argparse.Namespace):
-    """Where each cell is drawn (None: stretched), measured once per run (analysis.cell)."""
-    if getattr(opts, "placement", "stretched") == "stretched":
-        return None
-    cache = opts.__dict__.setdefault("_centres", {})
-    key = (result.layer, tuple(result.cam.shape[-2:]))
-    if key not in cache:
-        from gradcam_core.analysis.cell import placement_centres
-
-        cache[key] = placement_centres(backend.model, result.layer, key[1], backend.input_shape, opts.placement)
-    return cache[key]
-
-
 def _check_cmap(name: str) -> str:
-    from gradcam_core.inputs import parse_cmap
-
     return _usage(parse_cmap, name)
 
 
@@ -318,25 +244,20 @@ def output_names(files: Sequence[Path]) -> list[str]:
 
 
 def _one_line(e: BaseException) -> str:
+    if isinstance(e, batch.NoDigit):
+        e = ValueError(say("cli.explain.no_digit", reason=text_of(e.cause)))
     msg = " ".join(text_of(e).split()) or type(e).__name__
-    from gradcam_core.data.images import ImageError
-
-    if not isinstance(e, (ImageError, ValueError, OSError)):
+    if not batch.is_bad_input(e):
         msg = f"{type(e).__name__}: {msg}"
     return msg
 
 
-def write_outputs(out: Path, name: str, path: Path, result, i: int, display: np.ndarray, backend: Backend,
+def write_outputs(out: Path, name: str, path: Path, result: Any, i: int, display: np.ndarray, backend: Backend,
                   opts: argparse.Namespace, target_arg: int | None) -> dict:
     """Write the three PNGs and the JSON of sample ``i``; return the JSON dict."""
     from PIL import Image
 
-    from gradcam_core.present import codec, paint
-    from gradcam_core.cam.postprocess import heat_picture, normalize
-    from gradcam_core.present.steps import result_numbers
-
-    heat = normalize(heat_picture(result.cam[i], result.input_size, _centres(backend, result, opts)), opts.norm).numpy()
-    heat = np.clip(np.nan_to_num(heat, nan=0.0), 0.0, 1.0)
+    heat = backend.heat(result, i, getattr(opts, "placement", "stretched"), opts.norm)
     files = {k: f"{name}_{k}.png" for k in ("map", "heatmap", "overlay")}
     Image.fromarray((heat * 255.0 + 0.5).astype(np.uint8), "L").save(out / files["map"])
     codec.to_pil(paint.colorize(heat, opts.cmap, 0.0, 1.0)).save(out / files["heatmap"])
@@ -416,18 +337,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_models(out=None) -> int:
+def cmd_models(out: Any = None) -> int:
     out = out or sys.stdout
-    from gradcam_core.models.lenet import DEFAULT_WEIGHTS, TRAIN_COMMAND
-    from gradcam_core.models.registry import REGISTRY, default_model_key
-
-    default = default_model_key()
-    rows = []
-    for key, spec in REGISTRY.items():
-        ok, status = spec.availability()
-        rows.append((key, spec.title, ok, status, spec.layer_names, spec.default_layer, key == default))
-    ok = DEFAULT_WEIGHTS.is_file()
-    status = say("cli.models.weights_file", path=DEFAULT_WEIGHTS) if ok else say("cli.models.no_weights", path=DEFAULT_WEIGHTS, command=TRAIN_COMMAND)
+    found = batch.model_rows()
+    rows = [(r["key"], r["title"], r["available"], r["status"], r["layers"], r["default_layer"], r["default"])
+            for r in found[:-1]]
+    lenet = found[-1]
+    ok, DEFAULT_WEIGHTS, TRAIN_COMMAND = lenet["available"], lenet["weights"], lenet["train"]
+    status = (say("cli.models.weights_file", path=DEFAULT_WEIGHTS) if ok
+              else say("cli.models.no_weights", path=DEFAULT_WEIGHTS, command=TRAIN_COMMAND))
     rows.append((LENET_KEY, say("cli.models.lenet_title"), ok, status, LENET_LAYERS, LENET_LAYER, False))
     for key, title, ok, status, layers, dl, is_default in rows:
         mark = say("cli.models.default_mark") if is_default else ""
@@ -442,19 +360,15 @@ def _err(msg: str) -> None:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from gradcam_core.models.registry import default_model_key
-
     try:
         if args.batch_size < 1:
             raise UsageError(say("cli.explain.batch_size_too_small", value=args.batch_size))
         if args.threads is not None and args.threads < 1:
             raise UsageError(say("cli.explain.threads_too_small", value=args.threads))
-        from gradcam_core.inputs import parse_alpha, parse_norm
-
         args.alpha, args.norm = _usage(parse_alpha, args.alpha), _usage(parse_norm, args.norm)
         _check_cmap(args.cmap)
         method = resolve_method(args.method)  # before loading a model: cheap checks first
-        backend = load_backend(args.model or default_model_key())
+        backend = load_backend(args.model or batch.default_key())
         layer = resolve_layer(backend, args.layer)
         target = resolve_target(backend, args.target)
         args.placement = resolve_placement(backend, args.placement)
@@ -478,9 +392,7 @@ def _run(backend: Backend, method: str, layer: str, target: int | None, files: l
     import torch
     from tqdm import tqdm
 
-    from gradcam_core.cam.methods import make_cam
-
-    cam = make_cam(method, backend.model, layer, batch_size=SCORECAM_BATCH)
+    cam = backend.cam(method, layer)
     names = output_names(files)
     n_ok = n_bad = 0
     bar = tqdm(total=len(files), desc=f"{method} {backend.key}", unit="img", file=sys.stderr,

@@ -16,10 +16,38 @@ from typing import Any, Callable
 _wording: Callable[["Refusal"], str] | None = None
 
 
-def set_wording(fn: Callable[["Refusal"], str] | None) -> None:
-    """Install the function that words a refusal in the default language (``present.words`` does)."""
-    global _wording
-    _wording = fn
+_term: Callable[..., str] | None = None
+
+
+def set_wording(fn: Callable[["Refusal"], str] | None, term: Callable[..., str] | None = None) -> None:
+    """Install the functions that word a refusal, and a catalogue key, in the default language
+    (``present.words`` does, when it is imported)."""
+    global _wording, _term
+    _wording, _term = fn, term
+
+
+class Term:
+    """A word or phrase named by its catalogue key, for a placeholder of another sentence: lower
+    layers pass ``Term("ui.shortcut.cue_position")`` and it is worded when the sentence is."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        self.key = key
+        self.values = values
+
+    def __format__(self, spec: str) -> str:
+        text = self.key
+        if _term is not None:
+            try:
+                text = _term(self.key, **self.values)
+            except KeyError:
+                pass
+        return format(text, spec)
+
+    def __str__(self) -> str:
+        return format(self, "")
+
+    def __repr__(self) -> str:
+        return f"Term({self.key!r})"
 
 
 class Refusal(ValueError):

@@ -104,7 +104,7 @@ def test_mnist_overlay_alt_matches_its_map():
     assert say("alt.heat", who=who, region=region, top_pct=round(100 * share), area_pct=10) in view.alts["steps"][7]
     assert "heat" not in view.alts["steps"][0].split(":", 1)[0]
     # the page gets it through the tab's alt store (the API still returns the image alone)
-    from gradcam_core.ui.mnist_tab import MnistComponents
+    from gradcam_core.ui.mnist_tab import MnistComponents, shown
 
     class Box:  # stand-ins for the components (only used as dict keys)
         def __init__(self, i):
@@ -112,9 +112,9 @@ def test_mnist_overlay_alt_matches_its_map():
 
     names = ("index", "target", "channel", "layer", "label", "overlay", "numbers", "seen", "digit", "link", "alts")
     ui = MnistComponents(**{k: Box(i) for i, k in enumerate(names)}, steps=[Box(100 + i) for i in range(24)])
-    out = view.updates(ui)
-    assert out[ui.overlay] is view.overlay  # the image alone
-    assert out[ui.alts][ui.overlay._id] == alt and out[ui.alts][ui.steps[22]._id] == view.alts["steps"][7]
+    out = shown(view, ui)  # by name (ui.common.by_name turns the names into the components)
+    assert out["overlay"] is view.overlay  # the image alone
+    assert out["alts"][ui.overlay._id] == alt and out["alts"][ui.steps[22]._id] == view.alts["steps"][7]
 
 
 def test_digit_alt():

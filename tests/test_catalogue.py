@@ -20,7 +20,6 @@ PKG = ROOT / "gradcam_core"
 #: Modules whose words have not moved to the catalogue yet. Each conversion removes its line;
 #: the list must end empty.
 PENDING = {
-    "imagenet.py",
     "inputs.py",
     "models/__main__.py",
     "models/fetch.py",
@@ -137,7 +136,7 @@ def _literal_keys() -> set[tuple[str, str]]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
                 fn = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-                if fn in {"say", "lines", "Refusal"}:
+                if fn in {"say", "lines", "Refusal", "Term"}:
                     out.add((name, node.args[0].value))
     return out
 

@@ -590,7 +590,7 @@ def test_every_reading_follows_the_rule_on_the_numbers_it_shows(lenet):
 
 
 def test_imagenet_cell_and_occlusion_on_the_rebuilt_input():
-    from gradcam_core import imagenet as svc
+    from gradcam_core.services import imagenet as svc
     from gradcam_core.data.examples import load_manifest
     from gradcam_core.ui.cell_panel import imagenet_inspect, map_boxes, tap_to_cell
 
@@ -777,7 +777,7 @@ def test_a_tap_on_the_placed_overlay_hits_the_cell_drawn_there(lenet, digit):
     centres = cell.cell_centres(lenet, "relu2", (8, 8), (1, 28, 28))
     onehots = np.stack([paint.enlarge(place(torch.eye(64)[k].reshape(8, 8), (28, 28), centres).numpy(), 280)
                         for k in range(64)])
-    found = (lenet, to_tensor(digit), GradCAM(lenet, "relu2")(to_tensor(digit)))
+    found = (to_tensor(digit), GradCAM(lenet, "relu2")(to_tensor(digit)))  # the explanation's (input, result)
     for x, y in [(0, 0), (279, 279), (140, 140), (75, 75), (85, 85), (200, 30), (279, 0), (280, 280)]:
         r, c = mnist_tap_cell(found, {"placement": "receptive field"}, x, y, placed=True)
         xi, yi = min(x, 279), min(y, 279)
@@ -792,7 +792,7 @@ def test_a_tap_on_the_placed_overlay_hits_the_cell_drawn_there(lenet, digit):
 def test_the_measured_imagenet_offsets_are_what_the_network_gives():
     """Step 7 on EfficientNet-Lite0 states how far the stretched drawing is from where the cells look;
     the stated numbers are re-measured here."""
-    from gradcam_core import imagenet as svc
+    from gradcam_core.services import imagenet as svc
     from gradcam_core.present.method_texts import stretched_shift_text
 
     spec = svc.get_spec("efficientnet_lite0")

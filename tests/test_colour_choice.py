@@ -180,10 +180,10 @@ def test_the_signed_maps_verdict_follows_the_distances(monkeypatch):
 def test_shortcut_pictures_use_the_chosen_map():
     views = sview.compare_views(44)
     title = "Matching square · misleading square · none"
-    img, _ = spurious_tab.mnist_compare(44, "cividis")
+    img = spurious_tab.mnist_compare(44, "cividis")["image"]
     np.testing.assert_array_equal(img["value"], sview.views_image(views, title=title, cmap="cividis"))
     assert _alt(img).endswith("Colour map cividis: dark blue where there is no heat, yellow where it is strongest.")
-    jet, _ = spurious_tab.mnist_compare(44)
+    jet = spurious_tab.mnist_compare(44)["image"]
     np.testing.assert_array_equal(jet["value"], sview.views_image(views, title=title))
     assert not np.array_equal(jet["value"], img["value"])
     # one overlay cell of the picture is paint.overlay with cividis, each map cell drawn at the centre
@@ -214,11 +214,11 @@ def test_shortcut_card_and_steps_take_the_map_last():
         pytest.skip("EfficientNet-Lite0 is not available")
     fn = spurious_tab._card_fn("context")
     card = spurious_tab._card_from("context", "coffee", "grass", None)
-    img, _ = fn("coffee", "grass", "magma")
+    img = fn("coffee", "grass", "magma")["image"]
     np.testing.assert_array_equal(img["value"], sview.card_image(card, "magma"))
-    default, _ = fn("coffee", "grass")
+    default = fn("coffee", "grass")["image"]
     np.testing.assert_array_equal(default["value"], sview.card_image(card))
-    removed, _ = spurious_tab._card_fn("removed")("dahlia", "gray")
+    removed = spurious_tab._card_fn("removed")("dahlia", "gray")["image"]
     assert "Colour map gray: black" in _alt(removed)
     steps = spurious_tab._card_steps_fn("removed", "original")("dahlia", "gray")["steps"]
     from gradcam_core.present.cards import card_overlay

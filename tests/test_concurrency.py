@@ -91,7 +91,7 @@ def test_parallel_results_equal_sequential(app_client, tmp_path):
 def test_shared_caches_stay_bounded_and_consistent_under_threads(monkeypatch):
     """The caches that Gradio's worker threads share (cachetools behind a lock each): 8 threads
     writing and reading at once never read another's value, never exceed the bound, never raise."""
-    from gradcam_core import imagenet as svc
+    from gradcam_core.services import imagenet as svc
     from gradcam_core.models import weights as W
     from gradcam_core.ui.kept import KeptResults
 

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from gradcam_core.models import fetch
-from gradcam_core import imagenet as svc
+from gradcam_core.services import imagenet as svc
 from gradcam_core.models import registry as M
 from gradcam_core.models import weights as W
 from gradcam_core.models import __main__ as models_cli

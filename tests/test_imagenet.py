@@ -1,4 +1,4 @@
-"""ImageNet service layer (gradcam_core.imagenet): values, not pictures.
+"""ImageNet service layer (gradcam_core.services.imagenet): values, not pictures.
 
 EfficientNet-Lite0 has real weights offline; ResNet-18 runs on a random-weight file saved in
 torchvision's format into a temporary weights folder (the maths does not care about the values).
@@ -13,7 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from gradcam_core import imagenet as I
+from gradcam_core.present.words import say, text_of
+from gradcam_core.services import imagenet as I
 
 from gradcam_core.cam import scorecam_budget as budget
 
@@ -29,7 +30,7 @@ from hostile import bomb_header_png
 
 
 def explain_photo(*args, steps=True, **kwargs):
-    """Explain and draw, as the tab does (gradcam_core.imagenet.explain_photo returns raw results)."""
+    """Explain and draw, as the tab does (gradcam_core.services.imagenet.explain_photo returns raw results)."""
     return view.draw(I.explain_photo(*args, **kwargs), steps=steps)
 
 
@@ -277,10 +278,14 @@ def test_downloads_are_three_pngs(cat, tmp_path):
 def test_unavailable_model_gives_a_clear_message(cat):
     with pytest.raises(ValueError) as ei:
         explain_photo(cat, "resnet50")
-    msg = str(ei.value)
+    assert ei.value.key == "service.imagenet.unavailable" and ei.value.values["title"] == "ResNet-50"
+    msg = text_of(ei.value)
+    assert msg == say("service.imagenet.unavailable", **ei.value.values)
     assert "ResNet-50 is not available" in msg and "download resnet50" in msg and "EfficientNet" not in msg[:20]
-    with pytest.raises(ValueError, match="Unknown model"):
+    with pytest.raises(ValueError) as ei:
         explain_photo(cat, "alexnet")
+    assert ei.value.key == "service.imagenet.unknown_model" and ei.value.values["model"] == "alexnet"
+    assert text_of(ei.value).startswith("Unknown model 'alexnet'; choose one of: ")
     with pytest.raises(ValueError, match="no layer 'fc'"):
         explain_photo(cat, "resnet18", "fc")
     with pytest.raises(ValueError, match="Unknown method"):
@@ -300,13 +305,14 @@ def test_hostile_files_give_clear_messages(tmp_path, data, needle):
     p.write_bytes(data)
     with pytest.raises(ImageError, match=needle):
         explain_source(str(p), LITE)
-    with pytest.raises(ImageError, match="Upload a photo"):
+    with pytest.raises(ImageError) as ei:
         I.load_photo(None)
+    assert ei.value.key == "service.imagenet.no_photo" and text_of(ei.value) == say("service.imagenet.no_photo")
 
 
 def test_example_cache_modes(monkeypatch):
     """lazy (default): the second run of an example is a cache hit; off: never; eager: warmed up front."""
-    from gradcam_core import imagenet as svc
+    from gradcam_core.services import imagenet as svc
     from gradcam_core.data.examples import load_manifest
 
     path = next(e["path"] for e in load_manifest() if e["file"].endswith("coffee_cup.jpg"))

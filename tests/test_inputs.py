@@ -199,7 +199,7 @@ def test_placement_parser_values_and_message():
 
 
 def test_photo_source_and_the_one_data_url_decoder():
-    from gradcam_core import imagenet
+    from gradcam_core.services import imagenet
     from gradcam_core.present import codec
 
     assert _refusal(inputs.photo_source, None).key == inputs.NO_PHOTO == "error.photo.none"

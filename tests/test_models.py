@@ -395,7 +395,7 @@ def test_both_lenets_are_in_the_one_registry_and_loaded_once():
     from gradcam_core import cli
     from gradcam_core.analysis import shortcut
     from gradcam_core.models.lenet import CLASSES, DEFAULT_WEIGHTS, SHORTCUT_WEIGHTS
-    from gradcam_core.ui import mnist_tab, trust
+    from gradcam_core.services import mnist as mnist_svc
 
     clean, short = M.get_model("lenet"), M.get_model("lenet_shortcut")
     assert clean.dataset == short.dataset == "MNIST" and clean.categories == list(CLASSES)
@@ -403,7 +403,7 @@ def test_both_lenets_are_in_the_one_registry_and_loaded_once():
     assert clean.default_layer == "relu2" and clean.layer("pool2").size == (4, 4)
     assert set(M.REGISTRY) < set(M.MODELS) and {"lenet", "lenet_shortcut"} == set(M.MODELS) - set(M.REGISTRY)
     net = M.lenet_model()
-    assert mnist_tab.model() is net and shortcut.load_clean() is net and trust._lenet()[0] is net
+    assert mnist_svc.model() is net and shortcut.load_clean() is net  # the tab, panels and CLI run it (services.mnist)
     assert cli.load_backend("lenet").model is net and clean.load() is net
     assert shortcut.load_shortcut() is M.lenet_model("lenet_shortcut") is not net
     # preprocessing and the display image come with the spec: a 28×28 digit, bright ink on black

@@ -161,16 +161,18 @@ def test_the_upload_endpoint_answers_as_before(app_client, tmp_path):
 
 # --------------------------------------------------------------------------- the page's follow-ups
 def test_a_refusal_offers_the_box_with_the_readers_own_message(tmp_path):
+    from gradcam_core.present.words import text_of
+    from gradcam_core.services import mnist as svc
     from gradcam_core.ui import mnist_tab
 
     paper = tmp_path / "paper.jpg"
     Image.new("RGB", (400, 300), (235, 235, 235)).save(paper)
     with pytest.raises(ValueError) as excinfo:
-        mnist_tab.read_photo(mnist_tab.load_image(str(paper)))
+        svc.digit_of_photo(svc.photo(str(paper)))
     out = mnist_tab.offer_after_refusal(str(paper))
     assert out["column"].visible is True
-    assert out["note"] == photo_texts.refusal_line(str(excinfo.value))
-    assert str(excinfo.value) in out["note"] and out["note"].endswith(say("photo.draw_box"))
+    assert out["note"] == photo_texts.refusal_line(text_of(excinfo.value))
+    assert text_of(excinfo.value) in out["note"] and out["note"].endswith(say("photo.draw_box"))
     assert out["box"] == ""
     # nothing of the refused photo can be shown: the previous digit's result is not left beside it
     assert out["label"] is None and out["overlay"] is None and out["seen"] is None
@@ -194,12 +196,12 @@ def test_a_refusal_with_a_monkeypatched_reader_still_offers_the_box(tmp_path, mo
 
     said = say("error.digit.texture")
 
-    def refuse(pil_image):
+    def refuse(image, drawing=None, score=None):
         raise NoDigitError("error.digit.texture", "texture")
 
-    from gradcam_core.models.registry import LeNetSpec
+    from gradcam_core.services import mnist as svc
 
-    monkeypatch.setattr(LeNetSpec, "digit", staticmethod(refuse))  # the one photo → digit step
+    monkeypatch.setattr(svc, "preprocess_digit", refuse)  # the reader of the one photo → digit step
     photo = _save(make_photo(3), tmp_path / "photo.png")
     with pytest.raises(Exception, match=re.escape(said[:40])):
         mnist_tab.explain_upload(photo)

@@ -53,7 +53,7 @@ def _alive(pid: int) -> bool:
 @pytest.fixture(scope="module")
 def expected():
     """Each photo's top-1 class with EfficientNet-Lite0, computed here in the test process."""
-    from gradcam_core import imagenet as svc
+    from gradcam_core.services import imagenet as svc
 
     out = {}
     for p in PHOTOS:

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from gradcam_core import imagenet as I
+from gradcam_core.services import imagenet as I
 from gradcam_core.present import imagenet_view as view
 
 from gradcam_core.cam import scorecam_budget as budget
@@ -31,7 +31,7 @@ from gradcam_core.present.method_texts import progress_text
 from gradcam_core.present.words import say, text_of
 
 def explain_photo(*args, steps=True, **kwargs):
-    """Explain and draw, as the tab does (gradcam_core.imagenet.explain_photo returns raw results)."""
+    """Explain and draw, as the tab does (gradcam_core.services.imagenet.explain_photo returns raw results)."""
     return view.draw(I.explain_photo(*args, **kwargs), steps=steps)
 
 

@@ -15,7 +15,8 @@ from gradio_client import Client, handle_file
 
 import app
 from conftest import launch_blocks
-from gradcam_core.ui import imagenet_tab, mnist_tab, serving
+from gradcam_core.services import mnist as mnist_svc
+from gradcam_core.ui import imagenet_extras, imagenet_tab, mnist_tab, serving
 from gradcam_core.ui.common import user_errors
 from gradcam_core.ui.kept import KeptResults
 
@@ -166,7 +167,7 @@ def test_class_names_are_searched_not_inlined(served):
     assert max(len(c["props"].get("choices") or []) for c in dropdowns) <= 1 + imagenet_tab.MAX_CLASS_HITS
     assert "golden retriever" not in json.dumps(config)
     # typing in the class box lists the matches
-    hits = imagenet_tab._class_search(imagenet_tab.PREDICTED, gr.KeyUpData(target=None, data={"key": "r",
+    hits = imagenet_extras._class_search(imagenet_tab.PREDICTED, gr.KeyUpData(target=None, data={"key": "r",
                                                                                              "input_value": "retriever"}))
     choices = [c[0] if isinstance(c, (list, tuple)) else c for c in hits.choices]
     assert choices[0] == "predicted" and all("retriever" in c for c in choices[1:]) and len(choices) == 6  # the five retriever classes
@@ -183,7 +184,7 @@ def test_shortcuts_tab_is_computed_when_opened_not_at_page_load(served):
     # the MNIST tab's first view (digit #0) is part of the page: its prediction is in the config
     config = demo.get_config_file() if hasattr(demo, "get_config_file") else demo.config
     labels = [c for c in config["components"] if c.get("props", {}).get("elem_id") == "mnist-label"]
-    assert labels and labels[0]["props"]["value"]["label"] == str(int(mnist_tab.test_digits()[1][0]))
+    assert labels and labels[0]["props"]["value"]["label"] == str(mnist_svc.held_out(0)[1].label)
     spurious_ids = {b._id for b in deps["/spurious_open"].outputs}
     for fn in loads:
         assert not spurious_ids & {b._id for b in fn.outputs}, fn.api_name

@@ -237,7 +237,7 @@ def test_heat_on_the_cue_is_far_higher_for_the_shortcut_model(models, sets):
 def test_digit_views_match_the_models(models):
     views = sview.compare_views(7)
     d, label, wrong = sview.held_out_digit(7)
-    assert [v.name for v in views] == [say("shortcut.matching_cue", digit=label),
+    assert [sview.view_name(v) for v in views] == [say("shortcut.matching_cue", digit=label),
                                        say("shortcut.misleading_cue", digit=wrong), say("shortcut.no_cue")]
     assert (views[0].cue_class, views[1].cue_class, views[2].cue_class) == (label, wrong, None)
     x = torch.from_numpy(shortcut.add_cue(d, wrong)).reshape(1, 1, 28, 28)
@@ -271,13 +271,14 @@ def test_digit_views_match_the_models(models):
     assert "\n\n" not in sview.views_markdown(views[2:])  # no cue shown: no note on its area
     img = sview.views_image(views)
     assert img.dtype == np.uint8 and img.shape[2] == 3 and img.shape[1] <= 420  # fits a phone at 1:1
-    for bad, key, values in ((1000, "shortcut.index_range", {"n": 1000, "last": 999}),
-                             (-1, "shortcut.index_range", {"n": 1000, "last": 999}),
-                             ("abc", "shortcut.not_whole", {"index": "abc"}), (None, "shortcut.not_whole", {"index": None})):
+    for bad, key, values in ((1000, "service.shortcut.index_range", {"n": 1000, "last": 999}),
+                             (-1, "service.shortcut.index_range", {"n": 1000, "last": 999}),
+                             ("abc", "service.shortcut.index_number", {"value": "abc"}),
+                             (None, "service.shortcut.index_number", {"value": None})):
         with pytest.raises(ValueError) as refused:
             sview.held_out_digit(bad)
         assert (refused.value.key, refused.value.values) == (key, values)
-    assert say("shortcut.not_whole", index="abc") == "The digit index must be a whole number, not 'abc'."
+    assert say("service.shortcut.index_number", value="abc") == "The digit index must be a whole number, not 'abc'."
 
 
 def test_table_and_lesson_are_filled_from_the_numbers():

@@ -158,3 +158,43 @@ def test_only_the_ui_and_app_import_gradio():
         if any(m == "gradio" or m.startswith("gradio.") for m in _imports(path)):
             offenders.append(rel)
     assert offenders == []
+
+
+# --------------------------------------------------------------------------- the UI and the CLI call services
+#: what the tabs, panels and the command line may not import: they call services/ and present/
+FORBIDDEN_BELOW_UI = ("gradcam_core.cam", "gradcam_core.models", "gradcam_core.data")
+
+
+def _forbidden(mods: set[str]) -> list[str]:
+    return sorted(m for m in mods if any(m == p or m.startswith(p + ".") for p in FORBIDDEN_BELOW_UI))
+
+
+def test_ui_and_cli_import_no_cam_models_or_data():
+    """No module of ``ui/`` and not ``cli.py`` imports the engine, the models or the data, lazily or
+    not (``_imports`` reads every import statement, also those inside functions)."""
+    found = {}
+    for path in [*(PKG / "ui").glob("*.py"), PKG / "cli.py"]:
+        bad = _forbidden(_imports(path))
+        if bad:
+            found[path.relative_to(ROOT).as_posix()] = bad
+    assert found == {}
+
+
+def test_the_forbidden_import_check_sees_lazy_and_package_imports(tmp_path):
+    """The check above is not empty: a lazy ``from gradcam_core.cam.engine import …``, a
+    ``from gradcam_core import models`` and a relative ``from ..data import mnist`` are all caught."""
+    ui = tmp_path / "gradcam_core" / "ui"
+    ui.mkdir(parents=True)
+    (tmp_path / "gradcam_core" / "__init__.py").write_text("")
+    (ui / "__init__.py").write_text("")
+    probe = ui / "probe.py"
+    probe.write_text("def f():\n    from gradcam_core.cam.engine import GradCAM\n"
+                     "from gradcam_core import models\nfrom ..data import mnist\n")
+    global ROOT
+    saved, ROOT = ROOT, tmp_path
+    try:
+        mods = _imports(probe)
+    finally:
+        ROOT = saved
+    assert {"gradcam_core.cam.engine", "gradcam_core.data.mnist"} <= set(_forbidden(mods))
+    assert any(m.startswith("gradcam_core.models") for m in _forbidden(mods))

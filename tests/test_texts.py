@@ -493,7 +493,7 @@ def test_mnist_target_word_is_not_counterfactual():
 
 # --------------------------------------------------------------------------- ImageNet summary / opening
 def _explanation(method: str, zero: bool):
-    from gradcam_core.imagenet import ClassView, Explanation
+    from gradcam_core.services.imagenet import ClassView, Explanation
 
     x = to_tensor(held_out_digits()[0][17].astype(np.float32) / 255.0)
     res = make_cam(method, load_lenet(), "relu2")(x)
@@ -552,7 +552,7 @@ def test_overview_is_a_closed_accordion_under_the_title():
 
 def test_no_emoji_in_generated_texts():
     pat = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]")
-    for rel in ("gradcam_core/present/method_texts.py", "gradcam_core/present/steps.py", "gradcam_core/imagenet.py",
+    for rel in ("gradcam_core/present/method_texts.py", "gradcam_core/present/steps.py", "gradcam_core/services/imagenet.py",
                 "gradcam_core/analysis/ink_share.py", "gradcam_core/ui/mnist_tab.py"):
         assert not pat.search((ROOT / rel).read_text(encoding="utf-8")), rel
 
@@ -631,11 +631,10 @@ def test_api_layer_is_the_last_input_and_optional(app_client):
 
 
 def test_whole_photo_through_restyle_and_the_tab_handler():
-    from gradcam_core import imagenet as svc
+    from gradcam_core.services import imagenet as svc
     from gradcam_core.data import examples as catalogue
     from gradcam_core.models import registry
     from gradcam_core.present import imagenet_view as view
-    from gradcam_core.present import codec
     from gradcam_core.ui import imagenet_tab
 
     entry = catalogue.examples_by_category()[0]
@@ -660,13 +659,12 @@ def test_whole_photo_through_restyle_and_the_tab_handler():
     state = imagenet_tab._for_state(expl)
     img_whole = imagenet_tab.change_opacity(state, "max", "jet", 0.5, True)["overlay"]
     img_crop = imagenet_tab.change_opacity(state, "max", "jet", 0.5)["overlay"]
-    w_shape = np.asarray(Image.open(img_whole) if isinstance(img_whole, str) else codec.decode_data_url(img_whole)).shape
-    c_shape = np.asarray(Image.open(img_crop) if isinstance(img_crop, str) else codec.decode_data_url(img_crop)).shape
+    w_shape, c_shape = np.asarray(img_whole).shape, np.asarray(img_crop).shape  # pictures, sent inline by ResultImage
     assert w_shape[1] == expl.photo.shape[1] and c_shape[1] == expl.image.shape[1]
 
 
 def test_a_new_explanation_honours_the_whole_photo_checkbox():
-    from gradcam_core import imagenet as svc
+    from gradcam_core.services import imagenet as svc
     from gradcam_core.data import examples as catalogue
     from gradcam_core.ui import imagenet_tab
 
@@ -676,7 +674,7 @@ def test_a_new_explanation_honours_the_whole_photo_checkbox():
     whole = imagenet_tab.run_quick(*args, whole=True)["overlay"]
     crop = imagenet_tab.run_quick(*args)["overlay"]
     photo_w = svc.photo_for_display(svc.load_photo(entry["path"]), (0, 0, 1, 1))[0].shape[1]
-    assert Image.open(whole).size[0] == photo_w and Image.open(crop).size[0] == 224
+    assert np.asarray(whole).shape[1] == photo_w and np.asarray(crop).shape[1] == 224
 
 
 def test_mnist_deep_link_restores_the_layer():

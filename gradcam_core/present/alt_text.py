@@ -22,7 +22,7 @@ import numpy as np
 from gradcam_core.errors import Refusal
 from gradcam_core.present.cards import card_title
 from gradcam_core.present.method_texts import fill
-from gradcam_core.present.words import say
+from gradcam_core.present.words import has, say
 
 __all__ = ["HeatFacts", "heat_facts", "region_code", "region_name", "describe_heat", "heat_of_result", "describe_result",
            "percent"]
@@ -33,6 +33,12 @@ AREA = 0.10
 _ROWS = ("upper", "middle", "lower")
 _COLS = ("left", "centre", "right")
 
+
+
+def _view_name(v: Any) -> str:
+    """A Shortcuts digit view's name (a code worded with its cue's class, or a caller's own name)."""
+    key = f"shortcut.{v.name}"
+    return say(key, digit=getattr(v, "cue_class", None)) if has(key) else str(v.name)
 
 def region_code(row: int, col: int, shape: tuple[int, int]) -> str:
     """The 3 × 3 region of pixel (row, col) in an image of ``shape`` as a code: "upper_right",
@@ -173,7 +179,7 @@ def views_alt(views: Sequence[Any], title: str) -> str:
             where = v.centres(model) if hasattr(v, "centres") else None
             models.append(say("alt.view_model", model=model, digit=int(p.argmax()), pct=_pct(float(p.max())),
                               heat=_short(res, 0, where)))
-        parts.append(say("alt.view", name=v.name, models="; ".join(models)))
+        parts.append(say("alt.view", name=_view_name(v), models="; ".join(models)))
     return say("alt.views", title=title, views=". ".join(parts))
 
 

@@ -57,7 +57,7 @@ def steps_markdown(expl: Any) -> str:
 
 
 def comparison_summary(cmp: Any) -> str:
-    """One line per model of a :class:`gradcam_core.imagenet.Comparison`."""
+    """One line per model of a :class:`gradcam_core.services.imagenet.Comparison`."""
     lines = [say("imagenet.compare_head", method=cmp.method, target=cmp.target, name=cmp.name)]
     for p in cmp.panels:
         lines.append(say("imagenet.compare_row", title=p.title, prob=p.prob, rank=p.rank, predicted=p.predicted_name))

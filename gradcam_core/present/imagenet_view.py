@@ -1,7 +1,8 @@
 """An ImageNet explanation drawn: overlays (on the model's crop or the whole photo), the raw heat
 map with its colour bar, the teaching steps and the numbers for the API.  The model never runs
-here: :func:`draw` fills the drawn fields of an :class:`gradcam_core.imagenet.Explanation`, and
-:func:`restyle` draws it again with another normalisation, colour map or opacity."""
+here: :func:`draw` returns a new :class:`gradcam_core.services.imagenet.Explanation` with its drawn
+fields set (the service's result is never filled in), and :func:`restyle` draws it again with another
+normalisation, colour map or opacity."""
 from __future__ import annotations
 
 import dataclasses
@@ -153,18 +154,15 @@ def _steps(expl) -> dict[str, Step]:
                        alpha=expl.alpha, class_name=v.name, notes={"upsample": note})
 
 
-def draw(expl, steps: bool = True):
-    """Fill the drawn fields of ``expl`` (in place) and return it."""
-    expl.overlays = overlay_images(expl)
-    expl.heatmap = heatmap_image(expl)
-    if steps:
-        expl.steps = _steps(expl)
-    expl.numbers = numbers(expl)
-    return expl
+def draw(expl: Any, steps: bool = True):
+    """``expl`` drawn: a new Explanation with its overlays, heat map, steps (``steps`` False: the
+    ones it has) and numbers; ``expl`` itself is not changed."""
+    return dataclasses.replace(expl, overlays=overlay_images(expl), heatmap=heatmap_image(expl),
+                               steps=_steps(expl) if steps else expl.steps, numbers=numbers(expl))
 
 
-def restyle(expl, norm: str | None = None, cmap: str | None = None, alpha: float | None = None,
-            steps: bool = True, whole: bool | None = None):
+def restyle(expl: Any, norm: str | None = None, cmap: str | None = None, alpha: float | None = None,
+            steps: bool = True, whole: bool | None = None):  # -> Explanation
     """The same explanation drawn anew (the model does not run): a new Explanation.
     ``whole``: draw the overlay on the whole photo (True) or on the model's crop (False)."""
     new = dataclasses.replace(
@@ -182,3 +180,21 @@ def comparison_overlays(cmp: Any) -> list[np.ndarray]:
     """Each model's map over the crop it saw, in the comparison's style."""
     return [paint.overlay(p.image, normalize(upsample(p.cam, p.image.shape[:2]), cmp.norm).numpy(), alpha=cmp.alpha,
                            cmap=cmp.cmap) for p in cmp.panels]
+
+
+def download_images(expl: Any) -> tuple[str, dict[str, np.ndarray]]:
+    """The three downloads of the first class: (file stem, {"gray", "heatmap", "overlay"}). The
+    grayscale map is the normalised map at the input size (0 → black, 1 → white); the coloured one
+    uses the chosen colour map; the overlay the chosen opacity."""
+    import re
+
+    def slug(text: str) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "x"
+
+    v = expl.views[0]
+    H, W_ = expl.image.shape[:2]
+    heat = normalize(upsample(v.result.cam[0], (H, W_)), expl.norm).numpy()
+    stem = f"{slug(expl.model_key)}_{slug(expl.layer)}_{slug(expl.method)}_{v.target}-{slug(v.name)}"
+    return stem, {"gray": np.clip(np.rint(heat * 255), 0, 255).astype(np.uint8),
+                  "heatmap": paint.colorize(heat, expl.cmap, 0.0, 1.0),
+                  "overlay": expl.overlays[0] if expl.overlays else overlay_images(expl)[0]}

@@ -2,7 +2,6 @@
 :mod:`gradcam_core.present.render`; the UI only shows them)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,10 +10,11 @@ from gradcam_core.analysis.photo_cards import Card, card_numbers, heat_per_area
 from gradcam_core.errors import Refusal
 from gradcam_core.present import cards as card_words
 from gradcam_core.models.lenet import SPATIAL_LAYERS
-from gradcam_core.analysis.shortcut import (LAYER, CUE_MARGIN, _check_pos, add_cue, cue_box, cue_mass, cue_position, cue_region,
-                                           load_clean, load_shortcut, map_centres, misleading_classes, mnist_case,
+from gradcam_core.analysis.shortcut import (LAYER, CUE_MARGIN, cue_box, cue_region,
                                            shortcut_table)
-from gradcam_core.present.words import lines, say
+from gradcam_core.present.words import has, lines, say
+# the model runs live in the shortcut service; their results are drawn here
+from gradcam_core.services.shortcut import MODELS, DigitView, compare_views, digit_view, held_out_digit  # noqa: F401
 
 
 # =============================================================================== pictures
@@ -24,6 +24,13 @@ PAD = 6
 MNIST_CELL = 120
 OUTLINE = (0, 200, 90)
 
+
+
+def view_name(v: DigitView) -> str:
+    """A digit view's name as people read it: its code ("matching_cue", …) worded with its cue's class;
+    a name that is no code (a caller's own) is shown as given."""
+    key = f"shortcut.{v.name}"
+    return say(key, digit=v.cue_class) if has(key) else v.name
 
 def _rgb(img) -> np.ndarray:
     """uint8 (H, W) or (H, W, 3) -> uint8 (H, W, 3)."""
@@ -103,68 +110,6 @@ def grid_image(rows: list[list[tuple[np.ndarray, list[str]]]], font_size: int = 
 
 
 #: the two LeNets of the tab, by name (shared through the model registry)
-MODELS = {"clean": load_clean, "shortcut": load_shortcut}
-
-
-@dataclass
-class DigitView:
-    """One digit (with or without a cue) explained by both models."""
-
-    name: str  # "matching cue", ...
-    digit: np.ndarray  # (28, 28) float
-    cue_class: int | None
-    cue_pos: tuple[int, int] | None
-    results: dict  # model name -> CAMResult (predicted class)
-    placement: str = "receptive field"  # how the maps are drawn (and measured): see analysis.cell.PLACEMENTS
-
-    def centres(self, model: str) -> Any:
-        """Where the cells of ``model``'s map are drawn (None: stretched), see shortcut.map_centres."""
-        return map_centres(MODELS[model](), self.placement)
-
-    def pred(self, model: str) -> tuple[int, float]:
-        p = self.results[model].probs[0]
-        return int(p.argmax()), float(p.max())
-
-    def mass(self, model: str) -> float | None:
-        if self.cue_pos is None:
-            return None
-        return float(cue_mass(self.results[model].cam[0], cue_region(pos=self.cue_pos), self.centres(model)))
-
-
-def digit_view(name: str, digit: np.ndarray, cue_class: int | None = None, cue_on: bool = True,
-               pos: tuple[int, int] | None = None) -> DigitView:
-    """Add the cue of ``cue_class`` (or at ``pos``) when ``cue_on`` and explain with both models."""
-    if cue_on and (cue_class is not None or pos is not None):
-        p = _check_pos(pos) if pos is not None else cue_position(cue_class)
-        d = add_cue(digit, pos=p)
-    else:
-        p, d = None, np.array(digit, dtype=np.float32, copy=True)
-    return DigitView(name, d, cue_class if p is not None else None, p,
-                     {k: mnist_case(load(), d) for k, load in MODELS.items()})
-
-
-def held_out_digit(index: Any) -> tuple[np.ndarray, int, int]:
-    """(digit float (28, 28), true label, its misleading cue class) of held-out digit ``index``."""
-    from gradcam_core.data.mnist import test_digits
-
-    images, labels = test_digits()
-    try:
-        i = int(float(index))
-    except (TypeError, ValueError):
-        raise Refusal("shortcut.not_whole", index=index) from None
-    if not 0 <= i < len(labels):
-        raise Refusal("shortcut.index_range", n=len(labels), last=len(labels) - 1)
-    return images[i].astype(np.float32) / 255.0, int(labels[i]), int(misleading_classes(labels)[i])
-
-
-def compare_views(index: Any) -> list[DigitView]:
-    """Held-out digit ``index`` with the matching cue, a misleading cue and no cue."""
-    d, y, wrong = held_out_digit(index)
-    return [digit_view(say("shortcut.matching_cue", digit=y), d, y),
-            digit_view(say("shortcut.misleading_cue", digit=wrong), d, wrong),
-            digit_view(say("shortcut.no_cue"), d, None)]
-
-
 def views_image(views: list[DigitView], cell: int = MNIST_CELL, title: str = "", cmap: str = "jet") -> np.ndarray:
     """Rows = views; columns = the digit (cue framed in green), clean LeNet's and shortcut LeNet's
     Grad-CAM of their own prediction (each map scaled by its maximum, drawn with ``cmap``)."""
@@ -176,7 +121,7 @@ def views_image(views: list[DigitView], cell: int = MNIST_CELL, title: str = "",
         seen = _rgb(paint.enlarge((v.digit * 255 + 0.5).astype(np.uint8), cell))
         if v.cue_pos is not None:
             seen = _box_outline(seen, cue_box(pos=v.cue_pos, margin=0), cell / 28.0)
-        row = [(seen, [v.name, say("shortcut.input"), ""])]
+        row = [(seen, [view_name(v), say("shortcut.input"), ""])]
         for m, who in (("clean", "shortcut.clean_lenet"), ("shortcut", "shortcut.shortcut_lenet")):
             c, p = v.pred(m)
             mass = v.mass(m)
@@ -199,7 +144,7 @@ def views_markdown(views: list[DigitView], label: int | None = None) -> str:
             ok = "" if label is None else (" ✓" if c == label else " ✗")
             cells.append(say("shortcut.view_cell", digit=c, mark=ok, pct=_pct(p)) if mass is None else
                          say("shortcut.cell_cue", digit=c, mark=ok, pct=_pct(p), cue_pct=_pct(mass)))
-        rows.append(f"| {v.name} | {cells[0]} | {cells[1]} |")
+        rows.append(f"| {view_name(v)} | {cells[0]} | {cells[1]} |")
     areas = sorted({_pct_word(cue_region(pos=v.cue_pos).mean()) for v in views if v.cue_pos is not None})
     note = ""
     if areas:

@@ -15,23 +15,24 @@ JSON (see :func:`gradcam_core.cell_view.report`). The numbers and words come fro
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Sequence
 
 import gradio as gr
-import numpy as np
 
 from gradcam_core.analysis import cell
 from gradcam_core.present import cell_view
 from gradcam_core.present.words import say
 from gradcam_core.ui.coerce import CoercedNumber
+from gradcam_core.services import imagenet_checks as imagenet_svc
+from gradcam_core.services import mnist as mnist_svc
 from gradcam_core.ui.common import ResultImage, by_name, user_errors
 
 __all__ = ["CellPanel", "build_panel", "wire_mnist", "wire_imagenet", "mnist_inspect", "imagenet_inspect",
            "MNIST_BASELINE", "IMAGENET_BASELINE", "MNIST_BOX"]
 
 #: What a covered cell becomes: the trust panel's default baseline on each tab (trust.py).
-MNIST_BASELINE = "zero"
+MNIST_BASELINE = mnist_svc.CELL_BASELINE
 IMAGENET_BASELINE = "blur"
 #: Where the 8×8 (or 4×4) map sits in the MNIST tab's step 5, step 6 and overlay pictures: the
 #: top 280×280 square (steps.build_steps' display_size; a colour bar may follow below it).
@@ -60,16 +61,15 @@ class CellPanel:
     numbers: Any
     api: Any
 
-    #: what a tap fills, by name (the handlers return {name: value}; see _views)
-    SHOWN = ("accordion", "row", "col", "summary", "bars", "maps", "cover", "numbers")
-
     def named(self) -> dict:
-        return {n: getattr(self, n) for n in self.SHOWN}
+        """What a tap fills, by name (the handlers return {name: value}; see _views): every
+        component but the button, the hidden API button and the prefix."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("prefix", "show", "api")}
 
     def outputs(self) -> list:
         return list(self.named().values())
 
-    def on(self, fn):
+    def on(self, fn: Any):
         """``fn`` (returning {name: value}) as an event returning {component: value}."""
         return by_name(fn, self.named())
 
@@ -103,7 +103,7 @@ def _fmt(v: float) -> str:
 
 
 def _views(result, ct: cell.CellTerms, rep: dict, top) -> dict:
-    """The panel's values by name (see CellPanel.SHOWN) for one inspected cell."""
+    """The panel's values by name (see CellPanel.named) for one inspected cell."""
     occ = rep.get("occlusion")
     h, w = ct.grid
     summary = (say("ui.cell.summary", row=ct.row, col=ct.col, h=h, w=w, cls=rep['class'], equation=rep['equation'],
@@ -129,35 +129,20 @@ def _views(result, ct: cell.CellTerms, rep: dict, top) -> dict:
 
 
 # =========================================================================== MNIST
-def _mnist_result(digit, explained):
-    from gradcam_core.cam.engine import GradCAM
-    from gradcam_core.data.mnist import to_tensor
-    from gradcam_core.models.registry import lenet_model
-
-    if digit is None or not isinstance(explained, dict):
-        raise ValueError(NO_MNIST)
-    d = np.asarray(digit, dtype=np.float32)
-    if d.shape != (28, 28):
-        raise ValueError(NO_MNIST)
-    net = lenet_model()
-    x = to_tensor(d)
-    return net, x, GradCAM(net, explained["layer"])(x, int(explained["target"]))
+def _mnist_report(run: mnist_svc.CellRun) -> tuple[dict, Any, cell.CellTerms]:
+    rep = cell_view.report(run.terms, run.occlusion, run.name, model="lenet", layer=run.result.layer)
+    return rep, run.result, run.terms
 
 
-def mnist_inspect(digit, explained, row, col, result=None) -> tuple[dict, Any, cell.CellTerms]:
+def mnist_inspect(digit: Any, explained: Any, row: Any, col: Any, result: Any = None) -> tuple[dict, Any, cell.CellTerms]:
     """(JSON report, CAM result, terms) of cell (row, col) of the session's last MNIST explanation:
-    ``digit`` (28×28 in [0, 1]) and ``explained`` = {"target", "layer"} (mnist_tab keeps both)."""
-    from gradcam_core.models.lenet import CLASSES
-
-    net, x, res = _mnist_result(digit, explained) if result is None else result
-    ct = cell.cell_terms(res, row, col)
-    occ = cell.occlude(net, x, ct.target, ct.row, ct.col, ct.grid, baseline=MNIST_BASELINE, layer=res.layer)
-    rep = cell_view.report(ct, occ, CLASSES[ct.target], model="lenet", layer=res.layer)
-    return rep, res, ct
+    ``digit`` (28×28 in [0, 1]) and ``explained`` = {"target", "layer"} (mnist_tab keeps both);
+    ``result``: its (input, CAM result), when already run."""
+    return _mnist_report(mnist_svc.inspect_cell(digit, explained, row, col, given=result))
 
 
 @user_errors
-def mnist_api(row, col, digit, explained):
+def mnist_api(row: Any, col: Any, digit: Any, explained: Any) -> dict:
     """API ``/mnist_inspect_cell(row, col)``: the JSON of one cell of the last MNIST explanation."""
     return mnist_inspect(digit, explained, row, col)[0]
 
@@ -168,23 +153,16 @@ def _mnist_show(row, col, digit, explained):
     return _views(res, ct, rep, None)
 
 
-def mnist_tap_cell(found, explained, x, y, placed: bool = False) -> tuple[int, int]:
-    """The (row, col) under a tap at (x, y) of an MNIST picture: step 5 and 6 draw the map as blocks;
-    the overlay (``placed``) draws each cell where the explanation placed it (explained["placement"]:
-    at the centre of what it sees, the default, or stretched), and a tap there hits the cell drawn there."""
-    net, x_in, res = found
-    grid = tuple(res.weighted.shape[-2:])
-    if placed and cell.parse_placement((explained or {}).get("placement")) != "stretched":
-        centres = cell.cell_centres(net, res.layer, grid, tuple(x_in.shape[1:]))
-        return cell.cell_of_pixel(x, y, MNIST_BOX, grid, centres=centres, size=tuple(x_in.shape[-2:]))
-    return cell.cell_of_pixel(x, y, MNIST_BOX, grid)
+def mnist_tap_cell(found: Any, explained: Any, x: Any, y: Any, placed: bool = False) -> tuple[int, int]:
+    """The (row, col) under a tap at (x, y) of an MNIST picture (``found``: the explanation's
+    (input, CAM result)): step 5 and 6 draw the map as blocks; the overlay (``placed``) draws each
+    cell where the explanation placed it (explained["placement"])."""
+    return mnist_svc.cell_at(found, (explained or {}).get("placement"), x, y, MNIST_BOX, placed)
 
 
 def _mnist_tapped(digit, explained, evt, placed: bool):
-    found = _mnist_result(digit, explained)
     x, y = (evt.index if isinstance(evt.index, (list, tuple)) else (None, None))[:2]
-    r, c = mnist_tap_cell(found, explained, x, y, placed)
-    rep, res, ct = mnist_inspect(digit, explained, r, c, result=found)
+    rep, res, ct = _mnist_report(mnist_svc.tapped_cell(digit, explained, x, y, MNIST_BOX, placed))
     return _views(res, ct, rep, None)
 
 
@@ -223,7 +201,7 @@ def _scroll(panel: CellPanel) -> dict:
     return dict(fn=None, inputs=None, outputs=None, js=_scroll_js(f"{panel.prefix}-cell-sum"), queue=False)
 
 
-def wire_mnist(panel: CellPanel, images: Sequence, digit_state, explained_state, common: dict,
+def wire_mnist(panel: CellPanel, images: Sequence, digit_state: Any, explained_state: Any, common: dict,
                placed: Sequence = ()) -> None:
     """Taps on ``images`` (step 5, step 6, the overlay) and the panel's button; the API endpoint.
     ``placed``: the images among them that draw the map over the digit (the overlay), where a tap
@@ -248,23 +226,15 @@ def _recall(state, recall):
     return recall(state)
 
 
-def imagenet_inspect(expl, row, col, view: int = 0) -> tuple[dict, Any, cell.CellTerms]:
+def imagenet_inspect(expl: Any, row: Any, col: Any, view: int = 0) -> tuple[dict, Any, cell.CellTerms]:
     """(JSON report, CAM result, terms) of cell (row, col) of class ``view`` (0: the first class)
     of an ImageNet explanation (``imagenet.Explanation``)."""
-    from gradcam_core import imagenet as svc
-
-    v = expl.views[view]
-    res = v.result
-    ct = cell.cell_terms(res, row, col)
-    spec = svc.get_spec(expl.model_key)
-    net = spec.load()
-    x = cell.model_input(spec, expl.image)
-    occ = cell.occlude(net, x, v.target, ct.row, ct.col, ct.grid, baseline=IMAGENET_BASELINE, layer=expl.layer)
-    rep = cell_view.report(ct, occ, v.name, top=IMAGENET_TOP, model=expl.model_key, layer=expl.layer)
-    return rep, res, ct
+    ct, occ = imagenet_svc.inspect_cell(expl, row, col, view, baseline=IMAGENET_BASELINE)
+    rep = cell_view.report(ct, occ, expl.views[view].name, top=IMAGENET_TOP, model=expl.model_key, layer=expl.layer)
+    return rep, expl.views[view].result, ct
 
 
-def map_boxes(expl, whole: bool = False) -> list[tuple[float, float, float, float]]:
+def map_boxes(expl: Any, whole: bool = False) -> list[tuple[float, float, float, float]]:
     """Where each class's map lies in the tab's overlay (``whole``: drawn on the whole photo) or,
     with ``whole`` False, in its raw heat map: one (x0, y0, x1, y1) box per class, left to right
     (imagenet.overlay_panel / heatmap_image: pictures side by side, 6 px apart, captions below)."""
@@ -277,7 +247,7 @@ def map_boxes(expl, whole: bool = False) -> list[tuple[float, float, float, floa
     return [(j * (W + GAP), 0, j * (W + GAP) + W, H) for j in range(len(expl.views))]
 
 
-def tap_to_cell(expl, x, y, whole: bool = False) -> tuple[int, int, int]:
+def tap_to_cell(expl: Any, x: Any, y: Any, whole: bool = False) -> tuple[int, int, int]:
     """(class index, row, col) under the tapped pixel (x, y) of the overlay or heat map."""
     boxes = map_boxes(expl, whole)
     grid = tuple(expl.views[0].result.weighted.shape[-2:])
@@ -292,7 +262,7 @@ def tap_to_cell(expl, x, y, whole: bool = False) -> tuple[int, int, int]:
     raise ValueError(say("ui.cell.not_on_map"))
 
 
-def imagenet_api(row, col, state, recall):
+def imagenet_api(row: Any, col: Any, state: Any, recall: Any) -> dict:
     """API ``/imagenet_inspect_cell(row, col)``: the JSON of one cell of the last ImageNet
     explanation's first class."""
     return imagenet_inspect(_recall(state, recall), row, col)[0]
@@ -306,7 +276,7 @@ def _tapped(state, evt, whole, recall):
     return _views(res, ct, rep, IMAGENET_TOP)
 
 
-def wire_imagenet(panel: CellPanel, overlay, heatmap, state, whole, common: dict, recall) -> None:
+def wire_imagenet(panel: CellPanel, overlay: Any, heatmap: Any, state: Any, whole: Any, common: dict, recall: Any) -> None:
     """Taps on the overlay and the raw heat map, the panel's button, and the API endpoint.
     ``recall(state)``: the tab's explanation behind its state (imagenet_tab._recall)."""
 

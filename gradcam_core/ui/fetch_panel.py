@@ -1,4 +1,4 @@
-"""The ImageNet tab's line on weights being fetched (gradcam_core.models.fetch): "Fetching ResNet-50
+"""The ImageNet tab's line on weights being fetched (gradcam_core.services.models): "Fetching ResNet-50
 weights: 43 %", a refused file and why, or "fetched: reload the page".
 
 A hidden ``gr.Timer`` polls every POLL_S seconds, but only while a fetch is being checked or
@@ -7,10 +7,12 @@ tick that sees nothing running switches it off, after refreshing the model list.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import gradio as gr
 
-from gradcam_core.models import fetch
-from gradcam_core import imagenet as svc
+from gradcam_core.services import imagenet as svc
+from gradcam_core.services import models
 from gradcam_core.ui.common import by_name
 
 POLL_S = 2.0
@@ -18,19 +20,19 @@ POLL_S = 2.0
 
 def build() -> tuple[gr.Markdown, gr.Timer]:
     """The note (empty unless something is being fetched or was refused) and its timer."""
-    box = gr.Markdown(fetch.page_note(), elem_classes=["tight-md", "imagenet-small"], elem_id="imagenet-fetch")
+    box = gr.Markdown(models.fetch_note(), elem_classes=["tight-md", "imagenet-small"], elem_id="imagenet-fetch")
     timer = gr.Timer(POLL_S, active=False)
     return box, timer
 
 
 def on_load() -> dict:
     """Page load, as {name: value}: the note as it is now ("box"), and polling if a fetch runs ("timer")."""
-    return {"box": fetch.page_note(), "timer": gr.Timer(active=fetch.busy())}
+    return {"box": models.fetch_note(), "timer": gr.Timer(active=models.fetch_busy())}
 
 
-def selected(model_key) -> dict:
+def selected(model_key: Any) -> dict:
     """A model was selected: fetch its weights if they are missing (in the background)."""
-    fetch.on_select(str(model_key or ""))
+    models.fetch_on_select(model_key)
     return on_load()
 
 
@@ -40,16 +42,16 @@ def _poller(model_note_fn, all_available: str):
     over by the tab: this module does not import it)."""
 
     def poll(model_key) -> dict:
-        if fetch.busy():
-            return {"box": fetch.page_note(), "timer": gr.Timer(active=True)}
-        done = {"box": fetch.page_note(), "model": gr.Dropdown(choices=svc.model_choices()),
+        if models.fetch_busy():
+            return {"box": models.fetch_note(), "timer": gr.Timer(active=True)}
+        done = {"box": models.fetch_note(), "model": gr.Dropdown(choices=svc.model_choices()),
                 "unavailable": svc.unavailable_note() or all_available, "timer": gr.Timer(active=False)}
         return {**done, "model_note": model_note_fn(model_key)} if model_key else done
 
     return poll
 
 
-def wire(box: gr.Markdown, timer: gr.Timer, model, model_note, unavailable_md, model_note_fn, all_available: str
+def wire(box: gr.Markdown, timer: gr.Timer, model: Any, model_note: Any, unavailable_md: Any, model_note_fn: Any, all_available: str
          ) -> None:
     quiet = dict(queue=False, show_progress="hidden", api_visibility="private")
     shown = {"box": box, "model": model, "model_note": model_note, "unavailable": unavailable_md, "timer": timer}

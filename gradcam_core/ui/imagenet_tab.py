@@ -1,5 +1,5 @@
 """Tab 2 · ImageNet: your own photo through real ImageNet models — every step, any layer,
-several CAM methods.  All the work is in ``gradcam_core.imagenet``; this module only places
+several CAM methods.  All the work is in ``gradcam_core.services.imagenet``; this module only places
 its results on the page.
 
 API (every endpoint is prefixed ``imagenet_``; see ``build``): the main one is
@@ -9,20 +9,16 @@ texts, PNG downloads, numbers).
 """
 from __future__ import annotations
 
-import dataclasses
+from typing import Any
+
 import html
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
 
-from gradcam_core import imagenet as svc
-from gradcam_core.models import fetch
-
-from gradcam_core.cam import scorecam_budget as budget
-
-from gradcam_core.data import examples as catalogue
+from gradcam_core.services import imagenet as svc
+from gradcam_core.services import models
 
 from gradcam_core.ui.coerce import (ChoiceDropdown, ChoiceRadio, CoercedCheckbox, CoercedSlider,
                                      checked_api)
@@ -32,21 +28,20 @@ from gradcam_core.present import imagenet_text as itext
 
 from gradcam_core.present import imagenet_view as view
 from gradcam_core.present.method_texts import method_text
-from gradcam_core.data.deeplink import query_string, recall_photo, remember_photo
-from gradcam_core.models.registry import REGISTRY, default_model_key
 from gradcam_core.ui import cell_panel, fetch_panel, trust
 from gradcam_core.present import alt_text
 from gradcam_core.present.colour_vision import HEAT_CHOICES, heat_map_note
 from gradcam_core.present.words import say
 from gradcam_core.ui import a11y
 from gradcam_core.ui.common import PAGE_ONLY, ResultImage, by_name, scroll_js, user_errors
+from gradcam_core.ui.imagenet_extras import (MAX_CLASS_HITS, NO_SECOND, PREDICTED, SCORE_CAM_WARNING,  # noqa: F401
+                                              SLOW_SET, _slow, compare, find_classes, list_models, pick_example,
+                                              search_target, search_target2)
 from gradcam_core.ui.kept import KeptResults
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest, progress_callback
 
 CONCURRENCY = "imagenet"  # model runs: at most `concurrency_limit` at once, whatever the model
 RENDER_CONCURRENCY = "imagenet-render"  # re-drawing only: never waits behind a long Score-CAM
-PREDICTED = "predicted"
-NO_SECOND = "none"
 ALL_AVAILABLE = say("ui.imagenet.all_available")
 
 CSS = """
@@ -59,23 +54,7 @@ CSS = """
 INTRO = (
     say("ui.imagenet.intro")
 )
-def _score_cam_warning() -> str:
-    """What both Score-CAMs cost, computed from the figures measured by bench/bench_scorecam.py."""
-    title, _, channels = budget.SCORE_CAM_REFERENCE
-    quick, exact = (budget.score_cam_forwards(m, channels) for m in ("Score-CAM", budget.SCORE_CAM_EXACT))
-    quick_s, exact_s = (budget.format_duration(budget.score_cam_seconds(m, channels)) for m in ("Score-CAM", budget.SCORE_CAM_EXACT))
-    stop = (say("ui.imagenet.score_cam_stop", limit=budget.format_duration(budget.SCORE_CAM_LIMIT))
-            if budget.SCORE_CAM_LIMIT else "")
-    exact_n = f"{exact:,}".replace(",", "\u202f")
-    return (say("ui.imagenet.score_cam_warning", quick=quick, title=title, quick_s=quick_s, exact_n=exact_n, exact_s=exact_s, stop=stop))
-
-
-SCORE_CAM_WARNING = _score_cam_warning()
-
-
 # --------------------------------------------------------------------------- helpers
-from gradcam_core.inputs import photo_source as _photo_source  # noqa: E402 - the one photo-source parser (also the trust panels')
-
 
 #: Raw results for re-drawing (a new colour map, opacity…) without a new model run, shared by all
 #: sessions: a session's state is only {"key", "tag"} (see kept.py). 48 results ≈ 150 MB at most.
@@ -84,10 +63,9 @@ EXPIRED = (say("ui.imagenet.expired"))
 
 
 def _for_state(expl: svc.Explanation, tag=None) -> dict:
-    """What the session keeps for re-drawing: a key to the raw results (not the pictures), and the
-    request that produced them."""
-    kept = dataclasses.replace(expl, overlays=[], heatmap=None, steps={}, numbers={})
-    return {"key": KEPT.put(kept), "tag": tag}
+    """What the session keeps for re-drawing: a key to the raw results (``expl`` as the service
+    returned it, never drawn: present draws on a copy), and the request that produced them."""
+    return {"key": KEPT.put(expl), "tag": tag}
 
 
 def _recall(state) -> svc.Explanation:
@@ -102,14 +80,14 @@ def _gallery(expl: svc.Explanation, paths: list[str]) -> list[tuple[str, str]]:
 
 
 def _drawn(expl: svc.Explanation, with_steps: bool = True):
-    """PNG files of what the page shows: (overlay, heat map, step gallery, downloads)."""
+    """What the page shows of a drawn explanation: (overlay, heat map, step gallery, downloads). The
+    overlay and the heat map go out as pictures (sent inline as PNG data URLs, see ResultImage); the
+    gallery's steps and the downloads are written as PNG files once."""
+    overlay = view.overlay_panel(expl)
     d = outfiles._out_dir(None)
-    images = [view.overlay_panel(expl)]
-    if with_steps:
-        images += [expl.heatmap] + [s.image for s in expl.steps.values()]
-    paths = outfiles.write_pngs(images, d, stem="view")
-    gallery = _gallery(expl, paths[2:]) if with_steps else None
-    return paths[0], (paths[1] if with_steps else None), gallery, outfiles.write_downloads(expl, d)
+    paths = outfiles.write_pngs([s.image for s in expl.steps.values()], d, stem="view") if with_steps else []
+    gallery = _gallery(expl, paths) if with_steps else None
+    return overlay, (expl.heatmap if with_steps else None), gallery, outfiles.write_downloads(expl, d)
 
 
 #: what an explanation fills, by name (the API returns them in this order)
@@ -120,60 +98,69 @@ N_EXPLAIN_OUTPUTS = len(EXPLAIN_OUTPUTS)
 LINK_INPUTS = ["photo", "model", "layer", "method", "target", "target2", "norm", "cmap", "alpha"]
 
 
-def _full_outputs(expl: svc.Explanation, request_key=None) -> dict:
+def _full_outputs(expl: svc.Explanation, label: dict, request_key=None, raw: svc.Explanation | None = None) -> dict:
+    """Everything an explanation fills, by name (``expl`` drawn; ``label``: its top-5; ``raw``: the
+    service's result, kept for re-drawing)."""
     overlay, heatmap, gallery, downloads = _drawn(expl)
-    return {"summary": itext.summary(expl), "label": expl.label(),
-            "overlay": overlay, "heatmap": heatmap,
-            "alts": {"overlay": alt_text.explanation_alt(expl), "heatmap": alt_text.explanation_alt(expl, "heatmap")},
-            "steps": gallery, "steps_md": itext.steps_markdown(expl), "downloads": downloads, "numbers": expl.numbers,
-            "state": _for_state(expl, request_key)}
+    summary, steps_md = itext.summary(expl), itext.steps_markdown(expl)
+    alts = {"overlay": alt_text.explanation_alt(expl), "heatmap": alt_text.explanation_alt(expl, "heatmap")}
+    return {"summary": summary, "label": label, "overlay": overlay, "heatmap": heatmap, "alts": alts,
+            "steps": gallery, "steps_md": steps_md, "downloads": downloads, "numbers": expl.numbers,
+            "state": _for_state(raw if raw is not None else expl, request_key)}
 
 
-def _request_key(photo, model_key, layer, method, target, target2):
-    """What decides the model run (not the drawing); used to drop repeated identical requests."""
-    try:
-        src = _photo_source(photo)
-    except ValueError:
-        return None
-    return (src if isinstance(src, str) and len(src) < 4096 else id(photo), model_key, layer, method,
+def _request_key(src, model_key, layer, method, target, target2):
+    """What decides the model run (not the drawing); used to drop repeated identical requests.
+    ``src``: the photo's source (svc.photo_of)."""
+    return (src if isinstance(src, str) and len(src) < 4096 else id(src), model_key, layer, method,
             str(target), str(target2))
 
 
-# --------------------------------------------------------------------------- handlers
-def _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request=None, progress=None,
-             whole=False):
-    """Run the model on the photo and draw everything (any method); ``whole``: the overlay on the whole photo."""
-    src = _photo_source(photo)
-    slow = budget.is_slow_method(method)
+def _explain(src, key, slow: bool, model_key, layer, method, target, target2, norm, cmap, alpha, request=None,
+             progress=None, whole=False):
+    """Run the model on the photo (``src``: its source, parsed once) and draw everything (any
+    method); ``key``: the request's key (kept with the result); ``whole``: the overlay on the whole photo.
+    One pass: the service runs and returns the raw result, present draws it, the tab places it."""
     if slow:
         gr.Warning(SCORE_CAM_WARNING, duration=8)
     second = None if target2 in (None, "", NO_SECOND) else target2
-    expl = view.draw(svc.explain_source(
+    raw = svc.explain_source(
         src, model_key, layer, method, target, second, norm=norm, cmap=cmap, alpha=alpha,
         progress=progress_callback(progress, request) if slow else None,
-        time_limit=budget.SCORE_CAM_LIMIT or None, whole=bool(whole),
-    ))
-    return _full_outputs(expl, _request_key(photo, model_key, layer, method, target, target2))
+        time_limit=models.SCORE_CAM_LIMIT or None, whole=bool(whole),
+    )
+    label = raw.label()
+    return _full_outputs(view.draw(raw), label, key, raw)
+
+
+def _explain_photo(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress, whole,
+                   slow: bool):
+    src = svc.photo_of(photo)
+    key = _request_key(src, model_key, layer, method, target, target2)
+    return _explain(src, key, slow, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress,
+                    whole)
 
 
 @user_errors
-def explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request: gr.Request = None,
-            progress=gr.Progress(), whole=False):
+def explain(photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any, request: gr.Request = None,
+            progress=gr.Progress(), whole: Any = False) -> dict:
     """API ``/imagenet_explain``: quick methods. The slow ones (Score-CAM) wait in their own queue,
     so that they never hold a worker that quick requests need: ``/imagenet_explain_slow``."""
-    if budget.is_slow_method(method):
+    if _slow(method):
         raise ValueError(say("ui.imagenet.slow_method_queue", method=method))
-    return _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress, whole)
+    return _explain_photo(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress,
+                          whole, False)
 
 
 @user_errors
-def explain_slow(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request: gr.Request = None,
-                 progress=gr.Progress(), whole=False):
+def explain_slow(photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any, request: gr.Request = None,
+                 progress=gr.Progress(), whole: Any = False) -> dict:
     """API ``/imagenet_explain_slow``: any method, in the queue for slow work (one at a time)."""
-    return _explain(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress, whole)
+    return _explain_photo(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress,
+                          whole, _slow(method))
 
 
-SLOW_METHODS = [m for m in svc.method_names() if budget.is_slow_method(m)]
+SLOW_METHODS = sorted(SLOW_SET)
 
 
 def _route_js(kind: str) -> str:
@@ -194,33 +181,39 @@ def _run(slow: bool, token, photo, model_key, layer, method, target, target2, no
     that cannot run — choosing it said why —, or the very request the page already shows: gradio 6's
     dropdowns report one pick twice, click and blur)."""
     skip = {}  # outputs left as they are
-    if photo is None or budget.is_slow_method(method) != slow:
+    if photo is None or _slow(method) != slow:
         return skip
-    spec = REGISTRY.get(str(model_key))
-    if spec is not None and not spec.available:
+    if models.is_known(model_key) and not models.is_available(model_key):
         return skip
-    if not str(token or "").startswith("force"):
-        key = _request_key(photo, model_key, layer, method, target, target2)
-        if key is not None and isinstance(state, dict) and state.get("tag") == key:
-            return skip
-    return (explain_slow if slow else explain)(photo, model_key, layer, method, target, target2, norm, cmap, alpha,
-                                               request=request, progress=progress, whole=whole)
+    return _run_photo(slow, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state,
+                      request, progress, whole)
 
 
-def run_quick(token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state=None,
-              request: gr.Request = None, progress=gr.Progress(), whole=False):
+@user_errors
+def _run_photo(slow: bool, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state,
+               request, progress, whole):
+    src = svc.photo_of(photo)
+    key = _request_key(src, model_key, layer, method, target, target2)
+    if not str(token or "").startswith("force") and isinstance(state, dict) and state.get("tag") == key:
+        return {}
+    return _explain(src, key, slow, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress,
+                    whole)
+
+
+def run_quick(token: Any, photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any, state: Any = None,
+              request: gr.Request = None, progress=gr.Progress(), whole: Any = False) -> dict:
     return _run(False, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state, request,
                 progress, whole)
 
 
-def run_slow(token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state=None,
-             request: gr.Request = None, progress=gr.Progress(), whole=False):
+def run_slow(token: Any, photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any, state: Any = None,
+             request: gr.Request = None, progress=gr.Progress(), whole: Any = False) -> dict:
     return _run(True, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state, request,
                 progress, whole)
 
 
 @user_errors
-def restyle(state, norm, cmap, alpha, whole=False):
+def restyle(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False) -> dict:
     """New normalisation or colormap: redraw everything from the kept results (no model run)."""
     if state is None:
         return {}
@@ -231,7 +224,7 @@ def restyle(state, norm, cmap, alpha, whole=False):
 
 
 @user_errors
-def change_opacity(state, norm, cmap, alpha, whole=False):
+def change_opacity(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False) -> dict:
     """New opacity, or the whole photo on/off: only the overlay (and the downloads) are redrawn."""
     if state is None:
         return {}
@@ -241,10 +234,10 @@ def change_opacity(state, norm, cmap, alpha, whole=False):
 
 
 @user_errors
-def change_model(model_key) -> dict:
+def change_model(model_key: Any) -> dict:
     """New model: its layers (default selected) and a note; a warning if it cannot run here."""
     spec = svc.get_spec(model_key)
-    fetch.on_select(spec.key)  # missing weights: fetched in the background if possible
+    models.fetch_on_select(spec.key)  # missing weights: fetched in the background if possible
     if not spec.available:
         why = svc._short_reason(spec.key, spec).replace("`", "")
         gr.Warning(say("ui.imagenet.model_not_available", title=spec.title, why=why), duration=10)
@@ -253,32 +246,32 @@ def change_model(model_key) -> dict:
 
 
 @user_errors
-def make_link(photo, model_key, layer, method, target, target2, norm, cmap, alpha):
+def make_link(photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any) -> str:
     """The query string of a link that reopens this result. Only now is an uploaded photo kept
     on the server (examples are referenced by name and need no copy)."""
-    src = _photo_source(photo)
+    src = svc.photo_of(photo)
     svc.load_photo(src)  # only pictures are kept and linked: same loader and refusals as Explain
     if not isinstance(src, str) or src.startswith("data:") or not Path(src).is_file():
         raise ValueError(say("ui.imagenet.photo_not_linkable"))
-    return query_string(tab="imagenet", photo=remember_photo(src), model=model_key, layer=layer, method=method,
-                        target=target, target2=target2, norm=norm, cmap=cmap, alpha=alpha)
+    return svc.photo_link(src, model=model_key, layer=layer, method=method, target=target, target2=target2,
+                          norm=norm, cmap=cmap, alpha=alpha)
 
 
 @user_errors
-def explain_from_link(request: gr.Request, progress=gr.Progress()):
+def explain_from_link(request: gr.Request, progress=gr.Progress()) -> dict:
     """On page load: if the URL is an ImageNet link, restore its inputs and show its result."""
     params = dict(request.query_params) if request is not None else {}
     if params.get("tab") != "imagenet" or not params.get("photo"):
         return {}
     try:
-        path = recall_photo(params["photo"])
+        path = svc.recall_photo(params["photo"])
     except ValueError as exc:
         gr.Warning(str(exc), duration=12)
         return {}
-    model_key = params.get("model") or default_model_key()
-    if model_key not in REGISTRY:
+    model_key = params.get("model") or models.default_key()
+    if not models.is_known(model_key):
         gr.Warning(say("ui.imagenet.link_unknown_model", model_key=model_key))
-        model_key = default_model_key()
+        model_key = models.default_key()
     spec = svc.get_spec(model_key)
     layer = params.get("layer") if params.get("layer") in spec.layer_names else spec.default_layer
     method = params.get("method") if params.get("method") in svc.method_names() else "Grad-CAM"
@@ -290,14 +283,14 @@ def explain_from_link(request: gr.Request, progress=gr.Progress()):
         alpha = min(1.0, max(0.0, float(params.get("alpha", 0.5))))
     except ValueError:
         alpha = 0.5
-    run = explain_slow if budget.is_slow_method(method) else explain
+    run = explain_slow if _slow(method) else explain
     outs = run(path, model_key, layer, method, target, target2, norm, cmap, alpha, progress=progress)
     restored = dict(zip(LINK_INPUTS, [path, model_key, gr.Dropdown(choices=svc.layer_choices(model_key), value=layer),
                                       method, target, target2, norm, cmap, alpha]))
     return restored | outs
 
 
-def explain_from_query(query, progress=gr.Progress()):
+def explain_from_query(query: Any, progress=gr.Progress()) -> dict:
     """:func:`explain_from_link` for the page's query string."""
     return explain_from_link(LinkRequest(query), progress=progress)
 
@@ -310,87 +303,28 @@ def _model_note(model_key: str | None) -> str:
     return say("ui.imagenet.model_cannot_run", title=spec.title, reason=svc._short_reason(spec.key, spec))
 
 
-def method_note(method) -> str:
+def method_note(method: Any) -> str:
     """What the method computes (gradcam_core.present.method_texts, through METHOD_NOTES)."""
     text = itext.METHOD_NOTES.get(method, "") or method_text(method).summary
-    if method == budget.SCORE_CAM_EXACT:  # the quick Score-CAM's note states its cost already
+    if method == models.SCORE_CAM_EXACT:  # the quick Score-CAM's note states its cost already
         text += say("ui.imagenet.slow_note", warning=SCORE_CAM_WARNING)
     return text
 
 
-@user_errors
-def compare(photo, model_key, method, target, norm, cmap, alpha, request: gr.Request = None,
-            progress=gr.Progress()):
-    """Every available model on the same photo and class (the selected model first)."""
-    src = _photo_source(photo)
-    pil = svc.load_photo(src)
-    first = svc.get_spec(model_key).key
-    keys = [first] + [k for k in REGISTRY if k != first]  # unavailable ones are listed with their reason
-    if budget.is_slow_method(method):
-        gr.Warning(SCORE_CAM_WARNING + say("ui.imagenet.compare_slow_note"), duration=8)
-    cmp = svc.compare_models(pil, keys, target, method=method, norm=norm, cmap=cmap, alpha=alpha,
-                             progress=progress_callback(progress, request), time_limit=budget.SCORE_CAM_LIMIT or None)
-    paths = outfiles.write_pngs(view.comparison_overlays(cmp), stem="compare")
-    return {"compare_gallery": [(p, panel.caption) for p, panel in zip(paths, cmp.panels)],
-            "compare_md": itext.comparison_summary(cmp)}
-
-
-def pick_example(evt: gr.SelectData) -> dict:
-    """Tap on an example: it becomes the photo (whose change runs the explanation)."""
-    entries = catalogue.examples_by_category()
-    i = int(evt.index)
-    if not 0 <= i < len(entries):
-        raise gr.Error(say("ui.imagenet.example_gone"))
-    e = entries[i]
-    # a copy in the temp folder: gradio only serves files from there (or cwd), wherever the app runs
-    path = outfiles._out_dir(None) / Path(e["path"]).name
-    shutil.copyfile(e["path"], path)
-    return {"photo": str(path), "credit": catalogue.example_credit(e)}
-
-
-MAX_CLASS_HITS = 30
-
-
-def _class_search(first: str, evt: gr.KeyUpData):
-    query = (evt.input_value or "").strip() if evt is not None else ""
-    hits = svc.find_classes(query, limit=MAX_CLASS_HITS) if query else []
-    return gr.Dropdown(choices=[first] + [svc.class_label(i) for i, _ in hits])
-
-
-def search_target(evt: gr.KeyUpData):
-    """Typing in the class box: the matching classes become its choices (at most 30)."""
-    return _class_search(PREDICTED, evt)
-
-
-def search_target2(evt: gr.KeyUpData):
-    return _class_search(NO_SECOND, evt)
-
-
-def clear_credit():
+def clear_credit() -> str:
     return ""
 
 
-def refresh_models(model_key) -> dict:
+def refresh_models(model_key: Any) -> dict:
     """On page load ({name: value}): availability may have changed since start (a weights file was added or
     fetched: then the page opens on the new default, e.g. ResNet-50), and fetching's progress."""
     if model_key == _BUILT_DEFAULT.get("key"):
-        model_key = default_model_key()
+        model_key = models.default_key()
     return {"model": gr.Dropdown(choices=svc.model_choices(), value=model_key), "model_note": _model_note(model_key),
             "unavailable": svc.unavailable_note() or ALL_AVAILABLE, **fetch_panel.on_load()}
 
 
 _BUILT_DEFAULT: dict = {}  # the model the page is built with (page loads switch to a newer default)
-
-
-# API-only endpoints (typed, no components)
-def find_classes(query: str) -> list:
-    """ImageNet classes whose name contains the query: [[index, name], ...]."""
-    return [[i, n] for i, n in svc.find_classes(query)]
-
-
-def list_models() -> list:
-    """Every model with its status, layers (name, label, map size) and default layer."""
-    return svc.model_status()
 
 
 # --------------------------------------------------------------------------- layout
@@ -429,7 +363,7 @@ def _examples(entries) -> dict:
             height="auto", allow_preview=False, object_fit="cover", elem_classes="imagenet-examples",
             interactive=False,
         )
-        gr.Markdown(catalogue.attribution_note(entries), elem_classes=["tight-md", "imagenet-small"])
+        gr.Markdown(svc.attribution_note(entries), elem_classes=["tight-md", "imagenet-small"])
         with gr.Accordion(say("ui.imagenet.credits_title"), open=False):
             gr.Markdown(_credits_markdown(entries), elem_classes="imagenet-small")
     return dict(examples=examples)
@@ -518,9 +452,9 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     """Add the ImageNet tab's contents inside the current ``gr.Tab``. ``query``: a hidden box that
     receives the page's query string (see serving.LINK_QUERY_JS); without it, links are read at
     page load."""
-    default = _BUILT_DEFAULT["key"] = default_model_key()
-    spec = REGISTRY[default]
-    entries = catalogue.examples_by_category()
+    default = _BUILT_DEFAULT["key"] = models.default_key()
+    spec = models.spec(default)
+    entries = svc.examples_by_category()
     c = _photo_and_result()
     # right under the result: a tap on the overlay (or the raw map further down) fills it
     cells = cell_panel.build_panel("imagenet", say("ui.imagenet.cell_panel_where"))
@@ -563,7 +497,7 @@ def _wire_explain(u, named: dict, ev: dict, kinds: dict) -> None:
     explain_inputs = _explain_inputs(u)
     explain_outputs = [named[n] for n in EXPLAIN_OUTPUTS]
     run, slow, draw = kinds["run"], kinds["slow"], kinds["draw"]
-    # preprocess=False everywhere a photo goes in: gradio must not decode uploads itself (see _photo_source)
+    # preprocess=False everywhere a photo goes in: gradio must not decode uploads itself (see svc.photo_of)
     u.api_quick.click(ev["explain"], explain_inputs, explain_outputs, api_name="imagenet_explain", preprocess=False,
                       **run)
     u.api_slow.click(ev["explain_slow"], explain_inputs, explain_outputs, api_name="imagenet_explain_slow",

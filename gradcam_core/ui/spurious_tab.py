@@ -2,8 +2,8 @@
 
 Exhibit 1 is a controlled experiment (a LeNet trained where a small square gives the label away,
 next to the clean LeNet); exhibit 2 alters real photos and asks EfficientNet-Lite0 again.  Every
-number on the page is computed in ``gradcam_core.analysis`` (shortcut, photo_edits,
-photo_cards) and drawn by ``gradcam_core.present.shortcut_view``; this module only places it.
+number on the page is computed by ``gradcam_core.services.shortcut`` (with ``analysis``: shortcut,
+photo_edits, photo_cards) and drawn by ``gradcam_core.present.shortcut_view``; this module only places it.
 """
 from __future__ import annotations
 
@@ -14,21 +14,16 @@ from typing import Any
 
 import gradio as gr
 
-from gradcam_core.analysis import photo_cards
 from gradcam_core.present import cards as card_words
-
-from gradcam_core.analysis import photo_edits as edits
-
-from gradcam_core.analysis import shortcut
-
 from gradcam_core.present import shortcut_view as sview
+from gradcam_core.services import shortcut as svc
 from gradcam_core.present.steps import build_steps
 from gradcam_core.present import alt_text, colour_choice
 from gradcam_core.present.words import say
 from gradcam_core.ui.coerce import ChoiceDropdown, ChoiceRadio, CoercedCheckbox, CoercedNumber, CoercedSlider
 from gradcam_core.ui import a11y, colour_menu
 from gradcam_core.ui.a11y import with_alt
-from gradcam_core.ui.common import PAGE_ONLY, ResultImage, scroll_js, step_sections, step_values, user_errors
+from gradcam_core.ui.common import PAGE_ONLY, ResultImage, by_name, scroll_js, step_sections, step_values, user_errors
 from gradcam_core.ui.serving import LinkRequest
 
 CONCURRENCY = "spurious"
@@ -42,7 +37,7 @@ CSS = """
 .spurious-card { border-left: 4px solid #0a8f5a; padding-left: 6px; }
 """
 
-PHOTO_NAMES = {k: card_words.photo_name(k) for k in edits.PHOTOS}
+PHOTO_NAMES = {k: card_words.photo_name(k) for k in svc.PHOTOS}
 
 #: Why shortcuts matter outside this page: published cases, in our own words, with references.
 STAKES_MD = say("ui.shortcut.stakes")
@@ -51,52 +46,38 @@ STAKES_MD = say("ui.shortcut.stakes")
 # ----------------------------------------------------------------------------- MNIST
 
 
-def _cue_class(pos) -> int:
-    """The class whose cue square is planted: the one target parser, no 'predicted'."""
-    from gradcam_core.inputs import parse_target
-    from gradcam_core.models.lenet import CLASSES
-
-    return parse_target(pos, CLASSES, "MNIST", predicted=False, what=say("ui.shortcut.cue_position"))
-
-
 def _alt(text: str, cmap: str) -> str:
     """A picture's text alternative, with the colours of its heat maps."""
     return f"{text} {colour_choice.colour_sentence(cmap)}"
 
 
 @user_errors
-def mnist_compare(index, cmap=None):
+def mnist_compare(index: Any, cmap: Any = None) -> dict:
     """The digit with matching cue, misleading cue and no cue, explained by both models."""
-    cmap = colour_choice.parse(cmap)
-    views = sview.compare_views(index)
-    _, label, _ = sview.held_out_digit(index)
+    cmap = svc.parse_cmap(cmap)
+    views, label = svc.compare(index)
     title = say("ui.shortcut.compare_title")
-    return (with_alt(sview.views_image(views, title=title, cmap=cmap), _alt(alt_text.views_alt(views, title), cmap)),
-            sview.views_markdown(views, label))
+    image, text = sview.views_image(views, title=title, cmap=cmap), sview.views_markdown(views, label)
+    return {"image": with_alt(image, _alt(alt_text.views_alt(views, title), cmap)), "text": text}
 
 
-def _play(index, cue_on, pos):
-    d, label, _ = sview.held_out_digit(index)
-    cls = _cue_class(pos)
-    name = say("ui.shortcut.cue_of_class", cls=cls) if cue_on else say("ui.shortcut.no_cue")
-    view = sview.digit_view(name, d, cls, bool(cue_on))
-    return view, label
+_play = svc.play  # (view, true label) of a digit with the cue where the person put it
 
 
 @user_errors
-def mnist_play(index, cue_on, pos, cmap=None):
+def mnist_play(index: Any, cue_on: Any, pos: Any, cmap: Any = None) -> dict:
     """The digit with the cue at the chosen class position (or none), both models."""
-    cmap = colour_choice.parse(cmap)
+    cmap = svc.parse_cmap(cmap)
     view, label = _play(index, cue_on, pos)
-    return (with_alt(sview.views_image([view], title=say("ui.shortcut.your_version"), cmap=cmap),
-                     _alt(alt_text.views_alt([view], say("ui.shortcut.your_version")), cmap)),
-            sview.views_markdown([view], label))
+    title = say("ui.shortcut.your_version")
+    image, text = sview.views_image([view], title=title, cmap=cmap), sview.views_markdown([view], label)
+    return {"image": with_alt(image, _alt(alt_text.views_alt([view], title), cmap)), "text": text}
 
 
 @user_errors
-def mnist_table():
-    t = shortcut.shortcut_table()
-    return sview.table_markdown(t), sview.lesson_markdown(t)
+def mnist_table() -> dict:
+    t = svc.table()
+    return {"table": sview.table_markdown(t), "lesson": sview.lesson_markdown(t)}
 
 
 def _step_outputs(result, image, class_name: str, heading: str, cmap=None, centres=None) -> dict:
@@ -119,7 +100,8 @@ def _mnist_steps(model_name: str):
         view, label = _play(index, cue_on, pos)
         res = view.results[model_name]
         pred = int(res.targets[0])
-        heading = (say("ui.shortcut.steps_heading_digit", model=model_name.capitalize(), index=int(float(index)), label=label, version=view.name, pred=pred))
+        heading = say("ui.shortcut.steps_heading_digit", model=model_name.capitalize(), index=int(float(index)), label=label,
+                      version=sview.view_name(view), pred=pred)
         return _step_outputs(res, view.digit, str(pred), heading, cmap, view.centres(model_name))
 
     run.__name__ = f"steps_mnist_{model_name}"
@@ -129,28 +111,17 @@ def _mnist_steps(model_name: str):
 # ----------------------------------------------------------------------------- photos
 
 
-@functools.lru_cache(maxsize=48)
-def _card(experiment: str, photo: str, variant: str, text: str) -> photo_cards.Card:
-    return photo_cards.make_card(experiment, photo, variant, text)
-
-
 def _photo_key(experiment: str, photo) -> str:
     names = {v: k for k, v in PHOTO_NAMES.items()}
     key = names.get(photo, photo)
-    if key not in photo_cards.EXPERIMENTS[experiment]["photos"]:
-        choices = ", ".join(PHOTO_NAMES[k] for k in photo_cards.EXPERIMENTS[experiment]["photos"])
+    if key not in svc.EXPERIMENTS[experiment]["photos"]:
+        choices = ", ".join(PHOTO_NAMES[k] for k in svc.EXPERIMENTS[experiment]["photos"])
         raise ValueError(say("ui.shortcut.choose_photo", choices=choices))
     return key
 
 
-def _card_from(experiment: str, photo, variant, text) -> photo_cards.Card:
-    key = _photo_key(experiment, photo)
-    variant = "" if experiment == "removed" else (variant or photo_cards.EXPERIMENTS[experiment]["default"][1])
-    if experiment == "text":
-        text = edits.check_text(text)
-    else:
-        text = ""
-    return _card(experiment, key, variant, text)
+def _card_from(experiment: str, photo, variant, text):
+    return svc.card(experiment, _photo_key(experiment, photo), variant, text)
 
 
 #: each experiment's inputs after the photo (the colour map comes last: an optional last input)
@@ -165,8 +136,8 @@ def _card_fn(experiment: str):
         (variant, text), cmap = _card_args(names, rest)
         cmap = colour_choice.parse(cmap)
         card = _card_from(experiment, photo, variant, text)
-        return (with_alt(sview.card_image(card, cmap), _alt(alt_text.card_alt(card), cmap)),
-                sview.card_markdown(card))
+        return {"image": with_alt(sview.card_image(card, cmap), _alt(alt_text.card_alt(card), cmap)),
+                "text": sview.card_markdown(card)}
 
     run.__name__ = f"card_{experiment}"
     return colour_menu.with_cmap_signature(run, "photo", names)
@@ -206,7 +177,7 @@ def _first_view_events(demo: gr.Blocks, tab: gr.Tab | None, query, jobs: list, c
     tab, or at page load when the link points at this tab (``?tab=spurious``)."""
     opened = gr.State(False)
     inputs = [opened] + [c for _, ins, _ in jobs for c in ins]
-    outputs = [opened] + [c for _, _, outs in jobs for c in outs]
+    outputs = [opened] + [c for _, _, outs in jobs for c in outs.values()]
 
     def first_view(is_open, *values):
         if is_open:
@@ -215,7 +186,7 @@ def _first_view_events(demo: gr.Blocks, tab: gr.Tab | None, query, jobs: list, c
         for fn, ins, outs in jobs:
             args, pos = values[pos:pos + len(ins)], pos + len(ins)
             try:
-                out.update(zip(outs, fn(*args)))
+                out.update({outs[name]: value for name, value in fn(*args).items()})
             except gr.Error as exc:  # one failed exhibit must not blank the others
                 gr.Warning(str(exc))
         return out
@@ -249,7 +220,7 @@ class StepsBlock:
         """The outputs of a step-by-step event, in the API's order."""
         return [self.head, *self.steps, self.accordion]
 
-    def event(self, fn):
+    def event(self, fn: Any):
         """``fn`` returns {"heading", "steps"} (see _step_outputs); the event fills this block and opens it."""
 
         @functools.wraps(fn)
@@ -275,13 +246,10 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None
     when ``tab`` is first opened (or at page load for a link to this tab; without ``tab``, at page
     load), not for every visitor of the page."""
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
-    try:
-        shortcut.load_shortcut()
-        mnist_ready = True
-    except FileNotFoundError as exc:
-        mnist_ready = False
+    mnist_ready, exc = svc.ready()
+    if not mnist_ready:
         gr.Markdown(say("ui.shortcut.weights_missing", exc=exc))
-    photos_ready, why = edits.photo_model_availability()
+    photos_ready, why = svc.photo_model_availability()
 
     gr.Markdown(
         say("ui.shortcut.intro"),
@@ -341,7 +309,7 @@ def _exhibit_photos(photos_ready: bool, why: str) -> dict:
     if not photos_ready:
         gr.Markdown(say("ui.shortcut.photos_unavailable", why=why))
     cards = {}
-    for exp, spec in photo_cards.EXPERIMENTS.items():
+    for exp, spec in svc.EXPERIMENTS.items():
         with gr.Column(elem_classes="spurious-card"):
             gr.Markdown(f"### {card_words.experiment_title(exp)}\n\n{card_words.experiment_about(exp)}", elem_classes="tight-md")
             photo = ChoiceDropdown([PHOTO_NAMES[k] for k in spec["photos"]], value=PHOTO_NAMES[spec["default"][0]],
@@ -351,7 +319,7 @@ def _exhibit_photos(photos_ready: bool, why: str) -> dict:
                 variant = ChoiceRadio(spec["variants"], value=spec["default"][1], label=say("ui.shortcut.background_label"))
             elif exp == "text":
                 variant = ChoiceRadio(spec["variants"], value=spec["default"][1], label=say("ui.shortcut.style_label"))
-                text = gr.Textbox(value=edits.DEFAULT_TEXT, label=say("ui.shortcut.text_label", max_chars=edits.MAX_TEXT),
+                text = gr.Textbox(value=svc.DEFAULT_TEXT, label=say("ui.shortcut.text_label", max_chars=svc.MAX_TEXT),
                                   max_lines=1, submit_btn=True)
             img = ResultImage(label=card_words.experiment_title(exp), interactive=False, elem_classes="spurious-exhibit",
                               show_label=False, buttons=["fullscreen"])
@@ -376,14 +344,18 @@ def _wire(demo: gr.Blocks, c: dict, common: dict, tab, query, mnist_ready: bool,
     alts = a11y.alt_state()  # the images' text alternatives: sent beside the images, set on the page
 
     def on(trigger, fn, inputs, outs, **kw):  # an event whose images may carry a text alternative
+        """``outs``: {name: component} of what ``fn`` returns by name (ui.common.by_name)."""
+        if isinstance(outs, dict):
+            fn, outs = by_name(fn, outs), list(outs.values())
         return trigger(a11y.alt_event(fn, outs, alts), inputs, outs + [alts], **kw)
 
     if mnist_ready:
-        on(show.click, mnist_compare, [index, cmap], [compare_img, compare_md], api_name="spurious_compare", **common)
-        on(index.submit, mnist_compare, [index, cmap], [compare_img, compare_md], api_name="spurious_compare_submit",
+        compare_out = {"image": compare_img, "text": compare_md}
+        on(show.click, mnist_compare, [index, cmap], compare_out, api_name="spurious_compare", **common)
+        on(index.submit, mnist_compare, [index, cmap], compare_out, api_name="spurious_compare_submit",
                      **common)
         play_in = [index, cue_on, cue_pos, cmap]
-        play_out = [play_img, play_md]
+        play_out = {"image": play_img, "text": play_md}
         on(cue_pos.release, mnist_play, play_in, play_out, api_name="spurious_cue_move", **common)
         on(cue_on.input, mnist_play, play_in, play_out, api_name="spurious_cue_toggle", **common)
         on(show.click, mnist_play, play_in, play_out, api_name="spurious_cue_digit", **common)
@@ -392,16 +364,18 @@ def _wire(demo: gr.Blocks, c: dict, common: dict, tab, query, mnist_ready: bool,
             on(btn.click, mnist_steps.event(_mnist_steps(name)), play_in, mnist_steps.outputs,
                       api_name=f"spurious_steps_mnist_{name}",
                       **common).success(None, js=scroll_js(MNIST_STEPS_ID))
-        jobs += [(mnist_compare, [index, cmap], [compare_img, compare_md]), (mnist_play, play_in, play_out),
-                 (mnist_table, [], [table_md, lesson_md])]
+        table_out = {"table": table_md, "lesson": lesson_md}
+        jobs += [(mnist_compare, [index, cmap], compare_out), (mnist_play, play_in, play_out),
+                 (mnist_table, [], table_out)]
         with gr.Row(visible=False):
             table_api = gr.Button(visible=False)
-        table_api.click(mnist_table, None, [table_md, lesson_md], api_name="spurious_table", **common)
+        table_api.click(by_name(mnist_table, table_out), None, [table_md, lesson_md], api_name="spurious_table",
+                        **common)
 
     if photos_ready:
         for exp, c in cards.items():
             fn = _card_fn(exp)
-            outs = [c["img"], c["md"]]
+            outs = {"image": c["img"], "text": c["md"]}
             c["inputs"] = c["inputs"] + [cmap]
             on(c["photo"].input, fn, c["inputs"], outs, api_name=f"spurious_{exp}_photo", **common)
             if exp == "context":
@@ -429,14 +403,14 @@ def _redraw_event(cmap, jobs: list, common: dict, names: dict, alts=None) -> Non
     button press): one event, ``/spurious_change_cmap``; its API parameters are named by ``names``
     (component id -> name), the colour map last."""
     inputs = list({id(x): x for _, ins, _ in jobs for x in ins if x is not cmap}.values()) + [cmap]
-    outputs = [o for _, _, outs in jobs for o in outs]
+    outputs = [o for _, _, outs in jobs for o in outs.values()]
 
     def redraw(*values):
         value = {id(x): v for x, v in zip(inputs, values)}
         out, failed = {}, []
         for fn, ins, outs in jobs:
             try:
-                out.update(zip(outs, fn(*(value[id(x)] for x in ins))))
+                out.update({outs[name]: v for name, v in fn(*(value[id(x)] for x in ins)).items()})
             except gr.Error as exc:  # one failed exhibit must not blank the others
                 gr.Warning(str(exc))
                 failed.append(exc)

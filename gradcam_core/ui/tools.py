@@ -12,7 +12,7 @@ from typing import Any  # no ``from __future__ import annotations``: Gradio read
 import gradio as gr
 from gradio.data_classes import FileData
 
-from gradcam_core import imagenet as svc
+from gradcam_core.services import imagenet as svc
 from gradcam_core.ui import mnist_tab
 from gradcam_core.ui.coerce import checked_api
 from gradcam_core.ui.common import user_errors

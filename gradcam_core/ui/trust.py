@@ -16,7 +16,7 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import gradio as gr
 import numpy as np
@@ -24,7 +24,8 @@ import numpy as np
 from gradcam_core.present import grids, paint
 
 from gradcam_core.analysis import sanity
-from gradcam_core.cam.engine import GradCAM
+from gradcam_core.services import imagenet_checks as imagenet_svc
+from gradcam_core.services import mnist as mnist_svc
 from gradcam_core.present import charts
 from gradcam_core.present import verdicts
 from gradcam_core.present.words import say
@@ -64,14 +65,6 @@ AGGREGATE_FILE = Path(__file__).resolve().parents[2] / "weights" / "trust_aggreg
 
 
 # =========================================================================== parsing
-def _parse_target(choice) -> int | None:
-    """A digit target for the MNIST panels: the one parser (gradcam_core.inputs), as the MNIST tab."""
-    from gradcam_core.inputs import parse_target
-    from gradcam_core.models.lenet import CLASSES
-
-    return parse_target(choice, CLASSES, "MNIST")
-
-
 def _steps(value, lo: int = 4, hi: int = sanity.MAX_STEPS) -> int:
     try:
         s = int(round(float(value)))
@@ -203,110 +196,36 @@ def _progress_fn(progress) -> Callable[[float, str], None] | None:
 
 
 # =========================================================================== MNIST
-def _digit(digit) -> np.ndarray:
-    if digit is None:
-        raise ValueError(say("ui.trust.choose_first"))
-    d = np.asarray(digit, dtype=np.float32)
-    if d.shape != (28, 28):
-        raise ValueError(say("ui.trust.digit_shape", shape=d.shape))
-    return d
-
-
-def _lenet():
-    from gradcam_core.models.registry import lenet_model
-
-    return lenet_model(), _lenet_layer()
-
-
-def _lenet_layer() -> str:
-    from gradcam_core.models.lenet import DEFAULT_LAYER
-
-    return DEFAULT_LAYER
-
-
-def mnist_cascade(digit, target_choice="predicted", method="Grad-CAM", seed=0, progress=None):
+def mnist_cascade(digit: Any, target_choice: Any = "predicted", method: Any = "Grad-CAM", seed: Any = 0, progress=None):
     """The cascade on one digit (:class:`CascadeView`)."""
-    from gradcam_core.data.mnist import to_tensor
-
-    d = _digit(digit)
-    net, layer = _lenet()
-    cas = sanity.cascade(net, layer, to_tensor(d), _parse_target(target_choice),
-                         seed=int(seed), progress=_progress_fn(progress))
+    cas, d = mnist_svc.cascade(digit, target_choice, seed=int(seed), progress=_progress_fn(progress))
     return _cascade_outputs(cas, d, _method(method), TILE_MNIST)
 
 
-def mnist_curves(digit, target_choice="predicted", baseline="zero", steps=20, progress=None, placement=None):
+def mnist_curves(digit: Any, target_choice: Any = "predicted", baseline: Any = "zero", steps: Any = 20, progress=None, placement: Any = None):
     """Deletion/insertion on one digit (:class:`CurvesView`), the pixels ranked by the map as drawn
     with ``placement`` (default: each cell at the centre of what it sees)."""
-    from gradcam_core.data.mnist import to_tensor
-    from gradcam_core.analysis.cell import drawn_heat
-    from gradcam_core.inputs import parse_placement
-
-    d = _digit(digit)
-    placement = parse_placement(placement)
-    net, layer = _lenet()
-    x = to_tensor(d)
-    res = GradCAM(net, layer)(x, _parse_target(target_choice))
     steps, baseline = _steps(steps), _baseline(baseline)
-    curves = sanity.deletion_insertion(net, x, res.targets, drawn_heat(net, layer, res, 0, placement),
-                                       steps=steps, baseline=baseline, logits=res.logits,
-                                       progress=_progress_fn(progress))
-    predicted = int(res.logits[0].argmax()) == curves.target
-    settings = {"layer": layer, "baseline": baseline, "steps": steps,
-                "target": "predicted" if predicted else "another class", "placement": placement}
-    return _curves_outputs(curves, str(curves.target), mnist_aggregate(layer), settings)
+    run = mnist_svc.curves(digit, target_choice, baseline, steps, placement, progress=_progress_fn(progress))
+    settings = {"layer": run.layer, "baseline": baseline, "steps": steps,
+                "target": "predicted" if run.predicted else "another class", "placement": run.placement}
+    return _curves_outputs(run.curves, str(run.curves.target), mnist_aggregate(run.layer), settings)
 
 
 # =========================================================================== ImageNet
-from gradcam_core.inputs import photo_source as _photo_source  # noqa: E402 - the one photo-source parser (also the ImageNet tab's)
-
-
-def _spec(model_value):
-    from gradcam_core import imagenet as svc
-    from gradcam_core.models.registry import ModelUnavailableError
-
-    spec = svc.get_spec(model_value)
-    ok, why = spec.availability()
-    if not ok:
-        raise ValueError(say("ui.trust.model_not_available", title=spec.title, why=why))
-    try:
-        return spec, spec.load()
-    except ModelUnavailableError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _layer(spec, layer_value) -> str:
-    """The ImageNet tab's layer parser (names, both labels, or any module with a feature map)."""
-    from gradcam_core import imagenet as svc
-
-    return svc._check_layer(spec, layer_value)
-
-
-def _imagenet_input(image, model_value, layer_value, target_value):
-    from gradcam_core import imagenet as svc
-
-    spec, net = _spec(model_value)
-    pil = svc.load_photo(_photo_source(image))
-    x = spec.preprocess(pil)
-    picture = np.asarray(spec.display_image(pil))
-    return spec, net, _layer(spec, layer_value), x, picture, svc.parse_class(target_value)
-
-
-def imagenet_cascade(image, model_value, layer_value=None, target_value="predicted", method="Grad-CAM", seed=0,
+def imagenet_cascade(image: Any, model_value: Any, layer_value: Any = None, target_value: Any = "predicted", method: Any = "Grad-CAM", seed: Any = 0,
                      progress=None):
-    spec, net, layer, x, picture, target = _imagenet_input(image, model_value, layer_value, target_value)
-    cas = sanity.cascade(net, layer, x, target, seed=int(seed), progress=_progress_fn(progress))
+    cas, picture = imagenet_svc.cascade(image, model_value, layer_value, target_value, seed=int(seed),
+                                        progress=_progress_fn(progress))
     return _cascade_outputs(cas, picture, _method(method), None)
 
 
-def imagenet_curves(image, model_value, layer_value=None, target_value="predicted", baseline="blur", steps=10,
+def imagenet_curves(image: Any, model_value: Any, layer_value: Any = None, target_value: Any = "predicted", baseline: Any = "blur", steps: Any = 10,
                     progress=None):
-    spec, net, layer, x, picture, target = _imagenet_input(image, model_value, layer_value, target_value)
-    res = GradCAM(net, layer)(x, target)
-    curves = sanity.deletion_insertion(net, x, res.targets, res.upsampled()[0].numpy(),
-                                       steps=_steps(steps, hi=IMAGENET_MAX_STEPS), baseline=_baseline(baseline),
-                                       logits=res.logits, progress=_progress_fn(progress))
-    return _curves_outputs(curves, spec.categories[curves.target])
+    steps, baseline = _steps(steps, hi=IMAGENET_MAX_STEPS), _baseline(baseline)
+    curves, name = imagenet_svc.curves(image, model_value, layer_value, target_value, baseline, steps,
+                                       progress=_progress_fn(progress))
+    return _curves_outputs(curves, name)
 
 
 # =========================================================================== events
@@ -432,7 +351,7 @@ def _build(prefix: str, inputs: list, cascade_fn, curves_fn, *, baseline: str, s
                       baseline_dd, steps_sl, curves_button, curves_plot, auc_table, curves_reading)
 
 
-def build_mnist_panel(digit_state, target, *, placement=None, concurrency_id: str = "lenet",
+def build_mnist_panel(digit_state: Any, target: Any, *, placement: Any = None, concurrency_id: str = "lenet",
                       concurrency_limit: int | None | str = "default", open: bool = False) -> TrustPanel:
     """The panel for the MNIST tab.  ``digit_state``: the gr.State holding the current 28×28
     digit in [0, 1]; ``target``: the "predicted"/"0"…"9" dropdown; ``placement``: the tab's *Map
@@ -441,10 +360,10 @@ def build_mnist_panel(digit_state, target, *, placement=None, concurrency_id: st
     return _build("trust_mnist_", [digit_state, target], _mnist_cascade_event, _mnist_curves_event,
                   baseline="zero", steps=20, curves_tail=[placement] if placement is not None else None,
                   max_steps=sanity.MAX_STEPS, concurrency_id=concurrency_id, concurrency_limit=concurrency_limit,
-                  open=open, note=say("ui.trust.mnist_note", layer=_lenet_layer()))
+                  open=open, note=say("ui.trust.mnist_note", layer=mnist_svc.DEFAULT_LAYER))
 
 
-def build_imagenet_panel(image, model, layer, target, *, concurrency_id: str = "imagenet",
+def build_imagenet_panel(image: Any, model: Any, layer: Any, target: Any, *, concurrency_id: str = "imagenet",
                          concurrency_limit: int | None | str = "default", open: bool = False) -> TrustPanel:
     """The panel for the ImageNet tab.  ``image``: the photo component (its events run with
     preprocess=False, like the tab's: the raw file payload goes to ``imagenet.load_photo``);

@@ -116,7 +116,7 @@ def _word_refusal(err: Any) -> str:
     return say(err.key, None, **err.values)
 
 
-errors.set_wording(_word_refusal)
+errors.set_wording(_word_refusal, lambda key, **values: say(key, **values))
 
 
 def text_of(err: BaseException, lang: str | None = None) -> str:

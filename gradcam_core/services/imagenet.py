@@ -32,14 +32,21 @@ from gradcam_core.cam.engine import CAMResult
 from gradcam_core.cam.guided import guided_image
 from gradcam_core.cam.methods import METHODS, make_cam
 from gradcam_core.cam.scorecam_budget import SCORE_CAM_BATCH, TimeGuard
+from gradcam_core.data import examples as _examples
+from gradcam_core.data import deeplink as _deeplink
 from gradcam_core.data.examples import example_for, load_manifest
 from gradcam_core.data.images import ImageError, load_image
+from gradcam_core.errors import Refusal, Term
 from gradcam_core.models import weights as W
 from gradcam_core.models.registry import (REGISTRY, ModelSpec, ModelUnavailableError, crop_box, default_model_key,
                                           imagenet_categories)
-from gradcam_core.present.steps import Step  # the drawn steps an Explanation carries
 
 GUIDED = _methods.GuidedGradCAM.name
+
+
+class NoPhoto(ImageError):
+    """No photo was given (an ImageError, as the loader's own refusals, with a catalogue key)."""
+
 NORMS, CMAPS = inputs.NORMS, inputs.CMAPS
 MAX_SIDE = 1024  # photos are downscaled to this before anything else
 # --------------------------------------------------------------------------- small helpers
@@ -88,7 +95,7 @@ def _short_reason(key: str, spec: ModelSpec) -> str:
     if fetch_note(key):
         return fetch_note(key)
     if key in W.TORCHVISION_MODELS and W.find_weights(key) is None:
-        return f"no weights file in weights/ — run `{W.download_command(key)}`"
+        return str(Term("service.imagenet.no_weights", command=W.download_command(key)))
     return spec.reason
 
 
@@ -96,13 +103,14 @@ def model_choices() -> list[tuple[str, str]]:
     """(label, key) for a dropdown; unavailable models stay listed, marked as such."""
     out = []
     for key, spec in REGISTRY.items():
-        out.append((spec.title if spec.available else f"{spec.title} — unavailable", key))
+        out.append((spec.title if spec.available else str(Term("service.imagenet.unavailable_choice", title=spec.title)), key))
     return out
 
 
 def unavailable_note() -> str:
     """One Markdown line per unavailable model, with the reason ("" when all are available)."""
-    lines = [f"- **{s['title']}**: {s['status']}" for s in model_status() if not s["available"]]
+    lines = [str(Term("service.imagenet.unavailable_line", title=s["title"], status=s["status"]))
+             for s in model_status() if not s["available"]]
     return "\n".join(lines)
 
 
@@ -114,7 +122,7 @@ def get_spec(model_key: str) -> ModelSpec:
         titles = {s.title.lower(): k for k, s in REGISTRY.items()}
         key = titles.get(str(model_key).lower())
         if key is None:
-            raise ValueError(f"Unknown model {model_key!r}; choose one of: {', '.join(REGISTRY)}.")
+            raise Refusal("service.imagenet.unknown_model", model=model_key, choices=", ".join(REGISTRY))
         spec = REGISTRY[key]
     return spec
 
@@ -122,8 +130,8 @@ def get_spec(model_key: str) -> ModelSpec:
 def _load(spec: ModelSpec) -> torch.nn.Module:
     ok, _ = spec.availability()
     if not ok:
-        raise ValueError(f"{spec.title} is not available on this server: {_short_reason(spec.key, spec)}. "
-                         f"Choose another model, e.g. {REGISTRY[default_model_key()].title}.")
+        raise Refusal("service.imagenet.unavailable", title=spec.title, why=_short_reason(spec.key, spec),
+                      other=REGISTRY[default_model_key()].title)
     try:
         return spec.load()
     except ModelUnavailableError as exc:
@@ -146,7 +154,7 @@ def layer_choices(model_key: str) -> list[tuple[str, str]]:
     return [(layer_label(spec, l.name), l.name) for l in spec.layers]
 
 
-def _check_layer(spec: ModelSpec, layer: str | None) -> str:
+def check_layer(spec: ModelSpec, layer: str | None) -> str:
     """The registry's layer parser (gradcam_core.inputs.parse_layer), also accepting the picker's
     "layer4 · 7×7" labels; a model that cannot run here says why before a module name is tried."""
     picker_labels = lambda name: (layer_label(spec, name),)  # noqa: E731
@@ -192,13 +200,41 @@ def _label_key(index: int) -> str:
 def load_photo(src: Any) -> Image.Image:
     """A path, bytes, data: URL, PIL image or array → RGB PIL (downscaled); ImageError otherwise."""
     if src is None or (isinstance(src, str) and not src.strip()):
-        raise ImageError("Upload a photo, take one with the camera, paste one, or pick an example first.")
+        raise _no_photo()
     if inputs.is_data_url(src):
         try:
             src = inputs.data_url_bytes(src)
         except ValueError as e:
             raise ImageError(str(e)) from None
     return load_image(src, max_side=MAX_SIDE)
+
+
+def _no_photo() -> ImageError:
+    return NoPhoto("service.imagenet.no_photo")
+
+
+def photo_link(src: Any, **settings: Any) -> str:
+    """The query string of a link that reopens this photo with these settings (the photo is kept
+    on the server now: examples are referenced by name)."""
+    return _deeplink.query_string(tab="imagenet", photo=_deeplink.remember_photo(src), **settings)
+
+
+def recall_photo(token: str) -> str:
+    """A link's photo (its path on the server); ValueError when it is no longer kept."""
+    return _deeplink.recall_photo(token)
+
+
+# --------------------------------------------------------------------------- example photos
+def examples_by_category() -> list[dict]:
+    return _examples.examples_by_category()
+
+
+def example_credit(entry: dict) -> str:
+    return _examples.example_credit(entry)
+
+
+def attribution_note(entries: Sequence[dict] | None = None) -> str:
+    return _examples.attribution_note(entries)
 
 
 # --------------------------------------------------------------------------- results
@@ -217,7 +253,7 @@ class ClassView:
 @dataclass
 class Explanation:
     """One photo explained: the raw results and the style they are drawn in (the drawn fields are
-    filled by :func:`gradcam_core.present.imagenet_view.draw`)."""
+    set on a new copy by :func:`gradcam_core.present.imagenet_view.draw`: the service leaves them empty)."""
 
     model_key: str
     model_title: str
@@ -237,10 +273,10 @@ class Explanation:
     photo: np.ndarray | None = None  # uint8 (h, w, 3): the whole photo, downscaled for display
     crop_box: tuple[float, float, float, float] | None = None  # what the model saw, in ``photo``'s pixels
     whole: bool = False  # draw the overlay on the whole photo (see whole_photo_overlay)
-    # drawn by render():
+    # drawn by present.imagenet_view.draw (on a new copy):
     overlays: list[np.ndarray] = field(default_factory=list)
     heatmap: np.ndarray | None = None
-    steps: dict[str, Step] = field(default_factory=dict)
+    steps: dict = field(default_factory=dict)  # {key: present.steps.Step}
     numbers: dict = field(default_factory=dict)
 
     @property
@@ -259,7 +295,7 @@ class Explanation:
 DISPLAY_PHOTO_SIDE = 640  # the whole photo is kept and drawn at most this large
 
 
-def photo_for_display(pil, box: tuple[float, float, float, float], max_side: int = DISPLAY_PHOTO_SIDE,
+def photo_for_display(pil: Any, box: tuple[float, float, float, float], max_side: int = DISPLAY_PHOTO_SIDE,
                       ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """The photo (uint8 RGB) downscaled to at most ``max_side``, and ``box`` in its pixels."""
     w, h = pil.size
@@ -317,8 +353,27 @@ def _run_model(spec: ModelSpec, model, x: torch.Tensor, layer: str, method: str,
                      for r in results]
 
 
+@dataclass(frozen=True)
+class Settings:
+    """One explanation's settings, parsed (by the one parser of each, gradcam_core.inputs)."""
+
+    method: str
+    norm: str
+    cmap: str
+    alpha: float
+    target: int | None
+    target2: int | None
+    whole: bool
+
+
+def parse_settings(method: Any = "Grad-CAM", target: Any = None, target2: Any = None, norm: Any = "max",
+                   cmap: Any = "jet", alpha: Any = 0.5, whole: Any = False) -> Settings:
+    return Settings(_check_method(method), inputs.parse_norm(norm), inputs.parse_cmap(cmap), inputs.parse_alpha(alpha),
+                    parse_class(target), parse_class(target2), bool(whole))
+
+
 def explain_photo(
-    pil,
+    pil: Any,
     model_key: str | None = None,
     layer: str | None = None,
     method: str = "Grad-CAM",
@@ -341,34 +396,41 @@ def explain_photo(
     Score-CAM run that would take longer is stopped early (TooSlowError).  Raises ValueError
     with a message for people on bad input, an unavailable model or an unknown layer / method.
     """
+    settings = parse_settings(method, target, target2, norm, cmap, alpha, whole)
+    return _explain(pil, model_key, layer, settings, progress, example, time_limit)
+
+
+def _explain(pil, model_key, layer, s: Settings, progress, example, time_limit) -> Explanation:
+    """The model's side, in one visit to the registry (the model, its weights, the layer, the
+    input and the picture it sees), then one run of the engine."""
     spec = get_spec(model_key)
-    layer = _check_layer(spec, layer)
-    method = _check_method(method)
-    norm, cmap, alpha = inputs.parse_norm(norm), inputs.parse_cmap(cmap), inputs.parse_alpha(alpha)
-    t1, t2 = parse_class(target), parse_class(target2)
     model = _load(spec)
+    layer = check_layer(spec, layer)
+    label = layer_label(spec, layer)
+    x = spec.preprocess(pil)
+    image = np.ascontiguousarray(np.asarray(spec.display_image(pil), dtype=np.uint8))
+    box = crop_box(spec, pil.size)
 
     key = None
     if example is not None and example_cache_mode() != "off":
-        key = (example.get("file"), spec.key, id(model), layer, method, t1, t2)
+        key = (example.get("file"), spec.key, id(model), layer, s.method, s.target, s.target2)
     hit = _cached(key)
     cached = hit is not None
     if cached:
         image, views, seconds = hit
     else:
-        image, views, seconds = _explain_views(spec, model, pil, layer, method, [t1] if t2 is None else [t1, t2],
-                                               progress, time_limit)
+        targets = [s.target] if s.target2 is None else [s.target, s.target2]
+        views, seconds = _explain_views(spec, model, x, layer, s.method, targets, progress, time_limit)
         _keep(key, (image, views, seconds))
     cats = categories()
     top = torch.topk(views[0].result.probs[0], 5)
     top5 = [(int(i), cats[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
-    expl = Explanation(
-        model_key=spec.key, model_title=spec.title, layer=layer, layer_label=layer_label(spec, layer),
-        method=method, image=image, top5=top5, views=views, norm=norm, cmap=cmap, alpha=alpha,
-        example=example, seconds=seconds, cached=cached, whole=bool(whole),
+    photo, crop = photo_for_display(pil, box)
+    return Explanation(
+        model_key=spec.key, model_title=spec.title, layer=layer, layer_label=label,
+        method=s.method, image=image, top5=top5, views=views, norm=s.norm, cmap=s.cmap, alpha=s.alpha,
+        example=example, seconds=seconds, cached=cached, whole=s.whole, photo=photo, crop_box=crop,
     )
-    expl.photo, expl.crop_box = photo_for_display(pil, crop_box(spec, pil.size))
-    return expl
 
 
 def _cached(key):
@@ -387,10 +449,8 @@ def _keep(key, value) -> None:
         _cache[key] = value
 
 
-def _explain_views(spec, model, pil, layer: str, method: str, targets: list, progress, time_limit):
-    """Run the model on the photo: (display image, one ClassView per target, seconds)."""
-    x = spec.preprocess(pil)
-    image = np.ascontiguousarray(np.asarray(spec.display_image(pil), dtype=np.uint8))
+def _explain_views(spec, model, x: torch.Tensor, layer: str, method: str, targets: list, progress, time_limit):
+    """Run the model on its input: (one ClassView per target, seconds)."""
     start = time.perf_counter()
     results, guided = _run_model(spec, model, x, layer, method, targets, progress, time_limit)
     seconds = time.perf_counter() - start
@@ -402,19 +462,37 @@ def _explain_views(spec, model, pil, layer: str, method: str, targets: list, pro
         if guided:
             v.guided_backprop, v.guided_gradcam = guided[j]
         views.append(v)
-    return image, views, seconds
+    return views, seconds
 
 
-def explain_source(src: Any, *args, **kwargs) -> Explanation:
-    """:func:`explain_photo` from a path / bytes / data: URL; example photos are cached lazily."""
+_LOOK_UP = object()  # explain_source's default example: found from the photo itself
+
+
+def photo_of(photo: Any) -> Any:
+    """What a photo input carries → its source (a path, a data: URL, bytes, an image): the one
+    photo-source parser (gradcam_core.inputs); ValueError when there is none."""
+    return inputs.photo_source(photo)
+
+
+def explain_source(src: Any, model_key: str | None = None, layer: str | None = None, method: str = "Grad-CAM",
+                   target: Any = None, target2: Any = None, norm: str = "max", cmap: str = "jet", alpha: float = 0.5,
+                   progress: Callable[[float, str], None] | None = None, example: Any = _LOOK_UP,
+                   time_limit: float | None = None, whole: bool = False) -> Explanation:
+    """:func:`explain_photo` from a path / bytes / data: URL (a photo input's source, see
+    :func:`photo_of`); example photos are cached lazily. One request is parsed once, in order: the
+    photo's form and every setting (inputs), the photo (data), then the model (:func:`_explain`)."""
+    if src is None or (isinstance(src, str) and not src.strip()):
+        raise _no_photo()
     if inputs.is_data_url(src):
         try:
             src = inputs.data_url_bytes(src)
         except ValueError as e:
             raise ImageError(str(e)) from None
-    pil = load_photo(src)
-    kwargs.setdefault("example", example_for(src))
-    return explain_photo(pil, *args, **kwargs)
+    settings = parse_settings(method, target, target2, norm, cmap, alpha, whole)
+    pil = load_image(src, max_side=MAX_SIDE)
+    if example is _LOOK_UP:
+        example = example_for(src)
+    return _explain(pil, model_key, layer, settings, progress, example, time_limit)
 
 
 # --------------------------------------------------------------------------- compare models
@@ -456,7 +534,7 @@ class Comparison:
 
 
 def compare_models(
-    pil,
+    pil: Any,
     keys: Sequence[str] | None = None,
     class_index: Any = None,
     method: str = "Grad-CAM",
@@ -476,7 +554,7 @@ def compare_models(
         keys = [k for k, s in REGISTRY.items() if s.available]
     keys = [get_spec(k).key for k in keys]
     if not keys:
-        raise ValueError("Choose at least one model to compare.")
+        raise Refusal("service.imagenet.compare_none")
     cats = categories()
     panels, skipped = [], []
     n = len(keys)
@@ -504,7 +582,8 @@ def compare_models(
             predicted_name=cats[int(probs.argmax())], cam_max=float(r.cam[0].max()),
         ))
     if not panels:
-        raise ValueError("No model is available to compare: " + "; ".join(f"{t}: {w}" for t, w in skipped))
+        raise Refusal("service.imagenet.compare_unavailable", reasons="; ".join(f"{t}: {w}" for t, w in skipped))
     return Comparison(target=int(target), name=cats[int(target)], method=method, panels=panels, skipped=skipped,
                       norm=norm, cmap=cmap, alpha=alpha)
+
 
