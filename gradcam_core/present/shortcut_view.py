@@ -1,5 +1,5 @@
 """The Shortcuts tab's pictures and Markdown, as plain arrays and strings (composed with
-:mod:`gradcam_core.present.render`; the UI only shows them)."""
+the present/ drawing modules; the UI only shows them)."""
 from __future__ import annotations
 
 from typing import Any
@@ -18,7 +18,7 @@ from gradcam_core.services.shortcut import MODELS, DigitView, compare_views, dig
 
 
 # =============================================================================== pictures
-# Plain arrays (uint8 RGB) composed with render.py; the UI only shows them.
+# Plain arrays (uint8 RGB) composed with paint and grids; the UI only shows them.
 
 PAD = 6
 MNIST_CELL = 120

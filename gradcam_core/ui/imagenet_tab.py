@@ -38,7 +38,7 @@ from gradcam_core.ui.imagenet_extras import (MAX_CLASS_HITS, NO_SECOND, PREDICTE
                                               SLOW_SET, _slow, compare, find_classes, list_models, pick_example,
                                               search_target, search_target2)
 from gradcam_core.ui.kept import KeptResults
-from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest, progress_callback
+from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest, kept_state, progress_callback
 
 CONCURRENCY = "imagenet"  # model runs: at most `concurrency_limit` at once, whatever the model
 RENDER_CONCURRENCY = "imagenet-render"  # re-drawing only: never waits behind a long Score-CAM
@@ -436,7 +436,7 @@ def _details() -> dict:
 def _hidden() -> dict:
     """The state, and the hidden boxes/buttons: two route each request to the quick or the slow
     queue (see _route_js); two carry the public API endpoints, which the page itself never calls."""
-    state = gr.State(None)
+    state = kept_state(KEPT)  # its result leaves the shared store when Gradio drops the state
     # Two hidden boxes route each request to the quick or the slow queue (see _route_js); two hidden
     # buttons carry the public API endpoints, which the page itself never calls.
     with gr.Row(visible=False):

@@ -32,7 +32,7 @@ from gradcam_core.present.words import say
 from gradcam_core.ui.coerce import ChoiceDropdown, ChoiceRadio, CoercedSlider
 from gradcam_core.ui.common import ResultImage, by_name, user_errors
 from gradcam_core.ui.kept import KeptResults
-from gradcam_core.ui.serving import progress_callback
+from gradcam_core.ui.serving import kept_state, progress_callback
 
 #: the cascade's pictures for switching methods without recomputing (shared by all sessions)
 KEPT = KeptResults(capacity=24)
@@ -322,7 +322,7 @@ def _build(prefix: str, inputs: list, cascade_fn, curves_fn, *, baseline: str, s
         cascade_table = gr.Dataframe(headers=CASCADE_HEADERS, interactive=False, wrap=True,
                                      label=say("ui.trust.table_label"))
         cascade_reading = gr.Markdown(elem_classes="tight-md")
-        cascade_state = gr.State(None)
+        cascade_state = kept_state(KEPT)
 
         gr.Markdown(say("ui.trust.curves_heading"), elem_classes="tight-md")
         with gr.Row():
