@@ -198,3 +198,48 @@ def test_the_forbidden_import_check_sees_lazy_and_package_imports(tmp_path):
         ROOT = saved
     assert {"gradcam_core.cam.engine", "gradcam_core.data.mnist"} <= set(_forbidden(mods))
     assert any(m.startswith("gradcam_core.models") for m in _forbidden(mods))
+
+
+def _untyped_public_functions() -> list[str]:
+    """Public functions and methods of public classes whose parameters or return lack a type hint."""
+    out = []
+    for path in sorted(PKG.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+
+        def check(fn: ast.FunctionDef) -> None:
+            if fn.name.startswith("_") and fn.name not in ("__init__", "__call__"):
+                return
+            args = fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs
+            if args and args[0].arg in ("self", "cls"):
+                args = args[1:]
+            missing = [a.arg for a in args if a.annotation is None]
+            missing += [f"*{a.arg}" for a in (fn.args.vararg, fn.args.kwarg) if a is not None and a.annotation is None]
+            if fn.returns is None and fn.name != "__init__":
+                missing.append("return")
+            if missing:
+                out.append(f"{path.relative_to(ROOT)}:{fn.lineno} {fn.name} {missing}")
+
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                check(node)
+            elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                for sub in node.body:
+                    if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        check(sub)
+    return out
+
+
+def test_every_public_function_is_typed():
+    assert not _untyped_public_functions()
+
+
+def test_the_hint_check_finds_a_missing_hint(tmp_path, monkeypatch):
+    """The check above is no formality: a package with one untyped public function fails it."""
+    pkg = tmp_path / "gradcam_core"
+    pkg.mkdir()
+    (pkg / "m.py").write_text("def typed(x: int) -> int:\n    return x\n\ndef loose(x, y: int = 0):\n    return x\n\n"
+                              "def _private(x):\n    return x\n", encoding="utf-8")
+    monkeypatch.setitem(globals(), "PKG", pkg)
+    monkeypatch.setitem(globals(), "ROOT", tmp_path)
+    found = _untyped_public_functions()
+    assert len(found) == 1 and "loose ['x', 'return']" in found[0]

@@ -106,7 +106,7 @@ def cue_patch(size: int | None = None) -> np.ndarray:
     return np.ones((size, size), np.float32)
 
 
-def add_cue(digit: np.ndarray, cls=None, pos: tuple[int, int] | None = None,
+def add_cue(digit: np.ndarray, cls: int | None = None, pos: tuple[int, int] | None = None,
             size: int | None = None, value: float = CUE_VALUE) -> np.ndarray:
     """A copy of ``digit`` with the cue of class ``cls`` (or at ``pos`` = (row, col), top-left).
 

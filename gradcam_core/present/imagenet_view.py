@@ -154,7 +154,7 @@ def _steps(expl) -> dict[str, Step]:
                        alpha=expl.alpha, class_name=v.name, notes={"upsample": note})
 
 
-def draw(expl: Any, steps: bool = True):
+def draw(expl: Any, steps: bool = True) -> Any:
     """``expl`` drawn: a new Explanation with its overlays, heat map, steps (``steps`` False: the
     ones it has) and numbers; ``expl`` itself is not changed."""
     return dataclasses.replace(expl, overlays=overlay_images(expl), heatmap=heatmap_image(expl),
@@ -162,7 +162,7 @@ def draw(expl: Any, steps: bool = True):
 
 
 def restyle(expl: Any, norm: str | None = None, cmap: str | None = None, alpha: float | None = None,
-            steps: bool = True, whole: bool | None = None):  # -> Explanation
+            steps: bool = True, whole: bool | None = None) -> Any:  # an Explanation, drawn
     """The same explanation drawn anew (the model does not run): a new Explanation.
     ``whole``: draw the overlay on the whole photo (True) or on the model's crop (False)."""
     new = dataclasses.replace(

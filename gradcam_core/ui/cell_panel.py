@@ -69,7 +69,7 @@ class CellPanel:
     def outputs(self) -> list:
         return list(self.named().values())
 
-    def on(self, fn: Any):
+    def on(self, fn: Any) -> Any:
         """``fn`` (returning {name: value}) as an event returning {component: value}."""
         return by_name(fn, self.named())
 

@@ -94,7 +94,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def by_name(fn, components: dict):
+def by_name(fn: Callable[..., dict], components: dict) -> Callable[..., dict]:
     """``fn`` returns ``{name: value}`` (only what changes); the event returns the
     ``{component: value}`` dict Gradio expects, ``components`` mapping names to components.
     Outputs not named are left as they are, so "nothing to do" is ``{}`` (sent as one gr.skip():
@@ -108,7 +108,7 @@ def by_name(fn, components: dict):
     return event
 
 
-def code_block(code: str, **kw) -> gr.Code:
+def code_block(code: str, **kw: Any) -> gr.Code:
     return gr.Code(value=code, language="python", interactive=False, show_label=False, **kw)
 
 
@@ -150,7 +150,7 @@ class SafeImage(gr.Image):
     def get_block_name(self) -> str:  # render with Gradio's own image widget
         return "image"
 
-    def preprocess(self, payload):
+    def preprocess(self, payload: Any) -> Any:
         if payload is None:
             return None
         try:
@@ -175,7 +175,7 @@ class ResultImage(gr.Image):
     def get_block_name(self) -> str:  # rendered by Gradio's own image widget
         return "image"
 
-    def postprocess(self, value):
+    def postprocess(self, value: Any) -> Any:
         if value is None:
             return None
         from gradcam_core.present.codec import png_data_url
@@ -194,7 +194,7 @@ class SafeSketchpad(gr.Sketchpad):
     def get_block_name(self) -> str:  # render with Gradio's own image editor widget
         return "imageeditor"
 
-    def preprocess(self, payload):
+    def preprocess(self, payload: Any) -> Any:
         if payload is None:
             return None
         try:

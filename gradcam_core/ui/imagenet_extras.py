@@ -49,7 +49,7 @@ def _slow(method) -> bool:
 
 @user_errors
 def compare(photo: Any, model_key: Any, method: Any, target: Any, norm: Any, cmap: Any, alpha: Any, request: gr.Request = None,
-            progress=gr.Progress()) -> dict:
+            progress: gr.Progress = gr.Progress()) -> dict:
     """Every available model on the same photo and class (the selected model first)."""
     src = svc.photo_of(photo)
     pil = svc.load_photo(src)

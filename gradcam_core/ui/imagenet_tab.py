@@ -143,7 +143,7 @@ def _explain_photo(photo, model_key, layer, method, target, target2, norm, cmap,
 
 @user_errors
 def explain(photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any, request: gr.Request = None,
-            progress=gr.Progress(), whole: Any = False) -> dict:
+            progress: gr.Progress = gr.Progress(), whole: Any = False) -> dict:
     """API ``/imagenet_explain``: quick methods. The slow ones (Score-CAM) wait in their own queue,
     so that they never hold a worker that quick requests need: ``/imagenet_explain_slow``."""
     if _slow(method):
@@ -154,7 +154,7 @@ def explain(photo: Any, model_key: Any, layer: Any, method: Any, target: Any, ta
 
 @user_errors
 def explain_slow(photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any, request: gr.Request = None,
-                 progress=gr.Progress(), whole: Any = False) -> dict:
+                 progress: gr.Progress = gr.Progress(), whole: Any = False) -> dict:
     """API ``/imagenet_explain_slow``: any method, in the queue for slow work (one at a time)."""
     return _explain_photo(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress,
                           whole, _slow(method))
@@ -201,13 +201,13 @@ def _run_photo(slow: bool, token, photo, model_key, layer, method, target, targe
 
 
 def run_quick(token: Any, photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any, state: Any = None,
-              request: gr.Request = None, progress=gr.Progress(), whole: Any = False) -> dict:
+              request: gr.Request = None, progress: gr.Progress = gr.Progress(), whole: Any = False) -> dict:
     return _run(False, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state, request,
                 progress, whole)
 
 
 def run_slow(token: Any, photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any, state: Any = None,
-             request: gr.Request = None, progress=gr.Progress(), whole: Any = False) -> dict:
+             request: gr.Request = None, progress: gr.Progress = gr.Progress(), whole: Any = False) -> dict:
     return _run(True, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state, request,
                 progress, whole)
 
@@ -258,7 +258,7 @@ def make_link(photo: Any, model_key: Any, layer: Any, method: Any, target: Any, 
 
 
 @user_errors
-def explain_from_link(request: gr.Request, progress=gr.Progress()) -> dict:
+def explain_from_link(request: gr.Request, progress: gr.Progress = gr.Progress()) -> dict:
     """On page load: if the URL is an ImageNet link, restore its inputs and show its result."""
     params = dict(request.query_params) if request is not None else {}
     if params.get("tab") != "imagenet" or not params.get("photo"):
@@ -290,7 +290,7 @@ def explain_from_link(request: gr.Request, progress=gr.Progress()) -> dict:
     return restored | outs
 
 
-def explain_from_query(query: Any, progress=gr.Progress()) -> dict:
+def explain_from_query(query: Any, progress: gr.Progress = gr.Progress()) -> dict:
     """:func:`explain_from_link` for the page's query string."""
     return explain_from_link(LinkRequest(query), progress=progress)
 

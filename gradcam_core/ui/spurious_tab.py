@@ -220,7 +220,7 @@ class StepsBlock:
         """The outputs of a step-by-step event, in the API's order."""
         return [self.head, *self.steps, self.accordion]
 
-    def event(self, fn: Any):
+    def event(self, fn: Any) -> Any:
         """``fn`` returns {"heading", "steps"} (see _step_outputs); the event fills this block and opens it."""
 
         @functools.wraps(fn)

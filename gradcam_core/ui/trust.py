@@ -196,13 +196,13 @@ def _progress_fn(progress) -> Callable[[float, str], None] | None:
 
 
 # =========================================================================== MNIST
-def mnist_cascade(digit: Any, target_choice: Any = "predicted", method: Any = "Grad-CAM", seed: Any = 0, progress=None):
+def mnist_cascade(digit: Any, target_choice: Any = "predicted", method: Any = "Grad-CAM", seed: Any = 0, progress: Any = None) -> Any:
     """The cascade on one digit (:class:`CascadeView`)."""
     cas, d = mnist_svc.cascade(digit, target_choice, seed=int(seed), progress=_progress_fn(progress))
     return _cascade_outputs(cas, d, _method(method), TILE_MNIST)
 
 
-def mnist_curves(digit: Any, target_choice: Any = "predicted", baseline: Any = "zero", steps: Any = 20, progress=None, placement: Any = None):
+def mnist_curves(digit: Any, target_choice: Any = "predicted", baseline: Any = "zero", steps: Any = 20, progress: Any = None, placement: Any = None) -> Any:
     """Deletion/insertion on one digit (:class:`CurvesView`), the pixels ranked by the map as drawn
     with ``placement`` (default: each cell at the centre of what it sees)."""
     steps, baseline = _steps(steps), _baseline(baseline)
@@ -214,14 +214,14 @@ def mnist_curves(digit: Any, target_choice: Any = "predicted", baseline: Any = "
 
 # =========================================================================== ImageNet
 def imagenet_cascade(image: Any, model_value: Any, layer_value: Any = None, target_value: Any = "predicted", method: Any = "Grad-CAM", seed: Any = 0,
-                     progress=None):
+                     progress: Any = None) -> Any:
     cas, picture = imagenet_svc.cascade(image, model_value, layer_value, target_value, seed=int(seed),
                                         progress=_progress_fn(progress))
     return _cascade_outputs(cas, picture, _method(method), None)
 
 
 def imagenet_curves(image: Any, model_value: Any, layer_value: Any = None, target_value: Any = "predicted", baseline: Any = "blur", steps: Any = 10,
-                    progress=None):
+                    progress: Any = None) -> Any:
     steps, baseline = _steps(steps, hi=IMAGENET_MAX_STEPS), _baseline(baseline)
     curves, name = imagenet_svc.curves(image, model_value, layer_value, target_value, baseline, steps,
                                        progress=_progress_fn(progress))
@@ -231,27 +231,27 @@ def imagenet_curves(image: Any, model_value: Any, layer_value: Any = None, targe
 # =========================================================================== events
 # Explicit signatures: Gradio maps inputs to parameters and finds gr.Progress by default value.
 @user_errors
-def _mnist_cascade_event(digit, target_choice, method, request: gr.Request = None, progress=gr.Progress()):
+def _mnist_cascade_event(digit, target_choice, method, request: gr.Request = None, progress: gr.Progress = gr.Progress()):
     return mnist_cascade(digit, target_choice, method, progress=progress_callback(progress, request))
 
 
 @user_errors
 def _mnist_curves_event(digit, target_choice, baseline, steps, placement=None, request: gr.Request = None,
-                        progress=gr.Progress()):
+                        progress: gr.Progress = gr.Progress()):
     return mnist_curves(digit, target_choice, baseline, steps, progress=progress_callback(progress, request),
                         placement=placement)
 
 
 @user_errors
 def _imagenet_cascade_event(image, model_value, layer_value, target_value, method, request: gr.Request = None,
-                            progress=gr.Progress()):
+                            progress: gr.Progress = gr.Progress()):
     return imagenet_cascade(image, model_value, layer_value, target_value, method,
                             progress=progress_callback(progress, request))
 
 
 @user_errors
 def _imagenet_curves_event(image, model_value, layer_value, target_value, baseline, steps,
-                           request: gr.Request = None, progress=gr.Progress()):
+                           request: gr.Request = None, progress: gr.Progress = gr.Progress()):
     return imagenet_curves(image, model_value, layer_value, target_value, baseline, steps,
                            progress=progress_callback(progress, request))
 
