@@ -36,11 +36,11 @@ import torch
 import torchvision.models as tvm
 from cachetools import TTLCache
 from torch import nn
+from gradcam_core import home
 
 WEIGHTS_DIR_ENV = "GRADCAM_WEIGHTS_DIR"
 ALLOW_DOWNLOAD_ENV = "GRADCAM_ALLOW_DOWNLOAD"
 PROBE_TIMEOUT = 2.5  # seconds; offline must be detected in well under 3 s
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # key -> (builder, candidate weights).  The first candidate is what
 # `download` fetches; any candidate's file that is present is accepted
@@ -69,7 +69,7 @@ class WeightsError(RuntimeError):
 def weights_dir() -> Path:
     """The folder searched first; ``$GRADCAM_WEIGHTS_DIR`` overrides ``weights/``."""
     env = os.environ.get(WEIGHTS_DIR_ENV, "").strip()
-    return Path(env).expanduser() if env else _REPO_ROOT / "weights"
+    return Path(env).expanduser() if env else home.path("weights")
 
 
 def hub_checkpoints_dir() -> Path:
