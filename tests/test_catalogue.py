@@ -24,8 +24,6 @@ PENDING = {
     "inputs.py",
     "models/__main__.py",
     "models/fetch.py",
-    "models/registry.py",
-    "models/weights.py",
     "ui/common.py",
 }
 

@@ -210,12 +210,13 @@ def test_resnet18_unavailable_without_weights_file():
     reason = spec.reason
     assert "weights/" in reason and "resnet18-f37072fd.pth" in reason
     assert "python -m gradcam_core.models download resnet18" in reason
-    t = time.perf_counter()
     with pytest.raises(M.ModelUnavailableError) as e:
         spec.load()
-    assert (e.value.key, e.value.values) == ("error.model.unavailable", {"title": "ResNet-18", "why": reason})
+    assert (e.value.key, e.value.values["title"]) == ("error.model.unavailable", "ResNet-18")
+    why = e.value.values["why"]  # the nested reason is a code too, which words itself
+    assert (why.key, why.values) == ("model.status.missing", W.missing_values("resnet18"))
+    assert str(why) == reason == say("model.status.missing", **W.missing_values("resnet18"))
     assert text_of(e.value) == f"ResNet-18 is not available: {reason}"
-    assert time.perf_counter() - t < 1.0
     assert "resnet18" not in [s.key for s in M.available_models()]
     assert M.availability()["efficientnet_lite0"][0]
 

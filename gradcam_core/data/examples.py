@@ -9,6 +9,7 @@ import re
 import threading
 from pathlib import Path
 from typing import Any, Sequence
+
 from gradcam_core import home
 
 __all__ = ["EXAMPLES_DIR", "CATEGORY_ORDER", "load_manifest", "example_for", "examples_by_category",

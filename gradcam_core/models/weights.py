@@ -36,7 +36,9 @@ import torch
 import torchvision.models as tvm
 from cachetools import TTLCache
 from torch import nn
+
 from gradcam_core import home
+from gradcam_core.errors import Refusal
 
 WEIGHTS_DIR_ENV = "GRADCAM_WEIGHTS_DIR"
 ALLOW_DOWNLOAD_ENV = "GRADCAM_ALLOW_DOWNLOAD"
@@ -61,8 +63,10 @@ _OLD_DENSENET_KEY = re.compile(
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,})\.")
 
 
-class WeightsError(RuntimeError):
-    """A weights file is missing, cannot be fetched, or does not fit the model."""
+class WeightsError(Refusal, RuntimeError):
+    """A weights file is missing, cannot be fetched, or does not fit the model: a catalogue key
+    (``error.weights.*``, ``fetch.bad.*``) and its values; ``str()`` is its sentence once
+    ``present.words`` is loaded (``errors.Refusal``)."""
 
 
 # --------------------------------------------------------------------------- paths
@@ -106,8 +110,12 @@ def download_allowed() -> bool:
     return os.environ.get(ALLOW_DOWNLOAD_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+#: the command that downloads a model's weights, as argv words (a command, not prose)
+DOWNLOAD_ARGV = ("python", "-m", "gradcam_core.models", "download")
+
+
 def download_command(key: str) -> str:
-    return f"python -m gradcam_core.models download {key}"
+    return " ".join((*DOWNLOAD_ARGV, key))
 
 
 def missing_values(key: str) -> dict[str, str]:
@@ -117,13 +125,10 @@ def missing_values(key: str) -> dict[str, str]:
             "command": download_command(key), "env": ALLOW_DOWNLOAD_ENV}
 
 
-def missing_reason(key: str) -> str:
-    names = ", ".join(weights_filename(w) for w in candidate_weights(key))
-    return (
-        f"no weights file ({names}) in the weights/ folder ({weights_dir()}); "
-        f"with a network, run `{download_command(key)}`, or set {ALLOW_DOWNLOAD_ENV}=1 "
-        f"to download on first use"
-    )
+def missing_reason(key: str) -> Refusal:
+    """Why *key* has no weights here (``model.status.missing`` with :func:`missing_values`): a
+    ``Refusal`` that words itself (``str()``), also as a placeholder value of another sentence."""
+    return Refusal("model.status.missing", **missing_values(key))
 
 
 # --------------------------------------------------------------------------- network
@@ -177,11 +182,11 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         sd = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:
-        raise WeightsError(f"could not read weights file {path}: {e}") from e
+        raise WeightsError("error.weights.unreadable", path=str(path), why=str(e)) from e
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
     if not isinstance(sd, dict):
-        raise WeightsError(f"{path} does not contain a state_dict")
+        raise WeightsError("error.weights.no_state_dict", path=str(path))
     for k in list(sd):
         m = _OLD_DENSENET_KEY.match(k)
         if m:
@@ -198,7 +203,7 @@ def build_torchvision(key: str, path: Path) -> nn.Module:
         model.load_state_dict(sd, strict=True)
     except RuntimeError as e:
         first = str(e).splitlines()
-        raise WeightsError(f"{path.name} does not fit {key}: {' '.join(first[:3])[:400]}") from e
+        raise WeightsError("error.weights.misfit", name=path.name, model=key, detail=" ".join(first[:3])[:400]) from e
     return model.eval()
 
 
