@@ -23,7 +23,6 @@ PENDING = {
     "imagenet.py",
     "inputs.py",
     "models/__main__.py",
-    "models/fetch.py",
     "ui/common.py",
 }
 

@@ -38,6 +38,7 @@ from gradcam_core.models import weights as W
 from gradcam_core.models import lenet
 from gradcam_core.models.layers import parse_layer
 from gradcam_core.models.lenet import WeightsMissing
+from gradcam_core.models.weights import words
 
 __all__ = [
     "Availability",
@@ -76,16 +77,6 @@ class Availability:
     ok: bool
     key: str
     values: dict[str, Any] = field(default_factory=dict)
-
-
-def words(key: str, **values: Any) -> str:
-    """The catalogue's sentence for *key* (``present/words/en.toml``), from this layer, which may not
-    import ``present``: a ``Refusal`` words itself once ``present.words`` is loaded (it hands its
-    wording down through ``errors.set_wording``), so ``str()`` of one is the sentence (the code
-    before that). Used for the strings this module's API has always answered with (a spec's
-    ``status``, ``reason``, ``description``, a layer's ``label``); the codes are
-    :meth:`ModelSpec.availability_code`, ``description_key`` and ``LayerInfo.label_key``."""
-    return str(Refusal(key, **values))
 
 
 @dataclass(frozen=True)

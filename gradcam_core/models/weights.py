@@ -30,7 +30,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torchvision.models as tvm
@@ -67,6 +67,17 @@ class WeightsError(Refusal, RuntimeError):
     """A weights file is missing, cannot be fetched, or does not fit the model: a catalogue key
     (``error.weights.*``, ``fetch.bad.*``) and its values; ``str()`` is its sentence once
     ``present.words`` is loaded (``errors.Refusal``)."""
+
+
+def words(key: str, **values: Any) -> str:
+    """The catalogue's sentence for *key* (``present/words/en.toml``), from this layer, which may not
+    import ``present``: a ``Refusal`` words itself once ``present.words`` is loaded (it hands its
+    wording down through ``errors.set_wording``), so ``str()`` of one is the sentence (the code
+    before that). Used for the strings ``models``' API has always answered with (a spec's ``status``,
+    ``reason``, ``description``, a layer's ``label``, ``fetch``'s notes); their codes are
+    ``ModelSpec.availability_code``, ``description_key``, ``LayerInfo.label_key`` and
+    ``fetch.FetchState``'s fields, which ``present`` words itself."""
+    return str(Refusal(key, **values))
 
 
 # --------------------------------------------------------------------------- paths
