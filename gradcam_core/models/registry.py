@@ -293,7 +293,7 @@ def _lite_cam_class():
             self._head_act = nn.ReLU6()
             del self._swish  # unused now; removing it avoids hooking a dead module
 
-        def extract_features(self, inputs):
+        def extract_features(self, inputs: torch.Tensor) -> torch.Tensor:
             x = self._stem_act(self._bn0(self._conv_stem(inputs)))
             for idx, block in enumerate(self._blocks):
                 rate = self._global_params.drop_connect_rate
