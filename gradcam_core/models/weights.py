@@ -150,7 +150,7 @@ _probe_cache: TTLCache[str, tuple[bool, str]] = TTLCache(maxsize=256, ttl=_PROBE
 _probe_lock = threading.Lock()
 
 
-def probe(url: str, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
+def probe(url: str, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str | Refusal]:
     """Can *url* be reached?  Returns (ok, message) within about *timeout* seconds.
 
     The request runs in a daemon thread joined with a deadline, because a DNS
@@ -181,7 +181,8 @@ def probe(url: str, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
     t = threading.Thread(target=run, daemon=True, name="gradcam-weights-probe")
     t.start()
     t.join(timeout)
-    ok, msg, answered = result[0] if result else (False, f"no answer within {timeout:g} s", False)
+    # no answer at all: a code that words itself where it is written (``str()``, or a placeholder)
+    ok, msg, answered = result[0] if result else (False, Refusal("fetch.bad.no_answer", seconds=timeout), False)
     with _probe_lock:
         _probe_cache[url if answered else "host:" + host] = (ok, msg)
     return ok, msg
