@@ -108,7 +108,7 @@ def _rgb(img: Image.Image) -> Image.Image:
 @dataclass(eq=False)
 class ModelSpec:
     key: str
-    title: str
+    title_or_key: str  # the model's name ("ResNet-18"), or a catalogue key for a name in words (``model.title.*``)
     default_layer: str
     layers: list[LayerInfo]
     categories: list[str]
@@ -128,6 +128,12 @@ class ModelSpec:
     def availability_code(self) -> Availability:
         """Whether the model can be used here, as a code and numbers (``model.status.*``)."""
         raise NotImplementedError
+
+    @property
+    def title(self) -> str:
+        """The model's name for people (worded when it is asked for, so after the catalogue is loaded)."""
+        t = self.title_or_key
+        return words(t) if t.startswith("model.title.") else t
 
     @property
     def description(self) -> str:
@@ -474,9 +480,9 @@ def _lenet_specs() -> list[LeNetSpec]:
     common = dict(default_layer=lenet.DEFAULT_LAYER, layers=layers, categories=list(lenet.CLASSES),
                   input_size=(28, 28), dataset="MNIST", channels=1)
     return [
-        LeNetSpec("lenet", words("model.title.lenet"), description_key="model.description.lenet",
+        LeNetSpec("lenet", "model.title.lenet", description_key="model.description.lenet",
                   weights_file=lenet.DEFAULT_WEIGHTS, train_command=lenet.TRAIN_COMMAND, **common),
-        LeNetSpec("lenet_shortcut", words("model.title.lenet_shortcut"), description_key="model.description.lenet_shortcut",
+        LeNetSpec("lenet_shortcut", "model.title.lenet_shortcut", description_key="model.description.lenet_shortcut",
                   weights_file=lenet.SHORTCUT_WEIGHTS, train_command=lenet.SHORTCUT_TRAIN_COMMAND,
                   missing_key="error.model.shortcut_missing", **common),
     ]
