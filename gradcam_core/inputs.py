@@ -29,7 +29,8 @@ __all__ = [
 
 #: what means "explain the predicted class" (the UI's dropdown says "predicted", the CLI "auto")
 PREDICTED_WORDS = ("", "predicted", "auto", "pred", "top1", "top-1", "none", "-", "—")
-NORMS = {"max": "max (0 stays 0)", "minmax": "min–max (fill the scale)"}
+#: the normalisations the API takes → the catalogue key of the label people see (``say(NORMS[n])``)
+NORMS = {"max": "input.norm_max", "minmax": "input.norm_minmax"}
 #: the colour maps the UI offers; any other matplotlib colour map name is accepted too
 CMAPS = ["jet", "turbo", "cividis", "inferno", "viridis", "magma", "gray"]  # cividis: colour-blind safe (issue 17)
 

@@ -306,12 +306,11 @@ def _words_agree(key: str) -> None:
 def test_every_fetch_wording_branch_comes_from_the_catalogue(isolated, monkeypatch, phase, done, total, key):
     """Every branch of the progress, the model note and the page note, fed numbers: the catalogue's
     words equal today's sentences, and the numbers are written into them."""
-    reason = fetch.ChecksumError("the file does not match its checksum: x", "fetch.bad.checksum", url="http://m/x.pth",
+    reason = fetch.ChecksumError("fetch.bad.checksum", url="http://m/x.pth",
                                  got="00ff00ff", want="11ad3fa6", env=fetch.WEIGHTS_URL_ENV, base="", name="x.pth",
                                  folder="weights")
     if phase == "offline":
-        reason = fetch.FetchRefused("http://m/x.pth is not reachable (timed out)", "fetch.bad.unreachable",
-                                    url="http://m/x.pth", why="timed out")
+        reason = fetch.FetchRefused("fetch.bad.unreachable", url="http://m/x.pth", why="timed out")
     failed = phase in ("failed", "offline")
     st = fetch.FetchState(key, phase, url=f"http://m/{key}.pth", done_bytes=done, total_bytes=total,
                           message=text_of(reason) if failed else "", reason=reason if failed else None)

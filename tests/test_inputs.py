@@ -355,3 +355,12 @@ def test_mnist_placement_same_in_ui_api_cli(app_client, digit_png, tmp_path, pla
     assert ui_err is api_err is idx_err is cli_err is None, (ui_err, api_err, idx_err, cli_err)
     api_numbers = returns_by_label(app_client, "mnist_explain_upload", api)["Numbers"]
     assert ui.numbers["placement"] == api_numbers["placement"] == cli["placement"] == want
+
+
+def test_the_normalisations_the_api_takes_and_their_catalogue_labels():
+    """NORMS maps what the API takes to the catalogue key of its label; both values parse to
+    themselves and the labels read as they always have."""
+    assert list(inputs.NORMS) == ["max", "minmax"]
+    assert [inputs.parse_norm(k) for k in inputs.NORMS] == ["max", "minmax"]
+    assert inputs.parse_norm("min–max") == "minmax" and inputs.parse_norm(None) == "max"
+    assert [say(v) for v in inputs.NORMS.values()] == ["max (0 stays 0)", "min–max (fill the scale)"]

@@ -57,12 +57,23 @@ _WHERE = ("import gradcam_core, gradcam_core.home as h; from gradcam_core.presen
           "print(gradcam_core.__file__); print(h.path('weights') / 'lenet_mnist.pt'); "
           "print(h.path('examples') / 'manifest.json'); print(say('input.not_a_number', name='Row'))")
 
+#: Each data path a module computes, printed as name=path (all must exist in the installed copy).
+_FOUND = ("from gradcam_core.models import lenet, weights; from gradcam_core.data import examples, deeplink; "
+          "from gradcam_core.analysis import shortcut, photo_edits; "
+          "print('lenet=' + str(lenet.DEFAULT_WEIGHTS)); print('weights_dir=' + str(weights.weights_dir())); "
+          "print('examples=' + str(examples.EXAMPLES_DIR / 'manifest.json')); print('deeplink=' + str(deeplink._EXAMPLES)); "
+          "print('shortcut=' + str(shortcut.WEIGHTS_DIR)); print('photo_edits=' + str(photo_edits.examples_dir())); "
+          "print('trust_aggregate=' + str(weights.weights_dir() / 'trust_aggregate_mnist.json'))")
+
 
 def _check_cli(python: Path, script: Path, cwd: Path) -> None:
     models = _run([python, "-m", "gradcam_core", "models"], cwd=cwd)
     assert models.returncode == 0, models.stdout + models.stderr
     assert "efficientnet_lite0  [available]" in models.stdout  # its weights ship in a registry package
-    assert "lenet  [" in models.stdout and "layers: conv1, relu1, pool1, conv2, relu2, pool2" in models.stdout
+    # the installed copy finds LeNet's weights (package data, through gradcam_core.home), not just a line
+    assert "lenet  [available]" in models.stdout and "layers: conv1, relu1, pool1, conv2, relu2, pool2" in models.stdout
+    lenet = models.stdout.split("lenet  [available]", 1)[1]
+    assert "source: weights file " in lenet and "lenet_mnist.pt" in lenet.splitlines()[1]
     helped = _run([script, "--help"], cwd=cwd)
     assert helped.returncode == 0, helped.stderr
     assert "usage: " in helped.stdout and "explain" in helped.stdout and "models" in helped.stdout
@@ -81,6 +92,12 @@ def test_pip_install_dot_gives_a_working_package_and_console_script(package):
     assert Path(manifest).is_file() and (Path(manifest).parent / "animals" / "chelsea_cat.jpg").is_file()
     assert sentence == "Row must be a number."  # the catalogue travelled with the code
     _check_cli(python, script, elsewhere)
+    # every data path the code uses resolves inside the installed copy (weights, examples, trust aggregate)
+    found = _run([python, "-c", _FOUND], cwd=elsewhere)
+    assert found.returncode == 0, found.stderr
+    for line in found.stdout.strip().splitlines():
+        name, where = line.split("=", 1)
+        assert Path(where).exists() and Path(where).is_relative_to(site), (name, where)
 
 
 def test_pip_install_editable_runs_from_the_working_copy(package):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from gradcam_core.errors import Refusal
+from gradcam_core import home
 
 
 # =============================================================================== photos
@@ -53,7 +54,7 @@ PASTE_SCALE = 0.75  # the cut-out object is shrunk so the new background shows a
 
 
 def examples_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "examples"
+    return home.path("examples")
 
 
 def _photo_spec():

@@ -15,7 +15,6 @@ or stretched when asked.
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -26,6 +25,7 @@ from gradcam_core.errors import Refusal
 if TYPE_CHECKING:
     from gradcam_core.cam.engine import CAMResult
 from gradcam_core.models import lenet as _lenet
+from gradcam_core import home
 
 # =============================================================================== MNIST cue
 
@@ -48,7 +48,7 @@ CUE_DESCRIPTION = (
     f"{', '.join(map(str, CUE_ROWS))} for classes 0/5, 1/6, 2/7, 3/8, 4/9"
 )
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+WEIGHTS_DIR = home.path("weights")
 SHORTCUT_WEIGHTS = _lenet.SHORTCUT_WEIGHTS  # the registry's "lenet_shortcut" (gradcam_core.models.registry)
 TRAIN_COMMAND = _lenet.SHORTCUT_TRAIN_COMMAND
 LAYER = "conv2"

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import numpy as np
 
 from gradcam_core.errors import Refusal
+from gradcam_core import home
 
 __all__ = ["encode_digit", "decode_digit", "query_string", "remember_photo", "recall_photo", "link_dir",
            "link_budget_bytes"]
@@ -56,7 +57,7 @@ def query_string(**params: Any) -> str:
 
 
 # --------------------------------------------------------------------------- photos
-_EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+_EXAMPLES = home.path("examples")
 _KEEP = 500  # uploads kept for links; the oldest go first
 _BUDGET_MB = 200.0  # and at most this many megabytes of them (GRADCAM_LINK_BUDGET_MB)
 

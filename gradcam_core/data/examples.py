@@ -10,10 +10,12 @@ import threading
 from pathlib import Path
 from typing import Any, Sequence
 
+from gradcam_core import home
+
 __all__ = ["EXAMPLES_DIR", "CATEGORY_ORDER", "load_manifest", "example_for", "examples_by_category",
            "example_credit", "attribution_note"]
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES_DIR = home.path("examples")
 #: The order of the categories in the examples gallery.
 CATEGORY_ORDER = ["animals", "food", "objects/vehicles", "people", "plants", "scenes", "textures"]
 

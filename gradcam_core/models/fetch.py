@@ -59,13 +59,7 @@ TITLES = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "vgg16": "VGG-16", "
 
 class FetchRefused(W.WeightsError):
     """A fetch that failed or was refused, as a catalogue key (``fetch.bad.*``) and its values, which
-    ``present.fetch_text`` words (``present.words.text_of`` reads them too). ``str()`` is still
-    today's sentence, for the callers that print it (the model registry, the models CLI, this
-    module's notes) until they word the key instead; then the sentences here go."""
-
-    def __init__(self, text: str, key: str, **values: Any) -> None:
-        super().__init__(text)
-        self.key, self.values = key, values
+    ``present.words.text_of`` words (``str()`` too, once ``present.words`` is loaded)."""
 
 
 class ChecksumError(FetchRefused):
@@ -119,14 +113,22 @@ class FetchState:
             return None
         return min(100, int(100 * self.done_bytes / self.total_bytes))
 
-    def progress_text(self) -> str:
-        what = f"Fetching {title(self.key)} weights"
+    def progress_code(self) -> tuple[str, dict[str, Any]]:
+        """The progress as a catalogue key (``fetch.checking``, ``fetch.so_far``, ``fetch.percent``)
+        and its numbers (sizes in MiB)."""
+        what = {"title": title(self.key)}
         if self.phase == "checking":
-            return f"{what}: checking {self.url}"
+            return "fetch.checking", {**what, "url": self.url}
         pct = self.percent
         if pct is None:
-            return f"{what}: {_mib(self.done_bytes)} so far"
-        return f"{what}: {pct} % ({_mib(self.done_bytes)} of {_mib(self.total_bytes or 0)})"
+            return "fetch.so_far", {**what, "done_mib": self.done_bytes / MIB}
+        return "fetch.percent", {**what, "percent": pct, "done_mib": self.done_bytes / MIB,
+                                 "total_mib": (self.total_bytes or 0) / MIB}
+
+    def progress_text(self) -> str:
+        """The progress in words (``present.fetch_text.progress_text`` words the same code)."""
+        key, values = self.progress_code()
+        return W.words(key, **values)
 
 
 _states: dict[str, FetchState] = {}
@@ -154,8 +156,7 @@ def reset() -> None:
         _states.clear()
 
 
-def _mib(n: int) -> str:
-    return f"{n / 2**20:.1f} MiB"
+MIB = 2**20
 
 
 # --------------------------------------------------------------------------- download
@@ -247,21 +248,21 @@ def _stream(url: str, part: Path, progress: Callable[[int, int | None], None] | 
     try:
         torch.hub.download_url_to_file(url, str(part), hash_prefix=hash_prefix, progress=False)
     except urllib.error.HTTPError as e:
-        raise FetchRefused(f"downloading {url} failed: HTTP {e.code}", "fetch.bad.http", url=url, code=e.code) from e
+        raise FetchRefused("fetch.bad.http", url=url, code=e.code) from e
     except RuntimeError as e:  # the hash does not match (a short file included: checked below)
         m = _HUB_HASH.search(str(e))
         if m is None:
-            raise FetchRefused(f"downloading {url} failed: {e}", "fetch.bad.failed", url=url, why=str(e)) from e
+            raise FetchRefused("fetch.bad.failed", url=url, why=str(e)) from e
         if _short():
             raise _short_error(url) from e
         want = hash_prefix or ""
         key = "fetch.bad.mirrored" if base_url() else "fetch.bad.checksum"  # GRADCAM_WEIGHTS_URL named, or not
-        raise ChecksumError(_checksum_text(url, m.group(1), want, name), key, url=url,
+        raise ChecksumError(key, url=url,
                             got=m.group(1)[:len(want)], want=want, env=WEIGHTS_URL_ENV, base=base_url(), name=name,
                             folder=str(W.weights_dir())) from e
     except (OSError, ValueError) as e:
         reason = getattr(e, "reason", e)
-        raise FetchRefused(f"downloading {url} failed: {reason}", "fetch.bad.failed", url=url, why=str(reason)) from e
+        raise FetchRefused("fetch.bad.failed", url=url, why=str(reason)) from e
     finally:
         _hooks.active, _hooks.progress, _hooks.timeout = False, None, None
     if _short():
@@ -275,15 +276,7 @@ def _short() -> bool:
 
 
 def _short_error(url: str) -> FetchRefused:
-    return FetchRefused(f"downloading {url} failed: got {_hooks.done} of {_hooks.total} bytes", "fetch.bad.short",
-                        url=url, done=_hooks.done, total=_hooks.total)
-
-
-def _checksum_text(url: str, digest: str, want: str, name: str) -> str:
-    return (f"the file does not match its checksum: {url} has SHA-256 {digest[:len(want)]}…, "
-            f"its name says {want}…. It was deleted; check the source"
-            + (f" ({WEIGHTS_URL_ENV}={base_url()})" if base_url() else "")
-            + f" or copy torchvision's {name} into {W.weights_dir()} by hand")
+    return FetchRefused("fetch.bad.short", url=url, done=_hooks.done, total=_hooks.total)
 
 
 def fetch_file(key: str, dest_dir: Path | None = None,
@@ -306,18 +299,14 @@ def fetch_file(key: str, dest_dir: Path | None = None,
             return final  # fetched meanwhile by another thread or process
         ok, msg = W.probe(url)
         if not ok:
-            raise FetchRefused(
-                f"cannot download {title(key)} weights: {url} is not reachable ({msg}). This machine seems "
-                f"to be offline; copy {name} into {W.weights_dir()} instead.", "fetch.bad.offline",
-                title=title(key), url=url, why=msg, name=name, folder=str(W.weights_dir()))
+            raise FetchRefused("fetch.bad.offline", title=title(key), url=url, why=msg, name=name, folder=str(W.weights_dir()))
         part = dest / f".{name}.{os.getpid()}.part"
         try:
             _stream(url, part, progress)
             try:
                 W.build_torchvision(key, part)  # refuses files that do not fit the model
             except W.WeightsError as e:
-                raise FetchRefused(f"the file from {url} does not load into {title(key)} ({e}); it was deleted",
-                                   "fetch.bad.noload", url=url, title=title(key), why=str(e)) from e
+                raise FetchRefused("fetch.bad.noload", url=url, title=title(key), why=e) from e
             os.replace(part, final)
         finally:
             part.unlink(missing_ok=True)
@@ -356,8 +345,8 @@ def _set(st: FetchState, **changes) -> None:
 def _run(st: FetchState) -> None:
     ok, msg = W.probe(st.url)
     if not ok:
-        _set(st, phase="offline", message=f"{st.url} is not reachable ({msg})",
-             reason=FetchRefused(f"{st.url} is not reachable ({msg})", "fetch.bad.unreachable", url=st.url, why=msg))
+        reason = FetchRefused("fetch.bad.unreachable", url=st.url, why=msg)
+        _set(st, phase="offline", message=str(reason), reason=reason)
         log.info("Not fetching %s weights: %s", title(st.key), st.message)
         return
     _set(st, phase="fetching")
@@ -375,14 +364,13 @@ def _run(st: FetchState) -> None:
     try:
         path = fetch_file(st.key, progress=progress)
     except W.WeightsError as e:
-        reason = e if isinstance(e, FetchRefused) else FetchRefused(str(e), "fetch.bad.other", why=str(e))
-        _set(st, phase="failed", message=str(e), reason=reason)
+        reason = e if isinstance(e, FetchRefused) else FetchRefused("fetch.bad.other", why=e)
+        _set(st, phase="failed", message=str(reason), reason=reason)
         log.warning("%s weights refused: %s", title(st.key), e)
         return
     except Exception as e:  # never let a background thread die silently
-        text = f"fetching failed: {type(e).__name__}: {e}"
-        _set(st, phase="failed", message=text,
-             reason=FetchRefused(text, "fetch.bad.crashed", kind=type(e).__name__, why=str(e)))
+        reason = FetchRefused("fetch.bad.crashed", kind=type(e).__name__, why=str(e))
+        _set(st, phase="failed", message=str(reason), reason=reason)
         log.exception("Fetching %s weights failed", title(st.key))
         return
     _set(st, phase="done", message=str(path))
@@ -404,15 +392,19 @@ def on_select(key: str) -> None:
 
 
 # --------------------------------------------------------------------------- texts
+# Kept for the callers that still read the notes here (ui/fetch_panel.py, imagenet.py): the words
+# are the catalogue's [fetch] entries, worded as present.fetch_text.note/page_note word them (the
+# same codes; tests/test_fetch.py checks both agree on every branch). Callers should move to
+# present.fetch_text, then these two go.
 def note(key: str) -> str:
     """Why *key* cannot run right now, when a fetch explains it ("" otherwise)."""
     st = state(key)
     if st is None or W.find_weights(key) is not None:
         return ""
     if st.phase in ("checking", "fetching"):
-        return st.progress_text() + "; use another model meanwhile"
+        return W.words("fetch.busy_note", progress=st.progress_text())
     if st.phase == "failed":
-        return f"{title(key)} weights were refused: {st.message}"
+        return W.words("fetch.refused_note", title=title(key), reason=st.message)
     return ""
 
 
@@ -421,13 +413,13 @@ def page_note() -> str:
     lines = []
     for key, st in states().items():
         if st.phase in ("checking", "fetching"):
-            lines.append(f"⏳ {st.progress_text()}. EfficientNet-Lite0 works meanwhile.")
+            lines.append(W.words("fetch.busy_page", progress=st.progress_text()))
         elif st.phase == "failed":
-            lines.append(f"⚠️ {title(key)} weights were refused: {st.message}.")
+            lines.append(W.words("fetch.refused_page", title=title(key), reason=st.message))
         elif st.phase == "done" and key in AUTO_KEYS:
-            lines.append(f"✅ {title(key)} weights fetched: new pages open on {title(key)} (reload this one to switch).")
+            lines.append(W.words("fetch.done_default", title=title(key)))
         elif st.phase == "done":
-            lines.append(f"✅ {title(key)} weights fetched: {title(key)} is ready.")
+            lines.append(W.words("fetch.done_page", title=title(key)))
     return "\n\n".join(lines)
 
 

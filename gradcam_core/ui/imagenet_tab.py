@@ -391,7 +391,7 @@ def _settings(default, spec) -> dict:
     whole = CoercedCheckbox(value=False, label=say("ui.imagenet.whole_label"),
                         info=say("ui.imagenet.whole_info"))
     with gr.Row():
-        norm = ChoiceRadio([(v, k) for k, v in svc.NORMS.items()], value="max", label=say("ui.imagenet.norm_label"), min_width=200)
+        norm = ChoiceRadio([(say(v), k) for k, v in svc.NORMS.items()], value="max", label=say("ui.imagenet.norm_label"), min_width=200)
         cmap = ChoiceDropdown(HEAT_CHOICES, value="jet", label=say("ui.imagenet.cmap_label"), filterable=False, min_width=120)
     gr.Markdown(itext.NORM_NOTE + "\n\n" + heat_map_note(), elem_classes=["tight-md", "imagenet-small"])
     heatmap = ResultImage(label=say("ui.imagenet.heatmap_label"), interactive=False, elem_classes="imagenet-map",

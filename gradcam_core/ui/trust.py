@@ -15,12 +15,12 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import gradio as gr
 import numpy as np
 
+from gradcam_core import home
 from gradcam_core.present import grids, paint
 
 from gradcam_core.analysis import sanity
@@ -61,7 +61,7 @@ INTRO = (
     say("ui.trust.intro")
 )
 #: deletion/insertion over 200 held-out digits, written by tools/trust_aggregate.py
-AGGREGATE_FILE = Path(__file__).resolve().parents[2] / "weights" / "trust_aggregate_mnist.json"
+AGGREGATE_FILE = home.path("weights") / "trust_aggregate_mnist.json"
 
 
 # =========================================================================== parsing
