@@ -79,12 +79,17 @@ def _check_cli(python: Path, script: Path, cwd: Path) -> None:
     assert "usage: " in helped.stdout and "explain" in helped.stdout and "models" in helped.stdout
 
 
-def test_pip_install_dot_gives_a_working_package_and_console_script(package):
-    python, script, src, elsewhere = package
-    _install(python, src, editable=False)
+def _install_and_locate(python: str, src: Path, elsewhere: Path, editable: bool) -> list[str]:
+    """Install the copy, then (module, weights, examples manifest, a catalogue sentence) as the installed code finds them."""
+    _install(python, src, editable=editable)
     where = _run([python, "-c", _WHERE], cwd=elsewhere)
     assert where.returncode == 0, where.stderr
-    module, weights, manifest, sentence = where.stdout.strip().splitlines()
+    return where.stdout.strip().splitlines()
+
+
+def test_pip_install_dot_gives_a_working_package_and_console_script(package):
+    python, script, src, elsewhere = package
+    module, weights, manifest, sentence = _install_and_locate(python, src, elsewhere, editable=False)
     site = Path(python).parent.parent
     assert Path(module).is_relative_to(site) and not Path(module).is_relative_to(src)  # the installed copy
     assert Path(weights).is_file() and Path(weights).is_relative_to(site)  # package data: gradcam_core/_home
@@ -102,10 +107,7 @@ def test_pip_install_dot_gives_a_working_package_and_console_script(package):
 
 def test_pip_install_editable_runs_from_the_working_copy(package):
     python, script, src, elsewhere = package
-    _install(python, src, editable=True)
-    where = _run([python, "-c", _WHERE], cwd=elsewhere)
-    assert where.returncode == 0, where.stderr
-    module, weights, manifest, _ = where.stdout.strip().splitlines()
+    module, weights, manifest, _ = _install_and_locate(python, src, elsewhere, editable=True)
     assert Path(module).resolve().is_relative_to(src.resolve())  # the working copy's own files
     assert Path(weights).resolve() == (src / "weights" / "lenet_mnist.pt").resolve()  # its top-level weights/
     _check_cli(python, script, elsewhere)

@@ -199,14 +199,19 @@ def _label_key(index: int) -> str:
 # --------------------------------------------------------------------------- photos
 def load_photo(src: Any) -> Image.Image:
     """A path, bytes, data: URL, PIL image or array → RGB PIL (downscaled); ImageError otherwise."""
+    return load_image(_photo_input(src), max_side=MAX_SIDE)
+
+
+def _photo_input(src: Any) -> Any:
+    """The photo as the loader takes it: nothing (or blank) is refused, a data: URL becomes its bytes."""
     if src is None or (isinstance(src, str) and not src.strip()):
         raise _no_photo()
     if inputs.is_data_url(src):
         try:
-            src = inputs.data_url_bytes(src)
+            return inputs.data_url_bytes(src)
         except ValueError as e:
             raise ImageError(str(e)) from None
-    return load_image(src, max_side=MAX_SIDE)
+    return src
 
 
 def _no_photo() -> ImageError:
@@ -410,6 +415,7 @@ def _explain(pil, model_key, layer, s: Settings, progress, example, time_limit) 
     x = spec.preprocess(pil)
     image = np.ascontiguousarray(np.asarray(spec.display_image(pil), dtype=np.uint8))
     box = crop_box(spec, pil.size)
+    title = spec.title  # read with the spec's other facts, before the run (the title is worded on reading)
 
     key = None
     if example is not None and example_cache_mode() != "off":
@@ -427,7 +433,7 @@ def _explain(pil, model_key, layer, s: Settings, progress, example, time_limit) 
     top5 = [(int(i), cats[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
     photo, crop = photo_for_display(pil, box)
     return Explanation(
-        model_key=spec.key, model_title=spec.title, layer=layer, layer_label=label,
+        model_key=spec.key, model_title=title, layer=layer, layer_label=label,
         method=s.method, image=image, top5=top5, views=views, norm=s.norm, cmap=s.cmap, alpha=s.alpha,
         example=example, seconds=seconds, cached=cached, whole=s.whole, photo=photo, crop_box=crop,
     )
@@ -481,13 +487,7 @@ def explain_source(src: Any, model_key: str | None = None, layer: str | None = N
     """:func:`explain_photo` from a path / bytes / data: URL (a photo input's source, see
     :func:`photo_of`); example photos are cached lazily. One request is parsed once, in order: the
     photo's form and every setting (inputs), the photo (data), then the model (:func:`_explain`)."""
-    if src is None or (isinstance(src, str) and not src.strip()):
-        raise _no_photo()
-    if inputs.is_data_url(src):
-        try:
-            src = inputs.data_url_bytes(src)
-        except ValueError as e:
-            raise ImageError(str(e)) from None
+    src = _photo_input(src)
     settings = parse_settings(method, target, target2, norm, cmap, alpha, whole)
     pil = load_image(src, max_side=MAX_SIDE)
     if example is _LOOK_UP:

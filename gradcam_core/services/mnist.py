@@ -109,8 +109,13 @@ def model() -> torch.nn.Module:
 
 def ready() -> tuple[bool, str]:
     """(True, "") when LeNet's weights load, else (False, why)."""
+    return loads(model)
+
+
+def loads(load: Callable[[], Any]) -> tuple[bool, str]:
+    """(True, "") when ``load()`` finds its weights, else (False, why): a tab says why it cannot run."""
     try:
-        model()
+        load()
     except FileNotFoundError as exc:
         return False, str(exc)
     return True, ""

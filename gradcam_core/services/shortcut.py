@@ -18,6 +18,7 @@ from gradcam_core.analysis.shortcut import (_check_pos, add_cue, cue_mass, cue_p
 from gradcam_core.data.mnist import test_digits
 from gradcam_core.errors import Refusal, Term
 from gradcam_core.models.lenet import CLASSES
+from gradcam_core.services import mnist as mnist_svc
 
 MODELS = {"clean": load_clean, "shortcut": load_shortcut}
 
@@ -136,11 +137,7 @@ def photo_model_availability() -> tuple[bool, str]:
 
 def ready() -> tuple[bool, str]:
     """(True, "") when the shortcut LeNet's weights load, else (False, why)."""
-    try:
-        load_shortcut()
-    except FileNotFoundError as exc:
-        return False, str(exc)
-    return True, ""
+    return mnist_svc.loads(load_shortcut)
 
 
 @functools.lru_cache(maxsize=48)
