@@ -45,7 +45,7 @@ def test_mnist_index_endpoint_matches_engine(app_client):
     assert numbers["target"] == int(ref.targets[0])
     np.testing.assert_allclose(numbers["weights"], ref.weights[0].numpy(), atol=1e-7, rtol=1e-4)
     np.testing.assert_allclose(numbers["cam"], ref.cam[0].numpy(), atol=1e-5, rtol=1e-4)
-    assert numbers["source"] == say("ui.mnist.source_held_out", i=i, label=labels[i])
+    assert numbers["source"] == say("service.source.index", index=i, label=labels[i])
     ov = _png(overlay)
     assert ov.shape[0] >= 28 and ov.std() > 5  # a real picture, not a blank
     # 8 steps, each: markdown, image, code
@@ -134,11 +134,11 @@ def test_bad_inputs_give_clear_messages_and_server_survives(app_client, tmp_path
     Image.new("RGBA", (280, 280), (0, 0, 0, 0)).save(blank)
     cases = [
         (lambda: app_client.predict({"background": None, "layers": [], "composite": None}, "predicted", "strongest",
-                                api_name="/mnist_explain_drawing"), say("ui.mnist.canvas_empty")),
+                                api_name="/mnist_explain_drawing"), say("service.mnist.empty_canvas")),
         (lambda: app_client.predict({"background": None, "layers": [], "composite": handle_file(str(blank))},
-                                "predicted", "strongest", api_name="/mnist_explain_drawing"), say("ui.mnist.canvas_empty")),
+                                "predicted", "strongest", api_name="/mnist_explain_drawing"), say("service.mnist.empty_canvas")),
         (lambda: app_client.predict(None, "predicted", "strongest", api_name="/mnist_explain_upload"),
-         say("ui.mnist.upload_first")),
+         say("service.mnist.no_photo")),
         # (Gradio's own check of the Number's maximum answers first: "Value 5000 is greater than maximum value 999.")
         (lambda: app_client.predict(5000, "predicted", "strongest", api_name="/mnist_explain_index"), "999"),
         (lambda: app_client.predict(5, "banana", "strongest", api_name="/mnist_explain_index"), ""),

@@ -400,12 +400,18 @@ def test_module_imports_no_gradio_or_pyplot(module):
     assert len(src.splitlines()) <= 600  # the split's point: one job per module, each readable
 
 
-def test_render_still_offers_every_public_name():
-    """``present.render`` re-exports the split modules' public names for code not yet moved."""
-    from gradcam_core.present import render
-    for name in render.__all__:
-        assert getattr(render, name) is not None
-    assert grids.map_grid is grids.map_grid and paint.overlay is paint.overlay
+def test_the_old_renderer_is_gone_and_nothing_imports_it():
+    """``present/render.py`` was split by job; every importer names the module that does the job now."""
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    assert importlib.util.find_spec("gradcam_core.present.render") is None
+    pat = re.compile(r"from gradcam_core\.present import[^\n]*\brender\b|gradcam_core\.present\.render\b")
+    users = [str(p) for d in ("gradcam_core", "bench", "tools", "tests") for p in (root / d).rglob("*.py")
+             if p.name != "test_render.py" and pat.search(p.read_text(encoding="utf-8"))]
+    assert not users, users
 
 
 # --------------------------------------------------------------- ticks (matplotlib.ticker)

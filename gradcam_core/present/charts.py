@@ -1,7 +1,7 @@
 """Charts that are charts, drawn with matplotlib (an image is needed: the page shows them as
 pictures and the API returns them): the deletion / insertion curves of the trust panel.
 
-The teaching steps' small bar charts stay in :mod:`gradcam_core.present.render`, because
+The teaching steps' small bar charts stay in :mod:`gradcam_core.present.barchart`, because
 matplotlib is 78–680× slower for them (BENCHMARKS.md, section 3)."""
 from __future__ import annotations
 
