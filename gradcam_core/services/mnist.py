@@ -25,7 +25,7 @@ from gradcam_core.analysis.ink_share import DatasetInkShare, InkShare, dataset_s
 from gradcam_core.cam.engine import CAMResult, GradCAM
 from gradcam_core.data.deeplink import decode_digit, encode_digit, query_string
 from gradcam_core.data.images import load_image, shown_size
-from gradcam_core.data.mnist import FRAME, preprocess_digit, test_digits, to_tensor
+from gradcam_core.data.mnist import FRAME, NoDigitError, preprocess_digit, test_digits, to_tensor
 from gradcam_core.errors import Refusal
 from gradcam_core.models import lenet
 from gradcam_core.models.registry import get_model, lenet_model
@@ -201,9 +201,11 @@ def digit_of_photo(img: Image.Image, net: torch.nn.Module | None = None) -> np.n
     the CLI and the API. :class:`PhotoRefused` when there is none."""
     try:
         return preprocess_digit(np.asarray(img), score=lenet.top_probability(net if net is not None else model()))
-    except Refusal as exc:
+    except NoDigitError as exc:  # "No digit found: …" says it already
         raise PhotoRefused(exc.key, **exc.values) from None
-    except ValueError as exc:  # "No digit found: ..." already says it; others get the context
+    except Refusal as exc:  # other refusals ("No ink found: …") get the context, as they always did
+        raise PhotoRefused("service.mnist.photo_unread", message=exc) from None
+    except ValueError as exc:
         msg = str(exc)
         if msg.startswith("No digit found"):
             raise PhotoRefused("service.mnist.said", message=msg) from None
