@@ -19,7 +19,7 @@ from torchvision.transforms.functional import gaussian_blur
 
 from gradcam_core.cam.engine import Target, _as_targets, _check_input, eval_mode
 from gradcam_core.cam.postprocess import upsample
-from gradcam_core.errors import Refusal
+from gradcam_core.errors import Refusal, Term
 
 __all__ = ["BASELINES", "MAX_STEPS", "Curves", "blur_sigma", "make_baseline", "sobel_map", "deletion_insertion"]
 
@@ -151,7 +151,7 @@ def _perturbed_probs(model: nn.Module, x: torch.Tensor, base: torch.Tensor, rank
             probs[job] = float(out[j])
         done += len(chunk)
         if progress is not None:
-            progress(done / max(1, len(jobs)), f"{done}/{len(jobs)} perturbed images")
+            progress(done / max(1, len(jobs)), str(Term("analysis.progress.perturbed", done=done, n=len(jobs))))
     return probs
 
 

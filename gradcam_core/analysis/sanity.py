@@ -56,7 +56,7 @@ from gradcam_core.analysis.verdict_codes import (  # noqa: F401  (re-exported)
 from gradcam_core.cam.engine import CAMResult, GradCAM, Target, _check_input, resolve_layer
 from gradcam_core.cam.guided import SANITY_MAPS, GuidedGradCAM
 from gradcam_core.cam.postprocess import normalize_max, upsample
-from gradcam_core.errors import Refusal
+from gradcam_core.errors import Refusal, Term
 
 __all__ = [
     "METHODS", "BASELINES", "Stage", "Cascade", "Curves", "default_stages", "randomize_", "cascade",
@@ -367,7 +367,7 @@ def _collect_stages(ref: dict[str, np.ndarray], randomised, single: bool, total:
         for m, st in _stage_rows(name, ref, maps, single).items():
             results[m].append(st)
         if progress is not None:
-            progress((i + 1) / total, "original model" if i == 0 else f"randomised down to {name}")
+            progress((i + 1) / total, str(Term("analysis.progress.original") if i == 0 else Term("analysis.progress.randomised", name=name)))
     return results
 
 

@@ -349,7 +349,7 @@ def _run_model(spec: ModelSpec, model, x: torch.Tensor, layer: str, method: str,
                ) -> tuple[list[CAMResult], list[tuple[np.ndarray, np.ndarray]] | None]:
     """One forward pass → one CAMResult per target, and the guided images (guided backprop, Guided
     Grad-CAM) of each when the method gives them (None otherwise)."""
-    guard = TimeGuard(progress, time_limit, f"{layer} of {spec.title}", method)  # used by Score-CAM only
+    guard = TimeGuard(progress, time_limit, str(Term("service.progress.layer_of", layer=layer, title=spec.title)), method)  # used by Score-CAM only
     cam = make_cam(method, model, layer, batch_size=SCORE_CAM_BATCH, progress=guard, on_plan=guard.plan)
     results = cam.explain_many(x, targets)
     if "guided_backprop" not in results[0].extras:
@@ -567,8 +567,8 @@ def compare_models(
         model = _load(spec)
         sub = None
         if progress is not None:
-            progress(j / n, f"{spec.title} ({j + 1}/{n})")
-            sub = (lambda f, text, j=j: progress((j + f) / n, f"{spec.title}: {text}"))  # noqa: E731 - binds j
+            progress(j / n, str(Term("service.progress.model", title=spec.title, j=j + 1, n=n)))
+            sub = (lambda f, text, j=j, t=spec.title: progress((j + f) / n, str(Term("service.progress.model_step", title=t, text=text))))  # noqa: E731
         x = spec.preprocess(pil)
         image = np.asarray(spec.display_image(pil), dtype=np.uint8)
         results, _ = _run_model(spec, model, x, spec.default_layer, method, [target], sub, time_limit)
