@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -11,10 +9,10 @@ import torch
 torch.set_num_threads(2)
 
 
-# one way to find a port and to stop a server, shared with the benchmarks (bench/_server.py)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from _server import free_port  # noqa: E402
-from _server import stop_server as stop_process  # noqa: E402,F401
+# one way to find a port and to stop a server, shared with the benchmarks: bench/ is a package of the
+# repository (pytest.ini puts its root on the path), so no path is patched here
+from bench._server import free_port  # noqa: E402
+from bench._server import stop_server as stop_process  # noqa: E402,F401
 
 
 def launch_blocks(demo, **kw):
