@@ -41,3 +41,18 @@ def new_photos(n: int, folder: Path, seed: int = 23, side: int = 1024) -> list[P
             im.save(path, format="JPEG", quality=rng.randint(80, 92))
         out.append(path)
     return out
+
+
+def turned_cats(n: int, folder: Path, root: Path = ROOT) -> list[str]:
+    """``n`` versions of the example cat, mirrored and turned by 1, 2, … degrees: photos no cache knows,
+    of the same kind as a shipped example (the ImageNet request benchmarks)."""
+    from PIL import ImageOps
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    with Image.open(root / "examples" / "animals" / "chelsea_cat.jpg") as im:
+        for k in range(n):
+            p = folder / f"cat{k}.jpg"
+            ImageOps.mirror(im.convert("RGB")).rotate(k + 1).save(p, quality=90)
+            out.append(str(p))
+    return out

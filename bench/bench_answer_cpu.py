@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 
 from gradio_client import Client, handle_file
-from PIL import Image, ImageOps
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _photos import turned_cats  # noqa: E402
 
 
 def main() -> None:
@@ -40,13 +42,7 @@ def main() -> None:
                 break
             except Exception:  # noqa: BLE001 - not up yet
                 time.sleep(0.5)
-        tmp = Path(tempfile.mkdtemp(prefix="bench-answer-"))
-        photos = []
-        with Image.open(root / "examples" / "animals" / "chelsea_cat.jpg") as im:
-            for k in range(14):
-                p = tmp / f"cat{k}.jpg"
-                ImageOps.mirror(im.convert("RGB")).rotate(k + 1).save(p, quality=90)
-                photos.append(str(p))
+        photos = turned_cats(14, Path(tempfile.mkdtemp(prefix="bench-answer-")), root)
 
         def call(i: int) -> None:
             client.predict(handle_file(photos[i]), "efficientnet_lite0", "_head_act", "Grad-CAM", "predicted", "none",

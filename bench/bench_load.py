@@ -47,15 +47,9 @@ def request_fn(kind: str):
     # Several distinct photos, so no request can be answered from another's work.
     import tempfile
 
-    from PIL import Image, ImageOps
+    from _photos import turned_cats
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    photos = []
-    with Image.open(ROOT / "examples" / "animals" / "chelsea_cat.jpg") as im:
-        for k in range(8):
-            p = tmp / f"cat{k}.jpg"
-            ImageOps.mirror(im.convert("RGB")).rotate(k + 1).save(p, quality=90)
-            photos.append(str(p))
+    photos = turned_cats(8, Path(tempfile.mkdtemp(prefix="bench-load-")))
 
     def call(client, i):
         out = client.predict(handle_file(photos[i % len(photos)]), "efficientnet_lite0", "_head_act", "Grad-CAM",
