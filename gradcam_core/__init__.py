@@ -16,7 +16,6 @@ from gradcam_core.cam.methods import (
     make_cam,
 )
 from gradcam_core.cam.postprocess import normalize, normalize_max, normalize_minmax, upsample
-from gradcam_core.present import words as _words  # noqa: F401 - the catalogue, so a refusal reads as its sentence wherever it is raised
 
 __all__ = [
     "BaseCAM", "CAMResult", "GradCAM", "GradCAMPlusPlus", "XGradCAM", "HiResCAM", "LayerCAM",

@@ -41,7 +41,7 @@ import numpy as np
 
 from gradcam_core.present import codec, paint
 from gradcam_core.present.steps import result_numbers
-from gradcam_core.inputs import parse_alpha, parse_cmap, parse_norm, parse_placement
+from gradcam_core.base.inputs import parse_alpha, parse_cmap, parse_norm, parse_placement
 from gradcam_core.present.words import say, text_of
 from gradcam_core.services import batch
 from gradcam_core.services.batch import Runner
@@ -98,7 +98,7 @@ def load_backend(key: str) -> Backend:
 # --------------------------------------------------------------------------- option values
 
 
-# The one parser of each kind is in gradcam_core.inputs (shared with the app's UI and API);
+# The one parser of each kind is in gradcam_core.base.inputs (shared with the app's UI and API);
 # here its ValueError becomes a UsageError (exit code 2).
 
 

@@ -142,7 +142,7 @@ def test_every_key_the_code_names_exists():
 
 
 def test_say_fills_named_placeholders_and_refuses_holes():
-    from gradcam_core.errors import Refusal
+    from gradcam_core.base.errors import Refusal
     words.catalogue.cache_clear()
     table = words.catalogue()
     key = next((k for k, t in table.items() if words.placeholders(t)), None)

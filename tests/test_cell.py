@@ -17,7 +17,7 @@ from gradcam_core.cam.methods import METHODS, make_cam
 from gradcam_core.data.mnist import test_digits as held_out_digits, to_tensor
 from gradcam_core.models.registry import lenet_model
 from gradcam_core.analysis.sanity import make_baseline
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.present.words import say, text_of
 
 

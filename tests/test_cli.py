@@ -210,7 +210,7 @@ def test_lenet_reads_mnist_digits_in_both_polarities(tmp_path):
 
 
 @pytest.mark.parametrize("args, expected", [
-    # the messages of gradcam_core.inputs, the same the app's UI and API give (tests/test_inputs.py)
+    # the messages of gradcam_core.base.inputs, the same the app's UI and API give (tests/test_inputs.py)
     (["--model", "nope"], ["unknown model 'nope'", LITE, "lenet"]),
     (["--model", LITE, "--layer", "nope"], ["has no layer 'nope'", "_head_act", "_blocks.14"]),
     (["--model", LITE, "--layer", "_fc"], ["has no layer '_fc' that can be used", "_head_act"]),

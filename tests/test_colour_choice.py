@@ -250,7 +250,7 @@ def test_api_with_and_without_the_colour_map(app_client):
     stretched = mnist_result(app_client, 17, "predicted", "strongest", "relu2", "jet", "stretched")
     np.testing.assert_array_equal(png(stretched["overlay"]), _expected_overlay(17, "jet", placement="stretched"))
     assert stretched["link"].endswith("&placement=stretched") and "placement" not in old["link"]
-    # the app's own message, from the one parser (gradcam_core.inputs), not gradio's radio check
+    # the app's own message, from the one parser (gradcam_core.base.inputs), not gradio's radio check
     with pytest.raises(Exception, match="Unknown map placement .*sideways.*; choose .*receptive field.* or .*stretched"):
         app_client.predict(17, "predicted", "strongest", "relu2", "jet", "sideways", api_name="/mnist_explain_index")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from gradcam_core.present import colour_vision as cv
-from gradcam_core.inputs import CMAPS
+from gradcam_core.base.inputs import CMAPS
 from gradcam_core.present.words import say
 
 KINDS = ["none", "protanopia", "deuteranopia", "tritanopia"]

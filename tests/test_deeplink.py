@@ -9,7 +9,7 @@ import pytest
 
 from gradcam_core.data.deeplink import decode_digit, encode_digit, query_string
 from gradcam_core.data.mnist import test_digits as held_out_digits
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.present.words import say, text_of
 from gradcam_core.ui import mnist_tab
 

@@ -18,7 +18,7 @@ from gradcam_core import (
     normalize_minmax,
     upsample,
 )
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.models.lenet import LeNet
 from gradcam_core.present.words import say, text_of
 

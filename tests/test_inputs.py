@@ -1,4 +1,4 @@
-"""One parser per kind of user input (gradcam_core/inputs.py): the UI handlers, the HTTP API and
+"""One parser per kind of user input (gradcam_core/base/inputs.py): the UI handlers, the HTTP API and
 the command line accept the same values (giving the same result) and reject the same values with
 the same message."""
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from gradio_client import handle_file
 from PIL import Image
 
-from gradcam_core import inputs
-from gradcam_core.errors import Refusal
+from gradcam_core.base import inputs
+from gradcam_core.base.errors import Refusal
 from gradcam_core.models.lenet import CLASSES
 from gradcam_core.present.words import say, text_of
 

@@ -11,7 +11,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from gradcam_core.data import mnist
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.models.lenet import DEFAULT_WEIGHTS, LeNet, load_lenet
 from gradcam_core.present.words import text_of
 

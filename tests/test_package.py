@@ -53,7 +53,7 @@ def _install(python: Path, src: Path, editable: bool) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-_WHERE = ("import gradcam_core, gradcam_core.home as h; from gradcam_core.present.words import say; "
+_WHERE = ("import gradcam_core, gradcam_core.base.home as h; from gradcam_core.present.words import say; "
           "print(gradcam_core.__file__); print(h.path('weights') / 'lenet_mnist.pt'); "
           "print(h.path('examples') / 'manifest.json'); print(say('input.not_a_number', name='Row'))")
 
@@ -70,7 +70,7 @@ def _check_cli(python: Path, script: Path, cwd: Path) -> None:
     models = _run([python, "-m", "gradcam_core", "models"], cwd=cwd)
     assert models.returncode == 0, models.stdout + models.stderr
     assert "efficientnet_lite0  [available]" in models.stdout  # its weights ship in a registry package
-    # the installed copy finds LeNet's weights (package data, through gradcam_core.home), not just a line
+    # the installed copy finds LeNet's weights (package data, through gradcam_core.base.home), not just a line
     assert "lenet  [available]" in models.stdout and "layers: conv1, relu1, pool1, conv2, relu2, pool2" in models.stdout
     lenet = models.stdout.split("lenet  [available]", 1)[1]
     assert "source: weights file " in lenet and "lenet_mnist.pt" in lenet.splitlines()[1]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.present import barchart, codec, colourbar, glyphs, grids, paint, ticks, words
 
 

@@ -51,7 +51,7 @@ import torch
 from gradcam_core import GradCAM
 
 from gradcam_core.analysis import sanity
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.present import verdicts
 from gradcam_core.present.words import say
 from gradcam_core.models.lenet import load_lenet

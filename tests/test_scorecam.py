@@ -26,7 +26,7 @@ from gradcam_core.cam.methods import (
     make_cam,
     top_variance_channels,
 )
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.present.method_texts import progress_text
 from gradcam_core.present.words import say, text_of
 

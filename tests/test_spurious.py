@@ -37,7 +37,7 @@ from gradcam_core.present import cards as card_words
 from gradcam_core.present import shortcut_view as sview
 from gradcam_core.present.words import lines, say
 from gradcam_core.cam.engine import GradCAM
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.present.words import text_of
 from gradcam_core.models.lenet import load_lenet
 from gradcam_core.data.mnist import test_digits as held_out_digits

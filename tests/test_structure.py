@@ -94,12 +94,14 @@ def test_no_import_cycles_among_gradcam_core_modules():
 
 
 def _layer_of(module: str) -> str:
-    """The package a module belongs to (``gradcam_core.present.words`` → ``present``), or the
-    top-level module itself (``gradcam_core.inputs`` → ``inputs``)."""
+    """The package a module belongs to (``gradcam_core.present.words`` → ``present``,
+    ``gradcam_core.base.inputs`` → ``base``); the root package's ``__init__`` and its top-level
+    modules (``cli``, ``workshop``) are one layer, ``gradcam_core``, as importing any of them runs
+    the root ``__init__``."""
     parts = module.split(".")
-    if len(parts) > 2 or (PKG / parts[1]).is_dir():
+    if len(parts) > 2 or (len(parts) == 2 and (PKG / parts[1]).is_dir()):
         return parts[1]
-    return parts[1] if len(parts) > 1 else parts[0]
+    return "gradcam_core"
 
 
 def _package_graph(graph: dict[str, set[str]] | None = None) -> dict[str, set[str]]:
@@ -109,14 +111,12 @@ def _package_graph(graph: dict[str, set[str]] | None = None) -> dict[str, set[st
     graph = _graph() if graph is None else graph
     out: dict[str, set[str]] = {}
     for mod, deps in graph.items():
-        if mod == "gradcam_core":
-            continue
         # A ``__main__`` module is an entry point that nothing imports (``python -m
         # gradcam_core.models``): it sits on top of everything like the CLI, so its imports
         # (``present.words`` to word its output) are no edge of its package's layer.
         if mod.endswith(".__main__"):
             continue
-        out.setdefault(_layer_of(mod), set()).update(_layer_of(d) for d in deps if d != "gradcam_core")
+        out.setdefault(_layer_of(mod), set()).update(_layer_of(d) for d in deps)
     for layer, deps in out.items():
         deps.discard(layer)
     for deps in list(out.values()):
@@ -128,10 +128,10 @@ def _package_graph(graph: dict[str, set[str]] | None = None) -> dict[str, set[st
 def test_the_package_graph_collapses_modules_to_their_package():
     graph = {"gradcam_core.present.words": set(), "gradcam_core.present.verdicts": {"gradcam_core.analysis.sanity",
                                                                                     "gradcam_core.present.words"},
-             "gradcam_core.analysis.sanity": {"gradcam_core.cam.engine", "gradcam_core.errors"},
-             "gradcam_core.cam.engine": set(), "gradcam_core.errors": set()}
-    assert _package_graph(graph) == {"present": {"analysis"}, "analysis": {"cam", "errors"}, "cam": set(),
-                                     "errors": set()}
+             "gradcam_core.analysis.sanity": {"gradcam_core.cam.engine", "gradcam_core.base.errors"},
+             "gradcam_core.cam.engine": set(), "gradcam_core.base.errors": set()}
+    assert _package_graph(graph) == {"present": {"analysis"}, "analysis": {"cam", "base"}, "cam": set(),
+                                     "base": set()}
     # two packages that import each other through different modules are a cycle at package level
     # even though no module cycle exists
     graph["gradcam_core.analysis.cards"] = {"gradcam_core.present.words"}
@@ -147,9 +147,9 @@ def test_no_module_imports_a_main_module():
 
 
 def test_no_import_cycles_among_packages():
-    """The layers (errors, cam → models, data → analysis → inputs, services → present → ui, cli,
-    app) only import downwards, so no two packages import each other, not even through
-    different modules."""
+    """The layers (base, cam → models, data → analysis → services → present → ui, the root's cli
+    and workshop, app) only import downwards, so no two packages import each other, not even
+    through different modules or through the root package."""
     assert _cycles(_package_graph()) == []
 
 
@@ -157,10 +157,8 @@ def test_analysis_imports_no_words_and_no_page():
     """analysis returns numbers and codes: it imports neither present (pictures and words) nor ui."""
     pkg = _package_graph()
     assert "analysis" in pkg and not pkg["analysis"] & {"present", "ui", "services", "cli"}, pkg["analysis"]
-    # only the layers below it, and inputs for the one placement parser (parse_placement; an upward
-    # edge that goes once placement codes are parsed before they reach analysis)
-    # (home: where the data folders are, the bottom layer as errors, importing nothing of the package)
-    assert pkg["analysis"] <= {"errors", "home", "cam", "models", "data", "inputs"}, pkg["analysis"]
+    # only the layers below it (base: errors, home and the input parsers, importing nothing above)
+    assert pkg["analysis"] <= {"base", "cam", "models", "data"}, pkg["analysis"]
 
 
 def test_only_the_ui_and_app_import_gradio():

@@ -254,7 +254,7 @@ def test_many_channels_show_the_top_ten_and_say_so():
 
 
 def test_refused_channel_is_a_code_and_its_bound():
-    from gradcam_core.errors import Refusal
+    from gradcam_core.base.errors import Refusal
     from gradcam_core.present.words import text_of
 
     res = GradCAM(load_lenet(), "relu2")(torch.zeros(1, 1, 28, 28))

@@ -16,7 +16,7 @@ import trace_request as T  # noqa: E402
 
 
 def test_the_tracer_counts_entries_merges_calls_in_a_row_and_ignores_callbacks():
-    from gradcam_core import inputs
+    from gradcam_core.base import inputs
     from gradcam_core.services import mnist as svc
 
     def handler():
@@ -28,7 +28,7 @@ def test_the_tracer_counts_entries_merges_calls_in_a_row_and_ignores_callbacks()
     t, _ = T.trace("probe", "tests.test_trace_request", handler)
     t.tab = "<gradio>"  # the handler here is not a gradcam_core module: its calls have no gradcam_core caller
     entered = [m for c, m, _ in t.entries if c == "<gradio>"]
-    assert entered == ["gradcam_core.services.mnist", "gradcam_core.inputs", "gradcam_core.services.mnist"]
+    assert entered == ["gradcam_core.services.mnist", "gradcam_core.base.inputs", "gradcam_core.services.mnist"]
     assert t.twice() == {"gradcam_core.services.mnist": 2}
     assert ("gradcam_core.services.mnist", "gradcam_core.data.mnist") in [(c, m) for c, m, _ in t.entries]
 

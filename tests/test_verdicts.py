@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from gradcam_core.analysis import sanity as S
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.present import verdicts as V
 from gradcam_core.present.words import say
 

@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
 
 from gradcam_core.analysis import sanity  # noqa: E402
 from gradcam_core.analysis.cell import drawn_heat  # noqa: E402
-from gradcam_core.inputs import DEFAULT_PLACEMENT, PLACEMENTS, parse_placement  # noqa: E402
+from gradcam_core.base.inputs import DEFAULT_PLACEMENT, PLACEMENTS, parse_placement  # noqa: E402
 from gradcam_core.cam.engine import GradCAM  # noqa: E402
 
 OUT = ROOT / "weights" / "trust_aggregate_mnist.json"

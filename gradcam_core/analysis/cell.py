@@ -34,7 +34,7 @@ import torch.nn as nn
 from gradcam_core.cam.engine import BaseCAM, CAMResult, eval_mode
 from gradcam_core.cam.methods import METHODS
 # how a map is drawn over the input: the one parser of the app (re-exported here)
-from gradcam_core.inputs import DEFAULT_PLACEMENT, PLACEMENTS, parse_placement
+from gradcam_core.base.inputs import DEFAULT_PLACEMENT, PLACEMENTS, parse_placement
 
 __all__ = [
     "CellTerms",
@@ -89,7 +89,7 @@ from gradcam_core.analysis.footprint import (  # noqa: E402, F401
     CONTENT_SHARE, ERF_SHARE, MEASURED_OFFSETS, PROBES, PROBES_LARGE, Footprint, cell_centres, cell_of_pixel,
     check_cell, drawn_heat, footprint, input_gradient, layer_output, placement_centres, placement_offsets,
     stretched_box)
-from gradcam_core.errors import Refusal  # noqa: E402
+from gradcam_core.base.errors import Refusal  # noqa: E402
 
 
 # =========================================================================== the terms

@@ -19,7 +19,7 @@ from torchvision.transforms.functional import gaussian_blur
 
 from gradcam_core.cam.engine import Target, _as_targets, _check_input, eval_mode
 from gradcam_core.cam.postprocess import upsample
-from gradcam_core.errors import Refusal, Term
+from gradcam_core.base.errors import Refusal, Term
 
 __all__ = ["BASELINES", "MAX_STEPS", "Curves", "blur_sigma", "make_baseline", "sobel_map", "deletion_insertion"]
 

@@ -24,9 +24,9 @@ import torch
 import torch.nn as nn
 
 from gradcam_core.cam.engine import CAMResult, eval_mode
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 # how a map is drawn over the input: the one parser of the app
-from gradcam_core.inputs import parse_placement
+from gradcam_core.base.inputs import parse_placement
 
 
 # =========================================================================== cells and pixels

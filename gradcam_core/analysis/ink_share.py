@@ -31,7 +31,7 @@ import torch
 from scipy import ndimage
 
 from gradcam_core.cam.postprocess import heat_picture
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 
 if TYPE_CHECKING:
     from gradcam_core.cam.engine import CAMResult

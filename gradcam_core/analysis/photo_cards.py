@@ -17,7 +17,7 @@ from gradcam_core.analysis.photo_edits import (BACKGROUNDS, DEFAULT_TEXT, PHOTOS
                                               check_text, context_swap, model_view, object_mask, remove_object,
                                               stamp_text)
 from gradcam_core.analysis.shortcut import cue_mass
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 
 if TYPE_CHECKING:
     from gradcam_core.cam.engine import CAMResult

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gradcam_core.errors import Refusal
-from gradcam_core import home
+from gradcam_core.base.errors import Refusal
+from gradcam_core.base import home
 
 
 # =============================================================================== photos

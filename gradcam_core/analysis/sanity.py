@@ -56,7 +56,7 @@ from gradcam_core.analysis.verdict_codes import (  # noqa: F401  (re-exported)
 from gradcam_core.cam.engine import CAMResult, GradCAM, Target, _check_input, resolve_layer
 from gradcam_core.cam.guided import SANITY_MAPS, GuidedGradCAM
 from gradcam_core.cam.postprocess import normalize_max, upsample
-from gradcam_core.errors import Refusal, Term
+from gradcam_core.base.errors import Refusal, Term
 
 __all__ = [
     "METHODS", "BASELINES", "Stage", "Cascade", "Curves", "default_stages", "randomize_", "cascade",

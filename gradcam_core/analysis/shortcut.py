@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import torch
 
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 
 if TYPE_CHECKING:
     from gradcam_core.cam.engine import CAMResult
 from gradcam_core.models import lenet as _lenet
-from gradcam_core import home
+from gradcam_core.base import home
 
 # =============================================================================== MNIST cue
 
@@ -231,7 +231,7 @@ def evaluate_models(models: dict[str, torch.nn.Module], sets: dict | None = None
     """Accuracy of each model in each condition, how often it follows a misleading cue, and the
     mean share of its Grad-CAM heat on the cue (predicted class, first ``mass_digits`` digits; the
     map drawn with ``placement``, default: each cell at the centre of what it sees)."""
-    from gradcam_core.inputs import parse_placement
+    from gradcam_core.base.inputs import parse_placement
 
     placement = parse_placement(placement)
     from gradcam_core.cam.engine import GradCAM

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 
 if TYPE_CHECKING:
     from gradcam_core.analysis.deletion import Curves

@@ -31,7 +31,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 
 Target = Union[int, None, Sequence[Union[int, None]]]
 

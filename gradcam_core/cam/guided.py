@@ -25,7 +25,7 @@ from torch.overrides import TorchFunctionMode
 
 from gradcam_core.cam.engine import GradCAM, _check_input, eval_mode
 from gradcam_core.cam.postprocess import normalize_max, upsample
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 
 __all__ = ["GuidedGradCAM", "SANITY_MAPS", "guided_backprop", "guided_image"]
 

@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from gradcam_core.cam.engine import BaseCAM, GradCAM, eval_mode
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.cam.guided import GuidedGradCAM
 
 __all__ = [

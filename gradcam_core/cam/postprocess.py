@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 
 __all__ = ["upsample", "place", "heat_picture", "normalize_max", "normalize_minmax", "normalize"]
 

@@ -12,7 +12,7 @@ from typing import Callable
 
 from gradcam_core.cam import methods as _methods
 from gradcam_core.cam.methods import ScoreCAM, method_class
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 
 SCORE_CAM_EXACT = _methods.ScoreCAMExact.name
 #: Masked inputs per forward inside Score-CAM, and its default channel subset ("Score-CAM" keeps

@@ -19,8 +19,8 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from gradcam_core.errors import Refusal
-from gradcam_core import home
+from gradcam_core.base.errors import Refusal
+from gradcam_core.base import home
 
 __all__ = ["encode_digit", "decode_digit", "query_string", "remember_photo", "recall_photo", "link_dir",
            "link_budget_bytes"]

@@ -35,7 +35,7 @@ from scipy import ndimage
 from skimage.filters import apply_hysteresis_threshold, threshold_otsu
 from skimage.measure import label, regionprops
 
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 
 __all__ = ["NoDigitError", "FrameDigit", "frame_ink", "frame_digit"]
 

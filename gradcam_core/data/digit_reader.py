@@ -21,7 +21,7 @@ from scipy import ndimage
 
 from gradcam_core.data.digit_frame import NoDigitError, frame_digit
 from gradcam_core.data.digit_lines import ruled_lines
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 
 __all__ = ["FRAME", "NoDigitError", "preprocess_digit", "isolate_digit", "surroundings"]
 

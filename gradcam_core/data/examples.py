@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any, Sequence
 
-from gradcam_core import home
+from gradcam_core.base import home
 
 __all__ = ["EXAMPLES_DIR", "CATEGORY_ORDER", "load_manifest", "example_for", "examples_by_category",
            "example_credit", "attribution_note"]

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 
 try:  # iPhone photos: HEIC/HEIF become ordinary Pillow images
     import pillow_heif

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from gradcam_core.data.digit_reader import FRAME, NoDigitError, isolate_digit, preprocess_digit
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 
 __all__ = ["N_CLASSES", "FRAME", "NoDigitError", "load_digits", "split_indices", "test_digits", "to_tensor",
            "preprocess_digit", "isolate_digit"]

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from gradcam_core.cam.engine import GradCAM
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 
 __all__ = ["parse_layer", "UNUSABLE_REASONS"]
 

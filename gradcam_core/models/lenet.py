@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from gradcam_core.errors import Refusal
-from gradcam_core import home
+from gradcam_core.base.errors import Refusal
+from gradcam_core.base import home
 
 
 class WeightsMissing(Refusal, FileNotFoundError):

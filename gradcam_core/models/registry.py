@@ -33,7 +33,7 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 from torch import nn
 
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.models import weights as W
 from gradcam_core.models import lenet
 from gradcam_core.models.layers import parse_layer

@@ -37,8 +37,8 @@ import torchvision.models as tvm
 from cachetools import TTLCache
 from torch import nn
 
-from gradcam_core import home
-from gradcam_core.errors import Refusal
+from gradcam_core.base import home
+from gradcam_core.base.errors import Refusal
 
 WEIGHTS_DIR_ENV = "GRADCAM_WEIGHTS_DIR"
 ALLOW_DOWNLOAD_ENV = "GRADCAM_ALLOW_DOWNLOAD"

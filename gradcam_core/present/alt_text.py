@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.present.cards import card_title
 from gradcam_core.present.method_texts import fill
 from gradcam_core.present.words import has, say

@@ -10,7 +10,7 @@ from typing import Mapping
 import numpy as np
 from PIL import Image
 
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.present.paint import ArrayLike, _as_rgb_u8
 
 __all__ = ["to_pil", "png_bytes", "png_data_url", "decode_data_url"]
@@ -67,7 +67,7 @@ def decode_data_url(value: str | Mapping[str, str]) -> Image.Image:
     url = value.get("url") if isinstance(value, Mapping) else value
     if not isinstance(url, str) or not url.startswith("data:image/") or ";base64," not in url:
         raise ValueError("Expected a data:image/…;base64, URL")
-    from gradcam_core.inputs import data_url_bytes  # the app's one data: URL decoder
+    from gradcam_core.base.inputs import data_url_bytes  # the app's one data: URL decoder
 
     img = Image.open(io.BytesIO(data_url_bytes(url)))
     img.load()

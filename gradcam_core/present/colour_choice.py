@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from gradcam_core.inputs import CMAPS, parse_cmap
+from gradcam_core.base.inputs import CMAPS, parse_cmap
 from gradcam_core.present.colour_vision import _lab, _linear
 from gradcam_core.present.words import say
 
@@ -35,7 +35,7 @@ NAMED = (
 def parse(value: object) -> str:
     """The colour map of an event's optional last input: None or "" -> ``DEFAULT``; the UI's choices
     or any other matplotlib colour map; anything else is a ValueError with the choices (the one
-    parser of :mod:`gradcam_core.inputs`, as the ImageNet tab and the CLI use)."""
+    parser of :mod:`gradcam_core.base.inputs`, as the ImageNet tab and the CLI use)."""
     return parse_cmap(value)
 
 

@@ -10,7 +10,7 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 import numpy as np
 from PIL import Image
 
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.present.colourbar import colorbar
 from gradcam_core.present.glyphs import _outline, _Text, _text
 from gradcam_core.present.paint import (

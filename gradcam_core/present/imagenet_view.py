@@ -11,8 +11,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from gradcam_core import inputs
-from gradcam_core.errors import Refusal
+from gradcam_core.base import inputs
+from gradcam_core.base.errors import Refusal
 from gradcam_core.cam.postprocess import normalize, upsample
 from gradcam_core.present import colourbar, grids, paint
 from gradcam_core.present.steps import Step, build_steps

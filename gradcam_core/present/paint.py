@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageColor
 
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.present.words import say
 
 #: An array or anything numpy turns into one (lists, tensors on the CPU, PIL images).

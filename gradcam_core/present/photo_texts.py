@@ -7,7 +7,7 @@ branch and checks the words.
 """
 from __future__ import annotations
 
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.present.words import say
 
 __all__ = ["UNSURE_BELOW", "is_unsure", "upload_line", "refusal_line", "box_line", "box_refusal_line", "top1"]

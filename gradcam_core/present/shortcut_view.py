@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from gradcam_core.analysis.photo_cards import Card, card_numbers, heat_per_area
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.present import cards as card_words
 from gradcam_core.models.lenet import SPATIAL_LAYERS
 from gradcam_core.analysis.shortcut import (LAYER, CUE_MARGIN, cue_box, cue_region,

@@ -18,7 +18,7 @@ from gradcam_core.present.method_texts import (MethodText, Px, average_text, fea
                                                normalisation_code, normalisation_equation, overlay_code,
                                                weights_sign_text, zero_gradient_text)
 from gradcam_core.cam.postprocess import heat_picture, normalize
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.present.words import say
 
 __all__ = ["Step", "StepContext", "STEP_BUILDERS", "step_context", "build_steps", "selected_channels", "result_numbers", "overlay_image", "STEP_ORDER"]

@@ -13,8 +13,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from gradcam_core.errors import Term
-from gradcam_core import inputs
+from gradcam_core.base.errors import Term
+from gradcam_core.base import inputs
 from gradcam_core.analysis import cell as cell_analysis
 from gradcam_core.cam.engine import CAMResult
 from gradcam_core.cam.methods import METHODS, make_cam

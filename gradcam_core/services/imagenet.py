@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gradcam_core import inputs
+from gradcam_core.base import inputs
 from gradcam_core.cam import methods as _methods
 from gradcam_core.cam.engine import CAMResult
 from gradcam_core.cam.guided import guided_image
@@ -36,7 +36,7 @@ from gradcam_core.data import examples as _examples
 from gradcam_core.data import deeplink as _deeplink
 from gradcam_core.data.examples import example_for, load_manifest
 from gradcam_core.data.images import ImageError, load_image
-from gradcam_core.errors import Refusal, Term
+from gradcam_core.base.errors import Refusal, Term
 from gradcam_core.models import weights as W
 from gradcam_core.models.registry import (REGISTRY, ModelSpec, ModelUnavailableError, crop_box, default_model_key,
                                           imagenet_categories)
@@ -69,7 +69,7 @@ def _check_method(method: str) -> str:
     return inputs.parse_method(method, method_names())
 
 
-# the one parser of each kind lives in gradcam_core.inputs (shared with the CLI)
+# the one parser of each kind lives in gradcam_core.base.inputs (shared with the CLI)
 
 
 # --------------------------------------------------------------------------- models and layers
@@ -155,7 +155,7 @@ def layer_choices(model_key: str) -> list[tuple[str, str]]:
 
 
 def check_layer(spec: ModelSpec, layer: str | None) -> str:
-    """The registry's layer parser (gradcam_core.inputs.parse_layer), also accepting the picker's
+    """The registry's layer parser (gradcam_core.base.inputs.parse_layer), also accepting the picker's
     "layer4 · 7×7" labels; a model that cannot run here says why before a module name is tried."""
     picker_labels = lambda name: (layer_label(spec, name),)  # noqa: E731
     if layer not in (None, "") and str(layer).strip() not in spec.layer_names:
@@ -185,7 +185,7 @@ def find_classes(query: str | None, limit: int | None = None) -> list[tuple[int,
 
 def parse_class(value: Any) -> int | None:
     """A target from the UI or the API: None/"predicted" → None; 207, "207", "207 · golden
-    retriever" or an unambiguous part of a name → 207 (see :func:`gradcam_core.inputs.parse_target`)."""
+    retriever" or an unambiguous part of a name → 207 (see :func:`gradcam_core.base.inputs.parse_target`)."""
     return inputs.parse_target(value, categories(), "ImageNet")
 
 
@@ -360,7 +360,7 @@ def _run_model(spec: ModelSpec, model, x: torch.Tensor, layer: str, method: str,
 
 @dataclass(frozen=True)
 class Settings:
-    """One explanation's settings, parsed (by the one parser of each, gradcam_core.inputs)."""
+    """One explanation's settings, parsed (by the one parser of each, gradcam_core.base.inputs)."""
 
     method: str
     norm: str
@@ -476,7 +476,7 @@ _LOOK_UP = object()  # explain_source's default example: found from the photo it
 
 def photo_of(photo: Any) -> Any:
     """What a photo input carries → its source (a path, a data: URL, bytes, an image): the one
-    photo-source parser (gradcam_core.inputs); ValueError when there is none."""
+    photo-source parser (gradcam_core.base.inputs); ValueError when there is none."""
     return inputs.photo_source(photo)
 
 

@@ -9,10 +9,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from gradcam_core import inputs
+from gradcam_core.base import inputs
 from gradcam_core.analysis import cell, sanity
 from gradcam_core.cam.engine import GradCAM
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.models.registry import ModelSpec, ModelUnavailableError
 from gradcam_core.services.imagenet import Explanation, check_layer, get_spec, load_photo, parse_class
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gradcam_core import inputs
+from gradcam_core.base import inputs
 from gradcam_core.analysis import cell as cell_analysis
 from gradcam_core.analysis import sanity
 from gradcam_core.analysis.ink_share import DatasetInkShare, InkShare, dataset_share, share_of_result
@@ -26,7 +26,7 @@ from gradcam_core.cam.engine import CAMResult, GradCAM
 from gradcam_core.data.deeplink import decode_digit, encode_digit, query_string
 from gradcam_core.data.images import load_image, shown_size
 from gradcam_core.data.mnist import FRAME, NoDigitError, preprocess_digit, test_digits, to_tensor
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 from gradcam_core.models import lenet
 from gradcam_core.models.registry import get_model, lenet_model
 
@@ -171,7 +171,7 @@ def held_out(index: Any) -> tuple[np.ndarray, Source]:
 # --------------------------------------------------------------------------- parsing, once
 def parse_settings(target_choice: Any = "predicted", channel: Any = None, layer: Any = None, cmap: Any = None,
                    placement: Any = None) -> Settings:
-    """Every setting of one request, parsed by the one parser of each (``gradcam_core.inputs``, the
+    """Every setting of one request, parsed by the one parser of each (``gradcam_core.base.inputs``, the
     registry's layer parser): the same values are accepted and refused as on the command line."""
     layer = get_model("lenet").resolve_layer(layer)
     cmap = inputs.parse_cmap(cmap)

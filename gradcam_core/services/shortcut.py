@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from gradcam_core import inputs
+from gradcam_core.base import inputs
 from gradcam_core.analysis import photo_cards
 from gradcam_core.analysis import photo_edits as edits
 from gradcam_core.analysis.shortcut import (_check_pos, add_cue, cue_mass, cue_position, cue_region, load_clean,
                                            load_shortcut, map_centres, misleading_classes, mnist_case, shortcut_table)
 from gradcam_core.data.mnist import test_digits
-from gradcam_core.errors import Refusal, Term
+from gradcam_core.base.errors import Refusal, Term
 from gradcam_core.models.lenet import CLASSES
 from gradcam_core.services import mnist as mnist_svc
 
@@ -99,7 +99,7 @@ def cue_class(pos: Any) -> int:
 
 
 def parse_cmap(value: Any) -> str:
-    """The colour map of the tab's pictures (the one parser, gradcam_core.inputs)."""
+    """The colour map of the tab's pictures (the one parser, gradcam_core.base.inputs)."""
     return inputs.parse_cmap(value)
 
 

@@ -114,7 +114,7 @@ def code_block(code: str, **kw: Any) -> gr.Code:
 
 class ParsedDropdown(gr.Dropdown):
     """gr.Dropdown that hands any value to the handler, which parses it with the one parser of
-    gradcam_core.inputs: an API call with a value outside the choices gets the same message as
+    gradcam_core.base.inputs: an API call with a value outside the choices gets the same message as
     the command line, not gradio's "not in the list of choices".  In the browser it is an ordinary
     dropdown (its values are always among the choices)."""
 
@@ -127,7 +127,7 @@ class ParsedDropdown(gr.Dropdown):
 
 class ParsedRadio(gr.Radio):
     """gr.Radio that hands any value to the handler, which parses it with the one parser of
-    gradcam_core.inputs (as :class:`ParsedDropdown`): an API call with a value outside the choices
+    gradcam_core.base.inputs (as :class:`ParsedDropdown`): an API call with a value outside the choices
     gets the app's own message, not gradio's "not in the list of choices".  In the browser it is an
     ordinary radio (its values are always among the choices)."""
 

@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from gradcam_core.inputs import DEFAULT_PLACEMENT, PLACEMENTS
+from gradcam_core.base.inputs import DEFAULT_PLACEMENT, PLACEMENTS
 from gradcam_core.present import colour_choice, mnist_view, photo_texts
 from gradcam_core.present.method_texts import LENET_DEFAULT_LAYER, LENET_LAYERS, lenet_layer_label
 from gradcam_core.present.mnist_view import MnistView
@@ -397,7 +397,7 @@ def _result_and_settings(ui: MnistComponents, first: MnistView | None):
         ui.label = gr.Label(first and first.label, num_top_classes=10, label=say("ui.mnist.prediction_label"),
                             elem_id="mnist-label", elem_classes="compact-label")
     with gr.Row():
-        # ParsedDropdown: any value reaches the one parser (gradcam_core.inputs), so the API and the
+        # ParsedDropdown: any value reaches the one parser (gradcam_core.base.inputs), so the API and the
         # CLI accept and reject the same values with the same message
         ui.target = ParsedDropdown(TARGETS, value="predicted", label=say("ui.mnist.target_label"),
                                 info=say("ui.mnist.target_info"), scale=2)

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import gradio as gr
 import numpy as np
 
-from gradcam_core import home
+from gradcam_core.base import home
 from gradcam_core.present import grids, paint
 
 from gradcam_core.analysis import sanity

@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from gradcam_core import errors
+from gradcam_core.base import errors
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_LANG = "en"

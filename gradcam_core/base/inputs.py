@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gradcam_core.errors import Refusal
+from gradcam_core.base.errors import Refusal
 
 __all__ = [
     "PREDICTED_WORDS", "NORMS", "CMAPS", "parse_target", "find_classes", "parse_method",

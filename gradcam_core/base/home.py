@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 HOME_ENV = "GRADCAM_HOME"
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]  # gradcam_core/ (this file is gradcam_core/base/home.py)
 CHECKOUT = PACKAGE.parent
 INSTALLED = PACKAGE / "_home"
 FOLDERS = ("weights", "examples")
