@@ -90,7 +90,9 @@ def weights_isolated(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- markers
 #: Modules whose tests start a server of their own (a launched app, HAProxy replicas, a weights
-#: source) or a real browser; their tests are marked ``app`` / ``browser``, never ``fast``.
+#: source) or a real browser; their tests are marked ``app`` / ``browser``, never ``fast``. A module
+#: named ``test_*_browser`` is a browser module and ``test_*_app`` / ``test_*_replicas`` an app
+#: module by its name alone.
 _BROWSER_MODULES = {"test_browser", "test_cell_browser", "test_a11y"}
 _APP_MODULES = {"test_launch", "test_replicas", "test_serving", "test_concurrency", "test_workshop", "test_fetch", "test_package",
                 "test_mcp"}
@@ -104,9 +106,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1]
         fixtures = set(getattr(item, "fixturenames", ()))
-        if module in _BROWSER_MODULES or "browser" in fixtures:
+        if module in _BROWSER_MODULES or module.endswith("_browser") or "browser" in fixtures:
             item.add_marker(pytest.mark.browser)
-        elif module in _APP_MODULES or "app_client" in fixtures:
+        elif module in _APP_MODULES or module.endswith(("_app", "_replicas")) or "app_client" in fixtures:
             item.add_marker(pytest.mark.app)
         else:
             item.add_marker(pytest.mark.fast)
