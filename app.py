@@ -19,21 +19,28 @@ import torch
 
 from gradcam_core import workshop
 from gradcam_core.models import fetch
-from gradcam_core.ui import imagenet_tab, join, mnist_tab, spurious_tab
+from gradcam_core.ui import facilitator, imagenet_tab, join, mnist_tab, room_phone, spurious_tab
 from gradcam_core.ui import a11y, serving, tools
 from gradcam_core.present.method_texts import GRADCAM_OVERVIEW
 from gradcam_core.present.words import say
 from gradcam_core.ui.common import CSS, PAGE_ONLY, THEME
 
 TITLE = say("ui.app.title")
-PAGE_CSS = CSS + imagenet_tab.CSS + spurious_tab.CSS
+PAGE_CSS = CSS + imagenet_tab.CSS + spurious_tab.CSS + room_phone.CSS + facilitator.CSS
 
 
-def build_app(concurrency: int = 2, join_url: str | Callable[[], str] | None = None) -> gr.Blocks:
+def build_app(concurrency: int = 2, join_url: str | Callable[[], str] | None = None,
+              workshop_mode: bool | None = None) -> gr.Blocks:
     """The whole app as a gr.Blocks (launch it yourself, or run this file). ``join_url`` (an address,
-    or a function returning one): show the workshop's "Join on your phone" QR panel for it."""
+    or a function returning one): show the workshop's "Join on your phone" QR panel for it.
+    ``workshop_mode`` (default: a ``join_url`` was given): anyone may open a room on the facilitator
+    page, ``/facilitator`` (issue 26), as on the facilitator's own laptop."""
+    if workshop_mode is None:
+        workshop_mode = join_url is not None
     with gr.Blocks(title=TITLE, delete_cache=serving.DELETE_CACHE) as demo:
         gr.Markdown(say("ui.app.heading", title=TITLE))
+        # a workshop room (?room=CODE in the address): the phone's panel at the top; hidden otherwise
+        room = room_phone.build()
         with gr.Accordion(say("ui.app.what_is"), open=False):  # closed: on a phone it must not push results down
             gr.Markdown(GRADCAM_OVERVIEW)
         if join_url is not None:
@@ -51,9 +58,20 @@ def build_app(concurrency: int = 2, join_url: str | Callable[[], str] | None = N
         tools.register(concurrency_limit=concurrency)
         demo.load(None, None, query, js=serving.LINK_QUERY_JS, api_name="read_link", queue=False)
         query.change(_tab_from_link, query, tabs, api_name="select_tab_from_link", queue=False, **PAGE_ONLY)
+        room_phone.wire(demo, room, query, tabs)
         # a browser that leaves: its slow job still running stops at its next batch (serving.py)
         demo.unload(serving.mark_closed)
+    # the facilitator's page: its own address, not in the navbar (issue 26)
+    with demo.route(say("room_page.route_name"), "/" + facilitator.ROUTE, show_in_navbar=False):
+        facilitator.build(demo, workshop_mode=workshop_mode, join_base=_join_base(join_url))
     return demo
+
+
+def _join_base(join_url: str | Callable[[], str | None] | None) -> Callable[[], str | None] | None:
+    """The address phones open, as the facilitator page needs it (None: the page's own address)."""
+    if join_url is None:
+        return None
+    return join_url if callable(join_url) else (lambda: join_url)
 
 
 def _tab_from_link(query: str | None) -> gr.Tabs | dict:
@@ -102,6 +120,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def facilitator_address(host: str, port: int) -> str:
+    """The facilitator page's address on this laptop (``--workshop`` prints it): loopback, since
+    the facilitator opens it here; the phones get the LAN address of the join QR code."""
+    return f"http://127.0.0.1:{int(port)}/{facilitator.ROUTE}" if host in workshop.ALL_INTERFACES or host in (
+        "127.0.0.1", "localhost") else f"http://{host}:{int(port)}/{facilitator.ROUTE}"
+
+
 def mcp_available() -> bool:
     """Whether Gradio's MCP server can run here (its extra, ``gradio[mcp]``, is installed); if not,
     the log says how to get it and the app runs without it."""
@@ -130,7 +155,9 @@ def main(argv: list[str] | None = None) -> None:
     join_url = {"url": workshop.choose_join_url(None, lan)}  # becomes the share link if there is one
     if args.workshop:
         print(workshop.banner(lan), flush=True)
-    demo = build_app(concurrency=args.concurrency, join_url=(lambda: join_url["url"]) if args.workshop else None)
+        print(say("room_page.facilitator_banner", url=facilitator_address(args.host, args.port)), flush=True)
+    demo = build_app(concurrency=args.concurrency, join_url=(lambda: join_url["url"]) if args.workshop else None,
+                     workshop_mode=args.workshop)
     serving.install_memory_probe()  # debug only: does nothing unless GRADCAM_MEMORY_PROBE is set
     demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency,
                status_update_rate=args.status_every or "auto")

@@ -361,7 +361,7 @@ def _examples(entries) -> dict:
             value=[(e["path"], e["title"].split(" (")[0]) for e in entries],
             label=say("ui.imagenet.examples_label") + ", ".join(dict.fromkeys(e["category"] for e in entries)), columns=3,
             height="auto", allow_preview=False, object_fit="cover", elem_classes="imagenet-examples",
-            interactive=False,
+            interactive=False, elem_id="imagenet-examples",
         )
         gr.Markdown(svc.attribution_note(entries), elem_classes=["tight-md", "imagenet-small"])
         with gr.Accordion(say("ui.imagenet.credits_title"), open=False):
@@ -371,28 +371,32 @@ def _examples(entries) -> dict:
 
 def _settings(default, spec) -> dict:
     """Model, layer, method, classes, opacity, normalisation, colour map and the raw map."""
-    model = ChoiceDropdown(svc.model_choices(), value=default, label=say("ui.imagenet.model_label"), filterable=False)
+    model = ChoiceDropdown(svc.model_choices(), value=default, label=say("ui.imagenet.model_label"), filterable=False,
+                           elem_id="imagenet-model")
     model_note = gr.Markdown(_model_note(default), elem_classes=["tight-md", "imagenet-small"])
     fetch_md, fetch_timer = fetch_panel.build()
     with gr.Accordion(say("ui.imagenet.unavailable_title"), open=False):
         unavailable_md = gr.Markdown(svc.unavailable_note() or ALL_AVAILABLE, elem_classes="imagenet-small")
     layer = ChoiceDropdown(svc.layer_choices(default), value=spec.default_layer, label=say("ui.imagenet.layer_label"), filterable=False,
-                        info=say("ui.imagenet.layer_info"))
-    method = ChoiceDropdown(svc.method_names(), value="Grad-CAM", label=say("ui.imagenet.method_label"), filterable=False)
+                        info=say("ui.imagenet.layer_info"), elem_id="imagenet-layer")
+    method = ChoiceDropdown(svc.method_names(), value="Grad-CAM", label=say("ui.imagenet.method_label"), filterable=False,
+                            elem_id="imagenet-method")
     m_note = gr.Markdown(method_note("Grad-CAM"), elem_classes=["tight-md", "imagenet-small"])
     # The 1 000 class names are searched on the server as you type, not sent with the page (they
     # were 250 KB of every page load, and a copy in every session's memory).
     target = ChoiceDropdown([PREDICTED], value=PREDICTED, label=say("ui.imagenet.target_label"), allow_custom_value=True,
-                         filterable=True, info=say("ui.imagenet.target_info"))
+                         filterable=True, info=say("ui.imagenet.target_info"), elem_id="imagenet-target")
     target2 = ChoiceDropdown([NO_SECOND], value=NO_SECOND, label=say("ui.imagenet.target2_label"),
                           allow_custom_value=True, filterable=True,
-                          info=say("ui.imagenet.target2_info"))
-    alpha = CoercedSlider(0, 1, value=0.5, step=0.05, label=say("ui.imagenet.alpha_label"))
+                          info=say("ui.imagenet.target2_info"), elem_id="imagenet-target2")
+    alpha = CoercedSlider(0, 1, value=0.5, step=0.05, label=say("ui.imagenet.alpha_label"), elem_id="imagenet-alpha")
     whole = CoercedCheckbox(value=False, label=say("ui.imagenet.whole_label"),
                         info=say("ui.imagenet.whole_info"))
     with gr.Row():
-        norm = ChoiceRadio([(say(v), k) for k, v in svc.NORMS.items()], value="max", label=say("ui.imagenet.norm_label"), min_width=200)
-        cmap = ChoiceDropdown(HEAT_CHOICES, value="jet", label=say("ui.imagenet.cmap_label"), filterable=False, min_width=120)
+        norm = ChoiceRadio([(say(v), k) for k, v in svc.NORMS.items()], value="max", label=say("ui.imagenet.norm_label"), min_width=200,
+                           elem_id="imagenet-norm")
+        cmap = ChoiceDropdown(HEAT_CHOICES, value="jet", label=say("ui.imagenet.cmap_label"), filterable=False, min_width=120,
+                              elem_id="imagenet-cmap")
     gr.Markdown(itext.NORM_NOTE + "\n\n" + heat_map_note(), elem_classes=["tight-md", "imagenet-small"])
     heatmap = ResultImage(label=say("ui.imagenet.heatmap_label"), interactive=False, elem_classes="imagenet-map",
                           buttons=["download", "fullscreen"])

@@ -234,7 +234,7 @@ def _shown(fn, ui: MnistComponents):
 
 def _input_tabs():
     """Pick / Draw / Photo: (index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload, crop)."""
-    with gr.Tabs():
+    with gr.Tabs(elem_id="mnist-inputs"):
         with gr.Tab(say("ui.mnist.tab_pick"), id="mnist-pick"):
             with gr.Row(equal_height=True):
                 index = CoercedNumber(value=0, label=say("ui.mnist.index_label", last=n_digits() - 1), precision=0, minimum=0,
@@ -400,15 +400,16 @@ def _result_and_settings(ui: MnistComponents, first: MnistView | None):
         # ParsedDropdown: any value reaches the one parser (gradcam_core.base.inputs), so the API and the
         # CLI accept and reject the same values with the same message
         ui.target = ParsedDropdown(TARGETS, value="predicted", label=say("ui.mnist.target_label"),
-                                info=say("ui.mnist.target_info"), scale=2)
+                                info=say("ui.mnist.target_info"), scale=2, elem_id="mnist-target")
         ui.channel = ChoiceDropdown(["strongest"] + [str(k) for k in range(16)], value="strongest",
-                                 label=say("ui.mnist.channel_label"), info=say("ui.mnist.channel_info"), scale=2)
+                                 label=say("ui.mnist.channel_label"), info=say("ui.mnist.channel_info"), scale=2,
+                                 elem_id="mnist-channel")
         ui.layer = ParsedDropdown([(lenet_layer_label(n), n) for n in LAYERS], value=LAYER, label=say("ui.mnist.layer_label"),
-                               info=say("ui.mnist.layer_info"), filterable=False, scale=2)
-        ui.cmap = colour_menu.dropdown(scale=2)
+                               info=say("ui.mnist.layer_info"), filterable=False, scale=2, elem_id="mnist-layer")
+        ui.cmap = colour_menu.dropdown(scale=2, elem_id="mnist-cmap")
     colour_menu.note()
     ui.placement = ParsedRadio(PLACEMENT_CHOICES, value=DEFAULT_PLACEMENT, label=say("ui.mnist.placement_label"),
-                            info=say("ui.mnist.placement_info"))
+                            info=say("ui.mnist.placement_info"), elem_id="mnist-placement")
     with gr.Accordion(say("ui.mnist.numbers_title"), open=False):
         ui.numbers = gr.JSON(first and first.numbers, label=say("ui.mnist.numbers_label"), show_label=False)
     with gr.Row():

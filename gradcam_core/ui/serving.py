@@ -315,7 +315,10 @@ def progress_callback(progress: Callable[..., Any] | None = None, request: gr.Re
 #: a hidden box, whose ``.change`` runs the deep-link handlers. A page opened without a link never
 #: calls them, so Gradio builds no per-session copies of their outputs.
 NO_LINK = "?"  # the box's first value, and what a page opened without a query string writes again
-LINK_QUERY_JS = "() => window.location.search || '?'"
+#: (a workshop room's ``room`` and ``key`` are no deep link: a phone opened at ``?room=CODE`` writes "?"
+#: again and starts no link handler; the room panel reads its code itself, ui/room_phone.py)
+LINK_QUERY_JS = ("() => { const p = new URLSearchParams(window.location.search); p.delete('room'); p.delete('key'); "
+                 "const q = p.toString(); return q ? '?' + q : '?'; }")
 
 
 class LinkRequest:
