@@ -17,6 +17,7 @@ import csv
 import html
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -121,11 +122,13 @@ def _local(request: gr.Request | None) -> bool:
 # --------------------------------------------------------------------------- handlers ({name: value})
 def first_view(workshop_mode: bool, request: gr.Request | None = None) -> dict:
     """On load: the password box only where it is needed; rooms off (and how to turn them on)."""
-    allowed, why = _svc().rooms_allowed(_local(request), workshop_mode)
+    svc = _svc()
+    local = _local(request)
+    allowed, why = svc.rooms_allowed(local, workshop_mode)
     if not allowed:
         return {"off": gr.Markdown(say(why) if why else "", visible=True), "open": gr.Button(visible=False),
                 "password": gr.Textbox(visible=False)}
-    return {"password": gr.Textbox(visible=bool(why)), "off": gr.Markdown(say(why) if why else "", visible=bool(why))}
+    return {"password": gr.Textbox(visible=bool(svc.needs_password(local, workshop_mode)))}
 
 
 def _room_shown(code: str, key: str, request: gr.Request | None, join_base: Callable[[], str | None] | None) -> dict:
@@ -147,9 +150,13 @@ def resume(code: Any, key: Any, request: gr.Request | None = None,
     code, key = str(code or "").strip().upper(), str(key or "").strip()
     if not code or not key:
         return {}
-    _svc().check_key(code, key)
+    svc = _svc()
+    svc.check_key(code, key)
     out = _room_shown(code, key, request, join_base)
     out.update(refresh(code, key, {}))
+    st = svc.status(code, key)
+    if _get(st, "kind") == "guess" and _get(st, "revealed"):  # a reload after the reveal: shown again
+        out.update(_revealed_view(svc.revealed(code, key), code, []))
     return out
 
 
@@ -189,7 +196,7 @@ def _submission_label(sub: Any) -> str:
 
 def _queue_and_gallery(code: str, key: str) -> dict:
     svc = _svc()
-    subs = svc.queue(code, key) if hasattr(svc, "queue") else []
+    subs = svc.queue(code, key, None)
     choices = [(_submission_label(s), _get(s, "sid")) for s, _img in subs if _get(s, "status") != "removed"]
     shown = [(_image(img), None) for _s, img in svc.gallery(code)]
     return {"queue": gr.Dropdown(choices=choices, value=choices[0][1] if choices else None),
@@ -206,9 +213,15 @@ def preview(code: Any, key: Any, sid: Any) -> dict:
     """The chosen photo of the queue (only on this page: never on the projector until approved)."""
     if not code or not key or not sid:
         return {"preview": None}
-    for sub, img in _svc().queue(code, key):
-        if _get(sub, "sid") == sid:
-            return {"preview": _image(img)}
+    from gradcam_core.present import room_view
+
+    for sub, img in _svc().queue(code, key, None):
+        if _get(sub, "sid") == sid and img:
+            photo = np.asarray(_image(img))
+            cam = (_get(sub, "meta") or {}).get("cam")
+            if cam:
+                return {"preview": room_view.cam_picture(photo, np.asarray(cam, dtype=np.float32))}
+            return {"preview": photo}
     return {"preview": None}
 
 
@@ -236,19 +249,24 @@ def reveal(code: Any, key: Any, model: Any = None, target: Any = None, files: An
     """Reveal (or, after it, the same taps against another class or model): the three pictures
     side by side, the sentence from the numbers, the text alternative; the picture is kept for the
     downloads."""
-    from gradcam_core.present import room_view
-    from gradcam_core.ui.files import write_pngs
 
     if not code or not key:
         raise gr.Error(say("room_page.no_room"), print_exception=False)
     r = _svc().reveal(code, key, str(model or "") or None, str(target or "") or None)
+    return _revealed_view(r, code, files)
+
+
+def _revealed_view(r: Any, code: str, files: Any) -> dict:
+    from gradcam_core.present import room_view
+    from gradcam_core.ui.files import write_pngs
+
     cs = r.class_score
     picture = room_view.reveal_picture(np.asarray(r.image), np.asarray(r.cam), cs.counts)
     text = room_view.reveal_text(cs, r.class_name, r.model_title)
     alt = room_view.reveal_alt(cs, r.class_name)
     ex_id = _get(r.exercise, "id", "reveal")
     path = write_pngs([picture], stem=f"reveal-{code}-{ex_id}-{len(files or [])}")[0]
-    return {"reveal_img": gr.update(value=picture, alt_text=alt), "projector_md": text + "\n\n" + alt,
+    return {"reveal_img": gr.update(value=picture, alt_text=alt), "projector_md": text,
             "against_box": gr.Column(visible=True), "reveal_files": list(files or []) + [path]}
 
 
@@ -262,28 +280,19 @@ def moderate(code: Any, key: Any, sid: Any, action: str) -> dict:
 
 
 def write_results(data: dict, folder: str | Path | None = None) -> list[str]:
-    """The room's results as a JSON file and a CSV file (one row per exercise and nickname)."""
+    """The room's results (``rooms.results``) as a CSV file (one row per exercise and nickname:
+    ``rooms.results_rows``) and a JSON file."""
     from gradcam_core.ui.files import _out_dir
 
+    svc = _svc()
     d = _out_dir(folder)
-    code = str(data.get("room", {}).get("code", "room")) if isinstance(data.get("room"), dict) else str(data.get("room", "room"))
-    jpath = d / f"room-{code}.json"
-    jpath.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
-    cpath = d / f"room-{code}.csv"
-    fields = ["exercise", "kind", "model", "class", "nickname", "cells", "hit", "heat_share", "area_share", "top1",
-              "prob", "status"]
+    code = re.sub(r"[^A-Z0-9]", "", str(data.get("room", "room")).upper()) or "room"
+    cpath, jpath = d / f"room-{code}.csv", d / f"room-{code}.json"
     with cpath.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
+        w = csv.DictWriter(f, fieldnames=list(svc.CSV_COLUMNS))
         w.writeheader()
-        for ex in data.get("exercises", []):
-            base = {"exercise": ex.get("id"), "kind": ex.get("kind"), "model": ex.get("model"), "class": ex.get("class")}
-            for a in ex.get("answers", []):
-                w.writerow(base | {"nickname": a.get("nickname"), "cells": " ".join(str(c) for c in a.get("cells", [])),
-                                   "hit": a.get("hit"), "heat_share": a.get("heat_share"),
-                                   "area_share": a.get("area_share")})
-            for s in ex.get("submissions", []):
-                w.writerow(base | {"nickname": s.get("nickname"), "top1": s.get("top1"), "prob": s.get("prob"),
-                                   "status": s.get("status")})
+        w.writerows(svc.results_rows(data))
+    jpath.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
     return [str(cpath), str(jpath)]
 
 
@@ -397,7 +406,8 @@ def _wire(demo: gr.Blocks, c: dict, workshop_mode: bool, join_base) -> None:
     demo.load(on(first), [mode], [c["off"], c["open"], c["password"]], **quiet)
     demo.load(None, None, [c["code_box"], c["key_box"]], js=ROOM_KEY_JS, queue=False, **PAGE_ONLY)
     c["key_box"].change(on(resumed), [c["code_box"], c["key_box"]],
-                        room_outs + [c["counts"], c["queue"], c["gallery"]], **quiet)
+                        room_outs + [c[k] for k in ("counts", "queue", "gallery", "reveal_img", "projector_md",
+                                                    "against_box", "reveal_files")], **quiet)
     c["open"].click(on(opened), [c["password"], mode], room_outs, queue=False, **PAGE_ONLY).success(
         None, [c["code_box"], c["key_box"]], None, js=REPLACE_JS, queue=False, **PAGE_ONLY)
     c["timer"].tick(on(refresh), [c["code_box"], c["key_box"], c["seen"]],
