@@ -41,6 +41,7 @@ def test_every_cell_tapped_gives_all_heat_and_all_area():
     assert s.heat_share == pytest.approx(1.0)
     assert s.area_share == 1.0
     assert s.hit and not s.empty
+    assert s.grid == (4, 6)
 
 
 @pytest.mark.parametrize("hot", [0, 17, 48])

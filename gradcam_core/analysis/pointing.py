@@ -116,7 +116,8 @@ class Score:
     ``cells``: their cells (sorted, distinct); ``hottest``: the map's hottest cells; ``hit``: one of
     them is among ``cells`` (the pointing game; never on an empty map); ``heat_share``: the share of
     the map's heat in ``cells``; ``area_share``: the share of the grid they cover; ``empty``: the map
-    has no heat (no hottest cell, no hit, heat share 0)."""
+    has no heat (no hottest cell, no hit, heat share 0); ``grid``: the map's ``(h, w)`` (an addition to
+    the contract, with a default, so a cell can be named by its row and column)."""
 
     cells: tuple[int, ...]
     hottest: tuple[int, ...]
@@ -124,6 +125,7 @@ class Score:
     heat_share: float
     area_share: float
     empty: bool
+    grid: tuple[int, int] = field(default=(0, 0))
 
 
 def score(cam: np.ndarray, cells: Sequence[int]) -> Score:
@@ -136,7 +138,8 @@ def score(cam: np.ndarray, cells: Sequence[int]) -> Score:
     flat = heat.ravel()
     share = float(flat[list(mine)].sum()) if mine else 0.0
     return Score(cells=mine, hottest=hottest, hit=bool(set(hottest) & set(mine)),
-                 heat_share=min(1.0, share), area_share=len(mine) / (h * w), empty=empty)
+                 heat_share=min(1.0, share), area_share=len(mine) / (h * w), empty=empty,
+                 grid=(int(h), int(w)))
 
 
 def popular_cells(counts: np.ndarray, limit: int = MAX_CELLS) -> tuple[int, ...]:
