@@ -426,7 +426,7 @@ def send(state: Any, grid: Any, request: gr.Request | None = None) -> dict:
     from gradcam_core.present import room_view
 
     h, w = int(grid.get("h") or 0), int(grid.get("w") or 0)
-    names = ", ".join(room_view.cell_name(int(c), (h, w)) for c in kept)
+    names = room_view.cells_names([int(c) for c in kept], (h, w))
     value = dict(grid, cells=list(kept), note=say("room_page.sent", n=len(kept), cells=names))
     return {"grid": value}
 
