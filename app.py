@@ -20,7 +20,7 @@ import torch
 from gradcam_core import workshop
 from gradcam_core.models import fetch
 from gradcam_core.ui import facilitator, imagenet_tab, join, mnist_tab, room_phone, spurious_tab
-from gradcam_core.ui import a11y, serving, tools
+from gradcam_core.ui import a11y, room_api, serving, tools
 from gradcam_core.present.method_texts import GRADCAM_OVERVIEW
 from gradcam_core.present.words import say
 from gradcam_core.ui.common import CSS, PAGE_ONLY, THEME
@@ -29,14 +29,11 @@ TITLE = say("ui.app.title")
 PAGE_CSS = CSS + imagenet_tab.CSS + spurious_tab.CSS + room_phone.CSS + facilitator.CSS
 
 
-def build_app(concurrency: int = 2, join_url: str | Callable[[], str] | None = None,
-              workshop_mode: bool | None = None) -> gr.Blocks:
+def build_app(concurrency: int = 2, join_url: str | Callable[[], str] | None = None) -> gr.Blocks:
     """The whole app as a gr.Blocks (launch it yourself, or run this file). ``join_url`` (an address,
-    or a function returning one): show the workshop's "Join on your phone" QR panel for it.
-    ``workshop_mode`` (default: a ``join_url`` was given): anyone may open a room on the facilitator
-    page, ``/facilitator`` (issue 26), as on the facilitator's own laptop."""
-    if workshop_mode is None:
-        workshop_mode = join_url is not None
+    or a function returning one): show the workshop's "Join on your phone" QR panel for it; the app
+    is then in workshop mode, where anyone may open a room on the facilitator page (``/facilitator``,
+    issue 26) and the rooms' Join QR codes carry that address."""
     with gr.Blocks(title=TITLE, delete_cache=serving.DELETE_CACHE) as demo:
         gr.Markdown(say("ui.app.heading", title=TITLE))
         # a workshop room (?room=CODE in the address): the phone's panel at the top; hidden otherwise
@@ -56,6 +53,7 @@ def build_app(concurrency: int = 2, join_url: str | Callable[[], str] | None = N
                 spurious_tab.build(demo, concurrency_limit=concurrency, tab=shortcuts, query=query)
         # the explain tools: typed, state-free API endpoints (MCP tools with --mcp)
         tools.register(concurrency_limit=concurrency)
+        room_api.register(concurrency_limit=concurrency, join_url=join_url)  # the workshop rooms' room_* API
         demo.load(None, None, query, js=serving.LINK_QUERY_JS, api_name="read_link", queue=False)
         query.change(_tab_from_link, query, tabs, api_name="select_tab_from_link", queue=False, **PAGE_ONLY)
         room_phone.wire(demo, room, query, tabs)
@@ -63,15 +61,8 @@ def build_app(concurrency: int = 2, join_url: str | Callable[[], str] | None = N
         demo.unload(serving.mark_closed)
     # the facilitator's page: its own address, not in the navbar (issue 26)
     with demo.route(say("room_page.route_name"), "/" + facilitator.ROUTE, show_in_navbar=False):
-        facilitator.build(demo, workshop_mode=workshop_mode, join_base=_join_base(join_url))
+        facilitator.build(demo)
     return demo
-
-
-def _join_base(join_url: str | Callable[[], str | None] | None) -> Callable[[], str | None] | None:
-    """The address phones open, as the facilitator page needs it (None: the page's own address)."""
-    if join_url is None:
-        return None
-    return join_url if callable(join_url) else (lambda: join_url)
 
 
 def _tab_from_link(query: str | None) -> gr.Tabs | dict:
@@ -156,8 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.workshop:
         print(workshop.banner(lan), flush=True)
         print(say("room_page.facilitator_banner", url=facilitator_address(args.host, args.port)), flush=True)
-    demo = build_app(concurrency=args.concurrency, join_url=(lambda: join_url["url"]) if args.workshop else None,
-                     workshop_mode=args.workshop)
+    demo = build_app(concurrency=args.concurrency, join_url=(lambda: join_url["url"]) if args.workshop else None)
     serving.install_memory_probe()  # debug only: does nothing unless GRADCAM_MEMORY_PROBE is set
     demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency,
                status_update_rate=args.status_every or "auto")

@@ -105,7 +105,7 @@ def _layer_of(module: str) -> str:
 
 
 def _package_graph(graph: dict[str, set[str]] | None = None) -> dict[str, set[str]]:
-    """The module graph collapsed to packages (``cam``, ``models``, ``data``, ``analysis``,
+    """The module graph collapsed to packages (``cam``, ``models``, ``data``, ``analysis``, ``rooms``,
     ``services``, ``present``, ``ui``) and top-level modules (``inputs``, ``errors``, ``cli``, ...):
     an edge A → B when any module of A imports any module of B (lazy imports included)."""
     graph = _graph() if graph is None else graph
@@ -147,7 +147,7 @@ def test_no_module_imports_a_main_module():
 
 
 def test_no_import_cycles_among_packages():
-    """The layers (base, cam → models, data → analysis → services → present → ui, the root's cli
+    """The layers (base, cam → models, data → analysis → rooms → services → present → ui, the root's cli
     and workshop, app) only import downwards, so no two packages import each other, not even
     through different modules or through the root package."""
     assert _cycles(_package_graph()) == []
@@ -159,6 +159,17 @@ def test_analysis_imports_no_words_and_no_page():
     assert "analysis" in pkg and not pkg["analysis"] & {"present", "ui", "services", "cli"}, pkg["analysis"]
     # only the layers below it (base: errors, home and the input parsers, importing nothing above)
     assert pkg["analysis"] <= {"base", "cam", "models", "data"}, pkg["analysis"]
+
+
+def test_rooms_import_only_the_base():
+    """The rooms' store (``rooms/``) sits between analysis and services: it keeps codes, numbers and
+    bytes, and imports nothing of the package but ``base`` (refusals), so any layer above may use it
+    and it never pulls in models, the engine or words."""
+    pkg = _package_graph()
+    assert "rooms" in pkg and pkg["rooms"] <= {"base"}, pkg["rooms"]
+    # and nothing below the services uses it: the layers under it know nothing of rooms
+    below = {"base", "cam", "models", "data", "analysis"}
+    assert not [layer for layer in below if "rooms" in pkg.get(layer, set())]
 
 
 def test_only_the_ui_and_app_import_gradio():

@@ -13,13 +13,10 @@ and the sentence after the reveal, and the approved photos only.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
-import json
-import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import gradio as gr
 import numpy as np
@@ -29,7 +26,7 @@ from gradcam_core.present.words import say
 from gradcam_core.ui import room_phone
 from gradcam_core.ui.common import PAGE_ONLY, ResultImage, SafeImage, by_name, user_errors
 
-__all__ = ["ROUTE", "build", "join_address", "code_panel", "CSS", "KINDS", "picture_choices", "write_results"]
+__all__ = ["ROUTE", "build", "join_address", "code_panel", "CSS", "KINDS", "picture_choices"]
 
 ROUTE = "facilitator"
 #: Seconds between two count polls (the issue: the counts within 1 s).
@@ -73,20 +70,6 @@ def join_address(base: str | None, code: str) -> str | None:
     return base.rstrip("/") + "/?room=" + code
 
 
-def _base_of(request: gr.Request | None) -> str | None:
-    """The app's root address as the facilitator's browser reached it (through a proxy: its
-    forwarded host and scheme)."""
-    req = getattr(request, "request", None)
-    if req is None:
-        return None
-    headers = getattr(req, "headers", {}) or {}
-    host = (headers.get("x-forwarded-host") or headers.get("host") or "").split(",")[0].strip()
-    proto = (headers.get("x-forwarded-proto") or getattr(req.url, "scheme", "http")).split(",")[0].strip()
-    if not host:
-        return str(getattr(req, "base_url", "")) or None
-    return f"{proto}://{host}/"
-
-
 def code_panel(code: str, url: str | None) -> str:
     """The projector's join panel: the QR code of the join address, the address and the code."""
     spelled = " ".join(code)
@@ -113,46 +96,43 @@ def model_choices() -> list[tuple[str, str]]:
     return [("", "")] + [c for c in isvc.model_choices()]
 
 
-def _local(request: gr.Request | None) -> bool:
-    client = getattr(getattr(request, "client", None), "host", None)
-    headers = getattr(request, "headers", None) or {}
-    return bool(_svc().is_local(client, headers.get("x-forwarded-for")))
-
-
 # --------------------------------------------------------------------------- handlers ({name: value})
-def first_view(workshop_mode: bool, request: gr.Request | None = None) -> dict:
+def first_view(request: gr.Request | None = None) -> dict:
     """On load: the password box only where it is needed; rooms off (and how to turn them on)."""
-    svc = _svc()
-    local = _local(request)
-    allowed, why = svc.rooms_allowed(local, workshop_mode)
+    from gradcam_core.ui import room_api
+
+    allowed, why, password = room_api.allowed(request)
     if not allowed:
         return {"off": gr.Markdown(say(why) if why else "", visible=True), "open": gr.Button(visible=False),
                 "password": gr.Textbox(visible=False)}
-    return {"password": gr.Textbox(visible=bool(svc.needs_password(local, workshop_mode)))}
+    return {"password": gr.Textbox(visible=bool(password))}
 
 
-def _room_shown(code: str, key: str, request: gr.Request | None, join_base: Callable[[], str | None] | None) -> dict:
-    base = join_base() if join_base is not None else None
-    url = join_address(base or _base_of(request), code)
+def _room_shown(code: str, key: str, request: gr.Request | None) -> dict:
+    from gradcam_core.ui import room_api
+
+    url = join_address(room_api.base_url(request), code)
     return {"start": gr.Column(visible=False), "room_box": gr.Column(visible=True), "code_box": code, "key_box": key,
             "code_html": code_panel(code, url), "timer": gr.Timer(active=True), "seen": {}}
 
 
-def open_room(password: Any, workshop_mode: bool, request: gr.Request | None = None,
-              join_base: Callable[[], str | None] | None = None) -> dict:
-    opened = _svc().open_room(str(password or "") or None, _local(request), workshop_mode)
-    return _room_shown(opened.code, opened.key, request, join_base)
+def open_room(password: Any, request: gr.Request | None = None) -> dict:
+    """Open a room (the laptop rule or the host's password: ``rooms.open_room``)."""
+    from gradcam_core.ui import room_api
+
+    opened = _svc().open_room(str(password or "") or None, room_api.request_is_local(request),
+                              bool(room_api._settings.get("workshop")), room_api.session_of(request))
+    return _room_shown(opened.code, opened.key, request)
 
 
-def resume(code: Any, key: Any, request: gr.Request | None = None,
-           join_base: Callable[[], str | None] | None = None) -> dict:
+def resume(code: Any, key: Any, request: gr.Request | None = None) -> dict:
     """A reload of ``/facilitator?room=CODE&key=KEY``: back at the room (its key is checked)."""
     code, key = str(code or "").strip().upper(), str(key or "").strip()
     if not code or not key:
         return {}
     svc = _svc()
     svc.check_key(code, key)
-    out = _room_shown(code, key, request, join_base)
+    out = _room_shown(code, key, request)
     out.update(refresh(code, key, {}))
     st = svc.status(code, key)
     if _get(st, "kind") == "guess" and _get(st, "revealed"):  # a reload after the reveal: shown again
@@ -279,27 +259,13 @@ def moderate(code: Any, key: Any, sid: Any, action: str) -> dict:
     return out
 
 
-def write_results(data: dict, folder: str | Path | None = None) -> list[str]:
-    """The room's results (``rooms.results``) as a CSV file (one row per exercise and nickname:
-    ``rooms.results_rows``) and a JSON file."""
-    from gradcam_core.ui.files import _out_dir
-
-    svc = _svc()
-    d = _out_dir(folder)
-    code = re.sub(r"[^A-Z0-9]", "", str(data.get("room", "room")).upper()) or "room"
-    cpath, jpath = d / f"room-{code}.csv", d / f"room-{code}.json"
-    with cpath.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(svc.CSV_COLUMNS))
-        w.writeheader()
-        w.writerows(svc.results_rows(data))
-    jpath.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
-    return [str(cpath), str(jpath)]
-
-
 def results(code: Any, key: Any, files: Any = None) -> dict:
     if not code or not key:
         raise gr.Error(say("room_page.no_room"), print_exception=False)
-    return {"results": write_results(_svc().results(code, key)) + [f for f in (files or []) if Path(f).is_file()]}
+    from gradcam_core.ui import room_api
+
+    jpath, cpath, _res = room_api.write_results(code, key)
+    return {"results": [cpath, jpath] + [f for f in (files or []) if Path(f).is_file()]}
 
 
 def close(code: Any, key: Any) -> dict:
@@ -320,9 +286,10 @@ def _tab_changed(tab: Any) -> dict:
 
 
 # --------------------------------------------------------------------------- layout
-def build(demo: gr.Blocks, workshop_mode: bool = False, join_base: Callable[[], str | None] | None = None) -> dict:
-    """The page's contents, inside ``with demo.route(...)``. ``join_base``: the address phones open
-    (workshop mode's LAN address or share link); without it, the address this page was opened at."""
+def build(demo: gr.Blocks) -> dict:
+    """The page's contents, inside ``with demo.route(...)``. Workshop mode and the address phones
+    open (the LAN address or share link; else the address this page was opened at) are the room
+    API's settings (``room_api.register``)."""
     c: dict = {}
     gr.Markdown(say("room_page.title"))
     gr.Markdown(say("room_page.intro"), elem_classes="tight-md")
@@ -384,31 +351,21 @@ def build(demo: gr.Blocks, workshop_mode: bool = False, join_base: Callable[[], 
     c["seen"] = gr.State({})
     c["reveal_files"] = gr.State([])
     c["timer"] = gr.Timer(POLL_SECONDS, active=False)
-    _wire(demo, c, workshop_mode, join_base)
+    _wire(demo, c)
     return c
 
 
-def _wire(demo: gr.Blocks, c: dict, workshop_mode: bool, join_base) -> None:
+def _wire(demo: gr.Blocks, c: dict) -> None:
     on = lambda fn: by_name(user_errors(fn), c)  # noqa: E731
     quiet = dict(queue=False, show_progress="hidden", **PAGE_ONLY)
-    mode = gr.State(workshop_mode)
-
-    def opened(password, wm, request: gr.Request):
-        return open_room(password, wm, request, join_base)
-
-    def resumed(code, key, request: gr.Request):
-        return resume(code, key, request, join_base)
-
-    def first(wm, request: gr.Request):
-        return first_view(wm, request)
 
     room_outs = [c[k] for k in ("start", "room_box", "code_box", "key_box", "code_html", "timer", "seen")]
-    demo.load(on(first), [mode], [c["off"], c["open"], c["password"]], **quiet)
+    demo.load(on(first_view), None, [c["off"], c["open"], c["password"]], **quiet)
     demo.load(None, None, [c["code_box"], c["key_box"]], js=ROOM_KEY_JS, queue=False, **PAGE_ONLY)
-    c["key_box"].change(on(resumed), [c["code_box"], c["key_box"]],
+    c["key_box"].change(on(resume), [c["code_box"], c["key_box"]],
                         room_outs + [c[k] for k in ("counts", "queue", "gallery", "reveal_img", "projector_md",
                                                     "against_box", "reveal_files")], **quiet)
-    c["open"].click(on(opened), [c["password"], mode], room_outs, queue=False, **PAGE_ONLY).success(
+    c["open"].click(on(open_room), [c["password"]], room_outs, queue=False, **PAGE_ONLY).success(
         None, [c["code_box"], c["key_box"]], None, js=REPLACE_JS, queue=False, **PAGE_ONLY)
     c["timer"].tick(on(refresh), [c["code_box"], c["key_box"], c["seen"]],
                     [c["counts"], c["seen"], c["timer"], c["queue"], c["gallery"]], **quiet)
