@@ -86,7 +86,7 @@ def _phone(image: np.ndarray, size: int = PHONE_SIZE) -> np.ndarray:
         return enlarge(im, size)
     scale = size / max(H, W)
     new = (max(1, round(W * scale)), max(1, round(H * scale)))
-    return np.asarray(Image.fromarray(im).resize(new, Image.LANCZOS))
+    return np.array(Image.fromarray(im).resize(new, Image.LANCZOS))
 
 
 def cell_starts(n_cells: int, n_px: int) -> np.ndarray:
