@@ -322,7 +322,7 @@ def reveal_text(cs: ClassScore, class_name: str, model_title: str, method: str =
     parts.append(say(key, heat=cs.heat_popular, area=cs.area_popular, n=n,
                      compare=_compare(cs.heat_popular, cs.area_popular, "compare")))
     tied = tied_out(cs.counts, cs.popular)
-    if tied and cs.answered > 1:
+    if tied:
         parts.append(say("reveal.tie_one") if tied == 1 else say("reveal.tie_many", tied=tied))
     if cs.answered > 1:
         parts.append(say("reveal.mean", mean=cs.mean_heat_share))
