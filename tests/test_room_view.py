@@ -34,7 +34,7 @@ def _score(cells=(17,), hit=False, heat=0.1, area=1 / 49, empty=False, hottest=(
 
 
 def _percents(text: str) -> list[int]:
-    return [int(x) for x in re.findall(r"(\d+)%", text)]
+    return [int(x) for x in re.findall(r"(\d+) %", text)]
 
 
 # ------------------------------------------------------------------------------------- cell names
@@ -65,7 +65,7 @@ def test_reveal_sentence_carries_the_scores_figures():
     text = V.reveal_text(cs, "tabby cat", "ResNet-18")
     assert text.startswith("**Grad-CAM of ResNet-18 for “tabby cat”.**")
     assert "19 of 28 of you chose the model's hottest cell (row 3, column 5)." in text
-    assert "41% of the model's heat lies in the 3 cells most of you chose, which cover 6% of the picture" in text
+    assert "41 % of the model's heat lies in the 3 cells most of you chose, which cover 6 % of the picture" in text
     assert f"{0.41 / (3 / 49):.1f} times" in text  # 6.7
     assert _percents(text) == [41, 6, 23]
     assert "the model looks where the class looked" in text
@@ -103,7 +103,7 @@ def test_one_popular_cell_is_singular():
     counts = np.zeros(GRID, int)
     counts.flat[18] = 3
     text = V.reveal_text(_cs(answered=3, hits=3, popular=(18,), heat=0.3, area=1 / 49, counts=counts), "dog", "VGG")
-    assert "lies in the cell most of you chose, which covers 2% of the picture" in text
+    assert "lies in the cell most of you chose, which covers 2 % of the picture" in text
 
 
 def test_one_person_answering_reads_in_the_singular():
@@ -112,13 +112,13 @@ def test_one_person_answering_reads_in_the_singular():
     hit = V.reveal_text(_cs(answered=1, hits=1, popular=(17, 18), heat=0.5, area=2 / 49, counts=counts, mean=0.5),
                         "dog", "VGG")
     assert "The one person who answered chose the model's hottest cell (row 3, column 5)." in hit
-    assert "lies in the 2 cells they chose, which cover 4% of the picture" in hit
+    assert "lies in the 2 cells they chose, which cover 4 % of the picture" in hit
     assert "of you" not in hit and "On average" not in hit and "just as often" not in hit
     counts = np.zeros(GRID, int)
     counts.flat[0] = 1
     miss = V.reveal_text(_cs(answered=1, hits=0, popular=(0,), heat=0.01, area=1 / 49, counts=counts), "dog", "VGG")
     assert "The one person who answered did not choose the model's hottest cell" in miss
-    assert "in the cell they chose, which covers 2%" in miss
+    assert "in the cell they chose, which covers 2 %" in miss
 
 
 def test_nobody_answered():
@@ -126,7 +126,7 @@ def test_nobody_answered():
                          "dog", "VGG")
     assert say("reveal.nobody") in text
     assert "The model's hottest cell for “dog” is row 3, column 5." in text
-    assert "%" not in text
+    assert " %" not in text
 
 
 def test_an_empty_map_is_never_a_miss():
@@ -169,23 +169,23 @@ def test_the_mean_is_the_mean_of_own_shares():
     cs = P.score_class(cam, [[18], [17], [0]])
     assert cs.mean_heat_share == pytest.approx((0.75 + 0.25 + 0) / 3)
     text = V.reveal_text(cs, "dog", "VGG")
-    assert "On average, the cells each of you chose hold 33% of the model's heat." in text
+    assert "On average, the cells each of you chose hold 33 % of the model's heat." in text
     assert "1 of 3 of you chose" in text
     # popular: the three cells, each chosen once, in reading order (0, 17, 18): all the heat in 6 %
-    assert "100% of the model's heat lies in the 3 cells most of you chose, which cover 6%" in text
+    assert "100 % of the model's heat lies in the 3 cells most of you chose, which cover 6 %" in text
 
 
 # ------------------------------------------------------------------------------------- own_text
 def test_own_hit_and_miss_in_singular_and_plural():
     assert V.own_text(_score(cells=(18,), hit=True, heat=0.5), "dog").startswith(
-        "You found it: the model's hottest cell (row 3, column 5) is your cell. Your cell holds 50%")
+        "You found it: the model's hottest cell (row 3, column 5) is your cell. Your cell holds 50 %")
     assert V.own_text(_score(cells=(17, 18), hit=True, heat=0.6, area=2 / 49), "dog").startswith(
-        "You found it: the model's hottest cell (row 3, column 5) is one of your 2 cells. Your 2 cells hold 60%")
+        "You found it: the model's hottest cell (row 3, column 5) is one of your 2 cells. Your 2 cells hold 60 %")
     assert V.own_text(_score(cells=(17,), heat=0.1), "dog").startswith(
-        "Your cell is not the model's hottest cell (row 3, column 5). Your cell holds 10% of the model's heat "
-        "and covers 2% of the picture")
+        "Your cell is not the model's hottest cell (row 3, column 5). Your cell holds 10 % of the model's heat "
+        "and covers 2 % of the picture")
     assert V.own_text(_score(cells=(0, 1, 2), heat=0.0, area=3 / 49), "dog").startswith(
-        "None of your 3 cells is the model's hottest cell (row 3, column 5). Your 3 cells hold 0%")
+        "None of your 3 cells is the model's hottest cell (row 3, column 5). Your 3 cells hold 0 %")
 
 
 @pytest.mark.parametrize("heat, clause", [
@@ -213,8 +213,8 @@ def test_own_text_from_a_real_score():
     cam.flat[18] = 1.0
     s = P.score(cam, [18, 19])
     assert V.own_text(s, "dog") == (
-        "You found it: the model's hottest cell (row 3, column 5) is one of your 2 cells. Your 2 cells hold 100% of "
-        "the model's heat and cover 4% of the picture: 24.5 times what an even spread of heat would give, so the "
+        "You found it: the model's hottest cell (row 3, column 5) is one of your 2 cells. Your 2 cells hold 100 % of "
+        "the model's heat and cover 4 % of the picture: 24.5 times what an even spread of heat would give, so the "
         "model looks where you looked.")
 
 
@@ -238,7 +238,7 @@ def test_reveal_alt_names_the_cells_of_each_picture():
     # overlap: min(0.5 / 1, 3 / 3) = 0.5 at cell 17, min(1, 1/3) at 18: strongest at 17
     assert "Right, where they overlap: strongest at row 3, column 4." in text
     without = V.reveal_alt(cs, "dog")
-    assert f"the most chosen cells hold {cs.heat_popular:.0%} of the model's heat" in without
+    assert f"the most chosen cells hold {100 * cs.heat_popular:.0f} % of the model's heat" in without
 
 
 def test_reveal_alt_branches_for_no_taps_one_person_ties_and_empty_maps():

@@ -35,9 +35,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from gradcam_core.analysis.pointing import ClassScore, Score, hottest_cells, overlap, tied_out
+from gradcam_core.analysis.pointing import ClassScore, Score, as_map, hottest_cells, overlap, tied_out
 from gradcam_core.present import grids
-from gradcam_core.base.errors import Refusal
 from gradcam_core.present.glyphs import _outline, text_at
 from gradcam_core.present.paint import _as_rgb_u8, _nn_index, _nn_resize, colorize, enlarge, overlay
 from gradcam_core.present.words import say
@@ -130,14 +129,6 @@ def _grey(img: np.ndarray) -> np.ndarray:
     return np.repeat(g[:, :, None], 3, axis=2)
 
 
-def _check_grid_shape(values: np.ndarray) -> np.ndarray:
-    """A map or counts as a finite float (h, w) array; Refusal("reveal.bad_map") otherwise."""
-    a = np.asarray(values, dtype=np.float64)
-    if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
-        raise Refusal("reveal.bad_map", shape="×".join(str(n) for n in a.shape) or "0")
-    return np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
-
-
 def _tinted_cells(image: np.ndarray, values: np.ndarray, cmap: str, top: float | None = None) -> np.ndarray:
     """The grey picture with each cell whose value > 0 tinted by ``cmap``: ``value / top`` (``top``:
     the values' maximum unless given) mapped to the upper three quarters of the map, so the least is
@@ -166,7 +157,7 @@ def guess_picture(image: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 def taps_picture(image: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The class's taps: each cell someone chose, tinted by how many did (:data:`TAPS_CMAP`) with its
     count written in it, over the picture in grey; the grid drawn lightly."""
-    n = _check_grid_shape(counts)
+    n = as_map(counts)
     img = _tinted_cells(image, n, TAPS_CMAP)
     H, W = img.shape[:2]
     h, w = n.shape
@@ -186,7 +177,7 @@ def taps_picture(image: np.ndarray, counts: np.ndarray) -> np.ndarray:
 def cam_picture(image: np.ndarray, cam: np.ndarray, cmap: str = CAM_CMAP) -> np.ndarray:
     """The Grad-CAM over the picture, cell by cell (its positive part, scaled to its maximum; an empty
     map is all at the bottom colour), the grid drawn lightly."""
-    a = np.clip(_check_grid_shape(cam), 0.0, None)
+    a = np.clip(as_map(cam), 0.0, None)
     img = _phone(image)
     H, W = img.shape[:2]
     top = float(a.max())
@@ -199,7 +190,7 @@ def overlap_picture(image: np.ndarray, cam: np.ndarray, counts: np.ndarray) -> n
     """Where the class's taps and the model's heat meet (``pointing.overlap``, on its own fixed scale:
     the darkest red only where the most chosen cell is also the hottest), tinted by
     :data:`OVERLAP_CMAP` over the picture in grey; 0 (nobody tapped, or no heat) stays grey."""
-    ov = overlap(_check_grid_shape(cam), _check_grid_shape(counts))
+    ov = overlap(as_map(cam), as_map(counts))
     return _grid_lines(_tinted_cells(image, ov, OVERLAP_CMAP, top=1.0), ov.shape)
 
 
@@ -220,7 +211,7 @@ def own_picture(image: np.ndarray, cam: np.ndarray, cells: Sequence[int], cmap: 
     and the model's hottest cells marked with a white dot."""
     img = cam_picture(image, cam, cmap)
     H, W = img.shape[:2]
-    grid = np.asarray(cam).shape
+    grid = as_map(cam).shape
     for cell in hottest_cells(cam):
         _dot(img, cell_box(cell, grid, (H, W)))
     for cell in sorted({int(c) for c in cells}):
@@ -259,8 +250,8 @@ def cells_names(cells: Sequence[int], grid: tuple[int, int]) -> str:
 
 
 def _pct(x: float) -> int:
-    """A share as it is written (whole percents, the catalogue's ``.0%``)."""
-    return int(format(float(x), ".0%")[:-1])
+    """A share as it is written (whole percents: the catalogue's ``{heat_pct:.0f} %`` of ``100 * share``)."""
+    return int(format(100 * float(x), ".0f"))
 
 
 def compare_code(heat: float, area: float) -> str:
@@ -319,13 +310,13 @@ def reveal_text(cs: ClassScore, class_name: str, model_title: str, method: str =
         parts.append(say("reveal.some_hit", hits=cs.hits, answered=cs.answered, target=target))
     n = len(cs.popular)
     key = ("reveal.single_" if cs.answered == 1 else "reveal.popular_") + ("one" if n == 1 else "many")
-    parts.append(say(key, heat=cs.heat_popular, area=cs.area_popular, n=n,
+    parts.append(say(key, heat_pct=100 * cs.heat_popular, area_pct=100 * cs.area_popular, n=n,
                      compare=_compare(cs.heat_popular, cs.area_popular, "compare")))
     tied = tied_out(cs.counts, cs.popular)
     if tied:
         parts.append(say("reveal.tie_one") if tied == 1 else say("reveal.tie_many", tied=tied))
     if cs.answered > 1:
-        parts.append(say("reveal.mean", mean=cs.mean_heat_share))
+        parts.append(say("reveal.mean", mean_pct=100 * cs.mean_heat_share))
     return " ".join(parts)
 
 
@@ -341,7 +332,7 @@ def own_text(s: Score, class_name: str) -> str:
     target = _target(s.hottest, grid)
     one = "one" if n == 1 else "many"
     first = say(f"reveal.own_{'hit' if s.hit else 'miss'}_{one}", target=target, n=n)
-    second = say(f"reveal.own_heat_{one}", heat=s.heat_share, area=s.area_share, n=n,
+    second = say(f"reveal.own_heat_{one}", heat_pct=100 * s.heat_share, area_pct=100 * s.area_share, n=n,
                  compare=_compare(s.heat_share, s.area_share, "compare_own"))
     return f"{first} {second}"
 
@@ -384,7 +375,7 @@ def reveal_alt(cs: ClassScore, class_name: str, method: str = "Grad-CAM", cam: n
     elif cs.empty or cs.answered == 0 or cs.heat_popular == 0:
         parts.append(say("reveal.alt.overlap_none"))
     else:
-        parts.append(say("reveal.alt.overlap_numbers", heat=cs.heat_popular))
+        parts.append(say("reveal.alt.overlap_numbers", heat_pct=100 * cs.heat_popular))
     return " ".join(parts)
 
 
