@@ -35,7 +35,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from gradcam_core.analysis.pointing import ClassScore, Score, as_map, hottest_cells, overlap, tied_out
+from gradcam_core.analysis.pointing import ClassScore, Score, as_map, check_cells, hottest_cells, overlap, tied_out
 from gradcam_core.present import grids
 from gradcam_core.present.glyphs import _outline, text_at
 from gradcam_core.present.paint import _as_rgb_u8, _nn_index, _nn_resize, colorize, enlarge, overlay
@@ -137,14 +137,16 @@ def _tinted_cells(image: np.ndarray, values: np.ndarray, cmap: str, top: float |
     H, W = img.shape[:2]
     v = np.clip(values, 0.0, None)
     top = float(v.max()) if top is None else float(top)
-    if top > 0:
-        t = np.where(v > 0, 0.25 + 0.75 * v / top, 0.0)
-        col = _per_cell(colorize(t, cmap, 0.0, 1.0), H, W).astype(np.float32)
-        on = _per_cell(v > 0, H, W)
-        out = img.astype(np.float32)
-        out[on] = out[on] * (1 - TINT) + col[on] * TINT
-        img = (out + 0.5).astype(np.uint8)
-    return img
+    if not top > 0:
+        return img
+    t = np.where(v > 0, 0.25 + 0.75 * np.minimum(v / top, 1.0), 0.0)
+    col = _per_cell(colorize(t, cmap, 0.0, 1.0), H, W).astype(np.uint16)
+    a8 = _per_cell(np.where(v > 0, round(TINT * 256), 0).astype(np.uint16), H, W)[:, :, None]
+    out = img.astype(np.uint16) * (256 - a8)  # 8-bit fixed point, as paint.overlay blends
+    out += col * a8
+    out += 128
+    out >>= 8
+    return out.astype(np.uint8)
 
 
 # --------------------------------------------------------------------------------------- pictures
@@ -198,23 +200,24 @@ def _dot(img: np.ndarray, box: tuple[int, int, int, int]) -> None:
     """A white dot ringed in black at the centre of ``box`` (in place)."""
     x0, y0, x1, y1 = box
     r = max(3, min(x1 - x0, y1 - y0) // 7)
-    cx, cy = (x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2
-    yy, xx = np.ogrid[:img.shape[0], :img.shape[1]]
+    box = img[y0:y1, x0:x1]  # a view: drawing in it draws in img
+    cx, cy = (x1 - x0 - 1) / 2, (y1 - y0 - 1) / 2
+    yy, xx = np.ogrid[:box.shape[0], :box.shape[1]]
     d2 = (xx - cx) ** 2 + (yy - cy) ** 2
-    img[d2 <= (r + 1.5) ** 2] = _BLACK
-    img[d2 <= r ** 2] = _WHITE
+    box[d2 <= (r + 1.5) ** 2] = _BLACK
+    box[d2 <= r ** 2] = _WHITE
 
 
 def own_picture(image: np.ndarray, cam: np.ndarray, cells: Sequence[int], cmap: str = CAM_CMAP) -> np.ndarray:
     """One phone's cells outlined on the Grad-CAM (white, edged in black, :data:`OUTLINE` px inside each
-    cell's box)
-    and the model's hottest cells marked with a white dot."""
+    cell's box) and the model's hottest cells marked with a white dot; a cell off the grid is refused
+    (``pointing.check_cells``)."""
     img = cam_picture(image, cam, cmap)
     H, W = img.shape[:2]
     grid = as_map(cam).shape
     for cell in hottest_cells(cam):
         _dot(img, cell_box(cell, grid, (H, W)))
-    for cell in sorted({int(c) for c in cells}):
+    for cell in check_cells(cells, grid):
         x0, y0, x1, y1 = cell_box(cell, grid, (H, W))
         _outline(img, x0, y0, x1 - 1, y1 - 1, _BLACK, width=OUTLINE)
         _outline(img, x0 + 1, y0 + 1, x1 - 2, y1 - 2, _WHITE, width=OUTLINE - 2)
@@ -226,6 +229,7 @@ def reveal_picture(image: np.ndarray, cam: np.ndarray, counts: np.ndarray, capti
     """The slide: the class's taps, the Grad-CAM and their overlap side by side (:data:`GAP` px of
     white between them), each with a short caption above it drawn with the app's glyph atlas
     (``captions=False``: the pictures alone)."""
+    image = _phone(image)  # once for the three (each then finds it at its size)
     tiles = [taps_picture(image, counts), cam_picture(image, cam), overlap_picture(image, cam, counts)]
     if captions:
         cam_caption = (say("reveal.caption_cam", method=method, name=class_name) if class_name
