@@ -97,6 +97,12 @@ def test_a_map_that_is_not_a_grid_is_refused():
         assert err.value.key == "reveal.bad_map"
 
 
+def test_a_map_with_a_leading_axis_of_one_is_the_map():
+    cam = _random_map(7, 7)
+    assert P.score(cam[None], [3]) == P.score(cam, [3])
+    assert P.score(cam[None].tolist(), [3]) == P.score(cam, [3])
+
+
 def test_no_cells_scores_nothing():
     s = P.score(np.ones((2, 2)), [])
     assert s.cells == () and not s.hit and s.heat_share == 0.0 and s.area_share == 0.0

@@ -35,9 +35,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from gradcam_core.analysis.pointing import ClassScore, Score, hottest_cells, overlap, tied_out
+from gradcam_core.analysis.pointing import ClassScore, Score, as_map, check_cells, hottest_cells, overlap, tied_out
 from gradcam_core.present import grids
-from gradcam_core.base.errors import Refusal
 from gradcam_core.present.glyphs import _outline, text_at
 from gradcam_core.present.paint import _as_rgb_u8, _nn_index, _nn_resize, colorize, enlarge, overlay
 from gradcam_core.present.words import say
@@ -86,7 +85,7 @@ def _phone(image: np.ndarray, size: int = PHONE_SIZE) -> np.ndarray:
         return enlarge(im, size)
     scale = size / max(H, W)
     new = (max(1, round(W * scale)), max(1, round(H * scale)))
-    return np.asarray(Image.fromarray(im).resize(new, Image.LANCZOS))
+    return np.array(Image.fromarray(im).resize(new, Image.LANCZOS))
 
 
 def cell_starts(n_cells: int, n_px: int) -> np.ndarray:
@@ -130,14 +129,6 @@ def _grey(img: np.ndarray) -> np.ndarray:
     return np.repeat(g[:, :, None], 3, axis=2)
 
 
-def _check_grid_shape(values: np.ndarray) -> np.ndarray:
-    """A map or counts as a finite float (h, w) array; Refusal("reveal.bad_map") otherwise."""
-    a = np.asarray(values, dtype=np.float64)
-    if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
-        raise Refusal("reveal.bad_map", shape="×".join(str(n) for n in a.shape) or "0")
-    return np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
-
-
 def _tinted_cells(image: np.ndarray, values: np.ndarray, cmap: str, top: float | None = None) -> np.ndarray:
     """The grey picture with each cell whose value > 0 tinted by ``cmap``: ``value / top`` (``top``:
     the values' maximum unless given) mapped to the upper three quarters of the map, so the least is
@@ -146,14 +137,16 @@ def _tinted_cells(image: np.ndarray, values: np.ndarray, cmap: str, top: float |
     H, W = img.shape[:2]
     v = np.clip(values, 0.0, None)
     top = float(v.max()) if top is None else float(top)
-    if top > 0:
-        t = np.where(v > 0, 0.25 + 0.75 * v / top, 0.0)
-        col = _per_cell(colorize(t, cmap, 0.0, 1.0), H, W).astype(np.float32)
-        on = _per_cell(v > 0, H, W)
-        out = img.astype(np.float32)
-        out[on] = out[on] * (1 - TINT) + col[on] * TINT
-        img = (out + 0.5).astype(np.uint8)
-    return img
+    if not top > 0:
+        return img
+    t = np.where(v > 0, 0.25 + 0.75 * np.minimum(v / top, 1.0), 0.0)
+    col = _per_cell(colorize(t, cmap, 0.0, 1.0), H, W).astype(np.uint16)
+    a8 = _per_cell(np.where(v > 0, round(TINT * 256), 0).astype(np.uint16), H, W)[:, :, None]
+    out = img.astype(np.uint16) * (256 - a8)  # 8-bit fixed point, as paint.overlay blends
+    out += col * a8
+    out += 128
+    out >>= 8
+    return out.astype(np.uint8)
 
 
 # --------------------------------------------------------------------------------------- pictures
@@ -166,7 +159,7 @@ def guess_picture(image: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 def taps_picture(image: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The class's taps: each cell someone chose, tinted by how many did (:data:`TAPS_CMAP`) with its
     count written in it, over the picture in grey; the grid drawn lightly."""
-    n = _check_grid_shape(counts)
+    n = as_map(counts)
     img = _tinted_cells(image, n, TAPS_CMAP)
     H, W = img.shape[:2]
     h, w = n.shape
@@ -186,7 +179,7 @@ def taps_picture(image: np.ndarray, counts: np.ndarray) -> np.ndarray:
 def cam_picture(image: np.ndarray, cam: np.ndarray, cmap: str = CAM_CMAP) -> np.ndarray:
     """The Grad-CAM over the picture, cell by cell (its positive part, scaled to its maximum; an empty
     map is all at the bottom colour), the grid drawn lightly."""
-    a = np.clip(_check_grid_shape(cam), 0.0, None)
+    a = np.clip(as_map(cam), 0.0, None)
     img = _phone(image)
     H, W = img.shape[:2]
     top = float(a.max())
@@ -199,7 +192,7 @@ def overlap_picture(image: np.ndarray, cam: np.ndarray, counts: np.ndarray) -> n
     """Where the class's taps and the model's heat meet (``pointing.overlap``, on its own fixed scale:
     the darkest red only where the most chosen cell is also the hottest), tinted by
     :data:`OVERLAP_CMAP` over the picture in grey; 0 (nobody tapped, or no heat) stays grey."""
-    ov = overlap(_check_grid_shape(cam), _check_grid_shape(counts))
+    ov = overlap(as_map(cam), as_map(counts))
     return _grid_lines(_tinted_cells(image, ov, OVERLAP_CMAP, top=1.0), ov.shape)
 
 
@@ -207,23 +200,24 @@ def _dot(img: np.ndarray, box: tuple[int, int, int, int]) -> None:
     """A white dot ringed in black at the centre of ``box`` (in place)."""
     x0, y0, x1, y1 = box
     r = max(3, min(x1 - x0, y1 - y0) // 7)
-    cx, cy = (x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2
-    yy, xx = np.ogrid[:img.shape[0], :img.shape[1]]
+    box = img[y0:y1, x0:x1]  # a view: drawing in it draws in img
+    cx, cy = (x1 - x0 - 1) / 2, (y1 - y0 - 1) / 2
+    yy, xx = np.ogrid[:box.shape[0], :box.shape[1]]
     d2 = (xx - cx) ** 2 + (yy - cy) ** 2
-    img[d2 <= (r + 1.5) ** 2] = _BLACK
-    img[d2 <= r ** 2] = _WHITE
+    box[d2 <= (r + 1.5) ** 2] = _BLACK
+    box[d2 <= r ** 2] = _WHITE
 
 
 def own_picture(image: np.ndarray, cam: np.ndarray, cells: Sequence[int], cmap: str = CAM_CMAP) -> np.ndarray:
     """One phone's cells outlined on the Grad-CAM (white, edged in black, :data:`OUTLINE` px inside each
-    cell's box)
-    and the model's hottest cells marked with a white dot."""
+    cell's box) and the model's hottest cells marked with a white dot; a cell off the grid is refused
+    (``pointing.check_cells``)."""
     img = cam_picture(image, cam, cmap)
     H, W = img.shape[:2]
-    grid = np.asarray(cam).shape
+    grid = as_map(cam).shape
     for cell in hottest_cells(cam):
         _dot(img, cell_box(cell, grid, (H, W)))
-    for cell in sorted({int(c) for c in cells}):
+    for cell in check_cells(cells, grid):
         x0, y0, x1, y1 = cell_box(cell, grid, (H, W))
         _outline(img, x0, y0, x1 - 1, y1 - 1, _BLACK, width=OUTLINE)
         _outline(img, x0 + 1, y0 + 1, x1 - 2, y1 - 2, _WHITE, width=OUTLINE - 2)
@@ -235,6 +229,7 @@ def reveal_picture(image: np.ndarray, cam: np.ndarray, counts: np.ndarray, capti
     """The slide: the class's taps, the Grad-CAM and their overlap side by side (:data:`GAP` px of
     white between them), each with a short caption above it drawn with the app's glyph atlas
     (``captions=False``: the pictures alone)."""
+    image = _phone(image)  # once for the three (each then finds it at its size)
     tiles = [taps_picture(image, counts), cam_picture(image, cam), overlap_picture(image, cam, counts)]
     if captions:
         cam_caption = (say("reveal.caption_cam", method=method, name=class_name) if class_name
@@ -259,8 +254,8 @@ def cells_names(cells: Sequence[int], grid: tuple[int, int]) -> str:
 
 
 def _pct(x: float) -> int:
-    """A share as it is written (whole percents, the catalogue's ``.0%``)."""
-    return int(format(float(x), ".0%")[:-1])
+    """A share as it is written (whole percents: the catalogue's ``{heat_pct:.0f} %`` of ``100 * share``)."""
+    return int(format(100 * float(x), ".0f"))
 
 
 def compare_code(heat: float, area: float) -> str:
@@ -319,13 +314,13 @@ def reveal_text(cs: ClassScore, class_name: str, model_title: str, method: str =
         parts.append(say("reveal.some_hit", hits=cs.hits, answered=cs.answered, target=target))
     n = len(cs.popular)
     key = ("reveal.single_" if cs.answered == 1 else "reveal.popular_") + ("one" if n == 1 else "many")
-    parts.append(say(key, heat=cs.heat_popular, area=cs.area_popular, n=n,
+    parts.append(say(key, heat_pct=100 * cs.heat_popular, area_pct=100 * cs.area_popular, n=n,
                      compare=_compare(cs.heat_popular, cs.area_popular, "compare")))
     tied = tied_out(cs.counts, cs.popular)
-    if tied and cs.answered > 1:
+    if tied:
         parts.append(say("reveal.tie_one") if tied == 1 else say("reveal.tie_many", tied=tied))
     if cs.answered > 1:
-        parts.append(say("reveal.mean", mean=cs.mean_heat_share))
+        parts.append(say("reveal.mean", mean_pct=100 * cs.mean_heat_share))
     return " ".join(parts)
 
 
@@ -341,7 +336,7 @@ def own_text(s: Score, class_name: str) -> str:
     target = _target(s.hottest, grid)
     one = "one" if n == 1 else "many"
     first = say(f"reveal.own_{'hit' if s.hit else 'miss'}_{one}", target=target, n=n)
-    second = say(f"reveal.own_heat_{one}", heat=s.heat_share, area=s.area_share, n=n,
+    second = say(f"reveal.own_heat_{one}", heat_pct=100 * s.heat_share, area_pct=100 * s.area_share, n=n,
                  compare=_compare(s.heat_share, s.area_share, "compare_own"))
     return f"{first} {second}"
 
@@ -384,7 +379,7 @@ def reveal_alt(cs: ClassScore, class_name: str, method: str = "Grad-CAM", cam: n
     elif cs.empty or cs.answered == 0 or cs.heat_popular == 0:
         parts.append(say("reveal.alt.overlap_none"))
     else:
-        parts.append(say("reveal.alt.overlap_numbers", heat=cs.heat_popular))
+        parts.append(say("reveal.alt.overlap_numbers", heat_pct=100 * cs.heat_popular))
     return " ".join(parts)
 
 
