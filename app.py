@@ -35,6 +35,7 @@ def build_app(concurrency: int = 2, join_url: str | Callable[[], str] | None = N
     is then in workshop mode, where anyone may open a room on the facilitator page (``/facilitator``,
     issue 26) and the rooms' Join QR codes carry that address."""
     with gr.Blocks(title=TITLE, delete_cache=serving.DELETE_CACHE) as demo:
+        gr.Navbar(visible=False)  # the facilitator's page is a route: no navbar appears for it
         gr.Markdown(say("ui.app.heading", title=TITLE))
         # a workshop room (?room=CODE in the address): the phone's panel at the top; hidden otherwise
         room = room_phone.build()
@@ -61,6 +62,7 @@ def build_app(concurrency: int = 2, join_url: str | Callable[[], str] | None = N
         demo.unload(serving.mark_closed)
     # the facilitator's page: its own address, not in the navbar (issue 26)
     with demo.route(say("room_page.route_name"), "/" + facilitator.ROUTE, show_in_navbar=False):
+        gr.Navbar(visible=False)
         facilitator.build(demo)
     return demo
 

@@ -200,7 +200,7 @@ def preview(code: Any, key: Any, sid: Any) -> dict:
             photo = np.asarray(_image(img))
             cam = (_get(sub, "meta") or {}).get("cam")
             if cam:
-                return {"preview": room_view.cam_picture(photo, np.asarray(cam, dtype=np.float32))}
+                return {"preview": room_view.cam_picture(room_phone.phone_sized(photo), np.asarray(cam, dtype=np.float32))}
             return {"preview": photo}
     return {"preview": None}
 
@@ -241,7 +241,7 @@ def _revealed_view(r: Any, code: str, files: Any) -> dict:
     from gradcam_core.ui.files import write_pngs
 
     cs = r.class_score
-    picture = room_view.reveal_picture(np.asarray(r.image), np.asarray(r.cam), cs.counts)
+    picture = room_view.reveal_picture(room_phone.phone_sized(r.image), np.asarray(r.cam), cs.counts)
     text = room_view.reveal_text(cs, r.class_name, r.model_title)
     alt = room_view.reveal_alt(cs, r.class_name)
     ex_id = _get(r.exercise, "id", "reveal")

@@ -71,7 +71,8 @@ LOCKABLE: dict[str, dict[str, str]] = {
 ROOM_CODE_JS = "() => (new URLSearchParams(window.location.search).get('room') || '').trim().toUpperCase()"
 
 CSS = f"""
-#{PANEL_ID} {{ border: 2px solid var(--color-accent); border-radius: 10px; }}
+#{PANEL_ID} {{ border: 2px solid var(--color-accent); border-radius: 10px; padding: 6px !important; }}
+#room-grid, #room-grid .tg-wrap {{ padding: 0 !important; margin: 0 !important; }}
 #room-grid .tg {{ position: relative; display: grid; width: 100%; max-width: 560px; margin: 0 auto;
   background-size: 100% 100%; background-repeat: no-repeat; touch-action: manipulation; }}
 #room-grid .tg-cell {{ min-height: 0 !important; border: 0; border-radius: 0; padding: 0; margin: 0;
@@ -143,6 +144,25 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     if isinstance(obj, dict):
         return obj.get(name, default)
     return getattr(obj, name, default)
+
+
+def phone_sized(image: Any) -> np.ndarray:
+    """``image`` (uint8 RGB) as a writable array with its longer side ``room_view.PHONE_SIZE``:
+    room_view draws on the picture in place, and a picture read from the room (or resized by PIL)
+    comes read-only."""
+    from PIL import Image
+
+    from gradcam_core.present import room_view
+
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    h, w = arr.shape[:2]
+    size = int(room_view.PHONE_SIZE)
+    if max(h, w) != size:
+        k = size / max(h, w)
+        arr = np.asarray(codec.to_pil(arr).resize((max(1, round(w * k)), max(1, round(h * k))), Image.LANCZOS))
+    return np.array(arr, dtype=np.uint8, copy=True)
 
 
 # --------------------------------------------------------------------------- the tap grid
@@ -310,7 +330,7 @@ def _guess_grid(view: Any, grid: Any, revealed: bool) -> dict:
     if image is None or not grid:
         return {"h": 0}
     h, w = int(grid[0]), int(grid[1])
-    return grid_value(room_view.guess_picture(np.asarray(image), (h, w)), (h, w), _get(view, "my_cells") or (),
+    return grid_value(room_view.guess_picture(phone_sized(image), (h, w)), (h, w), _get(view, "my_cells") or (),
                       locked=revealed)
 
 
@@ -326,13 +346,13 @@ def _revealed(view: Any, ex: Any) -> dict:
     out: dict = {"send": gr.Button(visible=False)}
     grid = _get(ex, "grid")
     if image is not None and grid:
-        out["grid"] = grid_value(room_view.guess_picture(np.asarray(image), (int(grid[0]), int(grid[1]))), grid,
+        out["grid"] = grid_value(room_view.guess_picture(phone_sized(image), (int(grid[0]), int(grid[1]))), grid,
                                  cells, locked=True)
     if score is None or cam is None or image is None:
         out["own_text"] = say("room_page.no_answer")
         return out
     cam = np.asarray(cam, dtype=np.float32)
-    out["own"] = gr.update(value=room_view.own_picture(np.asarray(image), cam, cells), visible=True,
+    out["own"] = gr.update(value=room_view.own_picture(phone_sized(image), cam, cells), visible=True,
                            alt_text=room_view.own_alt(score))
     out["own_text"] = room_view.own_text(score, str(_get(ex, "class_name", "")))
     return out
