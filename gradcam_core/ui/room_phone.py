@@ -71,8 +71,8 @@ LOCKABLE: dict[str, dict[str, str]] = {
 ROOM_CODE_JS = "() => (new URLSearchParams(window.location.search).get('room') || '').trim().toUpperCase()"
 
 CSS = f"""
-#{PANEL_ID} {{ border: 2px solid var(--color-accent); border-radius: 10px; padding: 6px !important; }}
-#room-grid, #room-grid .tg-wrap {{ padding: 0 !important; margin: 0 !important; }}
+#{PANEL_ID} {{ border: 2px solid var(--color-accent); border-radius: 10px; padding: 4px !important; }}
+#room-grid, #room-grid .html-container, #room-grid .tg-wrap {{ padding: 0 !important; margin: 0 !important; }}
 #room-grid .tg {{ position: relative; display: grid; width: 100%; max-width: 560px; margin: 0 auto;
   background-size: 100% 100%; background-repeat: no-repeat; touch-action: manipulation; }}
 #room-grid .tg-cell {{ min-height: 0 !important; border: 0; border-radius: 0; padding: 0; margin: 0;
