@@ -20,7 +20,7 @@ import torch
 from gradcam_core import workshop
 from gradcam_core.models import fetch
 from gradcam_core.ui import imagenet_tab, join, mnist_tab, spurious_tab
-from gradcam_core.ui import a11y, serving, tools
+from gradcam_core.ui import a11y, room_api, serving, tools
 from gradcam_core.present.method_texts import GRADCAM_OVERVIEW
 from gradcam_core.present.words import say
 from gradcam_core.ui.common import CSS, PAGE_ONLY, THEME
@@ -49,6 +49,7 @@ def build_app(concurrency: int = 2, join_url: str | Callable[[], str] | None = N
                 spurious_tab.build(demo, concurrency_limit=concurrency, tab=shortcuts, query=query)
         # the explain tools: typed, state-free API endpoints (MCP tools with --mcp)
         tools.register(concurrency_limit=concurrency)
+        room_api.register(concurrency_limit=concurrency, join_url=join_url)  # the workshop rooms' room_* API
         demo.load(None, None, query, js=serving.LINK_QUERY_JS, api_name="read_link", queue=False)
         query.change(_tab_from_link, query, tabs, api_name="select_tab_from_link", queue=False, **PAGE_ONLY)
         # a browser that leaves: its slow job still running stops at its next batch (serving.py)
