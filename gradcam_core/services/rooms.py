@@ -61,7 +61,7 @@ from gradcam_core.rooms import store as _store_mod
 from gradcam_core.services import imagenet as _imagenet
 from gradcam_core.services import mnist as _mnist
 
-CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B, G/6
+CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY3479"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B, G/6 (the contract listed a 6: left out)
 CODE_LENGTH = 5
 #: a nickname is cut to this many characters
 NICKNAME_MAX = 24
