@@ -304,10 +304,11 @@ def build(demo: gr.Blocks) -> dict:
         with gr.Column(elem_id="fac-projector"):
             gr.Markdown("### " + say("room_page.projector_title"))
             c["counts"] = gr.Markdown(elem_id="fac-counts")
-            c["projector_md"] = gr.Markdown(say("room_page.projector_waiting"), elem_classes="tight-md")
+            c["projector_md"] = gr.Markdown(say("room_page.projector_waiting"), elem_classes="tight-md",
+                                            elem_id="fac-sentence")
             c["reveal_img"] = ResultImage(label=say("room_page.reveal_label"), interactive=False,
                                           buttons=["download", "fullscreen"])
-            c["gallery"] = gr.Gallery(label=say("room_page.gallery_label"), columns=3, height="auto",
+            c["gallery"] = gr.Gallery(label=say("room_page.gallery_label"), columns=3, height="auto", elem_id="fac-gallery",
                                       allow_preview=True, interactive=False, format="png")
         c["kind"] = gr.Radio([(say(f"room_page.kind.{k}"), k) for k in KINDS], value="guess",
                              label=say("room_page.kind_label"), elem_id="fac-kind")

@@ -535,9 +535,9 @@ def wire(demo: gr.Blocks, p: RoomPanel, query: Any = None, tabs: Any = None) -> 
     quiet = dict(queue=False, show_progress="hidden", **PAGE_ONLY)
     demo.load(None, None, p.code, js=ROOM_CODE_JS, queue=False, **PAGE_ONLY)
     p.code.change(emit(enter), [p.code, p.saved], outs, **quiet)
-    p.join.click(emit(join), [p.code, p.nickname, p.saved], outs, queue=False, **PAGE_ONLY)
-    p.nickname.submit(emit(join), [p.code, p.nickname, p.saved], outs, queue=False, **PAGE_ONLY)
+    p.join.click(emit(join), [p.code, p.nickname, p.saved], outs, **quiet)
+    p.nickname.submit(emit(join), [p.code, p.nickname, p.saved], outs, **quiet)
     p.timer.tick(emit(poll), [p.state], outs, **quiet)
-    p.send.click(emit(send), [p.state, p.grid], [p.grid], queue=False, **PAGE_ONLY)
+    p.send.click(emit(send), [p.state, p.grid], [p.grid], **quiet)
     p.submit.click(emit(submit), [p.state, p.photo], [p.top5, p.overlay, p.sent], **PAGE_ONLY)
 
