@@ -241,6 +241,8 @@ def test_workshop_launch_binds_all_interfaces_prints_a_reachable_address_and_sho
         assert printed, log
         assert all(u.endswith(f":{port}/") and "//127." not in u and "//169.254." not in u for u in printed)
         assert say("ui.workshop.banner_qr", target=printed[0]) in log and say("ui.workshop.sources_note") in log
+        # ... and the facilitator's page (issue 26), opened on this laptop
+        assert say("room_page.facilitator_banner", url=f"http://127.0.0.1:{port}/facilitator") in log, log
         # 3. the page's QR code decodes to the (first) printed address
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=20) as r:
             config = json.load(r)

@@ -203,7 +203,8 @@ def chosen_cells(value: Any) -> list[int]:
 
 def tap_grid(elem_id: str = "room-grid") -> gr.HTML:
     """The tap grid component (empty until an exercise arrives)."""
-    return gr.HTML({"h": 0}, html_template=GRID_TEMPLATE, js_on_load=GRID_JS, elem_id=elem_id,
+    # (first value "": the page's config holds no grid until an exercise arrives)
+    return gr.HTML("", html_template=GRID_TEMPLATE, js_on_load=GRID_JS, elem_id=elem_id,
                    apply_default_css=False, container=False, padding=False)
 
 
