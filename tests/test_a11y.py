@@ -190,3 +190,65 @@ def test_keyboard_reaches_controls_and_focus_is_visible(server, browser):  # noq
         assert n > 0 and focusable == n, (n, focusable)
     finally:
         ctx.close()
+
+
+def _room_visit(browser, server: str, scheme: str, found: list) -> None:  # noqa: F811
+    """Issue 26's pages: the facilitator's (desktop) before and after opening a room and after a reveal;
+    a phone's room panel (390×844, touch) at the join form, on the tap grid, after the reveal, and in a
+    fool-the-model round."""
+    dark = scheme == "dark"
+    fctx = browser.new_context(viewport=VIEWPORTS["desktop"], color_scheme=scheme)
+    pctx = browser.new_context(viewport=VIEWPORTS["phone"], color_scheme=scheme, is_mobile=True, has_touch=True)
+    try:
+        fac = fctx.new_page()
+        fac.goto(server + "facilitator" + ("?__theme=dark" if dark else ""), wait_until="domcontentloaded")
+        fac.locator("#fac-open").wait_for(timeout=60000)
+        _axe(fac, f"facilitator/{scheme} · before a room", found)
+        fac.locator("#fac-open").click()
+        fac.wait_for_function("() => /[?&]key=/.test(location.search)", timeout=30000)
+        code = fac.evaluate("() => new URLSearchParams(location.search).get('room')")
+        fac.locator("#fac-code img").wait_for(timeout=30000)
+        _axe(fac, f"facilitator/{scheme} · room open", found)
+
+        phone = pctx.new_page()
+        phone.goto(server + f"?room={code}" + ("&__theme=dark" if dark else ""), wait_until="domcontentloaded")
+        phone.locator("#room-join").wait_for(timeout=60000)
+        _axe(phone, f"phone/{scheme} · room join form", found)
+        phone.tap("#room-join")
+        phone.locator("#room-status").get_by_text(code).wait_for(timeout=30000)
+        fac.locator("#fac-push").click()
+        phone.wait_for_selector("#room-grid .tg-cell", timeout=120000)
+        phone.tap('#room-grid [data-cell="24"]')
+        _axe(phone, f"phone/{scheme} · room tap grid", found)
+        phone.tap("#room-send")
+        phone.wait_for_function("() => /Sent/.test(document.querySelector('#room-grid .tg-note')?.innerText || '')",
+                                timeout=30000)
+        fac.locator("#fac-reveal").click()
+        phone.wait_for_function("() => (document.querySelector('#room-own-text')?.innerText || '').length > 20",
+                                timeout=60000)
+        fac.wait_for_function("() => !!document.querySelector('#fac-projector img[src]')", timeout=60000)
+        _axe(phone, f"phone/{scheme} · room after the reveal", found)
+        _axe(fac, f"facilitator/{scheme} · after the reveal", found)
+        fac.locator("#fac-kind").get_by_text(say("room_page.kind.fool")).click()
+        fac.locator("#fac-push").click()
+        phone.locator("#room-submit").wait_for(timeout=60000)
+        _axe(phone, f"phone/{scheme} · room fool the model", found)
+        fac.locator("#fac-close").click()
+    finally:
+        pctx.close()
+        fctx.close()
+
+
+def test_room_pages_have_no_serious_axe_violations(server, browser):  # noqa: F811 - pytest fixtures
+    """The facilitator's page and the phone's room panel (issue 26), light and dark."""
+    entries = known_entries()
+    found: list[dict] = []
+    for scheme in ("light", "dark"):
+        _room_visit(browser, server, scheme, found)
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.with_name("a11y-axe-rooms.json").write_text(json.dumps(found, indent=1, ensure_ascii=False),
+                                                       encoding="utf-8")
+    unknown = [n for n in found if _is_known(n, entries) is None]
+    report = "\n".join(f"- [{n['where']}] {n['rule']} ({n['impact']}): {n['target']}\n    {n['html'][:160]}\n"
+                       f"    {n['why'][:200]}" for n in unknown[:40])
+    assert not unknown, f"{len(unknown)} critical/serious axe violations on the room pages:\n{report}"

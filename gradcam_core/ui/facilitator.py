@@ -40,6 +40,8 @@ CSS = """
 #fac-code .fac-big { font-size: 4em; font-weight: 800; letter-spacing: 0.15em; line-height: 1.1;
                      font-family: ui-monospace, Menlo, Consolas, monospace; }
 #fac-counts { font-size: 1.6em; }
+/* Gradio's "stop" red (#ef4444) under white text is 3.8:1; red-700 reaches AA (6.5:1) */
+#fac-remove, #fac-close { background: #b91c1c !important; border-color: #b91c1c !important; color: #fff !important; }
 #fac-projector { border: 2px solid var(--border-color-primary); border-radius: 10px; padding: 8px; }
 """
 
