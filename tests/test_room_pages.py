@@ -185,6 +185,13 @@ def test_a_round_through_the_page_handlers(store):
     assert _update(shown["reveal_img"])["alt_text"] == room_view.reveal_alt(r.class_score, r.class_name)
     assert len(shown["reveal_files"]) == 1 and shown["reveal_files"][0].endswith(".png")
 
+    # the same taps against another class: the sentence names it and its numbers
+    other = fac.reveal(code, key, "", "3", shown["reveal_files"])
+    r3 = svc.revealed(code, key)
+    assert r3.class_name == "3" and other["projector_md"] == room_view.reveal_text(r3.class_score, "3", r3.model_title)
+    assert len(other["reveal_files"]) == 2
+    fac.reveal(code, key, "", "", [])  # back to the exercise's own class
+
     tick = rp.poll(state)
     view = svc.phone_view(code, saved["pid"])
     assert tick["own_text"] == room_view.own_text(view.my_score, ex["class_name"])

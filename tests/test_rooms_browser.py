@@ -11,6 +11,7 @@ back in the room under its nickname. No page scrolls sideways.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -161,9 +162,12 @@ def test_a_class_guesses_reveals_and_fools_the_model(rooms_server, service, brow
                               arg=room_view.counts_text(N_PHONES, 0), timeout=30000)
 
         # ---------------------------------------------------------------- push a guess on an example photo
+        times = {}
+        t0 = time.monotonic()
         fac.locator("#fac-push").click()
         for _ctx, page in phones:
             page.wait_for_selector("#room-grid .tg-cell", timeout=120000)
+        times["push_to_all_6_phones_s"] = round(time.monotonic() - t0, 2)
         ex = svc.phone_view(code, _pid(svc, code, "Phone 1")).exercise
         h, w = ex["grid"]
         assert (h, w) == (7, 7)
@@ -210,8 +214,10 @@ def test_a_class_guesses_reveals_and_fools_the_model(rooms_server, service, brow
         fac.screenshot(path=str(ARTIFACTS / "rooms-facilitator-answers.png"), full_page=False)
 
         # ---------------------------------------------------------------- reveal
+        t0 = time.monotonic()
         fac.locator("#fac-reveal").click()
         fac.wait_for_function("() => !!document.querySelector('#fac-projector img[src]')", timeout=60000)
+        times["reveal_on_projector_s"] = round(time.monotonic() - t0, 2)
         r = svc.revealed(code, key)
         sentence = room_view.reveal_text(r.class_score, r.class_name, r.model_title)
         fac.wait_for_function("() => /\\d/.test(document.querySelector('#fac-sentence')?.innerText || '')")
@@ -233,6 +239,7 @@ def test_a_class_guesses_reveals_and_fools_the_model(rooms_server, service, brow
             img_alt = page.evaluate("() => document.querySelector('#room-own img')?.getAttribute('alt') || ''")
             assert img_alt == room_view.own_alt(view.my_score)
             _no_sideways_scroll(page)
+        times["reveal_on_all_6_phones_s"] = round(time.monotonic() - t0, 2)
         phones[1][1].screenshot(path=str(ARTIFACTS / "rooms-phone-reveal.png"), full_page=False)
         fac.screenshot(path=str(ARTIFACTS / "rooms-facilitator-reveal.png"), full_page=False)
 
@@ -274,6 +281,27 @@ def test_a_class_guesses_reveals_and_fools_the_model(rooms_server, service, brow
         fac.wait_for_function(gallery + " === 0", timeout=30000)
         assert [s.status for s in svc.store().submissions(code)] == ["removed"]
 
+        # ---------------------------------------------------------------- a locked view: one tab, one control
+        fac.locator("#fac-kind").get_by_text(say("room_page.kind.locked")).click()
+        fac.get_by_label(say("room_page.control.layer")).check()
+        fac.get_by_label(say("room_page.link_label")).fill("?tab=mnist&digit=3")
+        fac.locator("#fac-push").click()
+        locked = phones[5][1]
+        locked.wait_for_function("() => !!document.querySelector('#room-lock style')", timeout=30000)
+        visible = ("(s) => { const e = document.querySelector(s); return !!e && e.getBoundingClientRect().height > 0 "
+                   "&& getComputedStyle(e).display !== 'none'; }")
+        locked.wait_for_function(visible, arg="#mnist-layer", timeout=30000)
+        for hidden in ("#mnist-target", "#mnist-channel", "#mnist-inputs", '.tab-wrapper button[data-tab-id="imagenet"]',
+                       '.tab-wrapper button[data-tab-id="spurious"]'):
+            assert not locked.evaluate(visible, hidden), hidden
+        # the deep link opened held-out digit 3 (its index box says so)
+        locked.wait_for_function("() => [...document.querySelectorAll('input[type=number]')].some(i => i.value === '3')",
+                                 timeout=60000)
+        _no_sideways_scroll(locked)
+        locked.screenshot(path=str(ARTIFACTS / "rooms-phone-locked.png"), full_page=False)
+
+        (ARTIFACTS / "rooms-browser-times.json").write_text(json.dumps(times, indent=1))
+        print("room timings (6 phones):", times)
         assert not errors, errors
     finally:
         for ctx, _page in phones:
