@@ -330,7 +330,7 @@ def build(demo: gr.Blocks) -> dict:
             c["controls"] = gr.CheckboxGroup(room_phone.lockable_choices("mnist"), label=say("room_page.controls_label"))
             c["link"] = gr.Textbox(label=say("room_page.link_label"), info=say("room_page.link_info"), max_lines=1)
         c["push"] = gr.Button(say("room_page.push_button"), variant="primary", elem_id="fac-push")
-        c["pushed"] = gr.Markdown(elem_classes="tight-md")
+        c["pushed"] = gr.Markdown(elem_classes="tight-md", elem_id="fac-pushed")
         c["reveal"] = gr.Button(say("room_page.reveal_button"), variant="primary", elem_id="fac-reveal")
         with gr.Column(visible=False) as c["against_box"]:
             gr.Markdown("#### " + say("room_page.against_title"))
