@@ -234,6 +234,12 @@ def test_a_wrong_key_is_refused_on_every_facilitator_action(store):
     assert fac.refresh(code, "nope", {})["timer"].constructor_args["active"] is False
 
 
+def test_an_unknown_or_closed_room_says_so_and_offers_no_join(store):
+    out = rp.enter("ACDEF", None, _Req())
+    assert out["status"] == say("room_page.gone", code="ACDEF") and "join_box" not in out
+    assert rp.enter("", None, _Req()) == {}
+
+
 def test_sending_before_joining_says_to_join(store):
     with pytest.raises(gr.Error) as e:
         rp.send({}, {"cells": [1]}, _Req())

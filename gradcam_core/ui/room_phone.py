@@ -314,7 +314,7 @@ def view_updates(view: Any, shown: dict, code: str, pid: str) -> tuple[dict, dic
         elif kind == "fool":
             out["top5"] = None
             out["overlay"] = None
-            out["sent"] = ""
+            out["sent"] = say("room_page.submitted") if _get(view, "my_submission") else ""
         elif kind == "locked":
             out["lock"] = lock_css(_get(ex, "tab"), _get(ex, "controls") or ())
             out["_locked"] = (_get(ex, "tab"), _get(ex, "link") or "")
@@ -377,6 +377,8 @@ def enter(code: Any, saved: Any, request: gr.Request | None = None) -> dict:
     code = str(code or "").strip().upper()
     if not code:
         return {}
+    if _svc().version(code) is None:  # a mistyped code, or a room that was closed or has expired
+        return {"panel": gr.Column(visible=True), "status": say("room_page.gone", code=plain(code))}
     mine = _load(saved, code)
     if mine is None:
         return {"panel": gr.Column(visible=True), "join_box": gr.Column(visible=True),
