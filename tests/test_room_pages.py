@@ -183,6 +183,8 @@ def test_a_round_through_the_page_handlers(store):
     r = svc.revealed(code, key)
     assert shown["projector_md"] == room_view.reveal_text(r.class_score, r.class_name, r.model_title)
     assert _update(shown["reveal_img"])["alt_text"] == room_view.reveal_alt(r.class_score, r.class_name)
+    assert _update(shown["reveal_img"])["value"].shape == _update(shown["reveal_cam"])["value"].shape
+    assert r.class_name in _update(shown["reveal_cam"])["label"]
     assert len(shown["reveal_files"]) == 1 and shown["reveal_files"][0].endswith(".png")
 
     # the same taps against another class: the sentence names it and its numbers

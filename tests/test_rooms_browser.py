@@ -220,13 +220,14 @@ def test_a_class_guesses_reveals_and_fools_the_model(rooms_server, service, brow
         # ---------------------------------------------------------------- reveal
         t0 = time.monotonic()
         fac.locator("#fac-reveal").click()
-        fac.wait_for_function("() => !!document.querySelector('#fac-projector img[src]')", timeout=60000)
+        fac.wait_for_function("() => document.querySelectorAll('#fac-projector .fac-reveal-row img[src]').length === 3",
+                              timeout=60000)
         times["reveal_on_projector_s"] = round(time.monotonic() - t0, 2)
         r = svc.revealed(code, key)
         sentence = room_view.reveal_text(r.class_score, r.class_name, r.model_title)
         fac.wait_for_function("() => /\\d/.test(document.querySelector('#fac-sentence')?.innerText || '')")
         assert _numbers(_text(fac, "#fac-sentence [data-testid=markdown]")) == _numbers(sentence)
-        alt = fac.evaluate("() => document.querySelector('#fac-projector img[src]').getAttribute('alt')")
+        alt = fac.evaluate("() => document.querySelector('#fac-reveal-taps img[src]').getAttribute('alt')")
         assert alt == room_view.reveal_alt(r.class_score, r.class_name)
         assert r.class_score.answered == N_PHONES
         for i, (_ctx, page) in enumerate(phones):

@@ -223,7 +223,8 @@ def push(code: Any, key: Any, kind: Any, picture: Any, upload: Any, model: Any, 
         ex = svc.push_guess(code, key, pic, str(model or "") or None, str(target or "") or None)
         msg = say("room_page.pushed_guess", model=room_phone.plain(_get(ex, "model_title", "")),
                   class_name=room_phone.plain(_get(ex, "class_name", "")))
-    return {"pushed": msg, "projector_md": say("room_page.projector_waiting"), "reveal_img": None,
+    return {"pushed": msg, "projector_md": say("room_page.projector_waiting"), "reveal_img": None, "reveal_cam": None,
+            "reveal_overlap": None,
             "against_box": gr.Column(visible=False), "reveal_files": []}
 
 
@@ -243,12 +244,20 @@ def _revealed_view(r: Any, code: str, files: Any) -> dict:
     from gradcam_core.ui.files import write_pngs
 
     cs = r.class_score
-    picture = room_view.reveal_picture(room_phone.phone_sized(r.image), np.asarray(r.cam), cs.counts)
+    image, cam = room_phone.phone_sized(r.image), np.asarray(r.cam)
     text = room_view.reveal_text(cs, r.class_name, r.model_title)
     alt = room_view.reveal_alt(cs, r.class_name)
+    # the slide (one picture, captions drawn in) for the downloads; the page shows the three apart,
+    # side by side on the projector and stacked on a phone
+    slide = room_view.reveal_picture(image, cam, cs.counts, class_name=r.class_name)
     ex_id = _get(r.exercise, "id", "reveal")
-    path = write_pngs([picture], stem=f"reveal-{code}-{ex_id}-{len(files or [])}")[0]
-    return {"reveal_img": gr.update(value=picture, alt_text=alt), "projector_md": text,
+    path = write_pngs([slide], stem=f"reveal-{code}-{ex_id}-{len(files or [])}")[0]
+    cam_label = say("reveal.caption_cam", method="Grad-CAM", name=r.class_name)
+    return {"reveal_img": gr.update(value=room_view.taps_picture(image, cs.counts), alt_text=alt),
+            "reveal_cam": gr.update(value=room_view.cam_picture(image, cam), label=cam_label, alt_text=cam_label),
+            "reveal_overlap": gr.update(value=room_view.overlap_picture(image, cam, cs.counts),
+                                        alt_text=say("reveal.caption_overlap")),
+            "projector_md": text,
             "against_box": gr.Column(visible=True), "reveal_files": list(files or []) + [path]}
 
 
@@ -308,8 +317,14 @@ def build(demo: gr.Blocks) -> dict:
             c["counts"] = gr.Markdown(elem_id="fac-counts")
             c["projector_md"] = gr.Markdown(say("room_page.projector_waiting"), elem_classes="tight-md",
                                             elem_id="fac-sentence")
-            c["reveal_img"] = ResultImage(label=say("room_page.reveal_label"), interactive=False,
-                                          buttons=["download", "fullscreen"])
+            with gr.Row(elem_classes="fac-reveal-row"):
+                c["reveal_img"] = ResultImage(label=say("reveal.caption_taps"), interactive=False, min_width=260,
+                                              buttons=["fullscreen"], elem_id="fac-reveal-taps")
+                c["reveal_cam"] = ResultImage(label=say("reveal.caption_cam_plain", method="Grad-CAM"),
+                                              interactive=False, min_width=260, buttons=["fullscreen"],
+                                              elem_id="fac-reveal-cam")
+                c["reveal_overlap"] = ResultImage(label=say("reveal.caption_overlap"), interactive=False, min_width=260,
+                                                  buttons=["fullscreen"], elem_id="fac-reveal-overlap")
             c["gallery"] = gr.Gallery(label=say("room_page.gallery_label"), columns=3, height="auto", elem_id="fac-gallery",
                                       allow_preview=True, interactive=False, format="png")
         c["kind"] = gr.Radio([(say(f"room_page.kind.{k}"), k) for k in KINDS], value="guess",
@@ -366,8 +381,9 @@ def _wire(demo: gr.Blocks, c: dict) -> None:
     demo.load(on(first_view), None, [c["off"], c["open"], c["password"]], **quiet)
     demo.load(None, None, [c["code_box"], c["key_box"]], js=ROOM_KEY_JS, queue=False, **PAGE_ONLY)
     c["key_box"].change(on(resume), [c["code_box"], c["key_box"]],
-                        room_outs + [c[k] for k in ("counts", "queue", "gallery", "reveal_img", "projector_md",
-                                                    "against_box", "reveal_files")], **quiet)
+                        room_outs + [c[k] for k in ("counts", "queue", "gallery", "reveal_img", "reveal_cam",
+                                                    "reveal_overlap", "projector_md", "against_box", "reveal_files")],
+                        **quiet)
     c["open"].click(on(open_room), [c["password"]], room_outs, queue=False, **PAGE_ONLY).success(
         None, [c["code_box"], c["key_box"]], None, js=REPLACE_JS, queue=False, **PAGE_ONLY)
     c["timer"].tick(on(refresh), [c["code_box"], c["key_box"], c["seen"]],
@@ -376,8 +392,10 @@ def _wire(demo: gr.Blocks, c: dict) -> None:
     c["tab"].change(on(_tab_changed), [c["tab"]], [c["controls"]], **quiet)
     c["push"].click(on(push), [c[k] for k in ("code_box", "key_box", "kind", "picture", "upload", "model", "target", "tab",
                                              "controls", "link")],
-                    [c[k] for k in ("pushed", "projector_md", "reveal_img", "against_box", "reveal_files")], **PAGE_ONLY)
-    reveal_outs = [c[k] for k in ("reveal_img", "projector_md", "against_box", "reveal_files")]
+                    [c[k] for k in ("pushed", "projector_md", "reveal_img", "reveal_cam", "reveal_overlap", "against_box",
+                                    "reveal_files")], **PAGE_ONLY)
+    reveal_outs = [c[k] for k in ("reveal_img", "reveal_cam", "reveal_overlap", "projector_md", "against_box",
+                                  "reveal_files")]
 
     def first_reveal(code, key, files):
         return reveal(code, key, None, None, files)
