@@ -26,7 +26,10 @@ from gradcam_core.present.words import say
 from gradcam_core.ui.common import CSS, PAGE_ONLY, THEME
 
 TITLE = say("ui.app.title")
-PAGE_CSS = CSS + imagenet_tab.CSS + spurious_tab.CSS + room_phone.CSS + facilitator.CSS
+#: The facilitator's page is a route (demo.route), and Gradio 6.31 then shows a navbar ("Home") on every
+#: page, even with show_in_navbar=False and gr.Navbar(visible=False): hidden here, so the main page stays as it was.
+NO_NAVBAR_CSS = "\n.gradio-container .nav-holder { display: none !important; }\n"
+PAGE_CSS = CSS + imagenet_tab.CSS + spurious_tab.CSS + room_phone.CSS + facilitator.CSS + NO_NAVBAR_CSS
 
 
 def build_app(concurrency: int = 2, join_url: str | Callable[[], str] | None = None) -> gr.Blocks:
@@ -35,7 +38,6 @@ def build_app(concurrency: int = 2, join_url: str | Callable[[], str] | None = N
     is then in workshop mode, where anyone may open a room on the facilitator page (``/facilitator``,
     issue 26) and the rooms' Join QR codes carry that address."""
     with gr.Blocks(title=TITLE, delete_cache=serving.DELETE_CACHE) as demo:
-        gr.Navbar(visible=False)  # the facilitator's page is a route: no navbar appears for it
         gr.Markdown(say("ui.app.heading", title=TITLE))
         # a workshop room (?room=CODE in the address): the phone's panel at the top; hidden otherwise
         room = room_phone.build()
@@ -62,7 +64,6 @@ def build_app(concurrency: int = 2, join_url: str | Callable[[], str] | None = N
         demo.unload(serving.mark_closed)
     # the facilitator's page: its own address, not in the navbar (issue 26)
     with demo.route(say("room_page.route_name"), "/" + facilitator.ROUTE, show_in_navbar=False):
-        gr.Navbar(visible=False)
         facilitator.build(demo)
     return demo
 

@@ -160,6 +160,8 @@ def test_a_class_guesses_reveals_and_fools_the_model(rooms_server, service, brow
                                    arg=f"Phone {i}", timeout=60000)
         fac.wait_for_function("(t) => (document.querySelector('#fac-counts')?.innerText || '').includes(t)",
                               arg=room_view.counts_text(N_PHONES, 0), timeout=30000)
+        # the facilitator's route adds no navbar to either page
+        assert not fac.locator(".nav-holder").is_visible() and not phones[0][1].locator(".nav-holder").is_visible()
 
         # ---------------------------------------------------------------- push a guess on an example photo
         times = {}
