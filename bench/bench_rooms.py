@@ -2,29 +2,31 @@
 
     python bench/bench_rooms.py                       # SQLite store (the default), 30 phones
     python bench/bench_rooms.py --store redis         # a redis-server started here (Debian's package)
-    python bench/bench_rooms.py --phones 30 --reps 40 --period 1.5
+    python bench/bench_rooms.py --phones 30 --reps 40 --rounds 3 --period 1.5
 
 Starts a fresh ``python app.py`` on a free loopback port (its rooms' store in a new temp folder, or
 on a Redis started here), then, all through ``gradio_client`` (one Client per phone, each on a
 thread of its own, as 30 phones are 30 sessions):
 
-1. **alone**: --reps quick requests one after another (``/mnist_explain_index``, a held-out digit
-   with LeNet: the quickest real explanation), nothing else running;
-2. the facilitator opens a room and pushes a guess exercise (a held-out digit); --phones phones
-   join. Each phone then polls as the page does: every --period seconds ``room_version`` (the
-   cheap number), and ``room_view`` (picture, grid, own cells) only when the version changed;
-3. **idle**: the phones only poll; --reps quick requests again;
-4. **busy**: besides polling, every phone sends an answer (1–3 random cells) at half of its
-   ticks (≈ phones ÷ (2 × period) answers a second; each one changes the version, so every phone
-   also fetches its view at each tick); --reps quick requests again;
-5. **reveal**: answers stop (every phone has answered at least once), the facilitator calls
-   ``room_reveal``; the time from that call until every phone's ``room_view`` shows the reveal,
-   polling as before, is the time to reveal for everyone;
-6. **alone again**: the phones stop; --reps quick requests (the drift of the machine over the run).
+1. the facilitator opens a room and pushes a guess exercise (a held-out digit); one phone's two
+   polls are timed alone; then --phones phones join (one gradio_client session each);
+2. three phases, in turn, --rounds times (so the machine's drift falls on each alike), each timing
+   --reps quick requests one after another (``/mnist_explain_index``, a held-out digit with LeNet:
+   the quickest real explanation):
+   * **alone**: the phones are silent;
+   * **idle**: each phone polls as the page does: every --period seconds ``room_version`` (the
+     cheap number), and ``room_view`` (picture, grid, own cells) only when the version changed;
+   * **busy**: besides polling, every phone sends an answer (1–3 random cells) at half of its
+     ticks (≈ phones ÷ (2 × period) answers a second, a class answering far faster than a real one;
+     each answer changes the version, so every phone also fetches its view at each tick);
+3. **reveal**: answers stop (every phone has answered at least once), the phones poll; the
+   facilitator calls ``room_reveal``; the time from that call until every phone's ``room_view``
+   shows the reveal is the time to reveal for everyone.
 
-Reported: p50 and p95 of the quick request in each phase, the ratios busy ÷ alone and idle ÷ alone
+Reported: p50 and p95 of the quick request in each phase, the ratios idle ÷ alone and busy ÷ alone
 (within this one run), the phones' request rate, the server's CPU per second in each phase (from
-/proc), and the reveal's times (the call; the first, median and last phone seeing it).
+/proc) and this process's (the phones' clients share the machine with the server), the reveal's
+times (the call; the first, median and last phone seeing it), and the store's own cost per call.
 """
 from __future__ import annotations
 
@@ -67,7 +69,7 @@ class Phone(threading.Thread):
         self.code, self.period, self.grid = code, period, grid
         self.rng = random.Random(seed)
         self.pid = self.client.predict(code, "", "", api_name="/room_join")["pid"]
-        self.mode = "idle"
+        self.mode = "off"  # off (silent), idle (polls), busy (polls and answers)
         self.stop = threading.Event()
         self.version = None
         self.revealed_at: float | None = None
@@ -87,6 +89,8 @@ class Phone(threading.Thread):
             if delay > 0 and self.stop.wait(delay):
                 break
             next_tick += self.period
+            if self.mode == "off":
+                continue
             try:
                 if self.mode == "busy" and self.rng.random() < 0.5:
                     self.answer()
@@ -145,7 +149,8 @@ def quick_run(client, reps: int, offset: int) -> list[float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--phones", type=int, default=30)
-    ap.add_argument("--reps", type=int, default=100, help="quick requests per phase")
+    ap.add_argument("--reps", type=int, default=40, help="quick requests per phase and round")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of the three phases (alone, idle, busy)")
     ap.add_argument("--period", type=float, default=1.5, help="seconds between a phone's polls (the page's gr.Timer)")
     ap.add_argument("--store", choices=["sqlite", "redis"], default="sqlite")
     ap.add_argument("--concurrency", type=int, default=2)
@@ -170,19 +175,21 @@ def main() -> None:
     try:
         quick = make_client(url)
         quick_run(quick, 3, 900)  # warm up
-        phases: dict[str, dict] = {}
+        phases = {name: {"lat": [], "cpu": 0.0, "client_cpu": 0.0, "requests": 0, "seconds": 0.0}
+                  for name in ("alone", "idle", "busy")}
 
         def measure(name: str, offset: int) -> None:
             c0, r0, t0 = _cpu_seconds(server.pid), sum(p.requests for p in phones), time.perf_counter()
             b0 = time.process_time()
             lat = quick_run(quick, args.reps, offset)
-            dt = time.perf_counter() - t0
-            phases[name] = {"lat": lat, "cpu": (_cpu_seconds(server.pid) - c0) / dt,
-                            "client_cpu": (time.process_time() - b0) / dt,
-                            "phone_rps": (sum(p.requests for p in phones) - r0) / dt, "seconds": dt}
+            ph = phases[name]
+            ph["lat"] += lat
+            ph["seconds"] += time.perf_counter() - t0
+            ph["cpu"] += _cpu_seconds(server.pid) - c0
+            ph["client_cpu"] += time.process_time() - b0
+            ph["requests"] += sum(p.requests for p in phones) - r0
             print(f"{name}: p50 {_pct(lat, 50) * 1000:.0f} ms, p95 {_pct(lat, 95) * 1000:.0f} ms", flush=True)
 
-        measure("alone", 0)
         fac = make_client(url)
         opened = fac.predict(api_name="/room_open")
         code, key = opened["code"], opened["key"]
@@ -205,12 +212,13 @@ def main() -> None:
         join_s = time.perf_counter() - t_join
         for p in phones:
             p.start()
-        time.sleep(2 * args.period)  # every phone has fetched its first view
-        measure("idle", 100)
-        for p in phones:
-            p.mode = "busy"
-        time.sleep(args.period)
-        measure("busy", 200)
+        # alone, idle, busy, in turn, --rounds times: the machine's drift falls on every phase alike
+        for r in range(args.rounds):
+            for name in ("alone", "idle", "busy"):
+                for p in phones:
+                    p.mode = {"alone": "off", "idle": "idle", "busy": "busy"}[name]
+                time.sleep(args.period + 0.5)  # every phone has had a tick in its new mode
+                measure(name, 300 * r + {"alone": 0, "idle": 100, "busy": 200}[name])
         for p in phones:
             p.mode = "idle"
         time.sleep(args.period)
@@ -219,7 +227,7 @@ def main() -> None:
                 p.answer()
         status = fac.predict(code, key, api_name="/room_status")
         assert status["people"] == args.phones + 1 and status["answered"] == args.phones, status
-        time.sleep(args.period)
+        time.sleep(2 * args.period)  # every phone has seen the last answers' version
         t0 = time.perf_counter()
         revealed = fac.predict(code, key, "", "", api_name="/room_reveal")
         call_s = time.perf_counter() - t0
@@ -232,7 +240,6 @@ def main() -> None:
             p.stop.set()
         for p in phones:
             p.join(timeout=30)
-        measure("alone again", 300)
         errors = [e for p in phones for e in p.errors]
     finally:
         for p in phones:
@@ -246,14 +253,14 @@ def main() -> None:
     alone = _pct(phases["alone"]["lat"], 95)
     print()
     print(f"{platform.machine()} · {os.cpu_count()} cores (load average before: {load:.2f}) · store {args.store} · {args.phones} phones polling every "
-          f"{args.period} s · {args.reps} quick requests ({QUICK}) per phase · concurrency {args.concurrency}")
+          f"{args.period} s · {args.rounds} rounds × {args.reps} quick requests ({QUICK}) per phase · concurrency {args.concurrency}")
     print()
     print("| phase | quick p50 | quick p95 | p95 ÷ alone | phones' requests/s | server CPU (cores) | phones' CPU, this process (cores) |")
     print("|---|---|---|---|---|---|---|")
     for name, ph in phases.items():
         p95 = _pct(ph["lat"], 95)
         print(f"| {name} | {_pct(ph['lat'], 50) * 1000:.0f} ms | {p95 * 1000:.0f} ms | {p95 / alone:.2f}× | "
-              f"{ph['phone_rps']:.1f} | {ph['cpu']:.2f} | {ph['client_cpu']:.2f} |")
+              f"{ph['requests'] / ph['seconds']:.1f} | {ph['cpu'] / ph['seconds']:.2f} | {ph['client_cpu'] / ph['seconds']:.2f} |")
     print()
     print(f"one phone's requests alone (median of 20): room_version {single['room_version'] * 1000:.0f} ms, "
           f"room_view {single['room_view'] * 1000:.0f} ms")
