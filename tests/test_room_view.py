@@ -68,7 +68,7 @@ def test_reveal_sentence_carries_the_scores_figures():
     assert "41 % of the model's heat lies in the 3 cells most of you chose, which cover 6 % of the picture" in text
     assert f"{0.41 / (3 / 49):.1f} times" in text  # 6.7
     assert _percents(text) == [41, 6, 23]
-    assert "the model looks where the class looked" in text
+    assert "the model's evidence is concentrated where the class looked" in text
 
 
 def test_everyone_and_nobody_hit():
@@ -81,7 +81,7 @@ def test_everyone_and_nobody_hit():
 
 
 @pytest.mark.parametrize("heat, area, clause", [
-    (0.41, 3 / 49, "so the model looks where the class looked"),
+    (0.41, 3 / 49, "so the model's evidence is concentrated where the class looked"),
     (0.08, 3 / 49, "a little more than an even spread of heat would give"),
     (0.06, 3 / 49, "about what an even spread of heat would give: no more than chance"),
     (0.02, 3 / 49, "less than an even spread of heat would give, so the model looks mostly elsewhere"),
@@ -189,7 +189,7 @@ def test_own_hit_and_miss_in_singular_and_plural():
 
 
 @pytest.mark.parametrize("heat, clause", [
-    (0.5, "so the model looks where you looked"),
+    (0.5, "so the model's evidence is concentrated where you looked"),
     (0.03, "a little more than an even spread of heat would give"),
     (0.02, "no more than chance"),
     (0.001, "so the model looks mostly elsewhere"),
@@ -215,7 +215,7 @@ def test_own_text_from_a_real_score():
     assert V.own_text(s, "dog") == (
         "You found it: the model's hottest cell (row 3, column 5) is one of your 2 cells. Your 2 cells hold 100 % of "
         "the model's heat and cover 4 % of the picture: 24.5 times what an even spread of heat would give, so the "
-        "model looks where you looked.")
+        "model's evidence is concentrated where you looked.")
 
 
 # ----------------------------------------------------------------------------------- counts_text

@@ -24,8 +24,8 @@ Pictures (uint8 RGB arrays, the conventions of :mod:`gradcam_core.present.paint`
 
 Sentences: each branch is chosen from the numbers it states (``tests/test_room_view.py``). Heat
 and area are compared as they are written (whole percents), so the words never say "more" next to
-two equal figures: heat above area by :data:`STRONG` times or more is "the model looks where the class
-looked"; above, but less than that, "a little more"; the same written percent, "no more than chance";
+two equal figures: heat above area by :data:`STRONG` times or more is "the model's evidence is
+concentrated where the class looked"; above, but less than that, "a little more"; the same written percent, "no more than chance";
 below, "the model looks mostly elsewhere".
 """
 from __future__ import annotations
@@ -60,7 +60,7 @@ PIXEL_ART = 64
 TINT = 0.72
 #: The heat map's opacity over the picture (the app's usual overlay).
 CAM_ALPHA = 0.5
-#: Heat at least this many times the area: "the model looks where you looked".
+#: Heat at least this many times the area: "the model's evidence is concentrated where you looked".
 STRONG = 2.0
 #: How far the grid's lines are blended to white (light: the picture stays readable under them).
 LINE_ALPHA = 0.55
