@@ -10,7 +10,7 @@ Pictures (uint8 RGB arrays, the conventions of :mod:`gradcam_core.present.paint`
   nearest-neighbour, so its pixels stay honest blocks, a photo is resampled with Lanczos;
 * cells are laid out with ``paint.enlarge``'s pixel-centre rule (:func:`cell_edges`, the stretched
   grid), or, given ``centres``, each cell over the part of the picture nearest the centre of what it
-  sees (the MNIST tab's default "receptive field" placement: LeNet's relu2 cells are up to 1.6 cells
+  sees (the MNIST tab's default "receptive field" placement: LeNet's relu2 edge cells are 1.5 cells
   away from their stretched blocks); the grid lines, the coloured cells and the phone's tap buttons
   (:func:`edge_fractions`, CSS percentages of the same picture) agree;
 * the grid is light: 1-px lines blended :data:`LINE_ALPHA` of the way to white;
