@@ -14,6 +14,13 @@
 #   and its sessions' next requests go to a live one (option redispatch).
 # * The replicas share the link store (GRADCAM_LINK_DIR, one folder): a link made on one replica
 #   opens on every other. They also share the weights folder: a weights file is fetched once.
+# * They share the workshop rooms (issue 26): the phones of one room land on different replicas, so
+#   every replica reads the same rooms' store. On one box that is one SQLite file in
+#   $GRADCAM_ROOMS_DIR (default here: $RUN_DIR/rooms); for replicas on several boxes, set
+#   GRADCAM_ROOMS_URL=redis://host:6379/0 (one Redis for all) and the folder is not used.
+# * HAProxy passes the client's address on in X-Forwarded-For (option forwardfor), after dropping
+#   any X-Forwarded-For the client sent: the room service reads it to tell a facilitator on the
+#   laptop itself (loopback, may open a room) from a phone (may only join).
 # * Torch threads per replica: $GRADCAM_TORCH_THREADS, default cores ÷ (N × concurrency), at least 1.
 # * Logs: one file per replica and HAProxy's, in $GRADCAM_REPLICAS_DIR (default: a new temp folder).
 #
@@ -42,6 +49,11 @@ RUN_DIR=${GRADCAM_REPLICAS_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/gradcam-replicas.XX
 mkdir -p "$RUN_DIR"
 export GRADCAM_LINK_DIR=${GRADCAM_LINK_DIR:-$RUN_DIR/links}
 mkdir -p "$GRADCAM_LINK_DIR"
+# the rooms' store: Redis if GRADCAM_ROOMS_URL names one, else one SQLite file shared by the replicas
+if [ -z "${GRADCAM_ROOMS_URL:-}" ]; then
+  export GRADCAM_ROOMS_DIR=${GRADCAM_ROOMS_DIR:-$RUN_DIR/rooms}
+  mkdir -p "$GRADCAM_ROOMS_DIR"
+fi
 export GRADIO_ANALYTICS_ENABLED=${GRADIO_ANALYTICS_ENABLED:-False}
 if [ -z "${GRADCAM_TORCH_THREADS:-}" ]; then
   per=$(( $(nproc) / (N * ${GRADCAM_CONCURRENCY:-2}) ))
@@ -110,6 +122,9 @@ defaults
 
 frontend gradcam
     bind $HOST:$PORT
+    # X-Forwarded-For is HAProxy's alone (option forwardfor adds the client's address): a phone that
+    # sends its own cannot pass for the laptop
+    http-request del-header X-Forwarded-For
     default_backend replicas
 
 backend replicas
@@ -161,6 +176,13 @@ HAPROXY_PID=$!
 PIDS+=($HAPROXY_PID)
 echo "HAProxy: pid $HAPROXY_PID, config $RUN_DIR/haproxy.cfg, log $RUN_DIR/haproxy.log"
 echo "links shared in $GRADCAM_LINK_DIR; torch threads per replica: $GRADCAM_TORCH_THREADS"
+if [ -n "${GRADCAM_ROOMS_URL:-}" ]; then
+  shown=$GRADCAM_ROOMS_URL  # its password left out
+  [[ "$shown" == *@* ]] && shown="${shown%%://*}://…@${shown#*@}"
+  echo "workshop rooms in $shown"
+else
+  echo "workshop rooms in $GRADCAM_ROOMS_DIR/rooms.sqlite3"
+fi
 echo "Grad-CAM Explorer: $N replicas at http://$HOST:$PORT/  (Ctrl-C stops them all)"
 # in the foreground until HAProxy ends or we are stopped; a replica that dies is only taken out
 wait "$HAPROXY_PID"

@@ -12,6 +12,12 @@ if ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then
   if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq haproxy >/dev/null || echo "haproxy not installed: tests/test_replicas.py will be skipped" >&2
 fi
+# Redis for the rooms' store tests (tests/test_room_store.py, tests/test_rooms_replicas.py start their own
+# redis-server on a free port; without it those Redis cases are skipped with the reason)
+if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
+  if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq redis-server >/dev/null || echo "redis-server not installed: the Redis room tests will be skipped" >&2
+fi
 # axe-core (the accessibility rules of tests/test_a11y.py) from the npm registry, pinned, into tests/.node
 AXE_VERSION=4.14.1
 if [ ! -f tests/.node/node_modules/axe-core/axe.min.js ] || \

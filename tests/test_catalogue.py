@@ -22,6 +22,8 @@ PKG = ROOT / "gradcam_core"
 PENDING: set[str] = set()
 
 _CODE = re.compile(r"[;{}]|=>|\(\)|^\s*[.#@][\w-]+|\\[dswb]|\[\^|\(\?|^\s*<!--")
+#: an SQL statement (the rooms' SQLite store): upper-case keyword first, then a table or column list
+_SQL = re.compile(r"^\s*(?:SELECT|INSERT|UPDATE|DELETE|CREATE|BEGIN|PRAGMA|WITH)\s+\S")
 _TAG = re.compile(r"<[^>]+>")
 _WORD = re.compile(r"[A-Za-z][a-z']+")
 _KEY = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_-]+)+\.?")  # a catalogue key ("error.engine.layer_not_in_model")
@@ -29,7 +31,7 @@ _LOG_CALLS = {"debug", "info", "warning", "error", "exception", "critical", "log
 
 
 def _is_prose(text: str) -> bool:
-    if _CODE.search(text) or _KEY.fullmatch(text):
+    if _CODE.search(text) or _KEY.fullmatch(text) or _SQL.match(text):
         return False
     if not any(ch.isspace() for ch in text.strip()):  # one token: an identifier, a file path, a catalogue key
         return False
@@ -82,6 +84,9 @@ def test_the_prose_finder_tells_words_from_code():
     assert not _is_prose("error.engine.layer_not_in_model")  # a key names words, it holds none
     assert not _is_prose("original_class_prob_after") and not _is_prose("textures/brick_wall.jpg")
     assert not _is_prose("method.too_slow.top") and not _is_prose("lenet_zero_gradient_note")
+    assert not _is_prose("SELECT pid, nickname, joined FROM people WHERE code = ? ORDER BY seq")
+    assert not _is_prose("UPDATE rooms SET version = version + 1 WHERE code = ?")
+    assert _is_prose("Select the cells where you think the model looks.")  # a sentence, not SQL
 
 
 @pytest.mark.parametrize("module", sorted(set(_modules()) - PENDING))

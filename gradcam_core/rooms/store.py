@@ -130,10 +130,10 @@ def open_store(url: str | None = None) -> RoomStore:
     ``redis://…`` / ``rediss://…`` / ``unix://…`` → :class:`RedisStore` (needs the ``redis`` package);
     ``sqlite:///abs/path.sqlite3`` (or ``sqlite:////abs/path``) → :class:`SQLiteStore` on that file.
     Anything else is ``Refusal("store.bad_url")``."""
+    from gradcam_core.rooms.sqlite_store import SQLiteStore
+
     url = (url if url is not None else os.environ.get(URL_ENV, "")).strip()
     if not url:
-        from gradcam_core.rooms.sqlite_store import SQLiteStore
-
         return SQLiteStore(default_path())
     scheme = url.split(":", 1)[0].lower()
     if scheme in ("redis", "rediss", "unix"):
@@ -141,8 +141,6 @@ def open_store(url: str | None = None) -> RoomStore:
 
         return RedisStore(url)
     if scheme == "sqlite" and url.lower().startswith("sqlite:///") and len(url) > len("sqlite:///"):
-        path = url[len("sqlite:///"):]
-        if not path.startswith("/"):  # sqlite:///abs/path and sqlite:////abs/path both mean /abs/path
-            path = "/" + path
-        return SQLiteStore(Path(path))
+        # sqlite:///abs/path and sqlite:////abs/path both mean /abs/path
+        return SQLiteStore(Path("/" + url[len("sqlite:///"):].lstrip("/")))
     raise Refusal("store.bad_url", url=url, env=URL_ENV)
