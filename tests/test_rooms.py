@@ -393,8 +393,9 @@ def test_a_bad_photo_is_refused_like_every_other_upload(fool_room):
     o, (ada, _), photo = fool_room
     fake = photo.parent / "fake.png"
     fake.write_text("this is not a picture")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as info:
         R.submit(o.code, ada.pid, str(fake), "Ada")
+    assert "plain text, not image data" in text_of(info.value)
     refused("room.upload_path", R.submit, o.code, ada.pid, str(CAT), "Ada")  # a server file, not an upload
     assert R.queue(o.code, o.key, None) == []
 
@@ -464,3 +465,44 @@ def test_nothing_a_phone_receives_carries_the_key():
         view = R.phone_view(o.code, p.pid)
         assert o.key not in repr(view) and R._hash_key(o.key) not in repr(view)
     assert o.key not in repr(R.join(o.code, "", p.pid, "s")) and o.key not in repr(R.gallery(o.code))
+
+
+# --------------------------------------------------------------------------- the API's JSON (in-process)
+def test_the_apis_reveal_and_phone_view_carry_sentences_made_from_their_numbers():
+    from gradcam_core.analysis import pointing
+    from gradcam_core.present import room_view as words
+    from gradcam_core.ui import room_api
+
+    o = opened()
+    a, b = R.join(o.code, "Ada", None, "a"), R.join(o.code, "Bo", None, "b")
+    synthetic_guess(o.code, o.key, _cam())
+    R.answer(o.code, a.pid, [10], "a")
+    R.answer(o.code, b.pid, [11, 12], "b")
+    before = room_api.room_view(o.code, a.pid)
+    assert before["sentence"] is None and before["cam"] is None and before["my_score"] is None
+    assert before["image"].startswith("data:image/png;base64,")
+    assert room_api.room_view(o.code, b.pid)["image"] is before["image"]  # encoded once for every phone
+    out = room_api.room_reveal(o.code, o.key)
+    cs = pointing.score_class(_cam(), [[10], [11, 12]])
+    assert out["sentence"] == words.reveal_text(cs, "test class", "Test net")
+    assert out["alt"] == words.reveal_alt(cs, "test class", cam=_cam())
+    assert (out["numbers"]["answered"], out["numbers"]["hits"]) == (2, 1)
+    assert out["scores"]["Ada"]["hit"] is True and out["scores"]["Bo"]["heat_share"] == pytest.approx(0.25)
+    after = room_api.room_view(o.code, a.pid)
+    assert after["sentence"] == words.own_text(pointing.score(_cam(), [10]), "test class")
+    assert after["my_score"]["hit"] is True and after["cam"] == _cam().tolist()
+    assert o.key not in repr(after) and o.key not in repr(before)
+
+
+def test_the_api_refuses_with_the_catalogue_sentence():
+    import gradio as gr
+
+    from gradcam_core.ui import room_api
+
+    o = opened()
+    with pytest.raises(gr.Error) as info:
+        room_api.room_status(o.code, "wrong")
+    assert info.value.message == __import__("html").escape(say("room.wrong_key"))
+    with pytest.raises(gr.Error) as info:
+        room_api.room_push(o.code, o.key, "quiz")
+    assert info.value.message == say("room.bad_kind", choices="guess, fool, locked")
