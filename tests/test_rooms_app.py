@@ -225,47 +225,57 @@ def test_results_are_a_json_and_a_csv_file(server):
 
 # --------------------------------------------------------------------------- restart, and the README's example
 @pytest.fixture(scope="module")
-def plain_server_env(tmp_path_factory):
+def plain_server(tmp_path_factory):
+    """The app as on a laptop: no password, default limits, its own rooms' folder. A test may kill and
+    restart it (``holder["proc"]``): the fixture stops whichever process runs at the end."""
     folder = tmp_path_factory.mktemp("restart")
-    return folder, {"GRADCAM_ROOMS_DIR": str(folder)}
-
-
-def test_kill_9_mid_exercise_loses_no_room_answer_or_nickname_and_the_example_round_runs(plain_server_env):
-    folder, env = plain_server_env
+    env = {"GRADCAM_ROOMS_DIR": str(folder)}
     port = port_in_range()
-    url = f"http://127.0.0.1:{port}/"
-    proc = start(port, env, folder / "server.log")
+    holder = {"url": f"http://127.0.0.1:{port}/", "port": port, "env": env, "log": folder / "server.log"}
+    holder["proc"] = start(port, env, holder["log"])
     try:
-        # a public server without a password: rooms are off there, and the message says how to turn them on
-        refused_with("GRADCAM_FACILITATOR_PASSWORD", client(url, **REMOTE).predict, api_name="/room_open")
-        facilitator = client(url)
-        opened = facilitator.predict(api_name="/room_open")
-        code, key = opened["code"], opened["key"]
-        phones = [(client(url), n) for n in ("Ada", "Bo", "")]
-        people = [(c, c.predict(code, n, api_name="/room_join")) for c, n in phones]
-        ex = facilitator.predict(code, key, "guess", "example:chelsea_cat.jpg", api_name="/room_push")["exercise"]
-        people[0][0].predict(code, people[0][1]["pid"], [8, 9], api_name="/room_answer")
-        people[1][0].predict(code, people[1][1]["pid"], "24", api_name="/room_answer")
-        assert facilitator.predict(code, key, api_name="/room_status")["answered"] == 2
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-        proc = start(port, env, folder / "server.log")
-        phone = client(url)
-        for (_, me), cells in zip(people, ([8, 9], [24], [])):
-            view = phone.predict(code, me["pid"], api_name="/room_view")
-            assert (view["nickname"], view["my_cells"], view["exercise"]["id"]) == (me["nickname"], cells, ex["id"])
-        back = phone.predict(code, "", people[2][1]["pid"], api_name="/room_join")
-        assert back == people[2][1]  # a reloaded phone is back under its default nickname
-        status = client(url).predict(code, key, api_name="/room_status")
-        assert (status["people"], status["answered"]) == (3, 2)
-        reveal = client(url).predict(code, key, api_name="/room_reveal")
-        assert reveal["numbers"]["answered"] == 2 and set(reveal["scores"]) == {"Ada", "Bo"}
-        # the README's gradio_client example, exactly as the file stands
-        run = subprocess.run([sys.executable, str(ROOT / "docs" / "room_client_example.py"), url], cwd=ROOT,
-                             capture_output=True, text=True, timeout=600)
-        assert run.returncode == 0, run.stderr[-3000:]
-        out = run.stdout
-        assert "3 phones joined, 3 answered" in out and " closed" in out
-        assert "joined: Ada" in out and "joined: Grace" in out
+        yield holder
     finally:
-        stop_server(proc)
+        stop_server(holder["proc"])
+
+
+def test_on_a_public_server_without_a_password_rooms_are_off_and_the_message_says_how_to_turn_them_on(plain_server):
+    refused_with("GRADCAM_FACILITATOR_PASSWORD", client(plain_server["url"], **REMOTE).predict, api_name="/room_open")
+    refused_with(message("room.off_public"), client(plain_server["url"], **REMOTE).predict, "a guess",
+                 api_name="/room_open")
+
+
+def test_kill_9_mid_exercise_loses_no_room_answer_or_nickname(plain_server):
+    url = plain_server["url"]
+    facilitator = client(url)
+    opened = facilitator.predict(api_name="/room_open")
+    code, key = opened["code"], opened["key"]
+    phones = [(client(url), n) for n in ("Ada", "Bo", "")]
+    people = [(c, c.predict(code, n, api_name="/room_join")) for c, n in phones]
+    ex = facilitator.predict(code, key, "guess", "example:chelsea_cat.jpg", api_name="/room_push")["exercise"]
+    people[0][0].predict(code, people[0][1]["pid"], [8, 9], api_name="/room_answer")
+    people[1][0].predict(code, people[1][1]["pid"], "24", api_name="/room_answer")
+    assert facilitator.predict(code, key, api_name="/room_status")["answered"] == 2
+    plain_server["proc"].send_signal(signal.SIGKILL)
+    plain_server["proc"].wait(timeout=30)
+    plain_server["proc"] = start(plain_server["port"], plain_server["env"], plain_server["log"])
+    phone = client(url)
+    for (_, me), cells in zip(people, ([8, 9], [24], [])):
+        view = phone.predict(code, me["pid"], api_name="/room_view")
+        assert (view["nickname"], view["my_cells"], view["exercise"]["id"]) == (me["nickname"], cells, ex["id"])
+    back = phone.predict(code, "", people[2][1]["pid"], api_name="/room_join")
+    assert back == people[2][1]  # a reloaded phone is back under its default nickname
+    status = client(url).predict(code, key, api_name="/room_status")
+    assert (status["people"], status["answered"]) == (3, 2)
+    reveal = client(url).predict(code, key, api_name="/room_reveal")
+    assert reveal["numbers"]["answered"] == 2 and set(reveal["scores"]) == {"Ada", "Bo"}
+
+
+def test_the_readme_example_runs_a_whole_round_as_it_stands(plain_server):
+    run = subprocess.run([sys.executable, str(ROOT / "docs" / "room_client_example.py"), plain_server["url"]],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout
+    assert "joined: Ada" in out and "joined: Grace" in out
+    assert "3 phones joined, 3 answered" in out and " closed" in out
+    assert out.count(": cells [") == 3  # each phone's own score after the reveal
