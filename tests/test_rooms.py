@@ -506,3 +506,19 @@ def test_the_api_refuses_with_the_catalogue_sentence():
     with pytest.raises(gr.Error) as info:
         room_api.room_push(o.code, o.key, "quiz")
     assert info.value.message == say("room.bad_kind", choices="guess, fool, locked")
+
+
+def test_an_uploaded_picture_is_kept_so_the_reveal_can_show_another_class_on_it():
+    import base64
+
+    o = opened()
+    p = R.join(o.code, "Ada", None, "s")
+    url = "data:image/jpeg;base64," + base64.b64encode(CAT.read_bytes()).decode()
+    ex = R.push_guess(o.code, o.key, "upload:" + url)
+    assert ex.picture == "upload" and R.store().blob(o.code, f"ex-{ex.id}.src")[:2] == b"\xff\xd8"
+    R.answer(o.code, p.pid, [int(np.argmax(ex.cam))], "s")
+    assert R.reveal(o.code, o.key).scores[p.pid].hit
+    other = R.reveal(o.code, o.key, None, "golden retriever")
+    assert other.class_name == "golden retriever" and other.exercise.against["target"] == 207
+    assert other.cam.shape == tuple(ex.grid) and not np.allclose(other.cam, np.asarray(ex.cam))
+    assert R.results(o.code, o.key)["exercises"][0]["picture"] == "upload"  # the photo's data is not repeated
