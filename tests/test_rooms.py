@@ -181,6 +181,20 @@ def test_a_phone_that_reloads_is_back_under_its_nickname():
     assert other.pid != first.pid and len(R.store().people(o.code)) == 2
 
 
+def test_two_people_never_share_a_nickname():
+    o = opened()
+    first = R.join(o.code, "Ada", None, "1")
+    second = R.join(o.code, "Ada", None, "2")
+    third = R.join(o.code, "Ada", None, "3")
+    assert (first.nickname, second.nickname, third.nickname) == ("Ada", "Ada 2", "Ada 3")
+    long = "L" * R.NICKNAME_MAX
+    assert R.join(o.code, long, None, "4").nickname == long
+    assert R.join(o.code, long, None, "5").nickname == "L" * (R.NICKNAME_MAX - 2) + " 2"
+    # renaming to someone else's name gets a number; keeping one's own name does not
+    assert R.join(o.code, "Ada", second.pid, "6").nickname == "Ada 2"
+    assert R.join(o.code, "Ada", first.pid, "7").nickname == "Ada"
+
+
 def test_a_room_takes_at_most_the_set_number_of_phones(monkeypatch):
     monkeypatch.setenv("GRADCAM_ROOM_MAX_PEOPLE", "2")
     o = opened()
@@ -487,7 +501,9 @@ def test_the_apis_reveal_and_phone_view_carry_sentences_made_from_their_numbers(
     assert out["sentence"] == words.reveal_text(cs, "test class", "Test net")
     assert out["alt"] == words.reveal_alt(cs, "test class", cam=_cam())
     assert (out["numbers"]["answered"], out["numbers"]["hits"]) == (2, 1)
-    assert out["scores"]["Ada"]["hit"] is True and out["scores"]["Bo"]["heat_share"] == pytest.approx(0.25)
+    assert [(row["nickname"], row["hit"], row["cells"]) for row in out["scores"]] == [("Ada", True, [10]),
+                                                                                  ("Bo", False, [11, 12])]
+    assert out["scores"][1]["heat_share"] == pytest.approx(0.25)
     after = room_api.room_view(o.code, a.pid)
     assert after["sentence"] == words.own_text(pointing.score(_cam(), [10]), "test class")
     assert after["my_score"]["hit"] is True and after["cam"] == _cam().tolist()

@@ -311,13 +311,25 @@ def join(code: str, nickname: str | None, pid: str | None, session: str | None) 
     c, _ = _room(code)
     st = store()
     name = clean_nickname(nickname)
-    if pid and _PID.match(str(pid)):
-        known = st.person(c, str(pid))
-        if known is not None:
-            return st.join(c, known.pid, name or known.nickname, max_people())
-    if not name:
-        name = default_nickname({p.nickname for p in st.people(c)})
-    return st.join(c, secrets.token_urlsafe(16), name, max_people())
+    known = st.person(c, str(pid)) if pid and _PID.match(str(pid)) else None
+    if known is not None and (not name or name == known.nickname):
+        return st.join(c, known.pid, known.nickname, max_people())
+    taken = {p.nickname for p in st.people(c) if known is None or p.pid != known.pid}
+    name = unique_nickname(name, taken) if name else default_nickname(taken)
+    return st.join(c, known.pid if known is not None else secrets.token_urlsafe(16), name, max_people())
+
+
+def unique_nickname(name: str, taken: set[str]) -> str:
+    """``name``, or ``name 2``, ``name 3`` … when someone in the room already has it (within the cap),
+    so the projector, the results and the reveal tell two people apart."""
+    if name not in taken:
+        return name
+    for n in range(2, 1000):
+        suffix = f" {n}"
+        candidate = name[:NICKNAME_MAX - len(suffix)].rstrip() + suffix
+        if candidate not in taken:
+            return candidate
+    return name
 
 
 def _person(code: str, pid: Any) -> Any:

@@ -310,7 +310,7 @@ def room_reveal(code: str, key: str, model: str = "", target: str = "") -> dict:
         target: Empty, or another class to show the same taps against.
 
     Returns:
-        The reveal's sentence, its numbers, each nickname's score and the map.
+        The reveal's sentence and text alternative, its numbers, each nickname's score and the map.
     """
     r = svc.reveal(code, key, model or None, target or None)
     return reveal_json(r)
@@ -321,7 +321,8 @@ def reveal_json(r: Any) -> dict:
     return {"sentence": view_words.reveal_text(r.class_score, r.class_name, r.model_title),
             "alt": view_words.reveal_alt(r.class_score, r.class_name, cam=r.cam),
             "class_name": r.class_name, "model_title": r.model_title, "numbers": class_json(r.class_score),
-            "scores": {r.nicknames.get(pid, pid): score_json(s) for pid, s in r.scores.items()},
+            "scores": sorted(({"nickname": r.nicknames.get(pid, ""), **score_json(s)} for pid, s in r.scores.items()),
+                             key=lambda row: row["nickname"].casefold()),
             "cam": _cam_json(r.cam), "exercise": r.exercise.shown()}
 
 
