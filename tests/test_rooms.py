@@ -1,6 +1,7 @@
 """The workshop room service (issue 26), in-process: who may open a room, keys, codes, nicknames,
 rate limits, answers, the reveal's numbers, moderation, results, expiry and what survives a new
-store (a restart). The launched app and its room_* API are tests/test_rooms_app.py."""
+store (a restart), each on SQLite and on Redis (a redis-server of its own). The launched app and its
+room_* API are tests/test_rooms_app.py."""
 from __future__ import annotations
 
 import hashlib
@@ -19,14 +20,35 @@ ROOT = Path(__file__).resolve().parents[1]
 CAT = ROOT / "examples" / "animals" / "chelsea_cat.jpg"
 
 
-@pytest.fixture(autouse=True)
-def fresh_store(tmp_path, monkeypatch):
-    """Each test: its own SQLite file, default limits, no password, empty rate limits."""
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """A redis-server of this module's own (Debian's package; the Redis tests skip without it)."""
+    from bench._redis import WHY_MISSING, redis_available, start_redis, stop_redis
+
+    if not redis_available():
+        pytest.skip(WHY_MISSING)
+    proc, url = start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield url
+    finally:
+        stop_redis(proc)
+
+
+@pytest.fixture(autouse=True, params=["sqlite", "redis"])
+def fresh_store(request, tmp_path, monkeypatch):
+    """Each test, on each backend: an empty store (its own SQLite file, or the module's Redis emptied),
+    default limits, no password, empty rate limits. The service reads the store from the environment."""
     for name in ("GRADCAM_FACILITATOR_PASSWORD", "GRADCAM_MAX_ROOMS", "GRADCAM_ROOM_MAX_PEOPLE", "GRADCAM_ROOM_HOURS",
                  "GRADCAM_ROOM_UPLOAD_MB", "GRADCAM_ROOM_JOINS_PER_MINUTE", "GRADCAM_ROOM_ANSWERS_PER_MINUTE",
                  "GRADCAM_ROOMS_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GRADCAM_ROOMS_DIR", str(tmp_path / "rooms"))
+    if request.param == "redis":
+        import redis
+
+        url = request.getfixturevalue("redis_url")
+        redis.Redis.from_url(url).flushdb()
+        monkeypatch.setenv("GRADCAM_ROOMS_URL", url)
     R.use_store(None)
     yield tmp_path
     R.use_store(None)
