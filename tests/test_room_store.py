@@ -565,3 +565,27 @@ def test_json_values_round_trip_exactly(store):
     store.set_exercise(CODE, ex)
     assert store.room(CODE).exercise == ex
     assert json.dumps(store.room(CODE).exercise) == json.dumps(ex)
+
+
+def test_a_file_locked_by_another_process_for_too_long_is_a_refusal(tmp_path, monkeypatch):
+    """A writer that holds the SQLite file's write lock past the busy timeout: the next write is a
+    clear refusal (store.busy), not an OperationalError, and nothing is half written."""
+    from gradcam_core.rooms import sqlite_store
+
+    path = tmp_path / "rooms.sqlite3"
+    store = SQLiteStore(path)
+    store.create_room(CODE, "h", ttl=3600, max_rooms=BIG)
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_MS", 200)
+    other = SQLiteStore(path)  # opened after the patch: waits 0.2 s for the lock
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process's long write
+    try:
+        err = _refused(other.join, CODE, "p1", "Ada", BIG)
+        assert err.key == "store.busy" and err.values["seconds"] == 0.2
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert other.join(CODE, "p1", "Ada", BIG).nickname == "Ada"  # the lock gone, the write goes through
+    assert store.counts(CODE, None) == (1, 0)
+    other.close()
+    store.close()

@@ -95,7 +95,10 @@ class SQLiteStore:
         """One write transaction holding the file's write lock from its start (``BEGIN IMMEDIATE``):
         committed if the block ends, rolled back if it raises."""
         db = self._db()
-        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as err:  # another process held the file's write lock for the whole busy timeout
+            raise Refusal("store.busy", seconds=BUSY_TIMEOUT_MS / 1000, path=str(self.path)) from err
         try:
             yield db
         except BaseException:
