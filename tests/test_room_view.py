@@ -65,10 +65,10 @@ def test_reveal_sentence_carries_the_scores_figures():
     text = V.reveal_text(cs, "tabby cat", "ResNet-18")
     assert text.startswith("**Grad-CAM of ResNet-18 for “tabby cat”.**")
     assert "19 of 28 of you chose the model's hottest cell (row 3, column 5)." in text
-    assert "41 % of the model's heat lies in the 3 cells most of you chose, which cover 6 % of the picture" in text
+    assert "41 % of the model's heat lies in the 3 cells most of you chose, 6 % of the grid's 49 cells" in text
     assert f"{0.41 / (3 / 49):.1f} times" in text  # 6.7
     assert _percents(text) == [41, 6, 23]
-    assert "the model looks where the class looked" in text
+    assert "the model's evidence is concentrated where the class looked" in text
 
 
 def test_everyone_and_nobody_hit():
@@ -81,7 +81,7 @@ def test_everyone_and_nobody_hit():
 
 
 @pytest.mark.parametrize("heat, area, clause", [
-    (0.41, 3 / 49, "so the model looks where the class looked"),
+    (0.41, 3 / 49, "so the model's evidence is concentrated where the class looked"),
     (0.08, 3 / 49, "a little more than an even spread of heat would give"),
     (0.06, 3 / 49, "about what an even spread of heat would give: no more than chance"),
     (0.02, 3 / 49, "less than an even spread of heat would give, so the model looks mostly elsewhere"),
@@ -103,7 +103,7 @@ def test_one_popular_cell_is_singular():
     counts = np.zeros(GRID, int)
     counts.flat[18] = 3
     text = V.reveal_text(_cs(answered=3, hits=3, popular=(18,), heat=0.3, area=1 / 49, counts=counts), "dog", "VGG")
-    assert "lies in the cell most of you chose, which covers 2 % of the picture" in text
+    assert "lies in the cell most of you chose, 1 of the grid's 49 cells (2 %)" in text
 
 
 def test_one_person_answering_reads_in_the_singular():
@@ -112,13 +112,13 @@ def test_one_person_answering_reads_in_the_singular():
     hit = V.reveal_text(_cs(answered=1, hits=1, popular=(17, 18), heat=0.5, area=2 / 49, counts=counts, mean=0.5),
                         "dog", "VGG")
     assert "The one person who answered chose the model's hottest cell (row 3, column 5)." in hit
-    assert "lies in the 2 cells they chose, which cover 4 % of the picture" in hit
+    assert "lies in the 2 cells they chose, 4 % of the grid's 49 cells" in hit
     assert "of you" not in hit and "On average" not in hit and "just as often" not in hit
     counts = np.zeros(GRID, int)
     counts.flat[0] = 1
     miss = V.reveal_text(_cs(answered=1, hits=0, popular=(0,), heat=0.01, area=1 / 49, counts=counts), "dog", "VGG")
     assert "The one person who answered did not choose the model's hottest cell" in miss
-    assert "in the cell they chose, which covers 2 %" in miss
+    assert "in the cell they chose, 1 of the grid's 49 cells (2 %)" in miss
 
 
 def test_nobody_answered():
@@ -171,8 +171,8 @@ def test_the_mean_is_the_mean_of_own_shares():
     text = V.reveal_text(cs, "dog", "VGG")
     assert "On average, the cells each of you chose hold 33 % of the model's heat." in text
     assert "1 of 3 of you chose" in text
-    # popular: the three cells, each chosen once, in reading order (0, 17, 18): all the heat in 6 %
-    assert "100 % of the model's heat lies in the 3 cells most of you chose, which cover 6 %" in text
+    # popular: the three cells, each chosen once, in reading order (0, 17, 18): all the heat in 3 of 49
+    assert "100 % of the model's heat lies in the 3 cells most of you chose, 6 % of the grid's 49 cells" in text
 
 
 # ------------------------------------------------------------------------------------- own_text
@@ -183,13 +183,13 @@ def test_own_hit_and_miss_in_singular_and_plural():
         "You found it: the model's hottest cell (row 3, column 5) is one of your 2 cells. Your 2 cells hold 60 %")
     assert V.own_text(_score(cells=(17,), heat=0.1), "dog").startswith(
         "Your cell is not the model's hottest cell (row 3, column 5). Your cell holds 10 % of the model's heat "
-        "and covers 2 % of the picture")
+        "and is 1 of the grid's 49 cells (2 %)")
     assert V.own_text(_score(cells=(0, 1, 2), heat=0.0, area=3 / 49), "dog").startswith(
         "None of your 3 cells is the model's hottest cell (row 3, column 5). Your 3 cells hold 0 %")
 
 
 @pytest.mark.parametrize("heat, clause", [
-    (0.5, "so the model looks where you looked"),
+    (0.5, "so the model's evidence is concentrated where you looked"),
     (0.03, "a little more than an even spread of heat would give"),
     (0.02, "no more than chance"),
     (0.001, "so the model looks mostly elsewhere"),
@@ -214,8 +214,8 @@ def test_own_text_from_a_real_score():
     s = P.score(cam, [18, 19])
     assert V.own_text(s, "dog") == (
         "You found it: the model's hottest cell (row 3, column 5) is one of your 2 cells. Your 2 cells hold 100 % of "
-        "the model's heat and cover 4 % of the picture: 24.5 times what an even spread of heat would give, so the "
-        "model looks where you looked.")
+        "the model's heat and are 4 % of the grid's 49 cells: 24.5 times what an even spread of heat would give, so the "
+        "model's evidence is concentrated where you looked.")
 
 
 # ----------------------------------------------------------------------------------- counts_text
@@ -395,3 +395,51 @@ def test_a_map_that_is_not_a_grid_is_refused_by_the_pictures():
     assert err.value.key == "reveal.bad_map"
     with pytest.raises(Refusal):
         V.overlap_picture(_flat_image(), np.ones(GRID), np.ones((3, 3)))
+
+
+# ------------------------------------------------------------------- cells at their receptive fields
+#: LeNet relu2's cell centres on its 28 × 28 input (row r sees rows 2r … 2r + 13): 2r + 6.5
+RELU2 = (2 * np.arange(8) + 6.5, 2 * np.arange(8) + 6.5)
+
+
+def test_centres_become_fractions_of_the_picture():
+    ys, xs = V.centre_fractions(RELU2, (28, 28))
+    assert ys[0] == pytest.approx(7 / 28) and xs[-1] == pytest.approx(21 / 28)
+
+
+def test_each_pixel_belongs_to_the_cell_whose_centre_is_nearest():
+    fr = V.centre_fractions(RELU2, (28, 28))
+    ys, xs = V.cell_edges((8, 8), (448, 448), fr)
+    centre = (np.arange(448) + 0.5) / 448
+    nearest = np.argmin(np.abs(centre[:, None] - np.asarray(fr[1])[None, :]), axis=1)
+    owner = np.searchsorted(xs, np.arange(448), side="right") - 1
+    assert (owner == nearest).all() and (ys == xs).all()
+    assert xs[0] == 0 and xs[-1] == 448 and xs[1] == 128  # half-way between 7/28 and 9/28 of 448 px
+    rows, cols = V.edge_fractions((8, 8), fr)
+    assert cols[1] == pytest.approx(8 / 28) and cols[-2] == pytest.approx(20 / 28) and rows == cols
+    assert V.edge_fractions((2, 4)) == ([0, 0.5, 1], [0, 0.25, 0.5, 0.75, 1])
+
+
+def test_pictures_follow_the_centres_layout():
+    fr = V.centre_fractions(RELU2, (28, 28))
+    digit = np.zeros((28, 28), np.uint8)
+    img = V.guess_picture(digit, (8, 8), fr)
+    ys, xs = V.cell_edges((8, 8), (448, 448), fr)
+    lined = np.flatnonzero(img[200, :, 0] > 0)
+    assert lined.tolist() == xs[1:-1].tolist()
+    cam = np.zeros((8, 8))
+    cam[0, 0] = 1.0
+    hot = V.cam_picture(digit, cam, centres=fr)
+    x0, y0, x1, y1 = V.cell_box(0, (8, 8), (448, 448), fr)
+    assert (x0, y0, x1, y1) == (0, 0, 128, 128)
+    inside, outside = hot[y1 - 2, x1 - 2], hot[y1 + 2, x1 + 2]
+    assert not (inside == outside).all()
+    assert (hot[5:y1 - 1, 5:x1 - 1] == inside).all()
+
+
+@pytest.mark.parametrize("bad", [(np.arange(7) / 7, np.arange(8) / 8), ([0.5] * 8, np.arange(8) / 8),
+                                 (np.arange(8)[::-1] / 8, np.arange(8) / 8)])
+def test_centres_that_are_not_one_increasing_row_per_cell_are_refused(bad):
+    with pytest.raises(Refusal) as err:
+        V.guess_picture(np.zeros((28, 28)), (8, 8), bad)
+    assert err.value.key == "reveal.bad_centres"

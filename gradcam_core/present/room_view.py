@@ -8,8 +8,11 @@ Pictures (uint8 RGB arrays, the conventions of :mod:`gradcam_core.present.paint`
 * sized for a phone: the longer side is :data:`PHONE_SIZE` px (448: a 7×7 grid gives 64-px cells,
   a comfortable fingertip); a tiny picture (a 28-px digit, :data:`PIXEL_ART`) is enlarged
   nearest-neighbour, so its pixels stay honest blocks, a photo is resampled with Lanczos;
-* cells are laid out with ``paint.enlarge``'s pixel-centre rule (:func:`cell_box`), so the grid
-  lines, the coloured cells and the phone's tap buttons (CSS percentages of the same picture) agree;
+* cells are laid out with ``paint.enlarge``'s pixel-centre rule (:func:`cell_edges`, the stretched
+  grid), or, given ``centres``, each cell over the part of the picture nearest the centre of what it
+  sees (the MNIST tab's default "receptive field" placement: LeNet's relu2 edge cells are 1.5 cells
+  away from their stretched blocks); the grid lines, the coloured cells and the phone's tap buttons
+  (:func:`edge_fractions`, CSS percentages of the same picture) agree;
 * the grid is light: 1-px lines blended :data:`LINE_ALPHA` of the way to white;
 * the Grad-CAM is drawn **cell by cell** (nearest, not smoothed): the scores are about cells, and a
   smoothed map can make a neighbour of the hottest cell look hottest; colour map ``jet`` by default
@@ -22,15 +25,17 @@ Pictures (uint8 RGB arrays, the conventions of :mod:`gradcam_core.present.paint`
   without the colours;
 * captions of the triptych are drawn with the app's glyph atlas (``grids.caption_image``).
 
-Sentences: each branch is chosen from the numbers it states (``tests/test_room_view.py``). Heat
-and area are compared as they are written (whole percents), so the words never say "more" next to
-two equal figures: heat above area by :data:`STRONG` times or more is "the model looks where the class
-looked"; above, but less than that, "a little more"; the same written percent, "no more than chance";
+Sentences: each branch is chosen from the numbers it states (``tests/test_room_view.py``). The area
+is the cells' share of the grid's cells (what an evenly spread map would give them), said as such:
+with ``centres`` the cells are not all the same size on the picture. Heat and area are compared as
+they are written (whole percents), so the words never say "more" next to
+two equal figures: heat above area by :data:`STRONG` times or more is "the model's evidence is
+concentrated where the class looked"; above, but less than that, "a little more"; the same written percent, "no more than chance";
 below, "the model looks mostly elsewhere".
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 from PIL import Image
@@ -38,10 +43,11 @@ from PIL import Image
 from gradcam_core.analysis.pointing import ClassScore, Score, as_map, check_cells, hottest_cells, overlap, tied_out
 from gradcam_core.present import grids
 from gradcam_core.present.glyphs import _outline, text_at
-from gradcam_core.present.paint import _as_rgb_u8, _nn_index, _nn_resize, colorize, enlarge, overlay
+from gradcam_core.base.errors import Refusal
+from gradcam_core.present.paint import _as_rgb_u8, _nn_index, colorize, enlarge, overlay
 from gradcam_core.present.words import say
 
-__all__ = ["PHONE_SIZE", "TAPS_CMAP", "OVERLAP_CMAP", "CAM_CMAP", "STRONG", "cell_box", "cell_starts",
+__all__ = ["PHONE_SIZE", "TAPS_CMAP", "OVERLAP_CMAP", "CAM_CMAP", "STRONG", "cell_box", "cell_starts", "cell_edges", "edge_fractions", "centre_fractions",
            "guess_picture", "taps_picture", "cam_picture", "overlap_picture", "own_picture", "reveal_picture",
            "reveal_text", "own_text", "counts_text", "reveal_alt", "own_alt", "cell_name", "cells_names",
            "compare_code"]
@@ -60,7 +66,7 @@ PIXEL_ART = 64
 TINT = 0.72
 #: The heat map's opacity over the picture (the app's usual overlay).
 CAM_ALPHA = 0.5
-#: Heat at least this many times the area: "the model looks where you looked".
+#: Heat at least this many times the area: "the model's evidence is concentrated where you looked".
 STRONG = 2.0
 #: How far the grid's lines are blended to white (light: the picture stays readable under them).
 LINE_ALPHA = 0.55
@@ -75,6 +81,11 @@ _BLACK = (0, 0, 0)
 
 
 # --------------------------------------------------------------------------------------- geometry
+#: Where each cell sits: ``(row centres (h,), column centres (w,))`` as fractions of the picture's
+#: height and width (0 … 1), or None for the stretched grid.
+Centres = Optional[tuple[Sequence[float], Sequence[float]]]
+
+
 def _phone(image: np.ndarray, size: int = PHONE_SIZE) -> np.ndarray:
     """The picture as uint8 RGB with its longer side ``size`` px."""
     im = _as_rgb_u8(image)
@@ -95,28 +106,72 @@ def cell_starts(n_cells: int, n_px: int) -> np.ndarray:
     return np.append(np.searchsorted(idx, np.arange(int(n_cells))), int(n_px))
 
 
-def cell_box(cell: int, grid: tuple[int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """The pixel box ``(x0, y0, x1, y1)`` (x1, y1 exclusive) of flat cell ``cell`` on a ``(h, w)``
-    grid laid over a picture of ``size = (H, W)`` px."""
+def centre_fractions(centres: Sequence[Sequence[float]], frame: tuple[int, int]) -> tuple[list[float], list[float]]:
+    """Cell centres in the model's input pixels (``analysis.cell.cell_centres``, e.g. LeNet's relu2 row r
+    at 2r + 6.5 on its 28 × 28 frame) as fractions of the picture: ``(c + 0.5) / size``."""
+    ys, xs = centres
+    return ([(float(c) + 0.5) / frame[0] for c in ys], [(float(c) + 0.5) / frame[1] for c in xs])
+
+
+def _starts_at(fractions: Sequence[float], n_cells: int, n_px: int) -> np.ndarray:
+    """Cell starts along ``n_px`` pixels when cell k sits at ``fractions[k]``: every pixel belongs to
+    the cell whose centre is nearest its own centre (a pixel exactly half-way goes to the earlier cell),
+    so the edges lie half-way between neighbouring centres and the outer cells reach the border."""
+    f = np.asarray(fractions, dtype=np.float64)
+    if f.shape != (n_cells,) or not np.all(np.isfinite(f)) or np.any(np.diff(f) <= 0):
+        raise Refusal("reveal.bad_centres", n=n_cells)
+    mids = (f[:-1] + f[1:]) / 2 * n_px  # in pixel units; pixel i's centre is i + 0.5
+    starts = np.floor(mids - 0.5).astype(np.int64) + 1  # first pixel whose centre lies past the midpoint
+    return np.concatenate([[0], np.clip(starts, 0, n_px), [n_px]])
+
+
+def cell_edges(grid: tuple[int, int], size: tuple[int, int], centres: Centres = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(row starts (h + 1,), column starts (w + 1,))`` in pixels of a picture of ``size = (H, W)``:
+    the stretched grid (:func:`cell_starts`) without ``centres``; with them, each cell is the part of
+    the picture nearest its centre (the receptive-field placement the MNIST tab draws by default)."""
     h, w = int(grid[0]), int(grid[1])
-    r, c = divmod(int(cell), w)
-    ys, xs = cell_starts(h, size[0]), cell_starts(w, size[1])
+    H, W = int(size[0]), int(size[1])
+    if centres is None:
+        return cell_starts(h, H), cell_starts(w, W)
+    return _starts_at(centres[0], h, H), _starts_at(centres[1], w, W)
+
+
+def edge_fractions(grid: tuple[int, int], centres: Centres = None) -> tuple[list[float], list[float]]:
+    """Where the phone's tap buttons go, as fractions of the picture (for CSS percentages):
+    ``(row edges (h + 1,), column edges (w + 1,))``; ``k / n`` for the stretched grid, half-way
+    between neighbouring centres with them."""
+    h, w = int(grid[0]), int(grid[1])
+    if centres is None:
+        return [k / h for k in range(h + 1)], [k / w for k in range(w + 1)]
+    out = []
+    for f, n in ((centres[0], h), (centres[1], w)):
+        _starts_at(f, n, 1000)  # the same checks
+        a = [float(v) for v in f]
+        out.append([0.0] + [(a[k] + a[k + 1]) / 2 for k in range(n - 1)] + [1.0])
+    return out[0], out[1]
+
+
+def cell_box(cell: int, grid: tuple[int, int], size: tuple[int, int], centres: Centres = None) -> tuple[int, int, int, int]:
+    """The pixel box ``(x0, y0, x1, y1)`` (x1, y1 exclusive) of flat cell ``cell`` on a ``(h, w)``
+    grid laid over a picture of ``size = (H, W)`` px (:func:`cell_edges`)."""
+    ys, xs = cell_edges(grid, size, centres)
+    r, c = divmod(int(cell), int(grid[1]))
     return int(xs[c]), int(ys[r]), int(xs[c + 1]), int(ys[r + 1])
 
 
-def _per_cell(values: np.ndarray, H: int, W: int) -> np.ndarray:
-    """An (h, w[, C]) array stretched to (H, W[, C]) cell by cell (nearest, the same rule)."""
-    return _nn_resize(np.asarray(values), H, W)
+def _per_cell(values: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """An (h, w[, C]) array spread over the picture's pixels, each cell over its box."""
+    out = np.repeat(np.asarray(values), np.diff(xs), axis=1)
+    return np.repeat(out, np.diff(ys), axis=0)
 
 
-def _grid_lines(img: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
-    """``img`` (in place) with the inner lines of the grid, 1 px, blended :data:`LINE_ALPHA` of the
-    way to white."""
+def _grid_lines(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """``img`` (in place) with the inner lines of the grid (on each cell's first row and column of
+    pixels), 1 px, blended :data:`LINE_ALPHA` of the way to white."""
     H, W = img.shape[:2]
-    h, w = int(grid[0]), int(grid[1])
     mask = np.zeros((H, W), bool)
-    mask[:, cell_starts(w, W)[1:-1]] = True
-    mask[cell_starts(h, H)[1:-1], :] = True
+    mask[:, [x for x in xs[1:-1] if 0 < x < W]] = True
+    mask[[y for y in ys[1:-1] if 0 < y < H], :] = True
     px = img[mask].astype(np.float32)
     img[mask] = (px + (255.0 - px) * LINE_ALPHA + 0.5).astype(np.uint8)
     return img
@@ -129,19 +184,19 @@ def _grey(img: np.ndarray) -> np.ndarray:
     return np.repeat(g[:, :, None], 3, axis=2)
 
 
-def _tinted_cells(image: np.ndarray, values: np.ndarray, cmap: str, top: float | None = None) -> np.ndarray:
-    """The grey picture with each cell whose value > 0 tinted by ``cmap``: ``value / top`` (``top``:
-    the values' maximum unless given) mapped to the upper three quarters of the map, so the least is
-    never the map's faint end; cells at 0 stay grey."""
-    img = _grey(_phone(image))
-    H, W = img.shape[:2]
+def _tinted_cells(img: np.ndarray, values: np.ndarray, cmap: str, ys: np.ndarray, xs: np.ndarray,
+                  top: float | None = None) -> np.ndarray:
+    """The phone-sized picture in grey with each cell whose value > 0 tinted by ``cmap``:
+    ``value / top`` (``top``: the values' maximum unless given) mapped to the upper three quarters of
+    the map, so the least is never the map's faint end; cells at 0 stay grey."""
+    img = _grey(img)
     v = np.clip(values, 0.0, None)
     top = float(v.max()) if top is None else float(top)
     if not top > 0:
         return img
     t = np.where(v > 0, 0.25 + 0.75 * np.minimum(v / top, 1.0), 0.0)
-    col = _per_cell(colorize(t, cmap, 0.0, 1.0), H, W).astype(np.uint16)
-    a8 = _per_cell(np.where(v > 0, round(TINT * 256), 0).astype(np.uint16), H, W)[:, :, None]
+    col = _per_cell(colorize(t, cmap, 0.0, 1.0), ys, xs).astype(np.uint16)
+    a8 = _per_cell(np.where(v > 0, round(TINT * 256), 0).astype(np.uint16), ys, xs)[:, :, None]
     out = img.astype(np.uint16) * (256 - a8)  # 8-bit fixed point, as paint.overlay blends
     out += col * a8
     out += 128
@@ -150,50 +205,56 @@ def _tinted_cells(image: np.ndarray, values: np.ndarray, cmap: str, top: float |
 
 
 # --------------------------------------------------------------------------------------- pictures
-def guess_picture(image: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+def guess_picture(image: np.ndarray, grid: tuple[int, int], centres: Centres = None) -> np.ndarray:
     """What a phone taps on: the picture, its longer side :data:`PHONE_SIZE` px, with the model's
-    ``(h, w)`` grid drawn lightly over it."""
-    return _grid_lines(_phone(image), grid)
+    ``(h, w)`` grid drawn lightly over it (``centres``: see :func:`cell_edges`)."""
+    img = _phone(image)
+    return _grid_lines(img, *cell_edges(grid, img.shape[:2], centres))
 
 
-def taps_picture(image: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def taps_picture(image: np.ndarray, counts: np.ndarray, centres: Centres = None) -> np.ndarray:
     """The class's taps: each cell someone chose, tinted by how many did (:data:`TAPS_CMAP`) with its
     count written in it, over the picture in grey; the grid drawn lightly."""
     n = as_map(counts)
-    img = _tinted_cells(image, n, TAPS_CMAP)
-    H, W = img.shape[:2]
     h, w = n.shape
-    ch = min(H // h, W // w)
+    img = _phone(image)
+    H, W = img.shape[:2]
+    ys, xs = cell_edges((h, w), (H, W), centres)
+    img = _tinted_cells(img, n, TAPS_CMAP, ys, xs)
+    ch = min(int(np.diff(ys).min()), int(np.diff(xs).min()))
     tx = text_at(max(8, min(28, ch * 2 // 5)))
     dark, light = [], []
     for cell in np.flatnonzero(n.ravel() > 0):
-        x0, y0, x1, y1 = cell_box(int(cell), (h, w), (H, W))
+        r, c = divmod(int(cell), w)
+        x0, y0, x1, y1 = int(xs[c]), int(ys[r]), int(xs[c + 1]), int(ys[r + 1])
         mid = img[y0:y1, x0:x1].reshape(-1, 3).mean(axis=0) @ np.array([0.299, 0.587, 0.114])
         item = (((x0 + x1) / 2, (y0 + y1) / 2), tx.clean(str(int(n.flat[cell]))), "mm")
         (dark if mid > 128 else light).append(item)
     tx.draw_many(img, dark, _BLACK)
     tx.draw_many(img, light, _WHITE)
-    return _grid_lines(img, (h, w))
+    return _grid_lines(img, ys, xs)
 
 
-def cam_picture(image: np.ndarray, cam: np.ndarray, cmap: str = CAM_CMAP) -> np.ndarray:
+def cam_picture(image: np.ndarray, cam: np.ndarray, cmap: str = CAM_CMAP, centres: Centres = None) -> np.ndarray:
     """The Grad-CAM over the picture, cell by cell (its positive part, scaled to its maximum; an empty
     map is all at the bottom colour), the grid drawn lightly."""
     a = np.clip(as_map(cam), 0.0, None)
     img = _phone(image)
-    H, W = img.shape[:2]
+    ys, xs = cell_edges(a.shape, img.shape[:2], centres)
     top = float(a.max())
     heat = a / top if top > 0 else np.zeros_like(a)
-    out = overlay(img, _per_cell(heat.astype(np.float32), H, W), alpha=CAM_ALPHA, cmap=cmap)
-    return _grid_lines(out, a.shape)
+    out = overlay(img, _per_cell(heat.astype(np.float32), ys, xs), alpha=CAM_ALPHA, cmap=cmap)
+    return _grid_lines(out, ys, xs)
 
 
-def overlap_picture(image: np.ndarray, cam: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def overlap_picture(image: np.ndarray, cam: np.ndarray, counts: np.ndarray, centres: Centres = None) -> np.ndarray:
     """Where the class's taps and the model's heat meet (``pointing.overlap``, on its own fixed scale:
     the darkest red only where the most chosen cell is also the hottest), tinted by
     :data:`OVERLAP_CMAP` over the picture in grey; 0 (nobody tapped, or no heat) stays grey."""
     ov = overlap(as_map(cam), as_map(counts))
-    return _grid_lines(_tinted_cells(image, ov, OVERLAP_CMAP, top=1.0), ov.shape)
+    img = _phone(image)
+    ys, xs = cell_edges(ov.shape, img.shape[:2], centres)
+    return _grid_lines(_tinted_cells(img, ov, OVERLAP_CMAP, ys, xs, top=1.0), ys, xs)
 
 
 def _dot(img: np.ndarray, box: tuple[int, int, int, int]) -> None:
@@ -208,29 +269,31 @@ def _dot(img: np.ndarray, box: tuple[int, int, int, int]) -> None:
     box[d2 <= r ** 2] = _WHITE
 
 
-def own_picture(image: np.ndarray, cam: np.ndarray, cells: Sequence[int], cmap: str = CAM_CMAP) -> np.ndarray:
+def own_picture(image: np.ndarray, cam: np.ndarray, cells: Sequence[int], cmap: str = CAM_CMAP,
+                centres: Centres = None) -> np.ndarray:
     """One phone's cells outlined on the Grad-CAM (white, edged in black, :data:`OUTLINE` px inside each
     cell's box) and the model's hottest cells marked with a white dot; a cell off the grid is refused
     (``pointing.check_cells``)."""
-    img = cam_picture(image, cam, cmap)
+    img = cam_picture(image, cam, cmap, centres)
     H, W = img.shape[:2]
     grid = as_map(cam).shape
     for cell in hottest_cells(cam):
-        _dot(img, cell_box(cell, grid, (H, W)))
+        _dot(img, cell_box(cell, grid, (H, W), centres))
     for cell in check_cells(cells, grid):
-        x0, y0, x1, y1 = cell_box(cell, grid, (H, W))
+        x0, y0, x1, y1 = cell_box(cell, grid, (H, W), centres)
         _outline(img, x0, y0, x1 - 1, y1 - 1, _BLACK, width=OUTLINE)
         _outline(img, x0 + 1, y0 + 1, x1 - 2, y1 - 2, _WHITE, width=OUTLINE - 2)
     return img
 
 
 def reveal_picture(image: np.ndarray, cam: np.ndarray, counts: np.ndarray, captions: bool = True,
-                   class_name: str | None = None, method: str = "Grad-CAM") -> np.ndarray:
+                   class_name: str | None = None, method: str = "Grad-CAM", centres: Centres = None) -> np.ndarray:
     """The slide: the class's taps, the Grad-CAM and their overlap side by side (:data:`GAP` px of
     white between them), each with a short caption above it drawn with the app's glyph atlas
     (``captions=False``: the pictures alone)."""
     image = _phone(image)  # once for the three (each then finds it at its size)
-    tiles = [taps_picture(image, counts), cam_picture(image, cam), overlap_picture(image, cam, counts)]
+    tiles = [taps_picture(image, counts, centres), cam_picture(image, cam, centres=centres),
+             overlap_picture(image, cam, counts, centres)]
     if captions:
         cam_caption = (say("reveal.caption_cam", method=method, name=class_name) if class_name
                        else say("reveal.caption_cam_plain", method=method))
@@ -315,6 +378,7 @@ def reveal_text(cs: ClassScore, class_name: str, model_title: str, method: str =
     n = len(cs.popular)
     key = ("reveal.single_" if cs.answered == 1 else "reveal.popular_") + ("one" if n == 1 else "many")
     parts.append(say(key, heat_pct=100 * cs.heat_popular, area_pct=100 * cs.area_popular, n=n,
+                     total=int(grid[0]) * int(grid[1]),
                      compare=_compare(cs.heat_popular, cs.area_popular, "compare")))
     tied = tied_out(cs.counts, cs.popular)
     if tied:
@@ -337,6 +401,7 @@ def own_text(s: Score, class_name: str) -> str:
     one = "one" if n == 1 else "many"
     first = say(f"reveal.own_{'hit' if s.hit else 'miss'}_{one}", target=target, n=n)
     second = say(f"reveal.own_heat_{one}", heat_pct=100 * s.heat_share, area_pct=100 * s.area_share, n=n,
+                 total=int(grid[0]) * int(grid[1]),
                  compare=_compare(s.heat_share, s.area_share, "compare_own"))
     return f"{first} {second}"
 
