@@ -523,9 +523,8 @@ def test_the_apis_reveal_and_phone_view_carry_sentences_made_from_their_numbers(
     assert out["sentence"] == words.reveal_text(cs, "test class", "Test net")
     assert out["alt"] == words.reveal_alt(cs, "test class", cam=_cam())
     assert (out["numbers"]["answered"], out["numbers"]["hits"]) == (2, 1)
-    assert [(row["nickname"], row["hit"], row["cells"]) for row in out["scores"]] == [("Ada", True, [10]),
-                                                                                  ("Bo", False, [11, 12])]
-    assert out["scores"][1]["heat_share"] == pytest.approx(0.25)
+    assert out["scores"]["Ada"]["hit"] is True and out["scores"]["Bo"]["heat_share"] == pytest.approx(0.25)
+    assert (out["scores"]["Ada"]["cells"], out["scores"]["Bo"]["cells"]) == ([10], [11, 12])
     after = room_api.room_view(o.code, a.pid)
     assert after["sentence"] == words.own_text(pointing.score(_cam(), [10]), "test class")
     assert after["my_score"]["hit"] is True and after["cam"] == _cam().tolist()

@@ -321,8 +321,8 @@ def reveal_json(r: Any) -> dict:
     return {"sentence": view_words.reveal_text(r.class_score, r.class_name, r.model_title),
             "alt": view_words.reveal_alt(r.class_score, r.class_name, cam=r.cam),
             "class_name": r.class_name, "model_title": r.model_title, "numbers": class_json(r.class_score),
-            "scores": sorted(({"nickname": r.nicknames.get(pid, ""), **score_json(s)} for pid, s in r.scores.items()),
-                             key=lambda row: row["nickname"].casefold()),
+            # by nickname: unique within a room (services.rooms.unique_nickname), so no two answers merge
+            "scores": {r.nicknames.get(pid, pid): score_json(s) for pid, s in r.scores.items()},
             "cam": _cam_json(r.cam), "exercise": r.exercise.shown()}
 
 
