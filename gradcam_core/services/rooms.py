@@ -19,15 +19,13 @@ rate-limited per session (a fixed window in a ``cachetools.TTLCache``).
 
 Settings (read when used, so a test or a host can change them):
 
-=============================  =======  ==================================================
-``GRADCAM_FACILITATOR_PASSWORD``  unset  on a public deployment, rooms need it (off without)
-``GRADCAM_MAX_ROOMS``             20     open rooms a server holds at most
-``GRADCAM_ROOM_MAX_PEOPLE``       200    phones one room takes at most
-``GRADCAM_ROOM_HOURS``            4      a room expires this long after it was opened
-``GRADCAM_ROOM_UPLOAD_MB``        50     bytes of pictures one room may hold (MB)
-``GRADCAM_ROOM_JOINS_PER_MINUTE`` 10     joins one session may make per minute
-``GRADCAM_ROOM_ANSWERS_PER_MINUTE`` 30   answers (and submissions) one session may send per minute
-=============================  =======  ==================================================
+- ``GRADCAM_FACILITATOR_PASSWORD`` (unset): on a public deployment, rooms need it (off without);
+- ``GRADCAM_MAX_ROOMS`` (20): open rooms a server holds at most;
+- ``GRADCAM_ROOM_MAX_PEOPLE`` (200): phones one room takes at most;
+- ``GRADCAM_ROOM_HOURS`` (4): a room expires this long after it was opened;
+- ``GRADCAM_ROOM_UPLOAD_MB`` (50): megabytes of pictures one room may hold;
+- ``GRADCAM_ROOM_JOINS_PER_MINUTE`` (10): joins one session may make per minute;
+- ``GRADCAM_ROOM_ANSWERS_PER_MINUTE`` (30): answers and photo submissions one session may send per minute.
 """
 from __future__ import annotations
 
