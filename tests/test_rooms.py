@@ -339,6 +339,13 @@ def test_reveal_against_another_class_scores_the_same_taps_on_its_map():
     ex = R.push_guess(o.code, o.key, "digit:3")
     assert (ex.model, ex.grid, ex.model_title) == ("lenet", (8, 8), say("model.title.lenet"))
     assert ex.class_name == str(ex.target) and 0 <= ex.target <= 9
+    # LeNet's relu2 cells sit over their receptive fields' centres, on the 28 × 28 frame
+    assert ex.frame == [28, 28] and ex.centres == [[6.5 + 2 * i for i in range(8)]] * 2
+    shown = R.phone_view(o.code, p.pid).exercise
+    assert (shown["centres"], shown["frame"]) == (ex.centres, ex.frame)
+    from gradcam_core.services import mnist
+    digit = np.clip(mnist.held_out(3)[0] * 255.0, 0, 255).astype(np.uint8)
+    assert np.array_equal(R.phone_view(o.code, p.pid).image, np.stack([digit] * 3, axis=-1))  # the digit itself
     own_cam = np.asarray(ex.cam)
     hottest = int(np.argmax(own_cam))
     R.answer(o.code, p.pid, [hottest], "s")
@@ -374,6 +381,7 @@ def test_a_guess_on_an_example_photo_keeps_its_picture_and_the_model_grid():
     p = R.join(o.code, "Ada", None, "s")
     ex = R.push_guess(o.code, o.key, "example:chelsea_cat.jpg")
     assert ex.grid == np.asarray(ex.cam).shape and ex.class_name and ex.model
+    assert ex.centres is None and ex.frame is None  # a photo's grid is the stretched one
     view = R.phone_view(o.code, p.pid)
     assert view.image.shape[:2] == (224, 224) and view.exercise["grid"] == list(ex.grid)
     assert "cam" not in view.exercise and view.cam is None  # the map only after the reveal
