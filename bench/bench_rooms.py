@@ -5,12 +5,14 @@
     python bench/bench_rooms.py --phones 30 --reps 40 --rounds 3 --period 1.5
 
 Starts a fresh ``python app.py`` on a free loopback port (its rooms' store in a new temp folder, or
-on a Redis started here), then, all through ``gradio_client`` (one Client per phone, each on a
-thread of its own, as 30 phones are 30 sessions):
+on a Redis started here). The phones and the facilitator are ``gradio_client`` Clients (one per
+phone, each on a thread of its own, as 30 phones are 30 sessions); the timed quick request goes over
+plain HTTP (``/gradio_api/call/…`` and its event stream, as a browser's request is answered), since
+gradio_client's own wait loop rounds every latency up to the next 50 ms:
 
 1. the facilitator opens a room and pushes a guess exercise (a held-out digit); one phone's two
    polls are timed alone; then --phones phones join (one gradio_client session each);
-2. three phases, in turn, --rounds times (so the machine's drift falls on each alike), each timing
+2. four phases, in turn, --rounds times (so the machine's drift falls on each alike), each timing
    --reps quick requests one after another (``/mnist_explain_index``, a held-out digit with LeNet:
    the quickest real explanation):
    * **alone**: the phones are silent;
@@ -19,6 +21,8 @@ thread of its own, as 30 phones are 30 sessions):
    * **busy**: besides polling, every phone sends an answer (1–3 random cells) at half of its
      ticks (≈ phones ÷ (2 × period) answers a second, a class answering far faster than a real one;
      each answer changes the version, so every phone also fetches its view at each tick);
+   * **busy, no views**: the same answers and version polls, but no phone fetches its view (what
+     answering costs by itself, against what the phones' refetching costs);
 3. **reveal**: answers stop (every phone has answered at least once), the phones poll; the
    facilitator calls ``room_reveal``; the time from that call until every phone's ``room_view``
    shows the reveal is the time to reveal for everyone.
@@ -92,11 +96,11 @@ class Phone(threading.Thread):
             if self.mode == "off":
                 continue
             try:
-                if self.mode == "busy" and self.rng.random() < 0.5:
+                if self.mode in ("busy", "answers") and self.rng.random() < 0.5:
                     self.answer()
                 v = self.client.predict(self.code, api_name="/room_version")["version"]
                 self.requests += 1
-                if v != self.version:
+                if v != self.version and self.mode != "answers":
                     view = self.client.predict(self.code, self.pid, api_name="/room_view")
                     self.requests += 1
                     self.version = view["version"]
@@ -137,11 +141,47 @@ def store_costs(url: str, phones: int) -> dict[str, float]:
     return out
 
 
-def quick_run(client, reps: int, offset: int) -> list[float]:
+class Http:
+    """One endpoint call over plain HTTP, as a browser's request is answered: ``POST
+    /gradio_api/call/<name>`` then its event stream, read until the result arrives. (gradio_client
+    waits for its stream's messages in 50 ms sleeps, which would round every latency up to the next
+    50 ms: the quick request is timed without it.)"""
+
+    def __init__(self, url: str) -> None:
+        import httpx
+
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(timeout=60)
+
+    def call(self, api_name: str, data: list) -> list:
+        import json
+
+        name = api_name.lstrip("/")
+        r = self.http.post(f"{self.url}/gradio_api/call/{name}", json={"data": data})
+        r.raise_for_status()
+        event = None
+        with self.http.stream("GET", f"{self.url}/gradio_api/call/{name}/{r.json()['event_id']}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    if event == "error":
+                        raise RuntimeError(f"{api_name}: {line[5:].strip()}")
+                    return json.loads(line[5:])
+        raise RuntimeError(f"{api_name}: the stream ended without a result")
+
+
+def quick_args(url: str) -> list:
+    """The quick request's arguments: a digit index, then every other parameter's default."""
+    info = make_client(url).view_api(print_info=False, return_format="dict")["named_endpoints"][QUICK]
+    return [0, *[p.get("parameter_default") for p in info["parameters"][1:]]]
+
+
+def quick_run(http: Http, args: list, reps: int, offset: int) -> list[float]:
     out = []
     for i in range(reps):
         t = time.perf_counter()
-        client.predict((offset + i) % 1000, "predicted", "strongest", api_name=QUICK)
+        http.call(QUICK, [(offset + i) % 1000, *args[1:]])
         out.append(time.perf_counter() - t)
     return out
 
@@ -150,7 +190,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--phones", type=int, default=30)
     ap.add_argument("--reps", type=int, default=40, help="quick requests per phase and round")
-    ap.add_argument("--rounds", type=int, default=3, help="rounds of the three phases (alone, idle, busy)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of the phases (alone, idle, busy, busy without views)")
     ap.add_argument("--period", type=float, default=1.5, help="seconds between a phone's polls (the page's gr.Timer)")
     ap.add_argument("--store", choices=["sqlite", "redis"], default="sqlite")
     ap.add_argument("--concurrency", type=int, default=2)
@@ -173,15 +213,15 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}/"
     phones: list[Phone] = []
     try:
-        quick = make_client(url)
-        quick_run(quick, 3, 900)  # warm up
-        phases = {name: {"lat": [], "cpu": 0.0, "client_cpu": 0.0, "requests": 0, "seconds": 0.0}
-                  for name in ("alone", "idle", "busy")}
+        quick, qargs = Http(url), quick_args(url)
+        quick_run(quick, qargs, 3, 900)  # warm up
+        modes = {"alone": "off", "idle": "idle", "busy": "busy", "busy, no views": "answers"}
+        phases = {name: {"lat": [], "cpu": 0.0, "client_cpu": 0.0, "requests": 0, "seconds": 0.0} for name in modes}
 
         def measure(name: str, offset: int) -> None:
             c0, r0, t0 = _cpu_seconds(server.pid), sum(p.requests for p in phones), time.perf_counter()
             b0 = time.process_time()
-            lat = quick_run(quick, args.reps, offset)
+            lat = quick_run(quick, qargs, args.reps, offset)
             ph = phases[name]
             ph["lat"] += lat
             ph["seconds"] += time.perf_counter() - t0
@@ -199,8 +239,8 @@ def main() -> None:
         probe = make_client(url)
         probe_pid = probe.predict(code, "probe", "", api_name="/room_join")["pid"]
         single = {}
-        for name, call in (("room_version", lambda: probe.predict(code, api_name="/room_version")),
-                           ("room_view", lambda: probe.predict(code, probe_pid, api_name="/room_view"))):
+        for name, call in (("room_version", lambda: quick.call("/room_version", [code])),
+                           ("room_view", lambda: quick.call("/room_view", [code, probe_pid]))):
             times = []
             for _ in range(20):
                 t = time.perf_counter()
@@ -214,11 +254,11 @@ def main() -> None:
             p.start()
         # alone, idle, busy, in turn, --rounds times: the machine's drift falls on every phase alike
         for r in range(args.rounds):
-            for name in ("alone", "idle", "busy"):
+            for k, (name, mode) in enumerate(modes.items()):
                 for p in phones:
-                    p.mode = {"alone": "off", "idle": "idle", "busy": "busy"}[name]
+                    p.mode = mode
                 time.sleep(args.period + 0.5)  # every phone has had a tick in its new mode
-                measure(name, 300 * r + {"alone": 0, "idle": 100, "busy": 200}[name])
+                measure(name, 400 * r + 100 * k)
         for p in phones:
             p.mode = "idle"
         time.sleep(args.period)
