@@ -567,3 +567,17 @@ def test_an_uploaded_picture_is_kept_so_the_reveal_can_show_another_class_on_it(
     assert other.class_name == "golden retriever" and other.exercise.against["target"] == 207
     assert other.cam.shape == tuple(ex.grid) and not np.allclose(other.cam, np.asarray(ex.cam))
     assert R.results(o.code, o.key)["exercises"][0]["picture"] == "upload"  # the photo's data is not repeated
+
+
+def test_another_models_map_is_brought_onto_the_exercises_grid():
+    """VGG-16's 14 × 14 map against a 7 × 7 exercise: each cell the mean of its 2 × 2 block (area);
+    a coarser map is interpolated; the same grid is left as it is."""
+    fine = np.arange(196, dtype=float).reshape(14, 14)
+    small = R._resized(fine, (7, 7))
+    assert small.shape == (7, 7) and small[0, 0] == pytest.approx(fine[:2, :2].mean())
+    assert small[6, 6] == pytest.approx(fine[12:, 12:].mean())
+    coarse = np.array([[0.0, 1.0], [1.0, 2.0]])
+    grown = R._resized(coarse, (4, 4))
+    assert grown.shape == (4, 4) and grown.min() >= 0 and grown[0, 0] < grown[3, 3]
+    same = np.ones((7, 7))
+    assert R._resized(same, (7, 7)) is same
