@@ -61,12 +61,17 @@ def test_a_wide_picture_keeps_its_shape_on_the_grid():
     assert v["aspect"] == 2.0 and (v["h"], v["w"]) == (7, 14) and len(v["names"]) == 98
 
 
-def test_phone_sized_pictures_are_writable_and_448_on_their_longer_side():
-    ro = np.zeros((224, 112, 3), np.uint8)
-    ro.setflags(write=False)
-    out = rp.phone_sized(ro)
-    assert out.shape == (448, 224, 3) and out.flags.writeable
-    assert room_view.guess_picture(out, (7, 7)).shape == (448, 224, 3)
+def test_lenet_cells_lie_where_they_look_on_the_tap_grid():
+    """A digit exercise's cells are laid over what each looks at (room_view.edge_fractions): the CSS
+    grid's tracks are those edges' widths, not equal."""
+    centres = room_view.centre_fractions([[6.5 + 2 * k for k in range(8)]] * 2, (28, 28))
+    v = rp.grid_value(np.zeros((448, 448, 3), np.uint8), (8, 8), centres=centres)
+    rows, _cols = room_view.edge_fractions((8, 8), centres)
+    tracks = [float(t[:-2]) for t in v["rows"].split()]
+    assert len(tracks) == 8 and tracks == pytest.approx(np.diff(rows), abs=1e-5)
+    assert tracks[0] > tracks[1]  # the outer cells reach the border: wider
+    equal = rp.grid_value(np.zeros((448, 448, 3), np.uint8), (7, 7))
+    assert equal["rows"] == equal["cols"] == " ".join(["0.14286fr"] * 7)
 
 
 @pytest.mark.parametrize("value", [None, "3,4", {"cells": "3"}, {"cells": [True]}, {"cells": [1.5]}, {}])

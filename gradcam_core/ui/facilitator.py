@@ -202,7 +202,7 @@ def preview(code: Any, key: Any, sid: Any) -> dict:
             photo = np.asarray(_image(img))
             cam = (_get(sub, "meta") or {}).get("cam")
             if cam:
-                return {"preview": room_view.cam_picture(room_phone.phone_sized(photo), np.asarray(cam, dtype=np.float32))}
+                return {"preview": room_view.cam_picture(photo, np.asarray(cam, dtype=np.float32))}
             return {"preview": photo}
     return {"preview": None}
 
@@ -244,18 +244,20 @@ def _revealed_view(r: Any, code: str, files: Any) -> dict:
     from gradcam_core.ui.files import write_pngs
 
     cs = r.class_score
-    image, cam = room_phone.phone_sized(r.image), np.asarray(r.cam)
+    image, cam = np.asarray(r.image), np.asarray(r.cam)
+    where = room_phone.centres_of(r.exercise)  # LeNet's cells where they look; None: equal cells
     text = room_view.reveal_text(cs, r.class_name, r.model_title)
     alt = room_view.reveal_alt(cs, r.class_name)
     # the slide (one picture, captions drawn in) for the downloads; the page shows the three apart,
     # side by side on the projector and stacked on a phone
-    slide = room_view.reveal_picture(image, cam, cs.counts, class_name=r.class_name)
+    slide = room_view.reveal_picture(image, cam, cs.counts, class_name=r.class_name, centres=where)
     ex_id = _get(r.exercise, "id", "reveal")
     path = write_pngs([slide], stem=f"reveal-{code}-{ex_id}-{len(files or [])}")[0]
     cam_label = say("reveal.caption_cam", method="Grad-CAM", name=r.class_name)
-    return {"reveal_img": gr.update(value=room_view.taps_picture(image, cs.counts), alt_text=alt),
-            "reveal_cam": gr.update(value=room_view.cam_picture(image, cam), label=cam_label, alt_text=cam_label),
-            "reveal_overlap": gr.update(value=room_view.overlap_picture(image, cam, cs.counts),
+    return {"reveal_img": gr.update(value=room_view.taps_picture(image, cs.counts, where), alt_text=alt),
+            "reveal_cam": gr.update(value=room_view.cam_picture(image, cam, centres=where), label=cam_label,
+                                    alt_text=cam_label),
+            "reveal_overlap": gr.update(value=room_view.overlap_picture(image, cam, cs.counts, where),
                                         alt_text=say("reveal.caption_overlap")),
             "projector_md": text,
             "against_box": gr.Column(visible=True), "reveal_files": list(files or []) + [path]}

@@ -86,10 +86,10 @@ CSS = f"""
 """
 
 # the tap grid: a JS template (Handlebars first, then a JS template literal; no backticks, no double
-# braces). value = {src, h, w, aspect, cells, max, names, chosen, full, note, label, locked}
+# braces). value = {src, h, w, rows, cols, aspect, cells, max, names, chosen, full, note, label, locked}
 GRID_TEMPLATE = """<div class="tg-wrap">${value && value.h ? '<div class="tg" role="group" aria-label="' + value.label
-+ '" style="background-image:url(' + value.src + ');aspect-ratio:' + value.aspect + ';grid-template-columns:repeat('
-+ value.w + ',1fr);grid-template-rows:repeat(' + value.h + ',1fr)">' + Array.from({length: value.h * value.w},
++ '" style="background-image:url(' + value.src + ');aspect-ratio:' + value.aspect + ';grid-template-columns:' + value.cols
++ ';grid-template-rows:' + value.rows + '">' + Array.from({length: value.h * value.w},
 (_, i) => '<button type="button" class="tg-cell" data-cell="' + i + '" aria-pressed="'
 + ((value.cells || []).indexOf(i) >= 0 ? 'true' : 'false') + '" aria-label="' + value.names[i] + '"'
 + (value.locked ? ' disabled' : '') + '></button>').join('') + '</div><p class="tg-note" role="status">'
@@ -146,25 +146,6 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
-def phone_sized(image: Any) -> np.ndarray:
-    """``image`` (uint8 RGB) as a writable array with its longer side ``room_view.PHONE_SIZE``:
-    room_view draws on the picture in place, and a picture read from the room (or resized by PIL)
-    comes read-only."""
-    from PIL import Image
-
-    from gradcam_core.present import room_view
-
-    arr = np.asarray(image)
-    if arr.dtype != np.uint8:
-        arr = np.clip(arr, 0, 255).astype(np.uint8)
-    h, w = arr.shape[:2]
-    size = int(room_view.PHONE_SIZE)
-    if max(h, w) != size:
-        k = size / max(h, w)
-        arr = np.asarray(codec.to_pil(arr).resize((max(1, round(w * k)), max(1, round(h * k))), Image.LANCZOS))
-    return np.array(arr, dtype=np.uint8, copy=True)
-
-
 # --------------------------------------------------------------------------- the tap grid
 def _cell_names(grid: tuple[int, int]) -> list[str]:
     from gradcam_core.present import room_view
@@ -173,16 +154,27 @@ def _cell_names(grid: tuple[int, int]) -> list[str]:
     return [html.escape(room_view.cell_name(i, (h, w)), quote=True) for i in range(h * w)]
 
 
+def _tracks(edges: Sequence[float]) -> str:
+    """CSS grid tracks (``fr``) from cell edges given as fractions of the picture (0 … 1)."""
+    return " ".join(f"{max(float(b) - float(a), 1e-4):.5f}fr" for a, b in zip(edges[:-1], edges[1:]))
+
+
 def grid_value(picture: np.ndarray | None, grid: Sequence[int] | None, cells: Sequence[int] = (), locked: bool = False,
-               max_cells: int = MAX_CELLS) -> dict:
+               max_cells: int = MAX_CELLS, centres: Any = None) -> dict:
     """The tap grid's value: ``picture`` (uint8 RGB, drawn with its grid) as a data URL, the grid
-    (h, w), the chosen ``cells`` (flat indices) and every word the grid shows or names (cell names,
-    "n of 3 chosen", the message of a 4th tap). ``locked``: after the reveal, the cells no longer toggle."""
+    (h, w) and where its cells lie (``centres``: ``room_view.centre_fractions``, for cells laid where
+    they look; None: equal cells), the chosen ``cells`` (flat indices) and every word the grid shows
+    or names (cell names, "n of 3 chosen", the message of a 4th tap). ``locked``: after the reveal,
+    the cells no longer toggle."""
+    from gradcam_core.present import room_view
+
     if picture is None or not grid:
         return {"h": 0}
     h, w = int(grid[0]), int(grid[1])
     pic = np.asarray(picture)
-    return {"src": codec.png_data_url(pic), "h": h, "w": w, "aspect": round(pic.shape[1] / max(1, pic.shape[0]), 4),
+    rows, cols = room_view.edge_fractions((h, w), centres)
+    return {"src": codec.png_data_url(pic), "h": h, "w": w, "rows": _tracks(rows), "cols": _tracks(cols),
+            "aspect": round(pic.shape[1] / max(1, pic.shape[0]), 4),
             "cells": [int(c) for c in cells if 0 <= int(c) < h * w][:max_cells], "max": int(max_cells),
             "names": _cell_names((h, w)),
             "chosen": [say("room_page.chosen", n=n, max=max_cells) for n in range(max_cells + 1)],
@@ -324,6 +316,15 @@ def view_updates(view: Any, shown: dict, code: str, pid: str) -> tuple[dict, dic
     return out, new
 
 
+def centres_of(ex: Any) -> Any:
+    """Where an exercise's cells lie on its picture (``room_view.centre_fractions``): LeNet's cells
+    where they look on the digit; None for the equal cells of a photo's grid."""
+    from gradcam_core.present import room_view
+
+    centres, frame = _get(ex, "centres"), _get(ex, "frame")
+    return room_view.centre_fractions(centres, tuple(frame)) if centres and frame else None
+
+
 def _guess_grid(view: Any, grid: Any, revealed: bool) -> dict:
     from gradcam_core.present import room_view
 
@@ -331,8 +332,9 @@ def _guess_grid(view: Any, grid: Any, revealed: bool) -> dict:
     if image is None or not grid:
         return {"h": 0}
     h, w = int(grid[0]), int(grid[1])
-    return grid_value(room_view.guess_picture(phone_sized(image), (h, w)), (h, w), _get(view, "my_cells") or (),
-                      locked=revealed)
+    centres = centres_of(_get(view, "exercise"))
+    return grid_value(room_view.guess_picture(np.asarray(image), (h, w), centres), (h, w),
+                      _get(view, "my_cells") or (), locked=revealed, centres=centres)
 
 
 def _revealed(view: Any, ex: Any) -> dict:
@@ -346,14 +348,15 @@ def _revealed(view: Any, ex: Any) -> dict:
     cells = list(_get(view, "my_cells") or ())
     out: dict = {"send": gr.Button(visible=False)}
     grid = _get(ex, "grid")
+    centres = centres_of(ex)
     if image is not None and grid:
-        out["grid"] = grid_value(room_view.guess_picture(phone_sized(image), (int(grid[0]), int(grid[1]))), grid,
-                                 cells, locked=True)
+        out["grid"] = grid_value(room_view.guess_picture(np.asarray(image), (int(grid[0]), int(grid[1])), centres),
+                                 grid, cells, locked=True, centres=centres)
     if score is None or cam is None or image is None:
         out["own_text"] = say("room_page.no_answer")
         return out
     cam = np.asarray(cam, dtype=np.float32)
-    out["own"] = gr.update(value=room_view.own_picture(phone_sized(image), cam, cells), visible=True,
+    out["own"] = gr.update(value=room_view.own_picture(np.asarray(image), cam, cells, centres=centres), visible=True,
                            alt_text=room_view.own_alt(score))
     out["own_text"] = room_view.own_text(score, str(_get(ex, "class_name", "")))
     return out
