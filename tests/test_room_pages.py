@@ -251,3 +251,25 @@ def test_sending_before_joining_says_to_join(store):
     with pytest.raises(gr.Error) as e:
         rp.send({}, {"cells": [1]}, _Req())
     assert e.value.message == say("room_page.error.not_joined")
+
+
+def test_the_facilitator_page_asks_for_the_password_only_on_a_public_server(store, monkeypatch):
+    from gradcam_core.ui import room_api
+
+    monkeypatch.setitem(room_api._settings, "workshop", False)
+    phone_far_away = _Req("far", host="203.0.113.7")
+    monkeypatch.delenv("GRADCAM_FACILITATOR_PASSWORD", raising=False)
+    off = fac.first_view(phone_far_away)  # public, no password set: rooms are off, and the page says how to turn them on
+    assert _update(off["off"])["value"] == say("room.off_public") and _update(off["open"])["visible"] is False
+    with pytest.raises(ValueError):
+        fac.open_room("", phone_far_away)
+    assert _update(fac.first_view(_Req("here"))["password"])["visible"] is False  # the laptop itself: no password
+
+    monkeypatch.setenv("GRADCAM_FACILITATOR_PASSWORD", "s3cret")
+    asks = fac.first_view(phone_far_away)
+    assert _update(asks["password"])["visible"] is True and "off" not in asks
+    with pytest.raises(ValueError):
+        fac.open_room("wrong", phone_far_away)
+    assert len(fac.open_room("s3cret", phone_far_away)["code_box"]) == svc.CODE_LENGTH
+    monkeypatch.setitem(room_api._settings, "workshop", True)  # --workshop: anyone, no password
+    assert _update(fac.first_view(phone_far_away)["password"])["visible"] is False
