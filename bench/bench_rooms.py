@@ -27,6 +27,9 @@ gradio_client's own wait loop rounds every latency up to the next 50 ms:
    facilitator calls ``room_reveal``; the time from that call until every phone's ``room_view``
    shows the reveal is the time to reveal for everyone.
 
+Before its quick requests, each phase also runs 4 periods with the phones alone (no quick request):
+the server's CPU then is what the phones cost it, a figure other work on the machine barely moves.
+
 Reported: p50 and p95 of the quick request in each phase, the ratios idle ÷ alone and busy ÷ alone
 (within this one run), the phones' request rate, the server's CPU per second in each phase (from
 /proc) and this process's (the phones' clients share the machine with the server), the reveal's
@@ -216,7 +219,17 @@ def main() -> None:
         quick, qargs = Http(url), quick_args(url)
         quick_run(quick, qargs, 3, 900)  # warm up
         modes = {"alone": "off", "idle": "idle", "busy": "busy", "busy, no views": "answers"}
-        phases = {name: {"lat": [], "cpu": 0.0, "client_cpu": 0.0, "requests": 0, "seconds": 0.0} for name in modes}
+        phases = {name: {"lat": [], "cpu": 0.0, "client_cpu": 0.0, "requests": 0, "seconds": 0.0,
+                         "own_cpu": 0.0, "own_seconds": 0.0, "own_requests": 0} for name in modes}
+
+        def phones_only(name: str, seconds: float) -> None:
+            """The server's CPU with only the phones at work (no quick request): what they cost it."""
+            c0, r0, t0 = _cpu_seconds(server.pid), sum(p.requests for p in phones), time.perf_counter()
+            time.sleep(seconds)
+            ph = phases[name]
+            ph["own_seconds"] += time.perf_counter() - t0
+            ph["own_cpu"] += _cpu_seconds(server.pid) - c0
+            ph["own_requests"] += sum(p.requests for p in phones) - r0
 
         def measure(name: str, offset: int) -> None:
             c0, r0, t0 = _cpu_seconds(server.pid), sum(p.requests for p in phones), time.perf_counter()
@@ -258,6 +271,7 @@ def main() -> None:
                 for p in phones:
                     p.mode = mode
                 time.sleep(args.period + 0.5)  # every phone has had a tick in its new mode
+                phones_only(name, 4 * args.period)
                 measure(name, 400 * r + 100 * k)
         for p in phones:
             p.mode = "idle"
@@ -295,12 +309,16 @@ def main() -> None:
     print(f"{platform.machine()} · {os.cpu_count()} cores (load average before: {load:.2f}) · store {args.store} · {args.phones} phones polling every "
           f"{args.period} s · {args.rounds} rounds × {args.reps} quick requests ({QUICK}) per phase · concurrency {args.concurrency}")
     print()
-    print("| phase | quick p50 | quick p95 | p95 ÷ alone | phones' requests/s | server CPU (cores) | phones' CPU, this process (cores) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| phase | quick p50 | quick p95 | p95 ÷ alone | phones' requests/s | server CPU (cores) | phones' CPU, this process (cores) "
+          "| the phones alone: server CPU (cores), per phone request |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, ph in phases.items():
         p95 = _pct(ph["lat"], 95)
+        own = ph["own_cpu"] / ph["own_seconds"]
+        per = f"{ph['own_cpu'] / ph['own_requests'] * 1000:.1f} ms" if ph["own_requests"] else "–"
         print(f"| {name} | {_pct(ph['lat'], 50) * 1000:.0f} ms | {p95 * 1000:.0f} ms | {p95 / alone:.2f}× | "
-              f"{ph['requests'] / ph['seconds']:.1f} | {ph['cpu'] / ph['seconds']:.2f} | {ph['client_cpu'] / ph['seconds']:.2f} |")
+              f"{ph['requests'] / ph['seconds']:.1f} | {ph['cpu'] / ph['seconds']:.2f} | {ph['client_cpu'] / ph['seconds']:.2f} "
+              f"| {own:.3f}, {per} |")
     print()
     print(f"one phone's requests alone (median of 20): room_version {single['room_version'] * 1000:.0f} ms, "
           f"room_view {single['room_view'] * 1000:.0f} ms")
