@@ -337,10 +337,12 @@ def test_reveal_against_another_class_scores_the_same_taps_on_its_map():
     o = opened()
     p = R.join(o.code, "Ada", None, "s")
     ex = R.push_guess(o.code, o.key, "digit:3")
-    assert (ex.model, ex.grid, ex.model_title) == ("lenet", (8, 8), say("model.title.lenet"))
+    assert (ex.model, ex.grid, ex.model_title) == ("lenet", (4, 4), say("model.title.lenet"))
     assert ex.class_name == str(ex.target) and 0 <= ex.target <= 9
-    # LeNet's relu2 cells sit over their receptive fields' centres, on the 28 × 28 frame
-    assert ex.frame == [28, 28] and ex.centres == [[6.5 + 2 * i for i in range(8)]] * 2
+    # LeNet's pool2 cells (R.DIGIT_LAYER: finger-sized) sit over their receptive fields' centres, 4 pixels
+    # apart on the 28 × 28 frame
+    assert R.DIGIT_LAYER == "pool2"
+    assert ex.frame == [28, 28] and ex.centres == [[7.5 + 4 * i for i in range(4)]] * 2
     shown = R.phone_view(o.code, p.pid).exercise
     assert (shown["centres"], shown["frame"]) == (ex.centres, ex.frame)
     from gradcam_core.services import mnist

@@ -76,6 +76,10 @@ CODE_TRIES = 20
 #: what each phone's rate limit counts in (seconds)
 RATE_WINDOW = 60.0
 DIGIT_MODEL = "lenet"
+#: the layer a digit exercise is explained at: pool2's 4×4 cells step 4 input pixels apart, so on a
+#: 390-px phone each cell is a finger-sized button of about 50 px; relu2's 8×8 cells (the MNIST tab's
+#: default) step 2 pixels apart, 22-px buttons, too small to tap one and not its neighbour
+DIGIT_LAYER = "pool2"
 KINDS = ("guess", "fool", "locked")
 ACTIONS = {"approve": "approved", "remove": "removed"}
 
@@ -525,7 +529,7 @@ def _explain(picture: str, model: str | None, target: Any, kept: bytes | None = 
     if kind == "digit":
         if model not in (None, "", DIGIT_MODEL):
             raise Refusal("room.digit_model", model=str(model)[:40])
-        settings = _mnist.parse_settings(target if target is not None else "predicted")
+        settings = _mnist.parse_settings(target if target is not None else "predicted", None, DIGIT_LAYER)
         digit, source = _mnist.held_out(rest.strip())
         res = _mnist.run(digit, settings, source)
         cam = res.result.cam[0].detach().numpy().astype(np.float64)
