@@ -333,6 +333,26 @@ def test_the_reveal_scores_every_phone_from_the_numbers():
     assert R.revealed(o.code, o.key).class_score.hits == 1
 
 
+def test_every_reveal_is_kept_for_the_slides_its_own_map_and_the_other_class():
+    o = opened()
+    p = R.join(o.code, "Ada", None, "s")
+    assert R.reveals(o.code, o.key) == []
+    ex = R.push_guess(o.code, o.key, "digit:3")
+    R.answer(o.code, p.pid, [5, 6], "s")
+    assert R.reveals(o.code, o.key) == []  # pushed, not revealed
+    R.reveal(o.code, o.key)
+    (own,) = R.reveals(o.code, o.key)
+    assert own.class_name == ex.class_name and np.array_equal(own.cam, np.asarray(ex.cam))
+    other = 3 if ex.target != 3 else 4
+    R.reveal(o.code, o.key, None, other)
+    own2, against = R.reveals(o.code, o.key)
+    assert np.array_equal(own2.cam, np.asarray(ex.cam)) and against.class_name == str(other)
+    assert not np.array_equal(against.cam, own2.cam)
+    assert own2.class_score.answered == against.class_score.answered == 1
+    with pytest.raises(Refusal):
+        R.reveals(o.code, "not-the-key")
+
+
 def test_reveal_against_another_class_scores_the_same_taps_on_its_map():
     o = opened()
     p = R.join(o.code, "Ada", None, "s")

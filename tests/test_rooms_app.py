@@ -213,9 +213,17 @@ def test_results_are_a_json_and_a_csv_file(server):
     pid = phone.predict(code, "Bo", api_name="/room_join")["pid"]
     facilitator.predict(code, key, "guess", "digit:3", api_name="/room_push")
     phone.predict(code, pid, [10, 11], api_name="/room_answer")
+    assert facilitator.predict(code, key, api_name="/room_results")["slides"] == []  # nothing revealed yet
+    facilitator.predict(code, key, api_name="/room_reveal")
     res = facilitator.predict(code, key, api_name="/room_results")
     import csv
     import json
+
+    # one picture of the reveal, for slides: the class's taps, the Grad-CAM, the overlap side by side
+    from PIL import Image
+    (slide,) = res["slides"]
+    w, h = Image.open(slide).size
+    assert w > 2.5 * h
 
     data = json.loads(Path(res["json"]).read_text())
     assert data["exercises"][0]["answers"][0]["cells"] == [10, 11] and data == res["results"]

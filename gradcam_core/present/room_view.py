@@ -35,7 +35,7 @@ below, "the model looks mostly elsewhere".
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 from PIL import Image
@@ -302,6 +302,22 @@ def reveal_picture(image: np.ndarray, cam: np.ndarray, counts: np.ndarray, capti
     H = tiles[0].shape[0]
     gap = np.full((H, GAP, 3), 255, np.uint8)
     return np.concatenate([tiles[0], gap, tiles[1], gap, tiles[2]], axis=1)
+
+
+def exercise_centres(exercise: Any) -> Centres:
+    """Where an exercise's cells lie on its picture (:func:`centre_fractions`): LeNet's cells where
+    they look on the digit; None for the equal cells of a photo's grid. ``exercise``: the service's
+    Exercise or the plain dict it is stored and shown as."""
+    get = exercise.get if isinstance(exercise, dict) else (lambda name: getattr(exercise, name, None))
+    centres, frame = get("centres"), get("frame")
+    return centre_fractions(centres, tuple(frame)) if centres and frame else None
+
+
+def slide(reveal: Any) -> np.ndarray:
+    """One reveal (``services.rooms.Reveal``) as the picture for slides: the class's taps, the
+    Grad-CAM and their overlap side by side, captioned."""
+    return reveal_picture(np.asarray(reveal.image), np.asarray(reveal.cam), reveal.class_score.counts,
+                          class_name=reveal.class_name, centres=exercise_centres(reveal.exercise))
 
 
 # ------------------------------------------------------------------------------------------ words

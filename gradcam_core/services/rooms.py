@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -732,6 +732,21 @@ def revealed(code: str, key: str) -> Reveal:
     if ex is None or ex.kind != "guess" or not ex.revealed:
         raise Refusal("room.not_revealed")
     return _scored(c, ex)
+
+
+def reveals(code: str, key: str) -> list[Reveal]:
+    """Every revealed guess exercise of the room, oldest first, scored as it was last shown (its own
+    CAM, or the other class/model it was last set against): what the results' slides are drawn from,
+    so the downloads hold one picture of each reveal even after the facilitator's page reloaded."""
+    room = check_key(code, key)
+    out = []
+    for d in _history(room.code):
+        ex = Exercise.from_dict(d)
+        if ex.kind == "guess" and ex.revealed and blob_image(room.code, ex.image_blob) is not None:
+            out.append(_scored(room.code, replace(ex, against=None)))  # the class's taps on the exercise's own map
+            if ex.against:
+                out.append(_scored(room.code, ex))  # and against the other class or model it was last set against
+    return out
 
 
 # --------------------------------------------------------------------------- what a phone sees

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -138,7 +137,7 @@ def resume(code: Any, key: Any, request: gr.Request | None = None) -> dict:
     out.update(refresh(code, key, {}))
     st = svc.status(code, key)
     if _get(st, "kind") == "guess" and _get(st, "revealed"):  # a reload after the reveal: shown again
-        out.update(_revealed_view(svc.revealed(code, key), code, []))
+        out.update(_revealed_view(svc.revealed(code, key)))
     return out
 
 
@@ -225,10 +224,10 @@ def push(code: Any, key: Any, kind: Any, picture: Any, upload: Any, model: Any, 
                   class_name=room_phone.plain(_get(ex, "class_name", "")))
     return {"pushed": msg, "projector_md": say("room_page.projector_waiting"), "reveal_img": None, "reveal_cam": None,
             "reveal_overlap": None,
-            "against_box": gr.Column(visible=False), "reveal_files": []}
+            "against_box": gr.Column(visible=False)}
 
 
-def reveal(code: Any, key: Any, model: Any = None, target: Any = None, files: Any = None) -> dict:
+def reveal(code: Any, key: Any, model: Any = None, target: Any = None) -> dict:
     """Reveal (or, after it, the same taps against another class or model): the three pictures
     side by side, the sentence from the numbers, the text alternative; the picture is kept for the
     downloads."""
@@ -236,23 +235,20 @@ def reveal(code: Any, key: Any, model: Any = None, target: Any = None, files: An
     if not code or not key:
         raise gr.Error(say("room_page.no_room"), print_exception=False)
     r = _svc().reveal(code, key, str(model or "") or None, str(target or "") or None)
-    return _revealed_view(r, code, files)
+    return _revealed_view(r)
 
 
-def _revealed_view(r: Any, code: str, files: Any) -> dict:
+def _revealed_view(r: Any) -> dict:
+    """The reveal's three pictures apart (side by side on the projector, stacked on a phone), the
+    sentence and the text alternatives; the captioned slide of each reveal is drawn for the
+    downloads (:func:`results`), from the store."""
     from gradcam_core.present import room_view
-    from gradcam_core.ui.files import write_pngs
 
     cs = r.class_score
     image, cam = np.asarray(r.image), np.asarray(r.cam)
     where = room_phone.centres_of(r.exercise)  # LeNet's cells where they look; None: equal cells
     text = room_view.reveal_text(cs, r.class_name, r.model_title)
     alt = room_view.reveal_alt(cs, r.class_name)
-    # the slide (one picture, captions drawn in) for the downloads; the page shows the three apart,
-    # side by side on the projector and stacked on a phone
-    slide = room_view.reveal_picture(image, cam, cs.counts, class_name=r.class_name, centres=where)
-    ex_id = _get(r.exercise, "id", "reveal")
-    path = write_pngs([slide], stem=f"reveal-{code}-{ex_id}-{len(files or [])}")[0]
     cam_label = say("reveal.caption_cam", method="Grad-CAM", name=r.class_name)
     return {"reveal_img": gr.update(value=room_view.taps_picture(image, cs.counts, where), alt_text=alt),
             "reveal_cam": gr.update(value=room_view.cam_picture(image, cam, centres=where), label=cam_label,
@@ -260,7 +256,7 @@ def _revealed_view(r: Any, code: str, files: Any) -> dict:
             "reveal_overlap": gr.update(value=room_view.overlap_picture(image, cam, cs.counts, where),
                                         alt_text=say("reveal.caption_overlap")),
             "projector_md": text,
-            "against_box": gr.Column(visible=True), "reveal_files": list(files or []) + [path]}
+            "against_box": gr.Column(visible=True)}
 
 
 def moderate(code: Any, key: Any, sid: Any, action: str) -> dict:
@@ -272,13 +268,13 @@ def moderate(code: Any, key: Any, sid: Any, action: str) -> dict:
     return out
 
 
-def results(code: Any, key: Any, files: Any = None) -> dict:
+def results(code: Any, key: Any) -> dict:
     if not code or not key:
         raise gr.Error(say("room_page.no_room"), print_exception=False)
     from gradcam_core.ui import room_api
 
     jpath, cpath, _res = room_api.write_results(code, key)
-    return {"results": [cpath, jpath] + [f for f in (files or []) if Path(f).is_file()]}
+    return {"results": [cpath, jpath] + room_api.write_slides(code, key)}
 
 
 def close(code: Any, key: Any) -> dict:
@@ -369,7 +365,6 @@ def build(demo: gr.Blocks) -> dict:
     c["code_box"] = gr.Textbox(visible=False)
     c["key_box"] = gr.Textbox(visible=False)
     c["seen"] = gr.State({})
-    c["reveal_files"] = gr.State([])
     c["timer"] = gr.Timer(POLL_SECONDS, active=False)
     _wire(demo, c)
     return c
@@ -384,7 +379,7 @@ def _wire(demo: gr.Blocks, c: dict) -> None:
     demo.load(None, None, [c["code_box"], c["key_box"]], js=ROOM_KEY_JS, queue=False, **PAGE_ONLY)
     c["key_box"].change(on(resume), [c["code_box"], c["key_box"]],
                         room_outs + [c[k] for k in ("counts", "queue", "gallery", "reveal_img", "reveal_cam",
-                                                    "reveal_overlap", "projector_md", "against_box", "reveal_files")],
+                                                    "reveal_overlap", "projector_md", "against_box")],
                         **quiet)
     c["open"].click(on(open_room), [c["password"]], room_outs, queue=False, **PAGE_ONLY).success(
         None, [c["code_box"], c["key_box"]], None, js=REPLACE_JS, queue=False, **PAGE_ONLY)
@@ -394,17 +389,16 @@ def _wire(demo: gr.Blocks, c: dict) -> None:
     c["tab"].change(on(_tab_changed), [c["tab"]], [c["controls"]], **quiet)
     c["push"].click(on(push), [c[k] for k in ("code_box", "key_box", "kind", "picture", "upload", "model", "target", "tab",
                                              "controls", "link")],
-                    [c[k] for k in ("pushed", "projector_md", "reveal_img", "reveal_cam", "reveal_overlap", "against_box",
-                                    "reveal_files")], **PAGE_ONLY)
-    reveal_outs = [c[k] for k in ("reveal_img", "reveal_cam", "reveal_overlap", "projector_md", "against_box",
-                                  "reveal_files")]
+                    [c[k] for k in ("pushed", "projector_md", "reveal_img", "reveal_cam", "reveal_overlap", "against_box")],
+                    **PAGE_ONLY)
+    reveal_outs = [c[k] for k in ("reveal_img", "reveal_cam", "reveal_overlap", "projector_md", "against_box")]
 
-    def first_reveal(code, key, files):
-        return reveal(code, key, None, None, files)
+    def first_reveal(code, key):
+        return reveal(code, key, None, None)
 
-    c["reveal"].click(on(first_reveal), [c["code_box"], c["key_box"], c["reveal_files"]], reveal_outs, **PAGE_ONLY)
-    c["against"].click(on(reveal), [c["code_box"], c["key_box"], c["against_model"], c["against_target"],
-                                    c["reveal_files"]], reveal_outs, **PAGE_ONLY)
+    c["reveal"].click(on(first_reveal), [c["code_box"], c["key_box"]], reveal_outs, **PAGE_ONLY)
+    c["against"].click(on(reveal), [c["code_box"], c["key_box"], c["against_model"], c["against_target"]],
+                       reveal_outs, **PAGE_ONLY)
     c["queue"].change(on(preview), [c["code_box"], c["key_box"], c["queue"]], [c["preview"]], **quiet)
 
     def approve(code, key, sid):
@@ -416,7 +410,7 @@ def _wire(demo: gr.Blocks, c: dict) -> None:
     mod_outs = [c["queue"], c["gallery"]]
     c["approve"].click(on(approve), [c["code_box"], c["key_box"], c["queue"]], mod_outs, queue=False, **PAGE_ONLY)
     c["remove"].click(on(remove), [c["code_box"], c["key_box"], c["queue"]], mod_outs, queue=False, **PAGE_ONLY)
-    c["results_btn"].click(on(results), [c["code_box"], c["key_box"], c["reveal_files"]], [c["results"]], **PAGE_ONLY)
+    c["results_btn"].click(on(results), [c["code_box"], c["key_box"]], [c["results"]], **PAGE_ONLY)
     c["close"].click(on(close), [c["code_box"], c["key_box"]],
                      [c[k] for k in ("counts", "timer", "room_box", "start", "code_box", "key_box")],
                      queue=False, **PAGE_ONLY).success(None, [c["code_box"], c["key_box"]], None, js=REPLACE_JS,

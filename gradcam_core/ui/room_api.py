@@ -145,6 +145,20 @@ def write_results(code: str, key: str, folder: str | Path | None = None) -> tupl
     return str(jpath), str(cpath), res
 
 
+def write_slides(code: str, key: str, folder: str | Path | None = None) -> list[str]:
+    """One PNG of each reveal of the room (the class's taps, the Grad-CAM, their overlap), for slides:
+    drawn again from the store, so a reload of the facilitator's page loses none."""
+    from PIL import Image
+
+    d = _out_dir(folder)
+    paths = []
+    for i, r in enumerate(svc.reveals(code, key), 1):
+        path = d / f"room-{svc.normal_code(code)}-reveal-{i}-{r.exercise.id}.png"
+        Image.fromarray(view_words.slide(r)).save(path, format="PNG", compress_level=6)
+        paths.append(str(path))
+    return paths
+
+
 def _file(path: str) -> dict:
     return FileData(path=path, orig_name=Path(path).name).model_dump()
 
@@ -393,10 +407,12 @@ def room_results(code: str, key: str) -> dict:
         key: The room's facilitator key.
 
     Returns:
-        json and csv (files), and the results themselves.
+        json and csv (files), slides (one PNG of each reveal: the class's taps, the Grad-CAM and
+        their overlap), and the results themselves.
     """
     jpath, cpath, res = write_results(code, key)
-    return {"json": _file(jpath), "csv": _file(cpath), "results": res}
+    return {"json": _file(jpath), "csv": _file(cpath), "slides": [_file(p) for p in write_slides(code, key)],
+            "results": res}
 
 
 @user_errors

@@ -317,12 +317,10 @@ def view_updates(view: Any, shown: dict, code: str, pid: str) -> tuple[dict, dic
 
 
 def centres_of(ex: Any) -> Any:
-    """Where an exercise's cells lie on its picture (``room_view.centre_fractions``): LeNet's cells
-    where they look on the digit; None for the equal cells of a photo's grid."""
+    """Where an exercise's cells lie on its picture (``room_view.exercise_centres``)."""
     from gradcam_core.present import room_view
 
-    centres, frame = _get(ex, "centres"), _get(ex, "frame")
-    return room_view.centre_fractions(centres, tuple(frame)) if centres and frame else None
+    return room_view.exercise_centres(ex)
 
 
 def _guess_grid(view: Any, grid: Any, revealed: bool) -> dict:
