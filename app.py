@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import threading
+import webbrowser
 from collections.abc import Callable
 
 import gradio as gr
@@ -92,6 +94,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--port", type=int, default=_env("GRADCAM_PORT", _env("GRADIO_SERVER_PORT", 7860)))
     ap.add_argument("--workshop", action="store_true", default=_env("GRADCAM_WORKSHOP", False),
                     help=say("cli.app.workshop_help"))
+    ap.add_argument("--no-browser", action="store_true", default=_env("GRADCAM_NO_BROWSER", False),
+                    help=say("cli.app.no_browser_help"))
     ap.add_argument("--share", action="store_true", default=_env("GRADCAM_SHARE", False),
                     help=say("cli.app.share_help"))
     ap.add_argument("--max-file-size", default=_env("GRADCAM_MAX_FILE_SIZE", "10mb"), help=say("cli.app.max_file_size_help"))
@@ -119,6 +123,16 @@ def facilitator_address(host: str, port: int) -> str:
     the facilitator opens it here; the phones get the LAN address of the join QR code."""
     return f"http://127.0.0.1:{int(port)}/{facilitator.ROUTE}" if host in workshop.ALL_INTERFACES or host in (
         "127.0.0.1", "localhost") else f"http://{host}:{int(port)}/{facilitator.ROUTE}"
+
+
+def opens_browser(args: argparse.Namespace, environ: dict | None = None, platform: str | None = None) -> bool:
+    """Whether ``--workshop`` opens the facilitator page in this laptop's browser: yes, unless
+    ``--no-browser``, or there is no screen to open it on (Linux without X or Wayland: a server, CI)."""
+    environ = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    if not args.workshop or args.no_browser or environ.get("SYSTEM") == "spaces":
+        return False
+    return platform in ("darwin", "win32") or bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
 
 
 def mcp_available() -> bool:
@@ -159,7 +173,12 @@ def main(argv: list[str] | None = None) -> None:
                   head=serving.preload_head() + a11y.head(),  # a11y: names, keyboard, focus
                   mcp_server=mcp_available() if args.mcp else False)
     if not args.share:
-        demo.launch(**launch)
+        if not opens_browser(args):
+            demo.launch(**launch)
+            return
+        demo.launch(prevent_thread_lock=True, **launch)
+        webbrowser.open(facilitator_address(args.host, args.port))  # --workshop opens the facilitator page
+        demo.block_thread()
         return
     try:
         demo.launch(share=args.share, prevent_thread_lock=True, **launch)
@@ -171,6 +190,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.workshop:  # the QR code (page and terminal) now holds the share link
             join_url["url"] = workshop.choose_join_url(demo.share_url, [])
             print(workshop.banner(lan, demo.share_url), flush=True)
+    if opens_browser(args):
+        webbrowser.open(facilitator_address(args.host, args.port))
     else:
         logging.warning("No public share link: Gradio's tunnel could not be set up (no internet, or its "
                         "helper binary could not be downloaded). The app is served locally at %s.", demo.local_url)

@@ -603,3 +603,14 @@ def test_another_models_map_is_brought_onto_the_exercises_grid():
     assert grown.shape == (4, 4) and grown.min() >= 0 and grown[0, 0] < grown[3, 3]
     same = np.ones((7, 7))
     assert R._resized(same, (7, 7)) is same
+
+
+def test_the_readme_shows_the_room_example_exactly_as_the_file_the_app_test_runs():
+    """README's "A whole round through the API" block is docs/room_client_example.py, character for
+    character, so the app test that runs the file runs what the README shows."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    marker = "<!-- room_client_example:"
+    assert readme.count(marker) == 1
+    block = readme.split(marker, 1)[1].split("```python\n", 1)[1].split("```\n", 1)[0]
+    assert block == (root / "docs" / "room_client_example.py").read_text(encoding="utf-8")

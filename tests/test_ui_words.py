@@ -68,9 +68,25 @@ def test_the_apps_help_is_the_catalogues():
 
     text = _run(["--help"], app.parse_args)
     keys = [k for k in words.catalogue() if k.startswith("cli.app.")]
-    assert len(keys) == 11  # one help text per flag, --mcp included
+    assert len(keys) == 12  # one help text per flag, --mcp and --no-browser included
     for key in keys:
         assert _flat(say(key)) in text, key
+
+
+@pytest.mark.parametrize("argv, environ, platform, opens", [
+    (["--workshop"], {"DISPLAY": ":0"}, "linux", True),
+    (["--workshop"], {"WAYLAND_DISPLAY": "wayland-0"}, "linux", True),
+    (["--workshop"], {}, "darwin", True),
+    (["--workshop"], {}, "win32", True),
+    (["--workshop"], {}, "linux", False),  # a server or CI: no screen
+    (["--workshop", "--no-browser"], {"DISPLAY": ":0"}, "linux", False),
+    (["--workshop"], {"DISPLAY": ":0", "SYSTEM": "spaces"}, "linux", False),
+    ([], {"DISPLAY": ":0"}, "darwin", False),  # without --workshop the app opens no page, as before
+])
+def test_workshop_opens_the_facilitator_page_where_there_is_a_screen(argv, environ, platform, opens):
+    import app
+
+    assert app.opens_browser(app.parse_args(argv), environ, platform) is opens
 
 
 def test_models_listing_says_each_models_state_with_the_catalogues_words(capsys):
