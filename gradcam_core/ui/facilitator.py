@@ -91,10 +91,12 @@ def picture_choices() -> list[tuple[str, str]]:
     return out
 
 
-def model_choices() -> list[tuple[str, str]]:
+def model_choices(default_key: str = "room_page.model_default") -> list[tuple[str, str]]:
+    """The models a picture can be explained with; the first, "" (its label ``default_key``), lets the
+    service choose: the ImageNet tab's model (LeNet for a digit), or the exercise's own model."""
     from gradcam_core.services import imagenet as isvc
 
-    return [("", "")] + [c for c in isvc.model_choices()]
+    return [(say(default_key), "")] + [(str(label), key) for label, key in isvc.model_choices()]
 
 
 # --------------------------------------------------------------------------- handlers ({name: value})
@@ -348,7 +350,8 @@ def build(demo: gr.Blocks) -> dict:
         with gr.Column(visible=False) as c["against_box"]:
             gr.Markdown("#### " + say("room_page.against_title"))
             with gr.Row():
-                c["against_model"] = gr.Dropdown(model_choices(), value="", label=say("room_page.model_label"))
+                c["against_model"] = gr.Dropdown(model_choices("room_page.model_same"), value="",
+                                                 label=say("room_page.model_label"))
                 c["against_target"] = gr.Textbox("predicted", label=say("room_page.class_label"),
                                                  info=say("room_page.class_info"), max_lines=1)
             c["against"] = gr.Button(say("room_page.against_button"))

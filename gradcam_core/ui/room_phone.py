@@ -484,11 +484,13 @@ def build() -> RoomPanel:
             join_btn = gr.Button(say("room_page.join_button"), variant="primary", elem_id="room-join")
         with gr.Column(visible=False) as guess_box:
             prompt = gr.Markdown(elem_classes="tight-md")
-            grid = tap_grid()
-            send_btn = gr.Button(say("room_page.send_button"), variant="primary", elem_id="room-send")
+            # after the reveal, the phone's own score and picture come first (on screen at once), the
+            # locked grid of its taps below them
+            own_text = gr.Markdown(elem_id="room-own-text", elem_classes="tight-md")
             own = ResultImage(label=say("room_page.own_label"), interactive=False, visible=False, elem_id="room-own",
                               buttons=["fullscreen"])
-            own_text = gr.Markdown(elem_id="room-own-text", elem_classes="tight-md")
+            grid = tap_grid()
+            send_btn = gr.Button(say("room_page.send_button"), variant="primary", elem_id="room-send")
         with gr.Column(visible=False) as fool_box:
             gr.Markdown(say("room_page.fool_prompt"), elem_classes="tight-md")
             photo = SafeImage(label=say("room_page.photo_label"), type="filepath", sources=["upload"], height=240,
