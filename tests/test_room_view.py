@@ -83,7 +83,7 @@ def test_everyone_and_nobody_hit():
 @pytest.mark.parametrize("heat, area, clause", [
     (0.41, 3 / 49, "so the model's evidence is concentrated where the class looked"),
     (0.08, 3 / 49, "a little more than an even spread of heat would give"),
-    (0.06, 3 / 49, "about what an even spread of heat would give: no more than chance"),
+    (0.06, 3 / 49, "about what an even spread of heat would give, so no more than chance"),
     (0.02, 3 / 49, "less than an even spread of heat would give, so the model looks mostly elsewhere"),
 ])
 def test_class_agrees_or_the_model_looks_elsewhere(heat, area, clause):

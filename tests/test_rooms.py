@@ -379,8 +379,12 @@ def test_reveal_against_another_class_scores_the_same_taps_on_its_map():
     assert not np.allclose(second.cam, own_cam)
     from gradcam_core.analysis import pointing
     assert second.scores[p.pid] == pointing.score(second.cam, [hottest])
+    # a phone keeps its score on the map the class guessed (the exercise's own class): a reload after the
+    # projector's comparison must not put the other class's numbers under the exercise's class name
     view = R.phone_view(o.code, p.pid)
-    assert np.array_equal(view.cam, second.cam) and view.exercise["against"]["class_name"] == other
+    assert np.array_equal(view.cam, own_cam) and view.my_score == pointing.score(own_cam, [hottest])
+    assert view.my_score.hit and view.exercise["class_name"] == ex.class_name
+    assert view.exercise["against"]["class_name"] == other
     # results keep the exercise's own numbers, and the other class's beside them
     res = R.results(o.code, o.key)["exercises"][-1]
     assert res["answers"][0]["hit"] is True and res["against"]["class_name"] == other

@@ -786,7 +786,10 @@ def phone_view(code: str, pid: str) -> PhoneView:
         cells = _taps(c, ex.id).get(person.pid, [])
     score = cam = None
     if ex.kind == "guess" and ex.revealed:
-        cam = ex.cam_array()
+        # a phone's own score is always on the map the class guessed (the exercise's class and model):
+        # "against another class or model" is the projector's comparison, and a phone that reloads after
+        # one must not show that map's score under the exercise's class name
+        cam = ex.own_cam()
         score = pointing.score(cam, cells) if cells else None
     mine = None
     if ex.kind == "fool":

@@ -344,7 +344,9 @@ def _revealed(view: Any, ex: Any) -> dict:
     cam = _get(view, "cam")
     image = _get(view, "image")
     cells = list(_get(view, "my_cells") or ())
-    out: dict = {"send": gr.Button(visible=False)}
+    out: dict = {"send": gr.Button(visible=False),
+                 "prompt": say("room_page.revealed_prompt", model=plain(_get(ex, "model_title", "")),
+                               class_name=plain(_get(ex, "class_name", "")))}
     grid = _get(ex, "grid")
     centres = centres_of(ex)
     if image is not None and grid:
