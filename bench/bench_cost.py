@@ -83,6 +83,10 @@ FLOOR_APP = textwrap.dedent('''
         button = gr.Button()
         out = gr.Label()
         button.click(lambda text: {"ok": 1.0}, box, out, api_name="floor")
+        # the same answer with 31 more small outputs: what each output adds in Gradio
+        many = [gr.Markdown() for _ in range(31)]
+        button.click(lambda text: [{"ok": 1.0}] + [f"line {k}" for k in range(31)], box, [out] + many,
+                     api_name="floor32")
     demo.queue().launch(server_name="127.0.0.1", server_port=int(sys.argv[1]), show_error=True)
 ''')
 
@@ -186,7 +190,11 @@ def measure_floor(n: int) -> dict:
                             stderr=subprocess.DEVNULL, env=dict(os.environ, GRADIO_ANALYTICS_ENABLED="False"))
     try:
         client = wait_for_client(f"http://127.0.0.1:{port}/", proc)
-        return _sequential(client, proc.pid, n, lambda i: (f"hello {i}",), "/floor")
+        res = _sequential(client, proc.pid, n, lambda i: (f"hello {i}",), "/floor")
+        res.pop("_last", None)
+        many = _sequential(client, proc.pid, n, lambda i: (f"hello {i}",), "/floor32")
+        res["outputs32_cpu_ms"] = many["cpu_ms"]
+        return res
     finally:
         stop_server(proc)
 
@@ -205,7 +213,42 @@ def _sequential(client, pid: int, n: int, args_of: Callable[[int], tuple], api_n
             size.update(sizes(out))
     per = (cpu_of(pid) - c0) / n
     return {"cpu_ms": per * 1000, "wall_ms": _median(walls) * 1000,
-            "bytes": {k: v / n for k, v in size.items()} if sizes is not None else None}
+            "bytes": {k: v / n for k, v in size.items()} if sizes is not None else None, "_last": out}
+
+
+def file_urls(value, closed: set[int]) -> tuple[list[str], list[str]]:
+    """The file URLs an answer names: (outputs shown at first, outputs in closed accordions)."""
+    shown, hidden = [], []
+
+    def walk(v, into: list):
+        if isinstance(v, dict):
+            if isinstance(v.get("url"), str) and v["url"].startswith("http"):
+                into.append(v["url"])
+            for x in v.values():
+                walk(x, into)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                walk(x, into)
+
+    for k, v in enumerate(value if isinstance(value, (list, tuple)) else [value]):
+        walk(v, hidden if k in closed else shown)
+    return shown, hidden
+
+
+def measure_fetches(pid: int, urls: list[str], rounds: int = 5) -> dict:
+    """Server CPU of the page fetching ``urls`` (each once per round), per URL and per answer."""
+    import urllib.request
+
+    if not urls:
+        return {"files": 0}
+    for u in urls:
+        urllib.request.urlopen(u, timeout=30).read()
+    c0 = cpu_of(pid)
+    for _ in range(rounds):
+        for u in urls:
+            urllib.request.urlopen(u, timeout=30).read()
+    spent = (cpu_of(pid) - c0) / rounds
+    return {"files": len(urls), "cpu_ms_per_answer": spent * 1000, "cpu_ms_per_file": spent * 1000 / len(urls)}
 
 
 def _answer_bytes(closed_paths: set[int]) -> Callable[[Any], dict]:
@@ -262,6 +305,12 @@ def measure_app(rows: list[str], n: int, inputs: Inputs, profile: bool = False, 
                 _profiling_clear(url)
             res = _sequential(client, proc.pid, n, functools.partial(inputs.client_args, row, room=room),
                               "/" + API[row], _answer_bytes(closed.get(API[row], set())))
+            last = res.pop("_last", None)
+            if not profile and last is not None:
+                shown, hidden = file_urls(last, closed.get(API[row], set()))
+                if shown or hidden:
+                    res["fetch_shown"] = measure_fetches(proc.pid, shown)
+                    res["fetch_closed"] = measure_fetches(proc.pid, hidden)
             if profile:
                 res["phases"] = _profiling_phases(url, API[row])
             if recorder is not None:
@@ -324,14 +373,18 @@ def _spy_start(pid: int, row: str):
     return proc, path
 
 
-#: py-spy buckets: the first pattern found in a sample's stack (outermost first) names it
-SPY_BUCKETS = [  # Gradio's postprocess first: it calls the app's ResultImage.postprocess (PNG encoding)
-    ("gradio postprocess", ("postprocess_data",)),
-    ("gradio preprocess", ("preprocess_data",)),
-    ("handler (the event function)", ("gradcam_core/", "torch/")),
-    ("gradio other processing", ("process_api", "call_process_api")),
-    ("queue, SSE and HTTP", ("queueing.py", "routes.py", "route_utils.py", "starlette", "uvicorn", "h11",
-                             "httptools", "fastapi", "anyio", "brotli", "gzip")),
+#: py-spy buckets, (name, test of one frame "function (file:line)"): the first bucket with a matching frame
+#: in a sample's stack names it. Gradio's postprocess first: it runs the app's ResultImage.postprocess (PNG
+#: encoding) in a worker thread (anyio.to_thread), where only the component's own frame names it.
+SPY_BUCKETS: list[tuple[str, Callable[[str], bool]]] = [
+    ("gradio postprocess (incl. the app's ResultImage PNG encoding)",
+     lambda f: "postprocess_data" in f or "move_files_to_cache" in f or f.split(" (")[0].endswith("postprocess")),
+    ("gradio preprocess", lambda f: "preprocess_data" in f or ("gradio/" in f and "preprocess" in f.split(" (")[0])),
+    ("handler (the event function)", lambda f: "gradcam_core/" in f or "torch/" in f),
+    ("gradio other processing", lambda f: "process_api" in f),
+    ("queue, SSE and HTTP", lambda f: any(p in f for p in ("queueing.py", "routes.py", "route_utils.py", "starlette",
+                                                          "uvicorn", "h11", "httptools", "fastapi", "anyio",
+                                                          "brotli", "gzip", "asyncio"))),
 ]
 
 
@@ -361,8 +414,8 @@ def _spy_stop(proc: subprocess.Popen, path: Path) -> dict:
             continue  # a thread waiting (py-spy samples some waits as busy)
         total += k
         name = "other (threads, GC, imports)"
-        for label, pats in SPY_BUCKETS:
-            if any(p in f for f in frames for p in pats):
+        for label, test in SPY_BUCKETS:
+            if any(test(f) for f in frames):
                 name = label
                 break
         buckets[name] += k
@@ -470,6 +523,22 @@ def _install_timers() -> Timers:
     return t
 
 
+def _install_where() -> Timers:
+    """Timers by what the work is for (inclusive of everything under it): the step gallery (drawn and
+    written as files), the downloads, the raw map; the rest of the handler is what the screen shows
+    first (overlay, top-5, texts) and the model."""
+    from gradcam_core.present import imagenet_view, mnist_view
+    from gradcam_core.ui import files
+
+    t = Timers()
+    t.wrap(imagenet_view, "_steps", "steps (drawn)")
+    t.wrap(files, "write_pngs", "steps (PNG files)")
+    t.wrap(files, "write_downloads", "downloads (drawn + PNG files)")
+    t.wrap(imagenet_view, "heatmap_image", "raw map (drawn)")
+    t.wrap(mnist_view, "build_steps", "steps incl. the overlay (drawn)")
+    return t
+
+
 def build_app_in_process():
     """The app's Blocks in this process, set up as app.py's main() sets up the server (its torch
     threads, denormals flushed, its malloc arenas), so the handlers cost here what they cost there."""
@@ -519,7 +588,7 @@ def measure_handlers(demo, rows: list[str], n: int, inputs: Inputs) -> dict:
         fn = dep.fn
         for i in range(3):
             fn(*inputs.handler_args(row, i, room))
-        timers = _install_timers()
+        timers, where = _install_timers(), _install_where()
         per_output: dict[str, list[float]] = {}
         totals = []
         try:
@@ -527,23 +596,26 @@ def measure_handlers(demo, rows: list[str], n: int, inputs: Inputs) -> dict:
                 c = time.process_time()
                 value = fn(*inputs.handler_args(row, i, room))
                 totals.append(time.process_time() - c)
+                where.undo()
                 timers.undo()
                 for label, spent in postprocess_costs(dep, value).items():
                     per_output.setdefault(label, []).append(spent)
-                timers = timers if timers._undo else _reinstall(timers)
+                timers, where = _reinstall(timers, _install_timers), _reinstall(where, _install_where)
         finally:
+            where.undo()
             timers.undo()
         total = sum(totals) / n
         split = {k: v / n * 1000 for k, v in timers.spent.items()}
         split["other"] = total * 1000 - sum(split.values())
+        by_use = {k: v / n * 1000 for k, v in where.spent.items()}
         post = {k: _median(v) * 1000 for k, v in per_output.items()}
-        out[row] = {"handler_ms": total * 1000, "split_ms": split, "postprocess_ms": post,
+        out[row] = {"handler_ms": total * 1000, "split_ms": split, "by_use_ms": by_use, "postprocess_ms": post,
                     "postprocess_total_ms": sum(post.values()), "outputs": len(dep.outputs)}
     return out
 
 
-def _reinstall(old: Timers) -> Timers:
-    new = _install_timers()
+def _reinstall(old: Timers, install: Callable[[], Timers]) -> Timers:
+    new = install()
     new.spent = old.spent
     return new
 
@@ -724,46 +796,67 @@ def report(fig: dict) -> str:
         head += (f" One Lite0 forward (224², batch 1): **{fwd:.1f} ms** CPU with 2 threads ({fig['forward']['wall_ms']:.1f}"
                  f" ms wall); {one.get('cpu_ms', float('nan')):.1f} ms CPU with {one.get('threads', '?')} thread(s), as the"
                  f" server runs it ({one.get('wall_ms', float('nan')):.1f} ms wall).")
+    if floor and "outputs32_cpu_ms" in fig.get("floor", {}):
+        o32 = fig["floor"]["outputs32_cpu_ms"]
+        head += (f" The same bare answer with 32 small outputs (a gr.Label and 31 gr.Markdown): {o32:.1f} ms, i.e."
+                 f" {(o32 - floor) / 31:.2f} ms per extra output.")
     head += f" n = {fig['n']} answers per row; load average at the start {' '.join(fig['loadavg'])}."
     lines.append(head)
     lines.append("")
-    lines.append("| answer | server CPU per answer | = floor | + handler | + the rest | handler split: model / service / "
-                 "drawing / encoding / other | Gradio postprocess (in process) | wall (median) | bytes: JSON + files "
-                 "(closed) |")
-    lines.append("|---|---|---|---|---|---|---|---|---|")
+    lines.append("| answer | server CPU per answer | = floor | + handler | + the rest | the rest: Gradio postprocess "
+                 "(in process) + remainder | handler split: model / service / drawing / encoding / other | wall (median) "
+                 "| bytes: JSON + files shown (+ files in closed accordions) | the page's file fetches, server CPU |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
     for row in ("mnist_index", "mnist_upload", "imagenet", "room_answer"):
         a = fig.get("answers", {}).get(row)
-        h = fig.get("handlers", {}).get(row)
+        h = fig.get("handlers", {}).get(row) or {}
         if a is None:
             continue
         if "skipped" in a:
-            lines.append(f"| /{API[row]} | skipped: {a['skipped']} | | | | | | | |")
+            lines.append(f"| /{API[row]} | skipped: {a['skipped']} | | | | | | | | |")
             continue
-        hm = h["handler_ms"] if h and "handler_ms" in h else float("nan")
+        hm = h.get("handler_ms", float("nan"))
         rest = a["cpu_ms"] - (floor or 0) - hm
-        sp = h.get("split_ms", {}) if h else {}
+        sp = h.get("split_ms", {})
         split = " / ".join(f"{sp.get(k, 0):.1f}" for k in ("model", "service", "drawing", "encoding", "other"))
         b = a.get("bytes") or {}
-        kb = f"{b.get('json', 0) / 1024:.0f} KB + {b.get('files', 0) / 1024:.0f} KB ({b.get('files_closed', 0) / 1024:.0f} KB)"
-        post = h.get("postprocess_total_ms", float("nan")) if h else float("nan")
-        lines.append(f"| /{API[row]} | **{a['cpu_ms']:.1f} ms** | {floor or 0:.1f} | {hm:.1f} | {rest:.1f} | {split} | "
-                     f"{post:.1f} ms ({h.get('outputs', '?') if h else '?'} outputs) | {a['wall_ms']:.0f} ms | {kb} |")
-    if floor and fwd and "imagenet" in fig.get("answers", {}) and "cpu_ms" in fig["answers"]["imagenet"]:
-        im = fig["answers"]["imagenet"]["cpu_ms"]
+        kb = (f"{b.get('json', 0) / 1024:.0f} KB + {b.get('files', 0) / 1024:.0f} KB "
+              f"(+ {b.get('files_closed', 0) / 1024:.0f} KB)")
+        post = h.get("postprocess_total_ms", float("nan"))
+        fetch = "–"
+        if a.get("fetch_shown", {}).get("files"):
+            fs, fc = a["fetch_shown"], a.get("fetch_closed", {})
+            fetch = (f"{fs['cpu_ms_per_answer']:.1f} ms for {fs['files']} files"
+                     + (f" (+ {fc['cpu_ms_per_answer']:.1f} ms for {fc['files']} in closed accordions)"
+                        if fc.get("files") else ""))
+        lines.append(f"| /{API[row]} | **{a['cpu_ms']:.1f} ms** | {floor or 0:.1f} | {hm:.1f} | {rest:.1f} | "
+                     f"{post:.1f} ({h.get('outputs', '?')} outputs) + {rest - post:.1f} | {split} | {a['wall_ms']:.0f} ms"
+                     f" | {kb} | {fetch} |")
+    answers = fig.get("answers", {})
+    if floor and fwd and "cpu_ms" in answers.get("imagenet", {}):
+        im = answers["imagenet"]["cpu_ms"]
+        one = fig.get("forward_server_threads", {}).get("cpu_ms")
         lines.append("")
-        lines.append(f"Ratios: ImageNet answer = floor + **{(im - floor) / fwd:.2f}×** a forward (target ≤ 2×); "
-                     + (f"MNIST index answer = **{fig['answers']['mnist_index']['cpu_ms'] / floor:.2f}×** the floor "
-                        f"(target ≤ 2×)." if "cpu_ms" in fig["answers"].get("mnist_index", {}) else ""))
+        text = (f"Ratios: ImageNet answer = floor + **{(im - floor) / fwd:.2f}×** a 2-thread forward (the issue's "
+                f"measure; target ≤ 2×)")
+        if one:
+            text += f", floor + {(im - floor) / one:.2f}× a 1-thread forward (as the server runs it)"
+        if "cpu_ms" in answers.get("mnist_index", {}):
+            text += (f"; MNIST answer = **{answers['mnist_index']['cpu_ms'] / floor:.2f}×** (index) and "
+                     f"{answers.get('mnist_upload', {}).get('cpu_ms', float('nan')) / floor:.2f}× (upload) the floor "
+                     "(target ≤ 2×)")
+        lines.append(text + ".")
     phases = {r: a.get("phases") for r, a in fig.get("profiled", {}).items() if a.get("phases")}
     if phases:
         lines.append("")
         lines.append("Gradio's own phase timers (`GRADIO_PROFILING=1`, a second server; wall ms, median per request):")
         lines.append("")
-        lines.append("| answer | preprocess | fn_call | postprocess | of which move to cache | total |")
-        lines.append("|---|---|---|---|---|---|")
+        lines.append("| answer | upload (its own request) | preprocess | fn_call | postprocess | of which move to cache "
+                     "| total |")
+        lines.append("|---|---|---|---|---|---|---|")
         for r, p in phases.items():
-            lines.append(f"| /{API[r]} | {p['preprocess_ms']:.1f} | {p['fn_call_ms']:.1f} | {p['postprocess_ms']:.1f} | "
-                         f"{p['postprocess_move_to_cache_ms']:.1f} | {p['total_ms']:.1f} |")
+            lines.append(f"| /{API[r]} | {p.get('upload_ms', 0.0):.1f} | {p['preprocess_ms']:.1f} | {p['fn_call_ms']:.1f} | "
+                         f"{p['postprocess_ms']:.1f} | {p['postprocess_move_to_cache_ms']:.1f} | {p['total_ms']:.1f} |")
     spies = {r: a.get("spy") for r, a in fig.get("profiled", {}).items() if a.get("spy")}
     if spies:
         lines.append("")
@@ -774,6 +867,11 @@ def report(fig: dict) -> str:
             leaves = ", ".join(f"`{k}` {v:.0%}" for k, v in list(s["top_leaves"].items())[:6])
             lines.append(f"- /{API[r]} ({s['samples']} samples): {parts}. Top leaves: {leaves}.")
     for row, h in fig.get("handlers", {}).items():
+        if h.get("by_use_ms"):
+            lines.append("")
+            lines.append(f"Handler of /{API[row]} by what the work is for (CPU ms per answer, inclusive): "
+                         + ", ".join(f"{k} {v:.1f}" for k, v in h["by_use_ms"].items())
+                         + f"; the rest of the handler {h['handler_ms'] - sum(h['by_use_ms'].values()):.1f}.")
         if h.get("postprocess_ms"):
             lines.append("")
             top = sorted(h["postprocess_ms"].items(), key=lambda kv: -kv[1])
@@ -826,8 +924,8 @@ def main(argv: list[str] | None = None) -> int:
     fig: dict = {"n": args.n, "rows": rows, "loadavg": Path("/proc/loadavg").read_text().split()[:3]}
     demo = build_app_in_process()  # in this process: the handlers, the outputs, the options
     fig["outputs"] = outputs_table(demo)
-    if "floor" in rows:
-        fig["floor"] = measure_floor(args.n)
+    if "floor" in rows:  # cheap answers: more of them, for the clock's 10 ms ticks
+        fig["floor"] = measure_floor(max(args.n, 60))
     served = [r for r in rows if r in API and r != "floor"]
     if served:
         fig["answers"] = measure_app(served, args.n, inputs)
