@@ -601,6 +601,10 @@ def measure_handlers(demo, rows: list[str], n: int, inputs: Inputs) -> dict:
         fn = dep.fn
         for i in range(3):
             fn(*inputs.handler_args(row, i, room))
+        from gradio.state_holder import SessionState
+
+        session = SessionState(demo)  # one session answered again and again, as one gradio_client
+        real: list[float] = []
         timers, where = _install_timers(), _install_where()
         per_output: dict[str, list[float]] = {}
         totals = []
@@ -613,6 +617,9 @@ def measure_handlers(demo, rows: list[str], n: int, inputs: Inputs) -> dict:
                 timers.undo()
                 for label, spent in postprocess_costs(dep, value).items():
                     per_output.setdefault(label, []).append(spent)
+                c = time.process_time()  # Gradio's own Blocks.postprocess_data, everything it does per output
+                asyncio.run(demo.postprocess_data(dep, value, session))
+                real.append(time.process_time() - c)
                 timers, where = _reinstall(timers, _install_timers), _reinstall(where, _install_where)
         finally:
             where.undo()
@@ -623,7 +630,8 @@ def measure_handlers(demo, rows: list[str], n: int, inputs: Inputs) -> dict:
         by_use = {k: v / n * 1000 for k, v in where.spent.items()}
         post = {k: _median(v) * 1000 for k, v in per_output.items()}
         out[row] = {"handler_ms": total * 1000, "split_ms": split, "by_use_ms": by_use, "postprocess_ms": post,
-                    "postprocess_total_ms": sum(post.values()), "outputs": len(dep.outputs)}
+                    "postprocess_total_ms": sum(post.values()), "outputs": len(dep.outputs),
+                    "postprocess_data_ms": _median(real) * 1000 if real else float("nan")}
     return out
 
 
@@ -817,7 +825,7 @@ def report(fig: dict) -> str:
     head += f" n = {fig['n']} answers per row; load average at the start {' '.join(fig['loadavg'])}."
     lines.append(head)
     lines.append("")
-    lines.append("| answer | server CPU per answer | = floor | + handler | + the rest | the rest: Gradio postprocess "
+    lines.append("| answer | server CPU per answer | = floor | + handler | + the rest | the rest: Gradio postprocess_data "
                  "(in process) + remainder | handler split: model / service / drawing / encoding / other | wall (median) "
                  "| bytes: JSON + files shown (+ files in closed accordions) | the page's file fetches, server CPU |")
     lines.append("|---|---|---|---|---|---|---|---|---|---|")
@@ -836,7 +844,7 @@ def report(fig: dict) -> str:
         b = a.get("bytes") or {}
         kb = (f"{b.get('json', 0) / 1024:.0f} KB + {b.get('files', 0) / 1024:.0f} KB "
               f"(+ {b.get('files_closed', 0) / 1024:.0f} KB)")
-        post = h.get("postprocess_total_ms", float("nan"))
+        post = h.get("postprocess_data_ms", h.get("postprocess_total_ms", float("nan")))
         fetch = "–"
         if a.get("fetch_shown", {}).get("files"):
             fs, fc = a["fetch_shown"], a.get("fetch_closed", {})
@@ -865,12 +873,13 @@ def report(fig: dict) -> str:
         lines.append("")
         lines.append("Gradio's own phase timers (`GRADIO_PROFILING=1`, a second server; wall ms, median per request):")
         lines.append("")
-        lines.append("| answer | upload (its own request) | preprocess | fn_call | postprocess | of which move to cache "
-                     "| total |")
-        lines.append("|---|---|---|---|---|---|---|")
+        lines.append("| answer | queue wait | preprocess | fn_call | postprocess | of which: move to cache | "
+                     "update state in config (a second move to cache) | total |")
+        lines.append("|---|---|---|---|---|---|---|---|")
         for r, p in phases.items():
-            lines.append(f"| /{API[r]} | {p.get('upload_ms', 0.0):.1f} | {p['preprocess_ms']:.1f} | {p['fn_call_ms']:.1f} | "
-                         f"{p['postprocess_ms']:.1f} | {p['postprocess_move_to_cache_ms']:.1f} | {p['total_ms']:.1f} |")
+            lines.append(f"| /{API[r]} | {p['queue_wait_ms']:.1f} | {p['preprocess_ms']:.1f} | {p['fn_call_ms']:.1f} | "
+                         f"{p['postprocess_ms']:.1f} | {p['postprocess_move_to_cache_ms']:.1f} | "
+                         f"{p['postprocess_update_state_in_config_ms']:.1f} | {p['total_ms']:.1f} |")
     spies = {r: a.get("spy") for r, a in fig.get("profiled", {}).items() if a.get("spy")}
     if spies:
         lines.append("")
@@ -889,7 +898,8 @@ def report(fig: dict) -> str:
         if h.get("postprocess_ms"):
             lines.append("")
             top = sorted(h["postprocess_ms"].items(), key=lambda kv: -kv[1])
-            lines.append(f"Gradio postprocess per output, /{API[row]} (CPU ms, median): "
+            lines.append(f"Gradio postprocess per output, /{API[row]} (its postprocess + one move to cache, CPU ms, median;"
+                         f" Blocks.postprocess_data in all: {h.get('postprocess_data_ms', float('nan')):.1f} ms): "
                          + ", ".join(f"{k} {v:.2f}" for k, v in top[:12]))
     if fig.get("outputs"):
         lines.append("")
