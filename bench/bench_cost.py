@@ -402,7 +402,8 @@ SPY_BUCKETS: list[tuple[str, Callable[[str], bool]]] = [
 
 #: leaves that are waits, not work
 IDLE_LEAVES = {"EpollSelector.select", "select", "Condition.wait", "wait", "_wait_for_tstate_lock", "sleep",
-               "Event.wait", "Thread._wait_for_tstate_lock", "poll", "accept", "SimpleQueue.get", "Queue.get"}
+               "Event.wait", "Thread._wait_for_tstate_lock", "poll", "accept", "SimpleQueue.get", "Queue.get",
+               "Blocks.block_thread"}  # (the main thread's sleep loop)
 
 
 def _spy_stop(proc: subprocess.Popen, path: Path) -> dict:
@@ -809,13 +810,15 @@ def gradio_image_options(overlay) -> dict:
 def report(fig: dict) -> str:
     lines = []
     floor = fig.get("floor", {}).get("cpu_ms")
-    fwd = fig.get("forward", {}).get("cpu_ms")
+    # the 2-thread forward's minimum: on a machine shared with other jobs, a 2-thread forward's CPU time is
+    # inflated by OpenMP's spinning while the other thread waits for a core; the minimum is the least disturbed
+    fwd = fig.get("forward", {}).get("cpu_min_ms") or fig.get("forward", {}).get("cpu_ms")
     head = (f"Floor (a bare Blocks app, one event returning a gr.Label): **{floor:.1f} ms** of server CPU per answer."
             if floor else "Floor: not measured.")
     if fwd:
         one = fig.get("forward_server_threads", {})
-        head += (f" One Lite0 forward (224², batch 1): **{fwd:.1f} ms** CPU with 2 threads, median (minimum "
-                 f"{fig['forward']['cpu_min_ms']:.1f} ms; {fig['forward']['wall_ms']:.1f} ms wall); "
+        head += (f" One Lite0 forward (224², batch 1): **{fwd:.1f} ms** CPU with 2 threads, the minimum of 30 (median "
+                 f"{fig['forward']['cpu_ms']:.1f} ms; {fig['forward']['wall_ms']:.1f} ms wall); "
                  f"{one.get('cpu_ms', float('nan')):.1f} ms CPU with {one.get('threads', '?')} thread(s), as the"
                  f" server runs it ({one.get('wall_ms', float('nan')):.1f} ms wall).")
     if floor and "outputs32_cpu_ms" in fig.get("floor", {}):
@@ -859,8 +862,8 @@ def report(fig: dict) -> str:
         im = answers["imagenet"]["cpu_ms"]
         one = fig.get("forward_server_threads", {}).get("cpu_ms")
         lines.append("")
-        text = (f"Ratios: ImageNet answer = floor + **{(im - floor) / fwd:.2f}×** a 2-thread forward (the issue's "
-                f"measure; target ≤ 2×)")
+        text = (f"Ratios: ImageNet answer = floor + **{(im - floor) / fwd:.2f}×** a 2-thread forward (its minimum, the "
+                f"issue's measure; target ≤ 2×)")
         if one:
             text += f", floor + {(im - floor) / one:.2f}× a 1-thread forward (as the server runs it)"
         if "cpu_ms" in answers.get("mnist_index", {}):
@@ -940,7 +943,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-options", action="store_true", help="skip the encoding / output options")
     ap.add_argument("--no-profile", action="store_true", help="skip the second (profiled) server")
     ap.add_argument("--no-spy", action="store_true", help="no py-spy on the profiled server")
+    ap.add_argument("--report", default=None, help="print the report of a --json file written before, and stop")
     args = ap.parse_args(argv)
+    if args.report:
+        print(report(json.loads(Path(args.report).read_text())))
+        return 0
     rows = [r for r in (args.only.split(",") if args.only else ROWS) if r]
     os.environ.setdefault("OMP_NUM_THREADS", "2")
     folder = Path(tempfile.mkdtemp(prefix="bench-cost-"))

@@ -86,7 +86,7 @@ def test_report_splits_an_answer_into_floor_handler_and_the_rest():
     text = bc.report(fig)
     # 120 = 10 + 70 + 40, and the rest = 15 (postprocess) + 25
     assert "| /imagenet_explain | **120.0 ms** | 10.0 | 70.0 | 40.0 | 15.0 (10 outputs) + 25.0 |" in text
-    assert "floor + **2.75×** a 2-thread forward" in text  # (120 - 10) / 40
+    assert "floor + **3.06×** a 2-thread forward" in text  # (120 - 10) / 36: its minimum
     assert "floor + 5.50× a 1-thread forward" in text  # (120 - 10) / 20
     assert "**5.00×** (index)" in text  # 50 / 10
     assert "0.10 ms per extra output" in text  # (13.1 - 10) / 31
