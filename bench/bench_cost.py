@@ -3,7 +3,8 @@
     python bench/bench_cost.py                       # every row, N = 20 answers each
     python bench/bench_cost.py --n 5 --only floor,mnist_index
     python bench/bench_cost.py --json cost.json      # the figures, machine-readable
-    python bench/bench_cost.py --no-options --no-spy # only the table
+    python bench/bench_cost.py --no-options --no-profile   # only the table
+    python bench/bench_cost.py --report cost.json    # print a saved run's report again
 
 What it measures, in one run, on this machine:
 
