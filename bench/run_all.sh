@@ -168,10 +168,21 @@ section_13() {
   echo '```'
 }
 
+section_17() {
+  echo "## 17. Cost per answer (issue 27)"
+  echo
+  echo "Server CPU per answer through the launched app (sequential gradio_client, the server's CPU time from"
+  echo "/proc/PID/stat ÷ answers, after 3 to warm up) as floor + handler + the rest, in one run"
+  echo "(\`python bench/bench_cost.py\`; targets: ImageNet ≤ floor + 2× a forward, MNIST ≤ 2× the floor):"
+  echo
+  python bench/bench_cost.py --n "${COST_N:-20}"
+  echo
+}
+
 # `bash bench/run_all.sh` runs every section and writes BENCHMARKS.md anew;
 # `bash bench/run_all.sh 7 8` reruns sections 7 and 8 only and replaces them in BENCHMARKS.md
 # (the header gets a line saying which sections were rerun when).
-all_sections=(1 2 3 4 5 6 7 8 9 10 11 12 13)
+all_sections=(1 2 3 4 5 6 7 8 9 10 11 12 13 17)
 if [ "$#" -eq 0 ]; then
   { header; for n in "${all_sections[@]}"; do "section_$n"; done; } > "$out.tmp"
   mv "$out.tmp" "$out"
