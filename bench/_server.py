@@ -55,14 +55,26 @@ def start_server(port: int, concurrency: int = 2, env: dict | None = None, extra
                              *(extra_args or [])],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             env=dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", **(env or {})))
+    wait_listening(proc, port, log_dir / f"bench-server-{port}.log", timeout)
+    return proc, t0
+
+
+def wait_listening(proc: subprocess.Popen, port: int, log: Path | None = None, timeout: float = 180) -> None:
+    """Return once ``proc`` listens on 127.0.0.1:``port``; if it exits first or does not listen within
+    ``timeout`` seconds, stop it and raise RuntimeError with the end of its ``log`` (the servers of the
+    benchmarks and of the tests all start this way)."""
+    t0 = time.perf_counter()
     while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc, t0
+                return
         except OSError:
-            if proc.poll() is not None or time.perf_counter() - t0 > timeout:
+            exited = proc.poll() is not None
+            if exited or time.perf_counter() - t0 > timeout:
                 stop_server(proc)
-                raise RuntimeError("server did not start")
+                tail = log.read_text(errors="replace")[-3000:] if log is not None and log.exists() else ""
+                why = "exited early" if exited else f"did not start listening within {timeout:.0f} s"
+                raise RuntimeError(f"app.py {why}:\n{tail}")
             time.sleep(0.2)
 
 

@@ -21,25 +21,16 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from bench._timing import median_ms  # noqa: E402
 from gradcam_core.present import barchart, codec, colourbar, glyphs, grids, paint, ticks  # noqa: E402
 
 
-def median_ms(fn, reps: int) -> float:
-    fn()  # warm-up (colormap LUTs, glyph cache)
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e3
 
 
 def titles_for(idx, alpha):

@@ -10,26 +10,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from bench._timing import median_ms  # noqa: E402
 from gradcam_core.analysis import pointing  # noqa: E402
 from gradcam_core.present import room_view  # noqa: E402
 
 
-def median_ms(fn, reps: int) -> float:
-    fn()  # warm-up (colour-map tables, glyph cache)
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e3
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,6 +20,7 @@ if not os.environ.get("GRADCAM_ROOMS_URL") and not os.environ.get("GRADCAM_ROOMS
 # repository (pytest.ini puts its root on the path), so no path is patched here
 from bench._server import free_port  # noqa: E402
 from bench._server import stop_server as stop_process  # noqa: E402,F401
+from bench._server import wait_listening  # noqa: E402,F401
 
 
 def launch_blocks(demo, **kw):

@@ -7,7 +7,6 @@ test-artifacts/ for a human to look at.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import CHROMIUM, free_port, stop_process
+from conftest import CHROMIUM, free_port, stop_process, wait_listening
 from PIL import Image
 
 from gradcam_core.present.words import say
@@ -40,22 +39,10 @@ def server():
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("app.py exited early:\n" + SERVER_LOG.read_text())
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("app.py did not start listening within 180 s")
+    wait_listening(proc, port, SERVER_LOG)
     yield url
     stop_process(proc)
     log.close()
-
 
 
 def _phone_page(browser):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CHROMIUM, stop_process
+from conftest import CHROMIUM, stop_process, wait_listening
 
 from gradcam_core.present import room_view
 from gradcam_core.present.words import say
@@ -65,18 +65,7 @@ def rooms_server(tmp_path_factory):
     log = open(ARTIFACTS / "rooms-browser-server.log", "w")
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("app.py exited early:\n" + (ARTIFACTS / "rooms-browser-server.log").read_text())
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("app.py did not start listening within 180 s")
+    wait_listening(proc, port, ARTIFACTS / "rooms-browser-server.log")
     yield f"http://127.0.0.1:{port}/", rooms
     stop_process(proc)
     log.close()

@@ -649,15 +649,22 @@ def parse_cells(cells: Any, grid: tuple[int, int]) -> list[int]:
     return sorted(out)
 
 
-def answer(code: str, pid: str, cells: Sequence[int] | str, session: str | None) -> list[int]:
-    """A phone's guess: up to three cells of the current guess exercise; sending again replaces it.
-    Only while the exercise is open (after the reveal: a clear refusal)."""
+def _open_exercise(code: str, pid: str, session: str | None, kind: str) -> tuple[str, Any, "Exercise"]:
+    """What a phone's answer or photo goes into: (the room's code, the person, the current exercise),
+    once the session's rate limit allows it and the current exercise is of ``kind``."""
     _limit("answer", session, answers_per_minute())
     c, _ = _room(code)
     person = _person(c, pid)
     ex = _current(c)
-    if ex is None or ex.kind != "guess":
-        raise Refusal("room.no_guess")
+    if ex is None or ex.kind != kind:
+        raise Refusal("room.no_guess" if kind == "guess" else "room.no_fool")
+    return c, person, ex
+
+
+def answer(code: str, pid: str, cells: Sequence[int] | str, session: str | None) -> list[int]:
+    """A phone's guess: up to three cells of the current guess exercise; sending again replaces it.
+    Only while the exercise is open (after the reveal: a clear refusal)."""
+    c, person, ex = _open_exercise(code, pid, session, "guess")
     if ex.revealed:
         raise Refusal("room.answers_closed")
     chosen = parse_cells(cells, ex.grid)
@@ -830,12 +837,7 @@ def submit(code: str, pid: str, photo: Any, session: str | None) -> tuple[Any, s
     """A phone's photo in a "fool the model" exercise: explained at once (the ImageNet service, which
     checks it like every upload) and queued for the facilitator (one per phone: a new one replaces
     it). The room keeps the crop the model saw, re-encoded (no metadata), within its byte cap."""
-    _limit("answer", session, answers_per_minute())
-    c, _ = _room(code)
-    person = _person(c, pid)
-    ex = _current(c)
-    if ex is None or ex.kind != "fool":
-        raise Refusal("room.no_fool")
+    c, person, ex = _open_exercise(code, pid, session, "fool")
     expl = _imagenet.explain_source(photo_source(photo), ex.model or None, None, "Grad-CAM", None)
     view = expl.views[0]
     top = expl.top5[0]

@@ -29,6 +29,7 @@ from gradcam_core.services import rooms as svc
 from gradcam_core.ui.coerce import checked_api
 from gradcam_core.ui.common import user_errors
 from gradcam_core.ui.files import _out_dir
+from gradcam_core.ui.tools import upload_path
 
 #: Every endpoint, by API name.
 ENDPOINTS = ("room_open", "room_join", "room_version", "room_view", "room_status", "room_push", "room_answer",
@@ -161,14 +162,6 @@ def write_slides(code: str, key: str, folder: str | Path | None = None) -> list[
 
 def _file(path: str) -> dict:
     return FileData(path=path, orig_name=Path(path).name).model_dump()
-
-
-def _path_of(photo: Any) -> Any:
-    if isinstance(photo, FileData):
-        return photo.path
-    if isinstance(photo, dict):
-        return photo.get("path") or photo.get("url")
-    return photo
 
 
 # --------------------------------------------------------------------------- the endpoints
@@ -353,7 +346,7 @@ def room_submit(code: str, pid: str, photo: FileData, request: gr.Request = None
     Returns:
         The top-5 classes with probabilities and the submission's id.
     """
-    expl, sid = svc.submit(code, pid, _path_of(photo), session_of(request))
+    expl, sid = svc.submit(code, pid, upload_path(photo), session_of(request))
     return {"sid": sid, "model": expl.model_key,
             "top5": [{"class": i, "name": n, "prob": round(float(p), 6)} for i, n, p in expl.top5],
             "cam": _cam_json(expl.views[0].result.cam[0].detach().numpy())}

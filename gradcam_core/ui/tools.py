@@ -23,7 +23,7 @@ TOOLS = ("explain_digit", "explain_digit_photo", "explain_photo")
 TIME_LIMIT = 60.0
 
 
-def _path_of(photo: Any) -> Any:
+def upload_path(photo: Any) -> Any:
     """The server-side path of an uploaded file (a FileData, its JSON form, or a path / data: URL)."""
     if isinstance(photo, FileData):
         return photo.path
@@ -65,7 +65,7 @@ def explain_digit_photo(photo: FileData, target: str = "predicted") -> dict:
     Returns:
         The numbers: predicted digit, top-5 probabilities, the explained class, the layer read and the map's peak.
     """
-    return _digit_answer(mnist_tab.explain_upload(_path_of(photo), target))
+    return _digit_answer(mnist_tab.explain_upload(upload_path(photo), target))
 
 
 @user_errors
@@ -83,7 +83,7 @@ def explain_photo(photo: FileData, model: str = "efficientnet_lite0", method: st
     Returns:
         The numbers: model, layer and method used, the top-5 classes with probabilities, and the explained class.
     """
-    expl = svc.explain_source(_path_of(photo), model, None, method, None if target in ("", "predicted") else target,
+    expl = svc.explain_source(upload_path(photo), model, None, method, None if target in ("", "predicted") else target,
                               time_limit=TIME_LIMIT)
     return {
         "model": expl.model_key, "layer": expl.layer, "method": expl.method,
