@@ -37,6 +37,8 @@ section_3() {
   echo
   python bench/bench_render.py
   echo
+  python bench/bench_reveal.py
+  echo
 }
 
 section_4() {

@@ -1,12 +1,19 @@
 """Shared fixtures: one launched app per test session, driven through gradio_client."""
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 
 import pytest
 import torch
 
 torch.set_num_threads(2)
+
+# the rooms' store of this test session (the launched app, the hostile-values test opening rooms):
+# a fresh folder, never the real default one, whose rooms would count toward GRADCAM_MAX_ROOMS for hours
+if not os.environ.get("GRADCAM_ROOMS_URL") and not os.environ.get("GRADCAM_ROOMS_DIR"):
+    os.environ["GRADCAM_ROOMS_DIR"] = tempfile.mkdtemp(prefix="gradcam-test-rooms-")
 
 
 # one way to find a port and to stop a server, shared with the benchmarks: bench/ is a package of the

@@ -41,6 +41,7 @@ def test_every_cell_tapped_gives_all_heat_and_all_area():
     assert s.heat_share == pytest.approx(1.0)
     assert s.area_share == 1.0
     assert s.hit and not s.empty
+    assert s.grid == (4, 6)
 
 
 @pytest.mark.parametrize("hot", [0, 17, 48])
@@ -94,6 +95,12 @@ def test_a_map_that_is_not_a_grid_is_refused():
         with pytest.raises(Refusal) as err:
             P.score(cam, [0])
         assert err.value.key == "reveal.bad_map"
+
+
+def test_a_map_with_a_leading_axis_of_one_is_the_map():
+    cam = _random_map(7, 7)
+    assert P.score(cam[None], [3]) == P.score(cam, [3])
+    assert P.score(cam[None].tolist(), [3]) == P.score(cam, [3])
 
 
 def test_no_cells_scores_nothing():

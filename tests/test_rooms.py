@@ -1,6 +1,7 @@
 """The workshop room service (issue 26), in-process: who may open a room, keys, codes, nicknames,
 rate limits, answers, the reveal's numbers, moderation, results, expiry and what survives a new
-store (a restart). The launched app and its room_* API are tests/test_rooms_app.py."""
+store (a restart), each on SQLite and on Redis (a redis-server of its own). The launched app and its
+room_* API are tests/test_rooms_app.py."""
 from __future__ import annotations
 
 import hashlib
@@ -19,14 +20,35 @@ ROOT = Path(__file__).resolve().parents[1]
 CAT = ROOT / "examples" / "animals" / "chelsea_cat.jpg"
 
 
-@pytest.fixture(autouse=True)
-def fresh_store(tmp_path, monkeypatch):
-    """Each test: its own SQLite file, default limits, no password, empty rate limits."""
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """A redis-server of this module's own (Debian's package; the Redis tests skip without it)."""
+    from bench._redis import WHY_MISSING, redis_available, start_redis, stop_redis
+
+    if not redis_available():
+        pytest.skip(WHY_MISSING)
+    proc, url = start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield url
+    finally:
+        stop_redis(proc)
+
+
+@pytest.fixture(autouse=True, params=["sqlite", "redis"])
+def fresh_store(request, tmp_path, monkeypatch):
+    """Each test, on each backend: an empty store (its own SQLite file, or the module's Redis emptied),
+    default limits, no password, empty rate limits. The service reads the store from the environment."""
     for name in ("GRADCAM_FACILITATOR_PASSWORD", "GRADCAM_MAX_ROOMS", "GRADCAM_ROOM_MAX_PEOPLE", "GRADCAM_ROOM_HOURS",
                  "GRADCAM_ROOM_UPLOAD_MB", "GRADCAM_ROOM_JOINS_PER_MINUTE", "GRADCAM_ROOM_ANSWERS_PER_MINUTE",
                  "GRADCAM_ROOMS_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GRADCAM_ROOMS_DIR", str(tmp_path / "rooms"))
+    if request.param == "redis":
+        import redis
+
+        url = request.getfixturevalue("redis_url")
+        redis.Redis.from_url(url).flushdb()
+        monkeypatch.setenv("GRADCAM_ROOMS_URL", url)
     R.use_store(None)
     yield tmp_path
     R.use_store(None)
@@ -181,6 +203,20 @@ def test_a_phone_that_reloads_is_back_under_its_nickname():
     assert other.pid != first.pid and len(R.store().people(o.code)) == 2
 
 
+def test_two_people_never_share_a_nickname():
+    o = opened()
+    first = R.join(o.code, "Ada", None, "1")
+    second = R.join(o.code, "Ada", None, "2")
+    third = R.join(o.code, "Ada", None, "3")
+    assert (first.nickname, second.nickname, third.nickname) == ("Ada", "Ada 2", "Ada 3")
+    long = "L" * R.NICKNAME_MAX
+    assert R.join(o.code, long, None, "4").nickname == long
+    assert R.join(o.code, long, None, "5").nickname == "L" * (R.NICKNAME_MAX - 2) + " 2"
+    # renaming to someone else's name gets a number; keeping one's own name does not
+    assert R.join(o.code, "Ada", second.pid, "6").nickname == "Ada 2"
+    assert R.join(o.code, "Ada", first.pid, "7").nickname == "Ada"
+
+
 def test_a_room_takes_at_most_the_set_number_of_phones(monkeypatch):
     monkeypatch.setenv("GRADCAM_ROOM_MAX_PEOPLE", "2")
     o = opened()
@@ -301,7 +337,15 @@ def test_reveal_against_another_class_scores_the_same_taps_on_its_map():
     o = opened()
     p = R.join(o.code, "Ada", None, "s")
     ex = R.push_guess(o.code, o.key, "digit:3")
-    assert ex.model == "lenet" and ex.grid == (8, 8) and ex.class_name == "5" or ex.class_name.isdigit()
+    assert (ex.model, ex.grid, ex.model_title) == ("lenet", (8, 8), say("model.title.lenet"))
+    assert ex.class_name == str(ex.target) and 0 <= ex.target <= 9
+    # LeNet's relu2 cells sit over their receptive fields' centres, on the 28 × 28 frame
+    assert ex.frame == [28, 28] and ex.centres == [[6.5 + 2 * i for i in range(8)]] * 2
+    shown = R.phone_view(o.code, p.pid).exercise
+    assert (shown["centres"], shown["frame"]) == (ex.centres, ex.frame)
+    from gradcam_core.services import mnist
+    digit = np.clip(mnist.held_out(3)[0] * 255.0, 0, 255).astype(np.uint8)
+    assert np.array_equal(R.phone_view(o.code, p.pid).image, np.stack([digit] * 3, axis=-1))  # the digit itself
     own_cam = np.asarray(ex.cam)
     hottest = int(np.argmax(own_cam))
     R.answer(o.code, p.pid, [hottest], "s")
@@ -337,6 +381,7 @@ def test_a_guess_on_an_example_photo_keeps_its_picture_and_the_model_grid():
     p = R.join(o.code, "Ada", None, "s")
     ex = R.push_guess(o.code, o.key, "example:chelsea_cat.jpg")
     assert ex.grid == np.asarray(ex.cam).shape and ex.class_name and ex.model
+    assert ex.centres is None and ex.frame is None  # a photo's grid is the stretched one
     view = R.phone_view(o.code, p.pid)
     assert view.image.shape[:2] == (224, 224) and view.exercise["grid"] == list(ex.grid)
     assert "cam" not in view.exercise and view.cam is None  # the map only after the reveal
@@ -392,8 +437,9 @@ def test_a_bad_photo_is_refused_like_every_other_upload(fool_room):
     o, (ada, _), photo = fool_room
     fake = photo.parent / "fake.png"
     fake.write_text("this is not a picture")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as info:
         R.submit(o.code, ada.pid, str(fake), "Ada")
+    assert "plain text, not image data" in text_of(info.value)
     refused("room.upload_path", R.submit, o.code, ada.pid, str(CAT), "Ada")  # a server file, not an upload
     assert R.queue(o.code, o.key, None) == []
 
@@ -426,9 +472,11 @@ def test_results_have_one_row_per_exercise_and_nickname():
     assert rows[1]["heat_share"] == pytest.approx(0.25) and rows[1]["area_share"] == pytest.approx(2 / 49, abs=1e-6)
     json.dumps(res)  # plain JSON
     from gradcam_core.ui.room_api import csv_text
-    text = csv_text(rows)
-    assert "\n'=cmd" in text.replace("\r\n", "\n").replace(f"{o.code},", "\n", 1) or ",'=cmd" in text
-    assert ",=cmd" not in text  # a spreadsheet will not run it
+    import csv
+    import io
+    table = list(csv.DictReader(io.StringIO(csv_text(rows))))
+    assert [r["nickname"] for r in table] == ["'=cmd|' /C calc'!A0", "Bo"]  # a spreadsheet will not run it
+    assert [r["cells"] for r in table] == ["10", "11 12"] and table[0]["hit"] == "1"
 
 
 def test_closing_deletes_the_room_and_all_it_holds():
@@ -461,3 +509,75 @@ def test_nothing_a_phone_receives_carries_the_key():
         view = R.phone_view(o.code, p.pid)
         assert o.key not in repr(view) and R._hash_key(o.key) not in repr(view)
     assert o.key not in repr(R.join(o.code, "", p.pid, "s")) and o.key not in repr(R.gallery(o.code))
+
+
+# --------------------------------------------------------------------------- the API's JSON (in-process)
+def test_the_apis_reveal_and_phone_view_carry_sentences_made_from_their_numbers():
+    from gradcam_core.analysis import pointing
+    from gradcam_core.present import room_view as words
+    from gradcam_core.ui import room_api
+
+    o = opened()
+    a, b = R.join(o.code, "Ada", None, "a"), R.join(o.code, "Bo", None, "b")
+    synthetic_guess(o.code, o.key, _cam())
+    R.answer(o.code, a.pid, [10], "a")
+    R.answer(o.code, b.pid, [11, 12], "b")
+    before = room_api.room_view(o.code, a.pid)
+    assert before["sentence"] is None and before["cam"] is None and before["my_score"] is None
+    assert before["image"].startswith("data:image/png;base64,")
+    assert room_api.room_view(o.code, b.pid)["image"] is before["image"]  # encoded once for every phone
+    out = room_api.room_reveal(o.code, o.key)
+    cs = pointing.score_class(_cam(), [[10], [11, 12]])
+    assert out["sentence"] == words.reveal_text(cs, "test class", "Test net")
+    assert out["alt"] == words.reveal_alt(cs, "test class", cam=_cam())
+    assert (out["numbers"]["answered"], out["numbers"]["hits"]) == (2, 1)
+    assert out["scores"]["Ada"]["hit"] is True and out["scores"]["Bo"]["heat_share"] == pytest.approx(0.25)
+    assert (out["scores"]["Ada"]["cells"], out["scores"]["Bo"]["cells"]) == ([10], [11, 12])
+    after = room_api.room_view(o.code, a.pid)
+    assert after["sentence"] == words.own_text(pointing.score(_cam(), [10]), "test class")
+    assert after["my_score"]["hit"] is True and after["cam"] == _cam().tolist()
+    assert o.key not in repr(after) and o.key not in repr(before)
+
+
+def test_the_api_refuses_with_the_catalogue_sentence():
+    import gradio as gr
+
+    from gradcam_core.ui import room_api
+
+    o = opened()
+    with pytest.raises(gr.Error) as info:
+        room_api.room_status(o.code, "wrong")
+    assert info.value.message == __import__("html").escape(say("room.wrong_key"))
+    with pytest.raises(gr.Error) as info:
+        room_api.room_push(o.code, o.key, "quiz")
+    assert info.value.message == say("room.bad_kind", choices="guess, fool, locked")
+
+
+def test_an_uploaded_picture_is_kept_so_the_reveal_can_show_another_class_on_it():
+    import base64
+
+    o = opened()
+    p = R.join(o.code, "Ada", None, "s")
+    url = "data:image/jpeg;base64," + base64.b64encode(CAT.read_bytes()).decode()
+    ex = R.push_guess(o.code, o.key, "upload:" + url)
+    assert ex.picture == "upload" and R.store().blob(o.code, f"ex-{ex.id}.src")[:2] == b"\xff\xd8"
+    R.answer(o.code, p.pid, [int(np.argmax(ex.cam))], "s")
+    assert R.reveal(o.code, o.key).scores[p.pid].hit
+    other = R.reveal(o.code, o.key, None, "golden retriever")
+    assert other.class_name == "golden retriever" and other.exercise.against["target"] == 207
+    assert other.cam.shape == tuple(ex.grid) and not np.allclose(other.cam, np.asarray(ex.cam))
+    assert R.results(o.code, o.key)["exercises"][0]["picture"] == "upload"  # the photo's data is not repeated
+
+
+def test_another_models_map_is_brought_onto_the_exercises_grid():
+    """VGG-16's 14 × 14 map against a 7 × 7 exercise: each cell the mean of its 2 × 2 block (area);
+    a coarser map is interpolated; the same grid is left as it is."""
+    fine = np.arange(196, dtype=float).reshape(14, 14)
+    small = R._resized(fine, (7, 7))
+    assert small.shape == (7, 7) and small[0, 0] == pytest.approx(fine[:2, :2].mean())
+    assert small[6, 6] == pytest.approx(fine[12:, 12:].mean())
+    coarse = np.array([[0.0, 1.0], [1.0, 2.0]])
+    grown = R._resized(coarse, (4, 4))
+    assert grown.shape == (4, 4) and grown.min() >= 0 and grown[0, 0] < grown[3, 3]
+    same = np.ones((7, 7))
+    assert R._resized(same, (7, 7)) is same

@@ -46,7 +46,7 @@ from gradcam_core.base.errors import Refusal
 
 __all__ = ["MAX_CELLS", "POPULAR_RULE", "HOTTEST_RTOL", "Score", "ClassScore", "cell_heat", "hottest_cells",
            "score", "score_class", "overlap", "popular_cells", "tied_out", "check_cells", "grid_of",
-           "reveal_numbers"]
+           "reveal_numbers", "as_map"]
 
 #: The most cells one person may tap in a guess exercise.
 MAX_CELLS = 3
@@ -56,12 +56,16 @@ HOTTEST_RTOL = 1e-6
 POPULAR_RULE = "top_counts_reading_order"
 
 
-def _as_map(cam: Any) -> np.ndarray:
-    """The CAM as a finite float64 (h, w) array; Refusal("reveal.bad_map") for anything else."""
+def as_map(cam: Any) -> np.ndarray:
+    """The CAM (an array, a tensor, a list of lists; a leading axis of 1, as the engine's ``(1, h, w)``,
+    is dropped) as a finite float64 (h, w) array, NaN and ±inf as 0; Refusal("reveal.bad_map") for
+    anything else."""
     try:
         a = np.asarray(cam, dtype=np.float64)
     except (TypeError, ValueError):
         raise Refusal("reveal.bad_map", shape="?") from None
+    while a.ndim > 2 and a.shape[0] == 1:
+        a = a[0]
     if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
         raise Refusal("reveal.bad_map", shape="×".join(str(n) for n in a.shape) or "0")
     return np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
@@ -69,14 +73,14 @@ def _as_map(cam: Any) -> np.ndarray:
 
 def grid_of(cam: Any) -> tuple[int, int]:
     """The ``(h, w)`` grid of a CAM (its own shape)."""
-    a = _as_map(cam)
+    a = as_map(cam)
     return int(a.shape[0]), int(a.shape[1])
 
 
 def cell_heat(cam: np.ndarray) -> np.ndarray:
     """The share of the map's heat in each cell: ``(h, w)``, ≥ 0, summing to 1; all zeros when the map
     has no positive value (an empty map). Negative values and NaN count as no heat."""
-    a = np.clip(_as_map(cam), 0.0, None)
+    a = np.clip(as_map(cam), 0.0, None)
     total = float(a.sum())
     if not (total > 0.0 and np.isfinite(total)):
         return np.zeros_like(a)
@@ -86,7 +90,7 @@ def cell_heat(cam: np.ndarray) -> np.ndarray:
 def hottest_cells(cam: np.ndarray) -> tuple[int, ...]:
     """Every cell whose value is within ``HOTTEST_RTOL · max`` of the map's maximum, as sorted flat
     indices; ``()`` for an empty map (no positive value)."""
-    a = np.clip(_as_map(cam), 0.0, None)
+    a = np.clip(as_map(cam), 0.0, None)
     top = float(a.max())
     if not top > 0.0:
         return ()
@@ -116,7 +120,8 @@ class Score:
     ``cells``: their cells (sorted, distinct); ``hottest``: the map's hottest cells; ``hit``: one of
     them is among ``cells`` (the pointing game; never on an empty map); ``heat_share``: the share of
     the map's heat in ``cells``; ``area_share``: the share of the grid they cover; ``empty``: the map
-    has no heat (no hottest cell, no hit, heat share 0)."""
+    has no heat (no hottest cell, no hit, heat share 0); ``grid``: the map's ``(h, w)`` (an addition to
+    the contract, with a default, so a cell can be named by its row and column)."""
 
     cells: tuple[int, ...]
     hottest: tuple[int, ...]
@@ -124,6 +129,7 @@ class Score:
     heat_share: float
     area_share: float
     empty: bool
+    grid: tuple[int, int] = field(default=(0, 0))
 
 
 def score(cam: np.ndarray, cells: Sequence[int]) -> Score:
@@ -136,7 +142,8 @@ def score(cam: np.ndarray, cells: Sequence[int]) -> Score:
     flat = heat.ravel()
     share = float(flat[list(mine)].sum()) if mine else 0.0
     return Score(cells=mine, hottest=hottest, hit=bool(set(hottest) & set(mine)),
-                 heat_share=min(1.0, share), area_share=len(mine) / (h * w), empty=empty)
+                 heat_share=min(1.0, share), area_share=len(mine) / (h * w), empty=empty,
+                 grid=(int(h), int(w)))
 
 
 def popular_cells(counts: np.ndarray, limit: int = MAX_CELLS) -> tuple[int, ...]:
@@ -209,7 +216,7 @@ def score_class(cam: np.ndarray, taps: Sequence[Sequence[int]]) -> ClassScore:
 def overlap(cam: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Where taps and heat meet, per cell, in [0, 1]: ``min(heat / max heat, count / max count)``
     (0 where nobody tapped, everywhere on an empty map, and everywhere when nobody answered)."""
-    heat = np.clip(_as_map(cam), 0.0, None)
+    heat = np.clip(as_map(cam), 0.0, None)
     n = np.asarray(counts, dtype=np.float64)
     if n.shape != heat.shape:
         raise Refusal("reveal.bad_counts", counts="×".join(str(k) for k in n.shape),

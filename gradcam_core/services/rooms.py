@@ -19,15 +19,13 @@ rate-limited per session (a fixed window in a ``cachetools.TTLCache``).
 
 Settings (read when used, so a test or a host can change them):
 
-=============================  =======  ==================================================
-``GRADCAM_FACILITATOR_PASSWORD``  unset  on a public deployment, rooms need it (off without)
-``GRADCAM_MAX_ROOMS``             20     open rooms a server holds at most
-``GRADCAM_ROOM_MAX_PEOPLE``       200    phones one room takes at most
-``GRADCAM_ROOM_HOURS``            4      a room expires this long after it was opened
-``GRADCAM_ROOM_UPLOAD_MB``        50     bytes of pictures one room may hold (MB)
-``GRADCAM_ROOM_JOINS_PER_MINUTE`` 10     joins one session may make per minute
-``GRADCAM_ROOM_ANSWERS_PER_MINUTE`` 30   answers (and submissions) one session may send per minute
-=============================  =======  ==================================================
+- ``GRADCAM_FACILITATOR_PASSWORD`` (unset): on a public deployment, rooms need it (off without);
+- ``GRADCAM_MAX_ROOMS`` (20): open rooms a server holds at most;
+- ``GRADCAM_ROOM_MAX_PEOPLE`` (200): phones one room takes at most;
+- ``GRADCAM_ROOM_HOURS`` (4): a room expires this long after it was opened;
+- ``GRADCAM_ROOM_UPLOAD_MB`` (50): megabytes of pictures one room may hold;
+- ``GRADCAM_ROOM_JOINS_PER_MINUTE`` (10): joins one session may make per minute;
+- ``GRADCAM_ROOM_ANSWERS_PER_MINUTE`` (30): answers and photo submissions one session may send per minute.
 """
 from __future__ import annotations
 
@@ -75,8 +73,6 @@ ANIMALS = ("otter", "heron", "badger", "lynx", "puffin", "gecko", "koala", "walr
            "dolphin", "panda", "tapir", "ibis", "marten", "newt", "orca", "quokka", "raven", "yak")
 #: how many tries to draw an unused room code before giving up (23^5 = 6.4 million codes)
 CODE_TRIES = 20
-#: the digit pictures are sent this many times larger (28 px → 224 px): a grid a finger can tap
-DIGIT_SCALE = 8
 #: what each phone's rate limit counts in (seconds)
 RATE_WINDOW = 60.0
 DIGIT_MODEL = "lenet"
@@ -311,13 +307,25 @@ def join(code: str, nickname: str | None, pid: str | None, session: str | None) 
     c, _ = _room(code)
     st = store()
     name = clean_nickname(nickname)
-    if pid and _PID.match(str(pid)):
-        known = st.person(c, str(pid))
-        if known is not None:
-            return st.join(c, known.pid, name or known.nickname, max_people())
-    if not name:
-        name = default_nickname({p.nickname for p in st.people(c)})
-    return st.join(c, secrets.token_urlsafe(16), name, max_people())
+    known = st.person(c, str(pid)) if pid and _PID.match(str(pid)) else None
+    if known is not None and (not name or name == known.nickname):
+        return st.join(c, known.pid, known.nickname, max_people())
+    taken = {p.nickname for p in st.people(c) if known is None or p.pid != known.pid}
+    name = unique_nickname(name, taken) if name else default_nickname(taken)
+    return st.join(c, known.pid if known is not None else secrets.token_urlsafe(16), name, max_people())
+
+
+def unique_nickname(name: str, taken: set[str]) -> str:
+    """``name``, or ``name 2``, ``name 3`` … when someone in the room already has it (within the cap),
+    so the projector, the results and the reveal tell two people apart."""
+    if name not in taken:
+        return name
+    for n in range(2, 1000):
+        suffix = f" {n}"
+        candidate = name[:NICKNAME_MAX - len(suffix)].rstrip() + suffix
+        if candidate not in taken:
+            return candidate
+    return name
 
 
 def _person(code: str, pid: Any) -> Any:
@@ -350,6 +358,11 @@ class Exercise:
     link: str = ""
     picture: str = ""  # what was pushed ("example:…", "digit:…", "upload")
     at: float = 0.0
+    #: where each cell sits when not on the stretched grid: [row centres, column centres] in the model
+    #: input's pixels (LeNet's receptive-field centres on its 28 × 28 frame), and that frame's (h, w);
+    #: pictures and the tap grid use ``present.room_view.centre_fractions(centres, frame)``. None: stretched.
+    centres: list | None = None
+    frame: list | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -374,7 +387,8 @@ class Exercise:
     def shown(self) -> dict:
         """What a phone may know of it (no key, no CAM before the reveal)."""
         out = {"id": self.id, "kind": self.kind, "grid": list(self.grid), "tab": self.tab,
-               "controls": list(self.controls), "link": self.link or None, "revealed": self.revealed}
+               "controls": list(self.controls), "link": self.link or None, "revealed": self.revealed,
+               "centres": self.centres, "frame": self.frame}
         if self.kind in ("guess", "fool"):
             out.update(model=self.model, model_title=self.model_title)
         if self.kind == "guess":
@@ -498,6 +512,8 @@ class _Explained:
     image: np.ndarray  # uint8 RGB: what the model saw (the grid's cells are equal parts of it)
     cam: np.ndarray  # (h, w) raw
     source: bytes | None = None  # an upload's photo, re-encoded: kept so the reveal can use another class/model
+    centres: list | None = None  # [row centres, column centres] in the input's pixels; None: the stretched grid
+    frame: list | None = None  # the model input's (h, w) the centres are in
 
 
 def _explain(picture: str, model: str | None, target: Any, kept: bytes | None = None) -> _Explained:
@@ -513,11 +529,13 @@ def _explain(picture: str, model: str | None, target: Any, kept: bytes | None = 
         digit, source = _mnist.held_out(rest.strip())
         res = _mnist.run(digit, settings, source)
         cam = res.result.cam[0].detach().numpy().astype(np.float64)
-        gray = np.clip(np.asarray(res.digit) * 255.0, 0, 255).astype(np.uint8)
-        big = np.repeat(np.repeat(gray, DIGIT_SCALE, axis=0), DIGIT_SCALE, axis=1)
+        gray = np.clip(np.asarray(res.digit) * 255.0, 0, 255).astype(np.uint8)  # 28 × 28: present enlarges it
         t = int(res.result.targets[0])
+        centres = None
+        if res.centres is not None:
+            centres = [[round(float(v), 4) for v in axis] for axis in res.centres]
         return _Explained(DIGIT_MODEL, str(get_model(DIGIT_MODEL).title), t, str(t),
-                          np.stack([big] * 3, axis=-1), cam)
+                          np.stack([gray] * 3, axis=-1), cam, None, centres, [int(v) for v in gray.shape])
     if model in (None, ""):
         model = None
     elif model == DIGIT_MODEL:
@@ -552,7 +570,8 @@ def push_guess(code: str, key: str, picture: str, model: str | None = None, targ
         st.put_blob(c, f"ex-{ex_id}.src", got.source, upload_cap())
     ex = Exercise(id=ex_id, kind="guess", model=got.model, model_title=got.model_title, target=got.target,
                   class_name=got.class_name, grid=tuple(int(v) for v in got.cam.shape), image_blob=blob,
-                  cam=got.cam.tolist(), picture=_picture_label(picture), at=time.time())
+                  cam=got.cam.tolist(), picture=_picture_label(picture), at=time.time(), centres=got.centres,
+                  frame=got.frame)
     _keep_exercise(c, ex)
     return ex
 

@@ -13,14 +13,17 @@ The work is :mod:`gradcam_core.services.rooms`; this module only turns its resul
 import csv  # no ``from __future__ import annotations``: Gradio reads these hints as objects
 import io
 import json
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
 import gradio as gr
 import numpy as np
+from cachetools import LRUCache
 from gradio.data_classes import FileData
 
 from gradcam_core.present import codec
+from gradcam_core.present import room_view as view_words
 from gradcam_core.present.words import say
 from gradcam_core.services import rooms as svc
 from gradcam_core.ui.coerce import checked_api
@@ -94,6 +97,25 @@ def class_json(cs: Any) -> dict:
             "popular": [int(v) for v in cs.popular], "heat_popular": round(float(cs.heat_popular), 6),
             "area_popular": round(float(cs.area_popular), 6), "mean_heat_share": round(float(cs.mean_heat_share), 6),
             "empty": bool(cs.empty), "counts": np.asarray(cs.counts).astype(int).tolist()}
+
+
+#: an exercise's picture as a PNG data URL, by (room, exercise): encoded once, not on every phone's poll
+_pictures: LRUCache = LRUCache(maxsize=64)
+_pictures_lock = threading.Lock()
+
+
+def picture_url(code: str, view: Any) -> str | None:
+    """The phone's picture of ``view`` (a services.rooms.PhoneView) as a PNG data URL, or None."""
+    if view.image is None or not view.exercise:
+        return None
+    key = (svc.normal_code(code), view.exercise["id"])
+    with _pictures_lock:
+        url = _pictures.get(key)
+    if url is None:
+        url = codec.png_data_url(view.image)
+        with _pictures_lock:
+            _pictures[key] = url
+    return url
 
 
 def _cam_json(cam: np.ndarray | None) -> list | None:
@@ -196,13 +218,17 @@ def room_view(code: str, pid: str) -> dict:
         pid: The phone's pid (from room_join).
 
     Returns:
-        version, nickname, exercise, image (a PNG data URL), my_cells, revealed, my_score and, after the reveal, cam.
+        version, nickname, exercise, image (a PNG data URL), my_cells, revealed; after the reveal my_score,
+        its sentence and the map (cam).
     """
     v = svc.phone_view(code, pid)
-    return {"version": v.version, "nickname": v.nickname, "exercise": v.exercise,
-            "image": codec.png_data_url(v.image) if v.image is not None else None,
+    sentence = None
+    if v.my_score is not None and v.exercise:
+        shown = v.exercise.get("against") or v.exercise
+        sentence = view_words.own_text(v.my_score, shown.get("class_name", ""))
+    return {"version": v.version, "nickname": v.nickname, "exercise": v.exercise, "image": picture_url(code, v),
             "my_cells": [int(c) for c in v.my_cells], "revealed": v.revealed, "my_score": score_json(v.my_score),
-            "cam": _cam_json(v.cam), "my_submission": v.my_submission}
+            "sentence": sentence, "cam": _cam_json(v.cam), "my_submission": v.my_submission}
 
 
 @user_errors
@@ -284,14 +310,18 @@ def room_reveal(code: str, key: str, model: str = "", target: str = "") -> dict:
         target: Empty, or another class to show the same taps against.
 
     Returns:
-        The reveal's sentence, its numbers, each nickname's score and the map.
+        The reveal's sentence and text alternative, its numbers, each nickname's score and the map.
     """
     r = svc.reveal(code, key, model or None, target or None)
     return reveal_json(r)
 
 
 def reveal_json(r: Any) -> dict:
-    return {"class_name": r.class_name, "model_title": r.model_title, "numbers": class_json(r.class_score),
+    """A reveal as JSON: the projector's sentence and text alternative, the numbers, each nickname's score."""
+    return {"sentence": view_words.reveal_text(r.class_score, r.class_name, r.model_title),
+            "alt": view_words.reveal_alt(r.class_score, r.class_name, cam=r.cam),
+            "class_name": r.class_name, "model_title": r.model_title, "numbers": class_json(r.class_score),
+            # by nickname: unique within a room (services.rooms.unique_nickname), so no two answers merge
             "scores": {r.nicknames.get(pid, pid): score_json(s) for pid, s in r.scores.items()},
             "cam": _cam_json(r.cam), "exercise": r.exercise.shown()}
 
