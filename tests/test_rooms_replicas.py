@@ -69,6 +69,16 @@ def _kill_9(proc: subprocess.Popen | int) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
+def _show_logs(paths: list[Path]) -> None:
+    """On a failure: the end of every log, in the test's captured output (pytest shows it)."""
+    for path in paths:
+        try:
+            lines = path.read_text(errors="replace").splitlines()[-25:]
+        except OSError:
+            continue
+        print(f"--- the end of {path}", *lines, sep="\n")
+
+
 def _play_round(facilitator_url: str, replica_urls: list[str]) -> dict:
     """Open a room (on ``facilitator_url``), push a guess on replica A, join and answer the phones on
     their replicas, reveal on replica B. Returns what must survive."""
@@ -139,6 +149,9 @@ def test_a_room_across_two_replicas_on_redis_survives_kill_9(tmp_path):
         redis_proc, url = start_redis(tmp_path / "redis", port=redis_port)  # its append-only file
         apps = [_start(p, _env(GRADCAM_ROOMS_URL=url)) for p in ports]
         _assert_round_survived(kept, urls)
+    except BaseException:
+        _show_logs([ROOT / "test-artifacts" / f"bench-server-{p}.log" for p in ports] + [tmp_path / "redis" / "redis.log"])
+        raise
     finally:
         for app in apps:
             stop_server(app)
@@ -157,6 +170,7 @@ def test_a_room_across_deploy_replicas_on_one_sqlite_file_survives_kill_9(tmp_pa
     script = subprocess.Popen(["bash", "deploy/replicas.sh", "2", str(port), "--threads", "1"], cwd=ROOT, env=env,
                               stdout=open(out_path, "w"), stderr=subprocess.STDOUT, start_new_session=True)
     restarted: list[subprocess.Popen] = []
+    replicas: list[tuple[int, int]] = []
     try:
         deadline = time.time() + 400
         while "Ctrl-C stops them all" not in out_path.read_text():
@@ -184,6 +198,10 @@ def test_a_room_across_deploy_replicas_on_one_sqlite_file_survives_kill_9(tmp_pa
                 assert time.time() < deadline, "HAProxy did not take the restarted replicas back"
                 time.sleep(1)
         _assert_round_survived(kept, urls, balancer)
+    except BaseException:
+        _show_logs([out_path, *sorted(run_dir.glob("*.log")),
+                    *[ROOT / "test-artifacts" / f"bench-server-{p}.log" for p in (port_ for _, port_ in replicas)]])
+        raise
     finally:
         for app in restarted:
             stop_server(app)
