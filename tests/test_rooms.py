@@ -618,3 +618,50 @@ def test_the_readme_shows_the_room_example_exactly_as_the_file_the_app_test_runs
     assert readme.count(marker) == 1
     block = readme.split(marker, 1)[1].split("```python\n", 1)[1].split("```\n", 1)[0]
     assert block == (root / "docs" / "room_client_example.py").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- the phones' cheap poll
+def test_the_phone_stamp_changes_with_the_exercise_and_the_reveal_only():
+    """What the phones poll changes when their view must (a push, the reveal, the room gone), and not
+    when other phones join or answer: those change the facilitator's version, not the stamp."""
+    assert R.phone_stamp("") is None and R.phone_stamp("ZZZZZ") is None and R.phone_stamp("<b>") is None
+    o = opened()
+    empty = R.phone_stamp(o.code)
+    assert empty == "-.0"
+    a = R.join(o.code, "Ada", None, "a")
+    v0 = R.version(o.code)
+    assert R.phone_stamp(o.code) == empty
+    ex = synthetic_guess(o.code, o.key, _cam())
+    pushed = R.phone_stamp(o.code)
+    assert pushed == f"{ex.id}.0"
+    R.join(o.code, "Bo", None, "b")
+    R.answer(o.code, a.pid, [3], "a")
+    assert R.version(o.code) > v0 and R.phone_stamp(o.code) == pushed  # the facilitator sees them; phones need not
+    R.reveal(o.code, o.key)
+    assert R.phone_stamp(o.code) == f"{ex.id}.1"
+    assert R.phone_stamp(o.code.lower()) == f"{ex.id}.1"  # a code as typed
+    R.close(o.code, o.key)
+    assert R.phone_stamp(o.code) is None
+
+
+def test_the_stamp_route_answers_before_gradio_and_passes_everything_else_on():
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from gradcam_core.ui.serving import RoomStamp
+
+    inner = Starlette(routes=[Route("/other", lambda request: PlainTextResponse("gradio"))])
+    http = TestClient(RoomStamp(inner))
+    o = opened()
+    r = http.get("/room_stamp", params={"code": o.code})
+    assert r.status_code == 200 and r.json() == {"stamp": "-.0"} and r.headers["cache-control"] == "no-store"
+    ex = synthetic_guess(o.code, o.key, _cam())
+    assert http.get("/room_stamp", params={"code": o.code}).json() == {"stamp": f"{ex.id}.0"}
+    assert http.get("/some/prefix/room_stamp", params={"code": o.code}).json() == {"stamp": f"{ex.id}.0"}
+    for code in ("", "NOPE1", "x" * 500, "'; drop table rooms; --"):
+        gone = http.get("/room_stamp", params={"code": code})
+        assert gone.status_code == 404 and gone.json() == {"stamp": None}
+    assert http.post("/room_stamp", params={"code": o.code}).status_code == 405
+    assert http.get("/other").text == "gradio"

@@ -772,11 +772,26 @@ class PhoneView:
 
 def version(code: str) -> int | None:
     """The room's version (changes on every write a phone or the facilitator should see); None when
-    the room is unknown, closed or expired. The cheapest read: what the pages poll."""
+    the room is unknown, closed or expired. The cheapest read: what the facilitator's page polls."""
     c = normal_code(code)
     if len(c) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in c):
         return None
     return store().version(c)
+
+
+def phone_stamp(code: str) -> str | None:
+    """What every phone's view hangs on, as a short string that changes only when it changes: the
+    current exercise and whether it is revealed (None: the room is unknown, closed or expired).
+    Joins and the other phones' answers leave it alone (they change :func:`version`), so thirty
+    phones polling it make a server event only when there is something new to show them."""
+    c = normal_code(code)
+    if len(c) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in c):
+        return None
+    room = store().room(c)
+    if room is None:
+        return None
+    ex = room.exercise or {}
+    return f"{ex.get('id') or '-'}.{int(bool(ex.get('revealed')))}"
 
 
 def phone_view(code: str, pid: str) -> PhoneView:

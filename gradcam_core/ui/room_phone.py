@@ -34,6 +34,7 @@ import numpy as np
 from gradcam_core.present import codec
 from gradcam_core.present.words import say
 from gradcam_core.ui.common import PAGE_ONLY, ResultImage, SafeImage, user_errors
+from gradcam_core.ui.serving import ROOM_STAMP_PATH
 
 __all__ = ["PANEL_ID", "POLL_SECONDS", "MAX_CELLS", "LOCKABLE", "TABS", "lockable_choices", "lock_css",
            "grid_value", "tap_grid", "RoomPanel", "build", "wire", "CSS", "ROOM_CODE_JS", "plain"]
@@ -69,6 +70,22 @@ LOCKABLE: dict[str, dict[str, str]] = {
 
 #: js of a load event: the room code in the page's address (``?room=``), upper-cased, else "".
 ROOM_CODE_JS = "() => (new URLSearchParams(window.location.search).get('room') || '').trim().toUpperCase()"
+
+#: The timer's tick, in the browser only: read the room's phone stamp from the plain route
+#: (``serving.RoomStamp``, no Gradio event) and return it; the hidden stamp box's ``change`` then
+#: asks the server for the view, so an idle phone costs one store read per tick. On a network error
+#: the last stamp is kept (no change, no event); a room that has gone answers 404 ("gone").
+STAMP_JS = """async (code, last) => {
+  if (!code) return last;
+  const root = ((window.gradio_config && window.gradio_config.root) || window.location.origin).replace(/\\/+$/, '');
+  try {
+    const r = await fetch(root + '%s?code=' + encodeURIComponent(code), {cache: 'no-store'});
+    if (r.status === 404) return 'gone';
+    if (!r.ok) return last;
+    const j = await r.json();
+    return (j && typeof j.stamp === 'string') ? j.stamp : last;
+  } catch (e) { return last; }
+}"""
 
 CSS = f"""
 #{PANEL_ID} {{ border: 2px solid var(--color-accent); border-radius: 10px; padding: 4px !important; }}
@@ -247,6 +264,7 @@ class RoomPanel:
     sent: Any
     lock: Any
     timer: Any
+    stamp: Any = None  # hidden: the room's phone stamp, as the browser last read it (STAMP_JS)
 
     def named(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -504,10 +522,11 @@ def build() -> RoomPanel:
                 sent = gr.Markdown(elem_classes="tight-md")
         lock = gr.HTML("", elem_id="room-lock", js_on_load=None, container=False, padding=False)
         timer = gr.Timer(POLL_SECONDS, active=False)
+        stamp = gr.Textbox("", visible=False)
     saved = gr.BrowserState(None, storage_key=STORAGE_KEY, secret=BROWSER_SECRET)
     state = gr.State({})
     p = RoomPanel(panel, code, saved, state, status, join_box, nickname, join_btn, guess_box, prompt, grid, send_btn,
-                  own, own_text, fool_box, photo, submit_btn, result, top5, overlay, sent, lock, timer)
+                  own, own_text, fool_box, photo, submit_btn, result, top5, overlay, sent, lock, timer, stamp)
     return p
 
 
@@ -545,7 +564,9 @@ def wire(demo: gr.Blocks, p: RoomPanel, query: Any = None, tabs: Any = None) -> 
     p.code.change(emit(enter), [p.code, p.saved], outs, **quiet)
     p.join.click(emit(join), [p.code, p.nickname, p.saved], outs, **quiet)
     p.nickname.submit(emit(join), [p.code, p.nickname, p.saved], outs, **quiet)
-    p.timer.tick(emit(poll), [p.state], outs, **quiet)
+    # each tick reads the stamp in the browser (no server event); a new stamp asks for the view
+    p.timer.tick(None, [p.code, p.stamp], [p.stamp], js=STAMP_JS % ROOM_STAMP_PATH, queue=False, **PAGE_ONLY)
+    p.stamp.change(emit(poll), [p.state], outs, **quiet)
     p.send.click(emit(send), [p.state, p.grid], [p.grid], **quiet)
     p.submit.click(emit(submit), [p.state, p.photo], [p.top5, p.overlay, p.sent], **PAGE_ONLY)
 

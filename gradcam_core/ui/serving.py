@@ -49,12 +49,59 @@ SLOW_LIMIT = 1
 
 
 def app_kwargs() -> dict[str, Any]:
-    """Keyword arguments for ``Blocks.launch(app_kwargs=...)``: gzip for pages, config and JSON."""
+    """Keyword arguments for ``Blocks.launch(app_kwargs=...)``: gzip for pages, config and JSON, and
+    the phones' room poll (:class:`RoomStamp`), answered before Gradio."""
     from starlette.middleware import Middleware
     from starlette.middleware.gzip import GZipMiddleware
 
     # level 6: most of the size gain of 9 at a fraction of the CPU; tiny responses are not worth it
-    return {"middleware": [Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)]}
+    return {"middleware": [Middleware(RoomStamp), Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)]}
+
+
+#: The path of the phones' room poll, at the app's root (a page under a proxy's prefix asks
+#: ``<root>/room_stamp``: only the path's end is matched).
+ROOM_STAMP_PATH = "/room_stamp"
+
+
+class RoomStamp:
+    """ASGI middleware that answers ``GET …/room_stamp?code=CODE`` itself, as plain JSON
+    (``{"stamp": "…"}``; 404 with ``{"stamp": null}`` for a room that is unknown, closed or expired),
+    and passes every other request on to Gradio.
+
+    Why not a Gradio event: a room's phones each ask every 1.5 s whether there is something new, and
+    through Gradio one such call costs the server 13–18 ms of CPU (its request, session and
+    pre/post-processing work), so thirty idle phones took a third of a core and slowed everyone's
+    explanations (BENCHMARKS §16). Here the answer is one read of the rooms' store. The phone's page
+    polls it from the browser (``room_phone.STAMP_JS``, a gr.Timer with a js-only tick) and makes a
+    Gradio event only when the stamp changes (a new exercise, a reveal, the room gone)."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope.get("type") != "http" or not scope.get("path", "").endswith(ROOM_STAMP_PATH):
+            await self.app(scope, receive, send)
+            return
+        import json
+        from urllib.parse import parse_qs
+
+        import anyio
+
+        from gradcam_core.services import rooms
+
+        code = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("code") or [""])[0][:64]
+        try:
+            stamp = await anyio.to_thread.run_sync(rooms.phone_stamp, code)
+        except Exception:  # noqa: BLE001 - a store that cannot be read answers like a room that is not there
+            stamp = None
+        if scope.get("method") not in ("GET", "HEAD"):
+            status, body = 405, b'{"stamp": null}'
+        else:
+            status, body = (200 if stamp is not None else 404), json.dumps({"stamp": stamp}).encode("ascii")
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"cache-control", b"no-store"),
+                                (b"content-length", str(len(body)).encode("ascii"))]})
+        await send({"type": "http.response.body", "body": body if scope.get("method") != "HEAD" else b""})
 
 
 class Cancelled(Exception):
