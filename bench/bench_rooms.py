@@ -16,13 +16,14 @@ gradio_client's own wait loop rounds every latency up to the next 50 ms:
    --reps quick requests one after another (``/mnist_explain_index``, a held-out digit with LeNet:
    the quickest real explanation):
    * **alone**: the phones are silent;
-   * **idle**: each phone polls as the page does: every --period seconds ``room_version`` (the
-     cheap number), and ``room_view`` (picture, grid, own cells) only when the version changed;
+   * **idle**: each phone polls as the page does: every --period seconds the plain route
+     ``/room_stamp`` (no Gradio event; ``ui.serving.RoomStamp``), and ``room_view`` (picture, grid,
+     own cells) only when the stamp changed (a push, the reveal);
    * **busy**: besides polling, every phone sends an answer (1–3 random cells) at half of its
      ticks (≈ phones ÷ (2 × period) answers a second, a class answering far faster than a real one;
-     each answer changes the version, so every phone also fetches its view at each tick);
-   * **busy, no views**: the same answers and version polls, but no phone fetches its view (what
-     answering costs by itself, against what the phones' refetching costs);
+     answers change the facilitator's version, not the phones' stamp, so no phone refetches its view);
+   * **busy, no views**: the same answers and stamp polls, and no phone fetches its view even on a
+     change (kept from the version-polling design, where it told the two costs apart);
 3. **reveal**: answers stop (every phone has answered at least once), the phones poll; the
    facilitator calls ``room_reveal``; the time from that call until every phone's ``room_view``
    shows the reveal is the time to reveal for everyone.
@@ -72,13 +73,17 @@ class Phone(threading.Thread):
 
     def __init__(self, url: str, code: str, period: float, grid: tuple[int, int], seed: int) -> None:
         super().__init__(daemon=True)
+        import httpx
+
         self.client = make_client(url)
+        self.http = httpx.Client(timeout=60)  # the stamp route is plain HTTP, read as the page's script reads it
+        self.url = url.rstrip("/")
         self.code, self.period, self.grid = code, period, grid
         self.rng = random.Random(seed)
         self.pid = self.client.predict(code, "", "", api_name="/room_join")["pid"]
         self.mode = "off"  # off (silent), idle (polls), busy (polls and answers)
         self.stop = threading.Event()
-        self.version = None
+        self.stamp = None
         self.revealed_at: float | None = None
         self.requests = self.answers = 0
         self.errors: list[str] = []
@@ -101,12 +106,13 @@ class Phone(threading.Thread):
             try:
                 if self.mode in ("busy", "answers") and self.rng.random() < 0.5:
                     self.answer()
-                v = self.client.predict(self.code, api_name="/room_version")["version"]
+                r = self.http.get(f"{self.url}/room_stamp", params={"code": self.code})  # as the page polls
                 self.requests += 1
-                if v != self.version and self.mode != "answers":
+                stamp = r.json().get("stamp")
+                if stamp != self.stamp and self.mode != "answers":
                     view = self.client.predict(self.code, self.pid, api_name="/room_view")
                     self.requests += 1
-                    self.version = view["version"]
+                    self.stamp = stamp
                     if view["revealed"] and self.revealed_at is None:
                         self.revealed_at = time.perf_counter()
             except Exception as err:  # noqa: BLE001 (counted and reported, the phone goes on)
@@ -252,7 +258,8 @@ def main() -> None:
         probe = make_client(url)
         probe_pid = probe.predict(code, "probe", "", api_name="/room_join")["pid"]
         single = {}
-        for name, call in (("room_version", lambda: quick.call("/room_version", [code])),
+        for name, call in (("room_stamp", lambda: quick.http.get(f"{quick.url}/room_stamp", params={"code": code})),
+                           ("room_version", lambda: quick.call("/room_version", [code])),
                            ("room_view", lambda: quick.call("/room_view", [code, probe_pid]))):
             times = []
             for _ in range(20):
@@ -320,7 +327,8 @@ def main() -> None:
               f"{ph['requests'] / ph['seconds']:.1f} | {ph['cpu'] / ph['seconds']:.2f} | {ph['client_cpu'] / ph['seconds']:.2f} "
               f"| {own:.3f}, {per} |")
     print()
-    print(f"one phone's requests alone (median of 20): room_version {single['room_version'] * 1000:.0f} ms, "
+    print(f"one phone's requests alone (median of 20): room_stamp {single['room_stamp'] * 1000:.1f} ms (plain route), "
+          f"room_version {single['room_version'] * 1000:.0f} ms, "
           f"room_view {single['room_view'] * 1000:.0f} ms")
     print(f"{args.phones} phones joined in {join_s:.1f} s (one after another, each a new gradio_client session).")
     print(f"reveal: the call took {call_s * 1000:.0f} ms; phones saw it after {seen[0]:.2f} s (first), "
