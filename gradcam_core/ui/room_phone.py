@@ -9,9 +9,11 @@ What a phone does, all page-only events (``api_visibility="private"``; the API i
   the phone's id and its nickname stay in the browser (``gr.BrowserState``, a fixed storage key and
   secret, so a reload, a restart or another replica reads it back): a reload is back in the room
   under the same nickname, with no question asked.
-- **live**: a ``gr.Timer`` (:data:`POLL_SECONDS`) asks only for the room's version number (one cheap
-  read of the store); when it changed, the phone's view is fetched, and only the parts that changed
-  are sent (the picture only for a new exercise, the reveal once).
+- **live**: a ``gr.Timer`` (:data:`POLL_SECONDS`) whose tick runs in the browser only
+  (:data:`STAMP_JS`) reads the room's phone stamp from a plain route (``serving.RoomStamp``: one read
+  of the store, no Gradio event); when the stamp changed (a new exercise, the reveal, the room gone),
+  the phone's view is fetched, and only the parts that changed are sent (the picture only for a new
+  exercise, the reveal once).
 - **guess**: the tap grid (:func:`tap_grid`): the picture with the model's grid, one ``<button>``
   per cell, ≤ :data:`MAX_CELLS` chosen; **Send** sends them (sending again replaces the answer).
   After the reveal: the phone's own cells on the Grad-CAM and its score sentence.
