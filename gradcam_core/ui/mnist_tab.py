@@ -19,7 +19,7 @@ from gradcam_core.services import mnist as svc
 from gradcam_core.services.mnist import CUT_SIDE, PHOTO_SIDE, PhotoRefused  # noqa: F401 - the tab's sizes, as before
 from gradcam_core.ui.coerce import ChoiceDropdown, CoercedNumber, CoercedSlider
 from gradcam_core.ui import a11y, cell_panel, colour_menu, trust
-from gradcam_core.ui.mnist_js import NEW_PHOTO_JS, PHOTO_JS, SELECT_BRUSH
+from gradcam_core.ui.mnist_js import DRAW_IF_OPEN, NEW_PHOTO_JS, PHOTO_JS, SELECT_BRUSH, STEPS_OPENED
 from gradcam_core.ui.kept import KeptResults
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest, kept_state
 from gradcam_core.ui.common import (PAGE_ONLY, ParsedDropdown, ParsedRadio, by_name, ResultImage, SafeImage, SafeSketchpad,
@@ -96,18 +96,23 @@ class MnistComponents:
     explained: Any = None  # gr.State: {"target", "layer"} of the last result (for the cell panel)
     alts: Any = None  # gr.State: the images' text alternatives (gradcam_core.ui.a11y)
     kept: Any = None  # gr.State: the key of the page's last result in KEPT (None: the first view)
-    steps_open: Any = None  # gr.State: whether the page's steps accordion is open
+    draw_steps: Any = None  # a button in the page, never seen: pressed (by DRAW_IF_OPEN) to draw the open steps
 
     def names(self) -> dict:
         """{name: component} of every component a handler may fill (see :func:`shown`)."""
         out = {name: getattr(self, name) for name in (*MOVED, "label", "overlay", "numbers", "seen", "digit", "link",
-                                                       "explained", "alts", "kept", "steps_open")}
+                                                       "explained", "alts", "kept")}
         out.update({f"step{k}": c for k, c in enumerate(self.steps)})
         return {name: c for name, c in out.items() if c is not None}
 
     def result_outputs(self) -> list:
         """The outputs of every explaining event, in the API's (positional) order."""
         return [self.label, self.overlay, self.numbers, self.seen, self.digit, *self.steps, self.link]
+
+    def page_outputs(self) -> list:
+        """The outputs of the page's own explaining events (issue 27): no steps; the kept key last."""
+        return [self.label, self.overlay, self.numbers, self.seen, self.digit, self.link, self.explained, self.alts,
+                self.kept]
 
 
 def explain_array(digit: np.ndarray, target_choice: Any = "predicted", channel: Any = None, source: str = "current", layer: Any = None,
@@ -215,9 +220,9 @@ def explain_from_query(query: Any) -> MnistView | None:
 
 
 def _from_query_event(ui: "MnistComponents"):
-    def mnist_from_link(query, kept=None, steps_open=False):
+    def mnist_from_link(query, kept=None):
         view = explain_from_query(query)
-        return shown_page(view, ui, kept, steps_open) if view is not None else {}  # {}: by_name sends one gr.skip()
+        return shown_page(view, ui, kept) if view is not None else {}  # {}: by_name sends one gr.skip()
 
     return by_name(mnist_from_link, ui.names())
 
@@ -233,12 +238,17 @@ def pick_from_grid(page: Any, target_choice: Any, channel: Any, evt: gr.SelectDa
     return replace(explain_index(i, target_choice, channel, layer, cmap, placement), index=i)
 
 
-def shown_page(view: MnistView, ui: MnistComponents, kept: Any = None, steps_open: Any = False) -> dict:
+def shown_page(view: MnistView, ui: MnistComponents, kept: Any = None) -> dict:
     """The page's answer (issue 27): the prediction, the overlay, what LeNet sees, the numbers and
-    the link; the eight steps only when their accordion is open (else they are drawn when it is
-    opened, from the result kept here under a new key; the session's previous one is let go)."""
+    the link, not the eight steps: they are drawn (:func:`open_steps`) when their accordion is
+    opened, or right after this answer while it is open, from the result kept here under a new key
+    (the session's previous one, ``kept``, is let go).
+
+    The steps are not among the answer's outputs at all: Gradio turns each output an answer leaves
+    out into a component update (a new component and its JSON schema, ~1 ms each), which for the
+    24 step outputs costs more than drawing them."""
     KEPT.discard(kept if isinstance(kept, str) else None)
-    out = shown(view, ui, steps=bool(steps_open))
+    out = shown(view, ui, steps=False)
     out["kept"] = KEPT.put(view.result)
     return {name: value for name, value in out.items() if name in ui.names()}
 
@@ -257,9 +267,9 @@ def open_steps(kept: Any, ui: MnistComponents) -> dict:
     if drawn is None:
         msg = say("ui.mnist.steps_gone")
         gr.Warning(msg)
-        return {"steps_open": True, "step0": msg, **{f"step{k}": None for k in range(1, 24)}}
+        return {"step0": msg, **{f"step{k}": None for k in range(1, 24)}}
     steps, alts = drawn
-    out = {"steps_open": True, **{f"step{k}": v for k, v in enumerate(steps)}}
+    out = {f"step{k}": v for k, v in enumerate(steps)}
     if ui.alts is not None:
         out["alts"] = {img._id: text for img, text in zip(ui.steps[1::3], alts) if text}
     return {name: value for name, value in out.items() if name in ui.names()}
@@ -267,16 +277,15 @@ def open_steps(kept: Any, ui: MnistComponents) -> dict:
 
 def _page(fn, ui: MnistComponents):
     """``fn`` (a handler returning a :class:`MnistView`) as the page's own event: its inputs, then
-    the kept key and whether the steps are open (:func:`shown_page`)."""
+    the key of the session's kept result (:func:`shown_page`)."""
     params = list(inspect.signature(fn).parameters.values())
-    extra = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d)
-             for n, d in (("kept", None), ("steps_open", False))]
+    extra = [inspect.Parameter("kept", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)]
 
     def page_event(*args, **kwargs):
-        kept, steps_open = kwargs.pop("kept", None), kwargs.pop("steps_open", False)
+        kept = kwargs.pop("kept", None)
         if len(args) > len(params):
-            args, (kept, steps_open) = args[:-2], args[-2:]
-        return shown_page(fn(*args, **kwargs), ui, kept, steps_open)
+            args, kept = args[:-1], args[-1]
+        return shown_page(fn(*args, **kwargs), ui, kept)
 
     page_event.__name__ = f"{fn.__name__}_page"
     page_event.__signature__ = inspect.Signature(params + extra)
@@ -415,8 +424,8 @@ def _wire_crop(ui: MnistComponents, upload, go_upload, crop: CropOffer, concurre
     The page reads with its own lazy events (:func:`_page`); the API's endpoints, with the full
     answer, sit on the hidden buttons ``api`` ("upload", "crop")."""
     outputs = ui.result_outputs() + [ui.explained, ui.alts]
-    page_outputs = outputs + [ui.kept]
-    lazy = [ui.kept, ui.steps_open]
+    page_outputs = ui.page_outputs()
+    lazy = [ui.kept]
     tail = [ui.target, ui.channel, ui.layer, ui.cmap, ui.placement]
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
     names = {"column": crop.column, "note": crop.note, "box": crop.box, "label": ui.label, "overlay": ui.overlay,
@@ -433,6 +442,7 @@ def _wire_crop(ui: MnistComponents, upload, go_upload, crop: CropOffer, concurre
                       **common)
     read = go_upload.click(_page(explain_upload, ui), [upload] + tail + lazy, page_outputs,
                            api_name="mnist_page_upload", **common, **private)
+    read.success(**_draw_if_open())
     read.success(by_name(offer_after_read, names), [ui.label], offer_outs, queue=False, **private).then(**after)
     read.failure(by_name(offer_after_refusal, names), [upload] + tail, offer_outs + cleared, **common, **private
                  ).then(**after_failure)
@@ -440,6 +450,7 @@ def _wire_crop(ui: MnistComponents, upload, go_upload, crop: CropOffer, concurre
     # the button, or Enter in the box field (a typed box): the same reading; the API has the button's
     for trigger in (crop.go.click, crop.box.submit):
         box = trigger(_page(explain_crop, ui), [upload, crop.box] + tail + lazy, page_outputs, **common, **private)
+        box.success(**_draw_if_open())
         box.success(by_name(after_box_read, names), [ui.label], [crop.note], queue=False, **private).then(**after)
         box.failure(by_name(after_box_refusal, names), [upload, crop.box] + tail, [crop.note] + cleared, **common,
                     **private).then(**after_failure)
@@ -513,7 +524,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     )
     ui = MnistComponents(digit=gr.State(first.digit if first else None),
                          explained=gr.State(first.explained if first else None), alts=a11y.alt_state(),
-                         kept=kept_state(KEPT), steps_open=gr.State(False))
+                         kept=kept_state(KEPT))
     index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload, crop = _input_tabs()
     ui.index = index
     copy_link, link_box = _result_and_settings(ui, first)
@@ -521,6 +532,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     with gr.Accordion(say("ui.mnist.steps_title"), open=False, elem_id="mnist-steps") as steps_box:
         gr.Markdown(say("ui.mnist.steps_heading"))
         ui.steps = step_sections(None)
+        ui.draw_steps = gr.Button(visible="hidden", elem_id="mnist-steps-draw")
     panel = cell_panel.build_panel("mnist", say("ui.mnist.cell_panel_where"))  # taps on steps 5, 6, the overlay
     trust.build_mnist_panel(ui.digit, ui.target, placement=ui.placement, concurrency_id=SLOW,
                             concurrency_limit=SLOW_LIMIT)
@@ -537,14 +549,21 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
 
 
 def _wire_steps(ui: MnistComponents, steps_box, concurrency_limit) -> None:
-    """Opening the steps draws them from the kept result; closing them stops the page's answers
-    from drawing them (an answer while they are open draws them with the rest)."""
-    step_outs = [ui.steps_open, *ui.steps, ui.alts]
-    steps_box.expand(by_name(lambda kept: open_steps(kept, ui), ui.names()), [ui.kept], step_outs,
-                     api_name="mnist_open_steps", concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit,
-                     **PAGE_ONLY)
-    steps_box.collapse(lambda: False, None, ui.steps_open, api_name="mnist_close_steps", queue=False,
-                       show_progress="hidden", **PAGE_ONLY)
+    """Opening the steps draws them from the kept result; while they are open, each answer is
+    followed by their drawing (the page presses the never-seen button: :data:`DRAW_IF_OPEN`). The
+    page remembers whether they are open itself (no request when they are closed)."""
+    step_outs = [*ui.steps, ui.alts]
+    draw = by_name(lambda kept: open_steps(kept, ui), ui.names())
+    common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit, **PAGE_ONLY)
+    steps_box.expand(draw, [ui.kept], step_outs, api_name="mnist_open_steps", **common)
+    steps_box.expand(None, None, None, js=STEPS_OPENED.replace("__OPEN__", "true"), queue=False, **PAGE_ONLY)
+    steps_box.collapse(None, None, None, js=STEPS_OPENED.replace("__OPEN__", "false"), queue=False, **PAGE_ONLY)
+    ui.draw_steps.click(draw, [ui.kept], step_outs, api_name="mnist_draw_open_steps", **common)
+
+
+def _draw_if_open() -> dict:
+    """The js-only follow-up of every page answer: the steps are drawn when they are open."""
+    return dict(fn=None, inputs=None, outputs=None, js=DRAW_IF_OPEN, queue=False, **PAGE_ONLY)
 
 
 def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, grid, draw_tab, sketch, go_draw,
@@ -553,8 +572,8 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
     page's own are lazy (:func:`_page`: no steps unless open); the API's endpoints answer in full
     from the hidden buttons ``api``."""
     outputs = ui.result_outputs() + [ui.explained, ui.alts]  # (gr.States: not among the API's outputs)
-    page_outputs = outputs + [ui.kept]
-    lazy = [ui.kept, ui.steps_open]
+    page_outputs = ui.page_outputs()
+    lazy = [ui.kept]
     a11y.wire_alts(ui.alts, [ui.overlay, ui.seen, *ui.steps[1::3]])
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
     inputs_tail = [ui.target, ui.channel, ui.layer, ui.cmap, ui.placement]  # layer, colour map, placement: optional last inputs
@@ -567,13 +586,16 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
     ]:
         api[key].click(_shown(fn, ui), [source] + inputs_tail, outputs, api_name=name, **common
                        ).success(api_name=shown_name, **show)
-        trigger(_page(fn, ui), [source] + inputs_tail + lazy, page_outputs, api_name=f"mnist_page_{key}", **PAGE_ONLY,
-                **common).success(api_name=f"mnist_page_show_{key}", **PAGE_ONLY, **show)
+        answer = trigger(_page(fn, ui), [source] + inputs_tail + lazy, page_outputs, api_name=f"mnist_page_{key}",
+                         **PAGE_ONLY, **common)
+        answer.success(api_name=f"mnist_page_show_{key}", **PAGE_ONLY, **show)
+        answer.success(**_draw_if_open())
     page.release(show_page, [page], [grid], api_name="mnist_grid_page", **common)
     # a tap in the grid (its event data is the tap): the page's own; from Python, /mnist_explain_index
     grid.select(_page(pick_from_grid, ui), [page, ui.target, ui.channel, ui.layer, ui.cmap, ui.placement] + lazy,
                 [ui.index] + page_outputs,
-                api_name="mnist_pick_from_grid", **PAGE_ONLY, **common).success(api_name="mnist_show_result_pick", **show)
+                api_name="mnist_pick_from_grid", **PAGE_ONLY, **common).success(api_name="mnist_show_result_pick", **show
+                                                                                 ).then(**_draw_if_open())
     for control, name in [(ui.target, "mnist_change_target"), (ui.channel, "mnist_change_channel"),
                           (ui.layer, "mnist_change_layer"), (ui.cmap, "mnist_change_cmap"),
                           (ui.placement, "mnist_change_placement")]:
@@ -581,7 +603,7 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
                                                api_name=name, **common)
         control.input(_page(explain_state, ui), [ui.digit] + inputs_tail + lazy, page_outputs,
                       api_name=name.replace("mnist_", "mnist_page_"), trigger_mode="always_last", **PAGE_ONLY,
-                      **common)
+                      **common).success(**_draw_if_open())
     # Gradio's sketchpad starts with no tool selected ("select the draw tool to start"): pick the
     # brush as soon as the Draw tab opens, so a finger can draw straight away.
     draw_tab.select(None, None, None, api_name="mnist_draw_tab", js=SELECT_BRUSH)
@@ -592,6 +614,8 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
     )
     link_outputs = [ui.index, ui.target, ui.channel, ui.layer, ui.cmap, ui.placement] + page_outputs
     if ready and query is not None:  # only a page opened from a link asks the server
-        query.change(_from_query_event(ui), [query] + lazy, link_outputs, api_name="mnist_from_link", **PAGE_ONLY, **common)
+        query.change(_from_query_event(ui), [query] + lazy, link_outputs, api_name="mnist_from_link", **PAGE_ONLY, **common
+                     ).success(**_draw_if_open())
     elif ready:
-        demo.load(_page(explain_from_link, ui), lazy, link_outputs, api_name="mnist_initial", **PAGE_ONLY, **common)
+        demo.load(_page(explain_from_link, ui), lazy, link_outputs, api_name="mnist_initial", **PAGE_ONLY, **common
+                  ).success(**_draw_if_open())
