@@ -289,6 +289,7 @@ def _page(fn, ui: MnistComponents):
 
     page_event.__name__ = f"{fn.__name__}_page"
     page_event.__signature__ = inspect.Signature(params + extra)
+    page_event.__annotations__ = {**fn.__annotations__, "kept": "Any"}  # gr.Request, gr.SelectData: injected by type
     return by_name(page_event, ui.names())
 
 
