@@ -68,7 +68,7 @@ def _kept_id(demo: gr.Blocks) -> int:
 
 def test_the_view_draws_its_steps_on_first_read_as_the_full_drawing_does():
     v = tab.explain_index(3, "predicted", "strongest", "relu2")
-    assert v.drawn_steps is None and "steps" not in v.alts  # nothing drawn yet
+    assert v.drawn_steps is None and v.step_alts is None and "steps" not in v.first_alts  # nothing drawn yet
     steps, alts = mnist_view.draw_steps(v.result)
     assert len(v.steps) == 24 and v.alts["steps"] == alts
     assert all(_same(a, b) for a, b in zip(v.steps, steps))

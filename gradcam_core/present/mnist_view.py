@@ -27,9 +27,9 @@ class MnistView:
     ``cmap``, ``placement`` are set only when a handler also moves a control (a tap on the grid sets
     the index; a deep link sets the others).
 
-    The eight steps are drawn when first read (:attr:`steps`; issue 27: the page shows them only
-    when its steps are opened, the API always): ``result`` is the explained digit they are drawn
-    from, and ``drawn_steps`` holds them once drawn (their text alternatives go to ``alts["steps"]``)."""
+    The eight steps are drawn when first read (:attr:`steps`, or :attr:`alts`, which includes theirs;
+    issue 27: the page shows them only when its steps are opened, the API always): ``result`` is the
+    explained digit they are drawn from; ``first_alts`` are the texts of what is drawn at once."""
 
     label: dict
     overlay: Any
@@ -38,7 +38,7 @@ class MnistView:
     digit: np.ndarray
     link: str
     explained: dict | None = None  # {"target", "layer", "placement"} of this result: what a tapped cell re-reads
-    alts: dict = field(default_factory=dict)  # text alternatives: "overlay", "seen", "steps" (8)
+    first_alts: dict = field(default_factory=dict)  # text alternatives drawn with the view: "overlay", "seen"
     index: int | None = None
     target: str | None = None
     channel: str | None = None
@@ -47,14 +47,20 @@ class MnistView:
     placement: str | None = None
     result: DigitResult | None = None
     drawn_steps: list | None = None  # [markdown, image, code] * 8 in page order (ui.common.step_sections)
+    step_alts: list | None = None  # their 8 text alternatives, drawn with them
 
     @property
     def steps(self) -> list:
         """[markdown, image, code] * 8 in page order, drawn from ``result`` on first use."""
         if self.drawn_steps is None:
-            self.drawn_steps, step_alts = draw_steps(self.result)
-            self.alts = {**self.alts, "steps": step_alts}
+            self.drawn_steps, self.step_alts = draw_steps(self.result)
         return self.drawn_steps
+
+    @property
+    def alts(self) -> dict:
+        """Every text alternative: "overlay", "seen" and "steps" (8; the steps are drawn for them)."""
+        self.steps  # noqa: B018 - draws the steps and their texts when not drawn yet
+        return {**self.first_alts, "steps": self.step_alts}
 
 
 def source_text(source: Source) -> str:
@@ -121,4 +127,4 @@ def view(res: DigitResult) -> MnistView:
             "seen": alt_text.digit_alt(digit)}
     seen = paint.enlarge((digit * 255).astype(np.uint8), 168)
     return MnistView(label=label, overlay=overlay, numbers=numbers, seen=seen, digit=digit, link=res.link,
-                     explained=res.explained, alts=alts, result=res)
+                     explained=res.explained, first_alts=alts, result=res)

@@ -67,9 +67,10 @@ def shown(view: MnistView, ui: "MnistComponents", steps: bool = True) -> dict:
            "digit": view.digit, "link": view.link, "explained": view.explained}
     if steps:
         out.update({f"step{k}": v for k, v in enumerate(view.steps)})
-    if ui.alts is not None and view.alts:  # the images' text alternatives, set on the page by a11y.wire_alts
-        texts = [(ui.overlay, view.alts.get("overlay")), (ui.seen, view.alts.get("seen")),
-                 *zip(ui.steps[1::3], view.alts.get("steps", []))]
+    alts = view.alts if steps else view.first_alts  # (view.alts draws the steps)
+    if ui.alts is not None and alts:  # the images' text alternatives, set on the page by a11y.wire_alts
+        texts = [(ui.overlay, alts.get("overlay")), (ui.seen, alts.get("seen")),
+                 *zip(ui.steps[1::3], alts.get("steps", []))]
         out["alts"] = {img._id: text for img, text in texts if text}
     out.update({name: getattr(view, name) for name in MOVED if getattr(view, name) is not None})
     present = ui.names()
@@ -469,7 +470,7 @@ def _result_and_settings(ui: MnistComponents, first: MnistView | None):
     ``first``: the first view (digit #0), sent with the page itself."""
     with gr.Column(elem_id="mnist-result", elem_classes="result-block"):
         with gr.Row(equal_height=False, elem_classes="result-pair"):
-            alts = first.alts if first else {}
+            alts = first.first_alts if first else {}
             ui.overlay = ResultImage(first and first.overlay, label=say("ui.mnist.overlay_label"), height=170,
                                      alt_text=alts.get("overlay"),
                                      interactive=False, elem_classes="step-image", min_width=140)
