@@ -171,3 +171,22 @@ def test_an_evicted_result_says_so_and_clears_the_steps(demo, monkeypatch):
     steps = _steps(demo)
     assert warned == [say("ui.mnist.steps_gone")] and opened[steps[0]] == say("ui.mnist.steps_gone")
     assert all(opened[c] is None for c in steps[1:])
+
+
+def test_gradio_still_injects_the_grid_taps_event_data_into_the_page_event(demo):
+    """The page's events keep the handlers' signatures and annotations (+ the kept key), so Gradio
+    gives the grid tap its SelectData and the link its Request, at their places."""
+    from gradio.events import SelectData
+    from gradio.helpers import special_args
+
+    dep = _fn(demo, "mnist_pick_from_grid")
+    tap = SelectData(None, {"index": 7, "value": None, "selected": True})
+    args, _, event_index, _ = special_args(dep.fn, [1, "predicted", "strongest", "relu2", "jet", "receptive field",
+                                                    None], event_data=tap)
+    assert event_index == 3 and isinstance(args[3], SelectData) and args[3].index == 7 and len(args) == 8
+    answer = _by_id(dep.fn(*args))
+    outs = _ids(demo, "mnist_pick_from_grid")
+    assert answer[outs[0]] == 7  # the index moved to the tapped digit
+    full = _full(demo, 7, "predicted", "strongest", "relu2", "jet", "receptive field")
+    label = _ids(demo, "mnist_explain_index")[0]
+    assert answer[label] == full[label]
