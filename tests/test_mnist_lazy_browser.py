@@ -4,6 +4,7 @@ itself); a new answer while they are open redraws them."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -109,5 +110,34 @@ def test_steps_drawn_only_when_opened_on_a_phone(server, browser):
     _tap_digit(page, 3)
     _steps_drawn_with_overlay(page)
     assert _srcs(page, STEP_IMAGES) != before
+    assert not errors, errors
+    ctx.close()
+
+
+def test_a_deep_link_then_its_steps_on_a_phone(server, browser):
+    """A deep link (the page's private link event, lazy too): its digit explained for the linked
+    class; the steps, opened, are that answer's (step 8 is its overlay)."""
+    import numpy as np
+
+    from gradcam_core.data.deeplink import encode_digit
+    from gradcam_core.data.mnist import test_digits
+
+    images, labels = test_digits()
+    i = int(np.flatnonzero(labels == 7)[0])
+    ctx, page, errors = _open_on_a_phone(browser, server + f"?tab=mnist&d={encode_digit(images[i] / 255.0)}&target=1")
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.output-class, h2')].some(e => e.innerText.trim() === '7')""",
+        timeout=60000)
+    page.wait_for_function("""() => [...document.querySelectorAll('input')].some(e => e.value === '1')""",
+                           timeout=30000)
+    title = page.get_by_text(say("ui.mnist.steps_title"))
+    title.scroll_into_view_if_needed()
+    title.tap()
+    _steps_drawn_with_overlay(page)
+    # the steps explain the linked class (1), not the prediction
+    # (the step texts are rendered a moment after the pictures: Markdown with LaTeX)
+    page.wait_for_function("() => /score of class\\s+1\\b/.test(document.querySelector('#mnist-steps').innerText)",
+                           timeout=30000)
+    assert not re.search(r"score of class\s+7\b", page.evaluate("() => document.querySelector('#mnist-steps').innerText"))
     assert not errors, errors
     ctx.close()
