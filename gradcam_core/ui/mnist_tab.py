@@ -35,9 +35,9 @@ PLACEMENT_CHOICES = [(say("ui.mnist.placement_receptive_choice"), "receptive fie
                      (say("ui.mnist.placement_stretched_choice"), "stretched")]
 
 #: each page session's last explained digit (its ``services.mnist.DigitResult``), from which the steps
-#: are drawn when they are opened (issue 27); a session's state holds its key. A result is a few
-#: hundred kB (LeNet's maps and gradients), so a few hundred sessions fit in well under 100 MB.
-KEPT = KeptResults(capacity=256)
+#: are drawn when they are opened (issue 27); a session's state holds its key. A result is ~16 kB
+#: pickled (LeNet's maps and gradients, the 28×28 digit), so 1024 sessions keep ~16 MB.
+KEPT = KeptResults(capacity=1024)
 
 
 def n_digits() -> int:
