@@ -84,3 +84,13 @@ PHOTO_JS = r"""() => { const afterResult = __AFTER_RESULT__; setTimeout(() => {
 
 #: A new photo (or none): the old box and its mark go.
 NEW_PHOTO_JS = r"""() => { const m = document.getElementById('mnist-crop-mark'); if (m) m.remove(); }"""
+
+
+#: The steps accordion opened or closed (issue 27): the page remembers it (``__OPEN__``: true or false),
+#: so an answer asks the server for the steps only while they are open (:data:`DRAW_IF_OPEN`).
+STEPS_OPENED = """() => { window.__mnistStepsOpen = __OPEN__; }"""
+
+#: After each of the page's answers: while the steps are open, press the never-seen button that
+#: draws them from the answer just kept (a second, private event; none while they are closed).
+DRAW_IF_OPEN = """() => { if (window.__mnistStepsOpen) {
+    const b = document.querySelector('button#mnist-steps-draw, #mnist-steps-draw button'); if (b) { b.click(); } } }"""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import html
+import inspect
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,8 +19,9 @@ from gradcam_core.services import mnist as svc
 from gradcam_core.services.mnist import CUT_SIDE, PHOTO_SIDE, PhotoRefused  # noqa: F401 - the tab's sizes, as before
 from gradcam_core.ui.coerce import ChoiceDropdown, CoercedNumber, CoercedSlider
 from gradcam_core.ui import a11y, cell_panel, colour_menu, trust
-from gradcam_core.ui.mnist_js import NEW_PHOTO_JS, PHOTO_JS, SELECT_BRUSH
-from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest
+from gradcam_core.ui.mnist_js import DRAW_IF_OPEN, NEW_PHOTO_JS, PHOTO_JS, SELECT_BRUSH, STEPS_OPENED
+from gradcam_core.ui.kept import KeptResults
+from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest, kept_state
 from gradcam_core.ui.common import (PAGE_ONLY, ParsedDropdown, ParsedRadio, by_name, ResultImage, SafeImage, SafeSketchpad,
                                      scroll_js, step_sections, user_errors)
 
@@ -31,6 +33,12 @@ CONCURRENCY = "lenet"
 #: the map placement picker: (label, value) for each of analysis.cell.PLACEMENTS
 PLACEMENT_CHOICES = [(say("ui.mnist.placement_receptive_choice"), "receptive field"),
                      (say("ui.mnist.placement_stretched_choice"), "stretched")]
+
+#: each page session's last explained digit (its ``services.mnist.DigitResult``), from which the steps
+#: are drawn when they are opened (issue 27); a session's state holds its key. A result is ~16 kB
+#: pickled (LeNet's maps and gradients, the 28×28 digit), so 1024 sessions keep ~16 MB.
+KEPT = KeptResults(capacity=1024)
+
 
 def n_digits() -> int:
     return svc.n_digits()
@@ -50,15 +58,19 @@ def n_pages() -> int:
 MOVED = ("index", "target", "channel", "layer", "cmap", "placement")
 
 
-def shown(view: MnistView, ui: "MnistComponents") -> dict:
+def shown(view: MnistView, ui: "MnistComponents", steps: bool = True) -> dict:
     """A view's values by the names of :meth:`MnistComponents.names` (the moved controls only when
-    a handler set them); the images' text alternatives go to the tab's alt store by image."""
+    a handler set them); the images' text alternatives go to the tab's alt store by image.
+    ``steps``: with the eight steps (the API's full answer; drawn here), or without (the page's
+    answer while its steps are closed, issue 27)."""
     out = {"label": view.label, "overlay": view.overlay, "numbers": view.numbers, "seen": view.seen,
-           "digit": view.digit, "link": view.link, "explained": view.explained,
-           **{f"step{k}": v for k, v in enumerate(view.steps)}}
-    if ui.alts is not None and view.alts:  # the images' text alternatives, set on the page by a11y.wire_alts
-        texts = [(ui.overlay, view.alts.get("overlay")), (ui.seen, view.alts.get("seen")),
-                 *zip(ui.steps[1::3], view.alts.get("steps", []))]
+           "digit": view.digit, "link": view.link, "explained": view.explained}
+    if steps:
+        out.update({f"step{k}": v for k, v in enumerate(view.steps)})
+    alts = view.alts if steps else view.first_alts  # (view.alts draws the steps)
+    if ui.alts is not None and alts:  # the images' text alternatives, set on the page by a11y.wire_alts
+        texts = [(ui.overlay, alts.get("overlay")), (ui.seen, alts.get("seen")),
+                 *zip(ui.steps[1::3], alts.get("steps", []))]
         out["alts"] = {img._id: text for img, text in texts if text}
     out.update({name: getattr(view, name) for name in MOVED if getattr(view, name) is not None})
     present = ui.names()
@@ -84,17 +96,24 @@ class MnistComponents:
     steps: list = field(default_factory=list)
     explained: Any = None  # gr.State: {"target", "layer"} of the last result (for the cell panel)
     alts: Any = None  # gr.State: the images' text alternatives (gradcam_core.ui.a11y)
+    kept: Any = None  # gr.State: the key of the page's last result in KEPT (None: the first view)
+    draw_steps: Any = None  # a button in the page, never seen: pressed (by DRAW_IF_OPEN) to draw the open steps
 
     def names(self) -> dict:
         """{name: component} of every component a handler may fill (see :func:`shown`)."""
         out = {name: getattr(self, name) for name in (*MOVED, "label", "overlay", "numbers", "seen", "digit", "link",
-                                                       "explained", "alts")}
+                                                       "explained", "alts", "kept")}
         out.update({f"step{k}": c for k, c in enumerate(self.steps)})
         return {name: c for name, c in out.items() if c is not None}
 
     def result_outputs(self) -> list:
         """The outputs of every explaining event, in the API's (positional) order."""
         return [self.label, self.overlay, self.numbers, self.seen, self.digit, *self.steps, self.link]
+
+    def page_outputs(self) -> list:
+        """The outputs of the page's own explaining events (issue 27): no steps; the kept key last."""
+        return [self.label, self.overlay, self.numbers, self.seen, self.digit, self.link, self.explained, self.alts,
+                self.kept]
 
 
 def explain_array(digit: np.ndarray, target_choice: Any = "predicted", channel: Any = None, source: str = "current", layer: Any = None,
@@ -202,9 +221,9 @@ def explain_from_query(query: Any) -> MnistView | None:
 
 
 def _from_query_event(ui: "MnistComponents"):
-    def mnist_from_link(query):
+    def mnist_from_link(query, kept=None):
         view = explain_from_query(query)
-        return shown(view, ui) if view is not None else {}  # {}: by_name sends one gr.skip()
+        return shown_page(view, ui, kept) if view is not None else {}  # {}: by_name sends one gr.skip()
 
     return by_name(mnist_from_link, ui.names())
 
@@ -218,6 +237,61 @@ def show_page(page: Any) -> list:
 def pick_from_grid(page: Any, target_choice: Any, channel: Any, evt: gr.SelectData, layer: Any = None, cmap: Any = None, placement: Any = None) -> MnistView:
     i = (int(page) - 1) * PAGE + int(evt.index)
     return replace(explain_index(i, target_choice, channel, layer, cmap, placement), index=i)
+
+
+def shown_page(view: MnistView, ui: MnistComponents, kept: Any = None) -> dict:
+    """The page's answer (issue 27): the prediction, the overlay, what LeNet sees, the numbers and
+    the link, not the eight steps: they are drawn (:func:`open_steps`) when their accordion is
+    opened, or right after this answer while it is open, from the result kept here under a new key
+    (the session's previous one, ``kept``, is let go).
+
+    The steps are not among the answer's outputs at all: Gradio turns each output an answer leaves
+    out into a component update (a new component and its JSON schema, ~1 ms each), which for the
+    24 step outputs costs more than drawing them."""
+    KEPT.discard(kept if isinstance(kept, str) else None)
+    out = shown(view, ui, steps=False)
+    out["kept"] = KEPT.put(view.result)
+    return {name: value for name, value in out.items() if name in ui.names()}
+
+
+def steps_of(kept: Any) -> tuple[list, list[str]] | None:
+    """The eight steps ([markdown, image, code] * 8) and their text alternatives of the page's kept
+    result ``kept`` (None: the first view, digit #0); None when that result is no longer kept."""
+    res = first_view().result if kept is None else KEPT.get(kept if isinstance(kept, str) else None)
+    return None if res is None else mnist_view.draw_steps(res)
+
+
+def open_steps(kept: Any, ui: MnistComponents) -> dict:
+    """The steps accordion opened: its steps drawn from the kept result (the model is not run
+    again). An evicted result clears the steps and says to explain the digit again."""
+    drawn = steps_of(kept)
+    if drawn is None:
+        msg = say("ui.mnist.steps_gone")
+        gr.Warning(msg)
+        return {"step0": msg, **{f"step{k}": None for k in range(1, 24)}}
+    steps, alts = drawn
+    out = {f"step{k}": v for k, v in enumerate(steps)}
+    if ui.alts is not None:
+        out["alts"] = {img._id: text for img, text in zip(ui.steps[1::3], alts) if text}
+    return {name: value for name, value in out.items() if name in ui.names()}
+
+
+def _page(fn, ui: MnistComponents):
+    """``fn`` (a handler returning a :class:`MnistView`) as the page's own event: its inputs, then
+    the key of the session's kept result (:func:`shown_page`)."""
+    params = list(inspect.signature(fn).parameters.values())
+    extra = [inspect.Parameter("kept", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)]
+
+    def page_event(*args, **kwargs):
+        kept = kwargs.pop("kept", None)
+        if len(args) > len(params):
+            args, kept = args[:-1], args[-1]
+        return shown_page(fn(*args, **kwargs), ui, kept)
+
+    page_event.__name__ = f"{fn.__name__}_page"
+    page_event.__signature__ = inspect.Signature(params + extra)
+    page_event.__annotations__ = {**fn.__annotations__, "kept": "Any"}  # gr.Request, gr.SelectData: injected by type
+    return by_name(page_event, ui.names())
 
 
 def _shown(fn, ui: MnistComponents):
@@ -346,10 +420,14 @@ def after_box_refusal(path: Any, box: Any, target_choice: Any = "predicted", cha
     return {"note": photo_texts.box_refusal_line(msg), "label": None, "overlay": None, "seen": None}
 
 
-def _wire_crop(ui: MnistComponents, upload, go_upload, crop: CropOffer, concurrency_limit) -> None:
+def _wire_crop(ui: MnistComponents, upload, go_upload, crop: CropOffer, concurrency_limit, api: dict) -> None:
     """Read my photo (the public /mnist_explain_upload, unchanged), then the crop offer; Read the
-    box (the public /mnist_explain_crop: photo + box), then its line. The follow-ups are page-only."""
+    box (the public /mnist_explain_crop: photo + box), then its line. The follow-ups are page-only.
+    The page reads with its own lazy events (:func:`_page`); the API's endpoints, with the full
+    answer, sit on the hidden buttons ``api`` ("upload", "crop")."""
     outputs = ui.result_outputs() + [ui.explained, ui.alts]
+    page_outputs = ui.page_outputs()
+    lazy = [ui.kept]
     tail = [ui.target, ui.channel, ui.layer, ui.cmap, ui.placement]
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
     names = {"column": crop.column, "note": crop.note, "box": crop.box, "label": ui.label, "overlay": ui.overlay,
@@ -361,15 +439,20 @@ def _wire_crop(ui: MnistComponents, upload, go_upload, crop: CropOffer, concurre
     offer_outs = [crop.column, crop.note, crop.box]
     cleared = [ui.label, ui.overlay, ui.seen]
 
-    read = go_upload.click(_shown(explain_upload, ui), [upload] + tail, outputs, api_name="mnist_explain_upload",
-                           **common)
+    api["upload"].click(_shown(explain_upload, ui), [upload] + tail, outputs, api_name="mnist_explain_upload", **common)
+    api["crop"].click(_shown(explain_crop, ui), [upload, crop.box] + tail, outputs, api_name="mnist_explain_crop",
+                      **common)
+    read = go_upload.click(_page(explain_upload, ui), [upload] + tail + lazy, page_outputs,
+                           api_name="mnist_page_upload", **common, **private)
+    read.success(**_draw_if_open())
     read.success(by_name(offer_after_read, names), [ui.label], offer_outs, queue=False, **private).then(**after)
     read.failure(by_name(offer_after_refusal, names), [upload] + tail, offer_outs + cleared, **common, **private
                  ).then(**after_failure)
 
     # the button, or Enter in the box field (a typed box): the same reading; the API has the button's
-    for trigger, api in [(crop.go.click, dict(api_name="mnist_explain_crop")), (crop.box.submit, private)]:
-        box = trigger(_shown(explain_crop, ui), [upload, crop.box] + tail, outputs, **api, **common)
+    for trigger in (crop.go.click, crop.box.submit):
+        box = trigger(_page(explain_crop, ui), [upload, crop.box] + tail + lazy, page_outputs, **common, **private)
+        box.success(**_draw_if_open())
         box.success(by_name(after_box_read, names), [ui.label], [crop.note], queue=False, **private).then(**after)
         box.failure(by_name(after_box_refusal, names), [upload, crop.box] + tail, [crop.note] + cleared, **common,
                     **private).then(**after_failure)
@@ -387,7 +470,7 @@ def _result_and_settings(ui: MnistComponents, first: MnistView | None):
     ``first``: the first view (digit #0), sent with the page itself."""
     with gr.Column(elem_id="mnist-result", elem_classes="result-block"):
         with gr.Row(equal_height=False, elem_classes="result-pair"):
-            alts = first.alts if first else {}
+            alts = first.first_alts if first else {}
             ui.overlay = ResultImage(first and first.overlay, label=say("ui.mnist.overlay_label"), height=170,
                                      alt_text=alts.get("overlay"),
                                      interactive=False, elem_classes="step-image", min_width=140)
@@ -442,49 +525,87 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
         elem_classes="tight-md",
     )
     ui = MnistComponents(digit=gr.State(first.digit if first else None),
-                         explained=gr.State(first.explained if first else None), alts=a11y.alt_state())
+                         explained=gr.State(first.explained if first else None), alts=a11y.alt_state(),
+                         kept=kept_state(KEPT))
     index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload, crop = _input_tabs()
     ui.index = index
     copy_link, link_box = _result_and_settings(ui, first)
-    gr.Markdown(say("ui.mnist.steps_heading"))
-    panels = []  # the cell panel sits right under step 6 (taps on steps 5, 6 and the overlay fill it)
-    ui.steps = step_sections(first.steps if first else None, alts=first.alts.get("steps") if first else None, after={6: lambda: panels.append(
-        cell_panel.build_panel("mnist", say("ui.mnist.cell_panel_where")))})
+    # the steps: drawn when opened, from the session's kept result (issue 27); the first view's too
+    with gr.Accordion(say("ui.mnist.steps_title"), open=False, elem_id="mnist-steps") as steps_box:
+        gr.Markdown(say("ui.mnist.steps_heading"))
+        ui.steps = step_sections(None)
+        ui.draw_steps = gr.Button(visible="hidden", elem_id="mnist-steps-draw")
+    panel = cell_panel.build_panel("mnist", say("ui.mnist.cell_panel_where"))  # taps on steps 5, 6, the overlay
     trust.build_mnist_panel(ui.digit, ui.target, placement=ui.placement, concurrency_id=SLOW,
                             concurrency_limit=SLOW_LIMIT)
+    # the API's endpoints (the full answer, as before): on buttons the page never shows or presses
+    with gr.Row(visible=False):
+        api = {name: gr.Button(visible=False) for name in ("index", "submit", "drawing", "upload", "crop",
+                                                          *(f"change_{c}" for c in MOVED[1:]))}
     _wire(demo, ui, concurrency_limit, ready, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload,
-          copy_link, link_box, query)
-    _wire_crop(ui, upload, go_upload, crop, concurrency_limit)
-    cell_panel.wire_mnist(panels[0], [ui.steps[13], ui.steps[16], ui.overlay], ui.digit, ui.explained,
+          copy_link, link_box, query, api)
+    _wire_steps(ui, steps_box, concurrency_limit)
+    _wire_crop(ui, upload, go_upload, crop, concurrency_limit, api)
+    cell_panel.wire_mnist(panel, [ui.steps[13], ui.steps[16], ui.overlay], ui.digit, ui.explained,
                           dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit), placed=[ui.overlay])
 
 
+def _wire_steps(ui: MnistComponents, steps_box, concurrency_limit) -> None:
+    """Opening the steps draws them from the kept result; while they are open, each answer is
+    followed by their drawing (the page presses the never-seen button: :data:`DRAW_IF_OPEN`). The
+    page remembers whether they are open itself (no request when they are closed)."""
+    step_outs = [*ui.steps, ui.alts]
+    draw = by_name(lambda kept: open_steps(kept, ui), ui.names())
+    common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit, **PAGE_ONLY)
+    steps_box.expand(draw, [ui.kept], step_outs, api_name="mnist_open_steps", **common)
+    steps_box.expand(None, None, None, js=STEPS_OPENED.replace("__OPEN__", "true"), queue=False, **PAGE_ONLY)
+    steps_box.collapse(None, None, None, js=STEPS_OPENED.replace("__OPEN__", "false"), queue=False, **PAGE_ONLY)
+    ui.draw_steps.click(draw, [ui.kept], step_outs, api_name="mnist_draw_open_steps", **common)
+
+
+def _draw_if_open() -> dict:
+    """The js-only follow-up of every page answer: the steps are drawn when they are open."""
+    return dict(fn=None, inputs=None, outputs=None, js=DRAW_IF_OPEN, queue=False, **PAGE_ONLY)
+
+
 def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, grid, draw_tab, sketch, go_draw,
-          upload, go_upload, copy_link, link_box, query=None) -> None:
-    """The tab's events (every handler returns a MnistView, sent as a {component: value} dict)."""
+          upload, go_upload, copy_link, link_box, query=None, api: dict | None = None) -> None:
+    """The tab's events (every handler returns a MnistView, sent as a {component: value} dict). The
+    page's own are lazy (:func:`_page`: no steps unless open); the API's endpoints answer in full
+    from the hidden buttons ``api``."""
     outputs = ui.result_outputs() + [ui.explained, ui.alts]  # (gr.States: not among the API's outputs)
+    page_outputs = ui.page_outputs()
+    lazy = [ui.kept]
     a11y.wire_alts(ui.alts, [ui.overlay, ui.seen, *ui.steps[1::3]])
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
     inputs_tail = [ui.target, ui.channel, ui.layer, ui.cmap, ui.placement]  # layer, colour map, placement: optional last inputs
     # a new digit: once its result is shown, the page scrolls to it (just under the input)
     show = dict(fn=None, inputs=None, outputs=None, js=scroll_js("mnist-result"), queue=False)
-    for trigger, fn, source, name, shown_name in [
-        (go_index.click, explain_index, ui.index, "mnist_explain_index", "mnist_show_result_index"),
-        (ui.index.submit, explain_index, ui.index, "mnist_explain_index_submit", "mnist_show_result_submit"),
-        (go_draw.click, explain_drawing, sketch, "mnist_explain_drawing", "mnist_show_result_drawing"),
+    for trigger, key, fn, source, name, shown_name in [
+        (go_index.click, "index", explain_index, ui.index, "mnist_explain_index", "mnist_show_result_index"),
+        (ui.index.submit, "submit", explain_index, ui.index, "mnist_explain_index_submit", "mnist_show_result_submit"),
+        (go_draw.click, "drawing", explain_drawing, sketch, "mnist_explain_drawing", "mnist_show_result_drawing"),
     ]:
-        trigger(_shown(fn, ui), [source] + inputs_tail, outputs, api_name=name, **common
-                ).success(api_name=shown_name, **show)
+        api[key].click(_shown(fn, ui), [source] + inputs_tail, outputs, api_name=name, **common
+                       ).success(api_name=shown_name, **show)
+        answer = trigger(_page(fn, ui), [source] + inputs_tail + lazy, page_outputs, api_name=f"mnist_page_{key}",
+                         **PAGE_ONLY, **common)
+        answer.success(api_name=f"mnist_page_show_{key}", **PAGE_ONLY, **show)
+        answer.success(**_draw_if_open())
     page.release(show_page, [page], [grid], api_name="mnist_grid_page", **common)
     # a tap in the grid (its event data is the tap): the page's own; from Python, /mnist_explain_index
-    grid.select(_shown(pick_from_grid, ui), [page, ui.target, ui.channel, ui.layer, ui.cmap, ui.placement],
-                [ui.index] + outputs,
-                api_name="mnist_pick_from_grid", **PAGE_ONLY, **common).success(api_name="mnist_show_result_pick", **show)
+    grid.select(_page(pick_from_grid, ui), [page, ui.target, ui.channel, ui.layer, ui.cmap, ui.placement] + lazy,
+                [ui.index] + page_outputs,
+                api_name="mnist_pick_from_grid", **PAGE_ONLY, **common).success(api_name="mnist_show_result_pick", **show
+                                                                                 ).then(**_draw_if_open())
     for control, name in [(ui.target, "mnist_change_target"), (ui.channel, "mnist_change_channel"),
                           (ui.layer, "mnist_change_layer"), (ui.cmap, "mnist_change_cmap"),
                           (ui.placement, "mnist_change_placement")]:
-        control.input(_shown(explain_state, ui), [ui.digit] + inputs_tail, outputs, api_name=name,
-                      trigger_mode="always_last", **common)
+        api[name.removeprefix("mnist_")].click(_shown(explain_state, ui), [ui.digit] + inputs_tail, outputs,
+                                               api_name=name, **common)
+        control.input(_page(explain_state, ui), [ui.digit] + inputs_tail + lazy, page_outputs,
+                      api_name=name.replace("mnist_", "mnist_page_"), trigger_mode="always_last", **PAGE_ONLY,
+                      **common).success(**_draw_if_open())
     # Gradio's sketchpad starts with no tool selected ("select the draw tool to start"): pick the
     # brush as soon as the Draw tab opens, so a finger can draw straight away.
     draw_tab.select(None, None, None, api_name="mnist_draw_tab", js=SELECT_BRUSH)
@@ -493,8 +614,10 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
         js="""(q) => { const u = window.location.origin + window.location.pathname + (q || '');
                        try { navigator.clipboard.writeText(u); } catch (e) {} return u; }""",
     )
-    link_outputs = [ui.index, ui.target, ui.channel, ui.layer, ui.cmap, ui.placement] + outputs
+    link_outputs = [ui.index, ui.target, ui.channel, ui.layer, ui.cmap, ui.placement] + page_outputs
     if ready and query is not None:  # only a page opened from a link asks the server
-        query.change(_from_query_event(ui), query, link_outputs, api_name="mnist_from_link", **PAGE_ONLY, **common)
+        query.change(_from_query_event(ui), [query] + lazy, link_outputs, api_name="mnist_from_link", **PAGE_ONLY, **common
+                     ).success(**_draw_if_open())
     elif ready:
-        demo.load(_shown(explain_from_link, ui), None, link_outputs, api_name="mnist_initial", **PAGE_ONLY, **common)
+        demo.load(_page(explain_from_link, ui), lazy, link_outputs, api_name="mnist_initial", **PAGE_ONLY, **common
+                  ).success(**_draw_if_open())
