@@ -187,12 +187,14 @@ def _route_js(kind: str) -> str:
     """A js-only event body: send this request to the quick or the slow queue, by method.
 
     It writes a fresh token into one of two hidden boxes; each box's ``.change`` runs the
-    explanation in its own concurrency group. ``kind`` "force" (the Explain button) runs even an
+    explanation in its own concurrency group. The other box is left alone (``undefined``: Gradio's page
+    skips that output), not set to its own value: Gradio fires ``.change`` on any value set, even the
+    same, and the other queue's handler would be called for nothing with every answer (issue 27). ``kind`` "force" (the Explain button) runs even an
     identical request again; "auto" (a new photo or setting) skips one the page already shows."""
     import json
 
     return (f"(method, quick, slow) => {{ const t = '{kind}:' + Date.now() + ':' + Math.random(); "
-            f"return {json.dumps(SLOW_METHODS)}.includes(method) ? [quick, t] : [t, slow]; }}")
+            f"return {json.dumps(SLOW_METHODS)}.includes(method) ? [undefined, t] : [t, undefined]; }}")
 
 
 def _run(slow: bool, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state, request,
@@ -623,7 +625,7 @@ def _wire_explain(u, named: dict, ev: dict, kinds: dict) -> None:
     # the page already shows is skipped without a word, as the page needs (PAGE_ONLY)
     # after the answer, a second event redraws the lazily drawn parts that are open (_wire_lazy): only the
     # browser looks at which are open, so an answer with them all closed costs the server nothing more
-    refresh = dict(fn=None, inputs=[u.steps_open, u.raw_open, u.downloads_open, u.lazy_req], outputs=u.lazy_req,
+    refresh = dict(fn=None, inputs=[u.steps_open, u.raw_open, u.downloads_open], outputs=u.lazy_req,
                    js=_REFRESH_JS, queue=False, **PAGE_ONLY)
     answer = u.quick_req.change(ev["run_quick"], [u.quick_req] + run_inputs, explain_outputs, api_name="imagenet_run",
                                 preprocess=False, trigger_mode="always_last", **PAGE_ONLY, **run)
@@ -638,9 +640,9 @@ def _wire_explain(u, named: dict, ev: dict, kinds: dict) -> None:
 
 
 #: a js-only step after a page's answer: a new token (whose change redraws the open parts) when any
-#: lazily drawn part is open; the same value (no change, no request) when none is
-_REFRESH_JS = ("(steps, raw, downloads, token) => (steps || raw || downloads) ? "
-               "'refresh:' + Date.now() + ':' + Math.random() : token")
+#: lazily drawn part is open; ``undefined`` when none is (the page skips the output: no change, no request)
+_REFRESH_JS = ("(steps, raw, downloads) => (steps || raw || downloads) ? "
+               "'refresh:' + Date.now() + ':' + Math.random() : undefined")
 
 
 def _wire_lazy(u, ev: dict, kinds: dict) -> None:
