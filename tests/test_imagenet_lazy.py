@@ -176,3 +176,56 @@ def test_the_page_wires_each_accordion_and_the_refresh():
     assert len(deps["imagenet_explain"].outputs) == len(tab.EXPLAIN_OUTPUTS) == 10
     assert deps["imagenet_explain"].api_visibility != "private"
     assert "steps || raw || downloads" in tab._REFRESH_JS
+
+
+def _close_jpeg(url: str, want) -> None:
+    got = np.asarray(decode_data_url(url).convert("RGB"), dtype=np.float32)
+    want = np.asarray(want, dtype=np.float32)
+    assert url.startswith("data:image/jpeg;base64,") and got.shape == want.shape
+    assert np.abs(got - want).mean() < 2.0
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_the_pages_restyle_draws_the_overlay_and_only_the_open_parts(whole):
+    page = tab.run_quick("force:1", CAT, *_args(SETTINGS[0]), state=None)
+    full = tab.restyle(page["state"], "minmax", "viridis", 0.4, whole)  # the API's redraw: everything
+    closed = tab.restyle_page(page["state"], "minmax", "viridis", 0.4, whole)
+    _close_jpeg(closed["overlay"], full["overlay"])
+    assert {k: closed[k] for k in tab.LAZY_OUTPUTS} == {"heatmap": None, "steps": None, "steps_md": "",
+                                                       "downloads": None, "numbers": None}
+    opened = tab.restyle_page(page["state"], "minmax", "viridis", 0.4, whole, True, True, True)
+    _same_parts({k: opened[k] for k in tab.LAZY_OUTPUTS}, full)
+    assert tab.restyle_page(None, "max", "jet", 0.5) == {}
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_the_pages_opacity_draws_the_overlay_and_the_downloads_only_when_open(whole):
+    page = tab.run_quick("force:1", CAT, *_args(SETTINGS[0]), state=None)
+    full = tab.change_opacity(page["state"], "max", "jet", 0.8, whole)
+    closed = tab.opacity_page(page["state"], "max", "jet", 0.8, whole)
+    _close_jpeg(closed["overlay"], full["overlay"])
+    assert closed["downloads"] is None and "numbers" not in closed
+    opened = tab.opacity_page(page["state"], "max", "jet", 0.8, whole, True)
+    _same_parts({"downloads": opened["downloads"], "numbers": opened["numbers"]},
+                {"downloads": full["downloads"], "numbers": view_numbers(page["state"])})
+    tab.KEPT.discard(page["state"]["key"])
+    with pytest.raises(gr.Error):
+        tab.opacity_page(page["state"], "max", "jet", 0.8, whole)
+
+
+def view_numbers(state) -> dict:
+    from gradcam_core.present import imagenet_view as view
+
+    return view.numbers(tab._recall(state))
+
+
+def test_the_public_redraws_keep_their_inputs_and_outputs():
+    with gr.Blocks() as demo:
+        tab.build(demo)
+    deps = _deps(demo)
+    for name, n_out in (("imagenet_restyle", 6), ("imagenet_opacity", 2), ("imagenet_whole_photo", 2)):
+        d = deps[name]
+        assert d.api_visibility != "private" and len(d.inputs) == 5 and len(d.outputs) == n_out, name
+        assert d.fn.__name__ in ("restyle", "change_opacity")
+    for name in ("imagenet_restyle_page", "imagenet_opacity_page", "imagenet_whole_photo_page"):
+        assert deps[name].api_visibility == "private"

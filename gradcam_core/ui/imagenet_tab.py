@@ -314,6 +314,34 @@ def open_parts(state: Any, steps_open: Any, raw_open: Any, downloads_open: Any, 
     return _lazy_parts(state, parts, norm, cmap, alpha, whole)
 
 
+def _page_overlay(expl: svc.Explanation) -> str:
+    """The overlay of ``expl`` (styled, not drawn) as the page gets it: an inline JPEG."""
+    return view.jpeg_data_url(view.overlay_panel(view.draw_overlays(expl)), whole=bool(expl.whole))
+
+
+@user_errors
+def restyle_page(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False, steps_open: Any = False,
+                 raw_open: Any = False, downloads_open: Any = False) -> dict:
+    """The page's :func:`restyle` (a new normalisation or colour map): the overlay, and only the parts
+    whose accordion is open; the closed ones are emptied (drawn in the new style when opened)."""
+    if state is None:
+        return {}
+    expl = view.styled(_recall(state), norm, cmap, alpha, whole=bool(whole))
+    parts = [n for n, on in (("steps", steps_open), ("raw", raw_open), ("downloads", downloads_open)) if on is True]
+    return {"overlay": _page_overlay(expl), "heatmap": None, "steps": None, "steps_md": "", "downloads": None,
+            "numbers": None, **_lazy_parts(state, parts, norm, cmap, alpha, whole)}
+
+
+@user_errors
+def opacity_page(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False, downloads_open: Any = False) -> dict:
+    """The page's :func:`change_opacity` (opacity, whole photo): the overlay, and the downloads if open."""
+    if state is None:
+        return {}
+    expl = view.styled(_recall(state), norm, cmap, alpha, whole=bool(whole))
+    return {"overlay": _page_overlay(expl), "downloads": None,
+            **_lazy_parts(state, ["downloads"] if downloads_open is True else [], norm, cmap, alpha, whole)}
+
+
 @user_errors
 def change_opacity(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False) -> dict:
     """New opacity, or the whole photo on/off: only the overlay (and the downloads) are redrawn."""
@@ -542,12 +570,14 @@ def _hidden() -> dict:
         slow_req = gr.Textbox(visible=False)
         api_quick = gr.Button(visible=False)
         api_slow = gr.Button(visible=False)
+        # the public redraw endpoints (full answers); the page redraws lazily through its own events
+        api_draw = {f"api_{n}": gr.Button(visible=False) for n in ("restyle", "opacity", "whole")}
         # which lazily drawn parts are open (set in the browser by their accordions), and a token whose
         # change redraws the open ones after an answer (see _wire_lazy)
         opened = {f"{n}_open": gr.Checkbox(False, visible=False) for n in LAZY_PARTS}
         lazy_req = gr.Textbox(visible=False)
     return dict(state=state, alts=a11y.alt_state(), quick_req=quick_req, slow_req=slow_req, api_quick=api_quick,
-                api_slow=api_slow, lazy_req=lazy_req, **opened)
+                api_slow=api_slow, lazy_req=lazy_req, **opened, **api_draw)
 
 
 def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None = None) -> None:
@@ -582,7 +612,8 @@ def _wire(demo: gr.Blocks, c: dict, concurrency_limit: int, query) -> None:
     # the handlers return {name: value}; the events get {component: value} (the rest stays as it is)
     ev = {fn.__name__: by_name(fn, named) for fn in (explain, explain_slow, restyle, change_opacity, explain_from_link,
                                                       explain_from_query, change_model, compare, pick_example,
-                                                      open_steps, open_raw, open_downloads, open_parts)}
+                                                      open_steps, open_raw, open_downloads, open_parts, restyle_page,
+                                                      opacity_page)}
     # the page's own answers: the overlay as an inline JPEG (the API keeps its PNG)
     ev.update({fn.__name__: by_name(_on_page(fn), named) for fn in (run_quick, run_slow)})
     _wire_explain(u, named, ev, kinds)
@@ -673,13 +704,21 @@ def _wire_settings(u, ev: dict, kinds: dict) -> None:
     u.target.key_up(search_target, None, u.target, api_name="imagenet_search_target", **quiet)
     u.target2.key_up(search_target2, None, u.target2, api_name="imagenet_search_target2", **quiet)
     look = [u.state, u.norm, u.cmap, u.alpha, u.whole]
-    gr.on([u.norm.input, u.cmap.input], ev["restyle"], look,
-          [u.overlay, u.heatmap, u.steps, u.steps_md, u.downloads, u.numbers], api_name="imagenet_restyle",
-          trigger_mode="always_last", **draw)
-    u.alpha.change(ev["change_opacity"], look, [u.overlay, u.downloads],
-                   api_name="imagenet_opacity", trigger_mode="always_last", show_progress="hidden", **draw)
-    u.whole.input(ev["change_opacity"], look, [u.overlay, u.downloads],
-                  api_name="imagenet_whole_photo", trigger_mode="always_last", **draw)
+    restyled = [u.overlay, u.heatmap, u.steps, u.steps_md, u.downloads, u.numbers]
+    # the API: full redraws, as before (hidden buttons: the page never calls them)
+    u.api_restyle.click(ev["restyle"], look, restyled, api_name="imagenet_restyle", trigger_mode="always_last", **draw)
+    u.api_opacity.click(ev["change_opacity"], look, [u.overlay, u.downloads], api_name="imagenet_opacity",
+                        trigger_mode="always_last", **draw)
+    u.api_whole.click(ev["change_opacity"], look, [u.overlay, u.downloads], api_name="imagenet_whole_photo",
+                      trigger_mode="always_last", **draw)
+    # the page: the overlay (an inline JPEG) and only the open parts (issue 27)
+    gr.on([u.norm.input, u.cmap.input], ev["restyle_page"], look + [u.steps_open, u.raw_open, u.downloads_open],
+          restyled, api_name="imagenet_restyle_page", trigger_mode="always_last", **PAGE_ONLY, **draw)
+    u.alpha.change(ev["opacity_page"], look + [u.downloads_open], [u.overlay, u.downloads, u.numbers],
+                   api_name="imagenet_opacity_page", trigger_mode="always_last", show_progress="hidden", **PAGE_ONLY,
+                   **draw)
+    u.whole.input(ev["opacity_page"], look + [u.downloads_open], [u.overlay, u.downloads, u.numbers],
+                  api_name="imagenet_whole_photo_page", trigger_mode="always_last", **PAGE_ONLY, **draw)
 
 
 def _wire_extras(demo: gr.Blocks, u, named: dict, ev: dict, kinds: dict, query) -> None:
