@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_cost import build_app_in_process, event_of  # noqa: E402
+from bench_cost import build_app_in_process, event_of, measure_forward, server_threads  # noqa: E402
 from _photos import turned_cats  # noqa: E402
 
 SETTINGS = ("efficientnet_lite0", "_head_act", "Grad-CAM", "predicted", "none", "max", "jet", 0.5)
@@ -100,6 +100,22 @@ def run(n: int) -> dict:
                              ("files_kb", files / 1000), ("files", count)):
                     r.setdefault(k, []).append(v)
         as_before(False)
+        # a new colour map on the page: before, the public full redraw (PNG overlay, everything drawn);
+        # after, the page's own event with every accordion closed
+        restyles: dict[str, list[float]] = {"before": [], "after": []}
+        restyle_kb: dict[str, list[float]] = {"before": [], "after": []}
+        full_dep, page_dep = event_of(demo, "imagenet_restyle"), event_of(demo, "imagenet_restyle_page")
+        for i in range(n + 3):
+            cmap = ("viridis", "jet")[i % 2]
+            for kind in (("before", "after") if i % 2 == 0 else ("after", "before")):
+                d = full_dep if kind == "before" else page_dep
+                c = time.process_time()
+                value = d.fn(state["after"], "max", cmap, 0.5, False)
+                data = asyncio.run(demo.postprocess_data(d, value, session))
+                spent = time.process_time() - c
+                if i >= 3:
+                    restyles[kind].append(spent * 1000)
+                    restyle_kb[kind].append((_json_bytes(data) + _files_of(value, d)[0]) / 1000)
         opening = {}
         look = (state["after"], "max", "jet", 0.5, False)
         for name in ("imagenet_open_steps", "imagenet_open_raw", "imagenet_open_downloads", "imagenet_open_parts"):
@@ -118,6 +134,9 @@ def run(n: int) -> dict:
     out = {k: {m: statistics.mean(v) for m, v in r.items()} for k, r in rows.items()}
     out["median_cpu_ms"] = {k: statistics.median(r["cpu_ms"]) for k, r in rows.items()}
     out["opening"] = opening
+    out["restyle"] = {k: {"cpu_ms": statistics.mean(v), "kb": statistics.mean(restyle_kb[k])} for k, v in restyles.items()}
+    out["forward_2"] = measure_forward(2)
+    out["forward_server"] = measure_forward(server_threads())
     out["n"] = n
     out["load"] = os.getloadavg()
     return out
@@ -125,13 +144,20 @@ def run(n: int) -> dict:
 
 def report(res: dict) -> str:
     b, a = res["before"], res["after"]
-    lines = [f"n = {res['n']} answers each, alternating; load average {res['load'][0]:.1f}",
+    f2, f1 = res["forward_2"], res["forward_server"]
+    lines = [f"n = {res['n']} answers each, alternating; load average {res['load'][0]:.1f}. One Lite0 forward in the "
+             f"same run: {f2['cpu_min_ms']:.1f} ms CPU with 2 threads (min of 30; median {f2['cpu_ms']:.1f}), "
+             f"{f1['cpu_min_ms']:.1f} ms with {f1['threads']} thread(s) as the server runs it (median {f1['cpu_ms']:.1f}).",
+             "",
              "| the page's answer | handler | + Gradio postprocess_data | = CPU (mean; median) | JSON | files fetched |",
              "|---|---|---|---|---|---|"]
     for name, r in (("before (full)", b), ("after (lazy)", a)):
         med = res["median_cpu_ms"]["before" if r is b else "after"]
         lines.append(f"| {name} | {r['handler_ms']:.1f} ms | {r['postprocess_ms']:.1f} ms | **{r['cpu_ms']:.1f} ms**; "
                      f"{med:.1f} ms | {r['json_kb']:.0f} KB | {r['files_kb']:.0f} KB ({r['files']:.0f} files) |")
+    r = res["restyle"]
+    lines.append(f"| a new colour map: before (full redraw) / after (closed parts) | | | **{r['before']['cpu_ms']:.1f} / "
+                 f"{r['after']['cpu_ms']:.1f} ms** | {r['before']['kb']:.0f} / {r['after']['kb']:.0f} KB (with files) | |")
     lines.append("")
     lines.append("| opening (on the last answer) | CPU (median) | bytes |")
     lines.append("|---|---|---|")
