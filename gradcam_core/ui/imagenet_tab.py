@@ -9,9 +9,11 @@ texts, PNG downloads, numbers).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
+import functools
 import html
+import inspect
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -109,6 +111,21 @@ def _full_outputs(expl: svc.Explanation, label: dict, request_key=None, raw: svc
             "state": _for_state(raw if raw is not None else expl, request_key)}
 
 
+#: what a page's answer leaves for later: drawn when their part of the page is opened (see _lazy_parts)
+LAZY_OUTPUTS = ["heatmap", "steps", "steps_md", "downloads", "numbers"]
+
+
+def _page_outputs(expl: svc.Explanation, label: dict, request_key=None, raw: svc.Explanation | None = None) -> dict:
+    """What a page's answer fills (issue 27: draw only what is on the screen): the summary, the top-5
+    and the overlay (``expl`` with its overlays drawn), the kept state and the text alternatives. The
+    raw map, the steps, the downloads and the numbers are emptied (never a previous photo's), and
+    drawn from the kept result when their part of the page is opened (:func:`open_parts`)."""
+    alts = {"overlay": alt_text.explanation_alt(expl), "heatmap": alt_text.explanation_alt(expl, "heatmap")}
+    return {"summary": itext.summary(expl), "label": label, "overlay": view.overlay_panel(expl), "alts": alts,
+            "heatmap": None, "steps": None, "steps_md": "", "downloads": None, "numbers": None,
+            "state": _for_state(raw if raw is not None else expl, request_key)}
+
+
 def _request_key(src, model_key, layer, method, target, target2):
     """What decides the model run (not the drawing); used to drop repeated identical requests.
     ``src``: the photo's source (svc.photo_of)."""
@@ -117,9 +134,10 @@ def _request_key(src, model_key, layer, method, target, target2):
 
 
 def _explain(src, key, slow: bool, model_key, layer, method, target, target2, norm, cmap, alpha, request=None,
-             progress=None, whole=False):
+             progress=None, whole=False, lazy: bool = False):
     """Run the model on the photo (``src``: its source, parsed once) and draw everything (any
-    method); ``key``: the request's key (kept with the result); ``whole``: the overlay on the whole photo.
+    method); ``key``: the request's key (kept with the result); ``whole``: the overlay on the whole photo;
+    ``lazy``: draw only what a page's answer shows (:func:`_page_outputs`; the API draws everything).
     One pass: the service runs and returns the raw result, present draws it, the tab places it."""
     if slow:
         gr.Warning(SCORE_CAM_WARNING, duration=8)
@@ -130,6 +148,8 @@ def _explain(src, key, slow: bool, model_key, layer, method, target, target2, no
         time_limit=models.SCORE_CAM_LIMIT or None, whole=bool(whole),
     )
     label = raw.label()
+    if lazy:
+        return _page_outputs(view.draw_overlays(raw), label, key, raw)
     return _full_outputs(view.draw(raw), label, key, raw)
 
 
@@ -167,12 +187,14 @@ def _route_js(kind: str) -> str:
     """A js-only event body: send this request to the quick or the slow queue, by method.
 
     It writes a fresh token into one of two hidden boxes; each box's ``.change`` runs the
-    explanation in its own concurrency group. ``kind`` "force" (the Explain button) runs even an
+    explanation in its own concurrency group. The other box is left alone (``undefined``: Gradio's page
+    skips that output), not set to its own value: Gradio fires ``.change`` on any value set, even the
+    same, and the other queue's handler would be called for nothing with every answer (issue 27). ``kind`` "force" (the Explain button) runs even an
     identical request again; "auto" (a new photo or setting) skips one the page already shows."""
     import json
 
     return (f"(method, quick, slow) => {{ const t = '{kind}:' + Date.now() + ':' + Math.random(); "
-            f"return {json.dumps(SLOW_METHODS)}.includes(method) ? [quick, t] : [t, slow]; }}")
+            f"return {json.dumps(SLOW_METHODS)}.includes(method) ? [undefined, t] : [t, undefined]; }}")
 
 
 def _run(slow: bool, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state, request,
@@ -197,7 +219,7 @@ def _run_photo(slow: bool, token, photo, model_key, layer, method, target, targe
     if not str(token or "").startswith("force") and isinstance(state, dict) and state.get("tag") == key:
         return {}
     return _explain(src, key, slow, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress,
-                    whole)
+                    whole, lazy=True)
 
 
 def run_quick(token: Any, photo: Any, model_key: Any, layer: Any, method: Any, target: Any, target2: Any, norm: Any, cmap: Any, alpha: Any, state: Any = None,
@@ -221,6 +243,103 @@ def restyle(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False) ->
     overlay, heatmap, gallery, downloads = _drawn(expl)
     return {"overlay": overlay, "heatmap": heatmap, "steps": gallery, "steps_md": itext.steps_markdown(expl),
             "downloads": downloads, "numbers": expl.numbers}
+
+
+def _on_page(fn: Callable[..., dict]) -> Callable[..., dict]:
+    """``fn`` for the page's own answer events: its overlay (a photo) is sent as an inline JPEG
+    (view.jpeg_data_url; ResultImage passes a data URL on as it is) instead of a PNG: 6× fewer bytes,
+    a fraction of the encoding. The API's endpoints keep their PNG."""
+
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def page(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        if isinstance(out, dict) and out.get("overlay") is not None:
+            call = signature.bind(*args, **kwargs)
+            call.apply_defaults()
+            out = {**out, "overlay": view.jpeg_data_url(out["overlay"], whole=call.arguments.get("whole") is True)}
+        return out
+
+    return page
+
+
+#: the parts of the page drawn when opened: name → what it fills
+LAZY_PARTS = {"steps": ["steps", "steps_md"], "raw": ["heatmap"], "downloads": ["downloads", "numbers"]}
+
+
+def _lazy_parts(state, parts, norm, cmap, alpha, whole) -> dict:
+    """The named ``parts`` (LAZY_PARTS' keys) of the session's kept result, drawn in the page's current
+    style, exactly as a full answer draws them; the model does not run. No result yet: nothing; a
+    result no longer kept: a message asking for a new run (EXPIRED)."""
+    if not isinstance(state, dict) or not parts:
+        return {}
+    expl = view.styled(_recall(state), norm, cmap, alpha, whole=bool(whole))
+    out: dict = {}
+    if "steps" in parts:
+        drawn = view.draw_steps(expl)
+        paths = outfiles.write_pngs([s.image for s in drawn.steps.values()], outfiles._out_dir(None), stem="view")
+        out.update(steps=_gallery(drawn, paths), steps_md=itext.steps_markdown(drawn))
+    if "raw" in parts:
+        out["heatmap"] = view.heatmap_image(expl)
+    if "downloads" in parts:
+        out.update(downloads=outfiles.write_downloads(expl, outfiles._out_dir(None)), numbers=view.numbers(expl))
+    return out
+
+
+@user_errors
+def open_steps(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False) -> dict:
+    """The steps' accordion opened: the step gallery and its texts, from the kept result."""
+    return _lazy_parts(state, ["steps"], norm, cmap, alpha, whole)
+
+
+@user_errors
+def open_raw(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False) -> dict:
+    """The raw map's accordion opened: the raw map with its colour bar, from the kept result."""
+    return _lazy_parts(state, ["raw"], norm, cmap, alpha, whole)
+
+
+@user_errors
+def open_downloads(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False) -> dict:
+    """The downloads' accordion opened: the three PNG files and the numbers, from the kept result."""
+    return _lazy_parts(state, ["downloads"], norm, cmap, alpha, whole)
+
+
+@user_errors
+def open_parts(state: Any, steps_open: Any, raw_open: Any, downloads_open: Any, norm: Any, cmap: Any, alpha: Any,
+               whole: Any = False) -> dict:
+    """After a page's answer (a second event, chained): the parts whose accordion is open, redrawn
+    for the new result."""
+    parts = [n for n, on in (("steps", steps_open), ("raw", raw_open), ("downloads", downloads_open)) if on is True]
+    return _lazy_parts(state, parts, norm, cmap, alpha, whole)
+
+
+def _page_overlay(expl: svc.Explanation) -> str:
+    """The overlay of ``expl`` (styled, not drawn) as the page gets it: an inline JPEG."""
+    return view.jpeg_data_url(view.overlay_panel(view.draw_overlays(expl)), whole=bool(expl.whole))
+
+
+@user_errors
+def restyle_page(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False, steps_open: Any = False,
+                 raw_open: Any = False, downloads_open: Any = False) -> dict:
+    """The page's :func:`restyle` (a new normalisation or colour map): the overlay, and only the parts
+    whose accordion is open; the closed ones are emptied (drawn in the new style when opened)."""
+    if state is None:
+        return {}
+    expl = view.styled(_recall(state), norm, cmap, alpha, whole=bool(whole))
+    parts = [n for n, on in (("steps", steps_open), ("raw", raw_open), ("downloads", downloads_open)) if on is True]
+    return {"overlay": _page_overlay(expl), "heatmap": None, "steps": None, "steps_md": "", "downloads": None,
+            "numbers": None, **_lazy_parts(state, parts, norm, cmap, alpha, whole)}
+
+
+@user_errors
+def opacity_page(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False, downloads_open: Any = False) -> dict:
+    """The page's :func:`change_opacity` (opacity, whole photo): the overlay, and the downloads if open."""
+    if state is None:
+        return {}
+    expl = view.styled(_recall(state), norm, cmap, alpha, whole=bool(whole))
+    return {"overlay": _page_overlay(expl), "downloads": None,
+            **_lazy_parts(state, ["downloads"] if downloads_open is True else [], norm, cmap, alpha, whole)}
 
 
 @user_errors
@@ -398,10 +517,12 @@ def _settings(default, spec) -> dict:
         cmap = ChoiceDropdown(HEAT_CHOICES, value="jet", label=say("ui.imagenet.cmap_label"), filterable=False, min_width=120,
                               elem_id="imagenet-cmap")
     gr.Markdown(itext.NORM_NOTE + "\n\n" + heat_map_note(), elem_classes=["tight-md", "imagenet-small"])
-    heatmap = ResultImage(label=say("ui.imagenet.heatmap_label"), interactive=False, elem_classes="imagenet-map",
-                          buttons=["download", "fullscreen"])
-    gr.Markdown(itext.HEAT_NOTE, elem_classes=["tight-md", "imagenet-small"])
-    return dict(model=model, model_note=model_note, fetch_md=fetch_md, fetch_timer=fetch_timer,
+    # drawn when opened (issue 27): it sits below the settings, off a phone's screen
+    with gr.Accordion(say("ui.imagenet.raw_title"), open=False, elem_id="imagenet-raw-acc") as raw_acc:
+        heatmap = ResultImage(label=say("ui.imagenet.heatmap_label"), interactive=False, elem_classes="imagenet-map",
+                              buttons=["download", "fullscreen"])
+        gr.Markdown(itext.HEAT_NOTE, elem_classes=["tight-md", "imagenet-small"])
+    return dict(raw_acc=raw_acc, model=model, model_note=model_note, fetch_md=fetch_md, fetch_timer=fetch_timer,
                 unavailable_md=unavailable_md, layer=layer, method=method,
                 m_note=m_note, target=target, target2=target2, alpha=alpha, whole=whole, norm=norm, cmap=cmap,
                 heatmap=heatmap)
@@ -409,11 +530,12 @@ def _settings(default, spec) -> dict:
 
 def _details() -> dict:
     """Steps, compare, downloads and numbers, the link."""
-    gr.Markdown(say("ui.imagenet.steps_heading"))
-    steps = gr.Gallery(label=say("ui.imagenet.steps_label"), columns=2, height="auto", object_fit="contain",
-                       format="png", elem_classes="imagenet-steps", interactive=False)
-    with gr.Accordion(say("ui.imagenet.steps_text_title"), open=False):
-        steps_md = gr.Markdown(label=say("ui.imagenet.steps_text_label"))
+    # the steps, the downloads and the numbers are drawn when their accordion is opened (issue 27)
+    with gr.Accordion(say("ui.imagenet.steps_title"), open=False, elem_id="imagenet-steps-acc") as steps_acc:
+        steps = gr.Gallery(label=say("ui.imagenet.steps_label"), columns=2, height="auto", object_fit="contain",
+                           format="png", elem_classes="imagenet-steps", interactive=False)
+        with gr.Accordion(say("ui.imagenet.steps_text_title"), open=False):
+            steps_md = gr.Markdown(label=say("ui.imagenet.steps_text_label"))
 
     with gr.Accordion(say("ui.imagenet.compare_title"), open=False):
         compare_btn = gr.Button(say("ui.imagenet.compare_button"))
@@ -421,7 +543,7 @@ def _details() -> dict:
                                      object_fit="contain", format="png", interactive=False)
         compare_md = gr.Markdown(elem_classes=["tight-md", "imagenet-small"])
 
-    with gr.Accordion(say("ui.imagenet.downloads_title"), open=False):
+    with gr.Accordion(say("ui.imagenet.downloads_title"), open=False, elem_id="imagenet-downloads-acc") as downloads_acc:
         downloads = gr.File(label=say("ui.imagenet.downloads_label"), file_count="multiple",
                             interactive=False)
         numbers = gr.JSON(label=say("ui.imagenet.numbers_label"), open=False)
@@ -432,7 +554,7 @@ def _details() -> dict:
     link_box = gr.Textbox(label=say("ui.imagenet.link_label"), interactive=False,
                           buttons=["copy"], max_lines=3,
                           info=say("ui.imagenet.link_info"))
-    return dict(steps=steps, steps_md=steps_md, compare_btn=compare_btn, compare_gallery=compare_gallery,
+    return dict(steps_acc=steps_acc, downloads_acc=downloads_acc, steps=steps, steps_md=steps_md, compare_btn=compare_btn, compare_gallery=compare_gallery,
                 compare_md=compare_md, downloads=downloads, numbers=numbers, link_query=link_query,
                 link_btn=link_btn, link_box=link_box)
 
@@ -448,8 +570,14 @@ def _hidden() -> dict:
         slow_req = gr.Textbox(visible=False)
         api_quick = gr.Button(visible=False)
         api_slow = gr.Button(visible=False)
+        # the public redraw endpoints (full answers); the page redraws lazily through its own events
+        api_draw = {f"api_{n}": gr.Button(visible=False) for n in ("restyle", "opacity", "whole")}
+        # which lazily drawn parts are open (set in the browser by their accordions), and a token whose
+        # change redraws the open ones after an answer (see _wire_lazy)
+        opened = {f"{n}_open": gr.Checkbox(False, visible=False) for n in LAZY_PARTS}
+        lazy_req = gr.Textbox(visible=False)
     return dict(state=state, alts=a11y.alt_state(), quick_req=quick_req, slow_req=slow_req, api_quick=api_quick,
-                api_slow=api_slow)
+                api_slow=api_slow, lazy_req=lazy_req, **opened, **api_draw)
 
 
 def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None = None) -> None:
@@ -482,11 +610,15 @@ def _wire(demo: gr.Blocks, c: dict, concurrency_limit: int, query) -> None:
                                "cmap", "alpha", "model_note", "compare_gallery", "compare_md", "credit")}
     a11y.wire_alts(u.alts, {"overlay": u.overlay, "heatmap": u.heatmap})  # the images' text alternatives on the page
     # the handlers return {name: value}; the events get {component: value} (the rest stays as it is)
-    ev = {fn.__name__: by_name(fn, named) for fn in (explain, explain_slow, run_quick, run_slow, restyle,
-                                                      change_opacity, explain_from_link, explain_from_query,
-                                                      change_model, compare, pick_example)}
+    ev = {fn.__name__: by_name(fn, named) for fn in (explain, explain_slow, restyle, change_opacity, explain_from_link,
+                                                      explain_from_query, change_model, compare, pick_example,
+                                                      open_steps, open_raw, open_downloads, open_parts, restyle_page,
+                                                      opacity_page)}
+    # the page's own answers: the overlay as an inline JPEG (the API keeps its PNG)
+    ev.update({fn.__name__: by_name(_on_page(fn), named) for fn in (run_quick, run_slow)})
     _wire_explain(u, named, ev, kinds)
     _wire_settings(u, ev, kinds)
+    _wire_lazy(u, ev, kinds)
     _wire_extras(demo, u, named, ev, kinds, query)
 
 
@@ -522,14 +654,43 @@ def _wire_explain(u, named: dict, ev: dict, kinds: dict) -> None:
     # the page's own events (a hidden token, the session's last result): not in the API, which has
     # /imagenet_explain and /imagenet_explain_slow; here a request for the other queue or the result
     # the page already shows is skipped without a word, as the page needs (PAGE_ONLY)
-    u.quick_req.change(ev["run_quick"], [u.quick_req] + run_inputs, explain_outputs, api_name="imagenet_run",
-                       preprocess=False, trigger_mode="always_last", **PAGE_ONLY, **run).success(
-        api_name="imagenet_show_result", **show)
-    u.slow_req.change(ev["run_slow"], [u.slow_req] + run_inputs, explain_outputs, api_name="imagenet_run_slow",
-                      preprocess=False, trigger_mode="always_last", **PAGE_ONLY, **slow).success(
-        api_name="imagenet_show_result_slow", **show)
+    # after the answer, a second event redraws the lazily drawn parts that are open (_wire_lazy): only the
+    # browser looks at which are open, so an answer with them all closed costs the server nothing more
+    refresh = dict(fn=None, inputs=[u.steps_open, u.raw_open, u.downloads_open], outputs=u.lazy_req,
+                   js=_REFRESH_JS, queue=False, **PAGE_ONLY)
+    answer = u.quick_req.change(ev["run_quick"], [u.quick_req] + run_inputs, explain_outputs, api_name="imagenet_run",
+                                preprocess=False, trigger_mode="always_last", **PAGE_ONLY, **run)
+    answer.success(api_name="imagenet_show_result", **show)
+    answer.success(**refresh)
+    answer = u.slow_req.change(ev["run_slow"], [u.slow_req] + run_inputs, explain_outputs, api_name="imagenet_run_slow",
+                               preprocess=False, trigger_mode="always_last", **PAGE_ONLY, **slow)
+    answer.success(api_name="imagenet_show_result_slow", **show)
+    answer.success(**refresh)
     u.model.change(ev["change_model"], u.model, [u.layer, u.model_note], api_name="imagenet_model_change", **draw).then(
         None, *route, js=_route_js("auto"), api_name="imagenet_model_change_explain", queue=False)
+
+
+#: a js-only step after a page's answer: a new token (whose change redraws the open parts) when any
+#: lazily drawn part is open; ``undefined`` when none is (the page skips the output: no change, no request)
+_REFRESH_JS = ("(steps, raw, downloads) => (steps || raw || downloads) ? "
+               "'refresh:' + Date.now() + ':' + Math.random() : undefined")
+
+
+def _wire_lazy(u, ev: dict, kinds: dict) -> None:
+    """The parts drawn when opened (issue 27): each accordion's expand draws its part from the kept
+    result and marks it open in the browser (collapse: closed); after an answer, the open ones are
+    redrawn (the token set by _REFRESH_JS)."""
+    draw = kinds["draw"]
+    look = [u.state, u.norm, u.cmap, u.alpha, u.whole]
+    for part, acc, outs in (("steps", u.steps_acc, [u.steps, u.steps_md]), ("raw", u.raw_acc, [u.heatmap]),
+                            ("downloads", u.downloads_acc, [u.downloads, u.numbers])):
+        flag = getattr(u, f"{part}_open")
+        acc.expand(None, None, flag, js="() => true", queue=False, **PAGE_ONLY)
+        acc.collapse(None, None, flag, js="() => false", queue=False, **PAGE_ONLY)
+        acc.expand(ev[f"open_{part}"], look, outs, api_name=f"imagenet_open_{part}", **PAGE_ONLY, **draw)
+    u.lazy_req.change(ev["open_parts"], [u.state, u.steps_open, u.raw_open, u.downloads_open] + look[1:],
+                      [u.heatmap, u.steps, u.steps_md, u.downloads, u.numbers], api_name="imagenet_open_parts",
+                      trigger_mode="always_last", **PAGE_ONLY, **draw)
 
 
 def _wire_settings(u, ev: dict, kinds: dict) -> None:
@@ -543,13 +704,21 @@ def _wire_settings(u, ev: dict, kinds: dict) -> None:
     u.target.key_up(search_target, None, u.target, api_name="imagenet_search_target", **quiet)
     u.target2.key_up(search_target2, None, u.target2, api_name="imagenet_search_target2", **quiet)
     look = [u.state, u.norm, u.cmap, u.alpha, u.whole]
-    gr.on([u.norm.input, u.cmap.input], ev["restyle"], look,
-          [u.overlay, u.heatmap, u.steps, u.steps_md, u.downloads, u.numbers], api_name="imagenet_restyle",
-          trigger_mode="always_last", **draw)
-    u.alpha.change(ev["change_opacity"], look, [u.overlay, u.downloads],
-                   api_name="imagenet_opacity", trigger_mode="always_last", show_progress="hidden", **draw)
-    u.whole.input(ev["change_opacity"], look, [u.overlay, u.downloads],
-                  api_name="imagenet_whole_photo", trigger_mode="always_last", **draw)
+    restyled = [u.overlay, u.heatmap, u.steps, u.steps_md, u.downloads, u.numbers]
+    # the API: full redraws, as before (hidden buttons: the page never calls them)
+    u.api_restyle.click(ev["restyle"], look, restyled, api_name="imagenet_restyle", trigger_mode="always_last", **draw)
+    u.api_opacity.click(ev["change_opacity"], look, [u.overlay, u.downloads], api_name="imagenet_opacity",
+                        trigger_mode="always_last", **draw)
+    u.api_whole.click(ev["change_opacity"], look, [u.overlay, u.downloads], api_name="imagenet_whole_photo",
+                      trigger_mode="always_last", **draw)
+    # the page: the overlay (an inline JPEG) and only the open parts (issue 27)
+    gr.on([u.norm.input, u.cmap.input], ev["restyle_page"], look + [u.steps_open, u.raw_open, u.downloads_open],
+          restyled, api_name="imagenet_restyle_page", trigger_mode="always_last", **PAGE_ONLY, **draw)
+    u.alpha.change(ev["opacity_page"], look + [u.downloads_open], [u.overlay, u.downloads, u.numbers],
+                   api_name="imagenet_opacity_page", trigger_mode="always_last", show_progress="hidden", **PAGE_ONLY,
+                   **draw)
+    u.whole.input(ev["opacity_page"], look + [u.downloads_open], [u.overlay, u.downloads, u.numbers],
+                  api_name="imagenet_whole_photo_page", trigger_mode="always_last", **PAGE_ONLY, **draw)
 
 
 def _wire_extras(demo: gr.Blocks, u, named: dict, ev: dict, kinds: dict, query) -> None:
