@@ -67,7 +67,14 @@ def test_quick_endpoint_refuses_slow_methods_with_a_pointer(served):
 
 #: the page's own events (issue 23): fed by hidden boxes, the session's last result or a tap's event data
 PAGE_ONLY = ["/imagenet_run", "/imagenet_run_slow", "/imagenet_pick_example", "/imagenet_from_link",
-             "/mnist_pick_from_grid", "/mnist_from_link", "/spurious_open_from_link", "/select_tab_from_link"]
+             "/mnist_pick_from_grid", "/mnist_from_link", "/spurious_open_from_link", "/select_tab_from_link",
+             # the page's lighter answers (issue 27): the parts in closed accordions drawn when opened, and the
+             # page's own copies of the public endpoints (which keep their full answers)
+             "/imagenet_open_steps", "/imagenet_open_raw", "/imagenet_open_downloads", "/imagenet_open_parts",
+             "/imagenet_restyle_page", "/imagenet_opacity_page", "/imagenet_whole_photo_page",
+             "/mnist_page_index", "/mnist_page_submit", "/mnist_page_drawing", "/mnist_page_upload",
+             "/mnist_page_change_target", "/mnist_page_change_channel", "/mnist_page_change_layer",
+             "/mnist_page_change_cmap", "/mnist_page_change_placement", "/mnist_open_steps", "/mnist_draw_open_steps"]
 
 
 def test_page_only_events_are_not_in_the_api(served):
@@ -83,7 +90,14 @@ def test_page_only_events_are_not_in_the_api(served):
     hidden = {n for n, fn in deps.items() if fn.fn is not None and n not in listed} - set(PAGE_ONLY)
     # the photo's box offer, and Enter in the box field (the page's copy of the public /mnist_explain_crop)
     crop_offer = ("offer_after_read", "offer_after_refusal", "after_box_read", "after_box_refusal", "hide_offer",
-                  "explain_crop")
+                  "explain_crop", "explain_crop_page")
+    # the workshop room's pages (the phone's panel, the facilitator's page): their events are the page's own,
+    # and every room action is public as a room_* endpoint (docs/API.md)
+    rooms = {n for n in hidden if getattr(deps[n].fn, "__module__", "").startswith(
+        ("gradcam_core.ui.room_phone", "gradcam_core.ui.facilitator"))}
+    assert rooms and all(name in listed for name in ("/room_open", "/room_join", "/room_view", "/room_push",
+                                                       "/room_answer", "/room_reveal", "/room_submit", "/room_results"))
+    hidden -= rooms
     assert all(deps[n].fn.__name__ in ("show", "_mnist_show", "selected", "poll", "clear_credit", "mark_closed") + crop_offer
                or n.startswith(("/apply", "/tap_", "/_mnist_tap")) for n in hidden), sorted(hidden)
     # what they did is public under a documented name (README, "Public API")
@@ -179,8 +193,12 @@ def test_shortcuts_tab_is_computed_when_opened_not_at_page_load(served):
     assert any(t[1] == "select" for t in deps["/spurious_open"].targets)
     # a deep link is read in the browser: the only page-load event is js-only (no server call)
     loads = [fn for fn in demo.fns.values() if any(t[1] == "load" for t in fn.targets)]
-    server_loads = sorted(fn.api_name for fn in loads if fn.fn is not None)
+    server_loads = sorted(fn.api_name for fn in loads if fn.fn is not None and fn.page == "")
     assert server_loads == ["imagenet_refresh_models"], server_loads
+    # the facilitator's page (its own route, /facilitator) loads only its own first view: whether rooms
+    # may be opened from there (the main page never runs it)
+    route_loads = sorted((fn.page, fn.api_name) for fn in loads if fn.fn is not None and fn.page != "")
+    assert route_loads == [("facilitator", "first_view")], route_loads
     # the MNIST tab's first view (digit #0) is part of the page: its prediction is in the config
     config = demo.get_config_file() if hasattr(demo, "get_config_file") else demo.config
     labels = [c for c in config["components"] if c.get("props", {}).get("elem_id") == "mnist-label"]
