@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from gradcam_core.present.words import say
+
 from test_browser import (ARTIFACTS, CHROMIUM, _assert_on_screen, _no_horizontal_overflow,  # noqa: F401
                           _open_on_a_phone, _wait_for_image, server)
 
@@ -106,9 +108,9 @@ def _swipe_to(page, locator, max_swipes: int = 40) -> dict:
 def test_tap_a_cell_of_step_6_with_a_finger(server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     ctx, page, errors = _overlay_tapped(browser, server)
-    # straight after the breakdown appears, swipe back up to step 6 (the ReLU map, right above the
-    # panel) and tap its bottom-right cell: the panel's scroll correction must not pull the page
-    # back down under the finger (it stops at the first touch)
+    # straight after the breakdown appears, swipe back up the page and then tap the bottom-right cell
+    # of step 6 (the ReLU map): the panel's scroll correction must not pull the page back down under
+    # the finger (it stops at the first touch)
     # the page has brought the breakdown to the top of the screen (its correction is still running)
     page.wait_for_function("() => Math.abs(document.getElementById('mnist-cell-sum').getBoundingClientRect().top"
                            " - 8) <= 4", timeout=10000)
@@ -124,7 +126,15 @@ def test_tap_a_cell_of_step_6_with_a_finger(server, browser):
         tops.append(page.evaluate(top))
         page.wait_for_timeout(100)
     assert min(tops) > 100, (tops, "the page was pulled back after the finger scrolled up")
-    target = page.locator("#mnist-cell").locator("xpath=preceding::img[1]")
+    # the steps are drawn when their accordion is opened (issue 27): open it, wait for the eight
+    # pictures, then tap step 6 (the ReLU map)
+    title = page.get_by_text(say("ui.mnist.steps_title"))
+    title.scroll_into_view_if_needed()
+    title.tap()
+    page.wait_for_function("() => [...document.querySelectorAll('#mnist-steps .step-image img')]"
+                           ".filter(i => (i.getAttribute('src') || '').startsWith('data:image/png')).length === 8",
+                           timeout=60000)
+    target = page.locator("#mnist-steps .step-image img").nth(5)
     box = _swipe_to(page, target)
     natural = target.evaluate("e => [e.naturalWidth, e.naturalHeight]")
     # the map is the top 280×280 square of the picture (the colour bar lies below it)
