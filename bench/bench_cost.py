@@ -46,7 +46,6 @@ import functools
 import io
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -63,7 +62,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tools"))
 from _photos import turned_cats  # noqa: E402
-from _server import make_client, start_server, stop_server  # noqa: E402
+from _server import free_port_in, make_client, start_server, stop_server  # noqa: E402
 
 ROWS = ("floor", "forward", "mnist_index", "mnist_upload", "imagenet", "room_answer")
 API = {"mnist_index": "mnist_explain_index", "mnist_upload": "mnist_explain_upload",
@@ -94,16 +93,8 @@ FLOOR_APP = textwrap.dedent('''
 
 # --------------------------------------------------------------------------- helpers
 def port_in_range(lo: int = 7700, hi: int = 7799) -> int:
-    """A free port of this helper's range."""
-    for p in range(lo, hi + 1):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p))
-            except OSError:
-                continue
-            return p
-    raise RuntimeError("no free port in 7700-7799")
-
+    """A free port of this bench's range (bench._server.free_port_in)."""
+    return free_port_in(lo, hi)
 
 def cpu_of(pid: int) -> float:
     """A process's CPU time so far (user + system), seconds."""

@@ -27,17 +27,9 @@ SETTINGS = ("predicted", "strongest", "relu2", "jet", "receptive field")
 
 
 def _port(lo: int = 7850, hi: int = 7899) -> int:
-    import socket
+    from bench._server import free_port_in
 
-    for p in range(lo, hi + 1):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", p))
-            except OSError:
-                continue
-            return p
-    raise RuntimeError(f"no free port in {lo}-{hi}")
-
+    return free_port_in(lo, hi)
 
 def _page_call(http, url: str, fn_index: int, data: list, session: str) -> dict:
     """One event as the page sends it: join the queue, read the event's stream to its end."""

@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _photos import turned_cats  # noqa: E402
+from _server import free_port_in  # noqa: E402
 
 CLK = os.sysconf("SC_CLK_TCK")
 
@@ -33,15 +34,7 @@ def cpu_s(pid: int) -> float:
 
 
 def port_in_range(lo: int = 7800, hi: int = 7849) -> int:
-    for p in range(lo, hi + 1):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p))
-            except OSError:
-                continue
-            return p
-    raise RuntimeError(f"no free port in {lo}-{hi}")
-
+    return free_port_in(lo, hi)
 
 def launch(root: Path) -> tuple[subprocess.Popen, str]:
     port = port_in_range()

@@ -21,6 +21,19 @@ if not os.environ.get("GRADCAM_ROOMS_URL") and not os.environ.get("GRADCAM_ROOMS
 from bench._server import free_port  # noqa: E402
 from bench._server import stop_server as stop_process  # noqa: E402,F401
 from bench._server import wait_listening  # noqa: E402,F401
+from bench._server import free_port_in, start_server  # noqa: E402
+
+
+def app_server(lo: int, hi: int):
+    """A module fixture's body (``yield from app_server(lo, hi)``): ``python app.py`` on a free port
+    of ``lo``–``hi`` (each test module keeps to a range of its own), its URL once it listens, and the
+    app stopped afterwards."""
+    port = free_port_in(lo, hi)
+    proc, _ = start_server(port)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        stop_process(proc)
 
 
 def launch_blocks(demo, **kw):

@@ -3,16 +3,11 @@ the top-5 and the overlay (a JPEG) on screen and draws nothing else; the steps a
 accordion is opened, and an open accordion follows the next answer."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import CHROMIUM, free_port, stop_process
+from conftest import CHROMIUM, app_server
 from gradcam_core.present.words import say
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,41 +21,10 @@ LABEL = "document.querySelector('#imagenet-label .output-class')"
 STEP_IMGS = "[...document.querySelectorAll('#imagenet-steps-acc .imagenet-steps img[src]')]"
 
 
-def _port() -> int:
-    """A free port of 7800–7849 (this work's range on the shared machine), else any free port."""
-    for p in range(7800, 7850):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p))
-            except OSError:
-                continue
-            return p
-    return free_port()
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = _port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "lazy-imagenet-server.log", "w")
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT,
-                            env=dict(os.environ, GRADIO_ANALYTICS_ENABLED="False"), stdout=log,
-                            stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("app.py exited early:\n" + (ARTIFACTS / "lazy-imagenet-server.log").read_text())
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        stop_process(proc)
-        raise RuntimeError("app.py did not start listening within 180 s")
-    yield f"http://127.0.0.1:{port}/"
-    stop_process(proc)
-    log.close()
+    """``python app.py`` on a port of 7800–7849 (this module's range)."""
+    yield from app_server(7800, 7849)
 
 
 def _on_screen(page, selector: str, min_px: int = 60) -> dict:

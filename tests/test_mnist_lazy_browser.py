@@ -3,17 +3,12 @@ screen while the steps stay closed and undrawn; opened, the steps are drawn (ste
 itself); a new answer while they are open redraws them."""
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import CHROMIUM, stop_process
+from conftest import CHROMIUM, app_server
 from test_browser import ARTIFACTS, _assert_on_screen, _open_on_a_phone
 
 from gradcam_core.present.words import say
@@ -27,36 +22,10 @@ STEP_IMAGES = "#mnist-steps .step-image img"
 OVERLAY = "#mnist-result .step-image img"
 
 
-def _port(lo: int = 7850, hi: int = 7899) -> int:
-    for port in range(lo, hi + 1):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {lo}-{hi}")
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = _port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "mnist-lazy-browser-server.log", "w")
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT,
-                            env=dict(os.environ, GRADIO_ANALYTICS_ENABLED="False"), stdout=log,
-                            stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        assert proc.poll() is None, "app.py exited early"
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.5)
-    yield f"http://127.0.0.1:{port}/"
-    stop_process(proc)
-    log.close()
+    """``python app.py`` on a port of 7850–7899 (this module's range)."""
+    yield from app_server(7850, 7899)
 
 
 def _srcs(page, selector: str) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
-from bench._server import stop_server
+from bench._server import free_port_in, stop_server
 from gradcam_core.present.words import say
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,15 +26,7 @@ REMOTE = {"X-Forwarded-For": "203.0.113.7"}
 
 
 def port_in_range() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 7500-7599")
-
+    return free_port_in(PORTS[0], PORTS[-1])
 
 def start(port: int, env: dict, log: Path) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--concurrency", "1", "--threads", "1"],
