@@ -79,30 +79,37 @@ def _swipe(cdp, x: float, y0: float, y1: float, steps: int = 8) -> None:
 
 def _swipe_to(page, locator, max_swipes: int = 40) -> dict:
     """Scroll the page with finger swipes, as a person does, until ``locator`` lies whole inside
-    the viewport; return its box once it has stopped moving."""
+    the viewport and has stopped moving there; return its box. (The page may still move after the
+    swipes, e.g. a late picture above it: then swipe again.)"""
     vw, vh = page.viewport_size["width"], page.viewport_size["height"]
-    cdp = page.context.new_cdp_session(page)
-    try:
-        for _ in range(max_swipes):
-            box = locator.bounding_box()
-            if box and box["y"] >= 0 and box["y"] + box["height"] <= vh:
+    inside = lambda b: b and b["y"] >= 0 and b["y"] + b["height"] <= vh  # noqa: E731
+    for _ in range(3):
+        cdp = page.context.new_cdp_session(page)
+        try:
+            for _ in range(max_swipes):
+                box = locator.bounding_box()
+                if inside(box):
+                    break
+                # the finger drags at the right margin (no picture there); dragging down scrolls up
+                down = box is None or box["y"] < 0
+                _swipe(cdp, vw - 20, vh * (0.3 if down else 0.7), vh * (0.55 if down else 0.45))
+                page.wait_for_timeout(250)
+            else:
+                raise AssertionError(f"{max_swipes} swipes did not bring the picture on screen: {locator.bounding_box()}")
+        finally:
+            cdp.detach()
+        box = locator.bounding_box()
+        for _ in range(20):
+            page.wait_for_timeout(200)
+            now = locator.bounding_box()
+            if now == box:
                 break
-            # the finger drags at the right margin (no picture there); dragging down scrolls up
-            down = box is None or box["y"] < 0
-            _swipe(cdp, vw - 20, vh * (0.3 if down else 0.7), vh * (0.55 if down else 0.45))
-            page.wait_for_timeout(250)
+            box = now
         else:
-            raise AssertionError(f"{max_swipes} swipes did not bring the picture on screen: {locator.bounding_box()}")
-    finally:
-        cdp.detach()
-    box = locator.bounding_box()
-    for _ in range(20):
-        page.wait_for_timeout(200)
-        now = locator.bounding_box()
-        if now == box:
-            return now
-        box = now
-    raise AssertionError(f"the picture kept moving: {box}")
+            raise AssertionError(f"the picture kept moving: {box}")
+        if inside(box):
+            return box
+    raise AssertionError(f"the page kept moving the picture off the screen: {box}")
 
 
 def test_tap_a_cell_of_step_6_with_a_finger(server, browser):
@@ -135,6 +142,9 @@ def test_tap_a_cell_of_step_6_with_a_finger(server, browser):
                            ".filter(i => (i.getAttribute('src') || '').startsWith('data:image/png')).length === 8",
                            timeout=60000)
     target = page.locator("#mnist-steps .step-image img").nth(5)
+    # its picture decoded (a data URL decodes after the src is set: until then its natural size is 0)
+    page.wait_for_function("() => { const i = document.querySelectorAll('#mnist-steps .step-image img')[5];"
+                           " return i && i.complete && i.naturalWidth > 0; }", timeout=60000)
     box = _swipe_to(page, target)
     natural = target.evaluate("e => [e.naturalWidth, e.naturalHeight]")
     # the map is the top 280×280 square of the picture (the colour bar lies below it)
