@@ -183,7 +183,12 @@ def test_keyboard_reaches_controls_and_focus_is_visible(server, browser):  # noq
         assert say("ui.mnist.explain_button") in seen and say("ui.app.tab_imagenet") in seen, seen
         bad = [o for o in outlines if o["outline"] == "none" or o["width"] < 2]
         assert outlines and not bad, bad
-        # every display equation can take the focus (its region scrolls sideways on a phone)
+        # every display equation can take the focus (its region scrolls sideways on a phone); the step texts
+        # that hold them are drawn when the steps are opened (issue 27), so open them first
+        page.get_by_text(say("ui.mnist.steps_title")).click()
+        page.wait_for_function("() => document.querySelectorAll('#mnist-steps .katex-display').length > 0",
+                               timeout=60000)
+        page.wait_for_timeout(600)
         n, focusable = page.evaluate("""(name) => { const d = [...document.querySelectorAll('.katex-display')];
             return [d.length, d.filter(e => e.tabIndex === 0 && e.getAttribute('aria-label') === name).length]; }""",
                                      say("ui.a11y.equation"))  # named by the catalogue's words
