@@ -334,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--no-progress", action="store_true", help=say("cli.help.no_progress"))
     sub.add_parser("models", help=say("cli.help.models"),
                    description=say("cli.help.models_description"))
+    # the weights tool parses its own arguments (``weights_cli``): everything after the word is its
+    sub.add_parser("weights", help=say("model.cli.description"))
     return parser
 
 
@@ -452,6 +454,13 @@ def _run(backend: Backend, method: str, layer: str, target: int | None, files: l
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (argparse's own errors and --help included)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["weights"]:  # the weights tool parses its own arguments, --help included
+        from gradcam_core import weights_cli
+        try:
+            return weights_cli.main(argv[1:])
+        except SystemExit as e:  # its own --help (0) or a usage error (2)
+            return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -22,7 +22,7 @@ from gradcam_core.models import fetch
 from gradcam_core.services import imagenet as svc
 from gradcam_core.models import registry as M
 from gradcam_core.models import weights as W
-from gradcam_core.models import __main__ as models_cli
+from gradcam_core import weights_cli as models_cli
 from gradcam_core.present import fetch_text
 from gradcam_core.present.words import text_of
 from gradcam_core.ui import fetch_panel, imagenet_tab
@@ -251,7 +251,7 @@ def test_unreachable_source_does_not_hold_the_start(isolated, monkeypatch):
     assert fetch.note("resnet50") == "" and fetch.page_note() == "" and not fetch.busy()
     assert M.default_model_key() == "efficientnet_lite0"
     models = {m["key"]: m for m in imagenet_tab.list_models()}
-    assert models["resnet50"]["status"] == "no weights file in weights/ — run `python -m gradcam_core.models download resnet50`"
+    assert models["resnet50"]["status"] == "no weights file in weights/ — run `python -m gradcam_core weights download resnet50`"
     assert sorted(p.name for p in isolated.iterdir()) == []
 
 

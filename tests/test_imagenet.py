@@ -86,7 +86,7 @@ def test_model_status_lists_every_model_with_a_reason():
     assert status[LITE]["available"] and status["resnet18"]["available"]
     r50 = status["resnet50"]
     assert not r50["available"]
-    assert "python -m gradcam_core.models download resnet50" in r50["status"]
+    assert "python -m gradcam_core weights download resnet50" in r50["status"]
     labels = dict((k, lab) for lab, k in I.model_choices())
     assert labels["resnet50"].endswith("unavailable") and labels[LITE] == "EfficientNet-Lite0"
     assert "ResNet-50" in I.unavailable_note() and "ResNet-18" not in I.unavailable_note()

@@ -135,7 +135,7 @@ def test_unavailable_model_is_refused_with_its_reason(client):
     with pytest.raises(Exception) as ei:
         _explain(client, handle_file(_example("chelsea_cat.jpg")), model="resnet50", layer="layer4")
     msg = str(ei.value)
-    assert "ResNet-50 is not available" in msg and "python -m gradcam_core.models download resnet50" in msg
+    assert "ResNet-50 is not available" in msg and "python -m gradcam_core weights download resnet50" in msg
     assert "Traceback" not in msg
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from gradcam_core.models import registry as M
 from gradcam_core.models import weights as W
-from gradcam_core.models import __main__ as models_cli
+from gradcam_core import weights_cli as models_cli
 from gradcam_core.data.images import load_image
 from gradcam_core.present.words import say, text_of
 
@@ -208,7 +208,7 @@ def test_resnet18_unavailable_without_weights_file():
     assert not spec.available
     reason = spec.reason
     assert "weights/" in reason and "resnet18-f37072fd.pth" in reason
-    assert "python -m gradcam_core.models download resnet18" in reason
+    assert "python -m gradcam_core weights download resnet18" in reason
     with pytest.raises(M.ModelUnavailableError) as e:
         spec.load()
     assert (e.value.key, e.value.values["title"]) == ("error.model.unavailable", "ResNet-18")

@@ -21,7 +21,7 @@ Pure torch/numpy (no gradio): the UI (``gradcam_core.ui.cell_panel``) only place
 
 Cells, pixels, footprints and placement live in :mod:`gradcam_core.analysis.footprint` (re-exported
 here).  The words and pictures (equation, sentences, the JSON report, the waterfall) are
-:mod:`gradcam_core.present.cell_view`.
+``present/cell_view.py``.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 input's pixels in the order a map ranks them and follow the class probability; the area under the
 curve (AUC) summarises it.  A random order and a Sobel edge-magnitude "map" (which knows nothing
 about the model) are the baselines.  Numbers only: :mod:`gradcam_core.analysis.verdict_codes`
-compares the areas, :mod:`gradcam_core.present.verdicts` words them.
+compares the areas, ``present/verdicts.py`` words them.
 
 Split out of :mod:`gradcam_core.analysis.sanity` (which re-exports everything here)."""
 from __future__ import annotations

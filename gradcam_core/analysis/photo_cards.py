@@ -1,7 +1,7 @@
 """The photo experiments, measured: each *card* runs Lite0 + Grad-CAM on the original and on the
 altered photo and keeps the numbers (top-3 of both, the share of heat on the altered region next
 to that region's share of the picture) and the codes that name what was done (experiment, photo,
-variant).  Numbers only: :mod:`gradcam_core.present.cards` writes the card's title, its region
+variant).  Numbers only: ``present/cards.py`` writes the card's title, its region
 names and the one sentence generated only from :func:`card_numbers` (comparing the two pictures
 by heat per unit of area), and draws its overlays."""
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Card:
 
 
 #: The experiments: their photos, variants and default (their titles and explanations are the
-#: catalogue's ``analysis.experiment.<key>``, see :mod:`gradcam_core.present.cards`).
+#: catalogue's ``analysis.experiment.<key>``, see ``present/cards.py``).
 EXPERIMENTS: dict[str, dict] = {
     "context": {
         "photos": ["cat", "coffee", "dahlia"],

@@ -32,7 +32,7 @@ Re-exported here (one import for the trust checks): :mod:`.deletion` (``deletion
 ``Curves``, ``sobel_map``, ``make_baseline``, ...) and :mod:`.verdict_codes` (``compare_area``,
 ``cascade_pattern``, ``cascade_verdict``, ``curves_verdict``, ``curve_record``,
 ``aggregate_records``, ...).  This package holds numbers and codes only: the sentences that read
-them are :mod:`gradcam_core.present.verdicts`, from the catalogue's ``[verdict]`` section.
+them are ``present/verdicts.py``, from the catalogue's ``[verdict]`` section.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 compare with the random order's and the Sobel map's, how its rank correlation behaves through the
 cascade, and summaries over many inputs.
 
-:mod:`gradcam_core.present.verdicts` turns these into sentences from the catalogue
+``present/verdicts.py`` turns these into sentences from the catalogue
 (``present/words/en.toml``, ``[verdict]``); every figure a sentence quotes is a field here.
 
 Public API::

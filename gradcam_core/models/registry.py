@@ -72,7 +72,7 @@ class NotListed(Refusal, KeyError):
 @dataclass(frozen=True)
 class Availability:
     """Whether a model can be used here, as a catalogue key (``model.status.*``, or the refusal's
-    own key) and its numbers; ``present.words.say(a.key, **a.values)`` words it."""
+    own key) and its numbers; the catalogue words it."""
 
     ok: bool
     key: str

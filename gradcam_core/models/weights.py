@@ -16,8 +16,8 @@ an offline machine fails fast with a clear message instead of hanging.
 
 Command line::
 
-    python -m gradcam_core.models list [--verify]
-    python -m gradcam_core.models download resnet50 [resnet18 ...]
+    python -m gradcam_core weights list [--verify]
+    python -m gradcam_core weights download resnet50 [resnet18 ...]
 """
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def download_allowed() -> bool:
 
 
 #: the command that downloads a model's weights, as argv words (a command, not prose)
-DOWNLOAD_ARGV = ("python", "-m", "gradcam_core.models", "download")
+DOWNLOAD_ARGV = ("python", "-m", "gradcam_core", "weights", "download")
 
 
 def download_command(key: str) -> str:

@@ -1,9 +1,8 @@
-"""``python -m gradcam_core.models list [--verify] | download KEY...``: the pretrained weights files
-(gradcam_core.models.weights) and their download (gradcam_core.models.fetch).
+"""``python -m gradcam_core weights list [--verify] | download KEY...``: the pretrained weights files
+(``models/weights.py``) and their download (``models/fetch.py``).
 
-An entry point that nothing imports: it words its output through ``present.words`` (the
-catalogue's ``[model.cli]``), which no other module of ``models`` may import
-(``tests/test_structure.py`` leaves ``__main__`` modules out of the package graph for that reason)."""
+It lives at the root, beside the CLI, because it words its output through the catalogue
+(``[model.cli]``), which nothing inside ``models`` may import."""
 from __future__ import annotations
 
 import argparse
@@ -71,7 +70,7 @@ def _cmd_download(keys: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns its exit code (0 ok, 1 a download failed, 2 an unknown model)."""
-    ap = argparse.ArgumentParser(prog=" ".join(W.DOWNLOAD_ARGV[:3]), description=say("model.cli.description"))
+    ap = argparse.ArgumentParser(prog=" ".join(W.DOWNLOAD_ARGV[:4]), description=say("model.cli.description"))
     sub = ap.add_subparsers(dest="cmd", required=True)
     p_list = sub.add_parser("list", help=say("model.cli.list_help"))
     p_list.add_argument("--verify", action="store_true", help=say("model.cli.verify_help"))
@@ -81,7 +80,3 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "list":
         return _cmd_list(args.verify)
     return _cmd_download(args.keys)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
