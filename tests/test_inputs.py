@@ -191,7 +191,9 @@ def test_placement_parser_values_and_message():
         assert inputs.parse_placement(good) == want, good
     for bad in ("sideways", 3, "aligned"):
         err = _refusal(inputs.parse_placement, bad)
-        assert (err.key, err.values) == ("error.placement.unknown", {"value": bad, "choices": "'receptive field' or 'stretched'"})
+        # the choices are worded when the refusal is (the "or" is the reader's: issue 28)
+        assert (err.key, err.values["value"], str(err.values["choices"])) == (
+            "error.placement.unknown", bad, "'receptive field' or 'stretched'")
         assert text_of(err).startswith(f"Unknown map placement {bad!r}; choose 'receptive field' or 'stretched'")
     from gradcam_core.analysis import cell
 

@@ -17,7 +17,7 @@ from gradcam_core.analysis.photo_edits import (BACKGROUNDS, DEFAULT_TEXT, PHOTOS
                                               check_text, context_swap, model_view, object_mask, remove_object,
                                               stamp_text)
 from gradcam_core.analysis.shortcut import cue_mass
-from gradcam_core.base.errors import Refusal
+from gradcam_core.base.errors import Refusal, one_of
 
 if TYPE_CHECKING:
     from gradcam_core.cam.engine import CAMResult
@@ -170,7 +170,7 @@ def make_card(experiment: str, photo: str | None = None, variant: str | None = N
         text = ""
     else:
         if variant not in TEXT_STYLES:
-            raise Refusal("analysis.error.unknown_text_style", variant=variant, choices=" or ".join(TEXT_STYLES))
+            raise Refusal("analysis.error.unknown_text_style", variant=variant, choices=one_of(TEXT_STYLES))
         text = check_text(text)
         altered, region = stamp_text(photo, text, variant)
     original = np.asarray(model_view(PHOTOS[photo].file))

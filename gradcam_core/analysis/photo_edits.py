@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gradcam_core.base.errors import Refusal
+from gradcam_core.base.errors import Refusal, one_of
 from gradcam_core.base import home
 
 
@@ -223,7 +223,7 @@ def stamp_text(key: str, text: str = DEFAULT_TEXT, style: str = "watermark") -> 
 
     text = check_text(text)
     if style not in TEXT_STYLES:
-        raise Refusal("analysis.error.unknown_text_style", variant=style, choices=" or ".join(TEXT_STYLES))
+        raise Refusal("analysis.error.unknown_text_style", variant=style, choices=one_of(TEXT_STYLES))
     base = Image.fromarray(np.ascontiguousarray(model_view(PHOTOS[key].file)))
     layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)

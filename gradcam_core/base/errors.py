@@ -50,6 +50,15 @@ class Term:
         return f"Term({self.key!r})"
 
 
+def one_of(choices: Any) -> Term | str:
+    """The choices a refusal lists, the last joined by the reader's "or" ("'a', 'b' or 'c'"; the
+    choices themselves are codes, written as they must be typed), worded when the refusal is."""
+    items = [str(c) for c in choices]
+    if len(items) < 2:
+        return "".join(items)
+    return Term("error.list.one_of", some=", ".join(items[:-1]), last=items[-1])
+
+
 class Refusal(ValueError):
     """Bad input or an impossible request, named by a catalogue key with its numbers."""
 

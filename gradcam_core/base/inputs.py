@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gradcam_core.base.errors import Refusal
+from gradcam_core.base.errors import Refusal, one_of
 
 __all__ = [
     "PREDICTED_WORDS", "NORMS", "CMAPS", "parse_target", "find_classes", "parse_method",
@@ -166,7 +166,7 @@ def parse_placement(value: Any) -> str:
         return DEFAULT_PLACEMENT
     v = re.sub(r"[\s_-]+", " ", str(value).strip().lower()) if isinstance(value, str) else None
     if v not in PLACEMENTS:
-        raise Refusal("error.placement.unknown", value=value, choices=" or ".join(repr(p) for p in PLACEMENTS))
+        raise Refusal("error.placement.unknown", value=value, choices=one_of(repr(p) for p in PLACEMENTS))
     return v
 
 

@@ -177,7 +177,7 @@ def views_alt(views: Sequence[Any], title: str) -> str:
         for model, res in v.results.items():
             p = res.probs[0]
             where = v.centres(model) if hasattr(v, "centres") else None
-            models.append(say("alt.view_model", model=model, digit=int(p.argmax()), pct=_pct(float(p.max())),
+            models.append(say("alt.view_model", model=say(f"shortcut.model_word.{model}"), digit=int(p.argmax()), pct=_pct(float(p.max())),
                               heat=_short(res, 0, where)))
         parts.append(say("alt.view", name=_view_name(v), models="; ".join(models)))
     return say("alt.views", title=title, views=". ".join(parts))

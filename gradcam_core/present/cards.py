@@ -12,8 +12,8 @@ from gradcam_core.analysis.photo_cards import PER_AREA_TOLERANCE, Card, compare_
 from gradcam_core.present.steps import overlay_image
 from gradcam_core.present.words import say
 
-__all__ = ["photo_title", "photo_name", "experiment_title", "experiment_about", "card_title", "region_names",
-           "card_sentence", "card_overlay"]
+__all__ = ["photo_title", "photo_name", "experiment_title", "experiment_about", "variant_name", "variant_words",
+           "variant_choices", "card_title", "region_names", "card_sentence", "card_overlay"]
 
 
 def photo_title(photo: str, lang: str | None = None) -> str:
@@ -34,9 +34,37 @@ def experiment_about(experiment: str, lang: str | None = None) -> str:
     return say(f"analysis.experiment.{experiment}.about", lang)
 
 
+def _key_part(code: str) -> str:
+    return code.replace(" ", "_")
+
+
+def variant_name(experiment: str, variant: str, lang: str | None = None) -> str:
+    """A variant as its menu names it ("grass", "plain grey", "caption"): the code itself when the
+    experiment has no named variants (the object removed: "")."""
+    if experiment == "context":
+        return say(f"analysis.background_name.{_key_part(variant)}", lang)
+    if experiment == "text":
+        return say(f"analysis.text_style.{_key_part(variant)}", lang)
+    return variant
+
+
+def variant_words(experiment: str, variant: str, lang: str | None = None) -> str:
+    """A variant as a sentence places it ("on {variant}", "the {variant} background", "with a
+    {variant}"), in the reader's language, never the English code."""
+    if experiment == "context":
+        return say(f"analysis.background.{_key_part(variant)}", lang)
+    return variant_name(experiment, variant, lang)
+
+
+def variant_choices(experiment: str, variants: list[str], lang: str | None = None) -> list[tuple[str, str]]:
+    """A variant menu's (label, value) pairs: the label worded, the value the code the services take."""
+    return [(variant_name(experiment, v, lang), v) for v in variants]
+
+
 def card_title(experiment: str, photo: str, variant: str, lang: str | None = None) -> str:
     """"The cat on grass", "The rocket removed", "The cat with a caption"."""
-    return say(f"analysis.card.title.{experiment}", lang, photo=photo_title(photo, lang).capitalize(), variant=variant)
+    return say(f"analysis.card.title.{experiment}", lang, photo=photo_title(photo, lang).capitalize(),
+               variant=variant_words(experiment, variant, lang))
 
 
 def region_names(experiment: str, photo: str, variant: str, lang: str | None = None) -> tuple[str, str]:
@@ -44,7 +72,7 @@ def region_names(experiment: str, photo: str, variant: str, lang: str | None = N
     if experiment == "text":
         kind = "caption" if variant == "caption" else "watermark"
         return say(f"analysis.card.region.text_{kind}", lang), say(f"analysis.card.region.text_{kind}_original", lang)
-    values = dict(photo=photo_title(photo, lang), variant=variant)
+    values = dict(photo=photo_title(photo, lang), variant=variant_words(experiment, variant, lang))
     return (say(f"analysis.card.region.{experiment}", lang, **values),
             say(f"analysis.card.region.{experiment}_original", lang, **values))
 

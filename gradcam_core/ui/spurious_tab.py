@@ -100,7 +100,8 @@ def _mnist_steps(model_name: str):
         view, label = _play(index, cue_on, pos)
         res = view.results[model_name]
         pred = int(res.targets[0])
-        heading = say("ui.shortcut.steps_heading_digit", model=model_name.capitalize(), index=int(float(index)), label=label,
+        heading = say("ui.shortcut.steps_heading_digit", model=say(f"ui.shortcut.steps_model.{model_name}"),
+                      index=int(float(index)), label=label,
                       version=sview.view_name(view), pred=pred)
         return _step_outputs(res, view.digit, str(pred), heading, cmap, view.centres(model_name))
 
@@ -316,9 +317,11 @@ def _exhibit_photos(photos_ready: bool, why: str) -> dict:
                                 label=say("ui.shortcut.photo_label"))
             variant = text = None
             if exp == "context":
-                variant = ChoiceRadio(spec["variants"], value=spec["default"][1], label=say("ui.shortcut.background_label"))
+                variant = ChoiceRadio(card_words.variant_choices(exp, spec["variants"]), value=spec["default"][1],
+                                      label=say("ui.shortcut.background_label"))
             elif exp == "text":
-                variant = ChoiceRadio(spec["variants"], value=spec["default"][1], label=say("ui.shortcut.style_label"))
+                variant = ChoiceRadio(card_words.variant_choices(exp, spec["variants"]), value=spec["default"][1],
+                                      label=say("ui.shortcut.style_label"))
                 text = gr.Textbox(value=svc.DEFAULT_TEXT, label=say("ui.shortcut.text_label", max_chars=svc.MAX_TEXT),
                                   max_lines=1, submit_btn=True)
             img = ResultImage(label=card_words.experiment_title(exp), interactive=False, elem_classes="spurious-exhibit",
