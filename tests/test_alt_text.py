@@ -190,11 +190,11 @@ def test_shortcut_and_imagenet_alts_are_written_from_their_numbers():
     views = [NS(name="no cue", results={"clean": hot, "shortcut": cold})]
     assert alt_text.views_alt(views, "Digit 7") == say("alt.views", title="Digit 7", views=say(
         "alt.view", name="no cue", models="; ".join([
-            say("alt.view_model", model="clean", digit=7, pct=87, heat=short),
-            say("alt.view_model", model="shortcut", digit=1, pct=50, heat=say("alt.no_heat"))])))
-    card = NS(experiment="context", photo="cat", variant="sand", result_original=hot, result_altered=cold,
+            say("alt.view_model", model=say("shortcut.model_word.clean"), digit=7, pct=87, heat=short),
+            say("alt.view_model", model=say("shortcut.model_word.shortcut"), digit=1, pct=50, heat=say("alt.no_heat"))])))
+    card = NS(experiment="context", photo="cat", variant="grass", result_original=hot, result_altered=cold,
               categories=[f"c{i}" for i in range(10)])
-    assert alt_text.card_alt(card) == say("alt.card", title="The cat on sand", sides="; ".join([
+    assert alt_text.card_alt(card) == say("alt.card", title="The cat on grass", sides="; ".join([
         say("alt.card_side", what=say("alt.original"), name="c3", pct=87, heat=short),
         say("alt.card_side", what=say("alt.altered"), name="c3", pct=50, heat=say("alt.no_heat"))]))
     card.categories = None

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gradcam_core.base.errors import Refusal, one_of
+from gradcam_core.base.errors import Refusal, Term, one_of
 
 __all__ = [
     "PREDICTED_WORDS", "NORMS", "CMAPS", "parse_target", "find_classes", "parse_method",
@@ -59,6 +59,16 @@ def find_classes(query: str | None, categories: Sequence[str]) -> list[tuple[int
     return hits
 
 
+def _predicted_words() -> set[str]:
+    """:data:`PREDICTED_WORDS` and the reader's language's own words for the predicted class
+    (catalogue ``input.words.predicted``, e.g. French « prédite »)."""
+    found = set(PREDICTED_WORDS)
+    text = str(Term("input.words.predicted"))
+    if text != "input.words.predicted":  # worded (the catalogue is loaded)
+        found.update(w.strip().casefold() for w in text.split(",") if w.strip())
+    return found
+
+
 def _choice(predicted: bool, categories: Sequence[str]) -> str:
     """Which "give …" a class refusal ends with: predicted allowed or not, names or only indexes."""
     return ("predicted" if predicted else "index") + ("_or_name" if any(not c.isdigit() for c in categories) else "")
@@ -75,7 +85,7 @@ def parse_target(value: Any, categories: Sequence[str], dataset: str = "ImageNet
     """
     n = len(categories)
     choice = _choice(predicted, categories)
-    if value is None or (isinstance(value, str) and value.strip().lower() in PREDICTED_WORDS):
+    if value is None or (isinstance(value, str) and value.strip().casefold() in _predicted_words()):
         if predicted:
             return None
         raise Refusal(f"error.class.missing.{choice}", what=what, last=n - 1)

@@ -22,7 +22,7 @@ from gradcam_core.analysis.deletion import Curves
 from gradcam_core.analysis.sanity import Cascade, cascade_verdict
 from gradcam_core.analysis.verdict_codes import (AUC_TOLERANCE, SIMILAR, CascadeVerdict, CurvesVerdict,
                                                  aggregate_mismatch, curves_verdict, how_common)
-from gradcam_core.present.words import say
+from gradcam_core.present.words import has, say
 
 __all__ = ["reading", "reading_cascade", "reading_curves", "reading_aggregate", "cascade_text", "curves_lines"]
 
@@ -121,6 +121,18 @@ def reading_curves(curves: Curves, name: str | None = None, aggregate: Mapping |
     return "\n".join(f"- {x}" for x in lines)
 
 
+def setting_words(name: str, value: object, lang: str | None = None) -> tuple[str, object]:
+    """A setting as ``verdict.aggregate.setting`` places it: its name, and its value worded when it
+    is one of a setting's named choices (a layer name or a number of steps stays as it is)."""
+    key = f"verdict.aggregate.setting_name.{name}"
+    worded = say(key, lang) if has(key) else name
+    if isinstance(value, str):
+        vkey = f"verdict.aggregate.setting_value.{name}.{value.replace(' ', '_')}"
+        if has(vkey):
+            value = say(vkey, lang)
+    return worded, value
+
+
 def reading_aggregate(aggregate: Mapping, deletion: str | None = None, insertion: str | None = None,
                       settings: Mapping | None = None, name: str = "Grad-CAM", lang: str | None = None) -> str:
     """"Over N inputs: …; this one: …" for the random-order comparison.  ``deletion`` /
@@ -134,7 +146,9 @@ def reading_aggregate(aggregate: Mapping, deletion: str | None = None, insertion
     miss = aggregate_mismatch(aggregate, settings)
     if miss:
         listed = say("verdict.aggregate.setting_separator", lang).join(
-            say("verdict.aggregate.setting", lang, setting=k, theirs=theirs, ours=ours) for k, theirs, ours in miss)
+            say("verdict.aggregate.setting", lang, setting=setting_words(k, theirs, lang)[0],
+                theirs=setting_words(k, theirs, lang)[1], ours=setting_words(k, ours, lang)[1])
+            for k, theirs, ours in miss)
         return say("verdict.aggregate.other_settings", lang, n=n, what=what, settings=listed)
     parts = []
     for curve, mine in (("deletion", deletion), ("insertion", insertion)):

@@ -80,10 +80,22 @@ def pick_example(evt: gr.SelectData) -> dict:
 MAX_CLASS_HITS = 30
 
 
+def named_choice(code: str) -> tuple[str, str]:
+    """A class menu's named choice ("predicted", "none") labelled in the reader's language; its
+    value stays the code."""
+    return say(f"ui.imagenet.choice.{code}"), code
+
+
+def is_no_second(value: Any) -> bool:
+    """No second class: empty, the code "none", or the label the reader's menu shows for it."""
+    return value in (None, "", NO_SECOND) or (isinstance(value, str) and
+                                              value.strip().casefold() == named_choice(NO_SECOND)[0].casefold())
+
+
 def _class_search(first: str, evt: gr.KeyUpData):
     query = (evt.input_value or "").strip() if evt is not None else ""
     hits = svc.find_classes(query, limit=MAX_CLASS_HITS) if query else []
-    return gr.Dropdown(choices=[first] + [svc.class_label(i) for i, _ in hits])
+    return gr.Dropdown(choices=[named_choice(first)] + [svc.class_label(i) for i, _ in hits])
 
 
 def search_target(evt: gr.KeyUpData) -> gr.Dropdown:

@@ -38,7 +38,7 @@ from gradcam_core.ui import a11y
 from gradcam_core.ui.common import PAGE_ONLY, ResultImage, by_name, scroll_js, user_errors
 from gradcam_core.ui.imagenet_extras import (MAX_CLASS_HITS, NO_SECOND, PREDICTED, SCORE_CAM_WARNING,  # noqa: F401
                                               SLOW_SET, _slow, compare, find_classes, list_models, pick_example,
-                                              search_target, search_target2)
+                                              search_target, search_target2, is_no_second, named_choice)
 from gradcam_core.ui.kept import KeptResults
 from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest, kept_state, progress_callback
 
@@ -141,7 +141,7 @@ def _explain(src, key, slow: bool, model_key, layer, method, target, target2, no
     One pass: the service runs and returns the raw result, present draws it, the tab places it."""
     if slow:
         gr.Warning(SCORE_CAM_WARNING, duration=8)
-    second = None if target2 in (None, "", NO_SECOND) else target2
+    second = None if is_no_second(target2) else target2
     raw = svc.explain_source(
         src, model_key, layer, method, target, second, norm=norm, cmap=cmap, alpha=alpha,
         progress=progress_callback(progress, request) if slow else None,
@@ -503,9 +503,9 @@ def _settings(default, spec) -> dict:
     m_note = gr.Markdown(method_note("Grad-CAM"), elem_classes=["tight-md", "imagenet-small"])
     # The 1 000 class names are searched on the server as you type, not sent with the page (they
     # were 250 KB of every page load, and a copy in every session's memory).
-    target = ChoiceDropdown([PREDICTED], value=PREDICTED, label=say("ui.imagenet.target_label"), allow_custom_value=True,
+    target = ChoiceDropdown([named_choice(PREDICTED)], value=PREDICTED, label=say("ui.imagenet.target_label"), allow_custom_value=True,
                          filterable=True, info=say("ui.imagenet.target_info"), elem_id="imagenet-target")
-    target2 = ChoiceDropdown([NO_SECOND], value=NO_SECOND, label=say("ui.imagenet.target2_label"),
+    target2 = ChoiceDropdown([named_choice(NO_SECOND)], value=NO_SECOND, label=say("ui.imagenet.target2_label"),
                           allow_custom_value=True, filterable=True,
                           info=say("ui.imagenet.target2_info"), elem_id="imagenet-target2")
     alpha = CoercedSlider(0, 1, value=0.5, step=0.05, label=say("ui.imagenet.alpha_label"), elem_id="imagenet-alpha")

@@ -29,6 +29,12 @@ LAYER = LENET_DEFAULT_LAYER  # relu2: the rectified maps, the Grad-CAM conventio
 LAYERS = list(LENET_LAYERS)  # conv2, relu2, pool2
 PAGE = svc.PAGE
 TARGETS = ["predicted"] + svc.CLASSES
+
+
+def _named_choices(values: list[str]) -> list[tuple[str, str]]:
+    """A menu's (label, value) pairs: the named choices ("predicted", "strongest") labelled in the
+    reader's language, the digits and channel numbers as they are; the values stay the codes."""
+    return [(say(f"ui.mnist.choice.{v}") if v in ("predicted", "strongest") else v, v) for v in values]
 CONCURRENCY = "lenet"
 #: the map placement picker: (label, value) for each of analysis.cell.PLACEMENTS
 PLACEMENT_CHOICES = [(say("ui.mnist.placement_receptive_choice"), "receptive field"),
@@ -482,9 +488,9 @@ def _result_and_settings(ui: MnistComponents, first: MnistView | None):
     with gr.Row():
         # ParsedDropdown: any value reaches the one parser (gradcam_core.base.inputs), so the API and the
         # CLI accept and reject the same values with the same message
-        ui.target = ParsedDropdown(TARGETS, value="predicted", label=say("ui.mnist.target_label"),
+        ui.target = ParsedDropdown(_named_choices(TARGETS), value="predicted", label=say("ui.mnist.target_label"),
                                 info=say("ui.mnist.target_info"), scale=2, elem_id="mnist-target")
-        ui.channel = ChoiceDropdown(["strongest"] + [str(k) for k in range(16)], value="strongest",
+        ui.channel = ChoiceDropdown(_named_choices(["strongest"] + [str(k) for k in range(16)]), value="strongest",
                                  label=say("ui.mnist.channel_label"), info=say("ui.mnist.channel_info"), scale=2,
                                  elem_id="mnist-channel")
         ui.layer = ParsedDropdown([(lenet_layer_label(n), n) for n in LAYERS], value=LAYER, label=say("ui.mnist.layer_label"),
