@@ -113,10 +113,13 @@ def _mnist_steps(model_name: str):
 
 
 def _photo_key(experiment: str, photo) -> str:
+    """The photo's code from the menu's value (its English name), its name in the reader's language,
+    or the code itself; a refusal lists the names in the reader's language."""
     names = {v: k for k, v in PHOTO_NAMES.items()}
+    names.update({card_words.photo_name(k): k for k in PHOTO_NAMES})
     key = names.get(photo, photo)
     if key not in svc.EXPERIMENTS[experiment]["photos"]:
-        choices = ", ".join(PHOTO_NAMES[k] for k in svc.EXPERIMENTS[experiment]["photos"])
+        choices = ", ".join(card_words.photo_name(k) for k in svc.EXPERIMENTS[experiment]["photos"])
         raise ValueError(say("ui.shortcut.choose_photo", choices=choices))
     return key
 
