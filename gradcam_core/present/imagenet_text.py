@@ -8,15 +8,22 @@ from typing import Any
 from gradcam_core.cam import methods as _methods
 from gradcam_core.cam.methods import METHODS
 from gradcam_core.present.method_texts import fill, method_note, method_text
-from gradcam_core.present.words import say
+from gradcam_core.present.words import lazy, say
 
 GUIDED = _methods.GuidedGradCAM.name
 
 
 
-NORM_NOTE = say("imagenet.norm_note")
+def norm_note() -> str:
+    return say("imagenet.norm_note")
 
-HEAT_NOTE = say("imagenet.heat_note")
+
+def heat_note() -> str:
+    return say("imagenet.heat_note")
+
+
+#: ``NORM_NOTE``, ``HEAT_NOTE``: worded when read, in the reader's language
+__getattr__ = lazy(NORM_NOTE=norm_note, HEAT_NOTE=heat_note)
 
 #: What each method computes, read from its class (cam.methods) and its catalogue words through
 #: method_texts.method_note (the slow methods' notes add their cost, from the measured figures).

@@ -1,0 +1,294 @@
+"""The page's language (issue 28): which one a request asks for, every event run in it, and the
+page's build-time texts in every language.
+
+- :func:`lang_of`: a request's language: the cookie ``gradcam_lang`` (set by the page's head script,
+  :func:`head`), else the app's ``--lang`` default, else ``Accept-Language`` (API clients), else "en".
+- :class:`LangBlocks`: ``gr.Blocks`` whose every event (streaming ones too) runs inside
+  ``use_lang(lang_of(request))``: one place, not one per handler.
+- :func:`localize`: the page is built once, in English, while ``words.recording()`` notes every
+  sentence worded; afterwards each build-time text prop (labels, help, Markdown, buttons, tabs) is
+  replaced by an ``I18nData`` key whose entries are the same catalogue keys and numbers worded in
+  each language. Gradio's frontend then shows the page's language from the first view. Choices'
+  labels (which the frontend does not translate) are set by one load event, only on a page that is
+  not in English.
+- :func:`head`: the script that decides the language before Gradio starts (``?lang=`` > the switch's
+  stored choice > ``--lang`` > the browser's languages), so the frontend's labels and the server's
+  sentences always agree; :func:`switch`: the "English · Français" links.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import gradio as gr
+from gradio.i18n import I18nData
+
+from gradcam_core.present import words
+from gradcam_core.present.words import DEFAULT_LANG, languages, supported, use_lang
+
+COOKIE = "gradcam_lang"
+STORE_KEY = "gradcam_lang"
+
+#: The app's default (``python app.py --lang fr``, ``GRADCAM_LANG``): None means "ask the browser".
+_default: str | None = None
+
+
+def set_default(lang: str | None) -> str | None:
+    """Set the app's default language (workshop mode); an unsupported tag clears it."""
+    global _default
+    _default = supported(lang)
+    return _default
+
+
+def default() -> str | None:
+    return _default
+
+
+def accept_language(header: str | None) -> str | None:
+    """The most wanted supported language of an ``Accept-Language`` header (q-values honoured,
+    ``q=0`` refused), or None."""
+    if not header:
+        return None
+    ranked = []
+    for i, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        m = re.search(r"q\s*=\s*([0-9.]+)", params)
+        if m:
+            try:
+                q = float(m.group(1))
+            except ValueError:
+                q = 0.0
+        if tag and q > 0:
+            ranked.append((-q, i, tag.strip()))
+    for _, _, tag in sorted(ranked):
+        if tag == "*":
+            return DEFAULT_LANG
+        found = supported(tag)
+        if found:
+            return found
+    return None
+
+
+def _headers(request: Any) -> dict[str, str]:
+    headers = getattr(request, "headers", None) or {}
+    try:
+        return {str(k).lower(): str(v) for k, v in dict(headers).items()}
+    except (TypeError, ValueError):
+        return {}
+
+
+def _cookie(headers: dict[str, str]) -> str | None:
+    for part in headers.get("cookie", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == COOKIE:
+            return value.strip()
+    return None
+
+
+def lang_of(request: Any) -> str:
+    """The language of a request (a ``gr.Request``, a Starlette request, or None)."""
+    if request is None:
+        return _default or DEFAULT_LANG
+    headers = _headers(request)
+    return (supported(_cookie(headers)) or _default or accept_language(headers.get("accept-language"))
+            or DEFAULT_LANG)
+
+
+class LangBlocks(gr.Blocks):
+    """``gr.Blocks`` whose events run in the request's language (``call_function`` is the one place
+    every event goes through; a generator's later steps come back through it, and anyio's worker
+    threads copy the context, so handlers and their threads see the language)."""
+
+    async def call_function(self, block_fn: Any, processed_input: list[Any], iterator: Any = None,
+                            requests: Any = None, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        request = requests[0] if isinstance(requests, list) and requests else requests
+        with use_lang(lang_of(request)):
+            return await super().call_function(block_fn, processed_input, iterator, requests, *args, **kwargs)
+
+
+# --------------------------------------------------------------------------- the page's texts
+#: Text props Gradio's frontend translates when they hold an ``I18nData`` marker.
+TEXT_PROPS = ("label", "info", "placeholder", "description", "title")
+#: Components whose ``value`` is a text to read (never an input a handler compares).
+VALUE_TEXT = (gr.Markdown, gr.HTML, gr.Button)
+CHOICE_COMPONENTS = (gr.Radio, gr.Dropdown, gr.CheckboxGroup)
+_MIN_PIECE = 4
+
+
+class Rewording:
+    """English texts of a built page and their rendering in each other language."""
+
+    def __init__(self, renderings: list[words.Rendering], langs: Iterable[str] | None = None) -> None:
+        self.langs = [lang for lang in (langs or languages()) if lang != DEFAULT_LANG]
+        self.tables = {lang: words.reword(renderings, lang) for lang in self.langs}
+        self._patterns: dict[str, re.Pattern | None] = {}
+
+    def _pattern(self, lang: str) -> re.Pattern | None:
+        if lang not in self._patterns:
+            pieces = sorted((t for t, f in self.tables[lang].items() if t != f and len(t.strip()) >= _MIN_PIECE),
+                            key=len, reverse=True)
+            self._patterns[lang] = re.compile(
+                r"(?<!\w)(?:" + "|".join(re.escape(p) for p in pieces) + r")(?!\w)") if pieces else None
+        return self._patterns[lang]
+
+    def text(self, english: str, lang: str) -> str:
+        """``english`` in ``lang``: a whole recorded sentence, else each recorded piece in it."""
+        table = self.tables.get(lang)
+        if not table or not english:
+            return english
+        if english in table:
+            return table[english]
+        pattern = self._pattern(lang)
+        return pattern.sub(lambda m: table[m.group(0)], english) if pattern else english
+
+
+def _key(text: str) -> str:
+    import hashlib
+
+    return "gc." + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def localize(demo: gr.Blocks, renderings: list[words.Rendering], langs: Iterable[str] | None = None) -> gr.I18n:
+    """Replace the build-time texts of ``demo`` by ``I18nData`` markers; returns the ``gr.I18n`` to
+    launch with (also installed on ``demo``). Choices' labels get a load event per page (only a
+    page that is not in English calls it)."""
+    rw = Rewording(renderings, langs)
+    entries: dict[str, dict[str, str]] = {DEFAULT_LANG: {}, **{lang: {} for lang in rw.langs}}
+
+    def marker(english: str) -> I18nData | str:
+        others = {lang: rw.text(english, lang) for lang in rw.langs}
+        if all(text == english for text in others.values()):
+            return english
+        key = _key(english)
+        entries[DEFAULT_LANG][key] = english
+        for lang, text in others.items():
+            entries[lang][key] = text
+        return I18nData(key)
+
+    choice_sets: dict[str, list[tuple[gr.components.Component, dict[str, list]]]] = {}
+    for block in list(demo.blocks.values()):
+        props = TEXT_PROPS + (("value",) if isinstance(block, VALUE_TEXT) else ())
+        for prop in props:
+            value = getattr(block, prop, None)
+            if isinstance(value, str) and value.strip():
+                setattr(block, prop, marker(value))
+        if isinstance(block, CHOICE_COMPONENTS) and getattr(block, "choices", None):
+            per_lang = {}
+            for lang in rw.langs:
+                translated = [(rw.text(str(label), lang), value) for label, value in block.choices]
+                if translated != [(str(label), value) for label, value in block.choices]:
+                    per_lang[lang] = translated
+            if per_lang:
+                choice_sets.setdefault(getattr(block, "page", ""), []).append((block, per_lang))
+    if isinstance(getattr(demo, "title", None), str):
+        # the tab's title is set by the head script (a <title> is not a component)
+        pass
+    _wire_choices(demo, choice_sets)
+    i18n = gr.I18n(**entries)
+    demo.i18n_instance = i18n  # the config built at launch carries it in the first page too
+    return i18n
+
+
+def _wire_choices(demo: gr.Blocks, choice_sets: dict[str, list]) -> None:
+    for page, items in choice_sets.items():
+        components = [c for c, _ in items]
+
+        def set_choices(request: gr.Request, items: list = items) -> list:
+            lang = lang_of(request)
+            return [gr.update(choices=per_lang[lang]) if lang in per_lang else gr.skip() for _, per_lang in items]
+
+        before = demo.current_page
+        demo.current_page = page
+        try:
+            with demo:
+                demo.load(set_choices, None, components, queue=False, show_progress="hidden",
+                          api_visibility="private")
+        finally:
+            demo.current_page = before
+
+
+# --------------------------------------------------------------------------- the browser's side
+_HEAD = """<script>
+(function () {
+  var SUPPORTED = __SUPPORTED__, FALLBACK = __DEFAULT__, TITLES = __TITLES__;
+  function pick(tag) {
+    var base = String(tag || '').toLowerCase().replace('_', '-').split('-')[0];
+    return SUPPORTED.indexOf(base) >= 0 ? base : null;
+  }
+  var lang = null;
+  try { lang = pick(new URLSearchParams(location.search).get('lang')); } catch (e) {}
+  if (!lang) { try { lang = pick(localStorage.getItem('__STORE__')); } catch (e) {} }
+  if (!lang) lang = pick(FALLBACK);
+  if (!lang) {
+    var asked = (navigator.languages && navigator.languages.length) ? navigator.languages : [navigator.language];
+    for (var i = 0; i < asked.length && !lang; i++) lang = pick(asked[i]);
+  }
+  lang = lang || 'en';
+  window.gradcamLang = lang;
+  try {
+    Object.defineProperty(navigator, 'language', {get: function () { return lang; }, configurable: true});
+    Object.defineProperty(navigator, 'languages', {get: function () { return [lang]; }, configurable: true});
+  } catch (e) {}
+  document.documentElement.lang = lang;
+  document.cookie = '__COOKIE__=' + lang + '; path=/; SameSite=Lax; max-age=31536000';
+  if (TITLES[lang]) {
+    var setTitle = function () { if (document.title !== TITLES[lang]) document.title = TITLES[lang]; };
+    setTitle();
+    document.addEventListener('DOMContentLoaded', function () {
+      setTitle();
+      var t = document.querySelector('title');
+      if (t) new MutationObserver(setTitle).observe(t, {childList: true, characterData: true, subtree: true});
+    });
+  }
+  // the switch (lang.switch()): the current deep link, in the other language
+  window.gradcamSwitchLang = function (to) {
+    try { localStorage.setItem('__STORE__', to); } catch (e) {}
+    var url = new URL(location.href);
+    var link = document.querySelector('#deep-link-url textarea, #deep-link-url input');
+    try {
+      var shared = window.gradcamCurrentLink && window.gradcamCurrentLink();
+      if (shared) url = new URL(shared, location.href);
+    } catch (e) {}
+    url.searchParams.set('lang', to);
+    location.assign(url.toString());
+    return false;
+  };
+})();
+</script>
+"""
+
+
+def head(title_key: str = "ui.app.title") -> str:
+    """For ``launch(head=...)``, first of the head: the page's language, before Gradio starts."""
+    titles = {lang: words.say(title_key, lang) for lang in languages()}
+    return (_HEAD.replace("__SUPPORTED__", json.dumps(languages()))
+            .replace("__DEFAULT__", json.dumps(_default))
+            .replace("__TITLES__", json.dumps(titles, ensure_ascii=False))
+            .replace("__STORE__", STORE_KEY).replace("__COOKIE__", COOKIE))
+
+
+def js_text(key: str, **values: Any) -> str:
+    """A JavaScript expression that is the catalogue's sentence in the page's language."""
+    texts = {lang: words.say(key, lang, **values) for lang in languages()}
+    return f"({json.dumps(texts, ensure_ascii=False)}[window.gradcamLang || 'en'] || {json.dumps(texts[DEFAULT_LANG])})"
+
+
+def switch_html() -> str:
+    """The visible switch: one link per language (the current one marked), each with its ``lang``."""
+    links = []
+    for lang in languages():
+        name = words.say("ui.lang.name", lang)
+        links.append(f'<a href="?lang={lang}" lang="{lang}" hreflang="{lang}" data-lang="{lang}" '
+                     f'onclick="return window.gradcamSwitchLang(\'{lang}\')">{name}</a>')
+    return '<nav class="lang-switch" aria-label="Language / Langue">' + " · ".join(links) + "</nav>"
+
+
+SWITCH_CSS = """
+.lang-switch { text-align: right; font-size: 0.95em; }
+.lang-switch a { display: inline-block; padding: 10px 6px; min-height: 44px; box-sizing: border-box; }
+html[lang="en"] .lang-switch a[data-lang="en"], html[lang="fr"] .lang-switch a[data-lang="fr"] {
+  font-weight: bold; text-decoration: none; color: inherit; }
+"""
