@@ -434,7 +434,7 @@ def _model_note(model_key: str | None) -> str:
 
 def method_note(method: Any) -> str:
     """What the method computes (gradcam_core.present.method_texts, through METHOD_NOTES)."""
-    text = itext.METHOD_NOTES.get(method, "") or method_text(method).summary
+    text = (itext.method_note(method) if method in itext.METHODS else "") or method_text(method).summary
     if method == models.SCORE_CAM_EXACT:  # the quick Score-CAM's note states its cost already
         text += say("ui.imagenet.slow_note", warning=SCORE_CAM_WARNING)
     return text

@@ -17,6 +17,7 @@ page's build-time texts in every language.
 """
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterable
@@ -125,13 +126,17 @@ class Rewording:
         self.langs = [lang for lang in (langs or languages()) if lang != DEFAULT_LANG]
         self.tables = {lang: words.reword(renderings, lang) for lang in self.langs}
         self._patterns: dict[str, re.Pattern | None] = {}
+        self._stripped: dict[str, dict[str, str]] = {}
 
     def _pattern(self, lang: str) -> re.Pattern | None:
         if lang not in self._patterns:
-            pieces = sorted((t for t, f in self.tables[lang].items() if t != f and len(t.strip()) >= _MIN_PIECE),
+            pieces = sorted({t.strip() for t, f in self.tables[lang].items() if t != f and len(t.strip()) >= _MIN_PIECE},
                             key=len, reverse=True)
-            self._patterns[lang] = re.compile(
-                r"(?<!\w)(?:" + "|".join(re.escape(p) for p in pieces) + r")(?!\w)") if pieces else None
+            # a piece that starts (ends) with a letter must not start (end) inside a word
+            alts = [("(?<!\\w)" if p[0].isalnum() else "") + re.escape(p) + ("(?!\\w)" if p[-1].isalnum() else "")
+                    for p in pieces]
+            self._patterns[lang] = re.compile("|".join(alts)) if alts else None
+            self._stripped[lang] = {t.strip(): f.strip() for t, f in self.tables[lang].items()}
         return self._patterns[lang]
 
     def text(self, english: str, lang: str) -> str:
@@ -142,7 +147,10 @@ class Rewording:
         if english in table:
             return table[english]
         pattern = self._pattern(lang)
-        return pattern.sub(lambda m: table[m.group(0)], english) if pattern else english
+        stripped = self._stripped[lang]
+        if english.strip() in stripped:
+            return stripped[english.strip()]
+        return pattern.sub(lambda m: stripped[m.group(0)], english) if pattern else english
 
 
 def _key(text: str) -> str:
@@ -270,20 +278,24 @@ def head(title_key: str = "ui.app.title") -> str:
             .replace("__STORE__", STORE_KEY).replace("__COOKIE__", COOKIE))
 
 
+_NAV = '<nav class="lang-switch" aria-label="{label}">{links}</nav>'
+_JS_TEXT = "({texts}[window.gradcamLang || 'en'] || {fallback})"
+_LINK = ('<a href="?lang={lang}" lang="{lang}" hreflang="{lang}" data-lang="{lang}" '
+         'onclick="return window.gradcamSwitchLang({quoted})">{name}</a>')
+
+
 def js_text(key: str, **values: Any) -> str:
     """A JavaScript expression that is the catalogue's sentence in the page's language."""
     texts = {lang: words.say(key, lang, **values) for lang in languages()}
-    return f"({json.dumps(texts, ensure_ascii=False)}[window.gradcamLang || 'en'] || {json.dumps(texts[DEFAULT_LANG])})"
+    return _JS_TEXT.format(texts=json.dumps(texts, ensure_ascii=False), fallback=json.dumps(texts[DEFAULT_LANG]))
 
 
 def switch_html() -> str:
-    """The visible switch: one link per language (the current one marked), each with its ``lang``."""
-    links = []
-    for lang in languages():
-        name = words.say("ui.lang.name", lang)
-        links.append(f'<a href="?lang={lang}" lang="{lang}" hreflang="{lang}" data-lang="{lang}" '
-                     f'onclick="return window.gradcamSwitchLang(\'{lang}\')">{name}</a>')
-    return '<nav class="lang-switch" aria-label="Language / Langue">' + " · ".join(links) + "</nav>"
+    """The visible switch: one link per language, each named in its own language (never translated)
+    and marked with its ``lang``; the current one is shown in bold (CSS on ``<html lang>``)."""
+    links = [_LINK.format(lang=lang, quoted=html.escape(json.dumps(lang)), name=html.escape(words.catalogue(lang)["lang.name"]))
+             for lang in languages()]
+    return _NAV.format(label=html.escape(words.say("lang.switch_label")), links=" · ".join(links))
 
 
 SWITCH_CSS = """
