@@ -109,6 +109,23 @@ class LangBlocks(gr.Blocks):
         with use_lang(lang_of(request)):
             return await super().call_function(block_fn, processed_input, iterator, requests, *args, **kwargs)
 
+    def get_api_info(self, *args: Any, **kwargs: Any) -> Any:
+        """The API's description (``view_api``, MCP tools) with its labels in plain English, never
+        the page's translation markers."""
+        return _plain(super().get_api_info(*args, **kwargs))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get("__type__") == "translation_metadata" and "key" in value:
+            return _TEXTS.get(DEFAULT_LANG, {}).get(value["key"], value["key"])
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, I18nData):
+        return _TEXTS.get(DEFAULT_LANG, {}).get(value.key, value.key)
+    return value
+
 
 # --------------------------------------------------------------------------- the page's texts
 #: Text props Gradio's frontend translates when they hold an ``I18nData`` marker.
@@ -153,6 +170,19 @@ class Rewording:
         return pattern.sub(lambda m: stripped[m.group(0)], english) if pattern else english
 
 
+#: Every page text replaced by a marker: {language: {key: text}} (for code that reads a prop back).
+_TEXTS: dict[str, dict[str, str]] = {}
+
+
+def prop_text(value: Any) -> Any:
+    """A component prop as the reader reads it: an ``I18nData`` marker becomes its text in the
+    current language (e.g. a label naming an input in a refusal); anything else is returned as is."""
+    if not isinstance(value, I18nData):
+        return value
+    english = _TEXTS.get(DEFAULT_LANG, {})
+    return _TEXTS.get(words.current_lang(), english).get(value.key) or english.get(value.key, value.key)
+
+
 def _key(text: str) -> str:
     import hashlib
 
@@ -195,6 +225,8 @@ def localize(demo: gr.Blocks, renderings: list[words.Rendering], langs: Iterable
         # the tab's title is set by the head script (a <title> is not a component)
         pass
     _wire_choices(demo, choice_sets)
+    for lang, table in entries.items():
+        _TEXTS.setdefault(lang, {}).update(table)
     i18n = gr.I18n(**entries)
     demo.i18n_instance = i18n  # the config built at launch carries it in the first page too
     return i18n

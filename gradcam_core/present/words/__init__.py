@@ -176,6 +176,17 @@ def lazy(**made: Any) -> Any:
     return __getattr__
 
 
+def _format(lang: str, template: str, values: dict) -> str:
+    """A template filled in ``lang``; a ``Term`` among the values is worded in ``lang`` too."""
+    if lang == _LANG.get():
+        return _Formatter(lang).vformat(template, (), values)
+    token = _LANG.set(lang)
+    try:
+        return _Formatter(lang).vformat(template, (), values)
+    finally:
+        _LANG.reset(token)
+
+
 def placeholders(template: str) -> set[str]:
     """The named fields a template uses (``{share:.0%}`` → ``share``)."""
     return {field.split(".")[0].split("[")[0] for _, field, _, _ in string.Formatter().parse(template)
@@ -194,7 +205,7 @@ def say(key: str, lang: str | None = None, /, **values: Any) -> str:
     lang = supported(lang) or current_lang()
     table = catalogue(lang)
     template = table[key] if key in table else catalogue(DEFAULT_LANG)[key]
-    text = _Formatter(lang).vformat(template, (), values)
+    text = _format(lang, template, values)
     record = _RECORD.get()
     if record is not None:
         record.append((text, key, values, None))
@@ -207,8 +218,7 @@ def lines(key: str, lang: str | None = None, /, **values: Any) -> list[str]:
     found = _lists(lang).get(key)
     if found is None:
         found = _lists(DEFAULT_LANG)[key]
-    fmt = _Formatter(lang)
-    out = [fmt.vformat(t, (), values) for t in found]
+    out = [_format(lang, t, values) for t in found]
     record = _RECORD.get()
     if record is not None:
         record.extend((text, key, values, i) for i, text in enumerate(out))
