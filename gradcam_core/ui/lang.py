@@ -109,6 +109,19 @@ class LangBlocks(gr.Blocks):
         with use_lang(lang_of(request)):
             return await super().call_function(block_fn, processed_input, iterator, requests, *args, **kwargs)
 
+    def get_config_file(self) -> dict[str, Any]:
+        """The page's config with its build-time texts as translation markers (:func:`localize`):
+        the components themselves keep their English, for the code and the tests that read them."""
+        config = super().get_config_file()
+        marks = getattr(self, "_lang_marks", None)
+        if marks:
+            for component in config.get("components", []):
+                props = component.get("props", {})
+                for prop, key in marks.get(component.get("id"), {}).items():
+                    if prop in props:
+                        props[prop] = str(I18nData(key))
+        return config
+
     def get_api_info(self, *args: Any, **kwargs: Any) -> Any:
         """The API's description (``view_api``, MCP tools) with its labels in plain English, never
         the page's translation markers."""
@@ -124,7 +137,16 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, I18nData):
         return _TEXTS.get(DEFAULT_LANG, {}).get(value.key, value.key)
+    if isinstance(value, str) and value.startswith(_MARK):
+        try:
+            key = json.loads(value[len(_MARK):])["key"]
+        except (ValueError, KeyError, TypeError):
+            return value
+        return _TEXTS.get(DEFAULT_LANG, {}).get(key, key)
     return value
+
+
+_MARK = "__i18n__"
 
 
 # --------------------------------------------------------------------------- the page's texts
@@ -190,8 +212,9 @@ def _key(text: str) -> str:
 
 
 def localize(demo: gr.Blocks, renderings: list[words.Rendering], langs: Iterable[str] | None = None) -> gr.I18n:
-    """Replace the build-time texts of ``demo`` by ``I18nData`` markers; returns the ``gr.I18n`` to
-    launch with (also installed on ``demo``). Choices' labels get a load event per page (only a
+    """Mark the build-time texts of ``demo`` (a :class:`LangBlocks`) for translation in its page
+    config (the components keep their English); returns the ``gr.I18n`` to launch with (also
+    installed on ``demo``). Choices' labels get a load event per page (only a
     page that is not in English calls it)."""
     rw = Rewording(renderings, langs)
     entries: dict[str, dict[str, str]] = {DEFAULT_LANG: {}, **{lang: {} for lang in rw.langs}}
@@ -207,12 +230,15 @@ def localize(demo: gr.Blocks, renderings: list[words.Rendering], langs: Iterable
         return I18nData(key)
 
     choice_sets: dict[str, list[tuple[gr.components.Component, dict[str, list]]]] = {}
+    marks: dict[int, dict[str, str]] = {}
     for block in list(demo.blocks.values()):
         props = TEXT_PROPS + (("value",) if isinstance(block, VALUE_TEXT) else ())
         for prop in props:
             value = getattr(block, prop, None)
             if isinstance(value, str) and value.strip():
-                setattr(block, prop, marker(value))
+                mark = marker(value)
+                if isinstance(mark, I18nData):
+                    marks.setdefault(block._id, {})[prop] = mark.key
         if isinstance(block, CHOICE_COMPONENTS) and getattr(block, "choices", None):
             per_lang = {}
             for lang in rw.langs:
@@ -225,6 +251,7 @@ def localize(demo: gr.Blocks, renderings: list[words.Rendering], langs: Iterable
         # the tab's title is set by the head script (a <title> is not a component)
         pass
     _wire_choices(demo, choice_sets)
+    demo._lang_marks = marks  # LangBlocks.get_config_file puts them in the page's config
     for lang, table in entries.items():
         _TEXTS.setdefault(lang, {}).update(table)
     i18n = gr.I18n(**entries)
