@@ -22,29 +22,43 @@ import torch
 from gradcam_core import workshop
 from gradcam_core.models import fetch
 from gradcam_core.ui import facilitator, imagenet_tab, join, mnist_tab, room_phone, spurious_tab
-from gradcam_core.ui import a11y, room_api, serving, tools
-from gradcam_core.present.method_texts import GRADCAM_OVERVIEW
+from gradcam_core.ui import a11y, lang, room_api, serving, tools
+from gradcam_core.present.method_texts import gradcam_overview
+from gradcam_core.present import words
 from gradcam_core.present.words import say
 from gradcam_core.ui.common import CSS, PAGE_ONLY, THEME
 
-TITLE = say("ui.app.title")
+TITLE = say("ui.app.title")  # a name: the same in every language (the head script sets the tab's title)
 #: The facilitator's page is a route (demo.route), and Gradio 6.31 then shows a navbar ("Home") on every
 #: page, even with show_in_navbar=False and gr.Navbar(visible=False): hidden here, so the main page stays as it was.
 NO_NAVBAR_CSS = "\n.gradio-container .nav-holder { display: none !important; }\n"
-PAGE_CSS = CSS + imagenet_tab.CSS + spurious_tab.CSS + room_phone.CSS + facilitator.CSS + NO_NAVBAR_CSS
+PAGE_CSS = (CSS + imagenet_tab.CSS + spurious_tab.CSS + room_phone.CSS + facilitator.CSS + NO_NAVBAR_CSS
+            + lang.SWITCH_CSS)
 
 
 def build_app(concurrency: int = 2, join_url: str | Callable[[], str] | None = None) -> gr.Blocks:
     """The whole app as a gr.Blocks (launch it yourself, or run this file). ``join_url`` (an address,
     or a function returning one): show the workshop's "Join on your phone" QR panel for it; the app
     is then in workshop mode, where anyone may open a room on the facilitator page (``/facilitator``,
-    issue 26) and the rooms' Join QR codes carry that address."""
-    with gr.Blocks(title=TITLE, delete_cache=serving.DELETE_CACHE) as demo:
+    issue 26) and the rooms' Join QR codes carry that address.
+
+    The page is built once, in English, noting every sentence it words; ``lang.localize`` then gives
+    its texts in every language (``demo.i18n_instance``, for ``launch(i18n=...)``), and every event
+    runs in its request's language (``lang.LangBlocks``)."""
+    with words.use_lang(words.DEFAULT_LANG), words.recording() as renderings:
+        demo = _build(concurrency, join_url)
+    lang.localize(demo, renderings)
+    return demo
+
+
+def _build(concurrency: int, join_url: str | Callable[[], str] | None) -> gr.Blocks:
+    with lang.LangBlocks(title=TITLE, delete_cache=serving.DELETE_CACHE) as demo:
+        gr.HTML(lang.switch_html(), elem_id="lang-switch", padding=False)
         gr.Markdown(say("ui.app.heading", title=TITLE))
         # a workshop room (?room=CODE in the address): the phone's panel at the top; hidden otherwise
         room = room_phone.build()
         with gr.Accordion(say("ui.app.what_is"), open=False):  # closed: on a phone it must not push results down
-            gr.Markdown(GRADCAM_OVERVIEW)
+            gr.Markdown(gradcam_overview())
         if join_url is not None:
             join.build(join_url, demo)
         # the page's query string (a deep link), read in the browser: without one, no server call
@@ -111,6 +125,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help=say("cli.app.cache_examples_help"))
     ap.add_argument("--mcp", action="store_true", default=_env("GRADCAM_MCP", False),
                     help=say("cli.app.mcp_help"))
+    ap.add_argument("--lang", choices=words.languages(), default=words.supported(os.environ.get("GRADCAM_LANG")),
+                    help=say("lang.app_help"))
     args = ap.parse_args(argv)
     if args.host is None:
         args.host = (os.environ.get("GRADCAM_HOST") or os.environ.get("GRADIO_SERVER_NAME")
@@ -147,9 +163,15 @@ def mcp_available() -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
+    with words.use_lang(words.lang_from_argv(argv)):  # the terminal's messages and --help
+        _main(argv)
+
+
+def _main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     serving.tune_allocator()  # two malloc arenas: memory of closed sessions goes back (issue 23)
     args = parse_args(argv)
+    lang.set_default(args.lang)  # before the page is built: its head script carries the default
     cores = os.cpu_count() or 1
     torch.set_num_threads(args.threads or max(1, cores // max(1, args.concurrency)))
     torch.set_flush_denormal(True)  # tiny activations otherwise slow CPU kernels by up to ~18x
@@ -170,7 +192,8 @@ def main(argv: list[str] | None = None) -> None:
                status_update_rate=args.status_every or "auto")
     launch = dict(server_name=args.host, server_port=args.port, max_file_size=args.max_file_size, css=PAGE_CSS,
                   show_error=False, app_kwargs=serving.app_kwargs(), theme=THEME,
-                  head=serving.preload_head() + a11y.head(),  # a11y: names, keyboard, focus
+                  head=lang.head() + serving.preload_head() + a11y.head(),  # lang first; a11y: names, keyboard, focus
+                  i18n=demo.i18n_instance,
                   mcp_server=mcp_available() if args.mcp else False)
     if not args.share:
         if not opens_browser(args):

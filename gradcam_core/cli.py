@@ -39,7 +39,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gradcam_core.present import codec, paint
+from gradcam_core.present import codec, paint, words
 from gradcam_core.present.steps import result_numbers
 from gradcam_core.base.inputs import parse_alpha, parse_cmap, parse_norm, parse_placement
 from gradcam_core.present.words import say, text_of
@@ -308,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=say("cli.help.description"),
         epilog=say("cli.help.epilog"),
     )
+    parser.add_argument("--lang", choices=words.languages(), help=say("lang.cli_help"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     ex = sub.add_parser(
         "explain",
@@ -452,9 +453,32 @@ def _run(backend: Backend, method: str, layer: str, target: int | None, files: l
     return 0 if n_bad == 0 and n_ok > 0 else 1
 
 
+def _without_lang(argv: list[str]) -> list[str]:
+    """``argv`` without a valid ``--lang X`` / ``--lang=X`` (wherever it stands: before or after the
+    command); an invalid one stays, for argparse to refuse with the languages it knows."""
+    out, skip = [], False
+    for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if arg == "--lang" and i + 1 < len(argv) and words.supported(argv[i + 1]):
+            skip = True
+            continue
+        if arg.startswith("--lang=") and words.supported(arg.split("=", 1)[1]):
+            continue
+        out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (argparse's own errors and --help included)."""
+    """Run the CLI; returns the exit code (argparse's own errors and --help included). ``--lang fr``
+    (or ``GRADCAM_LANG=fr``) words every message, the help included, in that language."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    with words.use_lang(words.lang_from_argv(argv)):
+        return _main(_without_lang(argv))
+
+
+def _main(argv: list[str]) -> int:
     if argv[:1] == ["weights"]:  # the weights tool parses its own arguments, --help included
         from gradcam_core import weights_cli
         try:

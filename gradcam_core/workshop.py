@@ -20,18 +20,21 @@ import sys
 
 import segno
 
-from gradcam_core.present.words import say
+from gradcam_core.present.words import lazy, say
 
 __all__ = ["lan_addresses", "join_urls", "choose_join_url", "qr_svg", "qr_png", "qr_terminal",
-           "SOURCES_NOTE", "banner", "ALL_INTERFACES"]
+           "sources_note", "banner", "ALL_INTERFACES"]
 
 ALL_INTERFACES = {"0.0.0.0", "", "::", "*"}
 
 # Browsers expose the camera (getUserMedia) and the clipboard API only to secure contexts:
 # HTTPS pages or localhost. A phone opening http://10.x.y.z:7860/ gets neither.
-SOURCES_NOTE = (
-    say("ui.workshop.sources_note")
-)
+def sources_note() -> str:
+    return say("ui.workshop.sources_note")
+
+
+#: ``SOURCES_NOTE``: worded when read, in the reader's language
+__getattr__ = lazy(SOURCES_NOTE=sources_note)
 
 
 def _usable(ip: str) -> bool:
@@ -163,5 +166,5 @@ def banner(lan_urls: list[str], share_url: str | None = None, qr: bool = True) -
     if qr and target:
         lines += [say("ui.workshop.banner_qr", target=target), qr_terminal(target).rstrip("\n")]
     if not share_url or lan_urls:
-        lines.append(SOURCES_NOTE)
+        lines.append(sources_note())
     return "\n".join(lines) + "\n"

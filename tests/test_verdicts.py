@@ -20,7 +20,7 @@ import torch
 from gradcam_core.analysis import sanity as S
 from gradcam_core.base.errors import Refusal
 from gradcam_core.present import verdicts as V
-from gradcam_core.present.words import say
+from gradcam_core.present.words import say, use_lang
 
 ROOT = Path(__file__).resolve().parents[1]
 AGG_FILE = ROOT / "weights" / "trust_aggregate_mnist.json"
@@ -331,7 +331,9 @@ def test_mnist_panel_uses_a_layer_the_aggregate_has(agg_file):
     agg = trust.mnist_aggregate(LAYER)
     assert agg["settings"] == {"layer": LAYER, "baseline": "zero", "steps": 20, "target": "predicted",
                                "placement": "receptive field"}
-    assert agg["n"] == 200 and agg["what"] == "held-out digits"
+    assert agg["n"] == 200 and str(agg["what"]) == "held-out digits"  # a Term: worded in the reader's language
+    with use_lang("fr"):
+        assert str(agg["what"]) == say("lang.held_out_digits", "fr") and str(agg["one"]) == say("lang.digit", "fr")
     # a layer without an entry: the summary of another layer comes back with ITS layer name,
     # so the reading names the difference instead of quoting it
     other = trust.mnist_aggregate("fc1")

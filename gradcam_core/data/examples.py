@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from gradcam_core.base import home
+from gradcam_core.base.errors import Term
 
 __all__ = ["EXAMPLES_DIR", "CATEGORY_ORDER", "load_manifest", "example_for", "examples_by_category",
            "example_credit", "attribution_note"]
@@ -90,8 +91,8 @@ def _short_credit(credit: str) -> str:
 
 def example_credit(entry: dict) -> str:
     """Markdown line: title, category, credit, licence, source package."""
-    return (f"**{entry['title']}** ({entry['category']}) — {entry['credit']}. "
-            f"Licence: {entry['licence']}. From {entry['package']} (`{entry['function']}`).")
+    return format(Term("lang.example_credit", title=entry["title"], category=entry["category"], credit=entry["credit"],
+                       licence=entry["licence"], package=entry["package"], function=entry["function"]))
 
 
 def attribution_note(entries: Sequence[dict] | None = None) -> str:
@@ -102,4 +103,4 @@ def attribution_note(entries: Sequence[dict] | None = None) -> str:
              for e in need]
     if not parts:
         return ""
-    return "Photo credits: " + "; ".join(parts) + "."
+    return format(Term("lang.photo_credits", credits="; ".join(parts)))

@@ -11,18 +11,25 @@ import numpy as np
 
 from gradcam_core.analysis.cell import CONTENT_SHARE, ERF_SHARE, SPREADS, CellTerms, Occlusion, claim_of, grouped_terms
 from gradcam_core.cam.engine import CAMResult
-from gradcam_core.present.words import say
+from gradcam_core.present.words import lazy, say
 
 def _more(spreads: float) -> str:
     """"one spread" or "2.5 spreads": the margin two scores must differ by."""
     return say("cell.one_spread") if spreads == 1 else say("cell.spreads", n=spreads)
 
 
-#: The cover test's geometry and its comparison rule, as the panel and the README state them.
-COVER_RULE = say("cell.cover_rule", erf_share=ERF_SHARE, content_share=CONTENT_SHARE, more=_more(SPREADS))
+def cover_rule() -> str:
+    """The cover test's geometry and its comparison rule, as the panel and the README state them."""
+    return say("cell.cover_rule", erf_share=ERF_SHARE, content_share=CONTENT_SHARE, more=_more(SPREADS))
 
-#: How to read the breakdown (the panel's text).
-READ_TEXT = say("cell.read_text", cover_rule=COVER_RULE)
+
+def read_text() -> str:
+    """How to read the breakdown (the panel's text)."""
+    return say("cell.read_text", cover_rule=cover_rule())
+
+
+#: ``COVER_RULE`` and ``READ_TEXT``, worded when read (in the reader's language)
+__getattr__ = lazy(COVER_RULE=cover_rule, READ_TEXT=read_text)
 
 
 def _decimals(values: Sequence[float]) -> int:
@@ -135,7 +142,7 @@ def _pct(p: float) -> str:
 
 
 def cover_verdict(occ: Occlusion, spreads: float = SPREADS) -> tuple[str, str]:
-    """(change, versus) of the cover test by the stated rule (:data:`COVER_RULE`), with u = ``spreads``
+    """(change, versus) of the cover test by the stated rule (:func:`cover_rule`), with u = ``spreads``
     × the random boxes' spread: change "lower" (after < before − u), "raise" (after > before + u) or
     "same"; versus "below" (after < random median − u), "above" (after > median + u) or "same"."""
     b, a, m = occ.score_before, occ.score_after, occ.random_median_after
@@ -229,7 +236,7 @@ def report(ct: CellTerms, occ: Occlusion | None, class_name: str, top: int | Non
     if occ is not None:
         out["occlusion"] = occ.as_dict()
         out["occlusion_reading"] = occlusion_sentence(occ, class_name, ct.relu, ct.method)
-        out["cover_rule"] = COVER_RULE
+        out["cover_rule"] = cover_rule()
     return out
 
 

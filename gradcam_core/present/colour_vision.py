@@ -16,9 +16,9 @@ from typing import Sequence
 
 import numpy as np
 
-from gradcam_core.present.words import say
+from gradcam_core.present.words import lazy, say
 
-__all__ = ["MACHADO", "HEAT_CHOICES", "CVD_SAFE", "simulate", "lightness", "lightness_profile",
+__all__ = ["MACHADO", "heat_choices", "CVD_SAFE", "simulate", "lightness", "lightness_profile",
            "is_monotonic", "end_distance", "heat_map_note",
            "SIGNED_MAP", "signed_map_note"]
 
@@ -37,10 +37,15 @@ CVD_SAFE = ("cividis", "viridis", "inferno", "magma", "gray")
 
 #: the heat-map choices as the UI shows them: (label, matplotlib name), labels from the catalogue
 #: (``colour.choice_*``): jet is the tradition, the CVD-safe maps say so
-HEAT_CHOICES: list[tuple[str, str]] = [
-    (say("colour.choice_jet" if name == "jet" else "colour.choice_safe" if name in CVD_SAFE and name != "gray"
-         else "colour.choice_plain", name=name), name)
-    for name in ("jet", "turbo", "cividis", "viridis", "inferno", "magma", "gray")]
+def heat_choices() -> list[tuple[str, str]]:
+    """The heat-map choices as the UI shows them (in the reader's language)."""
+    return [(say("colour.choice_jet" if name == "jet" else "colour.choice_safe" if name in CVD_SAFE and name != "gray"
+                 else "colour.choice_plain", name=name), name)
+            for name in ("jet", "turbo", "cividis", "viridis", "inferno", "magma", "gray")]
+
+
+#: ``HEAT_CHOICES``: worded when read, in the reader's language
+__getattr__ = lazy(HEAT_CHOICES=heat_choices)
 
 
 def heat_map_note() -> str:

@@ -8,19 +8,26 @@ from typing import Any
 from gradcam_core.cam import methods as _methods
 from gradcam_core.cam.methods import METHODS
 from gradcam_core.present.method_texts import fill, method_note, method_text
-from gradcam_core.present.words import say
+from gradcam_core.present.words import lazy, say
 
 GUIDED = _methods.GuidedGradCAM.name
 
 
 
-NORM_NOTE = say("imagenet.norm_note")
+def norm_note() -> str:
+    return say("imagenet.norm_note")
 
-HEAT_NOTE = say("imagenet.heat_note")
+
+def heat_note() -> str:
+    return say("imagenet.heat_note")
+
+
 
 #: What each method computes, read from its class (cam.methods) and its catalogue words through
 #: method_texts.method_note (the slow methods' notes add their cost, from the measured figures).
-METHOD_NOTES: dict[str, str] = {name: method_note(name) for name in METHODS}
+def method_notes() -> dict[str, str]:
+    """Each method's note, in the reader's language."""
+    return {name: method_note(name) for name in METHODS}
 
 
 def summary(expl: Any) -> str:
@@ -45,7 +52,7 @@ def summary(expl: Any) -> str:
 
 def steps_markdown(expl: Any) -> str:
     """Every step's explanation, equation and code, for an accordion below the gallery."""
-    note = METHOD_NOTES.get(expl.method) or method_text(expl.method).summary
+    note = (method_note(expl.method) if expl.method in METHODS else None) or method_text(expl.method).summary
     out = [say("imagenet.steps_head", method=expl.method, note=note)]
     if "gradients" not in expl.steps:
         out.append(say("imagenet.no_gradients"))
@@ -64,3 +71,7 @@ def comparison_summary(cmp: Any) -> str:
     for title, why in cmp.skipped:
         lines.append(say("imagenet.compare_skipped", title=title, why=why))
     return "\n".join(lines)
+
+
+#: ``NORM_NOTE``, ``HEAT_NOTE``, ``METHOD_NOTES``: worded when read, in the reader's language
+__getattr__ = lazy(NORM_NOTE=norm_note, HEAT_NOTE=heat_note, METHOD_NOTES=method_notes)

@@ -16,7 +16,7 @@ from gradcam_core.base.errors import Refusal
 from gradcam_core.cam.postprocess import normalize, upsample
 from gradcam_core.present import colourbar, grids, paint
 from gradcam_core.present.steps import Step, build_steps
-from gradcam_core.present.words import say
+from gradcam_core.present.words import lazy, say
 
 #: Maps with more cells than this are left out of the JSON (a 112×112 map is 12 544 numbers).
 JSON_MAX_CELLS = 28 * 28
@@ -92,7 +92,12 @@ def overlay_images(expl: Any) -> list[np.ndarray]:
     return out
 
 
-NOT_SEEN_CAPTION = say("imagenet.not_seen")
+def not_seen_caption() -> str:
+    return say("imagenet.not_seen")
+
+
+#: ``NOT_SEEN_CAPTION``: worded when read, in the reader's language
+__getattr__ = lazy(NOT_SEEN_CAPTION=not_seen_caption)
 
 
 def _mark_unseen(photo: np.ndarray) -> np.ndarray:
@@ -121,7 +126,7 @@ def whole_photo_overlay(photo: np.ndarray, box: tuple[float, float, float, float
     out[t:b, l:r] = paint.overlay(photo[t:b, l:r], heat, alpha=alpha, cmap=cmap)
     if (l, t, r, b) == (0, 0, W_, H):
         return out
-    return _caption_below(out, NOT_SEEN_CAPTION)
+    return _caption_below(out, not_seen_caption())
 
 
 def _caption_below(img: np.ndarray, text: str) -> np.ndarray:

@@ -19,12 +19,13 @@ from typing import Any, Callable
 from gradcam_core.cam import scorecam_budget as budget
 from gradcam_core.cam.engine import BaseCAM
 from gradcam_core.cam.methods import METHODS, GradCAM
-from gradcam_core.present.words import has, say
+from gradcam_core.base.errors import Term
+from gradcam_core.present.words import current_lang, has, lazy, say
 
 __all__ = ["MethodText", "TEXTS", "WORDS", "method_text", "method_label", "method_words", "text_keys", "check_method", "method_note",
-           "progress_text", "fill", "GRADCAM_OVERVIEW", "LENET_LAYERS", "LENET_DEFAULT_LAYER",
+           "progress_text", "fill", "gradcam_overview", "LENET_LAYERS", "LENET_DEFAULT_LAYER",
            "lenet_layer_label", "lenet_layer_note", "lenet_zero_gradient_note", "ink_text", "pct", "grouped",
-           "INK_DEFINITION", "NEAR_INK", "near_ink_sentence", "normalisation_code", "normalisation_equation",
+           "ink_definition", "near_ink", "near_ink_sentence", "normalisation_code", "normalisation_equation",
            "overlay_code", "Px", "features_sign_text", "weights_sign_text", "zero_gradient_text", "average_text",
            "stretched_shift_text"]
 
@@ -116,14 +117,14 @@ def method_text(method: str | None, lang: str | None = None) -> MethodText:
     if cls is None:
         family = [n for n in METHODS if name.startswith(n)]
         cls = METHODS[max(family, key=len)] if family else GradCAM
-    return _texts(cls, lang)
+    return _texts(cls, lang or current_lang())  # cached per language: never the first request's
 
 
 class _Texts(Mapping):
     """``TEXTS[name]``: every registered method's :class:`MethodText` (a live view of METHODS)."""
 
     def __getitem__(self, name: str) -> MethodText:
-        return _texts(METHODS[name])
+        return _texts(METHODS[name], current_lang())
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(METHODS))
@@ -201,7 +202,7 @@ def method_note(method: str) -> str:
     ``note``, that note with its cost on the reference layer (from the measured figures)."""
     cls = METHODS[method]
     if not cls.slow or not any(has(f"{k}.note") for k in text_keys(cls)):
-        return _texts(cls).summary
+        return _texts(cls, current_lang()).summary
     limit = budget.SCORE_CAM_LIMIT
     stop = say("method.stop_over", limit=budget.Duration(limit)) if limit else say("method.stop_none")
     return method_words(cls, "note", max_channels=budget.SCORE_CAM_MAX_CHANNELS, cost=_cost(cls),
@@ -253,7 +254,8 @@ def overlay_code(cmap: str, alpha: float) -> str:
 
 
 # --------------------------------------------------------------------------- What is Grad-CAM?
-GRADCAM_OVERVIEW = say("method.overview")
+def gradcam_overview() -> str:
+    return say("method.overview")
 
 
 # --------------------------------------------------------------------------- LeNet layers
@@ -262,9 +264,9 @@ LENET_DEFAULT_LAYER = "relu2"
 #: The three spatial layers at the end of LeNet that the MNIST tab offers, with their output
 #: shapes (channels, h, w) for a 28×28 digit (tests check them against the model).
 LENET_LAYERS: dict[str, dict] = {
-    "conv2": {"shape": (16, 8, 8), "what": say("steps.lenet.what_conv2")},
-    "relu2": {"shape": (16, 8, 8), "what": say("steps.lenet.what_relu2")},
-    "pool2": {"shape": (16, 4, 4), "what": say("steps.lenet.what_pool2")},
+    "conv2": {"shape": (16, 8, 8), "what": Term("steps.lenet.what_conv2")},
+    "relu2": {"shape": (16, 8, 8), "what": Term("steps.lenet.what_relu2")},
+    "pool2": {"shape": (16, 4, 4), "what": Term("steps.lenet.what_pool2")},
 }
 
 
@@ -289,8 +291,16 @@ def lenet_zero_gradient_note(name: str) -> str | None:
 
 #: "Ink", one quantity everywhere (analysis.ink_share): the pixels of value ≥ 0.5; the heat is
 #: measured *near* the ink, within 2 px of it.
-INK_DEFINITION = say("steps.ink.definition")
-NEAR_INK = say("steps.ink.near")
+def ink_definition() -> str:
+    return say("steps.ink.definition")
+
+
+def near_ink() -> str:
+    return say("steps.ink.near")
+
+
+#: ``GRADCAM_OVERVIEW``, ``INK_DEFINITION``, ``NEAR_INK``: worded when read, in the reader's language
+__getattr__ = lazy(GRADCAM_OVERVIEW=gradcam_overview, INK_DEFINITION=ink_definition, NEAR_INK=near_ink)
 
 
 def near_ink_sentence(heat: float | None, area: float, pct_fn: Callable[[float], str] | None = None) -> str | None:

@@ -41,8 +41,8 @@ MNIST_BOX = (0, 0, 280, 280)
 IMAGENET_TOP = 10
 GAP = 6  # px between two classes' pictures side by side (imagenet._side_by_side)
 
-NO_MNIST = say("ui.cell.no_mnist")
-NO_IMAGENET = (say("ui.cell.no_imagenet"))
+def no_imagenet() -> str:
+    return say("ui.cell.no_imagenet")
 
 
 @dataclass
@@ -87,7 +87,7 @@ def build_panel(prefix: str, where: str = "") -> CellPanel:
         summary = gr.Markdown(elem_id=f"{prefix}-cell-sum", elem_classes="tight-md", label=say("ui.cell.summary_label"))
         bars = ResultImage(label=say("ui.cell.bars_label"), interactive=False, show_label=True,
                            buttons=["download", "fullscreen"])
-        gr.Markdown(say("ui.cell.how_to_read", text=cell_view.READ_TEXT), elem_classes=["tight-md", "imagenet-small"])
+        gr.Markdown(say("ui.cell.how_to_read", text=cell_view.read_text()), elem_classes=["tight-md", "imagenet-small"])
         maps = ResultImage(label=say("ui.cell.maps_label"), interactive=False,
                            show_label=True, elem_classes="step-image", buttons=["download", "fullscreen"])
         cover = gr.Markdown(elem_classes="tight-md", label=say("ui.cell.cover_label"))
@@ -222,7 +222,7 @@ def _recall(state, recall):
     """The tab's explanation behind the session's state ({"key", "tag"}); ``recall``: the tab's
     own look-up (imagenet_tab._recall, handed over by wire_imagenet: no import cycle)."""
     if not isinstance(state, dict):
-        raise ValueError(NO_IMAGENET)
+        raise ValueError(no_imagenet())
     return recall(state)
 
 

@@ -40,7 +40,9 @@ def refuse(key: str, **values: Any) -> gr.Error:
 
 def name_of(component: gr.components.Component) -> str:
     """How a message names an input: its label, else the catalogue's generic name."""
-    label = getattr(component, "label", None)
+    from gradcam_core.ui.lang import prop_text  # (lang imports gradio only: no cycle, but kept local)
+
+    label = prop_text(getattr(component, "label", None))
     return str(label) if label else say("input.this_value")
 
 

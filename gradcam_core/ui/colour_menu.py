@@ -8,18 +8,17 @@ from typing import Any, Callable, Sequence
 import gradio as gr
 
 from gradcam_core.present import colour_choice
-from gradcam_core.present.colour_vision import HEAT_CHOICES, heat_map_note
+from gradcam_core.present.colour_vision import heat_choices, heat_map_note
 from gradcam_core.present.words import say
 from gradcam_core.ui.common import ParsedDropdown
 
-LABEL = say("ui.colour.label")
 
 
 def dropdown(**kw: Any) -> gr.Dropdown:
     """The colour-map dropdown (``HEAT_CHOICES``, default jet). A ParsedDropdown: an API call with a
     value outside the choices reaches the handler's parser (any matplotlib map, or a clear message)."""
     kw.setdefault("info", say("ui.colour.info"))
-    return ParsedDropdown(HEAT_CHOICES, value=colour_choice.DEFAULT, label=LABEL, filterable=False, **kw)
+    return ParsedDropdown(heat_choices(), value=colour_choice.DEFAULT, label=say("ui.colour.label"), filterable=False, **kw)
 
 
 def note(**kw: Any) -> gr.Markdown:

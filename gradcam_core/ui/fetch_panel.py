@@ -36,7 +36,7 @@ def selected(model_key: Any) -> dict:
     return on_load()
 
 
-def _poller(model_note_fn, all_available: str):
+def _poller(model_note_fn, all_available: Any):
     """A timer tick, as {name: value}: progress; once nothing runs any more, the model list and notes too.
     ``model_note_fn``/``all_available``: the tab's model note and its "all available" line (handed
     over by the tab: this module does not import it)."""
@@ -45,13 +45,13 @@ def _poller(model_note_fn, all_available: str):
         if models.fetch_busy():
             return {"box": models.fetch_note(), "timer": gr.Timer(active=True)}
         done = {"box": models.fetch_note(), "model": gr.Dropdown(choices=svc.model_choices()),
-                "unavailable": svc.unavailable_note() or all_available, "timer": gr.Timer(active=False)}
+                "unavailable": svc.unavailable_note() or (all_available() if callable(all_available) else all_available), "timer": gr.Timer(active=False)}
         return {**done, "model_note": model_note_fn(model_key)} if model_key else done
 
     return poll
 
 
-def wire(box: gr.Markdown, timer: gr.Timer, model: Any, model_note: Any, unavailable_md: Any, model_note_fn: Any, all_available: str
+def wire(box: gr.Markdown, timer: gr.Timer, model: Any, model_note: Any, unavailable_md: Any, model_note_fn: Any, all_available: Any
          ) -> None:
     quiet = dict(queue=False, show_progress="hidden", api_visibility="private")
     shown = {"box": box, "model": model, "model_note": model_note, "unavailable": unavailable_md, "timer": timer}

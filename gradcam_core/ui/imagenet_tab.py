@@ -32,8 +32,8 @@ from gradcam_core.present import imagenet_view as view
 from gradcam_core.present.method_texts import method_text
 from gradcam_core.ui import cell_panel, fetch_panel, trust
 from gradcam_core.present import alt_text
-from gradcam_core.present.colour_vision import HEAT_CHOICES, heat_map_note
-from gradcam_core.present.words import say
+from gradcam_core.present.colour_vision import heat_choices, heat_map_note
+from gradcam_core.present.words import lazy, say
 from gradcam_core.ui import a11y
 from gradcam_core.ui.common import PAGE_ONLY, ResultImage, by_name, scroll_js, user_errors
 from gradcam_core.ui.imagenet_extras import (MAX_CLASS_HITS, NO_SECOND, PREDICTED, SCORE_CAM_WARNING,  # noqa: F401
@@ -44,7 +44,6 @@ from gradcam_core.ui.serving import SLOW, SLOW_LIMIT, LinkRequest, kept_state, p
 
 CONCURRENCY = "imagenet"  # model runs: at most `concurrency_limit` at once, whatever the model
 RENDER_CONCURRENCY = "imagenet-render"  # re-drawing only: never waits behind a long Score-CAM
-ALL_AVAILABLE = say("ui.imagenet.all_available")
 
 CSS = """
 .imagenet-small, .imagenet-small p, .imagenet-small li { font-size: 0.85em; }
@@ -53,15 +52,26 @@ CSS = """
 .imagenet-map .image-frame img { object-fit: contain; max-height: 70vh; }
 """
 
-INTRO = (
-    say("ui.imagenet.intro")
-)
+def all_available() -> str:
+    return say("ui.imagenet.all_available")
+
+
+def intro() -> str:
+    return say("ui.imagenet.intro")
+
+
+def expired() -> str:
+    return say("ui.imagenet.expired")
+
+
+#: worded when read, in the reader's language (module constants would be worded once, at import)
+__getattr__ = lazy(ALL_AVAILABLE=all_available, INTRO=intro, EXPIRED=expired)
+
 # --------------------------------------------------------------------------- helpers
 
 #: Raw results for re-drawing (a new colour map, opacity…) without a new model run, shared by all
 #: sessions: a session's state is only {"key", "tag"} (see kept.py). 48 results ≈ 150 MB at most.
 KEPT = KeptResults(capacity=48)
-EXPIRED = (say("ui.imagenet.expired"))
 
 
 def _for_state(expl: svc.Explanation, tag=None) -> dict:
@@ -73,7 +83,7 @@ def _for_state(expl: svc.Explanation, tag=None) -> dict:
 def _recall(state) -> svc.Explanation:
     expl = KEPT.get(state.get("key")) if isinstance(state, dict) else None
     if expl is None:
-        raise ValueError(EXPIRED)
+        raise ValueError(expired())
     return expl
 
 
@@ -424,7 +434,7 @@ def _model_note(model_key: str | None) -> str:
 
 def method_note(method: Any) -> str:
     """What the method computes (gradcam_core.present.method_texts, through METHOD_NOTES)."""
-    text = itext.METHOD_NOTES.get(method, "") or method_text(method).summary
+    text = (itext.method_note(method) if method in itext.METHODS else "") or method_text(method).summary
     if method == models.SCORE_CAM_EXACT:  # the quick Score-CAM's note states its cost already
         text += say("ui.imagenet.slow_note", warning=SCORE_CAM_WARNING)
     return text
@@ -440,7 +450,7 @@ def refresh_models(model_key: Any) -> dict:
     if model_key == _BUILT_DEFAULT.get("key"):
         model_key = models.default_key()
     return {"model": gr.Dropdown(choices=svc.model_choices(), value=model_key), "model_note": _model_note(model_key),
-            "unavailable": svc.unavailable_note() or ALL_AVAILABLE, **fetch_panel.on_load()}
+            "unavailable": svc.unavailable_note() or all_available(), **fetch_panel.on_load()}
 
 
 _BUILT_DEFAULT: dict = {}  # the model the page is built with (page loads switch to a newer default)
@@ -457,7 +467,7 @@ def _credits_markdown(entries) -> str:
 def _photo_and_result() -> dict:
     """Intro, photo, Explain, and the result right under the photo (so after an upload on a phone the
     top 5 and the overlay are on screen; the events also scroll to it)."""
-    gr.Markdown(INTRO, elem_classes="tight-md")
+    gr.Markdown(intro(), elem_classes="tight-md")
     photo = gr.Image(label=say("ui.imagenet.photo_label"), type="filepath", sources=["upload", "webcam", "clipboard"],
                      image_mode=None, height=260, format="png", elem_id="imagenet-photo")
     go = gr.Button(say("ui.imagenet.explain_button"), variant="primary")
@@ -495,7 +505,7 @@ def _settings(default, spec) -> dict:
     model_note = gr.Markdown(_model_note(default), elem_classes=["tight-md", "imagenet-small"])
     fetch_md, fetch_timer = fetch_panel.build()
     with gr.Accordion(say("ui.imagenet.unavailable_title"), open=False):
-        unavailable_md = gr.Markdown(svc.unavailable_note() or ALL_AVAILABLE, elem_classes="imagenet-small")
+        unavailable_md = gr.Markdown(svc.unavailable_note() or all_available(), elem_classes="imagenet-small")
     layer = ChoiceDropdown(svc.layer_choices(default), value=spec.default_layer, label=say("ui.imagenet.layer_label"), filterable=False,
                         info=say("ui.imagenet.layer_info"), elem_id="imagenet-layer")
     method = ChoiceDropdown(svc.method_names(), value="Grad-CAM", label=say("ui.imagenet.method_label"), filterable=False,
@@ -514,14 +524,14 @@ def _settings(default, spec) -> dict:
     with gr.Row():
         norm = ChoiceRadio([(say(v), k) for k, v in svc.NORMS.items()], value="max", label=say("ui.imagenet.norm_label"), min_width=200,
                            elem_id="imagenet-norm")
-        cmap = ChoiceDropdown(HEAT_CHOICES, value="jet", label=say("ui.imagenet.cmap_label"), filterable=False, min_width=120,
+        cmap = ChoiceDropdown(heat_choices(), value="jet", label=say("ui.imagenet.cmap_label"), filterable=False, min_width=120,
                               elem_id="imagenet-cmap")
-    gr.Markdown(itext.NORM_NOTE + "\n\n" + heat_map_note(), elem_classes=["tight-md", "imagenet-small"])
+    gr.Markdown(itext.norm_note() + "\n\n" + heat_map_note(), elem_classes=["tight-md", "imagenet-small"])
     # drawn when opened (issue 27): it sits below the settings, off a phone's screen
     with gr.Accordion(say("ui.imagenet.raw_title"), open=False, elem_id="imagenet-raw-acc") as raw_acc:
         heatmap = ResultImage(label=say("ui.imagenet.heatmap_label"), interactive=False, elem_classes="imagenet-map",
                               buttons=["download", "fullscreen"])
-        gr.Markdown(itext.HEAT_NOTE, elem_classes=["tight-md", "imagenet-small"])
+        gr.Markdown(itext.heat_note(), elem_classes=["tight-md", "imagenet-small"])
     return dict(raw_acc=raw_acc, model=model, model_note=model_note, fetch_md=fetch_md, fetch_timer=fetch_timer,
                 unavailable_md=unavailable_md, layer=layer, method=method,
                 m_note=m_note, target=target, target2=target2, alpha=alpha, whole=whole, norm=norm, cmap=cmap,
@@ -744,4 +754,4 @@ def _wire_extras(demo: gr.Blocks, u, named: dict, ev: dict, kinds: dict, query) 
               "timer": u.fetch_timer}
     demo.load(by_name(refresh_models, loaded), u.model, list(loaded.values()), api_name="imagenet_refresh_models",
               queue=False)
-    fetch_panel.wire(u.fetch_md, u.fetch_timer, u.model, u.model_note, u.unavailable_md, _model_note, ALL_AVAILABLE)
+    fetch_panel.wire(u.fetch_md, u.fetch_timer, u.model, u.model_note, u.unavailable_md, _model_note, all_available)

@@ -40,7 +40,7 @@ def panel_html(url: str | None) -> str:
     if url.startswith("https://"):
         note = (say("ui.join.https_note"))
     else:
-        note = html.escape(workshop.SOURCES_NOTE)
+        note = html.escape(workshop.sources_note())
     return (say("ui.join.panel", style=_STYLE, qr_id=QR_ID, u=u, png=png, note=note))
 
 

@@ -37,8 +37,9 @@ def _named_choices(values: list[str]) -> list[tuple[str, str]]:
     return [(say(f"ui.mnist.choice.{v}") if v in ("predicted", "strongest") else v, v) for v in values]
 CONCURRENCY = "lenet"
 #: the map placement picker: (label, value) for each of analysis.cell.PLACEMENTS
-PLACEMENT_CHOICES = [(say("ui.mnist.placement_receptive_choice"), "receptive field"),
-                     (say("ui.mnist.placement_stretched_choice"), "stretched")]
+def placement_choices() -> list[tuple[str, str]]:
+    return [(say("ui.mnist.placement_receptive_choice"), "receptive field"),
+            (say("ui.mnist.placement_stretched_choice"), "stretched")]
 
 #: each page session's last explained digit (its ``services.mnist.DigitResult``), from which the steps
 #: are drawn when they are opened (issue 27); a session's state holds its key. A result is ~16 kB
@@ -497,7 +498,7 @@ def _result_and_settings(ui: MnistComponents, first: MnistView | None):
                                info=say("ui.mnist.layer_info"), filterable=False, scale=2, elem_id="mnist-layer")
         ui.cmap = colour_menu.dropdown(scale=2, elem_id="mnist-cmap")
     colour_menu.note()
-    ui.placement = ParsedRadio(PLACEMENT_CHOICES, value=DEFAULT_PLACEMENT, label=say("ui.mnist.placement_label"),
+    ui.placement = ParsedRadio(placement_choices(), value=DEFAULT_PLACEMENT, label=say("ui.mnist.placement_label"),
                             info=say("ui.mnist.placement_info"), elem_id="mnist-placement")
     with gr.Accordion(say("ui.mnist.numbers_title"), open=False):
         ui.numbers = gr.JSON(first and first.numbers, label=say("ui.mnist.numbers_label"), show_label=False)

@@ -19,7 +19,7 @@ from gradcam_core.present import shortcut_view as sview
 from gradcam_core.services import shortcut as svc
 from gradcam_core.present.steps import build_steps
 from gradcam_core.present import alt_text, colour_choice
-from gradcam_core.present.words import say
+from gradcam_core.present.words import lazy, say
 from gradcam_core.ui.coerce import ChoiceDropdown, ChoiceRadio, CoercedCheckbox, CoercedNumber, CoercedSlider
 from gradcam_core.ui import a11y, colour_menu
 from gradcam_core.ui.a11y import with_alt
@@ -40,7 +40,12 @@ CSS = """
 PHOTO_NAMES = {k: card_words.photo_name(k) for k in svc.PHOTOS}
 
 #: Why shortcuts matter outside this page: published cases, in our own words, with references.
-STAKES_MD = say("ui.shortcut.stakes")
+def stakes_md() -> str:
+    return say("ui.shortcut.stakes")
+
+#: worded when read, in the reader's language (module constants would be worded once, at import)
+__getattr__ = lazy(STAKES_MD=stakes_md)
+
 
 
 # ----------------------------------------------------------------------------- MNIST
@@ -260,7 +265,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, tab: gr.Tab | None = None
         elem_classes="tight-md",
     )
     with gr.Accordion(say("ui.shortcut.stakes_title"), open=False):
-        gr.Markdown(STAKES_MD, elem_classes="tight-md")
+        gr.Markdown(stakes_md(), elem_classes="tight-md")
     with gr.Row():
         cmap = colour_menu.dropdown(info=say("ui.shortcut.cmap_info"))
     colour_menu.note()

@@ -28,7 +28,8 @@ from gradcam_core.services import imagenet_checks as imagenet_svc
 from gradcam_core.services import mnist as mnist_svc
 from gradcam_core.present import charts
 from gradcam_core.present import verdicts
-from gradcam_core.present.words import say
+from gradcam_core.base.errors import Term
+from gradcam_core.present.words import lazy, say
 from gradcam_core.ui.coerce import ChoiceDropdown, ChoiceRadio, CoercedSlider
 from gradcam_core.ui.common import ResultImage, by_name, user_errors
 from gradcam_core.ui.kept import KeptResults
@@ -50,16 +51,13 @@ __all__ = [
     "mnist_aggregate",
 ]
 
-BASELINE_CHOICES = [
-    (say("ui.trust.baseline_zero"), "zero"),
-    (say("ui.trust.baseline_blur"), "blur"),
-    (say("ui.trust.baseline_mean"), "mean"),
-]
+def baseline_choices() -> list[tuple[str, str]]:
+    return [(say("ui.trust.baseline_zero"), "zero"), (say("ui.trust.baseline_blur"), "blur"),
+            (say("ui.trust.baseline_mean"), "mean")]
 TILE_MNIST = 140  # gallery tile (px) of a 28×28 map (5 px per pixel)
 IMAGENET_MAX_STEPS = 30  # 3 rankings × 2 curves × 29 + 1 = 175 forwards of a 224×224 model at most
-INTRO = (
-    say("ui.trust.intro")
-)
+def intro() -> str:
+    return say("ui.trust.intro")
 #: deletion/insertion over 200 held-out digits, written by tools/trust_aggregate.py
 AGGREGATE_FILE = home.path("weights") / "trust_aggregate_mnist.json"
 
@@ -126,8 +124,17 @@ def _cascade_table(cas: sanity.Cascade) -> list[list]:
     return rows
 
 
-CASCADE_HEADERS = [say("ui.trust.header_randomised"), "Grad-CAM", say("ui.trust.header_guided_gc"), say("ui.trust.header_guided_bp")]
-AUC_HEADERS = [say("ui.trust.header_ranking"), say("ui.trust.header_deletion"), say("ui.trust.header_insertion")]
+def cascade_headers() -> list[str]:
+    return [say("ui.trust.header_randomised"), "Grad-CAM", say("ui.trust.header_guided_gc"), say("ui.trust.header_guided_bp")]
+
+
+def auc_headers() -> list[str]:
+    return [say("ui.trust.header_ranking"), say("ui.trust.header_deletion"), say("ui.trust.header_insertion")]
+
+
+#: worded when read, in the reader's language (module constants would be worded once, at import)
+__getattr__ = lazy(BASELINE_CHOICES=baseline_choices, INTRO=intro, CASCADE_HEADERS=cascade_headers, AUC_HEADERS=auc_headers)
+
 
 
 
@@ -172,8 +179,8 @@ def mnist_aggregate(layer: str) -> dict | None:
         layers = data["layers"]
         key = layer if layer in layers else next(iter(layers))
         agg = dict(layers[key]["summary"])
-        agg["what"] = data.get("what", "held-out digits")
-        agg["one"] = "digit"
+        agg["what"] = Term("lang.held_out_digits")  # worded when read: in the reader's language
+        agg["one"] = Term("lang.digit")
         agg["settings"] = {"layer": key, "baseline": data["baseline"], "steps": int(data["steps"]),
                            "target": data["target"],
                            # a file from before issue 24 ranked the pixels by the stretched map
@@ -312,26 +319,26 @@ def _build(prefix: str, inputs: list, cascade_fn, curves_fn, *, baseline: str, s
            concurrency_id: str, concurrency_limit, open: bool, note: str, preprocess: bool = True,
            curves_tail: list | None = None) -> TrustPanel:
     with gr.Accordion(say("ui.trust.title"), open=open) as acc:
-        gr.Markdown(INTRO + (" " + note if note else ""), elem_classes="tight-md")
+        gr.Markdown(intro() + (" " + note if note else ""), elem_classes="tight-md")
         gr.Markdown(say("ui.trust.cascade_heading"), elem_classes="tight-md")
         cascade_button = gr.Button(say("ui.trust.cascade_button"), variant="primary")
         method = ChoiceRadio(list(sanity.METHODS), value="Grad-CAM", label=say("ui.trust.method_label"))
         gallery = gr.Gallery(columns=2, height="auto", allow_preview=True, object_fit="contain", format="png",
                              label=say("ui.trust.gallery_label"), show_label=False, buttons=[],
                              elem_classes="step-image")
-        cascade_table = gr.Dataframe(headers=CASCADE_HEADERS, interactive=False, wrap=True,
+        cascade_table = gr.Dataframe(headers=cascade_headers(), interactive=False, wrap=True,
                                      label=say("ui.trust.table_label"))
         cascade_reading = gr.Markdown(elem_classes="tight-md")
         cascade_state = kept_state(KEPT)
 
         gr.Markdown(say("ui.trust.curves_heading"), elem_classes="tight-md")
         with gr.Row():
-            baseline_dd = ChoiceDropdown(BASELINE_CHOICES, value=baseline, label=say("ui.trust.baseline_label"), scale=1)
+            baseline_dd = ChoiceDropdown(baseline_choices(), value=baseline, label=say("ui.trust.baseline_label"), scale=1)
             steps_sl = CoercedSlider(4, max_steps, value=steps, step=1, label=say("ui.trust.steps_label"), scale=1)
         curves_button = gr.Button(say("ui.trust.curves_button"), variant="primary")
         curves_plot = ResultImage(label=say("ui.trust.plot_label"), interactive=False,
                                   show_label=True)
-        auc_table = gr.Dataframe(headers=AUC_HEADERS, interactive=False, wrap=True,
+        auc_table = gr.Dataframe(headers=auc_headers(), interactive=False, wrap=True,
                                  label=say("ui.trust.auc_label"))
         curves_reading = gr.Markdown(elem_classes="tight-md")
 

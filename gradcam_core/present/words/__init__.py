@@ -11,12 +11,21 @@ Why TOML files of keyed templates (and not gettext ``.po``):
   (``_Formatter.format_field`` is the one place that does it).
 
 A second language is one more file, ``<lang>.toml``, with the same keys and the same placeholders
-(``tests/test_catalogue.py`` checks both).
+(``tests/test_catalogue.py`` checks both), plus its glossary ``glossary/<lang>.toml``
+(``docs/adding_a_language.md``).
+
+The language of a sentence is the running request's (:func:`current_lang`, a ``ContextVar`` that the
+UI sets once per event from the request, and the CLI from ``--lang``): ``say``, ``lines``, ``text_of``
+and the worded refusals all follow it unless a language is passed.
 """
 from __future__ import annotations
 
+import contextvars
+import numbers
 import string
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,11 +35,61 @@ from gradcam_core.base import errors
 HERE = Path(__file__).resolve().parent
 DEFAULT_LANG = "en"
 
+#: The language of the running request (or CLI run); every thread or task that copies the context
+#: (anyio's worker threads do) keeps it.
+_LANG: contextvars.ContextVar[str] = contextvars.ContextVar("gradcam_lang", default=DEFAULT_LANG)
 
+#: While a page is being built: every sentence worded, as (text, key, values, line index or None),
+#: so the page's build-time texts can be given in every language afterwards (``ui/lang.py``).
+_RECORD: contextvars.ContextVar[list | None] = contextvars.ContextVar("gradcam_record", default=None)
+
+#: Written before ``%`` and between digit groups in French: the narrow no-break space.
+NNBSP = "\u202f"
+
+
+@cache
 def languages() -> list[str]:
     """The languages that have a catalogue file, default first."""
     found = sorted(p.stem for p in HERE.glob("*.toml"))
     return [DEFAULT_LANG] + [lang for lang in found if lang != DEFAULT_LANG]
+
+
+def supported(lang: str | None) -> str | None:
+    """The catalogue language a tag names (``"fr-FR"`` → ``"fr"``, ``"FR"`` → ``"fr"``), or None."""
+    if not lang or not isinstance(lang, str):
+        return None
+    base = lang.strip().replace("_", "-").split("-")[0].lower()
+    return base if base in languages() else None
+
+
+def lang_from_argv(argv: list[str] | None, environ: dict | None = None) -> str | None:
+    """The language a command line asks for (``--lang fr``, ``--lang=fr``), else ``GRADCAM_LANG``:
+    read before the parser is built, so its help is in that language too."""
+    import os
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    for i, arg in enumerate(args):
+        if arg == "--lang" and i + 1 < len(args):
+            return supported(args[i + 1])
+        if arg.startswith("--lang="):
+            return supported(arg.split("=", 1)[1])
+    return supported((os.environ if environ is None else environ).get("GRADCAM_LANG"))
+
+
+def current_lang() -> str:
+    """The language of the running request ("en" unless :func:`use_lang` set another)."""
+    return _LANG.get()
+
+
+@contextmanager
+def use_lang(lang: str | None) -> Iterator[str]:
+    """Run a block in ``lang`` (a language tag; an unsupported one means the default)."""
+    token = _LANG.set(supported(lang) or DEFAULT_LANG)
+    try:
+        yield _LANG.get()
+    finally:
+        _LANG.reset(token)
 
 
 def _flatten(table: dict, prefix: str = "") -> dict[str, str]:
@@ -79,7 +138,53 @@ class _Formatter(string.Formatter):
         self.lang = lang
 
     def format_field(self, value: Any, format_spec: str) -> str:
-        return super().format_field(value, format_spec)
+        text = super().format_field(value, format_spec)
+        if self.lang == "fr" and _is_number(value):
+            return _french_number(text)
+        return text
+
+
+def _is_number(value: Any) -> bool:
+    """A number the formatter may rewrite (never a text value, a ``Term``, or a bool)."""
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
+
+
+def _french_number(text: str) -> str:
+    """Python's English way of writing one number, the French way: ``0.41`` → ``0,41``,
+    ``41%`` → ``41 %``, ``1,234`` → ``1 234`` (narrow no-break spaces)."""
+    out = text.replace(",", "\0").replace(".", ",").replace("\0", NNBSP)
+    if out.endswith("%"):
+        out = out[:-1].rstrip() + NNBSP + "%"
+    return out
+
+
+def number(value: Any, spec: str = "", lang: str | None = None) -> str:
+    """One number written in the current language (``number(0.41, ".0%")`` → ``41 %`` in French),
+    for the rare place that formats a number outside a catalogue template."""
+    return _Formatter(lang or current_lang()).format_field(value, spec)
+
+
+def lazy(**made: Any) -> Any:
+    """A module's ``__getattr__`` that words the named constants each time they are read, in the
+    reader's language (``__getattr__ = lazy(NOTE=note)``; ``module.NOTE`` is then ``note()``)."""
+
+    def __getattr__(name: str) -> Any:
+        if name in made:
+            return made[name]()
+        raise AttributeError(name)
+
+    return __getattr__
+
+
+def _format(lang: str, template: str, values: dict) -> str:
+    """A template filled in ``lang``; a ``Term`` among the values is worded in ``lang`` too."""
+    if lang == _LANG.get():
+        return _Formatter(lang).vformat(template, (), values)
+    token = _LANG.set(lang)
+    try:
+        return _Formatter(lang).vformat(template, (), values)
+    finally:
+        _LANG.reset(token)
 
 
 def placeholders(template: str) -> set[str]:
@@ -95,28 +200,66 @@ def has(key: str, lang: str = DEFAULT_LANG) -> bool:
 def say(key: str, lang: str | None = None, /, **values: Any) -> str:
     """The catalogue's sentence ``key`` with its named placeholders filled in.
 
-    A missing key or a missing value raises ``KeyError``: a sentence with a hole is never shown."""
-    lang = lang or DEFAULT_LANG
+    A missing key or a missing value raises ``KeyError``: a sentence with a hole is never shown. A
+    key the language lacks (a catalogue being written) falls back to the default language."""
+    lang = supported(lang) or current_lang()
     table = catalogue(lang)
     template = table[key] if key in table else catalogue(DEFAULT_LANG)[key]
-    return _Formatter(lang).vformat(template, (), values)
+    text = _format(lang, template, values)
+    record = _RECORD.get()
+    if record is not None:
+        record.append((text, key, values, None))
+    return text
 
 
 def lines(key: str, lang: str | None = None, /, **values: Any) -> list[str]:
     """A catalogue list (``key = ["…", "…"]``), each line filled in like ``say``."""
-    lang = lang or DEFAULT_LANG
+    lang = supported(lang) or current_lang()
     found = _lists(lang).get(key)
     if found is None:
         found = _lists(DEFAULT_LANG)[key]
-    fmt = _Formatter(lang)
-    return [fmt.vformat(t, (), values) for t in found]
+    out = [_format(lang, t, values) for t in found]
+    record = _RECORD.get()
+    if record is not None:
+        record.extend((text, key, values, i) for i, text in enumerate(out))
+    return out
+
+
+Rendering = tuple[str, str, dict, "int | None"]
+
+
+@contextmanager
+def recording() -> Iterator[list[Rendering]]:
+    """Collect every sentence ``say``/``lines`` words inside the block: ``(text, key, values, line)``."""
+    found: list[Rendering] = []
+    token = _RECORD.set(found)
+    try:
+        yield found
+    finally:
+        _RECORD.reset(token)
+
+
+def reword(renderings: list[Rendering], lang: str) -> dict[str, str]:
+    """``{text as worded: the same key and values worded in lang}`` for recorded sentences. A value
+    that is itself a recorded sentence (one sentence placed in another) is reworded first."""
+    out: dict[str, str] = {}
+    with use_lang(lang):
+        for text, key, values, line in renderings:
+            if text in out:
+                continue
+            vals = {k: out.get(v, v) if isinstance(v, str) else v for k, v in values.items()}
+            try:
+                out[text] = say(key, lang, **vals) if line is None else lines(key, lang, **vals)[line]
+            except (KeyError, IndexError, ValueError):
+                continue
+    return out
 
 
 def _word_refusal(err: Any) -> str:
-    return say(err.key, None, **err.values)
+    return say(err.key, None, **err.values)  # None: the running request's language
 
 
-errors.set_wording(_word_refusal, lambda key, **values: say(key, **values))
+errors.set_wording(_word_refusal, lambda key, **values: say(key, None, **values))
 
 
 def text_of(err: BaseException, lang: str | None = None) -> str:

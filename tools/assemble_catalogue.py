@@ -1,0 +1,107 @@
+"""Assemble a language's catalogue from the parts its translators wrote (issue 28).
+
+    python tools/assemble_catalogue.py fr /path/to/parts/part1.toml /path/to/parts/part2.toml ...
+
+Each part is a slice of ``en.toml`` (whole tables) in the other language. A part that does not parse
+is left out (and named); a key whose placeholders or format specs differ from English is dropped
+(and named), so the app falls back to the English sentence for it rather than show a broken one.
+The parts are concatenated in the order given into ``gradcam_core/present/words/<lang>.toml``;
+the result must parse, else nothing is written.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import string
+import sys
+import tomllib
+from pathlib import Path
+
+WORDS = Path(__file__).resolve().parents[1] / "gradcam_core" / "present" / "words"
+HEADER = "# {lang}: assembled by tools/assemble_catalogue.py from the translators' parts; same keys,\n" \
+         "# placeholders and format specs as en.toml (tests/test_catalogue.py checks it).\n"
+
+
+def _flat(table: dict, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        name = prefix + key
+        if isinstance(value, dict):
+            out.update(_flat(value, name + "."))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                out[f"{name}.{i}"] = str(item)
+        else:
+            out[name] = str(value)
+    return out
+
+
+def _fields(template: str) -> list[tuple]:
+    return sorted((f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template) if f is not None)
+
+
+_ASSIGN = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]+\")\s*=")
+_TABLE = re.compile(r"^\s*\[([^\[\]]+)\]\s*$")
+
+
+def _drop_keys(text: str, bad: set[str]) -> str:
+    """The part's text without the assignments of the keys in ``bad`` (a list key: the whole list)."""
+    out, table, skipping = [], "", False
+    for line in text.split("\n"):
+        m = _TABLE.match(line)
+        if m:
+            table, skipping = m.group(1).strip(), False
+        a = _ASSIGN.match(line)
+        if a:
+            name = f"{table}.{a.group(1).strip(chr(34))}" if table else a.group(1).strip('"')
+            skipping = name in bad
+        elif skipping and (m or not line.strip()):
+            skipping = False
+        if not skipping:
+            out.append(line)
+    return "\n".join(out)
+
+
+def assemble(lang: str, parts: list[Path]) -> tuple[str, list[str]]:
+    english = _flat(tomllib.loads((WORDS / "en.toml").read_text(encoding="utf-8")))
+    texts, notes = [], []
+    for part in parts:
+        if not part.exists():
+            notes.append(f"{part.name}: not there yet")
+            continue
+        text = part.read_text(encoding="utf-8")
+        try:
+            found = _flat(tomllib.loads(text))
+        except tomllib.TOMLDecodeError as e:
+            notes.append(f"{part.name}: does not parse ({e}); left out")
+            continue
+        bad = set()
+        for key, template in found.items():
+            try:
+                if key not in english or _fields(template) != _fields(english[key]):
+                    bad.add(key.rsplit(".", 1)[0] if key.rsplit(".", 1)[-1].isdigit() else key)
+            except ValueError:
+                bad.add(key)
+        if bad:
+            notes.append(f"{part.name}: dropped {sorted(bad)}")
+            text = _drop_keys(text, bad)
+        texts.append(f"# ── {part.name} ──\n" + text.strip() + "\n")
+    whole = HEADER.format(lang=lang) + "\n" + "\n".join(texts)
+    flat = _flat(tomllib.loads(whole))
+    notes.append(f"{len(flat)} of {len(english)} keys; missing {len(set(english) - set(flat))}")
+    return whole, notes
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("lang")
+    ap.add_argument("parts", nargs="+", type=Path)
+    args = ap.parse_args(argv)
+    whole, notes = assemble(args.lang, args.parts)
+    (WORDS / f"{args.lang}.toml").write_text(whole, encoding="utf-8")
+    print("\n".join(notes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
