@@ -298,3 +298,42 @@ def test_the_all_zero_ink_sentence_closes_its_parentheses(lang):
     if lang == "en":
         assert text.startswith("This digit: the map is all zero, so there is no heat to place; the zone within 2 px "
                                "of the ink covers 31 % of the picture (ink: the pixels of value ≥ 0.5; it covers 20 %")
+
+
+# ------------------------------------------------------------------ on a page
+@pytest.mark.skipif("fr" not in LANGS, reason="fr.toml not assembled on this branch yet")
+def test_a_french_page_labels_the_named_choices_in_french_and_keeps_the_codes():
+    """The menus built with the worded choices: a French page's load event relabels them (ui/lang.py),
+    the values the handlers receive stay the codes; an English page is left as built."""
+    import gradio as gr
+
+    from gradcam_core.present import cards
+    from gradcam_core.ui import imagenet_extras, lang, mnist_tab
+
+    with words.use_lang("en"), words.recording() as found:
+        with lang.LangBlocks() as demo:
+            menus = [gr.Radio(cards.variant_choices("context", BACKGROUNDS), value="grass"),
+                     gr.Radio(cards.variant_choices("text", STYLES), value="caption"),
+                     gr.Dropdown(mnist_tab._named_choices(mnist_tab.TARGETS), value="predicted"),
+                     gr.Dropdown(mnist_tab._named_choices(["strongest", "0"]), value="strongest"),
+                     gr.Dropdown([imagenet_extras.named_choice("predicted")], value="predicted", allow_custom_value=True),
+                     gr.Dropdown([imagenet_extras.named_choice("none")], value="none", allow_custom_value=True)]
+    lang.localize(demo, found)
+    load = [fn for fn in demo.fns.values() if fn.outputs and menus[0] in fn.outputs]
+    assert len(load) == 1
+    outputs = load[0].outputs
+
+    def on_page(cookie: str) -> dict:
+        req = NS(headers={"cookie": cookie})
+        return dict(zip([id(c) for c in outputs], load[0].fn(req)))
+
+    fr, en = on_page("gradcam_lang=fr"), on_page("gradcam_lang=en")
+    with words.use_lang("fr"):
+        want = [cards.variant_choices("context", BACKGROUNDS), cards.variant_choices("text", STYLES),
+                mnist_tab._named_choices(mnist_tab.TARGETS), mnist_tab._named_choices(["strongest", "0"]),
+                [imagenet_extras.named_choice("predicted")], [imagenet_extras.named_choice("none")]]
+    for menu, choices in zip(menus, want):
+        assert [tuple(c) for c in fr[id(menu)]["choices"]] == choices
+        assert en[id(menu)] == gr.skip()
+        assert [v for _, v in menu.choices] == [v for _, v in choices]  # the codes, whatever the language
+    assert ("herbe", "grass") in want[0] and ("prédite", "predicted") == want[4][0]
