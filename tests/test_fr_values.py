@@ -337,3 +337,18 @@ def test_a_french_page_labels_the_named_choices_in_french_and_keeps_the_codes():
         assert en[id(menu)] == gr.skip()
         assert [v for _, v in menu.choices] == [v for _, v in choices]  # the codes, whatever the language
     assert ("herbe", "grass") in want[0] and ("prédite", "predicted") == want[4][0]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_pushed_locked_view_names_its_tab_by_its_title(lang):
+    """The facilitator's "Pushed: a locked view of the … tab." names the tab as the page titles it
+    (it used to print the code: "spurious"), in the reader's language."""
+    from gradcam_core.ui import facilitator
+
+    with in_lang(lang):
+        titles = [facilitator.tab_title(t) for t in ("mnist", "imagenet", "spurious")]
+        unknown = facilitator.tab_title("other")
+    assert titles == [say(f"ui.app.tab_{t}", lang) for t in ("mnist", "imagenet", "shortcuts")]
+    assert unknown == "other"
+    if lang == "en":
+        assert titles == ["MNIST · LeNet", "ImageNet", "Shortcuts"]

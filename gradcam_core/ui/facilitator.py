@@ -210,6 +210,13 @@ def preview(code: Any, key: Any, sid: Any) -> dict:
     return {"preview": None}
 
 
+def tab_title(tab: Any) -> str:
+    """A tab's code ("mnist", "imagenet", "spurious") as its tab is titled in the reader's language
+    (an unknown code is shown as given)."""
+    key = f"ui.app.tab_{'shortcuts' if tab == 'spurious' else tab}"
+    return say(key) if tab in room_phone.TABS else str(tab)
+
+
 def push(code: Any, key: Any, kind: Any, picture: Any, upload: Any, model: Any, target: Any, tab: Any, controls: Any,
          link: Any) -> dict:
     svc = _svc()
@@ -220,7 +227,7 @@ def push(code: Any, key: Any, kind: Any, picture: Any, upload: Any, model: Any, 
         msg = say("room_page.pushed_fool")
     elif kind == "locked":
         ex = svc.push_locked(code, key, str(tab or ""), list(controls or []), str(link or ""))
-        msg = say("room_page.pushed_locked", tab=_get(ex, "tab", tab))
+        msg = say("room_page.pushed_locked", tab=tab_title(_get(ex, "tab", tab)))
     else:
         pic = f"upload:{upload}" if upload else str(picture or "")
         ex = svc.push_guess(code, key, pic, str(model or "") or None, str(target or "") or None)
@@ -342,8 +349,8 @@ def build(demo: gr.Blocks) -> dict:
                 c["target"] = gr.Textbox("predicted", label=say("room_page.class_label"), info=say("room_page.class_info"),
                                          max_lines=1, elem_id="fac-class")
         with gr.Column(visible=False) as c["locked_opts"]:
-            c["tab"] = gr.Dropdown([(say(f"ui.app.tab_{'shortcuts' if t == 'spurious' else t}"), t)
-                                    for t in room_phone.TABS], value="mnist", label=say("room_page.tab_label"))
+            c["tab"] = gr.Dropdown([(tab_title(t), t) for t in room_phone.TABS], value="mnist",
+                                   label=say("room_page.tab_label"))
             c["controls"] = gr.CheckboxGroup(room_phone.lockable_choices("mnist"), label=say("room_page.controls_label"))
             c["link"] = gr.Textbox(label=say("room_page.link_label"), info=say("room_page.link_info"), max_lines=1)
         c["push"] = gr.Button(say("room_page.push_button"), variant="primary", elem_id="fac-push")
