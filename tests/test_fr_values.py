@@ -352,3 +352,32 @@ def test_a_pushed_locked_view_names_its_tab_by_its_title(lang):
     assert unknown == "other"
     if lang == "en":
         assert titles == ["MNIST · LeNet", "ImageNet", "Shortcuts"]
+
+
+@pytest.mark.skipif("fr" not in LANGS, reason="fr.toml not assembled on this branch yet")
+def test_the_shortcuts_tab_menus_in_french():
+    """The Shortcuts tab as app.py builds it (in English, recorded, then localized): on a French page
+    the photo, background and text-style menus are relabelled in French, their values unchanged."""
+    import gradio as gr
+
+    from gradcam_core.present import cards
+    from gradcam_core.ui import lang, spurious_tab
+
+    with words.use_lang("en"), words.recording() as found:
+        with lang.LangBlocks() as demo:
+            with gr.Tabs():
+                with gr.Tab("Shortcuts", id="spurious"):
+                    spurious_tab.build(demo)
+    lang.localize(demo, found)
+    menus = [b for b in demo.blocks.values() if isinstance(b, (gr.Radio, gr.Dropdown))]
+    load = [fn for fn in demo.fns.values() if fn.outputs and any(m in fn.outputs for m in menus)
+            and "set_choices" in getattr(fn.fn, "__name__", "")]
+    assert len(load) == 1
+    fr = dict(zip([id(c) for c in load[0].outputs], load[0].fn(NS(headers={"cookie": "gradcam_lang=fr"}))))
+    relabelled = {tuple(tuple(c) for c in fr[id(m)]["choices"]) for m in menus if id(m) in fr and fr[id(m)] != gr.skip()}
+    with words.use_lang("fr"):
+        backgrounds = tuple(cards.variant_choices("context", BACKGROUNDS))
+        styles = tuple(cards.variant_choices("text", STYLES))
+        photos = tuple((cards.photo_name(k), spurious_tab.PHOTO_NAMES[k]) for k in ("cat", "coffee", "dahlia"))
+    assert {backgrounds, styles, photos} <= relabelled, relabelled
+    assert ("chat", "cat") in photos and ("herbe", "grass") in backgrounds and ("légende", "caption") in styles

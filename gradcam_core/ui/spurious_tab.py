@@ -321,8 +321,9 @@ def _exhibit_photos(photos_ready: bool, why: str) -> dict:
     for exp, spec in svc.EXPERIMENTS.items():
         with gr.Column(elem_classes="spurious-card"):
             gr.Markdown(f"### {card_words.experiment_title(exp)}\n\n{card_words.experiment_about(exp)}", elem_classes="tight-md")
-            photo = ChoiceDropdown([PHOTO_NAMES[k] for k in spec["photos"]], value=PHOTO_NAMES[spec["default"][0]],
-                                label=say("ui.shortcut.photo_label"))
+            # labelled in the reader's language; the value stays the English name (the API's, as before)
+            photo = ChoiceDropdown([(card_words.photo_name(k), PHOTO_NAMES[k]) for k in spec["photos"]],
+                                   value=PHOTO_NAMES[spec["default"][0]], label=say("ui.shortcut.photo_label"))
             variant = text = None
             if exp == "context":
                 variant = ChoiceRadio(card_words.variant_choices(exp, spec["variants"]), value=spec["default"][1],
