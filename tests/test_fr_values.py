@@ -381,3 +381,64 @@ def test_the_shortcuts_tab_menus_in_french():
         photos = tuple((cards.photo_name(k), spurious_tab.PHOTO_NAMES[k]) for k in ("cat", "coffee", "dahlia"))
     assert {backgrounds, styles, photos} <= relabelled, relabelled
     assert ("chat", "cat") in photos and ("herbe", "grass") in backgrounds and ("légende", "caption") in styles
+
+
+# ------------------------------------------------------------------ numbers written outside templates
+def _point(lang: str) -> str:
+    return words.number(0.5, ".1f", lang)[1] if hasattr(words, "number") else "."
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_compact_numbers_and_tick_labels_use_the_reader_decimal_sign(lang):
+    """ticks.format_number's texts go into sentences (step captions, α = …) and pictures (number
+    grids, colour bars): a French reader gets 0,012, not 0.012. Digits and signs stay as they are."""
+    from gradcam_core.present import ticks
+
+    d = _point(lang)
+    with in_lang(lang):
+        compact = [ticks.format_number(0.0123, plus=True), ticks.format_number(-2.54), ticks.format_number(1.3e-4),
+                   ticks.format_number(1234.4), ticks.format_number(0)]
+        labels = ticks.tick_labels([0.0, 0.5, 1.0])
+        first = next(ticks.tick_candidates(0.0, 0.7))
+    assert compact == ["+0.012", "-2.5", "1.3e-4", "1234", "0"] if lang == "en" else \
+        compact == [f"+0{d}012", f"-2{d}5", f"1{d}3e-4", "1234", "0"]
+    assert labels == [f"0{d}0", f"0{d}5", f"1{d}0"]
+    assert first == ([0.0, 0.2, 0.4, 0.6], [f"0{d}0", f"0{d}2", f"0{d}4", f"0{d}6"])
+    with in_lang("en"):  # the labels are cached without the reader's sign: an English page after a French one
+        assert ticks.tick_labels([0.0, 0.5, 1.0]) == ["0.0", "0.5", "1.0"]
+
+
+@pytest.mark.skipif("fr" not in LANGS, reason="fr.toml not assembled on this branch yet")
+def test_a_french_step_caption_writes_alpha_with_a_comma():
+    from gradcam_core.present import ticks
+
+    with in_lang("fr"):
+        text = say("steps.average.caption", channel=3, n=64, mean=ticks.format_number(0.0123, plus=True))
+    assert text.endswith("α = +0,012")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_numbers_in_code_snippets_stay_python(lang):
+    """A code snippet is code in every language: ``a = 0.5`` (``a = 0,5`` would be a tuple)."""
+    from gradcam_core.present import method_texts
+
+    with in_lang(lang):
+        overlay = method_texts.overlay_code("jet", 0.5)
+        average = say("steps.code.average", channel=3, mean=method_texts.InCode(0.01234))
+    assert "\na = 0.5\n" in overlay
+    assert average.rstrip().endswith("= +0.01234")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_cascade_tiles_write_rho_and_ssim_the_reader_way(lang):
+    from gradcam_core.ui import trust
+
+    picture = np.zeros((8, 8), dtype=np.float32)
+    stage = lambda r, s: NS(map=np.eye(8, dtype=np.float32), spearman=r, ssim=s)  # noqa: E731
+    cas = NS(stages=["original", "fc3", "fc2"], results={"Grad-CAM": [stage(1.0, 1.0), stage(0.854, 0.321),
+                                                                     stage(-0.2, 0.05)]})
+    with in_lang(lang):
+        items = trust._gallery_items(cas, picture, None)["Grad-CAM"]
+    d = _point(lang)
+    assert items[1][1].endswith(f" · ρ=0{d}85 · SSIM=0{d}32")
+    assert items[2][1].endswith(f" · ρ=-0{d}20 · SSIM=0{d}05")

@@ -16,16 +16,31 @@ from typing import Iterator, Sequence
 
 from matplotlib import ticker
 
+from gradcam_core.present.words import number
+
 __all__ = ["format_number", "nice_ticks", "tick_labels", "tick_candidates"]
 
 
+def written(label: str) -> str:
+    """A number written the English way (``0.012``, ``1.3e-4``) as the reader writes it: the decimal
+    sign of the running request's language (French: ``0,012``); digits and signs unchanged."""
+    sign = number(0.5, ".1f")[1]  # "." in English, "," in French
+    return label if sign == "." else label.replace(".", sign)
+
+
 def format_number(x: float, sig: int = 2, plus: bool = False) -> str:
-    """Compact number text: 0.012, 1.3e-4, -2.5, 1234, 0.
+    """Compact number text: 0.012, 1.3e-4, -2.5, 1234, 0 (French: 0,012, 1,3e-4, -2,5).
 
     Plain decimals for 1e-3 <= |x| < 1e5 (``sig`` significant digits, trailing
     zeros dropped), otherwise short scientific notation (``1.3e-4``, ``2e6``).
-    ``plus=True`` prefixes positive numbers with '+'.
+    ``plus=True`` prefixes positive numbers with '+'. The decimal sign is the reader's
+    (:func:`written`): these texts go into sentences and pictures, never into code.
     """
+    return written(_plain_number(x, sig, plus))
+
+
+def _plain_number(x: float, sig: int = 2, plus: bool = False) -> str:
+    """:func:`format_number`, always with a decimal point (the cached tick labels hold these)."""
     x = float(x)
     if not math.isfinite(x):
         return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
@@ -82,13 +97,13 @@ def _formatter() -> ticker.ScalarFormatter:
 def tick_labels(ticks: Sequence[float]) -> list[str]:
     """Labels of evenly spaced ticks (ScalarFormatter): the same decimals on every label, distinct,
     and ``2e−4`` (the order of magnitude in each label) for very small or large values."""
-    return list(_labels(tuple(float(t) for t in ticks)))
+    return [written(s) for s in _labels(tuple(float(t) for t in ticks))]
 
 
 @lru_cache(maxsize=1024)
 def _labels(ticks: tuple[float, ...]) -> tuple[str, ...]:
     if len(ticks) < 2:
-        return tuple(format_number(t, 3) for t in ticks)
+        return tuple(_plain_number(t, 3) for t in ticks)
     fmt = _formatter()
     fmt.axis.set_view_interval(min(ticks), max(ticks))
     fmt.set_locs(list(ticks))
@@ -111,7 +126,7 @@ def tick_candidates(lo: float, hi: float) -> Iterator[tuple[list[float], list[st
         ticks = _nice(lo, hi, n)
         if 3 <= len(ticks) <= 5 and ticks not in seen:
             seen.add(ticks)
-            yield list(ticks), list(_labels(ticks))
+            yield list(ticks), [written(s) for s in _labels(ticks)]
     if hi > lo:
         mid = (lo + hi) / 2
         yield [lo, mid, hi], [format_number(v, 2) for v in (lo, mid, hi)]
