@@ -442,3 +442,27 @@ def test_cascade_tiles_write_rho_and_ssim_the_reader_way(lang):
     d = _point(lang)
     assert items[1][1].endswith(f" · ρ=0{d}85 · SSIM=0{d}32")
     assert items[2][1].endswith(f" · ρ=-0{d}20 · SSIM=0{d}05")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_curves_name_the_random_ranking_and_write_their_axes_the_reader_way(lang):
+    from gradcam_core.present import charts
+    from gradcam_core.ui import trust
+
+    table = [["Grad-CAM", 0.2, 0.6], ["random", 0.5, 0.4], ["Sobel", 0.4, 0.5]]
+    with in_lang(lang):
+        names = [charts.ranking_name(n) for n in ("Grad-CAM", "random", "Sobel")]
+        rows = trust._auc_rows(NS(table=lambda: table))
+        fmt = charts._axis_labels()
+        fmt.create_dummy_axis()
+        fmt.set_locs([0.0, 0.5, 1.0])
+        axis = [fmt(v) for v in (0.0, 0.5, 1.0)]
+    random = say("imagenet.curves.ranking.random", lang)
+    assert names == ["Grad-CAM", random, "Sobel"]
+    assert rows == [["Grad-CAM", 0.2, 0.6], [random, 0.5, 0.4], ["Sobel", 0.4, 0.5]]
+    d = _point(lang)
+    assert axis == [f"0{d}0", f"0{d}5", f"1{d}0"]
+    if lang == "en":
+        assert random == "random"
+    else:
+        assert random != "random"

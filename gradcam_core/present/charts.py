@@ -10,9 +10,27 @@ import threading
 import numpy as np
 
 from gradcam_core.analysis import sanity
+from gradcam_core.present.ticks import written
 from gradcam_core.present.words import say
 
 _mpl_lock = threading.Lock()
+
+
+def ranking_name(name: str) -> str:
+    """A ranking's name as the legend and the AUC table show it: the comparison "random" worded in
+    the reader's language; a method's or an edge map's name ("Grad-CAM", "Sobel") as it is."""
+    return say("imagenet.curves.ranking.random") if name == "random" else name
+
+
+def _axis_labels():
+    """matplotlib's own tick labels, written with the reader's decimal sign (French: 0,2)."""
+    from matplotlib import ticker
+
+    class Written(ticker.ScalarFormatter):
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return written(super().__call__(x, pos))
+
+    return Written()
 
 
 def curves_figure(curves: sanity.Curves, class_name: str = "") -> np.ndarray:
@@ -31,7 +49,7 @@ def curves_figure(curves: sanity.Curves, class_name: str = "") -> np.ndarray:
         ):
             for name, ys in data.items():
                 st = styles.get(name, dict(color="#ca0020", ls="-", lw=2))
-                ax.plot(curves.fractions, ys, label=say("imagenet.curves.legend", name=name, auc=aucs[name]), **st)
+                ax.plot(curves.fractions, ys, label=say("imagenet.curves.legend", name=ranking_name(name), auc=aucs[name]), **st)
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlim(0, 1)
             ax.grid(alpha=0.3)
@@ -40,6 +58,8 @@ def curves_figure(curves: sanity.Curves, class_name: str = "") -> np.ndarray:
                           else say("imagenet.curves.probability"), fontsize=9)
             ax.legend(fontsize=8, loc="best", frameon=False)
             ax.tick_params(labelsize=8)
+            ax.xaxis.set_major_formatter(_axis_labels())
+            ax.yaxis.set_major_formatter(_axis_labels())
         axes[1].set_xlabel(say("imagenet.curves.fraction"), fontsize=9)
         fig.canvas.draw()
         return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()

@@ -140,7 +140,8 @@ __getattr__ = lazy(BASELINE_CHOICES=baseline_choices, INTRO=intro, CASCADE_HEADE
 
 
 def _auc_rows(curves: sanity.Curves) -> list[list]:
-    return curves.table()
+    """[ranking, deletion AUC, insertion AUC] rows, the comparison's name worded (charts.ranking_name)."""
+    return [[charts.ranking_name(name), *rest] for name, *rest in curves.table()]
 
 
 @dataclass
