@@ -466,3 +466,28 @@ def test_the_curves_name_the_random_ranking_and_write_their_axes_the_reader_way(
         assert random == "random"
     else:
         assert random != "random"
+
+
+@pytest.mark.skipif("fr" not in LANGS, reason="fr.toml not assembled on this branch yet")
+def test_the_whole_page_in_french_labels_every_named_choice_once():
+    """The app as it is served: a French page's menus show the French label of each named choice,
+    and nothing else that was worded at build with the same English text takes its place (the page
+    is reworded by English text: ``input.words.predicted`` once turned the label "predicted" into
+    the list of accepted words)."""
+    import app
+
+    demo = app.build_app()
+    loads = [fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") == "set_choices"]
+    shown = {}
+    for fn in loads:
+        for comp, update in zip(fn.outputs, fn.fn(NS(headers={"cookie": "gradcam_lang=fr"}))):
+            if isinstance(update, dict) and "choices" in update and getattr(comp, "elem_id", None):
+                shown[comp.elem_id] = [tuple(c) for c in update["choices"]]
+    with words.use_lang("fr"):
+        want = {"mnist-target": (say("ui.mnist.choice.predicted"), "predicted"),
+                "mnist-channel": (say("ui.mnist.choice.strongest"), "strongest"),
+                "imagenet-target": (say("ui.imagenet.choice.predicted"), "predicted"),
+                "imagenet-target2": (say("ui.imagenet.choice.none"), "none")}
+    for elem_id, first in want.items():
+        assert shown[elem_id][0] == first, (elem_id, shown[elem_id][:3])
+    assert ("prédite", "predicted") == shown["mnist-target"][0]
