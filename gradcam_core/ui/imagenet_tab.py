@@ -560,8 +560,8 @@ def _details() -> dict:
 
     with gr.Row():
         link_query = gr.Textbox(visible=False)
-        link_btn = gr.Button(say("ui.imagenet.copy_link_button"), size="sm", variant="secondary")
-    link_box = gr.Textbox(label=say("ui.imagenet.link_label"), interactive=False,
+        link_btn = gr.Button(say("ui.imagenet.copy_link_button"), size="sm", variant="secondary", elem_id="imagenet-copy-link")
+    link_box = gr.Textbox(label=say("ui.imagenet.link_label"), interactive=False, elem_id="imagenet-link-box",
                           buttons=["copy"], max_lines=3,
                           info=say("ui.imagenet.link_info"))
     return dict(steps_acc=steps_acc, downloads_acc=downloads_acc, steps=steps, steps_md=steps_md, compare_btn=compare_btn, compare_gallery=compare_gallery,

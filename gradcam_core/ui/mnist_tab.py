@@ -498,8 +498,8 @@ def _result_and_settings(ui: MnistComponents, first: MnistView | None):
         ui.numbers = gr.JSON(first and first.numbers, label=say("ui.mnist.numbers_label"), show_label=False)
     with gr.Row():
         ui.link = gr.Textbox(first and first.link, label=say("ui.mnist.link_query_label"), visible=False)
-        copy_link = gr.Button(say("ui.mnist.copy_link_button"), size="sm", variant="secondary")
-    link_box = gr.Textbox(label=say("ui.mnist.link_label"), visible=True,
+        copy_link = gr.Button(say("ui.mnist.copy_link_button"), size="sm", variant="secondary", elem_id="mnist-copy-link")
+    link_box = gr.Textbox(label=say("ui.mnist.link_label"), visible=True, elem_id="mnist-link-box",
                           interactive=False, buttons=["copy"], max_lines=2)
     return copy_link, link_box
 
