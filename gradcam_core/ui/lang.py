@@ -448,12 +448,12 @@ def only_in_other_languages(key: str) -> str:
 
 def css() -> str:
     """The switch's look, and which language-only sentences show (by ``<html lang>``)."""
-    shown = "\n".join(f'html[lang="{lg}"] .lang-only[data-only="{lg}"] {{ display: block; }}\n'
-                      f'html[lang="{lg}"] .lang-switch a[data-lang="{lg}"] {{ font-weight: bold; text-decoration: none; color: inherit; }}'
-                      for lg in languages())
+    shown = "\n".join(_CSS_LANG.replace("LG", lg) for lg in languages())
     return SWITCH_CSS + "\n.lang-only { display: none; }\n" + shown + "\n"
 
 
+_CSS_LANG = """html[lang="LG"] .lang-only[data-only="LG"] { display: block; }
+html[lang="LG"] .lang-switch a[data-lang="LG"] { font-weight: bold; text-decoration: none; color: inherit; }"""
 SWITCH_CSS = """
 .lang-switch { text-align: right; font-size: 0.95em; }
 .lang-switch a { display: inline-block; padding: 10px 6px; min-height: 44px; box-sizing: border-box; }
