@@ -173,6 +173,12 @@ def test_localize_gives_a_small_page_in_french():
     assert out_fr[0]["choices"] == [("chiffre", "digit"), ("plain", "plain")]
     out_en = load[0].fn(_Req(cookie="gradcam_lang=en"))
     assert out_en[0] == gr.skip()
+    # a refusal naming the input reads its label in the request's language
+    from gradcam_core.ui.coerce import name_of
+
+    assert name_of(box) == "Language"
+    with use_lang("fr"):
+        assert name_of(box) == "Langue"
     # the API's description keeps plain English labels
     info = demo.get_api_info()
     assert "translation_metadata" not in str(info)

@@ -109,6 +109,14 @@ class LangBlocks(gr.Blocks):
         with use_lang(lang_of(request)):
             return await super().call_function(block_fn, processed_input, iterator, requests, *args, **kwargs)
 
+    async def process_api(self, block_fn: Any, inputs: list[Any], state: Any = None, request: Any = None,
+                          *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The whole event in the request's language: the inputs' checks (a refusal raised while
+        preprocessing), the call, and the outputs."""
+        first = request[0] if isinstance(request, list) and request else request
+        with use_lang(lang_of(first)):
+            return await super().process_api(block_fn, inputs, state, request, *args, **kwargs)
+
     def get_config_file(self) -> dict[str, Any]:
         """The page's config with its build-time texts as translation markers (:func:`localize`):
         the components themselves keep their English, for the code and the tests that read them."""
@@ -196,13 +204,18 @@ class Rewording:
 _TEXTS: dict[str, dict[str, str]] = {}
 
 
+#: {English page text: its key}, to give a prop read back in the reader's language.
+_KEYS: dict[str, str] = {}
+
+
 def prop_text(value: Any) -> Any:
-    """A component prop as the reader reads it: an ``I18nData`` marker becomes its text in the
-    current language (e.g. a label naming an input in a refusal); anything else is returned as is."""
-    if not isinstance(value, I18nData):
+    """A component prop as the reader reads it (e.g. a label naming an input in a refusal): a page
+    text (or an ``I18nData`` marker) in the current language; anything else as it is."""
+    key = value.key if isinstance(value, I18nData) else _KEYS.get(value) if isinstance(value, str) else None
+    if key is None:
         return value
     english = _TEXTS.get(DEFAULT_LANG, {})
-    return _TEXTS.get(words.current_lang(), english).get(value.key) or english.get(value.key, value.key)
+    return _TEXTS.get(words.current_lang(), english).get(key) or english.get(key, value)
 
 
 def _key(text: str) -> str:
@@ -254,6 +267,7 @@ def localize(demo: gr.Blocks, renderings: list[words.Rendering], langs: Iterable
     demo._lang_marks = marks  # LangBlocks.get_config_file puts them in the page's config
     for lang, table in entries.items():
         _TEXTS.setdefault(lang, {}).update(table)
+    _KEYS.update({text: key for key, text in entries[DEFAULT_LANG].items()})
     i18n = gr.I18n(**entries)
     demo.i18n_instance = i18n  # the config built at launch carries it in the first page too
     return i18n
