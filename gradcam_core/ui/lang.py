@@ -338,12 +338,14 @@ _HEAD = """<script>
     var box = function () { return document.querySelector('#' + prefix + '-link-box textarea, #' + prefix + '-link-box input'); };
     if (!btn || !box()) return done(null);
     var before = box().value;
-    if (before) box().value = '';
     btn.click();
+    // the new link: a changed value; or, once nothing is pending any more (the same result asked for
+    // the same link twice), the value there is
     var waited = 0, timer = setInterval(function () {
       waited += 100;
       var v = box() && box().value;
-      if (v || waited > 15000) { clearInterval(timer); done(v || null); }
+      var busy = document.querySelector('.pending, .generating');
+      if ((v && v !== before) || (v && waited >= 1500 && !busy) || waited > 20000) { clearInterval(timer); done(v || null); }
     }, 100);
   }
   window.gradcamSwitchLang = function (to) {

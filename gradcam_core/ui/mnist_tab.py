@@ -612,7 +612,8 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
     draw_tab.select(None, None, None, api_name="mnist_draw_tab", js=SELECT_BRUSH)
     copy_link.click(
         None, [ui.link], [link_box], api_name="mnist_copy_link",
-        js="""(q) => { const u = window.location.origin + window.location.pathname + (q || '');
+        js="""(q) => { const l = window.gradcamLang && window.gradcamLang !== 'en' && q ? '&lang=' + window.gradcamLang : '';
+                       const u = window.location.origin + window.location.pathname + (q || '') + l;
                        try { navigator.clipboard.writeText(u); } catch (e) {} return u; }""",
     )
     link_outputs = [ui.index, ui.target, ui.channel, ui.layer, ui.cmap, ui.placement] + page_outputs
