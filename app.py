@@ -33,7 +33,7 @@ TITLE = say("ui.app.title")  # a name: the same in every language (the head scri
 #: page, even with show_in_navbar=False and gr.Navbar(visible=False): hidden here, so the main page stays as it was.
 NO_NAVBAR_CSS = "\n.gradio-container .nav-holder { display: none !important; }\n"
 PAGE_CSS = (CSS + imagenet_tab.CSS + spurious_tab.CSS + room_phone.CSS + facilitator.CSS + NO_NAVBAR_CSS
-            + lang.SWITCH_CSS)
+            + lang.css())
 
 
 def build_app(concurrency: int = 2, join_url: str | Callable[[], str] | None = None) -> gr.Blocks:
@@ -64,11 +64,12 @@ def _build(concurrency: int, join_url: str | Callable[[], str] | None) -> gr.Blo
         # the page's query string (a deep link), read in the browser: without one, no server call
         query = gr.Textbox(serving.NO_LINK, visible=False)
         with gr.Tabs() as tabs:
-            with gr.Tab(say("ui.app.tab_mnist"), id="mnist"):
+            with gr.Tab(say("ui.app.tab_mnist"), id="mnist", elem_id="tab-mnist"):
                 mnist_tab.build(demo, concurrency_limit=concurrency, query=query)
-            with gr.Tab(say("ui.app.tab_imagenet"), id="imagenet"):
+            with gr.Tab(say("ui.app.tab_imagenet"), id="imagenet", elem_id="tab-imagenet"):
+                gr.HTML(lang.only_in_other_languages("lang.class_names_note"), padding=False)  # class names: English
                 imagenet_tab.build(demo, concurrency_limit=concurrency, query=query)
-            with gr.Tab(say("ui.app.tab_shortcuts"), id="spurious") as shortcuts:
+            with gr.Tab(say("ui.app.tab_shortcuts"), id="spurious", elem_id="tab-spurious") as shortcuts:
                 spurious_tab.build(demo, concurrency_limit=concurrency, tab=shortcuts, query=query)
         # the explain tools: typed, state-free API endpoints (MCP tools with --mcp)
         tools.register(concurrency_limit=concurrency)
@@ -191,8 +192,8 @@ def _main(argv: list[str] | None = None) -> None:
     demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency,
                status_update_rate=args.status_every or "auto")
     launch = dict(server_name=args.host, server_port=args.port, max_file_size=args.max_file_size, css=PAGE_CSS,
-                  show_error=False, app_kwargs=serving.app_kwargs(), theme=THEME,
-                  head=lang.head() + serving.preload_head() + a11y.head(),  # lang first; a11y: names, keyboard, focus
+                  show_error=False, app_kwargs=lang.app_kwargs(serving.app_kwargs()), theme=THEME,
+                  head=serving.preload_head() + a11y.head(),  # a11y: names, keyboard, focus
                   i18n=demo.i18n_instance,
                   mcp_server=mcp_available() if args.mcp else False)
     if not args.share:

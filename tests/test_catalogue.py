@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
+import string
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,81 @@ def test_say_fills_named_placeholders_and_refuses_holes():
     assert words.text_of(err) == words.say(key, **err.values)
     assert err.code().startswith(key + "(")
     assert str(err) == words.text_of(err)  # a refusal reads as its sentence once the catalogue is loaded
+
+
+# --------------------------------------------------------------------------- other languages (issue 28)
+GLOSSARIES = Path(words.HERE) / "glossary"
+_NOT_PROSE = re.compile(r"`[^`]*`|\{[^{}]*\}|https?://\S+|--[\w-]+|\$[^$]*\$|\\\([^)]*\\\)|<[^>]+>")
+
+
+def _prose_of(template: str) -> str:
+    """A template's words: code spans, placeholders, URLs, options, LaTeX and HTML tags taken out."""
+    return _NOT_PROSE.sub(" ", template.replace("{{", "").replace("}}", ""))
+
+
+@pytest.mark.parametrize("lang", words.languages()[1:])
+def test_every_language_has_a_glossary(lang):
+    import tomllib
+
+    glossary = tomllib.loads((GLOSSARIES / f"{lang}.toml").read_text(encoding="utf-8"))
+    assert len(glossary["terms"]) >= 20 and glossary["avoid"]
+
+
+@pytest.mark.parametrize("lang", words.languages()[1:])
+def test_no_template_uses_a_synonym_the_glossary_avoids(lang):
+    import tomllib
+
+    avoid = tomllib.loads((GLOSSARIES / f"{lang}.toml").read_text(encoding="utf-8"))["avoid"]
+    found = []
+    for key, template in words.catalogue(lang).items():
+        prose = _prose_of(template)
+        for phrase, instead in avoid.items():
+            if re.search(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", prose):
+                found.append(f"{key}: {phrase!r} (use {instead!r})")
+    assert not found, found[:20]
+
+
+def test_the_prose_of_a_template_leaves_code_out():
+    assert "layer" not in _prose_of("la couche `layer4` (--layer) {layer}")
+    assert "couche" in _prose_of("la couche `layer4`")
+
+
+def _sample_values(template: str) -> dict:
+    values = {}
+    for _, field, spec, _ in string.Formatter().parse(template):
+        if not field:
+            continue
+        name = field.split(".")[0].split("[")[0]
+        spec = spec or ""
+        if spec and spec[-1:] in "%f":
+            values[name] = 0.41
+        elif spec and spec[-1:] in "d,":
+            values[name] = 1234
+        elif spec and spec[-1:] in "eg":
+            values[name] = 0.41
+        else:
+            values.setdefault(name, "x")
+    return values
+
+
+@pytest.mark.parametrize("lang", words.languages()[1:])
+def test_every_template_renders_its_numbers_the_language_way(lang):
+    """Every template of the language is filled with sample numbers: nothing raises, and a French
+    percentage or decimal is written ``41 %``, ``0,41`` (never ``41%`` or ``0.41``)."""
+    checked = 0
+    for key, template in words.catalogue(lang).items():
+        if key.startswith(words.CODE_KEYS):
+            continue  # code: Python's numbers in every language (tests/test_lang.py)
+        values = _sample_values(template)
+        try:
+            text = words.say(key, lang, **values)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            continue  # a placeholder that wants another kind of value (a Term, a list): checked above with _Any
+        for _, field, spec, _ in string.Formatter().parse(template):
+            if field and spec and spec[-1:] == "%":
+                checked += 1
+                assert "41" in text and "41%" not in text, (key, text)
+            elif field and spec and spec[-1:] == "f":
+                checked += 1
+                assert "0.4" not in text, (key, text)
+    assert checked > 50

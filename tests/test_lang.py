@@ -79,6 +79,15 @@ def test_the_formatter_leaves_text_values_alone():
     assert say("lang.photo_credits", "fr", credits=Term("lang.digit")) == say("lang.photo_credits", "fr", credits="chiffre")
 
 
+def test_code_keeps_python_numbers_in_french():
+    """A step's snippet is code: ``a = 0,5`` would be a tuple. Its comments are French, its numbers not."""
+    with use_lang("fr"):
+        code = say("steps.code.overlay", cmap="jet", alpha=0.5)
+        assert "a = 0.5" in code and "0,5" not in code
+        assert "+0.04070" in say("steps.code.average", channel=13, mean=0.0407)
+        assert say("lang.photo_credits", credits=number(0.5)) == say("lang.photo_credits", credits="0,5")
+
+
 def test_say_follows_the_running_request():
     assert current_lang() == "en"
     with use_lang("fr"):
@@ -164,6 +173,12 @@ def test_localize_gives_a_small_page_in_french():
     assert out_fr[0]["choices"] == [("chiffre", "digit"), ("plain", "plain")]
     out_en = load[0].fn(_Req(cookie="gradcam_lang=en"))
     assert out_en[0] == gr.skip()
+    # a refusal naming the input reads its label in the request's language
+    from gradcam_core.ui.coerce import name_of
+
+    assert name_of(box) == "Language"
+    with use_lang("fr"):
+        assert name_of(box) == "Langue"
     # the API's description keeps plain English labels
     info = demo.get_api_info()
     assert "translation_metadata" not in str(info)

@@ -1,6 +1,6 @@
 """Assemble a language's catalogue from the parts its translators wrote (issue 28).
 
-    python tools/assemble_catalogue.py fr /path/to/parts/part1.toml /path/to/parts/part2.toml ...
+    python tools/assemble_catalogue.py fr /path/to/parts/part1.toml /path/to/parts/part2.toml ... [--fixes FILE]
 
 Each part is a slice of ``en.toml`` (whole tables) in the other language. A part that does not parse
 is left out (and named); a key whose placeholders or format specs differ from English is dropped
@@ -62,7 +62,26 @@ def _drop_keys(text: str, bad: set[str]) -> str:
     return "\n".join(out)
 
 
-def assemble(lang: str, parts: list[Path]) -> tuple[str, list[str]]:
+def _replace_keys(text: str, fixes: dict[str, str]) -> tuple[str, set[str]]:
+    """The part's text with the one-line assignments of the keys in ``fixes`` given new values."""
+    import json
+
+    out, table, done = [], "", set()
+    for line in text.split("\n"):
+        m = _TABLE.match(line)
+        if m:
+            table = m.group(1).strip()
+        a = _ASSIGN.match(line)
+        if a:
+            name = f"{table}.{a.group(1).strip(chr(34))}" if table else a.group(1).strip('"')
+            if name in fixes:
+                line = f"{a.group(1)} = {json.dumps(fixes[name], ensure_ascii=False)}"
+                done.add(name)
+        out.append(line)
+    return "\n".join(out), done
+
+
+def assemble(lang: str, parts: list[Path], fixes: dict[str, str] | None = None) -> tuple[str, list[str]]:
     english = _flat(tomllib.loads((WORDS / "en.toml").read_text(encoding="utf-8")))
     texts, notes = [], []
     for part in parts:
@@ -75,6 +94,11 @@ def assemble(lang: str, parts: list[Path]) -> tuple[str, list[str]]:
         except tomllib.TOMLDecodeError as e:
             notes.append(f"{part.name}: does not parse ({e}); left out")
             continue
+        if fixes:
+            text, done = _replace_keys(text, fixes)
+            if done:
+                notes.append(f"{part.name}: corrected {sorted(done)}")
+            found = _flat(tomllib.loads(text))
         bad = set()
         for key, template in found.items():
             try:
@@ -96,8 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("lang")
     ap.add_argument("parts", nargs="+", type=Path)
+    ap.add_argument("--fixes", type=Path, default=None,
+                    help="a TOML file of [fix] \"dotted.key\" = \"template\": the lead's corrections to the parts")
     args = ap.parse_args(argv)
-    whole, notes = assemble(args.lang, args.parts)
+    fixes = tomllib.loads(args.fixes.read_text(encoding="utf-8"))["fix"] if args.fixes else None
+    whole, notes = assemble(args.lang, args.parts, fixes)
     (WORDS / f"{args.lang}.toml").write_text(whole, encoding="utf-8")
     print("\n".join(notes))
     return 0

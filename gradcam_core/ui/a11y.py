@@ -17,10 +17,8 @@ axe-core, and each fix is harmless if Gradio changes the markup):
 """
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, Callable
 
-from gradcam_core.present.words import say
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -104,10 +102,12 @@ _SCRIPT = r"""
 def head() -> str:
     """For ``launch(head=...)``: the CSS above and the script that adds the missing names and
     keyboard access."""
-    script = _SCRIPT  # the names it gives, from the catalogue, as JavaScript strings
-    for mark, name in (("__RESULT_IMAGE__", say("ui.a11y.result_image")), ("__EQUATION__", say("ui.a11y.equation")),
-                       ("__WIDE__", say("ui.a11y.wide_content"))):
-        script = script.replace(mark, json.dumps(name))
+    from gradcam_core.ui.lang import js_text
+
+    script = _SCRIPT  # the names it gives, from the catalogue, in the page's language (ui/lang.py's head script)
+    for mark, key in (("__RESULT_IMAGE__", "ui.a11y.result_image"), ("__EQUATION__", "ui.a11y.equation"),
+                      ("__WIDE__", "ui.a11y.wide_content")):
+        script = script.replace(mark, js_text(key))
     return f"<style>{CSS}</style>\n{script}"
 
 

@@ -560,8 +560,8 @@ def _details() -> dict:
 
     with gr.Row():
         link_query = gr.Textbox(visible=False)
-        link_btn = gr.Button(say("ui.imagenet.copy_link_button"), size="sm", variant="secondary")
-    link_box = gr.Textbox(label=say("ui.imagenet.link_label"), interactive=False,
+        link_btn = gr.Button(say("ui.imagenet.copy_link_button"), size="sm", variant="secondary", elem_id="imagenet-copy-link")
+    link_box = gr.Textbox(label=say("ui.imagenet.link_label"), interactive=False, elem_id="imagenet-link-box",
                           buttons=["copy"], max_lines=3,
                           info=say("ui.imagenet.link_info"))
     return dict(steps_acc=steps_acc, downloads_acc=downloads_acc, steps=steps, steps_md=steps_md, compare_btn=compare_btn, compare_gallery=compare_gallery,
@@ -741,7 +741,8 @@ def _wire_extras(demo: gr.Blocks, u, named: dict, ev: dict, kinds: dict, query) 
     u.link_btn.click(make_link, explain_inputs, u.link_query, api_name="imagenet_make_link", preprocess=False,
                      **draw).success(
         None, u.link_query, u.link_box, api_name="imagenet_copy_link",
-        js="""(q) => { const u = window.location.origin + window.location.pathname + (q || '');
+        js="""(q) => { const l = window.gradcamLang && window.gradcamLang !== 'en' && q ? '&lang=' + window.gradcamLang : '';
+                       const u = window.location.origin + window.location.pathname + (q || '') + l;
                        try { navigator.clipboard.writeText(u); } catch (e) {} return u; }""")
     link_outputs = [named[n] for n in LINK_INPUTS] + [named[n] for n in EXPLAIN_OUTPUTS]
     if query is not None:  # the page's query string, read in the browser: only a link calls the server

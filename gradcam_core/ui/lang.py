@@ -109,6 +109,14 @@ class LangBlocks(gr.Blocks):
         with use_lang(lang_of(request)):
             return await super().call_function(block_fn, processed_input, iterator, requests, *args, **kwargs)
 
+    async def process_api(self, block_fn: Any, inputs: list[Any], state: Any = None, request: Any = None,
+                          *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The whole event in the request's language: the inputs' checks (a refusal raised while
+        preprocessing), the call, and the outputs."""
+        first = request[0] if isinstance(request, list) and request else request
+        with use_lang(lang_of(first)):
+            return await super().process_api(block_fn, inputs, state, request, *args, **kwargs)
+
     def get_config_file(self) -> dict[str, Any]:
         """The page's config with its build-time texts as translation markers (:func:`localize`):
         the components themselves keep their English, for the code and the tests that read them."""
@@ -196,13 +204,18 @@ class Rewording:
 _TEXTS: dict[str, dict[str, str]] = {}
 
 
+#: {English page text: its key}, to give a prop read back in the reader's language.
+_KEYS: dict[str, str] = {}
+
+
 def prop_text(value: Any) -> Any:
-    """A component prop as the reader reads it: an ``I18nData`` marker becomes its text in the
-    current language (e.g. a label naming an input in a refusal); anything else is returned as is."""
-    if not isinstance(value, I18nData):
+    """A component prop as the reader reads it (e.g. a label naming an input in a refusal): a page
+    text (or an ``I18nData`` marker) in the current language; anything else as it is."""
+    key = value.key if isinstance(value, I18nData) else _KEYS.get(value) if isinstance(value, str) else None
+    if key is None:
         return value
     english = _TEXTS.get(DEFAULT_LANG, {})
-    return _TEXTS.get(words.current_lang(), english).get(value.key) or english.get(value.key, value.key)
+    return _TEXTS.get(words.current_lang(), english).get(key) or english.get(key, value)
 
 
 def _key(text: str) -> str:
@@ -254,6 +267,7 @@ def localize(demo: gr.Blocks, renderings: list[words.Rendering], langs: Iterable
     demo._lang_marks = marks  # LangBlocks.get_config_file puts them in the page's config
     for lang, table in entries.items():
         _TEXTS.setdefault(lang, {}).update(table)
+    _KEYS.update({text: key for key, text in entries[DEFAULT_LANG].items()})
     i18n = gr.I18n(**entries)
     demo.i18n_instance = i18n  # the config built at launch carries it in the first page too
     return i18n
@@ -310,17 +324,45 @@ _HEAD = """<script>
       if (t) new MutationObserver(setTitle).observe(t, {childList: true, characterData: true, subtree: true});
     });
   }
-  // the switch (lang.switch()): the current deep link, in the other language
-  window.gradcamSwitchLang = function (to) {
-    try { localStorage.setItem('__STORE__', to); } catch (e) {}
-    var url = new URL(location.href);
-    var link = document.querySelector('#deep-link-url textarea, #deep-link-url input');
-    try {
-      var shared = window.gradcamCurrentLink && window.gradcamCurrentLink();
-      if (shared) url = new URL(shared, location.href);
-    } catch (e) {}
+  // the switch (lang.switch_html()): the page again in the other language, with the answer it shows:
+  // the open tab's deep link (its "copy link" button makes it: at once for MNIST, through the server
+  // for ImageNet, which keeps the photo), else the page's own address; always with lang= set
+  function visible(id) { var e = document.getElementById(id); return !!(e && e.offsetParent !== null); }
+  function go(to, address) {
+    var url = new URL(address || location.href, location.href);
     url.searchParams.set('lang', to);
     location.assign(url.toString());
+  }
+  function linkOf(prefix, done) {
+    var btn = document.getElementById(prefix + '-copy-link');
+    var box = function () { return document.querySelector('#' + prefix + '-link-box textarea, #' + prefix + '-link-box input'); };
+    if (!btn || !box()) return done(null);
+    var before = box().value;
+    btn.click();
+    // the new link: a changed value; or, once nothing is pending any more (the same result asked for
+    // the same link twice), the value there is
+    var waited = 0, timer = setInterval(function () {
+      waited += 100;
+      var v = box() && box().value;
+      var busy = document.querySelector('.pending, .generating');
+      if ((v && v !== before) || (v && waited >= 1500 && !busy) || waited > 20000) { clearInterval(timer); done(v || null); }
+    }, 100);
+  }
+  window.gradcamSwitchLang = function (to) {
+    try { localStorage.setItem('__STORE__', to); } catch (e) {}
+    document.cookie = '__COOKIE__=' + to + '; path=/; SameSite=Lax; max-age=31536000';
+    var tab = ['mnist', 'imagenet', 'spurious'].filter(function (t) { return visible('tab-' + t); })[0];
+    var shown = tab === 'mnist' || (tab === 'imagenet' && document.querySelector('#imagenet-label .output-class'));
+    if (!shown) {
+      var url = new URL(location.href);
+      if (tab) url.searchParams.set('tab', tab);
+      go(to, url.toString());
+      return false;
+    }
+    linkOf(tab, function (link) {
+      if (link) return go(to, link);
+      var url = new URL(location.href); url.searchParams.set('tab', tab); go(to, url.toString());
+    });
     return false;
   };
 })();
@@ -328,8 +370,16 @@ _HEAD = """<script>
 """
 
 
+def app_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``launch(app_kwargs=...)`` with :class:`HeadScript` added innermost (after gzip)."""
+    from starlette.middleware import Middleware
+
+    return {**kwargs, "middleware": [*kwargs.get("middleware", []), Middleware(HeadScript)]}
+
+
 def head(title_key: str = "ui.app.title") -> str:
-    """For ``launch(head=...)``, first of the head: the page's language, before Gradio starts."""
+    """The script that sets the page's language before Gradio starts (:class:`HeadScript` puts it
+    first in the page)."""
     titles = {lang: words.say(title_key, lang) for lang in languages()}
     return (_HEAD.replace("__SUPPORTED__", json.dumps(languages()))
             .replace("__DEFAULT__", json.dumps(_default))
@@ -338,6 +388,51 @@ def head(title_key: str = "ui.app.title") -> str:
 
 
 _NAV = '<nav class="lang-switch" aria-label="{label}">{links}</nav>'
+class HeadScript:
+    """ASGI middleware that puts :func:`head`'s script first in every HTML page the app serves.
+
+    ``launch(head=...)`` is no place for it: Gradio's frontend adds that head only once it has
+    loaded the config, after it has chosen its language from ``navigator.language``. Put in the page
+    itself, the script runs before Gradio starts. (Inside the gzip middleware: it sees plain HTML.)"""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http" or scope.get("method") != "GET":
+            await self.app(scope, receive, send)
+            return
+        start: dict = {}
+        body: list[bytes] = []
+
+        async def capture(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = {k.lower(): v for k, v in message.get("headers", [])}
+                if not headers.get(b"content-type", b"").startswith(b"text/html") or b"content-encoding" in headers:
+                    start["pass"] = True
+                    await send(message)
+                    return
+                start["message"] = message
+                return
+            if start.get("pass"):
+                await send(message)
+                return
+            body.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            page = b"".join(body)
+            i = page.find(b"<head>")
+            if i >= 0:
+                page = page[:i + 6] + head().encode("utf-8") + page[i + 6:]
+            first = start["message"]
+            headers = [(k, v) for k, v in first.get("headers", []) if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(page)).encode()))
+            await send({**first, "headers": headers})
+            await send({"type": "http.response.body", "body": page, "more_body": False})
+
+        await self.app(scope, receive, capture)
+
+
 _JS_TEXT = "({texts}[window.gradcamLang || 'en'] || {fallback})"
 _LINK = ('<a href="?lang={lang}" lang="{lang}" hreflang="{lang}" data-lang="{lang}" '
          'onclick="return window.gradcamSwitchLang({quoted})">{name}</a>')
@@ -357,9 +452,25 @@ def switch_html() -> str:
     return _NAV.format(label=html.escape(words.say("lang.switch_label")), links=" · ".join(links))
 
 
+_ONLY = '<p class="lang-only" data-only="{lang}" lang="{lang}">{text}</p>'
+
+
+def only_in_other_languages(key: str) -> str:
+    """HTML for a sentence the page shows only in the other languages (a page in English never
+    shows it): e.g. that ImageNet's class names stay in English. Worded from each catalogue."""
+    return "".join(_ONLY.format(lang=lg, text=html.escape(words.catalogue(lg)[key]))
+                   for lg in languages() if lg != DEFAULT_LANG)
+
+
+def css() -> str:
+    """The switch's look, and which language-only sentences show (by ``<html lang>``)."""
+    shown = "\n".join(_CSS_LANG.replace("LG", lg) for lg in languages())
+    return SWITCH_CSS + "\n.lang-only { display: none; }\n" + shown + "\n"
+
+
+_CSS_LANG = """html[lang="LG"] .lang-only[data-only="LG"] { display: block; }
+html[lang="LG"] .lang-switch a[data-lang="LG"] { font-weight: bold; text-decoration: none; color: inherit; }"""
 SWITCH_CSS = """
 .lang-switch { text-align: right; font-size: 0.95em; }
 .lang-switch a { display: inline-block; padding: 10px 6px; min-height: 44px; box-sizing: border-box; }
-html[lang="en"] .lang-switch a[data-lang="en"], html[lang="fr"] .lang-switch a[data-lang="fr"] {
-  font-weight: bold; text-decoration: none; color: inherit; }
 """

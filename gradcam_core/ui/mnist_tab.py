@@ -504,8 +504,8 @@ def _result_and_settings(ui: MnistComponents, first: MnistView | None):
         ui.numbers = gr.JSON(first and first.numbers, label=say("ui.mnist.numbers_label"), show_label=False)
     with gr.Row():
         ui.link = gr.Textbox(first and first.link, label=say("ui.mnist.link_query_label"), visible=False)
-        copy_link = gr.Button(say("ui.mnist.copy_link_button"), size="sm", variant="secondary")
-    link_box = gr.Textbox(label=say("ui.mnist.link_label"), visible=True,
+        copy_link = gr.Button(say("ui.mnist.copy_link_button"), size="sm", variant="secondary", elem_id="mnist-copy-link")
+    link_box = gr.Textbox(label=say("ui.mnist.link_label"), visible=True, elem_id="mnist-link-box",
                           interactive=False, buttons=["copy"], max_lines=2)
     return copy_link, link_box
 
@@ -618,7 +618,8 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
     draw_tab.select(None, None, None, api_name="mnist_draw_tab", js=SELECT_BRUSH)
     copy_link.click(
         None, [ui.link], [link_box], api_name="mnist_copy_link",
-        js="""(q) => { const u = window.location.origin + window.location.pathname + (q || '');
+        js="""(q) => { const l = window.gradcamLang && window.gradcamLang !== 'en' && q ? '&lang=' + window.gradcamLang : '';
+                       const u = window.location.origin + window.location.pathname + (q || '') + l;
                        try { navigator.clipboard.writeText(u); } catch (e) {} return u; }""",
     )
     link_outputs = [ui.index, ui.target, ui.channel, ui.layer, ui.cmap, ui.placement] + page_outputs

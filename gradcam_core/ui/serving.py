@@ -364,7 +364,7 @@ def progress_callback(progress: Callable[..., Any] | None = None, request: gr.Re
 NO_LINK = "?"  # the box's first value, and what a page opened without a query string writes again
 #: (a workshop room's ``room`` and ``key`` are no deep link: a phone opened at ``?room=CODE`` writes "?"
 #: again and starts no link handler; the room panel reads its code itself, ui/room_phone.py)
-LINK_QUERY_JS = ("() => { const p = new URLSearchParams(window.location.search); p.delete('room'); p.delete('key'); "
+LINK_QUERY_JS = ("() => { const p = new URLSearchParams(window.location.search); p.delete('room'); p.delete('key'); p.delete('lang'); "
                  "const q = p.toString(); return q ? '?' + q : '?'; }")
 
 

@@ -176,13 +176,20 @@ def lazy(**made: Any) -> Any:
     return __getattr__
 
 
-def _format(lang: str, template: str, values: dict) -> str:
-    """A template filled in ``lang``; a ``Term`` among the values is worded in ``lang`` too."""
+#: Templates that are code (the steps' PyTorch snippets): their numbers stay Python's (``a = 0.5``,
+#: never ``a = 0,5``, a tuple), whatever the language of their comments.
+CODE_KEYS = ("steps.code.",)
+
+
+def _format(lang: str, template: str, values: dict, number_lang: str | None = None) -> str:
+    """A template filled in ``lang`` (numbers written the ``number_lang`` way, by default the
+    language's own); a ``Term`` among the values is worded in ``lang`` too."""
+    fmt = _Formatter(number_lang or lang)
     if lang == _LANG.get():
-        return _Formatter(lang).vformat(template, (), values)
+        return fmt.vformat(template, (), values)
     token = _LANG.set(lang)
     try:
-        return _Formatter(lang).vformat(template, (), values)
+        return fmt.vformat(template, (), values)
     finally:
         _LANG.reset(token)
 
@@ -205,7 +212,7 @@ def say(key: str, lang: str | None = None, /, **values: Any) -> str:
     lang = supported(lang) or current_lang()
     table = catalogue(lang)
     template = table[key] if key in table else catalogue(DEFAULT_LANG)[key]
-    text = _format(lang, template, values)
+    text = _format(lang, template, values, number_lang=DEFAULT_LANG if key.startswith(CODE_KEYS) else None)
     record = _RECORD.get()
     if record is not None:
         record.append((text, key, values, None))
