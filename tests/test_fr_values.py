@@ -419,12 +419,13 @@ def test_a_french_step_caption_writes_alpha_with_a_comma():
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_numbers_in_code_snippets_stay_python(lang):
-    """A code snippet is code in every language: ``a = 0.5`` (``a = 0,5`` would be a tuple)."""
+    """A code snippet is code in every language: ``a = 0.5`` (``a = 0,5`` would be a tuple; the
+    catalogue's ``steps.code.*`` keep Python's numbers: ``words.CODE_KEYS``)."""
     from gradcam_core.present import method_texts
 
     with in_lang(lang):
         overlay = method_texts.overlay_code("jet", 0.5)
-        average = say("steps.code.average", channel=3, mean=method_texts.InCode(0.01234))
+        average = say("steps.code.average", channel=3, mean=0.01234)
     assert "\na = 0.5\n" in overlay
     assert average.rstrip().endswith("= +0.01234")
 

@@ -166,17 +166,6 @@ class Px(float):
         return f"{float(self):.2f}".rstrip("0").rstrip(".")
 
 
-class InCode:
-    """A number inside a code snippet: written Python's way in every language (``a = 0.5``, never the
-    French ``a = 0,5``, which Python would read as a tuple); the catalogue's format spec still applies."""
-
-    def __init__(self, value: float) -> None:
-        self.value = float(value)
-
-    def __format__(self, spec: str) -> str:
-        return format(self.value, spec)
-
-
 def pct(x: float) -> str:
     """0.385 → "39 %"."""
     return say("steps.percent", value=100 * x)
@@ -261,7 +250,7 @@ def normalisation_equation(norm: str) -> str:
 
 
 def overlay_code(cmap: str, alpha: float) -> str:
-    return say("steps.code.overlay", cmap=cmap, alpha=InCode(alpha))
+    return say("steps.code.overlay", cmap=cmap, alpha=alpha)
 
 
 # --------------------------------------------------------------------------- What is Grad-CAM?

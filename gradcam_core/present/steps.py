@@ -14,7 +14,7 @@ import torch
 from gradcam_core.present import barchart, colourbar, grids, paint, ticks
 from gradcam_core.cam.engine import CAMResult
 from gradcam_core.cam.guided import guided_image
-from gradcam_core.present.method_texts import (InCode, MethodText, Px, average_text, features_sign_text, fill, method_text,
+from gradcam_core.present.method_texts import (MethodText, Px, average_text, features_sign_text, fill, method_text,
                                                normalisation_code, normalisation_equation, overlay_code,
                                                weights_sign_text, zero_gradient_text)
 from gradcam_core.cam.postprocess import heat_picture, normalize
@@ -185,7 +185,7 @@ def _average(c: StepContext) -> Step | None:
         say("steps.average.caption", channel=ch, n=h * w, mean=alpha),
         c.para("average", text + "\n\n" + average_text(k, h, w))
         + f"\n\n$$\\alpha_k^c = \\frac{{1}}{{Z}}\\sum_i\\sum_j \\frac{{\\partial y^c}}{{\\partial A^k_{{ij}}}},\\quad Z = {h}\\times{w} = {h * w}$$",
-        say("steps.code.average", channel=ch, mean=InCode(mean)),
+        say("steps.code.average", channel=ch, mean=mean),
     )
 
 
