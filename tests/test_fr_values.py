@@ -492,3 +492,29 @@ def test_the_whole_page_in_french_labels_every_named_choice_once():
     for elem_id, first in want.items():
         assert shown[elem_id][0] == first, (elem_id, shown[elem_id][:3])
     assert ("prédite", "predicted") == shown["mnist-target"][0]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_text_alternatives_join_their_parts_the_reader_way(lang):
+    """The two sides of a photo card's text alternative (and the two LeNets of a view) are joined
+    with the language's separator (French: a narrow no-break space before the semicolon)."""
+    from gradcam_core.present import alt_text
+
+    corner = np.zeros((4, 4))
+    corner[0, 3] = 1.0
+    card = NS(experiment="context", photo="cat", variant="grass", result_original=_result(corner, 3, 0.87),
+              result_altered=_result(corner, 5, 0.5), categories=[f"c{i}" for i in range(10)])
+    views = [NS(name="no cue", results={"clean": _result(corner, 7, 0.874), "shortcut": _result(corner, 1, 0.5)})]
+    with in_lang(lang):
+        sides = [say("alt.card_side", what=say(f"alt.{w}"), name=n, pct=p, heat=alt_text._short(r))
+                 for w, n, p, r in (("original", "c3", 87, card.result_original), ("altered", "c5", 50, card.result_altered))]
+        text = alt_text.card_alt(card)
+        views_text = alt_text.views_alt(views, "7")
+        second = say("alt.view_model", model=say("shortcut.model_word.shortcut"), digit=1, pct=50,
+                     heat=alt_text._short(views[0].results["shortcut"]))
+    sep = say("alt.join.parts", lang)
+    assert sep.join(sides) in text
+    assert sep + second in views_text
+    assert sep == ("; " if lang == "en" else sep)
+    if lang == "fr":
+        assert sep == "\u202f; "

@@ -179,7 +179,7 @@ def views_alt(views: Sequence[Any], title: str) -> str:
             where = v.centres(model) if hasattr(v, "centres") else None
             models.append(say("alt.view_model", model=say(f"shortcut.model_word.{model}"), digit=int(p.argmax()), pct=_pct(float(p.max())),
                               heat=_short(res, 0, where)))
-        parts.append(say("alt.view", name=_view_name(v), models="; ".join(models)))
+        parts.append(say("alt.view", name=_view_name(v), models=say("alt.join.parts").join(models)))
     return say("alt.views", title=title, views=". ".join(parts))
 
 
@@ -190,7 +190,7 @@ def card_alt(card: Any) -> str:
         p = res.probs[0]
         name = card.categories[int(res.targets[0])] if card.categories else str(int(res.targets[0]))
         out.append(say("alt.card_side", what=say(f"alt.{what}"), name=name, pct=_pct(float(p.max())), heat=_short(res)))
-    return say("alt.card", title=card_title(card.experiment, card.photo, card.variant), sides="; ".join(out))
+    return say("alt.card", title=card_title(card.experiment, card.photo, card.variant), sides=say("alt.join.parts").join(out))
 
 
 def explanation_alt(expl: Any, what: str = "overlay") -> str:
