@@ -133,3 +133,30 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.app)
         else:
             item.add_marker(pytest.mark.fast)
+
+
+# --------------------------------------------------------------------------- languages (issue 28)
+#: Modules whose tests feed numbers to each wording branch and compare the sentence with the
+#: catalogue's ``say(key, **numbers)``: each of their tests runs once per language (``[en]``, ``[fr]``),
+#: the whole test inside ``use_lang``. A test that checks English words themselves is marked
+#: ``@pytest.mark.english_only`` (it runs in English only).
+WORDING_MODULES = {"test_texts", "test_verdicts", "test_alt_text", "test_room_view"}
+
+
+def pytest_generate_tests(metafunc):
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if module in WORDING_MODULES and "wording_lang" in metafunc.fixturenames:
+        from gradcam_core.present.words import languages
+
+        english_only = metafunc.definition.get_closest_marker("english_only") is not None
+        metafunc.parametrize("wording_lang", ["en"] if english_only else languages(), indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def wording_lang(request):
+    """The language a test runs in ("en" unless its module is one of WORDING_MODULES)."""
+    from gradcam_core.present.words import use_lang
+
+    lang = getattr(request, "param", "en")
+    with use_lang(lang):
+        yield lang

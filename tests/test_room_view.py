@@ -38,6 +38,7 @@ def _percents(text: str) -> list[int]:
 
 
 # ------------------------------------------------------------------------------------- cell names
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_cells_are_named_from_one_as_people_count():
     assert V.cell_name(0, GRID) == "row 1, column 1"
     assert V.cell_name(18, GRID) == "row 3, column 5"
@@ -60,6 +61,7 @@ def test_heat_against_area_is_compared_as_written(heat, area, code):
 
 
 # ---------------------------------------------------------------------------------- reveal_text
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_reveal_sentence_carries_the_scores_figures():
     cs = _cs(answered=28, hits=19, heat=0.41, area=3 / 49, mean=0.23)
     text = V.reveal_text(cs, "tabby cat", "ResNet-18")
@@ -71,6 +73,7 @@ def test_reveal_sentence_carries_the_scores_figures():
     assert "the model's evidence is concentrated where the class looked" in text
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_everyone_and_nobody_hit():
     all_ = V.reveal_text(_cs(answered=5, hits=5), "dog", "VGG")
     assert "All 5 of you chose the model's hottest cell" in all_
@@ -86,6 +89,7 @@ def test_everyone_and_nobody_hit():
     (0.06, 3 / 49, "about what an even spread of heat would give, so no more than chance"),
     (0.02, 3 / 49, "less than an even spread of heat would give, so the model looks mostly elsewhere"),
 ])
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_class_agrees_or_the_model_looks_elsewhere(heat, area, clause):
     text = V.reveal_text(_cs(heat=heat, area=area), "dog", "VGG")
     assert clause in text
@@ -99,6 +103,7 @@ def test_class_agrees_or_the_model_looks_elsewhere(heat, area, clause):
         assert h > a
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_one_popular_cell_is_singular():
     counts = np.zeros(GRID, int)
     counts.flat[18] = 3
@@ -106,6 +111,7 @@ def test_one_popular_cell_is_singular():
     assert "lies in the cell most of you chose, 1 of the grid's 49 cells (2 %)" in text
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_one_person_answering_reads_in_the_singular():
     counts = np.zeros(GRID, int)
     counts.flat[[17, 18]] = 1
@@ -121,6 +127,7 @@ def test_one_person_answering_reads_in_the_singular():
     assert "in the cell they chose, 1 of the grid's 49 cells (2 %)" in miss
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_nobody_answered():
     text = V.reveal_text(_cs(answered=0, hits=0, popular=(), heat=0.0, area=0.0, counts=np.zeros(GRID, int)),
                          "dog", "VGG")
@@ -129,6 +136,7 @@ def test_nobody_answered():
     assert " %" not in text
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_an_empty_map_is_never_a_miss():
     for answered in (0, 1, 7):
         cs = _cs(answered=answered, hits=0, heat=0.0, empty=True, hottest=())
@@ -141,6 +149,7 @@ def test_an_empty_map_is_never_a_miss():
             assert f"{answered} people answered" in text
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_tied_hottest_cells_are_all_named():
     text = V.reveal_text(_cs(hottest=(3, 45)), "dog", "VGG")
     assert "one of the model's 2 equally hot cells (row 1, column 4; row 7, column 4)" in text
@@ -149,6 +158,7 @@ def test_tied_hottest_cells_are_all_named():
     assert "The model's 2 hottest cells for “dog”, equally hot, are row 1, column 4; row 7, column 4." in alone
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_a_tie_at_the_cut_is_said_with_its_count():
     cam = np.ones(GRID)
     # four cells chosen twice each: the rule keeps 3 in reading order and leaves 1 out
@@ -162,6 +172,7 @@ def test_a_tie_at_the_cut_is_said_with_its_count():
     assert "just as often" not in V.reveal_text(cs, "dog", "VGG")
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_the_mean_is_the_mean_of_own_shares():
     cam = np.zeros(GRID)
     cam.flat[18] = 3.0
@@ -176,6 +187,7 @@ def test_the_mean_is_the_mean_of_own_shares():
 
 
 # ------------------------------------------------------------------------------------- own_text
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_own_hit_and_miss_in_singular_and_plural():
     assert V.own_text(_score(cells=(18,), hit=True, heat=0.5), "dog").startswith(
         "You found it: the model's hottest cell (row 3, column 5) is your cell. Your cell holds 50 %")
@@ -194,12 +206,14 @@ def test_own_hit_and_miss_in_singular_and_plural():
     (0.02, "no more than chance"),
     (0.001, "so the model looks mostly elsewhere"),
 ])
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_own_heat_against_area(heat, clause):
     text = V.own_text(_score(cells=(17,), heat=heat, area=1 / 49), "dog")
     assert clause in text
     assert _percents(text) == [round(heat * 100), 2]
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_own_text_on_an_empty_map_and_without_an_answer():
     empty = V.own_text(_score(cells=(18,), empty=True, hottest=(), heat=0.0), "dog")
     assert empty == say("reveal.own_empty", name="dog")
@@ -208,6 +222,7 @@ def test_own_text_on_an_empty_map_and_without_an_answer():
     assert none == "You did not send an answer this round. The model's hottest cell for “dog” is row 3, column 5."
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_own_text_from_a_real_score():
     cam = np.zeros(GRID)
     cam.flat[18] = 1.0
@@ -219,6 +234,7 @@ def test_own_text_from_a_real_score():
 
 
 # ----------------------------------------------------------------------------------- counts_text
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_counts_text():
     assert V.counts_text(0, 0) == "No phones have joined yet"
     assert V.counts_text(1, 0) == "1 phone joined · 0 answered"
@@ -226,6 +242,7 @@ def test_counts_text():
 
 
 # ---------------------------------------------------------------------------------------- alt text
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_reveal_alt_names_the_cells_of_each_picture():
     cam = np.zeros(GRID)
     cam.flat[18] = 1.0
@@ -241,6 +258,7 @@ def test_reveal_alt_names_the_cells_of_each_picture():
     assert f"the most chosen cells hold {100 * cs.heat_popular:.0f} % of the model's heat" in without
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_reveal_alt_branches_for_no_taps_one_person_ties_and_empty_maps():
     cam = np.zeros(GRID)
     cam.flat[[3, 45]] = 1.0
@@ -255,6 +273,7 @@ def test_reveal_alt_branches_for_no_taps_one_person_ties_and_empty_maps():
     assert say("reveal.alt.overlap_none") in empty
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_own_alt_branches():
     assert V.own_alt(_score(cells=(18,), hit=True)) == (
         "Your cell (row 3, column 5) is outlined in white on the Grad-CAM; a white dot marks the model's hottest "

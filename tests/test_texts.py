@@ -66,6 +66,7 @@ def test_every_method_has_its_own_texts():
     assert MT.method_text(None).name == "Grad-CAM"
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_counterfactual_says_against(method_steps):
     res, steps = method_steps["Counterfactual"]
     for key in ("weights", "weighted", "relu", "overlay"):
@@ -92,6 +93,7 @@ def test_eigen_cam_is_class_free_and_never_evidence_for_the_class(method_steps):
     np.testing.assert_allclose(other.cam.numpy(), res.cam.numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 @pytest.mark.parametrize("name", ["Score-CAM", "Score-CAM (exact)"])
 def test_score_cam_weights_are_a_softmax_over_masked_scores(name):
     t = MT.method_text(name)
@@ -142,6 +144,7 @@ def test_gradcam_relu_step_states_no_guess_as_fact(method_steps):
     assert "lower it" in steps["weighted"].text  # step 5 and step 6 agree: blue lowers the score
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_all_zero_map_sentence_per_method(lenet, digit17):
     x = to_tensor(digit17)
     for name in ("Grad-CAM", "Counterfactual", "Eigen-CAM", "HiResCAM"):
@@ -154,6 +157,7 @@ def test_all_zero_map_sentence_per_method(lenet, digit17):
 
 
 # --------------------------------------------------------------------------- code shows the choices
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 @pytest.mark.parametrize("norm,cmap,alpha", [("max", "jet", 0.5), ("minmax", "viridis", 0.3), ("max", "gray", 1.0)])
 def test_step_code_shows_the_chosen_normalisation_and_colour_map(norm, cmap, alpha, method_steps, digit17):
     res = method_steps["Grad-CAM"][0]
@@ -171,6 +175,7 @@ def test_step_code_shows_the_chosen_normalisation_and_colour_map(norm, cmap, alp
 
 
 # --------------------------------------------------------------------------- sign, zeros, averaging
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_features_text_follows_the_signs(lenet, digit17):
     x = to_tensor(digit17)
     conv = GradCAM(lenet, "conv2")(x)
@@ -186,6 +191,7 @@ def test_features_text_follows_the_signs(lenet, digit17):
     assert "the deepest that do" not in t_conv + t_relu
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_sign_text_branches():
     assert MT.features_sign_text(10, 0, 10) == say("steps.features.rectified")
     assert MT.features_sign_text(3, 1, 4) == say("steps.features.signed", neg_pct=25.0, n_neg=1, n_total=4)
@@ -202,6 +208,7 @@ def test_sign_text_branches():
     assert "a positive weight on a negative activation raises" in MT.weights_sign_text(5, 12, False, negated=True)
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_step_words_come_from_the_catalogue(method_steps):
     """Each step's words are the catalogue's templates filled with this result's numbers."""
     res, steps = method_steps["Grad-CAM"]
@@ -239,6 +246,7 @@ def _random_result(k: int, h: int = 4):
                      weighted=weighted, cam=torch.relu(weighted))
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_many_channels_show_the_top_ten_and_say_so():
     """k > 32: the chart keeps the 10 most positive and 10 most negative, and the text says it; the
     feature grids show the 16 strongest of them."""
@@ -253,6 +261,7 @@ def test_many_channels_show_the_top_ten_and_say_so():
     assert few["features"].caption.startswith("Feature maps A^k: all 32 channels")
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_refused_channel_is_a_code_and_its_bound():
     from gradcam_core.base.errors import Refusal
     from gradcam_core.present.words import text_of
@@ -264,6 +273,7 @@ def test_refused_channel_is_a_code_and_its_bound():
     assert text_of(info.value) == "channel must be between 0 and 15"
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_zero_gradients_counted_and_explained(lenet, digit17):
     x = to_tensor(digit17)
     for layer, low in (("relu2", 48), ("conv2", 48)):
@@ -282,6 +292,7 @@ def test_zero_gradients_counted_and_explained(lenet, digit17):
     assert MT.zero_gradient_text(3, 64, "Own reason.").endswith("(5 %). Own reason.")
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_why_average_numbers_come_from_the_shapes(method_steps):
     assert "16 × 8 × 8 = 1 024 gradient numbers" in MT.average_text(16, 8, 8)
     assert "into 16 weights" in MT.average_text(16, 8, 8)
@@ -291,6 +302,7 @@ def test_why_average_numbers_come_from_the_shapes(method_steps):
 
 
 # --------------------------------------------------------------------------- LeNet layers
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_lenet_layer_table_matches_the_model(lenet):
     feats = {}
     hooks = [lenet.get_submodule(n).register_forward_hook(lambda m, i, o, n=n: feats.update({n: tuple(o.shape[1:])}))
@@ -354,6 +366,7 @@ def _drawn_at_centres(cam: np.ndarray, first: float, step: float) -> np.ndarray:
     return ndimage.map_coordinates(cam.astype(np.float64), [yy, xx], order=1, mode="nearest")
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_dataset_share_matches_an_independent_computation(lenet):
     images, _ = held_out_digits()
     x = torch.from_numpy(images.astype(np.float32) / 255.0)[:, None]
@@ -380,6 +393,7 @@ def test_dataset_share_matches_an_independent_computation(lenet):
     (0.6, 0.3, ["**60 % of the heat", "Most of the heat lies on or next to the ink", "2.0× the picture's average"]),
     (0.31, 0.3, ["about the picture's average heat"]),
 ])
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_ink_text_branches(this, area, expect):
     text = MT.ink_text(this, area, 0.386, 0.32, 1000, this_ink=0.13)
     for e in expect:
@@ -402,6 +416,7 @@ def test_ink_text_branches(this, area, expect):
     (0.31, 0.3, ["this", "far", "ratio_same"]),
     (0.6, 0.0, ["this", "most"]),
 ])
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_ink_text_is_the_catalogue_filled_with_numbers(this, area, keys):
     """Each branch of ink_text, rebuilt from its keys and numbers (percentages as numbers, ×100)."""
     ink = say("steps.ink.ink_area", ink_pct=13.0)
@@ -414,6 +429,7 @@ def test_ink_text_is_the_catalogue_filled_with_numbers(this, area, keys):
     assert MT.ink_text(this, area).startswith(want.split(" (ink:")[0])
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_near_ink_and_shift_sentences():
     assert MT.near_ink_sentence(None, 0.3) is None
     assert MT.near_ink_sentence(0.41, 0.3) == say("steps.ink.near_sentence", heat="41 %", area="30 %")
@@ -426,6 +442,7 @@ def test_near_ink_and_shift_sentences():
     assert "12–46 px from the block's centre" in text and "1 px for the middle one" in text
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_mnist_tab_states_this_digit_and_the_test_set(digit17):
     from gradcam_core.analysis.cell import cell_centres
     from gradcam_core.ui import mnist_tab
@@ -447,6 +464,7 @@ def test_mnist_tab_states_this_digit_and_the_test_set(digit17):
     assert "Why this layer?" in out.steps[0]  # step 1 says why relu2
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_ink_means_one_quantity_everywhere(digit17):
     """Issue 24: "ink" meant 35 % in the overlay's alt (ink widened by 2 px) and 13 % in "What LeNet
     sees" (raw ink ≥ 0.5) for one digit. Now ink is the pixels ≥ 0.5 everywhere, and the widened zone
@@ -504,6 +522,7 @@ def _explanation(method: str, zero: bool):
                        image=np.zeros((28, 28, 3), np.uint8), top5=[(281, "tiger cat", 0.5)], views=[v])
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_summary_per_method():
     s = itext.summary(_explanation("Counterfactual", True))
     # issue 24: an all-zero Counterfactual map only says that no cell's *net* sum is against the class
@@ -519,6 +538,7 @@ def test_summary_per_method():
     assert "all-zero" not in itext.summary(_explanation("Grad-CAM", False))
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_method_notes_read_the_method_texts():
     from gradcam_core.cam.scorecam_budget import SCORE_CAM_LIMIT, Duration
     from gradcam_core.present.imagenet_text import METHOD_NOTES
@@ -532,6 +552,7 @@ def test_method_notes_read_the_method_texts():
     assert "class-free" in METHOD_NOTES["Eigen-CAM"] and "against" in METHOD_NOTES["Counterfactual"]
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_gradcam_overview_cites_the_paper_and_its_three_claims():
     t = MT.GRADCAM_OVERVIEW
     assert "Selvaraju" in t and "ICCV 2017" in t
@@ -579,6 +600,7 @@ def test_crop_box_is_what_the_model_sees(key, size):
     np.testing.assert_allclose(got, want, atol=3.0)  # 8-bit coding: ~2.5 photo pixels per level
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_whole_photo_overlay_puts_the_peak_in_place_and_marks_the_rest():
     from gradcam_core.present.imagenet_view import NOT_SEEN_CAPTION, _mark_unseen, whole_photo_overlay
 
@@ -692,6 +714,7 @@ def test_mnist_deep_link_restores_the_layer():
     assert old.layer == "relu2"
 
 
+@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_counterfactual_steps_4_to_6_are_its_own(digit17):
     """Issue 24: Counterfactual's step 4 ended with Grad-CAM's "a positive weight means the presence of
     that pattern raises the score"; with negated gradients a positive weight *lowers* it."""
