@@ -22,6 +22,7 @@ import gradio as gr
 
 from gradcam_core.analysis import cell
 from gradcam_core.present import cell_view
+from gradcam_core.present.token_texts import layout_of
 from gradcam_core.present.words import say
 from gradcam_core.ui.coerce import CoercedNumber
 from gradcam_core.services import imagenet_checks as imagenet_svc
@@ -124,7 +125,8 @@ def _views(result, ct: cell.CellTerms, rep: dict, top) -> dict:
                      random_median_prob=occ['random_median_prob_after'], random_spread=occ['random_spread'],
                      reading=rep['occlusion_reading']))
     return {"accordion": gr.Accordion(open=True), "row": ct.row, "col": ct.col, "summary": summary,
-            "bars": cell_view.waterfall_image(ct, top), "maps": cell_view.channel_maps_image(result, ct),
+            "bars": cell_view.waterfall_image(ct, top, layout=layout_of(result)),
+            "maps": cell_view.channel_maps_image(result, ct),
             "cover": cover, "numbers": rep}
 
 
@@ -230,7 +232,8 @@ def imagenet_inspect(expl: Any, row: Any, col: Any, view: int = 0) -> tuple[dict
     """(JSON report, CAM result, terms) of cell (row, col) of class ``view`` (0: the first class)
     of an ImageNet explanation (``imagenet.Explanation``)."""
     ct, occ = imagenet_svc.inspect_cell(expl, row, col, view, baseline=IMAGENET_BASELINE)
-    rep = cell_view.report(ct, occ, expl.views[view].name, top=IMAGENET_TOP, model=expl.model_key, layer=expl.layer)
+    rep = cell_view.report(ct, occ, expl.views[view].name, top=IMAGENET_TOP, model=expl.model_key, layer=expl.layer,
+                           layout=layout_of(expl.views[view].result))  # a token grid: dimensions, not channels
     return rep, expl.views[view].result, ct
 
 
