@@ -353,15 +353,20 @@ def change_opacity(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = Fa
 
 
 @user_errors
-def change_model(model_key: Any) -> dict:
-    """New model: its layers (default selected) and a note; a warning if it cannot run here."""
+def change_model(model_key: Any, method: Any = None) -> dict:
+    """New model: its layers (default selected), the methods offered for it (``method`` kept when it
+    is, else Grad-CAM; issue 29: e.g. no guided backprop on a GELU network) and a note that says
+    which are not offered and why; a warning if it cannot run here."""
     spec = svc.get_spec(model_key)
     models.fetch_on_select(spec.key)  # missing weights: fetched in the background if possible
     if not spec.available:
         why = svc._short_reason(spec.key, spec).replace("`", "")
         gr.Warning(say("ui.imagenet.model_not_available", title=spec.title, why=why), duration=10)
     layers = gr.Dropdown(choices=svc.layer_choices(spec.key), value=spec.default_layer)
-    return {"layer": layers, "model_note": _model_note(spec.key)}
+    offered = svc.offered_methods(spec.key)
+    kept = method if method in offered else "Grad-CAM"
+    return {"layer": layers, "model_note": _model_note(spec.key),
+            "method": gr.Dropdown(choices=offered, value=kept)}
 
 
 @user_errors
@@ -415,11 +420,18 @@ def explain_from_query(query: Any, progress: gr.Progress = gr.Progress()) -> dic
 
 
 def _model_note(model_key: str | None) -> str:
-    """One line on the selected model: what it is, or why it cannot run here."""
+    """One line on the selected model: what it is, or why it cannot run here; then the methods not
+    offered for it, each with the registry's reason (issue 29)."""
     spec = svc.get_spec(model_key)
     if spec.available:
-        return say("ui.imagenet.model_note", title=spec.title, description=spec.description)
-    return say("ui.imagenet.model_cannot_run", title=spec.title, reason=svc._short_reason(spec.key, spec))
+        note = say("ui.imagenet.model_note", title=spec.title, description=spec.description)
+    else:
+        note = say("ui.imagenet.model_cannot_run", title=spec.title, reason=svc._short_reason(spec.key, spec))
+    excluded = svc.excluded_methods(spec)
+    if excluded:
+        lines = "; ".join(say("transformer.method_excluded_line", method=m, why=why) for m, why in excluded.items())
+        note += "\n\n" + say("transformer.method_excluded_note", title=spec.title, lines=lines)
+    return note
 
 
 def method_note(method: Any) -> str:
@@ -666,7 +678,8 @@ def _wire_explain(u, named: dict, ev: dict, kinds: dict) -> None:
                                preprocess=False, trigger_mode="always_last", **PAGE_ONLY, **slow)
     answer.success(api_name="imagenet_show_result_slow", **show)
     answer.success(**refresh)
-    u.model.change(ev["change_model"], u.model, [u.layer, u.model_note], api_name="imagenet_model_change", **draw).then(
+    u.model.change(ev["change_model"], [u.model, u.method], [u.layer, u.model_note, u.method],
+                   api_name="imagenet_model_change", **draw).then(
         None, *route, js=_route_js("auto"), api_name="imagenet_model_change_explain", queue=False)
 
 
