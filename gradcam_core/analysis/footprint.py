@@ -187,11 +187,14 @@ def layer_output(model: nn.Module, layer: str, x: torch.Tensor, layout: str = "c
 def input_gradient(model: nn.Module, layer: str, x: torch.Tensor, row: int, col: int,
                    layout: str = "cnn") -> torch.Tensor:
     """|∂(Σ_k A^k[row, col]) / ∂x| summed over the input's channels: (N, H, W), one map per input
-    (``layout``: see :func:`layer_output`; on a token grid the cell is one patch token)."""
+    (``layout``: see :func:`layer_output`; on a token grid the cell is one patch token, and the
+    probe is Σ_k (A^k[row, col])²: a transformer's layers are mostly LayerNorms, whose outputs over
+    the dimensions of one token add up to a constant, so their plain sum depends on no pixel)."""
     x = x.detach().clone().requires_grad_(True)
     with torch.enable_grad(), eval_mode(model):
         a = layer_output(model, layer, x, layout)
-        (g,) = torch.autograd.grad(a[:, :, int(row), int(col)].sum(), x)
+        cell = a[:, :, int(row), int(col)]
+        (g,) = torch.autograd.grad((cell if layout == "cnn" else cell.square()).sum(), x)
     return g.abs().sum(dim=1)
 
 
