@@ -98,10 +98,23 @@ def test_a_method_not_offered_is_refused_with_the_reason(client, photo):
 
     with pytest.raises(AppError, match="uses GELU"):
         _explain(client, photo, method="Guided Grad-CAM")
-    layer, note, method = client.predict("vit_b_16", "Guided Grad-CAM", api_name="/imagenet_model_change")
-    assert layer["value"] == VIT_DEFAULT and method["value"] == "Grad-CAM" and "uses GELU" in note
-    offered = [c[1] if isinstance(c, (list, tuple)) else c for c in method["choices"]]
-    assert "Guided Grad-CAM" not in offered and "Grad-CAM" in offered and "Eigen-CAM" in offered
+    layer, note = client.predict("vit_b_16", api_name="/imagenet_model_change")
+    assert layer["value"] == VIT_DEFAULT and "uses GELU" in note
+    _, note = client.predict("efficientnet_lite0", api_name="/imagenet_model_change")
+    assert "GELU" not in note
+
+
+def test_the_method_list_follows_the_model():
+    """The page's own step after a model change (not in the API): the methods offered for it."""
+    from gradcam_core.ui.imagenet_tab import model_methods
+
+    vit = model_methods("vit_b_16", "Guided Grad-CAM")["method"]
+    offered = [c[1] if isinstance(c, (list, tuple)) else c for c in vit.choices]
+    assert "Guided Grad-CAM" not in offered and {"Grad-CAM", "Eigen-CAM", "Score-CAM"} <= set(offered)
+    assert vit.value == "Grad-CAM"  # the chosen method is not offered: back to Grad-CAM
+    assert model_methods("vit_b_16", "Eigen-CAM")["method"].value == "Eigen-CAM"
+    cnn = model_methods("efficientnet_lite0", "Guided Grad-CAM")["method"]
+    assert cnn.value == "Guided Grad-CAM" and len(cnn.choices) == len(offered) + 1
 
 
 def test_tap_a_token(client, photo):

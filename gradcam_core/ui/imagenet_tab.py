@@ -353,20 +353,25 @@ def change_opacity(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = Fa
 
 
 @user_errors
-def change_model(model_key: Any, method: Any = None) -> dict:
-    """New model: its layers (default selected), the methods offered for it (``method`` kept when it
-    is, else Grad-CAM; issue 29: e.g. no guided backprop on a GELU network) and a note that says
-    which are not offered and why; a warning if it cannot run here."""
+def change_model(model_key: Any) -> dict:
+    """New model: its layers (default selected) and a note (with the methods not offered for it and
+    why); a warning if it cannot run here."""
     spec = svc.get_spec(model_key)
     models.fetch_on_select(spec.key)  # missing weights: fetched in the background if possible
     if not spec.available:
         why = svc._short_reason(spec.key, spec).replace("`", "")
         gr.Warning(say("ui.imagenet.model_not_available", title=spec.title, why=why), duration=10)
     layers = gr.Dropdown(choices=svc.layer_choices(spec.key), value=spec.default_layer)
-    offered = svc.offered_methods(spec.key)
-    kept = method if method in offered else "Grad-CAM"
-    return {"layer": layers, "model_note": _model_note(spec.key),
-            "method": gr.Dropdown(choices=offered, value=kept)}
+    return {"layer": layers, "model_note": _model_note(spec.key)}
+
+
+@user_errors
+def model_methods(model_key: Any, method: Any = None) -> dict:
+    """New model (the page's own step after :func:`change_model`): the methods offered for it, the
+    chosen one kept when it is offered, else Grad-CAM (issue 29: no guided backprop on a GELU
+    network; the model's note says why)."""
+    offered = svc.offered_methods(svc.get_spec(model_key).key)
+    return {"method": gr.Dropdown(choices=offered, value=method if method in offered else "Grad-CAM")}
 
 
 @user_errors
@@ -623,7 +628,8 @@ def _wire(demo: gr.Blocks, c: dict, concurrency_limit: int, query) -> None:
     a11y.wire_alts(u.alts, {"overlay": u.overlay, "heatmap": u.heatmap})  # the images' text alternatives on the page
     # the handlers return {name: value}; the events get {component: value} (the rest stays as it is)
     ev = {fn.__name__: by_name(fn, named) for fn in (explain, explain_slow, restyle, change_opacity, explain_from_link,
-                                                      explain_from_query, change_model, compare, pick_example,
+                                                      explain_from_query, change_model, model_methods, compare,
+                                                      pick_example,
                                                       open_steps, open_raw, open_downloads, open_parts, restyle_page,
                                                       opacity_page)}
     # the page's own answers: the overlay as an inline JPEG (the API keeps its PNG)
@@ -678,8 +684,9 @@ def _wire_explain(u, named: dict, ev: dict, kinds: dict) -> None:
                                preprocess=False, trigger_mode="always_last", **PAGE_ONLY, **slow)
     answer.success(api_name="imagenet_show_result_slow", **show)
     answer.success(**refresh)
-    u.model.change(ev["change_model"], [u.model, u.method], [u.layer, u.model_note, u.method],
-                   api_name="imagenet_model_change", **draw).then(
+    u.model.change(ev["change_model"], u.model, [u.layer, u.model_note], api_name="imagenet_model_change", **draw).then(
+        ev["model_methods"], [u.model, u.method], u.method, api_name="imagenet_model_methods", **PAGE_ONLY,
+        **draw).then(
         None, *route, js=_route_js("auto"), api_name="imagenet_model_change_explain", queue=False)
 
 
