@@ -84,7 +84,7 @@ def comparison_summary(cmp: Any) -> str:
             lines.append(say("imagenet.compare_row", title=p.title, prob=p.prob, rank=p.rank,
                              predicted=p.predicted_name))
         share = getattr(p, "zero_grad_share", None)
-        if p.cam_max == 0 and tt.is_token_grid(getattr(p, "layout", "cnn")) and share == 1.0:
+        if tt.is_token_grid(getattr(p, "layout", "cnn")) and share == 1.0 and p.cam_max == 0:
             lines.append(say("transformer.compare_empty", title=p.title, share=share, layer=p.layer))
     for title, why in cmp.skipped:
         lines.append(say("imagenet.compare_skipped", title=title, why=why))
