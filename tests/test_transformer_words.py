@@ -20,7 +20,8 @@ from gradcam_core.cam.engine import CAMResult
 from gradcam_core.present import cell_view, imagenet_text as itext
 from gradcam_core.present import token_texts as tt
 from gradcam_core.present.imagenet_view import step_notes
-from gradcam_core.present.method_texts import method_text
+from gradcam_core.cam.methods import METHODS
+from gradcam_core.present.method_texts import WORDS, method_text
 from gradcam_core.present.steps import build_steps, step_context
 from gradcam_core.present.words import say
 from gradcam_core.services import imagenet as svc
@@ -104,8 +105,15 @@ def test_grad_cams_method_words_on_a_token_grid():
     assert mt.summary == say("transformer.method.gradcam.summary")
     assert method_text("Grad-CAM", layout="channels_last") == mt
     assert "channel" in method_text("Grad-CAM", layout="cnn").weights_text
-    # a method without its own transformer words keeps its own (the step texts around it still say tokens)
-    assert method_text("Grad-CAM++", layout="tokens").weights_text == method_text("Grad-CAM++").weights_text
+    assert method_text("Grad-CAM++", layout="tokens").weights_text != method_text("Grad-CAM++").weights_text
+
+
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "Guided Grad-CAM"])  # guided: not offered on GELU
+def test_every_method_offered_on_a_token_grid_speaks_of_tokens(method):
+    mt = method_text(method, layout="tokens")
+    words = " ".join(getattr(mt, w) for w in WORDS).lower()
+    assert "feature map" not in words and "channel" not in words
+    assert "dimension" in mt.weights_text and method_text(method).weights_text != mt.weights_text
 
 
 # --------------------------------------------------------------------------- the class token
