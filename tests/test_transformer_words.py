@@ -223,3 +223,32 @@ def test_a_method_the_registry_excludes_is_refused_with_its_reason():
     assert say("transformer.why_zero") in str(err.value)
     svc.check_offered(spec, "Grad-CAM")  # offered: no refusal
     assert svc.excluded_methods(SimpleNamespace(title="ResNet-50")) == {}
+
+
+def test_the_remaining_step_branches_on_a_token_grid():
+    from gradcam_core.present.method_texts import weights_sign_text
+
+    eigen = _result(_grads())
+    eigen.method = "Eigen-CAM"
+    steps = build_steps(eigen, IMAGE, class_name="tabby")
+    assert steps["weights"].title == "4 · Embedding-dimension loadings (class-free)"
+    assert weights_sign_text(3, 8, False, negated=True, layout="tokens").startswith(
+        "Here 3 of 8 weights are positive: those dimensions speak against the class.")
+    assert "channels speak against" in weights_sign_text(3, 8, False, negated=True)
+    expl = _expl(_result(_grads()))
+    expl.steps = {"gradients": SimpleNamespace(title="2", text="t", code="c")}  # gradients, no step 3
+    assert say("transformer.imagenet.no_average") in itext.steps_markdown(expl)
+
+
+def test_a_cold_token_with_some_dimensions_pushing_up():
+    act = torch.ones(1, K, H, W)
+    g = torch.full((1, K, H, W), -1.0)
+    g[:, 0] = 0.5  # dimension 0 pushes up, the other seven pull down more: the sum is negative
+    r = _result(g, act=act)
+    ct = cell_terms(r, 0, 0)
+    assert ct.value < 0 and ct.terms[0] > 0
+    text = cell_view.sum_sentence(ct, layout="tokens")
+    assert say("transformer.cell.negative_up", value=cell_view._num(ct.value, cell_view._decimals([ct.value, ct.peak]))) in text
+    zeros = _result(torch.zeros(1, K, H, W).index_fill_(1, torch.tensor([0]), 1.0), act=act)
+    eq = cell_view.equation_text(cell_terms(zeros, 0, 0), layout="tokens")
+    assert "(+ 0 from 7 dimensions)" in eq

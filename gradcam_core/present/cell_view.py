@@ -82,7 +82,7 @@ def equation_text(ct: CellTerms, top: int | None = None, max_terms: int = 16, la
     if not parts:
         parts = ["0"]
     if zeros and bars:
-        parts.append(say("cell.zeros_many" if zeros > 1 else "cell.zeros_one", n=zeros))
+        parts.append(say_in(layout, "cell.zeros_many" if zeros > 1 else "cell.zeros_one", n=zeros))
     return say("cell.equation", terms=" ".join(parts), value=_num(ct.value, d), relu=_num(ct.relu, d))
 
 
@@ -142,7 +142,7 @@ def sum_sentence(ct: CellTerms, n: int = 3, layout: str = "cnn") -> str:
         share = ct.relu / ct.peak if ct.peak > 0 else 1.0
         s += " " + say("cell.positive", value=_num(ct.value, dv), share=_share_of_peak(share), peak=_num(ct.peak, dv))
     elif ct.value < 0:
-        s += " " + say("cell.negative_up" if any_up else "cell.negative", value=_num(ct.value, dv))
+        s += " " + say_in(layout, "cell.negative_up" if any_up else "cell.negative", value=_num(ct.value, dv))
     else:
         s += " " + say("cell.sum_zero")
     return s + " " + _kind_note(ct.kind, layout)
