@@ -133,3 +133,10 @@ def test_compare_puts_a_cnn_and_a_transformer_side_by_side(client, photo):
     assert "ViT-B/16 (transformer, 14×14 patch tokens)" in md and "EfficientNet-Lite0 (CNN)" in md
     assert len(gallery) >= 2
     assert "Swin-T: not available" in md
+
+
+def test_the_trust_cascade_says_it_does_not_run_on_a_token_grid(client, photo):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="does not run on a transformer layer yet"):
+        client.predict(photo, "vit_b_16", VIT_DEFAULT, "predicted", "Grad-CAM", api_name="/trust_imagenet_cascade")

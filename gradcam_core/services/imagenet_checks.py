@@ -60,6 +60,8 @@ def cascade(image: Any, model_value: Any, layer_value: Any, target_value: Any, s
             progress: Callable | None = None) -> tuple[Any, np.ndarray]:
     """The model-randomisation cascade on a photo: (cascade, the picture the model saw)."""
     c = check_input(image, model_value, layer_value, target_value)
+    if layout(c.spec, c.layer) != "cnn":  # the cascade's maps (and its guided backprop) read CNN layers only
+        raise Refusal("transformer.refusal.cascade", title=c.spec.title, layer=c.layer)
     return sanity.cascade(c.model, c.layer, c.x, c.target, seed=int(seed), progress=progress), c.picture
 
 
