@@ -141,6 +141,7 @@ def test_an_empty_map_on_a_disconnected_layer_says_why_with_the_share():
     assert share in steps["average"].text  # step 3: the zeros, and why
     assert f"{H * W} of these {H * W} are exactly zero" in steps["average"].text
     summary = itext.summary(_expl(r))
+    assert "Warm colours" not in summary and "Warm colours" in itext.summary(_expl(_result(_grads())))
     assert say("transformer.summary_empty", share=1.0, layer=r.layer, default="encoder.layers.encoder_layer_11.ln_1") in summary
     assert "no patch token" not in summary.lower() or "empty" in summary.lower()
 

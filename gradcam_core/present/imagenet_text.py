@@ -42,7 +42,8 @@ def summary(expl: Any) -> str:
     if tt.summary_note(expl.result):
         parts.append(tt.summary_note(expl.result))
     cap = fill(mt.overlay_caption, say("imagenet.the_class" if len(expl.views) == 1 else "imagenet.each_class"))
-    parts.append(say("imagenet.warm", caption=cap[0].lower() + cap[1:]))
+    if not all(tt.is_disconnected(v.result) for v in expl.views):  # no legend for a map that cannot be warm
+        parts.append(say("imagenet.warm", caption=cap[0].lower() + cap[1:]))
     default = getattr(expl, "default_layer", "") or expl.layer
     # an empty map on a token layer that no patch token reaches from here: said as such, not as a reading
     zero = [tt.empty_summary(v.result, default) or fill(mt.zero_text, f"**{v.name}**")
