@@ -34,14 +34,19 @@ def save_vit(folder) -> None:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    from gradio_client import Client
-
+def vit_env(tmp_path_factory) -> dict:
+    """The environment of a process that finds the random ViT-B/16 and nothing else to download."""
     root = tmp_path_factory.mktemp("vit")
     save_vit(root / "weights")
+    return {W.WEIGHTS_DIR_ENV: str(root / "weights"), "TORCH_HOME": str(root / "torch"), W.ALLOW_DOWNLOAD_ENV: "0"}
+
+
+@pytest.fixture(scope="module")
+def client(vit_env):
+    from gradio_client import Client
+
     port = free_port_in(8050, 8099)
-    proc, _ = start_server(port, env={W.WEIGHTS_DIR_ENV: str(root / "weights"), "TORCH_HOME": str(root / "torch"),
-                                      W.ALLOW_DOWNLOAD_ENV: "0"})
+    proc, _ = start_server(port, env=vit_env)
     try:
         yield Client(f"http://127.0.0.1:{port}/", verbose=False, ssl_verify=False)
     finally:
@@ -140,3 +145,23 @@ def test_the_trust_cascade_says_it_does_not_run_on_a_token_grid(client, photo):
 
     with pytest.raises(AppError, match="does not run on a transformer layer yet"):
         client.predict(photo, "vit_b_16", VIT_DEFAULT, "predicted", "Grad-CAM", api_name="/trust_imagenet_cascade")
+
+
+def test_the_command_line_explains_with_vit_and_refuses_guided_with_the_reason(vit_env, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from bench._server import ROOT
+
+    photo = next(e["path"] for e in load_manifest() if e["file"].endswith("chelsea_cat.jpg"))
+    env = dict(os.environ, **vit_env)
+    run = lambda *extra: subprocess.run([sys.executable, "-m", "gradcam_core", "explain", photo, "--model", "vit_b_16",  # noqa: E731
+                                         *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    done = run("--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    numbers = json.loads((tmp_path / "out" / "chelsea_cat.json").read_text())
+    assert numbers["layer"] == VIT_DEFAULT and len(numbers["cam"]) == 14 and len(numbers["cam"][0]) == 14
+    refused = run("--method", "Guided Grad-CAM", "--out", str(tmp_path / "guided"))
+    assert refused.returncode == 2 and "uses GELU" in refused.stderr and "Traceback" not in refused.stderr
