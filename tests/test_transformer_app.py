@@ -83,6 +83,7 @@ def test_a_photo_explained_on_vits_default_layer_speaks_of_patch_tokens(client, 
     numbers = out["numbers"]
     assert numbers["model"] == "vit_b_16" and numbers["layer"] == VIT_DEFAULT
     assert numbers["cam_shape"] == [14, 14] and numbers["cam_max"] > 0 and len(numbers["weights"]) == 768
+    assert numbers["layout"] == "tokens" and numbers["class_token_dropped"] is True and numbers["zero_grad_share"] < 1
     assert "The map is read on 14×14 patch tokens, the class token left out." in out["summary"]
     assert "The map is empty" not in out["summary"]
     assert "1 · Patch tokens of " + VIT_DEFAULT in out["steps_md"]
@@ -92,7 +93,7 @@ def test_a_photo_explained_on_vits_default_layer_speaks_of_patch_tokens(client, 
 
 def test_the_last_blocks_empty_map_is_explained_with_the_measured_share(client, photo):
     out = _explain(client, photo, VIT_LAST_BLOCK)
-    assert out["numbers"]["cam_max"] == 0.0
+    assert out["numbers"]["cam_max"] == 0.0 and out["numbers"]["zero_grad_share"] == 1.0
     assert say("transformer.summary_empty", share=1.0, layer=VIT_LAST_BLOCK, default=VIT_DEFAULT) in out["summary"]
     assert "100.0% of the gradients on the 196 patch tokens" in out["steps_md"]
     assert "only the class token" in out["steps_md"]

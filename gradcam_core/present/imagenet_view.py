@@ -38,6 +38,10 @@ def numbers(expl: Any) -> dict:
             "weights": [round(float(x), 8) for x in r.weights[0]],
             "cam": ([[round(float(x), 6) for x in row] for row in r.cam[0]] if h * w <= JSON_MAX_CELLS else None),
         }
+        layout = getattr(r, "layout", "cnn")
+        if layout != "cnn":  # a transformer layer (issue 29): what the grid is, and the measured zero share
+            d.update(layout=layout, class_token_dropped=bool(getattr(r, "class_token_dropped", False)),
+                     zero_grad_share=getattr(r, "zero_grad_share", None))
         return d
 
     out = {
