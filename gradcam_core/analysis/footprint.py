@@ -184,17 +184,26 @@ def layer_output(model: nn.Module, layer: str, x: torch.Tensor, layout: str = "c
     return out["o"]
 
 
+def token_direction(k: int) -> torch.Tensor:
+    """The fixed direction (K,) along which a patch token's embedding is probed: seeded standard
+    normal numbers (the same for every call, so a token's footprint repeats)."""
+    return torch.randn(int(k), generator=torch.Generator().manual_seed(0))
+
+
 def input_gradient(model: nn.Module, layer: str, x: torch.Tensor, row: int, col: int,
                    layout: str = "cnn") -> torch.Tensor:
     """|∂(Σ_k A^k[row, col]) / ∂x| summed over the input's channels: (N, H, W), one map per input
     (``layout``: see :func:`layer_output`; on a token grid the cell is one patch token, and the
-    probe is Σ_k (A^k[row, col])²: a transformer's layers are mostly LayerNorms, whose outputs over
-    the dimensions of one token add up to a constant, so their plain sum depends on no pixel)."""
+    probe is Σ_k u_k A^k[row, col] along :func:`token_direction`: a transformer's layers are mostly
+    LayerNorms, whose outputs over the dimensions of one token have a constant sum and, up to the
+    norm's ε, a constant sum of squares, so neither depends on the pixels)."""
     x = x.detach().clone().requires_grad_(True)
     with torch.enable_grad(), eval_mode(model):
         a = layer_output(model, layer, x, layout)
         cell = a[:, :, int(row), int(col)]
-        (g,) = torch.autograd.grad((cell if layout == "cnn" else cell.square()).sum(), x)
+        if layout != "cnn":
+            cell = cell * token_direction(cell.shape[1]).to(cell.dtype)
+        (g,) = torch.autograd.grad(cell.sum(), x)
     return g.abs().sum(dim=1)
 
 
