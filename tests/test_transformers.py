@@ -412,3 +412,19 @@ def test_offline_the_three_are_unavailable_with_the_reason(weights_isolated):
         assert info.value.key == "error.model.unavailable" and info.value.values["title"] == spec.title
     # the others are unchanged: EfficientNet-Lite0 still serves
     assert M.default_model_key() == "efficientnet_lite0" and M.get_model("efficientnet_lite0").available
+
+
+# --------------------------------------------------------------------------- the default-layer tool
+def test_choose_default_layers_needs_the_pretrained_weights_and_maps_boxes_onto_the_crop(weights_isolated, capsys):
+    """tools/choose_default_layers.py refuses to choose from random weights (exit 2, with the download
+    command), and a box in photo pixels lands on the model's 224×224 input where the crop puts it."""
+    from tools.choose_default_layers import box_on_crop, main
+
+    assert main(["--models", "swin_t"]) == 2
+    err = capsys.readouterr().err
+    assert "swin_t-704ceda3.pth" in err and "python -m gradcam_core weights download swin_t" in err
+    spec = M.get_model("convnext_tiny")  # resize the shorter side to 236, centre-crop 224: 6 px off each side
+    assert M.crop_box(spec, (236, 236)) == (6.0, 6.0, 230.0, 230.0)
+    mask = box_on_crop(spec, (236, 236), [6, 6, 118, 118])
+    assert mask.shape == (224, 224) and int(mask.sum()) == 112 * 112 and mask[:112, :112].all()
+    assert not box_on_crop(spec, (236, 236), [0, 0, 6, 6]).any()  # cut off by the crop
