@@ -146,6 +146,11 @@ def test_the_trust_cascade_says_it_does_not_run_on_a_token_grid(client, photo):
 
     with pytest.raises(AppError, match="does not run on a transformer layer yet"):
         client.predict(photo, "vit_b_16", VIT_DEFAULT, "predicted", "Grad-CAM", api_name="/trust_imagenet_cascade")
+    # deletion and insertion do run on the token grid: one curve each, from the map of the 14×14 tokens
+    plot, aucs, reading = client.predict(photo, "vit_b_16", VIT_DEFAULT, "predicted", "blur", 4,
+                                         api_name="/trust_imagenet_curves")
+    rows = aucs["data"] if isinstance(aucs, dict) else aucs
+    assert len(rows) >= 2 and reading
 
 
 def test_the_command_line_explains_with_vit_and_refuses_guided_with_the_reason(vit_env, tmp_path):
