@@ -58,6 +58,7 @@ def test_a_vit_token_tapped_and_its_last_block_explained_on_a_phone(vit_server, 
                            "?.innerText || '')", timeout=180000)
     tapped = _text(page, "#imagenet-cell-sum")
     assert "of the 14×14 map" in tapped and "other 758 dimensions" in tapped and "dimension" in tapped
+    assert "Each bar is one embedding dimension's term" in page.evaluate("() => document.body.innerText")
     page.screenshot(path=str(ARTIFACTS / "phone-vit-token.png"), full_page=False)
 
     _pick(page, "imagenet-layer", "block 12 of 12, output · 14×14")

@@ -211,6 +211,9 @@ def test_a_tapped_token_is_read_in_dimensions():
     assert cell_view.bar_label("other 5 channels", "tokens") == say("transformer.cell.bar_other", n=5)
     assert cell_view.bar_label("3 channels at 0", "tokens") == say("transformer.cell.bar_zeros", n=3)
     assert cell_view.bar_label("ch 5", "cnn") == "ch 5"
+    assert "embedding dimension's term" in cell_view.read_text("tokens") and "fixed random direction" in rep.get(
+        "cover_rule", cell_view.cover_rule("tokens"))
+    assert cell_view.read_text() == cell_view.READ_TEXT and cell_view.cover_rule() == cell_view.COVER_RULE
     assert cell_view.waterfall_image(ct, 3, layout="tokens").shape[1] == 460
 
 

@@ -26,6 +26,16 @@ COVER_RULE = say("cell.cover_rule", erf_share=ERF_SHARE, content_share=CONTENT_S
 READ_TEXT = say("cell.read_text", cover_rule=COVER_RULE)
 
 
+def cover_rule(layout: str = "cnn") -> str:
+    """:data:`COVER_RULE` in the words of a layer's layout (a token grid: what a patch token sees)."""
+    return say_in(layout, "cell.cover_rule", erf_share=ERF_SHARE, content_share=CONTENT_SHARE, more=_more(SPREADS))
+
+
+def read_text(layout: str = "cnn") -> str:
+    """:data:`READ_TEXT` in the words of a layer's layout (a token grid: embedding dimensions, tokens)."""
+    return say_in(layout, "cell.read_text", cover_rule=cover_rule(layout))
+
+
 def _decimals(values: Sequence[float]) -> int:
     """Decimals that give the largest |value| three significant digits (0 to 6)."""
     m = max((abs(float(v)) for v in values), default=0.0)
@@ -251,7 +261,7 @@ def report(ct: CellTerms, occ: Occlusion | None, class_name: str, top: int | Non
     if occ is not None:
         out["occlusion"] = occ.as_dict()
         out["occlusion_reading"] = occlusion_sentence(occ, class_name, ct.relu, ct.method)
-        out["cover_rule"] = COVER_RULE
+        out["cover_rule"] = cover_rule(layout)
     return out
 
 

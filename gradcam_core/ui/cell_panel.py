@@ -61,11 +61,13 @@ class CellPanel:
     cover: Any
     numbers: Any
     api: Any
+    how: Any = None  # how to read it: in the words of the tapped map's layout (a token grid: dimensions)
 
     def named(self) -> dict:
         """What a tap fills, by name (the handlers return {name: value}; see _views): every
         component but the button, the hidden API button and the prefix."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("prefix", "show", "api")}
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("prefix", "show", "api") and getattr(self, f.name) is not None}
 
     def outputs(self) -> list:
         return list(self.named().values())
@@ -88,14 +90,14 @@ def build_panel(prefix: str, where: str = "") -> CellPanel:
         summary = gr.Markdown(elem_id=f"{prefix}-cell-sum", elem_classes="tight-md", label=say("ui.cell.summary_label"))
         bars = ResultImage(label=say("ui.cell.bars_label"), interactive=False, show_label=True,
                            buttons=["download", "fullscreen"])
-        gr.Markdown(say("ui.cell.how_to_read", text=cell_view.READ_TEXT), elem_classes=["tight-md", "imagenet-small"])
+        how = gr.Markdown(say("ui.cell.how_to_read", text=cell_view.READ_TEXT), elem_classes=["tight-md", "imagenet-small"])
         maps = ResultImage(label=say("ui.cell.maps_label"), interactive=False,
                            show_label=True, elem_classes="step-image", buttons=["download", "fullscreen"])
         cover = gr.Markdown(elem_classes="tight-md", label=say("ui.cell.cover_label"))
         with gr.Accordion(say("ui.cell.numbers_title"), open=False):
             numbers = gr.JSON(label=say("ui.cell.numbers_label"), show_label=False)
         api = gr.Button(visible=False)
-    return CellPanel(prefix, acc, row, col, show, summary, bars, maps, cover, numbers, api)
+    return CellPanel(prefix, acc, row, col, show, summary, bars, maps, cover, numbers, api, how)
 
 
 # =========================================================================== what the panel shows
@@ -127,7 +129,8 @@ def _views(result, ct: cell.CellTerms, rep: dict, top) -> dict:
     return {"accordion": gr.Accordion(open=True), "row": ct.row, "col": ct.col, "summary": summary,
             "bars": cell_view.waterfall_image(ct, top, layout=layout_of(result)),
             "maps": cell_view.channel_maps_image(result, ct),
-            "cover": cover, "numbers": rep}
+            "cover": cover, "numbers": rep,
+            "how": say("ui.cell.how_to_read", text=cell_view.read_text(layout_of(result)))}
 
 
 # =========================================================================== MNIST
