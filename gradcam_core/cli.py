@@ -372,6 +372,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         _check_cmap(args.cmap)
         method = resolve_method(args.method)  # before loading a model: cheap checks first
         backend = load_backend(args.model or batch.default_key())
+        _usage(backend.check_method, method)  # a method the model does not offer, with the reason
         layer = resolve_layer(backend, args.layer)
         target = resolve_target(backend, args.target)
         args.placement = resolve_placement(backend, args.placement)

@@ -115,7 +115,7 @@ def weights_isolated(tmp_path, monkeypatch):
 #: named ``test_*_browser`` is a browser module and ``test_*_app`` / ``test_*_replicas`` an app
 #: module by its name alone.
 _BROWSER_MODULES = {"test_browser", "test_cell_browser", "test_a11y"}
-_APP_MODULES = {"test_launch", "test_replicas", "test_serving", "test_concurrency", "test_workshop", "test_fetch", "test_package",
+_APP_MODULES = {"test_launch", "test_replicas", "test_serving", "test_concurrency", "test_workshop", "test_fetch", "test_transformer_fetch", "test_package",
                 "test_mcp"}
 
 

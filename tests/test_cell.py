@@ -378,15 +378,23 @@ def test_stretched_blocks_partition_the_input():
 
 
 # =========================================================================== what a cell sees
-def _gradient(model, layer, x, row, col):
-    """The oracle: |∂(Σ_k A^k[row, col]) / ∂x| summed over colour channels, by a hook of its own."""
+def _gradient(model, layer, x, row, col, layout="cnn", grid=None):
+    """The oracle: |∂(Σ_k A^k[row, col]) / ∂x| summed over colour channels, by a hook of its own; on a
+    token grid (issue 29) the token's embedding (ViT: after the class token; Swin: channels last)
+    along the seeded direction of ``footprint.token_direction``."""
     x = x.detach().clone().requires_grad_(True)
     seen = {}
     hook = model.get_submodule(layer).register_forward_hook(lambda m, i, o: seen.update(a=o))
     try:
         with torch.enable_grad():
             model(x)
-            (g,) = torch.autograd.grad(seen["a"][:, :, row, col].sum(), x)
+            a = seen["a"]
+            if layout == "cnn":
+                probe = a[:, :, row, col].sum()
+            else:
+                token = a[:, 1 + row * grid[1] + col, :] if layout == "tokens" else a[:, row, col, :]
+                probe = (token * torch.randn(token.shape[-1], generator=torch.Generator().manual_seed(0))).sum()
+            (g,) = torch.autograd.grad(probe, x)
     finally:
         hook.remove()
     return g.abs().sum(dim=1).double().numpy()
@@ -458,14 +466,17 @@ def test_covered_box_lies_in_the_gradient_support_for_every_model(key, build, la
         pytest.skip(f"{key} is not installed")
     torch.manual_seed(0)
     model = build().eval()
+    from gradcam_core.models.registry import MODELS
+
+    layout = MODELS[key].layout_of(layer)  # a transformer's token grid (issue 29), "cnn" otherwise
     with torch.no_grad():
-        assert tuple(cell.layer_output(model, layer, torch.zeros(1, *shape)).shape[-2:]) == grid
+        assert tuple(cell.layer_output(model, layer, torch.zeros(1, *shape), layout).shape[-2:]) == grid
     h, w = grid
     probes = torch.randn(cell.PROBES_LARGE if shape[1] > 64 else cell.PROBES, *shape,
                          generator=torch.Generator().manual_seed(0))
     for row, col in [(0, 0), (h // 2, w // 2)]:
-        fp = cell.footprint(model, layer, row, col, (h, w), shape)
-        _check_box(fp, _gradient(model, layer, probes, row, col), (shape[1] / h, shape[2] / w))
+        fp = cell.footprint(model, layer, row, col, (h, w), shape, layout)
+        _check_box(fp, _gradient(model, layer, probes, row, col, layout, grid), (shape[1] / h, shape[2] / w))
 
 
 @pytest.mark.parametrize("row, col, key, values", [

@@ -274,12 +274,13 @@ def cover(x: torch.Tensor, base: torch.Tensor, box: tuple[int, int, int, int]) -
 
 def occlude(model: nn.Module, x: torch.Tensor, target: int, row: int, col: int, grid: tuple[int, int],
             baseline: str = "blur", n_random: int = N_RANDOM, seed: int = 0, *, layer: str | None = None,
-            box: tuple[int, int, int, int] | None = None) -> Occlusion:
+            box: tuple[int, int, int, int] | None = None, layout: str = "cnn") -> Occlusion:
     """Cover what cell (row, col) of ``layer`` sees (its :func:`footprint` box) on ``x`` (1, C, H, W)
     with the ``baseline`` image of ``sanity.make_baseline`` and re-run ``model``; the same for
     ``n_random`` boxes of the same size at random places where covering changes the input (see
     :func:`_random_boxes`).  ``box`` instead of ``layer``: cover that box.  All the covered inputs
-    and ``x`` itself run in one batch."""
+    and ``x`` itself run in one batch.  ``layout``: how the layer's output becomes a map (a token
+    grid: the cell is one patch token; see ``footprint.layer_output``)."""
     from gradcam_core.analysis.sanity import make_baseline
 
     row, col = check_cell(row, col, grid)
@@ -287,7 +288,7 @@ def occlude(model: nn.Module, x: torch.Tensor, target: int, row: int, col: int, 
     if box is None:
         if layer is None:
             raise Refusal("analysis.error.cell.occlude_needs_layer")
-        fp = footprint(model, layer, row, col, grid, tuple(x.shape[1:]))
+        fp = footprint(model, layer, row, col, grid, tuple(x.shape[1:]), layout)
         box = fp.box
     base = make_baseline(x, baseline)
     change = (x - base).abs().sum(dim=(0, 1)).double().numpy()

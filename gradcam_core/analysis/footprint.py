@@ -154,10 +154,11 @@ class Footprint:
                 "energy_in_box": round(self.share, 4), "probes": self.probes}
 
 
-def layer_output(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
+def layer_output(model: nn.Module, layer: str, x: torch.Tensor, layout: str = "cnn") -> torch.Tensor:
     """The output of ``model``'s module ``layer`` for input ``x`` (the forward pass stops there).
     The hook acts on this thread's forward pass only: the model is shared, and another request's
-    forward may run through the same module meanwhile (as engine._capture)."""
+    forward may run through the same module meanwhile (as engine._capture).  ``layout``: how the
+    registry reshapes the layer's output into a map (a token grid, ``cam/tokens.py``; "cnn": as it is)."""
     out = {}
     owner = threading.get_ident()
 
@@ -176,15 +177,33 @@ def layer_output(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
         handle.remove()
     if "o" not in out:
         raise Refusal("analysis.error.cell.layer_did_not_run", layer=layer)
+    if layout != "cnn":
+        from gradcam_core.cam.tokens import to_maps
+
+        return to_maps(out["o"], layout)
     return out["o"]
 
 
-def input_gradient(model: nn.Module, layer: str, x: torch.Tensor, row: int, col: int) -> torch.Tensor:
-    """|∂(Σ_k A^k[row, col]) / ∂x| summed over the input's channels: (N, H, W), one map per input."""
+def token_direction(k: int) -> torch.Tensor:
+    """The fixed direction (K,) along which a patch token's embedding is probed: seeded standard
+    normal numbers (the same for every call, so a token's footprint repeats)."""
+    return torch.randn(int(k), generator=torch.Generator().manual_seed(0))
+
+
+def input_gradient(model: nn.Module, layer: str, x: torch.Tensor, row: int, col: int,
+                   layout: str = "cnn") -> torch.Tensor:
+    """|∂(Σ_k A^k[row, col]) / ∂x| summed over the input's channels: (N, H, W), one map per input
+    (``layout``: see :func:`layer_output`; on a token grid the cell is one patch token, and the
+    probe is Σ_k u_k A^k[row, col] along :func:`token_direction`: a transformer's layers are mostly
+    LayerNorms, whose outputs over the dimensions of one token have a constant sum and, up to the
+    norm's ε, a constant sum of squares, so neither depends on the pixels)."""
     x = x.detach().clone().requires_grad_(True)
     with torch.enable_grad(), eval_mode(model):
-        a = layer_output(model, layer, x)
-        (g,) = torch.autograd.grad(a[:, :, int(row), int(col)].sum(), x)
+        a = layer_output(model, layer, x, layout)
+        cell = a[:, :, int(row), int(col)]
+        if layout != "cnn":
+            cell = cell * token_direction(cell.shape[1]).to(cell.dtype)
+        (g,) = torch.autograd.grad(cell.sum(), x)
     return g.abs().sum(dim=1)
 
 
@@ -222,18 +241,19 @@ _fp_lock = threading.Lock()
 
 
 def footprint(model: nn.Module, layer: str, row: int, col: int, grid: tuple[int, int],
-              shape: tuple[int, int, int]) -> Footprint:
+              shape: tuple[int, int, int], layout: str = "cnn") -> Footprint:
     """What cell (row, col) of ``layer``'s ``grid`` = (h, w) sees on ``model``'s input of ``shape`` =
-    (C, H, W) (see :class:`Footprint`).  Cached per model, layer, grid, input shape and cell."""
+    (C, H, W) (see :class:`Footprint`; ``layout``: see :func:`layer_output`).  Cached per model,
+    layer, layout, grid, input shape and cell."""
     row, col = check_cell(row, col, grid)
-    key = (str(layer), tuple(int(v) for v in grid), tuple(int(v) for v in shape), row, col)
+    key = (str(layer), tuple(int(v) for v in grid), tuple(int(v) for v in shape), row, col, str(layout))
     with _fp_lock:
         cached = _footprints.setdefault(model, {}).get(key)
     if cached is not None:
         return cached
     C, H, W = (int(v) for v in shape)
     probes = _probes((C, H, W))
-    g = input_gradient(model, layer, probes, row, col).double().numpy()
+    g = input_gradient(model, layer, probes, row, col, layout).double().numpy()
     nz = (g > 0).any(0)
     if not nz.any():
         raise Refusal("analysis.error.cell.independent", row=row, col=col, layer=layer)

@@ -16,6 +16,11 @@ Design (what this does better than hooking a model for its whole life):
 * Train/eval flags are switched to eval for the call and restored afterwards (only when a
   module was in training mode, so an eval model shared between threads is never touched).
 * The result is a plain dataclass holding every step, so a UI only has to render.
+* A transformer layer's output is a token sequence or channels-last (``cam/tokens.py``): with
+  ``layout="tokens"`` or ``"channels_last"`` the engine turns the activation *and* its gradient
+  into ``(N, C, h, w)`` maps (the class token left out) before any method sees them, so every
+  method works unchanged on a token grid.  The gradient is still taken with respect to the
+  layer's own output (the leaf), so nothing about the backward pass changes.
 
 A CAM *method* is a small subclass that says how channel weights (or the weighted map) are
 computed from activations and gradients; see :class:`GradCAM` and ``methods.py``.
@@ -32,6 +37,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from gradcam_core.base.errors import Refusal
+from gradcam_core.cam.tokens import Layout, check_layout, drops_class_token, to_maps
 
 Target = Union[int, None, Sequence[Union[int, None]]]
 
@@ -48,7 +54,9 @@ __all__ = [
 class CAMResult:
     """Every step of one explanation.  All tensors are detached and on the CPU.
 
-    Shapes: N = batch, C = classes, K = channels of the hooked layer, (h, w) its map size.
+    Shapes: N = batch, C = classes, K = channels of the hooked layer, (h, w) its map size.  For a
+    transformer layer (``layout`` "tokens" or "channels_last") K is the embedding dimension and
+    (h, w) the grid of patch tokens: ``activations`` and ``gradients`` are already reshaped to maps.
     """
 
     method: str
@@ -62,6 +70,13 @@ class CAMResult:
     cam: torch.Tensor  # (N, h, w) ReLU(weighted), NOT normalised
     input_size: tuple[int, int]  # (H, W) of the model input
     extras: dict = field(default_factory=dict)
+    #: how the layer's output became maps (``cam/tokens.py``): "cnn" (as it was), "tokens", "channels_last"
+    layout: str = "cnn"
+    #: the layer's class token was left out of the map (``layout="tokens"``)
+    class_token_dropped: bool = False
+    #: share of exactly-zero entries of ``gradients`` (on the map's cells / patch tokens only: a dropped
+    #: class token does not count); None for a method without gradients.  1.0 on ViT's last block.
+    zero_grad_share: float | None = None
 
     @property
     def probs(self) -> torch.Tensor:
@@ -200,9 +215,15 @@ class BaseCAM:
     name = "base"
     uses_gradients = True
 
-    def __init__(self, model: nn.Module, layer: Union[str, nn.Module]):
+    def __init__(self, model: nn.Module, layer: Union[str, nn.Module], layout: Layout = "cnn"):
         self.model = model
         self.layer_name, self.layer = resolve_layer(model, layer)
+        #: how the layer's output becomes (N, K, h, w) maps (``cam/tokens.py``); the registry knows it
+        self.layout = check_layout(layout)
+
+    def maps(self, t: torch.Tensor) -> torch.Tensor:
+        """The layer's output (or its gradient) as (N, K, h, w) maps, per :attr:`layout`."""
+        return to_maps(t, self.layout, self.layer_name)
 
     # -- what a method defines -------------------------------------------------------
     def channel_weights(
@@ -219,14 +240,14 @@ class BaseCAM:
 
     # -- the engine ------------------------------------------------------------------
     def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One forward pass; returns (logits, captured activation leaf)."""
+        """One forward pass; returns (logits, captured activation leaf, as the layer gave it)."""
         _check_input(x)
         with eval_mode(self.model), torch.no_grad(), _capture(
             self.layer, self.uses_gradients
         ) as leaves:
             try:
                 logits = self.model(x)
-            except (RuntimeError, ValueError) as exc:
+            except (RuntimeError, ValueError, AssertionError) as exc:  # torchvision ViT asserts its input size
                 if isinstance(exc, Refusal):
                     raise
                 raise Refusal("error.engine.model_failed", shape=tuple(x.shape), detail=str(exc)) from exc
@@ -235,8 +256,7 @@ class BaseCAM:
         if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
             raise Refusal("error.engine.not_logits")
         act = leaves[-1]
-        if act.dim() != 4:
-            raise Refusal("error.engine.not_a_map", layer=self.layer_name, shape=tuple(act.shape))
+        self.maps(act.detach())  # refuses (error.engine.not_a_map) a shape that is not the layout's
         return logits, act
 
     def _gradients(self, logits: torch.Tensor, act: torch.Tensor, targets: torch.Tensor, retain: bool) -> torch.Tensor:
@@ -255,6 +275,10 @@ class BaseCAM:
         return {"_x": x, "_logits": logits.detach(), "_targets": targets}
 
     def _finish(self, x, logits, act, grad, targets, ctx) -> CAMResult:
+        """The method's steps on the maps of the layer's output ``act`` and of its gradient ``grad``."""
+        act = self.maps(act.detach()).contiguous()
+        grad = None if grad is None else self.maps(grad.detach()).contiguous()
+        zero_share = None if grad is None or grad.numel() == 0 else float((grad == 0).sum()) / grad.numel()
         with torch.no_grad():
             weights = self.channel_weights(act, grad, ctx)
             weighted = self.combine(act, grad, weights, ctx)
@@ -271,6 +295,9 @@ class BaseCAM:
             cam=cam.detach(),
             input_size=(int(x.shape[-2]), int(x.shape[-1])),
             extras={k: v for k, v in ctx.items() if not k.startswith("_")},
+            layout=self.layout,
+            class_token_dropped=drops_class_token(self.layout),
+            zero_grad_share=zero_share,
         )
 
     def _run(self, x: torch.Tensor, pick: Callable[[torch.Tensor], list[torch.Tensor]]) -> list[CAMResult]:
@@ -306,7 +333,8 @@ class BaseCAM:
         return self.explain_many(x, [target])[0]
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(layer={self.layer_name!r})"
+        extra = "" if self.layout == "cnn" else f", layout={self.layout!r}"
+        return f"{type(self).__name__}(layer={self.layer_name!r}{extra})"
 
 
 class GradCAM(BaseCAM):

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from gradcam_core.cam.engine import BaseCAM, GradCAM, eval_mode
 from gradcam_core.base.errors import Refusal
 from gradcam_core.cam.guided import GuidedGradCAM
+from gradcam_core.cam.tokens import Layout
 
 __all__ = [
     "GradCAM",
@@ -206,8 +207,8 @@ class ScoreCAM(BaseCAM):
 
     def __init__(self, model: nn.Module, layer: Union[str, nn.Module], batch_size: int = SCORE_CAM_BATCH,
                  progress: Callable | None = None, max_channels: int | None = _DEFAULT,  # type: ignore[assignment]
-                 on_plan: Callable[[int, int, int], None] | None = None) -> None:
-        super().__init__(model, layer)
+                 on_plan: Callable[[int, int, int], None] | None = None, layout: Layout = "cnn") -> None:
+        super().__init__(model, layer, layout=layout)
         if max_channels is _DEFAULT:
             max_channels = self.DEFAULT_MAX_CHANNELS
         if max_channels is not None and int(max_channels) < 1:

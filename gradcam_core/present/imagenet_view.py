@@ -38,6 +38,10 @@ def numbers(expl: Any) -> dict:
             "weights": [round(float(x), 8) for x in r.weights[0]],
             "cam": ([[round(float(x), 6) for x in row] for row in r.cam[0]] if h * w <= JSON_MAX_CELLS else None),
         }
+        layout = getattr(r, "layout", "cnn")
+        if layout != "cnn":  # a transformer layer (issue 29): what the grid is, and the measured zero share
+            d.update(layout=layout, class_token_dropped=bool(getattr(r, "class_token_dropped", False)),
+                     zero_grad_share=getattr(r, "zero_grad_share", None))
         return d
 
     out = {
@@ -149,14 +153,29 @@ def overlay_panel(expl: Any) -> np.ndarray:
     return _side_by_side(overlays, [say("imagenet.view_caption", name=v.name, prob=v.prob) for v in expl.views])
 
 
+def step_notes(expl: Any, index: int = 0) -> dict[str, Any]:
+    """What the steps of class ``index`` add to the method's texts for this model and layer (the
+    keywords of ``build_steps``): on a CNN, step 7's note on where a stretched cell really looks; on a
+    token grid (issue 29), step 1's vocabulary and class token, step 3's reason for exact zeros, step
+    7's note on patches, and, when no patch token reaches the score, why the map is empty (step 6)."""
+    from gradcam_core.present import token_texts as tt
+
+    r = expl.views[index].result
+    if not tt.is_token_grid(tt.layout_of(r)):
+        from gradcam_core.analysis.cell import MEASURED_OFFSETS
+        from gradcam_core.present.method_texts import stretched_shift_text
+
+        note = stretched_shift_text(expl.model_title, expl.layer, MEASURED_OFFSETS.get((expl.model_key, expl.layer)))
+        return {"notes": {"upsample": note}}
+    default = getattr(expl, "default_layer", "") or expl.layer
+    return {"notes": {"features": tt.tokens_note(r), "upsample": say("transformer.upsample_note")},
+            "zero_gradient_reason": tt.zero_reason(r, default), "empty_reason": tt.empty_note(r, default)}
+
+
 def _steps(expl) -> dict[str, Step]:
     v = expl.views[0]
-    from gradcam_core.analysis.cell import MEASURED_OFFSETS
-    from gradcam_core.present.method_texts import stretched_shift_text
-
-    note = stretched_shift_text(expl.model_title, expl.layer, MEASURED_OFFSETS.get((expl.model_key, expl.layer)))
     return build_steps(v.result, expl.image, max_channels=STEPS_MAX_CHANNELS, cmap=expl.cmap, norm=expl.norm,
-                       alpha=expl.alpha, class_name=v.name, notes={"upsample": note})
+                       alpha=expl.alpha, class_name=v.name, **step_notes(expl))
 
 
 def draw(expl: Any, steps: bool = True) -> Any:

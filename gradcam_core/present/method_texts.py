@@ -20,6 +20,7 @@ from gradcam_core.cam import scorecam_budget as budget
 from gradcam_core.cam.engine import BaseCAM
 from gradcam_core.cam.methods import METHODS, GradCAM
 from gradcam_core.base.errors import Term
+from gradcam_core.present.token_texts import PREFIX as _TOKENS, is_token_grid, say_in
 from gradcam_core.present.words import current_lang, has, lazy, say
 
 __all__ = ["MethodText", "TEXTS", "WORDS", "method_text", "method_label", "method_words", "text_keys", "check_method", "method_note",
@@ -77,10 +78,14 @@ def text_keys(cls: type[BaseCAM]) -> list[str]:
     return out
 
 
-def method_words(cls: type[BaseCAM], word: str, lang: str | None = None, /, **values: Any) -> str:
+def method_words(cls: type[BaseCAM], word: str, lang: str | None = None, /, tokens: bool = False,
+                 **values: Any) -> str:
     """One of a method's words (``word``: one of :data:`WORDS`, or ``note``), from the first table of
-    :func:`text_keys` that has it; KeyError when none has it."""
+    :func:`text_keys` that has it; KeyError when none has it.  ``tokens``: on a token grid, the
+    ``[transformer.<table>]`` words come first (patch tokens and embedding dimensions)."""
     for key in text_keys(cls):
+        if tokens and has(f"{_TOKENS}{key}.{word}"):
+            return say(f"{_TOKENS}{key}.{word}", lang, **values)
         if has(f"{key}.{word}"):
             return say(f"{key}.{word}", lang, **values)
     raise KeyError(f"{cls.__name__} ({cls.name}): no catalogue entry {word!r} under {text_keys(cls) or 'no text_key'}")
@@ -103,21 +108,22 @@ def check_method(cls: type[BaseCAM]) -> None:
 
 
 @lru_cache(maxsize=None)
-def _texts(cls: type[BaseCAM], lang: str | None = None) -> MethodText:
-    words = {w: method_words(cls, w, lang, c="{c}") for w in WORDS}
+def _texts(cls: type[BaseCAM], lang: str | None = None, tokens: bool = False) -> MethodText:
+    words = {w: method_words(cls, w, lang, tokens=tokens, c="{c}") for w in WORDS}
     return MethodText(name=cls.name, class_free=bool(cls.class_free), uses_average=bool(cls.uses_average),
                       negated=bool(cls.negated), cell_terms=str(cls.cell_terms), **words)
 
 
-def method_text(method: str | None, lang: str | None = None) -> MethodText:
+def method_text(method: str | None, lang: str | None = None, layout: str = "cnn") -> MethodText:
     """The texts of ``method`` (a registered name); an unknown name falls back to its family
-    ("Score-CAM …"), else to Grad-CAM's."""
+    ("Score-CAM …"), else to Grad-CAM's.  ``layout``: the hooked layer's (a token grid: the words
+    of patch tokens where the method has them, ``present/token_texts.py``)."""
     name = GradCAM.name if method in (None, "") else str(method)
     cls = METHODS.get(name)
     if cls is None:
         family = [n for n in METHODS if name.startswith(n)]
         cls = METHODS[max(family, key=len)] if family else GradCAM
-    return _texts(cls, lang or current_lang())  # cached per language: never the first request's
+    return _texts(cls, lang or current_lang(), is_token_grid(layout))  # cached per language and layout
 
 
 class _Texts(Mapping):
@@ -210,19 +216,20 @@ def method_note(method: str) -> str:
 
 
 # --------------------------------------------------------------------------- shared step wording
-def features_sign_text(n_pos: int, n_neg: int, n_total: int) -> str:
-    """Step 1: what a bright or dark cell means, from the signs of the layer's values."""
+def features_sign_text(n_pos: int, n_neg: int, n_total: int, layout: str = "cnn") -> str:
+    """Step 1: what a bright or dark cell means, from the signs of the layer's values (``layout``: a
+    token grid says embedding dimensions)."""
     if n_neg == 0:
-        return say("steps.features.rectified")
-    return say("steps.features.signed", neg_pct=100 * (n_neg / n_total), n_neg=n_neg, n_total=n_total)
+        return say_in(layout, "steps.features.rectified")
+    return say_in(layout, "steps.features.signed", neg_pct=100 * (n_neg / n_total), n_neg=n_neg, n_total=n_total)
 
 
-def weights_sign_text(n_pos: int, k: int, rectified: bool, negated: bool = False) -> str:
+def weights_sign_text(n_pos: int, k: int, rectified: bool, negated: bool = False, layout: str = "cnn") -> str:
     """Step 4, for gradient-weighted methods: the count of positive weights and what a sign means here.
     ``negated``: the weights are the negated gradients (Counterfactual), so a positive weight lowers the score."""
     tail = "_negated" if negated else ""
-    base = say(f"steps.weights.positive{tail}", n_pos=n_pos, k=k)
-    return base + say(f"steps.weights.{'rectified' if rectified else 'signed'}{tail}")
+    base = say_in(layout, f"steps.weights.positive{tail}", n_pos=n_pos, k=k)
+    return base + say_in(layout, f"steps.weights.{'rectified' if rectified else 'signed'}{tail}")
 
 
 def zero_gradient_text(n_zero: int, n_total: int, reason: str | None = None) -> str:
@@ -233,9 +240,9 @@ def zero_gradient_text(n_zero: int, n_total: int, reason: str | None = None) -> 
     return say("steps.average.zeros", n_zero=n_zero, n_total=n_total, zero_pct=100 * (n_zero / n_total), why=why)
 
 
-def average_text(k: int, h: int, w: int) -> str:
+def average_text(k: int, h: int, w: int, layout: str = "cnn") -> str:
     """Step 3, "why average": the numbers from the shapes."""
-    return say("steps.average.why_average", k=k, h=h, w=w, n=grouped(k * h * w))
+    return say_in(layout, "steps.average.why_average", k=k, h=h, w=w, n=grouped(k * h * w))
 
 
 # --------------------------------------------------------------------------- normalisation / colour map

@@ -19,6 +19,7 @@ from gradcam_core.present.method_texts import (MethodText, Px, average_text, fea
                                                weights_sign_text, zero_gradient_text)
 from gradcam_core.cam.postprocess import heat_picture, normalize
 from gradcam_core.base.errors import Refusal
+from gradcam_core.present.token_texts import layout_of, say_in
 from gradcam_core.present.words import say
 
 __all__ = ["Step", "StepContext", "STEP_BUILDERS", "step_context", "build_steps", "selected_channels", "result_numbers", "overlay_image", "STEP_ORDER"]
@@ -99,6 +100,16 @@ class StepContext:
     channel: int | None  # the channel of the averaging example (None: gradient-free)
     centres: tuple | None = None  # (row, column) centres of what each cell sees; None: stretched drawing
     placement_choice: bool = True  # the page offers the *Map placement* choice (step 7 points to it)
+    empty_reason: str | None = None  # why an all-zero map is empty (replaces the method's reading of one)
+
+    @property
+    def layout(self) -> str:
+        """The hooked layer's layout ("cnn", or a token grid: the words of token_texts)."""
+        return layout_of(self.result)
+
+    def say(self, key: str, /, **values: Any) -> str:
+        """The catalogue's ``key`` in the words of this layer's layout (patch tokens on a token grid)."""
+        return say_in(self.layout, key, **values)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -112,7 +123,7 @@ class StepContext:
     def titles(self) -> list[str]:
         """One title per shown channel: the catalogue's template filled once with slots, then each
         channel's numbers (a ``say`` per channel costs more than the rest of the titles)."""
-        template = say("steps.channel_title", channel="{0}", symbol="{1}", weight="{2}")
+        template = self.say("steps.channel_title", channel="{0}", symbol="{1}", weight="{2}")
         return [template.format(c, self.mt.weight_symbol, ticks.format_number(self.weights[c], plus=True))
                 for c in self.chans]
 
@@ -129,16 +140,16 @@ class StepContext:
 def _features(c: StepContext) -> Step:
     k, h, w = c.shape
     layer = c.result.layer
-    shown = say("steps.features.shown_all") if len(c.chans) == k else say("steps.features.shown_some", n=len(c.chans))
+    shown = c.say("steps.features.shown_all") if len(c.chans) == k else c.say("steps.features.shown_some", n=len(c.chans))
     n_neg = int((c.act < 0).sum())
-    sign = features_sign_text(int(c.act.size) - n_neg, n_neg, int(c.act.size))
+    sign = features_sign_text(int(c.act.size) - n_neg, n_neg, int(c.act.size), c.layout)
     return Step(
         "features",
-        say("steps.features.title", layer=layer),
+        c.say("steps.features.title", layer=layer),
         grids.map_grid(c.act[c.chans], cmap="viridis", titles=c.titles, cell=c.cell, highlight=c.marks,
                         colorbar_label=say("steps.features.colorbar")),
-        say("steps.features.caption", shown=shown, k=k, h=h, w=w),
-        c.para("features", say("steps.features.text", layer=layer, k=k, h=h, w=w, shown=shown, sign=sign))
+        c.say("steps.features.caption", shown=shown, k=k, h=h, w=w),
+        c.para("features", c.say("steps.features.text", layer=layer, k=k, h=h, w=w, shown=shown, sign=sign))
         + "\n\n$$A^k \\in \\mathbb{R}^{h\\times w},\\quad k = 1,\\dots,K$$",
         say("steps.code.features", layer=layer),
     )
@@ -154,8 +165,8 @@ def _gradients(c: StepContext) -> Step | None:
         say("steps.gradients.title"),
         grids.map_grid(c.grads[c.chans], cmap="RdBu_r", signed=True, vmin=-glim, vmax=glim, titles=c.titles,
                         cell=c.cell, highlight=c.marks, colorbar_label=say("steps.gradients.colorbar", c=c.cname)),
-        say("steps.gradients.caption", c=c.cname),
-        c.para("gradients", say("steps.gradients.text", c=c.cname, score=score))
+        c.say("steps.gradients.caption", c=c.cname),
+        c.para("gradients", c.say("steps.gradients.text", c=c.cname, score=score))
         + "\n\n$$\\frac{\\partial y^c}{\\partial A^k_{ij}}$$",
         say("steps.code.gradients"),
     )
@@ -175,24 +186,24 @@ def _average(c: StepContext) -> Step | None:
                                     np.abs(g).max(), cmap="RdBu_r", signed=True)
     n_zero = int((g == 0).sum())
     alpha = ticks.format_number(mean, plus=True)
-    text = say("steps.average.text", channel=ch, n=h * w, zeros=zero_gradient_text(n_zero, h * w, c.zero_gradient_reason),
+    text = c.say("steps.average.text", channel=ch, n=h * w, zeros=zero_gradient_text(n_zero, h * w, c.zero_gradient_reason),
                pos=ticks.format_number(float(g[g > 0].sum())), neg=ticks.format_number(float(g[g < 0].sum())),
                mean=alpha)
     return Step(
         "average",
-        say("steps.average.title", channel=ch),
+        c.say("steps.average.title", channel=ch),
         grid,
-        say("steps.average.caption", channel=ch, n=h * w, mean=alpha),
-        c.para("average", text + "\n\n" + average_text(k, h, w))
+        c.say("steps.average.caption", channel=ch, n=h * w, mean=alpha),
+        c.para("average", text + "\n\n" + average_text(k, h, w, c.layout))
         + f"\n\n$$\\alpha_k^c = \\frac{{1}}{{Z}}\\sum_i\\sum_j \\frac{{\\partial y^c}}{{\\partial A^k_{{ij}}}},\\quad Z = {h}\\times{w} = {h * w}$$",
         say("steps.code.average", channel=ch, mean=mean),
     )
 
 
-def _channel_labels(k: int) -> list[str]:
+def _channel_labels(k: int, layout: str = "cnn") -> list[str]:
     """"ch0" … for every channel: the catalogue's template filled once with a slot, then the slot with
     each index (EfficientNet's head has 1 280 channels; one ``say`` each cost about 10 ms)."""
-    template = say("steps.channel_label", channel="{0}")
+    template = say_in(layout, "steps.channel_label", channel="{0}")
     return [template.format(i) for i in range(k)]
 
 
@@ -203,17 +214,17 @@ def _weights(c: StepContext) -> Step:
     w_text = fill(mt.weights_text, c.cname)
     if c.grads is not None and mt.cell_terms == "channel":  # one weight per whole map: its sign has a meaning
         w_text += " " + weights_sign_text(int((c.weights > 0).sum()), k, int((c.act < 0).sum()) == 0,
-                                            negated=mt.negated)
+                                            negated=mt.negated, layout=c.layout)
     chart = (say("steps.weights.chart_class_free", method=method) if mt.class_free
              else say("steps.weights.chart", method=method, c=c.cname))
     return Step(
         "weights",
-        say("steps.weights.title_class_free" if mt.class_free else "steps.weights.title"),
-        barchart.bar_chart(c.weights, labels=_channel_labels(k),
+        c.say("steps.weights.title_class_free" if mt.class_free else "steps.weights.title"),
+        barchart.bar_chart(c.weights, labels=_channel_labels(k, c.layout),
                          top=10 if top else None, width=480, height=240,
                          title=say("steps.weights.chart_top", chart=chart) if top else chart),
-        say("steps.weights.caption"),
-        c.para("weights", w_text + (say("steps.weights.top_note") if top else ""))
+        c.say("steps.weights.caption"),
+        c.para("weights", w_text + (c.say("steps.weights.top_note") if top else ""))
         + f"\n\n$${mt.weights_eq}$$",
         say("steps.code.weights"),
     )
@@ -246,7 +257,7 @@ def _relu(c: StepContext) -> Step:
                              0.0, cmax or 1.0, cmap=c.cmap, label=say("steps.relu.colorbar")),
         say("steps.relu.caption", caption=fill(mt.relu_caption, cname), peak=ticks.format_number(cmax)),
         c.para("relu", say("steps.relu.text", text=fill(mt.relu_text, cname), h=h, w=w)
-               + (say("steps.relu.all_zero", zero=fill(mt.zero_text, cname)) if cmax == 0 else ""))
+               + (say("steps.relu.all_zero", zero=c.empty_reason or fill(mt.zero_text, cname)) if cmax == 0 else ""))
         + f"\n\n$${mt.relu_eq}$$",
         say("steps.code.relu"),
     )
@@ -281,7 +292,7 @@ def _upsample(c: StepContext) -> Step:
     up = heat_picture(c.result.cam[c.index], (H, W), c.centres).numpy()
     umax = float(up.max())
     if c.centres is None:
-        what = say("steps.upsample.stretched", h=h, w=w, H=H, W=W)
+        what = c.say("steps.upsample.stretched", h=h, w=w, H=H, W=W)
         caption = say("steps.upsample.stretched_caption", H=H, W=W)
         eq = say("steps.upsample.stretched_eq", H=H, W=W)
         code = say("steps.code.upsample_stretched")
@@ -363,6 +374,7 @@ def step_context(
     zero_gradient_reason: str | None = None,
     centres: Centres | None = None,
     placement_choice: bool = True,
+    empty_reason: str | None = None,
 ) -> StepContext:
     """What the step builders read, for sample ``index`` of ``result`` (see :func:`build_steps`)."""
     weights = result.weights[index].numpy()
@@ -376,11 +388,11 @@ def step_context(
     return StepContext(
         result=result, image=image, index=index, cmap=cmap, norm=norm, alpha=alpha,
         cname=class_name or str(int(result.targets[index])), display_size=display_size, notes=notes or {},
-        zero_gradient_reason=zero_gradient_reason, mt=method_text(result.method),
+        zero_gradient_reason=zero_gradient_reason, mt=method_text(result.method, layout=layout_of(result)),
         act=result.activations[index].numpy(), grads=grads, weights=weights,
         weighted=result.weighted[index].numpy(), cam=result.cam[index].numpy(),
         chans=selected_channels(weights, max_channels), channel=ch, centres=centres,
-        placement_choice=placement_choice,
+        placement_choice=placement_choice, empty_reason=empty_reason,
     )
 
 
@@ -389,7 +401,9 @@ def build_steps(result: CAMResult, image: np.ndarray, **options: Any) -> dict[st
     :data:`STEP_BUILDERS` per step.  ``options``: the keywords of :func:`step_context` (index,
     channel, max_channels, cmap, norm, alpha, class_name, display_size, notes, zero_gradient_reason,
     centres: where each cell is drawn, see :func:`overlay_image`; None: stretched; placement_choice:
-    False on a page without the *Map placement* choice).
+    False on a page without the *Map placement* choice; empty_reason: why an all-zero map is empty, said
+    in step 6 instead of the method's reading of one). On a token grid (``result.layout``) every step
+    says patch tokens and embedding dimensions (``present/token_texts.py``).
 
     ``image`` is what the model saw, unnormalised (uint8 RGB, or a float (H, W) digit in [0, 1]).
     ``channel`` is the channel used in the averaging example (default: the largest weight).

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from gradcam_core.base.errors import Term
+from gradcam_core.base.errors import Refusal, Term
 from gradcam_core.base import inputs
 from gradcam_core.analysis import cell as cell_analysis
 from gradcam_core.cam.engine import CAMResult
@@ -105,14 +105,30 @@ class Runner:
         """None for 'auto' (each image's predicted class), else a class index."""
         return inputs.parse_target(value, self.categories, self.dataset)
 
+    def layout(self, layer: str) -> str:
+        """How ``layer``'s output becomes maps (the registry's; "cnn" for LeNet): issue 29's token grids."""
+        of = getattr(get_model(self.key), "layout_of", None)
+        return str(of(layer)) if of is not None else "cnn"
+
+    def check_method(self, method: str) -> str:
+        """``method``, or a Refusal with the registry's reason when the model does not offer it
+        (``ModelSpec.methods_excluded``: Guided Grad-CAM on a GELU network)."""
+        why = (getattr(get_model(self.key), "methods_excluded", None) or {}).get(method)
+        if why:
+            raise Refusal("transformer.refusal.method_excluded", method=method, title=self.title, why=Term(why))
+        return method
+
     def cam(self, method: str, layer: str) -> Callable[..., CAMResult]:
-        return make_cam(method, self.model, layer, batch_size=SCORECAM_BATCH)
+        self.check_method(method)
+        shape = self.layout(layer)
+        extra = {} if shape == "cnn" else {"layout": shape}
+        return make_cam(method, self.model, layer, batch_size=SCORECAM_BATCH, **extra)
 
     def heat(self, result: CAMResult, i: int, placement: str, norm: str) -> np.ndarray:
         """Sample ``i``'s map at the input's size, normalised to [0, 1]: each cell at the centre of
         what it sees (``placement`` "receptive field", measured once per layer) or stretched."""
-        centres = None
-        if placement != "stretched":
+        centres = None  # a token grid is drawn stretched: each patch token exactly on the patch it was cut from
+        if placement != "stretched" and getattr(result, "layout", "cnn") == "cnn":
             key = (result.layer, tuple(result.cam.shape[-2:]))
             if key not in self._centres:
                 self._centres[key] = cell_analysis.placement_centres(self.model, result.layer, key[1],

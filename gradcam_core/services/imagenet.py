@@ -69,6 +69,46 @@ def _check_method(method: str) -> str:
     return inputs.parse_method(method, method_names())
 
 
+# --------------------------------------------------------------------------- transformers (issue 29)
+def layout(spec: ModelSpec, layer: str) -> str:
+    """How the registry reshapes ``layer``'s output into a map ("cnn", "tokens", "channels_last"):
+    part of the model's registry entry (``ModelSpec.layout_of``), never decided here."""
+    of = getattr(spec, "layout_of", None)
+    return str(of(layer)) if of is not None else "cnn"
+
+
+def family(spec: ModelSpec) -> str:
+    """"cnn", "vit", "swin" or "convnext" (the registry's)."""
+    return str(getattr(spec, "family", "cnn") or "cnn")
+
+
+def excluded_methods(spec: ModelSpec) -> dict[str, Term]:
+    """The methods not offered for this model, each with why (a catalogue term): the registry's
+    ``methods_excluded`` (keyed by a method's name or its text table's id, e.g. "guided")."""
+    excluded = dict(getattr(spec, "methods_excluded", None) or {})
+    out: dict[str, Term] = {}
+    for name, cls in METHODS.items():
+        own_id = str(getattr(cls, "text_key", "") or "").rsplit(".", 1)[-1]
+        key = excluded.get(name) or excluded.get(own_id)
+        if key:
+            out[name] = Term(key)
+    return out
+
+
+def offered_methods(model_key: str | None) -> list[str]:
+    """The methods offered for a model, in the registry's order (every method on a CNN)."""
+    spec = get_spec(model_key)
+    excluded = excluded_methods(spec)
+    return [m for m in method_names() if m not in excluded]
+
+
+def check_offered(spec: ModelSpec, method: str) -> None:
+    """A Refusal, with the registry's reason, for a method not offered for this model."""
+    why = excluded_methods(spec).get(method)
+    if why is not None:
+        raise Refusal("transformer.refusal.method_excluded", method=method, title=spec.title, why=why)
+
+
 # the one parser of each kind lives in gradcam_core.base.inputs (shared with the CLI)
 
 
@@ -84,7 +124,10 @@ def model_status() -> list[dict]:
             "available": ok,
             "status": why if ok else _short_reason(key, spec),
             "default_layer": spec.default_layer,
-            "layers": [{"name": l.name, "label": l.label, "size": list(l.size)} for l in spec.layers],
+            "layers": [{"name": l.name, "label": l.label, "size": list(l.size), "layout": layout(spec, l.name)}
+                       for l in spec.layers],
+            "family": family(spec),
+            "methods_excluded": {m: str(why) for m, why in excluded_methods(spec).items()},
         })
     return out
 
@@ -272,6 +315,7 @@ class Explanation:
     cmap: str = "jet"
     alpha: float = 0.5
     example: dict | None = None
+    default_layer: str = ""  # the model's default layer (what the texts suggest when this layer's map is empty)
     seconds: float = 0.0  # model time (forward + backward), not drawing
     cached: bool = False
     tag: Any = None  # free for callers (the UI marks which request produced it)
@@ -350,7 +394,9 @@ def _run_model(spec: ModelSpec, model, x: torch.Tensor, layer: str, method: str,
     """One forward pass → one CAMResult per target, and the guided images (guided backprop, Guided
     Grad-CAM) of each when the method gives them (None otherwise)."""
     guard = TimeGuard(progress, time_limit, str(Term("service.progress.layer_of", layer=layer, title=spec.title)), method)  # used by Score-CAM only
-    cam = make_cam(method, model, layer, batch_size=SCORE_CAM_BATCH, progress=guard, on_plan=guard.plan)
+    shape = layout(spec, layer)  # a token grid is reshaped by the engine, as the registry says
+    extra = {} if shape == "cnn" else {"layout": shape}
+    cam = make_cam(method, model, layer, batch_size=SCORE_CAM_BATCH, progress=guard, on_plan=guard.plan, **extra)
     results = cam.explain_many(x, targets)
     if "guided_backprop" not in results[0].extras:
         return results, None
@@ -409,6 +455,7 @@ def _explain(pil, model_key, layer, s: Settings, progress, example, time_limit) 
     """The model's side, in one visit to the registry (the model, its weights, the layer, the
     input and the picture it sees), then one run of the engine."""
     spec = get_spec(model_key)
+    check_offered(spec, s.method)
     model = _load(spec)
     layer = check_layer(spec, layer)
     label = layer_label(spec, layer)
@@ -436,6 +483,7 @@ def _explain(pil, model_key, layer, s: Settings, progress, example, time_limit) 
         model_key=spec.key, model_title=title, layer=layer, layer_label=label,
         method=s.method, image=image, top5=top5, views=views, norm=s.norm, cmap=s.cmap, alpha=s.alpha,
         example=example, seconds=seconds, cached=cached, whole=s.whole, photo=photo, crop_box=crop,
+        default_layer=spec.default_layer,
     )
 
 
@@ -507,6 +555,8 @@ class Panel:
     rank: int  # 1 = this model's top class
     predicted_name: str
     cam_max: float
+    layout: str = "cnn"  # what the map is read on: a CNN's cells or a transformer's patch tokens
+    zero_grad_share: float | None = None  # share of exactly-zero gradients on its cells / tokens
 
     @property
     def caption(self) -> str:
@@ -528,7 +578,8 @@ class Comparison:
         return {
             "target": self.target, "target_name": self.name, "method": self.method,
             "models": [{"model": p.key, "layer": p.layer, "prob": round(p.prob, 6), "rank": p.rank,
-                        "predicted_name": p.predicted_name, "cam_max": p.cam_max} for p in self.panels],
+                        "predicted_name": p.predicted_name, "cam_max": p.cam_max, "layout": p.layout,
+                        "zero_grad_share": p.zero_grad_share} for p in self.panels],
             "skipped": [{"model": t, "reason": r} for t, r in self.skipped],
         }
 
@@ -564,6 +615,10 @@ def compare_models(
         if not ok:
             skipped.append((spec.title, _short_reason(key, spec)))
             continue
+        why = excluded_methods(spec).get(method)
+        if why is not None:  # a method not offered for this model (e.g. guided on a GELU network)
+            skipped.append((spec.title, str(Term("transformer.refusal.compare_excluded", method=method, why=why))))
+            continue
         model = _load(spec)
         sub = None
         if progress is not None:
@@ -580,6 +635,7 @@ def compare_models(
             key=key, title=spec.title, layer=spec.default_layer, image=image, cam=r.cam[0],
             prob=float(probs[target]), rank=int((probs > probs[target]).sum()) + 1,
             predicted_name=cats[int(probs.argmax())], cam_max=float(r.cam[0].max()),
+            layout=layout(spec, spec.default_layer), zero_grad_share=getattr(r, "zero_grad_share", None),
         ))
     if not panels:
         raise Refusal("service.imagenet.compare_unavailable", reasons="; ".join(f"{t}: {w}" for t, w in skipped))

@@ -14,7 +14,7 @@ from gradcam_core.analysis import cell, sanity
 from gradcam_core.cam.engine import GradCAM
 from gradcam_core.base.errors import Refusal
 from gradcam_core.models.registry import ModelSpec, ModelUnavailableError
-from gradcam_core.services.imagenet import Explanation, check_layer, get_spec, load_photo, parse_class
+from gradcam_core.services.imagenet import Explanation, check_layer, get_spec, layout, load_photo, parse_class
 
 
 def inspect_cell(expl: Explanation, row: Any, col: Any, view: int = 0, baseline: str = "blur"
@@ -25,7 +25,8 @@ def inspect_cell(expl: Explanation, row: Any, col: Any, view: int = 0, baseline:
     ct = cell.cell_terms(v.result, row, col)
     spec = get_spec(expl.model_key)
     x = cell.model_input(spec, expl.image)
-    occ = cell.occlude(spec.load(), x, v.target, ct.row, ct.col, ct.grid, baseline=baseline, layer=expl.layer)
+    occ = cell.occlude(spec.load(), x, v.target, ct.row, ct.col, ct.grid, baseline=baseline, layer=expl.layer,
+                       layout=layout(spec, expl.layer))  # on a token grid the cell is one patch token
     return ct, occ
 
 
@@ -59,6 +60,8 @@ def cascade(image: Any, model_value: Any, layer_value: Any, target_value: Any, s
             progress: Callable | None = None) -> tuple[Any, np.ndarray]:
     """The model-randomisation cascade on a photo: (cascade, the picture the model saw)."""
     c = check_input(image, model_value, layer_value, target_value)
+    if layout(c.spec, c.layer) != "cnn":  # the cascade's maps (and its guided backprop) read CNN layers only
+        raise Refusal("transformer.refusal.cascade", title=c.spec.title, layer=c.layer)
     return sanity.cascade(c.model, c.layer, c.x, c.target, seed=int(seed), progress=progress), c.picture
 
 
@@ -66,7 +69,8 @@ def curves(image: Any, model_value: Any, layer_value: Any, target_value: Any, ba
            progress: Callable | None = None) -> tuple[Any, str]:
     """Deletion/insertion on a photo (``baseline`` and ``steps`` already checked): (curves, class name)."""
     c = check_input(image, model_value, layer_value, target_value)
-    res = GradCAM(c.model, c.layer)(c.x, c.target)
+    shape = layout(c.spec, c.layer)
+    res = (GradCAM(c.model, c.layer) if shape == "cnn" else GradCAM(c.model, c.layer, layout=shape))(c.x, c.target)
     out = sanity.deletion_insertion(c.model, c.x, res.targets, res.upsampled()[0].numpy(), steps=steps,
                                     baseline=baseline, logits=res.logits, progress=progress)
     return out, c.spec.categories[out.target]

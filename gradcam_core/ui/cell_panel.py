@@ -22,6 +22,7 @@ import gradio as gr
 
 from gradcam_core.analysis import cell
 from gradcam_core.present import cell_view
+from gradcam_core.present.token_texts import layout_of
 from gradcam_core.present.words import say
 from gradcam_core.ui.coerce import CoercedNumber
 from gradcam_core.services import imagenet_checks as imagenet_svc
@@ -60,11 +61,13 @@ class CellPanel:
     cover: Any
     numbers: Any
     api: Any
+    how: Any = None  # how to read it: in the words of the tapped map's layout (a token grid: dimensions)
 
     def named(self) -> dict:
         """What a tap fills, by name (the handlers return {name: value}; see _views): every
         component but the button, the hidden API button and the prefix."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("prefix", "show", "api")}
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("prefix", "show", "api") and getattr(self, f.name) is not None}
 
     def outputs(self) -> list:
         return list(self.named().values())
@@ -87,14 +90,14 @@ def build_panel(prefix: str, where: str = "") -> CellPanel:
         summary = gr.Markdown(elem_id=f"{prefix}-cell-sum", elem_classes="tight-md", label=say("ui.cell.summary_label"))
         bars = ResultImage(label=say("ui.cell.bars_label"), interactive=False, show_label=True,
                            buttons=["download", "fullscreen"])
-        gr.Markdown(say("ui.cell.how_to_read", text=cell_view.read_text()), elem_classes=["tight-md", "imagenet-small"])
+        how = gr.Markdown(say("ui.cell.how_to_read", text=cell_view.read_text()), elem_classes=["tight-md", "imagenet-small"])
         maps = ResultImage(label=say("ui.cell.maps_label"), interactive=False,
                            show_label=True, elem_classes="step-image", buttons=["download", "fullscreen"])
         cover = gr.Markdown(elem_classes="tight-md", label=say("ui.cell.cover_label"))
         with gr.Accordion(say("ui.cell.numbers_title"), open=False):
             numbers = gr.JSON(label=say("ui.cell.numbers_label"), show_label=False)
         api = gr.Button(visible=False)
-    return CellPanel(prefix, acc, row, col, show, summary, bars, maps, cover, numbers, api)
+    return CellPanel(prefix, acc, row, col, show, summary, bars, maps, cover, numbers, api, how)
 
 
 # =========================================================================== what the panel shows
@@ -124,8 +127,10 @@ def _views(result, ct: cell.CellTerms, rep: dict, top) -> dict:
                      random_median_prob=occ['random_median_prob_after'], random_spread=occ['random_spread'],
                      reading=rep['occlusion_reading']))
     return {"accordion": gr.Accordion(open=True), "row": ct.row, "col": ct.col, "summary": summary,
-            "bars": cell_view.waterfall_image(ct, top), "maps": cell_view.channel_maps_image(result, ct),
-            "cover": cover, "numbers": rep}
+            "bars": cell_view.waterfall_image(ct, top, layout=layout_of(result)),
+            "maps": cell_view.channel_maps_image(result, ct),
+            "cover": cover, "numbers": rep,
+            "how": say("ui.cell.how_to_read", text=cell_view.read_text(layout_of(result)))}
 
 
 # =========================================================================== MNIST
@@ -230,7 +235,8 @@ def imagenet_inspect(expl: Any, row: Any, col: Any, view: int = 0) -> tuple[dict
     """(JSON report, CAM result, terms) of cell (row, col) of class ``view`` (0: the first class)
     of an ImageNet explanation (``imagenet.Explanation``)."""
     ct, occ = imagenet_svc.inspect_cell(expl, row, col, view, baseline=IMAGENET_BASELINE)
-    rep = cell_view.report(ct, occ, expl.views[view].name, top=IMAGENET_TOP, model=expl.model_key, layer=expl.layer)
+    rep = cell_view.report(ct, occ, expl.views[view].name, top=IMAGENET_TOP, model=expl.model_key, layer=expl.layer,
+                           layout=layout_of(expl.views[view].result))  # a token grid: dimensions, not channels
     return rep, expl.views[view].result, ct
 
 

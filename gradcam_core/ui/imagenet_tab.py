@@ -364,7 +364,8 @@ def change_opacity(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = Fa
 
 @user_errors
 def change_model(model_key: Any) -> dict:
-    """New model: its layers (default selected) and a note; a warning if it cannot run here."""
+    """New model: its layers (default selected) and a note (with the methods not offered for it and
+    why); a warning if it cannot run here."""
     spec = svc.get_spec(model_key)
     models.fetch_on_select(spec.key)  # missing weights: fetched in the background if possible
     if not spec.available:
@@ -372,6 +373,15 @@ def change_model(model_key: Any) -> dict:
         gr.Warning(say("ui.imagenet.model_not_available", title=spec.title, why=why), duration=10)
     layers = gr.Dropdown(choices=svc.layer_choices(spec.key), value=spec.default_layer)
     return {"layer": layers, "model_note": _model_note(spec.key)}
+
+
+@user_errors
+def model_methods(model_key: Any, method: Any = None) -> dict:
+    """New model (the page's own step after :func:`change_model`): the methods offered for it, the
+    chosen one kept when it is offered, else Grad-CAM (issue 29: no guided backprop on a GELU
+    network; the model's note says why)."""
+    offered = svc.offered_methods(svc.get_spec(model_key).key)
+    return {"method": gr.Dropdown(choices=offered, value=method if method in offered else "Grad-CAM")}
 
 
 @user_errors
@@ -425,11 +435,18 @@ def explain_from_query(query: Any, progress: gr.Progress = gr.Progress()) -> dic
 
 
 def _model_note(model_key: str | None) -> str:
-    """One line on the selected model: what it is, or why it cannot run here."""
+    """One line on the selected model: what it is, or why it cannot run here; then the methods not
+    offered for it, each with the registry's reason (issue 29)."""
     spec = svc.get_spec(model_key)
     if spec.available:
-        return say("ui.imagenet.model_note", title=spec.title, description=spec.description)
-    return say("ui.imagenet.model_cannot_run", title=spec.title, reason=svc._short_reason(spec.key, spec))
+        note = say("ui.imagenet.model_note", title=spec.title, description=spec.description)
+    else:
+        note = say("ui.imagenet.model_cannot_run", title=spec.title, reason=svc._short_reason(spec.key, spec))
+    excluded = svc.excluded_methods(spec)
+    if excluded:
+        lines = "; ".join(say("transformer.method_excluded_line", method=m, why=why) for m, why in excluded.items())
+        note += "\n\n" + say("transformer.method_excluded_note", title=spec.title, lines=lines)
+    return note
 
 
 def method_note(method: Any) -> str:
@@ -621,7 +638,8 @@ def _wire(demo: gr.Blocks, c: dict, concurrency_limit: int, query) -> None:
     a11y.wire_alts(u.alts, {"overlay": u.overlay, "heatmap": u.heatmap})  # the images' text alternatives on the page
     # the handlers return {name: value}; the events get {component: value} (the rest stays as it is)
     ev = {fn.__name__: by_name(fn, named) for fn in (explain, explain_slow, restyle, change_opacity, explain_from_link,
-                                                      explain_from_query, change_model, compare, pick_example,
+                                                      explain_from_query, change_model, model_methods, compare,
+                                                      pick_example,
                                                       open_steps, open_raw, open_downloads, open_parts, restyle_page,
                                                       opacity_page)}
     # the page's own answers: the overlay as an inline JPEG (the API keeps its PNG)
@@ -677,6 +695,8 @@ def _wire_explain(u, named: dict, ev: dict, kinds: dict) -> None:
     answer.success(api_name="imagenet_show_result_slow", **show)
     answer.success(**refresh)
     u.model.change(ev["change_model"], u.model, [u.layer, u.model_note], api_name="imagenet_model_change", **draw).then(
+        ev["model_methods"], [u.model, u.method], u.method, api_name="imagenet_model_methods", **PAGE_ONLY,
+        **draw).then(
         None, *route, js=_route_js("auto"), api_name="imagenet_model_change_explain", queue=False)
 
 
