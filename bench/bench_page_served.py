@@ -4,6 +4,8 @@
     python bench/bench_page_served.py                          # this checkout, n = 40, 2 rounds
     python bench/bench_page_served.py --n 30 /tmp/base .       # two checkouts, A B A B
     python bench/bench_page_served.py --json served.json
+    python bench/bench_page_served.py --clients 30 --per-client 2 --rounds 2 /tmp/base .   # §5: pages at once
+    python bench/bench_page_served.py --clients 30 --rounds 1 --spy .                       # + py-spy on the server
 
 What one answer is here: what a phone's page makes the server do for one new photo with every
 accordion closed, driven over HTTP from the app's own config (no browser on the shared cores):
@@ -23,6 +25,13 @@ server's CPU over an idle period as long as the answers is measured after them a
 threads), not subtracted. The floor is bench_cost's bare Blocks app (one event returning a small
 gr.Label) launched and called the same way (queue join, stream); the forward is bench_cost's: one Lite0
 forward, 224², batch 1, inference mode, CPU; the minimum of 30 with 2 threads is the issue's measure.
+After the answers, the steps are opened 10 times (each after a new answer, not counted): the expand
+event ``imagenet_open_steps`` and the gallery's file fetches; CPU, bytes, and bytes ÷ 4 Mbit/s + CPU.
+
+``--clients N``: N pages at once (threads, each its own session: the page's config and one untimed answer
+first, as BENCHMARKS §5's clients), each ``--per-client`` new photos one after the other; p50/p95 of the
+time to the answer, throughput, and §5's ideal last answer = ceil(N / 2 workers) × one page's answer alone
+(median of 7); the server's CPU per answer over the run. The checkouts in the same order each round.
 Ports 7900–7949.
 """
 from __future__ import annotations
@@ -237,6 +246,7 @@ def page_answers(root: Path, photos: list[str], n: int, concurrency: int = 2) ->
                 shown, _ = flow.answer(photos[i], f"force:{i}", proc.pid, phases, counts)
                 walls.append(shown)
             spent, elapsed = bench_cost.cpu_of(proc.pid) - c0, time.perf_counter() - t0
+            opening = open_steps(flow, proc.pid, photos, n)
             time.sleep(1.0)
             idle0 = bench_cost.cpu_of(proc.pid)
             time.sleep(min(elapsed, 20.0))
@@ -247,13 +257,38 @@ def page_answers(root: Path, photos: list[str], n: int, concurrency: int = 2) ->
                     "counts_per_answer": {k: v / n for k, v in counts.items()},
                     "wall_ms_median": statistics.median(walls) * 1000,
                     "answer_json_kb": counts.get("answer KB", 0) / n, "gallery_kb": counts.get("gallery KB", 0) / n,
-                    "load": os.getloadavg()[0]}
+                    "opening_steps": opening, "load": os.getloadavg()[0]}
     finally:
         stop_server(proc)
         log.close()
 
 
-def load(root: Path, photos: list[str], clients: int, per_client: int, concurrency: int = 2) -> dict:
+def open_steps(flow: Flow, pid: int, photos: list[str], n: int, times: int = 10) -> dict | None:
+    """Opening the steps after an answer, as the page does: the accordion's expand event
+    (``imagenet_open_steps``) on the session's kept result, then the page fetches the gallery's files.
+    Each opening follows a new answer (not counted); server CPU, bytes (JSON + files) and wall per opening.
+    None on a checkout without the event (the steps came with every answer)."""
+    page = flow.page
+    dep = page.by_api.get("imagenet_open_steps")
+    if dep is None:
+        return None
+    look = {c["id"]: v for c, v in zip((page.components[i] for i in dep["inputs"]), (None, "max", "jet", 0.5, False))}
+    cpu = walls = kb = 0.0
+    for k in range(times):
+        flow.answer(photos[k % len(photos)], f"force:open{k}")
+        c, t, before = bench_cost.cpu_of(pid), time.perf_counter(), page.bytes_in
+        out = page.call(dep, look)
+        size = (page.bytes_in - before) / 1000
+        for u in _gallery_urls(page, dep, out):
+            size += len(page.http.get(u).content) / 1000
+        walls += time.perf_counter() - t
+        cpu += bench_cost.cpu_of(pid) - c
+        kb += size
+    return {"cpu_ms": cpu / times * 1000, "kb": kb / times, "wall_ms": walls / times * 1000, "times": times,
+            "at_4mbit_s": kb / times * 1000 * 8 / 4e6 + cpu / times}
+
+
+def load(root: Path, photos: list[str], clients: int, per_client: int, concurrency: int = 2, spy: bool = False) -> dict:
     """``clients`` pages at once, each ``per_client`` new photos one after the other (each after its previous
     answer and follow-ups), as BENCHMARKS §5 runs its clients; before that, the single answer's wall time
     (median of 7, one page alone) for the ideal last answer = ceil(clients / concurrency) × single."""
@@ -278,8 +313,11 @@ def load(root: Path, photos: list[str], clients: int, per_client: int, concurren
 
         def client(k: int) -> None:
             with httpx.Client(timeout=300, limits=httpx.Limits(max_connections=4)) as h:
-                f = Flow(Page(h, url))
-                start.wait()
+                f = Flow(Page(h, url))  # opening the page: its config, and one untimed answer (§5's clients do)
+                try:
+                    f.answer(todo[-1 - k], f"force:{k}:warm")
+                finally:
+                    start.wait()
                 for j in range(per_client):
                     try:
                         shown, _ = f.answer(todo[(k * per_client + j) % len(todo)], f"force:{k}:{j}")
@@ -292,13 +330,14 @@ def load(root: Path, photos: list[str], clients: int, per_client: int, concurren
         threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
         for th in threads:
             th.start()
-        c0 = bench_cost.cpu_of(proc.pid)
-        start.wait()
-        t0 = time.perf_counter()
+        start.wait()  # every page open and warm: the answers start together
+        c0, t0 = bench_cost.cpu_of(proc.pid), time.perf_counter()
+        recorder = bench_cost._spy_start(proc.pid, "load") if spy else None
         for th in threads:
             th.join()
         wall = time.perf_counter() - t0
         cpu = bench_cost.cpu_of(proc.pid) - c0
+        profile = bench_cost._spy_stop(*recorder) if recorder is not None else None
         lat.sort()
 
         def pct(q: float) -> float:
@@ -308,7 +347,8 @@ def load(root: Path, photos: list[str], clients: int, per_client: int, concurren
         return {"checkout": str(root), "event": flow.run.get("api_name"), "clients": clients, "requests": len(lat),
                 "errors": errors[0], "single_s": single, "p50_s": pct(0.5), "p95_s": pct(0.95),
                 "throughput": len(lat) / wall, "ideal_s": ideal, "p95_over_ideal": pct(0.95) / ideal,
-                "cpu_ms_per_answer": cpu / max(1, len(lat)) * 1000, "wall_s": wall, "load": os.getloadavg()[0]}
+                "cpu_ms_per_answer": cpu / max(1, len(lat)) * 1000, "wall_s": wall, "load": os.getloadavg()[0],
+                "spy": profile}
     finally:
         stop_server(proc)
         log.close()
@@ -385,13 +425,13 @@ def run(roots: list[Path], n: int, rounds: int) -> dict:
     return out
 
 
-def run_load(roots: list[Path], clients: int, per_client: int, rounds: int) -> dict:
-    photos = turned_cats(10 + clients * per_client, Path(tempfile.mkdtemp(prefix="bench-page-load-")))
+def run_load(roots: list[Path], clients: int, per_client: int, rounds: int, spy: bool = False) -> dict:
+    photos = turned_cats(10 + clients * (per_client + 1), Path(tempfile.mkdtemp(prefix="bench-page-load-")))
     out: dict = {"clients": clients, "per_client": per_client, "rounds": [], "loadavg_start": os.getloadavg()}
     for r in range(rounds):
         rnd = []
         for root in roots:  # A B, A B: the same order each round
-            res = load(root, photos, clients, per_client)
+            res = load(root, photos, clients, per_client, spy=spy)
             print(f"[load] round {r + 1} {root}: {json.dumps(res)}", file=sys.stderr, flush=True)
             rnd.append(res)
         out["rounds"].append(rnd)
@@ -418,6 +458,14 @@ def report(res: dict) -> str:
                 + " / ".join(f"{ph.get(k, 0.0):.1f}" for k in PHASES) +
                 f" | {a['idle_ms']:.1f} ms | {a['answer_json_kb']:.0f} KB | {a['gallery_kb']:.0f} KB | "
                 f"{a['wall_ms_median']:.0f} ms | {a['load']:.1f} |")
+    for r, rnd in enumerate(res["rounds"], 1):
+        for a in rnd["answers"]:
+            o = a.get("opening_steps")
+            if o:
+                lines.append(f"\nOpening the steps after an answer (round {r}, {a['checkout']}, {o['times']} times): "
+                             f"server CPU {o['cpu_ms']:.1f} ms, {o['kb']:.0f} KB (JSON + the gallery's files), "
+                             f"wall {o['wall_ms']:.0f} ms here; at 4 Mbit/s: bytes ÷ rate + server CPU = "
+                             f"{o['at_4mbit_s']:.2f} s (target ≤ 1 s).")
     return "\n".join(lines)
 
 
@@ -433,6 +481,13 @@ def report_load(res: dict) -> str:
                          f"{a['single_s']:.2f} | {a['p50_s']:.2f} | {a['p95_s']:.2f} | {a['throughput']:.1f} | "
                          f"{a['ideal_s']:.2f} | {a['p95_over_ideal']:.2f} | {a['cpu_ms_per_answer']:.0f} ms | "
                          f"{a['load']:.1f} |")
+    for r, rnd in enumerate(res["rounds"], 1):
+        for a in rnd:
+            if a.get("spy"):
+                sp = a["spy"]
+                lines.append(f"\npy-spy, round {r}, {a['checkout']} ({sp['samples']} busy samples): "
+                             + ", ".join(f"{k} {v:.0%}" for k, v in sp["buckets"].items()) + ". Top leaves: "
+                             + ", ".join(f"`{k}` {v:.0%}" for k, v in list(sp["top_leaves"].items())[:8]) + ".")
     return "\n".join(lines)
 
 
@@ -443,12 +498,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--clients", type=int, default=0, help="instead: this many pages at once (BENCHMARKS §5)")
     ap.add_argument("--per-client", type=int, default=2)
+    ap.add_argument("--spy", action="store_true", help="with --clients: py-spy on the server while they run")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "2")
     roots = [Path(r).resolve() for r in args.roots]
     if args.clients:
-        res = run_load(roots, args.clients, args.per_client, args.rounds)
+        res = run_load(roots, args.clients, args.per_client, args.rounds, args.spy)
         text = report_load(res)
     else:
         res = run(roots, args.n, args.rounds)
