@@ -102,3 +102,28 @@ def test_a_new_photo_clears_the_credit_in_the_browser(demo):
     assert len(uploads) == 1 and uploads[0].fn is None and not uploads[0].queue
     assert _run_js(tab.CLEAR_CREDIT_JS, None) == ""
     assert tab.clear_credit() == ""  # the same value as the server's function gave
+
+
+def test_the_mnist_page_sends_its_texts_to_its_box_and_the_api_keeps_its_state(demo):
+    page_dep, api = _dep(demo, "mnist_page_index"), _dep(demo, "mnist_explain_index")
+    settings = ("predicted", "strongest", "relu2", "jet", "receptive field")
+    full = api.fn(5, *settings)
+    page = page_dep.fn(5, *settings, None)
+    state = api.outputs[-1]
+    assert isinstance(state, gr.State) and state not in page_dep.outputs
+    box = page_dep.outputs[-2]
+    assert isinstance(box, gr.Textbox) and not box.visible and box not in api.outputs
+    texts = json.loads(page[box])
+    assert {int(k): v for k, v in texts.items()}.items() <= full[state].items() and len(texts) == 2
+    (event,) = _listeners(demo, box, "change")
+    assert event.fn is None and event.js and not event.queue
+    overlay, seen = api.outputs[1], api.outputs[3]
+    updates = _run_js(event.js, page[box])
+    assert len(updates) == len(event.outputs) == 10  # the overlay, what LeNet sees, the eight step images
+    by_image = dict(zip(event.outputs, updates))
+    assert by_image[overlay] == {"__type__": "update", "alt_text": full[state][overlay._id]}
+    assert by_image[seen] == {"__type__": "update", "alt_text": full[state][seen._id]}
+    assert sum(u is None for u in updates) == 8  # the steps' texts come when the steps are drawn
+    opened = _dep(demo, "mnist_open_steps").fn(page[page_dep.outputs[-1]])
+    step_updates = [u for u in _run_js(event.js, opened[box]) if u is not None]
+    assert len(step_updates) == 8 and all(u["alt_text"] in full[state].values() for u in step_updates)
