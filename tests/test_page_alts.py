@@ -127,3 +127,23 @@ def test_the_mnist_page_sends_its_texts_to_its_box_and_the_api_keeps_its_state(d
     opened = _dep(demo, "mnist_open_steps").fn(page[page_dep.outputs[-1]])
     step_updates = [u for u in _run_js(event.js, opened[box]) if u is not None]
     assert len(step_updates) == 8 and all(u["alt_text"] in full[state].values() for u in step_updates)
+
+
+def test_an_imagenet_links_texts_go_to_the_box_too(demo, tmp_path, monkeypatch):
+    from PIL import Image, ImageOps
+
+    monkeypatch.setenv("GRADCAM_LINK_DIR", str(tmp_path / "links"))
+    photo = tmp_path / "photo.png"
+    with Image.open(CAT) as im:
+        ImageOps.mirror(im).save(photo)
+    link = tab.make_link(str(photo), *ARGS)
+    dep = _dep(demo, "imagenet_from_link")
+    api = _dep(demo, "imagenet_explain")
+    out = dep.fn("?" + link.split("?", 1)[1], progress=None)
+    box = next(c for c in dep.outputs if isinstance(c, gr.Textbox) and not c.visible and c in out
+               and isinstance(out[c], str) and out[c].startswith("{"))
+    full = api.fn(str(photo), *ARGS, progress=None)
+    assert json.loads(out[box]) == full[api.outputs[tab.EXPLAIN_OUTPUTS.index("alts")]]
+    assert api.outputs[tab.EXPLAIN_OUTPUTS.index("alts")] not in dep.outputs
+    (event,) = _listeners(demo, box, "change")
+    assert event.fn is None and not event.queue

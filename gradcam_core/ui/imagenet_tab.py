@@ -268,6 +268,19 @@ def _on_page(fn: Callable[..., dict]) -> Callable[..., dict]:
     return page
 
 
+def _alts_as_json(fn: Callable[..., dict]) -> Callable[..., dict]:
+    """``fn`` for a page-only event whose texts go to the page's alt box (a11y.alt_json), the rest as it is."""
+
+    @functools.wraps(fn)
+    def page(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        if isinstance(out, dict) and "alts" in out:
+            out = {**out, "alts": a11y.alt_json(out["alts"])}
+        return out
+
+    return page
+
+
 #: the parts of the page drawn when opened: name → what it fills
 LAZY_PARTS = {"steps": ["steps", "steps_md"], "raw": ["heatmap"], "downloads": ["downloads", "numbers"]}
 
@@ -625,6 +638,8 @@ def _wire(demo: gr.Blocks, c: dict, concurrency_limit: int, query) -> None:
     # the page's own answers: the overlay as an inline JPEG (the API keeps its PNG)
     page_named = {**named, "alts": u.alt_box}
     ev.update({fn.__name__: by_name(_on_page(fn), page_named) for fn in (run_quick, run_slow)})
+    # a link's answer (the page's own too): its texts also into the alt box (its answer is otherwise the full one)
+    ev.update({fn.__name__: by_name(_alts_as_json(fn), page_named) for fn in (explain_from_link, explain_from_query)})
     a11y.wire_alt_box(u.alt_box, {"overlay": u.overlay, "heatmap": u.heatmap})
     _wire_explain(u, named, ev, kinds)
     _wire_settings(u, ev, kinds)
@@ -746,7 +761,7 @@ def _wire_extras(demo: gr.Blocks, u, named: dict, ev: dict, kinds: dict, query) 
         None, u.link_query, u.link_box, api_name="imagenet_copy_link",
         js="""(q) => { const u = window.location.origin + window.location.pathname + (q || '');
                        try { navigator.clipboard.writeText(u); } catch (e) {} return u; }""")
-    link_outputs = [named[n] for n in LINK_INPUTS] + [named[n] for n in EXPLAIN_OUTPUTS]
+    link_outputs = [named[n] for n in LINK_INPUTS] + [u.alt_box if n == "alts" else named[n] for n in EXPLAIN_OUTPUTS]
     if query is not None:  # the page's query string, read in the browser: only a link calls the server
         query.change(ev["explain_from_query"], query, link_outputs, api_name="imagenet_from_link", **PAGE_ONLY, **run)
     else:
