@@ -4,10 +4,11 @@ on its value), and the bytes of that answer, for the checkout given (run it on t
 
     python bench/bench_mnist_page.py [--n 40] [--repo PATH] [--served]
 
-``--served``: the same page answer through the launched app (``app.py`` on a port in 7850-7899),
+``--served``: the same page answer through the launched app (``app.py`` on a port in 7900-7949),
 called as the page calls it (the queue's HTTP protocol with the event's ``fn_index``: gradio_client
 refuses private events), server process CPU time over N sequential answers, and the floor (bench_cost's
-bare app) in the same run.
+bare app) in the same run. ``--follow-ups``: each answer also followed by the requests the page makes because
+of it (bench_page_served.Page: the change events of the gr.States the answer changed).
 
 Before issue 27 the page's tap ran the public ``/mnist_explain_index``; since, it runs the private
 ``mnist_page_index`` (never with the steps), ``mnist_open_steps`` when the steps are opened, and
@@ -26,7 +27,7 @@ from pathlib import Path
 SETTINGS = ("predicted", "strongest", "relu2", "jet", "receptive field")
 
 
-def _port(lo: int = 7850, hi: int = 7899) -> int:
+def _port(lo: int = 7900, hi: int = 7949) -> int:
     from bench._server import free_port_in
 
     return free_port_in(lo, hi)
@@ -47,7 +48,7 @@ def _page_call(http, url: str, fn_index: int, data: list, session: str) -> dict:
     raise RuntimeError("the stream ended before the answer")
 
 
-def served(repo: str, n: int) -> dict:
+def served(repo: str, n: int, follow_ups: bool = False) -> dict:
     """The page's answer through the launched app (see the module's text), and the floor."""
     import subprocess
     import uuid
@@ -55,7 +56,7 @@ def served(repo: str, n: int) -> dict:
     import bench_cost
     import httpx
 
-    bench_cost.port_in_range = lambda lo=7850, hi=7899: _port(lo, hi)  # this helper's ports
+    bench_cost.port_in_range = lambda lo=7900, hi=7949: _port(lo, hi)  # this bench's ports
     floor = bench_cost.measure_floor(n)["cpu_ms"]
     port = _port()
     url = f"http://127.0.0.1:{port}/"
@@ -73,13 +74,25 @@ def served(repo: str, n: int) -> dict:
             lazy = "mnist_page_index" in deps
             fn_index = deps["mnist_page_index" if lazy else "mnist_explain_index"]
             session = uuid.uuid4().hex[:11]
-            row = {}
+            row = {"follow_ups": 0}
+            page = None
+            if follow_ups:  # the page's requests caused by the answer: the changed gr.States' change events
+                from bench_page_served import Page
+
+                page = Page(http, url)
+                page.session = session
             for i in range(3 + n):
                 data = [100 + i, *SETTINGS] + ([None] if lazy else [])
                 if i == 3:
                     c0, t0 = bench_cost.cpu_of(proc.pid), time.perf_counter()
+                    row["follow_ups"] = 0
                 msg = _page_call(http, url, fn_index, data, session)
                 row["json_kb"] = len(json.dumps(msg["output"])) / 1000
+                for sid in (msg["output"].get("changed_state_ids") or []) if page is not None else []:
+                    for dep in page.python_deps(sid, "change"):
+                        page.call(dep, {}, trigger=sid)
+                        row["follow_ups"] += 1
+            row["follow_ups"] /= n
             row["cpu_ms"] = (bench_cost.cpu_of(proc.pid) - c0) / n * 1000
             row["wall_ms"] = (time.perf_counter() - t0) / n * 1000
             row["floor_ms"] = floor
@@ -95,12 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=40, help="answers per row (after 3 to warm up)")
     ap.add_argument("--repo", default=str(Path(__file__).resolve().parents[1]), help="the checkout to measure")
     ap.add_argument("--served", action="store_true", help="through the launched app (see above)")
+    ap.add_argument("--follow-ups", action="store_true",
+                    help="with --served: also make the requests the page makes because of each answer (the change "
+                         "events of the gr.States it changed, e.g. the images' text alternatives before issue 27's alt box)")
     args = ap.parse_args(argv)
     sys.path.insert(0, args.repo)
     os.chdir(args.repo)
     sys.path.insert(0, str(Path(args.repo) / "bench"))
     if args.served:
-        print(json.dumps(served(args.repo, args.n), indent=1))
+        print(json.dumps(served(args.repo, args.n, args.follow_ups), indent=1))
         return 0
     import bench_cost
     from gradio.state_holder import SessionState

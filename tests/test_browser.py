@@ -298,6 +298,13 @@ def test_imagenet_deep_link_opens_its_tab_and_result(server, browser):
     )
     selected = page.locator("[role=tab][aria-selected=true]").all_inner_texts()
     assert "ImageNet" in selected, selected
+    # the overlay's text alternative, from the link's answer (the page's alt box, set by js), is the API's sentence
+    from gradcam_core.ui import imagenet_tab
+
+    full = imagenet_tab.explain(str(ROOT / "examples" / "food" / "coffee_cup.jpg"), "efficientnet_lite0", "_head_act",
+                                "Grad-CAM", "predicted", "none", "max", "jet", 0.5, progress=None)
+    page.wait_for_function("(t) => document.querySelector('#imagenet-result img')?.getAttribute('alt') === t",
+                           arg=full["alts"]["overlay"], timeout=15000)
     _no_horizontal_overflow(page)
     ctx.close()
 

@@ -52,6 +52,14 @@ def test_after_a_tap_only_the_overlay_and_top5_then_the_steps_when_opened(server
     assert top5["top"] >= -1 and overlay["top"] + 60 <= overlay["vh"]
     src = page.locator("#imagenet-result img").first.get_attribute("src")
     assert src.startswith("data:image/jpeg;base64,")  # the photo overlay, inline JPEG on the page
+    # its text alternative came inside the answer (the page's alt box, set by js: no second request) and
+    # is the API's sentence for the same photo and settings
+    from gradcam_core.ui import imagenet_tab as tab
+
+    full = tab.explain(str(ROOT / "examples" / "animals" / "chelsea_cat.jpg"), "efficientnet_lite0", "_head_act",
+                       "Grad-CAM", "predicted", "none", "max", "jet", 0.5, progress=None)
+    page.wait_for_function("(t) => document.querySelector('#imagenet-result img').getAttribute('alt') === t",
+                           arg=full["alts"]["overlay"], timeout=15000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "phone-imagenet-lazy-result.png"))
     # nothing below was drawn: the steps' accordion is closed and empty

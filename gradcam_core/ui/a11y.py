@@ -179,3 +179,36 @@ def wire_alts(state: gr.State, images: list | dict) -> None:
         return ups or gr.skip()
 
     state.change(apply, [state], images, api_visibility="private", queue=False, show_progress="hidden")
+
+
+def alt_box() -> gr.Textbox:
+    """The page's own carrier of text alternatives (issue 27): a hidden box whose value, the texts as
+    JSON ({key: text}), reaches the browser with the answer, where :func:`wire_alt_box` sets them on the
+    images with no server event. (An :func:`alt_state` lives on the server: setting its texts on the
+    page costs one more request per answer, which is why the page's private events use this box; the
+    API's events keep the state, so their answers are unchanged.)"""
+    import gradio as gr
+
+    return gr.Textbox(visible=False)
+
+
+def alt_json(alts: dict | None) -> str | None:
+    """The value of an :func:`alt_box`: ``alts`` ({key: text}) as JSON (None when there are none)."""
+    return json.dumps(alts, ensure_ascii=False, sort_keys=True) if alts else None
+
+
+def alt_box_js(keys: list) -> str:
+    """The browser's side of :func:`wire_alt_box`: the box's JSON → one ``alt_text`` update per image
+    (``keys`` in the images' order), ``undefined`` (left as it is) for an image with no text."""
+    return ("(v) => { let a = {}; try { a = JSON.parse(v || '{}') || {}; } catch (e) { a = {}; } "
+            f"return {json.dumps([str(k) for k in keys])}.map((k) => (typeof a[k] === 'string' && a[k]) ? "
+            "{__type__: 'update', alt_text: a[k]} : undefined); }")
+
+
+def wire_alt_box(box: gr.Textbox, images: dict) -> None:
+    """When ``box`` (an :func:`alt_box`) changes, set each image's text alternative in the browser (a
+    js-only event: no request). ``images``: {key in the box's JSON: image component}."""
+    keys = list(images)
+    box.change(None, [box], [images[k] for k in keys], js=alt_box_js(keys), queue=False, api_visibility="private",
+               show_progress="hidden")
+

@@ -258,7 +258,9 @@ def restyle(state: Any, norm: Any, cmap: Any, alpha: Any, whole: Any = False) ->
 def _on_page(fn: Callable[..., dict]) -> Callable[..., dict]:
     """``fn`` for the page's own answer events: its overlay (a photo) is sent as an inline JPEG
     (view.jpeg_data_url; ResultImage passes a data URL on as it is) instead of a PNG: 6× fewer bytes,
-    a fraction of the encoding. The API's endpoints keep their PNG."""
+    a fraction of the encoding. The API's endpoints keep their PNG. The images' text alternatives go
+    as JSON into the page's alt box (a11y.alt_box: set in the browser, no second request); the API's
+    events keep the alt state."""
 
     signature = inspect.signature(fn)
 
@@ -269,6 +271,21 @@ def _on_page(fn: Callable[..., dict]) -> Callable[..., dict]:
             call = signature.bind(*args, **kwargs)
             call.apply_defaults()
             out = {**out, "overlay": view.jpeg_data_url(out["overlay"], whole=call.arguments.get("whole") is True)}
+        if isinstance(out, dict) and "alts" in out:  # the texts go to the page's alt box, set there by js
+            out = {**out, "alts": a11y.alt_json(out["alts"])}
+        return out
+
+    return page
+
+
+def _alts_as_json(fn: Callable[..., dict]) -> Callable[..., dict]:
+    """``fn`` for a page-only event whose texts go to the page's alt box (a11y.alt_json), the rest as it is."""
+
+    @functools.wraps(fn)
+    def page(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        if isinstance(out, dict) and "alts" in out:
+            out = {**out, "alts": a11y.alt_json(out["alts"])}
         return out
 
     return page
@@ -461,6 +478,10 @@ def clear_credit() -> str:
     return ""
 
 
+#: the browser's :func:`clear_credit` (the page's upload event runs it with no request)
+CLEAR_CREDIT_JS = "() => ''"
+
+
 def refresh_models(model_key: Any) -> dict:
     """On page load ({name: value}): availability may have changed since start (a weights file was added or
     fetched: then the page opens on the new default, e.g. ResNet-50), and fetching's progress."""
@@ -603,7 +624,7 @@ def _hidden() -> dict:
         # change redraws the open ones after an answer (see _wire_lazy)
         opened = {f"{n}_open": gr.Checkbox(False, visible=False) for n in LAZY_PARTS}
         lazy_req = gr.Textbox(visible=False)
-    return dict(state=state, alts=a11y.alt_state(), quick_req=quick_req, slow_req=slow_req, api_quick=api_quick,
+    return dict(state=state, alts=a11y.alt_state(), alt_box=a11y.alt_box(), quick_req=quick_req, slow_req=slow_req, api_quick=api_quick,
                 api_slow=api_slow, lazy_req=lazy_req, **opened, **api_draw)
 
 
@@ -643,7 +664,11 @@ def _wire(demo: gr.Blocks, c: dict, concurrency_limit: int, query) -> None:
                                                       open_steps, open_raw, open_downloads, open_parts, restyle_page,
                                                       opacity_page)}
     # the page's own answers: the overlay as an inline JPEG (the API keeps its PNG)
-    ev.update({fn.__name__: by_name(_on_page(fn), named) for fn in (run_quick, run_slow)})
+    page_named = {**named, "alts": u.alt_box}
+    ev.update({fn.__name__: by_name(_on_page(fn), page_named) for fn in (run_quick, run_slow)})
+    # a link's answer (the page's own too): its texts also into the alt box (its answer is otherwise the full one)
+    ev.update({fn.__name__: by_name(_alts_as_json(fn), page_named) for fn in (explain_from_link, explain_from_query)})
+    a11y.wire_alt_box(u.alt_box, {"overlay": u.overlay, "heatmap": u.heatmap})
     _wire_explain(u, named, ev, kinds)
     _wire_settings(u, ev, kinds)
     _wire_lazy(u, ev, kinds)
@@ -660,6 +685,8 @@ def _wire_explain(u, named: dict, ev: dict, kinds: dict) -> None:
     the quick or the slow queue, then the scroll to the result."""
     explain_inputs = _explain_inputs(u)
     explain_outputs = [named[n] for n in EXPLAIN_OUTPUTS]
+    # the page's answers: the same, with the texts for the images into the page's alt box (set in the browser)
+    page_outputs = [u.alt_box if n == "alts" else named[n] for n in EXPLAIN_OUTPUTS]
     run, slow, draw = kinds["run"], kinds["slow"], kinds["draw"]
     # preprocess=False everywhere a photo goes in: gradio must not decode uploads itself (see svc.photo_of)
     u.api_quick.click(ev["explain"], explain_inputs, explain_outputs, api_name="imagenet_explain", preprocess=False,
@@ -670,7 +697,8 @@ def _wire_explain(u, named: dict, ev: dict, kinds: dict) -> None:
     route = [u.method, u.quick_req, u.slow_req], [u.quick_req, u.slow_req]
     u.go.click(None, *route, js=_route_js("force"), api_name="imagenet_route_explain", queue=False)
     u.photo.change(None, *route, js=_route_js("auto"), api_name="imagenet_photo_change", queue=False)
-    u.photo.upload(clear_credit, None, u.credit, api_visibility="private", queue=False)
+    # a new photo of one's own clears the example's credit, in the browser (a server event cost a request per upload)
+    u.photo.upload(None, None, u.credit, js=CLEAR_CREDIT_JS, api_visibility="private", queue=False)
     # a tap in the gallery (its event data is the tap): the page's own; from Python, send the photo itself
     u.examples.select(ev["pick_example"], None, [u.photo, u.credit], api_name="imagenet_pick_example", **PAGE_ONLY,
                       **draw)
@@ -686,11 +714,11 @@ def _wire_explain(u, named: dict, ev: dict, kinds: dict) -> None:
     # browser looks at which are open, so an answer with them all closed costs the server nothing more
     refresh = dict(fn=None, inputs=[u.steps_open, u.raw_open, u.downloads_open], outputs=u.lazy_req,
                    js=_REFRESH_JS, queue=False, **PAGE_ONLY)
-    answer = u.quick_req.change(ev["run_quick"], [u.quick_req] + run_inputs, explain_outputs, api_name="imagenet_run",
+    answer = u.quick_req.change(ev["run_quick"], [u.quick_req] + run_inputs, page_outputs, api_name="imagenet_run",
                                 preprocess=False, trigger_mode="always_last", **PAGE_ONLY, **run)
     answer.success(api_name="imagenet_show_result", **show)
     answer.success(**refresh)
-    answer = u.slow_req.change(ev["run_slow"], [u.slow_req] + run_inputs, explain_outputs, api_name="imagenet_run_slow",
+    answer = u.slow_req.change(ev["run_slow"], [u.slow_req] + run_inputs, page_outputs, api_name="imagenet_run_slow",
                                preprocess=False, trigger_mode="always_last", **PAGE_ONLY, **slow)
     answer.success(api_name="imagenet_show_result_slow", **show)
     answer.success(**refresh)
@@ -764,7 +792,7 @@ def _wire_extras(demo: gr.Blocks, u, named: dict, ev: dict, kinds: dict, query) 
         js="""(q) => { const l = window.gradcamLang && window.gradcamLang !== 'en' && q ? '&lang=' + window.gradcamLang : '';
                        const u = window.location.origin + window.location.pathname + (q || '') + l;
                        try { navigator.clipboard.writeText(u); } catch (e) {} return u; }""")
-    link_outputs = [named[n] for n in LINK_INPUTS] + [named[n] for n in EXPLAIN_OUTPUTS]
+    link_outputs = [named[n] for n in LINK_INPUTS] + [u.alt_box if n == "alts" else named[n] for n in EXPLAIN_OUTPUTS]
     if query is not None:  # the page's query string, read in the browser: only a link calls the server
         query.change(ev["explain_from_query"], query, link_outputs, api_name="imagenet_from_link", **PAGE_ONLY, **run)
     else:

@@ -102,7 +102,8 @@ class MnistComponents:
     link: Any = None
     steps: list = field(default_factory=list)
     explained: Any = None  # gr.State: {"target", "layer"} of the last result (for the cell panel)
-    alts: Any = None  # gr.State: the images' text alternatives (gradcam_core.ui.a11y)
+    alts: Any = None  # gr.State: the images' text alternatives (gradcam_core.ui.a11y), for the API's events
+    alt_box: Any = None  # the page's events send them here instead, set in the browser (a11y.alt_box)
     kept: Any = None  # gr.State: the key of the page's last result in KEPT (None: the first view)
     draw_steps: Any = None  # a button in the page, never seen: pressed (by DRAW_IF_OPEN) to draw the open steps
 
@@ -113,14 +114,22 @@ class MnistComponents:
         out.update({f"step{k}": c for k, c in enumerate(self.steps)})
         return {name: c for name, c in out.items() if c is not None}
 
+    def page_names(self) -> dict:
+        """:meth:`names` for the page's own events: the text alternatives go into the page's alt box
+        (JSON, set in the browser: no second request per answer, issue 27), not into the alt state."""
+        out = self.names()
+        if self.alt_box is not None:
+            out["alts"] = self.alt_box
+        return out
+
     def result_outputs(self) -> list:
         """The outputs of every explaining event, in the API's (positional) order."""
         return [self.label, self.overlay, self.numbers, self.seen, self.digit, *self.steps, self.link]
 
     def page_outputs(self) -> list:
         """The outputs of the page's own explaining events (issue 27): no steps; the kept key last."""
-        return [self.label, self.overlay, self.numbers, self.seen, self.digit, self.link, self.explained, self.alts,
-                self.kept]
+        return [self.label, self.overlay, self.numbers, self.seen, self.digit, self.link, self.explained,
+                self.alt_box if self.alt_box is not None else self.alts, self.kept]
 
 
 def explain_array(digit: np.ndarray, target_choice: Any = "predicted", channel: Any = None, source: str = "current", layer: Any = None,
@@ -230,9 +239,9 @@ def explain_from_query(query: Any) -> MnistView | None:
 def _from_query_event(ui: "MnistComponents"):
     def mnist_from_link(query, kept=None):
         view = explain_from_query(query)
-        return shown_page(view, ui, kept) if view is not None else {}  # {}: by_name sends one gr.skip()
+        return _to_box(shown_page(view, ui, kept), ui) if view is not None else {}  # {}: by_name sends one gr.skip()
 
-    return by_name(mnist_from_link, ui.names())
+    return by_name(mnist_from_link, ui.page_names())
 
 
 @user_errors
@@ -293,12 +302,19 @@ def _page(fn, ui: MnistComponents):
         kept = kwargs.pop("kept", None)
         if len(args) > len(params):
             args, kept = args[:-1], args[-1]
-        return shown_page(fn(*args, **kwargs), ui, kept)
+        return _to_box(shown_page(fn(*args, **kwargs), ui, kept), ui)
 
     page_event.__name__ = f"{fn.__name__}_page"
     page_event.__signature__ = inspect.Signature(params + extra)
     page_event.__annotations__ = {**fn.__annotations__, "kept": "Any"}  # gr.Request, gr.SelectData: injected by type
-    return by_name(page_event, ui.names())
+    return by_name(page_event, ui.page_names())
+
+
+def _to_box(out: dict, ui: MnistComponents) -> dict:
+    """A page event's ``{name: value}`` with its text alternatives as the alt box's JSON (a11y.alt_json)."""
+    if ui.alt_box is not None and "alts" in out:
+        out = {**out, "alts": a11y.alt_json(out["alts"])}
+    return out
 
 
 def _shown(fn, ui: MnistComponents):
@@ -533,7 +549,7 @@ def build(demo: gr.Blocks, concurrency_limit: int = 2, query: gr.Textbox | None 
     )
     ui = MnistComponents(digit=gr.State(first.digit if first else None),
                          explained=gr.State(first.explained if first else None), alts=a11y.alt_state(),
-                         kept=kept_state(KEPT))
+                         alt_box=a11y.alt_box(), kept=kept_state(KEPT))
     index, go_index, page, grid, draw_tab, sketch, go_draw, upload, go_upload, crop = _input_tabs()
     ui.index = index
     copy_link, link_box = _result_and_settings(ui, first)
@@ -561,8 +577,8 @@ def _wire_steps(ui: MnistComponents, steps_box, concurrency_limit) -> None:
     """Opening the steps draws them from the kept result; while they are open, each answer is
     followed by their drawing (the page presses the never-seen button: :data:`DRAW_IF_OPEN`). The
     page remembers whether they are open itself (no request when they are closed)."""
-    step_outs = [*ui.steps, ui.alts]
-    draw = by_name(lambda kept: open_steps(kept, ui), ui.names())
+    step_outs = [*ui.steps, ui.alt_box if ui.alt_box is not None else ui.alts]
+    draw = by_name(lambda kept: _to_box(open_steps(kept, ui), ui), ui.page_names())
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit, **PAGE_ONLY)
     steps_box.expand(draw, [ui.kept], step_outs, api_name="mnist_open_steps", **common)
     steps_box.expand(None, None, None, js=STEPS_OPENED.replace("__OPEN__", "true"), queue=False, **PAGE_ONLY)
@@ -584,6 +600,7 @@ def _wire(demo, ui: MnistComponents, concurrency_limit, ready, go_index, page, g
     page_outputs = ui.page_outputs()
     lazy = [ui.kept]
     a11y.wire_alts(ui.alts, [ui.overlay, ui.seen, *ui.steps[1::3]])
+    a11y.wire_alt_box(ui.alt_box, {img._id: img for img in [ui.overlay, ui.seen, *ui.steps[1::3]]})
     common = dict(concurrency_id=CONCURRENCY, concurrency_limit=concurrency_limit)
     inputs_tail = [ui.target, ui.channel, ui.layer, ui.cmap, ui.placement]  # layer, colour map, placement: optional last inputs
     # a new digit: once its result is shown, the page scrolls to it (just under the input)
