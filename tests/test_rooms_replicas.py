@@ -23,7 +23,6 @@ import signal
 import socket
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -58,20 +57,6 @@ def _listening(port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def _start_all(ports: list[int], env: dict) -> list[subprocess.Popen]:
-    """``_start`` on each port, all at once (a start is mostly one core importing torch and gradio and
-    building the page); if one fails, the others are stopped."""
-    with ThreadPoolExecutor(len(ports)) as pool:
-        futures = [pool.submit(_start, p, dict(env)) for p in ports]
-    failed = [f.exception() for f in futures if f.exception() is not None]
-    if failed:
-        for f in futures:
-            if f.exception() is None:
-                stop_server(f.result())
-        raise failed[0]
-    return [f.result() for f in futures]
 
 
 def _kill_9(proc: subprocess.Popen | int) -> None:
@@ -163,7 +148,7 @@ def test_a_room_across_two_replicas_on_redis_survives_kill_9(tmp_path):
     redis_port = int(re.search(r":(\d+)/", url).group(1))
     ports = [free_port(), free_port()]
     urls = [f"http://127.0.0.1:{p}/" for p in ports]
-    apps = _start_all(ports, _env(GRADCAM_ROOMS_URL=url))
+    apps = [_start(p, _env(GRADCAM_ROOMS_URL=url)) for p in ports]
     try:
         kept = _play_round(urls[0], urls)
         for app in apps:  # both replicas crash
@@ -171,7 +156,7 @@ def test_a_room_across_two_replicas_on_redis_survives_kill_9(tmp_path):
         stop_redis(redis_proc, kill=True)  # and so does Redis
         assert redis_proc.returncode == -signal.SIGKILL
         redis_proc, url = start_redis(tmp_path / "redis", port=redis_port)  # its append-only file
-        apps = _start_all(ports, _env(GRADCAM_ROOMS_URL=url))
+        apps = [_start(p, _env(GRADCAM_ROOMS_URL=url)) for p in ports]
         _assert_round_survived(kept, urls)
     except BaseException:
         _show_logs([ROOT / "test-artifacts" / f"bench-server-{p}.log" for p in ports] + [tmp_path / "redis" / "redis.log"])
@@ -217,7 +202,7 @@ def test_a_room_across_deploy_replicas_on_one_sqlite_file_survives_kill_9(tmp_pa
         assert rooms_file.stat().st_size > 0
         for pid, _ in replicas:
             _kill_9(pid)
-        restarted = _start_all([p for _, p in replicas], _env(GRADCAM_ROOMS_DIR=str(run_dir / "rooms")))
+        restarted = [_start(p, _env(GRADCAM_ROOMS_DIR=str(run_dir / "rooms"))) for _, p in replicas]
         deadline = time.time() + 60  # HAProxy takes the replicas back at its next health check
         while True:
             try:
