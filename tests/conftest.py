@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -24,15 +25,29 @@ from bench._server import wait_listening  # noqa: E402,F401
 from bench._server import free_port_in, start_server  # noqa: E402
 
 
+#: The session's one ``python app.py`` of :func:`app_server`: {"proc": ..., "url": ...} once started.
+_SHARED_APP: dict = {}
+
+
 def app_server(lo: int, hi: int):
-    """A module fixture's body (``yield from app_server(lo, hi)``): ``python app.py`` on a free port
-    of ``lo``–``hi`` (each test module keeps to a range of its own), its URL once it listens, and the
-    app stopped afterwards."""
-    port = free_port_in(lo, hi)
-    proc, _ = start_server(port)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
+    """A module fixture's body (``yield from app_server(lo, hi)``): the URL of ``python app.py`` as a
+    user starts it, once it listens. One app serves every module that asks, for the whole session (a
+    start is ~8 s of one core's CPU, and the modules only visit pages): the first module starts it on
+    a free port of its ``lo``–``hi`` (each test module keeps to a range of its own, so runs side by
+    side do not take each other's ports); it is started again if it has died, and stopped when the
+    session ends (:func:`pytest_sessionfinish`)."""
+    proc = _SHARED_APP.get("proc")
+    if proc is None or proc.poll() is not None:
+        port = free_port_in(lo, hi)
+        proc, _ = start_server(port)
+        _SHARED_APP.update(proc=proc, url=f"http://127.0.0.1:{port}/")
+    yield _SHARED_APP["url"]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop :func:`app_server`'s app."""
+    proc = _SHARED_APP.pop("proc", None)
+    if proc is not None:
         stop_process(proc)
 
 
@@ -66,6 +81,33 @@ def app_client():
         yield Client(url, verbose=False, ssl_verify=False)
     finally:
         demo.close()
+
+
+#: The output of ``browser_app`` (a test reads it while the app runs).
+BROWSER_SERVER_LOG = Path(__file__).resolve().parents[1] / "test-artifacts" / "browser-test-server.log"
+
+
+@pytest.fixture(scope="session")
+def browser_app():
+    """``python app.py`` as a user starts it, for the real-browser modules that take tests/test_browser.py's
+    ``server`` (test_browser, test_a11y, test_cell_browser, test_crop_browser): started once for the
+    session, not once per module (a start is ~8 s of one core's CPU). No time limit on Score-CAM:
+    test_browser's leaving-phone test needs a job that would run for minutes. Its output goes to
+    :data:`BROWSER_SERVER_LOG`, a file, not a pipe."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", GRADCAM_SCORE_CAM_LIMIT="0")
+    BROWSER_SERVER_LOG.parent.mkdir(exist_ok=True)
+    with open(BROWSER_SERVER_LOG, "w") as log:
+        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=BROWSER_SERVER_LOG.parents[1],
+                                env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        try:
+            wait_listening(proc, port, BROWSER_SERVER_LOG)
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            stop_process(proc)
 
 
 @pytest.fixture(scope="module")

@@ -6,16 +6,13 @@ test-artifacts/ for a human to look at.
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import CHROMIUM, free_port, stop_process, wait_listening
+from conftest import BROWSER_SERVER_LOG, CHROMIUM
 from PIL import Image
 
 from gradcam_core.present.words import say
@@ -23,26 +20,17 @@ from gradcam_core.present.words import say
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
-SERVER_LOG = ARTIFACTS / "browser-test-server.log"
+SERVER_LOG = BROWSER_SERVER_LOG
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
                                 "(tests/run.sh installs it with apt-get)")
 
 
 @pytest.fixture(scope="module")
-def server():
-    port = free_port()
-    # no time limit on Score-CAM: the leaving-phone test needs a job that would run for minutes
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", GRADCAM_SCORE_CAM_LIMIT="0")
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(SERVER_LOG, "w")  # a file, not a pipe: a test reads it while the server runs
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    wait_listening(proc, port, SERVER_LOG)
-    yield url
-    stop_process(proc)
-    log.close()
+def server(browser_app):
+    """The app's URL: conftest's ``browser_app``, one ``python app.py`` shared with the modules that
+    import this fixture (test_a11y, test_cell_browser, test_crop_browser)."""
+    return browser_app
 
 
 def _phone_page(browser):
@@ -324,14 +312,14 @@ def test_slow_job_stops_when_the_phone_leaves(server, browser):
     page.wait_for_function("""() => /masked|forward|Score-CAM/i.test(
         [...document.querySelectorAll('.progress-text, .progress-level, .meta-text, .meta-text-center')]
         .map(e => e.innerText).join(' '))""", timeout=120000)
-    before = SERVER_LOG.read_text()
+    stopped = "stopped: its browser session closed"
+    before = SERVER_LOG.read_text()  # the server is shared with other modules: what this close adds counts
     ctx.close()  # the phone leaves (tab closed)
     deadline = time.time() + 120
-    while time.time() < deadline and "stopped: its browser session closed" not in SERVER_LOG.read_text():
+    while time.time() < deadline and SERVER_LOG.read_text().count(stopped) == before.count(stopped):
         time.sleep(0.5)
     log = SERVER_LOG.read_text()
-    assert "stopped: its browser session closed" not in before
-    assert "stopped: its browser session closed" in log, log[-3000:]
+    assert log.count(stopped) > before.count(stopped), log[len(before):][-3000:]
 
 
 def test_teaching_panels_fit_a_phone(server, browser):

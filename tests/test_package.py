@@ -22,10 +22,30 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ["gradcam_core", "weights", "examples", "pyproject.toml", "setup.py", "README.md", "requirements.txt", "LICENSE"]
 
 
-def _run(cmd: list, cwd: Path, **env) -> subprocess.CompletedProcess:
+def _env(**env) -> dict:
     clean = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "GRADCAM_HOME", "GRADCAM_WEIGHTS_DIR"}}
-    return subprocess.run([str(c) for c in cmd], cwd=cwd, env={**clean, **env, "PIP_NO_INPUT": "1"},
-                          capture_output=True, text=True, timeout=600)
+    return {**clean, **env, "PIP_NO_INPUT": "1"}
+
+
+def _run(cmd: list, cwd: Path, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=_env(**env), capture_output=True, text=True, timeout=600)
+
+
+def _run_together(cmds: list[list], cwd: Path) -> list[subprocess.CompletedProcess]:
+    """Run independent commands at the same time (each imports torch: seconds of one core's CPU, and
+    the machine has two), then each one's result, in order."""
+    procs = [subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=_env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for cmd in cmds]
+    done = []
+    for cmd, proc in zip(cmds, procs):
+        try:
+            out, err = proc.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            for other in procs:
+                other.kill()
+            raise
+        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return done
 
 
 @pytest.fixture(scope="module")
@@ -66,51 +86,56 @@ _FOUND = ("from gradcam_core.models import lenet, weights; from gradcam_core.dat
           "print('trust_aggregate=' + str(weights.weights_dir() / 'trust_aggregate_mnist.json'))")
 
 
-def _check_cli(python: Path, script: Path, cwd: Path) -> None:
-    models = _run([python, "-m", "gradcam_core", "models"], cwd=cwd)
+def _check_cli(models: subprocess.CompletedProcess, helped: subprocess.CompletedProcess) -> None:
+    """``python -m gradcam_core models`` and the console script's ``--help``, as run by :func:`_install_and_run`."""
     assert models.returncode == 0, models.stdout + models.stderr
     assert "efficientnet_lite0  [available]" in models.stdout  # its weights ship in a registry package
     # the installed copy finds LeNet's weights (package data, through gradcam_core.base.home), not just a line
     assert "lenet  [available]" in models.stdout and "layers: conv1, relu1, pool1, conv2, relu2, pool2" in models.stdout
     lenet = models.stdout.split("lenet  [available]", 1)[1]
     assert "source: weights file " in lenet and "lenet_mnist.pt" in lenet.splitlines()[1]
-    helped = _run([script, "--help"], cwd=cwd)
     assert helped.returncode == 0, helped.stderr
     assert "usage: " in helped.stdout and "explain" in helped.stdout and "models" in helped.stdout
 
 
-def _install_and_locate(python: str, src: Path, elsewhere: Path, editable: bool) -> list[str]:
-    """Install the copy, then (module, weights, examples manifest, a catalogue sentence) as the installed code finds them."""
+def _install_and_run(python: Path, script: Path, src: Path, elsewhere: Path, editable: bool, code: str = _WHERE):
+    """Install the copy, then, at the same time and from another directory: ``python -c code`` (by default
+    the module, weights, examples manifest and a catalogue sentence as the installed code finds them),
+    ``python -m gradcam_core models`` and ``gradcam-explorer --help``. Returns code's output lines and
+    the other two commands' results."""
     _install(python, src, editable=editable)
-    where = _run([python, "-c", _WHERE], cwd=elsewhere)
+    where, models, helped = _run_together([[python, "-c", code], [python, "-m", "gradcam_core", "models"],
+                                           [script, "--help"]], cwd=elsewhere)
     assert where.returncode == 0, where.stderr
-    return where.stdout.strip().splitlines()
+    return where.stdout.strip().splitlines(), models, helped
 
 
 def test_pip_install_dot_gives_a_working_package_and_console_script(package):
     python, script, src, elsewhere = package
-    module, weights, manifest, sentence = _install_and_locate(python, src, elsewhere, editable=False)
+    # _WHERE and _FOUND in one interpreter: each start imports torch
+    lines, models, helped = _install_and_run(python, script, src, elsewhere, editable=False, code=_WHERE + "\n" + _FOUND)
+    (module, weights, manifest, sentence), found = lines[:4], lines[4:]
     site = Path(python).parent.parent
     assert Path(module).is_relative_to(site) and not Path(module).is_relative_to(src)  # the installed copy
     assert Path(weights).is_file() and Path(weights).is_relative_to(site)  # package data: gradcam_core/_home
     assert Path(weights).read_bytes() == (ROOT / "weights" / "lenet_mnist.pt").read_bytes()
     assert Path(manifest).is_file() and (Path(manifest).parent / "animals" / "chelsea_cat.jpg").is_file()
     assert sentence == "Row must be a number."  # the catalogue travelled with the code
-    _check_cli(python, script, elsewhere)
+    _check_cli(models, helped)
     # every data path the code uses resolves inside the installed copy (weights, examples, trust aggregate)
-    found = _run([python, "-c", _FOUND], cwd=elsewhere)
-    assert found.returncode == 0, found.stderr
-    for line in found.stdout.strip().splitlines():
+    assert [line.split("=", 1)[0] for line in found] == ["lenet", "weights_dir", "examples", "deeplink", "shortcut",
+                                                         "photo_edits", "trust_aggregate"], found
+    for line in found:
         name, where = line.split("=", 1)
         assert Path(where).exists() and Path(where).is_relative_to(site), (name, where)
 
 
 def test_pip_install_editable_runs_from_the_working_copy(package):
     python, script, src, elsewhere = package
-    module, weights, manifest, _ = _install_and_locate(python, src, elsewhere, editable=True)
+    (module, weights, manifest, _), models, helped = _install_and_run(python, script, src, elsewhere, editable=True)
     assert Path(module).resolve().is_relative_to(src.resolve())  # the working copy's own files
     assert Path(weights).resolve() == (src / "weights" / "lenet_mnist.pt").resolve()  # its top-level weights/
-    _check_cli(python, script, elsewhere)
+    _check_cli(models, helped)
 
 
 def test_gradcam_home_overrides_where_the_data_is(package, tmp_path):

@@ -456,8 +456,15 @@ def test_concurrent_writers_from_threads_lose_nothing(store):
 
 
 _WRITER = textwrap.dedent("""
-    import sys, time
+    import os, sys, time, types
+    # the package's __init__ imports the CAM engine (torch: ~4 s of one core's CPU per writer); a writer
+    # needs only the rooms' store, so the package is entered without running its __init__ (the store's
+    # own modules are the real ones, imported as the app imports them)
+    package = types.ModuleType("gradcam_core")
+    package.__path__ = [os.path.join(os.getcwd(), "gradcam_core")]
+    sys.modules["gradcam_core"] = package
     from gradcam_core.rooms.store import open_store
+    assert "torch" not in sys.modules
     url, code, prefix, n, mode = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
     store = open_store(url)
     if mode == "fill":

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -48,6 +49,14 @@ def _start(port: int, env: dict) -> subprocess.Popen:
             env[name] = ""  # this process's own setting must not leak into the replica
     proc, _ = start_server(port, concurrency=1, env=env, extra_args=["--host", "127.0.0.1", "--threads", "1"])
     return proc
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def _kill_9(proc: subprocess.Popen | int) -> None:
@@ -184,6 +193,11 @@ def test_a_room_across_deploy_replicas_on_one_sqlite_file_survives_kill_9(tmp_pa
         assert f"workshop rooms in {rooms_file}" in text
         urls = [f"http://127.0.0.1:{p}/" for _, p in replicas]
         balancer = f"http://127.0.0.1:{port}/"
+        # the script prints its address as it starts HAProxy in the background: wait until it listens
+        deadline = time.time() + 60
+        while not _listening(port):
+            assert script.poll() is None and time.time() < deadline, out_path.read_text()
+            time.sleep(0.2)
         kept = _play_round(balancer, urls)  # opened through HAProxy: from this machine, so allowed
         assert rooms_file.stat().st_size > 0
         for pid, _ in replicas:

@@ -445,24 +445,44 @@ def test_result_files_live_in_gradios_cache_and_delete_cache_removes_them(monkey
 
 
 ALLOCATOR_CHILD = """
-import gc, json, sys
-from gradcam_core.ui import serving
-done = serving.tune_allocator()
+import gc, json, os, sys
+from gradcam_core.ui import serving  # imported once (gradio: seconds of CPU); each setting runs in a fork
+GLIBC = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_ARENA_MAX", "GRADCAM_MMAP_THRESHOLD", "GRADCAM_MALLOC_ARENAS")
 def rss():
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS:")) / 1024
-b = bytearray(8 << 20); del b      # one large block freed: glibc's own threshold moves up past it
-r0 = rss()
-big, keep = [], []
-for i in range(200):
-    big.append(bytearray(512 * 1024))  # 100 MB of half-megabyte blocks (a visit's photos, maps, PNGs)...
-    keep.append(bytearray(4096))       # ...with small blocks that stay, in between
-del big
-gc.collect()
-print(json.dumps({"done": done, "kept_mb": rss() - r0}))
+def measure():
+    done = serving.tune_allocator()
+    b = bytearray(8 << 20); del b      # one large block freed: glibc's own threshold moves up past it
+    r0 = rss()
+    big, keep = [], []
+    for i in range(200):
+        big.append(bytearray(512 * 1024))  # 100 MB of half-megabyte blocks (a visit's photos, maps, PNGs)...
+        keep.append(bytearray(4096))       # ...with small blocks that stay, in between
+    del big
+    gc.collect()
+    return {"done": done, "kept_mb": rss() - r0}
+for line in sys.stdin:                 # one JSON object of environment settings per line
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:                       # a fresh copy of the process: its allocator not yet tuned
+        os.close(read)
+        for name in GLIBC:
+            os.environ.pop(name, None)
+        os.environ.update(json.loads(line))
+        os.write(write, json.dumps(measure()).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as r:
+        print(r.read(), flush=True)
+    assert os.waitpid(pid, 0)[1] == 0
 """
 
 
-def _allocator_child(**env) -> dict:
+def _allocator_children(*envs: dict) -> list[dict]:
+    """What ``tune_allocator`` set and the RSS kept after freeing 100 MB, once per environment: each in
+    a fork of one child that imported the app's serving module once. The fork's environment is the
+    one ``tune_allocator`` reads (glibc read its own MALLOC_* variables when the child started, so a
+    fork given them checks what ``tune_allocator`` does with them, which is all it ever checked)."""
     import json
     import os
     import subprocess
@@ -472,8 +492,9 @@ def _allocator_child(**env) -> dict:
     base = {k: v for k, v in os.environ.items()
             if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_ARENA_MAX", "GRADCAM_MMAP_THRESHOLD", "GRADCAM_MALLOC_ARENAS")}
     out = subprocess.run([sys.executable, "-c", ALLOCATOR_CHILD], cwd=root, capture_output=True, text=True,
-                         env={**base, "PYTHONPATH": str(root), **env}, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+                         input="".join(json.dumps(env) + "\n" for env in envs),
+                         env={**base, "PYTHONPATH": str(root)}, check=True).stdout
+    return [json.loads(line) for line in out.strip().splitlines()[-len(envs):]]
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc (Linux)")
@@ -483,14 +504,14 @@ def test_the_servers_allocator_settings():
     default; GRADCAM_MMAP_THRESHOLD fixes the mmap threshold (its mechanism checked here: 100 MB of freed
     half-megabyte blocks go back to the system with it, and mostly stay without it); 0 or glibc's own
     variables leave glibc alone."""
-    default = _allocator_child()
+    default, fixed, off, operators = _allocator_children(
+        {}, {"GRADCAM_MMAP_THRESHOLD": "131072"}, {"GRADCAM_MALLOC_ARENAS": "0"},
+        {"MALLOC_ARENA_MAX": "4", "GRADCAM_MMAP_THRESHOLD": "131072", "MALLOC_MMAP_THRESHOLD_": "65536"})
     if not default["done"]:
         pytest.skip("not glibc: mallopt is not available")
     assert default["done"] == {"arenas": serving.MALLOC_ARENAS} == {"arenas": 2}
-    fixed = _allocator_child(GRADCAM_MMAP_THRESHOLD="131072")
     assert fixed["done"] == {"arenas": 2, "mmap_threshold": 131072}
     assert fixed["kept_mb"] < 10, fixed            # given back
     assert default["kept_mb"] > 50, default        # glibc's moving threshold keeps most of it
-    assert _allocator_child(GRADCAM_MALLOC_ARENAS="0")["done"] == {}
-    assert _allocator_child(MALLOC_ARENA_MAX="4", GRADCAM_MMAP_THRESHOLD="131072",
-                            MALLOC_MMAP_THRESHOLD_="65536")["done"] == {}  # the operator's own choice wins
+    assert off["done"] == {}
+    assert operators["done"] == {}  # the operator's own choice wins
