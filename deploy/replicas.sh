@@ -175,6 +175,22 @@ EOF
 HAPROXY_PID=$!
 PIDS+=($HAPROXY_PID)
 echo "HAProxy: pid $HAPROXY_PID, config $RUN_DIR/haproxy.cfg, log $RUN_DIR/haproxy.log"
+# the address is printed once HAProxy listens on it (a client that reads it connects at once)
+"$PY" - "$HOST" "$PORT" "$HAPROXY_PID" <<'EOF'
+import socket, sys, time
+from pathlib import Path
+host, port, pid = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+deadline = time.time() + 30
+while True:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        break
+    except OSError:
+        if not Path(f"/proc/{pid}").exists() or time.time() > deadline:
+            sys.exit(f"HAProxy is not listening on port {port}")
+        time.sleep(0.1)
+EOF
 echo "links shared in $GRADCAM_LINK_DIR; torch threads per replica: $GRADCAM_TORCH_THREADS"
 if [ -n "${GRADCAM_ROOMS_URL:-}" ]; then
   shown=$GRADCAM_ROOMS_URL  # its password left out

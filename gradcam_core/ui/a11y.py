@@ -17,6 +17,7 @@ axe-core, and each fix is harmless if Gradio changes the markup):
 """
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, Callable
 
 
