@@ -81,6 +81,34 @@ def _replace_keys(text: str, fixes: dict[str, str]) -> tuple[str, set[str]]:
     return "\n".join(out), done
 
 
+def _merge_tables(text: str) -> str:
+    """One block per table: a part that adds keys to a table an earlier part declared (``[model.layer]``
+    again) has its lines moved into that earlier block, since TOML declares a table once."""
+    blocks: list[tuple[str | None, list[str]]] = [(None, [])]
+    for line in text.split("\n"):
+        m = _TABLE.match(line)
+        if m:
+            blocks.append((m.group(1).strip(), [line]))
+        else:
+            blocks[-1][1].append(line)
+    first: dict[str, list[str]] = {}
+    out: list[list[str]] = []
+    for name, lines in blocks:
+        if name is not None and name in first:
+            body = lines[1:]
+            while body and not body[-1].strip():
+                body.pop()
+            target = first[name]
+            while target and not target[-1].strip():
+                target.pop()
+            target.extend(body + [""])
+            continue
+        if name is not None:
+            first[name] = lines
+        out.append(lines)
+    return "\n".join(line for lines in out for line in lines)
+
+
 def assemble(lang: str, parts: list[Path], fixes: dict[str, str] | None = None) -> tuple[str, list[str]]:
     english = _flat(tomllib.loads((WORDS / "en.toml").read_text(encoding="utf-8")))
     texts, notes = [], []
@@ -110,7 +138,7 @@ def assemble(lang: str, parts: list[Path], fixes: dict[str, str] | None = None) 
             notes.append(f"{part.name}: dropped {sorted(bad)}")
             text = _drop_keys(text, bad)
         texts.append(f"# ── {part.name} ──\n" + text.strip() + "\n")
-    whole = HEADER.format(lang=lang) + "\n" + "\n".join(texts)
+    whole = _merge_tables(HEADER.format(lang=lang) + "\n" + "\n".join(texts))
     flat = _flat(tomllib.loads(whole))
     notes.append(f"{len(flat)} of {len(english)} keys; missing {len(set(english) - set(flat))}")
     return whole, notes
