@@ -45,6 +45,7 @@ from gradcam_core.data.examples import load_manifest  # noqa: E402
 from gradcam_core.data.images import load_image  # noqa: E402
 from gradcam_core.models import registry as M  # noqa: E402
 from gradcam_core.models import weights as W  # noqa: E402
+import gradcam_core.present.words  # noqa: E402,F401  (layer labels are worded once the catalogue is loaded)
 
 
 def box_on_crop(spec: M.ModelSpec, size: tuple[int, int], box: list[float]) -> np.ndarray:
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     for key in args.models:
         rows = measure(key, photos, args.steps, boxes)
         title = M.get_model(key).title
-        print(f"\n# {title}: Grad-CAM of the predicted class on {rows[0]['photos']} example photos, "
+        print(f"\n# {title}: Grad-CAM of the predicted class on {rows[0]['photos']} example photo(s), "
               f"{args.steps} deletion/insertion steps (blur baseline)\n")
         print("| layer | insertion − deletion AUC (mean) | spread (sd) | heat share − area share in the box |")
         print("|---|---:|---:|---:|")
