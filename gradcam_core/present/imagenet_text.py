@@ -65,7 +65,7 @@ def steps_markdown(expl: Any) -> str:
     if "gradients" not in expl.steps:
         out.append(say("imagenet.no_gradients"))
     elif "average" not in expl.steps:
-        out.append(tt.say_in(tt.layout_of(expl.result), "imagenet.no_average"))
+        out.append(tt.say_in(tt.layout_of(getattr(expl, "result", None)), "imagenet.no_average"))
     for s in expl.steps.values():
         out.append(f"#### {s.title}\n\n{s.text}\n\n```python\n{s.code}\n```")
     return "\n\n".join(p for p in out if p)
