@@ -16,6 +16,8 @@ from typing import Iterator, Sequence
 
 from matplotlib import ticker
 
+from gradcam_core.present.words import number_text
+
 __all__ = ["format_number", "nice_ticks", "tick_labels", "tick_candidates"]
 
 
@@ -49,7 +51,7 @@ def format_number(x: float, sig: int = 2, plus: bool = False) -> str:
         s = "0"
     if plus and x > 0 and not s.startswith("+"):
         s = "+" + s
-    return s
+    return number_text(s)  # in the reader's language: 0,012 in French
 
 
 #: Plain labels for 1e-3 <= |tick| < 1e5, as format_number writes numbers; scientific outside.
@@ -82,7 +84,7 @@ def _formatter() -> ticker.ScalarFormatter:
 def tick_labels(ticks: Sequence[float]) -> list[str]:
     """Labels of evenly spaced ticks (ScalarFormatter): the same decimals on every label, distinct,
     and ``2e−4`` (the order of magnitude in each label) for very small or large values."""
-    return list(_labels(tuple(float(t) for t in ticks)))
+    return [number_text(s) for s in _labels(tuple(float(t) for t in ticks))]  # cached in English
 
 
 @lru_cache(maxsize=1024)

@@ -29,7 +29,7 @@ from gradcam_core.services import mnist as mnist_svc
 from gradcam_core.present import charts
 from gradcam_core.present import verdicts
 from gradcam_core.base.errors import Term
-from gradcam_core.present.words import lazy, say
+from gradcam_core.present.words import lazy, number, say
 from gradcam_core.ui.coerce import ChoiceDropdown, ChoiceRadio, CoercedSlider
 from gradcam_core.ui.common import ResultImage, by_name, user_errors
 from gradcam_core.ui.kept import KeptResults
@@ -106,11 +106,12 @@ def _gallery_items(cas: sanity.Cascade, picture: np.ndarray, size: int | None) -
         items = []
         for k, st in enumerate(rows):
             tile = _tile(method, st.map, picture, size)
-            numbers = say("ui.trust.reference") if k == 0 else f"ρ {st.spearman:.2f} · SSIM {st.ssim:.2f}"
+            rho, ssim = number(st.spearman, ".2f"), number(st.ssim, ".2f")  # in the reader's language
+            numbers = say("ui.trust.reference") if k == 0 else f"ρ {rho} · SSIM {ssim}"
             tile = grids.caption_image(tile, numbers, font_size=13)
             cap = _stage_caption(cas.stages, k)
             if k:
-                cap += f" · ρ={st.spearman:.2f} · SSIM={st.ssim:.2f}"
+                cap += f" · ρ={rho} · SSIM={ssim}"
             items.append((tile, cap))
         out[method] = items
     return out
