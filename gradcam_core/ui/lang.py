@@ -9,7 +9,7 @@ page's build-time texts in every language.
   sentence worded; afterwards each build-time text prop (labels, help, Markdown, buttons, tabs) is
   replaced by an ``I18nData`` key whose entries are the same catalogue keys and numbers worded in
   each language. Gradio's frontend then shows the page's language from the first view. Choices'
-  labels (which the frontend does not translate) are set by one load event, only on a page that is
+  labels (which the frontend does not translate) are set by one server call, only on a page that is
   not in English.
 - :func:`head`: the script that decides the language before Gradio starts (``?lang=`` > the switch's
   stored choice > ``--lang`` > the browser's languages), so the frontend's labels and the server's
@@ -274,21 +274,28 @@ def localize(demo: gr.Blocks, renderings: list[words.Rendering], langs: Iterable
 
 
 def _wire_choices(demo: gr.Blocks, choice_sets: dict[str, list]) -> None:
+    """Per page: a hidden box gets the page's language in the browser (no server call); only when it
+    is not English does its change ask the server for the choices' labels in that language."""
     for page, items in choice_sets.items():
         components = [c for c, _ in items]
 
-        def set_choices(request: gr.Request, items: list = items) -> list:
-            lang = lang_of(request)
+        def set_choices(page_lang: str | None, request: gr.Request, items: list = items) -> list:
+            lang = supported(page_lang) or lang_of(request)
             return [gr.update(choices=per_lang[lang]) if lang in per_lang else gr.skip() for _, per_lang in items]
 
         before = demo.current_page
         demo.current_page = page
         try:
             with demo:
-                demo.load(set_choices, None, components, queue=False, show_progress="hidden",
-                          api_visibility="private")
+                box = gr.Textbox(DEFAULT_LANG, visible=False)
+                demo.load(None, None, box, js=_PAGE_LANG_JS, queue=False, api_visibility="private")
+                box.change(set_choices, box, components, queue=False, show_progress="hidden",
+                           api_visibility="private")
         finally:
             demo.current_page = before
+
+
+_PAGE_LANG_JS = "() => window.gradcamLang || 'en'"
 
 
 # --------------------------------------------------------------------------- the browser's side
