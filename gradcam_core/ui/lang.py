@@ -133,24 +133,29 @@ class LangBlocks(gr.Blocks):
     def get_api_info(self, *args: Any, **kwargs: Any) -> Any:
         """The API's description (``view_api``, MCP tools) with its labels in plain English, never
         the page's translation markers."""
-        return _plain(super().get_api_info(*args, **kwargs))
+        return plain(super().get_api_info(*args, **kwargs))
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any, texts: dict[str, str] | None = None) -> Any:
+    """A page config (or any part of it) with its translation markers replaced by their English
+    (from the config's own ``i18n_translations`` when it carries them, else this process's page)."""
+    if texts is None:
+        found = value.get("i18n_translations") if isinstance(value, dict) else None
+        texts = (found or {}).get(DEFAULT_LANG) or _TEXTS.get(DEFAULT_LANG, {})
     if isinstance(value, dict):
         if value.get("__type__") == "translation_metadata" and "key" in value:
-            return _TEXTS.get(DEFAULT_LANG, {}).get(value["key"], value["key"])
-        return {k: _plain(v) for k, v in value.items()}
+            return texts.get(value["key"], value["key"])
+        return {k: plain(v, texts) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v, texts) for v in value]
     if isinstance(value, I18nData):
-        return _TEXTS.get(DEFAULT_LANG, {}).get(value.key, value.key)
+        return texts.get(value.key, value.key)
     if isinstance(value, str) and value.startswith(_MARK):
         try:
             key = json.loads(value[len(_MARK):])["key"]
         except (ValueError, KeyError, TypeError):
             return value
-        return _TEXTS.get(DEFAULT_LANG, {}).get(key, key)
+        return texts.get(key, key)
     return value
 
 
