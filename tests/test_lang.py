@@ -224,3 +224,22 @@ def test_head_script_and_switch():
     assert 'href="?lang=fr"' in switch
     js = lang.js_text("lang.digit")
     assert '"fr": "chiffre"' in js and "window.gradcamLang" in js
+
+
+def test_the_cli_speaks_french_with_lang(capsys, monkeypatch):
+    from gradcam_core import cli
+
+    monkeypatch.delenv("GRADCAM_LANG", raising=False)
+    assert cli.main(["--lang", "fr", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert say("cli.help.description", "fr").split("\n")[0][:30] in out.replace("\n", " ")
+    assert cli.main(["--help"]) == 0
+    assert say("cli.help.description", "en")[:30] in capsys.readouterr().out.replace("\n", " ")
+    # --lang after the command too, and the weights tool
+    assert cli.main(["weights", "--lang=fr", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert say("model.cli.description", "fr") in out and say("model.cli.description", "en") not in out
+    monkeypatch.setenv("GRADCAM_LANG", "fr")
+    assert cli.main(["--help"]) == 0
+    assert say("cli.help.description", "fr")[:30] in capsys.readouterr().out.replace("\n", " ")
+    assert current_lang() == "en"  # the CLI's language does not leak out of main()
