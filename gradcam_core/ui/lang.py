@@ -339,7 +339,11 @@ _HEAD = """<script>
   // the switch (lang.switch_html()): the page again in the other language, with the answer it shows:
   // the open tab's deep link (its "copy link" button makes it: at once for MNIST, through the server
   // for ImageNet, which keeps the photo), else the page's own address; always with lang= set
-  function visible(id) { var e = document.getElementById(id); return !!(e && e.offsetParent !== null); }
+  // the open tab: the one whose own element shows (a closed tab's panel is not displayed)
+  var MARKS = {mnist: '#mnist-copy-link', imagenet: '#imagenet-copy-link', spurious: '.spurious-exhibit'};
+  function visible(tab) {
+    return [].some.call(document.querySelectorAll(MARKS[tab]), function (e) { return e.offsetParent !== null; });
+  }
   function go(to, address) {
     var url = new URL(address || location.href, location.href);
     url.searchParams.set('lang', to);
@@ -363,7 +367,7 @@ _HEAD = """<script>
   window.gradcamSwitchLang = function (to) {
     try { localStorage.setItem('__STORE__', to); } catch (e) {}
     document.cookie = '__COOKIE__=' + to + '; path=/; SameSite=Lax; max-age=31536000';
-    var tab = ['mnist', 'imagenet', 'spurious'].filter(function (t) { return visible('tab-' + t); })[0];
+    var tab = ['mnist', 'imagenet', 'spurious'].filter(visible)[0];
     var shown = tab === 'mnist' || (tab === 'imagenet' && document.querySelector('#imagenet-label .output-class'));
     if (!shown) {
       var url = new URL(location.href);
