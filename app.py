@@ -64,12 +64,12 @@ def _build(concurrency: int, join_url: str | Callable[[], str] | None) -> gr.Blo
         # the page's query string (a deep link), read in the browser: without one, no server call
         query = gr.Textbox(serving.NO_LINK, visible=False)
         with gr.Tabs() as tabs:
-            with gr.Tab(say("ui.app.tab_mnist"), id="mnist", elem_id="tab-mnist"):
+            with gr.Tab(say("ui.app.tab_mnist"), id="mnist"):
                 mnist_tab.build(demo, concurrency_limit=concurrency, query=query)
-            with gr.Tab(say("ui.app.tab_imagenet"), id="imagenet", elem_id="tab-imagenet"):
+            with gr.Tab(say("ui.app.tab_imagenet"), id="imagenet"):
                 gr.HTML(lang.only_in_other_languages("lang.class_names_note"), padding=False)  # class names: English
                 imagenet_tab.build(demo, concurrency_limit=concurrency, query=query)
-            with gr.Tab(say("ui.app.tab_shortcuts"), id="spurious", elem_id="tab-spurious") as shortcuts:
+            with gr.Tab(say("ui.app.tab_shortcuts"), id="spurious") as shortcuts:
                 spurious_tab.build(demo, concurrency_limit=concurrency, tab=shortcuts, query=query)
         # the explain tools: typed, state-free API endpoints (MCP tools with --mcp)
         tools.register(concurrency_limit=concurrency)

@@ -135,7 +135,7 @@ def _literal_keys() -> set[tuple[str, str]]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
                 fn = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-                if fn in {"say", "lines", "Refusal", "Term"}:
+                if fn in {"say", "lines", "Refusal", "Term", "js_text"}:
                     out.add((name, node.args[0].value))
     return out
 

@@ -169,10 +169,13 @@ def test_localize_gives_a_small_page_in_french():
     assert radio.choices == [("digit", "digit"), ("plain", "plain")]  # choices: set by a load event in French
     load = [fn for fn in demo.fns.values() if fn.outputs and radio in fn.outputs]
     assert len(load) == 1
-    out_fr = load[0].fn(_Req(cookie="gradcam_lang=fr"))
+    # the page's language reaches the server only through a change of a hidden box: an English page,
+    # whose box keeps its "en", never calls
+    assert load[0].trigger_mode and [t[1] for t in load[0].targets] == ["change"]
+    assert load[0].inputs[0].value == "en"
+    out_fr = load[0].fn("fr", _Req())
     assert out_fr[0]["choices"] == [("chiffre", "digit"), ("plain", "plain")]
-    out_en = load[0].fn(_Req(cookie="gradcam_lang=en"))
-    assert out_en[0] == gr.skip()
+    assert load[0].fn("en", _Req(cookie="gradcam_lang=fr"))[0] == gr.skip()
     # a refusal naming the input reads its label in the request's language
     from gradcam_core.ui.coerce import name_of
 
@@ -221,3 +224,22 @@ def test_head_script_and_switch():
     assert 'href="?lang=fr"' in switch
     js = lang.js_text("lang.digit")
     assert '"fr": "chiffre"' in js and "window.gradcamLang" in js
+
+
+def test_the_cli_speaks_french_with_lang(capsys, monkeypatch):
+    from gradcam_core import cli
+
+    monkeypatch.delenv("GRADCAM_LANG", raising=False)
+    assert cli.main(["--lang", "fr", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert say("cli.help.description", "fr").split("\n")[0][:30] in out.replace("\n", " ")
+    assert cli.main(["--help"]) == 0
+    assert say("cli.help.description", "en")[:30] in capsys.readouterr().out.replace("\n", " ")
+    # --lang after the command too, and the weights tool
+    assert cli.main(["weights", "--lang=fr", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert say("model.cli.description", "fr") in out and say("model.cli.description", "en") not in out
+    monkeypatch.setenv("GRADCAM_LANG", "fr")
+    assert cli.main(["--help"]) == 0
+    assert say("cli.help.description", "fr")[:30] in capsys.readouterr().out.replace("\n", " ")
+    assert current_lang() == "en"  # the CLI's language does not leak out of main()

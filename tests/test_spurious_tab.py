@@ -77,7 +77,9 @@ def test_real_world_stakes_are_on_the_page_with_citations(client):
     # short paragraphs for a phone: five cases, none longer than 80 words
     paragraphs = [p for p in md.strip().split("\n\n")]
     assert len(paragraphs) == 5 and max(len(p.split()) for p in paragraphs) <= 80
-    comps = client.config["components"]
+    from gradcam_core.ui import lang
+
+    comps = lang.plain(client.config)["components"]  # the page's texts as in English (markers resolved)
     assert any(c.get("props", {}).get("value") == md.strip() for c in comps)
     acc = [c for c in comps if c.get("props", {}).get("label") == "Why it matters: shortcuts found in real systems"]
     assert acc and acc[0]["props"].get("open") is False

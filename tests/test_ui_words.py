@@ -26,7 +26,7 @@ def _keys_named_in_code() -> set[str]:
     out = set()
     for path in [ROOT / "app.py", *sorted((ROOT / "gradcam_core").rglob("*.py"))]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in {"say", "Term"}
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in {"say", "Term", "js_text"}
                     and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
                 out.add(node.args[0].value)
     return out

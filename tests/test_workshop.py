@@ -28,6 +28,7 @@ from PIL import Image
 
 from gradcam_core import workshop
 from gradcam_core.present.words import say
+from gradcam_core.ui import lang
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
@@ -142,12 +143,12 @@ def test_join_panel_on_the_built_page(monkeypatch):
     import app
 
     url = "http://10.20.30.1:7861/"
-    with_panel = app.build_app(join_url=url).get_config_file()
+    with_panel = lang.plain(app.build_app(join_url=url).get_config_file())  # (the page's texts as in English)
     htmls = [c["props"].get("value") or "" for c in with_panel["components"] if c["type"] == "html"]
     assert [q for h in htmls for q in _qr_in_html(h)] == [url]
     labels = [c["props"].get("label") for c in with_panel["components"] if c["type"] == "accordion"]
     assert say("ui.join.title") in labels
-    plain = app.build_app().get_config_file()
+    plain = lang.plain(app.build_app().get_config_file())
     assert say("ui.join.title") not in [c["props"].get("label") for c in plain["components"]]
 
 
@@ -245,7 +246,7 @@ def test_workshop_launch_binds_all_interfaces_prints_a_reachable_address_and_sho
         assert say("room_page.facilitator_banner", url=f"http://127.0.0.1:{port}/facilitator") in log, log
         # 3. the page's QR code decodes to the (first) printed address
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=20) as r:
-            config = json.load(r)
+            config = lang.plain(json.load(r))  # the page's texts as in English (translation markers resolved)
         qr = [q for c in config["components"] if c["type"] == "html"
               for q in _qr_in_html(c["props"].get("value") or "")]
         assert qr == [printed[0]], (qr, printed)

@@ -12,7 +12,7 @@ import numpy as np
 from gradcam_core.analysis.cell import CONTENT_SHARE, ERF_SHARE, SPREADS, CellTerms, Occlusion, claim_of, grouped_terms
 from gradcam_core.cam.engine import CAMResult
 from gradcam_core.present.token_texts import is_token_grid, layout_of, say_in
-from gradcam_core.present.words import lazy, say
+from gradcam_core.present.words import lazy, number_text, say
 
 def _more(spreads: float) -> str:
     """"one spread" or "2.5 spreads": the margin two scores must differ by."""
@@ -43,10 +43,11 @@ def _decimals(values: Sequence[float]) -> int:
 
 
 def _num(v: float, d: int, plus: bool = False) -> str:
+    """``v`` with ``d`` decimals, a true minus sign, in the reader's language (``0,041`` in French)."""
     s = f"{abs(v):.{d}f}"
     if float(s) == 0:
-        return s
-    return ("−" if v < 0 else ("+" if plus else "")) + s
+        return number_text(s)
+    return ("−" if v < 0 else ("+" if plus else "")) + number_text(s)
 
 
 def _cap(text: str) -> str:
@@ -123,7 +124,7 @@ def sum_sentence(ct: CellTerms, n: int = 3, layout: str = "cnn") -> str:
     ``layout``: a token grid says embedding dimensions and patch tokens."""
     _channels_ = lambda cs: _channels(cs, layout)  # noqa: E731
     d = _decimals(ct.terms)
-    shown = lambda c: float(_num(abs(ct.terms[c]), d)) != 0  # noqa: E731
+    shown = lambda c: float(f"{abs(ct.terms[c]):.{d}f}") != 0  # noqa: E731
     ups = [int(c) for c in ct.order if ct.terms[c] > 0 and shown(c)][:n]
     downs = [int(c) for c in ct.order[::-1] if ct.terms[c] < 0 and shown(c)][:n]
     any_up, any_down = bool((ct.terms > 0).any()), bool((ct.terms < 0).any())

@@ -21,7 +21,7 @@ from gradcam_core.cam.engine import BaseCAM
 from gradcam_core.cam.methods import METHODS, GradCAM
 from gradcam_core.base.errors import Term
 from gradcam_core.present.token_texts import PREFIX as _TOKENS, is_token_grid, say_in
-from gradcam_core.present.words import current_lang, has, lazy, say
+from gradcam_core.present.words import current_lang, has, lazy, number_text, say
 
 __all__ = ["MethodText", "TEXTS", "WORDS", "method_text", "method_label", "method_words", "text_keys", "check_method", "method_note",
            "progress_text", "fill", "gradcam_overview", "LENET_LAYERS", "LENET_DEFAULT_LAYER",
@@ -169,7 +169,7 @@ class Px(float):
     """Pixels written with up to 2 decimals, trailing zeros dropped ("6.5", "7")."""
 
     def __format__(self, spec: str) -> str:
-        return f"{float(self):.2f}".rstrip("0").rstrip(".")
+        return number_text(f"{float(self):.2f}".rstrip("0").rstrip("."))
 
 
 def pct(x: float) -> str:

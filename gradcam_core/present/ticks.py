@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 
 from matplotlib import ticker
 
-from gradcam_core.present.words import number
+from gradcam_core.present.words import number_text
 
 __all__ = ["format_number", "nice_ticks", "tick_labels", "tick_candidates"]
 
@@ -24,8 +24,7 @@ __all__ = ["format_number", "nice_ticks", "tick_labels", "tick_candidates"]
 def written(label: str) -> str:
     """A number written the English way (``0.012``, ``1.3e-4``) as the reader writes it: the decimal
     sign of the running request's language (French: ``0,012``); digits and signs unchanged."""
-    sign = number(0.5, ".1f")[1]  # "." in English, "," in French
-    return label if sign == "." else label.replace(".", sign)
+    return number_text(label)
 
 
 def format_number(x: float, sig: int = 2, plus: bool = False) -> str:

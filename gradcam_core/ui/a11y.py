@@ -106,9 +106,9 @@ def head() -> str:
     from gradcam_core.ui.lang import js_text
 
     script = _SCRIPT  # the names it gives, from the catalogue, in the page's language (ui/lang.py's head script)
-    for mark, key in (("__RESULT_IMAGE__", "ui.a11y.result_image"), ("__EQUATION__", "ui.a11y.equation"),
-                      ("__WIDE__", "ui.a11y.wide_content")):
-        script = script.replace(mark, js_text(key))
+    for mark, text in (("__RESULT_IMAGE__", js_text("ui.a11y.result_image")), ("__EQUATION__", js_text("ui.a11y.equation")),
+                       ("__WIDE__", js_text("ui.a11y.wide_content"))):
+        script = script.replace(mark, text)
     return f"<style>{CSS}</style>\n{script}"
 
 

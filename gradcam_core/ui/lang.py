@@ -9,7 +9,7 @@ page's build-time texts in every language.
   sentence worded; afterwards each build-time text prop (labels, help, Markdown, buttons, tabs) is
   replaced by an ``I18nData`` key whose entries are the same catalogue keys and numbers worded in
   each language. Gradio's frontend then shows the page's language from the first view. Choices'
-  labels (which the frontend does not translate) are set by one load event, only on a page that is
+  labels (which the frontend does not translate) are set by one server call, only on a page that is
   not in English.
 - :func:`head`: the script that decides the language before Gradio starts (``?lang=`` > the switch's
   stored choice > ``--lang`` > the browser's languages), so the frontend's labels and the server's
@@ -133,24 +133,29 @@ class LangBlocks(gr.Blocks):
     def get_api_info(self, *args: Any, **kwargs: Any) -> Any:
         """The API's description (``view_api``, MCP tools) with its labels in plain English, never
         the page's translation markers."""
-        return _plain(super().get_api_info(*args, **kwargs))
+        return plain(super().get_api_info(*args, **kwargs))
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any, texts: dict[str, str] | None = None) -> Any:
+    """A page config (or any part of it) with its translation markers replaced by their English
+    (from the config's own ``i18n_translations`` when it carries them, else this process's page)."""
+    if texts is None:
+        found = value.get("i18n_translations") if isinstance(value, dict) else None
+        texts = (found or {}).get(DEFAULT_LANG) or _TEXTS.get(DEFAULT_LANG, {})
     if isinstance(value, dict):
         if value.get("__type__") == "translation_metadata" and "key" in value:
-            return _TEXTS.get(DEFAULT_LANG, {}).get(value["key"], value["key"])
-        return {k: _plain(v) for k, v in value.items()}
+            return texts.get(value["key"], value["key"])
+        return {k: plain(v, texts) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v, texts) for v in value]
     if isinstance(value, I18nData):
-        return _TEXTS.get(DEFAULT_LANG, {}).get(value.key, value.key)
+        return texts.get(value.key, value.key)
     if isinstance(value, str) and value.startswith(_MARK):
         try:
             key = json.loads(value[len(_MARK):])["key"]
         except (ValueError, KeyError, TypeError):
             return value
-        return _TEXTS.get(DEFAULT_LANG, {}).get(key, key)
+        return texts.get(key, key)
     return value
 
 
@@ -274,21 +279,28 @@ def localize(demo: gr.Blocks, renderings: list[words.Rendering], langs: Iterable
 
 
 def _wire_choices(demo: gr.Blocks, choice_sets: dict[str, list]) -> None:
+    """Per page: a hidden box gets the page's language in the browser (no server call); only when it
+    is not English does its change ask the server for the choices' labels in that language."""
     for page, items in choice_sets.items():
         components = [c for c, _ in items]
 
-        def set_choices(request: gr.Request, items: list = items) -> list:
-            lang = lang_of(request)
+        def set_choices(page_lang: str | None, request: gr.Request, items: list = items) -> list:
+            lang = supported(page_lang) or lang_of(request)
             return [gr.update(choices=per_lang[lang]) if lang in per_lang else gr.skip() for _, per_lang in items]
 
         before = demo.current_page
         demo.current_page = page
         try:
             with demo:
-                demo.load(set_choices, None, components, queue=False, show_progress="hidden",
-                          api_visibility="private")
+                box = gr.Textbox(DEFAULT_LANG, visible=False)
+                demo.load(None, None, box, js=_PAGE_LANG_JS, queue=False, api_visibility="private")
+                box.change(set_choices, box, components, queue=False, show_progress="hidden",
+                           api_visibility="private")
         finally:
             demo.current_page = before
+
+
+_PAGE_LANG_JS = "() => window.gradcamLang || 'en'"
 
 
 # --------------------------------------------------------------------------- the browser's side
@@ -327,7 +339,11 @@ _HEAD = """<script>
   // the switch (lang.switch_html()): the page again in the other language, with the answer it shows:
   // the open tab's deep link (its "copy link" button makes it: at once for MNIST, through the server
   // for ImageNet, which keeps the photo), else the page's own address; always with lang= set
-  function visible(id) { var e = document.getElementById(id); return !!(e && e.offsetParent !== null); }
+  // the open tab: the one whose own element shows (a closed tab's panel is not displayed)
+  var MARKS = {mnist: '#mnist-copy-link', imagenet: '#imagenet-copy-link', spurious: '.spurious-exhibit'};
+  function visible(tab) {
+    return [].some.call(document.querySelectorAll(MARKS[tab]), function (e) { return e.offsetParent !== null; });
+  }
   function go(to, address) {
     var url = new URL(address || location.href, location.href);
     url.searchParams.set('lang', to);
@@ -351,7 +367,7 @@ _HEAD = """<script>
   window.gradcamSwitchLang = function (to) {
     try { localStorage.setItem('__STORE__', to); } catch (e) {}
     document.cookie = '__COOKIE__=' + to + '; path=/; SameSite=Lax; max-age=31536000';
-    var tab = ['mnist', 'imagenet', 'spurious'].filter(function (t) { return visible('tab-' + t); })[0];
+    var tab = ['mnist', 'imagenet', 'spurious'].filter(visible)[0];
     var shown = tab === 'mnist' || (tab === 'imagenet' && document.querySelector('#imagenet-label .output-class'));
     if (!shown) {
       var url = new URL(location.href);

@@ -106,7 +106,7 @@ def _gallery_items(cas: sanity.Cascade, picture: np.ndarray, size: int | None) -
         items = []
         for k, st in enumerate(rows):
             tile = _tile(method, st.map, picture, size)
-            rho, ssim = number(st.spearman, ".2f"), number(st.ssim, ".2f")  # the reader's decimal sign
+            rho, ssim = number(st.spearman, ".2f"), number(st.ssim, ".2f")  # in the reader's language
             numbers = say("ui.trust.reference") if k == 0 else f"ρ {rho} · SSIM {ssim}"
             tile = grids.caption_image(tile, numbers, font_size=13)
             cap = _stage_caption(cas.stages, k)

@@ -158,6 +158,12 @@ def _french_number(text: str) -> str:
     return out
 
 
+def number_text(text: str, lang: str | None = None) -> str:
+    """A number already written the English way (``"0.41"``, ``"1.5e-4"``, a tick label) written
+    the language's way: for numbers a library formatted (matplotlib's tick labels)."""
+    return _french_number(text) if (lang or current_lang()) == "fr" else text
+
+
 def number(value: Any, spec: str = "", lang: str | None = None) -> str:
     """One number written in the current language (``number(0.41, ".0%")`` → ``41 %`` in French),
     for the rare place that formats a number outside a catalogue template."""
