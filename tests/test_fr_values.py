@@ -325,7 +325,7 @@ def test_a_french_page_labels_the_named_choices_in_french_and_keeps_the_codes():
 
     def on_page(cookie: str) -> dict:
         req = NS(headers={"cookie": cookie})
-        return dict(zip([id(c) for c in outputs], load[0].fn(req)))
+        return dict(zip([id(c) for c in outputs], load[0].fn(None, req)))
 
     fr, en = on_page("gradcam_lang=fr"), on_page("gradcam_lang=en")
     with words.use_lang("fr"):
@@ -373,7 +373,7 @@ def test_the_shortcuts_tab_menus_in_french():
     load = [fn for fn in demo.fns.values() if fn.outputs and any(m in fn.outputs for m in menus)
             and "set_choices" in getattr(fn.fn, "__name__", "")]
     assert len(load) == 1
-    fr = dict(zip([id(c) for c in load[0].outputs], load[0].fn(NS(headers={"cookie": "gradcam_lang=fr"}))))
+    fr = dict(zip([id(c) for c in load[0].outputs], load[0].fn(None, NS(headers={"cookie": "gradcam_lang=fr"}))))
     relabelled = {tuple(tuple(c) for c in fr[id(m)]["choices"]) for m in menus if id(m) in fr and fr[id(m)] != gr.skip()}
     with words.use_lang("fr"):
         backgrounds = tuple(cards.variant_choices("context", BACKGROUNDS))
@@ -481,7 +481,7 @@ def test_the_whole_page_in_french_labels_every_named_choice_once():
     loads = [fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") == "set_choices"]
     shown = {}
     for fn in loads:
-        for comp, update in zip(fn.outputs, fn.fn(NS(headers={"cookie": "gradcam_lang=fr"}))):
+        for comp, update in zip(fn.outputs, fn.fn(None, NS(headers={"cookie": "gradcam_lang=fr"}))):
             if isinstance(update, dict) and "choices" in update and getattr(comp, "elem_id", None):
                 shown[comp.elem_id] = [tuple(c) for c in update["choices"]]
     with words.use_lang("fr"):

@@ -393,8 +393,9 @@ def _run_model(spec: ModelSpec, model, x: torch.Tensor, layer: str, method: str,
                ) -> tuple[list[CAMResult], list[tuple[np.ndarray, np.ndarray]] | None]:
     """One forward pass → one CAMResult per target, and the guided images (guided backprop, Guided
     Grad-CAM) of each when the method gives them (None otherwise)."""
-    guard = TimeGuard(progress, time_limit, str(Term("service.progress.layer_of", layer=layer, title=spec.title)), method)  # used by Score-CAM only
     shape = layout(spec, layer)  # a token grid is reshaped by the engine, as the registry says
+    title = spec.title  # the registry's two facts read together (one visit)
+    guard = TimeGuard(progress, time_limit, str(Term("service.progress.layer_of", layer=layer, title=title)), method)  # used by Score-CAM only
     extra = {} if shape == "cnn" else {"layout": shape}
     cam = make_cam(method, model, layer, batch_size=SCORE_CAM_BATCH, progress=guard, on_plan=guard.plan, **extra)
     results = cam.explain_many(x, targets)

@@ -151,7 +151,7 @@ def _explain(src, key, slow: bool, model_key, layer, method, target, target2, no
     One pass: the service runs and returns the raw result, present draws it, the tab places it."""
     if slow:
         gr.Warning(SCORE_CAM_WARNING, duration=8)
-    second = None if is_no_second(target2) else target2
+    second = None if target2 is None or is_no_second(target2) else target2
     raw = svc.explain_source(
         src, model_key, layer, method, target, second, norm=norm, cmap=cmap, alpha=alpha,
         progress=progress_callback(progress, request) if slow else None,
@@ -165,6 +165,7 @@ def _explain(src, key, slow: bool, model_key, layer, method, target, target2, no
 
 def _explain_photo(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress, whole,
                    slow: bool):
+    target2 = None if is_no_second(target2) else target2  # read with the method's queue, before the service
     src = svc.photo_of(photo)
     key = _request_key(src, model_key, layer, method, target, target2)
     return _explain(src, key, slow, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress,
@@ -224,6 +225,7 @@ def _run(slow: bool, token, photo, model_key, layer, method, target, target2, no
 @user_errors
 def _run_photo(slow: bool, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state,
                request, progress, whole):
+    target2 = None if is_no_second(target2) else target2  # read with the method's queue, before the service
     src = svc.photo_of(photo)
     key = _request_key(src, model_key, layer, method, target, target2)
     if not str(token or "").startswith("force") and isinstance(state, dict) and state.get("tag") == key:
