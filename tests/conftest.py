@@ -151,6 +151,24 @@ def weights_isolated(tmp_path, monkeypatch):
     return wdir
 
 
+@pytest.fixture
+def fetch_isolated(weights_isolated, monkeypatch):
+    """:func:`weights_isolated`, and no fetch state or cached probe answers before or after (a fetch
+    thread still running is waited for)."""
+    from gradcam_core.models import fetch
+    from gradcam_core.models import weights as W
+
+    monkeypatch.delenv(fetch.WEIGHTS_URL_ENV, raising=False)
+    fetch.reset()
+    W._probe_cache.clear()
+    yield weights_isolated
+    for st in fetch.states().values():
+        if st.thread is not None:
+            st.thread.join(60)
+    fetch.reset()
+    W._probe_cache.clear()
+
+
 # --------------------------------------------------------------------------- markers
 #: Modules whose tests start a server of their own (a launched app, HAProxy replicas, a weights
 #: source) or a real browser; their tests are marked ``app`` / ``browser``, never ``fast``. A module

@@ -32,18 +32,9 @@ R18 = W.weights_filename(W.candidate_weights("resnet18")[0])
 
 
 @pytest.fixture
-def isolated(weights_isolated, monkeypatch):
-    """Empty weights folder and hub cache (conftest.weights_isolated), no fetch state, no cached probe answers."""
-    wdir = weights_isolated
-    monkeypatch.delenv(fetch.WEIGHTS_URL_ENV, raising=False)
-    fetch.reset()
-    W._probe_cache.clear()
-    yield wdir
-    for st in fetch.states().values():
-        if st.thread is not None:
-            st.thread.join(60)
-    fetch.reset()
-    W._probe_cache.clear()
+def isolated(fetch_isolated):
+    """conftest.fetch_isolated: an empty weights folder, no fetch state, no cached probe answers."""
+    return fetch_isolated
 
 
 class Source:

@@ -27,18 +27,10 @@ VIT = W.weights_filename(W.candidate_weights("vit_b_16")[0])  # vit_b_16-c867db9
 
 
 @pytest.fixture
-def isolated(weights_isolated, monkeypatch):
-    """Empty weights folder and hub cache, no fetch state, no cached probe answers."""
-    monkeypatch.delenv(fetch.WEIGHTS_URL_ENV, raising=False)
-    fetch.reset()
-    W._probe_cache.clear()
-    yield weights_isolated
-    for st in fetch.states().values():
-        if st.thread is not None:
-            st.thread.join(60)
-    fetch.reset()
-    W._probe_cache.clear()
-    for key in ("swin_t", "vit_b_16"):  # a model loaded from this test's folder is not kept
+def isolated(fetch_isolated):
+    """conftest.fetch_isolated; a model loaded from this test's folder is not kept."""
+    yield fetch_isolated
+    for key in ("swin_t", "vit_b_16"):
         M.get_model(key)._cache = None
 
 
