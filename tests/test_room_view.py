@@ -12,7 +12,7 @@ from gradcam_core.analysis.pointing import ClassScore, Score
 from gradcam_core.base.errors import Refusal
 from gradcam_core.present import room_view as V
 from gradcam_core.present.colour_vision import is_monotonic
-from gradcam_core.present.words import say
+from gradcam_core.present.words import number, say
 
 GRID = (7, 7)
 
@@ -34,16 +34,39 @@ def _score(cells=(17,), hit=False, heat=0.1, area=1 / 49, empty=False, hottest=(
 
 
 def _percents(text: str) -> list[int]:
-    return [int(x) for x in re.findall(r"(\d+) %", text)]
+    """The whole percentages of a sentence, in either language's writing ("41 %", French "41\u202f%")."""
+    return [int(x) for x in re.findall(r"(\d+)[ \u202f\u00a0]%", text)]
 
 
 # ------------------------------------------------------------------------------------- cell names
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
+def _cell(row: int, column: int) -> str:
+    """A cell as the catalogue names it, counted from 1 ("row 3, column 5")."""
+    return say("reveal.cell", row=row, column=column)
+
+
+def _cells(*cells: tuple[int, int]) -> str:
+    return say("reveal.cell_sep").join(_cell(r, c) for r, c in cells)
+
+
+#: the model's hottest cell of ``_cs`` / ``_score`` (cell 18 of the 7 × 7 grid)
+HOT = (3, 5)
+TIED = ((1, 4), (7, 4))  # cells 3 and 45
+
+
+def _target() -> str:
+    return say("reveal.target_one", cell=_cell(*HOT))
+
+
+def _target_tied() -> str:
+    return say("reveal.target_tied", n=2, cells=_cells(*TIED))
+
+
 def test_cells_are_named_from_one_as_people_count():
-    assert V.cell_name(0, GRID) == "row 1, column 1"
-    assert V.cell_name(18, GRID) == "row 3, column 5"
-    assert V.cell_name(11, (3, 4)) == "row 3, column 4"
-    assert V.cells_names([0, 48], GRID) == "row 1, column 1; row 7, column 7"
+    assert V.cell_name(0, GRID) == _cell(1, 1)
+    assert V.cell_name(18, GRID) == _cell(3, 5)
+    assert V.cell_name(11, (3, 4)) == _cell(3, 4)
+    assert V.cells_names([0, 48], GRID) == _cells((1, 1), (7, 7))
+    assert re.findall(r"\d+", V.cells_names([0, 48], GRID)) == ["1", "1", "7", "7"]
 
 
 # ------------------------------------------------------------------------------------- comparison
@@ -61,118 +84,126 @@ def test_heat_against_area_is_compared_as_written(heat, area, code):
 
 
 # ---------------------------------------------------------------------------------- reveal_text
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_reveal_sentence_carries_the_scores_figures():
     cs = _cs(answered=28, hits=19, heat=0.41, area=3 / 49, mean=0.23)
     text = V.reveal_text(cs, "tabby cat", "ResNet-18")
-    assert text.startswith("**Grad-CAM of ResNet-18 for “tabby cat”.**")
-    assert "19 of 28 of you chose the model's hottest cell (row 3, column 5)." in text
-    assert "41 % of the model's heat lies in the 3 cells most of you chose, 6 % of the grid's 49 cells" in text
-    assert f"{0.41 / (3 / 49):.1f} times" in text  # 6.7
+    assert text.startswith(say("reveal.title", method="Grad-CAM", model="ResNet-18", name="tabby cat"))
+    assert say("reveal.some_hit", hits=19, answered=28, target=_target()) in text
+    assert say("reveal.popular_many", heat_pct=41, area_pct=100 * 3 / 49, n=3, total=49,
+               compare=say("reveal.compare.strong", ratio=0.41 / (3 / 49))) in text
+    assert number(0.41 / (3 / 49), ".1f") in text  # 6.7 (French 6,7)
     assert _percents(text) == [41, 6, 23]
-    assert "the model's evidence is concentrated where the class looked" in text
+    assert text.endswith(say("reveal.mean", mean_pct=23))
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_everyone_and_nobody_hit():
     all_ = V.reveal_text(_cs(answered=5, hits=5), "dog", "VGG")
-    assert "All 5 of you chose the model's hottest cell" in all_
+    assert say("reveal.all_hit", answered=5, target=_target()) in all_
     none = V.reveal_text(_cs(answered=5, hits=0), "dog", "VGG")
-    assert "None of the 5 of you chose the model's hottest cell" in none
+    assert say("reveal.none_hit", answered=5, target=_target()) in none
     some = V.reveal_text(_cs(answered=5, hits=1), "dog", "VGG")
-    assert "1 of 5 of you chose" in some
+    assert say("reveal.some_hit", hits=1, answered=5, target=_target()) in some
+    assert len({say(k, hits=1, answered=5, target=_target()) for k in ("reveal.all_hit", "reveal.none_hit",
+                                                                        "reveal.some_hit")}) == 3
 
 
-@pytest.mark.parametrize("heat, area, clause", [
-    (0.41, 3 / 49, "so the model's evidence is concentrated where the class looked"),
-    (0.08, 3 / 49, "a little more than an even spread of heat would give"),
-    (0.06, 3 / 49, "about what an even spread of heat would give, so no more than chance"),
-    (0.02, 3 / 49, "less than an even spread of heat would give, so the model looks mostly elsewhere"),
+@pytest.mark.parametrize("heat, area, code", [
+    (0.41, 3 / 49, "strong"),  # "so the model's evidence is concentrated where the class looked"
+    (0.08, 3 / 49, "more"),    # "a little more than an even spread of heat would give"
+    (0.06, 3 / 49, "same"),    # "about what an even spread of heat would give, so no more than chance"
+    (0.02, 3 / 49, "less"),    # "less than an even spread of heat would give, so the model looks mostly elsewhere"
 ])
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
-def test_class_agrees_or_the_model_looks_elsewhere(heat, area, clause):
+def test_class_agrees_or_the_model_looks_elsewhere(heat, area, code):
     text = V.reveal_text(_cs(heat=heat, area=area), "dog", "VGG")
-    assert clause in text
+    assert say(f"reveal.compare.{code}", ratio=heat / area) in text
+    assert [c for c in ("strong", "more", "same", "less")
+            if say(f"reveal.compare.{c}", ratio=heat / area) in text] == [code]
     h, a = _percents(text)[:2]
     assert (h, a) == (round(heat * 100), round(area * 100))
-    if "elsewhere" in clause:
+    if code == "less":
         assert h < a
-    elif "chance" in clause:
+    elif code == "same":
         assert h == a
     else:
         assert h > a
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_one_popular_cell_is_singular():
     counts = np.zeros(GRID, int)
     counts.flat[18] = 3
     text = V.reveal_text(_cs(answered=3, hits=3, popular=(18,), heat=0.3, area=1 / 49, counts=counts), "dog", "VGG")
-    assert "lies in the cell most of you chose, 1 of the grid's 49 cells (2 %)" in text
+    assert say("reveal.popular_one", heat_pct=30, area_pct=100 / 49, n=1, total=49,
+               compare=say("reveal.compare.strong", ratio=0.3 * 49)) in text
+    assert _percents(text)[:2] == [30, 2]
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_one_person_answering_reads_in_the_singular():
     counts = np.zeros(GRID, int)
     counts.flat[[17, 18]] = 1
     hit = V.reveal_text(_cs(answered=1, hits=1, popular=(17, 18), heat=0.5, area=2 / 49, counts=counts, mean=0.5),
                         "dog", "VGG")
-    assert "The one person who answered chose the model's hottest cell (row 3, column 5)." in hit
-    assert "lies in the 2 cells they chose, 4 % of the grid's 49 cells" in hit
-    assert "of you" not in hit and "On average" not in hit and "just as often" not in hit
+    # the whole text: the title, the one person's hit, their cells' heat; no mean, no tie, no "of you"
+    title = say("reveal.title", method="Grad-CAM", model="VGG", name="dog")
+    assert hit == " ".join([title, say("reveal.one_hit", target=_target()),
+                            say("reveal.single_many", heat_pct=50, area_pct=200 / 49, n=2, total=49,
+                                compare=say("reveal.compare.strong", ratio=0.5 / (2 / 49)))])
+    assert _percents(hit) == [50, 4]
     counts = np.zeros(GRID, int)
     counts.flat[0] = 1
     miss = V.reveal_text(_cs(answered=1, hits=0, popular=(0,), heat=0.01, area=1 / 49, counts=counts), "dog", "VGG")
-    assert "The one person who answered did not choose the model's hottest cell" in miss
-    assert "in the cell they chose, 1 of the grid's 49 cells (2 %)" in miss
+    assert miss == " ".join([title, say("reveal.one_miss", target=_target()),
+                             say("reveal.single_one", heat_pct=1, area_pct=100 / 49, n=1, total=49,
+                                 compare=say("reveal.compare.less", ratio=0.49))])
+    assert _percents(miss) == [1, 2]
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_nobody_answered():
     text = V.reveal_text(_cs(answered=0, hits=0, popular=(), heat=0.0, area=0.0, counts=np.zeros(GRID, int)),
                          "dog", "VGG")
-    assert say("reveal.nobody") in text
-    assert "The model's hottest cell for “dog” is row 3, column 5." in text
-    assert " %" not in text
+    assert text == " ".join([say("reveal.title", method="Grad-CAM", model="VGG", name="dog"), say("reveal.nobody"),
+                             say("reveal.hottest_one", name="dog", cell=_cell(*HOT))])
+    assert "%" not in text
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_an_empty_map_is_never_a_miss():
     for answered in (0, 1, 7):
         cs = _cs(answered=answered, hits=0, heat=0.0, empty=True, hottest=())
         text = V.reveal_text(cs, "dog", "VGG")
-        assert say("reveal.empty", name="dog") in text
-        assert "None of" not in text and "did not choose" not in text and "%" not in text
-        if answered == 1:
-            assert "1 person answered" in text
-        elif answered:
-            assert f"{answered} people answered" in text
+        # the empty branch alone: never a hit, a miss or a share
+        counted = {0: [], 1: [say("reveal.empty_answered_one")], 7: [say("reveal.empty_answered", answered=7)]}
+        assert text == " ".join([say("reveal.title", method="Grad-CAM", model="VGG", name="dog"),
+                                 say("reveal.empty", name="dog")] + counted[answered])
+        assert "%" not in text
+        assert re.findall(r"\d+", text) == ([str(answered)] if answered else [])
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_tied_hottest_cells_are_all_named():
     text = V.reveal_text(_cs(hottest=(3, 45)), "dog", "VGG")
-    assert "one of the model's 2 equally hot cells (row 1, column 4; row 7, column 4)" in text
+    assert say("reveal.some_hit", hits=4, answered=10, target=_target_tied()) in text
     alone = V.reveal_text(_cs(answered=0, hits=0, popular=(), heat=0, area=0, counts=np.zeros(GRID, int),
                               hottest=(3, 45)), "dog", "VGG")
-    assert "The model's 2 hottest cells for “dog”, equally hot, are row 1, column 4; row 7, column 4." in alone
+    assert alone.endswith(say("reveal.hottest_tied", name="dog", n=2, cells=_cells(*TIED)))
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
+def _ties(text: str) -> list[int]:
+    """How many cells the tie sentence says were left out ([] when there is none)."""
+    return ([1] if say("reveal.tie_one") in text else []) + [k for k in range(2, 50)
+                                                             if say("reveal.tie_many", tied=k) in text]
+
+
 def test_a_tie_at_the_cut_is_said_with_its_count():
     cam = np.ones(GRID)
     # four cells chosen twice each: the rule keeps 3 in reading order and leaves 1 out
     taps = [[1, 2], [3, 4], [1, 2], [3, 4]]
     cs = P.score_class(cam, taps)
     assert cs.popular == (1, 2, 3)
-    assert "(1 more cell was chosen just as often" in V.reveal_text(cs, "dog", "VGG")
+    assert _ties(V.reveal_text(cs, "dog", "VGG")) == [1]
     cs = P.score_class(cam, [[1, 2, 3], [4, 5, 6]])
-    assert "(3 more cells were chosen just as often" in V.reveal_text(cs, "dog", "VGG")
+    assert _ties(V.reveal_text(cs, "dog", "VGG")) == [3]
     cs = P.score_class(cam, [[1, 2, 3], [1, 2, 3], [4]])
-    assert "just as often" not in V.reveal_text(cs, "dog", "VGG")
+    assert _ties(V.reveal_text(cs, "dog", "VGG")) == []
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_the_mean_is_the_mean_of_own_shares():
     cam = np.zeros(GRID)
     cam.flat[18] = 3.0
@@ -180,116 +211,134 @@ def test_the_mean_is_the_mean_of_own_shares():
     cs = P.score_class(cam, [[18], [17], [0]])
     assert cs.mean_heat_share == pytest.approx((0.75 + 0.25 + 0) / 3)
     text = V.reveal_text(cs, "dog", "VGG")
-    assert "On average, the cells each of you chose hold 33 % of the model's heat." in text
-    assert "1 of 3 of you chose" in text
+    assert text.endswith(" " + say("reveal.mean", mean_pct=100 / 3)) and _percents(text)[-1] == 33
+    assert say("reveal.some_hit", hits=1, answered=3, target=_target()) in text
     # popular: the three cells, each chosen once, in reading order (0, 17, 18): all the heat in 3 of 49
-    assert "100 % of the model's heat lies in the 3 cells most of you chose, 6 % of the grid's 49 cells" in text
+    assert say("reveal.popular_many", heat_pct=100, area_pct=300 / 49, n=3, total=49,
+               compare=say("reveal.compare.strong", ratio=49 / 3)) in text
+    assert _percents(text) == [100, 6, 33]
 
 
 # ------------------------------------------------------------------------------------- own_text
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
+def _own(first: str, heat_key: str, heat: float, area: float, code: str, n: int = 1) -> str:
+    return " ".join([first, say(heat_key, heat_pct=100 * heat, area_pct=100 * area, n=n, total=49,
+                                compare=say(f"reveal.compare_own.{code}", ratio=heat / area))])
+
+
 def test_own_hit_and_miss_in_singular_and_plural():
-    assert V.own_text(_score(cells=(18,), hit=True, heat=0.5), "dog").startswith(
-        "You found it: the model's hottest cell (row 3, column 5) is your cell. Your cell holds 50 %")
-    assert V.own_text(_score(cells=(17, 18), hit=True, heat=0.6, area=2 / 49), "dog").startswith(
-        "You found it: the model's hottest cell (row 3, column 5) is one of your 2 cells. Your 2 cells hold 60 %")
-    assert V.own_text(_score(cells=(17,), heat=0.1), "dog").startswith(
-        "Your cell is not the model's hottest cell (row 3, column 5). Your cell holds 10 % of the model's heat "
-        "and is 1 of the grid's 49 cells (2 %)")
-    assert V.own_text(_score(cells=(0, 1, 2), heat=0.0, area=3 / 49), "dog").startswith(
-        "None of your 3 cells is the model's hottest cell (row 3, column 5). Your 3 cells hold 0 %")
+    text = V.own_text(_score(cells=(18,), hit=True, heat=0.5), "dog")
+    assert text == _own(say("reveal.own_hit_one", target=_target()), "reveal.own_heat_one", 0.5, 1 / 49, "strong")
+    assert _percents(text) == [50, 2]
+    text = V.own_text(_score(cells=(17, 18), hit=True, heat=0.6, area=2 / 49), "dog")
+    assert text == _own(say("reveal.own_hit_many", target=_target(), n=2), "reveal.own_heat_many", 0.6, 2 / 49,
+                        "strong", n=2)
+    assert _percents(text) == [60, 4]
+    text = V.own_text(_score(cells=(17,), heat=0.1), "dog")
+    assert text == _own(say("reveal.own_miss_one", target=_target()), "reveal.own_heat_one", 0.1, 1 / 49, "strong")
+    assert _percents(text) == [10, 2]
+    text = V.own_text(_score(cells=(0, 1, 2), heat=0.0, area=3 / 49), "dog")
+    assert text == _own(say("reveal.own_miss_many", target=_target(), n=3), "reveal.own_heat_many", 0.0, 3 / 49,
+                        "less", n=3)
+    assert _percents(text) == [0, 6]
 
 
-@pytest.mark.parametrize("heat, clause", [
-    (0.5, "so the model's evidence is concentrated where you looked"),
-    (0.03, "a little more than an even spread of heat would give"),
-    (0.02, "no more than chance"),
-    (0.001, "so the model looks mostly elsewhere"),
+@pytest.mark.parametrize("heat, code", [
+    (0.5, "strong"),   # "so the model's evidence is concentrated where you looked"
+    (0.03, "more"),    # "a little more than an even spread of heat would give"
+    (0.02, "same"),    # "no more than chance"
+    (0.001, "less"),   # "so the model looks mostly elsewhere"
 ])
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
-def test_own_heat_against_area(heat, clause):
+def test_own_heat_against_area(heat, code):
     text = V.own_text(_score(cells=(17,), heat=heat, area=1 / 49), "dog")
-    assert clause in text
+    assert [c for c in ("strong", "more", "same", "less")
+            if say(f"reveal.compare_own.{c}", ratio=heat * 49) in text] == [code]
     assert _percents(text) == [round(heat * 100), 2]
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_own_text_on_an_empty_map_and_without_an_answer():
-    empty = V.own_text(_score(cells=(18,), empty=True, hottest=(), heat=0.0), "dog")
+    empty = V.own_text(_score(cells=(18,), empty=True, hottest=()), "dog")
     assert empty == say("reveal.own_empty", name="dog")
-    assert "not" not in empty.split(":")[0] and "miss" not in empty
+    # never a miss: none of the miss branches' words, in any language
+    for key in ("reveal.own_miss_one", "reveal.own_miss_many"):
+        assert say(key, target=_target(), n=1) not in empty
+    assert "%" not in empty
     none = V.own_text(_score(cells=(), area=0.0, heat=0.0), "dog")
-    assert none == "You did not send an answer this round. The model's hottest cell for “dog” is row 3, column 5."
+    assert none == " ".join([say("reveal.own_none"), say("reveal.hottest_one", name="dog", cell=_cell(*HOT))])
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_own_text_from_a_real_score():
     cam = np.zeros(GRID)
     cam.flat[18] = 1.0
     s = P.score(cam, [18, 19])
-    assert V.own_text(s, "dog") == (
-        "You found it: the model's hottest cell (row 3, column 5) is one of your 2 cells. Your 2 cells hold 100 % of "
-        "the model's heat and are 4 % of the grid's 49 cells: 24.5 times what an even spread of heat would give, so the "
-        "model's evidence is concentrated where you looked.")
+    text = V.own_text(s, "dog")
+    assert text == _own(say("reveal.own_hit_many", target=_target(), n=2), "reveal.own_heat_many", 1.0, 2 / 49,
+                        "strong", n=2)
+    assert _percents(text) == [100, 4] and number(24.5, ".1f") in text  # 24.5 times (French 24,5)
 
 
 # ----------------------------------------------------------------------------------- counts_text
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_counts_text():
-    assert V.counts_text(0, 0) == "No phones have joined yet"
-    assert V.counts_text(1, 0) == "1 phone joined · 0 answered"
-    assert V.counts_text(12, 9) == "12 phones joined · 9 answered"
+    assert V.counts_text(0, 0) == say("reveal.counts.none")
+    assert V.counts_text(1, 0) == say("reveal.counts.one", people=1, answered=0)
+    assert V.counts_text(12, 9) == say("reveal.counts.many", people=12, answered=9)
+    assert re.findall(r"\d+", V.counts_text(0, 0)) == []
+    assert re.findall(r"\d+", V.counts_text(1, 0)) == ["1", "0"]
+    assert sorted(re.findall(r"\d+", V.counts_text(12, 9))) == ["12", "9"]
 
 
 # ---------------------------------------------------------------------------------------- alt text
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_reveal_alt_names_the_cells_of_each_picture():
     cam = np.zeros(GRID)
     cam.flat[18] = 1.0
     cam.flat[17] = 0.5
     cs = P.score_class(cam, [[17], [17, 18], [17, 0]])
     text = V.reveal_alt(cs, "dog", cam=cam)
-    assert "the class's taps from 3 people" in text
-    assert "the most chosen cell is row 3, column 4, chosen by 3 of them" in text
-    assert "Middle, the Grad-CAM: its hottest cell is row 3, column 5." in text
     # overlap: min(0.5 / 1, 3 / 3) = 0.5 at cell 17, min(1, 1/3) at 18: strongest at 17
-    assert "Right, where they overlap: strongest at row 3, column 4." in text
+    assert text == " ".join([say("reveal.alt.intro", name="dog"),
+                             say("reveal.alt.taps", answered=3, cell=_cell(3, 4), count=3),
+                             say("reveal.alt.cam", method="Grad-CAM", cell=_cell(3, 5)),
+                             say("reveal.alt.overlap", cell=_cell(3, 4))])
     without = V.reveal_alt(cs, "dog")
-    assert f"the most chosen cells hold {100 * cs.heat_popular:.0f} % of the model's heat" in without
+    assert without.endswith(say("reveal.alt.overlap_numbers", heat_pct=100 * cs.heat_popular))
+    assert _percents(without) == [round(100 * cs.heat_popular)]
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_reveal_alt_branches_for_no_taps_one_person_ties_and_empty_maps():
     cam = np.zeros(GRID)
     cam.flat[[3, 45]] = 1.0
     none = V.reveal_alt(P.score_class(cam, []), "dog", cam=cam)
     assert say("reveal.alt.taps_none") in none and say("reveal.alt.overlap_none") in none
-    assert "its 2 hottest cells, equally hot, are row 1, column 4; row 7, column 4" in none
+    assert say("reveal.alt.cam_tied", method="Grad-CAM", n=2, cells=_cells(*TIED)) in none
     one = V.reveal_alt(P.score_class(cam, [[0, 1]]), "dog", cam=cam)
-    assert "the taps of the one person who answered: row 1, column 1; row 1, column 2." in one
+    assert say("reveal.alt.taps_single", cells=_cells((1, 1), (1, 2))) in one
     assert say("reveal.alt.overlap_none") in one  # neither cell holds heat
     empty = V.reveal_alt(P.score_class(np.zeros(GRID), [[0], [1]]), "dog", cam=np.zeros(GRID))
     assert say("reveal.alt.cam_empty", method="Grad-CAM") in empty
     assert say("reveal.alt.overlap_none") in empty
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_own_alt_branches():
-    assert V.own_alt(_score(cells=(18,), hit=True)) == (
-        "Your cell (row 3, column 5) is outlined in white on the Grad-CAM; a white dot marks the model's hottest "
-        "cell. The model's hottest cell (row 3, column 5) is one of yours.")
-    assert V.own_alt(_score(cells=(0, 1), area=2 / 49)).endswith(
-        "The model's hottest cell (row 3, column 5) is not one of yours.")
-    assert V.own_alt(_score(cells=(0,), hottest=(3, 45))).endswith(
-        "None of the model's 2 equally hot cells (row 1, column 4; row 7, column 4) is one of yours.")
-    assert V.own_alt(_score(cells=(3,), hit=True, hottest=(3, 45))).endswith(
-        "One of the model's 2 equally hot cells (row 1, column 4; row 7, column 4) is one of yours.")
-    assert V.own_alt(_score(cells=())).endswith("you chose no cell. The dot is on row 3, column 5.")
-    assert V.own_alt(_score(cells=(), hottest=(3, 45))).endswith(
-        "2 cells are equally hot, each with a dot: row 1, column 4; row 7, column 4.")
+    def alt(first: str, key: str, **values) -> str:
+        return f"{first} {say(key, **values)}"
+
+    one = say("reveal.alt.own_one", n=1, method="Grad-CAM", cells=_cell(*HOT))
+    assert V.own_alt(_score(cells=(18,), hit=True)) == alt(one, "reveal.alt.own_in", n=1, cells=_cell(*HOT))
+    assert V.own_alt(_score(cells=(0, 1), area=2 / 49)) == alt(
+        say("reveal.alt.own_many", n=2, method="Grad-CAM", cells=_cells((1, 1), (1, 2))),
+        "reveal.alt.own_out", n=1, cells=_cell(*HOT))
+    first = say("reveal.alt.own_one", n=1, method="Grad-CAM", cells=_cell(1, 1))
+    assert V.own_alt(_score(cells=(0,), hottest=(3, 45))) == alt(first, "reveal.alt.own_out_tied", n=2,
+                                                                  cells=_cells(*TIED))
+    assert V.own_alt(_score(cells=(3,), hit=True, hottest=(3, 45))) == alt(
+        say("reveal.alt.own_one", n=1, method="Grad-CAM", cells=_cell(1, 4)), "reveal.alt.own_in_tied", n=2,
+        cells=_cells(*TIED))
+    no_cells = say("reveal.alt.own_no_cells", method="Grad-CAM")
+    assert V.own_alt(_score(cells=())) == alt(no_cells, "reveal.alt.own_dot", cells=_cell(*HOT))
+    assert V.own_alt(_score(cells=(), hottest=(3, 45))) == alt(no_cells, "reveal.alt.own_dot_tied", n=2,
+                                                               cells=_cells(*TIED))
     empty = V.own_alt(_score(cells=(0,), empty=True, hottest=()))
-    assert empty == ("An empty Grad-CAM: the map has no heat anywhere, so no cell is marked as hottest. "
-                     "Your cells (row 1, column 1) are outlined in white on it.")
+    assert empty == alt(say("reveal.alt.own_empty", method="Grad-CAM"), "reveal.alt.own_empty_cells",
+                        cells=_cell(1, 1))
 
 
 # ---------------------------------------------------------------------------------------- pictures

@@ -11,6 +11,7 @@ panel quotes it only under the same settings.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +21,20 @@ import torch
 from gradcam_core.analysis import sanity as S
 from gradcam_core.base.errors import Refusal
 from gradcam_core.present import verdicts as V
-from gradcam_core.present.words import say, use_lang
+from gradcam_core.present.words import number, say, use_lang
 
 ROOT = Path(__file__).resolve().parents[1]
 AGG_FILE = ROOT / "weights" / "trust_aggregate_mnist.json"
-TOL = say("verdict.curves.tolerance", tol=S.AUC_TOLERANCE)
+
+
+def tol() -> str:
+    """The stated tolerance, in the language the test runs in."""
+    return say("verdict.curves.tolerance", tol=S.AUC_TOLERANCE)
+
+
+def percents(text: str) -> list[int]:
+    """The whole percentages of a sentence, in either language's writing ("41 %", French "41\u202f%")."""
+    return [int(x) for x in re.findall(r"(\d+)[ \u202f\u00a0]%", text)]
 
 
 def curves(d: dict, i: dict, p0: float = 0.9) -> S.Curves:
@@ -59,7 +69,6 @@ def test_compare_area_directions_and_tolerance(value, ref, lower, want):
 
 
 # ----------------------------------------------------------------------------- deletion / insertion
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_deletion_worse_than_chance_says_so():
     c = curves({"Grad-CAM": 0.77, "random": 0.69}, {"Grad-CAM": 0.64, "random": 0.63})
     v = S.curves_verdict(c)
@@ -68,27 +77,26 @@ def test_deletion_worse_than_chance_says_so():
     assert dl == (say("verdict.curves.deletion", name="Grad-CAM", area=0.77, random=0.69, verdict=chance("worse"))
                   + say("verdict.curves.deletion_worse"))
     assert il == (say("verdict.curves.insertion", name="Grad-CAM", area=0.64, random=0.63, verdict=chance("same"))
-                  + say("verdict.curves.same_close", tolerance=TOL))
+                  + say("verdict.curves.same_close", tolerance=tol()))
     # the figures as the catalogue writes them, and the stated tolerance
-    assert "Grad-CAM 0.77, random order 0.69" in dl and "0.02" in il
+    a, r = number(0.77, ".2f"), number(0.69, ".2f")
+    assert a in dl and r in dl and dl.index(a) < dl.index(r) and number(S.AUC_TOLERANCE, ".2f") in il
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_better_than_chance_is_a_ratio_of_areas_not_a_speed():
     c = curves({"Grad-CAM": 0.12, "random": 0.41}, {"Grad-CAM": 0.80, "random": 0.50})
     assert S.curve_verdicts(c) == {"deletion_random": "better", "insertion_random": "better"}
     dl, il = lines(V.reading_curves(c))
     assert dl.endswith(say("verdict.curves.deletion_better", name="Grad-CAM", ratio=0.41 / 0.12))
     assert il.endswith(say("verdict.curves.insertion_better", ratio=0.80 / 0.50))
-    assert "3.4×" in dl and "1.6×" in il  # 0.41 / 0.12, 0.80 / 0.50
+    assert number(3.4, ".1f") in dl and number(1.6, ".1f") in il  # 0.41 / 0.12, 0.80 / 0.50
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_deletion_same_and_insertion_worse():
     c = curves({"Grad-CAM": 0.60, "random": 0.61}, {"Grad-CAM": 0.40, "random": 0.55})
     assert S.curve_verdicts(c) == {"deletion_random": "same", "insertion_random": "worse"}
     dl, il = lines(V.reading_curves(c))
-    assert dl.endswith(say("verdict.curves.same_close", tolerance=TOL))
+    assert dl.endswith(say("verdict.curves.same_close", tolerance=tol()))
     assert il.endswith(say("verdict.curves.insertion_worse")) and chance("worse") in il
 
 
@@ -102,29 +110,27 @@ def test_deletion_same_and_insertion_worse():
     (0.70, 0.90, "mixed", ("better", "worse")),
     (0.28, 0.40, "mixed", ("worse", "better")),
 ])
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_edge_map_comparison_reads_the_right_way_round(sobel_d, sobel_i, pair, where):
     c = curves({"Grad-CAM": 0.50, "random": 0.60, "Sobel": sobel_d}, {"Grad-CAM": 0.70, "random": 0.60, "Sobel": sobel_i})
     assert S.curves_verdict(c).sobel_pair == pair
-    edge = [x for x in lines(V.reading_curves(c)) if x.startswith("**Edge map:**")]
+    edge = lines(V.reading_curves(c))[2:]  # after the deletion and insertion lines
     nums = dict(name="Grad-CAM", sobel_deletion=sobel_d, sobel_insertion=sobel_i)
     if pair in ("better", "worse"):
         w = (say("verdict.curves.both_curves") if where == "both" else
              say("verdict.curves.one_curve", won=say(f"verdict.curve.{where[0]}"), other=say(f"verdict.curve.{where[1]}")))
         want = say(f"verdict.curves.edge_{pair}", where=w, **nums)
     elif pair == "same":
-        want = say("verdict.curves.edge_same", tolerance=TOL, **nums)
+        want = say("verdict.curves.edge_same", tolerance=tol(), **nums)
     else:
         want = say("verdict.curves.edge_mixed", on_deletion=say(f"verdict.word.{where[0]}"),
                    on_insertion=say(f"verdict.word.{where[1]}"), **nums)
     assert edge == [want]
-    assert f"{sobel_d:.2f}" in want and f"{sobel_i:.2f}" in want
+    assert number(sobel_d, ".2f") in want and number(sobel_i, ".2f") in want
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_low_starting_probability_is_noted():
     low = V.reading_curves(curves({"Grad-CAM": 0.1, "random": 0.1}, {"Grad-CAM": 0.1, "random": 0.1}, p0=0.08))
-    assert lines(low)[-1] == say("verdict.curves.low_start", start_pct=8.0) and "8 %" in lines(low)[-1]
+    assert lines(low)[-1] == say("verdict.curves.low_start", start_pct=8.0) and percents(lines(low)[-1]) == [8]
     high = V.reading_curves(curves({"Grad-CAM": 0.1, "random": 0.1}, {"Grad-CAM": 0.1, "random": 0.1}, p0=0.5))
     assert say("verdict.curves.low_start", start_pct=50.0) not in high and len(lines(high)) == 2
 
@@ -141,7 +147,7 @@ SETTINGS = {"layer": "relu2", "baseline": "zero", "steps": 20, "target": "predic
 
 def aggregate() -> dict:
     agg = S.aggregate_records(RECORDS)
-    return {**agg, "what": "held-out digits", "one": "digit", "settings": dict(SETTINGS)}
+    return {**agg, "what": say("lang.held_out_digits"), "one": say("lang.digit"), "settings": dict(SETTINGS)}
 
 
 def test_aggregate_records_counts_with_the_same_tolerance():
@@ -160,12 +166,11 @@ def _curve_part(curve: str, share: dict, mean: dict, mine: str | None = None) ->
             same_pct=100 * share["same"], worse_pct=100 * share["worse"], name="Grad-CAM", mean_map=mean["map"],
             mean_random=mean["random"], mean_sobel=mean["Sobel"])
     if mine is not None:
-        s += say("verdict.aggregate.this_one", one="digit", verdict=chance(mine),
+        s += say("verdict.aggregate.this_one", one=say("lang.digit"), verdict=chance(mine),
                  common=say(f"verdict.common.{S.how_common(share[mine])}"), pct=100 * share[mine])
     return s + say("verdict.aggregate.curve_close")
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_single_digit_next_to_the_aggregate_gives_both():
     """'this digit: worse than random; over N digits: better than random x % of the time'."""
     agg = aggregate()
@@ -173,9 +178,11 @@ def test_single_digit_next_to_the_aggregate_gives_both():
     last = lines(V.reading_curves(c, aggregate=agg, settings=SETTINGS))[-1]
     parts = [_curve_part("deletion", agg["deletion_vs_random"], agg["deletion_mean"], "worse"),
              _curve_part("insertion", agg["insertion_vs_random"], agg["insertion_mean"], "same")]
-    assert last == say("verdict.aggregate.head", one="digit", n=4, what="held-out digits", parts=" ".join(parts))
+    assert last == say("verdict.aggregate.head", one=say("lang.digit"), n=4, what=say("lang.held_out_digits"),
+                       parts=" ".join(parts))
     # the numbers as written: 75 % better, mean area 0.48; this digit's verdict is less common (25 %)
-    assert "75 %" in parts[0] and "0.48" in parts[0] and say("verdict.common.less_common") in parts[0]
+    assert percents(parts[0])[0] == 75 and percents(parts[0])[-1] == 25
+    assert number(0.4825, ".2f") in parts[0] and say("verdict.common.less_common") in parts[0]
     # a digit that is better than chance on deletion is typical here (75 %); insertion worse than
     # chance: exactly half of the digits is neither typical nor less common
     c2 = curves({"Grad-CAM": 0.3, "random": 0.6, "Sobel": 0.2}, {"Grad-CAM": 0.5, "random": 0.6, "Sobel": 0.9})
@@ -192,17 +199,27 @@ def test_how_common_is_decided_on_the_percent_shown(share, code):
     assert say(f"verdict.common.{code}")  # every code has its words
 
 
+#: the settings' named values and their catalogue words (a layer name or a number of steps stays as it is)
+VALUE_KEYS = {"zero": "baseline.zero", "blur": "baseline.blur", "predicted": "target.predicted",
+              "another class": "target.another_class", "receptive field": "placement.receptive_field",
+              "stretched": "placement.stretched"}
+
+
+def worded(value: object) -> object:
+    return say(f"verdict.aggregate.setting_value.{VALUE_KEYS[value]}") if value in VALUE_KEYS else value
+
+
 @pytest.mark.parametrize("change", [{"layer": "conv2"}, {"baseline": "blur"}, {"steps": 8},
                                     {"target": "another class"}])
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_aggregate_is_not_quoted_for_other_settings(change):
     ((k, ours),) = change.items()
     assert S.aggregate_mismatch(aggregate(), {**SETTINGS, **change}) == [(k, SETTINGS[k], ours)]
     c = curves({"Grad-CAM": 0.77, "random": 0.69, "Sobel": 0.28}, {"Grad-CAM": 0.64, "random": 0.63, "Sobel": 0.9})
     last = lines(V.reading_curves(c, aggregate=aggregate(), settings={**SETTINGS, **change}))[-1]
-    listed = say("verdict.aggregate.setting", setting=k, theirs=SETTINGS[k], ours=ours)
-    assert last == say("verdict.aggregate.other_settings", n=4, what="held-out digits", settings=listed)
-    assert f"{SETTINGS[k]} (here: {ours})" in last
+    listed = say("verdict.aggregate.setting", setting=say(f"verdict.aggregate.setting_name.{k}"),
+                 theirs=worded(SETTINGS[k]), ours=worded(ours))
+    assert last == say("verdict.aggregate.other_settings", n=4, what=say("lang.held_out_digits"), settings=listed)
+    assert str(worded(SETTINGS[k])) in last and str(worded(ours)) in last
     assert "%" not in last  # no share from the wrong settings
 
 
@@ -219,7 +236,6 @@ def end(rho: float, stage: str) -> str:
     return say("verdict.cascade.end", last_rho=rho, last=stage)
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_cascade_falls_at_every_stage():
     cas = cascade({"Grad-CAM": [1, 0.10, 0.05, -0.02, 0.08, 0.13], "Guided backprop": [1, 0.94, 0.92, 0.79, 0.68, 0.61]})
     v = S.cascade_verdict(cas, "Grad-CAM")
@@ -231,7 +247,8 @@ def test_cascade_falls_at_every_stage():
     assert V.reading_cascade(cas, "Grad-CAM") == (
         say("verdict.cascade.falls", **nums) + say("verdict.cascade.falls_several", **nums)
         + say("verdict.cascade.falls_close") + say("verdict.cascade.others", maps=other))
-    assert "0.10" in say("verdict.cascade.falls", **nums) and "-0.02" in say("verdict.cascade.falls_several", **nums)
+    assert number(0.10, ".2f") in say("verdict.cascade.falls", **nums)
+    assert number(-0.02, ".2f") in say("verdict.cascade.falls_several", **nums)
 
 
 def test_cascade_stays_high_at_every_stage():
@@ -245,7 +262,6 @@ def test_cascade_stays_high_at_every_stage():
         + say("verdict.cascade.stays_close"))
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_cascade_high_first_then_falls_reads_the_whole_table():
     """The issue's case: the first stage alone looked like 'structure', the table falls to −0.34 and 0.03."""
     cas = cascade({"Guided Grad-CAM": [1, 0.72, 0.55, -0.34, 0.03]}, stages=("_fc", "_conv_head", "_blocks.15", "_blocks.0"))
@@ -257,12 +273,11 @@ def test_cascade_high_first_then_falls_reads_the_whole_table():
                         fall_rho=-0.34, fall_stage="_blocks.15", low_rho=-0.34, low_stage="_blocks.15",
                         end=end(0.03, "_blocks.0"))
                     + say("verdict.cascade.reversal_moderate", low_rho=-0.34))
-    assert "-0.34" in text and "0.03" in text and "0.72" in text
+    assert all(number(x, ".2f") in text for x in (-0.34, 0.03, 0.72))
 
 
 @pytest.mark.parametrize("low, code", [(-0.40, "moderate"), (-0.69, "moderate"), (-0.70, "strong"),
                                        (-0.85, "strong"), (-0.19, "")])
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_a_negative_rank_correlation_is_read_by_its_size(low, code):
     """Issue 24: ρ = −0.40 was read as "what was brightest is now among the darkest"."""
     cas = cascade({"Grad-CAM": [1, 0.10, low, 0.05, 0.08, 0.13]})
@@ -272,7 +287,7 @@ def test_a_negative_rank_correlation_is_read_by_its_size(low, code):
         sentence = say(f"verdict.cascade.reversal_{kind}", low_rho=low)
         assert (sentence in text) == (kind == code)
     if code:
-        assert f"({low:.2f})" in text
+        assert f"({number(low, '.2f')})" in text
 
 
 def test_cascade_falls_then_recovers():
@@ -332,7 +347,6 @@ def test_aggregate_file_records_match_a_recomputation(agg_file, one_torch_thread
             np.testing.assert_allclose(got[3:], recs[i][3:], atol=2e-6)
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_mnist_panel_uses_a_layer_the_aggregate_has(agg_file):
     pytest.importorskip("gradio")
     from gradcam_core.ui import trust
@@ -342,16 +356,20 @@ def test_mnist_panel_uses_a_layer_the_aggregate_has(agg_file):
     agg = trust.mnist_aggregate(LAYER)
     assert agg["settings"] == {"layer": LAYER, "baseline": "zero", "steps": 20, "target": "predicted",
                                "placement": "receptive field"}
-    assert agg["n"] == 200 and str(agg["what"]) == "held-out digits"  # a Term: worded in the reader's language
-    with use_lang("fr"):
-        assert str(agg["what"]) == say("lang.held_out_digits", "fr") and str(agg["one"]) == say("lang.digit", "fr")
+    assert agg["n"] == 200
+    # a Term: worded in the reader's language, whichever it is when it is read
+    assert str(agg["what"]) == say("lang.held_out_digits") and str(agg["one"]) == say("lang.digit")
+    for lang in ("en", "fr"):
+        with use_lang(lang):
+            assert str(agg["what"]) == say("lang.held_out_digits", lang) and str(agg["one"]) == say("lang.digit", lang)
+    with use_lang("en"):
+        assert str(agg["what"]) == "held-out digits"
     # a layer without an entry: the summary of another layer comes back with ITS layer name,
     # so the reading names the difference instead of quoting it
     other = trust.mnist_aggregate("fc1")
     assert other["settings"]["layer"] != "fc1"
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_mnist_curves_quote_the_aggregate_only_with_its_settings(agg_file, one_torch_thread):
     pytest.importorskip("gradio")
     from gradcam_core.data.mnist import test_digits
@@ -362,15 +380,16 @@ def test_mnist_curves_quote_the_aggregate_only_with_its_settings(agg_file, one_t
     digit = images[17].astype(np.float32) / 255.0
     share = agg_file["layers"][LAYER]["summary"]["deletion_vs_random"]["better"]
     text = trust.mnist_curves(digit, "predicted", "zero", 20).reading
-    head = say("verdict.aggregate.head", one="digit", n=200, what="held-out digits", parts="")
-    assert head in text and f"{100 * share:.0f} %" in text.split(head)[1]
+    head = say("verdict.aggregate.head", one=say("lang.digit"), n=200, what=say("lang.held_out_digits"), parts="")
+    assert head in text and percents(text.split(head)[1])[0] == int(format(100 * share, ".0f"))
     text8 = trust.mnist_curves(digit, "predicted", "zero", 8).reading
-    listed = say("verdict.aggregate.setting", setting="steps", theirs=20, ours=8)
-    assert say("verdict.aggregate.other_settings", n=200, what="held-out digits", settings=listed) in text8
+    listed = say("verdict.aggregate.setting", setting=say("verdict.aggregate.setting_name.steps"), theirs=20, ours=8)
+    assert say("verdict.aggregate.other_settings", n=200, what=say("lang.held_out_digits"), settings=listed) in text8
     # ranked by the stretched drawing, the digit is not compared with digits ranked by the aligned one
     text_s = trust.mnist_curves(digit, "predicted", "zero", 20, placement="stretched").reading
-    listed = say("verdict.aggregate.setting", setting="placement", theirs="receptive field", ours="stretched")
-    assert say("verdict.aggregate.other_settings", n=200, what="held-out digits", settings=listed) in text_s
+    listed = say("verdict.aggregate.setting", setting=say("verdict.aggregate.setting_name.placement"),
+                 theirs=worded("receptive field"), ours=worded("stretched"))
+    assert say("verdict.aggregate.other_settings", n=200, what=say("lang.held_out_digits"), settings=listed) in text_s
 
 
 def test_readme_quotes_the_committed_aggregate(agg_file):
@@ -439,7 +458,6 @@ def card_numbers(experiment: str, h0: float, a0: float, h1: float, a1: float) ->
     # twice the share on twice the area: the same per area (within 10 %)
     (0.10, 0.30, 0.21, 0.60, "same", 0.35, 0.10 / 0.30),
 ])
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_context_card_compares_heat_per_area(h0, a0, h1, a1, word, d1, d0):
     from gradcam_core.analysis import photo_cards
     from gradcam_core.present import cards
@@ -447,12 +465,18 @@ def test_context_card_compares_heat_per_area(h0, a0, h1, a1, word, d1, d0):
     assert photo_cards.compare_per_area(photo_cards.heat_per_area(h1, a1), photo_cards.heat_per_area(h0, a0)) == word
     s = cards.card_sentence(card_numbers("context", h0, a0, h1, a1))
     tol = say("analysis.card.tolerance", tol_pct=10) if word == "same" else ""
-    heat = say("analysis.card.heat.context", heat_pct=100 * h1, region="the grass background", area_pct=100 * a1,
-               old_region="the original background", old_area_pct=100 * a0, old_heat_pct=100 * h0,
+    region, old = cards.region_names("context", "coffee", "grass")
+    assert (region, old) == (say("analysis.card.region.context", photo=say("analysis.photo.coffee"),
+                                 variant=say("analysis.background.grass")),
+                             say("analysis.card.region.context_original", photo=say("analysis.photo.coffee"),
+                                 variant=say("analysis.background.grass")))
+    heat = say("analysis.card.heat.context", heat_pct=100 * h1, region=region, area_pct=100 * a1,
+               old_region=old, old_area_pct=100 * a0, old_heat_pct=100 * h0,
                amount=say(f"analysis.card.amount.context.{word}"), tolerance=tol, per_area=d1, old_per_area=d0)
     assert s == say("analysis.card.sentence", prediction=say("analysis.card.stayed", top="espresso", p0=0.95, p1=0.40),
                     heat=heat)
-    assert f"{d1:.2f} vs {d0:.2f}" in s and f"{100 * h1:.0f} %" in s and f"{100 * a1:.0f} %" in s
+    assert number(d1, ".2f") in s and number(d0, ".2f") in s and s.index(number(d1, ".2f")) < s.rindex(number(d0, ".2f"))
+    assert round(100 * h1) in percents(s) and round(100 * a1) in percents(s)
 
 
 @pytest.mark.parametrize("experiment, h0, h1, word", [
@@ -461,7 +485,6 @@ def test_context_card_compares_heat_per_area(h0, a0, h1, a1, word, d1, d0):
     ("text", 0.16, 0.17, "same"),
     ("text", 0.16, 0.02, "less"),
 ])
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_same_area_cards_state_the_area_and_compare(experiment, h0, h1, word):
     from gradcam_core.present import cards
 
@@ -471,8 +494,9 @@ def test_same_area_cards_state_the_area_and_compare(experiment, h0, h1, word):
     heat = say(f"analysis.card.heat.{experiment}", heat_pct=100 * h1, region=region, area_pct=18, old_heat_pct=100 * h0,
                amount=say(f"analysis.card.amount.same_area.{word}"), tolerance=tol, per_area=h1 / 0.18,
                old_per_area=h0 / 0.18)
-    assert cards.card_sentence(n).endswith("; " + heat + ".")
-    assert f"{h1 / 0.18:.2f} vs {h0 / 0.18:.2f}" in heat and "18 %" in heat
+    assert cards.card_sentence(n) == say("analysis.card.sentence", prediction=say(
+        "analysis.card.stayed", top="espresso", p0=0.95, p1=0.40), heat=heat)
+    assert number(h1 / 0.18, ".2f") in heat and number(h0 / 0.18, ".2f") in heat and 18 in percents(heat)
 
 
 def test_per_area_comparison_edge_cases():
@@ -486,7 +510,6 @@ def test_per_area_comparison_edge_cases():
     assert photo_cards.compare_per_area(0.90, 1.00) == "same" and photo_cards.compare_per_area(0.89, 1.00) == "less"
 
 
-@pytest.mark.english_only  # asserts English words; the French sentence comes from the same branch (issue 28)
 def test_card_captions_name_the_region_they_measure():
     """The context card measures the background, i.e. OUTSIDE the object's outline: the captions
     say 'background', never 'in outline'."""
@@ -495,7 +518,15 @@ def test_card_captions_name_the_region_they_measure():
 
     from gradcam_core.present import shortcut_view as sview
 
-    assert sview.region_labels(SimpleNamespace(experiment="context", variant="grass")) == ("old background", "new background")
-    assert sview.region_labels(SimpleNamespace(experiment="removed", variant="")) == ("object", "filled area")
-    assert sview.region_labels(SimpleNamespace(experiment="text", variant="caption")) == ("strip area", "caption strip")
-    assert sview.region_labels(SimpleNamespace(experiment="text", variant="watermark"))[1] == "watermark box"
+    def label(code: str) -> str:
+        return say(f"shortcut.region.{code}")
+
+    assert sview.region_labels(SimpleNamespace(experiment="context", variant="grass")) == (
+        label("old_background"), label("new_background"))
+    assert sview.region_labels(SimpleNamespace(experiment="removed", variant="")) == (label("object"), label("filled_area"))
+    assert sview.region_labels(SimpleNamespace(experiment="text", variant="caption")) == (
+        label("strip_area"), label("caption_strip"))
+    assert sview.region_labels(SimpleNamespace(experiment="text", variant="watermark"))[1] == label("watermark_box")
+    # the English words the captions must use (the context card measures the background, never "in outline")
+    with use_lang("en"):
+        assert (label("old_background"), label("new_background")) == ("old background", "new background")
