@@ -165,10 +165,10 @@ def _explain(src, key, slow: bool, model_key, layer, method, target, target2, no
 
 def _explain_photo(photo, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress, whole,
                    slow: bool):
-    target2 = None if is_no_second(target2) else target2  # read with the method's queue, before the service
+    second = None if is_no_second(target2) else target2  # read with the method's queue, before the service
     src = svc.photo_of(photo)
     key = _request_key(src, model_key, layer, method, target, target2)
-    return _explain(src, key, slow, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress,
+    return _explain(src, key, slow, model_key, layer, method, target, second, norm, cmap, alpha, request, progress,
                     whole)
 
 
@@ -225,12 +225,12 @@ def _run(slow: bool, token, photo, model_key, layer, method, target, target2, no
 @user_errors
 def _run_photo(slow: bool, token, photo, model_key, layer, method, target, target2, norm, cmap, alpha, state,
                request, progress, whole):
-    target2 = None if is_no_second(target2) else target2  # read with the method's queue, before the service
+    second = None if is_no_second(target2) else target2  # read with the method's queue, before the service
     src = svc.photo_of(photo)
     key = _request_key(src, model_key, layer, method, target, target2)
     if not str(token or "").startswith("force") and isinstance(state, dict) and state.get("tag") == key:
         return {}
-    return _explain(src, key, slow, model_key, layer, method, target, target2, norm, cmap, alpha, request, progress,
+    return _explain(src, key, slow, model_key, layer, method, target, second, norm, cmap, alpha, request, progress,
                     whole, lazy=True)
 
 

@@ -103,6 +103,13 @@ class LangBlocks(gr.Blocks):
     every event goes through; a generator's later steps come back through it, and anyio's worker
     threads copy the context, so handlers and their threads see the language)."""
 
+    def launch(self, *args: Any, **kwargs: Any) -> Any:
+        """``Blocks.launch`` with the page's translations however it is launched (gradio's launch
+        replaces ``i18n_instance`` with its ``i18n`` argument, None unless given)."""
+        if kwargs.get("i18n") is None and getattr(self, "i18n_instance", None) is not None:
+            kwargs["i18n"] = self.i18n_instance
+        return super().launch(*args, **kwargs)
+
     async def call_function(self, block_fn: Any, processed_input: list[Any], iterator: Any = None,
                             requests: Any = None, *args: Any, **kwargs: Any) -> dict[str, Any]:
         request = requests[0] if isinstance(requests, list) and requests else requests
