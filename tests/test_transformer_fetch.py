@@ -7,10 +7,7 @@ ViT-B/16 file is refused by the real hash check.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
-import threading
 from pathlib import Path
 
 import pytest
@@ -36,29 +33,16 @@ def isolated(fetch_isolated):
 
 @pytest.fixture
 def source(tmp_path, monkeypatch):
-    """A folder served over HTTP on 127.0.0.1 as GRADCAM_WEIGHTS_URL; counts the GETs per file."""
-    root = tmp_path / "served"
-    folder = root / "mirror"
+    """A folder served over HTTP on 127.0.0.1 as GRADCAM_WEIGHTS_URL (test_fetch's ``Source``); counts
+    the GETs per file."""
+    from test_fetch import Source
+
+    folder = tmp_path / "served" / "mirror"
     folder.mkdir(parents=True)
-    gets: dict[str, int] = {}
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def do_GET(self):
-            name = self.path.rsplit("/", 1)[-1]
-            gets[name] = gets.get(name, 0) + 1
-            super().do_GET()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/mirror"
-    monkeypatch.setenv(fetch.WEIGHTS_URL_ENV, url)
-    yield url, folder, gets
-    server.shutdown()
-    server.server_close()
+    src = Source(tmp_path / "served")
+    monkeypatch.setenv(fetch.WEIGHTS_URL_ENV, src.url)
+    yield src.url, folder, src.gets
+    src.close()
 
 
 def _wait(st: fetch.FetchState) -> fetch.FetchState:
